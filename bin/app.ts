@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * The only file that reads CDK context and the process environment. Everything below receives
+ * a typed, validated EnvironmentConfig.
+ *
+ *   npx cdk synth --no-lookups                                   every stage in cdk.json "environments"
+ *   npx cdk synth --no-lookups -c environmentSuffix=alice        one ephemeral sandbox stage
+ */
+import { App } from 'aws-cdk-lib';
+import { applyComplianceGate } from '../lib/compliance/compliance-gate';
+import { ConfigError, Naming, parseEnvironmentConfig, RawEnvironmentConfig, SHARED_SUFFIX } from '../lib/config';
+import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
+import { PipelineAppStage } from '../stages/pipeline-app-stage';
+
+function objectContext(app: App, key: string): Record<string, unknown> {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined) return {};
+  if (typeof value === 'string') {
+    try {
+      return JSON.parse(value) as Record<string, unknown>;
+    } catch {
+      throw new ConfigError(`context "${key}" is not valid JSON`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`context "${key}" must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function main(): void {
+  const app = new App();
+  const project = app.node.tryGetContext('project') as unknown;
+  const region = (app.node.tryGetContext('region') as unknown) ?? process.env.CDK_DEFAULT_REGION;
+  const account = (app.node.tryGetContext('account') as unknown) ?? process.env.CDK_DEFAULT_ACCOUNT;
+  const environments = objectContext(app, 'environments');
+  const sandboxSuffix = app.node.tryGetContext('environmentSuffix') as unknown;
+
+  const raws: RawEnvironmentConfig[] = [];
+  if (sandboxSuffix !== undefined) {
+    // A developer's own stage: the ephemeral profile unless -c profile=... says otherwise.
+    const overrides: Record<string, unknown> = {};
+    for (const key of ['profile', 'databaseSecretName', 'databaseSecretKeyArn', 'vpcCidr', 'trailMode', 'alarmEmail']) {
+      const value = app.node.tryGetContext(key) as unknown;
+      if (value !== undefined) overrides[key] = value;
+    }
+    const declared = typeof sandboxSuffix === 'string' ? environments[sandboxSuffix] : undefined;
+    raws.push({ project, region, account, ...(declared as object | undefined), ...overrides, environmentSuffix: sandboxSuffix });
+  } else {
+    for (const [suffix, entry] of Object.entries(environments)) {
+      if (typeof entry !== 'object' || entry === null) throw new ConfigError(`environments.${suffix} must be an object`);
+      raws.push({ project, region, account, ...entry, environmentSuffix: suffix });
+    }
+  }
+
+  const configs = raws.map(parseEnvironmentConfig);
+  const stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
+  if (configs.some((c) => c.audit.trailMode === 'shared')) {
+    const first = configs[0];
+    new SharedTrailStack(app, 'SharedTrail', {
+      naming: new Naming(first.project, SHARED_SUFFIX),
+      env: { account: first.account, region: first.region },
+    });
+  }
+
+  applyComplianceGate(app);
+  app.synth();
+  // `cdk synth` lists only top-level stacks; say which stage stacks were built and checked.
+  for (const stage of stages) {
+    const names = [stage.network, stage.data, stage.audit].map((stack) => stack.stackName).join(', ');
+    console.error(`stage ${stage.stageName} (${stage.config.profile}): ${names}`);
+  }
+}
+
+try {
+  main();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`Invalid configuration: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}

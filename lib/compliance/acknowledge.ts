@@ -1,0 +1,28 @@
+import { Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/** One acknowledged finding: the exact rule id (with `[finding]` where the rule reports several). */
+export interface Finding {
+  readonly id: string;
+  readonly reason: string;
+}
+
+const MIN_REASON_LENGTH = 40;
+const RULE_ID = /^((AwsSolutions|HIPAA\.Security|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[.+\])?|CloudFormation-Validate::[EW]\d+)$/;
+
+/**
+ * Acknowledges compliance findings on one construct (and what it contains). Each finding must
+ * name a rule of the three packs and carry a reason an auditor can check; a vague or blanket
+ * acknowledgement is a programming error.
+ */
+export function acknowledge(construct: IConstruct, ...findings: Finding[]): void {
+  for (const finding of findings) {
+    if (!RULE_ID.test(finding.id)) {
+      throw new Error(`acknowledgement "${finding.id}" on ${construct.node.path} is not a rule id of AwsSolutions, HIPAA.Security, NIST.800.53.R5 or CloudFormation-Validate`);
+    }
+    if (finding.reason.trim().length < MIN_REASON_LENGTH) {
+      throw new Error(`acknowledgement ${finding.id} on ${construct.node.path} needs a specific reason (at least ${MIN_REASON_LENGTH} characters)`);
+    }
+    Validations.of(construct).acknowledge({ id: finding.id, reason: finding.reason });
+  }
+}

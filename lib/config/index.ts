@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './naming';
+export * from './branch-suffix';
+export * from './environment-config';

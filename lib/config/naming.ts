@@ -1,0 +1,115 @@
+import { ConfigError } from './errors';
+
+/** The stack layers of one environment, in deployment order. */
+export type Layer = 'network' | 'data' | 'audit' | 'compute';
+
+/** The longest suffix we accept; keeps every name built below within its service limit. */
+export const MAX_SUFFIX_LENGTH = 20;
+/** Suffix of the account-wide resources shared by every environment (the shared trail). */
+export const SHARED_SUFFIX = 'shared';
+
+/** The longest project name we accept (see MAX_SUFFIX_LENGTH). */
+export const MAX_PROJECT_LENGTH = 12;
+
+const SUFFIX_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const PROJECT_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** Why a suffix is not valid, or undefined when it is. */
+export function suffixProblem(suffix: string): string | undefined {
+  if (suffix.length === 0 || suffix.length > MAX_SUFFIX_LENGTH || !SUFFIX_PATTERN.test(suffix)) {
+    return `use 1-${MAX_SUFFIX_LENGTH} lowercase letters, digits and single hyphens, not starting or ending with a hyphen`;
+  }
+  return undefined;
+}
+
+/** Why a project name is not valid, or undefined when it is. */
+export function projectProblem(project: string): string | undefined {
+  if (project.length < 2 || project.length > MAX_PROJECT_LENGTH || !PROJECT_PATTERN.test(project)) {
+    return `use 2-${MAX_PROJECT_LENGTH} lowercase letters, digits and single hyphens, starting with a letter`;
+  }
+  return undefined;
+}
+
+/** Service limits on the names we build (the strictest rule of each kind). */
+const LIMITS = {
+  stack: 128,
+  dbInstance: 63,
+  stream: 128,
+  logGroup: 512,
+  kmsAlias: 256,
+  trail: 128,
+  topic: 256,
+  cluster: 255,
+  generic: 64,
+} as const;
+
+/**
+ * Builds every physical name in the product. Each name contains the project and the
+ * environmentSuffix, so environments never collide in one account and every resource
+ * can be traced to its environment by name alone.
+ */
+export class Naming {
+  constructor(
+    public readonly project: string,
+    public readonly suffix: string,
+  ) {
+    const p = projectProblem(project);
+    if (p) throw new ConfigError(`project "${project}" is invalid: ${p}`);
+    const s = suffixProblem(suffix);
+    if (s) throw new ConfigError(`environmentSuffix "${suffix}" is invalid: ${s}`);
+  }
+
+  /** `<project>-<layer>-<suffix>`, the CloudFormation stack name. */
+  stackName(layer: Layer): string {
+    return this.check(`${this.project}-${layer}-${this.suffix}`, 'stack');
+  }
+
+  /** `<project>-<purpose>-<suffix>` for resources that need a fixed name. */
+  resourceName(purpose: string): string {
+    return this.check(`${this.project}-${purpose}-${this.suffix}`, 'generic');
+  }
+
+  /** The RDS instance identifier; RDS log group names are derived from it. */
+  get dbInstanceIdentifier(): string {
+    return this.check(`${this.project}-db-${this.suffix}`, 'dbInstance');
+  }
+
+  /** The Kinesis stream that ingests FHIR records. */
+  get streamName(): string {
+    return this.check(`${this.project}-records-${this.suffix}`, 'stream');
+  }
+
+  /** Every stream of this project starts with this; the shared trail selects data events by it. */
+  static streamNamePrefix(project: string): string {
+    return `${project}-records-`;
+  }
+
+  /** A log group under `/<project>/<suffix>/`. */
+  logGroupName(path: string): string {
+    return this.check(`/${this.project}/${this.suffix}/${path}`, 'logGroup');
+  }
+
+  /** The log group RDS writes an exported log into (the name is fixed by RDS). */
+  rdsLogGroupName(logType: string): string {
+    return this.check(`/aws/rds/instance/${this.dbInstanceIdentifier}/${logType}`, 'logGroup');
+  }
+
+  kmsAlias(purpose: string): string {
+    return this.check(`alias/${this.project}/${this.suffix}/${purpose}`, 'kmsAlias');
+  }
+
+  get trailName(): string {
+    return this.check(`${this.project}-trail-${this.suffix}`, 'trail');
+  }
+
+  topicName(purpose: string): string {
+    return this.check(`${this.project}-${purpose}-${this.suffix}`, 'topic');
+  }
+
+  private check(name: string, kind: keyof typeof LIMITS): string {
+    if (name.length > LIMITS[kind]) {
+      throw new ConfigError(`name "${name}" is ${name.length} characters; ${kind} names allow ${LIMITS[kind]}: shorten project or environmentSuffix`);
+    }
+    return name;
+  }
+}

@@ -1,0 +1,97 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface EncryptionKeyProps {
+  /** Alias, e.g. `alias/<project>/<suffix>/stream`. */
+  readonly alias: string;
+  readonly description: string;
+  readonly removalPolicy: RemovalPolicy;
+  /** Days before a scheduled deletion takes effect (7 to 30). */
+  readonly pendingWindowDays: number;
+  /**
+   * Log group name patterns (e.g. `/aws/rds/instance/x-db-dev/*`) whose CloudWatch Logs
+   * encryption this key serves. Logs may use the key only for these groups.
+   * @default - CloudWatch Logs may not use the key
+   */
+  readonly logGroupNamePatterns?: string[];
+  /**
+   * Trail name whose log files this key encrypts.
+   * @default - CloudTrail may not use the key
+   */
+  readonly cloudTrailName?: string;
+  /**
+   * Let CloudWatch alarms publish to SNS topics encrypted with this key.
+   * @default false
+   */
+  readonly allowCloudWatchAlarms?: boolean;
+}
+
+/**
+ * A customer managed KMS key with yearly rotation. Service access is added per use,
+ * scoped to this account and to the named resources, never to a whole service.
+ */
+export class EncryptionKey extends Construct {
+  public readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: EncryptionKeyProps) {
+    super(scope, id);
+    const { account, region, partition } = Stack.of(this);
+
+    this.key = new kms.Key(this, 'Key', {
+      alias: props.alias,
+      description: props.description,
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
+      pendingWindow: Duration.days(props.pendingWindowDays),
+    });
+
+    if (props.logGroupNamePatterns && props.logGroupNamePatterns.length > 0) {
+      this.key.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudWatchLogsForNamedLogGroups',
+        principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': props.logGroupNamePatterns.map(
+              (pattern) => `arn:${partition}:logs:${region}:${account}:log-group:${pattern}`,
+            ),
+          },
+        },
+      }));
+    }
+
+    if (props.cloudTrailName) {
+      const trailArn = `arn:${partition}:cloudtrail:${region}:${account}:trail/${props.cloudTrailName}`;
+      this.key.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudTrailToEncryptLogFiles',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceArn': trailArn },
+          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${partition}:cloudtrail:*:${account}:trail/*` },
+        },
+      }));
+      this.key.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudTrailToDescribeKey',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:DescribeKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
+      }));
+    }
+
+    if (props.allowCloudWatchAlarms) {
+      this.key.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }));
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from '../compliance/acknowledge';
+
+/** PostgreSQL's port; security group rules use literal ports only. */
+export const POSTGRES_PORT = 5432;
+export const HTTPS_PORT = 443;
+
+/** Subnet group names, used by the stacks that place resources in them. */
+export const WORKLOAD_SUBNETS = 'workload';
+export const DATABASE_SUBNETS = 'database';
+
+export interface IsolatedNetworkProps {
+  readonly cidr: string;
+  /** Exactly the zones to use; pinned so synth performs no look-up. */
+  readonly availabilityZones: readonly string[];
+  /** How many of the zones get an ENI per interface endpoint. */
+  readonly endpointAzCount: number;
+  /** Encrypted destination for VPC flow logs. */
+  readonly flowLogGroup: logs.ILogGroup;
+}
+
+/**
+ * A VPC with no internet gateway and no NAT: workload and database subnets are isolated,
+ * and the AWS services the workload calls are reached through VPC endpoints. The default
+ * security group is stripped of its rules; every other group allows named ports only.
+ */
+export class IsolatedNetwork extends Construct {
+  public readonly vpc: ec2.Vpc;
+  /** The processor tasks. */
+  public readonly workloadSecurityGroup: ec2.SecurityGroup;
+  /** The RDS instance: PostgreSQL from the workload only. */
+  public readonly databaseSecurityGroup: ec2.SecurityGroup;
+  /** Interface endpoints: HTTPS from the workload only. */
+  public readonly endpointSecurityGroup: ec2.SecurityGroup;
+  public readonly interfaceEndpoints: Record<string, ec2.InterfaceVpcEndpoint> = {};
+
+  constructor(scope: Construct, id: string, props: IsolatedNetworkProps) {
+    super(scope, id);
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(props.cidr),
+      availabilityZones: [...props.availabilityZones],
+      natGateways: 0,
+      createInternetGateway: false,
+      restrictDefaultSecurityGroup: true,
+      subnetConfiguration: [
+        { name: WORKLOAD_SUBNETS, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+        { name: DATABASE_SUBNETS, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      gatewayEndpoints: {
+        // ECR stores image layers in S3.
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetGroupName: WORKLOAD_SUBNETS }] },
+      },
+    });
+
+    acknowledge(this.vpc, {
+      id: 'CloudFormation-Validate::W3010',
+      reason: 'Zones are pinned in configuration on purpose: synth must not look them up, and the subnet layout must not move when AWS adds a zone.',
+    });
+
+    const flowLog = this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(props.flowLogGroup),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+    const inlineReason = 'CDK generates this role\'s policy from a grant on exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.';
+    acknowledge(flowLog.node.findChild('IAMRole'),
+      { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inlineReason },
+      { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inlineReason });
+
+    this.workloadSecurityGroup = new ec2.SecurityGroup(this, 'WorkloadSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Processor tasks: HTTPS to VPC endpoints, PostgreSQL to the database',
+      allowAllOutbound: false,
+    });
+    this.databaseSecurityGroup = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
+      vpc: this.vpc,
+      description: 'RDS PostgreSQL: reachable from the processor tasks only',
+      allowAllOutbound: false,
+    });
+    this.endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc: this.vpc,
+      description: 'VPC interface endpoints: HTTPS from the processor tasks only',
+      allowAllOutbound: false,
+    });
+
+    this.databaseSecurityGroup.addIngressRule(this.workloadSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'PostgreSQL from processor tasks');
+    this.workloadSecurityGroup.addEgressRule(this.databaseSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'PostgreSQL to the database');
+    this.endpointSecurityGroup.addIngressRule(this.workloadSecurityGroup, ec2.Port.tcp(HTTPS_PORT), 'HTTPS from processor tasks');
+    // The subnets have no route beyond the VPC, so 443 reaches only the interface endpoints and the
+    // S3 gateway endpoint (whose prefix-list id is region-specific and not known at synth).
+    this.workloadSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(HTTPS_PORT), 'HTTPS to VPC endpoints (no internet route exists)');
+
+    const endpointSubnets: ec2.SubnetSelection = {
+      subnetGroupName: WORKLOAD_SUBNETS,
+      availabilityZones: props.availabilityZones.slice(0, props.endpointAzCount),
+    };
+    const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      Kinesis: ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
+      SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
+    };
+    for (const [name, service] of Object.entries(services)) {
+      this.interfaceEndpoints[name] = this.vpc.addInterfaceEndpoint(`${name}Endpoint`, {
+        service,
+        subnets: endpointSubnets,
+        securityGroups: [this.endpointSecurityGroup],
+        open: false,
+        privateDnsEnabled: true,
+      });
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { acknowledge } from '../compliance/acknowledge';
+import { EncryptedLogGroup } from './encrypted-log-group';
+import { POSTGRES_PORT } from './isolated-network';
+
+/** Log types RDS exports to CloudWatch Logs; each gets a log group this construct owns. */
+export const EXPORTED_LOG_TYPES = ['postgresql', 'upgrade'] as const;
+export type ExportedLogType = (typeof EXPORTED_LOG_TYPES)[number];
+
+/**
+ * Database parameters. TLS is forced, pgaudit records every read, write, DDL and role change
+ * at session level, and nothing writes statement parameters (which would be PHI) to the logs.
+ */
+export const DATABASE_PARAMETERS: Readonly<Record<string, string>> = {
+  'rds.force_ssl': '1',
+  'ssl_min_protocol_version': 'TLSv1.2',
+  'password_encryption': 'scram-sha-256',
+  'shared_preload_libraries': 'pgaudit,pg_stat_statements',
+  'pgaudit.role': 'rds_pgaudit',
+  'pgaudit.log': 'read,write,ddl,role',
+  'pgaudit.log_catalog': '0',
+  'pgaudit.log_relation': '1',
+  'pgaudit.log_parameter': '0',
+  'log_statement': 'none',
+  'log_parameter_max_length': '0',
+  'log_parameter_max_length_on_error': '0',
+  'log_connections': '1',
+  'log_disconnections': '1',
+};
+
+export interface PatientDatabaseProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnetGroupName: string;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly instanceIdentifier: string;
+  readonly databaseName: string;
+  /** Name of the EXISTING secret holding `username` and `password`; it is read, never written. */
+  readonly masterSecretName: string;
+  readonly instanceType: ec2.InstanceType;
+  readonly allocatedStorageGiB: number;
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  readonly performanceInsights: boolean;
+  readonly storageKey: kms.IKey;
+  /** Encrypts the exported log groups; its policy must admit `/aws/rds/instance/<id>/*`. */
+  readonly logKey: kms.IKey;
+  readonly logRetentionDays: number;
+  /** SNAPSHOT (production) or DESTROY (ephemeral) for the instance. */
+  readonly instanceRemovalPolicy: RemovalPolicy;
+  /** For the log groups. */
+  readonly logRemovalPolicy: RemovalPolicy;
+}
+
+/**
+ * RDS PostgreSQL 16 in isolated subnets: CMK-encrypted storage, TLS forced, IAM authentication,
+ * pgaudit, enhanced monitoring, and log exports into encrypted log groups created here (so that
+ * retention, encryption and deletion follow the stage, not RDS defaults).
+ */
+export class PatientDatabase extends Construct {
+  public readonly instance: rds.DatabaseInstance;
+  public readonly masterSecret: secretsmanager.ISecret;
+  public readonly logGroups: Record<ExportedLogType, EncryptedLogGroup>;
+
+  constructor(scope: Construct, id: string, props: PatientDatabaseProps) {
+    super(scope, id);
+
+    this.masterSecret = secretsmanager.Secret.fromSecretNameV2(this, 'MasterSecret', props.masterSecretName);
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 });
+
+    const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
+      engine,
+      description: `TLS-only, pgaudit-enabled parameters for ${props.instanceIdentifier}`,
+      parameters: { ...DATABASE_PARAMETERS },
+    });
+
+    this.logGroups = Object.fromEntries(EXPORTED_LOG_TYPES.map((logType) => [
+      logType,
+      new EncryptedLogGroup(this, `${logType[0].toUpperCase()}${logType.slice(1)}Logs`, {
+        logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/${logType}`,
+        encryptionKey: props.logKey,
+        retentionDays: props.logRetentionDays,
+        removalPolicy: props.logRemovalPolicy,
+      }),
+    ])) as Record<ExportedLogType, EncryptedLogGroup>;
+
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      engine,
+      instanceIdentifier: props.instanceIdentifier,
+      databaseName: props.databaseName,
+      // Credentials.fromSecret would attach the instance to the shared secret and rewrite it.
+      credentials: rds.Credentials.fromPassword(
+        this.masterSecret.secretValueFromJson('username').unsafeUnwrap(),
+        this.masterSecret.secretValueFromJson('password'),
+      ),
+      instanceType: props.instanceType,
+      vpc: props.vpc,
+      vpcSubnets: { subnetGroupName: props.subnetGroupName },
+      securityGroups: [props.securityGroup],
+      port: POSTGRES_PORT,
+      publiclyAccessible: false,
+      multiAz: props.multiAz,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: props.allocatedStorageGiB,
+      maxAllocatedStorage: props.maxAllocatedStorageGiB,
+      storageEncrypted: true,
+      storageEncryptionKey: props.storageKey,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      parameterGroup,
+      iamAuthentication: true,
+      autoMinorVersionUpgrade: true,
+      backupRetention: Duration.days(props.backupRetentionDays),
+      deleteAutomatedBackups: props.instanceRemovalPolicy === RemovalPolicy.DESTROY,
+      copyTagsToSnapshot: true,
+      monitoringInterval: Duration.seconds(60),
+      enablePerformanceInsights: props.performanceInsights,
+      performanceInsightEncryptionKey: props.performanceInsights ? props.storageKey : undefined,
+      cloudwatchLogsExports: [...EXPORTED_LOG_TYPES],
+      deletionProtection: props.deletionProtection,
+      removalPolicy: props.instanceRemovalPolicy,
+    });
+    // RDS must find our encrypted groups in place, or it creates unencrypted ones with no expiry.
+    for (const group of Object.values(this.logGroups)) this.instance.node.addDependency(group);
+
+    acknowledge(this.instance, {
+      id: 'AwsSolutions-RDS11',
+      reason: 'A non-default port is obscurity, not a control: only the processor security group can reach 5432, in isolated subnets, over forced TLS with SCRAM or IAM authentication.',
+    });
+    acknowledge(this.instance.node.findChild('MonitoringRole'), {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+      reason: 'AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy for the enhanced-monitoring service role; it only writes the RDSOSMetrics log group.',
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { acknowledge } from '../compliance/acknowledge';
+
+export interface RecordStreamProps {
+  readonly streamName: string;
+  readonly encryptionKey: kms.IKey;
+  /** 0 selects on-demand capacity. */
+  readonly shardCount: number;
+  readonly retentionHours: number;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** The ingestion stream: one FHIR R4 resource per record, partition key = patient id. */
+export class RecordStream extends Construct {
+  public readonly stream: kinesis.Stream;
+
+  constructor(scope: Construct, id: string, props: RecordStreamProps) {
+    super(scope, id);
+    const onDemand = props.shardCount === 0;
+    this.stream = new kinesis.Stream(this, 'Stream', {
+      streamName: props.streamName,
+      encryption: kinesis.StreamEncryption.KMS,
+      encryptionKey: props.encryptionKey,
+      streamMode: onDemand ? kinesis.StreamMode.ON_DEMAND : kinesis.StreamMode.PROVISIONED,
+      shardCount: onDemand ? undefined : props.shardCount,
+      retentionPeriod: Duration.hours(props.retentionHours),
+      removalPolicy: props.removalPolicy,
+    });
+    acknowledge(this.stream, {
+      id: 'AwsSolutions-KDS3',
+      reason: 'The stream carries PHI: a customer managed key is required so that key policy limits who can decrypt, every use is in CloudTrail, and disabling the key crypto-shreds the data.',
+    });
+  }
+}

@@ -1,0 +1,31 @@
+import { Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig, Layer } from '../config';
+
+export interface EnvironmentStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * Base of the four layer stacks: named `<project>-<layer>-<suffix>`, protected from deletion
+ * in production, and with availability zones pinned from config so synth needs no look-up.
+ */
+export abstract class EnvironmentStack extends Stack {
+  public readonly config: EnvironmentConfig;
+  private readonly pinnedAzs: string[];
+
+  protected constructor(scope: Construct, id: string, layer: Layer, description: string, props: EnvironmentStackProps) {
+    super(scope, id, {
+      ...props,
+      stackName: props.config.naming.stackName(layer),
+      description: `${description} (${props.config.project}, environment ${props.config.environmentSuffix}, ${props.config.profile} profile)`,
+      terminationProtection: props.config.profile === 'production',
+    });
+    this.config = props.config;
+    this.pinnedAzs = [...props.config.network.availabilityZones];
+  }
+
+  override get availabilityZones(): string[] {
+    return this.pinnedAzs;
+  }
+}

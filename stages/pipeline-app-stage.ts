@@ -1,0 +1,56 @@
+import { CfnOutput, Stage, StageProps, Tags } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../lib/config';
+import { AuditStack } from '../lib/stacks/audit-stack';
+import { DataStack } from '../lib/stacks/data-stack';
+import { NetworkStack } from '../lib/stacks/network-stack';
+
+export interface PipelineAppStageProps extends StageProps {
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * One environment of the product: the network, data, audit (and, with the processor, compute)
+ * stacks for one environmentSuffix. It only composes stacks and exposes their outputs.
+ */
+export class PipelineAppStage extends Stage {
+  public readonly config: EnvironmentConfig;
+  public readonly network: NetworkStack;
+  public readonly data: DataStack;
+  public readonly audit: AuditStack;
+  /** Outputs the post-deploy steps read, by output key. */
+  public readonly outputs: Readonly<Record<string, CfnOutput>>;
+
+  constructor(scope: Construct, id: string, props: PipelineAppStageProps) {
+    const { config } = props;
+    super(scope, id, { ...props, env: props.env ?? { account: config.account, region: config.region } });
+    this.config = config;
+
+    this.network = new NetworkStack(this, 'Network', { config });
+    this.data = new DataStack(this, 'Data', {
+      config,
+      vpc: this.network.vpc,
+      databaseSecurityGroup: this.network.network.databaseSecurityGroup,
+    });
+    this.audit = new AuditStack(this, 'Audit', {
+      config,
+      stream: this.data.recordStream.stream,
+      databaseLogGroup: this.data.database.logGroups.postgresql.logGroup,
+    });
+    // The compute stack (ECS Fargate processor) joins here; it depends on network, data and audit.
+
+    for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
+    Tags.of(this.data).add('DataClassification', 'PHI');
+
+    const outputs: Record<string, CfnOutput> = {};
+    for (const stack of [this.network, this.data, this.audit]) {
+      for (const child of stack.node.children) {
+        if (!(child instanceof CfnOutput)) continue;
+        // flat-outputs.json merges all stacks' outputs by key; a repeated key would lose a value.
+        if (outputs[child.node.id]) throw new Error(`output key "${child.node.id}" is defined twice in stage ${id}: output keys must be unique across its stacks`);
+        outputs[child.node.id] = child;
+      }
+    }
+    this.outputs = outputs;
+  }
+}
