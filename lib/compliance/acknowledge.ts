@@ -8,7 +8,7 @@ export interface Finding {
 }
 
 const MIN_REASON_LENGTH = 40;
-const RULE_ID = /^((AwsSolutions|HIPAA\.Security|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[.+\])?|CloudFormation-Validate::[EW]\d+)$/;
+export const RULE_ID = /^((AwsSolutions|HIPAA\.Security|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[.+\])?|CloudFormation-Validate::[EW]\d+)$/;
 
 /**
  * Acknowledges compliance findings on one construct (and what it contains). Each finding must

@@ -226,9 +226,13 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
 
   const vpcCidr = parseCidr(optionalString(raw, 'vpcCidr') ?? '10.40.0.0/16');
 
-  const masterSecretName = optionalString(raw, 'databaseSecretName') ?? `${project}/${environmentSuffix}/db-master`;
+  const masterSecretName = optionalString(raw, 'databaseSecretName') ?? `${project}/${environmentSuffix}/db-credentials`;
   if (!SECRET_NAME_PATTERN.test(masterSecretName)) {
     fail('databaseSecretName', masterSecretName, 'use the name of an existing Secrets Manager secret (letters, digits and /_+=.@-)');
+  }
+  if (/-[A-Za-z0-9]{6}$/.test(masterSecretName)) {
+    // Partial-ARN look-ups (CloudFormation, ECS) read "-xxxxxx" as the random ARN suffix and fail.
+    fail('databaseSecretName', masterSecretName, 'a name ending in a hyphen and six characters is mistaken for the random suffix of a full secret ARN; rename the secret, e.g. ".../db-credentials"');
   }
   const masterSecretKeyArn = optionalString(raw, 'databaseSecretKeyArn');
   if (masterSecretKeyArn !== undefined && !KMS_KEY_ARN_PATTERN.test(masterSecretKeyArn)) {

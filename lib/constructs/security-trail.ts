@@ -96,8 +96,10 @@ export class SecurityTrail extends Construct {
     const streamField: cloudtrail.CfnTrail.AdvancedFieldSelectorProperty = props.streams.kind === 'arns'
       ? { field: 'resources.ARN', equalTo: props.streams.arns }
       : { field: 'resources.ARN', startsWith: [props.streams.prefix] };
-    // Advanced selectors replace basic ones; management events must be selected here too.
-    (this.trail.node.defaultChild as cloudtrail.CfnTrail).advancedEventSelectors = [
+    // Advanced selectors replace basic ones (a trail may not have both); management events must be selected here too.
+    const cfnTrail = this.trail.node.defaultChild as cloudtrail.CfnTrail;
+    cfnTrail.eventSelectors = undefined;
+    cfnTrail.advancedEventSelectors = [
       { name: 'Management events', fieldSelectors: [{ field: 'eventCategory', equalTo: ['Management'] }] },
       {
         name: 'Kinesis data events for patient-record streams',

@@ -1,0 +1,81 @@
+/**
+ * Prints every acknowledged compliance finding as a Markdown table (the README's table) and
+ * the count per rule pack, for a reference app with one stage per configuration that changes
+ * the findings: ephemeral (shared trail), ephemeral with a dedicated trail, production, and
+ * the shared trail stack.
+ *
+ *   npx ts-node --transpile-only scripts/compliance-report.ts            print the table and counts
+ *   npx ts-node --transpile-only scripts/compliance-report.ts --check    exit 1 if README.md is out of date
+ *   npx ts-node --transpile-only scripts/compliance-report.ts --write    rewrite the table in README.md
+ */
+import { readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { App } from 'aws-cdk-lib';
+import { acknowledgedFindings, countByPack, findingsTable } from '../lib/compliance/findings-report';
+import { Naming, parseEnvironmentConfig, SHARED_SUFFIX } from '../lib/config';
+import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
+import { PipelineAppStage } from '../stages/pipeline-app-stage';
+
+export const README_START = '<!-- acknowledged-findings:start -->';
+export const README_END = '<!-- acknowledged-findings:end -->';
+
+/** The reference app: one stage per configuration that changes which findings exist. */
+export function referenceApp(): App {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const app = new App({ context: { ...(require('../cdk.json') as { context: Record<string, unknown> }).context } });
+  const variants: Array<[string, Record<string, unknown>]> = [
+    ['ephemeral', { profile: 'ephemeral' }],
+    ['ephemeral-dedicated-trail', { profile: 'ephemeral', trailMode: 'dedicated' }],
+    ['production', { profile: 'production' }],
+  ];
+  for (const [id, overrides] of variants) {
+    const config = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'ref', ...overrides });
+    new PipelineAppStage(app, id, { config });
+  }
+  new SharedTrailStack(app, 'SharedTrail', { naming: new Naming('hipaa-fhir', SHARED_SUFFIX), env: { region: 'eu-west-2' } });
+  return app;
+}
+
+export function renderReport(): { table: string; counts: Record<string, number> } {
+  const findings = acknowledgedFindings(referenceApp());
+  return { table: findingsTable(findings), counts: countByPack(findings) };
+}
+
+/** The README section between the markers, or undefined when the markers are missing. */
+export function readmeTable(readme: string): string | undefined {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) return undefined;
+  return readme.slice(start + README_START.length, end).trim();
+}
+
+function main(argv: string[]): number {
+  const { table, counts } = renderReport();
+  const readmePath = join(__dirname, '..', 'README.md');
+  if (argv.includes('--check') || argv.includes('--write')) {
+    const readme = readFileSync(readmePath, 'utf8');
+    const current = readmeTable(readme);
+    if (current === undefined) {
+      console.error(`README.md has no ${README_START} ... ${README_END} section`);
+      return 1;
+    }
+    if (argv.includes('--write')) {
+      const start = readme.indexOf(README_START) + README_START.length;
+      writeFileSync(readmePath, `${readme.slice(0, start)}\n${table}\n${readme.slice(readme.indexOf(README_END))}`);
+      console.log('README.md findings table updated');
+      return 0;
+    }
+    if (current !== table) {
+      console.error('README.md findings table is out of date: run npx ts-node --transpile-only scripts/compliance-report.ts --write');
+      return 1;
+    }
+    console.log('README.md findings table is up to date');
+    return 0;
+  }
+  console.log(table);
+  console.log();
+  for (const [pack, count] of Object.entries(counts).sort()) console.log(`${pack}: ${count} acknowledged`);
+  return 0;
+}
+
+if (require.main === module) process.exit(main(process.argv.slice(2)));

@@ -1,0 +1,50 @@
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { IConstruct } from 'constructs';
+import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from '../lib/config';
+import { PipelineAppStage } from '../stages/pipeline-app-stage';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cdkJson = require('../cdk.json') as { context: Record<string, unknown> };
+
+/** An App with the feature flags of cdk.json, exactly as `cdk synth` builds it. */
+export function testApp(): App {
+  return new App({ context: { ...cdkJson.context } });
+}
+
+export function testConfig(overrides: RawEnvironmentConfig = {}): EnvironmentConfig {
+  return parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', ...overrides });
+}
+
+export interface SynthesizedStage {
+  readonly app: App;
+  readonly stage: PipelineAppStage;
+  readonly stacks: Stack[];
+  readonly templates: Record<'network' | 'data' | 'audit', Template>;
+}
+
+export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedStage {
+  const app = testApp();
+  const config = testConfig(overrides);
+  const stage = new PipelineAppStage(app, config.environmentSuffix, { config });
+  return {
+    app,
+    stage,
+    stacks: [stage.network, stage.data, stage.audit],
+    templates: {
+      network: Template.fromStack(stage.network),
+      data: Template.fromStack(stage.data),
+      audit: Template.fromStack(stage.audit),
+    },
+  };
+}
+
+/** Every L1 resource below a construct. */
+export function cfnResources(root: IConstruct): CfnResource[] {
+  return root.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c));
+}
+
+/** All resources of a template, as [logicalId, resource] pairs. */
+export function resourcesOf(template: Template): Array<[string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }]> {
+  return Object.entries(template.toJSON().Resources ?? {});
+}

@@ -1,0 +1,98 @@
+import { ConfigError, parseEnvironmentConfig, PROFILE_DEFAULTS } from '../../../lib/config';
+
+const base = { project: 'hipaa-fhir', environmentSuffix: 'dev' };
+
+function errorOf(raw: Record<string, unknown>): string {
+  try {
+    parseEnvironmentConfig(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseEnvironmentConfig', () => {
+  test('defaults to the ephemeral profile in eu-west-2 with pinned zones', () => {
+    const config = parseEnvironmentConfig(base);
+    expect(config.profile).toBe('ephemeral');
+    expect(config.region).toBe('eu-west-2');
+    expect(config.network.availabilityZones).toEqual(['eu-west-2a', 'eu-west-2b']);
+    expect(config.account).toBeUndefined();
+    expect(config.database.masterSecretName).toBe('hipaa-fhir/dev/db-credentials');
+    expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'ephemeral', Compliance: 'HIPAA' });
+  });
+
+  test('ephemeral and production profiles differ where compliance and cost trade off', () => {
+    const eph = parseEnvironmentConfig({ ...base, profile: 'ephemeral' });
+    const prod = parseEnvironmentConfig({ ...base, profile: 'production' });
+    expect(eph.destroyOnRemoval).toBe(true);
+    expect(prod.destroyOnRemoval).toBe(false);
+    expect(prod.logRetentionDays).toBe(2192);
+    expect(eph.logRetentionDays).toBeLessThan(30);
+    expect(prod.database).toMatchObject({ multiAz: true, deletionProtection: true, snapshotOnDelete: true, awsBackupPlan: true });
+    expect(eph.database).toMatchObject({ multiAz: false, deletionProtection: false, snapshotOnDelete: false, awsBackupPlan: false });
+    expect(eph.audit.trailMode).toBe('shared');
+    expect(prod.audit.trailMode).toBe('dedicated');
+    expect(eph.network.endpointAzCount).toBe(1);
+    expect(prod.network.endpointAzCount).toBe(2);
+  });
+
+  test('sizing overrides apply on top of the profile', () => {
+    const config = parseEnvironmentConfig({ ...base, sizing: { dbInstanceType: 'r7g.large', streamShardCount: 4, dbAllocatedStorageGiB: 200, dbMaxAllocatedStorageGiB: 400 } });
+    expect(config.database.instanceType).toBe('r7g.large');
+    expect(config.database.allocatedStorageGiB).toBe(200);
+    expect(config.stream.shardCount).toBe(4);
+    expect(config.database.multiAz).toBe(PROFILE_DEFAULTS.ephemeral.database.multiAz);
+  });
+
+  test('accepts an explicit account, secret, key and alarm e-mail', () => {
+    const config = parseEnvironmentConfig({
+      ...base,
+      account: '123456789012',
+      databaseSecretName: 'shared/ephemeral/db-credentials',
+      databaseSecretKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+      alarmEmail: 'security@example.org',
+      trailMode: 'dedicated',
+    });
+    expect(config.account).toBe('123456789012');
+    expect(config.database.masterSecretName).toBe('shared/ephemeral/db-credentials');
+    expect(config.audit).toEqual({ trailMode: 'dedicated', alarmEmail: 'security@example.org' });
+  });
+
+  test.each([
+    [{ environmentSuffix: 'Feature/ABC_1' }, 'environmentSuffix "Feature/ABC_1" is invalid: use 1-20 lowercase letters, digits and single hyphens, not starting or ending with a hyphen'],
+    [{ environmentSuffix: 'a--b' }, 'environmentSuffix "a--b" is invalid'],
+    [{ environmentSuffix: '-dev' }, 'environmentSuffix "-dev" is invalid'],
+    [{ environmentSuffix: 'x'.repeat(21) }, `environmentSuffix "${'x'.repeat(21)}" is invalid`],
+    [{ environmentSuffix: undefined }, 'environmentSuffix is required'],
+    [{ project: 'HIPAA' }, 'project "HIPAA" is invalid'],
+    [{ project: 'a-very-long-project' }, 'project "a-very-long-project" is invalid'],
+    [{ profile: 'staging' }, 'profile "staging" is invalid: use one of ephemeral, production'],
+    [{ region: 'london' }, 'region "london" is invalid: use an AWS region code such as eu-west-2'],
+    [{ account: '1234' }, 'account "1234" is invalid: use a 12-digit AWS account id'],
+    [{ account: 123456789012 }, 'account 123456789012 is invalid: expected a string'],
+    [{ availabilityZones: ['eu-west-2a'] }, 'availabilityZones ["eu-west-2a"] is invalid'],
+    [{ availabilityZones: ['us-east-1a', 'us-east-1b'] }, 'list two distinct zones of eu-west-2'],
+    [{ availabilityZones: ['eu-west-2a', 'eu-west-2a'] }, 'availabilityZones ["eu-west-2a","eu-west-2a"] is invalid'],
+    [{ vpcCidr: '10.0.0.0/24' }, 'vpcCidr "10.0.0.0/24" is invalid: use an IPv4 CIDR block from /16 to /22'],
+    [{ vpcCidr: '300.0.0.0/16' }, 'vpcCidr "300.0.0.0/16" is invalid'],
+    [{ databaseSecretName: 'bad name!' }, 'databaseSecretName "bad name!" is invalid'],
+    [{ databaseSecretName: 'hipaa-fhir/dev/db-master' }, 'databaseSecretName "hipaa-fhir/dev/db-master" is invalid: a name ending in a hyphen and six characters is mistaken for the random suffix'],
+    [{ databaseSecretKeyArn: 'alias/foo' }, 'databaseSecretKeyArn "alias/foo" is invalid: use a KMS key ARN'],
+    [{ databaseName: 'Patient-DB' }, 'databaseName "Patient-DB" is invalid'],
+    [{ trailMode: 'none' }, 'trailMode "none" is invalid: use one of dedicated, shared'],
+    [{ alarmEmail: 'not-an-email' }, 'alarmEmail "not-an-email" is invalid: use an e-mail address'],
+    [{ sizing: { dbInstanceType: 'db.t4g.micro' } }, 'sizing.dbInstanceType "db.t4g.micro" is invalid: use an RDS instance class without the "db." prefix'],
+    [{ sizing: { dbAllocatedStorageGiB: 10 } }, 'sizing.dbAllocatedStorageGiB 10 is invalid: expected a whole number from 20 to 65536'],
+    [{ sizing: { dbAllocatedStorageGiB: 100, dbMaxAllocatedStorageGiB: 50 } }, 'sizing.dbMaxAllocatedStorageGiB 50 is invalid: expected a whole number from 100 to 65536'],
+    [{ sizing: { streamShardCount: 1.5 } }, 'sizing.streamShardCount 1.5 is invalid'],
+    [{ sizing: { shards: 2 } }, 'unknown sizing key "sizing.shards"'],
+    [{ sizing: [] }, 'sizing [] is invalid: expected an object'],
+    [{ secretName: 'x' }, 'unknown configuration key "secretName"'],
+  ])('rejects %j with one precise line', (overrides, expected) => {
+    const message = errorOf({ ...base, ...overrides });
+    expect(message).toContain(expected);
+    expect(message).not.toContain('\n');
+  });
+});

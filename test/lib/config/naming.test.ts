@@ -1,0 +1,40 @@
+import { ConfigError, Naming } from '../../../lib/config';
+
+describe('Naming', () => {
+  const naming = new Naming('hipaa-fhir', 'abc-123');
+
+  test('every name carries the project and the suffix', () => {
+    const names = [
+      naming.stackName('network'), naming.stackName('compute'), naming.resourceName('backup'), naming.dbInstanceIdentifier,
+      naming.streamName, naming.logGroupName('audit/application'), naming.rdsLogGroupName('postgresql'), naming.kmsAlias('stream'),
+      naming.trailName, naming.topicName('security-alarms'),
+    ];
+    for (const name of names) {
+      expect(name).toContain('hipaa-fhir');
+      expect(name).toContain('abc-123');
+    }
+    expect(naming.stackName('data')).toBe('hipaa-fhir-data-abc-123');
+    expect(naming.dbInstanceIdentifier).toBe('hipaa-fhir-db-abc-123');
+    expect(naming.rdsLogGroupName('upgrade')).toBe('/aws/rds/instance/hipaa-fhir-db-abc-123/upgrade');
+  });
+
+  test('the longest project and suffix still give a valid RDS identifier', () => {
+    const longest = new Naming('p'.repeat(12), 's'.repeat(20));
+    expect(longest.dbInstanceIdentifier.length).toBeLessThanOrEqual(63);
+    expect(longest.dbInstanceIdentifier).toMatch(/^[a-z][a-z0-9-]*[a-z0-9]$/);
+    expect(longest.dbInstanceIdentifier).not.toContain('--');
+  });
+
+  test('a name past its service limit is refused with the limit named', () => {
+    expect(() => naming.resourceName('x'.repeat(60))).toThrow(/generic names allow 64/);
+  });
+
+  test('invalid parts are refused at construction', () => {
+    expect(() => new Naming('hipaa-fhir', 'UPPER')).toThrow(ConfigError);
+    expect(() => new Naming('9lives', 'dev')).toThrow(/project "9lives" is invalid/);
+  });
+
+  test('the stream prefix is a prefix of every stream name of the project', () => {
+    expect(naming.streamName.startsWith(Naming.streamNamePrefix('hipaa-fhir'))).toBe(true);
+  });
+});
