@@ -1,0 +1,91 @@
+/**
+ * Processor configuration: environment variables only (12-factor). A missing or malformed
+ * variable stops start-up with one line that names it.
+ */
+export type SslMode = 'verify-full' | 'require' | 'disable';
+
+export interface ProcessorConfig {
+  readonly streamName: string;
+  readonly region: string;
+  /** Local emulator (kinesalite) endpoint; unset in AWS. */
+  readonly kinesisEndpoint?: string;
+  readonly db: {
+    readonly host: string;
+    readonly port: number;
+    readonly database: string;
+    readonly user: string;
+    /** Injected from the existing secret; absent when IAM authentication is used. */
+    readonly password?: string;
+    readonly iamAuth: boolean;
+    readonly sslMode: SslMode;
+    /** PEM bundle used for verify-full (the RDS CA bundle shipped in the image). */
+    readonly caBundlePath: string;
+  };
+  /** Identity recorded in audit events and leases (ECS task ARN in AWS). */
+  readonly workerId: string;
+  readonly maxRecordBytes: number;
+  readonly leaseTtlMs: number;
+  readonly pollIntervalMs: number;
+  readonly healthPort: number;
+}
+
+export class ConfigurationError extends Error {}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new ConfigurationError(`${name} is required`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
+const SSL_MODES: readonly SslMode[] = ['verify-full', 'require', 'disable'];
+
+export function loadConfig(env: Env): ProcessorConfig {
+  const streamName = required(env, 'STREAM_NAME');
+  if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(streamName)) throw new ConfigurationError('STREAM_NAME must be a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)');
+  const region = required(env, 'AWS_REGION');
+  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new ConfigurationError('AWS_REGION must be a region code such as eu-west-2');
+
+  const kinesisEndpoint = env.KINESIS_ENDPOINT || undefined;
+  if (kinesisEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(kinesisEndpoint)) throw new ConfigurationError('KINESIS_ENDPOINT must be an http(s) URL');
+
+  const iamAuthRaw = env.DB_IAM_AUTH ?? 'false';
+  if (!['true', 'false'].includes(iamAuthRaw)) throw new ConfigurationError('DB_IAM_AUTH must be true or false');
+  const iamAuth = iamAuthRaw === 'true';
+  const password = env.DB_PASSWORD || undefined;
+  if (!iamAuth && password === undefined) throw new ConfigurationError('DB_PASSWORD is required unless DB_IAM_AUTH=true');
+
+  const sslMode = (env.DB_SSL_MODE ?? 'verify-full') as SslMode;
+  if (!SSL_MODES.includes(sslMode)) throw new ConfigurationError(`DB_SSL_MODE must be one of ${SSL_MODES.join(', ')}`);
+  if (iamAuth && sslMode === 'disable') throw new ConfigurationError('DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true');
+
+  return {
+    streamName,
+    region,
+    kinesisEndpoint,
+    db: {
+      host: required(env, 'DB_HOST'),
+      port: integer(env, 'DB_PORT', 5432, 1, 65535),
+      database: required(env, 'DB_NAME'),
+      user: required(env, 'DB_USER'),
+      password,
+      iamAuth,
+      sslMode,
+      caBundlePath: env.DB_CA_BUNDLE ?? '/etc/ssl/rds/global-bundle.pem',
+    },
+    workerId: env.WORKER_ID || `${env.HOSTNAME ?? 'processor'}-${process.pid}`,
+    maxRecordBytes: integer(env, 'MAX_RECORD_BYTES', 262_144, 1024, 1_048_576),
+    leaseTtlMs: integer(env, 'LEASE_TTL_MS', 20_000, 1000, 600_000),
+    pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', 250, 0, 10_000),
+    healthPort: integer(env, 'HEALTH_PORT', 8080, 0, 65535),
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Schema migrations, applied in order under an advisory lock. Each runs once (recorded in
+ * schema_migrations) and is idempotent in itself, so a crash mid-way is safe to repeat.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/** The role the processor works as after migrations: no UPDATE/DELETE on history or audit. */
+export const WRITER_ROLE = 'fhir_writer';
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'FHIR resources (history + current), quarantine, audit, checkpoints, leases',
+    sql: `
+CREATE TABLE IF NOT EXISTS fhir_resource_history (
+  resource_type   text        NOT NULL,
+  resource_id     text        NOT NULL,
+  version_id      text        NOT NULL,
+  last_updated    timestamptz NOT NULL,
+  patient_id      text        NOT NULL,
+  resource        jsonb       NOT NULL,
+  stream_name     text        NOT NULL,
+  shard_id        text        NOT NULL,
+  sequence_number text        NOT NULL,
+  ingested_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (resource_type, resource_id, version_id)
+);
+CREATE TABLE IF NOT EXISTS fhir_resource_current (
+  resource_type   text        NOT NULL,
+  resource_id     text        NOT NULL,
+  version_id      text        NOT NULL,
+  last_updated    timestamptz NOT NULL,
+  patient_id      text        NOT NULL,
+  resource        jsonb       NOT NULL,
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (resource_type, resource_id)
+);
+CREATE INDEX IF NOT EXISTS fhir_resource_current_patient ON fhir_resource_current (patient_id);
+CREATE TABLE IF NOT EXISTS quarantined_record (
+  id              bigserial   PRIMARY KEY,
+  stream_name     text        NOT NULL,
+  shard_id        text        NOT NULL,
+  sequence_number text        NOT NULL,
+  partition_key   text        NOT NULL,
+  reason_code     text        NOT NULL,
+  detail          text        NOT NULL,
+  payload         bytea       NOT NULL,
+  received_at     timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (stream_name, shard_id, sequence_number)
+);
+CREATE TABLE IF NOT EXISTS audit_event (
+  id              bigserial   PRIMARY KEY,
+  occurred_at     timestamptz NOT NULL DEFAULT now(),
+  actor           text        NOT NULL,
+  action          text        NOT NULL,
+  outcome         text        NOT NULL,
+  resource_type   text,
+  resource_id     text,
+  version_id      text,
+  stream_name     text        NOT NULL,
+  shard_id        text        NOT NULL,
+  sequence_number text        NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_event_resource ON audit_event (resource_type, resource_id);
+CREATE TABLE IF NOT EXISTS shard_checkpoint (
+  stream_name     text        NOT NULL,
+  shard_id        text        NOT NULL,
+  sequence_number text        NOT NULL,
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (stream_name, shard_id)
+);
+CREATE TABLE IF NOT EXISTS shard_lease (
+  stream_name       text        NOT NULL,
+  shard_id          text        NOT NULL,
+  parent_shard_ids  text[]      NOT NULL DEFAULT '{}',
+  owner             text,
+  expires_at        timestamptz,
+  completed         boolean     NOT NULL DEFAULT false,
+  PRIMARY KEY (stream_name, shard_id)
+);
+CREATE TABLE IF NOT EXISTS processor_worker (
+  stream_name text        NOT NULL,
+  worker_id   text        NOT NULL,
+  last_seen   timestamptz NOT NULL,
+  PRIMARY KEY (stream_name, worker_id)
+);
+
+CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END $$;
+DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event;
+CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event FOR EACH ROW EXECUTE FUNCTION refuse_change();
+DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event;
+CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+DROP TRIGGER IF EXISTS history_append_only ON fhir_resource_history;
+CREATE TRIGGER history_append_only BEFORE UPDATE OR DELETE ON fhir_resource_history FOR EACH ROW EXECUTE FUNCTION refuse_change();
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${WRITER_ROLE}') THEN CREATE ROLE ${WRITER_ROLE} NOLOGIN; END IF;
+END $$;
+GRANT ${WRITER_ROLE} TO CURRENT_USER;
+REVOKE ALL ON fhir_resource_history, fhir_resource_current, quarantined_record, audit_event, shard_checkpoint, shard_lease, processor_worker FROM PUBLIC;
+GRANT SELECT, INSERT ON fhir_resource_history, quarantined_record, audit_event TO ${WRITER_ROLE};
+GRANT SELECT, INSERT, UPDATE ON fhir_resource_current TO ${WRITER_ROLE};
+GRANT SELECT, INSERT, UPDATE, DELETE ON shard_checkpoint, shard_lease, processor_worker TO ${WRITER_ROLE};
+GRANT USAGE ON SEQUENCE quarantined_record_id_seq, audit_event_id_seq TO ${WRITER_ROLE};
+`,
+  },
+  {
+    version: 2,
+    description: 'pgaudit (where the server provides it): extension and object-audit role',
+    sql: `
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pgaudit') THEN
+    CREATE EXTENSION IF NOT EXISTS pgaudit;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_pgaudit') THEN CREATE ROLE rds_pgaudit NOLOGIN; END IF;
+    -- Object-level audit: every read and write of PHI tables is logged whatever the session setting.
+    GRANT SELECT, INSERT, UPDATE, DELETE ON fhir_resource_history, fhir_resource_current, quarantined_record TO rds_pgaudit;
+  ELSE
+    RAISE NOTICE 'pgaudit is not available on this server; skipping (expected only for the local run)';
+  END IF;
+END $$;
+`,
+  },
+];

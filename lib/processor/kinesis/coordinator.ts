@@ -1,0 +1,157 @@
+import { KinesisClient, ListShardsCommand, ListShardsCommandOutput } from '@aws-sdk/client-kinesis';
+import type { Pool } from 'pg';
+import { fairShare, LeaseStore, ShardInfo } from '../db/leases';
+import type { PersistResult } from '../db/persist';
+import { errorFields, Logger } from '../logger';
+import type { MetricsSink } from '../metrics';
+import { backoffDelay } from '../retry';
+import { ShardWorker } from './shard-worker';
+
+export interface CoordinatorOptions {
+  readonly kinesis: KinesisClient;
+  readonly pool: Pool;
+  readonly streamName: string;
+  readonly workerId: string;
+  readonly leaseTtlMs: number;
+  readonly pollIntervalMs: number;
+  readonly maxRecordBytes: number;
+  readonly logger: Logger;
+  readonly metrics: MetricsSink;
+  readonly onBatch?: (result: PersistResult & { records: number }) => void;
+}
+
+/**
+ * Keeps this task's share of the stream's shards: discovers shards (and reshards), heartbeats,
+ * renews its leases, takes expired or unowned ones up to a fair share, gives back extras when
+ * other tasks join, and runs a ShardWorker per held shard.
+ */
+export class Coordinator {
+  private readonly leases: LeaseStore;
+  private readonly workers = new Map<string, ShardWorker>();
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  /** Time of the last completed cycle; the health check reads it. */
+  public lastCycleAt = 0;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    this.leases = new LeaseStore(o.pool, o.streamName, o.workerId, o.leaseTtlMs);
+  }
+
+  get heldShards(): string[] {
+    return [...this.workers.keys()].sort();
+  }
+
+  get cycleIntervalMs(): number {
+    return Math.max(100, Math.floor(this.o.leaseTtlMs / 4));
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Stops the workers (each finishes its batch), releases the leases and leaves. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    const shards = [...this.workers.keys()];
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    this.workers.clear();
+    await this.leases.release(shards).catch((error) => this.o.logger.warn(errorFields(error), 'could not release leases; they will expire'));
+    await this.leases.leave().catch(() => undefined);
+    this.o.logger.info({ released: shards }, 'leases released');
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    let cycle = 0;
+    while (!this.stopping) {
+      try {
+        await this.cycle(cycle++ % 10 === 0);
+        this.lastCycleAt = Date.now();
+        attempt = 0;
+        await this.pause(this.cycleIntervalMs);
+      } catch (error) {
+        this.o.logger.warn({ attempt, ...errorFields(error) }, 'coordination cycle failed; retrying');
+        await this.pause(backoffDelay(attempt++, 200, 5_000));
+      }
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => { clearTimeout(timer); resolve(); };
+    });
+    this.wake = undefined;
+  }
+
+  private async listShards(): Promise<ShardInfo[]> {
+    const shards: ShardInfo[] = [];
+    let token: string | undefined;
+    do {
+      const page: ListShardsCommandOutput = await this.o.kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.o.streamName }));
+      for (const s of page.Shards ?? []) {
+        shards.push({ shardId: s.ShardId!, parentShardIds: [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => !!p) });
+      }
+      token = page.NextToken;
+    } while (token);
+    return shards;
+  }
+
+  private async cycle(discover: boolean): Promise<void> {
+    if (discover) await this.leases.syncShards(await this.listShards());
+    const live = await this.leases.heartbeat();
+    const held = new Set(await this.leases.renew());
+
+    // Workers whose lease is gone (expired during an outage, or taken over) stop at once.
+    for (const [shardId, worker] of this.workers) {
+      if (!held.has(shardId)) {
+        this.workers.delete(shardId);
+        void worker.stop();
+      }
+    }
+
+    const target = fairShare(await this.leases.eligibleCount(), live);
+    if (held.size > target) {
+      const extra = [...held].sort().slice(target);
+      await Promise.all(extra.map((id) => this.workers.get(id)?.stop()));
+      extra.forEach((id) => { this.workers.delete(id); held.delete(id); });
+      await this.leases.release(extra);
+      this.o.logger.info({ released: extra, target, live }, 'rebalanced: released leases');
+    } else if (held.size < target) {
+      const taken = await this.leases.acquire(target - held.size);
+      taken.forEach((id) => held.add(id));
+      if (taken.length > 0) this.o.logger.info({ acquired: taken, target, live }, 'acquired leases');
+    }
+
+    for (const shardId of held) {
+      if (!this.workers.has(shardId)) this.startWorker(shardId);
+    }
+  }
+
+  private startWorker(shardId: string): void {
+    const worker = new ShardWorker({
+      kinesis: this.o.kinesis,
+      pool: this.o.pool,
+      streamName: this.o.streamName,
+      shardId,
+      workerId: this.o.workerId,
+      leaseTtlMs: this.o.leaseTtlMs,
+      pollIntervalMs: this.o.pollIntervalMs,
+      maxRecordBytes: this.o.maxRecordBytes,
+      logger: this.o.logger,
+      metrics: this.o.metrics,
+      checkpoint: () => this.leases.checkpoint(shardId),
+      onBatch: this.o.onBatch,
+    });
+    this.workers.set(shardId, worker);
+    void worker.done.then((exit) => {
+      if (this.workers.get(shardId) === worker) this.workers.delete(shardId);
+      if (exit === 'ended' && !this.stopping) this.wake?.();
+    });
+  }
+}
+

@@ -1,0 +1,105 @@
+/**
+ * The processor: consumes the Kinesis stream and persists FHIR records into PostgreSQL,
+ * exactly once, with quarantine and audit. Configuration is environment variables only.
+ */
+import type { Server } from 'http';
+import type { Pool } from 'pg';
+import { ConfigurationError, loadConfig, ProcessorConfig } from './config';
+import { migrate } from './db/migrate';
+import { createPool } from './db/pool';
+import { startHealthServer } from './health';
+import { Coordinator } from './kinesis/coordinator';
+import { createKinesisClient } from './kinesis/client';
+import { createLogger, errorFields, Logger } from './logger';
+import { EmfMetrics, MetricsSink, NoMetrics } from './metrics';
+import { backoffDelay, isTransientDbError, sleep } from './retry';
+
+export interface RunningProcessor {
+  readonly coordinator: Coordinator;
+  readonly pool: Pool;
+  shutdown(): Promise<void>;
+}
+
+/** Migrations at start-up; the database may still be starting, so transient errors are retried. */
+async function migrateWithRetry(config: ProcessorConfig, logger: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const admin = createPool(config, { asWriter: false, max: 1 });
+    try {
+      const applied = await migrate(admin);
+      logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+      return;
+    } catch (error) {
+      if (!isTransientDbError(error) || attempt >= 30) throw error;
+      logger.warn({ attempt, ...errorFields(error) }, 'database not reachable for migrations; retrying');
+      await sleep(backoffDelay(attempt, 500, 10_000));
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  }
+}
+
+export async function startProcessor(config: ProcessorConfig, logger: Logger, metrics: MetricsSink): Promise<RunningProcessor> {
+  await migrateWithRetry(config, logger);
+  const pool = createPool(config, { asWriter: true, max: 8 });
+  pool.on('error', (error) => logger.warn(errorFields(error), 'idle database connection failed'));
+  const coordinator = new Coordinator({
+    kinesis: createKinesisClient(config),
+    pool,
+    streamName: config.streamName,
+    workerId: config.workerId,
+    leaseTtlMs: config.leaseTtlMs,
+    pollIntervalMs: config.pollIntervalMs,
+    maxRecordBytes: config.maxRecordBytes,
+    logger,
+    metrics,
+  });
+  coordinator.start();
+  let health: Server | undefined;
+  if (config.healthPort > 0) health = startHealthServer(coordinator, config.healthPort);
+  logger.info({ stream: config.streamName, tls: config.db.sslMode, iamAuth: config.db.iamAuth }, 'processor started');
+  return {
+    coordinator,
+    pool,
+    async shutdown() {
+      await coordinator.shutdown();
+      health?.close();
+      await pool.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: ProcessorConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.workerId);
+  const metrics = process.env.METRICS === 'off' ? new NoMetrics() : new EmfMetrics(process.env.METRICS_NAMESPACE ?? 'HipaaFhir/Processor', config.streamName);
+  const processor = await startProcessor(config, logger, metrics);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing batches and releasing leases');
+    processor.shutdown().then(
+      () => { logger.info('stopped cleanly'); process.exit(0); },
+      (error) => { logger.error(errorFields(error), 'shutdown failed'); process.exit(1); },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'processor failed', ...errorFields(error) })}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,27 @@
+/** Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^attempt)). */
+export function backoffDelay(attempt: number, baseMs = 100, capMs = 10_000, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Kinesis errors worth retrying after a pause. */
+export function isRetryableKinesisError(error: unknown): boolean {
+  const name = (error as { name?: string }).name ?? '';
+  return ['ProvisionedThroughputExceededException', 'LimitExceededException', 'ThrottlingException', 'KMSThrottlingException',
+    'InternalFailure', 'ServiceUnavailable', 'TimeoutError', 'RequestTimeout'].includes(name)
+    || (error as { $retryable?: unknown }).$retryable !== undefined
+    || isNetworkError(error);
+}
+
+/** The database or network is (briefly) unavailable: the same work will succeed later. */
+export function isTransientDbError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(08|53|57P0[123]|40001|40P01|55P03)/.test(code)) return true;
+  return isNetworkError(error) || /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String((error as Error)?.message));
+}
+
+function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code);
+}
