@@ -1,4 +1,4 @@
-import { createMetricsLogger, StorageResolution, Unit } from 'aws-embedded-metrics';
+import type { MetricsLogger } from 'aws-embedded-metrics';
 
 export interface BatchMetrics {
   readonly shardId: string;
@@ -15,16 +15,33 @@ export interface MetricsSink {
   batch(m: BatchMetrics): Promise<void>;
 }
 
-/** CloudWatch metrics in Embedded Metric Format, written to stdout and extracted from the log group. */
+type Emf = typeof import('aws-embedded-metrics');
+
+/**
+ * aws-embedded-metrics picks its environment when it is first loaded and, unless told, probes
+ * the EC2 instance metadata endpoint over HTTP. We always write EMF documents to stdout
+ * ("Local"), which the awslogs driver ships to CloudWatch Logs where the metrics are extracted;
+ * so set that before the first load and load it only when metrics are wanted.
+ */
+function loadEmf(): Emf {
+  process.env.AWS_EMF_ENVIRONMENT ??= 'Local';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('aws-embedded-metrics') as Emf;
+}
+
+/** CloudWatch metrics in Embedded Metric Format. */
 export class EmfMetrics implements MetricsSink {
+  private readonly emf: Emf = loadEmf();
+
   constructor(private readonly namespace: string, private readonly streamName: string) {}
 
   async batch(m: BatchMetrics): Promise<void> {
-    const metrics = createMetricsLogger();
+    const { Unit } = this.emf;
+    const metrics: MetricsLogger = this.emf.createMetricsLogger();
     metrics.setNamespace(this.namespace);
     metrics.setDimensions({ StreamName: this.streamName });
     metrics.setProperty('ShardId', m.shardId);
-    metrics.putMetric('RecordsProcessed', m.records, Unit.Count, StorageResolution.Standard);
+    metrics.putMetric('RecordsProcessed', m.records, Unit.Count);
     metrics.putMetric('RecordsPersisted', m.written, Unit.Count);
     metrics.putMetric('RecordsDuplicate', m.duplicates, Unit.Count);
     metrics.putMetric('RecordsStale', m.stale, Unit.Count);
@@ -35,7 +52,7 @@ export class EmfMetrics implements MetricsSink {
   }
 }
 
-/** For the local run and tests: counts only. */
+/** For the local run and tests: no metrics. */
 export class NoMetrics implements MetricsSink {
   async batch(): Promise<void> {}
 }

@@ -141,6 +141,7 @@ export function processorEnv(pg: LocalPostgres, kinesis: LocalKinesis, streamNam
     PATH: process.env.PATH, HOME: process.env.HOME,
     STREAM_NAME: streamName, AWS_REGION: 'eu-west-2', KINESIS_ENDPOINT: kinesis.endpoint,
     DB_HOST: '127.0.0.1', DB_PORT: String(pg.port), DB_NAME: 'fhir', DB_USER: 'postgres', DB_PASSWORD: pg.password, DB_SSL_MODE: 'disable',
+    AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local',
     WORKER_ID: workerId, LEASE_TTL_MS: '2000', POLL_INTERVAL_MS: '20', HEALTH_PORT: '0', METRICS: 'off', LOG_LEVEL: 'info',
     ...extra,
   };

@@ -30,7 +30,6 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
     await Promise.all([kinesis?.stop(), pg?.stop()]);
   });
 
-  const persisted = async (n: number) => waitFor(`${n} history rows`, async () => ((await counts(db)).history >= n ? true : undefined));
 
   test('valid records are persisted once with history, current and audit; invalid ones are quarantined with the right reason', async () => {
     const valid = validSamples(600, { runId: 'e2e', patients: 60 });

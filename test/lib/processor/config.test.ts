@@ -1,0 +1,45 @@
+import { ConfigurationError, loadConfig } from '../../../lib/processor/config';
+
+const base = { STREAM_NAME: 'hipaa-fhir-records-dev', AWS_REGION: 'eu-west-2', DB_HOST: 'db.example', DB_NAME: 'fhir', DB_USER: 'fhir_admin', DB_PASSWORD: 'pw' };
+
+describe('processor configuration', () => {
+  test('defaults: verify-full TLS, port 5432, password auth', () => {
+    const c = loadConfig(base);
+    expect(c.db).toMatchObject({ host: 'db.example', port: 5432, sslMode: 'verify-full', iamAuth: false, password: 'pw' });
+    expect(c.kinesisEndpoint).toBeUndefined();
+  });
+
+  test('IAM authentication needs no password', () => {
+    const { DB_PASSWORD: _unused, ...rest } = base;
+    expect(loadConfig({ ...rest, DB_IAM_AUTH: 'true' }).db).toMatchObject({ iamAuth: true, password: undefined });
+  });
+
+  test.each([
+    [{ STREAM_NAME: undefined }, 'STREAM_NAME is required'],
+    [{ STREAM_NAME: 'bad name' }, 'STREAM_NAME must be a Kinesis stream name'],
+    [{ AWS_REGION: 'London' }, 'AWS_REGION must be a region code'],
+    [{ DB_HOST: '' }, 'DB_HOST is required'],
+    [{ DB_PORT: '5432x' }, 'DB_PORT must be a whole number from 1 to 65535'],
+    [{ DB_PORT: '70000' }, 'DB_PORT must be a whole number from 1 to 65535'],
+    [{ DB_PASSWORD: undefined }, 'DB_PASSWORD is required unless DB_IAM_AUTH=true'],
+    [{ DB_IAM_AUTH: 'yes' }, 'DB_IAM_AUTH must be true or false'],
+    [{ DB_SSL_MODE: 'prefer' }, 'DB_SSL_MODE must be one of verify-full, require, disable'],
+    [{ DB_IAM_AUTH: 'true', DB_SSL_MODE: 'disable' }, 'DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true'],
+    [{ KINESIS_ENDPOINT: 'localhost:4567' }, 'KINESIS_ENDPOINT must be an http(s) URL'],
+    [{ LEASE_TTL_MS: '5' }, 'LEASE_TTL_MS must be a whole number from 1000 to 600000'],
+  ])('%j stops start-up with one line naming the variable', (overrides, message) => {
+    expect(() => loadConfig({ ...base, ...overrides })).toThrow(ConfigurationError);
+    expect(() => loadConfig({ ...base, ...overrides })).toThrow(message);
+  });
+});
+
+describe('processor start-up with bad configuration', () => {
+  test('exits 2 with one line naming the variable, before touching any service', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: 'abc' };
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
+  }, 30_000);
+});

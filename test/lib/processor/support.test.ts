@@ -1,0 +1,53 @@
+import { fairShare } from '../../../lib/processor/db/leases';
+import { isDataError } from '../../../lib/processor/db/persist';
+import { tlsOptions } from '../../../lib/processor/db/pool';
+import { healthStatus } from '../../../lib/processor/health';
+import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../../../lib/processor/retry';
+
+describe('backoff with full jitter', () => {
+  test('grows exponentially up to the cap, scaled by the random draw', () => {
+    expect(backoffDelay(0, 100, 10_000, () => 0.999)).toBe(99);
+    expect(backoffDelay(3, 100, 10_000, () => 0.5)).toBe(400);
+    expect(backoffDelay(30, 100, 10_000, () => 0.999)).toBe(9_990);
+    expect(backoffDelay(5, 100, 10_000, () => 0)).toBe(0);
+  });
+});
+
+describe('error classification', () => {
+  test.each([['ProvisionedThroughputExceededException', true], ['ExpiredIteratorException', false], ['ResourceNotFoundException', false]])('kinesis %s retryable: %s', (name, retryable) => {
+    expect(isRetryableKinesisError(Object.assign(new Error('x'), { name }))).toBe(retryable);
+  });
+  test.each([['57P01', true], ['08006', true], ['ECONNREFUSED', true], ['23505', false], ['22P02', false]])('database %s transient: %s', (code, transient) => {
+    expect(isTransientDbError(Object.assign(new Error('x'), { code }))).toBe(transient);
+  });
+  test('data errors are the ones a record causes', () => {
+    expect(isDataError({ code: '22P05' })).toBe(true);
+    expect(isDataError({ code: '08006' })).toBe(false);
+    expect(isDataError(new Error('x'))).toBe(false);
+  });
+});
+
+describe('fair share of shards', () => {
+  test.each([[4, 2, 2], [4, 3, 2], [5, 2, 3], [1, 4, 1], [0, 2, 0], [4, 0, 4]])('%i shards, %i workers -> %i each', (shards, workers, share) => {
+    expect(fairShare(shards, workers)).toBe(share);
+  });
+});
+
+describe('health', () => {
+  test('healthy only after a recent coordination cycle', () => {
+    expect(healthStatus({ lastCycleAt: 0, cycleIntervalMs: 1000, heldShards: [] }).healthy).toBe(false);
+    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a'] }, 12_000)).toEqual({ healthy: true, body: { status: 'ok', lastCycleAgeMs: 2000, shards: 1 } });
+    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: [] }, 20_000).healthy).toBe(false);
+  });
+});
+
+describe('TLS options', () => {
+  const db = { host: 'h', port: 5432, database: 'd', user: 'u', iamAuth: false, caBundlePath: __filename };
+  test('verify-full pins the CA bundle and checks the host name', () => {
+    expect(tlsOptions({ ...db, sslMode: 'verify-full' })).toEqual({ ca: expect.any(String), rejectUnauthorized: true, servername: 'h' });
+  });
+  test('require encrypts without verification; disable is plain (local run only)', () => {
+    expect(tlsOptions({ ...db, sslMode: 'require' })).toEqual({ rejectUnauthorized: false });
+    expect(tlsOptions({ ...db, sslMode: 'disable' })).toBe(false);
+  });
+});

@@ -1,0 +1,164 @@
+import { ChildProcess } from 'child_process';
+import { ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
+import { Client } from 'pg';
+import { validSamples } from '../../scripts/fhir-samples';
+import { counts, createStream, LocalKinesis, LocalPostgres, processorEnv, putRecords, spawnTs, startKinesis, startPostgres, waitFor } from './harness';
+
+jest.setTimeout(300_000);
+
+interface Proc { child: ChildProcess; logs: string[]; exited: Promise<number | null> }
+
+describe('processor resilience (child processes, real PostgreSQL and kinesalite)', () => {
+  let pg: LocalPostgres;
+  let kinesis: LocalKinesis;
+  let db: Client;
+  const running: Proc[] = [];
+
+  function start(stream: string, workerId: string): Proc {
+    const child = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, stream, workerId));
+    const logs: string[] = [];
+    child.stdout!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
+    child.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const proc = { child, logs, exited };
+    running.push(proc);
+    return proc;
+  }
+
+  const leases = async (stream: string) => (await db.query(
+    'SELECT shard_id, owner, completed, expires_at > now() AS live FROM shard_lease WHERE stream_name = $1 ORDER BY shard_id', [stream])).rows;
+
+  beforeAll(async () => {
+    [pg, kinesis] = await Promise.all([startPostgres(), startKinesis()]);
+    db = await pg.client();
+  });
+
+  afterAll(async () => {
+    for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await db?.end().catch(() => undefined);
+    await Promise.all([kinesis?.stop(), pg?.stop()]);
+  });
+
+  test('two processors split a 4-shard stream; when one is killed the other takes over its shards', async () => {
+    const stream = 'split-test';
+    await createStream(kinesis.client, stream, 4);
+    const a = start(stream, 'worker-a');
+    const b = start(stream, 'worker-b');
+    const split = await waitFor('an even split', async () => {
+      const rows = await leases(stream);
+      const owners = rows.filter((r) => r.live).map((r) => r.owner);
+      const byOwner = { a: owners.filter((o) => o === 'worker-a').length, b: owners.filter((o) => o === 'worker-b').length };
+      return rows.length === 4 && byOwner.a === 2 && byOwner.b === 2 ? byOwner : undefined;
+    }, 60_000);
+    expect(split).toEqual({ a: 2, b: 2 });
+
+    await putRecords(kinesis.client, stream, validSamples(400, { runId: 'split1' }));
+    await waitFor('first 400', async () => ((await counts(db)).history >= 400 ? true : undefined));
+
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const takeover = await waitFor('worker-b holds all shards', async () => {
+      const rows = await leases(stream);
+      return rows.every((r) => r.owner === 'worker-b' && r.live) ? rows.length : undefined;
+    }, 30_000);
+    expect(takeover).toBe(4);
+
+    await putRecords(kinesis.client, stream, validSamples(400, { runId: 'split2' }));
+    await waitFor('all 800', async () => ((await counts(db)).history >= 800 ? true : undefined));
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1", [stream]);
+    expect(rows[0].n).toBe(800);
+
+    // SIGTERM: the survivor finishes, releases its leases and exits 0.
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
+    expect((await leases(stream)).every((r) => r.owner === null)).toBe(true);
+    expect(b.logs.some((l) => l.includes('leases released'))).toBe(true);
+  });
+
+  test('kill -9 at random points during a 20,000-record run: every record persisted exactly once', async () => {
+    const stream = 'crash-test';
+    await createStream(kinesis.client, stream, 4);
+    const records = validSamples(20_000, { runId: 'crash', patients: 2_000, seed: 99 });
+    // Paced producer (about 10 s) so that crashes land while batches are in flight.
+    const producing = (async () => {
+      for (let i = 0; i < records.length; i += 1_000) {
+        await putRecords(kinesis.client, stream, records.slice(i, i + 1_000));
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    const done = async () => (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
+    let kills = 0;
+    let proc = start(stream, 'crashy-0');
+    const killedAt: number[] = [];
+    while (kills < 8) {
+      // Wait until this incarnation holds leases and is working, then kill it at a random moment.
+      await waitFor('leases acquired', async () => (proc.logs.some((l) => l.includes('acquired leases')) ? true : undefined), 30_000);
+      await new Promise((r) => setTimeout(r, Math.random() * 700));
+      const n = await done();
+      if (n >= 20_000) break;
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      killedAt.push(n);
+      kills++;
+      proc = start(stream, `crashy-${kills}`);
+    }
+    await producing;
+    await waitFor('20,000 persisted', async () => ((await done()) >= 20_000 ? true : undefined), 120_000);
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+
+    // The kills landed mid-run, not before the first or after the last record.
+    expect(killedAt.filter((n) => n > 0 && n < 20_000).length).toBeGreaterThanOrEqual(3);
+    const history = await db.query(`SELECT count(*)::int AS rows, count(DISTINCT (resource_type, resource_id, version_id))::int AS keys
+      FROM fhir_resource_history WHERE stream_name = $1`, [stream]);
+    expect(history.rows[0]).toEqual({ rows: 20_000, keys: 20_000 });
+    // Exactly once also for the audit trail: one "written" event per record, none duplicated by a replay.
+    const audit = await db.query(`SELECT outcome, count(*)::int AS n FROM audit_event WHERE stream_name = $1 GROUP BY 1`, [stream]);
+    expect(audit.rows).toEqual([{ outcome: 'written', n: 20_000 }]);
+    const expectedKeys = new Set(records.map((r) => (r.expect.kind === 'valid' ? r.expect.key : '')));
+    const stored = await db.query(`SELECT resource_type || '/' || resource_id || '/' || version_id AS k FROM fhir_resource_history WHERE stream_name = $1`, [stream]);
+    expect(new Set(stored.rows.map((r) => r.k))).toEqual(expectedKeys);
+  });
+
+  test('a database restart mid-run loses nothing; processing resumes', async () => {
+    const stream = 'db-restart-test';
+    await createStream(kinesis.client, stream, 2);
+    const proc = start(stream, 'db-restart');
+    await putRecords(kinesis.client, stream, validSamples(1_000, { runId: 'dbr1' }));
+    await waitFor('first batch', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n > 0 ? true : undefined));
+    await db.end();
+    await pg.restart(3_000);
+    db = await pg.client();
+    await putRecords(kinesis.client, stream, validSamples(1_000, { runId: 'dbr2' }));
+    const n = await waitFor('2,000 persisted after restart', async () => {
+      const c = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
+      return c >= 2_000 ? c : undefined;
+    }, 120_000);
+    expect(n).toBe(2_000);
+    expect(proc.logs.some((l) => l.includes('database unavailable') || l.includes('coordination cycle failed'))).toBe(true);
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+
+  test('resharding: child shards are processed only after their parent, and nothing is lost', async () => {
+    const stream = 'reshard-test';
+    await createStream(kinesis.client, stream, 1);
+    const proc = start(stream, 'resharder');
+    await putRecords(kinesis.client, stream, validSamples(300, { runId: 'rs1' }));
+    await waitFor('parent records', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 300 ? true : undefined));
+    const parent = (await kinesis.client.send(new ListShardsCommand({ StreamName: stream }))).Shards![0];
+    await kinesis.client.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: parent.ShardId, NewStartingHashKey: (BigInt(2) ** BigInt(127)).toString() }));
+    await new Promise((r) => setTimeout(r, 200));
+    await putRecords(kinesis.client, stream, validSamples(300, { runId: 'rs2' }));
+    await waitFor('children records', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 600 ? true : undefined), 60_000);
+    const rows = await leases(stream);
+    expect(rows).toHaveLength(3);
+    expect(rows.find((r) => r.shard_id === parent.ShardId)!.completed).toBe(true);
+    // Every child's first record was written after the parent's last.
+    const order = await db.query(`SELECT shard_id, min(ingested_at) AS first, max(ingested_at) AS last FROM fhir_resource_history WHERE stream_name = $1 GROUP BY 1`, [stream]);
+    const parentRow = order.rows.find((r) => r.shard_id === parent.ShardId)!;
+    for (const child of order.rows.filter((r) => r.shard_id !== parent.ShardId)) expect(child.first.getTime()).toBeGreaterThanOrEqual(parentRow.last.getTime());
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+});

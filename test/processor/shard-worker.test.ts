@@ -1,0 +1,117 @@
+import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Client, Pool } from 'pg';
+import { Writable } from 'stream';
+import { migrate } from '../../lib/processor/db/migrate';
+import { createLogger } from '../../lib/processor/logger';
+import { NoMetrics } from '../../lib/processor/metrics';
+import { ShardWorker } from '../../lib/processor/kinesis/shard-worker';
+import { patient, prng } from '../../scripts/fhir-samples';
+import { LocalPostgres, startPostgres } from './harness';
+
+jest.setTimeout(60_000);
+
+const rand = prng(5);
+const record = (seq: string, id: string, lastUpdated = '2026-11-01T10:00:00Z') => {
+  const p = patient(id, 1, new Date('2026-11-01T10:00:00Z'), rand);
+  p.meta.lastUpdated = lastUpdated;
+  return { SequenceNumber: seq, PartitionKey: id, Data: Buffer.from(JSON.stringify(p)) };
+};
+const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
+const expired = () => Object.assign(new Error('Iterator expired'), { name: 'ExpiredIteratorException' });
+
+describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
+  let pg: LocalPostgres;
+  let pool: Pool;
+  let db: Client;
+  const kinesis = mockClient(KinesisClient);
+  const logs: string[] = [];
+  const logger = createLogger('w1', 'debug', new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }));
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
+    await migrate(admin);
+    await admin.end();
+    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer' });
+    db = await pg.client();
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.end();
+    await pg?.stop();
+  });
+  beforeEach(() => kinesis.reset());
+
+  async function lease(shardId: string, owner = 'w1', ttlSeconds = 30) {
+    await db.query(`INSERT INTO shard_lease (stream_name, shard_id, owner, expires_at) VALUES ('s', $1, $2, now() + make_interval(secs => $3))
+      ON CONFLICT (stream_name, shard_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, completed = false`, [shardId, owner, ttlSeconds]);
+  }
+
+  function worker(shardId: string, onBatch?: () => void) {
+    return new ShardWorker({
+      kinesis: new KinesisClient({ region: 'eu-west-2' }), pool, streamName: 's', shardId, workerId: 'w1', leaseTtlMs: 30_000,
+      pollIntervalMs: 1, maxRecordBytes: 262_144, logger, metrics: new NoMetrics(), onBatch,
+      checkpoint: async () => (await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', ['s', shardId])).rows[0]?.sequence_number,
+    });
+  }
+
+  test('throttling is retried with backoff, an expired iterator is renewed from the checkpoint, and a shard end completes the lease', async () => {
+    await lease('shard-a');
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    kinesis.on(GetRecordsCommand)
+      .rejectsOnce(throttled())
+      .resolvesOnce({ Records: [record('100', 'wa1')], NextShardIterator: 'it-1', MillisBehindLatest: 5 })
+      .rejectsOnce(expired())
+      .resolvesOnce({ Records: [record('200', 'wa2')], NextShardIterator: undefined });
+    const exit = await worker('shard-a').done;
+    expect(exit).toBe('ended');
+    const iteratorCalls = kinesis.commandCalls(GetShardIteratorCommand).map((c) => c.args[0].input);
+    expect(iteratorCalls).toEqual([
+      expect.objectContaining({ ShardId: 'shard-a', ShardIteratorType: 'TRIM_HORIZON' }),
+      expect.objectContaining({ ShardId: 'shard-a', ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: '100' }),
+    ]);
+    const rows = (await db.query("SELECT resource_id FROM fhir_resource_history WHERE shard_id = 'shard-a' ORDER BY 1")).rows.map((r) => r.resource_id);
+    expect(rows).toEqual(['wa1', 'wa2']);
+    expect((await db.query("SELECT completed FROM shard_lease WHERE shard_id = 'shard-a'")).rows[0].completed).toBe(true);
+    expect(logs.join('')).toContain('kinesis read failed; retrying');
+  });
+
+  test('a record the database rejects after validation is quarantined alone; the rest of the batch is stored', async () => {
+    await lease('shard-b');
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    kinesis.on(GetRecordsCommand)
+      // 30 February passes the FHIR instant pattern but is not a date PostgreSQL will store.
+      .resolvesOnce({ Records: [record('1', 'wb1'), record('2', 'wb2', '2026-02-30T10:00:00Z'), record('3', 'wb3')], NextShardIterator: undefined });
+    expect(await worker('shard-b').done).toBe('ended');
+    expect((await db.query("SELECT resource_id FROM fhir_resource_history WHERE shard_id = 'shard-b' ORDER BY 1")).rows.map((r) => r.resource_id)).toEqual(['wb1', 'wb3']);
+    const q = (await db.query("SELECT sequence_number, reason_code, detail FROM quarantined_record WHERE shard_id = 'shard-b'")).rows;
+    expect(q).toEqual([{ sequence_number: '2', reason_code: 'UNSTORABLE', detail: expect.stringMatching(/SQLSTATE 22\w{3}/) }]);
+    expect((await db.query("SELECT sequence_number FROM shard_checkpoint WHERE shard_id = 'shard-b'")).rows[0].sequence_number).toBe('3');
+  });
+
+  test('a worker whose lease was taken writes nothing and stops', async () => {
+    await lease('shard-c', 'someone-else');
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    kinesis.on(GetRecordsCommand).resolves({ Records: [record('9', 'wc1')], NextShardIterator: 'it-1' });
+    expect(await worker('shard-c').done).toBe('lease-lost');
+    expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE shard_id = 'shard-c'")).rows[0].n).toBe(0);
+    expect((await db.query("SELECT count(*)::int AS n FROM shard_checkpoint WHERE shard_id = 'shard-c'")).rows[0].n).toBe(0);
+  });
+
+  test('stop() lets the worker finish and exit between batches', async () => {
+    await lease('shard-d');
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    kinesis.on(GetRecordsCommand).resolves({ Records: [], NextShardIterator: 'it-next' });
+    const w = worker('shard-d');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await w.stop()).toBe('stopped');
+  });
+
+  test('an unexpected Kinesis error stops the worker instead of spinning', async () => {
+    await lease('shard-e');
+    kinesis.on(GetShardIteratorCommand).rejects(Object.assign(new Error('no such stream'), { name: 'ResourceNotFoundException' }));
+    expect(await worker('shard-e').done).toBe('lease-lost');
+    expect(logs.join('')).toContain('shard worker failed');
+  });
+});
