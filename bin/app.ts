@@ -65,7 +65,7 @@ function main(): void {
   app.synth();
   // `cdk synth` lists only top-level stacks; say which stage stacks were built and checked.
   for (const stage of stages) {
-    const names = [stage.network, stage.data, stage.audit].map((stack) => stack.stackName).join(', ');
+    const names = [stage.network, stage.data, stage.audit, stage.compute].map((stack) => stack.stackName).join(', ');
     console.error(`stage ${stage.stageName} (${stage.config.profile}): ${names}`);
   }
 }

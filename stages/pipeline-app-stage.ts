@@ -2,6 +2,7 @@ import { CfnOutput, Stage, StageProps, Tags } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../lib/config';
 import { AuditStack } from '../lib/stacks/audit-stack';
+import { ComputeStack } from '../lib/stacks/compute-stack';
 import { DataStack } from '../lib/stacks/data-stack';
 import { NetworkStack } from '../lib/stacks/network-stack';
 
@@ -10,14 +11,15 @@ export interface PipelineAppStageProps extends StageProps {
 }
 
 /**
- * One environment of the product: the network, data, audit (and, with the processor, compute)
- * stacks for one environmentSuffix. It only composes stacks and exposes their outputs.
+ * One environment of the product: the network, data, audit and compute stacks for one
+ * environmentSuffix. It only composes stacks and exposes their outputs.
  */
 export class PipelineAppStage extends Stage {
   public readonly config: EnvironmentConfig;
   public readonly network: NetworkStack;
   public readonly data: DataStack;
   public readonly audit: AuditStack;
+  public readonly compute: ComputeStack;
   /** Outputs the post-deploy steps read, by output key. */
   public readonly outputs: Readonly<Record<string, CfnOutput>>;
 
@@ -37,13 +39,22 @@ export class PipelineAppStage extends Stage {
       stream: this.data.recordStream.stream,
       databaseLogGroup: this.data.database.logGroups.postgresql.logGroup,
     });
-    // The compute stack (ECS Fargate processor) joins here; it depends on network, data and audit.
+    this.compute = new ComputeStack(this, 'Compute', {
+      config,
+      vpc: this.network.vpc,
+      workloadSecurityGroup: this.network.network.workloadSecurityGroup,
+      stream: this.data.recordStream.stream,
+      database: this.data.database.instance,
+      databaseSecret: this.data.database.masterSecret,
+      alarmTopic: this.audit.alarmTopic.topic,
+    });
 
     for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
     Tags.of(this.data).add('DataClassification', 'PHI');
+    Tags.of(this.compute).add('DataClassification', 'PHI');
 
     const outputs: Record<string, CfnOutput> = {};
-    for (const stack of [this.network, this.data, this.audit]) {
+    for (const stack of [this.network, this.data, this.audit, this.compute]) {
       for (const child of stack.node.children) {
         if (!(child instanceof CfnOutput)) continue;
         // flat-outputs.json merges all stacks' outputs by key; a repeated key would lose a value.

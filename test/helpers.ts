@@ -20,7 +20,7 @@ export interface SynthesizedStage {
   readonly app: App;
   readonly stage: PipelineAppStage;
   readonly stacks: Stack[];
-  readonly templates: Record<'network' | 'data' | 'audit', Template>;
+  readonly templates: Record<'network' | 'data' | 'audit' | 'compute', Template>;
 }
 
 export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedStage {
@@ -30,11 +30,12 @@ export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedSta
   return {
     app,
     stage,
-    stacks: [stage.network, stage.data, stage.audit],
+    stacks: [stage.network, stage.data, stage.audit, stage.compute],
     templates: {
       network: Template.fromStack(stage.network),
       data: Template.fromStack(stage.data),
       audit: Template.fromStack(stage.audit),
+      compute: Template.fromStack(stage.compute),
     },
   };
 }

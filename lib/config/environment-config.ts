@@ -52,6 +52,15 @@ export interface NetworkSettings {
   readonly endpointAzCount: number;
 }
 
+export interface ProcessorSettings {
+  /** Fargate task CPU units (256, 512, 1024, ...). */
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  readonly minTasks: number;
+  /** Never more than the shard count: a task without a shard lease has nothing to do. */
+  readonly maxTasks: number;
+}
+
 export interface AuditSettings {
   readonly trailMode: TrailMode;
   /** Where security alarms are e-mailed; the SNS topic exists either way. */
@@ -76,6 +85,7 @@ export interface EnvironmentConfig {
   readonly stream: StreamSettings;
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
+  readonly processor: ProcessorSettings;
   /** Tags added to every taggable resource of the environment. */
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -89,6 +99,7 @@ interface ProfileDefaults {
   readonly stream: StreamSettings;
   readonly endpointAzCount: number;
   readonly trailMode: TrailMode;
+  readonly processor: ProcessorSettings;
 }
 
 export const PROFILE_DEFAULTS: Readonly<Record<Profile, ProfileDefaults>> = {
@@ -110,6 +121,7 @@ export const PROFILE_DEFAULTS: Readonly<Record<Profile, ProfileDefaults>> = {
     stream: { shardCount: 1, retentionHours: 24 },
     endpointAzCount: 1,
     trailMode: 'shared',
+    processor: { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 },
   },
   production: {
     // HIPAA requires documentation to be kept six years (45 CFR 164.316(b)(2)).
@@ -130,6 +142,7 @@ export const PROFILE_DEFAULTS: Readonly<Record<Profile, ProfileDefaults>> = {
     stream: { shardCount: 0, retentionHours: 168 },
     endpointAzCount: 2,
     trailMode: 'dedicated',
+    processor: { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 },
   },
 };
 
@@ -142,7 +155,7 @@ const KNOWN_KEYS = new Set([
   'project', 'environmentSuffix', 'account', 'region', 'profile', 'availabilityZones', 'vpcCidr',
   'databaseSecretName', 'databaseSecretKeyArn', 'databaseName', 'trailMode', 'alarmEmail', 'sizing',
 ]);
-const KNOWN_SIZING_KEYS = new Set(['dbInstanceType', 'dbAllocatedStorageGiB', 'dbMaxAllocatedStorageGiB', 'streamShardCount']);
+const KNOWN_SIZING_KEYS = new Set(['dbInstanceType', 'dbAllocatedStorageGiB', 'dbMaxAllocatedStorageGiB', 'streamShardCount', 'processorMaxTasks']);
 
 const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const ACCOUNT_PATTERN = /^\d{12}$/;
@@ -259,6 +272,9 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   const maxAllocatedStorageGiB = integerIn('sizing.dbMaxAllocatedStorageGiB', sizing.dbMaxAllocatedStorageGiB ?? defaults.database.maxAllocatedStorageGiB, allocatedStorageGiB, 65536);
   const shardCount = integerIn('sizing.streamShardCount', sizing.streamShardCount ?? defaults.stream.shardCount, 0, 500);
 
+  const processorMaxTasks = integerIn('sizing.processorMaxTasks', sizing.processorMaxTasks ?? defaults.processor.maxTasks, defaults.processor.minTasks, 100);
+  const maxTasks = shardCount > 0 ? Math.max(defaults.processor.minTasks, Math.min(processorMaxTasks, shardCount)) : processorMaxTasks;
+
   const naming = new Naming(project, environmentSuffix);
   return {
     project,
@@ -282,6 +298,7 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
     stream: { ...defaults.stream, shardCount },
     network: { vpcCidr, availabilityZones, endpointAzCount: defaults.endpointAzCount },
     audit: { trailMode, alarmEmail },
+    processor: { ...defaults.processor, maxTasks },
     tags: {
       Project: project,
       EnvironmentSuffix: environmentSuffix,

@@ -23,8 +23,8 @@ describe('bin/app.ts', () => {
     const run = runApp({});
     dirs.push(run.outdir);
     expect(run.status).toBe(0);
-    expect(run.stderr).toContain('stage dev (ephemeral): hipaa-fhir-network-dev, hipaa-fhir-data-dev, hipaa-fhir-audit-dev');
-    expect(run.stderr).toContain('stage prod (production): hipaa-fhir-network-prod, hipaa-fhir-data-prod, hipaa-fhir-audit-prod');
+    expect(run.stderr).toContain('stage dev (ephemeral): hipaa-fhir-network-dev, hipaa-fhir-data-dev, hipaa-fhir-audit-dev, hipaa-fhir-compute-dev');
+    expect(run.stderr).toContain('stage prod (production): hipaa-fhir-network-prod, hipaa-fhir-data-prod, hipaa-fhir-audit-prod, hipaa-fhir-compute-prod');
     expect(readdirSync(run.outdir)).toEqual(expect.arrayContaining(['assembly-dev', 'assembly-prod', 'SharedTrail.template.json']));
     // A context look-up would be listed as "missing" for the CLI to resolve against AWS.
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { missing?: unknown[] };

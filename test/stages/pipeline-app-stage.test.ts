@@ -9,10 +9,11 @@ describe('PipelineAppStage', () => {
   const ephDedicated = synthStage({ environmentSuffix: 'pr-43', profile: 'ephemeral', trailMode: 'dedicated' });
   const prod = synthStage({ environmentSuffix: 'prod', profile: 'production' });
 
-  test('holds network, data and audit stacks named <project>-<layer>-<suffix>, in dependency order', () => {
-    expect(eph.stacks.map((s) => s.stackName)).toEqual(['hipaa-fhir-network-pr-42', 'hipaa-fhir-data-pr-42', 'hipaa-fhir-audit-pr-42']);
+  test('holds network, data, audit and compute stacks named <project>-<layer>-<suffix>, in dependency order', () => {
+    expect(eph.stacks.map((s) => s.stackName)).toEqual(['hipaa-fhir-network-pr-42', 'hipaa-fhir-data-pr-42', 'hipaa-fhir-audit-pr-42', 'hipaa-fhir-compute-pr-42']);
     expect(eph.stage.data.dependencies).toContain(eph.stage.network);
     expect(eph.stage.audit.dependencies).toContain(eph.stage.data);
+    expect(eph.stage.compute.dependencies).toEqual(expect.arrayContaining([eph.stage.network, eph.stage.data, eph.stage.audit]));
     for (const stack of eph.stacks) expect(stack.region).toBe('eu-west-2');
   });
 
@@ -45,7 +46,7 @@ describe('PipelineAppStage', () => {
           path: resource.node.path,
           tags: expect.objectContaining({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'ephemeral', Compliance: 'HIPAA' }),
         });
-        if (Stack.of(resource) === eph.stage.data) expect(tags.DataClassification).toBe('PHI');
+        if (Stack.of(resource) === eph.stage.data || Stack.of(resource) === eph.stage.compute) expect(tags.DataClassification).toBe('PHI');
       }
     }
     expect(count).toBeGreaterThan(20);
@@ -117,7 +118,7 @@ describe('PipelineAppStage', () => {
   test('output keys are unique across the stacks and exposed by the stage', () => {
     const keys = eph.stacks.flatMap((stack) => Object.keys(eph.templates[stack.node.id.toLowerCase() as 'network'].toJSON().Outputs ?? {}));
     expect(new Set(keys).size).toBe(keys.length);
-    for (const key of ['VpcId', 'StreamName', 'StreamArn', 'DatabaseEndpointAddress', 'DatabaseEndpointPort', 'DatabaseSecretArn', 'StreamKeyArn', 'DatabaseKeyArn', 'AuditKeyArn', 'ApplicationAuditLogGroupName', 'FlowLogGroupName', 'EnvironmentSuffix']) {
+    for (const key of ['VpcId', 'StreamName', 'StreamArn', 'DatabaseEndpointAddress', 'DatabaseEndpointPort', 'DatabaseSecretArn', 'StreamKeyArn', 'DatabaseKeyArn', 'AuditKeyArn', 'ApplicationAuditLogGroupName', 'FlowLogGroupName', 'EnvironmentSuffix', 'ProcessorClusterName', 'ProcessorServiceName', 'ProcessorLogGroupName']) {
       expect(keys).toContain(key);
       expect(eph.stage.outputs[key]).toBeDefined();
     }

@@ -1,0 +1,209 @@
+import * as path from 'path';
+import { Duration, IgnoreMode, RemovalPolicy } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledge } from '../compliance/acknowledge';
+import { EncryptedLogGroup } from './encrypted-log-group';
+
+/** The repository root: the processor image's build context (see lib/processor/Dockerfile). */
+const REPO_ROOT = path.join(__dirname, '..', '..');
+
+/** Namespace of the processor's Embedded Metric Format metrics. */
+export const PROCESSOR_METRICS_NAMESPACE = 'HipaaFhir/Processor';
+
+export interface ProcessorServiceProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnetGroupName: string;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly clusterName: string;
+  readonly stream: kinesis.IStream;
+  readonly database: { readonly host: string; readonly port: string; readonly name: string };
+  /** The EXISTING secret with `username` and `password`; injected as ECS secrets. */
+  readonly databaseSecret: secretsmanager.ISecret;
+  /** CMK of that secret, when it is not the AWS managed key. @default - AWS managed key */
+  readonly databaseSecretKey?: kms.IKey;
+  readonly logGroupName: string;
+  readonly logKey: kms.IKey;
+  readonly logRetentionDays: number;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly cpu: number;
+  readonly memoryMiB: number;
+  readonly minTasks: number;
+  readonly maxTasks: number;
+  readonly alarmTopic: sns.ITopic;
+  /**
+   * The container image. @default - built from lib/processor/Dockerfile (the pipeline's Assets stage builds it)
+   */
+  readonly image?: ecs.ContainerImage;
+}
+
+/**
+ * The processor on ECS Fargate: isolated subnets, read-only root filesystem, non-root user,
+ * credentials as ECS secrets, least-privilege grants, a deployment circuit breaker with
+ * rollback, scaling on iterator age bounded by the shard count, and alarms to the audit topic.
+ */
+export class ProcessorService extends Construct {
+  public readonly cluster: ecs.Cluster;
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  public readonly service: ecs.FargateService;
+  public readonly logGroup: logs.LogGroup;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: ProcessorServiceProps) {
+    super(scope, id);
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      clusterName: props.clusterName,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    this.logGroup = new EncryptedLogGroup(this, 'Logs', {
+      logGroupName: props.logGroupName,
+      encryptionKey: props.logKey,
+      retentionDays: props.logRetentionDays,
+      removalPolicy: props.logRemovalPolicy,
+    }).logGroup;
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+
+    const image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, {
+      file: 'lib/processor/Dockerfile',
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      ignoreMode: IgnoreMode.DOCKER,
+      // Only what the image build reads: the asset hash changes only when the processor does.
+      exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor'],
+    });
+
+    this.taskDefinition.addContainer('processor', {
+      image,
+      essential: true,
+      readonlyRootFilesystem: true,
+      user: '1000',
+      stopTimeout: Duration.seconds(120),
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'processor', mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+      environment: {
+        STREAM_NAME: props.stream.streamName,
+        AWS_REGION: props.stream.stack.region,
+        DB_HOST: props.database.host,
+        DB_PORT: props.database.port,
+        DB_NAME: props.database.name,
+        DB_SSL_MODE: 'verify-full',
+        AWS_EMF_ENVIRONMENT: 'Local',
+        METRICS_NAMESPACE: PROCESSOR_METRICS_NAMESPACE,
+      },
+      secrets: {
+        DB_USER: ecs.Secret.fromSecretsManager(props.databaseSecret, 'username'),
+        DB_PASSWORD: ecs.Secret.fromSecretsManager(props.databaseSecret, 'password'),
+      },
+      healthCheck: {
+        command: ['CMD', 'node', 'dist/health.js'],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        startPeriod: Duration.seconds(60),
+        retries: 3,
+      },
+    });
+    props.stream.grantRead(this.taskDefinition.taskRole);
+    props.databaseSecretKey?.grantDecrypt(this.taskDefinition.obtainExecutionRole());
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: props.minTasks,
+      assignPublicIp: false,
+      vpcSubnets: { subnetGroupName: props.subnetGroupName },
+      securityGroups: [props.securityGroup],
+      circuitBreaker: { enable: true, rollback: true },
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      platformVersion: ecs.FargatePlatformVersion.LATEST,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+      enableExecuteCommand: false,
+    });
+
+    const iteratorAge = props.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) });
+    if (props.maxTasks > props.minTasks) {
+      const scaling = this.service.autoScaleTaskCount({ minCapacity: props.minTasks, maxCapacity: props.maxTasks });
+      scaling.scaleOnMetric('ScaleOnIteratorAge', {
+        metric: iteratorAge,
+        adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+        scalingSteps: [
+          { upper: 10_000, change: -1 },
+          { lower: 60_000, change: +1 },
+          { lower: 300_000, change: +2 },
+        ],
+        cooldown: Duration.minutes(3),
+      });
+    }
+
+    const serviceDimensions = { ClusterName: this.cluster.clusterName, ServiceName: this.service.serviceName };
+    this.addAlarm('IteratorAgeHigh', {
+      metric: iteratorAge,
+      threshold: 300_000,
+      evaluationPeriods: 5,
+      alarmDescription: 'Records wait more than 5 minutes in the stream: the processor is behind or stopped',
+    }, props.alarmTopic);
+    this.addAlarm('QuarantineRateHigh', {
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(processed > 0, 100 * quarantined / processed, 0)',
+        usingMetrics: {
+          processed: new cloudwatch.Metric({ namespace: PROCESSOR_METRICS_NAMESPACE, metricName: 'RecordsProcessed', dimensionsMap: { StreamName: props.stream.streamName }, statistic: cloudwatch.Stats.SUM }),
+          quarantined: new cloudwatch.Metric({ namespace: PROCESSOR_METRICS_NAMESPACE, metricName: 'RecordsQuarantined', dimensionsMap: { StreamName: props.stream.streamName }, statistic: cloudwatch.Stats.SUM }),
+        },
+        period: Duration.minutes(5),
+        label: 'Quarantined %',
+      }),
+      threshold: 5,
+      evaluationPeriods: 1,
+      alarmDescription: 'More than 5% of records were quarantined in 5 minutes: a producer is sending invalid FHIR',
+    }, props.alarmTopic);
+    this.addAlarm('RunningTasksBelowMinimum', {
+      metric: new cloudwatch.Metric({ namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensionsMap: serviceDimensions, statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) }),
+      threshold: props.minTasks,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription: 'Fewer processor tasks running than the minimum for 5 minutes: tasks are failing',
+    }, props.alarmTopic);
+
+    acknowledge(this.taskDefinition, {
+      id: 'AwsSolutions-ECS2',
+      reason: 'The plain environment variables are non-secret settings (stream name, database host, port and name, TLS mode); credentials are ECS secrets from Secrets Manager.',
+    });
+    acknowledge(this.taskDefinition.obtainExecutionRole(), {
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository, the log group or the one secret.',
+    });
+    const inlineReason = 'CDK grants write this policy for one role: the stream and its key (task role) or the image repository, log group and secret (execution role); inline, it cannot be attached elsewhere.';
+    for (const role of [this.taskDefinition.taskRole, this.taskDefinition.obtainExecutionRole()]) {
+      acknowledge(role,
+        { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inlineReason },
+        { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inlineReason });
+    }
+  }
+
+  private addAlarm(id: string, props: Omit<cloudwatch.AlarmProps, 'comparisonOperator' | 'treatMissingData'> & Partial<Pick<cloudwatch.AlarmProps, 'comparisonOperator' | 'treatMissingData'>>, topic: sns.ITopic): void {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...props,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(topic));
+    this.alarms.push(alarm);
+  }
+}

@@ -1,0 +1,72 @@
+import { CfnOutput } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { EncryptionKey } from '../constructs/encryption-key';
+import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
+import { ProcessorService } from '../constructs/processor-service';
+import { removalPolicyFor } from '../constructs/removal';
+import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
+
+export interface ComputeStackProps extends EnvironmentStackProps {
+  readonly vpc: ec2.IVpc;
+  readonly workloadSecurityGroup: ec2.ISecurityGroup;
+  readonly stream: kinesis.IStream;
+  readonly database: rds.IDatabaseInstance;
+  readonly databaseSecret: secretsmanager.ISecret;
+  readonly alarmTopic: sns.ITopic;
+  /** @default - built from lib/processor/Dockerfile */
+  readonly processorImage?: ecs.ContainerImage;
+}
+
+/** The ECS Fargate processor that moves records from the stream into the database. */
+export class ComputeStack extends EnvironmentStack {
+  public readonly processor: ProcessorService;
+
+  constructor(scope: Construct, id: string, props: ComputeStackProps) {
+    super(scope, id, 'compute', 'ECS Fargate FHIR processor', props);
+    const { config } = props;
+    const { naming } = config;
+    const logGroupName = naming.logGroupName('processor');
+
+    const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
+      alias: naming.kmsAlias('processor-logs'),
+      description: `Processor logs of ${config.environmentSuffix}`,
+      removalPolicy: removalPolicyFor(config),
+      pendingWindowDays: config.keyPendingWindowDays,
+      logGroupNamePatterns: [logGroupName],
+    });
+
+    this.processor = new ProcessorService(this, 'Processor', {
+      vpc: props.vpc,
+      subnetGroupName: WORKLOAD_SUBNETS,
+      securityGroup: props.workloadSecurityGroup,
+      clusterName: naming.resourceName('cluster'),
+      stream: props.stream,
+      database: { host: props.database.dbInstanceEndpointAddress, port: props.database.dbInstanceEndpointPort, name: config.database.databaseName },
+      databaseSecret: props.databaseSecret,
+      databaseSecretKey: config.database.masterSecretKeyArn ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn) : undefined,
+      logGroupName,
+      logKey: logKey.key,
+      logRetentionDays: config.logRetentionDays,
+      logRemovalPolicy: removalPolicyFor(config),
+      cpu: config.processor.cpu,
+      memoryMiB: config.processor.memoryMiB,
+      minTasks: config.processor.minTasks,
+      maxTasks: config.processor.maxTasks,
+      alarmTopic: props.alarmTopic,
+      image: props.processorImage,
+    });
+
+    new CfnOutput(this, 'ProcessorClusterName', { value: this.processor.cluster.clusterName });
+    new CfnOutput(this, 'ProcessorServiceName', { value: this.processor.service.serviceName });
+    new CfnOutput(this, 'ProcessorTaskDefinitionArn', { value: this.processor.taskDefinition.taskDefinitionArn });
+    new CfnOutput(this, 'ProcessorLogGroupName', { value: this.processor.logGroup.logGroupName });
+    new CfnOutput(this, 'ProcessorLogKeyArn', { value: logKey.key.keyArn });
+  }
+}

@@ -1,0 +1,94 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { resourcesOf, synthStage } from '../../helpers';
+
+describe('ComputeStack', () => {
+  const eph = synthStage({ environmentSuffix: 'cmp', profile: 'ephemeral' }).templates.compute;
+  const prod = synthStage({ environmentSuffix: 'cmp', profile: 'production', sizing: { streamShardCount: 4 } }).templates.compute;
+  const prodOnDemand = synthStage({ environmentSuffix: 'cmp', profile: 'production' }).templates.compute;
+  const withKey = synthStage({ environmentSuffix: 'cmp', databaseSecretKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b' }).templates.compute;
+
+  const container = () => (resourcesOf(eph).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition')![1].Properties!.ContainerDefinitions as Array<Record<string, unknown>>)[0];
+
+  test('the container is hardened: read-only root filesystem, non-root, health check, time to drain on stop', () => {
+    expect(container()).toMatchObject({
+      ReadonlyRootFilesystem: true,
+      User: '1000',
+      Essential: true,
+      StopTimeout: 120,
+      HealthCheck: { Command: ['CMD', 'node', 'dist/health.js'], StartPeriod: 60 },
+    });
+    eph.hasResourceProperties('AWS::ECS::TaskDefinition', { RequiresCompatibilities: ['FARGATE'], NetworkMode: 'awsvpc', Cpu: '512', Memory: '1024' });
+  });
+
+  test('credentials come from the existing secret as ECS secrets, never as plain environment variables', () => {
+    const c = container();
+    const secrets = c.Secrets as Array<{ Name: string; ValueFrom: unknown }>;
+    expect(secrets.map((s) => s.Name).sort()).toEqual(['DB_PASSWORD', 'DB_USER']);
+    for (const s of secrets) expect(JSON.stringify(s.ValueFrom)).toMatch(/secret:hipaa-fhir\/cmp\/db-credentials:(username|password)::/);
+    const env = Object.fromEntries((c.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+    expect(Object.keys(env)).not.toContain('DB_PASSWORD');
+    expect(env).toMatchObject({ DB_SSL_MODE: 'verify-full', AWS_REGION: 'eu-west-2', AWS_EMF_ENVIRONMENT: 'Local' });
+    expect(JSON.stringify(env.STREAM_NAME)).toContain('hipaa-fhir-data-cmp');
+  });
+
+  test('the image is built from the processor Dockerfile as a CDK asset', () => {
+    expect(JSON.stringify(container().Image)).toContain('cdk-hnb659fds-container-assets');
+  });
+
+  test('logs go to a CMK-encrypted group with profile retention', () => {
+    expect(container().LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { 'awslogs-group': { Ref: expect.stringMatching(/^ProcessorLogs/) }, 'awslogs-stream-prefix': 'processor', mode: 'non-blocking' } });
+    eph.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/cmp/processor', RetentionInDays: 7, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('ProcessorLogKey'), 'Arn'] } });
+  });
+
+  test('the service runs in the isolated workload subnets with no public IP, and rolls back a failed deployment', () => {
+    eph.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE',
+      DesiredCount: 1,
+      DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100 }),
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) },
+      EnableExecuteCommand: false,
+    });
+    const svc = resourcesOf(eph).find(([, r]) => r.Type === 'AWS::ECS::Service')![1];
+    const net = JSON.stringify(svc.Properties!.NetworkConfiguration);
+    expect(net).toMatch(/workloadSubnet1/);
+    expect(net).not.toMatch(/databaseSubnet/);
+    expect(net).toMatch(/WorkloadSecurityGroup/);
+    eph.hasResourceProperties('AWS::ECS::Cluster', { ClusterName: 'hipaa-fhir-cluster-cmp', ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+  });
+
+  test('least privilege: the task reads the stream and decrypts with its key, nothing else', () => {
+    const policies = resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::IAM::Policy');
+    const task = policies.find(([id]) => id.includes('TaskRole'))![1];
+    const statements = (task.Properties!.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement;
+    const actions = statements.flatMap((s) => [s.Action].flat());
+    expect(actions.every((a) => a.startsWith('kinesis:') || a === 'kms:Decrypt')).toBe(true);
+    expect(actions).not.toContain('kinesis:PutRecord');
+    for (const s of statements) expect(s.Resource).not.toBe('*');
+    const exec = policies.find(([id]) => id.includes('ExecutionRole'))![1];
+    const wildcard = (exec.Properties!.PolicyDocument as { Statement: Array<{ Action: string; Resource: unknown }> }).Statement.filter((s) => s.Resource === '*');
+    expect(wildcard.map((s) => s.Action)).toEqual(['ecr:GetAuthorizationToken']);
+  });
+
+  test('a CMK-encrypted secret: the execution role may decrypt with that key only', () => {
+    withKey.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b' }]) },
+    });
+    eph.resourcePropertiesCountIs('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: Match.stringLikeRegexp(':kms:') })]) } }, 0);
+  });
+
+  test('scaling on iterator age, bounded by the shard count; none when min equals max', () => {
+    eph.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+    prod.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 4 });
+    prodOnDemand.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 8 });
+    prod.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling', StepScalingPolicyConfiguration: Match.objectLike({ AdjustmentType: 'ChangeInCapacity' }) });
+  });
+
+  test('iterator age, quarantine rate and task failures alarm to the audit topic', () => {
+    const alarms = resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(3);
+    for (const [, a] of alarms) expect(JSON.stringify(a.Properties!.AlarmActions)).toContain('hipaa-fhir-audit-cmp');
+    eph.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'GetRecords.IteratorAgeMilliseconds', Threshold: 300000 });
+    eph.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(processed > 0, 100 * quarantined / processed, 0)' })]), Threshold: 5 });
+    eph.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunningTaskCount', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+  });
+});
