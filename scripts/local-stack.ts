@@ -1,0 +1,131 @@
+/**
+ * The local stack, built from npm packages only: embedded PostgreSQL 16 (in its own process,
+ * scripts/postgres-server.ts) and kinesalite (in this process). Used by `npm run local`, the
+ * processor tests and the benchmark.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'fs';
+import { createServer } from 'net';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { Client } from 'pg';
+import { createKinesisClient } from '../lib/processor/kinesis/client';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => { listen(port: number, cb: () => void): void; close(cb?: () => void): void };
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LocalPostgres {
+  readonly port: number;
+  readonly password: string;
+  client(): Promise<Client>;
+  /** Stops the server (clean shutdown) and starts it again on the same data and port. */
+  restart(downMs?: number): Promise<void>;
+  stopServer(): Promise<void>;
+  startServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const root = join(__dirname, '..');
+
+/** A node child running a TypeScript entry point (transpile-only). */
+export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Embedded PostgreSQL 16 in its own process (scripts/postgres-server.ts). */
+export async function startPostgres(options: { port?: number; parentDir?: string } = {}): Promise<LocalPostgres> {
+  const port = options.port ?? await freePort();
+  if (options.parentDir) mkdirSync(options.parentDir, { recursive: true });
+  const dir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'fhir-pg-'));
+  chmodSync(dir, 0o755); // initdb runs as the unprivileged postgres user
+  const password = 'local-test-only';
+  let server: ChildProcess | undefined;
+  const startServer = async () => {
+    const child = spawnTs('scripts/postgres-server.ts', ['--dir', join(dir, 'data'), '--port', String(port), '--password', password]);
+    server = child;
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`postgres-server exited with ${code}: ${err.slice(-500)}`)));
+    });
+  };
+  const stopServer = async () => {
+    const child = server;
+    server = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
+  };
+  await startServer();
+  return {
+    port, password, startServer, stopServer,
+    async client() {
+      const c = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'fhir' });
+      await c.connect();
+      return c;
+    },
+    async restart(downMs = 0) {
+      await stopServer();
+      await new Promise((r) => setTimeout(r, downMs));
+      await startServer();
+    },
+    async stop() {
+      await stopServer();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface LocalKinesis {
+  readonly endpoint: string;
+  readonly client: KinesisClient;
+  stop(): Promise<void>;
+}
+
+export async function startKinesis(options: { port?: number } = {}): Promise<LocalKinesis> {
+  const port = options.port ?? await freePort();
+  const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 1000 });
+  await new Promise<void>((resolve) => server.listen(port, resolve));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = createKinesisClient({ region: 'eu-west-2', kinesisEndpoint: endpoint });
+  return { endpoint, client, stop: () => new Promise<void>((resolve) => { client.destroy(); server.close(() => resolve()); }) };
+}
+
+export async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
+  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (let i = 0; i < 100; i++) {
+    const s = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`stream ${name} did not become ACTIVE`);
+}
+
+
+/**
+ * Environment for a processor child process against the local stack. TLS is off only because
+ * embedded PostgreSQL has no certificate; in AWS the default is verify-full.
+ */
+export function processorEnv(pg: LocalPostgres, kinesis: LocalKinesis, streamName: string, workerId: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH, HOME: process.env.HOME,
+    STREAM_NAME: streamName, AWS_REGION: 'eu-west-2', KINESIS_ENDPOINT: kinesis.endpoint,
+    DB_HOST: '127.0.0.1', DB_PORT: String(pg.port), DB_NAME: 'fhir', DB_USER: 'postgres', DB_PASSWORD: pg.password, DB_SSL_MODE: 'disable',
+    AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local',
+    WORKER_ID: workerId, LEASE_TTL_MS: '2000', POLL_INTERVAL_MS: '20', HEALTH_PORT: '0', METRICS: 'off', LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+

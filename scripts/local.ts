@@ -1,0 +1,155 @@
+/**
+ * `npm run local`: the product's main job, offline. Starts kinesalite and embedded PostgreSQL
+ * (npm packages, no service, no Docker), creates the stream, runs the real processor, sends
+ * synthetic FHIR records (some invalid), waits until every record is persisted or quarantined,
+ * prints a summary and writes cfn-outputs/flat-outputs.json for the integration suite.
+ *
+ *   npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json]
+ *
+ * --keep leaves the stack running (for `npm run test:integ` against it) until Ctrl-C.
+ */
+import { ChildProcess } from 'child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'fs';
+import { dirname, join, relative } from 'path';
+import { Client } from 'pg';
+import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './local-stack';
+import { putRecords, sampleMix } from './produce';
+
+const ROOT = join(__dirname, '..');
+// This console is for people; the SDK's Node-version notice is in the processor's log.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const STREAM = 'hipaa-fhir-records-local';
+
+interface Options { records: number; invalid: number; shards: number; keep: boolean; timeoutSeconds: number; outputs: string }
+
+function parse(argv: string[]): Options {
+  const value = (name: string, fallback: number) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i < 0) return fallback;
+    const n = Number(argv[i + 1]);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
+    return n;
+  };
+  const outputsAt = argv.indexOf('--outputs');
+  const outputs = outputsAt >= 0 ? argv[outputsAt + 1] : join(ROOT, 'cfn-outputs', 'flat-outputs.json');
+  return { records: value('records', 5_000), invalid: value('invalid', 50), shards: Math.max(1, value('shards', 2)), keep: argv.includes('--keep'), timeoutSeconds: value('timeout', 300), outputs };
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(options: Options): Promise<number> {
+  const localDir = join(ROOT, '.local');
+  mkdirSync(localDir, { recursive: true });
+  let pg: LocalPostgres | undefined;
+  let kinesis: LocalKinesis | undefined;
+  let processor: ChildProcess | undefined;
+  let db: Client | undefined;
+
+  const cleanup = async () => {
+    if (processor && processor.exitCode === null) {
+      const exited = new Promise((r) => processor!.once('exit', r));
+      processor.kill('SIGTERM');
+      await exited;
+    }
+    await db?.end().catch(() => undefined);
+    await kinesis?.stop();
+    await pg?.stop();
+  };
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    say('\ninterrupted: stopping the processor, kinesalite and PostgreSQL');
+    void cleanup().then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    say('[1/5] starting embedded PostgreSQL 16 and kinesalite');
+    [pg, kinesis] = await Promise.all([startPostgres({ parentDir: localDir }), startKinesis()]);
+    say(`      postgres 127.0.0.1:${pg.port}, kinesis ${kinesis.endpoint}`);
+    await createStream(kinesis.client, STREAM, options.shards);
+    say(`[2/5] stream ${STREAM} with ${options.shards} shard(s)`);
+
+    const logPath = join(localDir, 'processor.log');
+    const log = createWriteStream(logPath);
+    processor = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }));
+    processor.stdout!.pipe(log);
+    processor.stderr!.pipe(log);
+    processor.once('exit', (code) => { if (!interrupted && code !== 0 && code !== null) say(`processor exited with ${code}: see ${logPath}`); });
+    say(`[3/5] processor started (logs: ${logPath})`);
+
+    const records = sampleMix(options.records, options.invalid, `local${Date.now()}`);
+    const started = Date.now();
+    await putRecords(kinesis.client, STREAM, records, (sent) => process.stdout.write(`\r[4/5] sent ${sent}/${records.length} records`));
+    say('');
+
+    db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
+    const deadline = Date.now() + options.timeoutSeconds * 1000;
+    let persisted = 0;
+    let quarantined = 0;
+    while (Date.now() < deadline) {
+      if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${logPath}`);
+      try {
+        if (!(db as unknown as { _connected?: boolean })._connected) await db.connect();
+        const { rows } = await db.query(`SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
+          (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`, [STREAM]);
+        persisted = rows[0].p;
+        quarantined = rows[0].q;
+      } catch {
+        // Tables appear once the processor's migrations have run.
+      }
+      process.stdout.write(`\r[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
+      if (persisted >= options.records && quarantined >= options.invalid) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    say('');
+
+    const reasons = (await db.query('SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE stream_name = $1 GROUP BY 1 ORDER BY 1', [STREAM])).rows;
+    const dup = (await db.query(`SELECT (count(*) - count(DISTINCT (resource_type, resource_id, version_id)))::int AS d FROM fhir_resource_history WHERE stream_name = $1`, [STREAM])).rows[0].d;
+    const audit = (await db.query('SELECT count(*)::int AS n FROM audit_event WHERE stream_name = $1', [STREAM])).rows[0].n;
+    const ok = persisted === options.records && quarantined === options.invalid && dup === 0;
+    say('');
+    say(`summary: ${ok ? 'OK' : 'INCOMPLETE'}`);
+    say(`  persisted    ${persisted} of ${options.records} valid records`);
+    say(`  quarantined  ${quarantined} of ${options.invalid} invalid records${reasons.length ? ` (${reasons.map((r) => `${r.reason_code} ${r.n}`).join(', ')})` : ''}`);
+    say(`  duplicates   ${dup}`);
+    say(`  audit events ${audit}`);
+    say(`  throughput   ${Math.round((persisted + quarantined) / seconds)} records/s (${seconds.toFixed(1)} s from first put to last commit)`);
+
+    const outputs = {
+      EnvironmentSuffix: 'local',
+      AwsRegion: 'eu-west-2',
+      StreamName: STREAM,
+      StreamArn: `arn:aws:kinesis:eu-west-2:000000000000:stream/${STREAM}`,
+      KinesisEndpoint: kinesis.endpoint,
+      DatabaseEndpointAddress: '127.0.0.1',
+      DatabaseEndpointPort: String(pg.port),
+      DatabaseName: 'fhir',
+      LocalDatabaseUser: 'postgres',
+      LocalDatabasePassword: pg.password,
+    };
+    mkdirSync(dirname(options.outputs), { recursive: true });
+    writeFileSync(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);
+    say(`  wrote ${relative(ROOT, options.outputs) || options.outputs} (local endpoints)`);
+
+    if (options.keep && ok) {
+      say('\nthe local stack keeps running: press Ctrl-C to stop it');
+      await new Promise(() => undefined);
+    }
+    return ok ? 0 : 1;
+  } finally {
+    if (!interrupted) await cleanup();
+  }
+}
+
+main(parse(process.argv.slice(2))).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`local: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);
+
