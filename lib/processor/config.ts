@@ -26,6 +26,8 @@ export interface ProcessorConfig {
   readonly maxRecordBytes: number;
   readonly leaseTtlMs: number;
   readonly pollIntervalMs: number;
+  /** Records per GetRecords call: the batch size, and so the memory held per shard. */
+  readonly getRecordsLimit: number;
   readonly healthPort: number;
 }
 
@@ -86,6 +88,7 @@ export function loadConfig(env: Env): ProcessorConfig {
     maxRecordBytes: integer(env, 'MAX_RECORD_BYTES', 262_144, 1024, 1_048_576),
     leaseTtlMs: integer(env, 'LEASE_TTL_MS', 20_000, 1000, 600_000),
     pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', 250, 0, 10_000),
+    getRecordsLimit: integer(env, 'GET_RECORDS_LIMIT', 2_000, 1, 10_000),
     healthPort: integer(env, 'HEALTH_PORT', 8080, 0, 65535),
   };
 }

@@ -49,6 +49,7 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
     workerId: config.workerId,
     leaseTtlMs: config.leaseTtlMs,
     pollIntervalMs: config.pollIntervalMs,
+    getRecordsLimit: config.getRecordsLimit,
     maxRecordBytes: config.maxRecordBytes,
     logger,
     metrics,

@@ -17,6 +17,7 @@ export function processorConfig(pg: LocalPostgres, kinesis: LocalKinesis, stream
     maxRecordBytes: 262_144,
     leaseTtlMs: 2_000,
     pollIntervalMs: 20,
+    getRecordsLimit: 2_000,
     healthPort: 0,
     ...overrides,
   };

@@ -51,7 +51,7 @@ describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
   function worker(shardId: string, onBatch?: () => void) {
     return new ShardWorker({
       kinesis: new KinesisClient({ region: 'eu-west-2' }), pool, streamName: 's', shardId, workerId: 'w1', leaseTtlMs: 30_000,
-      pollIntervalMs: 1, maxRecordBytes: 262_144, logger, metrics: new NoMetrics(), onBatch,
+      pollIntervalMs: 1, getRecordsLimit: 100, maxRecordBytes: 262_144, logger, metrics: new NoMetrics(), onBatch,
       checkpoint: async () => (await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', ['s', shardId])).rows[0]?.sequence_number,
     });
   }

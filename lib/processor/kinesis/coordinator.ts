@@ -14,6 +14,7 @@ export interface CoordinatorOptions {
   readonly workerId: string;
   readonly leaseTtlMs: number;
   readonly pollIntervalMs: number;
+  readonly getRecordsLimit: number;
   readonly maxRecordBytes: number;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
@@ -141,6 +142,7 @@ export class Coordinator {
       workerId: this.o.workerId,
       leaseTtlMs: this.o.leaseTtlMs,
       pollIntervalMs: this.o.pollIntervalMs,
+      getRecordsLimit: this.o.getRecordsLimit,
       maxRecordBytes: this.o.maxRecordBytes,
       logger: this.o.logger,
       metrics: this.o.metrics,

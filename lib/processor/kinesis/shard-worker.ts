@@ -14,6 +14,7 @@ export interface ShardWorkerOptions {
   readonly workerId: string;
   readonly leaseTtlMs: number;
   readonly pollIntervalMs: number;
+  readonly getRecordsLimit: number;
   readonly maxRecordBytes: number;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
@@ -77,7 +78,7 @@ export class ShardWorker {
       let response: GetRecordsCommandOutput;
       try {
         iterator ??= await this.iterator();
-        response = await this.o.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        response = await this.o.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.o.getRecordsLimit }));
         attempt = 0;
       } catch (error) {
         if ((error as Error).name === 'ExpiredIteratorException') { iterator = undefined; continue; }
