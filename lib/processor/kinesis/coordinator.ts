@@ -1,25 +1,10 @@
-import { KinesisClient, ListShardsCommand, ListShardsCommandOutput } from '@aws-sdk/client-kinesis';
-import type { Pool } from 'pg';
+import { ListShardsCommand, ListShardsCommandOutput } from '@aws-sdk/client-kinesis';
 import { fairShare, LeaseStore, ShardInfo } from '../db/leases';
-import type { PersistResult } from '../db/persist';
-import { errorFields, Logger } from '../logger';
-import type { MetricsSink } from '../metrics';
+import { errorFields } from '../logger';
 import { backoffDelay } from '../retry';
-import { ShardWorker } from './shard-worker';
+import { ConsumerSettings, ShardWorker } from './shard-worker';
 
-export interface CoordinatorOptions {
-  readonly kinesis: KinesisClient;
-  readonly pool: Pool;
-  readonly streamName: string;
-  readonly workerId: string;
-  readonly leaseTtlMs: number;
-  readonly pollIntervalMs: number;
-  readonly getRecordsLimit: number;
-  readonly maxRecordBytes: number;
-  readonly logger: Logger;
-  readonly metrics: MetricsSink;
-  readonly onBatch?: (result: PersistResult & { records: number }) => void;
-}
+export type CoordinatorOptions = ConsumerSettings;
 
 /**
  * Keeps this task's share of the stream's shards: discovers shards (and reshards), heartbeats,
@@ -134,21 +119,7 @@ export class Coordinator {
   }
 
   private startWorker(shardId: string): void {
-    const worker = new ShardWorker({
-      kinesis: this.o.kinesis,
-      pool: this.o.pool,
-      streamName: this.o.streamName,
-      shardId,
-      workerId: this.o.workerId,
-      leaseTtlMs: this.o.leaseTtlMs,
-      pollIntervalMs: this.o.pollIntervalMs,
-      getRecordsLimit: this.o.getRecordsLimit,
-      maxRecordBytes: this.o.maxRecordBytes,
-      logger: this.o.logger,
-      metrics: this.o.metrics,
-      checkpoint: () => this.leases.checkpoint(shardId),
-      onBatch: this.o.onBatch,
-    });
+    const worker = new ShardWorker({ ...this.o, shardId, checkpoint: () => this.leases.checkpoint(shardId) });
     this.workers.set(shardId, worker);
     void worker.done.then((exit) => {
       if (this.workers.get(shardId) === worker) this.workers.delete(shardId);

@@ -6,11 +6,11 @@ import type { MetricsSink } from '../metrics';
 import { classify, StreamRecord } from '../records';
 import { backoffDelay, isRetryableKinesisError, isTransientDbError, sleep } from '../retry';
 
-export interface ShardWorkerOptions {
+/** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
+export interface ConsumerSettings {
   readonly kinesis: KinesisClient;
   readonly pool: Pool;
   readonly streamName: string;
-  readonly shardId: string;
   readonly workerId: string;
   readonly leaseTtlMs: number;
   readonly pollIntervalMs: number;
@@ -18,10 +18,14 @@ export interface ShardWorkerOptions {
   readonly maxRecordBytes: number;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
-  /** Reads the committed checkpoint of the shard. */
-  readonly checkpoint: () => Promise<string | undefined>;
   /** Called after each committed batch. */
   readonly onBatch?: (result: PersistResult & { records: number }) => void;
+}
+
+export interface ShardWorkerOptions extends ConsumerSettings {
+  readonly shardId: string;
+  /** Reads the committed checkpoint of the shard. */
+  readonly checkpoint: () => Promise<string | undefined>;
 }
 
 export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost';
