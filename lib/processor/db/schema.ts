@@ -127,4 +127,13 @@ DO $$ BEGIN
 END $$;
 `,
   },
+  {
+    version: 3,
+    description: 'audit events for reads, which have no stream position',
+    sql: `
+ALTER TABLE audit_event ALTER COLUMN shard_id DROP NOT NULL;
+ALTER TABLE audit_event ALTER COLUMN sequence_number DROP NOT NULL;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS detail text;
+`,
+  },
 ];

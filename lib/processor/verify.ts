@@ -1,0 +1,78 @@
+/**
+ * `node dist/verify.js --run-id <id>`: what the database holds for one integration-test run,
+ * as one JSON line of counts (no PHI). Runs inside the VPC as a one-off ECS task of the
+ * processor's own task definition (same credentials, TLS and role), because the database is
+ * reachable from nowhere else. The read is itself audited.
+ */
+import type { Pool } from 'pg';
+import { ConfigurationError, loadConfig } from './config';
+import { createPool } from './db/pool';
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly history: number;
+  readonly current: number;
+  readonly quarantined: Record<string, number>;
+  readonly audit: Record<string, number>;
+  /** History rows minus distinct (type, id, version): anything but 0 is a duplicate. */
+  readonly duplicates: number;
+}
+
+const RUN_ID = /^[a-z0-9][a-z0-9-]{2,40}$/;
+
+export async function verifyRun(pool: Pool, runId: string, actor: string, streamName: string): Promise<RunSummary> {
+  if (!RUN_ID.test(runId)) throw new Error('run id must be 3-41 lowercase letters, digits and hyphens');
+  const like = `${runId}-%`;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const history = await client.query<{ n: number; d: number }>(
+      `SELECT count(*)::int AS n, (count(*) - count(DISTINCT (resource_type, resource_id, version_id)))::int AS d FROM fhir_resource_history WHERE resource_id LIKE $1`, [like]);
+    const current = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_current WHERE resource_id LIKE $1', [like]);
+    const quarantined = await client.query<{ reason_code: string; n: number }>(
+      'SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE partition_key LIKE $1 GROUP BY 1 ORDER BY 1', [like]);
+    const audit = await client.query<{ outcome: string; n: number }>(
+      `SELECT outcome, count(*)::int AS n FROM audit_event
+       WHERE resource_id LIKE $1
+          OR (action = 'quarantine' AND (stream_name, shard_id, sequence_number) IN (SELECT stream_name, shard_id, sequence_number FROM quarantined_record WHERE partition_key LIKE $1))
+       GROUP BY 1 ORDER BY 1`, [like]);
+    await client.query(
+      `INSERT INTO audit_event (actor, action, outcome, stream_name, detail) VALUES ($1, 'read', 'verify', $2, $3)`,
+      [actor, streamName, `integration verification of run ${runId}: counts only`]);
+    await client.query('COMMIT');
+    return {
+      runId,
+      history: history.rows[0].n,
+      current: current.rows[0].n,
+      quarantined: Object.fromEntries(quarantined.rows.map((r) => [r.reason_code, r.n])),
+      audit: Object.fromEntries(audit.rows.map((r) => [r.outcome, r.n])),
+      duplicates: history.rows[0].d,
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const i = argv.indexOf('--run-id');
+  const runId = i >= 0 ? argv[i + 1] : undefined;
+  if (!runId) throw new ConfigurationError('--run-id is required');
+  const config = loadConfig(process.env);
+  const pool = createPool(config, { asWriter: true, max: 1 });
+  try {
+    const summary = await verifyRun(pool, runId, `${config.workerId}/verify`, config.streamName);
+    process.stdout.write(`${JSON.stringify({ verify: summary })}\n`);
+  } finally {
+    await pool.end();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((error) => {
+    process.stderr.write(`verify: ${(error as Error).message}\n`);
+    process.exit(error instanceof ConfigurationError ? 2 : 1);
+  });
+}

@@ -1,0 +1,74 @@
+import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeTasksCommand, ECSClient, RunTaskCommand, waitUntilTasksStopped } from '@aws-sdk/client-ecs';
+import { Pool } from 'pg';
+import { RunSummary, verifyRun } from '../../lib/processor/verify';
+import type { FlatOutputs } from './outputs';
+
+/** Reads what the database holds for one test run. */
+export interface Verifier {
+  verify(runId: string): Promise<RunSummary>;
+  close(): Promise<void>;
+}
+
+/** The local stack: the database is on this machine. */
+export class LocalVerifier implements Verifier {
+  private readonly pool: Pool;
+
+  constructor(private readonly outputs: FlatOutputs) {
+    this.pool = new Pool({
+      host: outputs.DatabaseEndpointAddress, port: Number(outputs.DatabaseEndpointPort), database: outputs.DatabaseName,
+      user: outputs.LocalDatabaseUser, password: outputs.LocalDatabasePassword, max: 1, options: '-c role=fhir_writer',
+    });
+  }
+
+  verify(runId: string): Promise<RunSummary> {
+    return verifyRun(this.pool, runId, 'integration-test', this.outputs.StreamName);
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/**
+ * AWS: the database is reachable only inside the VPC, so run the processor's own task
+ * definition once with `node dist/verify.js --run-id <id>` in the workload subnets, wait for it
+ * to stop, and read its one JSON line from the processor log group.
+ */
+export class EcsVerifier implements Verifier {
+  constructor(
+    private readonly outputs: FlatOutputs,
+    private readonly ecs = new ECSClient({ region: outputs.AwsRegion }),
+    private readonly logs = new CloudWatchLogsClient({ region: outputs.AwsRegion }),
+    private readonly maxWaitSeconds = 600,
+  ) {}
+
+  async verify(runId: string): Promise<RunSummary> {
+    const o = this.outputs;
+    const run = await this.ecs.send(new RunTaskCommand({
+      cluster: o.ProcessorClusterName,
+      taskDefinition: o.ProcessorTaskDefinitionArn,
+      launchType: 'FARGATE',
+      count: 1,
+      startedBy: `integ-${runId}`.slice(0, 36),
+      networkConfiguration: { awsvpcConfiguration: { subnets: o.WorkloadSubnetIds.split(','), securityGroups: [o.WorkloadSecurityGroupId], assignPublicIp: 'DISABLED' } },
+      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/verify.js', '--run-id', runId] }] },
+    }));
+    const taskArn = run.tasks?.[0]?.taskArn;
+    if (!taskArn) throw new Error(`verify task did not start: ${JSON.stringify(run.failures ?? [])}`);
+    await waitUntilTasksStopped({ client: this.ecs, maxWaitTime: this.maxWaitSeconds, minDelay: 5 }, { cluster: o.ProcessorClusterName, tasks: [taskArn] });
+    const described = await this.ecs.send(new DescribeTasksCommand({ cluster: o.ProcessorClusterName, tasks: [taskArn] }));
+    const container = described.tasks?.[0]?.containers?.find((c) => c.name === 'processor');
+    if (container?.exitCode !== 0) throw new Error(`verify task exited with ${container?.exitCode ?? 'no code'}: ${container?.reason ?? described.tasks?.[0]?.stoppedReason ?? ''}`);
+    const taskId = taskArn.split('/').pop()!;
+    const events = await this.logs.send(new GetLogEventsCommand({ logGroupName: o.ProcessorLogGroupName, logStreamName: `processor/processor/${taskId}`, startFromHead: true }));
+    const line = events.events?.map((e) => e.message ?? '').find((m) => m.startsWith('{"verify"'));
+    if (!line) throw new Error(`verify task ${taskId} wrote no summary`);
+    return (JSON.parse(line) as { verify: RunSummary }).verify;
+  }
+
+  async close(): Promise<void> {
+    this.ecs.destroy();
+    this.logs.destroy();
+  }
+}
