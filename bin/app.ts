@@ -3,12 +3,14 @@
  * The only file that reads CDK context and the process environment. Everything below receives
  * a typed, validated EnvironmentConfig.
  *
- *   npx cdk synth --no-lookups                                   every stage in cdk.json "environments"
+ *   npx cdk synth --no-lookups                                   the pipeline (with every environment in cdk.json)
+ *                                                                or, with no "pipeline" context, the environments as plain stages
  *   npx cdk synth --no-lookups -c environmentSuffix=alice        one ephemeral sandbox stage
  */
 import { App } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
-import { ConfigError, Naming, parseEnvironmentConfig, RawEnvironmentConfig, SHARED_SUFFIX } from '../lib/config';
+import { ConfigError, Naming, parseEnvironmentConfig, parsePipelineConfig, RawEnvironmentConfig, SHARED_SUFFIX } from '../lib/config';
+import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
 
@@ -52,7 +54,14 @@ function main(): void {
   }
 
   const configs = raws.map(parseEnvironmentConfig);
-  const stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
+  const pipelineContext = sandboxSuffix === undefined ? objectContext(app, 'pipeline') : {};
+  let stages: PipelineAppStage[];
+  if (Object.keys(pipelineContext).length > 0) {
+    const pipeline = parsePipelineConfig(pipelineContext, { project: configs[0].project, region: configs[0].region, account: typeof account === 'string' ? account : undefined }, configs);
+    stages = new PipelineStack(app, 'Pipeline', { pipeline }).stages;
+  } else {
+    stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
+  }
   if (configs.some((c) => c.audit.trailMode === 'shared')) {
     const first = configs[0];
     new SharedTrailStack(app, 'SharedTrail', {

@@ -2,7 +2,7 @@
  * Prints every acknowledged compliance finding as a Markdown table (the README's table) and
  * the count per rule pack, for a reference app with one stage per configuration that changes
  * the findings: ephemeral (shared trail), ephemeral with a dedicated trail, production, and
- * the shared trail stack.
+ * the shared trail stack, and the pipeline (with its dev and prod stages).
  *
  *   npx ts-node --transpile-only scripts/compliance-report.ts            print the table and counts
  *   npx ts-node --transpile-only scripts/compliance-report.ts --check    exit 1 if README.md is out of date
@@ -12,12 +12,26 @@ import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { acknowledgedFindings, countByPack, findingsTable } from '../lib/compliance/findings-report';
-import { Naming, parseEnvironmentConfig, SHARED_SUFFIX } from '../lib/config';
+import { Naming, parseEnvironmentConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX } from '../lib/config';
+import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
 
 export const README_START = '<!-- acknowledged-findings:start -->';
 export const README_END = '<!-- acknowledged-findings:end -->';
+
+/** The pipeline of the reference app: a dev (ephemeral) and a prod (production) environment. */
+export function referencePipelineConfig(overrides: Record<string, unknown> = {}): PipelineConfig {
+  const environments = [
+    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', profile: 'ephemeral' }),
+    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production' }),
+  ];
+  return parsePipelineConfig({
+    repository: 'example-org/hipaa-fhir-pipeline',
+    connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
+    ...overrides,
+  }, { project: 'hipaa-fhir', region: 'eu-west-2' }, environments);
+}
 
 /** The reference app: one stage per configuration that changes which findings exist. */
 export function referenceApp(): App {
@@ -33,6 +47,7 @@ export function referenceApp(): App {
     new PipelineAppStage(app, id, { config });
   }
   new SharedTrailStack(app, 'SharedTrail', { naming: new Naming('hipaa-fhir', SHARED_SUFFIX), env: { region: 'eu-west-2' } });
+  new PipelineStack(app, 'Pipeline', { pipeline: referencePipelineConfig() });
   return app;
 }
 

@@ -2,3 +2,4 @@ export * from './errors';
 export * from './naming';
 export * from './branch-suffix';
 export * from './environment-config';
+export * from './pipeline-config';

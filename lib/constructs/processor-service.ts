@@ -6,6 +6,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -26,6 +27,11 @@ export interface ProcessorServiceProps {
   readonly subnetGroupName: string;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly clusterName: string;
+  /** Task definition family; named so a test step can be allowed to run exactly this task. */
+  readonly family: string;
+  /** Task and execution role names; named so iam:PassRole can be granted for exactly these. */
+  readonly taskRoleName: string;
+  readonly executionRoleName: string;
   readonly stream: kinesis.IStream;
   readonly database: { readonly host: string; readonly port: string; readonly name: string };
   /** The EXISTING secret with `username` and `password`; injected as ECS secrets. */
@@ -75,7 +81,11 @@ export class ProcessorService extends Construct {
       removalPolicy: props.logRemovalPolicy,
     }).logGroup;
 
+    const assumedBy = new iam.ServicePrincipal('ecs-tasks.amazonaws.com');
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      family: props.family,
+      taskRole: new iam.Role(this, 'TaskRole', { roleName: props.taskRoleName, assumedBy, description: 'Processor task: read the stream' }),
+      executionRole: new iam.Role(this, 'ExecutionRole', { roleName: props.executionRoleName, assumedBy, description: 'Processor task execution: image, logs, database secret' }),
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },

@@ -19,13 +19,13 @@ describe('bin/app.ts', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  test('synthesizes dev and prod stages and the shared trail with no AWS credentials or look-ups', () => {
+  test('synthesizes the pipeline with its dev and prod stages, and the shared trail, with no AWS credentials or look-ups', () => {
     const run = runApp({});
     dirs.push(run.outdir);
     expect(run.status).toBe(0);
     expect(run.stderr).toContain('stage dev (ephemeral): hipaa-fhir-network-dev, hipaa-fhir-data-dev, hipaa-fhir-audit-dev, hipaa-fhir-compute-dev');
     expect(run.stderr).toContain('stage prod (production): hipaa-fhir-network-prod, hipaa-fhir-data-prod, hipaa-fhir-audit-prod, hipaa-fhir-compute-prod');
-    expect(readdirSync(run.outdir)).toEqual(expect.arrayContaining(['assembly-dev', 'assembly-prod', 'SharedTrail.template.json']));
+    expect(readdirSync(run.outdir)).toEqual(expect.arrayContaining(['Pipeline.template.json', 'assembly-Pipeline-dev', 'assembly-Pipeline-prod', 'SharedTrail.template.json']));
     // A context look-up would be listed as "missing" for the CLI to resolve against AWS.
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { missing?: unknown[] };
     expect(manifest.missing ?? []).toEqual([]);
