@@ -6,10 +6,11 @@
  *   npx cdk synth --no-lookups                                   the pipeline (with every environment in cdk.json)
  *                                                                or, with no "pipeline" context, the environments as plain stages
  *   npx cdk synth --no-lookups -c environmentSuffix=alice        one ephemeral sandbox stage
+ *   npx cdk synth --no-lookups -c branch=feature/ABC-1_labs      one per-branch environment (suffix from the branch, TTL-tagged)
  */
 import { App } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
-import { ConfigError, Naming, parseEnvironmentConfig, parsePipelineConfig, RawEnvironmentConfig, SHARED_SUFFIX } from '../lib/config';
+import { ConfigError, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, RawEnvironmentConfig, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
@@ -34,10 +35,20 @@ function main(): void {
   const region = (app.node.tryGetContext('region') as unknown) ?? process.env.CDK_DEFAULT_REGION;
   const account = (app.node.tryGetContext('account') as unknown) ?? process.env.CDK_DEFAULT_ACCOUNT;
   const environments = objectContext(app, 'environments');
-  const sandboxSuffix = app.node.tryGetContext('environmentSuffix') as unknown;
+  const branch = app.node.tryGetContext('branch') as unknown;
+  if (branch !== undefined && app.node.tryGetContext('environmentSuffix') !== undefined) {
+    throw new ConfigError('use either -c branch=<name> or -c environmentSuffix=<name>, not both');
+  }
+  if (branch !== undefined && (typeof branch !== 'string' || branch.trim() === '')) throw new ConfigError('branch must be a git branch name');
+  const ephemeral = parseEphemeralConfig(objectContext(app, 'ephemeral'), typeof project === 'string' ? project : 'project');
+  const sandboxSuffix = branch !== undefined ? suffixFromBranch(branch as string) : app.node.tryGetContext('environmentSuffix') as unknown;
 
   const raws: RawEnvironmentConfig[] = [];
-  if (sandboxSuffix !== undefined) {
+  if (branch !== undefined) {
+    // TTL counts from the last deploy: every push to the branch moves ExpiresAt forward.
+    const expiresAt = new Date(Date.now() + ephemeral.ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    raws.push({ project, region, account, profile: 'ephemeral', databaseSecretName: ephemeral.databaseSecretName, environmentSuffix: sandboxSuffix, branch, expiresAt });
+  } else if (sandboxSuffix !== undefined) {
     // A developer's own stage: the ephemeral profile unless -c profile=... says otherwise.
     const overrides: Record<string, unknown> = {};
     for (const key of ['profile', 'databaseSecretName', 'databaseSecretKeyArn', 'vpcCidr', 'trailMode', 'alarmEmail']) {

@@ -86,6 +86,8 @@ export interface EnvironmentConfig {
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
   readonly processor: ProcessorSettings;
+  /** For a per-branch environment: its branch and when the sweeper may delete it. */
+  readonly ephemeral?: { readonly branch: string; readonly expiresAt: string };
   /** Tags added to every taggable resource of the environment. */
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -153,7 +155,7 @@ export interface RawEnvironmentConfig {
 
 const KNOWN_KEYS = new Set([
   'project', 'environmentSuffix', 'account', 'region', 'profile', 'availabilityZones', 'vpcCidr',
-  'databaseSecretName', 'databaseSecretKeyArn', 'databaseName', 'trailMode', 'alarmEmail', 'sizing',
+  'databaseSecretName', 'databaseSecretKeyArn', 'databaseName', 'trailMode', 'alarmEmail', 'sizing', 'branch', 'expiresAt',
 ]);
 const KNOWN_SIZING_KEYS = new Set(['dbInstanceType', 'dbAllocatedStorageGiB', 'dbMaxAllocatedStorageGiB', 'streamShardCount', 'processorMaxTasks']);
 
@@ -275,6 +277,15 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   const processorMaxTasks = integerIn('sizing.processorMaxTasks', sizing.processorMaxTasks ?? defaults.processor.maxTasks, defaults.processor.minTasks, 100);
   const maxTasks = shardCount > 0 ? Math.max(defaults.processor.minTasks, Math.min(processorMaxTasks, shardCount)) : processorMaxTasks;
 
+  const branch = optionalString(raw, 'branch');
+  const expiresAt = optionalString(raw, 'expiresAt');
+  if ((branch === undefined) !== (expiresAt === undefined)) throw new ConfigError('branch and expiresAt go together: a per-branch environment needs both');
+  if (expiresAt !== undefined && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(expiresAt) || Number.isNaN(Date.parse(expiresAt)))) {
+    fail('expiresAt', expiresAt, 'use an ISO-8601 UTC time such as 2026-11-25T09:00:00Z');
+  }
+  if (branch !== undefined && profile !== 'ephemeral') fail('profile', profile, 'a per-branch environment must use the ephemeral profile');
+  const ephemeral = branch !== undefined ? { branch, expiresAt: expiresAt! } : undefined;
+
   const naming = new Naming(project, environmentSuffix);
   return {
     project,
@@ -299,11 +310,14 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
     network: { vpcCidr, availabilityZones, endpointAzCount: defaults.endpointAzCount },
     audit: { trailMode, alarmEmail },
     processor: { ...defaults.processor, maxTasks },
+    ephemeral,
     tags: {
       Project: project,
       EnvironmentSuffix: environmentSuffix,
       Profile: profile,
       Compliance: 'HIPAA',
+      // Tag values allow letters, digits, spaces and _ . : / = + - @ only.
+      ...(ephemeral ? { Ephemeral: 'true', Branch: ephemeral.branch.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256), ExpiresAt: ephemeral.expiresAt } : {}),
     },
   };
 }

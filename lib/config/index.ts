@@ -3,3 +3,4 @@ export * from './naming';
 export * from './branch-suffix';
 export * from './environment-config';
 export * from './pipeline-config';
+export * from './ephemeral-config';

@@ -1,0 +1,44 @@
+import { ConfigError } from './errors';
+
+/** Per-branch environments: which branches get one, how long they live, how many may exist. */
+export interface EphemeralConfig {
+  /** Branch globs whose pushes create or update an environment (a push filter takes up to 8). */
+  readonly branchPatterns: readonly string[];
+  /** Pull requests into this branch create (open/update) and destroy (close/merge) an environment. */
+  readonly pullRequestBaseBranch: string;
+  /** Hours after the last deploy when the sweeper may delete an environment. */
+  readonly ttlHours: number;
+  /** Most per-branch environments that may exist at once in the account. */
+  readonly maxEnvironments: number;
+  /** The EXISTING secret shared by per-branch environments (synthetic data only). */
+  readonly databaseSecretName: string;
+}
+
+const KNOWN = new Set(['branchPatterns', 'pullRequestBaseBranch', 'ttlHours', 'maxEnvironments', 'databaseSecretName']);
+
+export function parseEphemeralConfig(raw: Record<string, unknown>, project: string): EphemeralConfig {
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN.has(key)) throw new ConfigError(`unknown ephemeral key "ephemeral.${key}": use one of ${[...KNOWN].join(', ')}`);
+  }
+  const branchPatterns = raw.branchPatterns ?? ['feature/*'];
+  if (!Array.isArray(branchPatterns) || branchPatterns.length === 0 || branchPatterns.length > 8 || !branchPatterns.every((p) => typeof p === 'string' && /^[A-Za-z0-9._/*-]{1,100}$/.test(p))) {
+    throw new ConfigError(`ephemeral.branchPatterns ${JSON.stringify(branchPatterns)} is invalid: use 1-8 branch globs such as "feature/*"`);
+  }
+  const pullRequestBaseBranch = raw.pullRequestBaseBranch ?? 'main';
+  if (typeof pullRequestBaseBranch !== 'string' || !/^[A-Za-z0-9._/-]{1,200}$/.test(pullRequestBaseBranch)) {
+    throw new ConfigError(`ephemeral.pullRequestBaseBranch ${JSON.stringify(pullRequestBaseBranch)} is invalid: use a branch name such as main`);
+  }
+  const ttlHours = raw.ttlHours ?? 72;
+  if (typeof ttlHours !== 'number' || !Number.isInteger(ttlHours) || ttlHours < 1 || ttlHours > 720) {
+    throw new ConfigError(`ephemeral.ttlHours ${JSON.stringify(ttlHours)} is invalid: expected a whole number of hours from 1 to 720`);
+  }
+  const maxEnvironments = raw.maxEnvironments ?? 5;
+  if (typeof maxEnvironments !== 'number' || !Number.isInteger(maxEnvironments) || maxEnvironments < 1 || maxEnvironments > 50) {
+    throw new ConfigError(`ephemeral.maxEnvironments ${JSON.stringify(maxEnvironments)} is invalid: expected a whole number from 1 to 50`);
+  }
+  const databaseSecretName = raw.databaseSecretName ?? `${project}/ephemeral/db-credentials`;
+  if (typeof databaseSecretName !== 'string' || databaseSecretName.length === 0) {
+    throw new ConfigError(`ephemeral.databaseSecretName ${JSON.stringify(databaseSecretName)} is invalid: use the name of an existing secret`);
+  }
+  return { branchPatterns: branchPatterns as string[], pullRequestBaseBranch, ttlHours, maxEnvironments, databaseSecretName };
+}
