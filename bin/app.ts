@@ -11,6 +11,7 @@
 import { App } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
 import { ConfigError, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, RawEnvironmentConfig, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
+import { EphemeralEnvironmentsStack } from '../lib/pipeline/ephemeral-environments-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
@@ -70,6 +71,7 @@ function main(): void {
   if (Object.keys(pipelineContext).length > 0) {
     const pipeline = parsePipelineConfig(pipelineContext, { project: configs[0].project, region: configs[0].region, account: typeof account === 'string' ? account : undefined }, configs);
     stages = new PipelineStack(app, 'Pipeline', { pipeline }).stages;
+    new EphemeralEnvironmentsStack(app, 'Ephemeral', { pipeline, ephemeral });
   } else {
     stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
   }

@@ -12,7 +12,8 @@ import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { acknowledgedFindings, countByPack, findingsTable } from '../lib/compliance/findings-report';
-import { Naming, parseEnvironmentConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX } from '../lib/config';
+import { Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX } from '../lib/config';
+import { EphemeralEnvironmentsStack } from '../lib/pipeline/ephemeral-environments-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
@@ -47,7 +48,9 @@ export function referenceApp(): App {
     new PipelineAppStage(app, id, { config });
   }
   new SharedTrailStack(app, 'SharedTrail', { naming: new Naming('hipaa-fhir', SHARED_SUFFIX), env: { region: 'eu-west-2' } });
-  new PipelineStack(app, 'Pipeline', { pipeline: referencePipelineConfig() });
+  const pipeline = referencePipelineConfig();
+  new PipelineStack(app, 'Pipeline', { pipeline });
+  new EphemeralEnvironmentsStack(app, 'Ephemeral', { pipeline, ephemeral: parseEphemeralConfig({}, 'hipaa-fhir') });
   return app;
 }
 

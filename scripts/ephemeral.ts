@@ -1,9 +1,10 @@
 /**
  * Per-branch (ephemeral) environments: list, enforce the cap, destroy, sweep.
  *
+ *   npx ts-node --transpile-only scripts/ephemeral.ts suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
  *   npx ts-node --transpile-only scripts/ephemeral.ts list
  *   npx ts-node --transpile-only scripts/ephemeral.ts check-cap --suffix abc-123 [--max 5]
- *   npm run destroy -- --suffix abc-123 [--yes]            (asks for confirmation without --yes)
+ *   npm run destroy -- --suffix abc-123 [--yes]            (or --branch <name>; asks for confirmation without --yes)
  *   npx ts-node --transpile-only scripts/ephemeral.ts sweep [--yes] [--live-branches branches.txt]
  *
  * An environment is the stacks tagged Ephemeral=true with one EnvironmentSuffix. Nothing
@@ -12,6 +13,7 @@
 import { readFileSync } from 'fs';
 import { createInterface } from 'readline';
 import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand, Stack, waitUntilStackDeleteComplete } from '@aws-sdk/client-cloudformation';
+import { suffixFromBranch } from '../lib/config/branch-suffix';
 
 /** Deletion order: the reverse of deployment. */
 export const LAYERS_REVERSED = ['compute', 'audit', 'data', 'network'] as const;
@@ -114,6 +116,13 @@ export async function main(argv: string[], cfn = new CloudFormationClient({ regi
   const [command] = argv;
   const project = flag(argv, 'project') ?? process.env.PROJECT ?? 'hipaa-fhir';
   const yes = argv.includes('--yes');
+  const branch = flag(argv, 'branch');
+  const suffixArg = flag(argv, 'suffix') ?? (branch ? suffixFromBranch(branch) : undefined);
+  if (command === 'suffix') {
+    if (!branch) throw new Error('--branch is required');
+    console.log(suffixFromBranch(branch));
+    return 0;
+  }
   const envs = await listEphemeralEnvironments(cfn, project);
   switch (command) {
     case 'list':
@@ -121,15 +130,15 @@ export async function main(argv: string[], cfn = new CloudFormationClient({ regi
       console.log(`${envs.length} ephemeral environment(s)`);
       return 0;
     case 'check-cap': {
-      const suffix = flag(argv, 'suffix');
-      if (!suffix) throw new Error('--suffix is required');
+      const suffix = suffixArg;
+      if (!suffix) throw new Error('--suffix or --branch is required');
       enforceCap(envs, suffix, Number(flag(argv, 'max') ?? process.env.MAX_EPHEMERAL_ENVIRONMENTS ?? 5));
       console.log(`cap ok: ${envs.length} in use`);
       return 0;
     }
     case 'destroy': {
-      const suffix = flag(argv, 'suffix');
-      if (!suffix) throw new Error('--suffix is required');
+      const suffix = suffixArg;
+      if (!suffix) throw new Error('--suffix or --branch is required');
       const env = envs.find((e) => e.suffix === suffix);
       if (!env) {
         console.log(`no ephemeral environment "${suffix}": nothing to do`);
@@ -156,7 +165,7 @@ export async function main(argv: string[], cfn = new CloudFormationClient({ regi
       return 0;
     }
     default:
-      throw new Error('usage: ephemeral.ts list | check-cap --suffix S | destroy --suffix S [--yes] | sweep [--yes] [--live-branches FILE]');
+      throw new Error('usage: ephemeral.ts suffix --branch B | list | check-cap --suffix S | destroy (--suffix S | --branch B) [--yes] | sweep [--yes] [--live-branches FILE]');
   }
 }
 

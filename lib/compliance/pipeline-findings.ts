@@ -17,7 +17,7 @@ const CATEGORIES: readonly Category[] = [
     reason: 'CDK Pipelines grant set for the pipeline\'s own artifact bucket and its key: the wildcards are the S3 and KMS read/write action groups, applied to that bucket and key only.',
   },
   {
-    pattern: /^Resource::<ArtifactBucket[0-9A-F]{8}\.Arn>\/\*$/,
+    pattern: /^Resource::<ArtifactsBucket[0-9A-F]{8}\.Arn>\/\*$/,
     reason: 'Objects of the pipeline\'s own artifact bucket: each execution writes new keys, so the grant must cover the bucket\'s objects, and nothing outside it.',
   },
   {
@@ -39,6 +39,14 @@ const CATEGORIES: readonly Category[] = [
   {
     pattern: /^Resource::arn:aws:ecs:[a-z0-9-]+:\d{12}:task-definition\/[a-z0-9-]+-processor-[a-z0-9-]+:\*$/,
     reason: 'Any revision of the one named processor task family, and only on its cluster (ecs:cluster condition): the verify task runs the deployed revision.',
+  },
+  {
+    pattern: /^Resource::arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack\/[a-z0-9-]+-\*\/\*$/,
+    reason: 'Stacks of the project (<project>-<layer>-<suffix>) for per-branch environments whose suffix comes from the branch at run time; DeleteStack is also conditioned on the Ephemeral=true tag, so no persistent environment can be deleted.',
+  },
+  {
+    pattern: /^Resource::(arn:aws:(kinesis:[a-z0-9-]+:\d{12}:stream\/[a-z0-9-]+-records-\*|ecs:[a-z0-9-]+:\d{12}:(service|task)\/[a-z0-9-]+-cluster-\*\/\*|ecs:[a-z0-9-]+:\d{12}:task-definition\/[a-z0-9-]+-processor-\*:\*|logs:[a-z0-9-]+:\d{12}:log-group:\/[a-z0-9-]+\/\*\/processor:log-stream:processor\/processor\/\*)|arn:aws:iam::\d{12}:role\/[a-z0-9-]+-processor-(task|exec)-\*)$/,
+    reason: 'The named resources of whichever per-branch environment is under test: the suffix is derived from the branch at run time, so names end in a wildcard after the fixed <project>-<kind>- prefix.',
   },
   {
     pattern: /^Resource::arn:aws:kms:[a-z0-9-]+:\d{12}:key\/\*$/,

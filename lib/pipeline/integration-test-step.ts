@@ -26,6 +26,80 @@ export interface IntegrationTestStepProps {
   readonly account: string;
 }
 
+/** Names (or name patterns with `*`) of what an integration build may touch. */
+export interface IntegrationTargets {
+  readonly project: string;
+  readonly region: string;
+  readonly account: string;
+  /** Stack names (patterns allowed). */
+  readonly stacks: readonly string[];
+  readonly stream: string;
+  readonly streamKeyAlias: string;
+  readonly cluster: string;
+  readonly taskFamily: string;
+  readonly taskRoles: readonly string[];
+  readonly processorLogGroup: string;
+}
+
+/** The integration environment of one named environment. */
+export function targetsOf(env: EnvironmentConfig, account: string): IntegrationTargets {
+  const { naming } = env;
+  return {
+    project: env.project,
+    region: env.region,
+    account,
+    stacks: (['network', 'data', 'audit', 'compute'] as const).map((layer) => naming.stackName(layer)),
+    stream: naming.streamName,
+    streamKeyAlias: naming.kmsAlias('stream'),
+    cluster: naming.resourceName('cluster'),
+    taskFamily: naming.resourceName('processor'),
+    taskRoles: [naming.resourceName('processor-task'), naming.resourceName('processor-exec')],
+    processorLogGroup: naming.logGroupName('processor'),
+  };
+}
+
+/**
+ * Least-privilege statements for buildspec-integ.yml: read the environment's stacks, and for the
+ * `integ` suite put records on its stream, run its processor task once, and read that task's log.
+ */
+export function integrationTestStatements(t: IntegrationTargets, suite: IntegrationSuite): iam.PolicyStatement[] {
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${t.region}:${t.account}:${resource}`;
+  const aliasCondition = t.streamKeyAlias.includes('*') ? 'ForAnyValue:StringLike' : 'ForAnyValue:StringEquals';
+  const clusterCondition = t.cluster.includes('*') ? 'ArnLike' : 'ArnEquals';
+  const statements = [
+    new iam.PolicyStatement({ sid: 'ListStacks', actions: ['cloudformation:ListStacks'], resources: ['*'] }),
+    new iam.PolicyStatement({ sid: 'ReadStageStacks', actions: ['cloudformation:DescribeStacks'], resources: t.stacks.map((name) => arn('cloudformation', `stack/${name}/*`)) }),
+    new iam.PolicyStatement({ sid: 'DescribeStream', actions: ['kinesis:DescribeStreamSummary'], resources: [arn('kinesis', `stream/${t.stream}`)] }),
+    new iam.PolicyStatement({ sid: 'ReadService', actions: ['ecs:DescribeServices'], resources: [arn('ecs', `service/${t.cluster}/*`)] }),
+  ];
+  if (suite === 'integ') {
+    statements.push(
+      new iam.PolicyStatement({ sid: 'PutTestRecords', actions: ['kinesis:PutRecords', 'kinesis:PutRecord'], resources: [arn('kinesis', `stream/${t.stream}`)] }),
+      new iam.PolicyStatement({
+        sid: 'EncryptTestRecords',
+        actions: ['kms:GenerateDataKey'],
+        resources: [arn('kms', 'key/*')],
+        conditions: { [aliasCondition]: { 'kms:ResourceAliases': t.streamKeyAlias } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'RunVerifyTask',
+        actions: ['ecs:RunTask'],
+        resources: [arn('ecs', `task-definition/${t.taskFamily}:*`)],
+        conditions: { [clusterCondition]: { 'ecs:cluster': arn('ecs', `cluster/${t.cluster}`) } },
+      }),
+      new iam.PolicyStatement({ sid: 'WatchVerifyTask', actions: ['ecs:DescribeTasks'], resources: [arn('ecs', `task/${t.cluster}/*`)] }),
+      new iam.PolicyStatement({
+        sid: 'PassProcessorRoles',
+        actions: ['iam:PassRole'],
+        resources: t.taskRoles.map((name) => `arn:aws:iam::${t.account}:role/${name}`),
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+      new iam.PolicyStatement({ sid: 'ReadVerifyOutput', actions: ['logs:GetLogEvents'], resources: [arn('logs', `log-group:${t.processorLogGroup}:log-stream:processor/processor/*`)] }),
+    );
+  }
+  return statements;
+}
+
 /**
  * Runs buildspec-integ.yml against one deployed environment: writes cfn-outputs/flat-outputs.json
  * from its stacks, runs the suite, and publishes JUnit reports. Its role can read only this
@@ -34,47 +108,13 @@ export interface IntegrationTestStepProps {
 export class IntegrationTestStep extends CodeBuildStep {
   constructor(id: string, props: IntegrationTestStepProps) {
     const env = props.environment;
-    const { naming, region, project, environmentSuffix: suffix } = env;
-    const { account } = props;
-    const arn = (service: string, resource: string) => `arn:aws:${service}:${region}:${account}:${resource}`;
-    const statements = [
-      new iam.PolicyStatement({ sid: 'ListStacks', actions: ['cloudformation:ListStacks'], resources: ['*'] }),
-      new iam.PolicyStatement({ sid: 'ReadStageStacks', actions: ['cloudformation:DescribeStacks'], resources: (['network', 'data', 'audit', 'compute'] as const).map((layer) => arn('cloudformation', `stack/${naming.stackName(layer)}/*`)) }),
-      new iam.PolicyStatement({ sid: 'DescribeStream', actions: ['kinesis:DescribeStreamSummary'], resources: [arn('kinesis', `stream/${naming.streamName}`)] }),
-      new iam.PolicyStatement({ sid: 'ReadService', actions: ['ecs:DescribeServices'], resources: [arn('ecs', `service/${naming.resourceName('cluster')}/*`)] }),
-    ];
-    if (props.suite === 'integ') {
-      statements.push(
-        new iam.PolicyStatement({ sid: 'PutTestRecords', actions: ['kinesis:PutRecords', 'kinesis:PutRecord'], resources: [arn('kinesis', `stream/${naming.streamName}`)] }),
-        new iam.PolicyStatement({
-          sid: 'EncryptTestRecords',
-          actions: ['kms:GenerateDataKey'],
-          resources: [arn('kms', 'key/*')],
-          conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': naming.kmsAlias('stream') } },
-        }),
-        new iam.PolicyStatement({
-          sid: 'RunVerifyTask',
-          actions: ['ecs:RunTask'],
-          resources: [arn('ecs', `task-definition/${naming.resourceName('processor')}:*`)],
-          conditions: { ArnEquals: { 'ecs:cluster': arn('ecs', `cluster/${naming.resourceName('cluster')}`) } },
-        }),
-        new iam.PolicyStatement({ sid: 'WatchVerifyTask', actions: ['ecs:DescribeTasks'], resources: [arn('ecs', `task/${naming.resourceName('cluster')}/*`)] }),
-        new iam.PolicyStatement({
-          sid: 'PassProcessorRoles',
-          actions: ['iam:PassRole'],
-          resources: [`arn:aws:iam::${account}:role/${naming.resourceName('processor-task')}`, `arn:aws:iam::${account}:role/${naming.resourceName('processor-exec')}`],
-          conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-        }),
-        new iam.PolicyStatement({ sid: 'ReadVerifyOutput', actions: ['logs:GetLogEvents'], resources: [arn('logs', `log-group:${naming.logGroupName('processor')}:log-stream:processor/processor/*`)] }),
-      );
-    }
     super(id, {
       input: props.input,
       commands: [],
       partialBuildSpec: codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()),
-      env: { ENVIRONMENT_SUFFIX: suffix, PROJECT: project, INTEG_SUITE: props.suite },
-      rolePolicyStatements: statements,
-      projectName: naming.resourceName(props.suite === 'integ' ? 'integ-test' : 'smoke-test'),
+      env: { ENVIRONMENT_SUFFIX: env.environmentSuffix, PROJECT: env.project, INTEG_SUITE: props.suite },
+      rolePolicyStatements: integrationTestStatements(targetsOf(env, props.account), props.suite),
+      projectName: env.naming.resourceName(props.suite === 'integ' ? 'integ-test' : 'smoke-test'),
     });
   }
 }

@@ -2,14 +2,13 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-l
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { CodeBuildStep, CodePipeline, CodePipelineSource, ManualApprovalStep } from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
-import { acknowledge } from '../compliance/acknowledge';
 import { acknowledgePipelineFindings } from '../compliance/pipeline-findings';
 import type { PipelineConfig } from '../config';
+import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { PipelineAppStage } from '../../stages/pipeline-app-stage';
@@ -39,6 +38,7 @@ export class PipelineStack extends Stack {
       env: { account: p.account, region: p.region },
       description: `Delivery pipeline of ${p.project} (${p.repository}@${p.branch})`,
       terminationProtection: !p.destroyable,
+      tags: { Project: p.project, Component: 'delivery-pipeline', ...props.tags },
     });
     const removalPolicy = p.destroyable ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const buildLogGroupName = `/${p.project}/pipeline/codebuild`;
@@ -58,30 +58,8 @@ export class PipelineStack extends Stack {
       conditions: { StringEquals: { 'kms:ViaService': `sns.${p.region}.amazonaws.com` } },
     }));
 
-    const accessLogs = new s3.Bucket(this, 'ArtifactAccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
-      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy,
-      autoDeleteObjects: p.destroyable,
-    });
-    const artifactBucket = new s3.Bucket(this, 'ArtifactBucket', {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: key.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'artifacts/',
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy,
-      autoDeleteObjects: p.destroyable,
-    });
+    const artifacts = new ArtifactBucket(this, 'Artifacts', { encryptionKey: key.key, destroyable: p.destroyable, logPrefix: 'artifacts/' });
+    const artifactBucket = artifacts.bucket;
 
     const buildLogs = new EncryptedLogGroup(this, 'BuildLogs', {
       logGroupName: buildLogGroupName,
@@ -173,19 +151,10 @@ export class PipelineStack extends Stack {
       ],
     });
 
+    acknowledgePipelineFindings(this.codePipeline);
+
     new CfnOutput(this, 'PipelineName', { value: this.codePipeline.pipeline.pipelineName });
     new CfnOutput(this, 'PipelineNotificationTopicArn', { value: this.notificationTopic.topicArn });
     new CfnOutput(this, 'ArtifactBucketName', { value: artifactBucket.bucketName });
-    acknowledgePipelineFindings(this.codePipeline);
-    const sseS3Reason = 'S3 server access log delivery supports only SSE-S3 on the target bucket; it holds request metadata of the artifact bucket, never PHI, and blocks public access and non-TLS requests.';
-    acknowledge(accessLogs,
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3Reason },
-      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3Reason });
-    const replicationReason = 'Pipeline artifacts are reproducible from the repository at any commit, so a second-region copy adds no recovery capability; the bucket is versioned and KMS-encrypted.';
-    for (const bucket of [artifactBucket, accessLogs]) {
-      acknowledge(bucket,
-        { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: replicationReason },
-        { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replicationReason });
-    }
   }
 }

@@ -6,6 +6,9 @@ export interface EnvironmentStackProps extends StackProps {
   readonly config: EnvironmentConfig;
 }
 
+/** Layers that hold PHI get DataClassification=PHI. */
+const PHI_LAYERS: readonly Layer[] = ['data', 'compute'];
+
 /**
  * Base of the four layer stacks: named `<project>-<layer>-<suffix>`, protected from deletion
  * in production, and with availability zones pinned from config so synth needs no look-up.
@@ -20,6 +23,9 @@ export abstract class EnvironmentStack extends Stack {
       stackName: props.config.naming.stackName(layer),
       description: `${description} (${props.config.project}, environment ${props.config.environmentSuffix}, ${props.config.profile} profile)`,
       terminationProtection: props.config.profile === 'production',
+      // Stack tags are explicit (@aws-cdk/core:explicitStackTags): CloudFormation copies them onto the
+      // resources, and the ephemeral-environment tooling finds environments by them.
+      tags: { ...props.config.tags, ...(PHI_LAYERS.includes(layer) ? { DataClassification: 'PHI' } : {}), ...props.tags },
     });
     this.config = props.config;
     this.pinnedAzs = [...props.config.network.availabilityZones];

@@ -32,6 +32,7 @@ export class SharedTrailStack extends Stack {
       stackName: naming.stackName('audit'),
       description: `Shared CloudTrail trail for every ${naming.project} environment in shared trail mode`,
       terminationProtection: true,
+      tags: { Project: naming.project, Compliance: 'HIPAA', Component: 'shared-trail', ...props.tags },
     });
     const retentionDays = props.retentionDays ?? 365;
     const trailLogGroupName = naming.logGroupName('audit/cloudtrail');

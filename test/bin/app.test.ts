@@ -41,6 +41,28 @@ describe('bin/app.ts', () => {
     expect(manifest.missing ?? []).toEqual([]);
   }, 60_000);
 
+  test('-c branch=<name> builds one per-branch environment with the derived suffix and a TTL tag', () => {
+    const run = runApp({ branch: 'feature/ABC-123_Add-Labs' });
+    dirs.push(run.outdir);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('stage abc-123-add-labs (ephemeral): hipaa-fhir-network-abc-123-add-labs');
+    const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, unknown> };
+    expect(Object.keys(manifest.artifacts)).not.toContain('Pipeline');
+    const nested = JSON.parse(readFileSync(join(run.outdir, 'assembly-abc-123-add-labs', 'manifest.json'), 'utf8')) as { artifacts: Record<string, { properties?: { tags?: Record<string, string> } }> };
+    const tags = Object.values(nested.artifacts).find((a) => a.properties?.tags)!.properties!.tags!;
+    expect(tags).toMatchObject({ Ephemeral: 'true', Branch: 'feature/ABC-123_Add-Labs', EnvironmentSuffix: 'abc-123-add-labs' });
+    const hours = (Date.parse(tags.ExpiresAt) - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(71);
+    expect(hours).toBeLessThanOrEqual(72);
+  }, 60_000);
+
+  test('branch and environmentSuffix together are refused', () => {
+    const run = runApp({ branch: 'feature/x', environmentSuffix: 'x' });
+    dirs.push(run.outdir);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe('Invalid configuration: use either -c branch=<name> or -c environmentSuffix=<name>, not both');
+  }, 60_000);
+
   test('an invalid suffix fails synth with one precise line', () => {
     const run = runApp({ environmentSuffix: 'Feature/ABC_1' });
     dirs.push(run.outdir);

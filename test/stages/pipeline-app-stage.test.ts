@@ -15,6 +15,12 @@ describe('PipelineAppStage', () => {
     expect(eph.stage.audit.dependencies).toContain(eph.stage.data);
     expect(eph.stage.compute.dependencies).toEqual(expect.arrayContaining([eph.stage.network, eph.stage.data, eph.stage.audit]));
     for (const stack of eph.stacks) expect(stack.region).toBe('eu-west-2');
+    // Stack tags (explicit): CloudFormation copies them to resources; tooling finds environments by them.
+    for (const stack of eph.stacks) {
+      expect(stack.tags.tagValues()).toMatchObject({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'ephemeral', Compliance: 'HIPAA' });
+    }
+    expect(eph.stage.data.tags.tagValues().DataClassification).toBe('PHI');
+    expect(eph.stage.network.tags.tagValues().DataClassification).toBeUndefined();
   });
 
   test('every physical name we set carries the suffix', () => {

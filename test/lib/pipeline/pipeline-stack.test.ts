@@ -120,7 +120,7 @@ describe('PipelineStack', () => {
   });
 
   test('artifact bucket: KMS, versioned, TLS-only, private, access-logged, retained for a production pipeline', () => {
-    const bucket = resourcesOf(template).find(([id, r]) => r.Type === 'AWS::S3::Bucket' && id.startsWith('ArtifactBucket'))![1];
+    const bucket = resourcesOf(template).find(([id, r]) => r.Type === 'AWS::S3::Bucket' && id.startsWith('ArtifactsBucket'))![1];
     expect(bucket).toMatchObject({
       DeletionPolicy: 'Retain',
       Properties: expect.objectContaining({
@@ -130,7 +130,7 @@ describe('PipelineStack', () => {
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       }),
     });
-    expect(pipeline.ArtifactStore).toMatchObject({ Type: 'S3', Location: { Ref: expect.stringMatching(/^ArtifactBucket/) } });
+    expect(pipeline.ArtifactStore).toMatchObject({ Type: 'S3', Location: { Ref: expect.stringMatching(/^ArtifactsBucket/) } });
     expect(stack.terminationProtection).toBe(true);
   });
 
