@@ -96,4 +96,5 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (require.main === module) process.exit(main(process.argv.slice(2)));
+// exitCode, not exit(): stdout may be a pipe that is still draining.
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -170,8 +170,10 @@ export async function main(argv: string[], cfn = new CloudFormationClient({ regi
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (error) => {
+  // exitCode, not exit(): stdout may be a pipe that is still draining.
+  const cfn = new CloudFormationClient({ region: process.env.AWS_REGION ?? 'eu-west-2' });
+  main(process.argv.slice(2), cfn).then((code) => { process.exitCode = code; }, (error) => {
     console.error(`ephemeral: ${(error as Error).message}`);
-    process.exit(1);
-  });
+    process.exitCode = 1;
+  }).finally(() => cfn.destroy());
 }

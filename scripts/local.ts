@@ -60,7 +60,7 @@ async function main(options: Options): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     say('\ninterrupted: stopping the processor, kinesalite and PostgreSQL');
-    void cleanup().then(() => process.exit(130));
+    void cleanup().then(() => process.stdout.write('', () => process.exit(130)));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -145,8 +145,11 @@ async function main(options: Options): Promise<number> {
   }
 }
 
+/** Exit once stdout has drained (it may be a pipe): the summary must not be cut off. */
+const exitAfterFlush = (code: number) => process.stdout.write('', () => process.exit(code));
+
 main(parse(process.argv.slice(2))).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error) => {
     process.stderr.write(`local: ${(error as Error).message}\n`);
     process.exit(1);
