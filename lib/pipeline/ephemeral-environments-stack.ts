@@ -146,7 +146,8 @@ export class EphemeralEnvironmentsStack extends Stack {
         output,
         variablesNamespace: 'Source',
         codeBuildCloneOutput: cloneOutput,
-        triggerOnPush: !cloneOutput,
+        // Filtered triggers start the deploy/destroy runs and a schedule starts the sweeper; never change detection.
+        triggerOnPush: false,
       });
       return { output, action };
     };

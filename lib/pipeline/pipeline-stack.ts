@@ -68,7 +68,8 @@ export class PipelineStack extends Stack {
       removalPolicy,
     });
 
-    const source = CodePipelineSource.connection(p.repository, p.branch, { connectionArn: p.connectionArn, triggerOnPush: true });
+    // DetectChanges off: the filtered V2 trigger below decides which pushes start a run (AWS pairs filters with it off).
+    const source = CodePipelineSource.connection(p.repository, p.branch, { connectionArn: p.connectionArn, triggerOnPush: false });
     const synth = new CodeBuildStep('Synth', {
       input: source,
       installCommands: ['npm ci --no-audit --no-fund'],

@@ -23,6 +23,8 @@ describe('EphemeralEnvironmentsStack', () => {
       expect((p.Stages as Array<{ Actions: Array<{ Configuration: Record<string, unknown> }> }>)[0].Actions[0].Configuration).toMatchObject({
         ConnectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
         FullRepositoryId: 'example-org/hipaa-fhir-pipeline',
+        // Only the filtered triggers (or the schedule) start runs.
+        DetectChanges: false,
       });
     }
     expect(pipelines['hipaa-fhir-ephemeral-deploy'].ExecutionMode).toBe('PARALLEL');

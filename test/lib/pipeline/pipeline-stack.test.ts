@@ -29,7 +29,7 @@ describe('PipelineStack', () => {
       ActionTypeId: { Category: 'Source', Owner: 'AWS', Provider: 'CodeStarSourceConnection' },
       Configuration: {
         ConnectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
-        FullRepositoryId: 'example-org/hipaa-fhir-pipeline', BranchName: 'main', DetectChanges: true,
+        FullRepositoryId: 'example-org/hipaa-fhir-pipeline', BranchName: 'main', DetectChanges: false,
       },
     });
   });
