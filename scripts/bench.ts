@@ -106,6 +106,7 @@ async function main(argv: string[]): Promise<void> {
     const started = Date.now();
     const child = spawn(process.execPath, [join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     const db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'bench_e2e' });
+    await db.connect();
     let persisted = 0;
     let peakRssMb = 0;
     while (persisted < n) {
@@ -114,10 +115,7 @@ async function main(argv: string[]): Promise<void> {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
       } catch { /* not Linux, or exited */ }
-      try {
-        if (!(db as unknown as { _connected?: boolean })._connected) await db.connect();
-        persisted = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history')).rows[0].n;
-      } catch { /* migrations still running */ }
+      persisted = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history')).rows[0].n;
       if (Date.now() - started > 600_000) throw new Error('end-to-end run did not finish in 10 minutes');
     }
     const wallMs = Date.now() - started;

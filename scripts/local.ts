@@ -85,20 +85,21 @@ async function main(options: Options): Promise<number> {
     await putRecords(kinesis.client, STREAM, records, (sent) => process.stdout.write(`\r[4/5] sent ${sent}/${records.length} records`));
     say('');
 
+    // The database exists from start-up; its tables appear once the processor's migrations have run.
     db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
+    await db.connect();
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let persisted = 0;
     let quarantined = 0;
     while (Date.now() < deadline) {
       if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${logPath}`);
       try {
-        if (!(db as unknown as { _connected?: boolean })._connected) await db.connect();
         const { rows } = await db.query(`SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
           (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`, [STREAM]);
         persisted = rows[0].p;
         quarantined = rows[0].q;
       } catch {
-        // Tables appear once the processor's migrations have run.
+        // Not migrated yet.
       }
       process.stdout.write(`\r[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
       if (persisted >= options.records && quarantined >= options.invalid) break;

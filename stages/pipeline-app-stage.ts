@@ -1,4 +1,4 @@
-import { CfnOutput, Stage, StageProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Stage, StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../lib/config';
 import { AuditStack } from '../lib/stacks/audit-stack';
@@ -49,9 +49,6 @@ export class PipelineAppStage extends Stage {
       alarmTopic: this.audit.alarmTopic.topic,
     });
 
-    for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
-    Tags.of(this.data).add('DataClassification', 'PHI');
-    Tags.of(this.compute).add('DataClassification', 'PHI');
 
     const outputs: Record<string, CfnOutput> = {};
     for (const stack of [this.network, this.data, this.audit, this.compute]) {

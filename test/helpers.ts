@@ -1,6 +1,5 @@
-import { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { IConstruct } from 'constructs';
 import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from '../lib/config';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
 
@@ -38,11 +37,6 @@ export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedSta
       compute: Template.fromStack(stage.compute),
     },
   };
-}
-
-/** Every L1 resource below a construct. */
-export function cfnResources(root: IConstruct): CfnResource[] {
-  return root.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c));
 }
 
 /** All resources of a template, as [logicalId, resource] pairs. */

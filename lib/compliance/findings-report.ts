@@ -35,7 +35,8 @@ export function acknowledgedFindings(scope: IConstruct): AcknowledgedFinding[] {
           pack: PACK.exec(rule)![1],
           resource,
           stack: stack.node.id,
-          stage: stage && stage !== scope.node.root && Stage.isStage(stage) && stage.node.scope ? stage.node.id : '',
+          // Only the App has no scope: a stack directly in the App is in no stage.
+          stage: stage?.node.scope ? stage.node.id : '',
           reason,
         });
       }

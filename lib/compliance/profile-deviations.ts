@@ -1,5 +1,5 @@
 import type { DatabaseSettings } from '../config';
-import type { Finding } from './acknowledge';
+import { Finding, hipaaAndNist } from './acknowledge';
 
 const EPHEMERAL = 'Ephemeral profile: a short-lived environment for one branch that holds synthetic test records only, never real PHI';
 
@@ -13,24 +13,19 @@ export function databaseDeviations(settings: DatabaseSettings): Finding[] {
     const reason = `${EPHEMERAL}; a single AZ halves its cost and an outage costs a redeploy, not availability of patient data.`;
     findings.push(
       { id: 'AwsSolutions-RDS3', reason },
-      { id: 'HIPAA.Security-RDSMultiAZSupport', reason },
-      { id: 'NIST.800.53.R5-RDSMultiAZSupport', reason },
+      ...hipaaAndNist('RDSMultiAZSupport', reason),
     );
   }
   if (!settings.deletionProtection) {
     const reason = `${EPHEMERAL}; it must be destroyable by its pipeline and TTL sweeper without manual steps.`;
     findings.push(
       { id: 'AwsSolutions-RDS10', reason },
-      { id: 'HIPAA.Security-RDSInstanceDeletionProtectionEnabled', reason },
-      { id: 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', reason },
+      ...hipaaAndNist('RDSInstanceDeletionProtectionEnabled', reason),
     );
   }
   if (!settings.awsBackupPlan) {
     const reason = `${EPHEMERAL}; RDS automated backups (1 day) cover it and recovery points must not outlive the environment.`;
-    findings.push(
-      { id: 'HIPAA.Security-RDSInBackupPlan', reason },
-      { id: 'NIST.800.53.R5-RDSInBackupPlan', reason },
-    );
+    findings.push(...hipaaAndNist('RDSInBackupPlan', reason));
   }
   return findings;
 }

@@ -49,13 +49,21 @@ const LIMITS = {
  * can be traced to its environment by name alone.
  */
 export class Naming {
+  /** The suffix that makes every name an IAM pattern matching all environments (see anySuffix). */
+  private static readonly ANY = '*';
+
+  /** Names as IAM patterns (`<project>-cluster-*`, ...) for permissions over every per-branch environment. */
+  static anySuffix(project: string): Naming {
+    return new Naming(project, Naming.ANY);
+  }
+
   constructor(
     public readonly project: string,
     public readonly suffix: string,
   ) {
     const p = projectProblem(project);
     if (p) throw new ConfigError(`project "${project}" is invalid: ${p}`);
-    const s = suffixProblem(suffix);
+    const s = suffix === Naming.ANY ? undefined : suffixProblem(suffix);
     if (s) throw new ConfigError(`environmentSuffix "${suffix}" is invalid: ${s}`);
   }
 
@@ -69,7 +77,7 @@ export class Naming {
     return this.check(`${this.project}-${purpose}-${this.suffix}`, 'generic');
   }
 
-  /** The RDS instance identifier; RDS log group names are derived from it. */
+  /** The RDS instance identifier; RDS derives its log group names from it (see rdsLogGroupName). */
   get dbInstanceIdentifier(): string {
     return this.check(`${this.project}-db-${this.suffix}`, 'dbInstance');
   }
@@ -89,9 +97,27 @@ export class Naming {
     return this.check(`/${this.project}/${this.suffix}/${path}`, 'logGroup');
   }
 
-  /** The log group RDS writes an exported log into (the name is fixed by RDS). */
-  rdsLogGroupName(logType: string): string {
-    return this.check(`/aws/rds/instance/${this.dbInstanceIdentifier}/${logType}`, 'logGroup');
+  /** The ECS cluster of the processor. */
+  get clusterName(): string {
+    return this.resourceName('cluster');
+  }
+
+  /** The processor's task definition family (named so a test step can run exactly this task). */
+  get processorFamily(): string {
+    return this.resourceName('processor');
+  }
+
+  /** The processor's task and execution roles (named so iam:PassRole can name exactly these). */
+  get processorRoleNames(): { readonly task: string; readonly execution: string } {
+    return { task: this.resourceName('processor-task'), execution: this.resourceName('processor-exec') };
+  }
+
+  get processorLogGroupName(): string {
+    return this.logGroupName('processor');
+  }
+
+  get streamKeyAlias(): string {
+    return this.kmsAlias('stream');
   }
 
   kmsAlias(purpose: string): string {

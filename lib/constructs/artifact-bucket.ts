@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from '../compliance/acknowledge';
+import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 
 export interface ArtifactBucketProps {
   readonly encryptionKey: kms.IKey;
@@ -44,14 +44,10 @@ export class ArtifactBucket extends Construct {
     });
 
     const sseS3Reason = 'S3 server access log delivery supports only SSE-S3 on the target bucket; it holds request metadata of the artifact bucket, never PHI, and blocks public access and non-TLS requests.';
-    acknowledge(this.accessLogs,
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3Reason },
-      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3Reason });
+    acknowledge(this.accessLogs, ...hipaaAndNist('S3DefaultEncryptionKMS', sseS3Reason));
     const replicationReason = 'Pipeline artifacts are reproducible from the repository at any commit, so a second-region copy adds no recovery capability; the bucket is versioned and KMS-encrypted.';
     for (const bucket of [this.bucket, this.accessLogs]) {
-      acknowledge(bucket,
-        { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: replicationReason },
-        { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replicationReason });
+      acknowledge(bucket, ...hipaaAndNist('S3BucketReplicationEnabled', replicationReason));
     }
   }
 }

@@ -1,7 +1,7 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acknowledge } from '../compliance/acknowledge';
+import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 
 /** PostgreSQL's port; security group rules use literal ports only. */
 export const POSTGRES_PORT = 5432;
@@ -65,9 +65,7 @@ export class IsolatedNetwork extends Construct {
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
     const inlineReason = 'CDK generates this role\'s policy from a grant on exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.';
-    acknowledge(flowLog.node.findChild('IAMRole'),
-      { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inlineReason },
-      { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inlineReason });
+    acknowledge(flowLog.node.findChild('IAMRole'), ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
 
     this.workloadSecurityGroup = new ec2.SecurityGroup(this, 'WorkloadSecurityGroup', {
       vpc: this.vpc,

@@ -12,6 +12,11 @@ import { POSTGRES_PORT } from './isolated-network';
 export const EXPORTED_LOG_TYPES = ['postgresql', 'upgrade'] as const;
 export type ExportedLogType = (typeof EXPORTED_LOG_TYPES)[number];
 
+/** The log group RDS exports a log into; RDS fixes the name from the instance identifier. */
+export function rdsLogGroupName(instanceIdentifier: string, logType: ExportedLogType | '*'): string {
+  return `/aws/rds/instance/${instanceIdentifier}/${logType}`;
+}
+
 /**
  * Database parameters. TLS is forced, pgaudit records every read, write, DDL and role change
  * at session level, and nothing writes statement parameters (which would be PHI) to the logs.
@@ -83,7 +88,7 @@ export class PatientDatabase extends Construct {
     this.logGroups = Object.fromEntries(EXPORTED_LOG_TYPES.map((logType) => [
       logType,
       new EncryptedLogGroup(this, `${logType[0].toUpperCase()}${logType.slice(1)}Logs`, {
-        logGroupName: `/aws/rds/instance/${props.instanceIdentifier}/${logType}`,
+        logGroupName: rdsLogGroupName(props.instanceIdentifier, logType),
         encryptionKey: props.logKey,
         retentionDays: props.logRetentionDays,
         removalPolicy: props.logRemovalPolicy,

@@ -13,7 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { acknowledge } from '../compliance/acknowledge';
+import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
 /** The repository root: the processor image's build context (see lib/processor/Dockerfile). */
@@ -201,9 +201,7 @@ export class ProcessorService extends Construct {
     });
     const inlineReason = 'CDK grants write this policy for one role: the stream and its key (task role) or the image repository, log group and secret (execution role); inline, it cannot be attached elsewhere.';
     for (const role of [this.taskDefinition.taskRole, this.taskDefinition.obtainExecutionRole()]) {
-      acknowledge(role,
-        { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inlineReason },
-        { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inlineReason });
+      acknowledge(role, ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
     }
   }
 

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from '../compliance/acknowledge';
+import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 
 /** Which Kinesis streams the trail records data events (GetRecords, PutRecords, ...) for. */
 export type StreamSelector =
@@ -79,19 +79,13 @@ export class SecurityTrail extends Construct {
     });
 
     const sseS3Reason = 'S3 server access log delivery supports only SSE-S3 on the target bucket; the bucket holds request metadata of the trail bucket, never PHI, and blocks public access and non-TLS requests.';
-    acknowledge(this.accessLogsBucket,
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: sseS3Reason },
-      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: sseS3Reason });
+    acknowledge(this.accessLogsBucket, ...hipaaAndNist('S3DefaultEncryptionKMS', sseS3Reason));
     const replicationReason = 'Trail files are versioned, digest-validated and kept for the retention period in a multi-AZ S3 bucket; copying audit logs to another region or a log-archive account is done centrally (organization trail), not per environment.';
     for (const bucket of [this.bucket, this.accessLogsBucket]) {
-      acknowledge(bucket,
-        { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: replicationReason },
-        { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replicationReason });
+      acknowledge(bucket, ...hipaaAndNist('S3BucketReplicationEnabled', replicationReason));
     }
     const inlineReason = 'CDK generates this role\'s policy for CloudTrail delivery to exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.';
-    acknowledge(this.trail.node.findChild('LogsRole'),
-      { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inlineReason },
-      { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inlineReason });
+    acknowledge(this.trail.node.findChild('LogsRole'), ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
 
     const streamField: cloudtrail.CfnTrail.AdvancedFieldSelectorProperty = props.streams.kind === 'arns'
       ? { field: 'resources.ARN', equalTo: props.streams.arns }

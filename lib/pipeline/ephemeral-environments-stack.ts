@@ -7,11 +7,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgePipelineFindings } from '../compliance/pipeline-findings';
-import type { EphemeralConfig, PipelineConfig } from '../config';
+import { EphemeralConfig, Naming, PipelineConfig } from '../config';
 import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
-import { integrationTestStatements, loadIntegrationBuildSpec } from './integration-test-step';
+import { integrationTestStatements, loadIntegrationBuildSpec, targetsOf } from './integration-test-step';
 
 export interface EphemeralEnvironmentsStackProps extends StackProps {
   /** Repository, connection, account and region (shared with the delivery pipeline). */
@@ -106,14 +106,9 @@ export class EphemeralEnvironmentsStack extends Stack {
     ], true);
 
     const integ = project('IntegrationTestProject', 'integ-test', codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()), integrationTestStatements({
-      project: p.project, region: p.region, account,
+      ...targetsOf(Naming.anySuffix(p.project), p.region, account),
+      // Any stack of the project: the environment's four are found by their suffix at run time.
       stacks: [`${p.project}-*`],
-      stream: `${p.project}-records-*`,
-      streamKeyAlias: `alias/${p.project}/*/stream`,
-      cluster: `${p.project}-cluster-*`,
-      taskFamily: `${p.project}-processor-*`,
-      taskRoles: [`${p.project}-processor-task-*`, `${p.project}-processor-exec-*`],
-      processorLogGroup: `/${p.project}/*/processor`,
     }, 'integ'));
 
     const destroy = project('DestroyProject', 'destroy', codebuild.BuildSpec.fromObject({
@@ -202,9 +197,8 @@ export class EphemeralEnvironmentsStack extends Stack {
       targets: [new targets.CodePipeline(this.sweeperPipeline)],
     });
 
-    for (const pipeline of [this.deployPipeline, this.destroyPipeline, this.sweeperPipeline]) acknowledgePipelineFindings(pipeline);
-    acknowledgePipelineFindings(this.sweepSchedule);
-    for (const proj of [deploy, integ, destroy, sweep]) acknowledgePipelineFindings(proj);
+    // Every IAM policy and build project in this stack belongs to its pipelines.
+    acknowledgePipelineFindings(this);
 
     new CfnOutput(this, 'EphemeralDeployPipelineName', { value: this.deployPipeline.pipelineName });
     new CfnOutput(this, 'EphemeralDestroyPipelineName', { value: this.destroyPipeline.pipelineName });

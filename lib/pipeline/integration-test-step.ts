@@ -4,7 +4,7 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
-import type { EnvironmentConfig } from '../config';
+import type { EnvironmentConfig, Naming } from '../config';
 
 /** The one integration build definition, shared with the ephemeral-environment builds. */
 export const BUILDSPEC_PATH = path.join(__dirname, '..', '..', 'buildspec-integ.yml');
@@ -41,20 +41,22 @@ export interface IntegrationTargets {
   readonly processorLogGroup: string;
 }
 
-/** The integration environment of one named environment. */
-export function targetsOf(env: EnvironmentConfig, account: string): IntegrationTargets {
-  const { naming } = env;
+/**
+ * What an integration build may touch, from the names the stacks use: one environment's names,
+ * or (with Naming.anySuffix) patterns matching every per-branch environment.
+ */
+export function targetsOf(naming: Naming, region: string, account: string): IntegrationTargets {
   return {
-    project: env.project,
-    region: env.region,
+    project: naming.project,
+    region,
     account,
     stacks: (['network', 'data', 'audit', 'compute'] as const).map((layer) => naming.stackName(layer)),
     stream: naming.streamName,
-    streamKeyAlias: naming.kmsAlias('stream'),
-    cluster: naming.resourceName('cluster'),
-    taskFamily: naming.resourceName('processor'),
-    taskRoles: [naming.resourceName('processor-task'), naming.resourceName('processor-exec')],
-    processorLogGroup: naming.logGroupName('processor'),
+    streamKeyAlias: naming.streamKeyAlias,
+    cluster: naming.clusterName,
+    taskFamily: naming.processorFamily,
+    taskRoles: [naming.processorRoleNames.task, naming.processorRoleNames.execution],
+    processorLogGroup: naming.processorLogGroupName,
   };
 }
 
@@ -113,7 +115,7 @@ export class IntegrationTestStep extends CodeBuildStep {
       commands: [],
       partialBuildSpec: codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()),
       env: { ENVIRONMENT_SUFFIX: env.environmentSuffix, PROJECT: env.project, INTEG_SUITE: props.suite },
-      rolePolicyStatements: integrationTestStatements(targetsOf(env, props.account), props.suite),
+      rolePolicyStatements: integrationTestStatements(targetsOf(env.naming, env.region, props.account), props.suite),
       projectName: env.naming.resourceName(props.suite === 'integ' ? 'integ-test' : 'smoke-test'),
     });
   }

@@ -32,7 +32,7 @@ export class ComputeStack extends EnvironmentStack {
     super(scope, id, 'compute', 'ECS Fargate FHIR processor', props);
     const { config } = props;
     const { naming } = config;
-    const logGroupName = naming.logGroupName('processor');
+    const logGroupName = naming.processorLogGroupName;
 
     const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
       alias: naming.kmsAlias('processor-logs'),
@@ -46,10 +46,10 @@ export class ComputeStack extends EnvironmentStack {
       vpc: props.vpc,
       subnetGroupName: WORKLOAD_SUBNETS,
       securityGroup: props.workloadSecurityGroup,
-      clusterName: naming.resourceName('cluster'),
-      family: naming.resourceName('processor'),
-      taskRoleName: naming.resourceName('processor-task'),
-      executionRoleName: naming.resourceName('processor-exec'),
+      clusterName: naming.clusterName,
+      family: naming.processorFamily,
+      taskRoleName: naming.processorRoleNames.task,
+      executionRoleName: naming.processorRoleNames.execution,
       stream: props.stream,
       database: { host: props.database.dbInstanceEndpointAddress, port: props.database.dbInstanceEndpointPort, name: config.database.databaseName },
       databaseSecret: props.databaseSecret,

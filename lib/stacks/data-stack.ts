@@ -6,7 +6,7 @@ import { databaseDeviations } from '../compliance/profile-deviations';
 import { DatabaseBackup } from '../constructs/database-backup';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS } from '../constructs/isolated-network';
-import { PatientDatabase } from '../constructs/patient-database';
+import { PatientDatabase, rdsLogGroupName } from '../constructs/patient-database';
 import { RecordStream } from '../constructs/record-stream';
 import { removalPolicyFor } from '../constructs/removal';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
@@ -33,7 +33,7 @@ export class DataStack extends EnvironmentStack {
 
     this.streamKey = new EncryptionKey(this, 'StreamKey', {
       ...keyDefaults,
-      alias: naming.kmsAlias('stream'),
+      alias: naming.streamKeyAlias,
       description: `Kinesis stream ${naming.streamName} (PHI)`,
     });
     this.databaseKey = new EncryptionKey(this, 'DatabaseKey', {
@@ -45,7 +45,7 @@ export class DataStack extends EnvironmentStack {
       ...keyDefaults,
       alias: naming.kmsAlias('database-logs'),
       description: `Exported PostgreSQL and pgaudit logs of ${naming.dbInstanceIdentifier}`,
-      logGroupNamePatterns: [`/aws/rds/instance/${naming.dbInstanceIdentifier}/*`],
+      logGroupNamePatterns: [rdsLogGroupName(naming.dbInstanceIdentifier, '*')],
     });
 
     this.recordStream = new RecordStream(this, 'Records', {

@@ -1,26 +1,15 @@
 import { Client } from 'pg';
-import type { ProcessorConfig } from '../../lib/processor/config';
-import type { LocalKinesis, LocalPostgres } from '../../scripts/local-stack';
+import { loadConfig, ProcessorConfig } from '../../lib/processor/config';
+import { LocalKinesis, LocalPostgres, processorEnv } from '../../scripts/local-stack';
 
 export { createStream, freePort, processorEnv, spawnTs, startKinesis, startPostgres } from '../../scripts/local-stack';
 export type { LocalKinesis, LocalPostgres } from '../../scripts/local-stack';
 
 export { putRecords } from '../../scripts/produce';
 
+/** The same settings as a processor child process gets (processorEnv), for one in this process. */
 export function processorConfig(pg: LocalPostgres, kinesis: LocalKinesis, streamName: string, overrides: Partial<ProcessorConfig> = {}): ProcessorConfig {
-  return {
-    streamName,
-    region: 'eu-west-2',
-    kinesisEndpoint: kinesis.endpoint,
-    db: { host: '127.0.0.1', port: pg.port, database: 'fhir', user: 'postgres', password: pg.password, iamAuth: false, sslMode: 'disable', caBundlePath: '' },
-    workerId: 'test-worker',
-    maxRecordBytes: 262_144,
-    leaseTtlMs: 2_000,
-    pollIntervalMs: 20,
-    getRecordsLimit: 2_000,
-    healthPort: 0,
-    ...overrides,
-  };
+  return { ...loadConfig(processorEnv(pg, kinesis, streamName, 'test-worker')), ...overrides };
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {

@@ -1,4 +1,5 @@
 import { ConfigError, Naming } from '../../../lib/config';
+import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
 
 describe('Naming', () => {
   const naming = new Naming('hipaa-fhir', 'abc-123');
@@ -6,7 +7,9 @@ describe('Naming', () => {
   test('every name carries the project and the suffix', () => {
     const names = [
       naming.stackName('network'), naming.stackName('compute'), naming.resourceName('backup'), naming.dbInstanceIdentifier,
-      naming.streamName, naming.logGroupName('audit/application'), naming.rdsLogGroupName('postgresql'), naming.kmsAlias('stream'),
+      naming.streamName, naming.logGroupName('audit/application'), naming.kmsAlias('stream'),
+      naming.clusterName, naming.processorFamily, naming.processorRoleNames.task, naming.processorRoleNames.execution, naming.processorLogGroupName, naming.streamKeyAlias,
+      rdsLogGroupName(naming.dbInstanceIdentifier, 'postgresql'),
       naming.trailName, naming.topicName('security-alarms'),
     ];
     for (const name of names) {
@@ -15,7 +18,7 @@ describe('Naming', () => {
     }
     expect(naming.stackName('data')).toBe('hipaa-fhir-data-abc-123');
     expect(naming.dbInstanceIdentifier).toBe('hipaa-fhir-db-abc-123');
-    expect(naming.rdsLogGroupName('upgrade')).toBe('/aws/rds/instance/hipaa-fhir-db-abc-123/upgrade');
+    expect(rdsLogGroupName(naming.dbInstanceIdentifier, 'upgrade')).toBe('/aws/rds/instance/hipaa-fhir-db-abc-123/upgrade');
   });
 
   test('the longest project and suffix still give a valid RDS identifier', () => {
@@ -27,6 +30,14 @@ describe('Naming', () => {
 
   test('a name past its service limit is refused with the limit named', () => {
     expect(() => naming.resourceName('x'.repeat(60))).toThrow(/generic names allow 64/);
+  });
+
+  test('anySuffix builds IAM patterns that match the names of every environment', () => {
+    const any = Naming.anySuffix('hipaa-fhir');
+    expect([any.streamName, any.clusterName, any.processorFamily, any.processorLogGroupName, any.streamKeyAlias]).toEqual([
+      'hipaa-fhir-records-*', 'hipaa-fhir-cluster-*', 'hipaa-fhir-processor-*', '/hipaa-fhir/*/processor', 'alias/hipaa-fhir/*/stream',
+    ]);
+    expect(() => new Naming('hipaa-fhir', '**')).toThrow(/environmentSuffix "\*\*" is invalid/);
   });
 
   test('invalid parts are refused at construction', () => {
