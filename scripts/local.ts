@@ -17,7 +17,6 @@ import { putRecords, sampleMix } from './produce';
 
 const ROOT = join(__dirname, '..');
 // This console is for people; the SDK's Node-version notice is in the processor's log.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const STREAM = 'hipaa-fhir-records-local';
 
 interface Options { records: number; invalid: number; shards: number; keep: boolean; timeoutSeconds: number; outputs: string }
