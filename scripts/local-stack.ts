@@ -11,6 +11,7 @@ import { join } from 'path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { Client } from 'pg';
 import { createKinesisClient } from '../lib/processor/kinesis/client';
+import { traversableByOthers } from './fs-access';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => { listen(port: number, cb: () => void): void; close(cb?: () => void): void };
@@ -48,8 +49,11 @@ export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv =
 export async function startPostgres(options: { port?: number; parentDir?: string } = {}): Promise<LocalPostgres> {
   const port = options.port ?? await freePort();
   if (options.parentDir) mkdirSync(options.parentDir, { recursive: true });
-  const dir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'fhir-pg-'));
-  chmodSync(dir, 0o755); // initdb runs as the unprivileged postgres user
+  // As root, PostgreSQL runs as the unprivileged postgres user, which must reach its data folder.
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const parent = options.parentDir && (!asRoot || traversableByOthers(join(options.parentDir, 'x'))) ? options.parentDir : tmpdir();
+  const dir = mkdtempSync(join(parent, 'fhir-pg-'));
+  chmodSync(dir, 0o755);
   const password = 'local-test-only';
   let server: ChildProcess | undefined;
   const startServer = async () => {
@@ -58,8 +62,10 @@ export async function startPostgres(options: { port?: number; parentDir?: string
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolve(); });
-      child.once('exit', (code) => reject(new Error(`postgres-server exited with ${code}: ${err.slice(-500)}`)));
+      // initdb plus start takes seconds; a server that neither starts nor fails in 2 minutes is stuck.
+      const stuck = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`embedded PostgreSQL did not start within 120 s: ${err.slice(-500)}`)); }, 120_000);
+      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) { clearTimeout(stuck); resolve(); } });
+      child.once('exit', (code) => { clearTimeout(stuck); reject(new Error(`postgres-server exited with ${code}: ${err.slice(-500)}`)); });
     });
   };
   const stopServer = async () => {
@@ -68,7 +74,12 @@ export async function startPostgres(options: { port?: number; parentDir?: string
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
   };
-  await startServer();
+  try {
+    await startServer();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     port, password, startServer, stopServer,
     async client() {
