@@ -1,14 +1,17 @@
+import type { GetRecordsCommandOutput, _Record } from '@aws-sdk/client-kinesis';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { HandlerExecutionContext, Pluggable } from '@smithy/types';
 import type { ProcessorConfig } from '../config';
 
 /**
  * The Kinesis client. HTTP/1.1 (NodeHttpHandler): the SDK's default HTTP/2 handler is only
- * needed for SubscribeToShard, and local emulators reject it.
+ * needed for SubscribeToShard, and local emulators reject it. GetRecords responses are decoded
+ * by `getRecordsDecoder` (below) instead of the SDK's schema deserializer.
  */
 export function createKinesisClient(config: Pick<ProcessorConfig, 'region' | 'kinesisEndpoint'>): KinesisClient {
   const local = config.kinesisEndpoint !== undefined;
-  return new KinesisClient({
+  const client = new KinesisClient({
     region: config.region,
     endpoint: config.kinesisEndpoint,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
@@ -16,4 +19,123 @@ export function createKinesisClient(config: Pick<ProcessorConfig, 'region' | 'ki
     credentials: local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
     maxAttempts: 3,
   });
+  client.middlewareStack.use(getRecordsDecoder);
+  return client;
 }
+
+/** The GetRecords output fields the decoder fills in (everything but `$metadata`). */
+export type DecodedGetRecords = Omit<GetRecordsCommandOutput, '$metadata'>;
+
+/** The wire form of a GetRecords response (awsJson1_1): blobs are base64, timestamps epoch seconds. */
+interface WireRecord {
+  readonly SequenceNumber: string;
+  readonly ApproximateArrivalTimestamp?: number;
+  readonly Data: string;
+  readonly PartitionKey: string;
+  readonly EncryptionType?: string;
+}
+interface WireGetRecords {
+  readonly Records?: WireRecord[];
+  readonly NextShardIterator?: string;
+  readonly MillisBehindLatest?: number;
+  readonly ChildShards?: DecodedGetRecords['ChildShards'];
+}
+
+/**
+ * Decodes a successful GetRecords response body: one JSON.parse and one base64 decode per record.
+ * `Data` is a Buffer (a Uint8Array, as the SDK's type says) viewing its own memory.
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html#API_GetRecords_ResponseSyntax
+ */
+export function decodeGetRecordsBody(body: Buffer | string): DecodedGetRecords {
+  const wire = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as WireGetRecords;
+  if (wire === null || typeof wire !== 'object' || (wire.Records !== undefined && !Array.isArray(wire.Records))) {
+    throw new TypeError('GetRecords response is not a JSON object with a Records array');
+  }
+  const records: _Record[] = new Array(wire.Records?.length ?? 0);
+  for (let i = 0; i < records.length; i++) {
+    const r = wire.Records![i];
+    if (typeof r?.Data !== 'string' || typeof r.SequenceNumber !== 'string') throw new TypeError(`GetRecords record ${i} has no Data or SequenceNumber string`);
+    const record: { -readonly [K in keyof _Record]: _Record[K] } = { SequenceNumber: r.SequenceNumber, PartitionKey: r.PartitionKey, Data: Buffer.from(r.Data, 'base64') };
+    // Same rounding as the SDK's epoch-seconds parser.
+    if (r.ApproximateArrivalTimestamp !== undefined) record.ApproximateArrivalTimestamp = new Date(Math.round(r.ApproximateArrivalTimestamp * 1000));
+    if (r.EncryptionType !== undefined) record.EncryptionType = r.EncryptionType as _Record['EncryptionType'];
+    records[i] = record;
+  }
+  const out: { -readonly [K in keyof DecodedGetRecords]: DecodedGetRecords[K] } = { Records: records };
+  if (wire.NextShardIterator !== undefined && wire.NextShardIterator !== null) out.NextShardIterator = wire.NextShardIterator;
+  if (wire.MillisBehindLatest !== undefined) out.MillisBehindLatest = wire.MillisBehindLatest;
+  if (wire.ChildShards !== undefined) out.ChildShards = wire.ChildShards;
+  return out;
+}
+
+/** Where the body decoder leaves its result for the output merge (one context per send). */
+const DECODED = Symbol('fhir.getRecordsDecoded');
+type DecoderContext = HandlerExecutionContext & { [DECODED]?: DecodedGetRecords };
+
+interface RawResponse {
+  statusCode?: number;
+  headers?: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+async function readBody(body: unknown): Promise<Buffer> {
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+function contentType(headers: RawResponse['headers']): string {
+  for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === 'content-type') return v ?? '';
+  return '';
+}
+
+const isGetRecords = (context: HandlerExecutionContext) => context.commandName === 'GetRecordsCommand';
+
+/**
+ * A thin GetRecords decoder. The SDK still signs, resolves the endpoint, retries and turns error
+ * responses into its typed exceptions (ExpiredIteratorException, ProvisionedThroughputExceeded...);
+ * only the successful body is decoded here, because the SDK's schema-driven decoder cost about a
+ * third of the processor's CPU.
+ *
+ * Two middlewares: one just inside the SDK's deserializer takes a 2xx JSON body, decodes it and
+ * hands the SDK an empty body (so the SDK builds only `$metadata`); one in the initialize step
+ * (outside the retry loop) puts the decoded fields on the SDK's output. Anything unexpected
+ * (non-JSON content type, a body that does not decode) is put back untouched for the SDK to judge.
+ */
+export const getRecordsDecoder: Pluggable<any, any> = {
+  applyToStack(stack) {
+    stack.addRelativeTo(
+      (next, context: DecoderContext) => async (args) => {
+        const result = await next(args);
+        if (!isGetRecords(context)) return result;
+        const response = result.response as RawResponse;
+        const status = response.statusCode ?? 0;
+        if (status < 200 || status >= 300 || !/json/i.test(contentType(response.headers))) return result;
+        const bytes = await readBody(response.body);
+        try {
+          context[DECODED] = decodeGetRecordsBody(bytes);
+          response.body = new Uint8Array(0);
+        } catch {
+          response.body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        }
+        return result;
+      },
+      { name: 'fhirGetRecordsBodyDecoder', relation: 'after', toMiddleware: 'deserializerMiddleware', override: true },
+    );
+    stack.add(
+      (next, context: DecoderContext) => async (args) => {
+        const result = await next(args);
+        const decoded = context[DECODED];
+        if (decoded !== undefined) {
+          context[DECODED] = undefined;
+          Object.assign(result.output as object, decoded);
+        }
+        return result;
+      },
+      { name: 'fhirGetRecordsOutput', step: 'initialize', override: true },
+    );
+  },
+};

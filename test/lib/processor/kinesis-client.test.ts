@@ -1,0 +1,180 @@
+import { Readable } from 'stream';
+import {
+  ExpiredIteratorException, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, ProvisionedThroughputExceededException, PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder } from '../../../lib/processor/kinesis/client';
+import { createStream, LocalKinesis, startKinesis } from '../../../scripts/local-stack';
+
+jest.setTimeout(60_000);
+
+/** A GetRecords body as Kinesis sends it (awsJson1_1: base64 blobs, epoch-second timestamps). */
+const wireBody = (records: { seq: string; key: string; data: Buffer; at?: number }[], extra: Record<string, unknown> = {}) => JSON.stringify({
+  Records: records.map((r) => ({ SequenceNumber: r.seq, PartitionKey: r.key, Data: r.data.toString('base64'), ...(r.at === undefined ? {} : { ApproximateArrivalTimestamp: r.at }) })),
+  NextShardIterator: 'next-iterator', MillisBehindLatest: 42, ...extra,
+});
+
+interface Canned { readonly status: number; readonly body: string; readonly contentType?: string }
+
+/** A client whose HTTP layer answers from a script and keeps the requests it was sent. */
+function scriptedClient(responses: Canned[]) {
+  const requests: { headers: Record<string, string>; body: string }[] = [];
+  const requestHandler = {
+    handle: async (request: { headers: Record<string, string>; body?: unknown }) => {
+      requests.push({ headers: request.headers, body: Buffer.from((request.body ?? '') as Uint8Array).toString('utf8') });
+      const next = responses.shift();
+      if (!next) throw new Error('scripted client: no response left for this request');
+      return {
+        response: {
+          statusCode: next.status,
+          headers: { 'content-type': next.contentType ?? 'application/x-amz-json-1.1', 'x-amzn-requestid': `req-${requests.length}` },
+          body: Readable.from([Buffer.from(next.body)]),
+        },
+      };
+    },
+  };
+  const client = new KinesisClient({
+    region: 'eu-west-2', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    requestHandler: requestHandler as unknown as NodeHttpHandler, maxAttempts: 3,
+  });
+  client.middlewareStack.use(getRecordsDecoder);
+  return { client, requests };
+}
+
+describe('decodeGetRecordsBody', () => {
+  test('decodes records, arrival times, the next iterator, the lag and child shards', () => {
+    const out = decodeGetRecordsBody(Buffer.from(wireBody(
+      [{ seq: '1', key: 'patient-1', data: Buffer.from([0, 255, 10, 0x7b]), at: 1_763_900_000.123 }, { seq: '2', key: 'patient-2', data: Buffer.from('{"a":1}') }],
+      { ChildShards: [{ ShardId: 'shardId-000000000002', ParentShards: ['shardId-000000000000'], HashKeyRange: { StartingHashKey: '0', EndingHashKey: '9' } }] },
+    )));
+    expect(out.Records).toHaveLength(2);
+    expect(Buffer.from(out.Records![0].Data!)).toEqual(Buffer.from([0, 255, 10, 0x7b]));
+    expect(out.Records![0].ApproximateArrivalTimestamp).toEqual(new Date(1_763_900_000_123));
+    expect(out.Records![0].PartitionKey).toBe('patient-1');
+    expect(out.Records![1]).toEqual({ SequenceNumber: '2', PartitionKey: 'patient-2', Data: Buffer.from('{"a":1}') });
+    expect(out.NextShardIterator).toBe('next-iterator');
+    expect(out.MillisBehindLatest).toBe(42);
+    expect(out.ChildShards![0].ParentShards).toEqual(['shardId-000000000000']);
+  });
+
+  test('a closed shard (NextShardIterator null) has no next iterator, so the worker sees the shard end', () => {
+    const out = decodeGetRecordsBody(wireBody([], { NextShardIterator: null }));
+    expect(out.Records).toEqual([]);
+    expect('NextShardIterator' in out).toBe(false);
+  });
+
+  test('refuses bodies that are not a GetRecords response', () => {
+    expect(() => decodeGetRecordsBody('not json')).toThrow(SyntaxError);
+    expect(() => decodeGetRecordsBody('{"Records":{}}')).toThrow(/Records array/);
+    expect(() => decodeGetRecordsBody('{"Records":[{"SequenceNumber":"1"}]}')).toThrow(/record 0 has no Data/);
+  });
+});
+
+describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () => {
+  test('a 200 response is decoded by the thin decoder; the request is still signed and targeted by the SDK', async () => {
+    const { client, requests } = scriptedClient([{ status: 200, body: wireBody([{ seq: '7', key: 'k', data: Buffer.from('{"resourceType":"Patient"}'), at: 1_763_900_000 }]) }]);
+    const out = await client.send(new GetRecordsCommand({ ShardIterator: 'it', Limit: 10 }));
+    // The SDK's own decoder yields plain Uint8Arrays; a Buffer here proves the thin decoder ran.
+    expect(Buffer.isBuffer(out.Records![0].Data)).toBe(true);
+    expect(Buffer.from(out.Records![0].Data!).toString()).toBe('{"resourceType":"Patient"}');
+    expect(out.Records![0].ApproximateArrivalTimestamp).toEqual(new Date(1_763_900_000_000));
+    expect(out.NextShardIterator).toBe('next-iterator');
+    expect(out.$metadata).toMatchObject({ httpStatusCode: 200, requestId: 'req-1', attempts: 1 });
+    expect(requests[0].headers['x-amz-target']).toBe('Kinesis_20131202.GetRecords');
+    expect(requests[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-2\/kinesis\/aws4_request/);
+    expect(JSON.parse(requests[0].body)).toEqual({ ShardIterator: 'it', Limit: 10 });
+    client.destroy();
+  });
+
+  test('an error response surfaces as the SDK\'s typed exception, with its metadata, and is not retried', async () => {
+    const { client, requests } = scriptedClient([{ status: 400, body: JSON.stringify({ __type: 'ExpiredIteratorException', message: 'Iterator expired.' }) }]);
+    const error = await client.send(new GetRecordsCommand({ ShardIterator: 'old' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExpiredIteratorException);
+    expect(error).toMatchObject({ name: 'ExpiredIteratorException', message: 'Iterator expired.', $metadata: { httpStatusCode: 400, attempts: 1 } });
+    expect(requests).toHaveLength(1);
+    client.destroy();
+  });
+
+  test('throttling is retried by the SDK, and the retried 200 is decoded by the thin decoder', async () => {
+    const { client, requests } = scriptedClient([
+      { status: 400, body: JSON.stringify({ __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for shard' }) },
+      { status: 200, body: wireBody([{ seq: '9', key: 'k', data: Buffer.from('x') }]) },
+    ]);
+    const out = await client.send(new GetRecordsCommand({ ShardIterator: 'it' }));
+    expect(requests).toHaveLength(2);
+    expect(out.$metadata.attempts).toBe(2);
+    expect(Buffer.isBuffer(out.Records![0].Data)).toBe(true);
+    expect(out.Records!.map((r) => r.SequenceNumber)).toEqual(['9']);
+    client.destroy();
+  });
+
+  test('throttling on every attempt ends in the typed throttling exception', async () => {
+    const throttle = { status: 400, body: JSON.stringify({ __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for shard' }) };
+    const { client, requests } = scriptedClient([throttle, throttle, throttle]);
+    const error = await client.send(new GetRecordsCommand({ ShardIterator: 'it' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProvisionedThroughputExceededException);
+    expect(requests).toHaveLength(3);
+    client.destroy();
+  });
+
+  test('a 200 body the thin decoder cannot read is handed back to the SDK, which reports it', async () => {
+    const { client } = scriptedClient([{ status: 200, body: '<html>proxy error</html>' }]);
+    const error = await client.send(new GetRecordsCommand({ ShardIterator: 'it' })).catch((e: unknown) => e) as Error & { $response?: { body?: unknown } };
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toMatch(/Deserialization error/);
+    client.destroy();
+  });
+
+  test('other operations keep the SDK decoder', async () => {
+    const { client } = scriptedClient([{ status: 200, body: JSON.stringify({ Shards: [{ ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' }, SequenceNumberRange: { StartingSequenceNumber: '1' } }] }) }]);
+    const out = await client.send(new ListShardsCommand({ StreamName: 's' }));
+    expect(out.Shards![0].ShardId).toBe('shardId-000000000000');
+    expect(out.$metadata.httpStatusCode).toBe(200);
+    client.destroy();
+  });
+});
+
+describe('the GetRecords decoder against kinesalite', () => {
+  let kinesis: LocalKinesis;
+  let plain: KinesisClient;
+  const stream = 'decoder-test';
+  const payloads = Array.from({ length: 50 }, (_, i) => i % 5 === 0 ? Buffer.from([i, 0, 255, 254, 0x80]) : Buffer.from(JSON.stringify({ resourceType: 'Patient', id: `p${i}`, text: 'é😀' })));
+
+  beforeAll(async () => {
+    kinesis = await startKinesis();
+    await createStream(kinesis.client, stream, 1);
+    await kinesis.client.send(new PutRecordsCommand({ StreamName: stream, Records: payloads.map((Data, i) => ({ PartitionKey: `patient-${i}`, Data })) }));
+    plain = new KinesisClient({ region: 'eu-west-2', endpoint: kinesis.endpoint, requestHandler: new NodeHttpHandler(), credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  });
+  afterAll(async () => {
+    plain?.destroy();
+    await kinesis?.stop();
+  });
+
+  const iterator = async () => (await plain.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!;
+
+  test('decodes exactly what the SDK decodes, binary payloads included', async () => {
+    const it = await iterator();
+    const fast = createKinesisClient({ region: 'eu-west-2', kinesisEndpoint: kinesis.endpoint });
+    try {
+      const [mine, sdk] = await Promise.all([fast.send(new GetRecordsCommand({ ShardIterator: it, Limit: 100 })), plain.send(new GetRecordsCommand({ ShardIterator: it, Limit: 100 }))]);
+      expect(mine.Records).toHaveLength(50);
+      expect(Buffer.isBuffer(mine.Records![0].Data)).toBe(true);
+      expect(Buffer.isBuffer(sdk.Records![0].Data)).toBe(false);
+      const view = (o: typeof mine) => o.Records!.map((r) => ({ ...r, Data: Buffer.from(r.Data!).toString('hex') }));
+      expect(view(mine)).toEqual(view(sdk));
+      expect(mine.Records!.map((r) => Buffer.from(r.Data!))).toEqual(payloads);
+      expect(typeof mine.NextShardIterator).toBe('string');
+      expect(mine.MillisBehindLatest).toBe(sdk.MillisBehindLatest);
+    } finally {
+      fast.destroy();
+    }
+  });
+
+  test('an emulator error arrives as the SDK\'s typed exception', async () => {
+    const it = await iterator();
+    const corrupt = `${it.slice(0, 20)}${it[20] === 'A' ? 'B' : 'A'}${it.slice(21)}`;
+    const error = await kinesis.client.send(new GetRecordsCommand({ ShardIterator: corrupt })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'InvalidArgumentException', $metadata: { httpStatusCode: 400 } });
+  });
+});
