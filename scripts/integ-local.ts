@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'child_process';
 import { join } from 'path';
+import { parseFlags, runCli } from './cli';
 
 const ROOT = join(__dirname, '..');
 
@@ -40,7 +41,12 @@ async function main(): Promise<number> {
   return status;
 }
 
-main().then((code) => process.exit(code), (error) => {
-  console.error(`integ-local: ${(error as Error).message}`);
-  process.exit(1);
+const USAGE = 'usage: npm run test:integ:local   (no flags: starts the local stack, runs the integration and smoke suites, stops it)';
+
+runCli('integ-local', USAGE, async () => {
+  if (!parseFlags(process.argv.slice(2), {})) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  return main();
 });

@@ -10,29 +10,41 @@
  */
 import { ChildProcess } from 'child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'fs';
-import { dirname, join, relative } from 'path';
+import { dirname, join, relative, resolve } from 'path';
 import { Client } from 'pg';
 import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './local-stack';
+import { parseFlags, progressPrinter, runCli } from './cli';
 import { putRecords, sampleMix } from './produce';
 
 const ROOT = join(__dirname, '..');
-// This console is for people; the SDK's Node-version notice is in the processor's log.
 const STREAM = 'hipaa-fhir-records-local';
+
+const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json]
+  --records N   valid synthetic FHIR records to send (default 5000)
+  --invalid N   invalid records mixed in, to be quarantined (default 50)
+  --shards N    Kinesis shards (default 2, at least 1)
+  --keep        leave the stack running after the summary, until Ctrl-C
+  --timeout S   give up after S seconds (default 300)
+  --outputs F   where to write the flat outputs (default cfn-outputs/flat-outputs.json)`;
 
 interface Options { records: number; invalid: number; shards: number; keep: boolean; timeoutSeconds: number; outputs: string }
 
-function parse(argv: string[]): Options {
-  const value = (name: string, fallback: number) => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return fallback;
-    const n = Number(argv[i + 1]);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
-    return n;
-  };
-  const outputsAt = argv.indexOf('--outputs');
-  const outputs = outputsAt >= 0 ? argv[outputsAt + 1] : join(ROOT, 'cfn-outputs', 'flat-outputs.json');
-  return { records: value('records', 5_000), invalid: value('invalid', 50), shards: Math.max(1, value('shards', 2)), keep: argv.includes('--keep'), timeoutSeconds: value('timeout', 300), outputs };
+export function parseOptions(argv: readonly string[]): Options | undefined {
+  const parsed = parseFlags(argv, {
+    records: { type: 'integer', default: 5_000 },
+    invalid: { type: 'integer', default: 50 },
+    shards: { type: 'integer', min: 1, default: 2 },
+    keep: { type: 'boolean' },
+    timeout: { type: 'integer', min: 1, default: 300 },
+    outputs: { type: 'string', default: join('cfn-outputs', 'flat-outputs.json') },
+  });
+  if (!parsed) return undefined;
+  const { records, invalid, shards, keep, timeout, outputs } = parsed.flags;
+  return { records, invalid, shards, keep, timeoutSeconds: timeout, outputs: resolve(ROOT, outputs) };
 }
+
+/** After Ctrl-C the signal handler stops everything and exits 130; errors from the teardown are expected. */
+const untilSignalHandlerExits = () => new Promise<number>(() => undefined);
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -58,8 +70,8 @@ async function main(options: Options): Promise<number> {
   const onSignal = () => {
     if (interrupted) return;
     interrupted = true;
-    say('\ninterrupted: stopping the processor, kinesalite and PostgreSQL');
-    void cleanup().then(() => process.stdout.write('', () => process.exit(130)));
+    say('\ninterrupted: stopping the processor, kinesalite and PostgreSQL, removing the local data');
+    void cleanup().catch(() => undefined).then(() => process.stdout.write('', () => process.exit(130)));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -72,17 +84,19 @@ async function main(options: Options): Promise<number> {
     say(`[2/5] stream ${STREAM} with ${options.shards} shard(s)`);
 
     const logPath = join(localDir, 'processor.log');
+    const shownLog = relative(process.cwd(), logPath) || logPath;
     const log = createWriteStream(logPath);
     processor = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }));
     processor.stdout!.pipe(log);
     processor.stderr!.pipe(log);
-    processor.once('exit', (code) => { if (!interrupted && code !== 0 && code !== null) say(`processor exited with ${code}: see ${logPath}`); });
-    say(`[3/5] processor started (logs: ${logPath})`);
+    processor.once('exit', (code) => { if (!interrupted && code !== 0 && code !== null) say(`processor exited with ${code}: see ${shownLog}`); });
+    say(`[3/5] processor started (logs: ${shownLog})`);
 
     const records = sampleMix(options.records, options.invalid, `local${Date.now()}`);
     const started = Date.now();
-    await putRecords(kinesis.client, STREAM, records, (sent) => process.stdout.write(`\r[4/5] sent ${sent}/${records.length} records`));
-    say('');
+    const sending = progressPrinter();
+    await putRecords(kinesis.client, STREAM, records, (sent) => sending.update(`[4/5] sent ${sent}/${records.length} records`));
+    sending.done();
 
     // The database exists from start-up; its tables appear once the processor's migrations have run.
     db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
@@ -90,8 +104,10 @@ async function main(options: Options): Promise<number> {
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let persisted = 0;
     let quarantined = 0;
-    while (Date.now() < deadline) {
-      if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${logPath}`);
+    let complete = false;
+    const waiting = progressPrinter();
+    while (!interrupted && Date.now() < deadline) {
+      if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${shownLog}`);
       try {
         const { rows } = await db.query(`SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
           (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`, [STREAM]);
@@ -100,12 +116,17 @@ async function main(options: Options): Promise<number> {
       } catch {
         // Not migrated yet.
       }
-      process.stdout.write(`\r[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
-      if (persisted >= options.records && quarantined >= options.invalid) break;
+      waiting.update(`[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
+      if (persisted >= options.records && quarantined >= options.invalid) {
+        complete = true;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
+    waiting.done(`[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
+    if (interrupted) return untilSignalHandlerExits();
+    if (!complete) throw new Error(`timed out after ${options.timeoutSeconds} s with ${persisted}/${options.records} persisted and ${quarantined}/${options.invalid} quarantined; see ${shownLog}, or raise --timeout`);
     const seconds = (Date.now() - started) / 1000;
-    say('');
 
     const reasons = (await db.query('SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE stream_name = $1 GROUP BY 1 ORDER BY 1', [STREAM])).rows;
     const dup = (await db.query(`SELECT (count(*) - count(DISTINCT (resource_type, resource_id, version_id)))::int AS d FROM fhir_resource_history WHERE stream_name = $1`, [STREAM])).rows[0].d;
@@ -140,19 +161,21 @@ async function main(options: Options): Promise<number> {
       await new Promise(() => undefined);
     }
     return ok ? 0 : 1;
+  } catch (error) {
+    if (interrupted) return untilSignalHandlerExits();
+    throw error;
   } finally {
     if (!interrupted) await cleanup();
   }
 }
 
-/** Exit once stdout has drained (it may be a pipe): the summary must not be cut off. */
-const exitAfterFlush = (code: number) => process.stdout.write('', () => process.exit(code));
-
-main(parse(process.argv.slice(2))).then(
-  (code) => exitAfterFlush(code),
-  (error) => {
-    process.stderr.write(`local: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
-
+if (require.main === module) {
+  runCli('local', USAGE, async () => {
+    const options = parseOptions(process.argv.slice(2));
+    if (!options) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    return main(options);
+  });
+}
