@@ -5,13 +5,19 @@ export interface HealthSource {
   readonly lastCycleAt: number;
   readonly cycleIntervalMs: number;
   readonly heldShards: string[];
+  /** Shards whose current batch keeps failing (see ShardWorker.stuck). @default none */
+  readonly stuckShards?: string[];
 }
 
-/** Healthy when the coordinator completed a cycle within three intervals. */
+/**
+ * Healthy when the coordinator completed a cycle within three intervals and no shard is stuck
+ * (a shard that cannot make progress must not look fine while its records wait out retention).
+ */
 export function healthStatus(source: HealthSource, now = Date.now()): { healthy: boolean; body: Record<string, unknown> } {
   const ageMs = source.lastCycleAt === 0 ? undefined : now - source.lastCycleAt;
-  const healthy = ageMs !== undefined && ageMs <= 3 * source.cycleIntervalMs + 1000;
-  return { healthy, body: { status: healthy ? 'ok' : 'unhealthy', lastCycleAgeMs: ageMs ?? null, shards: source.heldShards.length } };
+  const stuck = source.stuckShards?.length ?? 0;
+  const healthy = ageMs !== undefined && ageMs <= 3 * source.cycleIntervalMs + 1000 && stuck === 0;
+  return { healthy, body: { status: healthy ? 'ok' : 'unhealthy', lastCycleAgeMs: ageMs ?? null, shards: source.heldShards.length, stuckShards: stuck } };
 }
 
 /** GET /health on localhost: 200 when healthy, 503 otherwise. No PHI, no configuration. */

@@ -9,10 +9,21 @@ export interface BatchMetrics {
   readonly quarantined: number;
   readonly batchLatencyMs: number;
   readonly millisBehindLatest?: number;
+  /** Transactions the batch took (more than 1 when a refused record was bisected out). @default 1 */
+  readonly transactions?: number;
+}
+
+/** A shard whose current batch keeps failing: the metric the "shard stuck" alarm watches. */
+export interface StuckMetrics {
+  readonly shardId: string;
+  /** Consecutive failed attempts at the same batch. */
+  readonly attempts: number;
 }
 
 export interface MetricsSink {
   batch(m: BatchMetrics): Promise<void>;
+  /** Emitted on every failed attempt once a shard counts as stuck (ShardStuck = 1). */
+  shardStuck(m: StuckMetrics): Promise<void>;
 }
 
 type Emf = typeof import('aws-embedded-metrics');
@@ -48,6 +59,21 @@ export class EmfMetrics implements MetricsSink {
     metrics.putMetric('RecordsQuarantined', m.quarantined, Unit.Count);
     metrics.putMetric('BatchLatency', m.batchLatencyMs, Unit.Milliseconds);
     if (m.millisBehindLatest !== undefined) metrics.putMetric('MillisBehindLatest', m.millisBehindLatest, Unit.Milliseconds);
+    metrics.putMetric('BatchTransactions', m.transactions ?? 1, Unit.Count);
+    // A committed batch means the shard moves: ShardStuck = 0 lets the alarm clear on its own.
+    metrics.putMetric('ShardStuck', 0, Unit.Count);
+    await metrics.flush();
+  }
+
+  /** ShardStuck (Maximum >= 1 over a period) is the alarm: a shard that cannot make progress. */
+  async shardStuck(m: StuckMetrics): Promise<void> {
+    const { Unit } = this.emf;
+    const metrics: MetricsLogger = this.emf.createMetricsLogger();
+    metrics.setNamespace(this.namespace);
+    metrics.setDimensions({ StreamName: this.streamName });
+    metrics.setProperty('ShardId', m.shardId);
+    metrics.putMetric('ShardStuck', 1, Unit.Count);
+    metrics.putMetric('BatchAttempts', m.attempts, Unit.Count);
     await metrics.flush();
   }
 }
@@ -55,4 +81,5 @@ export class EmfMetrics implements MetricsSink {
 /** For the local run and tests: no metrics. */
 export class NoMetrics implements MetricsSink {
   async batch(): Promise<void> {}
+  async shardStuck(): Promise<void> {}
 }

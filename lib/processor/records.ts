@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { QuarantineReason, validateRecord } from './fhir/validate';
 
 /** What the processor needs of a Kinesis record (the SDK's _Record satisfies it). */
@@ -7,44 +8,168 @@ export interface StreamRecord {
   readonly Data?: Uint8Array;
 }
 
+/** One resource to persist: a whole record, or one entry of a Bundle record. */
 export interface ValidEntry {
   readonly sequenceNumber: string;
+  /** Position within the record's Bundle (0 for a record holding one resource). */
+  readonly entryIndex: number;
   readonly resourceType: string;
   readonly id: string;
-  readonly versionId: string;
-  readonly lastUpdated: string;
+  /** meta.versionId, when the resource has one (optional in R4). */
+  readonly versionId?: string;
+  /** meta.lastUpdated, when the resource has one (optional in R4). */
+  readonly lastUpdated?: string;
+  /** The patient the resource belongs to; the Kinesis partition key when none can be derived. */
   readonly patientId: string;
+  /** True when patientId is the partition key because the resource names no patient. */
+  readonly patientFromPartitionKey: boolean;
   readonly json: string;
+  /** SHA-256 (hex) of `json`: the history key with the resource type and id. */
+  readonly contentHash: string;
 }
 
 export interface QuarantineEntry {
   readonly sequenceNumber: string;
+  /** The Kinesis partition key, exactly as received. */
   readonly partitionKey: string;
   readonly reason: QuarantineReason;
   readonly detail: string;
   readonly payload: Buffer;
 }
 
+/** A record's position and raw form, kept so a record the database refuses can still be quarantined. */
+export interface RecordRef {
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly payload: Uint8Array;
+}
+
 export interface ClassifiedBatch {
-  readonly valid: ValidEntry[];
-  readonly quarantined: QuarantineEntry[];
+  readonly valid: readonly ValidEntry[];
+  readonly quarantined: readonly QuarantineEntry[];
+  /** Every input record in arrival order; bisection splits on these. */
+  readonly records: readonly RecordRef[];
   /** Sequence number of the last record: the checkpoint after this batch. */
   readonly lastSequenceNumber: string;
 }
 
-/** Splits a GetRecords batch into records to persist and records to quarantine. Pure. */
+/** The validator's per-resource fields this module reads (single resource or Bundle entry). */
+interface ResourceFields {
+  readonly resourceType: string;
+  readonly id: string;
+  readonly versionId?: string;
+  readonly lastUpdated?: string;
+  readonly patientId: string | null;
+  readonly json: string;
+}
+
+/** A valid record yields one resource or, for a Bundle, `resources`. */
+function resourcesOf(result: object): readonly ResourceFields[] {
+  const bundle = (result as { resources?: readonly ResourceFields[] }).resources;
+  return bundle ?? [result as ResourceFields];
+}
+
+export const contentHash = (json: string): string => createHash('sha256').update(json).digest('hex');
+
+/** Splits a GetRecords batch into resources to persist and records to quarantine. Pure. */
 export function classify(records: readonly StreamRecord[], maxRecordBytes: number): ClassifiedBatch {
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
+  const refs: RecordRef[] = [];
   for (const record of records) {
     const sequenceNumber = record.SequenceNumber!;
+    const partitionKey = record.PartitionKey ?? '';
     const data = record.Data ?? new Uint8Array();
+    refs.push({ sequenceNumber, partitionKey, payload: data });
     const result = validateRecord(data, maxRecordBytes);
     if (result.ok) {
-      valid.push({ sequenceNumber, resourceType: result.resourceType, id: result.id, versionId: result.versionId, lastUpdated: result.lastUpdated, patientId: result.patientId, json: result.json });
+      resourcesOf(result).forEach((r, entryIndex) => {
+        const fallback = r.patientId === null || r.patientId === undefined;
+        valid.push({
+          sequenceNumber, entryIndex, resourceType: r.resourceType, id: r.id,
+          versionId: r.versionId ?? undefined, lastUpdated: r.lastUpdated ?? undefined,
+          patientId: fallback ? partitionKey : r.patientId!, patientFromPartitionKey: fallback,
+          json: r.json, contentHash: contentHash(r.json),
+        });
+      });
     } else {
-      quarantined.push({ sequenceNumber, partitionKey: record.PartitionKey ?? '', reason: result.reason, detail: result.detail, payload: Buffer.from(data) });
+      quarantined.push({ sequenceNumber, partitionKey, reason: result.reason, detail: result.detail, payload: Buffer.from(data) });
     }
   }
-  return { valid, quarantined, lastSequenceNumber: records[records.length - 1]?.SequenceNumber ?? '' };
+  return { valid, quarantined, records: refs, lastSequenceNumber: records[records.length - 1]?.SequenceNumber ?? '' };
+}
+
+/** The sub-batch holding only the given records (in arrival order). */
+export function subBatch(batch: ClassifiedBatch, records: readonly RecordRef[]): ClassifiedBatch {
+  const keep = new Set(records.map((r) => r.sequenceNumber));
+  return {
+    valid: batch.valid.filter((v) => keep.has(v.sequenceNumber)),
+    quarantined: batch.quarantined.filter((q) => keep.has(q.sequenceNumber)),
+    records,
+    lastSequenceNumber: records[records.length - 1]?.sequenceNumber ?? '',
+  };
+}
+
+/** Kinesis sequence numbers are decimal strings of up to 128 digits: compare as integers. */
+export function compareSequence(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Numeric-aware versionId order: both all digits compare as numbers, otherwise by code point. */
+export function compareVersionId(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    const x = BigInt(a), y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The ordering fields of one version of a resource. */
+export type VersionOrder = Pick<ValidEntry, 'lastUpdated' | 'versionId' | 'sequenceNumber' | 'entryIndex'>;
+
+/**
+ * Does version `n` replace version `c`? Newer meta.lastUpdated when both have one, then a
+ * numeric-aware meta.versionId when both have one, then arrival order (Kinesis sequence number,
+ * then Bundle entry index). The database applies the same rule (fhir_is_newer, schema v4).
+ */
+export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
+  if (n.lastUpdated !== undefined && c.lastUpdated !== undefined) {
+    const x = Date.parse(n.lastUpdated), y = Date.parse(c.lastUpdated);
+    if (!Number.isNaN(x) && !Number.isNaN(y) && x !== y) return x > y;
+  }
+  if (n.versionId !== undefined && c.versionId !== undefined) {
+    const cmp = compareVersionId(n.versionId, c.versionId);
+    if (cmp !== 0) return cmp > 0;
+  }
+  const seq = compareSequence(n.sequenceNumber, c.sequenceNumber);
+  return seq !== 0 ? seq > 0 : n.entryIndex > c.entryIndex;
+}
+
+/** What each entry of a batch does before the database is asked. */
+export interface EntryPlan {
+  /** Same resource and same content as an earlier entry of this batch: audited, not stored again. */
+  readonly duplicateInBatch: boolean;
+  /** The newest version of its resource in this batch: the one offered to the current table. */
+  readonly candidate: boolean;
+}
+
+/** Per entry (same order): in-batch duplicates and the newest version of each resource. Pure. */
+export function planEntries(entries: readonly ValidEntry[]): EntryPlan[] {
+  const seen = new Set<string>();
+  const newest = new Map<string, number>();
+  const dup = entries.map((e) => {
+    const key = `${e.resourceType}/${e.id}/${e.contentHash}`;
+    if (seen.has(key)) return true;
+    seen.add(key);
+    return false;
+  });
+  entries.forEach((e, i) => {
+    if (dup[i]) return;
+    const key = `${e.resourceType}/${e.id}`;
+    const best = newest.get(key);
+    if (best === undefined || isNewer(e, entries[best])) newest.set(key, i);
+  });
+  const winners = new Set(newest.values());
+  return entries.map((_, i) => ({ duplicateInBatch: dup[i], candidate: winners.has(i) }));
 }

@@ -42,14 +42,14 @@ export class LeaseStore {
     return Math.max(1, rows[0]?.live ?? 1);
   }
 
-  /** Extends this worker's unexpired leases; returns the shards it still holds. */
-  async renew(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ shard_id: string }>(
+  /** Extends this worker's unexpired leases; returns the shards it still holds with their lease counters. */
+  async renew(): Promise<Map<string, string>> {
+    const { rows } = await this.pool.query<{ shard_id: string; lease_counter: string }>(
       `UPDATE shard_lease SET expires_at = now() + ${interval(this.ttlMs)}
-       WHERE stream_name = $1 AND owner = $2 AND expires_at > now() AND NOT completed RETURNING shard_id`,
+       WHERE stream_name = $1 AND owner = $2 AND expires_at > now() AND NOT completed RETURNING shard_id, lease_counter`,
       [this.streamName, this.workerId],
     );
-    return rows.map((r) => r.shard_id).sort();
+    return new Map(rows.sort((a, b) => (a.shard_id < b.shard_id ? -1 : 1)).map((r) => [r.shard_id, String(r.lease_counter)]));
   }
 
   /** Shards that can be processed now (not completed, parents completed). */
@@ -61,19 +61,23 @@ export class LeaseStore {
     return rows[0].n;
   }
 
-  /** Takes up to `max` unowned or expired eligible leases; returns the shard ids taken. */
-  async acquire(max: number): Promise<string[]> {
-    if (max <= 0) return [];
-    const { rows } = await this.pool.query<{ shard_id: string }>(
-      `UPDATE shard_lease SET owner = $2, expires_at = now() + ${interval(this.ttlMs)}
+  /**
+   * Takes up to `max` unowned or expired eligible leases; returns the shards taken with their new
+   * lease counters. Every take-over increments the counter, even by the same worker id after an
+   * outage, so a worker still holding the old counter is fenced out of every later commit.
+   */
+  async acquire(max: number): Promise<Map<string, string>> {
+    if (max <= 0) return new Map();
+    const { rows } = await this.pool.query<{ shard_id: string; lease_counter: string }>(
+      `UPDATE shard_lease SET owner = $2, expires_at = now() + ${interval(this.ttlMs)}, lease_counter = lease_counter + 1
        WHERE (stream_name, shard_id) IN (
          SELECT stream_name, shard_id FROM shard_lease l
          WHERE l.stream_name = $1 AND NOT l.completed AND (l.owner IS NULL OR l.expires_at <= now()) AND ${PARENTS_DONE}
          ORDER BY l.shard_id LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING shard_id`,
+       RETURNING shard_id, lease_counter`,
       [this.streamName, this.workerId, max],
     );
-    return rows.map((r) => r.shard_id).sort();
+    return new Map(rows.sort((a, b) => (a.shard_id < b.shard_id ? -1 : 1)).map((r) => [r.shard_id, String(r.lease_counter)]));
   }
 
   async release(shardIds: readonly string[]): Promise<void> {

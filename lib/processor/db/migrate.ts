@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { checkout } from './pool';
 import { MIGRATIONS, Migration } from './schema';
 
 /** Arbitrary constant shared by every processor task: only one migrates at a time. */
@@ -10,8 +11,11 @@ const MIGRATION_LOCK_KEY = 727_274_001;
  * Returns the versions applied by this call.
  */
 export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  const client = await pool.connect();
+  // Guarded: a server restart during start-up must be a retryable error, not a process crash.
+  const guarded = await checkout(pool);
+  const { client } = guarded;
   const applied: number[] = [];
+  let failure: unknown;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
@@ -29,9 +33,12 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
         throw error;
       }
     }
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    client.release();
+    guarded.release(failure);
   }
   return applied;
 }

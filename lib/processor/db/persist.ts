@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import type { ClassifiedBatch, QuarantineEntry, ValidEntry } from '../records';
+import { ClassifiedBatch, compareSequence, planEntries, QuarantineEntry, RecordRef, subBatch, ValidEntry } from '../records';
+import { checkout } from './pool';
 
 /** The shard position a batch belongs to, and who is writing it. */
 export interface BatchContext {
@@ -8,6 +9,12 @@ export interface BatchContext {
   readonly workerId: string;
   /** Lease extension granted by a successful commit. */
   readonly leaseTtlMs: number;
+  /**
+   * The lease counter this worker was given when it took the shard (the fencing token): a
+   * commit succeeds only while the lease still carries it.
+   * @default 0 (a lease row never taken by acquire(); every take-over counts from 1)
+   */
+  readonly leaseCounter?: number | string;
   /** The shard has ended (resharding): mark its lease completed with this batch. */
   readonly shardEnded?: boolean;
 }
@@ -17,78 +24,127 @@ export interface PersistResult {
   readonly duplicates: number;
   readonly stale: number;
   readonly quarantined: number;
+  /** Transactions attempted for this batch (1 unless the database refused a record and it was bisected). */
+  readonly transactions: number;
 }
 
-/** The lease was taken by another worker: nothing was written; stop processing the shard. */
+/**
+ * Carried by the caller across retries of one batch: how far bisection already committed, so a
+ * retry after a transient failure resends only the rest (each record audited exactly once).
+ */
+export interface BatchProgress {
+  committedThrough?: string;
+  transactions: number;
+}
+
+/** The lease was taken by another worker, or the checkpoint is already past this batch: nothing was written. */
 export class LeaseLostError extends Error {
-  constructor(shardId: string) {
-    super(`lease on ${shardId} is no longer held by this worker`);
+  constructor(shardId: string, why = 'is no longer held by this worker (its lease counter changed)') {
+    super(`lease on ${shardId} ${why}`);
     this.name = 'LeaseLostError';
   }
 }
 
+/** Even the fallback quarantine row was refused: the shard cannot move until the database accepts it. */
+export class UnstorableRecordError extends Error {
+  constructor(shardId: string, sequenceNumber: string, readonly code: string) {
+    super(`record ${sequenceNumber} on ${shardId} cannot be stored even as a hex quarantine row (SQLSTATE ${code}); check quarantined_record constraints`);
+    this.name = 'UnstorableRecordError';
+  }
+}
+
 /**
- * One statement writes the valid records: history (append-only; a replay is a no-op), current
- * (only a newer version replaces it), and an audit event per record saying what happened.
+ * One statement writes the valid entries, passed as ONE JSON-array parameter (the resources are
+ * spliced in as JSON, not re-encoded): history (one row per distinct content of a resource, so a
+ * byte-identical re-send is a no-op), current (replaced only by a newer version, fhir_is_newer),
+ * and one audit event per entry with its own outcome, in input order.
  */
 const PERSIST_VALID = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
-    AS t(resource_type, resource_id, version_id, last_updated, patient_id, resource, sequence_number)
+  SELECT e->>'t' AS resource_type, e->>'i' AS resource_id, e->>'v' AS version_id, (e->>'u')::timestamptz AS last_updated,
+         e->>'p' AS patient_id, (e->'f')::boolean AS pk_patient, e->>'s' AS sequence_number, (e->'x')::int AS entry_index,
+         decode(e->>'h', 'hex') AS content_hash, (e->'d')::boolean AS dup, (e->'w')::boolean AS cand, e->'r' AS resource, ord
+  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
 ),
 hist AS (
-  INSERT INTO fhir_resource_history (resource_type, resource_id, version_id, last_updated, patient_id, resource, stream_name, shard_id, sequence_number)
-  SELECT resource_type, resource_id, version_id, last_updated, patient_id, resource::jsonb, $8, $9, sequence_number FROM input
-  ON CONFLICT (resource_type, resource_id, version_id) DO NOTHING
-  RETURNING resource_type, resource_id, version_id
-),
-newest AS (
-  SELECT DISTINCT ON (resource_type, resource_id) * FROM input
-  ORDER BY resource_type, resource_id, last_updated DESC, length(version_id) DESC, version_id DESC
+  INSERT INTO fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
+                                     resource, stream_name, shard_id, sequence_number, entry_index)
+  SELECT resource_type, resource_id, content_hash, version_id, last_updated, patient_id, pk_patient, resource, $2, $3, sequence_number, entry_index
+  FROM input WHERE NOT dup
+  ON CONFLICT (resource_type, resource_id, content_hash) DO NOTHING
+  RETURNING resource_type, resource_id, content_hash
 ),
 cur AS (
-  INSERT INTO fhir_resource_current AS c (resource_type, resource_id, version_id, last_updated, patient_id, resource)
-  SELECT resource_type, resource_id, version_id, last_updated, patient_id, resource::jsonb FROM newest
+  INSERT INTO fhir_resource_current AS c (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource, sequence_number, entry_index)
+  SELECT i.resource_type, i.resource_id, i.version_id, i.last_updated, i.patient_id, i.pk_patient, i.resource, i.sequence_number, i.entry_index
+  FROM input i JOIN hist h USING (resource_type, resource_id, content_hash) WHERE i.cand
   ON CONFLICT (resource_type, resource_id) DO UPDATE
     SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated, patient_id = EXCLUDED.patient_id,
-        resource = EXCLUDED.resource, updated_at = now()
-    WHERE (EXCLUDED.last_updated, length(EXCLUDED.version_id), EXCLUDED.version_id) > (c.last_updated, length(c.version_id), c.version_id)
-  RETURNING resource_type, resource_id, version_id
+        patient_from_partition_key = EXCLUDED.patient_from_partition_key, resource = EXCLUDED.resource,
+        sequence_number = EXCLUDED.sequence_number, entry_index = EXCLUDED.entry_index, updated_at = now()
+    WHERE fhir_is_newer(EXCLUDED.last_updated, EXCLUDED.version_id, EXCLUDED.sequence_number, EXCLUDED.entry_index,
+                        c.last_updated, c.version_id, c.sequence_number, c.entry_index)
+  RETURNING resource_type, resource_id
 ),
 audit AS (
-  INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number)
-  SELECT $10, 'persist',
-         CASE WHEN h.resource_id IS NULL THEN 'duplicate' WHEN c.resource_id IS NULL THEN 'stale-version-history-only' ELSE 'written' END,
-         i.resource_type, i.resource_id, i.version_id, $8, $9, i.sequence_number
+  INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index, detail)
+  SELECT $4, 'persist',
+         CASE WHEN i.dup OR h.resource_id IS NULL THEN 'duplicate' WHEN c.resource_id IS NOT NULL THEN 'written' ELSE 'stale-version-history-only' END,
+         i.resource_type, i.resource_id, i.version_id, $2, $3, i.sequence_number, i.entry_index,
+         CASE WHEN i.pk_patient THEN 'no patient in the resource: patient id is the partition key' END
   FROM input i
-  LEFT JOIN hist h USING (resource_type, resource_id, version_id)
-  LEFT JOIN cur c USING (resource_type, resource_id, version_id)
+  LEFT JOIN hist h ON NOT i.dup AND (h.resource_type, h.resource_id, h.content_hash) = (i.resource_type, i.resource_id, i.content_hash)
+  LEFT JOIN cur c ON i.cand AND NOT i.dup AND (c.resource_type, c.resource_id) = (i.resource_type, i.resource_id)
+  ORDER BY i.ord
   RETURNING outcome
 )
 SELECT outcome, count(*)::int AS n FROM audit GROUP BY outcome`;
 
 const PERSIST_QUARANTINE = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS t(sequence_number, partition_key, reason_code, detail, payload)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY
+    AS t(sequence_number, partition_key, partition_key_raw, reason_code, detail, payload, ord)
 ),
 q AS (
-  INSERT INTO quarantined_record (stream_name, shard_id, sequence_number, partition_key, reason_code, detail, payload)
-  SELECT $6, $7, sequence_number, partition_key, reason_code, detail, payload FROM input
+  INSERT INTO quarantined_record (stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload)
+  SELECT $7, $8, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload FROM input
   ON CONFLICT (stream_name, shard_id, sequence_number) DO NOTHING
-  RETURNING sequence_number, reason_code
+  RETURNING sequence_number
 )
-INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number)
-SELECT $8, 'quarantine', reason_code, $6, $7, sequence_number FROM q`;
+INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
+SELECT $9, 'quarantine', CASE WHEN q.sequence_number IS NULL THEN 'duplicate' ELSE i.reason_code END, $7, $8, i.sequence_number,
+       CASE WHEN q.sequence_number IS NULL THEN 'already quarantined' END
+FROM input i LEFT JOIN q USING (sequence_number) ORDER BY i.ord
+RETURNING outcome`;
+
+const json = (v: string | undefined) => (v === undefined ? 'null' : JSON.stringify(v));
+
+/** The batch's entries as one JSON array; each resource's own JSON text is spliced in unchanged. */
+export function entriesParam(entries: readonly ValidEntry[]): string {
+  const plan = planEntries(entries);
+  const parts = new Array<string>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    parts[i] = `{"t":${json(e.resourceType)},"i":${json(e.id)},"v":${json(e.versionId)},"u":${json(e.lastUpdated)},"p":${json(e.patientId)},`
+      + `"f":${e.patientFromPartitionKey},"s":${json(e.sequenceNumber)},"x":${e.entryIndex},"h":"${e.contentHash}",`
+      + `"d":${plan[i].duplicateInBatch},"w":${plan[i].candidate},"r":${e.json}}`;
+  }
+  return `[${parts.join(',')}]`;
+}
+
+/**
+ * Text PostgreSQL can hold: U+0000 (which Kinesis accepts in a partition key) becomes the six
+ * characters `\u0000`; `raw` then keeps the exact bytes.
+ */
+export function storableText(value: string): { text: string; raw: Buffer | null } {
+  if (!value.includes('\u0000')) return { text: value, raw: null };
+  return { text: value.replace(/\u0000/g, '\\u0000'), raw: Buffer.from(value, 'utf8') };
+}
 
 async function writeValid(client: PoolClient, entries: readonly ValidEntry[], ctx: BatchContext) {
   const counts = { written: 0, duplicates: 0, stale: 0 };
   if (entries.length === 0) return counts;
-  const cols: string[][] = [[], [], [], [], [], [], []];
-  for (const e of entries) {
-    cols[0].push(e.resourceType); cols[1].push(e.id); cols[2].push(e.versionId); cols[3].push(e.lastUpdated);
-    cols[4].push(e.patientId); cols[5].push(e.json); cols[6].push(e.sequenceNumber);
-  }
-  const { rows } = await client.query<{ outcome: string; n: number }>(PERSIST_VALID, [...cols, ctx.streamName, ctx.shardId, ctx.workerId]);
+  const { rows } = await client.query<{ outcome: string; n: number }>(PERSIST_VALID, [entriesParam(entries), ctx.streamName, ctx.shardId, ctx.workerId]);
   for (const row of rows) {
     if (row.outcome === 'written') counts.written = row.n;
     else if (row.outcome === 'duplicate') counts.duplicates = row.n;
@@ -97,47 +153,62 @@ async function writeValid(client: PoolClient, entries: readonly ValidEntry[], ct
   return counts;
 }
 
-async function writeQuarantine(client: PoolClient, entries: readonly QuarantineEntry[], ctx: BatchContext) {
-  if (entries.length === 0) return;
-  await client.query(PERSIST_QUARANTINE, [
-    entries.map((e) => e.sequenceNumber), entries.map((e) => e.partitionKey), entries.map((e) => e.reason),
-    entries.map((e) => e.detail), entries.map((e) => e.payload), ctx.streamName, ctx.shardId, ctx.workerId,
+async function writeQuarantine(client: PoolClient, entries: readonly QuarantineEntry[], ctx: BatchContext): Promise<{ quarantined: number; duplicates: number }> {
+  if (entries.length === 0) return { quarantined: 0, duplicates: 0 };
+  const keys = entries.map((e) => storableText(e.partitionKey));
+  const { rows } = await client.query<{ outcome: string }>(PERSIST_QUARANTINE, [
+    entries.map((e) => e.sequenceNumber), keys.map((k) => k.text), keys.map((k) => k.raw), entries.map((e) => e.reason),
+    entries.map((e) => storableText(e.detail).text), entries.map((e) => e.payload), ctx.streamName, ctx.shardId, ctx.workerId,
   ]);
+  const duplicates = rows.filter((r) => r.outcome === 'duplicate').length;
+  return { quarantined: rows.length - duplicates, duplicates };
 }
 
+type Counts = { written: number; duplicates: number; stale: number; quarantined: number };
+
 /**
- * Writes a batch exactly once: rows, quarantine, audit events and the shard checkpoint commit
- * together, and only while this worker still holds the shard's lease (the lease row is locked
- * first, so a takeover waits for this commit and then sees the extended lease).
+ * One transaction: fence, rows, quarantine, audit and checkpoint. The lease row is locked first and
+ * must still carry this worker's counter (a take-over increments it, so a stale worker that wakes
+ * up later can never commit); the checkpoint only moves forward.
  */
-export async function persistBatch(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext): Promise<PersistResult> {
-  const client = await pool.connect();
+async function persistOnce(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, progress: BatchProgress): Promise<Counts> {
+  progress.transactions++;
+  const guarded = await checkout(pool);
+  const { client } = guarded;
+  let failure: unknown;
   try {
     await client.query('BEGIN');
     try {
       const lease = await client.query(
         `UPDATE shard_lease SET expires_at = now() + make_interval(secs => $4::double precision / 1000), completed = completed OR $5
-         WHERE stream_name = $1 AND shard_id = $2 AND owner = $3 AND expires_at > now()`,
-        [ctx.streamName, ctx.shardId, ctx.workerId, ctx.leaseTtlMs, ctx.shardEnded ?? false],
+         WHERE stream_name = $1 AND shard_id = $2 AND owner = $3 AND lease_counter = $6`,
+        [ctx.streamName, ctx.shardId, ctx.workerId, ctx.leaseTtlMs, ctx.shardEnded ?? false, String(ctx.leaseCounter ?? 0)],
       );
       if (lease.rowCount !== 1) throw new LeaseLostError(ctx.shardId);
-      const counts = await writeValid(client, batch.valid, ctx);
-      await writeQuarantine(client, batch.quarantined, ctx);
+      const valid = await writeValid(client, batch.valid, ctx);
+      const q = await writeQuarantine(client, batch.quarantined, ctx);
       if (batch.lastSequenceNumber) {
-        await client.query(
-          `INSERT INTO shard_checkpoint (stream_name, shard_id, sequence_number) VALUES ($1, $2, $3)
-           ON CONFLICT (stream_name, shard_id) DO UPDATE SET sequence_number = EXCLUDED.sequence_number, updated_at = now()`,
-          [ctx.streamName, ctx.shardId, batch.lastSequenceNumber],
+        const moved = await client.query(
+          `INSERT INTO shard_checkpoint (stream_name, shard_id, sequence_number, lease_counter) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (stream_name, shard_id) DO UPDATE SET sequence_number = EXCLUDED.sequence_number, lease_counter = EXCLUDED.lease_counter, updated_at = now()
+           WHERE shard_checkpoint.sequence_number::numeric < EXCLUDED.sequence_number::numeric`,
+          [ctx.streamName, ctx.shardId, batch.lastSequenceNumber, String(ctx.leaseCounter ?? 0)],
         );
+        if (moved.rowCount !== 1) throw new LeaseLostError(ctx.shardId, 'checkpoint is already at or past this batch (another worker committed it)');
       }
       await client.query('COMMIT');
-      return { ...counts, quarantined: batch.quarantined.length };
+      if (batch.lastSequenceNumber) progress.committedThrough = batch.lastSequenceNumber;
+      return { ...valid, duplicates: valid.duplicates + q.duplicates, quarantined: q.quarantined };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
+  } catch (error) {
+    // A refused record leaves a healthy session; anything else may have broken it.
+    if (!isDataError(error) && !(error instanceof LeaseLostError)) failure = error;
+    throw error;
   } finally {
-    client.release();
+    guarded.release(failure);
   }
 }
 
@@ -147,33 +218,68 @@ export function isDataError(error: unknown): boolean {
   return typeof code === 'string' && /^(22|23|54)/.test(code);
 }
 
-/**
- * When a batch hits a data error, persist its records one at a time (each with its own
- * checkpoint) so the one the database rejects is quarantined as UNSTORABLE and the shard moves on.
- */
-export async function persistIsolating(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, payloadOf: (sequenceNumber: string) => Buffer): Promise<PersistResult> {
-  const total = { written: 0, duplicates: 0, stale: 0, quarantined: 0 };
-  const ordered = [
-    ...batch.valid.map((v) => ({ seq: v.sequenceNumber, valid: v as ValidEntry | undefined, q: undefined as QuarantineEntry | undefined })),
-    ...batch.quarantined.map((q) => ({ seq: q.sequenceNumber, valid: undefined, q })),
-  ].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
-  for (const [index, item] of ordered.entries()) {
-    const last = index === ordered.length - 1;
-    const single: ClassifiedBatch = { valid: item.valid ? [item.valid] : [], quarantined: item.q ? [item.q] : [], lastSequenceNumber: item.seq };
-    const singleCtx = { ...ctx, shardEnded: last && ctx.shardEnded };
-    let result: PersistResult;
-    try {
-      result = await persistBatch(pool, single, singleCtx);
-    } catch (error) {
-      if (!isDataError(error) || !item.valid) throw error;
-      const code = (error as { code: string }).code;
-      result = await persistBatch(pool, {
-        valid: [],
-        quarantined: [{ sequenceNumber: item.seq, partitionKey: item.valid.patientId, reason: 'UNSTORABLE', detail: `database rejected the record (SQLSTATE ${code})`, payload: payloadOf(item.seq) }],
-        lastSequenceNumber: item.seq,
-      }, singleCtx);
-    }
-    total.written += result.written; total.duplicates += result.duplicates; total.stale += result.stale; total.quarantined += result.quarantined;
-  }
-  return total;
+const sqlState = (error: unknown) => String((error as { code?: unknown }).code);
+
+/** A record the database refused, as a quarantine row; `hex` is the last-resort form that is always storable. */
+function unstorable(record: RecordRef, batch: ClassifiedBatch, code: string, hex: boolean): QuarantineEntry {
+  const original = batch.quarantined.find((q) => q.sequenceNumber === record.sequenceNumber);
+  const why = original ? `its quarantine row (${original.reason})` : 'the record';
+  return {
+    sequenceNumber: record.sequenceNumber,
+    partitionKey: hex ? `hex:${Buffer.from(record.partitionKey, 'utf8').toString('hex')}` : record.partitionKey,
+    reason: 'UNSTORABLE',
+    detail: hex ? `database refused the record and its quarantine row (SQLSTATE ${code}); partition key hex-encoded` : `database rejected ${why} (SQLSTATE ${code})`,
+    payload: Buffer.from(record.payload),
+  };
 }
+
+async function bisect(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, acc: Counts, progress: BatchProgress): Promise<void> {
+  let code: string;
+  try {
+    add(acc, await persistOnce(pool, batch, ctx, progress));
+    return;
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    code = sqlState(error);
+  }
+  const { records } = batch;
+  if (records.length > 1) {
+    // As Lambda's event source mapping does: halve, commit what can be committed, recurse on the rest.
+    const mid = Math.ceil(records.length / 2);
+    await bisect(pool, subBatch(batch, records.slice(0, mid)), { ...ctx, shardEnded: false }, acc, progress);
+    await bisect(pool, subBatch(batch, records.slice(mid)), ctx, acc, progress);
+    return;
+  }
+  const record = records[0];
+  for (const hex of [false, true]) {
+    try {
+      add(acc, await persistOnce(pool, { valid: [], quarantined: [unstorable(record, batch, code, hex)], records, lastSequenceNumber: record.sequenceNumber }, ctx, progress));
+      return;
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      code = sqlState(error);
+    }
+  }
+  throw new UnstorableRecordError(ctx.shardId, record.sequenceNumber, code);
+}
+
+function add(acc: Counts, c: Counts): void {
+  acc.written += c.written; acc.duplicates += c.duplicates; acc.stale += c.stale; acc.quarantined += c.quarantined;
+}
+
+/**
+ * Writes a batch exactly once: rows, quarantine, audit events and the shard checkpoint commit
+ * together, under the lease fence. When the database refuses the batch (a data error), it is
+ * bisected: the halves commit separately, each with its own checkpoint, and the record the
+ * database refuses on its own is quarantined as UNSTORABLE, so one bad record costs O(log n)
+ * transactions and never blocks the shard. Pass the same `progress` when retrying a batch.
+ */
+export async function persistBatch(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, progress: BatchProgress = { transactions: 0 }): Promise<PersistResult> {
+  const before = progress.transactions;
+  const done = progress.committedThrough;
+  const remaining = done === undefined ? batch : subBatch(batch, batch.records.filter((r) => compareSequence(r.sequenceNumber, done) > 0));
+  const acc: Counts = { written: 0, duplicates: 0, stale: 0, quarantined: 0 };
+  if (remaining.records.length > 0 || ctx.shardEnded) await bisect(pool, remaining, ctx, acc, progress);
+  return { ...acc, transactions: progress.transactions - before };
+}
+

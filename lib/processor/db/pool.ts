@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { Signer } from '@aws-sdk/rds-signer';
-import { Pool, PoolConfig } from 'pg';
+import { Pool, PoolClient, PoolConfig } from 'pg';
 import type { ProcessorConfig } from '../config';
 import { WRITER_ROLE } from './schema';
 
@@ -42,4 +42,36 @@ export function createPool(config: ProcessorConfig, options: PoolOptions): Pool 
     // Startup parameter, so every pooled session is the writer role before its first query.
     options: options.asWriter ? `-c role=${WRITER_ROLE}` : undefined,
   });
+}
+
+/** A checked-out client that cannot crash the process, and that is discarded if its connection failed. */
+export interface GuardedClient {
+  readonly client: PoolClient;
+  /** Returns the client to the pool; a client whose connection failed (or `error` given) is destroyed. */
+  release(error?: unknown): void;
+}
+
+/**
+ * Checks a client out with an 'error' listener attached for as long as it is held. pg emits
+ * 'error' on a checked-out client when the server ends the session between two statements
+ * (FATAL 57P01 on restart or failover, "Connection terminated unexpectedly"); with no listener
+ * that is an unhandled error and the process exits. The failure also reaches the next query on
+ * the client, so callers see it as an ordinary (transient) query error and retry.
+ */
+export async function checkout(pool: Pool): Promise<GuardedClient> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  const onError = (error: Error) => { failed = error; };
+  client.on('error', onError);
+  let released = false;
+  return {
+    client,
+    release(error?: unknown) {
+      if (released) return;
+      released = true;
+      client.removeListener('error', onError);
+      // release(true) destroys the connection instead of returning a broken one to the pool.
+      client.release(failed ?? (error instanceof Error ? error : error !== undefined ? new Error(String(error)) : undefined));
+    },
+  };
 }

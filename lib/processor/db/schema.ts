@@ -136,4 +136,54 @@ ALTER TABLE audit_event ALTER COLUMN sequence_number DROP NOT NULL;
 ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS detail text;
 `,
   },
+  {
+    version: 4,
+    description: 'exactly once without meta: content-hash history key, arrival order, lease fencing token, storable quarantine keys',
+    sql: `
+-- meta, meta.versionId and meta.lastUpdated are optional in FHIR R4 (the old key held versionId).
+ALTER TABLE fhir_resource_history DROP CONSTRAINT IF EXISTS fhir_resource_history_pkey;
+ALTER TABLE fhir_resource_history ALTER COLUMN version_id DROP NOT NULL, ALTER COLUMN last_updated DROP NOT NULL;
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS entry_index integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS patient_from_partition_key boolean NOT NULL DEFAULT false;
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS content_hash bytea;
+-- History is append-only; this one-time backfill of the new key column is the only exception.
+ALTER TABLE fhir_resource_history DISABLE TRIGGER history_append_only;
+UPDATE fhir_resource_history SET content_hash = sha256(convert_to(resource::text, 'UTF8')) WHERE content_hash IS NULL;
+ALTER TABLE fhir_resource_history ENABLE TRIGGER history_append_only;
+ALTER TABLE fhir_resource_history ALTER COLUMN content_hash SET NOT NULL;
+-- One history row per distinct content of a resource: a byte-identical re-send is a no-op.
+ALTER TABLE fhir_resource_history ADD CONSTRAINT fhir_resource_history_pkey PRIMARY KEY (resource_type, resource_id, content_hash);
+
+ALTER TABLE fhir_resource_current ALTER COLUMN version_id DROP NOT NULL, ALTER COLUMN last_updated DROP NOT NULL;
+-- Arrival position of the current version (Kinesis sequence number, then bundle entry): the last tie-breaker.
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS sequence_number text NOT NULL DEFAULT '0';
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS entry_index integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS patient_from_partition_key boolean NOT NULL DEFAULT false;
+
+-- The exact partition key bytes when partition_key had to be escaped (it held U+0000, which text cannot).
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS partition_key_raw bytea;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS entry_index integer;
+
+-- Fencing token (as the Kinesis Client Library's lease counter): every take-over increments it,
+-- and a commit or checkpoint succeeds only with the counter its worker was given.
+ALTER TABLE shard_lease ADD COLUMN IF NOT EXISTS lease_counter bigint NOT NULL DEFAULT 0;
+ALTER TABLE shard_checkpoint ADD COLUMN IF NOT EXISTS lease_counter bigint NOT NULL DEFAULT 0;
+
+-- Numeric-aware versionId order: both all digits compare as numbers, otherwise by code point.
+CREATE OR REPLACE FUNCTION fhir_version_cmp(a text, b text) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT CASE WHEN a ~ '^[0-9]+$' AND b ~ '^[0-9]+$' THEN sign(a::numeric - b::numeric)::integer
+              WHEN a COLLATE "C" < b COLLATE "C" THEN -1 WHEN a COLLATE "C" > b COLLATE "C" THEN 1 ELSE 0 END
+$f$;
+-- Does version n replace version c? Newer lastUpdated when both have one, then versionId when
+-- both have one, then arrival (sequence number, entry index). Mirrored by isNewer() in records.ts.
+CREATE OR REPLACE FUNCTION fhir_is_newer(n_lu timestamptz, n_vid text, n_seq text, n_idx integer,
+                                         c_lu timestamptz, c_vid text, c_seq text, c_idx integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT CASE
+    WHEN n_lu IS NOT NULL AND c_lu IS NOT NULL AND n_lu <> c_lu THEN n_lu > c_lu
+    WHEN n_vid IS NOT NULL AND c_vid IS NOT NULL AND fhir_version_cmp(n_vid, c_vid) <> 0 THEN fhir_version_cmp(n_vid, c_vid) > 0
+    ELSE (n_seq::numeric, n_idx) > (c_seq::numeric, c_idx) END
+$f$;
+`,
+  },
 ];

@@ -28,6 +28,11 @@ export class Coordinator {
     return [...this.workers.keys()].sort();
   }
 
+  /** Held shards whose worker cannot make progress (the health check turns unhealthy). */
+  get stuckShards(): string[] {
+    return [...this.workers.values()].filter((w) => w.stuck).map((w) => w.shardId).sort();
+  }
+
   get cycleIntervalMs(): number {
     return Math.max(100, Math.floor(this.o.leaseTtlMs / 4));
   }
@@ -90,15 +95,14 @@ export class Coordinator {
   private async cycle(discover: boolean): Promise<void> {
     if (discover) await this.leases.syncShards(await this.listShards());
     const live = await this.leases.heartbeat();
-    const held = new Set(await this.leases.renew());
+    const counters = await this.leases.renew();
+    const held = new Set(counters.keys());
 
-    // Workers whose lease is gone (expired during an outage, or taken over) stop at once.
-    for (const [shardId, worker] of this.workers) {
-      if (!held.has(shardId)) {
-        this.workers.delete(shardId);
-        void worker.stop();
-      }
-    }
+    // Workers whose lease is gone (expired during an outage, or taken over, even by this task under
+    // a new counter) stop at once: their sleep is interrupted and we wait for them to exit.
+    const lost = [...this.workers].filter(([shardId, worker]) => counters.get(shardId) !== worker.leaseCounter);
+    for (const [shardId] of lost) this.workers.delete(shardId);
+    await Promise.all(lost.map(([, worker]) => worker.stop()));
 
     const target = fairShare(await this.leases.eligibleCount(), live);
     if (held.size > target) {
@@ -109,17 +113,17 @@ export class Coordinator {
       this.o.logger.info({ released: extra, target, live }, 'rebalanced: released leases');
     } else if (held.size < target) {
       const taken = await this.leases.acquire(target - held.size);
-      taken.forEach((id) => held.add(id));
-      if (taken.length > 0) this.o.logger.info({ acquired: taken, target, live }, 'acquired leases');
+      taken.forEach((counter, id) => { held.add(id); counters.set(id, counter); });
+      if (taken.size > 0) this.o.logger.info({ acquired: [...taken.keys()], target, live }, 'acquired leases');
     }
 
     for (const shardId of held) {
-      if (!this.workers.has(shardId)) this.startWorker(shardId);
+      if (!this.workers.has(shardId)) this.startWorker(shardId, counters.get(shardId)!);
     }
   }
 
-  private startWorker(shardId: string): void {
-    const worker = new ShardWorker({ ...this.o, shardId, checkpoint: () => this.leases.checkpoint(shardId) });
+  private startWorker(shardId: string, leaseCounter: string): void {
+    const worker = new ShardWorker({ ...this.o, shardId, leaseCounter, checkpoint: () => this.leases.checkpoint(shardId) });
     this.workers.set(shardId, worker);
     void worker.done.then((exit) => {
       if (this.workers.get(shardId) === worker) this.workers.delete(shardId);

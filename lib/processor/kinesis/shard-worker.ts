@@ -1,6 +1,6 @@
 import { GetRecordsCommand, GetRecordsCommandOutput, GetShardIteratorCommand, KinesisClient, ShardIteratorType } from '@aws-sdk/client-kinesis';
 import type { Pool } from 'pg';
-import { isDataError, LeaseLostError, persistBatch, persistIsolating, PersistResult } from '../db/persist';
+import { BatchProgress, LeaseLostError, persistBatch, PersistResult, UnstorableRecordError } from '../db/persist';
 import { errorFields, Logger } from '../logger';
 import type { MetricsSink } from '../metrics';
 import { classify, StreamRecord } from '../records';
@@ -24,6 +24,10 @@ export interface ConsumerSettings {
 
 export interface ShardWorkerOptions extends ConsumerSettings {
   readonly shardId: string;
+  /** The lease counter given when this task took the shard: the fencing token of every commit. */
+  readonly leaseCounter: string;
+  /** Consecutive failed attempts at one batch after which the shard counts as stuck. @default 3 */
+  readonly stuckAfterAttempts?: number;
   /** Reads the committed checkpoint of the shard. */
   readonly checkpoint: () => Promise<string | undefined>;
 }
@@ -31,13 +35,17 @@ export interface ShardWorkerOptions extends ConsumerSettings {
 export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost';
 
 /**
- * Reads one shard from its checkpoint and persists each GetRecords batch in one transaction.
- * A batch is retried (same records, same position) until it commits, the lease is lost, or the
- * worker is stopped; the iterator only moves after a commit.
+ * Reads one shard from its checkpoint and persists each GetRecords batch in one transaction
+ * (bisected when the database refuses a record). A batch is retried (same records, same
+ * position) until it commits, the lease is lost (fencing token), or the worker is stopped; the
+ * iterator only moves after a commit.
  */
 export class ShardWorker {
   private stopping = false;
-  private wake: (() => void) | undefined;
+  /** Aborted by stop(): every pause and backoff sleep ends at once. */
+  private readonly abort = new AbortController();
+  private failedAttempts = 0;
+  private unstorable = false;
   public readonly done: Promise<ShardWorkerExit>;
 
   constructor(private readonly o: ShardWorkerOptions) {
@@ -47,20 +55,34 @@ export class ShardWorker {
     });
   }
 
-  /** Finish the batch in hand, then exit. */
+  /**
+   * The shard cannot make progress: its current batch failed `stuckAfterAttempts` times in a row,
+   * or a record could not be stored in any form. Cleared by the next commit.
+   */
+  get stuck(): boolean {
+    return this.unstorable || this.failedAttempts >= (this.o.stuckAfterAttempts ?? 3);
+  }
+
+  get shardId(): string {
+    return this.o.shardId;
+  }
+
+  get leaseCounter(): string {
+    return this.o.leaseCounter;
+  }
+
+  /**
+   * Interrupts any pause or backoff sleep and exits without committing again; resolves when the
+   * worker has exited. A statement already sent finishes first (its commit is fenced anyway).
+   */
   stop(): Promise<ShardWorkerExit> {
     this.stopping = true;
-    this.wake?.();
+    this.abort.abort();
     return this.done;
   }
 
-  private async pause(ms: number): Promise<void> {
-    if (this.stopping || ms <= 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => { clearTimeout(timer); resolve(); };
-    });
-    this.wake = undefined;
+  private pause(ms: number): Promise<void> {
+    return this.stopping ? Promise.resolve() : sleep(ms, this.abort.signal);
   }
 
   private async iterator(): Promise<string> {
@@ -112,34 +134,37 @@ export class ShardWorker {
   private async persist(records: StreamRecord[], ended: boolean, millisBehindLatest?: number): Promise<'committed' | 'lease-lost' | 'stopped'> {
     const { logger, shardId } = this.o;
     const batch = classify(records, this.o.maxRecordBytes);
-    const ctx = { streamName: this.o.streamName, shardId, workerId: this.o.workerId, leaseTtlMs: this.o.leaseTtlMs, shardEnded: ended };
+    const ctx = { streamName: this.o.streamName, shardId, workerId: this.o.workerId, leaseTtlMs: this.o.leaseTtlMs, leaseCounter: this.o.leaseCounter, shardEnded: ended };
     const started = Date.now();
+    // Kept across retries: after a partly committed bisection only the rest is sent again.
+    const progress: BatchProgress = { transactions: 0 };
     for (let attempt = 0; ; attempt++) {
+      if (this.stopping) return 'stopped';
       try {
-        let result: PersistResult;
-        try {
-          result = await persistBatch(this.o.pool, batch, ctx);
-        } catch (error) {
-          if (!isDataError(error)) throw error;
-          logger.warn({ shardId, errorCode: (error as { code?: string }).code }, 'batch rejected by the database; isolating the record');
-          const payloads = new Map(records.map((r) => [r.SequenceNumber!, Buffer.from(r.Data ?? new Uint8Array())]));
-          result = await persistIsolating(this.o.pool, batch, ctx, (seq) => payloads.get(seq)!);
-        }
+        const result: PersistResult = await persistBatch(this.o.pool, batch, ctx, progress);
+        this.failedAttempts = 0;
+        this.unstorable = false;
         const latency = Date.now() - started;
-        this.o.onBatch?.({ ...result, records: records.length });
-        await this.o.metrics.batch({ shardId, records: records.length, ...result, batchLatencyMs: latency, millisBehindLatest });
-        logger.debug({ shardId, records: records.length, ...result, latencyMs: latency }, 'batch committed');
+        const committed = { ...result, transactions: progress.transactions };
+        this.o.onBatch?.({ ...committed, records: records.length });
+        await this.o.metrics.batch({ shardId, records: records.length, ...committed, batchLatencyMs: latency, millisBehindLatest });
+        if (progress.transactions > 1) logger.warn({ shardId, records: records.length, transactions: progress.transactions, quarantined: result.quarantined }, 'batch rejected by the database; bisected and committed');
+        logger.debug({ shardId, records: records.length, ...committed, latencyMs: latency }, 'batch committed');
         return 'committed';
       } catch (error) {
         if (error instanceof LeaseLostError) {
-          logger.warn({ shardId }, 'lease lost; nothing written for this batch');
+          logger.warn({ shardId, ...errorFields(error) }, 'lease lost; nothing written for this batch');
           return 'lease-lost';
         }
-        if (!isTransientDbError(error)) throw error;
-        // The database is unavailable: keep the records and the position, and try again.
-        if (this.stopping && attempt > 3) return 'stopped';
-        logger.warn({ shardId, attempt, ...errorFields(error) }, 'database unavailable; retrying batch');
-        await sleep(backoffDelay(attempt, 200, 5_000));
+        // Never skip a record: keep the records and the position, and try again with backoff.
+        this.failedAttempts++;
+        if (error instanceof UnstorableRecordError) this.unstorable = true;
+        const transient = isTransientDbError(error);
+        const fields = { shardId, attempt, stuck: this.stuck, ...errorFields(error) };
+        if (transient) logger.warn(fields, 'database unavailable; retrying batch');
+        else logger.error(fields, 'batch failed; retrying');
+        if (this.stuck) await this.o.metrics.shardStuck({ shardId, attempts: this.failedAttempts }).catch(() => undefined);
+        await this.pause(backoffDelay(attempt, 200, 5_000));
       }
     }
   }

@@ -36,8 +36,12 @@ describe('fair share of shards', () => {
 describe('health', () => {
   test('healthy only after a recent coordination cycle', () => {
     expect(healthStatus({ lastCycleAt: 0, cycleIntervalMs: 1000, heldShards: [] }).healthy).toBe(false);
-    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a'] }, 12_000)).toEqual({ healthy: true, body: { status: 'ok', lastCycleAgeMs: 2000, shards: 1 } });
+    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a'] }, 12_000)).toEqual({ healthy: true, body: { status: 'ok', lastCycleAgeMs: 2000, shards: 1, stuckShards: 0 } });
     expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: [] }, 20_000).healthy).toBe(false);
+  });
+  test('unhealthy while a shard is stuck, even with fresh coordination', () => {
+    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a', 'b'], stuckShards: ['b'] }, 10_500))
+      .toEqual({ healthy: false, body: { status: 'unhealthy', lastCycleAgeMs: 500, shards: 2, stuckShards: 1 } });
   });
 });
 
