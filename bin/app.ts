@@ -10,8 +10,9 @@
  */
 import { App } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
-import { ConfigError, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, RawEnvironmentConfig, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
-import { EphemeralEnvironmentsStack } from '../lib/pipeline/ephemeral-environments-stack';
+import { checkAccountLayout, ConfigError, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, RawEnvironmentConfig, resolveAccounts, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
+import { EphemeralEnvironmentsStack, ephemeralBuildRoleNames } from '../lib/pipeline/ephemeral-environments-stack';
+import { EphemeralSandboxStack } from '../lib/pipeline/ephemeral-sandbox-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
@@ -48,7 +49,11 @@ function main(): void {
   if (branch !== undefined) {
     // TTL counts from the last deploy: every push to the branch moves ExpiresAt forward.
     const expiresAt = new Date(Date.now() + ephemeral.ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    raws.push({ project, region, account, profile: 'ephemeral', databaseSecretName: ephemeral.databaseSecretName, environmentSuffix: sandboxSuffix, branch, expiresAt });
+    // Per-branch environments deploy into the sandbox account only.
+    raws.push({
+      project, region, account: ephemeral.account ?? account, profile: 'ephemeral', environmentSuffix: sandboxSuffix, branch, expiresAt,
+      databaseSecretName: ephemeral.databaseSecretName, databaseSecretKeyArn: ephemeral.databaseSecretKeyArn,
+    });
   } else if (sandboxSuffix !== undefined) {
     // A developer's own stage: the ephemeral profile unless -c profile=... says otherwise.
     const overrides: Record<string, unknown> = {};
@@ -66,12 +71,24 @@ function main(): void {
   }
 
   const configs = raws.map(parseEnvironmentConfig);
-  const pipelineContext = sandboxSuffix === undefined ? objectContext(app, 'pipeline') : {};
+  const pipelineContext = objectContext(app, 'pipeline');
+  const hasPipeline = Object.keys(pipelineContext).length > 0;
+  // The layout is checked against every configured environment, whatever this synth builds.
+  const longLived = Object.entries(environments).map(([suffix, entry]) => parseEnvironmentConfig({ project, region, account, ...(entry as object), environmentSuffix: suffix }));
+  const pipeline = hasPipeline
+    ? parsePipelineConfig(pipelineContext, { project: configs[0].project, region: configs[0].region, account: typeof account === 'string' ? account : undefined }, longLived.length > 0 ? longLived : configs)
+    : undefined;
+  if (pipeline) checkAccountLayout(resolveAccounts(pipeline.account, longLived, ephemeral), longLived);
   let stages: PipelineAppStage[];
-  if (Object.keys(pipelineContext).length > 0) {
-    const pipeline = parsePipelineConfig(pipelineContext, { project: configs[0].project, region: configs[0].region, account: typeof account === 'string' ? account : undefined }, configs);
+  if (pipeline && sandboxSuffix === undefined) {
     stages = new PipelineStack(app, 'Pipeline', { pipeline }).stages;
     new EphemeralEnvironmentsStack(app, 'Ephemeral', { pipeline, ephemeral });
+    new EphemeralSandboxStack(app, 'EphemeralSandbox', { pipeline, ephemeral });
+  } else if (branch !== undefined) {
+    // The per-branch stage deploys through the sandbox's own bootstrap, and its post-deploy role
+    // trusts the per-branch integration build of the tooling account.
+    const postDeploy = pipeline ? { trustedRoleArn: `arn:aws:iam::${pipeline.account}:role/${ephemeralBuildRoleNames(pipeline.project).integ}`, suite: 'integ' as const } : undefined;
+    stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config, postDeploy, bootstrapQualifier: ephemeral.bootstrapQualifier }));
   } else {
     stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
   }

@@ -1,6 +1,7 @@
-import { CfnOutput, Stage, StageProps } from 'aws-cdk-lib';
+import { CfnOutput, DefaultStackSynthesizer, Stage, StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../lib/config';
+import type { PostDeploySuite } from '../lib/constructs/post-deploy-role';
 import { AuditStack } from '../lib/stacks/audit-stack';
 import { ComputeStack } from '../lib/stacks/compute-stack';
 import { DataStack } from '../lib/stacks/data-stack';
@@ -8,6 +9,13 @@ import { NetworkStack } from '../lib/stacks/network-stack';
 
 export interface PipelineAppStageProps extends StageProps {
   readonly config: EnvironmentConfig;
+  /** The role the post-deploy step assumes (see ComputeStackProps.postDeploy). @default - none */
+  readonly postDeploy?: { readonly trustedRoleArn: string; readonly suite: PostDeploySuite; readonly protectStacks?: boolean };
+  /**
+   * Deploy through the CDK bootstrap with this qualifier (per-branch environments: the sandbox
+   * account's own bootstrap, see EphemeralConfig.bootstrapQualifier). @default - the default bootstrap
+   */
+  readonly bootstrapQualifier?: string;
 }
 
 /**
@@ -27,19 +35,23 @@ export class PipelineAppStage extends Stage {
     const { config } = props;
     super(scope, id, { ...props, env: props.env ?? { account: config.account, region: config.region } });
     this.config = config;
+    const synth = () => (props.bootstrapQualifier ? { synthesizer: new DefaultStackSynthesizer({ qualifier: props.bootstrapQualifier }) } : {});
 
-    this.network = new NetworkStack(this, 'Network', { config });
+    this.network = new NetworkStack(this, 'Network', { config, ...synth() });
     this.data = new DataStack(this, 'Data', {
+      ...synth(),
       config,
       vpc: this.network.vpc,
       databaseSecurityGroup: this.network.network.databaseSecurityGroup,
     });
     this.audit = new AuditStack(this, 'Audit', {
+      ...synth(),
       config,
       stream: this.data.recordStream.stream,
       databaseLogGroup: this.data.database.logGroups.postgresql.logGroup,
     });
     this.compute = new ComputeStack(this, 'Compute', {
+      ...synth(),
       config,
       vpc: this.network.vpc,
       workloadSecurityGroup: this.network.network.workloadSecurityGroup,
@@ -47,6 +59,7 @@ export class PipelineAppStage extends Stage {
       database: this.data.database.instance,
       databaseSecret: this.data.database.masterSecret,
       alarmTopic: this.audit.alarmTopic.topic,
+      postDeploy: props.postDeploy,
     });
 
 

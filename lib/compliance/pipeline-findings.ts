@@ -41,12 +41,8 @@ const CATEGORIES: readonly Category[] = [
     reason: 'Any revision of the one named processor task family, and only on its cluster (ecs:cluster condition): the verify task runs the deployed revision.',
   },
   {
-    pattern: /^Resource::arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack\/[a-z0-9-]+-\*\/\*$/,
-    reason: 'Stacks of the project (<project>-<layer>-<suffix>) for per-branch environments whose suffix comes from the branch at run time; DeleteStack is also conditioned on the Ephemeral=true tag, so no persistent environment can be deleted.',
-  },
-  {
-    pattern: /^Resource::(arn:aws:(kinesis:[a-z0-9-]+:\d{12}:stream\/[a-z0-9-]+-records-\*|ecs:[a-z0-9-]+:\d{12}:(service|task)\/[a-z0-9-]+-cluster-\*\/\*|ecs:[a-z0-9-]+:\d{12}:task-definition\/[a-z0-9-]+-processor-\*:\*|logs:[a-z0-9-]+:\d{12}:log-group:\/[a-z0-9-]+\/\*\/processor:log-stream:processor\/processor\/\*)|arn:aws:iam::\d{12}:role\/[a-z0-9-]+-processor-(task|exec)-\*)$/,
-    reason: 'The named resources of whichever per-branch environment is under test: the suffix is derived from the branch at run time, so names end in a wildcard after the fixed <project>-<kind>- prefix.',
+    pattern: /^Resource::arn:aws:iam::\d{12}:role\/[a-z0-9-]+-post-deploy-br-\*$/,
+    reason: 'The post-deploy role of whichever per-branch environment is under test (suffix derived from the branch at run time). Only per-branch suffixes start with br-, so the pattern never matches a long-lived environment\'s role.',
   },
   {
     pattern: /^Resource::arn:aws:kms:[a-z0-9-]+:\d{12}:key\/\*$/,

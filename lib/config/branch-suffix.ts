@@ -8,9 +8,21 @@ const WORK_TYPE_PREFIX = /^(feature|features|feat|bugfix|fix|hotfix|chore|releas
 export const RESERVED_SUFFIXES: readonly string[] = ['dev', 'prod', 'production', 'staging', 'shared'];
 
 /**
+ * Every per-branch suffix starts with this, and no long-lived suffix may (see
+ * longLivedSuffixProblem): an IAM pattern such as `<project>-records-br-*` then matches
+ * per-branch resources only, never `dev`, `prod` or any other configured environment.
+ */
+export const BRANCH_SUFFIX_PREFIX = 'br-';
+
+/** Why a long-lived (configured) environment may not use this suffix, or undefined. */
+export function longLivedSuffixProblem(suffix: string): string | undefined {
+  return suffix.startsWith(BRANCH_SUFFIX_PREFIX) ? `suffixes starting with "${BRANCH_SUFFIX_PREFIX}" are reserved for per-branch environments; rename the environment` : undefined;
+}
+
+/**
  * Derives a stable, valid environmentSuffix from a git branch name.
  *
- * `feature/ABC-123_Add-Labs` becomes `abc-123-add-labs`. A name that had to be truncated,
+ * `feature/ABC-123_Add-Labs` becomes `br-abc-123-add-labs` (BRANCH_SUFFIX_PREFIX first). A name that had to be truncated,
  * that is empty after cleaning, or that would land on a reserved suffix gets a six-character
  * hash of the full branch name, so distinct branches do not share an environment.
  */
@@ -22,11 +34,12 @@ export function suffixFromBranch(branch: string, maxLength: number = MAX_SUFFIX_
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
   const hash = createHash('sha256').update(ref).digest('hex').slice(0, 6);
+  const max = maxLength - BRANCH_SUFFIX_PREFIX.length;
 
-  if (base.length > 0 && base.length <= maxLength && !RESERVED_SUFFIXES.includes(base)) {
-    return base;
+  if (base.length > 0 && base.length <= max && !RESERVED_SUFFIXES.includes(base)) {
+    return `${BRANCH_SUFFIX_PREFIX}${base}`;
   }
-  const room = maxLength - hash.length - 1;
+  const room = max - hash.length - 1;
   const head = base.slice(0, room).replace(/-+$/, '');
-  return head.length > 0 ? `${head}-${hash}` : hash;
+  return `${BRANCH_SUFFIX_PREFIX}${head.length > 0 ? `${head}-${hash}` : hash}`;
 }

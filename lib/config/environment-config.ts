@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import { BRANCH_SUFFIX_PREFIX, longLivedSuffixProblem } from './branch-suffix';
 import { Naming, projectProblem, suffixProblem } from './naming';
 
 /**
@@ -284,6 +285,10 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
     fail('expiresAt', expiresAt, 'use an ISO-8601 UTC time such as 2026-11-25T09:00:00Z');
   }
   if (branch !== undefined && profile !== 'ephemeral') fail('profile', profile, 'a per-branch environment must use the ephemeral profile');
+  // Per-branch names must be told apart from long-lived ones by pattern (IAM resources, see BRANCH_SUFFIX_PREFIX).
+  const longLivedIssue = branch === undefined ? longLivedSuffixProblem(environmentSuffix) : undefined;
+  if (longLivedIssue) fail('environmentSuffix', environmentSuffix, longLivedIssue);
+  if (branch !== undefined && !environmentSuffix.startsWith(BRANCH_SUFFIX_PREFIX)) fail('environmentSuffix', environmentSuffix, `a per-branch suffix starts with "${BRANCH_SUFFIX_PREFIX}" (use suffixFromBranch)`);
   const ephemeral = branch !== undefined ? { branch, expiresAt: expiresAt! } : undefined;
 
   const naming = new Naming(project, environmentSuffix);

@@ -12,9 +12,29 @@ export interface EphemeralConfig {
   readonly maxEnvironments: number;
   /** The EXISTING secret shared by per-branch environments (synthetic data only). */
   readonly databaseSecretName: string;
+  /**
+   * The customer managed key that encrypts that secret; without it the processor's execution role
+   * (and so the verify task) cannot decrypt a CMK-encrypted secret. @default - the AWS managed key
+   */
+  readonly databaseSecretKeyArn?: string;
+  /**
+   * The sandbox account that holds per-branch environments (synthetic data only). Never an account
+   * that holds a production environment (see checkAccountLayout). @default - the pipeline account
+   */
+  readonly account?: string;
+  /**
+   * Qualifier of the sandbox account's own CDK bootstrap (`cdk bootstrap --qualifier`): per-branch
+   * builds assume only these bootstrap roles, whose execution policy is the restricted one from
+   * scripts/bootstrap-policy.ts. @default 'hnb659fds' (the default bootstrap)
+   */
+  readonly bootstrapQualifier: string;
 }
 
-const KNOWN = new Set(['branchPatterns', 'pullRequestBaseBranch', 'ttlHours', 'maxEnvironments', 'databaseSecretName']);
+/** The CDK default bootstrap qualifier. */
+export const DEFAULT_BOOTSTRAP_QUALIFIER = 'hnb659fds';
+
+const KNOWN = new Set(['branchPatterns', 'pullRequestBaseBranch', 'ttlHours', 'maxEnvironments', 'databaseSecretName', 'databaseSecretKeyArn', 'account', 'bootstrapQualifier']);
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 
 export function parseEphemeralConfig(raw: Record<string, unknown>, project: string): EphemeralConfig {
   for (const key of Object.keys(raw)) {
@@ -40,5 +60,22 @@ export function parseEphemeralConfig(raw: Record<string, unknown>, project: stri
   if (typeof databaseSecretName !== 'string' || databaseSecretName.length === 0) {
     throw new ConfigError(`ephemeral.databaseSecretName ${JSON.stringify(databaseSecretName)} is invalid: use the name of an existing secret`);
   }
-  return { branchPatterns: branchPatterns as string[], pullRequestBaseBranch, ttlHours, maxEnvironments, databaseSecretName };
+  const databaseSecretKeyArn = raw.databaseSecretKeyArn;
+  if (databaseSecretKeyArn !== undefined && (typeof databaseSecretKeyArn !== 'string' || !KMS_KEY_ARN.test(databaseSecretKeyArn))) {
+    throw new ConfigError(`ephemeral.databaseSecretKeyArn ${JSON.stringify(databaseSecretKeyArn)} is invalid: use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>`);
+  }
+  const account = raw.account;
+  if (account !== undefined && (typeof account !== 'string' || !/^\d{12}$/.test(account))) {
+    throw new ConfigError(`ephemeral.account ${JSON.stringify(account)} is invalid: use the 12-digit id of the sandbox account`);
+  }
+  const bootstrapQualifier = raw.bootstrapQualifier ?? DEFAULT_BOOTSTRAP_QUALIFIER;
+  if (typeof bootstrapQualifier !== 'string' || !/^[a-z0-9]{1,10}$/.test(bootstrapQualifier)) {
+    throw new ConfigError(`ephemeral.bootstrapQualifier ${JSON.stringify(bootstrapQualifier)} is invalid: use 1-10 lowercase letters and digits, as passed to cdk bootstrap --qualifier`);
+  }
+  return {
+    branchPatterns: branchPatterns as string[], pullRequestBaseBranch, ttlHours, maxEnvironments, databaseSecretName,
+    ...(databaseSecretKeyArn !== undefined ? { databaseSecretKeyArn } : {}),
+    ...(account !== undefined ? { account } : {}),
+    bootstrapQualifier,
+  };
 }

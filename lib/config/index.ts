@@ -4,3 +4,4 @@ export * from './branch-suffix';
 export * from './environment-config';
 export * from './pipeline-config';
 export * from './ephemeral-config';
+export * from './account-layout';

@@ -49,12 +49,16 @@ const LIMITS = {
  * can be traced to its environment by name alone.
  */
 export class Naming {
-  /** The suffix that makes every name an IAM pattern matching all environments (see anySuffix). */
-  private static readonly ANY = '*';
+  /**
+   * The suffix that makes every name an IAM pattern matching per-branch environments only: every
+   * per-branch suffix starts with `br-` (BRANCH_SUFFIX_PREFIX) and no long-lived one may, so
+   * `<project>-cluster-br-*` can never match `dev`, `prod` or any configured environment.
+   */
+  static readonly ANY_BRANCH = 'br-*';
 
-  /** Names as IAM patterns (`<project>-cluster-*`, ...) for permissions over every per-branch environment. */
-  static anySuffix(project: string): Naming {
-    return new Naming(project, Naming.ANY);
+  /** Names as IAM patterns (`<project>-cluster-br-*`, ...) over every per-branch environment, and nothing else. */
+  static anyBranch(project: string): Naming {
+    return new Naming(project, Naming.ANY_BRANCH);
   }
 
   constructor(
@@ -63,7 +67,7 @@ export class Naming {
   ) {
     const p = projectProblem(project);
     if (p) throw new ConfigError(`project "${project}" is invalid: ${p}`);
-    const s = suffix === Naming.ANY ? undefined : suffixProblem(suffix);
+    const s = suffix === Naming.ANY_BRANCH ? undefined : suffixProblem(suffix);
     if (s) throw new ConfigError(`environmentSuffix "${suffix}" is invalid: ${s}`);
   }
 

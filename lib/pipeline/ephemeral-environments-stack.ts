@@ -11,7 +11,9 @@ import { EphemeralConfig, Naming, PipelineConfig } from '../config';
 import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
-import { integrationTestStatements, loadIntegrationBuildSpec, targetsOf } from './integration-test-step';
+import { BUILD_IMAGE, NODE_RUNTIME_PHASE } from './build-environment';
+import { grantUseConnection, sourceActionRoles } from './connection';
+import { loadIntegrationBuildSpec } from './integration-test-step';
 
 export interface EphemeralEnvironmentsStackProps extends StackProps {
   /** Repository, connection, account and region (shared with the delivery pipeline). */
@@ -19,8 +21,31 @@ export interface EphemeralEnvironmentsStackProps extends StackProps {
   readonly ephemeral: EphemeralConfig;
 }
 
-const INSTALL = { 'runtime-versions': { nodejs: 20 }, commands: ['npm ci --no-audit --no-fund'] };
-const EPHEMERAL = 'npx ts-node --transpile-only scripts/ephemeral.ts';
+/**
+ * Tooling scripts reach the sandbox account only through its manager role (EphemeralSandboxStack):
+ * a profile the SDK resolves by assuming it with the build's own credentials.
+ */
+const SANDBOX_PROFILE = [
+  'export AWS_CONFIG_FILE=/tmp/sandbox-aws-config',
+  'printf \'[profile sandbox]\\nrole_arn = %s\\ncredential_source = EcsContainer\\nregion = %s\\n\' "$SANDBOX_MANAGER_ROLE_ARN" "$AWS_REGION" > "$AWS_CONFIG_FILE"',
+];
+const INSTALL = { ...NODE_RUNTIME_PHASE, commands: ['npm ci --no-audit --no-fund', ...SANDBOX_PROFILE] };
+const EPHEMERAL = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts';
+
+/** Fixed names of the build roles, so the sandbox account's roles can trust exactly them. */
+export function ephemeralBuildRoleNames(project: string) {
+  return {
+    deploy: `${project}-ephemeral-deploy`,
+    integ: `${project}-ephemeral-integ-test`,
+    destroy: `${project}-ephemeral-destroy`,
+    sweep: `${project}-ephemeral-sweep`,
+  } as const;
+}
+
+/** The sandbox role that lists and deletes per-branch environments (see EphemeralSandboxStack). */
+export function sandboxManagerRoleName(project: string): string {
+  return `${project}-ephemeral-manager`;
+}
 
 /**
  * Per-branch environments, from the same CodeConnections repository as the delivery pipeline:
@@ -58,25 +83,28 @@ export class EphemeralEnvironmentsStack extends Stack {
     const artifacts = new ArtifactBucket(this, 'Artifacts', { encryptionKey: key.key, destroyable: p.destroyable, logPrefix: 'ephemeral-artifacts/' });
     const logs = new EncryptedLogGroup(this, 'BuildLogs', { logGroupName, encryptionKey: key.key, retentionDays: 90, removalPolicy });
 
-    const account = p.account;
-    const bootstrapRoles = ['deploy', 'file-publishing', 'image-publishing'].map((r) => `arn:aws:iam::${account}:role/cdk-hnb659fds-${r}-role-${account}-${p.region}`);
-    const listStacks = new iam.PolicyStatement({ sid: 'ListEnvironments', actions: ['cloudformation:DescribeStacks'], resources: ['*'] });
-    const deleteEphemeralStacks = new iam.PolicyStatement({
-      sid: 'DeleteEphemeralStacksOnly',
-      actions: ['cloudformation:DeleteStack'],
-      resources: [`arn:aws:cloudformation:${p.region}:${account}:stack/${p.project}-*/*`],
-      conditions: { StringEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
-    });
+    // Per-branch environments live in the sandbox account; these builds hold no permission anywhere
+    // else. They assume only the sandbox's own bootstrap roles (its qualifier), its manager role,
+    // and the post-deploy role each per-branch stage creates.
+    const sandbox = e.account ?? p.account;
+    const q = e.bootstrapQualifier;
+    const bootstrapRoles = ['deploy', 'file-publishing', 'image-publishing'].map((r) => `arn:aws:iam::${sandbox}:role/cdk-${q}-${r}-role-${sandbox}-${p.region}`);
+    const managerRoleArn = `arn:aws:iam::${sandbox}:role/${sandboxManagerRoleName(p.project)}`;
+    const assumeManager = new iam.PolicyStatement({ sid: 'AssumeSandboxManagerRole', actions: ['sts:AssumeRole'], resources: [managerRoleArn] });
+    const roleNames = ephemeralBuildRoleNames(p.project);
 
-    const project = (name: string, purpose: string, buildSpec: codebuild.BuildSpec, statements: iam.PolicyStatement[], privileged = false) => {
+    const project = (name: string, purpose: keyof typeof roleNames | 'integ-test', buildSpec: codebuild.BuildSpec, statements: iam.PolicyStatement[], privileged = false) => {
+      const roleName = roleNames[purpose === 'integ-test' ? 'integ' : purpose];
       const proj = new codebuild.PipelineProject(this, name, {
         projectName: `${p.project}-ephemeral-${purpose}`,
         description: `Ephemeral environments: ${purpose}`,
         encryptionKey: key.key,
-        environment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM, privileged },
+        role: new iam.Role(this, `${name}Role`, { roleName, assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'), description: `Per-branch environments: ${purpose} build` }),
+        environment: { buildImage: BUILD_IMAGE, computeType: codebuild.ComputeType.MEDIUM, privileged },
         environmentVariables: {
           PROJECT: { value: p.project },
           MAX_EPHEMERAL_ENVIRONMENTS: { value: String(e.maxEnvironments) },
+          SANDBOX_MANAGER_ROLE_ARN: { value: managerRoleArn },
         },
         logging: { cloudWatch: { logGroup: logs.logGroup } },
         timeout: Duration.minutes(90),
@@ -93,6 +121,8 @@ export class EphemeralEnvironmentsStack extends Stack {
         install: INSTALL,
         build: {
           commands: [
+            // A pull request's source branch, else the pushed branch (see branchVars below).
+            'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
             `export ENVIRONMENT_SUFFIX=$(${EPHEMERAL} suffix --branch "$BRANCH")`,
             'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
             `${EPHEMERAL} check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_EPHEMERAL_ENVIRONMENTS"`,
@@ -101,20 +131,20 @@ export class EphemeralEnvironmentsStack extends Stack {
         },
       },
     }), [
-      new iam.PolicyStatement({ sid: 'DeployThroughBootstrapRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoles }),
-      listStacks,
+      new iam.PolicyStatement({ sid: 'DeployThroughSandboxBootstrapRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoles }),
+      assumeManager,
     ], true);
 
-    const integ = project('IntegrationTestProject', 'integ-test', codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()), integrationTestStatements({
-      ...targetsOf(Naming.anySuffix(p.project), p.region, account),
-      // Any stack of the project: the environment's four are found by their suffix at run time.
-      stacks: [`${p.project}-*`],
-    }, 'integ'));
+    // The per-branch stage's own post-deploy role: `<project>-post-deploy-br-*` never matches a
+    // long-lived environment (no configured suffix may start with br-, see BRANCH_SUFFIX_PREFIX).
+    const integ = project('IntegrationTestProject', 'integ-test', codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()), [
+      new iam.PolicyStatement({ sid: 'AssumePerBranchPostDeployRoles', actions: ['sts:AssumeRole'], resources: [`arn:aws:iam::${sandbox}:role/${Naming.anyBranch(p.project).resourceName('post-deploy')}`] }),
+    ]);
 
     const destroy = project('DestroyProject', 'destroy', codebuild.BuildSpec.fromObject({
       version: '0.2',
-      phases: { install: INSTALL, build: { commands: [`${EPHEMERAL} destroy --branch "$BRANCH" --yes`] } },
-    }), [listStacks, deleteEphemeralStacks]);
+      phases: { install: INSTALL, build: { commands: [`${EPHEMERAL} destroy --branch "$PR_SOURCE_BRANCH" --yes`] } },
+    }), [assumeManager]);
 
     const sweep = project('SweepProject', 'sweep', codebuild.BuildSpec.fromObject({
       version: '0.2',
@@ -128,7 +158,9 @@ export class EphemeralEnvironmentsStack extends Stack {
           ],
         },
       },
-    }), [listStacks, deleteEphemeralStacks]);
+    }), [assumeManager]);
+    // The sweeper's full clone uses the connection from the build (git ls-remote): either prefix.
+    grantUseConnection(sweep, p.connectionArn);
 
     const source = (cloneOutput: boolean) => {
       const output = new codepipeline.Artifact('Source');
@@ -153,16 +185,33 @@ export class EphemeralEnvironmentsStack extends Stack {
       artifactBucket: artifacts.bucket,
       stages: [{ stageName: 'Source', actions: [src.action] }, ...stages],
     });
-    const branchVar = { BRANCH: { value: '#{Source.BranchName}' } };
+    // A push names its branch in BranchName. A pull-request execution names the pull request's
+    // source and destination branches in SourceBranchName and DestinationBranchName (BranchName is the
+    // action's configured branch, the base): the builds take the source branch when it is set.
+    // https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html
+    // https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-filter.html
+    const branchVars = {
+      PUSH_BRANCH: { value: '#{Source.BranchName}' },
+      PR_SOURCE_BRANCH: { value: '#{Source.SourceBranchName}' },
+      PR_DESTINATION_BRANCH: { value: '#{Source.DestinationBranchName}' },
+    };
 
     const deploySource = source(false);
-    this.deployPipeline = newPipeline('DeployPipeline', codepipeline.ExecutionMode.PARALLEL, deploySource, [
-      { stageName: 'Deploy', actions: [new actions.CodeBuildAction({ actionName: 'Deploy', project: deploy, input: deploySource.output, environmentVariables: branchVar, variablesNamespace: 'Deploy' })] },
+    // QUEUED: a push and a pull-request update of the same branch start two executions; queued, they
+    // deploy the same stacks one after the other (the second finds them current), never at once.
+    // PARALLEL would race two `cdk deploy`s of one stack; SUPERSEDED could stop a deploy midway.
+    // https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html#concepts-how-it-works-executions
+    this.deployPipeline = newPipeline('DeployPipeline', codepipeline.ExecutionMode.QUEUED, deploySource, [
+      { stageName: 'Deploy', actions: [new actions.CodeBuildAction({ actionName: 'Deploy', project: deploy, input: deploySource.output, environmentVariables: branchVars, variablesNamespace: 'Deploy' })] },
       {
         stageName: 'IntegrationTest',
         actions: [new actions.CodeBuildAction({
           actionName: 'IntegrationTest', project: integ, input: deploySource.output,
-          environmentVariables: { ENVIRONMENT_SUFFIX: { value: '#{Deploy.ENVIRONMENT_SUFFIX}' }, INTEG_SUITE: { value: 'integ' } },
+          environmentVariables: {
+            ENVIRONMENT_SUFFIX: { value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
+            INTEG_SUITE: { value: 'integ' },
+            POST_DEPLOY_ROLE_ARN: { value: `arn:aws:iam::${sandbox}:role/${p.project}-post-deploy-#{Deploy.ENVIRONMENT_SUFFIX}` },
+          },
         })],
       },
     ]);
@@ -177,7 +226,7 @@ export class EphemeralEnvironmentsStack extends Stack {
 
     const destroySource = source(false);
     this.destroyPipeline = newPipeline('DestroyPipeline', codepipeline.ExecutionMode.PARALLEL, destroySource, [
-      { stageName: 'Destroy', actions: [new actions.CodeBuildAction({ actionName: 'Destroy', project: destroy, input: destroySource.output, environmentVariables: branchVar })] },
+      { stageName: 'Destroy', actions: [new actions.CodeBuildAction({ actionName: 'Destroy', project: destroy, input: destroySource.output, environmentVariables: { PR_SOURCE_BRANCH: branchVars.PR_SOURCE_BRANCH } })] },
     ]);
     this.destroyPipeline.addTrigger({
       providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -196,6 +245,10 @@ export class EphemeralEnvironmentsStack extends Stack {
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.CodePipeline(this.sweeperPipeline)],
     });
+
+    for (const pipeline of [this.deployPipeline, this.destroyPipeline, this.sweeperPipeline]) {
+      for (const role of sourceActionRoles(pipeline)) grantUseConnection(role, p.connectionArn);
+    }
 
     // Every IAM policy and build project in this stack belongs to its pipelines.
     acknowledgePipelineFindings(this);

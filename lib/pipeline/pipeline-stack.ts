@@ -12,6 +12,8 @@ import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { PipelineAppStage } from '../../stages/pipeline-app-stage';
+import { BUILD_IMAGE, NODE_RUNTIME_PHASE } from './build-environment';
+import { grantUseConnection, sourceActionRoles } from './connection';
 import { IntegrationTestStep } from './integration-test-step';
 
 export interface PipelineStackProps extends StackProps {
@@ -79,6 +81,9 @@ export class PipelineStack extends Stack {
     });
 
     const crossAccount = p.environments.some((e) => e.account !== undefined && e.account !== p.account);
+    // Every CodeBuild project CDK Pipelines makes (synth, self-mutation, assets, post-deploy steps)
+    // inherits these defaults: the image with Node.js 24 and the runtime pinned in the install phase.
+    const pinnedNode = codebuild.BuildSpec.fromObject({ version: '0.2', phases: { install: NODE_RUNTIME_PHASE } });
     this.codePipeline = new CodePipeline(this, 'Pipeline', {
       pipelineName: `${p.project}-pipeline`,
       pipelineType: codepipeline.PipelineType.V2,
@@ -90,26 +95,44 @@ export class PipelineStack extends Stack {
       useChangeSets: true,
       publishAssetsInParallel: false,
       codeBuildDefaults: {
-        buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
+        buildEnvironment: { buildImage: BUILD_IMAGE, computeType: codebuild.ComputeType.MEDIUM },
+        partialBuildSpec: pinnedNode,
         logging: { cloudWatch: { logGroup: buildLogs.logGroup } },
         timeout: Duration.minutes(60),
       },
     });
 
+    const stepRoles: iam.Role[] = [];
     for (const environment of p.environments) {
+      const production = environment.profile === 'production';
+      const suite = production ? 'smoke' : 'integ';
+      const envAccount = environment.account ?? p.account;
+      // The step's CodeBuild role here (tooling account) and the role it assumes in the environment's
+      // account: each trusts exactly the other, by name (see PostDeployRole).
+      const stepRole = new iam.Role(this, `PostDeployStepRole-${environment.environmentSuffix}`, {
+        roleName: environment.naming.resourceName('post-deploy-step'),
+        assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
+        description: `CodeBuild role of the ${suite} step of ${environment.environmentSuffix}: may only assume that stage's post-deploy role`,
+      });
+      stepRoles.push(stepRole);
+      const postDeployRoleArn = `arn:aws:iam::${envAccount}:role/${environment.naming.resourceName('post-deploy')}`;
       const stage = new PipelineAppStage(this, environment.environmentSuffix, {
         config: environment,
-        env: { account: environment.account ?? p.account, region: environment.region },
+        env: { account: envAccount, region: environment.region },
+        postDeploy: { trustedRoleArn: `arn:aws:iam::${p.account}:role/${stepRole.roleName}`, suite, protectStacks: production },
       });
       this.stages.push(stage);
-      const production = environment.profile === 'production';
       const previous = p.environments.filter((e) => e.profile !== 'production').map((e) => e.environmentSuffix);
       this.codePipeline.addStage(stage, {
         pre: production ? [new ManualApprovalStep(`Approve-${environment.environmentSuffix}`, {
           comment: `Promote to ${environment.environmentSuffix}: ${previous.join(', ') || 'no'} environment(s) deployed and passed integration tests. Review their outputs before approving.`,
           reviewUrl: `https://${p.region}.console.aws.amazon.com/cloudformation/home?region=${p.region}#/stacks?filteringText=${p.project}-&filteringStatus=active`,
         })] : [],
-        post: [new IntegrationTestStep(production ? 'SmokeTest' : 'IntegrationTest', { input: source, environment, suite: production ? 'smoke' : 'integ', account: environment.account ?? p.account })],
+        post: [new IntegrationTestStep(production ? 'SmokeTest' : 'IntegrationTest', {
+          input: source, environment, suite, role: stepRole, postDeployRoleArn,
+          // CDK Pipelines deploys without terminationProtection (aws/aws-cdk#17871): the smoke step sets it.
+          protectStacks: production,
+        })],
       });
     }
     this.codePipeline.buildPipeline();
@@ -124,17 +147,7 @@ export class PipelineStack extends Stack {
       },
     });
     // The connection action role may use either ARN prefix (codestar-connections and codeconnections).
-    const connectionResource = p.connectionArn;
-    const altConnectionResource = connectionResource.includes(':codeconnections:')
-      ? connectionResource.replace(':codeconnections:', ':codestar-connections:')
-      : connectionResource.replace(':codestar-connections:', ':codeconnections:');
-    const sourceRole = this.codePipeline.pipeline.node.findAll()
-      .find((c): c is iam.Role => c instanceof iam.Role && c.node.id === 'CodePipelineActionRole' && c.node.scope?.node.scope?.node.id === 'Source');
-    if (!sourceRole) throw new Error('the source action role was not found; CDK Pipelines changed its layout');
-    sourceRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['codestar-connections:UseConnection', 'codeconnections:UseConnection'],
-      resources: [connectionResource, altConnectionResource],
-    }));
+    for (const role of sourceActionRoles(this.codePipeline.pipeline)) grantUseConnection(role, p.connectionArn);
 
     this.notificationTopic = new sns.Topic(this, 'Notifications', {
       topicName: `${p.project}-pipeline-notifications`,
@@ -153,6 +166,8 @@ export class PipelineStack extends Stack {
     });
 
     acknowledgePipelineFindings(this.codePipeline);
+    // The step roles sit beside the CDK Pipelines construct; CDK Pipelines writes the same grants into them.
+    stepRoles.forEach((role) => acknowledgePipelineFindings(role));
 
     new CfnOutput(this, 'PipelineName', { value: this.codePipeline.pipeline.pipelineName });
     new CfnOutput(this, 'PipelineNotificationTopicArn', { value: this.notificationTopic.topicArn });

@@ -9,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
+import { PostDeployRole, PostDeploySuite } from '../constructs/post-deploy-role';
 import { ProcessorService } from '../constructs/processor-service';
 import { removalPolicyFor } from '../constructs/removal';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
@@ -22,11 +23,17 @@ export interface ComputeStackProps extends EnvironmentStackProps {
   readonly alarmTopic: sns.ITopic;
   /** @default - built from lib/processor/Dockerfile */
   readonly processorImage?: ecs.ContainerImage;
+  /**
+   * The role the pipeline's post-deploy step assumes in this account (see PostDeployRole).
+   * @default - none (a stage deployed by hand has no post-deploy step)
+   */
+  readonly postDeploy?: { readonly trustedRoleArn: string; readonly suite: PostDeploySuite; readonly protectStacks?: boolean };
 }
 
 /** The ECS Fargate processor that moves records from the stream into the database. */
 export class ComputeStack extends EnvironmentStack {
   public readonly processor: ProcessorService;
+  public readonly postDeployRole?: PostDeployRole;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', 'ECS Fargate FHIR processor', props);
@@ -65,6 +72,11 @@ export class ComputeStack extends EnvironmentStack {
       alarmTopic: props.alarmTopic,
       image: props.processorImage,
     });
+
+    if (props.postDeploy) {
+      this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });
+      new CfnOutput(this, 'PostDeployRoleArn', { value: this.postDeployRole.role.roleArn, description: 'Assumed by the pipeline\'s post-deploy step' });
+    }
 
     new CfnOutput(this, 'ProcessorClusterName', { value: this.processor.cluster.clusterName });
     new CfnOutput(this, 'ProcessorServiceName', { value: this.processor.service.serviceName });

@@ -8,6 +8,7 @@ import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS } from '../constructs/isolated-network';
 import { PatientDatabase, rdsLogGroupName } from '../constructs/patient-database';
 import { RecordStream } from '../constructs/record-stream';
+import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { removalPolicyFor } from '../constructs/removal';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 
@@ -88,6 +89,9 @@ export class DataStack extends EnvironmentStack {
       });
       new CfnOutput(this, 'BackupVaultName', { value: this.backup.vault.backupVaultName });
     }
+
+    // Subnet, security-group and key ids can be replaced: consumers import them strongly.
+    strengthenReplaceableReferences(this);
 
     new CfnOutput(this, 'StreamName', { value: this.recordStream.stream.streamName });
     new CfnOutput(this, 'StreamArn', { value: this.recordStream.stream.streamArn });

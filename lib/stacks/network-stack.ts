@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS, IsolatedNetwork, WORKLOAD_SUBNETS } from '../constructs/isolated-network';
+import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { removalPolicyFor } from '../constructs/removal';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 
@@ -36,6 +37,9 @@ export class NetworkStack extends EnvironmentStack {
       endpointAzCount: config.network.endpointAzCount,
       flowLogGroup: flowLogs.logGroup,
     });
+
+    // Subnet, security-group and key ids can be replaced: consumers import them strongly.
+    strengthenReplaceableReferences(this);
 
     const subnetIds = (group: string) => Fn.join(',', this.network.vpc.selectSubnets({ subnetGroupName: group }).subnetIds);
     new CfnOutput(this, 'EnvironmentSuffix', { value: config.environmentSuffix, description: 'environmentSuffix of this stage' });

@@ -1,4 +1,4 @@
-import { MAX_SUFFIX_LENGTH, RESERVED_SUFFIXES, suffixFromBranch, suffixProblem } from '../../../lib/config';
+import { BRANCH_SUFFIX_PREFIX, longLivedSuffixProblem, MAX_SUFFIX_LENGTH, parseEnvironmentConfig, RESERVED_SUFFIXES, suffixFromBranch, suffixProblem } from '../../../lib/config';
 
 /** Deterministic pseudo-random generator so a failure reproduces. */
 function lcg(seed: number): () => number {
@@ -20,11 +20,11 @@ function randomBranch(rand: () => number): string {
 
 describe('suffixFromBranch', () => {
   test.each([
-    ['feature/ABC-123_Add-Labs', 'abc-123-add-labs'],
-    ['refs/heads/feature/ABC-123_Add-Labs', 'abc-123-add-labs'],
-    ['bugfix/login', 'login'],
-    ['alice/spike', 'alice-spike'],
-    ['main', 'main'],
+    ['feature/ABC-123_Add-Labs', 'br-abc-123-add-labs'],
+    ['refs/heads/feature/ABC-123_Add-Labs', 'br-abc-123-add-labs'],
+    ['bugfix/login', 'br-login'],
+    ['alice/spike', 'br-alice-spike'],
+    ['main', 'br-main'],
   ])('%s -> %s', (branch, expected) => {
     expect(suffixFromBranch(branch)).toBe(expected);
   });
@@ -34,20 +34,28 @@ describe('suffixFromBranch', () => {
     const b = suffixFromBranch('feature/ABC-123-add-lab-results-to-the-encounter-view');
     expect(a).not.toBe(b);
     expect(a.length).toBeLessThanOrEqual(MAX_SUFFIX_LENGTH);
-    expect(a).toMatch(/^abc-123-add-l-[0-9a-f]{6}$/);
+    expect(a).toMatch(/^br-abc-123-ad-[0-9a-f]{6}$/);
   });
 
   test('branches that would land on a long-lived environment are moved off it', () => {
     for (const reserved of RESERVED_SUFFIXES) {
       const suffix = suffixFromBranch(`feature/${reserved}`);
       expect(suffix).not.toBe(reserved);
-      expect(suffix.startsWith(`${reserved}-`)).toBe(true);
+      expect(suffix.startsWith(`br-${reserved}-`)).toBe(true);
     }
   });
 
   test('a branch with nothing usable still gets a valid suffix', () => {
-    expect(suffixFromBranch('feature/___')).toMatch(/^[0-9a-f]{6}$/);
-    expect(suffixFromBranch('漢字')).toMatch(/^[0-9a-f]{6}$/);
+    expect(suffixFromBranch('feature/___')).toMatch(/^br-[0-9a-f]{6}$/);
+    expect(suffixFromBranch('漢字')).toMatch(/^br-[0-9a-f]{6}$/);
+  });
+
+  test('every per-branch suffix has the prefix that no long-lived environment may use', () => {
+    expect(suffixFromBranch('feature/x').startsWith(BRANCH_SUFFIX_PREFIX)).toBe(true);
+    expect(longLivedSuffixProblem('dev')).toBeUndefined();
+    expect(longLivedSuffixProblem('br-dev')).toContain('reserved for per-branch environments');
+    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow('environmentSuffix "br-x" is invalid: suffixes starting with "br-" are reserved for per-branch environments');
+    expect(parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x', branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z' }).environmentSuffix).toBe('br-x');
   });
 
   test('property: 5,000 random branch names give valid, deterministic and distinct suffixes', () => {
@@ -58,6 +66,7 @@ describe('suffixFromBranch', () => {
       const branch = randomBranch(rand);
       const suffix = suffixFromBranch(branch);
       expect(suffixProblem(suffix)).toBeUndefined();
+      expect(suffix.startsWith(BRANCH_SUFFIX_PREFIX)).toBe(true);
       expect(suffixFromBranch(branch)).toBe(suffix);
       expect(RESERVED_SUFFIXES).not.toContain(suffix);
       const earlier = seen.get(suffix);

@@ -1,10 +1,15 @@
-import { parseEnvironmentConfig, parseEphemeralConfig } from '../../../lib/config';
+import { checkAccountLayout, ConfigError, parseEnvironmentConfig, parseEphemeralConfig, resolveAccounts } from '../../../lib/config';
 
 describe('parseEphemeralConfig', () => {
   test('defaults', () => {
     expect(parseEphemeralConfig({}, 'hipaa-fhir')).toEqual({
-      branchPatterns: ['feature/*'], pullRequestBaseBranch: 'main', ttlHours: 72, maxEnvironments: 5, databaseSecretName: 'hipaa-fhir/ephemeral/db-credentials',
+      branchPatterns: ['feature/*'], pullRequestBaseBranch: 'main', ttlHours: 72, maxEnvironments: 5, databaseSecretName: 'hipaa-fhir/ephemeral/db-credentials', bootstrapQualifier: 'hnb659fds',
     });
+  });
+  test('sandbox account, its bootstrap qualifier and the secret\'s CMK', () => {
+    const keyArn = 'arn:aws:kms:eu-west-2:222222222222:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
+    expect(parseEphemeralConfig({ account: '222222222222', bootstrapQualifier: 'branches', databaseSecretKeyArn: keyArn }, 'hipaa-fhir'))
+      .toMatchObject({ account: '222222222222', bootstrapQualifier: 'branches', databaseSecretKeyArn: keyArn });
   });
   test.each([
     [{ branchPatterns: [] }, 'ephemeral.branchPatterns [] is invalid'],
@@ -13,13 +18,16 @@ describe('parseEphemeralConfig', () => {
     [{ maxEnvironments: 51 }, 'ephemeral.maxEnvironments 51 is invalid'],
     [{ pullRequestBaseBranch: '' }, 'ephemeral.pullRequestBaseBranch "" is invalid'],
     [{ ttl: 3 }, 'unknown ephemeral key "ephemeral.ttl"'],
+    [{ account: '1234' }, 'ephemeral.account "1234" is invalid: use the 12-digit id of the sandbox account'],
+    [{ databaseSecretKeyArn: 'alias/x' }, 'ephemeral.databaseSecretKeyArn "alias/x" is invalid: use a KMS key ARN'],
+    [{ bootstrapQualifier: 'Too-Long-Qualifier' }, 'ephemeral.bootstrapQualifier "Too-Long-Qualifier" is invalid'],
   ])('%j', (raw, message) => {
     expect(() => parseEphemeralConfig(raw, 'hipaa-fhir')).toThrow(message);
   });
 });
 
 describe('per-branch environment config', () => {
-  const base = { project: 'hipaa-fhir', environmentSuffix: 'abc-1' };
+  const base = { project: 'hipaa-fhir', environmentSuffix: 'br-abc-1' };
   test('a branch and its expiry become tags', () => {
     const c = parseEnvironmentConfig({ ...base, branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
     expect(c.ephemeral).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
@@ -31,5 +39,25 @@ describe('per-branch environment config', () => {
     [{ branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z', profile: 'production' }, 'profile "production" is invalid: a per-branch environment must use the ephemeral profile'],
   ])('%j', (raw, message) => {
     expect(() => parseEnvironmentConfig({ ...base, ...raw })).toThrow(message);
+  });
+});
+
+describe('checkAccountLayout', () => {
+  const env = (suffix: string, profile: string, account?: string) => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffix, profile, account });
+  const envs = [env('dev', 'ephemeral', '222222222222'), env('prod', 'production', '333333333333')];
+
+  test('a sandbox apart from production is accepted (three accounts: tooling, non-production + sandbox, production)', () => {
+    expect(() => checkAccountLayout(resolveAccounts('111111111111', envs, parseEphemeralConfig({ account: '222222222222' }, 'hipaa-fhir')), envs)).not.toThrow();
+  });
+
+  test('per-branch environments in the production account fail with one line that says how to fix it', () => {
+    const run = () => checkAccountLayout(resolveAccounts('111111111111', envs, parseEphemeralConfig({ account: '333333333333' }, 'hipaa-fhir')), envs);
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow('ephemeral.account 333333333333 holds the production environment "prod": per-branch environments must deploy into a separate sandbox account; set ephemeral.account');
+  });
+
+  test('no accounts at all puts production and the sandbox in the pipeline account: refused', () => {
+    const same = [env('dev', 'ephemeral'), env('prod', 'production')];
+    expect(() => checkAccountLayout(resolveAccounts('111111111111', same, parseEphemeralConfig({}, 'hipaa-fhir')), same)).toThrow(/holds the production environment "prod"/);
   });
 });

@@ -1,4 +1,5 @@
 import { ConfigError, Naming } from '../../../lib/config';
+import { BRANCH_SUFFIX_PREFIX, suffixFromBranch } from '../../../lib/config';
 import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
 
 describe('Naming', () => {
@@ -32,11 +33,20 @@ describe('Naming', () => {
     expect(() => naming.resourceName('x'.repeat(60))).toThrow(/generic names allow 64/);
   });
 
-  test('anySuffix builds IAM patterns that match the names of every environment', () => {
-    const any = Naming.anySuffix('hipaa-fhir');
-    expect([any.streamName, any.clusterName, any.processorFamily, any.processorLogGroupName, any.streamKeyAlias]).toEqual([
-      'hipaa-fhir-records-*', 'hipaa-fhir-cluster-*', 'hipaa-fhir-processor-*', '/hipaa-fhir/*/processor', 'alias/hipaa-fhir/*/stream',
+  test('anyBranch builds IAM patterns that match per-branch names and never a long-lived one', () => {
+    const any = Naming.anyBranch('hipaa-fhir');
+    expect([any.streamName, any.clusterName, any.processorFamily, any.processorLogGroupName, any.streamKeyAlias, any.resourceName('post-deploy')]).toEqual([
+      'hipaa-fhir-records-br-*', 'hipaa-fhir-cluster-br-*', 'hipaa-fhir-processor-br-*', '/hipaa-fhir/br-*/processor', 'alias/hipaa-fhir/br-*/stream', 'hipaa-fhir-post-deploy-br-*',
     ]);
+    expect(Naming.ANY_BRANCH).toBe(`${BRANCH_SUFFIX_PREFIX}*`);
+    const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    for (const suffix of ['dev', 'prod', 'staging', 'qa-br-1', 'abr-x']) {
+      const long = new Naming('hipaa-fhir', suffix);
+      expect(glob(any.streamName).test(long.streamName)).toBe(false);
+      expect(glob(any.processorLogGroupName).test(long.processorLogGroupName)).toBe(false);
+      expect(glob(any.resourceName('post-deploy')).test(long.resourceName('post-deploy'))).toBe(false);
+    }
+    expect(glob(any.streamName).test(new Naming('hipaa-fhir', suffixFromBranch('feature/x')).streamName)).toBe(true);
     expect(() => new Naming('hipaa-fhir', '**')).toThrow(/environmentSuffix "\*\*" is invalid/);
   });
 
