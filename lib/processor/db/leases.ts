@@ -99,7 +99,24 @@ export class LeaseStore {
   }
 }
 
-/** How many shards this worker should hold: an even share, rounded up. */
-export function fairShare(eligible: number, liveWorkers: number): number {
-  return Math.ceil(eligible / Math.max(1, liveWorkers));
+/**
+ * How many shards this worker should hold. Given its rank among the live workers (sorted by id),
+ * the first `eligible % live` workers hold one more than the others, so the shares add up to
+ * exactly the eligible shards and nobody is left idle (4 shards, 3 workers: 2, 1, 1). Without a
+ * rank: an even share, rounded up.
+ */
+export function fairShare(eligible: number, liveWorkers: number, rank?: number): number {
+  const live = Math.max(1, liveWorkers);
+  if (rank === undefined) return Math.ceil(eligible / live);
+  return Math.floor(eligible / live) + (Math.min(Math.max(0, rank), live - 1) < eligible % live ? 1 : 0);
+}
+
+/**
+ * The ids of the stream's live workers, sorted: the membership fair shares are computed from, and
+ * a cheap probe (a few rows, read-only) for noticing a task joining or leaving between cycles.
+ */
+export async function liveWorkers(pool: Pool, streamName: string, ttlMs: number): Promise<string[]> {
+  const { rows } = await pool.query<{ worker_id: string }>(
+    `SELECT worker_id FROM processor_worker WHERE stream_name = $1 AND last_seen > now() - ${interval(ttlMs)}`, [streamName]);
+  return rows.map((r) => r.worker_id).sort();
 }

@@ -1,5 +1,5 @@
 import { ListShardsCommand, ListShardsCommandOutput } from '@aws-sdk/client-kinesis';
-import { fairShare, LeaseStore, ShardInfo } from '../db/leases';
+import { fairShare, LeaseStore, liveWorkers, ShardInfo } from '../db/leases';
 import { errorFields } from '../logger';
 import { backoffDelay } from '../retry';
 import { ConsumerSettings, ShardWorker } from './shard-worker';
@@ -19,6 +19,13 @@ export class Coordinator {
   private wake: (() => void) | undefined;
   /** Time of the last completed cycle; the health check reads it. */
   public lastCycleAt = 0;
+  /** Renewal periods waited out in full (no join, leave or catch-up cut the wait short). */
+  public renewalPeriods = 0;
+  /** The live workers seen by the last cycle (sorted ids, joined) and this task's share then. */
+  private membership = '';
+  private target = 0;
+  /** Until then, holding fewer shards than the share starts the next cycle at once. */
+  private catchUpUntil = 0;
 
   constructor(private readonly o: CoordinatorOptions) {
     this.leases = new LeaseStore(o.pool, o.streamName, o.workerId, o.leaseTtlMs);
@@ -35,6 +42,11 @@ export class Coordinator {
 
   get cycleIntervalMs(): number {
     return Math.max(100, Math.floor(this.o.leaseTtlMs / 4));
+  }
+
+  /** How often the wait between cycles looks for a task joining or leaving (one small read). */
+  get watchIntervalMs(): number {
+    return Math.min(500, Math.max(50, Math.floor(this.cycleIntervalMs / 8)));
   }
 
   start(): void {
@@ -62,7 +74,7 @@ export class Coordinator {
         await this.cycle(cycle++ % 10 === 0);
         this.lastCycleAt = Date.now();
         attempt = 0;
-        await this.pause(this.cycleIntervalMs);
+        await this.untilNextCycle();
       } catch (error) {
         this.o.logger.warn({ attempt, ...errorFields(error) }, 'coordination cycle failed; retrying');
         await this.pause(backoffDelay(attempt++, 200, 5_000));
@@ -77,6 +89,39 @@ export class Coordinator {
       this.wake = () => { clearTimeout(timer); resolve(); };
     });
     this.wake = undefined;
+  }
+
+  /**
+   * Waits one renewal period, but starts the next cycle at once when the set of live workers
+   * changes (the over-share task gives back leases as soon as a newcomer heartbeats), or, just
+   * after such a change, while this task holds less than its share (the newcomer takes the
+   * released leases right away). So a new task has its share within one renewal period.
+   */
+  private async untilNextCycle(): Promise<void> {
+    const due = Date.now() + this.cycleIntervalMs;
+    for (;;) {
+      const left = due - Date.now();
+      if (left <= 0) {
+        this.renewalPeriods++;
+        return;
+      }
+      if (await this.watchPause(Math.min(this.watchIntervalMs, left))) return;
+      if (this.stopping) return;
+      if (Date.now() < this.catchUpUntil && this.workers.size < this.target) return;
+      try {
+        if ((await liveWorkers(this.o.pool, this.o.streamName, this.o.leaseTtlMs)).join('\n') !== this.membership) return;
+      } catch {
+        return; // the cycle reports the database problem and backs off
+      }
+    }
+  }
+
+  /** Like pause(), but says whether it was woken (shutdown, a shard ended) rather than timed out. */
+  private watchPause(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { this.wake = undefined; resolve(false); }, ms);
+      this.wake = () => { clearTimeout(timer); this.wake = undefined; resolve(true); };
+    });
   }
 
   private async listShards(): Promise<ShardInfo[]> {
@@ -104,7 +149,15 @@ export class Coordinator {
     for (const [shardId] of lost) this.workers.delete(shardId);
     await Promise.all(lost.map(([, worker]) => worker.stop()));
 
-    const target = fairShare(await this.leases.eligibleCount(), live);
+    const members = await liveWorkers(this.o.pool, this.o.streamName, this.o.leaseTtlMs);
+    const rank = members.indexOf(this.o.workerId);
+    const target = fairShare(await this.leases.eligibleCount(), rank < 0 ? members.length + 1 : members.length, rank < 0 ? members.length : rank);
+    if (members.join('\n') !== this.membership) {
+      // A task joined or left: shares moved, so keep cycling quickly until this task holds its own.
+      this.membership = members.join('\n');
+      this.catchUpUntil = Date.now() + 2 * this.cycleIntervalMs;
+    }
+    this.target = target;
     if (held.size > target) {
       const extra = [...held].sort().slice(target);
       await Promise.all(extra.map((id) => this.workers.get(id)?.stop()));
