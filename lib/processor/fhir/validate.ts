@@ -1,45 +1,59 @@
-import Ajv, { ValidateFunction } from 'ajv';
-import { SCHEMAS, SUPPORTED_RESOURCE_TYPES, SupportedResourceType } from './schemas';
+import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './definitions';
+import { BundlePatients, derivePatientId } from './patient';
+import { validateStructure } from './structure';
 
 /** Why a record was quarantined. Stable codes: dashboards and runbooks key on them. */
 export type QuarantineReason =
   | 'TOO_LARGE' | 'NOT_UTF8' | 'NOT_JSON' | 'NOT_A_RESOURCE' | 'UNSUPPORTED_RESOURCE_TYPE' | 'INVALID_FHIR'
-  /** Valid FHIR that PostgreSQL cannot store (jsonb refuses \u0000), or a row the database rejected. */
+  /** Valid FHIR that PostgreSQL cannot store (a real NUL or an unpaired surrogate in a string), or a row the database rejected. */
   | 'UNSTORABLE';
 
+/** One FHIR resource to persist. */
 export interface ValidResource {
-  readonly ok: true;
-  readonly resourceType: SupportedResourceType;
+  readonly resourceType: string;
+  /** resource.id; for a Bundle entry without one, the uuid of its `urn:uuid:` fullUrl. */
   readonly id: string;
-  readonly versionId: string;
-  readonly lastUpdated: string;
-  readonly patientId: string;
-  /** The resource as received (canonical JSON text), stored as jsonb. */
+  /** meta.versionId, when present. */
+  readonly versionId?: string;
+  /** meta.lastUpdated, when present (a valid FHIR instant). */
+  readonly lastUpdated?: string;
+  /** From the official Patient compartment definition; null when no reference identifies a Patient (see patient.ts). */
+  readonly patientId: string | null;
+  /** The resource's JSON text, stored as jsonb: the record as received, or JSON.stringify(entry.resource) for a Bundle entry. */
   readonly json: string;
+}
+
+export interface ValidRecord {
+  readonly ok: true;
+  /** One for a plain resource; a Bundle's entries in entry order (possibly none). */
+  readonly resources: readonly ValidResource[];
+  /** Bundle.type for a Bundle, else undefined. */
+  readonly bundleType?: string;
 }
 
 export interface InvalidRecord {
   readonly ok: false;
   readonly reason: QuarantineReason;
-  /** Which rule failed, by JSON path and schema keyword; never a value from the record. */
+  /** The path and rule that failed; never a value from the record (it may be PHI). */
   readonly detail: string;
 }
 
-export type ValidationResult = ValidResource | InvalidRecord;
+export type ValidationResult = ValidRecord | InvalidRecord;
 
-// strictRequired off: anyOf branches name properties declared on the parent object.
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: false });
-const validators = Object.fromEntries(
-  SUPPORTED_RESOURCE_TYPES.map((type) => [type, ajv.compile(SCHEMAS[type])]),
-) as Record<SupportedResourceType, ValidateFunction>;
+/** Bundle types unpacked into their entries; the others carry messages, documents or history, not records to store. */
+export const UNPACKED_BUNDLE_TYPES: ReadonlySet<string> = new Set(['collection', 'batch', 'transaction', 'searchset']);
+const BUNDLE_TYPES = new Set(['document', 'message', 'transaction', 'transaction-response', 'batch', 'batch-response', 'history', 'searchset', 'collection']);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** A JSON escape that can decode to a control character, NUL or lone surrogate (a superset: `\\u` also matches). */
+const RISKY_ESCAPE = /\\[bfu]/;
+const URN_UUID = /^urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
 function invalid(reason: QuarantineReason, detail: string): InvalidRecord {
   return { ok: false, reason, detail };
 }
 
-/** Validates one Kinesis record's data as a FHIR R4 resource. Pure: no I/O. */
+/** Validates one Kinesis record's data as a FHIR R4 resource or Bundle. Pure: no I/O. */
 export function validateRecord(data: Uint8Array, maxBytes: number): ValidationResult {
   if (data.byteLength > maxBytes) return invalid('TOO_LARGE', `${data.byteLength} bytes exceeds the ${maxBytes}-byte limit`);
   let text: string;
@@ -48,7 +62,6 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   } catch {
     return invalid('NOT_UTF8', 'payload is not valid UTF-8');
   }
-  if (text.includes('\\u0000')) return invalid('UNSTORABLE', 'contains an escaped NUL character (\\u0000), which jsonb cannot store');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -57,26 +70,68 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
     return invalid('NOT_JSON', `payload is not JSON (${(e as Error).name})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { resourceType?: unknown }).resourceType !== 'string') {
-    return invalid('NOT_A_RESOURCE', 'payload is not a JSON object with a resourceType');
+    return invalid('NOT_A_RESOURCE', 'payload is not a JSON object with a string resourceType');
   }
-  const resourceType = (value as { resourceType: string }).resourceType;
-  if (!(SUPPORTED_RESOURCE_TYPES as string[]).includes(resourceType)) {
-    return invalid('UNSUPPORTED_RESOURCE_TYPE', `resourceType must be one of ${SUPPORTED_RESOURCE_TYPES.join(', ')}`);
+  const resource = value as Record<string, unknown>;
+  const resourceType = resource.resourceType as string;
+  if (!RESOURCE_TYPES.has(resourceType)) {
+    return invalid('UNSUPPORTED_RESOURCE_TYPE', 'resourceType is not an R4 resource type');
   }
-  const validate = validators[resourceType as SupportedResourceType];
-  if (!validate(value)) {
-    const error = validate.errors![0];
-    return invalid('INVALID_FHIR', `${resourceType}${error.instancePath || ''} ${error.keyword}: ${error.message ?? 'invalid'}`.slice(0, 500));
+  const checkStrings = RISKY_ESCAPE.test(text);
+  if (resourceType === 'Bundle') return validateBundle(resource, checkStrings);
+  if (!SUPPORTED_RESOURCE_TYPES.has(resourceType)) {
+    return invalid('UNSUPPORTED_RESOURCE_TYPE', `${resourceType} is not in the R4 Patient compartment; supported: the compartment's resource types, Patient, and Bundles of type ${[...UNPACKED_BUNDLE_TYPES].join('/')}`);
   }
-  const resource = value as { id: string; meta: { versionId: string; lastUpdated: string }; subject?: { reference: string } };
-  const patientId = resourceType === 'Patient' ? resource.id : resource.subject!.reference.slice('Patient/'.length);
+  const issue = validateStructure(resource, checkStrings);
+  if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
+  if (resource.id === undefined) return invalid('INVALID_FHIR', `${resourceType}.id required: a stored resource needs an id`);
+  const id = resource.id as string;
+  return { ok: true, resources: [toValid(resourceType, resource, id, text)] };
+}
+
+function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean): ValidationResult {
+  const type = bundle.type;
+  if (typeof type === 'string' && BUNDLE_TYPES.has(type) && !UNPACKED_BUNDLE_TYPES.has(type)) {
+    return invalid('UNSUPPORTED_RESOURCE_TYPE', `Bundle.type ${type}: only ${[...UNPACKED_BUNDLE_TYPES].join('/')} bundles are unpacked into stored resources`);
+  }
+  const issue = validateStructure(bundle, checkStrings);
+  if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
+  const entries = (bundle.entry ?? []) as Record<string, unknown>[];
+  const bundlePatients = new Map<string, string>();
+  const ids: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
+    const resource = entry.resource as Record<string, unknown> | undefined;
+    if (resource === undefined) {
+      return invalid('UNSUPPORTED_RESOURCE_TYPE', `Bundle.entry[${i}].resource: an entry without a resource (e.g. a DELETE) has nothing to store`);
+    }
+    const resourceType = resource.resourceType as string;
+    if (!SUPPORTED_RESOURCE_TYPES.has(resourceType)) {
+      return invalid('UNSUPPORTED_RESOURCE_TYPE', `Bundle.entry[${i}].resource: ${resourceType} is not in the R4 Patient compartment`);
+    }
+    let id = resource.id as string | undefined;
+    if (id === undefined && typeof entry.fullUrl === 'string') {
+      id = URN_UUID.exec(entry.fullUrl)?.[1];
+    }
+    if (id === undefined) return invalid('INVALID_FHIR', `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from`);
+    ids.push(id);
+    if (resourceType === 'Patient' && typeof entry.fullUrl === 'string') bundlePatients.set(entry.fullUrl, id);
+  }
+  const resources = entries.map((entry, i) => {
+    const resource = entry.resource as Record<string, unknown>;
+    return toValid(resource.resourceType as string, resource, ids[i], JSON.stringify(resource), bundlePatients);
+  });
+  return { ok: true, resources, bundleType: type as string };
+}
+
+function toValid(resourceType: string, resource: Record<string, unknown>, id: string, json: string, bundlePatients?: BundlePatients): ValidResource {
+  const meta = resource.meta as { versionId?: string; lastUpdated?: string } | undefined;
   return {
-    ok: true,
-    resourceType: resourceType as SupportedResourceType,
-    id: resource.id,
-    versionId: resource.meta.versionId,
-    lastUpdated: resource.meta.lastUpdated,
-    patientId,
-    json: text,
+    resourceType,
+    id,
+    versionId: meta?.versionId,
+    lastUpdated: meta?.lastUpdated,
+    patientId: derivePatientId(resourceType, resource, id, bundlePatients),
+    json,
   };
 }
