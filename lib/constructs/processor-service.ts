@@ -19,6 +19,11 @@ import { EncryptedLogGroup } from './encrypted-log-group';
 /** The repository root: the processor image's build context (see lib/processor/Dockerfile). */
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
+/** The performance log group Container Insights writes for a cluster (its name is fixed by ECS). */
+export function containerInsightsLogGroupName(clusterName: string): string {
+  return `/aws/ecs/containerinsights/${clusterName}/performance`;
+}
+
 /** Namespace of the processor's Embedded Metric Format metrics. */
 export const PROCESSOR_METRICS_NAMESPACE = 'HipaaFhir/Processor';
 
@@ -39,6 +44,7 @@ export interface ProcessorServiceProps {
   /** CMK of that secret, when it is not the AWS managed key. @default - AWS managed key */
   readonly databaseSecretKey?: kms.IKey;
   readonly logGroupName: string;
+  /** Encrypts the processor and Container Insights log groups; its policy must admit both names. */
   readonly logKey: kms.IKey;
   readonly logRetentionDays: number;
   readonly logRemovalPolicy: RemovalPolicy;
@@ -63,6 +69,7 @@ export class ProcessorService extends Construct {
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   public readonly service: ecs.FargateService;
   public readonly logGroup: logs.LogGroup;
+  public readonly containerInsightsLogGroup: logs.LogGroup;
   public readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: ProcessorServiceProps) {
@@ -73,6 +80,16 @@ export class ProcessorService extends Construct {
       clusterName: props.clusterName,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
+    // Container Insights writes to this fixed group; created first, it is CMK-encrypted, expires with
+    // the profile and goes with the stack, instead of being created unencrypted and kept forever.
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-view-metrics.html
+    this.containerInsightsLogGroup = new EncryptedLogGroup(this, 'ContainerInsightsLogs', {
+      logGroupName: containerInsightsLogGroupName(props.clusterName),
+      encryptionKey: props.logKey,
+      retentionDays: props.logRetentionDays,
+      removalPolicy: props.logRemovalPolicy,
+    }).logGroup;
+    this.cluster.node.addDependency(this.containerInsightsLogGroup);
 
     this.logGroup = new EncryptedLogGroup(this, 'Logs', {
       logGroupName: props.logGroupName,

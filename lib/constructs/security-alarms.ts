@@ -1,5 +1,6 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -37,6 +38,21 @@ export class AlarmTopic extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
+    // enforceSSL leaves the topic policy with its one Deny (insecure transport): without this Allow,
+    // CloudWatch alarms in this account cannot publish. The key policy must allow CloudWatch as well
+    // (EncryptionKey.allowCloudWatchAlarms).
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+    const { account, region, partition } = Stack.of(this);
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsToPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': account },
+        ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+      },
+    }));
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 }

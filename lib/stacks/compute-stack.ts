@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
 import { PostDeployRole, PostDeploySuite } from '../constructs/post-deploy-role';
-import { ProcessorService } from '../constructs/processor-service';
+import { containerInsightsLogGroupName, ProcessorService } from '../constructs/processor-service';
 import { removalPolicyFor } from '../constructs/removal';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 
@@ -46,7 +46,7 @@ export class ComputeStack extends EnvironmentStack {
       description: `Processor logs of ${config.environmentSuffix}`,
       removalPolicy: removalPolicyFor(config),
       pendingWindowDays: config.keyPendingWindowDays,
-      logGroupNamePatterns: [logGroupName],
+      logGroupNamePatterns: [logGroupName, containerInsightsLogGroupName(naming.clusterName)],
     });
 
     this.processor = new ProcessorService(this, 'Processor', {

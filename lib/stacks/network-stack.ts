@@ -1,6 +1,7 @@
 import { CfnOutput, Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
+import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS, IsolatedNetwork, WORKLOAD_SUBNETS } from '../constructs/isolated-network';
@@ -16,13 +17,14 @@ export class NetworkStack extends EnvironmentStack {
     super(scope, id, 'network', 'Isolated VPC, VPC endpoints and flow logs', props);
     const { config } = props;
     const flowLogGroupName = config.naming.logGroupName('vpc-flow-logs');
+    const customResourceLogGroupName = config.naming.logGroupName('custom-resources');
 
     const logKey = new EncryptionKey(this, 'FlowLogKey', {
       alias: config.naming.kmsAlias('network-logs'),
       description: `VPC flow logs of ${config.environmentSuffix}`,
       removalPolicy: removalPolicyFor(config),
       pendingWindowDays: config.keyPendingWindowDays,
-      logGroupNamePatterns: [flowLogGroupName],
+      logGroupNamePatterns: [flowLogGroupName, customResourceLogGroupName],
     });
     const flowLogs = new EncryptedLogGroup(this, 'FlowLogs', {
       logGroupName: flowLogGroupName,
@@ -37,6 +39,15 @@ export class NetworkStack extends EnvironmentStack {
       endpointAzCount: config.network.endpointAzCount,
       flowLogGroup: flowLogs.logGroup,
     });
+
+    // The VPC's custom-resource handler logs into a group of ours, not one Lambda would create.
+    const customResourceLogs = new EncryptedLogGroup(this, 'CustomResourceLogs', {
+      logGroupName: customResourceLogGroupName,
+      encryptionKey: logKey.key,
+      retentionDays: config.logRetentionDays,
+      removalPolicy: removalPolicyFor(config),
+    });
+    routeCustomResourceLogs(this, customResourceLogs.logGroup);
 
     // Subnet, security-group and key ids can be replaced: consumers import them strongly.
     strengthenReplaceableReferences(this);

@@ -95,6 +95,33 @@ describe('AuditStack', () => {
     shared.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 
+  // Issue 8, defect 1: with only the enforceSSL Deny, CloudWatch alarms could not publish.
+  test('CloudWatch alarms of this account may publish to the topic, and use its key', () => {
+    for (const template of [shared, dedicated]) {
+      const [, policy] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::SNS::TopicPolicy')!;
+      const statements = (policy.Properties!.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
+      const allow = statements.filter((st) => st.Effect === 'Allow');
+      expect(allow).toEqual([{
+        Sid: 'AllowCloudWatchAlarmsToPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: expect.stringMatching(/^SecurityAlarmTopic/) },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:aws:cloudwatch:eu-west-2:', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+        },
+      }]);
+      const [, key] = resourcesOf(template).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('AuditKey'))!;
+      const keyStatements = (key.Properties!.KeyPolicy as { Statement: Array<Record<string, unknown>> }).Statement;
+      expect(keyStatements).toContainEqual(expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      }));
+    }
+  });
+
   test('audit log groups are CMK-encrypted with profile retention', () => {
     dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 2192, KmsKeyId: Match.anyValue() });
     dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail', RetentionInDays: 2192, KmsKeyId: Match.anyValue() });

@@ -91,4 +91,17 @@ describe('ComputeStack', () => {
     eph.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(processed > 0, 100 * quarantined / processed, 0)' })]), Threshold: 5 });
     eph.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunningTaskCount', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
   });
+
+  // Issue 8, defect 6: Container Insights' performance log group exists before the cluster, encrypted.
+  test('Container Insights writes into a CMK-encrypted group of ours with profile retention and removal, created before the cluster', () => {
+    for (const [template, retention, deletion] of [[eph, 7, 'Delete'], [prod, 2192, 'Retain']] as const) {
+      const [groupId, group] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::Logs::LogGroup' && r.Properties?.LogGroupName === '/aws/ecs/containerinsights/hipaa-fhir-cluster-cmp/performance')!;
+      expect(group.Properties).toMatchObject({ RetentionInDays: retention, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^ProcessorLogKey/), 'Arn'] } });
+      expect(group.DeletionPolicy).toBe(deletion);
+      const [, cluster] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::ECS::Cluster')!;
+      expect((cluster as { DependsOn?: string[] }).DependsOn).toContain(groupId);
+      const [, key] = resourcesOf(template).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('ProcessorLogKey'))!;
+      expect(JSON.stringify(key.Properties!.KeyPolicy)).toContain('/aws/ecs/containerinsights/hipaa-fhir-cluster-cmp/performance');
+    }
+  });
 });

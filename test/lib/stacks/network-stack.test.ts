@@ -98,15 +98,33 @@ describe('NetworkStack', () => {
     prod.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/net/vpc-flow-logs', RetentionInDays: 2192 });
   });
 
-  test('the flow-log key lets CloudWatch Logs use it for the flow-log group only', () => {
+  test('the network log key lets CloudWatch Logs use it for the flow-log and custom-resource groups only', () => {
     network.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: {
         Statement: Match.arrayWith([Match.objectLike({
           Principal: { Service: 'logs.eu-west-2.amazonaws.com' },
-          Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':log-group:/hipaa-fhir/net/vpc-flow-logs'])]) })] } },
+          Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
+            Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':log-group:/hipaa-fhir/net/vpc-flow-logs'])]) }),
+            Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':log-group:/hipaa-fhir/net/custom-resources'])]) }),
+          ] } },
         })]),
       },
     });
+  });
+
+  // Issue 8, defect 6: the custom-resource handler's log group is ours, not one Lambda creates.
+  test('the custom-resource handler logs into a CMK-encrypted group with profile retention and removal, created first', () => {
+    for (const [template, retention, deletion] of [[network, 7, 'Delete'], [prod, 2192, 'Retain']] as const) {
+      const handlers = resourcesOf(template).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+      expect(handlers.length).toBeGreaterThan(0);
+      const [groupId, group] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::Logs::LogGroup' && r.Properties?.LogGroupName === '/hipaa-fhir/net/custom-resources')!;
+      expect(group.Properties).toMatchObject({ RetentionInDays: retention, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^FlowLogKey/), 'Arn'] } });
+      expect(group.DeletionPolicy).toBe(deletion);
+      for (const [, handler] of handlers) {
+        expect((handler.Properties as { LoggingConfig?: unknown }).LoggingConfig).toEqual({ LogGroup: { Ref: groupId } });
+        expect((handler as { DependsOn?: string[] }).DependsOn).toContain(groupId);
+      }
+    }
   });
 });
