@@ -1,0 +1,351 @@
+/**
+ * Asks the IAM policy evaluation engine (@cloud-copilot/iam-simulate, AGPL-3.0, a devDependency that never
+ * enters the processor image) who can do what to each environment, and follows sts:AssumeRole chains.
+ *
+ * Each request is evaluated in Discovery mode: context keys the matrix knows (caller, accounts, tags,
+ * TLS, the service a request comes through) are given as authoritative; a grant that still depends on an
+ * unknown key is reported as conditional, and conditional counts as "can" for the intended-matrix checks.
+ */
+import { runSimulation, type DiscoveryContextKeyConstraint, type Simulation } from '@cloud-copilot/iam-simulate';
+import type { Environment, Model, PolicyDocument, Principal } from './model';
+
+export type CapabilityGroup = 'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks';
+
+export interface Probe {
+  readonly action: string;
+  readonly resource: string;
+  /** Extra authoritative context keys for this request (e.g. iam:PassedToService). */
+  readonly context?: Readonly<Record<string, string | string[]>>;
+}
+
+export interface Capability {
+  readonly id: string;
+  readonly group: CapabilityGroup;
+  readonly title: string;
+  /** Any allowed probe grants the capability. */
+  readonly probes: readonly Probe[];
+}
+
+export interface Grant {
+  readonly principal: string;
+  /** `direct`, or the chain of roles assumed to get there. */
+  readonly via: readonly string[];
+  /** Conditions the grant still depends on (Discovery mode), as `key op values`. */
+  readonly conditions: readonly string[];
+}
+
+export interface EnvironmentMatrix {
+  readonly environment: Environment;
+  readonly capabilities: ReadonlyArray<{ capability: Capability; grants: readonly Grant[] }>;
+}
+
+export interface ServiceCheck {
+  readonly environment: string;
+  readonly description: string;
+  readonly principal: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly allowed: boolean;
+  readonly detail: string;
+}
+
+export interface Matrix {
+  readonly model: Model;
+  readonly environments: readonly EnvironmentMatrix[];
+  readonly serviceChecks: readonly ServiceCheck[];
+  /** Simulations the engine refused (invalid policy or request); listed so nothing is silently skipped. */
+  readonly errors: readonly string[];
+  readonly simulations: number;
+}
+
+/** The questions of issue 8 section 4, as concrete requests against one environment's resources. */
+export function capabilitiesFor(env: Environment, qualifier = 'hnb659fds'): Capability[] {
+  const caps: Capability[] = [];
+  const add = (id: string, group: CapabilityGroup, title: string, probes: Probe[]) => {
+    if (probes.length > 0) caps.push({ id, group, title, probes });
+  };
+  const logReads = (groups: Environment['processorLogGroups']): Probe[] =>
+    groups.flatMap((g) => [
+      { action: 'logs:GetLogEvents', resource: `${g.arn}:log-stream:*` },
+      { action: 'logs:FilterLogEvents', resource: g.arn },
+    ]);
+  if (env.streamArn) {
+    add('phi-stream', 'Read PHI', 'kinesis:GetRecords / SubscribeToShard on the stream', [
+      { action: 'kinesis:GetRecords', resource: env.streamArn },
+      { action: 'kinesis:SubscribeToShard', resource: `${env.streamArn}/consumer/*` },
+    ]);
+  }
+  if (env.streamKeyArn) add('phi-stream-key', 'Read PHI', 'kms:Decrypt with the stream key', [{ action: 'kms:Decrypt', resource: env.streamKeyArn }]);
+  if (env.databaseKeyArn) add('phi-database-key', 'Read PHI', 'kms:Decrypt with the database key', [{ action: 'kms:Decrypt', resource: env.databaseKeyArn }]);
+  if (env.secretArn) add('phi-secret', 'Read PHI', 'secretsmanager:GetSecretValue on the database secret', [{ action: 'secretsmanager:GetSecretValue', resource: env.secretArn }]);
+  if (env.secretKeyArn) add('phi-secret-key', 'Read PHI', "kms:Decrypt with the secret's customer managed key", [{ action: 'kms:Decrypt', resource: env.secretKeyArn }]);
+  if (env.databaseResourceId) {
+    add('phi-db-connect', 'Read PHI', 'rds-db:connect to the database (any user)', [{ action: 'rds-db:connect', resource: `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/*` }]);
+  }
+  add('phi-processor-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the processor log groups', logReads(env.processorLogGroups));
+  add('phi-database-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the database log groups', logReads(env.databaseLogGroups));
+  if (env.streamArn) {
+    add('put-records', 'Put records', 'kinesis:PutRecord / PutRecords on the stream', [
+      { action: 'kinesis:PutRecord', resource: env.streamArn },
+      { action: 'kinesis:PutRecords', resource: env.streamArn },
+    ]);
+  }
+  add('run-task', 'Run the processor task', 'ecs:RunTask with its task definitions', env.taskDefinitionArns.map((arn): Probe => ({ action: 'ecs:RunTask', resource: arn, context: env.clusterArn ? { 'ecs:cluster': env.clusterArn } : undefined })));
+  add('pass-roles', 'Run the processor task', 'iam:PassRole of its task and execution roles to ECS', [...env.taskRoleArns, ...env.executionRoleArns].map((arn) => ({ action: 'iam:PassRole', resource: arn, context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } })));
+  add('change-stacks', 'Change or delete stacks', 'cloudformation:UpdateStack / DeleteStack / CreateChangeSet / ExecuteChangeSet on its stacks', env.stacks.flatMap((s) =>
+    ['cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:ExecuteChangeSet'].map((action) => ({ action, resource: s.arn }))));
+  add('assume-deploy-role', 'Change or delete stacks', `sts:AssumeRole into the CDK deploy role of account ${env.account}`, [
+    { action: 'sts:AssumeRole', resource: `arn:aws:iam::${env.account}:role/cdk-${qualifier}-deploy-role-${env.account}-${env.region}` },
+  ]);
+  return caps;
+}
+
+function accountOfArn(arn: string): string {
+  return arn.split(':')[4] ?? '';
+}
+
+/** Finds the resource policy that governs an ARN (exact, or the bucket of an object, or the stream of a consumer). */
+function resourcePolicyFor(model: Model, resource: string): PolicyDocument | undefined {
+  if (model.resourcePolicies.has(resource)) return model.resourcePolicies.get(resource);
+  const bucket = /^(arn:aws:s3:::[^/]+)\//.exec(resource)?.[1];
+  if (bucket) return model.resourcePolicies.get(bucket);
+  return undefined;
+}
+
+function conditionText(expr: unknown): string[] {
+  const e = expr as { conditionType?: string; key?: string; op?: string; values?: string[]; conditions?: unknown[]; operator?: string; inverted?: boolean };
+  if (!e || e.conditionType === 'always') return [];
+  if (e.conditionType === 'condition') return [`${e.inverted ? 'not ' : ''}${e.key} ${e.op} ${(e.values ?? []).join('|')}`];
+  if (e.conditionType === 'group') {
+    const parts = (e.conditions ?? []).flatMap(conditionText);
+    return e.operator === 'or' && parts.length > 1 ? [`(${parts.join(' or ')})`] : parts;
+  }
+  if (e.conditionType === 'sessionName') return ['role session name constraint'];
+  return [];
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly conditions: string[];
+  readonly leaves: Array<{ key: string; op: string; values: string[] }>;
+}
+
+function conditionLeaves(expr: unknown): Array<{ key: string; op: string; values: string[] }> {
+  const e = expr as { conditionType?: string; key?: string; op?: string; values?: string[]; conditions?: unknown[] };
+  if (!e) return [];
+  if (e.conditionType === 'condition') return [{ key: e.key ?? '', op: e.op ?? '', values: e.values ?? [] }];
+  if (e.conditionType === 'group') return (e.conditions ?? []).flatMap(conditionLeaves);
+  return [];
+}
+
+/** IAM wildcard match (`*`, `?`), as ArnLike/StringLike compare. */
+export function wildcardMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+  return re.test(value);
+}
+
+/** Whether any Allow statement of a policy could match the action (NotAction counts as could). */
+function mayGrant(policy: PolicyDocument | undefined, action: string): boolean {
+  return (policy?.Statement ?? []).some((st) => st.Effect === 'Allow' && (st.NotAction !== undefined
+    || (Array.isArray(st.Action) ? st.Action : [st.Action]).some((a) => typeof a === 'string' && wildcardMatch(a.toLowerCase(), action.toLowerCase()))));
+}
+
+export interface EvaluateOptions {
+  /** Resource tags by resource account+environment: stack tags propagate to the resources CloudFormation creates. */
+  readonly qualifier?: string;
+}
+
+export class Evaluator {
+  private simulations = 0;
+  readonly errors: string[] = [];
+  private readonly cache = new Map<string, Decision>();
+
+  constructor(private readonly model: Model) {}
+
+  get count(): number {
+    return this.simulations;
+  }
+
+  /** Evaluates one request as the principal, with its identity policies and the resource's policy. */
+  async can(principal: Principal, probe: Probe, extra: { tags?: Record<string, string>; sourceArn?: string } = {}): Promise<Decision> {
+    const key = `${principal.id}|${probe.action}|${probe.resource}|${JSON.stringify(probe.context ?? {})}|${JSON.stringify(extra)}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    // Cheap pre-filter: no statement anywhere names a matching action, so the engine could only say no.
+    const resourcePolicy = resourcePolicyFor(this.model, probe.resource);
+    if (!principal.identityPolicies.some((p) => mayGrant(p.policy, probe.action)) && !mayGrant(resourcePolicy, probe.action)) {
+      const denied: Decision = { allowed: false, conditions: [], leaves: [] };
+      this.cache.set(key, denied);
+      return denied;
+    }
+    const resourceAccount = accountOfArn(probe.resource) || principal.account;
+    const context: Record<string, string | string[]> = { 'aws:SecureTransport': 'true', 'aws:ResourceAccount': resourceAccount, ...(probe.context ?? {}) };
+    if (principal.kind === 'service') {
+      context['aws:SourceAccount'] = resourceAccount;
+      if (extra.sourceArn) context['aws:SourceArn'] = extra.sourceArn;
+      context['aws:PrincipalServiceName'] = principal.arn;
+    } else {
+      context['aws:PrincipalArn'] = principal.arn;
+      context['aws:PrincipalAccount'] = principal.account;
+      if (probe.action.startsWith('kms:')) context['kms:CallerAccount'] = principal.account;
+    }
+    if (probe.action.startsWith('kms:')) {
+      const aliases = this.model.aliasesByKey.get(probe.resource);
+      if (aliases) context['kms:ResourceAliases'] = aliases;
+    }
+    for (const [tag, value] of Object.entries(extra.tags ?? {})) context[`aws:ResourceTag/${tag}`] = value;
+    const target = probe.action === 'sts:AssumeRole' ? this.model.principals.find((p) => p.arn === probe.resource) : undefined;
+    for (const [tag, value] of Object.entries(target?.tags ?? {})) {
+      context[`iam:ResourceTag/${tag}`] = value;
+      context[`aws:ResourceTag/${tag}`] = value;
+    }
+    const constraints: DiscoveryContextKeyConstraint[] = [
+      // Encryption context keys are not validated per action by the engine: leave them to Discovery and check the condition values.
+      ...Object.keys(context).filter((k) => !k.startsWith('kms:EncryptionContext:')).map((keyName) => ({ keyName, presenceIsKnown: true as const, valueIsKnown: true as const })),
+      { keyName: '/^iam:ResourceTag\\/.*$/', presenceIsKnown: true, valueIsKnown: true },
+      // The resource's tags are all known: an absent tag is absent.
+      { keyName: '/^aws:ResourceTag\\/.*$/', presenceIsKnown: true, valueIsKnown: true },
+    ];
+    const simulation: Simulation = {
+      request: { principal: principal.arn, action: probe.action, resource: { resource: probe.resource, accountId: resourceAccount }, contextVariables: context },
+      identityPolicies: principal.identityPolicies.filter((p) => Array.isArray(p.policy?.Statement) && p.policy.Statement.length > 0),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy,
+    };
+    this.simulations++;
+    const response = await runSimulation(simulation, { simulationMode: 'Discovery', discoveryContextKeyConstraints: constraints });
+    let result: Decision;
+    if (response.resultType === 'error') {
+      this.errors.push(`${principal.id} ${probe.action} ${probe.resource}: ${response.errors.message}`);
+      result = { allowed: false, conditions: [], leaves: [] };
+    } else if (response.resultType === 'single') {
+      const c = response.result.analysis.conditions;
+      result = { allowed: response.overallResult === 'Allowed', conditions: conditionText(c), leaves: conditionLeaves(c) };
+    } else {
+      const allowed = response.results.filter((r) => r.analysis.result === 'Allowed');
+      const c = allowed[0]?.analysis.conditions;
+      result = { allowed: allowed.length > 0, conditions: conditionText(c), leaves: conditionLeaves(c) };
+    }
+    this.cache.set(key, result);
+    return result;
+  }
+}
+
+/** Evaluates every capability of every environment for every principal, following assume-role chains. */
+export async function evaluateMatrix(model: Model, options: EvaluateOptions = {}): Promise<Matrix> {
+  const evaluator = new Evaluator(model);
+  const qualifier = options.qualifier ?? 'hnb659fds';
+  const roles = model.principals.filter((p) => p.kind !== 'service');
+
+  // Who can assume whom: identity policy of the caller and trust policy of the role, cross-account aware.
+  const assumable = new Map<string, Principal[]>();
+  for (const caller of roles) {
+    const targets: Principal[] = [];
+    for (const target of roles) {
+      if (target === caller) continue;
+      const result = await evaluator.can(caller, { action: 'sts:AssumeRole', resource: target.arn });
+      if (result.allowed) targets.push(target);
+    }
+    assumable.set(caller.id, targets);
+  }
+
+  const environments: EnvironmentMatrix[] = [];
+  for (const env of model.environments) {
+    const tags = model.environmentTags.get(env.suffix) ?? {};
+    const capabilities: Array<{ capability: Capability; grants: Grant[] }> = [];
+    for (const capability of capabilitiesFor(env, qualifier)) {
+      const direct = new Map<string, string[]>();
+      for (const principal of model.principals) {
+        for (const probe of capability.probes) {
+          const result = await evaluator.can(principal, probe, { tags });
+          if (result.allowed) {
+            direct.set(principal.id, result.conditions);
+            break;
+          }
+        }
+      }
+      // Breadth-first over the assume-role graph: the shortest chain to a principal that can.
+      const grants: Grant[] = [];
+      for (const principal of model.principals) {
+        if (direct.has(principal.id)) {
+          grants.push({ principal: principal.id, via: [], conditions: direct.get(principal.id)! });
+          continue;
+        }
+        if (principal.kind === 'service') continue;
+        const seen = new Set([principal.id]);
+        let frontier: Array<{ id: string; path: string[] }> = [{ id: principal.id, path: [] }];
+        let found: Grant | undefined;
+        while (frontier.length > 0 && !found) {
+          const next: Array<{ id: string; path: string[] }> = [];
+          for (const node of frontier) {
+            for (const target of assumable.get(node.id) ?? []) {
+              if (seen.has(target.id)) continue;
+              seen.add(target.id);
+              const path = [...node.path, target.id];
+              if (direct.has(target.id)) {
+                found = { principal: principal.id, via: path, conditions: direct.get(target.id)! };
+                break;
+              }
+              next.push({ id: target.id, path });
+            }
+            if (found) break;
+          }
+          frontier = next;
+        }
+        if (found) grants.push(found);
+      }
+      capabilities.push({ capability, grants });
+    }
+    environments.push({ environment: env, capabilities });
+  }
+
+  const serviceChecks = await checkServices(model, evaluator);
+  return { model, environments, serviceChecks, errors: [...new Set(evaluator.errors)], simulations: evaluator.count };
+}
+
+/** The service principals (and the execution role) that must be able to act, per environment. */
+async function checkServices(model: Model, evaluator: Evaluator): Promise<ServiceCheck[]> {
+  const checks: ServiceCheck[] = [];
+  const service = (name: string): Principal => model.principals.find((p) => p.kind === 'service' && p.arn === name)
+    ?? { id: name, arn: name, account: 'aws', kind: 'service', home: 'AWS service', perBranch: false, purpose: 'other', identityPolicies: [] };
+  for (const env of model.environments) {
+    const tags = model.environmentTags.get(env.suffix) ?? {};
+    const cloudwatch = service('cloudwatch.amazonaws.com');
+    for (const topic of env.alarmTopics) {
+      const sourceArn = topic.alarmArns[0];
+      const publish = await evaluator.can(cloudwatch, { action: 'sns:Publish', resource: topic.arn }, { tags, sourceArn });
+      checks.push({ environment: env.suffix, description: 'CloudWatch alarms publish to the alarm topic', principal: cloudwatch.id, action: 'sns:Publish', resource: topic.arn, allowed: publish.allowed, detail: publish.conditions.join('; ') });
+      if (topic.keyArn) {
+        for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+          const key = await evaluator.can(cloudwatch, { action, resource: topic.keyArn }, { tags, sourceArn });
+          checks.push({ environment: env.suffix, description: "CloudWatch alarms use the alarm topic's key", principal: cloudwatch.id, action, resource: topic.keyArn, allowed: key.allowed, detail: key.conditions.join('; ') });
+        }
+      }
+    }
+    const logs = service(`logs.${env.region}.amazonaws.com`);
+    for (const group of env.allLogGroups.filter((g) => g.keyArn !== '')) {
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        // CloudWatch Logs sends the log group ARN as encryption context (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+        const r = await evaluator.can(logs, { action, resource: group.keyArn, context: { 'kms:EncryptionContext:aws:logs:arn': group.arn } }, { tags, sourceArn: group.arn });
+        // The grant may depend on the encryption context: it must name this log group.
+        const contextOk = r.leaves.filter((l) => l.key.toLowerCase() === 'kms:encryptioncontext:aws:logs:arn').every((l) => l.values.some((v) => wildcardMatch(v, group.arn)));
+        const unknown = r.leaves.filter((l) => l.key.toLowerCase() !== 'kms:encryptioncontext:aws:logs:arn');
+        checks.push({ environment: env.suffix, description: `CloudWatch Logs uses the key of ${group.name}`, principal: logs.id, action, resource: group.keyArn, allowed: r.allowed && contextOk && unknown.length === 0, detail: r.conditions.join('; ') });
+      }
+    }
+    for (const executionRoleArn of env.executionRoleArns) {
+      const role = model.principals.find((p) => p.arn === executionRoleArn);
+      if (!role) continue;
+      if (env.secretArn) {
+        const r = await evaluator.can(role, { action: 'secretsmanager:GetSecretValue', resource: env.secretArn }, { tags });
+        checks.push({ environment: env.suffix, description: 'The task execution role reads the database secret', principal: role.id, action: 'secretsmanager:GetSecretValue', resource: env.secretArn, allowed: r.allowed, detail: r.conditions.join('; ') });
+      }
+      if (env.secretKeyArn) {
+        const r = await evaluator.can(role, { action: 'kms:Decrypt', resource: env.secretKeyArn, context: { 'kms:ViaService': `secretsmanager.${env.region}.amazonaws.com` } }, { tags });
+        checks.push({ environment: env.suffix, description: "The task execution role decrypts with the secret's key", principal: role.id, action: 'kms:Decrypt', resource: env.secretKeyArn, allowed: r.allowed, detail: r.conditions.join('; ') });
+      }
+    }
+  }
+  return checks;
+}

@@ -1,0 +1,423 @@
+/**
+ * Turns the synthesized stacks into the inputs of a policy evaluation: principals with their identity
+ * and trust policies, resource policies by ARN, and, per environment, the concrete ARNs the matrix asks about.
+ */
+import type { LoadedStack } from './assembly';
+import { PlacedStack, Resolver, UNRESOLVED } from './intrinsics';
+
+export type PolicyDocument = { Version?: string; Statement: Array<Record<string, unknown>> };
+
+export type PrincipalKind = 'role' | 'bootstrap' | 'service';
+/** What the intended matrix allows a principal to be for an environment's PHI. */
+export type PrincipalPurpose = 'workload' | 'post-deploy' | 'other';
+
+export interface Principal {
+  /** Stable display id: `<stack>/<logicalId>`, a bootstrap role name, or a service principal. */
+  readonly id: string;
+  /** Role ARN, or the service principal name. */
+  readonly arn: string;
+  readonly account: string;
+  readonly kind: PrincipalKind;
+  /** Environment suffix for stage roles; `tooling`, `per-branch tooling`, `shared`, or `account <id>` otherwise. */
+  readonly home: string;
+  /** Runs or is controlled by branch code (per-branch pipelines and environments, and a sandbox account's bootstrap roles). */
+  readonly perBranch: boolean;
+  readonly purpose: PrincipalPurpose;
+  readonly identityPolicies: Array<{ name: string; policy: PolicyDocument }>;
+  readonly trustPolicy?: PolicyDocument;
+  /** Tags on the role (iam:ResourceTag conditions of callers). */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface AlarmTopic {
+  readonly arn: string;
+  readonly keyArn?: string;
+  /** Alarms whose actions publish to this topic (the aws:SourceArn CloudWatch sends). */
+  readonly alarmArns: readonly string[];
+  readonly stackName: string;
+}
+
+export interface EncryptedLogGroup {
+  readonly name: string;
+  readonly arn: string;
+  readonly keyArn: string;
+}
+
+export interface Environment {
+  readonly suffix: string;
+  readonly account: string;
+  readonly region: string;
+  /** A per-branch environment (from `-c branch=...`), as opposed to a long-lived one (dev, prod). */
+  readonly perBranch: boolean;
+  readonly profile: string;
+  readonly stacks: ReadonlyArray<{ name: string; arn: string }>;
+  readonly streamArn?: string;
+  readonly streamKeyArn?: string;
+  readonly databaseKeyArn?: string;
+  readonly databaseResourceId?: string;
+  readonly secretArn?: string;
+  /** Customer managed key of the existing secret, when configured; undefined means the AWS managed key. */
+  readonly secretKeyArn?: string;
+  readonly processorLogGroups: readonly EncryptedLogGroup[];
+  readonly databaseLogGroups: readonly EncryptedLogGroup[];
+  readonly allLogGroups: readonly EncryptedLogGroup[];
+  readonly taskDefinitionArns: readonly string[];
+  readonly clusterArn?: string;
+  /** Roles ECS tasks of this environment run as (task and execution roles): the ones PassRole matters for. */
+  readonly taskRoleArns: readonly string[];
+  readonly executionRoleArns: readonly string[];
+  readonly alarmTopics: readonly AlarmTopic[];
+}
+
+export interface Model {
+  readonly principals: readonly Principal[];
+  /** Resource policies by resource ARN (KMS key policies, SNS topic policies, S3 bucket policies, secret policies, trust policies). */
+  readonly resourcePolicies: ReadonlyMap<string, PolicyDocument>;
+  readonly environments: readonly Environment[];
+  /** Accounts that appear, with what they hold, for the legend. */
+  readonly accounts: ReadonlyMap<string, { environments: string[]; tooling: boolean }>;
+  /** Managed policies referenced but not modelled (their grants are unknown offline). */
+  readonly unmodelled: readonly string[];
+  readonly region: string;
+  /** KMS aliases by key ARN (the kms:ResourceAliases context key). */
+  readonly aliasesByKey: ReadonlyMap<string, string[]>;
+  /** Tags of an environment's resources (stack tags propagate to them), for aws:ResourceTag conditions. */
+  readonly environmentTags: ReadonlyMap<string, Record<string, string>>;
+}
+
+export interface ModelOptions {
+  /** Account for a stack whose manifest says unknown-account, by origin. */
+  readonly fallbackAccount: { delivery: string; branch: string };
+  readonly fallbackRegion: string;
+  /** cdk.json context, for the existing secrets' names and keys. */
+  readonly context: Record<string, unknown>;
+  /** CDK bootstrap qualifier. @default 'hnb659fds' */
+  readonly qualifier?: string;
+  /** Accounts the bootstrap roles trust (`cdk bootstrap --trust`), besides their own. @default the tooling account(s) */
+  readonly bootstrapTrust?: readonly string[];
+}
+
+/**
+ * AWS managed policies, reduced to what the matrix asks about, from the AWS Managed Policy Reference
+ * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/policy-list.html).
+ */
+const AWS_MANAGED: Record<string, PolicyDocument> = {
+  'service-role/AWSLambdaBasicExecutionRole': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: '*' }] },
+  'service-role/AmazonRDSEnhancedMonitoringRole': {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'], Resource: 'arn:aws:logs:*:*:log-group:RDS*' },
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'], Resource: 'arn:aws:logs:*:*:log-group:RDS*:log-stream:*' },
+    ],
+  },
+  // Snapshot and restore actions only; none of the matrix's actions (reviewed against the reference page).
+  'service-role/AWSBackupServiceRolePolicyForBackup': { Version: '2012-10-17', Statement: [] },
+};
+
+/**
+ * The CDK bootstrap template's roles, reduced to what the matrix asks about (CDK default bootstrap template v2,
+ * https://github.com/aws/aws-cdk-cli/blob/main/packages/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml).
+ */
+function bootstrapRoles(qualifier: string, account: string, region: string, trusted: readonly string[]): Array<{ name: string; identity: PolicyDocument; trusted: readonly string[] }> {
+  const exec = `arn:aws:iam::${account}:role/cdk-${qualifier}-cfn-exec-role-${account}-${region}`;
+  return [
+    {
+      name: `cdk-${qualifier}-deploy-role-${account}-${region}`,
+      identity: {
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'CloudFormationPermissions', Effect: 'Allow', Action: ['cloudformation:CreateChangeSet', 'cloudformation:DeleteChangeSet', 'cloudformation:DescribeChangeSet', 'cloudformation:DescribeStacks', 'cloudformation:ExecuteChangeSet', 'cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:RollbackStack', 'cloudformation:ContinueUpdateRollback'], Resource: '*' },
+          { Sid: 'CliPermissions', Effect: 'Allow', Action: ['cloudformation:DescribeStackEvents', 'cloudformation:GetTemplate', 'cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection', 'sts:GetCallerIdentity', 'cloudformation:GetTemplateSummary'], Resource: '*' },
+          { Sid: 'PassRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: exec },
+        ],
+      },
+    },
+    { name: `cdk-${qualifier}-file-publishing-role-${account}-${region}`, identity: { Version: '2012-10-17', Statement: [] } },
+    { name: `cdk-${qualifier}-image-publishing-role-${account}-${region}`, identity: { Version: '2012-10-17', Statement: [] } },
+  ].map((r) => ({ ...r, trusted }));
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+function servicePrincipals(doc: PolicyDocument | undefined): string[] {
+  const out: string[] = [];
+  for (const statement of doc?.Statement ?? []) {
+    const principal = statement.Principal as { Service?: string | string[] } | undefined;
+    if (principal && typeof principal === 'object') out.push(...asArray(principal.Service));
+  }
+  return out;
+}
+
+function contextObject(context: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = context[key];
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions): Model {
+  const qualifier = options.qualifier ?? 'hnb659fds';
+  const placed: Array<PlacedStack & { loaded: LoadedStack }> = [];
+  const seen = new Set<string>();
+  for (const s of stacks) {
+    // The branch synth repeats account-level stacks (the shared trail): keep the delivery app's copy.
+    if (seen.has(s.stackName)) continue;
+    seen.add(s.stackName);
+    placed.push({ stackName: s.stackName, account: s.account ?? options.fallbackAccount[s.origin], region: s.region ?? options.fallbackRegion, template: s.template, loaded: s });
+  }
+  const resolver = new Resolver(placed);
+  const resourcePolicies = new Map<string, PolicyDocument>();
+  const unmodelled = new Set<string>();
+  const principals: Principal[] = [];
+  const services = new Set<string>();
+
+  const homeOf = (s: LoadedStack): { home: string; perBranch: boolean } => {
+    const suffix = s.tags.EnvironmentSuffix;
+    if (suffix) return { home: suffix, perBranch: s.origin === 'branch' };
+    if (s.template.Resources && Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodePipeline::Pipeline')) {
+      // A pipeline that builds branch code (the per-branch deploy/destroy/sweep pipelines) runs it with these roles.
+      const perBranch = /ephemeral/i.test(s.stackName) || Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodeBuild::Project' && JSON.stringify(r.Properties ?? {}).includes('branch='));
+      return { home: perBranch ? 'per-branch tooling' : 'tooling', perBranch };
+    }
+    return { home: 'shared', perBranch: s.origin === 'branch' };
+  };
+
+  // Identity policies attached through AWS::IAM::Policy / ManagedPolicy, by role name per account.
+  const attached = new Map<string, Array<{ name: string; policy: PolicyDocument }>>();
+  const attach = (account: string, roleName: string, name: string, policy: PolicyDocument) => {
+    const key = `${account}/${roleName}`;
+    attached.set(key, [...(attached.get(key) ?? []), { name, policy }]);
+  };
+  const customerManaged = new Map<string, PolicyDocument>();
+  const aliasesByKey = new Map<string, string[]>();
+  const assumedKeyPolicies = new Set<string>();
+  for (const stack of placed) {
+    for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
+      if (resource.Condition && !resolver.condition(stack, resource.Condition)) continue;
+      const p = resource.Properties ?? {};
+      const doc = (value: unknown) => resolver.resolve(stack, value) as PolicyDocument;
+      switch (resource.Type) {
+        case 'AWS::IAM::Policy':
+        case 'AWS::IAM::ManagedPolicy': {
+          const policy = doc(p.PolicyDocument);
+          for (const role of asArray(p.Roles as unknown[])) attach(stack.account, resolver.str(stack, role), `${stack.stackName}/${logicalId}`, policy);
+          if (resource.Type === 'AWS::IAM::ManagedPolicy') customerManaged.set(resolver.ref(stack, logicalId), policy);
+          break;
+        }
+        case 'AWS::KMS::Key':
+          resourcePolicies.set(resolver.getAtt(stack, logicalId, 'Arn'), doc(p.KeyPolicy));
+          break;
+        case 'AWS::SNS::TopicPolicy':
+          for (const topic of asArray(p.Topics as unknown[])) resourcePolicies.set(resolver.str(stack, topic), doc(p.PolicyDocument));
+          break;
+        case 'AWS::S3::BucketPolicy': {
+          const bucket = resolver.str(stack, p.Bucket);
+          resourcePolicies.set(`arn:aws:s3:::${bucket}`, doc(p.PolicyDocument));
+          break;
+        }
+        case 'AWS::KMS::Alias': {
+          const target = resolver.str(stack, p.TargetKeyId);
+          const keyArn = target.startsWith('arn:') ? target : resolver.arn(stack, 'kms', `key/${target}`);
+          aliasesByKey.set(keyArn, [...(aliasesByKey.get(keyArn) ?? []), resolver.str(stack, p.AliasName)]);
+          break;
+        }
+        case 'AWS::SecretsManager::ResourcePolicy':
+          resourcePolicies.set(resolver.str(stack, p.SecretId), doc(p.ResourcePolicy));
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  for (const policy of resourcePolicies.values()) servicePrincipals(policy).forEach((s) => services.add(s));
+
+  for (const stack of placed) {
+    const { home, perBranch } = homeOf(stack.loaded);
+    for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
+      if (resource.Type !== 'AWS::IAM::Role') continue;
+      if (resource.Condition && !resolver.condition(stack, resource.Condition)) continue;
+      const p = resource.Properties ?? {};
+      const name = resolver.ref(stack, logicalId);
+      const arn = resolver.getAtt(stack, logicalId, 'Arn');
+      const trustPolicy = resolver.resolve(stack, p.AssumeRolePolicyDocument) as PolicyDocument;
+      resourcePolicies.set(arn, trustPolicy);
+      servicePrincipals(trustPolicy).forEach((s) => services.add(s));
+      const identityPolicies: Array<{ name: string; policy: PolicyDocument }> = [];
+      for (const inline of asArray(resolver.resolve(stack, p.Policies) as Array<{ PolicyName: string; PolicyDocument: PolicyDocument }>)) {
+        identityPolicies.push({ name: `${stack.stackName}/${logicalId}/${inline.PolicyName}`, policy: inline.PolicyDocument });
+      }
+      for (const managed of asArray(resolver.resolve(stack, p.ManagedPolicyArns) as string[])) {
+        const awsManaged = /:iam::aws:policy\/(.+)$/.exec(managed)?.[1];
+        const policy = awsManaged ? AWS_MANAGED[awsManaged] : customerManaged.get(managed);
+        if (policy) identityPolicies.push({ name: managed, policy });
+        else unmodelled.add(managed);
+      }
+      identityPolicies.push(...(attached.get(`${stack.account}/${name}`) ?? []));
+      const trusted = servicePrincipals(trustPolicy);
+      const trustsAws = (trustPolicy.Statement ?? []).some((s) => s.Principal && typeof s.Principal === 'object' && (s.Principal as Record<string, unknown>).AWS !== undefined);
+      const stageRole = stack.loaded.tags.EnvironmentSuffix !== undefined;
+      const purpose: PrincipalPurpose = stageRole && trusted.includes('ecs-tasks.amazonaws.com') ? 'workload'
+        : stageRole && trustsAws ? 'post-deploy'
+        // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
+        : perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId) ? 'post-deploy'
+        : 'other';
+      principals.push({ id: `${stack.stackName}/${logicalId}`, arn, account: stack.account, kind: 'role', home, perBranch, purpose, identityPolicies, trustPolicy });
+    }
+  }
+
+  // Environments, from the stage stacks' EnvironmentSuffix tag.
+  const bySuffix = new Map<string, Array<PlacedStack & { loaded: LoadedStack }>>();
+  for (const stack of placed) {
+    const suffix = stack.loaded.tags.EnvironmentSuffix;
+    if (suffix) bySuffix.set(suffix, [...(bySuffix.get(suffix) ?? []), stack]);
+  }
+  const ephemeralContext = contextObject(options.context, 'ephemeral');
+  const environmentsContext = contextObject(options.context, 'environments');
+  const environments: Environment[] = [];
+  const environmentTags = new Map<string, Record<string, string>>();
+  for (const [suffix, envStacks] of bySuffix) {
+    const first = envStacks[0];
+    environmentTags.set(suffix, Object.fromEntries(Object.entries(first.loaded.tags).filter(([k]) => k !== 'ExpiresAt')));
+    const perBranch = first.loaded.origin === 'branch';
+    const configured = perBranch ? ephemeralContext : contextObject(environmentsContext, suffix);
+    const keyOf = (stack: PlacedStack, value: unknown): string | undefined => {
+      const v = resolver.str(stack, value);
+      if (v === UNRESOLVED) return undefined;
+      return v.startsWith('arn:') ? v : resolver.arn(stack, 'kms', `key/${v}`);
+    };
+    let streamArn: string | undefined;
+    let streamKeyArn: string | undefined;
+    let databaseKeyArn: string | undefined;
+    let databaseResourceId: string | undefined;
+    let databaseIdentifier: string | undefined;
+    let clusterArn: string | undefined;
+    const logGroups: EncryptedLogGroup[] = [];
+    const taskDefinitionArns: string[] = [];
+    const taskRoleArns: string[] = [];
+    const executionRoleArns: string[] = [];
+    const topics: Array<{ arn: string; keyArn?: string; stackName: string }> = [];
+    const alarmsByTopic = new Map<string, string[]>();
+    for (const stack of envStacks) {
+      for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
+        const p = resource.Properties ?? {};
+        switch (resource.Type) {
+          case 'AWS::Kinesis::Stream':
+            streamArn = resolver.getAtt(stack, logicalId, 'Arn');
+            streamKeyArn = keyOf(stack, (p.StreamEncryption as { KeyId?: unknown } | undefined)?.KeyId);
+            break;
+          case 'AWS::RDS::DBInstance':
+            databaseKeyArn = keyOf(stack, p.KmsKeyId);
+            databaseResourceId = resolver.getAtt(stack, logicalId, 'DbiResourceId');
+            databaseIdentifier = resolver.ref(stack, logicalId);
+            break;
+          case 'AWS::Logs::LogGroup': {
+            const keyArn = keyOf(stack, p.KmsKeyId);
+            const name = resolver.ref(stack, logicalId);
+            if (keyArn) logGroups.push({ name, arn: resolver.arn(stack, 'logs', `log-group:${name}`), keyArn });
+            else logGroups.push({ name, arn: resolver.arn(stack, 'logs', `log-group:${name}`), keyArn: '' });
+            break;
+          }
+          case 'AWS::ECS::TaskDefinition':
+            taskDefinitionArns.push(resolver.ref(stack, logicalId));
+            if (p.TaskRoleArn) taskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
+            if (p.ExecutionRoleArn) executionRoleArns.push(resolver.str(stack, p.ExecutionRoleArn));
+            break;
+          case 'AWS::ECS::Cluster':
+            clusterArn = resolver.getAtt(stack, logicalId, 'Arn');
+            break;
+          case 'AWS::SNS::Topic':
+            topics.push({ arn: resolver.ref(stack, logicalId), keyArn: p.KmsMasterKeyId ? keyOf(stack, p.KmsMasterKeyId) : undefined, stackName: stack.stackName });
+            break;
+          case 'AWS::CloudWatch::Alarm': {
+            const alarmArn = resolver.getAtt(stack, logicalId, 'Arn');
+            for (const action of [...asArray(p.AlarmActions as unknown[]), ...asArray(p.OKActions as unknown[]), ...asArray(p.InsufficientDataActions as unknown[])]) {
+              const target = resolver.str(stack, action);
+              if (target.includes(':sns:')) alarmsByTopic.set(target, [...new Set([...(alarmsByTopic.get(target) ?? []), alarmArn])]);
+            }
+            break;
+          }
+          default:
+            break;
+        }
+      }
+    }
+    // Alarm topics: every topic an alarm of this environment publishes to, even one in another stack.
+    const alarmTopics: AlarmTopic[] = [...alarmsByTopic.entries()].map(([arn, alarmArns]) => {
+      const topic = topics.find((t) => t.arn === arn);
+      return { arn, keyArn: topic?.keyArn, alarmArns, stackName: topic?.stackName ?? '(outside this environment)' };
+    });
+    const secretName = typeof configured.databaseSecretName === 'string' ? configured.databaseSecretName : undefined;
+    const secretKeyArn = typeof configured.databaseSecretKeyArn === 'string' ? configured.databaseSecretKeyArn : undefined;
+    if (secretKeyArn && !resourcePolicies.has(secretKeyArn)) {
+      // A key outside the app: its policy is unknown offline, so assume the default key policy (the account decides through IAM).
+      resourcePolicies.set(secretKeyArn, { Version: '2012-10-17', Statement: [{ Sid: 'AssumedDefaultKeyPolicy', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${secretKeyArn.split(':')[4]}:root` }, Action: 'kms:*', Resource: '*' }] });
+      assumedKeyPolicies.add(secretKeyArn);
+    }
+    const isDbLog = (g: EncryptedLogGroup) => (databaseIdentifier !== undefined && g.name.includes(`/rds/instance/${databaseIdentifier}/`)) || /\/database\b/.test(g.name);
+    const isProcessorLog = (g: EncryptedLogGroup) => /processor|migrat|verify/.test(g.name) && !isDbLog(g);
+    environments.push({
+      suffix,
+      account: first.account,
+      region: first.region,
+      perBranch,
+      profile: first.loaded.tags.Profile ?? 'unknown',
+      stacks: envStacks.map((s) => ({ name: s.stackName, arn: resolver.stackArn(s) })),
+      streamArn,
+      streamKeyArn,
+      databaseKeyArn,
+      databaseResourceId,
+      secretArn: secretName ? resolver.arn(first, 'secretsmanager', `secret:${secretName}-AbCdEf`) : undefined,
+      secretKeyArn,
+      processorLogGroups: logGroups.filter(isProcessorLog),
+      databaseLogGroups: logGroups.filter(isDbLog),
+      allLogGroups: logGroups,
+      taskDefinitionArns,
+      clusterArn,
+      taskRoleArns: [...new Set(taskRoleArns)],
+      executionRoleArns: [...new Set(executionRoleArns)],
+      alarmTopics,
+    });
+  }
+
+  // Accounts and their CDK bootstrap roles.
+  const accounts = new Map<string, { environments: string[]; tooling: boolean }>();
+  for (const stack of placed) {
+    const entry = accounts.get(stack.account) ?? { environments: [], tooling: false };
+    const suffix = stack.loaded.tags.EnvironmentSuffix;
+    if (suffix && !entry.environments.includes(suffix)) entry.environments.push(suffix);
+    if (!suffix && homeOf(stack.loaded).home.includes('tooling')) entry.tooling = true;
+    accounts.set(stack.account, entry);
+  }
+  const toolingAccounts = [...accounts.entries()].filter(([, a]) => a.tooling).map(([id]) => id);
+  const trust = options.bootstrapTrust ?? toolingAccounts;
+  for (const [account, info] of accounts) {
+    const onlyBranch = info.environments.length > 0 && info.environments.every((suffix) => environments.find((e) => e.suffix === suffix)?.perBranch);
+    for (const role of bootstrapRoles(qualifier, account, options.fallbackRegion, trust)) {
+      const arn = `arn:aws:iam::${account}:role/${role.name}`;
+      const trustPolicy: PolicyDocument = {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: [...new Set([account, ...role.trusted])].map((a) => `arn:aws:iam::${a}:root`) }, Action: 'sts:AssumeRole' }],
+      };
+      resourcePolicies.set(arn, trustPolicy);
+      principals.push({ id: role.name, arn, account, kind: 'bootstrap', home: `account ${account}`, perBranch: onlyBranch, purpose: 'other', identityPolicies: [{ name: 'cdk-bootstrap-default', policy: role.identity }], trustPolicy, tags: { 'aws-cdk:bootstrap-role': role.name.split('-').slice(2, -3).join('-').replace(/-role$/, '') } });
+    }
+  }
+
+  // Service principals named in trust or resource policies; `logs.<region>` is asked about explicitly.
+  services.add(`logs.${options.fallbackRegion}.amazonaws.com`);
+  services.add('cloudwatch.amazonaws.com');
+  for (const service of [...services].sort()) {
+    principals.push({ id: service, arn: service, account: 'aws', kind: 'service', home: 'AWS service', perBranch: false, purpose: 'other', identityPolicies: [] });
+  }
+
+  return {
+    principals,
+    resourcePolicies,
+    environments,
+    accounts,
+    unmodelled: [...unmodelled, ...[...assumedKeyPolicies].map((k) => `key policy of ${k} (assumed: the default key policy)`)].sort(),
+    region: options.fallbackRegion,
+    aliasesByKey,
+    environmentTags,
+  };
+}
