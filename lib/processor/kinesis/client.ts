@@ -1,7 +1,7 @@
 import type { GetRecordsCommandOutput, _Record } from '@aws-sdk/client-kinesis';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { HandlerExecutionContext, Pluggable } from '@smithy/types';
+import type { DeserializeMiddleware, HandlerExecutionContext, InitializeMiddleware, Pluggable } from '@smithy/types';
 import type { ProcessorConfig } from '../config';
 
 /**
@@ -102,40 +102,38 @@ const isGetRecords = (context: HandlerExecutionContext) => context.commandName =
  *
  * Two middlewares: one just inside the SDK's deserializer takes a 2xx JSON body, decodes it and
  * hands the SDK an empty body (so the SDK builds only `$metadata`); one in the initialize step
- * (outside the retry loop) puts the decoded fields on the SDK's output. Anything unexpected
+ * (outside the retry loop and the SDK's logger) puts the decoded fields on the SDK's output. Anything unexpected
  * (non-JSON content type, a body that does not decode) is put back untouched for the SDK to judge.
  */
 export const getRecordsDecoder: Pluggable<any, any> = {
   applyToStack(stack) {
-    stack.addRelativeTo(
-      (next, context: DecoderContext) => async (args) => {
-        const result = await next(args);
-        if (!isGetRecords(context)) return result;
-        const response = result.response as RawResponse;
-        const status = response.statusCode ?? 0;
-        if (status < 200 || status >= 300 || !/json/i.test(contentType(response.headers))) return result;
-        const bytes = await readBody(response.body);
-        try {
-          context[DECODED] = decodeGetRecordsBody(bytes);
-          response.body = new Uint8Array(0);
-        } catch {
-          response.body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        }
-        return result;
-      },
-      { name: 'fhirGetRecordsBodyDecoder', relation: 'after', toMiddleware: 'deserializerMiddleware', override: true },
-    );
-    stack.add(
-      (next, context: DecoderContext) => async (args) => {
-        const result = await next(args);
-        const decoded = context[DECODED];
-        if (decoded !== undefined) {
-          context[DECODED] = undefined;
-          Object.assign(result.output as object, decoded);
-        }
-        return result;
-      },
-      { name: 'fhirGetRecordsOutput', step: 'initialize', override: true },
-    );
+    const decodeBody: DeserializeMiddleware<object, object> = (next, context: DecoderContext) => async (args) => {
+      const result = await next(args);
+      if (!isGetRecords(context)) return result;
+      const response = result.response as RawResponse;
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status >= 300 || !/json/i.test(contentType(response.headers))) return result;
+      const bytes = await readBody(response.body);
+      try {
+        context[DECODED] = decodeGetRecordsBody(bytes);
+        response.body = new Uint8Array(0);
+      } catch {
+        response.body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      }
+      return result;
+    };
+    const mergeOutput: InitializeMiddleware<object, object> = (next, context: DecoderContext) => async (args) => {
+      const result = await next(args);
+      const decoded = context[DECODED];
+      if (decoded !== undefined) {
+        context[DECODED] = undefined;
+        Object.assign(result.output, decoded);
+      }
+      return result;
+    };
+    stack.addRelativeTo(decodeBody, { name: 'fhirGetRecordsBodyDecoder', relation: 'after', toMiddleware: 'deserializerMiddleware', override: true });
+    // Outside the SDK's logger middleware, which otherwise walks and copies every record (even for
+    // its no-op logger) and, with a real logger, would log the payloads: PHI.
+    stack.addRelativeTo(mergeOutput, { name: 'fhirGetRecordsOutput', relation: 'before', toMiddleware: 'loggerMiddleware', override: true });
   },
 };

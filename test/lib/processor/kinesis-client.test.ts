@@ -17,11 +17,12 @@ const wireBody = (records: { seq: string; key: string; data: Buffer; at?: number
 interface Canned { readonly status: number; readonly body: string; readonly contentType?: string }
 
 /** A client whose HTTP layer answers from a script and keeps the requests it was sent. */
-function scriptedClient(responses: Canned[]) {
+function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: jest.Mock; warn: jest.Mock; error: jest.Mock }) {
   const requests: { headers: Record<string, string>; body: string }[] = [];
   const requestHandler = {
     handle: async (request: { headers: Record<string, string>; body?: unknown }) => {
-      requests.push({ headers: request.headers, body: Buffer.from((request.body ?? '') as Uint8Array).toString('utf8') });
+      const body = request.body as Uint8Array | string | undefined;
+      requests.push({ headers: request.headers, body: typeof body === 'string' || body === undefined ? body ?? '' : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') });
       const next = responses.shift();
       if (!next) throw new Error('scripted client: no response left for this request');
       return {
@@ -35,7 +36,7 @@ function scriptedClient(responses: Canned[]) {
   };
   const client = new KinesisClient({
     region: 'eu-west-2', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-    requestHandler: requestHandler as unknown as NodeHttpHandler, maxAttempts: 3,
+    requestHandler: requestHandler as unknown as NodeHttpHandler, maxAttempts: 3, logger,
   });
   client.middlewareStack.use(getRecordsDecoder);
   return { client, requests };
@@ -122,6 +123,18 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
     const error = await client.send(new GetRecordsCommand({ ShardIterator: 'it' })).catch((e: unknown) => e) as Error & { $response?: { body?: unknown } };
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/Deserialization error/);
+    client.destroy();
+  });
+
+  test('a configured SDK logger never sees the records (payloads are PHI)', async () => {
+    const logger = { debug: jest.fn(), info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+    const { client } = scriptedClient([{ status: 200, body: wireBody([{ seq: '1', key: 'patient-1', data: Buffer.from('{"name":"Jane"}') }]) }], logger);
+    const out = await client.send(new GetRecordsCommand({ ShardIterator: 'it' }));
+    expect(out.Records).toHaveLength(1);
+    expect(logger.info).toHaveBeenCalledTimes(1);
+    expect(logger.info.mock.calls[0][0]).toMatchObject({ commandName: 'GetRecordsCommand', output: {} });
+    expect(logger.info.mock.calls[0][0].output.Records).toBeUndefined();
+    expect(JSON.stringify(logger.info.mock.calls[0][0])).not.toContain('patient-1');
     client.destroy();
   });
 
