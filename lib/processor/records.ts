@@ -47,26 +47,12 @@ export interface RecordRef {
 export interface ClassifiedBatch {
   readonly valid: readonly ValidEntry[];
   readonly quarantined: readonly QuarantineEntry[];
+  /** Sequence numbers of valid records with nothing to store (a Bundle without entries): audited only. @default none */
+  readonly emptyRecords?: readonly string[];
   /** Every input record in arrival order; bisection splits on these. */
   readonly records: readonly RecordRef[];
   /** Sequence number of the last record: the checkpoint after this batch. */
   readonly lastSequenceNumber: string;
-}
-
-/** The validator's per-resource fields this module reads (single resource or Bundle entry). */
-interface ResourceFields {
-  readonly resourceType: string;
-  readonly id: string;
-  readonly versionId?: string;
-  readonly lastUpdated?: string;
-  readonly patientId: string | null;
-  readonly json: string;
-}
-
-/** A valid record yields one resource or, for a Bundle, `resources`. */
-function resourcesOf(result: object): readonly ResourceFields[] {
-  const bundle = (result as { resources?: readonly ResourceFields[] }).resources;
-  return bundle ?? [result as ResourceFields];
 }
 
 export const contentHash = (json: string): string => createHash('sha256').update(json).digest('hex');
@@ -76,6 +62,7 @@ export function classify(records: readonly StreamRecord[], maxRecordBytes: numbe
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
   const refs: RecordRef[] = [];
+  const empty: string[] = [];
   for (const record of records) {
     const sequenceNumber = record.SequenceNumber!;
     const partitionKey = record.PartitionKey ?? '';
@@ -83,20 +70,20 @@ export function classify(records: readonly StreamRecord[], maxRecordBytes: numbe
     refs.push({ sequenceNumber, partitionKey, payload: data });
     const result = validateRecord(data, maxRecordBytes);
     if (result.ok) {
-      resourcesOf(result).forEach((r, entryIndex) => {
-        const fallback = r.patientId === null || r.patientId === undefined;
+      if (result.resources.length === 0) empty.push(sequenceNumber);
+      result.resources.forEach((r, entryIndex) => {
+        // The producer contract: partition key = patient id. Used only when the resource names no patient.
+        const fallback = r.patientId === null;
         valid.push({
-          sequenceNumber, entryIndex, resourceType: r.resourceType, id: r.id,
-          versionId: r.versionId ?? undefined, lastUpdated: r.lastUpdated ?? undefined,
-          patientId: fallback ? partitionKey : r.patientId!, patientFromPartitionKey: fallback,
-          json: r.json, contentHash: contentHash(r.json),
+          sequenceNumber, entryIndex, resourceType: r.resourceType, id: r.id, versionId: r.versionId, lastUpdated: r.lastUpdated,
+          patientId: r.patientId ?? partitionKey, patientFromPartitionKey: fallback, json: r.json, contentHash: contentHash(r.json),
         });
       });
     } else {
       quarantined.push({ sequenceNumber, partitionKey, reason: result.reason, detail: result.detail, payload: Buffer.from(data) });
     }
   }
-  return { valid, quarantined, records: refs, lastSequenceNumber: records[records.length - 1]?.SequenceNumber ?? '' };
+  return { valid, quarantined, emptyRecords: empty, records: refs, lastSequenceNumber: records[records.length - 1]?.SequenceNumber ?? '' };
 }
 
 /** The sub-batch holding only the given records (in arrival order). */
@@ -105,6 +92,7 @@ export function subBatch(batch: ClassifiedBatch, records: readonly RecordRef[]):
   return {
     valid: batch.valid.filter((v) => keep.has(v.sequenceNumber)),
     quarantined: batch.quarantined.filter((q) => keep.has(q.sequenceNumber)),
+    emptyRecords: batch.emptyRecords?.filter((seq) => keep.has(seq)),
     records,
     lastSequenceNumber: records[records.length - 1]?.sequenceNumber ?? '',
   };

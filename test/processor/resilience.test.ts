@@ -75,40 +75,47 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     expect(b.logs.some((l) => l.includes('leases released'))).toBe(true);
   });
 
-  test('kill -9 at random points during a 20,000-record run: every record persisted exactly once', async () => {
+  test('kill -9 on observed progress during a 20,000-record run: every record persisted exactly once', async () => {
     const stream = 'crash-test';
     await createStream(kinesis.client, stream, 4);
     const records = validSamples(20_000, { runId: 'crash', patients: 2_000, seed: 99 });
-    // Paced producer (about 10 s) so that crashes land while batches are in flight.
+    // Paced producer; the last 1,000 records wait until every kill is done, so no kill can land after the last record.
+    let releaseLast!: () => void;
+    const lastGate = new Promise<void>((resolve) => { releaseLast = resolve; });
     const producing = (async () => {
       for (let i = 0; i < records.length; i += 1_000) {
+        if (i + 1_000 >= records.length) await lastGate;
         await putRecords(kinesis.client, stream, records.slice(i, i + 1_000));
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
     const done = async () => (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
-    let kills = 0;
     let proc = start(stream, 'crashy-0');
-    const killedAt: number[] = [];
-    while (kills < 8) {
-      // Wait until this incarnation holds leases and is working, then kill it at a random moment.
-      await waitFor('leases acquired', async () => (proc.logs.some((l) => l.includes('acquired leases')) ? true : undefined), 30_000);
-      await new Promise((r) => setTimeout(r, Math.random() * 700));
-      const n = await done();
-      if (n >= 20_000) break;
+    const kills: Array<{ atStart: number; atKill: number; afterKill: number }> = [];
+    for (let k = 1; k <= 8; k++) {
+      // Kill once this incarnation has committed (the count moved since it started) and the run has passed k x 2,000.
+      const atStart = await done();
+      const atKill = await waitFor(`progress past ${k * 2_000}`, async () => {
+        const n = await done();
+        return n > atStart && n >= k * 2_000 ? n : undefined;
+      }, 90_000, 25);
       proc.child.kill('SIGKILL');
       await proc.exited;
-      killedAt.push(n);
-      kills++;
-      proc = start(stream, `crashy-${kills}`);
+      kills.push({ atStart, atKill, afterKill: await done() });
+      proc = start(stream, `crashy-${k}`);
     }
+    releaseLast();
     await producing;
     await waitFor('20,000 persisted', async () => ((await done()) >= 20_000 ? true : undefined), 120_000);
     proc.child.kill('SIGTERM');
     await proc.exited;
 
-    // The kills landed mid-run, not before the first or after the last record.
-    expect(killedAt.filter((n) => n > 0 && n < 20_000).length).toBeGreaterThanOrEqual(3);
+    // Every kill landed mid-run: after its incarnation's first commit and before the last record was stored.
+    expect(kills).toHaveLength(8);
+    for (const kill of kills) {
+      expect(kill.atKill).toBeGreaterThan(kill.atStart);
+      expect(kill.afterKill).toBeLessThan(20_000);
+    }
     const history = await db.query(`SELECT count(*)::int AS rows, count(DISTINCT (resource_type, resource_id, version_id))::int AS keys
       FROM fhir_resource_history WHERE stream_name = $1`, [stream]);
     expect(history.rows[0]).toEqual({ rows: 20_000, keys: 20_000 });

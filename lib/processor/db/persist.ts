@@ -187,6 +187,14 @@ async function persistOnce(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext
       if (lease.rowCount !== 1) throw new LeaseLostError(ctx.shardId);
       const valid = await writeValid(client, batch.valid, ctx);
       const q = await writeQuarantine(client, batch.quarantined, ctx);
+      if (batch.emptyRecords?.length) {
+        // A valid record with nothing to store (a Bundle without entries) still gets its one audit event.
+        await client.query(
+          `INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
+           SELECT $1, 'persist', 'no-resources', $2, $3, s, 'valid record without resources (empty Bundle)' FROM unnest($4::text[]) AS s`,
+          [ctx.workerId, ctx.streamName, ctx.shardId, batch.emptyRecords],
+        );
+      }
       if (batch.lastSequenceNumber) {
         const moved = await client.query(
           `INSERT INTO shard_checkpoint (stream_name, shard_id, sequence_number, lease_counter) VALUES ($1, $2, $3, $4)

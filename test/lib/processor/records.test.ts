@@ -1,0 +1,70 @@
+import { entriesParam, storableText } from '../../../lib/processor/db/persist';
+import { classify, compareSequence, compareVersionId, contentHash, isNewer, planEntries, subBatch, ValidEntry } from '../../../lib/processor/records';
+
+const v = (seq: string, idx: number, lastUpdated?: string, versionId?: string) => ({ sequenceNumber: seq, entryIndex: idx, lastUpdated, versionId });
+
+describe('the version order (mirrors fhir_is_newer in the database)', () => {
+  test.each([
+    ['newer lastUpdated wins whatever the arrival', v('1', 0, '2026-11-02T00:00:00Z'), v('2', 0, '2026-11-01T00:00:00Z'), true],
+    ['lastUpdated compares instants, not text', v('1', 0, '2026-11-01T01:00:00+02:00'), v('2', 0, '2026-11-01T00:30:00Z'), false],
+    ['equal lastUpdated falls to versionId', v('1', 0, '2026-11-01T00:00:00Z', '10'), v('2', 0, '2026-11-01T00:00:00Z', '9'), true],
+    ['versionId is numeric-aware', v('1', 0, undefined, '10'), v('2', 0, undefined, '9'), true],
+    ['non-numeric versionIds compare as text', v('1', 0, undefined, 'b'), v('2', 0, undefined, 'a'), true],
+    ['one side without lastUpdated: versionId decides', v('1', 0, '2020-01-01T00:00:00Z', '1'), v('2', 0, undefined, '2'), false],
+    ['no common field: the later arrival wins', v('2', 0), v('10', 0, '2026-11-01T00:00:00Z'), false],
+    ['sequence numbers compare as integers', v('10', 0), v('9', 0), true],
+    ['same record: the later bundle entry wins', v('5', 2), v('5', 1), true],
+    ['the same version is not newer than itself', v('5', 1, '2026-11-01T00:00:00Z', '1'), v('5', 1, '2026-11-01T00:00:00Z', '1'), false],
+  ])('%s', (_name, n, c, expected) => {
+    expect(isNewer(n, c)).toBe(expected);
+  });
+
+  test('helpers', () => {
+    expect(compareSequence('49590338271490256608559692538361571095921575989136588898', '9')).toBeGreaterThan(0);
+    expect(compareVersionId('007', '7')).toBe(0);
+    expect(compareVersionId('2', '10')).toBeLessThan(0);
+  });
+});
+
+const entry = (seq: string, id: string, json: string, extra: Partial<ValidEntry> = {}): ValidEntry => ({
+  sequenceNumber: seq, entryIndex: 0, resourceType: 'Patient', id, patientId: id, patientFromPartitionKey: false, json, contentHash: contentHash(json), ...extra,
+});
+
+describe('planEntries', () => {
+  test('marks later identical entries as duplicates and one candidate per resource', () => {
+    const entries = [
+      entry('1', 'a', '{"x":1}'), entry('2', 'a', '{"x":1}'), entry('3', 'a', '{"x":2}', { versionId: '1' }), entry('4', 'a', '{"x":3}', { versionId: '3' }),
+      entry('5', 'a', '{"x":4}', { versionId: '2' }), entry('6', 'b', '{"y":1}'),
+    ];
+    expect(planEntries(entries)).toEqual([
+      { duplicateInBatch: false, candidate: false }, { duplicateInBatch: true, candidate: false }, { duplicateInBatch: false, candidate: false },
+      { duplicateInBatch: false, candidate: true }, { duplicateInBatch: false, candidate: false }, { duplicateInBatch: false, candidate: true },
+    ]);
+  });
+});
+
+describe('the persist parameter', () => {
+  test('is one JSON array with each resource spliced in unchanged', () => {
+    const json = '{"resourceType":"Patient","id":"p1","name":[{"text":"a \\"q\\" \\\\u0000"}]}';
+    const parsed = JSON.parse(entriesParam([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' })]));
+    expect(parsed).toEqual([{ t: 'Patient', i: 'p1', v: null, u: '2026-11-01T00:00:00Z', p: 'p1', f: false, s: '7', x: 0, h: contentHash(json), d: false, w: true, r: JSON.parse(json) }]);
+  });
+
+  test('text PostgreSQL cannot hold is escaped and its bytes kept', () => {
+    expect(storableText('plain')).toEqual({ text: 'plain', raw: null });
+    expect(storableText('a\u0000b')).toEqual({ text: 'a\\u0000b', raw: Buffer.from('a\u0000b') });
+  });
+});
+
+describe('classify', () => {
+  test('keeps the real partition key, every record in order, and uses the partition key when no patient is derivable', () => {
+    const batch = classify([
+      { SequenceNumber: '1', PartitionKey: 'pk\u0000', Data: Buffer.from('not json') },
+      { SequenceNumber: '2', PartitionKey: 'pk-2', Data: Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p2' })) },
+    ], 262_144);
+    expect(batch.quarantined.map((q) => [q.sequenceNumber, q.partitionKey, q.reason])).toEqual([['1', 'pk\u0000', 'NOT_JSON']]);
+    expect(batch.valid).toEqual([expect.objectContaining({ sequenceNumber: '2', entryIndex: 0, id: 'p2', patientId: 'p2', patientFromPartitionKey: false, versionId: undefined })]);
+    expect(batch.records.map((r) => r.sequenceNumber)).toEqual(['1', '2']);
+    expect(subBatch(batch, batch.records.slice(1))).toMatchObject({ quarantined: [], lastSequenceNumber: '2' });
+  });
+});
