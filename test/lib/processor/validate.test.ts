@@ -1,66 +1,289 @@
-import { validateRecord } from '../../../lib/processor/fhir/validate';
-import { classify } from '../../../lib/processor/records';
-import { encounter, invalidSamples, observation, patient, prng } from '../../../scripts/fhir-samples';
+import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from '../../../lib/processor/fhir/definitions';
+import { MAX_DEPTH, validCalendarDate } from '../../../lib/processor/fhir/structure';
+import { ValidationResult, ValidRecord, validateRecord } from '../../../lib/processor/fhir/validate';
+import { acceptedCorpus, FuzzClass, fuzzCases, FUZZ_MAX_BYTES, Json, keys, loadCorpus, stringValues, transactionBundle } from '../../helpers/fhir-fuzz';
 
-const rand = prng(11);
-const at = new Date('2026-11-01T10:00:00Z');
+const MAX = 262_144;
 const bytes = (v: unknown) => Buffer.from(JSON.stringify(v));
+const validate = (v: unknown): ValidationResult => validateRecord(bytes(v), MAX);
+const ok = (r: ValidationResult): ValidRecord => {
+  if (!r.ok) throw new Error(`expected a valid record, got ${r.reason}: ${r.detail}`);
+  return r;
+};
+const observation = (subject: unknown, extra: Json = {}): Json => ({
+  resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'glucose' }, subject, ...extra,
+});
 
-describe('validateRecord', () => {
-  test.each([
-    ['Patient', patient('p1', 3, at, rand), 'p1'],
-    ['Observation', observation('o1', 'p1', 1, at, rand), 'p1'],
-    ['Encounter', encounter('e1', 'p9', 2, at), 'p9'],
-  ])('accepts a valid %s and extracts its keys and patient', (type, resource, patientId) => {
-    const result = validateRecord(bytes(resource), 262_144);
-    expect(result).toMatchObject({ ok: true, resourceType: type, id: (resource as { id: string }).id, patientId, lastUpdated: at.toISOString() });
+describe('the corpus of real FHIR R4 (HL7 examples, Synthea)', () => {
+  const corpus = acceptedCorpus();
+
+  test('holds HL7 examples and Synthea records of many Patient-compartment types', () => {
+    const types = new Set(corpus.map((c) => JSON.parse(c.data.toString('utf8')).resourceType as string));
+    expect(corpus.length).toBeGreaterThan(1250);
+    for (const t of ['Patient', 'Observation', 'Encounter', 'Condition', 'Procedure', 'MedicationRequest', 'AllergyIntolerance', 'Immunization', 'DiagnosticReport', 'DocumentReference', 'Bundle']) expect(types).toContain(t);
   });
 
-  test('every invalid kind gets its reason code', () => {
-    for (const sample of invalidSamples(9, prng(1))) {
-      const result = validateRecord(sample.data, 262_144);
-      expect(result.ok).toBe(false);
-      if (!result.ok && sample.expect.kind === 'invalid') expect(result.reason).toBe(sample.expect.reason);
+  test('every record is accepted, every Bundle unpacks into its entries, every resource has an id', () => {
+    const rejected: string[] = [];
+    let resources = 0;
+    for (const record of corpus) {
+      const result = validateRecord(record.data, 1_000_000);
+      if (!result.ok) { rejected.push(`${record.source}: ${result.reason} ${result.detail}`); continue; }
+      const parsed = JSON.parse(record.data.toString('utf8')) as Json;
+      if (parsed.resourceType === 'Bundle') {
+        const entries = parsed.entry as Json[];
+        expect(result.bundleType).toBe(parsed.type);
+        expect(result.resources.map((r) => r.resourceType)).toEqual(entries.map((e) => (e.resource as Json).resourceType));
+        expect(result.resources.map((r) => r.json)).toEqual(entries.map((e) => JSON.stringify(e.resource)));
+      } else {
+        expect(result.resources).toHaveLength(1);
+        expect(result.bundleType).toBeUndefined();
+        expect(result.resources[0]).toMatchObject({ resourceType: parsed.resourceType, id: parsed.id, json: record.data.toString('utf8') });
+      }
+      for (const r of result.resources) expect(r.id).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
+      resources += result.resources.length;
+    }
+    expect(rejected).toEqual([]);
+    expect(resources).toBeGreaterThan(corpus.length);
+  });
+
+  test('every Synthea record names its patient, as its reference says', () => {
+    for (const record of loadCorpus('synthea')) {
+      const parsed = JSON.parse(record.data.toString('utf8')) as Json;
+      const [resource] = ok(validateRecord(record.data, MAX)).resources;
+      const expected = parsed.resourceType === 'Patient' ? parsed.id : ((parsed.subject ?? parsed.patient) as { reference: string }).reference.replace('Patient/', '');
+      expect(resource.patientId).toBe(expected);
     }
   });
 
+  test('a Synthea-style transaction bundle of one patient unpacks in order, urn:uuid references resolved', () => {
+    const synthea = loadCorpus('synthea').map((c) => JSON.parse(c.data.toString('utf8')) as Json);
+    const patient = synthea.find((r) => r.resourceType === 'Patient')!;
+    const own = synthea.filter((r) => r.resourceType !== 'Patient' && JSON.stringify(r).includes(`"Patient/${patient.id}"`));
+    expect(own.length).toBeGreaterThan(10);
+    const bundle = transactionBundle([patient, ...own]);
+    expect(JSON.stringify(bundle)).not.toContain(`"Patient/${patient.id}"`); // all rewritten to urn:uuid
+    const result = ok(validate(bundle));
+    expect(result.bundleType).toBe('transaction');
+    expect(result.resources.map((r) => r.id)).toEqual([patient.id, ...own.map((r) => r.id)]);
+    expect(new Set(result.resources.map((r) => r.patientId))).toEqual(new Set([patient.id]));
+  });
+
   test.each([
-    ['meta.lastUpdated not an instant', (p: Record<string, unknown>) => { (p.meta as Record<string, unknown>).lastUpdated = '2026-11-01'; }, /Patient\/meta\/lastUpdated pattern/],
-    ['unknown gender code', (p: Record<string, unknown>) => { p.gender = 'M'; }, /Patient\/gender enum/],
-    ['id with a space', (p: Record<string, unknown>) => { p.id = 'a b'; }, /Patient\/id pattern/],
-  ])('names the failing rule, not the value: %s', (_name, mutate, detail) => {
-    const p = patient('p1', 1, at, rand) as unknown as Record<string, unknown>;
-    mutate(p);
-    const result = validateRecord(bytes(p), 262_144);
-    expect(result).toMatchObject({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(detail) });
-    if (!result.ok) expect(result.detail).not.toMatch(/2026-11-01"|"M"|a b/);
+    ['bundle-example.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Bundle.entry[1].resource: Medication is not in the R4 Patient compartment'],
+    ['bundle-transaction.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Bundle.entry[5].resource: an entry without a resource'],
+    ['bundle-response.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Bundle.type transaction-response'],
+    ['document-example-dischargesummary.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Bundle.type document'],
+    ['message-request-link.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Bundle.type message'],
+    ['organization-example-f001-burgers.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Organization is not in the R4 Patient compartment'],
+    ['location-example.json', 'UNSUPPORTED_RESOURCE_TYPE', 'Location is not in the R4 Patient compartment'],
+    ['json-edge-cases.json', 'INVALID_FHIR', 'Patient.id required'],
+  ])('HL7 example %s is quarantined as %s', (file, reason, detail) => {
+    const record = loadCorpus('hl7-r4-rejected').find((c) => c.source.endsWith(`/${file}`))!;
+    expect(validateRecord(record.data, MAX)).toEqual({ ok: false, reason, detail: expect.stringContaining(detail) });
   });
 
-  test('an Observation must refer to a Patient', () => {
-    const o = observation('o1', 'p1', 1, at, rand) as unknown as Record<string, unknown>;
-    delete o.subject;
-    expect(validateRecord(bytes(o), 262_144)).toMatchObject({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringContaining('required') });
-  });
-
-  test('a JSON syntax error is reported without quoting the payload', () => {
-    const result = validateRecord(Buffer.from('{"name": "Secret Person", oops}'), 262_144);
-    expect(result).toEqual({ ok: false, reason: 'NOT_JSON', detail: 'payload is not JSON (SyntaxError)' });
+  test('Synthea records outside the Patient compartment (Device, Organization, Practitioner, ...) are quarantined as unsupported', () => {
+    const records = loadCorpus('synthea-rejected');
+    expect(records.length).toBeGreaterThanOrEqual(10);
+    for (const record of records) expect(validateRecord(record.data, MAX)).toMatchObject({ ok: false, reason: 'UNSUPPORTED_RESOURCE_TYPE' });
   });
 });
 
-describe('classify', () => {
-  test('splits a batch and keeps the last sequence number as the checkpoint', () => {
-    const batch = classify([
-      { SequenceNumber: '1', PartitionKey: 'p1', Data: bytes(patient('p1', 1, at, rand)) },
-      { SequenceNumber: '2', PartitionKey: 'p1', Data: Buffer.from('nope') },
-      { SequenceNumber: '3', PartitionKey: 'p1', Data: bytes(encounter('e1', 'p1', 1, at)) },
-    ], 262_144);
-    expect(batch.valid.map((v) => v.sequenceNumber)).toEqual(['1', '3']);
-    expect(batch.quarantined).toEqual([expect.objectContaining({ sequenceNumber: '2', partitionKey: 'p1', reason: 'NOT_JSON', payload: Buffer.from('nope') })]);
-    expect(batch.lastSequenceNumber).toBe('3');
+describe('fuzzed invalid records', () => {
+  const cases = fuzzCases(20261123);
+
+  test('cover every class the issue names', () => {
+    const classes = new Set(cases.map((c) => c.fuzzClass));
+    const expected: FuzzClass[] = ['impossible-date', 'time-without-zone', 'month-with-zone', 'wrong-json-type', 'int32-overflow', 'empty-string', 'empty-array', 'empty-object',
+      'two-choice-values', 'control-character', 'excessive-nesting', 'real-nul', 'unknown-element', 'missing-required', 'code-not-in-value-set',
+      'unsupported-type', 'unsupported-bundle-type', 'not-json', 'not-utf8', 'not-a-resource', 'too-large'];
+    expect([...classes].sort()).toEqual([...expected].sort());
+    expect(cases.length).toBeGreaterThan(200);
+    expect(cases.filter((c) => c.path?.startsWith('Bundle.entry[')).length).toBeGreaterThan(50);
   });
 
-  test('an empty batch has no checkpoint', () => {
-    expect(classify([], 1024)).toEqual({ valid: [], quarantined: [], lastSequenceNumber: '' });
+  test('the generator is deterministic for a seed', () => {
+    expect(fuzzCases(7).map((c) => c.data.toString('base64'))).toEqual(fuzzCases(7).map((c) => c.data.toString('base64')));
+  });
+
+  test('each is quarantined with its reason, a detail naming the path and rule, and no value or unknown key from the record', () => {
+    const wrong: string[] = [];
+    for (const c of cases) {
+      const result = validateRecord(c.data, FUZZ_MAX_BYTES);
+      if (result.ok) { wrong.push(`${c.name}: accepted`); continue; }
+      if (result.reason !== c.reason) wrong.push(`${c.name}: ${result.reason} (expected ${c.reason}) ${result.detail}`);
+      if (c.path !== null && !result.detail.startsWith(c.path)) wrong.push(`${c.name}: detail "${result.detail}" does not start with ${c.path}`);
+      if (c.rule !== null && !result.detail.includes(` ${c.rule}:`)) wrong.push(`${c.name}: detail "${result.detail}" does not name rule ${c.rule}`);
+      let parsed: unknown;
+      try { parsed = JSON.parse(c.data.toString('utf8')); } catch { parsed = undefined; }
+      const definitionNames = new Set([...RESOURCE_TYPES, 'transaction', 'document']);
+      // Values of 8+ characters (shorter ones, like "text" or "other", also occur in the validator's own words).
+      const content = [...stringValues(parsed), ...keys(parsed).filter((k) => k.includes('Secret'))].filter((v) => v.length >= 8 && !definitionNames.has(v));
+      const leaked = content.filter((v) => result.detail.includes(v));
+      if (leaked.length > 0) wrong.push(`${c.name}: detail quotes record content`);
+      expect(result.detail).not.toContain('Zq7Secret');
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('validateRecord rules', () => {
+  const patient: Json = { resourceType: 'Patient', id: 'p1', name: [{ family: 'Chalmers', given: ['Peter'] }], birthDate: '1974-12-25' };
+
+  test('meta, meta.versionId and meta.lastUpdated are optional; when present they are returned', () => {
+    expect(ok(validate(patient)).resources[0]).toMatchObject({ resourceType: 'Patient', id: 'p1', versionId: undefined, lastUpdated: undefined, patientId: 'p1' });
+    expect(ok(validate({ ...patient, meta: { profile: ['http://example.org/p'] } })).resources[0].versionId).toBeUndefined();
+    expect(ok(validate({ ...patient, meta: { versionId: '12', lastUpdated: '2026-11-01T10:00:00.123+01:00' } })).resources[0])
+      .toMatchObject({ versionId: '12', lastUpdated: '2026-11-01T10:00:00.123+01:00' });
+  });
+
+  test('the JSON text \\u0000 (an escaped backslash) is valid and stored verbatim; a real NUL is UNSTORABLE', () => {
+    const text = '{"resourceType":"Patient","id":"p1","name":[{"family":"C:\\\\u0000\\\\path"}]}';
+    expect(text).toContain('\\\\u0000');
+    const result = ok(validateRecord(Buffer.from(text), MAX));
+    expect(result.resources[0].json).toBe(text);
+    expect((JSON.parse(result.resources[0].json) as { name: { family: string }[] }).name[0].family).toBe('C:\\u0000\\path');
+    const nul = validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\u0000b"}]}'), MAX);
+    expect(nul).toEqual({ ok: false, reason: 'UNSTORABLE', detail: 'Patient.name[0].family nul: contains a NUL character (U+0000), which PostgreSQL jsonb cannot store' });
+  });
+
+  test('an unpaired surrogate escape is UNSTORABLE (jsonb refuses it); a paired one is fine', () => {
+    expect(validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\ud800b"}]}'), MAX)).toMatchObject({ ok: false, reason: 'UNSTORABLE', detail: expect.stringContaining('Patient.name[0].family unpaired-surrogate') });
+    expect(validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\ud83d\\ude00b"}]}'), MAX)).toMatchObject({ ok: true });
+  });
+
+  test.each([
+    ['2023-02-28', true], ['2024-02-29', true], ['2000-02-29T00:00:00Z', true], ['2023-02', true], ['2023', true],
+    ['2023-02-29', false], ['2023-02-30', false], ['1900-02-29', false], ['2023-04-31T10:00:00Z', false],
+  ])('calendar date %s valid: %s', (value, valid) => {
+    expect(validCalendarDate(value)).toBe(valid);
+    expect(validate({ ...patient, birthDate: value.slice(0, 10) }).ok).toBe(valid);
+  });
+
+  test.each([
+    ['a dateTime with a time but no zone', { effectiveDateTime: '2023-05-01T10:00:00' }, 'Observation.effectiveDateTime format'],
+    ['a month with a zone', { effectiveDateTime: '2023-05Z' }, 'Observation.effectiveDateTime format'],
+    ['valueBoolean "yes"', { valueBoolean: 'yes' }, 'Observation.valueBoolean type'],
+    ['an integer beyond 32 bits', { valueInteger: 2 ** 31 }, 'Observation.valueInteger int32'],
+    ['a decimal where an integer belongs', { valueInteger: 1.5 }, 'Observation.valueInteger format'],
+    ['two choice values', { valueQuantity: { value: 1 }, valueString: 'x' }, 'Observation.valueString choice'],
+    ['an empty array', { performer: [] }, 'Observation.performer empty'],
+    ['an empty object', { code: {} }, 'Observation.code empty'],
+    ['an empty string', { valueString: '' }, 'Observation.valueString empty'],
+    ['a status outside its required value set', { status: 'done' }, 'Observation.status code'],
+    ['Medplum\'s meta.project (not R4)', { meta: { project: 'x' } }, 'Observation.meta unknown-element'],
+    ['a Reference.resource (Medplum-only)', { subject: { reference: 'Patient/1', resource: {} } }, 'Observation.subject unknown-element'],
+    ['a contained resource of an unknown type', { contained: [{ resourceType: 'Nope', id: 'n' }] }, 'Observation.contained[0] resource-type'],
+    ['an invalid contained resource', { contained: [{ resourceType: 'Medication', id: 'm', status: ' leading-space' }] }, 'Observation.contained[0].status format'],
+  ])('rejects %s, naming the path and rule', (_name, extra, detail) => {
+    const result = validate(observation({ reference: 'Patient/1' }, extra as Json));
+    expect(result).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(new RegExp(`^${detail.replace(/[.[\]]/g, '\\$&')}:`)) });
+  });
+
+  test('a required element missing is named', () => {
+    const o = observation({ reference: 'Patient/1' });
+    delete o.status;
+    expect(validate(o)).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'Observation required: missing required element status' });
+    expect(validate({ resourceType: 'MedicationRequest', id: 'm', status: 'active', intent: 'order', subject: { reference: 'Patient/1' } }))
+      .toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'MedicationRequest required: missing required element medication[x]' });
+  });
+
+  test('a primitive given only by its extension (_status) satisfies the requirement', () => {
+    const o = observation({ reference: 'Patient/1' });
+    delete o.status;
+    o._status = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] };
+    expect(validate(o).ok).toBe(true);
+  });
+
+  test(`nesting deeper than ${MAX_DEPTH} levels is rejected; ${MAX_DEPTH} is accepted`, () => {
+    const nested = (levels: number) => {
+      let ext: Json = { url: 'http://e/leaf', valueString: 'x' };
+      for (let i = 1; i < levels; i++) ext = { url: 'http://e/n', extension: [ext] };
+      return { ...patient, extension: [ext] };
+    };
+    // root object = 1, each extension level adds an array and an object: 31 levels reach 63, 32 reach 65
+    expect(validate(nested(31)).ok).toBe(true);
+    expect(validate(nested(32))).toMatchObject({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(/ depth: nesting deeper than 64 levels$/) });
+  });
+
+  test('a JSON syntax error is reported without quoting the payload', () => {
+    expect(validateRecord(Buffer.from('{"name": "Secret Person", oops}'), MAX)).toEqual({ ok: false, reason: 'NOT_JSON', detail: 'payload is not JSON (SyntaxError)' });
+  });
+
+  test.each([
+    ['too large', Buffer.alloc(MAX + 1, 32), 'TOO_LARGE'],
+    ['not UTF-8', Buffer.from([0xff, 0xfe, 0x00, 0x41]), 'NOT_UTF8'],
+    ['an array', Buffer.from('[1,2,3]'), 'NOT_A_RESOURCE'],
+    ['no resourceType', Buffer.from('{"id":"x"}'), 'NOT_A_RESOURCE'],
+    ['an unknown resourceType', Buffer.from('{"resourceType":"Nope","id":"x"}'), 'UNSUPPORTED_RESOURCE_TYPE'],
+    ['a type outside the compartment', Buffer.from('{"resourceType":"Medication","id":"x"}'), 'UNSUPPORTED_RESOURCE_TYPE'],
+  ])('%s -> %s', (_name, data, reason) => {
+    expect(validateRecord(data, MAX)).toMatchObject({ ok: false, reason });
+  });
+
+  test('supported types are the R4 Patient compartment plus Patient', () => {
+    for (const t of ['Patient', 'Observation', 'Encounter', 'Condition', 'Procedure', 'MedicationRequest', 'AllergyIntolerance', 'Immunization', 'DiagnosticReport', 'CarePlan', 'Claim', 'ExplanationOfBenefit', 'Provenance', 'Group']) {
+      expect(SUPPORTED_RESOURCE_TYPES).toContain(t);
+    }
+    for (const t of ['Organization', 'Practitioner', 'Medication', 'Device', 'Location', 'Bundle', 'Questionnaire']) expect(SUPPORTED_RESOURCE_TYPES).not.toContain(t);
+    expect(SUPPORTED_RESOURCE_TYPES.size).toBe(67); // the compartment lists Patient itself (param link) among its 67 types
+  });
+});
+
+describe('patient id from the Patient compartment', () => {
+  test.each([
+    ['relative', { reference: 'Patient/p-7' }, 'p-7'],
+    ['absolute URL', { reference: 'https://fhir.example.org/r4/Patient/p-7' }, 'p-7'],
+    ['version-specific', { reference: 'Patient/p-7/_history/3' }, 'p-7'],
+    ['absolute and version-specific', { reference: 'http://h/fhir/Patient/p-7/_history/3' }, 'p-7'],
+    ['identifier only', { identifier: { system: 'urn:oid:1.2.3', value: '123' } }, null],
+    ['contained', { reference: '#pat' }, null],
+    ['a Group', { reference: 'Group/g1' }, null],
+    ['conditional', { reference: 'Patient?identifier=urn:oid:1.2.3|123' }, null],
+    ['urn:uuid outside a bundle', { reference: 'urn:uuid:5d0c3e56-2a4b-4bb7-9e4d-1c7a9c6f8e11' }, null],
+  ])('%s reference -> %s', (_name, subject, expected) => {
+    const extra = _name === 'contained' ? { contained: [{ resourceType: 'Patient', id: 'pat' }] } : {};
+    expect(ok(validate(observation(subject, extra))).resources[0].patientId).toBe(expected);
+  });
+
+  test('the compartment order decides: a Group subject with a Patient performer belongs to that patient', () => {
+    expect(ok(validate(observation({ reference: 'Group/g1' }, { performer: [{ reference: 'Practitioner/d' }, { reference: 'Patient/p9' }] }))).resources[0].patientId).toBe('p9');
+  });
+
+  test('paths through repeating backbone elements are followed (Appointment.participant.actor)', () => {
+    const appointment = { resourceType: 'Appointment', id: 'a1', status: 'booked', participant: [{ actor: { reference: 'Practitioner/d' }, status: 'accepted' }, { actor: { reference: 'Patient/p3' }, status: 'accepted' }] };
+    expect(ok(validate(appointment)).resources[0].patientId).toBe('p3');
+  });
+
+  test('in a bundle, urn:uuid resolves to the Patient entry; entries without an id take their fullUrl uuid', () => {
+    const patientUuid = '0a6c6e0e-6f5b-4a4e-9a51-9f4f3d7f5c21';
+    const obsUuid = '7b2d8f0e-1c3a-4e5b-8d9f-0a1b2c3d4e5f';
+    const bundle = {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { fullUrl: `urn:uuid:${patientUuid}`, resource: { resourceType: 'Patient', name: [{ family: 'X' }] }, request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: `urn:uuid:${obsUuid}`, resource: observation({ reference: `urn:uuid:${patientUuid}` }, { id: undefined }), request: { method: 'POST', url: 'Observation' } },
+        { fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555', resource: observation({ reference: 'urn:uuid:99999999-2222-4333-8444-555555555555' }, { id: 'o3' }), request: { method: 'POST', url: 'Observation' } },
+      ],
+    };
+    const result = ok(validate(bundle));
+    expect(result.resources.map((r) => [r.resourceType, r.id, r.patientId])).toEqual([
+      ['Patient', patientUuid, patientUuid],
+      ['Observation', obsUuid, patientUuid],
+      ['Observation', 'o3', null],
+    ]);
+    expect(result.resources[1].json).toBe(JSON.stringify(bundle.entry[1].resource));
+  });
+
+  test('bundles: searchset/collection/batch unpack; history is unsupported; an entry without an id is invalid with its index', () => {
+    const entry = (id: string) => ({ fullUrl: `http://h/fhir/Patient/${id}`, resource: { resourceType: 'Patient', id } });
+    for (const type of ['searchset', 'collection', 'batch']) {
+      expect(ok(validate({ resourceType: 'Bundle', type, entry: [entry('a'), entry('b')] })).resources.map((r) => r.id)).toEqual(['a', 'b']);
+    }
+    expect(validate({ resourceType: 'Bundle', type: 'history', entry: [entry('a')] })).toMatchObject({ ok: false, reason: 'UNSUPPORTED_RESOURCE_TYPE', detail: expect.stringContaining('Bundle.type history') });
+    expect(validate({ resourceType: 'Bundle', type: 'collection', entry: [entry('a'), { fullUrl: 'http://h/x', resource: { resourceType: 'Patient' } }] }))
+      .toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringContaining('Bundle.entry[1].resource.id required') });
+    expect(ok(validate({ resourceType: 'Bundle', type: 'collection' })).resources).toEqual([]);
   });
 });
