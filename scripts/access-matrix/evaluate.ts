@@ -59,7 +59,7 @@ export interface Matrix {
 }
 
 /** The questions of issue 8 section 4, as concrete requests against one environment's resources. */
-export function capabilitiesFor(env: Environment, qualifier = 'hnb659fds'): Capability[] {
+export function capabilitiesFor(env: Environment, deployRoleArns: readonly string[]): Capability[] {
   const caps: Capability[] = [];
   const add = (id: string, group: CapabilityGroup, title: string, probes: Probe[]) => {
     if (probes.length > 0) caps.push({ id, group, title, probes });
@@ -94,9 +94,7 @@ export function capabilitiesFor(env: Environment, qualifier = 'hnb659fds'): Capa
   add('pass-roles', 'Run the processor task', 'iam:PassRole of its task and execution roles to ECS', [...env.taskRoleArns, ...env.executionRoleArns].map((arn) => ({ action: 'iam:PassRole', resource: arn, context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } })));
   add('change-stacks', 'Change or delete stacks', 'cloudformation:UpdateStack / DeleteStack / CreateChangeSet / ExecuteChangeSet on its stacks', env.stacks.flatMap((s) =>
     ['cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:ExecuteChangeSet'].map((action) => ({ action, resource: s.arn }))));
-  add('assume-deploy-role', 'Change or delete stacks', `sts:AssumeRole into the CDK deploy role of account ${env.account}`, [
-    { action: 'sts:AssumeRole', resource: `arn:aws:iam::${env.account}:role/cdk-${qualifier}-deploy-role-${env.account}-${env.region}` },
-  ]);
+  add('assume-deploy-role', 'Change or delete stacks', `sts:AssumeRole into a CDK bootstrap deploy role of account ${env.account}`, deployRoleArns.map((resource) => ({ action: 'sts:AssumeRole', resource })));
   return caps;
 }
 
@@ -148,11 +146,6 @@ export function wildcardMatch(pattern: string, value: string): boolean {
 function mayGrant(policy: PolicyDocument | undefined, action: string): boolean {
   return (policy?.Statement ?? []).some((st) => st.Effect === 'Allow' && (st.NotAction !== undefined
     || (Array.isArray(st.Action) ? st.Action : [st.Action]).some((a) => typeof a === 'string' && wildcardMatch(a.toLowerCase(), action.toLowerCase()))));
-}
-
-export interface EvaluateOptions {
-  /** Resource tags by resource account+environment: stack tags propagate to the resources CloudFormation creates. */
-  readonly qualifier?: string;
 }
 
 export class Evaluator {
@@ -233,9 +226,8 @@ export class Evaluator {
 }
 
 /** Evaluates every capability of every environment for every principal, following assume-role chains. */
-export async function evaluateMatrix(model: Model, options: EvaluateOptions = {}): Promise<Matrix> {
+export async function evaluateMatrix(model: Model): Promise<Matrix> {
   const evaluator = new Evaluator(model);
-  const qualifier = options.qualifier ?? 'hnb659fds';
   const roles = model.principals.filter((p) => p.kind !== 'service');
 
   // Who can assume whom: identity policy of the caller and trust policy of the role, cross-account aware.
@@ -254,7 +246,7 @@ export async function evaluateMatrix(model: Model, options: EvaluateOptions = {}
   for (const env of model.environments) {
     const tags = model.environmentTags.get(env.suffix) ?? {};
     const capabilities: Array<{ capability: Capability; grants: Grant[] }> = [];
-    for (const capability of capabilitiesFor(env, qualifier)) {
+    for (const capability of capabilitiesFor(env, model.deployRoles.get(env.account) ?? [])) {
       const direct = new Map<string, string[]>();
       for (const principal of model.principals) {
         for (const probe of capability.probes) {

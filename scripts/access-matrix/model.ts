@@ -76,6 +76,8 @@ export interface Model {
   readonly environments: readonly Environment[];
   /** Accounts that appear, with what they hold, for the legend. */
   readonly accounts: ReadonlyMap<string, { environments: string[]; tooling: boolean }>;
+  /** CDK bootstrap deploy role ARNs per account, one per bootstrap qualifier. */
+  readonly deployRoles: ReadonlyMap<string, readonly string[]>;
   /** Managed policies referenced but not modelled (their grants are unknown offline). */
   readonly unmodelled: readonly string[];
   readonly region: string;
@@ -118,11 +120,12 @@ const AWS_MANAGED: Record<string, PolicyDocument> = {
  * The CDK bootstrap template's roles, reduced to what the matrix asks about (CDK default bootstrap template v2,
  * https://github.com/aws/aws-cdk-cli/blob/main/packages/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml).
  */
-function bootstrapRoles(qualifier: string, account: string, region: string, trusted: readonly string[]): Array<{ name: string; identity: PolicyDocument; trusted: readonly string[] }> {
+function bootstrapRoles(qualifier: string, account: string, region: string, trusted: readonly string[]): Array<{ name: string; kind: string; identity: PolicyDocument; trusted: readonly string[] }> {
   const exec = `arn:aws:iam::${account}:role/cdk-${qualifier}-cfn-exec-role-${account}-${region}`;
   return [
     {
       name: `cdk-${qualifier}-deploy-role-${account}-${region}`,
+      kind: 'deploy',
       identity: {
         Version: '2012-10-17',
         Statement: [
@@ -132,8 +135,8 @@ function bootstrapRoles(qualifier: string, account: string, region: string, trus
         ],
       },
     },
-    { name: `cdk-${qualifier}-file-publishing-role-${account}-${region}`, identity: { Version: '2012-10-17', Statement: [] } },
-    { name: `cdk-${qualifier}-image-publishing-role-${account}-${region}`, identity: { Version: '2012-10-17', Statement: [] } },
+    { name: `cdk-${qualifier}-file-publishing-role-${account}-${region}`, kind: 'file-publishing', identity: { Version: '2012-10-17', Statement: [] } },
+    { name: `cdk-${qualifier}-image-publishing-role-${account}-${region}`, kind: 'image-publishing', identity: { Version: '2012-10-17', Statement: [] } },
   ].map((r) => ({ ...r, trusted }));
 }
 
@@ -390,16 +393,30 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
   }
   const toolingAccounts = [...accounts.entries()].filter(([, a]) => a.tooling).map(([id]) => id);
   const trust = options.bootstrapTrust ?? toolingAccounts;
-  for (const [account, info] of accounts) {
+  // Qualifiers: the default everywhere, every one a policy names, and the sandbox's own (ephemeral.bootstrapQualifier).
+  const qualifiers = new Map<string, Set<string>>([...accounts.keys()].map((a) => [a, new Set([qualifier])]));
+  const named = /cdk-([a-z0-9]+)-(?:deploy|file-publishing|image-publishing|lookup)-role-(\d{12})-/g;
+  const policyText = JSON.stringify(principals.map((p) => p.identityPolicies));
+  for (const match of policyText.matchAll(named)) qualifiers.set(match[2], new Set([...(qualifiers.get(match[2]) ?? []), match[1]]));
+  const sandboxQualifier = typeof ephemeralContext.bootstrapQualifier === 'string' ? ephemeralContext.bootstrapQualifier : undefined;
+  if (sandboxQualifier) qualifiers.set(options.fallbackAccount.branch, new Set([...(qualifiers.get(options.fallbackAccount.branch) ?? []), sandboxQualifier]));
+  const deployRoles = new Map<string, string[]>();
+  for (const [account, accountQualifiers] of qualifiers) {
+    const info = accounts.get(account) ?? { environments: [], tooling: false };
     const onlyBranch = info.environments.length > 0 && info.environments.every((suffix) => environments.find((e) => e.suffix === suffix)?.perBranch);
-    for (const role of bootstrapRoles(qualifier, account, options.fallbackRegion, trust)) {
-      const arn = `arn:aws:iam::${account}:role/${role.name}`;
-      const trustPolicy: PolicyDocument = {
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { AWS: [...new Set([account, ...role.trusted])].map((a) => `arn:aws:iam::${a}:root`) }, Action: 'sts:AssumeRole' }],
-      };
-      resourcePolicies.set(arn, trustPolicy);
-      principals.push({ id: role.name, arn, account, kind: 'bootstrap', home: `account ${account}`, perBranch: onlyBranch, purpose: 'other', identityPolicies: [{ name: 'cdk-bootstrap-default', policy: role.identity }], trustPolicy, tags: { 'aws-cdk:bootstrap-role': role.name.split('-').slice(2, -3).join('-').replace(/-role$/, '') } });
+    for (const q of [...accountQualifiers].sort()) {
+      // The sandbox's own bootstrap exists for per-branch builds: its roles act for branch code.
+      const perBranch = onlyBranch || (q === sandboxQualifier && q !== qualifier);
+      for (const role of bootstrapRoles(q, account, options.fallbackRegion, trust)) {
+        const arn = `arn:aws:iam::${account}:role/${role.name}`;
+        const trustPolicy: PolicyDocument = {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: [...new Set([account, ...role.trusted])].map((a) => `arn:aws:iam::${a}:root`) }, Action: 'sts:AssumeRole' }],
+        };
+        resourcePolicies.set(arn, trustPolicy);
+        if (role.kind === 'deploy') deployRoles.set(account, [...(deployRoles.get(account) ?? []), arn]);
+        principals.push({ id: role.name, arn, account, kind: 'bootstrap', home: `account ${account}`, perBranch, purpose: 'other', identityPolicies: [{ name: 'cdk-bootstrap-default', policy: role.identity }], trustPolicy, tags: { 'aws-cdk:bootstrap-role': role.kind } });
+      }
     }
   }
 
@@ -419,5 +436,6 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     region: options.fallbackRegion,
     aliasesByKey,
     environmentTags,
+    deployRoles,
   };
 }
