@@ -12,8 +12,9 @@ import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { acknowledgedFindings, countByPack, findingsTable } from '../lib/compliance/findings-report';
-import { Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX } from '../lib/config';
+import { EphemeralConfig, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX } from '../lib/config';
 import { EphemeralEnvironmentsStack } from '../lib/pipeline/ephemeral-environments-stack';
+import { EphemeralSandboxStack } from '../lib/pipeline/ephemeral-sandbox-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
@@ -22,16 +23,26 @@ export const README_START = '<!-- acknowledged-findings:start -->';
 export const README_END = '<!-- acknowledged-findings:end -->';
 
 /** The pipeline of the reference app: a dev (ephemeral) and a prod (production) environment. */
-export function referencePipelineConfig(overrides: Record<string, unknown> = {}): PipelineConfig {
+/**
+ * The reference pipeline: the three-account layout of cdk.json (tooling 111111111111, non-production
+ * 222222222222, production 333333333333), or all in the tooling account with `sameAccount`.
+ */
+export function referencePipelineConfig(overrides: Record<string, unknown> = {}, options: { sameAccount?: boolean } = {}): PipelineConfig {
+  const account = (id: string) => (options.sameAccount ? {} : { account: id });
   const environments = [
-    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', profile: 'ephemeral' }),
-    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production' }),
+    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', profile: 'ephemeral', ...account('222222222222') }),
+    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production', ...account('333333333333') }),
   ];
   return parsePipelineConfig({
     repository: 'example-org/hipaa-fhir-pipeline',
     connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
     ...overrides,
   }, { project: 'hipaa-fhir', region: 'eu-west-2' }, environments);
+}
+
+/** The per-branch settings of the reference layout: the non-production account is the sandbox. */
+export function referenceEphemeralConfig(overrides: Record<string, unknown> = {}): EphemeralConfig {
+  return parseEphemeralConfig({ account: '222222222222', bootstrapQualifier: 'branches', ...overrides }, 'hipaa-fhir');
 }
 
 /** The reference app: one stage per configuration that changes which findings exist. */
@@ -50,7 +61,9 @@ export function referenceApp(): App {
   new SharedTrailStack(app, 'SharedTrail', { naming: new Naming('hipaa-fhir', SHARED_SUFFIX), env: { region: 'eu-west-2' } });
   const pipeline = referencePipelineConfig();
   new PipelineStack(app, 'Pipeline', { pipeline });
-  new EphemeralEnvironmentsStack(app, 'Ephemeral', { pipeline, ephemeral: parseEphemeralConfig({}, 'hipaa-fhir') });
+  const ephemeral = referenceEphemeralConfig();
+  new EphemeralEnvironmentsStack(app, 'Ephemeral', { pipeline, ephemeral });
+  new EphemeralSandboxStack(app, 'EphemeralSandbox', { pipeline, ephemeral });
   return app;
 }
 

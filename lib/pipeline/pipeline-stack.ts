@@ -109,8 +109,9 @@ export class PipelineStack extends Stack {
       const envAccount = environment.account ?? p.account;
       // The step's CodeBuild role here (tooling account) and the role it assumes in the environment's
       // account: each trusts exactly the other, by name (see PostDeployRole).
+      const stepRoleName = environment.naming.resourceName('post-deploy-step');
       const stepRole = new iam.Role(this, `PostDeployStepRole-${environment.environmentSuffix}`, {
-        roleName: environment.naming.resourceName('post-deploy-step'),
+        roleName: stepRoleName,
         assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
         description: `CodeBuild role of the ${suite} step of ${environment.environmentSuffix}: may only assume that stage's post-deploy role`,
       });
@@ -119,7 +120,8 @@ export class PipelineStack extends Stack {
       const stage = new PipelineAppStage(this, environment.environmentSuffix, {
         config: environment,
         env: { account: envAccount, region: environment.region },
-        postDeploy: { trustedRoleArn: `arn:aws:iam::${p.account}:role/${stepRole.roleName}`, suite, protectStacks: production },
+        // A literal ARN: a token would make the stage depend on this stack across the stage boundary.
+        postDeploy: { trustedRoleArn: `arn:aws:iam::${p.account}:role/${stepRoleName}`, suite, protectStacks: production },
       });
       this.stages.push(stage);
       const previous = p.environments.filter((e) => e.profile !== 'production').map((e) => e.environmentSuffix);

@@ -25,7 +25,15 @@ describe('bin/app.ts', () => {
     expect(run.status).toBe(0);
     expect(run.stderr).toContain('stage dev (ephemeral): hipaa-fhir-network-dev, hipaa-fhir-data-dev, hipaa-fhir-audit-dev, hipaa-fhir-compute-dev');
     expect(run.stderr).toContain('stage prod (production): hipaa-fhir-network-prod, hipaa-fhir-data-prod, hipaa-fhir-audit-prod, hipaa-fhir-compute-prod');
-    expect(readdirSync(run.outdir)).toEqual(expect.arrayContaining(['Pipeline.template.json', 'assembly-Pipeline-dev', 'assembly-Pipeline-prod', 'SharedTrail.template.json']));
+    expect(readdirSync(run.outdir)).toEqual(expect.arrayContaining(['Pipeline.template.json', 'assembly-Pipeline-dev', 'assembly-Pipeline-prod', 'SharedTrail.template.json', 'Ephemeral.template.json', 'EphemeralSandbox.template.json']));
+    // Three accounts: the pipeline in tooling, dev in non-production, prod in production.
+    const manifest0 = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { environment?: string }> };
+    expect(manifest0.artifacts.Pipeline.environment).toBe('aws://111111111111/eu-west-2');
+    expect(manifest0.artifacts.EphemeralSandbox.environment).toBe('aws://222222222222/eu-west-2');
+    const stageEnvs = (dir: string) => Object.values((JSON.parse(readFileSync(join(run.outdir, dir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> }).artifacts)
+      .filter((a) => a.type === 'aws:cloudformation:stack').map((a) => a.environment);
+    expect(new Set(stageEnvs('assembly-Pipeline-dev'))).toEqual(new Set(['aws://222222222222/eu-west-2']));
+    expect(new Set(stageEnvs('assembly-Pipeline-prod'))).toEqual(new Set(['aws://333333333333/eu-west-2']));
     // A context look-up would be listed as "missing" for the CLI to resolve against AWS.
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { missing?: unknown[] };
     expect(manifest.missing ?? []).toEqual([]);
@@ -41,19 +49,47 @@ describe('bin/app.ts', () => {
     expect(manifest.missing ?? []).toEqual([]);
   }, 60_000);
 
-  test('-c branch=<name> builds one per-branch environment with the derived suffix and a TTL tag', () => {
-    const run = runApp({ branch: 'feature/ABC-123_Add-Labs' });
+  test('-c branch=<name> builds one per-branch environment with the derived suffix and a TTL tag, in the sandbox account through its own bootstrap', () => {
+    const keyArn = 'arn:aws:kms:eu-west-2:222222222222:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
+    const run = runApp({ branch: 'feature/ABC-123_Add-Labs', ephemeral: { ...(cdkJson.context.ephemeral as object), databaseSecretKeyArn: keyArn } });
     dirs.push(run.outdir);
     expect(run.status).toBe(0);
-    expect(run.stderr).toContain('stage abc-123-add-labs (ephemeral): hipaa-fhir-network-abc-123-add-labs');
+    expect(run.stderr).toContain('stage br-abc-123-add-labs (ephemeral): hipaa-fhir-network-br-abc-123-add-labs');
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, unknown> };
     expect(Object.keys(manifest.artifacts)).not.toContain('Pipeline');
-    const nested = JSON.parse(readFileSync(join(run.outdir, 'assembly-abc-123-add-labs', 'manifest.json'), 'utf8')) as { artifacts: Record<string, { properties?: { tags?: Record<string, string> } }> };
-    const tags = Object.values(nested.artifacts).find((a) => a.properties?.tags)!.properties!.tags!;
-    expect(tags).toMatchObject({ Ephemeral: 'true', Branch: 'feature/ABC-123_Add-Labs', EnvironmentSuffix: 'abc-123-add-labs' });
+    const nested = JSON.parse(readFileSync(join(run.outdir, 'assembly-br-abc-123-add-labs', 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string; properties?: { tags?: Record<string, string>; assumeRoleArn?: string } }> };
+    const stacks = Object.values(nested.artifacts).filter((a) => a.type === 'aws:cloudformation:stack');
+    expect(stacks).toHaveLength(4);
+    for (const stack of stacks) {
+      expect(stack.environment).toBe('aws://222222222222/eu-west-2');
+      // The sandbox's own bootstrap (qualifier "branches"), never the default one shared with dev.
+      expect(stack.properties!.assumeRoleArn).toBe('arn:${AWS::Partition}:iam::222222222222:role/cdk-branches-deploy-role-222222222222-eu-west-2');
+    }
+    // Issue 8, defect 2: the per-branch environment's execution role may decrypt the secret's CMK.
+    const compute = JSON.parse(readFileSync(join(run.outdir, 'assembly-br-abc-123-add-labs', readdirSync(join(run.outdir, 'assembly-br-abc-123-add-labs')).find((f) => /Compute.*\.template\.json$/.test(f))!), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const policies = Object.values(compute.Resources).filter((r) => r.Type === 'AWS::IAM::Policy').map((r) => JSON.stringify(r.Properties));
+    expect(policies.some((doc) => doc.includes('"kms:Decrypt"') && doc.includes(keyArn) && doc.includes('ProcessorExecutionRole'))).toBe(true);
+    // The stage's post-deploy role trusts exactly the per-branch integration build of the tooling account.
+    const trust = Object.values(compute.Resources).find((r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'hipaa-fhir-post-deploy-br-abc-123-add-labs')!.Properties.AssumeRolePolicyDocument;
+    expect(JSON.stringify(trust)).toContain('"aws:PrincipalArn":"arn:aws:iam::111111111111:role/hipaa-fhir-ephemeral-integ-test"');
+    const tags = stacks.find((a) => a.properties?.tags)!.properties!.tags!;
+    expect(tags).toMatchObject({ Ephemeral: 'true', Branch: 'feature/ABC-123_Add-Labs', EnvironmentSuffix: 'br-abc-123-add-labs' });
     const hours = (Date.parse(tags.ExpiresAt) - Date.now()) / 3_600_000;
     expect(hours).toBeGreaterThan(71);
     expect(hours).toBeLessThanOrEqual(72);
+  }, 60_000);
+
+  test('per-branch environments in the production account fail synth with one line', () => {
+    const run = runApp({ ephemeral: { ...(cdkJson.context.ephemeral as object), account: '333333333333' } });
+    dirs.push(run.outdir);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'Invalid configuration: ephemeral.account 333333333333 holds the production environment "prod": per-branch environments must deploy into a separate sandbox account; set ephemeral.account to your sandbox (or non-production) account id, or give environments.prod.account its own production account',
+    ]);
+    // The same layout is refused when only a per-branch environment is synthesized.
+    const branch = runApp({ branch: 'feature/x', ephemeral: { ...(cdkJson.context.ephemeral as object), account: '333333333333' } });
+    dirs.push(branch.outdir);
+    expect(branch.status).toBe(1);
   }, 60_000);
 
   test('branch and environmentSuffix together are refused', () => {

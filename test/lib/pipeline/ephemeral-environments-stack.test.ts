@@ -8,7 +8,7 @@ import { resourcesOf, testApp } from '../../helpers';
 describe('EphemeralEnvironmentsStack', () => {
   const stack = new EphemeralEnvironmentsStack(testApp(), 'Ephemeral', {
     pipeline: referencePipelineConfig(),
-    ephemeral: parseEphemeralConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4 }, 'hipaa-fhir'),
+    ephemeral: parseEphemeralConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '222222222222', bootstrapQualifier: 'branches' }, 'hipaa-fhir'),
   });
   const template = Template.fromStack(stack);
   const pipelines = Object.fromEntries(resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline').map(([, r]) => [r.Properties!.Name as string, r.Properties!]));
@@ -27,7 +27,8 @@ describe('EphemeralEnvironmentsStack', () => {
         DetectChanges: false,
       });
     }
-    expect(pipelines['hipaa-fhir-ephemeral-deploy'].ExecutionMode).toBe('PARALLEL');
+    // Issue 8, defect 5: a push and a pull-request update of one branch queue, never deploy at once.
+    expect(pipelines['hipaa-fhir-ephemeral-deploy'].ExecutionMode).toBe('QUEUED');
   });
 
   test('deploy: pushes to matching branches and pull requests opened or updated against main, in one trigger with two filters', () => {
@@ -46,16 +47,19 @@ describe('EphemeralEnvironmentsStack', () => {
       ProviderType: 'CodeStarSourceConnection',
       GitConfiguration: { SourceActionName: 'Source', PullRequest: [{ Branches: { Includes: ['main'] }, Events: ['CLOSED'] }] },
     }]);
-    expect(buildspec('hipaa-fhir-ephemeral-destroy').phases.build.commands).toEqual(['npx ts-node --transpile-only scripts/ephemeral.ts destroy --branch "$BRANCH" --yes']);
+    expect(buildspec('hipaa-fhir-ephemeral-destroy').phases.build.commands).toEqual(['AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts destroy --branch "$PR_SOURCE_BRANCH" --yes']);
+    const destroyStage = (pipelines['hipaa-fhir-ephemeral-destroy'].Stages as Array<{ Actions: Array<{ Configuration: { EnvironmentVariables?: string } }> }>)[1];
+    expect(JSON.parse(destroyStage.Actions[0].Configuration.EnvironmentVariables!)).toEqual([{ name: 'PR_SOURCE_BRANCH', type: 'PLAINTEXT', value: '#{Source.SourceBranchName}' }]);
   });
 
   test('the deploy build derives the suffix from the branch variable, enforces the cap, then cdk-deploys that stage only', () => {
     const spec = buildspec('hipaa-fhir-ephemeral-deploy');
     expect(spec.env['exported-variables']).toEqual(['ENVIRONMENT_SUFFIX']);
     expect(spec.phases.build.commands).toEqual([
-      'export ENVIRONMENT_SUFFIX=$(npx ts-node --transpile-only scripts/ephemeral.ts suffix --branch "$BRANCH")',
+      'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
+      'export ENVIRONMENT_SUFFIX=$(AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts suffix --branch "$BRANCH")',
       'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
-      'npx ts-node --transpile-only scripts/ephemeral.ts check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_EPHEMERAL_ENVIRONMENTS"',
+      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_EPHEMERAL_ENVIRONMENTS"',
       'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
     ]);
     expect(project('hipaa-fhir-ephemeral-deploy').Environment).toMatchObject({
@@ -64,9 +68,17 @@ describe('EphemeralEnvironmentsStack', () => {
     });
     const deployStage = (pipelines['hipaa-fhir-ephemeral-deploy'].Stages as Array<{ Name: string; Actions: Array<{ Configuration: { EnvironmentVariables?: string }; Namespace?: string }> }>);
     expect(deployStage.map((s) => s.Name)).toEqual(['Source', 'Deploy', 'IntegrationTest']);
-    expect(JSON.parse(deployStage[1].Actions[0].Configuration.EnvironmentVariables!)).toEqual([{ name: 'BRANCH', type: 'PLAINTEXT', value: '#{Source.BranchName}' }]);
+    // Issue 8, defect 5: pull-request executions name their source branch in SourceBranchName.
+    expect(JSON.parse(deployStage[1].Actions[0].Configuration.EnvironmentVariables!)).toEqual([
+      { name: 'PUSH_BRANCH', type: 'PLAINTEXT', value: '#{Source.BranchName}' },
+      { name: 'PR_SOURCE_BRANCH', type: 'PLAINTEXT', value: '#{Source.SourceBranchName}' },
+      { name: 'PR_DESTINATION_BRANCH', type: 'PLAINTEXT', value: '#{Source.DestinationBranchName}' },
+    ]);
     expect(deployStage[1].Actions[0].Namespace).toBe('Deploy');
-    expect(JSON.parse(deployStage[2].Actions[0].Configuration.EnvironmentVariables!)).toEqual(expect.arrayContaining([{ name: 'ENVIRONMENT_SUFFIX', type: 'PLAINTEXT', value: '#{Deploy.ENVIRONMENT_SUFFIX}' }]));
+    expect(JSON.parse(deployStage[2].Actions[0].Configuration.EnvironmentVariables!)).toEqual(expect.arrayContaining([
+      { name: 'ENVIRONMENT_SUFFIX', type: 'PLAINTEXT', value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
+      { name: 'POST_DEPLOY_ROLE_ARN', type: 'PLAINTEXT', value: 'arn:aws:iam::222222222222:role/hipaa-fhir-post-deploy-#{Deploy.ENVIRONMENT_SUFFIX}' },
+    ]));
   });
 
   test('the integration build is buildspec-integ.yml', () => {
@@ -76,19 +88,47 @@ describe('EphemeralEnvironmentsStack', () => {
     expect(spec.phases.pre_build.commands).toEqual(file.phases.pre_build.commands);
   });
 
-  test('deploy builds can only assume the CDK bootstrap roles; teardown can delete only Ephemeral=true stacks', () => {
-    const deploy = policyOf('DeployProjectRoleDefaultPolicy');
-    expect(deploy).toContain('arn:aws:iam::111111111111:role/cdk-hnb659fds-deploy-role-111111111111-eu-west-2');
-    expect(deploy).not.toMatch(/cloudformation:(CreateStack|UpdateStack|DeleteStack)|iam:PassRole/);
+  const statementsOf = (idPart: string) => (resourcesOf(template).find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(idPart))![1].Properties!.PolicyDocument as { Statement: Array<{ Sid?: string; Action: string | string[]; Resource: string | string[] }> }).Statement;
+  const assumable = (idPart: string) => statementsOf(idPart).filter((st) => [st.Action].flat().includes('sts:AssumeRole')).flatMap((st) => [st.Resource].flat()).sort();
+
+  test('per-branch builds assume only roles in the sandbox account: its own bootstrap, its manager role, per-branch post-deploy roles', () => {
+    expect(assumable('DeployProjectRoleDefaultPolicy')).toEqual([
+      'arn:aws:iam::222222222222:role/cdk-branches-deploy-role-222222222222-eu-west-2',
+      'arn:aws:iam::222222222222:role/cdk-branches-file-publishing-role-222222222222-eu-west-2',
+      'arn:aws:iam::222222222222:role/cdk-branches-image-publishing-role-222222222222-eu-west-2',
+      'arn:aws:iam::222222222222:role/hipaa-fhir-ephemeral-manager',
+    ]);
     for (const id of ['DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy']) {
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-          Action: 'cloudformation:DeleteStack',
-          Resource: 'arn:aws:cloudformation:eu-west-2:111111111111:stack/hipaa-fhir-*/*',
-          Condition: { StringEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
-        })]) },
-      });
-      expect(policyOf(id)).not.toContain('sts:AssumeRole');
+      expect(assumable(id)).toEqual(['arn:aws:iam::222222222222:role/hipaa-fhir-ephemeral-manager']);
+    }
+    // br- is a prefix no long-lived suffix may have: the pattern matches no dev or prod role.
+    expect(assumable('IntegrationTestProjectRoleDefaultPolicy')).toEqual(['arn:aws:iam::222222222222:role/hipaa-fhir-post-deploy-br-*']);
+    for (const id of ['DeployProjectRoleDefaultPolicy', 'DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy', 'IntegrationTestProjectRoleDefaultPolicy']) {
+      const json = JSON.stringify(statementsOf(id));
+      expect(json).not.toMatch(/cloudformation:(CreateStack|UpdateStack|DeleteStack)|iam:PassRole|kinesis:|ecs:RunTask|111111111111:role\/cdk-|333333333333/);
+    }
+  });
+
+  // Issue 8, defect 3: every source action role and the sweeper's clone role accept both prefixes.
+  test('every source action role and the sweeper\'s clone role may use the connection under both prefixes', () => {
+    const both = {
+      Sid: 'UseRepositoryConnection', Effect: 'Allow',
+      Action: ['codeconnections:UseConnection', 'codestar-connections:UseConnection'],
+      Resource: ['arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000', 'arn:aws:codestar-connections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000'],
+    };
+    const sourcePolicies = resourcesOf(template).filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && /SourceCodePipelineActionRoleDefaultPolicy/.test(id));
+    expect(sourcePolicies).toHaveLength(3);
+    for (const [, policy] of [...sourcePolicies, resourcesOf(template).find(([id]) => id.startsWith('SweepProjectRoleDefaultPolicy'))!]) {
+      expect((policy.Properties!.PolicyDocument as { Statement: unknown[] }).Statement).toContainEqual(both);
+    }
+  });
+
+  // Issue 8, defect 7: per-branch builds pin Node.js 24 too.
+  test('every per-branch build runs Node.js 24 on standard:8.0', () => {
+    const names = ['deploy', 'integ-test', 'destroy', 'sweep'].map((n) => `hipaa-fhir-ephemeral-${n}`);
+    for (const name of names) {
+      expect((project(name).Environment as { Image: string }).Image).toBe('aws/codebuild/standard:8.0');
+      expect([name, buildspec(name).phases.install['runtime-versions']]).toEqual([name, { nodejs: 24 }]);
     }
   });
 

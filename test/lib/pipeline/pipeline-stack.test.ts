@@ -44,9 +44,11 @@ describe('PipelineStack', () => {
     }]);
   });
 
+  // Issue 8, defect 3: one helper (lib/pipeline/connection.ts) for every source action and clone role.
   test('the source action may use the connection under both service prefixes', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([{
+        Sid: 'UseRepositoryConnection',
         Action: ['codeconnections:UseConnection', 'codestar-connections:UseConnection'], Effect: 'Allow',
         Resource: ['arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000', 'arn:aws:codestar-connections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000'],
       }]) },
@@ -100,23 +102,84 @@ describe('PipelineStack', () => {
     }
   });
 
-  test('integration role: least privilege, scoped to the dev environment by name', () => {
-    const statements = policyOfRole('devIntegrationTestRole').Statement;
-    const bySid = Object.fromEntries(statements.filter((s) => s.Sid).map((s) => [s.Sid, s]));
-    expect(bySid.PutTestRecords).toMatchObject({ Action: expect.arrayContaining(['kinesis:PutRecords', 'kinesis:PutRecord']), Resource: 'arn:aws:kinesis:eu-west-2:111111111111:stream/hipaa-fhir-records-dev' });
-    expect(bySid.RunVerifyTask).toMatchObject({ Resource: 'arn:aws:ecs:eu-west-2:111111111111:task-definition/hipaa-fhir-processor-dev:*', Condition: { ArnEquals: { 'ecs:cluster': 'arn:aws:ecs:eu-west-2:111111111111:cluster/hipaa-fhir-cluster-dev' } } });
-    expect(bySid.PassProcessorRoles).toMatchObject({ Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } });
-    expect(bySid.EncryptTestRecords).toMatchObject({ Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/hipaa-fhir/dev/stream' } } });
-    expect(bySid.ReadStageStacks.Resource).toHaveLength(4);
-    const star = statements.filter((s) => s.Resource === '*');
-    expect(star.map((s) => s.Action)).toEqual(['cloudformation:ListStacks']);
-    expect(JSON.stringify(statements)).not.toMatch(/-prod/);
+  test('each post-deploy step role may only assume its own stage\'s post-deploy role, in the environment\'s account', () => {
+    for (const [suffix, account] of [['dev', '222222222222'], ['prod', '333333333333']]) {
+      const [, role] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties?.RoleName === `hipaa-fhir-post-deploy-step-${suffix}`)!;
+      expect(JSON.stringify(role.Properties!.AssumeRolePolicyDocument)).toContain('codebuild.amazonaws.com');
+      const statements = policyOfRole(`PostDeployStepRole${suffix}`).Statement;
+      const assume = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('sts:')));
+      expect(assume).toEqual([expect.objectContaining({ Sid: 'AssumeStagePostDeployRole', Action: 'sts:AssumeRole', Resource: `arn:aws:iam::${account}:role/hipaa-fhir-post-deploy-${suffix}` })]);
+      expect(JSON.stringify(statements)).not.toMatch(/kinesis:|ecs:RunTask|iam:PassRole/);
+    }
   });
 
-  test('smoke role (production) cannot write records or run tasks', () => {
-    const json = JSON.stringify(policyOfRole('prodSmokeTestRole'));
-    expect(json).not.toMatch(/kinesis:PutRecord|ecs:RunTask|iam:PassRole/);
-    expect(json).toContain('kinesis:DescribeStreamSummary');
+  test('each stage creates the role its step assumes, trusted only by that step role, scoped to that environment', () => {
+    for (const [suffix, account] of [['dev', '222222222222'], ['prod', '333333333333']]) {
+      const compute = Template.fromStack(stack.stages.find((s) => s.config.environmentSuffix === suffix)!.compute);
+      const [, role] = resourcesOf(compute).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties?.RoleName === `hipaa-fhir-post-deploy-${suffix}`)!;
+      expect(role.Properties!.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [{
+          Action: 'sts:AssumeRole', Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Condition: { ArnEquals: { 'aws:PrincipalArn': `arn:aws:iam::111111111111:role/hipaa-fhir-post-deploy-step-${suffix}` } },
+        }],
+      });
+      const [, policy] = resourcesOf(compute).find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('PostDeployRole'))!;
+      const statements = (policy.Properties!.PolicyDocument as { Statement: Array<{ Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown }> }).Statement;
+      const bySid = Object.fromEntries(statements.map((st) => [st.Sid, st]));
+      const json = JSON.stringify(statements);
+      expect(json).not.toMatch(suffix === 'dev' ? /-prod/ : /-dev/);
+      expect(bySid.ReadStageStacks.Resource).toHaveLength(4);
+      expect(statements.filter((st) => st.Resource === '*').map((st) => st.Action)).toEqual(['cloudformation:ListStacks']);
+      if (suffix === 'dev') {
+        expect(bySid.PutTestRecords).toMatchObject({ Action: expect.arrayContaining(['kinesis:PutRecords', 'kinesis:PutRecord']), Resource: `arn:aws:kinesis:eu-west-2:${account}:stream/hipaa-fhir-records-dev` });
+        expect(bySid.RunVerifyTask).toMatchObject({ Resource: `arn:aws:ecs:eu-west-2:${account}:task-definition/hipaa-fhir-processor-dev:*`, Condition: { ArnEquals: { 'ecs:cluster': `arn:aws:ecs:eu-west-2:${account}:cluster/hipaa-fhir-cluster-dev` } } });
+        expect(bySid.PassProcessorRoles).toMatchObject({ Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } });
+        expect(bySid.EncryptTestRecords).toMatchObject({ Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/hipaa-fhir/dev/stream' } } });
+        expect(bySid.ProtectStageStacks).toBeUndefined();
+      } else {
+        // The smoke role (production) cannot write records or run tasks.
+        expect(json).not.toMatch(/kinesis:PutRecord|ecs:RunTask|iam:PassRole/);
+        expect(json).toContain('kinesis:DescribeStreamSummary');
+      }
+    }
+  });
+
+  // Issue 8, defect 4: CDK Pipelines ignores terminationProtection (aws/aws-cdk#17871).
+  test('the production smoke step turns on termination protection of exactly the four prod stacks, through the assumed role', () => {
+    const prodCompute = Template.fromStack(stack.stages.find((s) => s.config.environmentSuffix === 'prod')!.compute);
+    const [, policy] = resourcesOf(prodCompute).find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('PostDeployRole'))!;
+    const protect = (policy.Properties!.PolicyDocument as { Statement: Array<{ Sid?: string }> }).Statement.find((st) => st.Sid === 'ProtectStageStacks');
+    expect(protect).toEqual({
+      Sid: 'ProtectStageStacks', Effect: 'Allow', Action: 'cloudformation:UpdateTerminationProtection',
+      Resource: ['audit', 'compute', 'data', 'network'].map((l) => `arn:aws:cloudformation:eu-west-2:333333333333:stack/hipaa-fhir-${l}-prod/*`),
+    });
+    const env = (name: string) => Object.fromEntries(((projectNamed(name).Environment as { EnvironmentVariables: Array<{ Name: string; Value: string }> }).EnvironmentVariables).map((v) => [v.Name, v.Value]));
+    expect(env('hipaa-fhir-smoke-test-prod')).toMatchObject({ PROTECT_STACKS: 'true', POST_DEPLOY_ROLE_ARN: 'arn:aws:iam::333333333333:role/hipaa-fhir-post-deploy-prod' });
+    expect(env('hipaa-fhir-integ-test-dev')).toMatchObject({ PROTECT_STACKS: 'false', POST_DEPLOY_ROLE_ARN: 'arn:aws:iam::222222222222:role/hipaa-fhir-post-deploy-dev' });
+    const pre = (loadIntegrationBuildSpec() as { phases: { pre_build: { commands: string[] } } }).phases.pre_build.commands.join('\n');
+    expect(pre).toContain('if [ "$PROTECT_STACKS" = "true" ]');
+    expect(pre).toContain('aws cloudformation update-termination-protection --enable-termination-protection --stack-name "$PROJECT-$layer-$ENVIRONMENT_SUFFIX"');
+    expect(pre).toContain('for layer in network data audit compute');
+    // The protection call runs after the profile that assumes the post-deploy role is in place.
+    expect(pre.indexOf('AWS_PROFILE=post-deploy')).toBeLessThan(pre.indexOf('update-termination-protection'));
+  });
+
+  // Issue 8, defect 7: every CodeBuild step pins Node.js 24 on the image that lists it.
+  test('every build (synth, self-mutation, assets, integration, smoke) runs Node.js 24 on standard:8.0', () => {
+    expect(projects.length).toBeGreaterThanOrEqual(6);
+    for (const [id, project] of projects) {
+      expect([id, (project.Properties!.Environment as { Image: string }).Image]).toEqual([id, 'aws/codebuild/standard:8.0']);
+      const source = project.Properties!.Source as { BuildSpec: string };
+      if (source.BuildSpec.trim().startsWith('{')) {
+        expect([id, JSON.parse(source.BuildSpec).phases.install['runtime-versions']]).toEqual([id, { nodejs: 24 }]);
+      } else {
+        // Asset jobs read a buildspec file from the cloud assembly; CDK Pipelines writes it with the same defaults.
+        expect(source.BuildSpec).toMatch(/^buildspec-.*\.yaml$/);
+      }
+    }
+    expect((loadIntegrationBuildSpec() as { phases: { install: Record<string, unknown> } }).phases.install['runtime-versions']).toEqual({ nodejs: 24 });
   });
 
   test('artifact bucket: KMS, versioned, TLS-only, private, access-logged, retained for a production pipeline', () => {
@@ -153,10 +216,12 @@ describe('PipelineStack', () => {
   });
 
   test('same-account stages need no cross-account keys; another account turns them on', () => {
-    expect(JSON.stringify(template.toJSON())).not.toContain('"Principal":{"AWS":"arn:aws:iam::222222222222:root"}');
+    const same = referencePipelineConfig({}, { sameAccount: true });
+    const t0 = Template.fromStack(new PipelineStack(testApp(), 'S', { pipeline: same }));
+    expect(JSON.stringify(t0.toJSON())).not.toContain('"Principal":{"AWS":"arn:aws:iam::222222222222:root"}');
     const cross = referencePipelineConfig();
-    const prod = { ...cross.environments[1], account: '222222222222' };
+    const prod = { ...cross.environments[1], account: '444444444444' };
     const t = Template.fromStack(new PipelineStack(testApp(), 'X', { pipeline: { ...cross, environments: [cross.environments[0], prod] } }));
-    expect(JSON.stringify(t.toJSON())).toContain('222222222222');
+    expect(JSON.stringify(t.toJSON())).toContain('444444444444');
   });
 });

@@ -1,0 +1,39 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { EphemeralSandboxStack } from '../../../lib/pipeline/ephemeral-sandbox-stack';
+import { referenceEphemeralConfig, referencePipelineConfig } from '../../../scripts/compliance-report';
+import { resourcesOf, testApp } from '../../helpers';
+
+describe('EphemeralSandboxStack', () => {
+  const stack = new EphemeralSandboxStack(testApp(), 'EphemeralSandbox', { pipeline: referencePipelineConfig(), ephemeral: referenceEphemeralConfig() });
+  const template = Template.fromStack(stack);
+
+  test('lives in the sandbox account and deploys through the sandbox\'s own bootstrap', () => {
+    expect(stack.account).toBe('222222222222');
+    expect(stack.synthesizer.bootstrapQualifier).toBe('branches');
+  });
+
+  test('the manager role trusts exactly the deploy, destroy and sweep builds of the tooling account', () => {
+    const [, role] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Role')!;
+    expect(role.Properties!.RoleName).toBe('hipaa-fhir-ephemeral-manager');
+    expect(role.Properties!.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{
+        Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+        Condition: { ArnEquals: { 'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-ephemeral-${n}`) } },
+      }],
+    });
+  });
+
+  test('it deletes only stacks that are per-branch by name (br-) and by tag (Ephemeral=true)', () => {
+    const [, policy] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Policy')!;
+    const statements = (policy.Properties!.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
+    expect(statements).toEqual([
+      { Sid: 'ListEnvironments', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: '*' },
+      {
+        Sid: 'DeletePerBranchStacksOnly', Effect: 'Allow', Action: 'cloudformation:DeleteStack',
+        Resource: ['audit', 'compute', 'data', 'network'].map((l) => `arn:aws:cloudformation:eu-west-2:222222222222:stack/hipaa-fhir-${l}-br-*/*`),
+        Condition: { StringEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
+      },
+    ]);
+  });
+});
