@@ -1,5 +1,5 @@
 import type { GetRecordsCommandOutput, _Record } from '@aws-sdk/client-kinesis';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { DeserializeMiddleware, HandlerExecutionContext, InitializeMiddleware, Pluggable } from '@smithy/types';
 import type { ProcessorConfig } from '../config';
@@ -137,3 +137,50 @@ export const getRecordsDecoder: Pluggable<any, any> = {
     stack.addRelativeTo(mergeOutput, { name: 'fhirGetRecordsOutput', relation: 'before', toMiddleware: 'loggerMiddleware', override: true });
   },
 };
+
+/**
+ * GetRecords for one shard, with the next batch read while the current one is persisted: a
+ * shard's throughput becomes the slower of reading and writing rather than their sum. Only the
+ * read moves ahead; the caller still commits batches in order and passes the iterator it wants,
+ * so a prefetch for any other iterator (after an expired iterator, a lost lease) is never used.
+ * Calls stay at least `pollIntervalMs` apart (GetRecords allows 5 calls per second per shard:
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html).
+ */
+export class ShardReader {
+  private ahead: { readonly iterator: string; readonly response: Promise<GetRecordsCommandOutput> } | undefined;
+  private lastCallAt = 0;
+
+  constructor(
+    private readonly kinesis: KinesisClient,
+    private readonly limit: number,
+    private readonly pollIntervalMs: number,
+    /** Waits between calls; the worker's abortable pause, so stopping never waits for it. */
+    private readonly delay: (ms: number) => Promise<void>,
+  ) {}
+
+  /** True while a read of the next batch is under way (the caller then needs no poll pause). */
+  get readingAhead(): boolean {
+    return this.ahead !== undefined;
+  }
+
+  /** The batch at `iterator`: the read already under way for it, or a new call. Errors are the SDK's. */
+  read(iterator: string): Promise<GetRecordsCommandOutput> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead?.iterator === iterator) return ahead.response;
+    return this.call(iterator);
+  }
+
+  /** Starts reading the batch at `iterator` now, for the next read(). */
+  readAhead(iterator: string): void {
+    const response = this.delay(this.lastCallAt + this.pollIntervalMs - Date.now()).then(() => this.call(iterator));
+    // A read-ahead nobody collects (the worker stopped or lost its lease) must not be an unhandled rejection.
+    response.catch(() => undefined);
+    this.ahead = { iterator, response };
+  }
+
+  private call(iterator: string): Promise<GetRecordsCommandOutput> {
+    this.lastCallAt = Date.now();
+    return this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.limit }));
+  }
+}

@@ -1,10 +1,11 @@
-import { GetRecordsCommand, GetRecordsCommandOutput, GetShardIteratorCommand, KinesisClient, ShardIteratorType } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommandOutput, GetShardIteratorCommand, KinesisClient, ShardIteratorType } from '@aws-sdk/client-kinesis';
 import type { Pool } from 'pg';
 import { BatchProgress, LeaseLostError, persistBatch, PersistResult, UnstorableRecordError } from '../db/persist';
 import { errorFields, Logger } from '../logger';
 import type { MetricsSink } from '../metrics';
 import { classify, StreamRecord } from '../records';
 import { backoffDelay, isRetryableKinesisError, isTransientDbError, sleep } from '../retry';
+import { ShardReader } from './client';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
 export interface ConsumerSettings {
@@ -100,11 +101,12 @@ export class ShardWorker {
     const { logger, shardId } = this.o;
     let iterator: string | undefined;
     let attempt = 0;
+    const reader = new ShardReader(this.o.kinesis, this.o.getRecordsLimit, this.o.pollIntervalMs, (ms) => this.pause(ms));
     while (!this.stopping) {
       let response: GetRecordsCommandOutput;
       try {
         iterator ??= await this.iterator();
-        response = await this.o.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.o.getRecordsLimit }));
+        response = await reader.read(iterator);
         attempt = 0;
       } catch (error) {
         if ((error as Error).name === 'ExpiredIteratorException') { iterator = undefined; continue; }
@@ -117,6 +119,8 @@ export class ShardWorker {
       }
       const records = (response.Records ?? []) as StreamRecord[];
       const ended = !response.NextShardIterator;
+      // The next batch is read while this one is persisted.
+      if (records.length > 0 && !ended) reader.readAhead(response.NextShardIterator!);
       if (records.length > 0 || ended) {
         const outcome = await this.persist(records, ended, response.MillisBehindLatest);
         if (outcome !== 'committed') return outcome;
@@ -126,7 +130,7 @@ export class ShardWorker {
         return 'ended';
       }
       iterator = response.NextShardIterator;
-      await this.pause(this.o.pollIntervalMs);
+      if (!reader.readingAhead) await this.pause(this.o.pollIntervalMs);
     }
     return 'stopped';
   }
