@@ -9,6 +9,7 @@ import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { putRecords, sampleMix } from '../../scripts/produce';
 import { isLocal, readFlatOutputs } from './outputs';
 import { EcsVerifier, LocalVerifier, Verifier } from './verifiers';
+import { waitForRun } from './wait';
 
 const outputs = readFlatOutputs();
 const local = isLocal(outputs);
@@ -16,15 +17,13 @@ const VALID = 200;
 const INVALID = 18;
 const runId = `integ-${Date.now().toString(36)}`;
 
-async function until(verifier: Verifier, done: (s: RunSummary) => boolean, timeoutMs: number): Promise<RunSummary> {
-  const deadline = Date.now() + timeoutMs;
-  let last: RunSummary | undefined;
-  while (Date.now() < deadline) {
-    last = await verifier.verify(runId);
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, local ? 500 : 15_000));
-  }
-  return last!;
+/** A failed verify task is retried (up to three in a row), not the end of the run. */
+function until(verifier: Verifier, done: (s: RunSummary) => boolean, timeoutMs: number): Promise<RunSummary> {
+  return waitForRun(() => verifier.verify(runId), done, {
+    timeoutMs,
+    intervalMs: local ? 500 : 15_000,
+    onRetry: (error, n) => console.warn(`verification failed (${n} in a row), retrying: ${error.message}`),
+  });
 }
 
 describe(`environment ${outputs.EnvironmentSuffix}: records in, persisted, quarantined, audited`, () => {
