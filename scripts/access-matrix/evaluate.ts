@@ -56,6 +56,8 @@ export interface Matrix {
   /** Simulations the engine refused (invalid policy or request); listed so nothing is silently skipped. */
   readonly errors: readonly string[];
   readonly simulations: number;
+  /** Roles not per-branch by origin that only per-branch principals can assume: they act for branch code too. */
+  readonly branchControlled: readonly string[];
 }
 
 /** The questions of issue 8 section 4, as concrete requests against one environment's resources. */
@@ -242,6 +244,13 @@ export async function evaluateMatrix(model: Model): Promise<Matrix> {
     assumable.set(caller.id, targets);
   }
 
+  const assumers = new Map<string, string[]>();
+  for (const [caller, targets] of assumable) for (const t of targets) assumers.set(t.id, [...(assumers.get(t.id) ?? []), caller]);
+  const perBranch = new Set(model.principals.filter((p) => p.perBranch).map((p) => p.id));
+  const branchControlled = roles
+    .filter((r) => !r.perBranch && r.kind === 'role' && (assumers.get(r.id) ?? []).length > 0 && (assumers.get(r.id) ?? []).every((a) => perBranch.has(a)))
+    .map((r) => r.id);
+
   const environments: EnvironmentMatrix[] = [];
   for (const env of model.environments) {
     const tags = model.environmentTags.get(env.suffix) ?? {};
@@ -293,7 +302,7 @@ export async function evaluateMatrix(model: Model): Promise<Matrix> {
   }
 
   const serviceChecks = await checkServices(model, evaluator);
-  return { model, environments, serviceChecks, errors: [...new Set(evaluator.errors)], simulations: evaluator.count };
+  return { model, environments, serviceChecks, errors: [...new Set(evaluator.errors)], simulations: evaluator.count, branchControlled };
 }
 
 /** The service principals (and the execution role) that must be able to act, per environment. */

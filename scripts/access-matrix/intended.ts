@@ -18,7 +18,8 @@ export function violations(matrix: Matrix): string[] {
         if (!principal) continue;
         const chain = [principal, ...grant.via.map((id) => byId.get(id))];
         // 1. No per-branch principal reaches a long-lived environment, in any capability, directly or through a chain.
-        if (!env.perBranch && chain.some((p) => p?.perBranch)) {
+        const branchy = (p: Principal | undefined) => p !== undefined && (p.perBranch || matrix.branchControlled.includes(p.id));
+        if (!env.perBranch && chain.some(branchy)) {
           out.push(`${env.suffix}: ${capability.id}: per-branch principal ${describe(grant)} reaches a long-lived environment`);
           continue;
         }
@@ -30,7 +31,7 @@ export function violations(matrix: Matrix): string[] {
             // A per-branch environment's post-deploy step is the per-branch pipeline's integration build.
             || (env.perBranch && principal.perBranch && principal.purpose === 'post-deploy'));
           // A pipeline step reaching PHI only by assuming the environment's own post-deploy role is the design.
-          const allowedChain = grant.via.length > 0 && own(last) && last?.purpose === 'post-deploy' && !chain.some((p) => p?.perBranch && !env.perBranch);
+          const allowedChain = grant.via.length > 0 && own(last) && last?.purpose === 'post-deploy';
           if (!allowedDirect && !allowedChain) out.push(`${env.suffix}: ${capability.id}: ${describe(grant)} reaches PHI but is not this environment's processor, verify or post-deploy role`);
         }
       }

@@ -40,7 +40,10 @@ export function renderMarkdown(matrix: Matrix): string {
   lines.push('');
   lines.push('| Principal | Account | Belongs to | Per-branch | Role in the intended matrix |');
   lines.push('| --- | --- | --- | --- | --- |');
-  for (const p of model.principals) lines.push(`| \`${p.id}\` | ${p.account} | ${p.home} | ${p.perBranch ? 'yes' : '-'} | ${p.purpose === 'other' ? '-' : p.purpose} |`);
+  for (const p of model.principals) {
+    const branch = p.perBranch ? 'yes' : matrix.branchControlled.includes(p.id) ? 'yes (only per-branch roles assume it)' : '-';
+    lines.push(`| \`${p.id}\` | ${p.account} | ${p.home} | ${branch} | ${p.purpose === 'other' ? '-' : p.purpose} |`);
+  }
 
   for (const { environment: env, capabilities } of matrix.environments) {
     lines.push('');

@@ -3,7 +3,7 @@
  * One synth (delivery app + one per-branch environment) is shared by every assertion; the mutation tests
  * change the loaded templates in memory to prove the checks can fail.
  */
-import { readFileSync } from 'fs';
+import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { evaluateMatrix, LoadedStack, Matrix, modelOf, synthAll } from '../../scripts/access-matrix/index';
 import { violations } from '../../scripts/access-matrix/intended';
@@ -111,5 +111,16 @@ describe('access matrix (npm run access-matrix)', () => {
 
   test('docs/access-matrix.md is the current generated matrix (run npm run access-matrix to refresh it)', () => {
     expect(readFileSync(join(root, 'docs', 'access-matrix.md'), 'utf8')).toBe(renderMarkdown(matrix));
+  });
+
+  test('the AGPL-3.0 engine stays a devDependency that no product code imports and the image prunes', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    expect(Object.keys(pkg.dependencies ?? {})).not.toContain('@cloud-copilot/iam-simulate');
+    expect(Object.keys(pkg.devDependencies ?? {})).toContain('@cloud-copilot/iam-simulate');
+    const importers = (readdirSync(join(root, 'lib'), { recursive: true }) as string[])
+      .filter((f) => /\.(ts|js)$/.test(f))
+      .filter((f) => readFileSync(join(root, 'lib', f), 'utf8').includes('@cloud-copilot/'));
+    expect(importers).toEqual([]);
+    expect(readFileSync(join(root, 'lib', 'processor', 'Dockerfile'), 'utf8')).toMatch(/npm prune --omit=dev/);
   });
 });
