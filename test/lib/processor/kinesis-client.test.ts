@@ -3,7 +3,7 @@ import {
   ExpiredIteratorException, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, ProvisionedThroughputExceededException, PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder } from '../../../lib/processor/kinesis/client';
+import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder, ShardReader } from '../../../lib/processor/kinesis/client';
 import { createStream, LocalKinesis, startKinesis } from '../../../scripts/local-stack';
 
 jest.setTimeout(60_000);
@@ -19,10 +19,14 @@ interface Canned { readonly status: number; readonly body: string; readonly cont
 /** A client whose HTTP layer answers from a script and keeps the requests it was sent. */
 function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: jest.Mock; warn: jest.Mock; error: jest.Mock }) {
   const requests: { headers: Record<string, string>; body: string }[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  /** Resolves once the HTTP layer has been asked for its n-th response. */
+  const requestSeen = (n: number) => new Promise<void>((resolve) => (requests.length >= n ? resolve() : waiters.push({ n, resolve })));
   const requestHandler = {
     handle: async (request: { headers: Record<string, string>; body?: unknown }) => {
       const body = request.body as Uint8Array | string | undefined;
       requests.push({ headers: request.headers, body: typeof body === 'string' || body === undefined ? body ?? '' : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') });
+      waiters.filter((w) => requests.length >= w.n).forEach((w) => w.resolve());
       const next = responses.shift();
       if (!next) throw new Error('scripted client: no response left for this request');
       return {
@@ -39,7 +43,7 @@ function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: 
     requestHandler: requestHandler as unknown as NodeHttpHandler, maxAttempts: 3, logger,
   });
   client.middlewareStack.use(getRecordsDecoder);
-  return { client, requests };
+  return { client, requests, requestSeen };
 }
 
 describe('decodeGetRecordsBody', () => {
@@ -143,6 +147,72 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
     const out = await client.send(new ListShardsCommand({ StreamName: 's' }));
     expect(out.Shards![0].ShardId).toBe('shardId-000000000000');
     expect(out.$metadata.httpStatusCode).toBe(200);
+    client.destroy();
+  });
+});
+
+describe('ShardReader: the next batch is read while the current one is persisted', () => {
+  const page = (seq: string, next: string | null = `after-${seq}`) => ({ status: 200, body: wireBody([{ seq, key: 'k', data: Buffer.from(seq) }], { NextShardIterator: next }) });
+  const iteratorOf = (r: { body: string }) => JSON.parse(r.body).ShardIterator as string;
+  const immediately = () => Promise.resolve();
+
+  test('readAhead() calls GetRecords before the caller asks, and read() of that iterator takes its result', async () => {
+    const { client, requests, requestSeen } = scriptedClient([page('1'), page('2')]);
+    const reader = new ShardReader(client, 500, 0, immediately);
+    const first = await reader.read('start');
+    reader.readAhead(first.NextShardIterator!);
+    expect(reader.readingAhead).toBe(true);
+    await requestSeen(2); // hangs (and the test fails) if nothing was read ahead
+    const second = await reader.read('after-1');
+    expect(second.Records!.map((r) => r.SequenceNumber)).toEqual(['2']);
+    expect(requests.map(iteratorOf)).toEqual(['start', 'after-1']);
+    expect(JSON.parse(requests[1].body).Limit).toBe(500);
+    expect(reader.readingAhead).toBe(false);
+    client.destroy();
+  });
+
+  test('a read-ahead for another iterator (expired, re-read from the checkpoint) is dropped, never returned', async () => {
+    const { client, requests, requestSeen } = scriptedClient([page('ahead'), page('fresh')]);
+    const reader = new ShardReader(client, 100, 0, immediately);
+    reader.readAhead('stale-iterator');
+    await requestSeen(1);
+    const out = await reader.read('from-checkpoint');
+    expect(out.Records!.map((r) => r.SequenceNumber)).toEqual(['fresh']);
+    expect(requests.map(iteratorOf)).toEqual(['stale-iterator', 'from-checkpoint']);
+    client.destroy();
+  });
+
+  test('an error of a read-ahead surfaces, typed, on read(); one nobody reads is not an unhandled rejection', async () => {
+    const expired = { status: 400, body: JSON.stringify({ __type: 'ExpiredIteratorException', message: 'Iterator expired.' }) };
+    const { client, requestSeen } = scriptedClient([expired, expired]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const reader = new ShardReader(client, 100, 0, immediately);
+      reader.readAhead('a');
+      await expect(reader.read('a')).rejects.toBeInstanceOf(ExpiredIteratorException);
+      const abandoned = new ShardReader(client, 100, 0, immediately);
+      abandoned.readAhead('b');
+      await requestSeen(2);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      client.destroy();
+    }
+  });
+
+  test('calls stay pollIntervalMs apart: a read-ahead first waits out the rest of the interval', async () => {
+    const { client } = scriptedClient([page('1'), page('2')]);
+    const waits: number[] = [];
+    const reader = new ShardReader(client, 100, 60_000, async (ms) => { waits.push(ms); });
+    await reader.read('start');
+    reader.readAhead('after-1');
+    await reader.read('after-1');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThan(0);
+    expect(waits[0]).toBeLessThanOrEqual(60_000);
     client.destroy();
   });
 });
