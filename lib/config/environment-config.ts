@@ -37,7 +37,15 @@ export interface DatabaseSettings {
   readonly masterSecretName: string;
   /** The CMK that encrypts the existing secret, when it is not the AWS managed key. */
   readonly masterSecretKeyArn?: string;
+  /** The processor's own login (IAM authentication), created by migration 10. */
+  readonly processorUser: string;
 }
+
+/**
+ * The processor's database login. Must equal PROCESSOR_DB_USER of lib/processor/db/schema.ts
+ * (infrastructure imports no runtime code; a test holds the two together).
+ */
+export const PROCESSOR_DATABASE_USER = 'fhir_processor';
 
 export interface StreamSettings {
   /** 0 means on-demand capacity. */
@@ -98,7 +106,7 @@ interface ProfileDefaults {
   readonly logRetentionDays: number;
   readonly destroyOnRemoval: boolean;
   readonly keyPendingWindowDays: number;
-  readonly database: Omit<DatabaseSettings, 'databaseName' | 'masterSecretName' | 'masterSecretKeyArn'>;
+  readonly database: Omit<DatabaseSettings, 'databaseName' | 'masterSecretName' | 'masterSecretKeyArn' | 'processorUser'>;
   readonly stream: StreamSettings;
   readonly endpointAzCount: number;
   readonly trailMode: TrailMode;
@@ -310,6 +318,7 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
       databaseName,
       masterSecretName,
       masterSecretKeyArn,
+      processorUser: PROCESSOR_DATABASE_USER,
     },
     stream: { ...defaults.stream, shardCount },
     network: { vpcCidr, availabilityZones, endpointAzCount: defaults.endpointAzCount },

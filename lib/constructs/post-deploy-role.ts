@@ -1,8 +1,8 @@
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { rules } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
+import { acknowledgeWildcards, WildcardReason } from '../compliance/wildcards';
 import type { Naming } from '../config';
 
 export type PostDeploySuite = 'integ' | 'smoke';
@@ -81,7 +81,7 @@ export function postDeployStatements(t: PostDeployTargets, suite: PostDeploySuit
 }
 
 /** Every wildcard the post-deploy policy may hold, and why it stays within one environment. */
-const WILDCARD_REASONS: ReadonlyArray<readonly [RegExp, string]> = [
+const WILDCARD_REASONS: readonly WildcardReason[] = [
   [/^Resource::\*$/, 'cloudformation:ListStacks has no resource-level permissions; it reveals stack names and states only, and every other statement names this environment.'],
   [/:stack\/[^*]+\/\*$/, 'One named stack of this environment; the trailing wildcard is the stack id CloudFormation appends.'],
   [/:(service|task)\/[^*]+-cluster-[^*]+\/\*$/, 'Services and tasks of this environment\'s one named processor cluster; their ids are assigned at run time.'],
@@ -136,12 +136,6 @@ export class PostDeployRole extends Construct {
     }
 
     acknowledge(this.role, ...hipaaAndNist('IAMNoInlinePolicy', 'The post-deploy policy is written for this one role from the environment\'s names; inline, it cannot be attached to any other principal.'));
-    const policy = this.role.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
-    const found = rules.iam.IAMNoWildcardPermissions(policy);
-    for (const finding of Array.isArray(found) ? found : []) {
-      const reason = WILDCARD_REASONS.find(([pattern]) => pattern.test(finding))?.[1];
-      if (!reason) throw new Error(`${this.node.path}: unreviewed wildcard ${finding} in the post-deploy policy`);
-      acknowledge(policy, { id: `AwsSolutions-IAM5[${finding}]`, reason });
-    }
+    acknowledgeWildcards(this.role.node.findChild('DefaultPolicy').node.defaultChild!, WILDCARD_REASONS);
   }
 }

@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
@@ -39,10 +39,13 @@ export interface ProcessorServiceProps {
   readonly executionRoleName: string;
   readonly stream: kinesis.IStream;
   readonly database: { readonly host: string; readonly port: string; readonly name: string };
-  /** The EXISTING secret with `username` and `password`; injected as ECS secrets. */
-  readonly databaseSecret: secretsmanager.ISecret;
-  /** CMK of that secret, when it is not the AWS managed key. @default - AWS managed key */
-  readonly databaseSecretKey?: kms.IKey;
+  /**
+   * The database instance; the task role may `rds-db:connect` as exactly `processorUser` on it.
+   * The processor never sees the master secret (migrations run as a separate task, DatabaseMigration).
+   */
+  readonly databaseInstance: rds.IDatabaseInstance;
+  /** The processor's own database login (created by migration 10), used through IAM authentication. */
+  readonly processorUser: string;
   readonly logGroupName: string;
   /** Encrypts the processor and Container Insights log groups; its policy must admit both names. */
   readonly logKey: kms.IKey;
@@ -71,6 +74,8 @@ export class ProcessorService extends Construct {
   public readonly logGroup: logs.LogGroup;
   public readonly containerInsightsLogGroup: logs.LogGroup;
   public readonly alarms: cloudwatch.Alarm[] = [];
+  /** The image, shared with the migration task. */
+  public readonly image: ecs.ContainerImage;
 
   constructor(scope: Construct, id: string, props: ProcessorServiceProps) {
     super(scope, id);
@@ -102,13 +107,13 @@ export class ProcessorService extends Construct {
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: props.family,
       taskRole: new iam.Role(this, 'TaskRole', { roleName: props.taskRoleName, assumedBy, description: 'Processor task: read the stream' }),
-      executionRole: new iam.Role(this, 'ExecutionRole', { roleName: props.executionRoleName, assumedBy, description: 'Processor task execution: image, logs, database secret' }),
+      executionRole: new iam.Role(this, 'ExecutionRole', { roleName: props.executionRoleName, assumedBy, description: 'Processor task execution: image and logs' }),
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
 
-    const image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, {
+    const image = this.image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, {
       file: 'lib/processor/Dockerfile',
       platform: ecrAssets.Platform.LINUX_AMD64,
       ignoreMode: IgnoreMode.DOCKER,
@@ -130,12 +135,13 @@ export class ProcessorService extends Construct {
         DB_PORT: props.database.port,
         DB_NAME: props.database.name,
         DB_SSL_MODE: 'verify-full',
+        // Its own login through IAM authentication: no password exists for it, and no secret is injected.
+        DB_USER: props.processorUser,
+        DB_IAM_AUTH: 'true',
+        // Migrations need the master user; the DatabaseMigration task applies them before this service.
+        DB_MIGRATE_ON_START: 'false',
         AWS_EMF_ENVIRONMENT: 'Local',
         METRICS_NAMESPACE: PROCESSOR_METRICS_NAMESPACE,
-      },
-      secrets: {
-        DB_USER: ecs.Secret.fromSecretsManager(props.databaseSecret, 'username'),
-        DB_PASSWORD: ecs.Secret.fromSecretsManager(props.databaseSecret, 'password'),
       },
       healthCheck: {
         command: ['CMD', 'node', 'dist/health.js'],
@@ -146,7 +152,9 @@ export class ProcessorService extends Construct {
       },
     });
     props.stream.grantRead(this.taskDefinition.taskRole);
-    props.databaseSecretKey?.grantDecrypt(this.taskDefinition.obtainExecutionRole());
+    // rds-db:connect on arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<processorUser> only.
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+    props.databaseInstance.grantConnect(this.taskDefinition.taskRole, props.processorUser);
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
@@ -210,13 +218,13 @@ export class ProcessorService extends Construct {
 
     acknowledge(this.taskDefinition, {
       id: 'AwsSolutions-ECS2',
-      reason: 'The plain environment variables are non-secret settings (stream name, database host, port and name, TLS mode); credentials are ECS secrets from Secrets Manager.',
+      reason: 'The plain environment variables are non-secret settings (stream name, database host, port, name and login name, TLS mode); the processor authenticates with short-lived IAM tokens, so it holds no password.',
     });
     acknowledge(this.taskDefinition.obtainExecutionRole(), {
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository, the log group or the one secret.',
+      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository or the log group.',
     });
-    const inlineReason = 'CDK grants write this policy for one role: the stream and its key (task role) or the image repository, log group and secret (execution role); inline, it cannot be attached elsewhere.';
+    const inlineReason = 'CDK grants write this policy for one role: the stream, its key and rds-db:connect as the processor user (task role) or the image repository and log group (execution role); inline, it cannot be attached elsewhere.';
     for (const role of [this.taskDefinition.taskRole, this.taskDefinition.obtainExecutionRole()]) {
       acknowledge(role, ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
     }

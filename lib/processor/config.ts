@@ -29,6 +29,11 @@ export interface ProcessorConfig {
   /** Records per GetRecords call: the batch size, and so the memory held per shard. */
   readonly getRecordsLimit: number;
   readonly healthPort: number;
+  /**
+   * Apply migrations at start-up (the local run). In AWS the processor's own login may not change
+   * the schema: DB_MIGRATE_ON_START=false, and the migration task applies them (migrate-main.ts).
+   */
+  readonly migrateOnStart: boolean;
 }
 
 export class ConfigurationError extends Error {}
@@ -90,5 +95,21 @@ export function loadConfig(env: Env): ProcessorConfig {
     pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', 250, 0, 10_000),
     getRecordsLimit: integer(env, 'GET_RECORDS_LIMIT', 2_000, 1, 10_000),
     healthPort: integer(env, 'HEALTH_PORT', 8080, 0, 65535),
+    migrateOnStart: booleanFlag(env, 'DB_MIGRATE_ON_START', true),
   };
+}
+
+function booleanFlag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigurationError(`${name} must be true or false`);
+  return raw === 'true';
+}
+
+/**
+ * Configuration of `node dist/migrate-main.js`: the same DB_* variables, with the master
+ * credentials (password login); it reads no stream, so STREAM_NAME is not required.
+ */
+export function loadMigrationConfig(env: Env): ProcessorConfig {
+  return loadConfig({ STREAM_NAME: 'unused-by-migrations', ...env, DB_IAM_AUTH: 'false' });
 }

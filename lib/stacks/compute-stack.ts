@@ -7,6 +7,9 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
+import { DatabaseMigration } from '../constructs/database-migration';
+import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
 import { PostDeployRole, PostDeploySuite } from '../constructs/post-deploy-role';
@@ -19,6 +22,7 @@ export interface ComputeStackProps extends EnvironmentStackProps {
   readonly workloadSecurityGroup: ec2.ISecurityGroup;
   readonly stream: kinesis.IStream;
   readonly database: rds.IDatabaseInstance;
+  /** The EXISTING master secret: read only by the migration task, never by the service. */
   readonly databaseSecret: secretsmanager.ISecret;
   readonly alarmTopic: sns.ITopic;
   /** @default - built from lib/processor/Dockerfile */
@@ -34,19 +38,21 @@ export interface ComputeStackProps extends EnvironmentStackProps {
 export class ComputeStack extends EnvironmentStack {
   public readonly processor: ProcessorService;
   public readonly postDeployRole?: PostDeployRole;
+  public readonly migration: DatabaseMigration;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', 'ECS Fargate FHIR processor', props);
     const { config } = props;
     const { naming } = config;
     const logGroupName = naming.processorLogGroupName;
+    const hookLogGroupName = naming.logGroupName('deploy-hooks');
 
     const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
       alias: naming.kmsAlias('processor-logs'),
       description: `Processor logs of ${config.environmentSuffix}`,
       removalPolicy: removalPolicyFor(config),
       pendingWindowDays: config.keyPendingWindowDays,
-      logGroupNamePatterns: [logGroupName, containerInsightsLogGroupName(naming.clusterName)],
+      logGroupNamePatterns: [logGroupName, containerInsightsLogGroupName(naming.clusterName), hookLogGroupName],
     });
 
     this.processor = new ProcessorService(this, 'Processor', {
@@ -59,8 +65,8 @@ export class ComputeStack extends EnvironmentStack {
       executionRoleName: naming.processorRoleNames.execution,
       stream: props.stream,
       database: { host: props.database.dbInstanceEndpointAddress, port: props.database.dbInstanceEndpointPort, name: config.database.databaseName },
-      databaseSecret: props.databaseSecret,
-      databaseSecretKey: config.database.masterSecretKeyArn ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn) : undefined,
+      databaseInstance: props.database,
+      processorUser: config.database.processorUser,
       logGroupName,
       logKey: logKey.key,
       logRetentionDays: config.logRetentionDays,
@@ -72,6 +78,31 @@ export class ComputeStack extends EnvironmentStack {
       alarmTopic: props.alarmTopic,
       image: props.processorImage,
     });
+
+    // Migrations run with the master credentials as a one-off task before the service starts or
+    // changes; the custom-resource and trigger Lambdas log into a group of ours.
+    const hookLogs = new EncryptedLogGroup(this, 'DeployHookLogs', {
+      logGroupName: hookLogGroupName,
+      encryptionKey: logKey.key,
+      retentionDays: config.logRetentionDays,
+      removalPolicy: removalPolicyFor(config),
+    });
+    this.migration = new DatabaseMigration(this, 'Migration', {
+      cluster: this.processor.cluster,
+      subnets: { subnetGroupName: WORKLOAD_SUBNETS },
+      securityGroup: props.workloadSecurityGroup,
+      image: this.processor.image,
+      family: naming.resourceName('migrate'),
+      roleNames: { task: naming.resourceName('migrate-task'), execution: naming.resourceName('migrate-exec') },
+      database: { host: props.database.dbInstanceEndpointAddress, port: props.database.dbInstanceEndpointPort, name: config.database.databaseName },
+      masterSecret: props.databaseSecret,
+      masterSecretKey: config.database.masterSecretKeyArn ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn) : undefined,
+      region: this.region,
+      logGroup: this.processor.logGroup,
+      hookLogGroup: hookLogs.logGroup,
+      before: [this.processor.service],
+    });
+    routeCustomResourceLogs(this, hookLogs.logGroup);
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });

@@ -90,7 +90,7 @@ export class DataStack extends EnvironmentStack {
       new CfnOutput(this, 'BackupVaultName', { value: this.backup.vault.backupVaultName });
     }
 
-    // Subnet, security-group and key ids can be replaced: consumers import them strongly.
+    // Key ids and the database endpoint and resource id can change: consumers import them strongly.
     strengthenReplaceableReferences(this);
 
     new CfnOutput(this, 'StreamName', { value: this.recordStream.stream.streamName });

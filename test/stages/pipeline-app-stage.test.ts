@@ -129,4 +129,23 @@ describe('PipelineAppStage', () => {
       expect(eph.stage.outputs[key]).toBeDefined();
     }
   });
+
+  // Issue 8, defect 9: Fn::GetStackOutput is read only when the consumer deploys, so a replaced
+  // producer value would go stale; such values are imported strongly (see reference-strength.ts).
+  test('AWS-generated ids that a replacement can change are strong references; only our own fixed names stay weak', () => {
+    const refs = (template: { toJSON(): unknown }) => {
+      const json = JSON.stringify(template.toJSON());
+      return {
+        imports: [...json.matchAll(/"Fn::ImportValue":"([^"]+)"/g)].map((m) => m[1]),
+        weak: [...json.matchAll(/"Fn::GetStackOutput":\{[^}]*"OutputName":"([^"]+)"/g)].map((m) => m[1]),
+      };
+    };
+    const compute = refs(eph.templates.compute);
+    const data = refs(eph.templates.data);
+    const imported = [...compute.imports, ...data.imports].join(' ');
+    for (const id of ['Subnet', 'SecurityGroup', 'DbiResourceId', 'EndpointAddress', 'StreamKey']) expect(imported).toContain(id);
+    for (const name of [...compute.weak, ...data.weak]) {
+      expect([name, /Subnet|SecurityGroup|Vpc|Key|Endpoint|DbiResourceId/.test(name)]).toEqual([name, false]);
+    }
+  });
 });

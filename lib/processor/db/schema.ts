@@ -10,6 +10,8 @@ export interface Migration {
 
 /** The role the processor works as after migrations: no UPDATE/DELETE on history or audit. */
 export const WRITER_ROLE = 'fhir_writer';
+/** The processor's own login (migration 10); in AWS it authenticates with IAM tokens only. */
+export const PROCESSOR_DB_USER = 'fhir_processor';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -184,6 +186,24 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
     WHEN n_vid IS NOT NULL AND c_vid IS NOT NULL AND fhir_version_cmp(n_vid, c_vid) <> 0 THEN fhir_version_cmp(n_vid, c_vid) > 0
     ELSE (n_seq::numeric, n_idx) > (c_seq::numeric, c_idx) END
 $f$;
+`,
+  },
+  {
+    version: 10,
+    description: 'the processor\'s own login: fhir_processor, member of the writer role, IAM authentication where rds_iam exists',
+    sql: `
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${PROCESSOR_DB_USER}') THEN CREATE ROLE ${PROCESSOR_DB_USER} LOGIN; END IF;
+  -- IAM database authentication (RDS only): the processor logs in with short-lived tokens, never a password.
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN
+    GRANT rds_iam TO ${PROCESSOR_DB_USER};
+  ELSE
+    RAISE NOTICE 'rds_iam does not exist on this server; ${PROCESSOR_DB_USER} gets no IAM login (expected only for the local run)';
+  END IF;
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${PROCESSOR_DB_USER}', current_database());
+END $$;
+-- Its only privileges are the writer role's: RESET ROLE leaves it with nothing more.
+GRANT ${WRITER_ROLE} TO ${PROCESSOR_DB_USER};
 `,
   },
 ];

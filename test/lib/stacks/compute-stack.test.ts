@@ -1,4 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { PROCESSOR_DATABASE_USER } from '../../../lib/config';
+import { PROCESSOR_DB_USER } from '../../../lib/processor/db/schema';
 import { resourcesOf, synthStage } from '../../helpers';
 
 describe('ComputeStack', () => {
@@ -20,15 +22,47 @@ describe('ComputeStack', () => {
     eph.hasResourceProperties('AWS::ECS::TaskDefinition', { RequiresCompatibilities: ['FARGATE'], NetworkMode: 'awsvpc', Cpu: '512', Memory: '1024' });
   });
 
-  test('credentials come from the existing secret as ECS secrets, never as plain environment variables', () => {
+  // Issue 8, section 3: the processor logs in as its own user through IAM; no secret reaches it.
+  test('the service logs in as fhir_processor with IAM authentication and receives no secret', () => {
     const c = container();
-    const secrets = c.Secrets as Array<{ Name: string; ValueFrom: unknown }>;
-    expect(secrets.map((s) => s.Name).sort()).toEqual(['DB_PASSWORD', 'DB_USER']);
-    for (const s of secrets) expect(JSON.stringify(s.ValueFrom)).toMatch(/secret:hipaa-fhir\/cmp\/db-credentials:(username|password)::/);
+    expect(c.Secrets).toBeUndefined();
     const env = Object.fromEntries((c.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
     expect(Object.keys(env)).not.toContain('DB_PASSWORD');
-    expect(env).toMatchObject({ DB_SSL_MODE: 'verify-full', AWS_REGION: 'eu-west-2', AWS_EMF_ENVIRONMENT: 'Local' });
+    expect(env).toMatchObject({ DB_USER: 'fhir_processor', DB_IAM_AUTH: 'true', DB_MIGRATE_ON_START: 'false', DB_SSL_MODE: 'verify-full', AWS_REGION: 'eu-west-2', AWS_EMF_ENVIRONMENT: 'Local' });
     expect(JSON.stringify(env.STREAM_NAME)).toContain('hipaa-fhir-data-cmp');
+    expect(PROCESSOR_DATABASE_USER).toBe(PROCESSOR_DB_USER);
+  });
+
+  test('rds-db:connect on exactly that user of exactly this instance (its DbiResourceId), for the task role only', () => {
+    const connects = resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties).includes('rds-db:'));
+    expect(connects.map(([id]) => id)).toEqual([expect.stringMatching(/^ProcessorTaskRoleDefaultPolicy/)]);
+    const statement = (connects[0][1].Properties!.PolicyDocument as { Statement: Array<{ Action: unknown; Resource: unknown }> }).Statement.find((st) => st.Action === 'rds-db:connect')!;
+    // Strong reference (Fn::ImportValue): the DbiResourceId cannot go stale in this stack (see reference-strength.ts).
+    expect(statement.Resource).toEqual({ 'Fn::Join': ['', ['arn:aws:rds-db:eu-west-2:', { Ref: 'AWS::AccountId' }, ':dbuser:', { 'Fn::ImportValue': expect.stringMatching(/^hipaa-fhir-data-cmp:.*DbiResourceId/) }, '/fhir_processor']] });
+  });
+
+  test('the master secret is read only by the one-off migration task, never by the service\'s execution role', () => {
+    const policies = resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::IAM::Policy');
+    const readers = policies.filter(([, r]) => JSON.stringify(r.Properties).includes('secretsmanager:GetSecretValue')).map(([id]) => id);
+    expect(readers).toEqual([expect.stringMatching(/^MigrationExecutionRoleDefaultPolicy/)]);
+    const [, taskDef] = resourcesOf(eph).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition' && r.Properties?.Family === 'hipaa-fhir-migrate-cmp')!;
+    const migrate = (taskDef.Properties!.ContainerDefinitions as Array<Record<string, unknown>>)[0];
+    expect(migrate).toMatchObject({ Command: ['node', 'dist/migrate-main.js'], ReadonlyRootFilesystem: true, User: '1000' });
+    expect((migrate.Secrets as Array<{ Name: string; ValueFrom: unknown }>).map((s) => s.Name).sort()).toEqual(['DB_PASSWORD', 'DB_USER']);
+    for (const s of migrate.Secrets as Array<{ ValueFrom: unknown }>) expect(JSON.stringify(s.ValueFrom)).toMatch(/secret:hipaa-fhir\/cmp\/db-credentials:(username|password)::/);
+  });
+
+  test('migrations run (a Trigger starting the migration task) before the service is created or updated', () => {
+    const [triggerId, trigger] = resourcesOf(eph).find(([, r]) => r.Type === 'Custom::Trigger')!;
+    expect((trigger as { DependsOn?: string[] }).DependsOn).toEqual([expect.stringMatching(/^MigrationTask/)]);
+    const [, service] = resourcesOf(eph).find(([, r]) => r.Type === 'AWS::ECS::Service')!;
+    expect((service as { DependsOn?: string[] }).DependsOn).toContain(triggerId);
+    const [, fn] = resourcesOf(eph).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('MigrationRun'))!;
+    expect(JSON.stringify(fn.Properties!.Environment)).toContain('MigrationTask');
+    expect((fn.Properties!.Code as { ZipFile: string }).ZipFile).toContain("c.exitCode !== 0");
+    // Every Lambda of the stack (trigger and its provider) logs into the encrypted deploy-hooks group.
+    const [groupId] = resourcesOf(eph).find(([, r]) => r.Type === 'AWS::Logs::LogGroup' && r.Properties?.LogGroupName === '/hipaa-fhir/cmp/deploy-hooks')!;
+    for (const [, f] of resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::Lambda::Function')) expect(f.Properties!.LoggingConfig).toEqual({ LogGroup: { Ref: groupId } });
   });
 
   test('the image is built from the processor Dockerfile as a CDK asset', () => {
@@ -56,12 +90,12 @@ describe('ComputeStack', () => {
     eph.hasResourceProperties('AWS::ECS::Cluster', { ClusterName: 'hipaa-fhir-cluster-cmp', ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
   });
 
-  test('least privilege: the task reads the stream and decrypts with its key, nothing else', () => {
+  test('least privilege: the task reads the stream, decrypts with its key and connects as its user, nothing else', () => {
     const policies = resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::IAM::Policy');
     const task = policies.find(([id]) => id.includes('TaskRole'))![1];
     const statements = (task.Properties!.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement;
     const actions = statements.flatMap((s) => [s.Action].flat());
-    expect(actions.every((a) => a.startsWith('kinesis:') || a === 'kms:Decrypt')).toBe(true);
+    expect(actions.every((a) => a.startsWith('kinesis:') || a === 'kms:Decrypt' || a === 'rds-db:connect')).toBe(true);
     expect(actions).not.toContain('kinesis:PutRecord');
     for (const s of statements) expect(s.Resource).not.toBe('*');
     const exec = policies.find(([id]) => id.includes('ExecutionRole'))![1];
@@ -69,7 +103,10 @@ describe('ComputeStack', () => {
     expect(wildcard.map((s) => s.Action)).toEqual(['ecr:GetAuthorizationToken']);
   });
 
-  test('a CMK-encrypted secret: the execution role may decrypt with that key only', () => {
+  // Issue 8, defect 2: a CMK-encrypted master secret needs its key on the role that reads it.
+  test('a CMK-encrypted secret: the migration execution role may decrypt with that key only', () => {
+    const decrypters = resourcesOf(withKey).filter(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties).includes('arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b')).map(([id]) => id);
+    expect(decrypters).toEqual([expect.stringMatching(/^MigrationExecutionRoleDefaultPolicy/)]);
     withKey.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b' }]) },
     });

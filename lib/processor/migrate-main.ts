@@ -1,0 +1,57 @@
+/**
+ * `node dist/migrate-main.js`: applies pending migrations with the MASTER credentials and exits
+ * (0 applied or up to date, 1 failed, 2 misconfigured). It runs as a one-off ECS task before the
+ * processor service starts or changes (DatabaseMigration, a CDK Trigger); the long-running service
+ * logs in as its own user and never receives the master secret.
+ *
+ * Environment: AWS_REGION, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (from the master
+ * secret), DB_SSL_MODE.
+ */
+import type { Pool } from 'pg';
+import { ConfigurationError, loadMigrationConfig, ProcessorConfig } from './config';
+import { migrate } from './db/migrate';
+import { createPool } from './db/pool';
+import { createLogger, errorFields, Logger } from './logger';
+import { backoffDelay, isTransientDbError, sleep } from './retry';
+
+/** The database may still be starting (first deploy, failover): transient errors are retried. */
+export async function runMigrations(config: ProcessorConfig, logger: Logger, openPool: (c: ProcessorConfig) => Pool = (c) => createPool(c, { asWriter: false, max: 1 }), attempts = 30): Promise<number[]> {
+  for (let attempt = 0; ; attempt++) {
+    const pool = openPool(config);
+    try {
+      const applied = await migrate(pool);
+      logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+      return applied;
+    } catch (error) {
+      if (!isTransientDbError(error) || attempt + 1 >= attempts) throw error;
+      logger.warn({ attempt, ...errorFields(error) }, 'database not reachable for migrations; retrying');
+      await sleep(backoffDelay(attempt, 500, 10_000));
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  let config: ProcessorConfig;
+  try {
+    config = loadMigrationConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  await runMigrations(config, createLogger('migrate'));
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'migrations failed', ...errorFields(error) })}\n`);
+      process.exit(1);
+    },
+  );
+}
