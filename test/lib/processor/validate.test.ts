@@ -181,6 +181,19 @@ describe('validateRecord rules', () => {
     expect(result).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(new RegExp(`^${detail.replace(/[.[\]]/g, '\\$&')}:`)) });
   });
 
+  test('base64Binary: alphabet characters in groups of 4, whitespace between groups allowed (R4 regex)', () => {
+    const photo = (data: string) => validate({ ...patient, photo: [{ contentType: 'image/gif', data }] });
+    expect(photo('R0lGODlh fgCR\nAPcA').ok).toBe(true);
+    expect(photo('R0lG-Dlh')).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'Patient.photo[0].data format: not valid base64 (base64Binary)' });
+    expect(photo('R0lGODl').ok).toBe(false);
+  });
+
+  test('a repeating primitive may hold null only where its _name array has an entry', () => {
+    const ext = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier', valueCode: 'CL' }] };
+    expect(validate({ ...patient, name: [{ family: 'X', given: ['A', null], _given: [null, ext] }] }).ok).toBe(true);
+    expect(validate({ ...patient, name: [{ family: 'X', given: ['A', null] }] })).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(/^Patient\.name\[0\]\.given\[1\] type:/) });
+  });
+
   test('a required element missing is named', () => {
     const o = observation({ reference: 'Patient/1' });
     delete o.status;
