@@ -20,6 +20,24 @@ describe('EMF metrics', () => {
   });
 });
 
+describe('stuck-shard metric', () => {
+  test('a stuck shard emits ShardStuck = 1 (the alarm metric); a committed batch emits ShardStuck = 0', async () => {
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    try {
+      const metrics = new EmfMetrics('HipaaFhir/Processor', 'stream-x');
+      await metrics.shardStuck({ shardId: 'shard-9', attempts: 4 });
+      await metrics.batch({ shardId: 'shard-9', records: 1, written: 1, duplicates: 0, stale: 0, quarantined: 0, batchLatencyMs: 5, transactions: 3 });
+    } finally {
+      spy.mockRestore();
+    }
+    const [stuck, batch] = lines.map((l) => JSON.parse(l));
+    expect(stuck._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'HipaaFhir/Processor', Dimensions: [['StreamName']] });
+    expect(stuck).toMatchObject({ StreamName: 'stream-x', ShardId: 'shard-9', ShardStuck: 1, BatchAttempts: 4 });
+    expect(batch).toMatchObject({ ShardStuck: 0, BatchTransactions: 3 });
+  });
+});
+
 describe('health endpoint', () => {
   test('answers 200 while coordination is fresh and 503 when it is stale', async () => {
     const port = await freePort();
