@@ -16,7 +16,8 @@ export const BRANCH_SUFFIX_PREFIX = 'br-';
 
 /** Why a long-lived (configured) environment may not use this suffix, or undefined. */
 export function longLivedSuffixProblem(suffix: string): string | undefined {
-  return suffix.startsWith(BRANCH_SUFFIX_PREFIX) ? `suffixes starting with "${BRANCH_SUFFIX_PREFIX}" are reserved for per-branch environments; rename the environment` : undefined;
+  // Also inside: generated names (`<stack>-<LogicalId>-<hash>`) are matched by `<project>-*-br-*`.
+  return /(^|-)br-/.test(suffix) ? `suffixes starting with (or containing) "${BRANCH_SUFFIX_PREFIX}" are reserved for per-branch environments; rename the environment` : undefined;
 }
 
 /**

@@ -54,7 +54,9 @@ describe('suffixFromBranch', () => {
     expect(suffixFromBranch('feature/x').startsWith(BRANCH_SUFFIX_PREFIX)).toBe(true);
     expect(longLivedSuffixProblem('dev')).toBeUndefined();
     expect(longLivedSuffixProblem('br-dev')).toContain('reserved for per-branch environments');
-    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow('environmentSuffix "br-x" is invalid: suffixes starting with "br-" are reserved for per-branch environments');
+    expect(longLivedSuffixProblem('eu-br-1')).toContain('reserved for per-branch environments');
+    expect(longLivedSuffixProblem('abr-x')).toBeUndefined();
+    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow('environmentSuffix "br-x" is invalid: suffixes starting with (or containing) "br-" are reserved for per-branch environments');
     expect(parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x', branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z' }).environmentSuffix).toBe('br-x');
   });
 

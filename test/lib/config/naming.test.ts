@@ -40,7 +40,7 @@ describe('Naming', () => {
     ]);
     expect(Naming.ANY_BRANCH).toBe(`${BRANCH_SUFFIX_PREFIX}*`);
     const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*')}$`);
-    for (const suffix of ['dev', 'prod', 'staging', 'qa-br-1', 'abr-x']) {
+    for (const suffix of ['dev', 'prod', 'staging', 'qa-1', 'abr-x']) {
       const long = new Naming('hipaa-fhir', suffix);
       expect(glob(any.streamName).test(long.streamName)).toBe(false);
       expect(glob(any.processorLogGroupName).test(long.processorLogGroupName)).toBe(false);
