@@ -55,7 +55,7 @@ const TAG_GUARDED_ACTIONS: readonly string[] = [
   'logs:DeleteLogGroup', 'logs:PutRetentionPolicy',
   'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy',
   'sns:DeleteTopic', 'sns:SetTopicAttributes',
-  'ec2:DeleteVpc', 'ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup', 'ec2:DeleteVpcEndpoints',
+  'ec2:DeleteVpc', 'ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup',
 ];
 
 export interface PolicyDocument {

@@ -1,4 +1,4 @@
-import { DefaultStackSynthesizer, Stack, StackProps } from 'aws-cdk-lib';
+import { Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
@@ -27,7 +27,8 @@ export class EphemeralSandboxStack extends Stack {
       ...props,
       stackName: `${p.project}-ephemeral-sandbox`,
       env: { account, region: p.region },
-      synthesizer: new DefaultStackSynthesizer({ qualifier: e.bootstrapQualifier }),
+      // Deployed once by an administrator through the account's default bootstrap: the per-branch
+      // bootstrap's execution policy may create only per-branch (br-) roles, and this role is not one.
       description: `Sandbox-account role of the ${p.project} per-branch environment builds`,
       tags: { Project: p.project, Component: 'ephemeral-environments', ...props.tags },
     });
