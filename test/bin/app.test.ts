@@ -65,10 +65,10 @@ describe('bin/app.ts', () => {
       // The sandbox's own bootstrap (qualifier "branches"), never the default one shared with dev.
       expect(stack.properties!.assumeRoleArn).toBe('arn:${AWS::Partition}:iam::222222222222:role/cdk-branches-deploy-role-222222222222-eu-west-2');
     }
-    // Issue 8, defect 2: the per-branch environment's execution role may decrypt the secret's CMK.
+    // Issue 8, defect 2: the per-branch environment's role that reads the secret (the migration task's) may decrypt its CMK.
     const compute = JSON.parse(readFileSync(join(run.outdir, 'assembly-br-abc-123-add-labs', readdirSync(join(run.outdir, 'assembly-br-abc-123-add-labs')).find((f) => /Compute.*\.template\.json$/.test(f))!), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
     const policies = Object.values(compute.Resources).filter((r) => r.Type === 'AWS::IAM::Policy').map((r) => JSON.stringify(r.Properties));
-    expect(policies.some((doc) => doc.includes('"kms:Decrypt"') && doc.includes(keyArn) && doc.includes('ProcessorExecutionRole'))).toBe(true);
+    expect(policies.some((doc) => doc.includes('"kms:Decrypt"') && doc.includes(keyArn) && doc.includes('MigrationExecutionRole'))).toBe(true);
     // The stage's post-deploy role trusts exactly the per-branch integration build of the tooling account.
     const trust = Object.values(compute.Resources).find((r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'hipaa-fhir-post-deploy-br-abc-123-add-labs')!.Properties.AssumeRolePolicyDocument;
     expect(JSON.stringify(trust)).toContain('"aws:PrincipalArn":"arn:aws:iam::111111111111:role/hipaa-fhir-ephemeral-integ-test"');
