@@ -40,9 +40,9 @@ export function referencePipelineConfig(overrides: Record<string, unknown> = {},
   }, { project: 'hipaa-fhir', region: 'eu-west-2' }, environments);
 }
 
-/** The per-branch settings of the reference layout: the non-production account is the sandbox. */
+/** The per-branch settings of the reference layout: a sandbox account of its own (444444444444). */
 export function referenceEphemeralConfig(overrides: Record<string, unknown> = {}): EphemeralConfig {
-  return parseEphemeralConfig({ account: '222222222222', bootstrapQualifier: 'branches', ...overrides }, 'hipaa-fhir');
+  return parseEphemeralConfig({ account: '444444444444', bootstrapQualifier: 'branches', ...overrides }, 'hipaa-fhir');
 }
 
 /** The reference app: one stage per configuration that changes which findings exist. */

@@ -29,7 +29,7 @@ describe('bin/app.ts', () => {
     // Three accounts: the pipeline in tooling, dev in non-production, prod in production.
     const manifest0 = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { environment?: string }> };
     expect(manifest0.artifacts.Pipeline.environment).toBe('aws://111111111111/eu-west-2');
-    expect(manifest0.artifacts.EphemeralSandbox.environment).toBe('aws://222222222222/eu-west-2');
+    expect(manifest0.artifacts.EphemeralSandbox.environment).toBe('aws://444444444444/eu-west-2');
     const stageEnvs = (dir: string) => Object.values((JSON.parse(readFileSync(join(run.outdir, dir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> }).artifacts)
       .filter((a) => a.type === 'aws:cloudformation:stack').map((a) => a.environment);
     expect(new Set(stageEnvs('assembly-Pipeline-dev'))).toEqual(new Set(['aws://222222222222/eu-west-2']));
@@ -50,7 +50,7 @@ describe('bin/app.ts', () => {
   }, 60_000);
 
   test('-c branch=<name> builds one per-branch environment with the derived suffix and a TTL tag, in the sandbox account through its own bootstrap', () => {
-    const keyArn = 'arn:aws:kms:eu-west-2:222222222222:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
+    const keyArn = 'arn:aws:kms:eu-west-2:444444444444:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
     const run = runApp({ branch: 'feature/ABC-123_Add-Labs', ephemeral: { ...(cdkJson.context.ephemeral as object), databaseSecretKeyArn: keyArn } });
     dirs.push(run.outdir);
     expect(run.status).toBe(0);
@@ -61,9 +61,9 @@ describe('bin/app.ts', () => {
     const stacks = Object.values(nested.artifacts).filter((a) => a.type === 'aws:cloudformation:stack');
     expect(stacks).toHaveLength(4);
     for (const stack of stacks) {
-      expect(stack.environment).toBe('aws://222222222222/eu-west-2');
-      // The sandbox's own bootstrap (qualifier "branches"), never the default one shared with dev.
-      expect(stack.properties!.assumeRoleArn).toBe('arn:${AWS::Partition}:iam::222222222222:role/cdk-branches-deploy-role-222222222222-eu-west-2');
+      expect(stack.environment).toBe('aws://444444444444/eu-west-2');
+      // The sandbox's own bootstrap (qualifier "branches"), never the default one.
+      expect(stack.properties!.assumeRoleArn).toBe('arn:${AWS::Partition}:iam::444444444444:role/cdk-branches-deploy-role-444444444444-eu-west-2');
     }
     // Issue 8, defect 2: the per-branch environment's role that reads the secret (the migration task's) may decrypt its CMK.
     const compute = JSON.parse(readFileSync(join(run.outdir, 'assembly-br-abc-123-add-labs', readdirSync(join(run.outdir, 'assembly-br-abc-123-add-labs')).find((f) => /Compute.*\.template\.json$/.test(f))!), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };

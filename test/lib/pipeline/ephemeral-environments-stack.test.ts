@@ -8,13 +8,12 @@ import { resourcesOf, testApp } from '../../helpers';
 describe('EphemeralEnvironmentsStack', () => {
   const stack = new EphemeralEnvironmentsStack(testApp(), 'Ephemeral', {
     pipeline: referencePipelineConfig(),
-    ephemeral: parseEphemeralConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '222222222222', bootstrapQualifier: 'branches' }, 'hipaa-fhir'),
+    ephemeral: parseEphemeralConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '444444444444', bootstrapQualifier: 'branches' }, 'hipaa-fhir'),
   });
   const template = Template.fromStack(stack);
   const pipelines = Object.fromEntries(resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline').map(([, r]) => [r.Properties!.Name as string, r.Properties!]));
   const project = (name: string) => resourcesOf(template).find(([, r]) => r.Type === 'AWS::CodeBuild::Project' && r.Properties?.Name === name)![1].Properties!;
   const buildspec = (name: string) => JSON.parse((project(name).Source as { BuildSpec: string }).BuildSpec);
-  const policyOf = (idPart: string) => JSON.stringify(resourcesOf(template).find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(idPart))![1].Properties);
 
   test('three V2 pipelines on the same connection', () => {
     expect(Object.keys(pipelines).sort()).toEqual(['hipaa-fhir-ephemeral-deploy', 'hipaa-fhir-ephemeral-destroy', 'hipaa-fhir-ephemeral-sweeper']);
@@ -77,7 +76,7 @@ describe('EphemeralEnvironmentsStack', () => {
     expect(deployStage[1].Actions[0].Namespace).toBe('Deploy');
     expect(JSON.parse(deployStage[2].Actions[0].Configuration.EnvironmentVariables!)).toEqual(expect.arrayContaining([
       { name: 'ENVIRONMENT_SUFFIX', type: 'PLAINTEXT', value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
-      { name: 'POST_DEPLOY_ROLE_ARN', type: 'PLAINTEXT', value: 'arn:aws:iam::222222222222:role/hipaa-fhir-post-deploy-#{Deploy.ENVIRONMENT_SUFFIX}' },
+      { name: 'POST_DEPLOY_ROLE_ARN', type: 'PLAINTEXT', value: 'arn:aws:iam::444444444444:role/hipaa-fhir-post-deploy-#{Deploy.ENVIRONMENT_SUFFIX}' },
     ]));
   });
 
@@ -93,16 +92,16 @@ describe('EphemeralEnvironmentsStack', () => {
 
   test('per-branch builds assume only roles in the sandbox account: its own bootstrap, its manager role, per-branch post-deploy roles', () => {
     expect(assumable('DeployProjectRoleDefaultPolicy')).toEqual([
-      'arn:aws:iam::222222222222:role/cdk-branches-deploy-role-222222222222-eu-west-2',
-      'arn:aws:iam::222222222222:role/cdk-branches-file-publishing-role-222222222222-eu-west-2',
-      'arn:aws:iam::222222222222:role/cdk-branches-image-publishing-role-222222222222-eu-west-2',
-      'arn:aws:iam::222222222222:role/hipaa-fhir-ephemeral-manager',
+      'arn:aws:iam::444444444444:role/cdk-branches-deploy-role-444444444444-eu-west-2',
+      'arn:aws:iam::444444444444:role/cdk-branches-file-publishing-role-444444444444-eu-west-2',
+      'arn:aws:iam::444444444444:role/cdk-branches-image-publishing-role-444444444444-eu-west-2',
+      'arn:aws:iam::444444444444:role/hipaa-fhir-ephemeral-manager',
     ]);
     for (const id of ['DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy']) {
-      expect(assumable(id)).toEqual(['arn:aws:iam::222222222222:role/hipaa-fhir-ephemeral-manager']);
+      expect(assumable(id)).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-ephemeral-manager']);
     }
     // br- is a prefix no long-lived suffix may have: the pattern matches no dev or prod role.
-    expect(assumable('IntegrationTestProjectRoleDefaultPolicy')).toEqual(['arn:aws:iam::222222222222:role/hipaa-fhir-post-deploy-br-*']);
+    expect(assumable('IntegrationTestProjectRoleDefaultPolicy')).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-post-deploy-br-*']);
     for (const id of ['DeployProjectRoleDefaultPolicy', 'DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy', 'IntegrationTestProjectRoleDefaultPolicy']) {
       const json = JSON.stringify(statementsOf(id));
       expect(json).not.toMatch(/cloudformation:(CreateStack|UpdateStack|DeleteStack)|iam:PassRole|kinesis:|ecs:RunTask|111111111111:role\/cdk-|333333333333/);

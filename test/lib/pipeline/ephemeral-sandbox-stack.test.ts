@@ -8,7 +8,7 @@ describe('EphemeralSandboxStack', () => {
   const template = Template.fromStack(stack);
 
   test('lives in the sandbox account, deployed once through its default bootstrap (the per-branch one may create br- roles only)', () => {
-    expect(stack.account).toBe('222222222222');
+    expect(stack.account).toBe('444444444444');
     expect(stack.synthesizer.bootstrapQualifier).toBe('hnb659fds');
   });
 
@@ -31,7 +31,7 @@ describe('EphemeralSandboxStack', () => {
       { Sid: 'ListEnvironments', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: '*' },
       {
         Sid: 'DeletePerBranchStacksOnly', Effect: 'Allow', Action: 'cloudformation:DeleteStack',
-        Resource: ['audit', 'compute', 'data', 'network'].map((l) => `arn:aws:cloudformation:eu-west-2:222222222222:stack/hipaa-fhir-${l}-br-*/*`),
+        Resource: ['audit', 'compute', 'data', 'network'].map((l) => `arn:aws:cloudformation:eu-west-2:444444444444:stack/hipaa-fhir-${l}-br-*/*`),
         Condition: { StringEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
       },
     ]);
