@@ -29,28 +29,8 @@ const CATEGORIES: readonly Category[] = [
     reason: 'Self-mutation and asset publishing assume only the CDK bootstrap roles: the statement is conditioned on the aws-cdk:bootstrap-role tag (deploy, file-publishing, image-publishing).',
   },
   {
-    pattern: /^Resource::arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack\/[a-z0-9-]+-(network|data|audit|compute)-[a-z0-9-]+\/\*$/,
-    reason: 'One named stack of the environment under test; the trailing wildcard is the stack id CloudFormation appends.',
-  },
-  {
-    pattern: /^Resource::arn:aws:ecs:[a-z0-9-]+:\d{12}:(service|task)\/[a-z0-9-]+-cluster-[a-z0-9-]+\/\*$/,
-    reason: 'Services and tasks of the one named processor cluster of the environment under test (ids are assigned at run time).',
-  },
-  {
-    pattern: /^Resource::arn:aws:ecs:[a-z0-9-]+:\d{12}:task-definition\/[a-z0-9-]+-processor-[a-z0-9-]+:\*$/,
-    reason: 'Any revision of the one named processor task family, and only on its cluster (ecs:cluster condition): the verify task runs the deployed revision.',
-  },
-  {
     pattern: /^Resource::arn:aws:iam::\d{12}:role\/[a-z0-9-]+-post-deploy-br-\*$/,
     reason: 'The post-deploy role of whichever per-branch environment is under test (suffix derived from the branch at run time). Only per-branch suffixes start with br-, so the pattern never matches a long-lived environment\'s role.',
-  },
-  {
-    pattern: /^Resource::arn:aws:kms:[a-z0-9-]+:\d{12}:key\/\*$/,
-    reason: 'Key ids are generated at deploy time; the statement is conditioned on kms:ResourceAliases so only the environment\'s stream key can be used.',
-  },
-  {
-    pattern: /^Resource::arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:\/[a-z0-9-]+\/[a-z0-9-]+\/processor:log-stream:processor\/processor\/\*$/,
-    reason: 'Log streams of verify tasks in the environment\'s processor log group; each task writes its own stream, named by task id.',
   },
 ];
 
