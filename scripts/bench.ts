@@ -12,7 +12,7 @@
  * Progress of (d) is read from the shard checkpoint table (one row per shard), never by counting
  * rows, so the probe costs the same at the end as at the start.
  *
- *   npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1]
+ *   npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { existsSync, rmSync } from 'fs';
@@ -36,7 +36,7 @@ import { putRecords } from './produce';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(__dirname, '..');
-const USAGE = 'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1]';
+const USAGE = 'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]';
 const FLAGS = {
   records: { type: 'integer', min: 1, default: 50_000 },
   batch: { type: 'integer', min: 1, default: 1_000 },
@@ -47,6 +47,8 @@ const FLAGS = {
   rounds: { type: 'integer', min: 1, default: 1 },
   /** Also run end to end with this many processors on the same shards (compared with one). */
   processors: { type: 'integer', min: 1, default: 1 },
+  /** Write a V8 CPU profile of every processor into this folder (node --cpu-prof). */
+  profile: { type: 'string' },
 } as const;
 
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
@@ -242,11 +244,15 @@ interface EndToEnd {
   readonly steadyRate: number;
   readonly wallRate: number;
   readonly peakRssMb: number;
+  /** With several processors: ms from their start until every one held its share (undefined: never seen). */
+  readonly splitMs?: number;
+  /** With several processors: ms from their start until each took its first lease. */
+  readonly firstLeaseMs: number[];
   readonly cpu: { processor: number; postgres: number; emulator: number; driver: number };
 }
 
 /** (d) Compiled processor(s) from an empty database until every shard's checkpoint is its last record. */
-async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProbe, stream: string, dbName: string, count: number, n: number, limit: number, last: Map<string, string>): Promise<EndToEnd> {
+async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProbe, stream: string, dbName: string, count: number, n: number, limit: number, last: Map<string, string>, profileDir?: string): Promise<EndToEnd> {
   await (await database(pg, dbName)).end();
   const db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: dbName });
   await db.connect();
@@ -258,12 +264,15 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
       ...processorEnv(pg, kinesis, stream, `bench-processor-${i}`), DB_NAME: dbName, LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '0', LEASE_TTL_MS: '10000',
       GET_RECORDS_LIMIT: String(limit), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
-    children.push(spawn(process.execPath, [join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    children.push(spawn(process.execPath, [...profile, join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
   }
   const cpu = cpuDelta(probe, processorCpu); // from the moment the children exist
   // The steady window opens when the first commit is seen (rows already committed then are left
   // out) and closes when every shard's checkpoint is its last record.
   let firstSeen: { at: number; rows: number } | undefined;
+  let splitAt: number | undefined;
+  const firstLease = new Map<string, number>();
   try {
     for (let polls = 0; ; polls++) {
       await new Promise((r) => setTimeout(r, 50));
@@ -274,6 +283,12 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
         const at = Date.now();
         // Counted once, while the table holds a batch or two.
         firstSeen = { at, rows: (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history')).rows[0].n as number };
+      }
+      if (count > 1 && splitAt === undefined) {
+        // Lease owners: a few rows. The split is even once every processor holds its floor share.
+        const owners = (await db.query<{ owner: string; n: number }>('SELECT owner, count(*)::int AS n FROM shard_lease WHERE stream_name = $1 AND owner IS NOT NULL AND expires_at > now() GROUP BY owner', [stream])).rows;
+        for (const o of owners) if (!firstLease.has(o.owner)) firstLease.set(o.owner, Date.now() - started);
+        if (owners.length === count && owners.every((o) => o.n >= Math.floor(last.size / count))) splitAt = Date.now() - started;
       }
       const at = new Map(rows.map((r) => [r.shard_id, r.sequence_number]));
       const done = [...last].filter(([shard, seq]) => at.get(shard) === seq).length;
@@ -291,7 +306,7 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
   await db.end();
   await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
   await dropDatabase(pg, dbName);
-  return { processors: count, steadyRate, wallRate: rate(n, wallMs), peakRssMb: rss, cpu: { processor: used.extra, postgres: used.postgres, emulator: used.emulator, driver: used.driver } };
+  return { processors: count, splitMs: splitAt, firstLeaseMs: [...firstLease.values()].sort((a, b) => a - b), steadyRate, wallRate: rate(n, wallMs), peakRssMb: rss, cpu: { processor: used.extra, postgres: used.postgres, emulator: used.emulator, driver: used.driver } };
 }
 
 /** Builds the processor as the image runs it (compiled JavaScript). */
@@ -326,7 +341,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const { records: n, batch: batchSize, shards, limit, rounds, processors } = parsed.flags;
+  const { records: n, batch: batchSize, shards, limit, rounds, processors, profile } = parsed.flags;
   const measureCpu = canMeasureCpu();
   console.log(`benchmark: ${n} valid FHIR records, batches of ${batchSize}, ${shards} shards, GetRecords limit ${limit}, ${rounds} round(s), node ${process.version}, ${cpus().length} CPUs`);
   if (!measureCpu) console.log('    (no /proc: CPU per process is not measured)');
@@ -395,7 +410,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(`${tag}(c) emulator read ceiling (bare GetRecords loop, ${shardList.length} shards): ${c} records/s   CPU/record: emulator ${micro(used.emulator, n)}, reader ${micro(used.driver, n)}`);
 
       for (const count of processors > 1 ? [1, processors] : [1]) {
-        const e = await endToEnd(pg, kinesis, probe, stream, `bench_e2e_${count}`, count, n, limit, ceiling.last);
+        const e = await endToEnd(pg, kinesis, probe, stream, `bench_e2e_${count}`, count, n, limit, ceiling.last, profile);
         const label = count === 1 ? 'one processor' : `${count} processors`;
         const ratio = e.steadyRate / c;
         if (count === 1) {
@@ -405,7 +420,7 @@ async function main(argv: string[]): Promise<void> {
           results.multi.push(e.steadyRate);
           results.multiRatio.push(e.steadyRate / results.e2e[results.e2e.length - 1]);
         }
-        const vsOne = count > 1 ? `, ${fmt(e.steadyRate / results.e2e[results.e2e.length - 1])}× one processor` : '';
+        const vsOne = count > 1 ? `, ${fmt(e.steadyRate / results.e2e[results.e2e.length - 1])}× one processor; first lease of each ${e.firstLeaseMs.join(', ')} ms, shares even ${e.splitMs ?? 'never seen'} ms after start` : '';
         console.log(`${tag}(d) end to end, ${label}: ${e.steadyRate} records/s steady (after the first commit) = ${fmt(ratio)}× (c)${vsOne}; ${e.wallRate} records/s from start-up; peak RSS ${e.peakRssMb.toFixed(0)} MB`);
         console.log(`${tag}    CPU/record: processor ${micro(e.cpu.processor, n)}, PostgreSQL ${micro(e.cpu.postgres, n)}, emulator ${micro(e.cpu.emulator, n)}, probe ${micro(e.cpu.driver, n)}`
           + `; total ${micro(e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver, n)} (${fmt((e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) * e.wallRate / n)} cores busy)`);
