@@ -144,7 +144,8 @@ export function storableText(value: string): { text: string; raw: Buffer | null 
 async function writeValid(client: PoolClient, entries: readonly ValidEntry[], ctx: BatchContext) {
   const counts = { written: 0, duplicates: 0, stale: 0 };
   if (entries.length === 0) return counts;
-  const { rows } = await client.query<{ outcome: string; n: number }>(PERSIST_VALID, [entriesParam(entries), ctx.streamName, ctx.shardId, ctx.workerId]);
+  // Named: each pooled session parses and analyses the statement once, not once per batch.
+  const { rows } = await client.query<{ outcome: string; n: number }>({ name: 'fhir-persist-valid-v4', text: PERSIST_VALID, values: [entriesParam(entries), ctx.streamName, ctx.shardId, ctx.workerId] });
   for (const row of rows) {
     if (row.outcome === 'written') counts.written = row.n;
     else if (row.outcome === 'duplicate') counts.duplicates = row.n;
