@@ -5,14 +5,13 @@
 import type { Server } from 'http';
 import type { Pool } from 'pg';
 import { ConfigurationError, loadConfig, ProcessorConfig } from './config';
-import { migrate } from './db/migrate';
 import { createPool } from './db/pool';
 import { startHealthServer } from './health';
 import { Coordinator } from './kinesis/coordinator';
 import { createKinesisClient } from './kinesis/client';
 import { createLogger, errorFields, Logger } from './logger';
 import { EmfMetrics, MetricsSink, NoMetrics } from './metrics';
-import { backoffDelay, isTransientDbError, sleep } from './retry';
+import { runMigrations } from './migrate-main';
 
 export interface RunningProcessor {
   readonly coordinator: Coordinator;
@@ -20,26 +19,10 @@ export interface RunningProcessor {
   shutdown(): Promise<void>;
 }
 
-/** Migrations at start-up; the database may still be starting, so transient errors are retried. */
-async function migrateWithRetry(config: ProcessorConfig, logger: Logger): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const admin = createPool(config, { asWriter: false, max: 1 });
-    try {
-      const applied = await migrate(admin);
-      logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
-      return;
-    } catch (error) {
-      if (!isTransientDbError(error) || attempt >= 30) throw error;
-      logger.warn({ attempt, ...errorFields(error) }, 'database not reachable for migrations; retrying');
-      await sleep(backoffDelay(attempt, 500, 10_000));
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-  }
-}
-
 export async function startProcessor(config: ProcessorConfig, logger: Logger, metrics: MetricsSink): Promise<RunningProcessor> {
-  await migrateWithRetry(config, logger);
+  // In AWS the one-off migration task applies migrations with the master credentials, and the
+  // service's own login may not change the schema (DB_MIGRATE_ON_START=false); locally it does both.
+  if (config.migrateOnStart) await runMigrations(config, logger);
   const pool = createPool(config, { asWriter: true, max: 8 });
   pool.on('error', (error) => logger.warn(errorFields(error), 'idle database connection failed'));
   const coordinator = new Coordinator({
