@@ -207,6 +207,16 @@ export class ProcessorService extends Construct {
       evaluationPeriods: 1,
       alarmDescription: 'More than 5% of records were quarantined in 5 minutes: a producer is sending invalid FHIR',
     }, props.alarmTopic);
+    // The processor emits ShardStuck = 1 on every failed attempt once a batch has failed three
+    // times in a row (and 0 with every commit): a shard that cannot make progress, while /health is 503.
+    this.addAlarm('ShardStuck', {
+      metric: new cloudwatch.Metric({ namespace: PROCESSOR_METRICS_NAMESPACE, metricName: 'ShardStuck', dimensionsMap: { StreamName: props.stream.streamName }, statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      alarmDescription: 'A shard has failed the same batch repeatedly for minutes: a record or the database blocks it (see stuckShards in /health and the processor log)',
+    }, props.alarmTopic);
     this.addAlarm('RunningTasksBelowMinimum', {
       metric: new cloudwatch.Metric({ namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensionsMap: serviceDimensions, statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) }),
       threshold: props.minTasks,

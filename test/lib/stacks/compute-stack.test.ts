@@ -120,13 +120,19 @@ describe('ComputeStack', () => {
     prod.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling', StepScalingPolicyConfiguration: Match.objectLike({ AdjustmentType: 'ChangeInCapacity' }) });
   });
 
-  test('iterator age, quarantine rate and task failures alarm to the audit topic', () => {
+  test('iterator age, quarantine rate, a stuck shard and task failures alarm to the audit topic', () => {
     const alarms = resourcesOf(eph).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(3);
+    expect(alarms).toHaveLength(4);
     for (const [, a] of alarms) expect(JSON.stringify(a.Properties!.AlarmActions)).toContain('hipaa-fhir-audit-cmp');
     eph.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'GetRecords.IteratorAgeMilliseconds', Threshold: 300000 });
     eph.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(processed > 0, 100 * quarantined / processed, 0)' })]), Threshold: 5 });
     eph.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunningTaskCount', Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+    // The metric the processor emits for a shard it cannot move (lib/processor/metrics.ts), by stream.
+    eph.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'HipaaFhir/Processor', MetricName: 'ShardStuck', Statistic: 'Maximum', Period: 60,
+      Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 2,
+      Dimensions: [{ Name: 'StreamName', Value: Match.objectLike({ 'Fn::GetStackOutput': Match.anyValue() }) }],
+    });
   });
 
   // Issue 8, defect 6: Container Insights' performance log group exists before the cluster, encrypted.
