@@ -17,8 +17,16 @@
  * carry the Ephemeral tag, for the services whose actions support aws:ResourceTag (Service
  * Authorization Reference, e.g. https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonkinesisdatastreams.html).
  */
-import { readFileSync, statSync, writeFileSync } from 'fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { parseFlags, runCli, UsageError } from './cli';
+
+export const USAGE = `usage: bootstrap-policy.ts --account ID [--assembly cdk.out] [--project hipaa-fhir] [--out policy.json] [--sandbox]
+  --account ID    the 12-digit account you are about to bootstrap (required)
+  --assembly D    the synthesized cloud assembly (default cdk.out)
+  --project P     project name (default hipaa-fhir)
+  --out F         write the policy to F instead of stdout
+  --sandbox       the per-branch (sandbox account) variant`;
 
 interface Manifest {
   readonly artifacts?: Record<string, { readonly type: string; readonly environment?: string; readonly properties?: { readonly templateFile?: string; readonly directoryName?: string } }>;
@@ -139,33 +147,37 @@ export function executionPolicy(options: { account: string; project: string; res
   return { Version: '2012-10-17', Statement: statements };
 }
 
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
+export interface BootstrapPolicyOptions { readonly account: string; readonly assembly: string; readonly project: string; readonly out?: string; readonly sandbox: boolean }
+
+/** Strict flags; undefined means --help. */
+export function parseBootstrapPolicyArgs(argv: readonly string[]): BootstrapPolicyOptions | undefined {
+  const parsed = parseFlags(argv, {
+    account: { type: 'string' }, assembly: { type: 'string', default: 'cdk.out' }, project: { type: 'string', default: 'hipaa-fhir' }, out: { type: 'string' }, sandbox: { type: 'boolean' },
+  });
+  if (!parsed) return undefined;
+  const { account, assembly, project, out, sandbox } = parsed.flags;
+  if (account === undefined) throw new UsageError('--account <12-digit id> is required: the account you are about to bootstrap');
+  if (!/^\d{12}$/.test(account)) throw new UsageError(`--account must be a 12-digit account id, not "${account}"`);
+  return { account, assembly, project, out, sandbox };
 }
 
-function main(argv: string[]): void {
-  const account = flag(argv, 'account');
-  if (!account || !/^\d{12}$/.test(account)) throw new Error('--account <12-digit id> is required: the account you are about to bootstrap');
-  const assembly = flag(argv, 'assembly') ?? 'cdk.out';
-  const project = flag(argv, 'project') ?? 'hipaa-fhir';
+async function main(argv: string[]): Promise<number> {
+  const options = parseBootstrapPolicyArgs(argv);
+  if (!options) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { account, assembly, project, out, sandbox } = options;
+  if (!existsSync(join(assembly, 'manifest.json'))) throw new Error(`no cloud assembly in ${assembly}: run npx cdk synth --no-lookups -q first, or pass --assembly`);
   const stacks = stackTemplates(assembly).filter((s) => s.account === account);
   if (stacks.length === 0) throw new Error(`no stack in ${assembly} deploys to ${account}: run npx cdk synth --no-lookups -q first, and check the accounts in cdk.json`);
   const resourceTypes = [...new Set(stacks.flatMap((s) => s.resourceTypes))].sort();
-  const policy = executionPolicy({ account, project, resourceTypes, sandbox: argv.includes('--sandbox') });
+  const policy = executionPolicy({ account, project, resourceTypes, sandbox });
   const json = `${JSON.stringify(policy, null, 2)}\n`;
-  const out = flag(argv, 'out');
   if (out) writeFileSync(out, json);
   else process.stdout.write(json);
   process.stderr.write(`${stacks.length} stacks (${stacks.map((s) => s.name).join(', ')}): ${servicesFor(resourceTypes).join(', ')}\n`);
+  return 0;
 }
 
-if (require.main === module) {
-  try {
-    main(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`bootstrap-policy: ${(error as Error).message}\n`);
-    process.exitCode = 1;
-  }
-}
-
+if (require.main === module) runCli('bootstrap-policy', USAGE, () => main(process.argv.slice(2)));

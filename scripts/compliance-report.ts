@@ -18,6 +18,21 @@ import { EphemeralSandboxStack } from '../lib/pipeline/ephemeral-sandbox-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
+import { parseFlags, runCli, UsageError } from './cli';
+
+export const USAGE = `usage: compliance-report.ts [--check | --write]
+  (no flag)   print the acknowledged-findings table and the count per rule pack
+  --check     exit 1 if README.md's table is out of date
+  --write     rewrite the table in README.md`;
+
+/** Strict flags; undefined means --help. */
+export function parseReportArgs(argv: readonly string[]): { mode: 'print' | 'check' | 'write' } | undefined {
+  const parsed = parseFlags(argv, { check: { type: 'boolean' }, write: { type: 'boolean' } });
+  if (!parsed) return undefined;
+  const { check, write } = parsed.flags;
+  if (check && write) throw new UsageError('use either --check or --write, not both');
+  return { mode: check ? 'check' : write ? 'write' : 'print' };
+}
 
 export const README_START = '<!-- acknowledged-findings:start -->';
 export const README_END = '<!-- acknowledged-findings:end -->';
@@ -81,16 +96,21 @@ export function readmeTable(readme: string): string | undefined {
 }
 
 function main(argv: string[]): number {
+  const options = parseReportArgs(argv);
+  if (!options) {
+    console.log(USAGE);
+    return 0;
+  }
   const { table, counts } = renderReport();
   const readmePath = join(__dirname, '..', 'README.md');
-  if (argv.includes('--check') || argv.includes('--write')) {
+  if (options.mode !== 'print') {
     const readme = readFileSync(readmePath, 'utf8');
     const current = readmeTable(readme);
     if (current === undefined) {
       console.error(`README.md has no ${README_START} ... ${README_END} section`);
       return 1;
     }
-    if (argv.includes('--write')) {
+    if (options.mode === 'write') {
       const start = readme.indexOf(README_START) + README_START.length;
       writeFileSync(readmePath, `${readme.slice(0, start)}\n${table}\n${readme.slice(readme.indexOf(README_END))}`);
       console.log('README.md findings table updated');
@@ -109,5 +129,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-// exitCode, not exit(): stdout may be a pipe that is still draining.
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) runCli('compliance-report', USAGE, async () => main(process.argv.slice(2)));

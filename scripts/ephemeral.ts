@@ -12,8 +12,24 @@
  */
 import { readFileSync } from 'fs';
 import { createInterface } from 'readline';
-import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand, Stack, waitUntilStackDeleteComplete } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, CloudFormationClientConfig, DeleteStackCommand, paginateDescribeStacks, Stack, waitUntilStackDeleteComplete } from '@aws-sdk/client-cloudformation';
 import { suffixFromBranch } from '../lib/config/branch-suffix';
+import { parseFlags, runCli, UsageError } from './cli';
+
+/**
+ * Retries of every AWS call: the SDK's own bounded retry with client-side rate limiting
+ * ('adaptive' backs off on throttling across calls), instead of hand-written loops.
+ * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/migrate-client-constructors.html#config-maxAttempts
+ */
+export const SDK_RETRY = { maxAttempts: 8, retryMode: 'adaptive' } as const satisfies CloudFormationClientConfig;
+
+export const USAGE = `usage: ephemeral.ts <command> [flags]
+  suffix --branch B                        print the environment suffix of a branch (no AWS call)
+  list                                     list the per-branch environments
+  check-cap (--suffix S | --branch B) [--max N]   fail when creating S would exceed the cap (default $MAX_EPHEMERAL_ENVIRONMENTS or 5)
+  destroy (--suffix S | --branch B) [--yes]        delete one environment (asks without --yes)
+  sweep [--yes] [--live-branches FILE]     delete expired environments and those of deleted branches (dry run without --yes)
+  --project P                              project tag (default $PROJECT or hipaa-fhir)`;
 
 /** Deletion order: the reverse of deployment. */
 export const LAYERS_REVERSED = ['compute', 'audit', 'data', 'network'] as const;
@@ -32,12 +48,10 @@ export class NotEphemeralError extends Error {}
 
 const tagsOf = (s: Stack) => Object.fromEntries((s.Tags ?? []).map((t) => [t.Key!, t.Value ?? '']));
 
-/** Every environment tagged Ephemeral=true for the project, from one paginated DescribeStacks. */
+/** Every environment tagged Ephemeral=true for the project, from the paginated DescribeStacks. */
 export async function listEphemeralEnvironments(cfn: CloudFormationClient, project: string): Promise<EphemeralEnvironment[]> {
   const bySuffix = new Map<string, EphemeralEnvironment>();
-  let token: string | undefined;
-  do {
-    const page = await cfn.send(new DescribeStacksCommand({ NextToken: token }));
+  for await (const page of paginateDescribeStacks({ client: cfn }, {})) {
     for (const stack of page.Stacks ?? []) {
       const tags = tagsOf(stack);
       if (tags.Ephemeral !== 'true' || tags.Project !== project || !tags.EnvironmentSuffix || stack.StackStatus === 'DELETE_COMPLETE') continue;
@@ -47,8 +61,7 @@ export async function listEphemeralEnvironments(cfn: CloudFormationClient, proje
       const expiresAt = !env.expiresAt || (tags.ExpiresAt && tags.ExpiresAt > env.expiresAt) ? tags.ExpiresAt : env.expiresAt;
       bySuffix.set(tags.EnvironmentSuffix, { ...env, expiresAt });
     }
-    token = page.NextToken;
-  } while (token);
+  }
   return [...bySuffix.values()].sort((a, b) => a.suffix.localeCompare(b.suffix));
 }
 
@@ -99,9 +112,71 @@ export async function destroyEnvironment(cfn: CloudFormationClient, project: str
   }
 }
 
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
+export type Command = 'suffix' | 'list' | 'check-cap' | 'destroy' | 'sweep';
+const COMMANDS: readonly Command[] = ['suffix', 'list', 'check-cap', 'destroy', 'sweep'];
+
+/** With positionals allowed, Node appends a hint about `--` to unknown flags: one line is enough. */
+function withoutPositionalHint<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(error.message.replace(/\. To specify a positional argument.*$/, ''));
+    throw error;
+  }
+}
+
+export interface EphemeralOptions {
+  readonly command: Command;
+  readonly project: string;
+  readonly suffix?: string;
+  readonly branch?: string;
+  readonly max: number;
+  readonly yes: boolean;
+  readonly liveBranches?: string;
+}
+
+/**
+ * Strict flags (unknown flags, missing values, non-numbers and flags the command does not take are
+ * usage errors), checked before any AWS client exists. undefined means --help.
+ */
+export function parseEphemeralArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): EphemeralOptions | undefined {
+  const parsed = withoutPositionalHint(() => parseFlags(argv, {
+    project: { type: 'string' },
+    branch: { type: 'string' },
+    suffix: { type: 'string' },
+    max: { type: 'integer', min: 1 },
+    yes: { type: 'boolean' },
+    'live-branches': { type: 'string' },
+  }, { positionals: true }));
+  if (!parsed) return undefined;
+  const { flags, positionals } = parsed;
+  const [command, ...extra] = positionals;
+  if (command === undefined) throw new UsageError('a command is required');
+  if (!COMMANDS.includes(command as Command)) throw new UsageError(`unknown command "${command}": use one of ${COMMANDS.join(', ')}`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const allowed: Record<Command, readonly string[]> = {
+    suffix: ['branch'],
+    list: ['project'],
+    'check-cap': ['project', 'branch', 'suffix', 'max'],
+    destroy: ['project', 'branch', 'suffix', 'yes'],
+    sweep: ['project', 'yes', 'live-branches'],
+  };
+  for (const name of ['project', 'branch', 'suffix', 'max', 'yes', 'live-branches'] as const) {
+    const given = flags[name] !== undefined && flags[name] !== false;
+    if (given && !allowed[command as Command].includes(name)) throw new UsageError(`${command} does not take --${name}`);
+  }
+  if (flags.suffix !== undefined && flags.branch !== undefined) throw new UsageError('use either --suffix or --branch, not both');
+  let max = flags.max;
+  if (max === undefined) {
+    const fromEnv = env.MAX_EPHEMERAL_ENVIRONMENTS ?? '5';
+    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1) throw new UsageError(`MAX_EPHEMERAL_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
+    max = Number(fromEnv);
+  }
+  let suffix = flags.suffix;
+  if (suffix === undefined && flags.branch !== undefined && command !== 'suffix') suffix = suffixFromBranch(flags.branch);
+  if (command === 'suffix' && flags.branch === undefined) throw new UsageError('suffix needs --branch');
+  if ((command === 'check-cap' || command === 'destroy') && suffix === undefined) throw new UsageError(`${command} needs --suffix or --branch`);
+  return { command: command as Command, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', suffix, branch: flags.branch, max, yes: flags.yes, liveBranches: flags['live-branches'] };
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -112,33 +187,42 @@ async function confirm(question: string): Promise<boolean> {
   return /^y(es)?$/i.test(answer.trim());
 }
 
-export async function main(argv: string[], cfn = new CloudFormationClient({ region: process.env.AWS_REGION ?? 'eu-west-2' }), now = new Date()): Promise<number> {
-  const [command] = argv;
-  const project = flag(argv, 'project') ?? process.env.PROJECT ?? 'hipaa-fhir';
-  const yes = argv.includes('--yes');
-  const branch = flag(argv, 'branch');
-  const suffixArg = flag(argv, 'suffix') ?? (branch ? suffixFromBranch(branch) : undefined);
-  if (command === 'suffix') {
-    if (!branch) throw new Error('--branch is required');
-    console.log(suffixFromBranch(branch));
+/**
+ * Runs one command. `cfn` is created only after the flags parsed (so --help and usage errors never
+ * need credentials) unless a test passes one.
+ */
+export async function main(argv: string[], cfn?: CloudFormationClient, now = new Date()): Promise<number> {
+  const options = parseEphemeralArgs(argv);
+  if (!options) {
+    console.log(USAGE);
     return 0;
   }
+  if (options.command === 'suffix') {
+    console.log(suffixFromBranch(options.branch!));
+    return 0;
+  }
+  const client = cfn ?? new CloudFormationClient({ region: process.env.AWS_REGION ?? 'eu-west-2', ...SDK_RETRY });
+  try {
+    return await run(options, client, now);
+  } finally {
+    if (!cfn) client.destroy();
+  }
+}
+
+async function run(options: EphemeralOptions, cfn: CloudFormationClient, now: Date): Promise<number> {
+  const { project, yes } = options;
   const envs = await listEphemeralEnvironments(cfn, project);
-  switch (command) {
+  switch (options.command) {
     case 'list':
       for (const e of envs) console.log(`${e.suffix}\tbranch=${e.branch ?? '-'}\texpires=${e.expiresAt ?? '-'}\t${e.stacks.map((s) => `${s.name}:${s.status}`).join(' ')}`);
       console.log(`${envs.length} ephemeral environment(s)`);
       return 0;
-    case 'check-cap': {
-      const suffix = suffixArg;
-      if (!suffix) throw new Error('--suffix or --branch is required');
-      enforceCap(envs, suffix, Number(flag(argv, 'max') ?? process.env.MAX_EPHEMERAL_ENVIRONMENTS ?? 5));
-      console.log(`cap ok: ${envs.length} in use`);
+    case 'check-cap':
+      enforceCap(envs, options.suffix!, options.max);
+      console.log(`cap ok: ${envs.length} of ${options.max} in use`);
       return 0;
-    }
     case 'destroy': {
-      const suffix = suffixArg;
-      if (!suffix) throw new Error('--suffix or --branch is required');
+      const suffix = options.suffix!;
       const env = envs.find((e) => e.suffix === suffix);
       if (!env) {
         console.log(`no ephemeral environment "${suffix}": nothing to do`);
@@ -151,8 +235,8 @@ export async function main(argv: string[], cfn = new CloudFormationClient({ regi
       await destroyEnvironment(cfn, project, env);
       return 0;
     }
-    case 'sweep': {
-      const file = flag(argv, 'live-branches');
+    default: {
+      const file = options.liveBranches;
       const live = file ? new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.trim().replace(/^refs\/heads\//, '')).filter(Boolean)) : undefined;
       const selected = selectForDeletion(envs, now, live);
       for (const { env, reason } of selected) console.log(`sweep: ${env.suffix} (${reason}; branch ${env.branch ?? '-'}, expires ${env.expiresAt ?? '-'})`);
@@ -164,16 +248,7 @@ export async function main(argv: string[], cfn = new CloudFormationClient({ regi
       for (const { env } of selected) await destroyEnvironment(cfn, project, env);
       return 0;
     }
-    default:
-      throw new Error('usage: ephemeral.ts suffix --branch B | list | check-cap --suffix S | destroy (--suffix S | --branch B) [--yes] | sweep [--yes] [--live-branches FILE]');
   }
 }
 
-if (require.main === module) {
-  // exitCode, not exit(): stdout may be a pipe that is still draining.
-  const cfn = new CloudFormationClient({ region: process.env.AWS_REGION ?? 'eu-west-2' });
-  main(process.argv.slice(2), cfn).then((code) => { process.exitCode = code; }, (error) => {
-    console.error(`ephemeral: ${(error as Error).message}`);
-    process.exitCode = 1;
-  }).finally(() => cfn.destroy());
-}
+if (require.main === module) runCli('ephemeral', USAGE, () => main(process.argv.slice(2)));

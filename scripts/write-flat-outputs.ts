@@ -10,7 +10,15 @@
  */
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { CloudFormationClient, DescribeStacksCommand, ListStacksCommand, Output, StackStatus } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand, Output, paginateListStacks, StackStatus } from '@aws-sdk/client-cloudformation';
+import { parseFlags, runCli, UsageError } from './cli';
+import { SDK_RETRY } from './ephemeral';
+
+export const USAGE = `usage: write-flat-outputs.ts --suffix S [--project P] [--region R] [--dir D]
+  --suffix S    environmentSuffix of the stage (default $ENVIRONMENT_SUFFIX; required)
+  --project P   project name (default $PROJECT or hipaa-fhir)
+  --region R    region of the stage (default $AWS_REGION or eu-west-2)
+  --dir D       output directory (default cfn-outputs)`;
 
 const COMPLETE: string[] = [StackStatus.CREATE_COMPLETE, StackStatus.UPDATE_COMPLETE, StackStatus.UPDATE_ROLLBACK_COMPLETE, StackStatus.IMPORT_COMPLETE];
 const LAYERS = ['network', 'data', 'audit', 'compute'];
@@ -22,29 +30,13 @@ export interface StageOutputs {
 
 export class DuplicateOutputKeyError extends Error {}
 
-/** Retries throttling with exponential backoff (the SDK retries too; this covers long bursts). */
-async function withThrottleRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (error) {
-      const name = (error as Error).name;
-      if (i >= attempts - 1 || !['Throttling', 'ThrottlingException', 'TooManyRequestsException'].includes(name)) throw error;
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** i) * Math.random()));
-    }
-  }
-}
-
 /** The names of this stage's stacks that are in a complete state (paginated). */
 export async function stageStackNames(cfn: CloudFormationClient, project: string, suffix: string): Promise<string[]> {
   const wanted = new Set(LAYERS.map((layer) => `${project}-${layer}-${suffix}`));
   const names: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await withThrottleRetry(() => cfn.send(new ListStacksCommand({ StackStatusFilter: COMPLETE as StackStatus[], NextToken: token })));
+  for await (const page of paginateListStacks({ client: cfn }, { StackStatusFilter: COMPLETE as StackStatus[] })) {
     for (const s of page.StackSummaries ?? []) if (s.StackName && wanted.has(s.StackName)) names.push(s.StackName);
-    token = page.NextToken;
-  } while (token);
+  }
   return [...new Set(names)].sort((a, b) => LAYERS.findIndex((l) => a.includes(`-${l}-`)) - LAYERS.findIndex((l) => b.includes(`-${l}-`)));
 }
 
@@ -53,7 +45,7 @@ export async function collectOutputs(cfn: CloudFormationClient, stackNames: read
   const owner: Record<string, string> = {};
   const byStack: StageOutputs['byStack'] = {};
   for (const name of stackNames) {
-    const out = await withThrottleRetry(() => cfn.send(new DescribeStacksCommand({ StackName: name })));
+    const out = await cfn.send(new DescribeStacksCommand({ StackName: name }));
     const outputs: Output[] = out.Stacks?.[0]?.Outputs ?? [];
     byStack[name] = outputs.map((o) => ({ OutputKey: o.OutputKey!, OutputValue: o.OutputValue ?? '', ...(o.Description ? { Description: o.Description } : {}) }));
     for (const o of outputs) {
@@ -76,26 +68,35 @@ export async function writeFlatOutputs(cfn: CloudFormationClient, options: { pro
   return outputs;
 }
 
-function flag(argv: string[], name: string, fallback?: string): string {
-  const i = argv.indexOf(`--${name}`);
-  const value = i >= 0 ? argv[i + 1] : fallback;
-  if (!value) throw new Error(`--${name} is required`);
-  return value;
+export interface FlatOutputsOptions { readonly suffix: string; readonly project: string; readonly region: string; readonly dir: string }
+
+/** Strict flags, checked before any AWS client exists; undefined means --help. */
+export function parseFlatOutputsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): FlatOutputsOptions | undefined {
+  const parsed = parseFlags(argv, { suffix: { type: 'string' }, project: { type: 'string' }, region: { type: 'string' }, dir: { type: 'string', default: 'cfn-outputs' } });
+  if (!parsed) return undefined;
+  const { flags } = parsed;
+  const suffix = flags.suffix ?? env.ENVIRONMENT_SUFFIX;
+  if (!suffix) throw new UsageError('--suffix is required (or set ENVIRONMENT_SUFFIX)');
+  const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region}" is not a region name such as eu-west-2`);
+  return { suffix, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', region, dir: flags.dir };
 }
 
-async function main(argv: string[]): Promise<void> {
-  const suffix = flag(argv, 'suffix', process.env.ENVIRONMENT_SUFFIX);
-  const project = flag(argv, 'project', process.env.PROJECT ?? 'hipaa-fhir');
-  const region = flag(argv, 'region', process.env.AWS_REGION ?? 'eu-west-2');
-  const dir = flag(argv, 'dir', 'cfn-outputs');
-  const cfn = new CloudFormationClient({ region });
-  const outputs = await writeFlatOutputs(cfn, { project, suffix, dir });
-  console.log(`wrote ${dir}/flat-outputs.json: ${Object.keys(outputs.flat).length} outputs from ${Object.keys(outputs.byStack).join(', ')}`);
+async function main(argv: string[]): Promise<number> {
+  const options = parseFlatOutputsArgs(argv);
+  if (!options) {
+    console.log(USAGE);
+    return 0;
+  }
+  const { suffix, project, region, dir } = options;
+  const cfn = new CloudFormationClient({ region, ...SDK_RETRY });
+  try {
+    const outputs = await writeFlatOutputs(cfn, { project, suffix, dir });
+    console.log(`wrote ${dir}/flat-outputs.json: ${Object.keys(outputs.flat).length} outputs from ${Object.keys(outputs.byStack).join(', ')}`);
+    return 0;
+  } finally {
+    cfn.destroy();
+  }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((error) => {
-    console.error(`write-flat-outputs: ${(error as Error).message}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runCli('write-flat-outputs', USAGE, () => main(process.argv.slice(2)));

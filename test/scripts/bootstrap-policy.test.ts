@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
-import { executionPolicy, servicesFor, stackTemplates } from '../../scripts/bootstrap-policy';
+import { spawnSync } from 'child_process';
+import { UsageError } from '../../scripts/cli';
+import { executionPolicy, parseBootstrapPolicyArgs, servicesFor, stackTemplates } from '../../scripts/bootstrap-policy';
 import { referencePipelineConfig } from '../../scripts/compliance-report';
 import { testApp } from '../helpers';
 
@@ -44,5 +46,36 @@ describe('bootstrap-policy (the restricted --cloudformation-execution-policies)'
   test('a resource type nobody reviewed is refused, so the policy never widens silently', () => {
     expect(() => servicesFor(['AWS::DynamoDB::Table'])).toThrow('resource type AWS::DynamoDB::Table has no IAM service mapping');
     expect(servicesFor(['AWS::CDK::Metadata', 'Custom::VpcRestrictDefaultSG'])).toEqual(['lambda']);
+  });
+
+  describe('flags', () => {
+    test.each([
+      [[], '--account <12-digit id> is required: the account you are about to bootstrap'],
+      [['--account'], "Option '--account <value>' argument missing"],
+      [['--account', '--sandbox'], "Option '--account' argument is ambiguous"],
+      [['--account', '12345'], '--account must be a 12-digit account id, not "12345"'],
+      [['--account', '333333333333', '--sandbx'], "Unknown option '--sandbx'"],
+      [['--account', '333333333333', '--out='], '--out needs a value'],
+    ])('%j: %s', (argv, message) => {
+      expect(() => parseBootstrapPolicyArgs(argv)).toThrow(UsageError);
+      expect(() => parseBootstrapPolicyArgs(argv)).toThrow(message);
+    });
+
+    test('defaults, and --help parses to nothing', () => {
+      expect(parseBootstrapPolicyArgs(['--account', '222222222222', '--sandbox'])).toEqual({ account: '222222222222', assembly: 'cdk.out', project: 'hipaa-fhir', out: undefined, sandbox: true });
+      expect(parseBootstrapPolicyArgs(['--help'])).toBeUndefined();
+    });
+
+    test('spawned: a bad account is one line with the usage, exit 2; a missing assembly is one line, exit 1', () => {
+      const script = join(__dirname, '..', '..', 'scripts', 'bootstrap-policy.ts');
+      const run = (...args: string[]) => spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', script, ...args], { encoding: 'utf8', timeout: 60_000 });
+      const bad = run('--account', 'abc');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toBe('bootstrap-policy: --account must be a 12-digit account id, not "abc"');
+      expect(bad.stderr).toContain('usage: bootstrap-policy.ts');
+      const missing = run('--account', '333333333333', '--assembly', join(outdir, 'nothing-here'));
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toBe(`bootstrap-policy: no cloud assembly in ${join(outdir, 'nothing-here')}: run npx cdk synth --no-lookups -q first, or pass --assembly\n`);
+    });
   });
 });

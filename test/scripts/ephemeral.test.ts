@@ -1,6 +1,11 @@
 import { CloudFormationClient, DeleteStackCommand, DescribeStacksCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CapReachedError, destroyEnvironment, enforceCap, EphemeralEnvironment, listEphemeralEnvironments, main, NotEphemeralError, selectForDeletion } from '../../scripts/ephemeral';
+import { spawnSync } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { UsageError } from '../../scripts/cli';
+import { CapReachedError, destroyEnvironment, enforceCap, EphemeralEnvironment, listEphemeralEnvironments, main, NotEphemeralError, parseEphemeralArgs, SDK_RETRY, selectForDeletion } from '../../scripts/ephemeral';
 
 const cfnMock = mockClient(CloudFormationClient);
 const LAYERS = ['network', 'data', 'audit', 'compute'];
@@ -28,6 +33,10 @@ describe('ephemeral environments', () => {
       ['abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z', 4],
       ['old', 'feature/old', '2026-11-20T00:00:00Z', 4],
     ]);
+    // The SDK paginator asked for the second page with the first page's token, and stopped there.
+    const calls = cfnMock.commandCalls(DescribeStacksCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[1].args[0].input.NextToken).toBe('t');
   });
 
   describe('sweeper selection', () => {
@@ -111,6 +120,86 @@ describe('ephemeral environments', () => {
     test('check-cap fails with the cap message', async () => {
       cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [...eph('a', 'feature/a', 'x'), ...eph('b', 'feature/b', 'x')] });
       await expect(main(['check-cap', '--suffix', 'c', '--max', '2'], client(), now)).rejects.toThrow('cap reached: 2 of 2 in use (a, b)');
+    });
+  });
+
+  describe('flags', () => {
+    const usageError = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      try {
+        parseEphemeralArgs(argv, env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(UsageError);
+        return (error as Error).message;
+      }
+      throw new Error(`no usage error for ${JSON.stringify(argv)}`);
+    };
+
+    test.each([
+      [['check-cap', '--suffix', 'a', '--max', 'abc'], '--max must be a whole number ≥ 1, not "abc"'],
+      [['check-cap', '--suffix', 'a', '--max', '0'], '--max must be a whole number ≥ 1, not "0"'],
+      [['check-cap', '--suffix', 'a', '--max'], "Option '--max <value>' argument missing"],
+      [['destroy', '--suffix', '--yes'], "Option '--suffix' argument is ambiguous"],
+      [['destroy', '--suffix'], "Option '--suffix <value>' argument missing"],
+      [['destroy', '--record', 'x'], "Unknown option '--record'"],
+      [['sweep', '--yess'], "Unknown option '--yess'"],
+      [['destroy'], 'destroy needs --suffix or --branch'],
+      [['check-cap'], 'check-cap needs --suffix or --branch'],
+      [['suffix'], 'suffix needs --branch'],
+      [[], 'a command is required'],
+      [['nuke'], 'unknown command "nuke": use one of suffix, list, check-cap, destroy, sweep'],
+      [['list', 'extra'], 'unexpected argument "extra"'],
+      [['list', '--yes'], 'list does not take --yes'],
+      [['sweep', '--suffix', 'a'], 'sweep does not take --suffix'],
+      [['destroy', '--suffix', 'a', '--branch', 'feature/a'], 'use either --suffix or --branch, not both'],
+    ])('%j: %s', (argv, message) => {
+      expect(usageError(argv)).toBe(message);
+    });
+
+    test('a bad MAX_EPHEMERAL_ENVIRONMENTS is a usage error too, never a disabled cap', () => {
+      expect(usageError(['check-cap', '--suffix', 'a'], { MAX_EPHEMERAL_ENVIRONMENTS: 'abc' })).toBe('MAX_EPHEMERAL_ENVIRONMENTS must be a whole number ≥ 1, not "abc"');
+      expect(parseEphemeralArgs(['check-cap', '--suffix', 'a'], { MAX_EPHEMERAL_ENVIRONMENTS: '7' })?.max).toBe(7);
+      expect(parseEphemeralArgs(['check-cap', '--branch', 'feature/ABC-1', '--max', '3'], {})).toMatchObject({ suffix: expect.stringMatching(/^br-/), max: 3 });
+    });
+
+    test('--help parses to nothing and main prints usage without touching AWS', async () => {
+      expect(parseEphemeralArgs(['destroy', '--help'])).toBeUndefined();
+      const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        expect(await main(['--help'])).toBe(0);
+        expect(log.mock.calls[0][0]).toMatch(/^usage: ephemeral.ts/);
+      } finally {
+        log.mockRestore();
+      }
+    });
+
+    test('the SDK retries (bounded, adaptive) instead of hand-written loops', () => {
+      expect(SDK_RETRY).toEqual({ maxAttempts: 8, retryMode: 'adaptive' });
+    });
+  });
+
+  describe('as a command (spawned)', () => {
+    const script = join(__dirname, '..', '..', 'scripts', 'ephemeral.ts');
+    const home = mkdtempSync(join(tmpdir(), 'ephemeral-cli-'));
+    afterAll(() => rmSync(home, { recursive: true, force: true }));
+    // No credentials anywhere: no profile files, no instance metadata, no keys in the environment.
+    const env = {
+      PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-2',
+      AWS_CONFIG_FILE: join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+    };
+    const run = (...args: string[]) => spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', script, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+
+    test('check-cap --max abc: one line and the usage, exit 2, no AWS call', () => {
+      const r = run('check-cap', '--suffix', 'a', '--max', 'abc');
+      expect(r.status).toBe(2);
+      expect(r.stderr.split('\n')[0]).toBe('ephemeral: --max must be a whole number ≥ 1, not "abc"');
+      expect(r.stderr).toContain('usage: ephemeral.ts');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+
+    test('without credentials: one line saying how to provide them, exit 1', () => {
+      const r = run('list');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^ephemeral: no AWS credentials found: set AWS_PROFILE .*\n$/);
     });
   });
 });

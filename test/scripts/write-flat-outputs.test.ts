@@ -3,7 +3,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { CloudFormationClient, DescribeStacksCommand, ListStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DuplicateOutputKeyError, writeFlatOutputs } from '../../scripts/write-flat-outputs';
+import { UsageError } from '../../scripts/cli';
+import { DuplicateOutputKeyError, parseFlatOutputsArgs, writeFlatOutputs } from '../../scripts/write-flat-outputs';
 
 const cfnMock = mockClient(CloudFormationClient);
 const stack = (StackName: string, outputs: Record<string, string>) => ({
@@ -43,16 +44,38 @@ describe('write-flat-outputs', () => {
     await expect(writeFlatOutputs(new CloudFormationClient({ region: 'eu-west-2' }), { project: 'hipaa-fhir', suffix: 'dev', dir })).rejects.toThrow('output key "KeyArn" is in both hipaa-fhir-network-dev and hipaa-fhir-audit-dev');
   });
 
-  test('throttling is retried; a stage with no stacks is an error', async () => {
-    cfnMock.on(ListStacksCommand)
-      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }))
-      .resolves({ StackSummaries: [{ StackName: 'hipaa-fhir-data-dev', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date() }] });
-    cfnMock.on(DescribeStacksCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })).resolves(stack('hipaa-fhir-data-dev', { StreamName: 's' }));
-    const out = await writeFlatOutputs(new CloudFormationClient({ region: 'eu-west-2', maxAttempts: 1 }), { project: 'hipaa-fhir', suffix: 'dev', dir });
-    expect(out.flat).toEqual({ StreamName: 's' });
-
-    cfnMock.reset();
+  test('a stage with no stacks is an error; an AWS error is not retried by hand (the SDK client retries)', async () => {
     cfnMock.on(ListStacksCommand).resolves({ StackSummaries: [] });
     await expect(writeFlatOutputs(new CloudFormationClient({ region: 'eu-west-2' }), { project: 'hipaa-fhir', suffix: 'gone', dir })).rejects.toThrow('no complete stacks named hipaa-fhir-<layer>-gone');
+    cfnMock.reset();
+    cfnMock.on(ListStacksCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    await expect(writeFlatOutputs(new CloudFormationClient({ region: 'eu-west-2' }), { project: 'hipaa-fhir', suffix: 'dev', dir })).rejects.toThrow('Rate exceeded');
+    expect(cfnMock.commandCalls(ListStacksCommand)).toHaveLength(1);
+  });
+
+  describe('flags', () => {
+    const usageError = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      try {
+        parseFlatOutputsArgs(argv, env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(UsageError);
+        return (error as Error).message;
+      }
+      throw new Error(`no usage error for ${JSON.stringify(argv)}`);
+    };
+    test.each([
+      [[], '--suffix is required (or set ENVIRONMENT_SUFFIX)'],
+      [['--suffix'], "Option '--suffix <value>' argument missing"],
+      [['--suffix', '--dir', 'x'], "Option '--suffix' argument is ambiguous"],
+      [['--suffix', 'dev', '--sufix', 'x'], "Unknown option '--sufix'"],
+      [['--suffix', 'dev', '--region', 'eu-west'], '--region "eu-west" is not a region name such as eu-west-2'],
+      [['--suffix', 'dev', 'extra'], "Unexpected argument 'extra'. This command does not take positional arguments"],
+    ])('%j: %s', (argv, message) => {
+      expect(usageError(argv)).toBe(message);
+    });
+    test('defaults from the environment; --help parses to nothing', () => {
+      expect(parseFlatOutputsArgs([], { ENVIRONMENT_SUFFIX: 'dev', AWS_REGION: 'eu-west-1' })).toEqual({ suffix: 'dev', project: 'hipaa-fhir', region: 'eu-west-1', dir: 'cfn-outputs' });
+      expect(parseFlatOutputsArgs(['--help'])).toBeUndefined();
+    });
   });
 });
