@@ -20,6 +20,9 @@ export interface PipelineStackProps extends StackProps {
   readonly pipeline: PipelineConfig;
 }
 
+/** The SBOM the Synth step writes into its output artifact (cdk.out). */
+export const SBOM_FILE = 'sbom.cdx.json';
+
 /**
  * The self-mutating delivery pipeline: a push to the branch (other than documentation) runs
  * Synth (npm ci, typecheck, unit tests with the compliance gate, local integration suite, cdk
@@ -75,8 +78,17 @@ export class PipelineStack extends Stack {
     const synth = new CodeBuildStep('Synth', {
       input: source,
       installCommands: ['npm ci --no-audit --no-fund'],
-      // npm test: typecheck, unit tests (compliance gate included), local integration suite.
-      commands: ['npm test', 'npx cdk synth --no-lookups'],
+      commands: [
+        // Known high or critical advisories in any dependency fail the build before anything else runs.
+        // https://docs.npmjs.com/cli/v11/commands/npm-audit
+        'npm audit --audit-level=high',
+        // npm test: typecheck, unit tests (compliance gate included), local integration suite.
+        'npm test',
+        'npx cdk synth --no-lookups',
+        // The runtime dependency inventory (CycloneDX), kept in the synth output artifact beside the
+        // templates it was built with. https://docs.npmjs.com/cli/v11/commands/npm-sbom
+        `npm sbom --sbom-format cyclonedx --omit dev > cdk.out/${SBOM_FILE}`,
+      ],
       primaryOutputDirectory: 'cdk.out',
     });
 

@@ -55,11 +55,18 @@ describe('PipelineStack', () => {
     });
   });
 
-  test('synth installs, runs the full test suite (compliance gate included), then cdk synth', () => {
+  test('synth installs, audits (high/critical fail the build) before anything runs, tests (compliance gate included), synthesizes, then writes the SBOM into cdk.out', () => {
     const synth = projects.find(([id]) => id.includes('Synth'))![1].Properties!;
     const spec = JSON.parse((synth.Source as { BuildSpec: string }).BuildSpec);
     expect(spec.phases.install.commands).toEqual(['npm ci --no-audit --no-fund']);
-    expect(spec.phases.build.commands).toEqual(['npm test', 'npx cdk synth --no-lookups']);
+    expect(spec.phases.build.commands).toEqual([
+      'npm audit --audit-level=high',
+      'npm test',
+      'npx cdk synth --no-lookups',
+      'npm sbom --sbom-format cyclonedx --omit dev > cdk.out/sbom.cdx.json',
+    ]);
+    // The SBOM lands in the step's output artifact, which is cdk.out.
+    expect(spec.artifacts['base-directory']).toBe('cdk.out');
   });
 
   test('dev deploys network, data, audit, compute in dependency order, then runs the integration suite', () => {
