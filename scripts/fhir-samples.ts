@@ -83,8 +83,10 @@ export function invalidSamples(n: number, rand: () => number, maxBytes = 262_144
     () => ({ partitionKey: key('bad'), data: Buffer.from([0xff, 0xfe, 0x00, 0x41]), expect: { kind: 'invalid', reason: 'NOT_UTF8' } }),
     () => ({ partitionKey: key('bad'), data: Buffer.from('[1,2,3]'), expect: { kind: 'invalid', reason: 'NOT_A_RESOURCE' } }),
     () => ({ partitionKey: key('bad'), data: Buffer.from(JSON.stringify({ resourceType: 'Medication', id: 'm1', meta: meta(1, base) })), expect: { kind: 'invalid', reason: 'UNSUPPORTED_RESOURCE_TYPE' } }),
-    () => { const p = patient('p-nometa', 1, base, rand) as Record<string, unknown>; delete p.meta; return { partitionKey: key('nometa'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
-    () => { const o = observation('o-badref', 'p1', 1, base, rand) as Record<string, unknown>; o.subject = { reference: 'Group/7' }; return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(o)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
+    // An impossible calendar date (R4 dates are real dates).
+    () => { const p = patient('p-baddate', 1, base, rand) as Record<string, unknown>; p.birthDate = '2023-02-30'; return { partitionKey: key('baddate'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
+    // Two values of one choice element (value[x]) at once.
+    () => { const o = observation('o-twovalues', 'p1', 1, base, rand) as Record<string, unknown>; o.valueString = 'also a string'; return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(o)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
     () => { const e = encounter('e-nostatus', 'p1', 1, base) as Record<string, unknown>; delete e.status; return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(e)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
     () => { const p = patient('p-big', 1, base, rand) as Record<string, unknown>; p.text = { div: 'x'.repeat(maxBytes) }; return { partitionKey: key('big'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'TOO_LARGE' } }; },
     () => { const p = patient('p-nul', 1, base, rand); p.name[0].family = 'Nul\u0000Byte'; return { partitionKey: key('nul'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'UNSTORABLE' } }; },

@@ -129,7 +129,9 @@ async function main(options: Options): Promise<number> {
     const seconds = (Date.now() - started) / 1000;
 
     const reasons = (await db.query('SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE stream_name = $1 GROUP BY 1 ORDER BY 1', [STREAM])).rows;
-    const dup = (await db.query(`SELECT (count(*) - count(DISTINCT (resource_type, resource_id, version_id)))::int AS d FROM fhir_resource_history WHERE stream_name = $1`, [STREAM])).rows[0].d;
+    // Exactly once: one 'written' persist event per stream position (record, bundle entry).
+    const dup = (await db.query(`SELECT count(*)::int AS d FROM (SELECT 1 FROM audit_event WHERE stream_name = $1 AND action = 'persist' AND outcome = 'written'
+      GROUP BY shard_id, sequence_number, entry_index HAVING count(*) > 1) AS repeated`, [STREAM])).rows[0].d;
     const audit = (await db.query('SELECT count(*)::int AS n FROM audit_event WHERE stream_name = $1', [STREAM])).rows[0].n;
     const ok = persisted === options.records && quarantined === options.invalid && dup === 0;
     say('');

@@ -6,7 +6,7 @@
  */
 import type { Pool } from 'pg';
 import { ConfigurationError, loadConfig } from './config';
-import { createPool } from './db/pool';
+import { checkout, createPool } from './db/pool';
 
 export interface RunSummary {
   readonly runId: string;
@@ -14,7 +14,7 @@ export interface RunSummary {
   readonly current: number;
   readonly quarantined: Record<string, number>;
   readonly audit: Record<string, number>;
-  /** History rows minus distinct (type, id, version): anything but 0 is a duplicate. */
+  /** Input records (Kinesis record, bundle entry) persisted more than once: anything but 0 is a duplicate. */
   readonly duplicates: number;
 }
 
@@ -23,11 +23,16 @@ const RUN_ID = /^[a-z0-9][a-z0-9-]{2,40}$/;
 export async function verifyRun(pool: Pool, runId: string, actor: string, streamName: string): Promise<RunSummary> {
   if (!RUN_ID.test(runId)) throw new Error('run id must be 3-41 lowercase letters, digits and hyphens');
   const like = `${runId}-%`;
-  const client = await pool.connect();
+  const guarded = await checkout(pool);
+  const { client } = guarded;
+  let failure: unknown;
   try {
     await client.query('BEGIN');
-    const history = await client.query<{ n: number; d: number }>(
-      `SELECT count(*)::int AS n, (count(*) - count(DISTINCT (resource_type, resource_id, version_id)))::int AS d FROM fhir_resource_history WHERE resource_id LIKE $1`, [like]);
+    const history = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id LIKE $1', [like]);
+    // Exactly once means one persist event per (stream position, bundle entry): count positions with more.
+    const duplicated = await client.query<{ d: number }>(
+      `SELECT count(*)::int AS d FROM (SELECT 1 FROM audit_event WHERE action = 'persist' AND outcome = 'written' AND resource_id LIKE $1
+        GROUP BY stream_name, shard_id, sequence_number, entry_index HAVING count(*) > 1) AS repeated`, [like]);
     const current = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_current WHERE resource_id LIKE $1', [like]);
     const quarantined = await client.query<{ reason_code: string; n: number }>(
       'SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE partition_key LIKE $1 GROUP BY 1 ORDER BY 1', [like]);
@@ -46,13 +51,14 @@ export async function verifyRun(pool: Pool, runId: string, actor: string, stream
       current: current.rows[0].n,
       quarantined: Object.fromEntries(quarantined.rows.map((r) => [r.reason_code, r.n])),
       audit: Object.fromEntries(audit.rows.map((r) => [r.outcome, r.n])),
-      duplicates: history.rows[0].d,
+      duplicates: duplicated.rows[0].d,
     };
   } catch (error) {
+    failure = error;
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    guarded.release(failure);
   }
 }
 
