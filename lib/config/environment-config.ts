@@ -1,3 +1,4 @@
+import { ENVIRONMENT_ENTRY_KEYS, SIZING_KEYS } from './context';
 import { ConfigError } from './errors';
 import { BRANCH_SUFFIX_PREFIX, longLivedSuffixProblem } from './branch-suffix';
 import { Naming, projectProblem, suffixProblem } from './naming';
@@ -162,11 +163,9 @@ export interface RawEnvironmentConfig {
   readonly [key: string]: unknown;
 }
 
-const KNOWN_KEYS = new Set([
-  'project', 'environmentSuffix', 'account', 'region', 'profile', 'availabilityZones', 'vpcCidr',
-  'databaseSecretName', 'databaseSecretKeyArn', 'databaseName', 'trailMode', 'alarmEmail', 'sizing', 'branch', 'expiresAt',
-]);
-const KNOWN_SIZING_KEYS = new Set(['dbInstanceType', 'dbAllocatedStorageGiB', 'dbMaxAllocatedStorageGiB', 'streamShardCount', 'processorMaxTasks']);
+// The entry keys of cdk-context.schema.json, plus what bin/app.ts adds (suffix, project, per-branch fields).
+const KNOWN_KEYS = new Set(['project', 'environmentSuffix', ...Object.keys(ENVIRONMENT_ENTRY_KEYS), 'branch', 'expiresAt']);
+const KNOWN_SIZING_KEYS = new Set(Object.keys(SIZING_KEYS));
 
 const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const ACCOUNT_PATTERN = /^\d{12}$/;
@@ -212,6 +211,14 @@ function parseCidr(value: string): string {
   const prefix = m ? Number(m[5]) : -1;
   // Two AZs x two subnet groups of /24 need at least a /22.
   if (!octetsOk || prefix < 16 || prefix > 22) fail('vpcCidr', value, 'use an IPv4 CIDR block from /16 to /22, e.g. 10.40.0.0/16');
+  // The VPC construct would silently mask the host bits and build a different range than the one written.
+  const address = m.slice(1, 5).reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const size = 2 ** (32 - prefix);
+  const network = address - (address % size);
+  if (network !== address) {
+    const octets = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
+    fail('vpcCidr', value, `host bits are set; use the network address ${octets}/${prefix}`);
+  }
   return value;
 }
 
@@ -243,8 +250,9 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
 
   const azsRaw = raw.availabilityZones ?? [`${region}a`, `${region}b`];
   if (!Array.isArray(azsRaw) || azsRaw.length !== 2 || new Set(azsRaw).size !== 2
-    || !azsRaw.every((az) => typeof az === 'string' && az.startsWith(region) && /^[a-z]$/.test(az.slice(region.length)))) {
-    fail('availabilityZones', azsRaw, `list two distinct zones of ${region}, e.g. ["${region}a", "${region}b"]`);
+    // Zone names are the region code and one letter; no region has more than six (a-f).
+    || !azsRaw.every((az) => typeof az === 'string' && az.startsWith(region) && /^[a-f]$/.test(az.slice(region.length)))) {
+    fail('availabilityZones', azsRaw, `list two distinct zones of ${region} (the region code and a letter a-f), e.g. ["${region}a", "${region}b"]`);
   }
   const availabilityZones = azsRaw as string[];
 

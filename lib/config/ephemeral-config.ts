@@ -1,3 +1,4 @@
+import { EPHEMERAL_KEYS } from './context';
 import { ConfigError } from './errors';
 
 /** Per-branch environments: which branches get one, how long they live, how many may exist. */
@@ -33,7 +34,7 @@ export interface EphemeralConfig {
 /** The CDK default bootstrap qualifier. */
 export const DEFAULT_BOOTSTRAP_QUALIFIER = 'hnb659fds';
 
-const KNOWN = new Set(['branchPatterns', 'pullRequestBaseBranch', 'ttlHours', 'maxEnvironments', 'databaseSecretName', 'databaseSecretKeyArn', 'account', 'bootstrapQualifier']);
+const KNOWN = new Set(Object.keys(EPHEMERAL_KEYS));
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 
 export function parseEphemeralConfig(raw: Record<string, unknown>, project: string): EphemeralConfig {

@@ -5,3 +5,4 @@ export * from './environment-config';
 export * from './pipeline-config';
 export * from './ephemeral-config';
 export * from './account-layout';
+export * from './context';

@@ -1,3 +1,4 @@
+import { PIPELINE_KEYS } from './context';
 import { ConfigError } from './errors';
 import type { EnvironmentConfig } from './environment-config';
 
@@ -26,7 +27,7 @@ const CONNECTION_ARN = /^arn:(aws[a-z-]*):(codestar-connections|codeconnections)
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$)[A-Za-z0-9._/-]{1,200}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const KNOWN_KEYS = new Set(['repository', 'branch', 'connectionArn', 'account', 'notificationEmail', 'destroyable', 'ignoredPaths']);
+const KNOWN_KEYS = new Set(Object.keys(PIPELINE_KEYS));
 
 export const DEFAULT_IGNORED_PATHS: readonly string[] = ['**/*.md', 'docs/**'];
 
@@ -50,7 +51,10 @@ export function parsePipelineConfig(raw: Record<string, unknown>, defaults: { pr
   const match = typeof connectionArn === 'string' ? CONNECTION_ARN.exec(connectionArn) : null;
   if (!match) fail('connectionArn', connectionArn, 'use arn:aws:codeconnections:<region>:<account>:connection/<uuid> (or codestar-connections)');
   const [, , , connectionRegion, connectionAccount] = match;
-  if (connectionRegion !== defaults.region) fail('connectionArn', connectionArn, `the connection must be in the pipeline region ${defaults.region}, not ${connectionRegion}`);
+  if (connectionRegion !== defaults.region) {
+    // Name the region first: a mistyped "region" is the usual cause, not the ARN.
+    throw new ConfigError(`region "${defaults.region}" does not match pipeline.connectionArn, whose connection is in ${connectionRegion}: the pipeline runs in the connection's region; set "region" to ${connectionRegion} or use a connection created in ${defaults.region}`);
+  }
   const account = (raw.account ?? defaults.account ?? connectionAccount) as unknown;
   if (typeof account !== 'string' || !/^\d{12}$/.test(account)) fail('account', account, 'use a 12-digit AWS account id');
   const notificationEmail = raw.notificationEmail;

@@ -2,7 +2,13 @@
  * Processor configuration: environment variables only (12-factor). A missing or malformed
  * variable stops start-up with one line that names it.
  */
+import { existsSync } from 'fs';
+
 export type SslMode = 'verify-full' | 'require' | 'disable';
+/** pino's levels; `silent` turns logging off. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** `emf`: CloudWatch embedded metric format on stdout (AWS); `off`: no metrics (local runs). */
+export type MetricsMode = 'emf' | 'off';
 
 export interface ProcessorConfig {
   readonly streamName: string;
@@ -34,6 +40,10 @@ export interface ProcessorConfig {
    * the schema: DB_MIGRATE_ON_START=false, and the migration task applies them (migrate-main.ts).
    */
   readonly migrateOnStart: boolean;
+  /** LOG_LEVEL. @default 'info' */
+  readonly logLevel: LogLevel;
+  /** METRICS. @default 'emf' */
+  readonly metrics: MetricsMode;
 }
 
 export class ConfigurationError extends Error {}
@@ -55,6 +65,16 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 }
 
 const SSL_MODES: readonly SslMode[] = ['verify-full', 'require', 'disable'];
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const METRICS_MODES: readonly MetricsMode[] = ['emf', 'off'];
+export const DEFAULT_CA_BUNDLE = '/etc/ssl/rds/global-bundle.pem';
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigurationError(`${name} must be one of ${allowed.join(', ')}`);
+  return raw as T;
+}
 
 export function loadConfig(env: Env): ProcessorConfig {
   const streamName = required(env, 'STREAM_NAME');
@@ -74,8 +94,11 @@ export function loadConfig(env: Env): ProcessorConfig {
   const sslMode = (env.DB_SSL_MODE ?? 'verify-full') as SslMode;
   if (!SSL_MODES.includes(sslMode)) throw new ConfigurationError(`DB_SSL_MODE must be one of ${SSL_MODES.join(', ')}`);
   if (iamAuth && sslMode === 'disable') throw new ConfigurationError('DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true');
+  const caBundlePath = env.DB_CA_BUNDLE || DEFAULT_CA_BUNDLE;
+  const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
+  const metrics = oneOf(env, 'METRICS', METRICS_MODES, 'emf');
 
-  return {
+  const config: ProcessorConfig = {
     streamName,
     region,
     kinesisEndpoint,
@@ -87,7 +110,7 @@ export function loadConfig(env: Env): ProcessorConfig {
       password,
       iamAuth,
       sslMode,
-      caBundlePath: env.DB_CA_BUNDLE ?? '/etc/ssl/rds/global-bundle.pem',
+      caBundlePath,
     },
     workerId: env.WORKER_ID || `${env.HOSTNAME ?? 'processor'}-${process.pid}`,
     maxRecordBytes: integer(env, 'MAX_RECORD_BYTES', 262_144, 1024, 1_048_576),
@@ -96,7 +119,15 @@ export function loadConfig(env: Env): ProcessorConfig {
     getRecordsLimit: integer(env, 'GET_RECORDS_LIMIT', 2_000, 1, 10_000),
     healthPort: integer(env, 'HEALTH_PORT', 8080, 0, 65535),
     migrateOnStart: booleanFlag(env, 'DB_MIGRATE_ON_START', true),
+    logLevel,
+    metrics,
   };
+  // Checked last (after every variable's own rule) and at start-up, not at the first connection,
+  // where a missing bundle would surface as a TLS error mid-run.
+  if (sslMode === 'verify-full' && !existsSync(caBundlePath)) {
+    throw new ConfigurationError(`DB_SSL_MODE=verify-full needs a CA bundle, but ${env.DB_CA_BUNDLE ? `DB_CA_BUNDLE=${caBundlePath} does not exist` : `DB_CA_BUNDLE is unset and the default ${caBundlePath} does not exist`}: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`);
+  }
+  return config;
 }
 
 function booleanFlag(env: Env, name: string, fallback: boolean): boolean {

@@ -20,7 +20,7 @@ describe('parsePipelineConfig', () => {
 
   test.each([
     [{ connectionArn: 'arn:aws:codecommit:eu-west-2:123456789012:repo' }, 'pipeline.connectionArn "arn:aws:codecommit:eu-west-2:123456789012:repo" is invalid: use arn:aws:codeconnections'],
-    [{ connectionArn: base.connectionArn.replace('eu-west-2', 'us-east-1') }, 'the connection must be in the pipeline region eu-west-2, not us-east-1'],
+    [{ connectionArn: base.connectionArn.replace('eu-west-2', 'us-east-1') }, 'region "eu-west-2" does not match pipeline.connectionArn, whose connection is in us-east-1: the pipeline runs in the connection\'s region; set "region" to us-east-1 or use a connection created in eu-west-2'],
     [{ repository: 'just-a-name' }, 'pipeline.repository "just-a-name" is invalid: use owner/name'],
     [{ branch: 'feature//x' }, 'pipeline.branch "feature//x" is invalid'],
     [{ notificationEmail: 'nope' }, 'pipeline.notificationEmail "nope" is invalid'],

@@ -1,12 +1,31 @@
-import { ConfigurationError, loadConfig } from '../../../lib/processor/config';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { ConfigurationError, DEFAULT_CA_BUNDLE, loadConfig } from '../../../lib/processor/config';
 
-const base = { STREAM_NAME: 'hipaa-fhir-records-dev', AWS_REGION: 'eu-west-2', DB_HOST: 'db.example', DB_NAME: 'fhir', DB_USER: 'fhir_admin', DB_PASSWORD: 'pw' };
+// verify-full needs a CA bundle file that exists; the tests bring their own.
+const caDir = mkdtempSync(join(tmpdir(), 'processor-config-'));
+const caBundle = join(caDir, 'bundle.pem');
+writeFileSync(caBundle, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+afterAll(() => rmSync(caDir, { recursive: true, force: true }));
+
+const base = { STREAM_NAME: 'hipaa-fhir-records-dev', AWS_REGION: 'eu-west-2', DB_HOST: 'db.example', DB_NAME: 'fhir', DB_USER: 'fhir_admin', DB_PASSWORD: 'pw', DB_CA_BUNDLE: caBundle };
 
 describe('processor configuration', () => {
   test('defaults: verify-full TLS, port 5432, password auth', () => {
     const c = loadConfig(base);
     expect(c.db).toMatchObject({ host: 'db.example', port: 5432, sslMode: 'verify-full', iamAuth: false, password: 'pw' });
     expect(c.kinesisEndpoint).toBeUndefined();
+    expect(c.db.caBundlePath).toBe(caBundle);
+    expect(c).toMatchObject({ logLevel: 'info', metrics: 'emf' });
+  });
+
+  test('LOG_LEVEL and METRICS are read and checked', () => {
+    expect(loadConfig({ ...base, LOG_LEVEL: 'warn', METRICS: 'off' })).toMatchObject({ logLevel: 'warn', metrics: 'off' });
+  });
+
+  test('without verify-full no CA bundle is needed', () => {
+    expect(loadConfig({ ...base, DB_SSL_MODE: 'require', DB_CA_BUNDLE: undefined }).db.sslMode).toBe('require');
   });
 
   test('IAM authentication needs no password', () => {
@@ -27,9 +46,21 @@ describe('processor configuration', () => {
     [{ DB_IAM_AUTH: 'true', DB_SSL_MODE: 'disable' }, 'DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true'],
     [{ KINESIS_ENDPOINT: 'localhost:4567' }, 'KINESIS_ENDPOINT must be an http(s) URL'],
     [{ LEASE_TTL_MS: '5' }, 'LEASE_TTL_MS must be a whole number from 1000 to 600000'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ METRICS: 'on' }, 'METRICS must be one of emf, off'],
+    [{ DB_CA_BUNDLE: '/nonexistent/bundle.pem' }, 'DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE=/nonexistent/bundle.pem does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)'],
   ])('%j stops start-up with one line naming the variable', (overrides, message) => {
     expect(() => loadConfig({ ...base, ...overrides })).toThrow(ConfigurationError);
     expect(() => loadConfig({ ...base, ...overrides })).toThrow(message);
+  });
+
+  test('verify-full with DB_CA_BUNDLE unset names the variable to set', () => {
+    // The default path is the image's; on a machine without it the message says what to do.
+    const { DB_CA_BUNDLE: _unused, ...rest } = base;
+    const run = () => loadConfig(rest);
+    if (existsSync(DEFAULT_CA_BUNDLE)) expect(run().db.caBundlePath).toBe(DEFAULT_CA_BUNDLE);
+    else expect(run).toThrow(new ConfigurationError(`DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE is unset and the default ${DEFAULT_CA_BUNDLE} does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`));
   });
 });
 
@@ -41,5 +72,14 @@ describe('processor start-up with bad configuration', () => {
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
+  }, 30_000);
+
+  test('a bad LOG_LEVEL exits 2 with one line naming the variable and the allowed values', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_CA_BUNDLE: caBundle, LOG_LEVEL: 'loud' };
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual(['configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent']);
   }, 30_000);
 });

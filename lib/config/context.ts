@@ -1,0 +1,225 @@
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { ConfigError } from './errors';
+import type { Profile, TrailMode } from './environment-config';
+import schema from './cdk-context.schema.json';
+
+/*
+ * The CDK context is checked as a whole against ONE schema, cdk-context.schema.json (also the
+ * editor schema of cdk.json). The interfaces below are its TypeScript face; the *_KEYS objects
+ * must list exactly their keys (the compiler holds them to the interface, and
+ * test/lib/config/context.test.ts holds them to the schema), so neither can drift.
+ */
+
+export interface RawSizing {
+  readonly dbInstanceType?: string;
+  readonly dbAllocatedStorageGiB?: number;
+  readonly dbMaxAllocatedStorageGiB?: number;
+  readonly streamShardCount?: number;
+  readonly processorMaxTasks?: number;
+}
+
+/** One entry of cdk.json `environments` (its key is the environment suffix). */
+export interface RawEnvironmentEntry {
+  readonly account?: string;
+  readonly region?: string;
+  readonly profile?: Profile;
+  readonly availabilityZones?: readonly string[];
+  readonly vpcCidr?: string;
+  readonly databaseSecretName?: string;
+  readonly databaseSecretKeyArn?: string;
+  readonly databaseName?: string;
+  readonly trailMode?: TrailMode;
+  readonly alarmEmail?: string;
+  readonly sizing?: RawSizing;
+}
+
+export interface RawPipeline {
+  readonly repository: string;
+  readonly branch?: string;
+  readonly connectionArn: string;
+  readonly account?: string;
+  readonly notificationEmail?: string;
+  readonly destroyable?: boolean;
+  readonly ignoredPaths?: readonly string[];
+}
+
+export interface RawEphemeral {
+  readonly account?: string;
+  readonly bootstrapQualifier?: string;
+  readonly branchPatterns?: readonly string[];
+  readonly pullRequestBaseBranch?: string;
+  readonly ttlHours?: number;
+  readonly maxEnvironments?: number;
+  readonly databaseSecretName?: string;
+  readonly databaseSecretKeyArn?: string;
+}
+
+/** Keys of the sandbox stage that `-c environmentSuffix=<name>` may override from the command line. */
+export interface RawSandboxOverrides {
+  readonly profile?: Profile;
+  readonly databaseSecretName?: string;
+  readonly databaseSecretKeyArn?: string;
+  readonly vpcCidr?: string;
+  readonly trailMode?: TrailMode;
+  readonly alarmEmail?: string;
+  readonly sizing?: RawSizing;
+}
+
+/** The app's own keys of the CDK context (CDK-owned keys are allowed by pattern, see the schema). */
+export interface RawContext extends RawSandboxOverrides {
+  readonly project?: string;
+  readonly region?: string;
+  readonly account?: string;
+  readonly pipeline?: RawPipeline;
+  readonly ephemeral?: RawEphemeral;
+  readonly environments?: Readonly<Record<string, RawEnvironmentEntry>>;
+  readonly 'cli-telemetry'?: boolean | 'true' | 'false';
+  readonly 'acknowledged-issue-numbers'?: readonly number[];
+  readonly branch?: string;
+  readonly environmentSuffix?: string;
+}
+
+export const SIZING_KEYS = {
+  dbInstanceType: true, dbAllocatedStorageGiB: true, dbMaxAllocatedStorageGiB: true, streamShardCount: true, processorMaxTasks: true,
+} as const satisfies Record<keyof RawSizing, true>;
+export const ENVIRONMENT_ENTRY_KEYS = {
+  account: true, region: true, profile: true, availabilityZones: true, vpcCidr: true, databaseSecretName: true,
+  databaseSecretKeyArn: true, databaseName: true, trailMode: true, alarmEmail: true, sizing: true,
+} as const satisfies Record<keyof RawEnvironmentEntry, true>;
+export const PIPELINE_KEYS = {
+  repository: true, branch: true, connectionArn: true, account: true, notificationEmail: true, destroyable: true, ignoredPaths: true,
+} as const satisfies Record<keyof RawPipeline, true>;
+export const EPHEMERAL_KEYS = {
+  account: true, bootstrapQualifier: true, branchPatterns: true, pullRequestBaseBranch: true, ttlHours: true, maxEnvironments: true,
+  databaseSecretName: true, databaseSecretKeyArn: true,
+} as const satisfies Record<keyof RawEphemeral, true>;
+export const SANDBOX_OVERRIDE_KEYS = {
+  profile: true, databaseSecretName: true, databaseSecretKeyArn: true, vpcCidr: true, trailMode: true, alarmEmail: true, sizing: true,
+} as const satisfies Record<keyof RawSandboxOverrides, true>;
+export const CONTEXT_KEYS = {
+  ...SANDBOX_OVERRIDE_KEYS,
+  project: true, region: true, account: true, pipeline: true, ephemeral: true, environments: true,
+  'cli-telemetry': true, 'acknowledged-issue-numbers': true, branch: true, environmentSuffix: true,
+} as const satisfies Record<keyof RawContext, true>;
+
+/** The published schema (cdk.json as a whole; the context is `definitions.context`). */
+export const CDK_CONTEXT_SCHEMA = schema;
+
+/** Top-level keys whose value is an object; from the command line they arrive as JSON strings. */
+const OBJECT_KEYS = ['pipeline', 'ephemeral', 'environments', 'sizing'] as const;
+
+let validator: ValidateFunction | undefined;
+function validate(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv({ strict: true, allErrors: false });
+    ajv.addSchema(schema, 'cdk.json');
+    validator = ajv.getSchema('cdk.json#/definitions/context')!;
+  }
+  return validator;
+}
+
+/** Edit distance, for the "did you mean" hint of an unknown key. */
+export function levenshtein(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The closest allowed key, when it is close enough to be a typo (case differences count as close). */
+export function closestKey(key: string, allowed: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of allowed) {
+    const distance = candidate.toLowerCase() === key.toLowerCase() ? 0 : levenshtein(key, candidate);
+    if (!best || distance < best.distance) best = { key: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(key.length / 3)) ? best.key : undefined;
+}
+
+/** `environments.dev.sizing` from the JSON pointer `/environments/dev/sizing`. */
+function dotted(pointer: string): string {
+  return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
+}
+
+function valueAt(context: Record<string, unknown>, pointer: string): unknown {
+  return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), context);
+}
+
+function describe(error: ErrorObject, context: Record<string, unknown>): string {
+  const at = dotted(error.instancePath);
+  if (error.keyword === 'additionalProperties') {
+    const key = (error.params as { additionalProperty: string }).additionalProperty;
+    const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    const where = at === '' ? 'at the top level of the CDK context' : `in ${at}`;
+    const guess = closestKey(key, allowed);
+    return `unknown key "${key}" ${where} (${guess ? `did you mean "${guess}"?` : `allowed: ${allowed.join(', ')}`})`;
+  }
+  if (error.keyword === 'required') return `${at === '' ? '' : `${at}.`}${(error.params as { missingProperty: string }).missingProperty} is required`;
+  const value = valueAt(context, error.instancePath);
+  let rule = error.message ?? 'does not match the schema';
+  if (error.keyword === 'enum') rule = `use one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)).join(', ')}`;
+  else if (error.keyword === 'type' && typeof value === 'string') rule = `${rule} (a -c value is a string: edit cdk.json, or pass the enclosing object as JSON)`;
+  return `${at} ${JSON.stringify(value)} is invalid: ${rule}`;
+}
+
+/** CDK-owned keys: feature flags, CLI settings and look-up results (see the schema's patternProperties). */
+function isCdkOwned(key: string): boolean {
+  return Object.keys(schema.definitions.context.patternProperties).some((pattern) => new RegExp(pattern).test(key));
+}
+
+function jsonValue(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch {
+    return JSON.stringify(text);
+  }
+}
+
+/**
+ * Checks the whole CDK context before anything is built, and returns it with the object-valued
+ * keys passed on the command line (`-c 'sizing={...}'`) parsed. Throws a one-line ConfigError.
+ */
+export function validateContext(input: Readonly<Record<string, unknown>>): RawContext & Record<string, unknown> {
+  const context: Record<string, unknown> = { ...input };
+  for (const key of Object.keys(context)) {
+    // The CDK CLI passes `-c a.b=v` as one flat key "a.b" with a string value: nothing would read it.
+    if (key.includes('.') && !isCdkOwned(key)) {
+      const [head, ...rest] = key.split('.');
+      const example = `-c '${head}=${rest.reduceRight((inner, part) => `{"${part}":${inner}}`, jsonValue(String(context[key])))}'`;
+      throw new ConfigError(`context key "${key}" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. ${example}`);
+    }
+  }
+  for (const key of OBJECT_KEYS) {
+    const value = context[key];
+    if (typeof value !== 'string') continue;
+    try {
+      context[key] = JSON.parse(value) as unknown;
+    } catch {
+      throw new ConfigError(`context "${key}" is not valid JSON: pass an object, e.g. -c '${key}={...}'`);
+    }
+  }
+  const check = validate();
+  if (!check(context)) throw new ConfigError(describe(check.errors![0], context));
+
+  const raw = context as RawContext;
+  const single = raw.environmentSuffix !== undefined || raw.branch !== undefined;
+  if (raw.branch !== undefined && raw.environmentSuffix !== undefined) {
+    throw new ConfigError('use either -c branch=<name> or -c environmentSuffix=<name>, not both');
+  }
+  if (raw.environmentSuffix === undefined) {
+    const ignored = Object.keys(SANDBOX_OVERRIDE_KEYS).find((key) => context[key] !== undefined);
+    if (ignored) {
+      throw new ConfigError(`context "${ignored}" applies only to a sandbox stage (-c environmentSuffix=<name>): for a configured environment set environments.<name>.${ignored} in cdk.json`);
+    }
+  }
+  if (!single && Object.keys(raw.environments ?? {}).length === 0) {
+    throw new ConfigError('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "ephemeral"}}, or pass -c environmentSuffix=<name>');
+  }
+  return context as RawContext & Record<string, unknown>;
+}
