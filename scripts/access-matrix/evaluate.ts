@@ -60,6 +60,15 @@ export interface Matrix {
   readonly branchControlled: readonly string[];
 }
 
+/** Database users no IAM principal may log in as: RDS PostgreSQL's default master user name and a user nobody created. */
+export const OTHER_DATABASE_USERS = ['postgres', 'matrix_probe_other_user'];
+
+/**
+ * Decisions by their exact simulation input, shared by every Evaluator in the process: a mutated model
+ * re-simulates only the requests whose policies changed (the mutation tests evaluate the app several times).
+ */
+const decisions = new Map<string, { decision: Decision; error?: string }>();
+
 /** The questions of issue 8 section 4, as concrete requests against one environment's resources. */
 export function capabilitiesFor(env: Environment, deployRoleArns: readonly string[]): Capability[] {
   const caps: Capability[] = [];
@@ -82,7 +91,10 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
   if (env.secretArn) add('phi-secret', 'Read PHI', 'secretsmanager:GetSecretValue on the database secret', [{ action: 'secretsmanager:GetSecretValue', resource: env.secretArn }]);
   if (env.secretKeyArn) add('phi-secret-key', 'Read PHI', "kms:Decrypt with the secret's customer managed key", [{ action: 'kms:Decrypt', resource: env.secretKeyArn }]);
   if (env.databaseResourceId) {
-    add('phi-db-connect', 'Read PHI', 'rds-db:connect to the database (any user)', [{ action: 'rds-db:connect', resource: `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/*` }]);
+    const dbuser = (user: string) => `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/${user}`;
+    add('phi-db-connect', 'Read PHI', `rds-db:connect to the database as the processor's own user (${env.iamDatabaseUsers.join(', ') || 'none found'})`, env.iamDatabaseUsers.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })));
+    // Any other login (the master user, a user a later migration creates): nobody may have IAM access to it.
+    add('phi-db-connect-other', 'Read PHI', `rds-db:connect to the database as any other user (${OTHER_DATABASE_USERS.join(', ')})`, OTHER_DATABASE_USERS.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })));
   }
   add('phi-processor-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the processor log groups', logReads(env.processorLogGroups));
   add('phi-database-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the database log groups', logReads(env.databaseLogGroups));
@@ -208,11 +220,20 @@ export class Evaluator {
       resourceControlPolicies: [],
       resourcePolicy,
     };
+    const inputKey = JSON.stringify([simulation, constraints]);
+    const known = decisions.get(inputKey);
+    if (known) {
+      if (known.error) this.errors.push(`${principal.id} ${probe.action} ${probe.resource}: ${known.error}`);
+      this.cache.set(key, known.decision);
+      return known.decision;
+    }
     this.simulations++;
     const response = await runSimulation(simulation, { simulationMode: 'Discovery', discoveryContextKeyConstraints: constraints });
     let result: Decision;
+    let error: string | undefined;
     if (response.resultType === 'error') {
-      this.errors.push(`${principal.id} ${probe.action} ${probe.resource}: ${response.errors.message}`);
+      error = response.errors.message;
+      this.errors.push(`${principal.id} ${probe.action} ${probe.resource}: ${error}`);
       result = { allowed: false, conditions: [], leaves: [] };
     } else if (response.resultType === 'single') {
       const c = response.result.analysis.conditions;
@@ -223,6 +244,7 @@ export class Evaluator {
       result = { allowed: allowed.length > 0, conditions: conditionText(c), leaves: conditionLeaves(c) };
     }
     this.cache.set(key, result);
+    decisions.set(inputKey, { decision: result, error });
     return result;
   }
 }
@@ -335,16 +357,18 @@ async function checkServices(model: Model, evaluator: Evaluator): Promise<Servic
         checks.push({ environment: env.suffix, description: `CloudWatch Logs uses the key of ${group.name}`, principal: logs.id, action, resource: group.keyArn, allowed: r.allowed && contextOk && unknown.length === 0, detail: r.conditions.join('; ') });
       }
     }
-    for (const executionRoleArn of env.executionRoleArns) {
+    // The master secret is read only by the migration task's execution role (the processor logs in with IAM).
+    for (const executionRoleArn of env.migrationExecutionRoleArns) {
       const role = model.principals.find((p) => p.arn === executionRoleArn);
       if (!role) continue;
       if (env.secretArn) {
         const r = await evaluator.can(role, { action: 'secretsmanager:GetSecretValue', resource: env.secretArn }, { tags });
-        checks.push({ environment: env.suffix, description: 'The task execution role reads the database secret', principal: role.id, action: 'secretsmanager:GetSecretValue', resource: env.secretArn, allowed: r.allowed, detail: r.conditions.join('; ') });
+        checks.push({ environment: env.suffix, description: 'The migration task execution role reads the database secret', principal: role.id, action: 'secretsmanager:GetSecretValue', resource: env.secretArn, allowed: r.allowed, detail: r.conditions.join('; ') });
       }
       if (env.secretKeyArn) {
+        // ECS reads the secret through Secrets Manager, which decrypts on the caller's behalf (kms:ViaService).
         const r = await evaluator.can(role, { action: 'kms:Decrypt', resource: env.secretKeyArn, context: { 'kms:ViaService': `secretsmanager.${env.region}.amazonaws.com` } }, { tags });
-        checks.push({ environment: env.suffix, description: "The task execution role decrypts with the secret's key", principal: role.id, action: 'kms:Decrypt', resource: env.secretKeyArn, allowed: r.allowed, detail: r.conditions.join('; ') });
+        checks.push({ environment: env.suffix, description: "The migration task execution role decrypts with the secret's key", principal: role.id, action: 'kms:Decrypt', resource: env.secretKeyArn, allowed: r.allowed, detail: r.conditions.join('; ') });
       }
     }
   }

@@ -30,13 +30,39 @@ export function placementDefaults(context: Record<string, unknown>): { delivery:
   return { delivery: tooling, branch, region };
 }
 
+/** Key id of the placeholder customer managed key of each database secret (see matrixContext). */
+export const PLACEHOLDER_SECRET_KEY_ID = '00000000-0000-4000-8000-00000000c3c7';
+
+/**
+ * cdk.json's context, with a placeholder customer managed key (`databaseSecretKeyArn`) for every database
+ * secret that names none: the README tells operators to encrypt the secret with a CMK, so the matrix proves
+ * that path (the migration execution role can decrypt, nobody else can) instead of the AWS managed key's.
+ */
+export function matrixContext(root: string): Record<string, unknown> {
+  const context = readCdkContext(root);
+  const d = placementDefaults(context);
+  const keyIn = (account: string) => `arn:aws:kms:${d.region}:${account}:key/${PLACEHOLDER_SECRET_KEY_ID}`;
+  const environments = Object.fromEntries(Object.entries(contextObject(context, 'environments')).map(([suffix, raw]) => {
+    const entry = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+    const account = typeof entry.account === 'string' ? entry.account : d.delivery;
+    return [suffix, entry.databaseSecretKeyArn === undefined ? { ...entry, databaseSecretKeyArn: keyIn(account) } : entry];
+  }));
+  const ephemeral = contextObject(context, 'ephemeral');
+  return {
+    ...context,
+    environments,
+    ephemeral: ephemeral.databaseSecretKeyArn === undefined ? { ...ephemeral, databaseSecretKeyArn: keyIn(d.branch) } : ephemeral,
+  };
+}
+
 export async function synthAll(root: string): Promise<LoadedStack[]> {
-  const [delivery, branch] = await Promise.all([synthApp({ root }, 'delivery'), synthApp({ root, context: { branch: MATRIX_BRANCH } }, 'branch')]);
+  const context = matrixContext(root);
+  const [delivery, branch] = await Promise.all([synthApp({ root, context }, 'delivery'), synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch')]);
   return [...delivery, ...branch];
 }
 
 export function modelOf(root: string, stacks: readonly LoadedStack[]): Model {
-  const context = readCdkContext(root);
+  const context = matrixContext(root);
   const d = placementDefaults(context);
   return buildModel(stacks, { fallbackAccount: { delivery: d.delivery, branch: d.branch }, fallbackRegion: d.region, context });
 }

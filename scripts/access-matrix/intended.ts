@@ -38,15 +38,39 @@ export function violations(matrix: Matrix): string[] {
     }
   }
 
-  // 3. Every service principal (and the execution role) that must act can.
+  // 3. Exactly the intended principals, no more and no fewer, for the capabilities the design names one by one.
+  for (const { environment: env, capabilities } of matrix.environments) {
+    const idsOf = (arns: readonly string[]) => arns.map((arn) => matrix.model.principals.find((p) => p.arn === arn)?.id ?? arn).sort();
+    const exact: Record<string, { who: string[]; why: string }> = {
+      // Its own login (rds-db:connect on exactly that user of exactly that instance); the verify task runs the same task definition.
+      'phi-db-connect': { who: idsOf(env.processorTaskRoleArns), why: "only the processor's task role logs in as the processor user" },
+      'phi-db-connect-other': { who: [], why: 'no IAM principal logs in as any other database user' },
+      // Master credentials are used only to apply migrations, by the one-off migration task.
+      'phi-secret': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role reads the master secret" },
+      'phi-secret-key': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role decrypts with the master secret's key" },
+    };
+    for (const { capability, grants } of capabilities) {
+      const want = exact[capability.id];
+      if (!want) continue;
+      const got = grants.map((g) => g.principal).sort();
+      for (const g of grants) if (!want.who.includes(g.principal)) out.push(`${env.suffix}: ${capability.id}: ${describe(g)} can, but ${want.why}`);
+      for (const id of want.who) if (!got.includes(id)) out.push(`${env.suffix}: ${capability.id}: ${id} cannot, but ${want.why}`);
+    }
+    for (const id of ['phi-db-connect', 'phi-db-connect-other', 'phi-secret', 'phi-secret-key']) {
+      if (!capabilities.some((c) => c.capability.id === id)) out.push(`${env.suffix}: ${id}: not evaluated (its resource was not found in the templates), so the matrix cannot prove it`);
+    }
+  }
+
+  // 4. Every service principal (and the execution role) that must act can.
   for (const check of matrix.serviceChecks) {
     if (!check.allowed) out.push(`${check.environment}: ${check.description}: ${check.principal} cannot ${check.action} on ${check.resource}${check.detail ? ` (needs ${check.detail})` : ''}`);
   }
   for (const env of matrix.model.environments) {
     if (env.alarmTopics.length === 0) out.push(`${env.suffix}: no alarm topic found: the matrix cannot prove CloudWatch can publish`);
     if (env.executionRoleArns.length === 0) out.push(`${env.suffix}: no task execution role found`);
+    if (env.migrationExecutionRoleArns.length === 0) out.push(`${env.suffix}: no migration task (family *-migrate-*) found: the matrix cannot prove who reads the master secret`);
   }
-  // 4. Anything the engine refused is a gap in the proof, not a pass.
+  // 5. Anything the engine refused is a gap in the proof, not a pass.
   for (const error of matrix.errors) out.push(`simulation error: ${error}`);
   return out;
 }

@@ -66,6 +66,12 @@ export interface Environment {
   /** Roles ECS tasks of this environment run as (task and execution roles): the ones PassRole matters for. */
   readonly taskRoleArns: readonly string[];
   readonly executionRoleArns: readonly string[];
+  /** Task roles of the long-running processor's task definitions (the verify task runs the same definition). */
+  readonly processorTaskRoleArns: readonly string[];
+  /** Execution roles of the one-off migration task definitions (family `<project>-migrate-<suffix>`): the only readers of the master secret. */
+  readonly migrationExecutionRoleArns: readonly string[];
+  /** Database users the processor logs in as through IAM authentication (its container's DB_USER with DB_IAM_AUTH=true). */
+  readonly iamDatabaseUsers: readonly string[];
   readonly alarmTopics: readonly AlarmTopic[];
 }
 
@@ -298,6 +304,9 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const taskDefinitionArns: string[] = [];
     const taskRoleArns: string[] = [];
     const executionRoleArns: string[] = [];
+    const processorTaskRoleArns: string[] = [];
+    const migrationExecutionRoleArns: string[] = [];
+    const iamDatabaseUsers: string[] = [];
     const topics: Array<{ arn: string; keyArn?: string; stackName: string }> = [];
     const alarmsByTopic = new Map<string, string[]>();
     for (const stack of envStacks) {
@@ -324,6 +333,16 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
             taskDefinitionArns.push(resolver.ref(stack, logicalId));
             if (p.TaskRoleArn) taskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
             if (p.ExecutionRoleArn) executionRoleArns.push(resolver.str(stack, p.ExecutionRoleArn));
+            if (/-migrate-/.test(resolver.str(stack, p.Family))) {
+              if (p.ExecutionRoleArn) migrationExecutionRoleArns.push(resolver.str(stack, p.ExecutionRoleArn));
+            } else if (p.TaskRoleArn) {
+              processorTaskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
+            }
+            for (const container of asArray(p.ContainerDefinitions as Array<{ Environment?: Array<{ Name: string; Value: unknown }> }>)) {
+              const vars = new Map((container.Environment ?? []).map((e) => [e.Name, resolver.str(stack, e.Value)]));
+              const user = vars.get('DB_USER');
+              if (vars.get('DB_IAM_AUTH') === 'true' && user) iamDatabaseUsers.push(user);
+            }
             break;
           case 'AWS::ECS::Cluster':
             clusterArn = resolver.getAtt(stack, logicalId, 'Arn');
@@ -378,6 +397,9 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       clusterArn,
       taskRoleArns: [...new Set(taskRoleArns)],
       executionRoleArns: [...new Set(executionRoleArns)],
+      processorTaskRoleArns: [...new Set(processorTaskRoleArns)],
+      migrationExecutionRoleArns: [...new Set(migrationExecutionRoleArns)],
+      iamDatabaseUsers: [...new Set(iamDatabaseUsers)].sort(),
       alarmTopics,
     });
   }

@@ -5,14 +5,14 @@
  */
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { evaluateMatrix, LoadedStack, Matrix, modelOf, synthAll } from '../../scripts/access-matrix/index';
+import { evaluateMatrix, LoadedStack, Matrix, modelOf, PLACEHOLDER_SECRET_KEY_ID, synthAll } from '../../scripts/access-matrix/index';
 import { violations } from '../../scripts/access-matrix/intended';
 import { renderMarkdown } from '../../scripts/access-matrix/markdown';
 
 // ACCESS_MATRIX_ROOT lets a reviewer evaluate another checkout (e.g. a `git archive` of a commit) with these tests.
 const root = process.env.ACCESS_MATRIX_ROOT ?? join(__dirname, '..', '..');
 
-type Statement = { Effect?: string; Action?: unknown; Resource?: unknown; Principal?: unknown };
+type Statement = { Sid?: string; Effect?: string; Action?: unknown; Resource?: unknown; Principal?: unknown; Condition?: unknown };
 type Doc = { Statement: Statement[] };
 
 function clone<T>(value: T): T {
@@ -21,6 +21,22 @@ function clone<T>(value: T): T {
 
 function actions(statement: Statement): string[] {
   return (Array.isArray(statement.Action) ? statement.Action : [statement.Action]).filter((a): a is string => typeof a === 'string');
+}
+
+/**
+ * Every identity policy document of the roles whose logical id starts with `rolePrefix`, in the stacks
+ * `stackFilter` selects: AWS::IAM::Policy resources attached to them and their inline policies.
+ */
+function roleDocuments(stacks: LoadedStack[], stackFilter: (s: LoadedStack) => boolean, rolePrefix: string): Doc[] {
+  const docs: Doc[] = [];
+  for (const stack of stacks.filter(stackFilter)) {
+    for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
+      const p = resource.Properties ?? {};
+      if (resource.Type === 'AWS::IAM::Policy' && (p.Roles as Array<{ Ref?: string }>).some((r) => typeof r.Ref === 'string' && r.Ref.startsWith(rolePrefix))) docs.push(p.PolicyDocument as Doc);
+      if (resource.Type === 'AWS::IAM::Role' && logicalId.startsWith(rolePrefix)) docs.push(...((p.Policies ?? []) as Array<{ PolicyDocument: Doc }>).map((i) => i.PolicyDocument));
+    }
+  }
+  return docs;
 }
 
 describe('access matrix (npm run access-matrix)', () => {
@@ -42,18 +58,25 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(matrix.errors).toEqual([]);
   });
 
-  test('the processor reads its own stream, and its execution role its own secret', () => {
+  test('the processor reads its own stream and logs in as its own database user; only the migration execution role reads the master secret and its key', () => {
     for (const { environment, capabilities } of matrix.environments) {
-      const stream = capabilities.find((c) => c.capability.id === 'phi-stream')!;
-      expect(stream.grants.filter((g) => g.via.length === 0).map((g) => g.principal)).toContain(`${environment.stacks.find((s) => s.name.includes('compute'))!.name}/ProcessorTaskRoleDD380273`);
+      const compute = environment.stacks.find((s) => s.name.includes('compute'))!.name;
+      const who = (id: string) => capabilities.find((c) => c.capability.id === id)!.grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`);
+      expect([environment.suffix, who('phi-stream')]).toEqual([environment.suffix, expect.arrayContaining([`${compute}/ProcessorTaskRoleDD380273`])]);
+      expect([environment.suffix, who('phi-db-connect')]).toEqual([environment.suffix, [`${compute}/ProcessorTaskRoleDD380273`]]);
+      expect([environment.suffix, who('phi-db-connect-other')]).toEqual([environment.suffix, []]);
+      expect([environment.suffix, who('phi-secret'), who('phi-secret-key')]).toEqual([environment.suffix, [`${compute}/MigrationExecutionRole1547E116`], [`${compute}/MigrationExecutionRole1547E116`]]);
+      // The CMK path is the one proven (a placeholder key where cdk.json names none).
+      expect(environment.secretKeyArn).toMatch(new RegExp(`^arn:aws:kms:[a-z0-9-]+:${environment.account}:key/`));
     }
+    expect(matrix.environments.map((e) => e.environment.iamDatabaseUsers)).toEqual([['fhir_processor'], ['fhir_processor'], ['fhir_processor']]);
   });
 
   test('matches the intended matrix: PHI only to own workload and post-deploy roles, nothing per-branch reaches dev or prod, services can act', () => {
     expect(violations(matrix)).toEqual([]);
   });
 
-  test('a per-branch pipeline role whose sts:AssumeRole resources become "*" is caught reaching prod', async () => {
+  test('(c/e) a per-branch pipeline role whose sts:AssumeRole resources become "*" is caught reaching prod', async () => {
     const mutated = clone(stacks);
     let changed = 0;
     for (const stack of mutated.filter((s) => s.origin === 'delivery' && !s.tags.EnvironmentSuffix && /ephemeral/i.test(s.stackName))) {
@@ -69,10 +92,80 @@ describe('access matrix (npm run access-matrix)', () => {
     }
     expect(changed).toBeGreaterThan(0);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: change-stacks: per-branch principal .*DeployProject.* reaches a long-lived environment$/)]));
+    // Each per-branch build (deploy, integration test, destroy, sweep) is caught reaching prod on its own.
+    for (const build of ['DeployProject', 'IntegrationTestProject', 'DestroyProject', 'SweepProject']) {
+      expect([build, found.some((v) => new RegExp(`^prod: change-stacks: per-branch principal hipaa-fhir-ephemeral/${build}Role\\w+ .*reaches a long-lived environment$`).test(v))]).toEqual([build, true]);
+    }
   }, 60_000);
 
-  test('a per-branch environment role whose resources become "*" is caught in every long-lived environment of the same account, and only there', async () => {
+  test("(c) the per-branch integration build's post-deploy role pattern widened to \"*\" is caught reaching prod", async () => {
+    const mutated = clone(stacks);
+    let changed = 0;
+    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /ephemeral/i.test(s.stackName), 'IntegrationTestProjectRole')) {
+      for (const statement of doc.Statement.filter((st) => st.Sid === 'AssumePerBranchPostDeployRoles')) {
+        expect(statement.Resource).toMatch(/:role\/hipaa-fhir-post-deploy-br-\*$/);
+        statement.Resource = '*';
+        changed++;
+      }
+    }
+    expect(changed).toBe(1);
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-ephemeral\/IntegrationTestProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/)]));
+  }, 60_000);
+
+  test('(e) the per-branch deploy build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
+    const mutated = clone(stacks);
+    let changed = 0;
+    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /ephemeral/i.test(s.stackName), 'DeployProjectRole')) {
+      for (const statement of doc.Statement.filter((st) => st.Sid === 'DeployThroughSandboxBootstrapRoles')) {
+        statement.Resource = 'arn:aws:iam::*:role/cdk-*';
+        changed++;
+      }
+    }
+    expect(changed).toBe(1);
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-ephemeral\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/),
+      expect.stringMatching(/^prod: assume-deploy-role: per-branch principal hipaa-fhir-ephemeral\/DeployProjectRole\w+ reaches a long-lived environment$/),
+    ]));
+  }, 60_000);
+
+  test("(b) removing kms:Decrypt on the secret's key from the prod migration execution role is caught", async () => {
+    const mutated = clone(stacks);
+    let removed = 0;
+    for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'MigrationExecutionRole')) {
+      const kept = doc.Statement.filter((st) => !(actions(st).includes('kms:Decrypt') && JSON.stringify(st.Resource).includes(PLACEHOLDER_SECRET_KEY_ID)));
+      removed += doc.Statement.length - kept.length;
+      doc.Statement = kept;
+    }
+    expect(removed).toBe(1);
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^prod: The migration task execution role decrypts with the secret's key: hipaa-fhir-compute-prod\/MigrationExecutionRole\w+ cannot kms:Decrypt on arn:aws:kms:/),
+      expect.stringMatching(/^prod: phi-secret-key: hipaa-fhir-compute-prod\/MigrationExecutionRole\w+ cannot, but /),
+    ]));
+    expect(found.filter((v) => !v.startsWith('prod: '))).toEqual([]);
+  }, 60_000);
+
+  test("(d) the prod processor's rds-db:connect widened to dbuser:*/* changes the PHI rows and is caught", async () => {
+    const mutated = clone(stacks);
+    let changed = 0;
+    for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'ProcessorTaskRole')) {
+      for (const statement of doc.Statement.filter((st) => actions(st).includes('rds-db:connect'))) {
+        expect(JSON.stringify(statement.Resource)).toContain('/fhir_processor');
+        statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:*/*']] };
+        changed++;
+      }
+    }
+    expect(changed).toBe(1);
+    const after = await evaluateMatrix(modelOf(root, mutated));
+    const row = (m: Matrix) => m.environments.find((e) => e.environment.suffix === 'prod')!.capabilities.find((c) => c.capability.id === 'phi-db-connect-other')!.grants.map((g) => g.principal);
+    expect(row(matrix)).toEqual([]);
+    expect(row(after)).toEqual(['hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273']);
+    expect(violations(after)).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/ProcessorTaskRoleDD380273 can, but no IAM principal logs in as any other database user$/)]));
+  }, 60_000);
+
+  test('(c) a per-branch environment role whose resources become "*" is caught in every long-lived environment of the same account, and only there', async () => {
     const mutated = clone(stacks);
     for (const stack of mutated.filter((s) => s.origin === 'branch' && s.tags.EnvironmentSuffix)) {
       for (const resource of Object.values(stack.template.Resources ?? {})) {
@@ -91,7 +184,7 @@ describe('access matrix (npm run access-matrix)', () => {
     }
   }, 60_000);
 
-  test('removing the CloudWatch Allow from the prod alarm topic policy is caught', async () => {
+  test('(a) removing the CloudWatch Allow from the prod alarm topic policy is caught', async () => {
     const mutated = clone(stacks);
     let removed = 0;
     for (const stack of mutated.filter((s) => s.tags.EnvironmentSuffix === 'prod')) {
