@@ -88,7 +88,7 @@ function main(): void {
     // The per-branch stage deploys through the sandbox's own bootstrap, and its post-deploy role
     // trusts the per-branch integration build of the tooling account.
     const postDeploy = pipeline ? { trustedRoleArn: `arn:aws:iam::${pipeline.account}:role/${ephemeralBuildRoleNames(pipeline.project).integ}`, suite: 'integ' as const } : undefined;
-    stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config, postDeploy, bootstrapQualifier: ephemeral.bootstrapQualifier }));
+    stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config, postDeploy, bootstrapQualifier: ephemeral.bootstrapQualifier, maxEnvironments: ephemeral.maxEnvironments }));
   } else {
     stages = configs.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
   }

@@ -1,6 +1,9 @@
 import { CfnOutput, DefaultStackSynthesizer, Stage, StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../lib/config';
+import { BRANCH_SUFFIX_PREFIX } from '../lib/config/branch-suffix';
+import { EnvironmentCap } from '../lib/constructs/environment-cap';
+import type { EncryptedLogGroup } from '../lib/constructs/encrypted-log-group';
 import type { PostDeploySuite } from '../lib/constructs/post-deploy-role';
 import { AuditStack } from '../lib/stacks/audit-stack';
 import { ComputeStack } from '../lib/stacks/compute-stack';
@@ -16,6 +19,12 @@ export interface PipelineAppStageProps extends StageProps {
    * account's own bootstrap, see EphemeralConfig.bootstrapQualifier). @default - the default bootstrap
    */
   readonly bootstrapQualifier?: string;
+  /**
+   * For a per-branch environment: the most per-branch environments that may exist at once
+   * (`ephemeral.maxEnvironments`), enforced at deploy time by its network stack (EnvironmentCap).
+   * @default - no cap (long-lived environments)
+   */
+  readonly maxEnvironments?: number;
 }
 
 /**
@@ -38,6 +47,18 @@ export class PipelineAppStage extends Stage {
     const synth = () => (props.bootstrapQualifier ? { synthesizer: new DefaultStackSynthesizer({ qualifier: props.bootstrapQualifier }) } : {});
 
     this.network = new NetworkStack(this, 'Network', { config, ...synth() });
+    if (props.maxEnvironments !== undefined) {
+      if (!config.ephemeral) throw new Error(`maxEnvironments is for per-branch environments only; stage ${id} has no branch`);
+      // The first stack of the environment checks the cap before its VPC is created.
+      new EnvironmentCap(this.network, 'EnvironmentCap', {
+        project: config.project,
+        environmentSuffix: config.environmentSuffix,
+        maxEnvironments: props.maxEnvironments,
+        firstStackPrefix: `${config.project}-network-${BRANCH_SUFFIX_PREFIX}`,
+        logGroup: (this.network.node.findChild('CustomResourceLogs') as EncryptedLogGroup).logGroup,
+        before: [this.network.network],
+      });
+    }
     this.data = new DataStack(this, 'Data', {
       ...synth(),
       config,

@@ -1,0 +1,128 @@
+import { CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as triggers from 'aws-cdk-lib/triggers';
+import { Construct } from 'constructs';
+import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
+import { acknowledgeWildcards } from '../compliance/wildcards';
+
+export interface EnvironmentCapProps {
+  readonly project: string;
+  /** The per-branch suffix of this environment (`br-…`): its own stacks never count against it. */
+  readonly environmentSuffix: string;
+  /** Most per-branch environments that may exist at once (`ephemeral.maxEnvironments`). */
+  readonly maxEnvironments: number;
+  /**
+   * Stack-name prefix of the FIRST stack of every per-branch environment, e.g.
+   * `hipaa-fhir-network-br-`: one such stack exists while any stack of its environment does
+   * (environments are deleted in reverse order, that stack last).
+   */
+  readonly firstStackPrefix: string;
+  /** Where the function logs: a CMK-encrypted group the stack creates first. */
+  readonly logGroup: logs.ILogGroup;
+  /** Constructs that must not be created before the cap was checked (the VPC): a refused deploy creates nothing costly. */
+  readonly before?: Construct[];
+}
+
+/**
+ * Enforces the per-branch environment cap at DEPLOY time, inside AWS, so that a hand-run
+ * `npx cdk deploy -c branch=…` is held to the same cap as the pipeline's per-branch build (synth
+ * must not look anything up). A CDK Trigger runs a small function when the environment's first stack
+ * is created (and again when the function changes): it counts the OTHER per-branch environments of
+ * the project (their first stacks, tagged Ephemeral=true and Project=<project>) and fails the
+ * deployment, so CloudFormation rolls it back, when one more would exceed the cap.
+ * https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.triggers-readme.html
+ *
+ * Two branches deployed in the same minute can both pass (the check is not a lock); the pipeline's
+ * check-cap and the sweeper bound that.
+ */
+export class EnvironmentCap extends Construct {
+  public readonly trigger: triggers.TriggerFunction;
+
+  constructor(scope: Construct, id: string, props: EnvironmentCapProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const { account, region, partition } = stack;
+    if (!Number.isInteger(props.maxEnvironments) || props.maxEnvironments < 1) {
+      throw new Error(`EnvironmentCap maxEnvironments ${props.maxEnvironments} is invalid: expected a whole number ≥ 1`);
+    }
+    this.trigger = new triggers.TriggerFunction(this, 'Check', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline(ENVIRONMENT_CAP_HANDLER),
+      timeout: Duration.minutes(2),
+      logGroup: props.logGroup,
+      description: `Fails the deployment when a new per-branch environment of ${props.project} would exceed ${props.maxEnvironments}`,
+      environment: {
+        PROJECT: props.project,
+        ENVIRONMENT_SUFFIX: props.environmentSuffix,
+        MAX_ENVIRONMENTS: String(props.maxEnvironments),
+        FIRST_STACK_PREFIX: props.firstStackPrefix,
+        OWN_STACK: stack.stackName,
+      },
+      executeBefore: props.before ?? [],
+      executeOnHandlerChange: true,
+    });
+    // The log group exists (encrypted, with its retention) before the function can write to it.
+    const logGroupResource = props.logGroup.node.defaultChild;
+    if (logGroupResource instanceof CfnResource) (this.trigger.node.defaultChild as CfnResource).addDependency(logGroupResource);
+
+    // ListStacks has no resource-level permissions (names and status only); tags are read per stack,
+    // and only of the stacks named like a per-branch environment's first stack.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
+    this.trigger.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListStackNames', actions: ['cloudformation:ListStacks'], resources: ['*'] }));
+    this.trigger.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ReadPerBranchStackTags',
+      actions: ['cloudformation:DescribeStacks'],
+      resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${props.firstStackPrefix}*/*`],
+    }));
+
+    const fn = this.trigger;
+    acknowledge(fn.role!, {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted custom-resources group).',
+    }, ...hipaaAndNist('IAMNoInlinePolicy', 'The cap-check policy is written for this one function: list stack names and read the tags of per-branch first stacks, nothing else.'));
+    acknowledgeWildcards(fn.role!.node.findChild('DefaultPolicy').node.defaultChild!, [
+      [/^Resource::\*$/, 'cloudformation:ListStacks supports no resource-level permissions; it returns stack names and status only (no templates, parameters or outputs).'],
+      [/:stack\/.+-br-\*\/\*$/, 'DescribeStacks only on stacks named like a per-branch environment\'s first stack of this project, in this account and region (stack ids end in a generated id).'],
+    ]);
+    acknowledge(fn, ...hipaaAndNist('LambdaConcurrency', 'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.'),
+      ...hipaaAndNist('LambdaDLQ', 'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.'),
+      ...hipaaAndNist('LambdaInsideVPC', 'The function reads stack names and tags from the CloudFormation API only and never touches PHI; it runs before the VPC of this stack exists.'));
+  }
+}
+
+/**
+ * The handler (inline, SDK v3 from the Lambda Node.js runtime). Counts per-branch environments by
+ * their first stack, except this one; any stack not yet fully deleted counts (it still costs).
+ * The SDK's own bounded, adaptive retries absorb throttling.
+ */
+export const ENVIRONMENT_CAP_HANDLER = `
+const { CloudFormationClient, DescribeStacksCommand, paginateListStacks } = require('@aws-sdk/client-cloudformation');
+const cfn = new CloudFormationClient({ maxAttempts: 8, retryMode: 'adaptive' });
+exports.handler = async () => {
+  const e = process.env;
+  const max = Number(e.MAX_ENVIRONMENTS);
+  const others = [];
+  for await (const page of paginateListStacks({ client: cfn }, {})) {
+    for (const s of page.StackSummaries || []) {
+      if (s.StackStatus === 'DELETE_COMPLETE' || !s.StackName.startsWith(e.FIRST_STACK_PREFIX) || s.StackName === e.OWN_STACK) continue;
+      let stack;
+      try {
+        stack = ((await cfn.send(new DescribeStacksCommand({ StackName: s.StackId }))).Stacks || [])[0];
+      } catch (error) {
+        if (error.name === 'ValidationError') continue; // deleted since it was listed
+        throw error;
+      }
+      const tags = Object.fromEntries(((stack && stack.Tags) || []).map((t) => [t.Key, t.Value]));
+      if (tags.Ephemeral !== 'true' || tags.Project !== e.PROJECT || tags.EnvironmentSuffix === e.ENVIRONMENT_SUFFIX) continue;
+      others.push(tags.EnvironmentSuffix || s.StackName);
+    }
+  }
+  if (others.length >= max) {
+    throw new Error('ephemeral environment cap reached: ' + others.length + ' of ' + max + ' in use (' + others.sort().join(', ') + '); ' + e.ENVIRONMENT_SUFFIX + ' was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again');
+  }
+  return { inUse: others.length, max };
+};
+`;
