@@ -6,6 +6,7 @@ import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
+import { routeCustomResourceLogs } from './custom-resource-logs';
 
 export interface EnvironmentCapProps {
   readonly project: string;
@@ -67,6 +68,10 @@ export class EnvironmentCap extends Construct {
     // The log group exists (encrypted, with its retention) before the function can write to it.
     const logGroupResource = props.logGroup.node.defaultChild;
     if (logGroupResource instanceof CfnResource) (this.trigger.node.defaultChild as CfnResource).addDependency(logGroupResource);
+
+    // The Trigger provider's own handler (a stack singleton) logs into the same group, not an
+    // unencrypted /aws/lambda group of its own; re-routing the stack's other handlers is a no-op.
+    routeCustomResourceLogs(stack, props.logGroup);
 
     // ListStacks has no resource-level permissions (names and status only); tags are read per stack,
     // and only of the stacks named like a per-branch environment's first stack.

@@ -36,6 +36,12 @@ describe('EnvironmentCap (deploy-time cap on per-branch environments)', () => {
     network.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/hipaa-fhir/${SUFFIX}/custom-resources`, KmsKeyId: { 'Fn::GetAtt': [logicalId('AWS::KMS::Key', 'FlowLogKey'), 'Arn'] } });
   });
 
+  test('every function of the stack, the Trigger provider\'s included, logs into that group', () => {
+    const functions = Object.values(network.findResources('AWS::Lambda::Function'));
+    expect(functions.length).toBeGreaterThanOrEqual(3);
+    for (const fn of functions) expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
+  });
+
   test('the VPC waits for the check: a refused deployment creates nothing costly', () => {
     const vpcId = logicalId('AWS::EC2::VPC', 'Vpc');
     expect(network.toJSON().Resources[vpcId].DependsOn).toEqual(expect.arrayContaining([triggerId]));
