@@ -10,7 +10,7 @@
  */
 import { App } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
-import { checkAccountLayout, ConfigError, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, RawEnvironmentConfig, resolveAccounts, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
+import { checkAccountLayout, ConfigError, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, RawEnvironmentConfig, resolveAccounts, SANDBOX_OVERRIDE_KEYS, SHARED_SUFFIX, suffixFromBranch, validateContext } from '../lib/config';
 import { EphemeralEnvironmentsStack, ephemeralBuildRoleNames } from '../lib/pipeline/ephemeral-environments-stack';
 import { EphemeralSandboxStack } from '../lib/pipeline/ephemeral-sandbox-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
@@ -33,6 +33,8 @@ function objectContext(app: App, key: string): Record<string, unknown> {
 
 function main(): void {
   const app = new App();
+  // The whole context against lib/config/cdk-context.schema.json: unknown keys, dotted -c overrides, empty environments.
+  const context = validateContext(app.node.getAllContext());
   const project = app.node.tryGetContext('project') as unknown;
   const region = (app.node.tryGetContext('region') as unknown) ?? process.env.CDK_DEFAULT_REGION;
   const account = (app.node.tryGetContext('account') as unknown) ?? process.env.CDK_DEFAULT_ACCOUNT;
@@ -57,8 +59,8 @@ function main(): void {
   } else if (sandboxSuffix !== undefined) {
     // A developer's own stage: the ephemeral profile unless -c profile=... says otherwise.
     const overrides: Record<string, unknown> = {};
-    for (const key of ['profile', 'databaseSecretName', 'databaseSecretKeyArn', 'vpcCidr', 'trailMode', 'alarmEmail']) {
-      const value = app.node.tryGetContext(key) as unknown;
+    for (const key of Object.keys(SANDBOX_OVERRIDE_KEYS)) {
+      const value = context[key];
       if (value !== undefined) overrides[key] = value;
     }
     const declared = typeof sandboxSuffix === 'string' ? environments[sandboxSuffix] : undefined;

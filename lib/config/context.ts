@@ -111,7 +111,7 @@ const OBJECT_KEYS = ['pipeline', 'ephemeral', 'environments', 'sizing'] as const
 let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
   if (!validator) {
-    const ajv = new Ajv({ strict: true, allErrors: false });
+    const ajv = new Ajv({ strict: true, allErrors: false, verbose: true });
     ajv.addSchema(schema, 'cdk.json');
     validator = ajv.getSchema('cdk.json#/definitions/context')!;
   }
@@ -163,8 +163,7 @@ function describe(error: ErrorObject, context: Record<string, unknown>): string 
   if (error.keyword === 'required') return `${at === '' ? '' : `${at}.`}${(error.params as { missingProperty: string }).missingProperty} is required`;
   const value = valueAt(context, error.instancePath);
   let rule = error.message ?? 'does not match the schema';
-  if (error.keyword === 'enum') rule = `use one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)).join(', ')}`;
-  else if (error.keyword === 'type' && typeof value === 'string') rule = `${rule} (a -c value is a string: edit cdk.json, or pass the enclosing object as JSON)`;
+  if (error.keyword === 'enum') rule = `use one of ${[...new Set((error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)))].join(', ')}`;
   return `${at} ${JSON.stringify(value)} is invalid: ${rule}`;
 }
 

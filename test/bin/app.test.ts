@@ -99,6 +99,39 @@ describe('bin/app.ts', () => {
     expect(run.stderr.trim()).toBe('Invalid configuration: use either -c branch=<name> or -c environmentSuffix=<name>, not both');
   }, 60_000);
 
+  // Issue 9: a typo at the top level used to deploy to the default region without a word.
+  test('an unknown top-level key fails synth with one line and a did-you-mean hint, before anything is built', () => {
+    const run = runApp({ regoin: 'eu-west-1' });
+    dirs.push(run.outdir);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual(['Invalid configuration: unknown key "regoin" at the top level of the CDK context (did you mean "region"?)']);
+    expect(readdirSync(run.outdir)).toEqual([]);
+  }, 60_000);
+
+  test('an empty environments map, a dotted -c override and a region that does not match the connection fail synth with one line each', () => {
+    const empty = runApp({ environments: {} });
+    dirs.push(empty.outdir);
+    expect(empty.status).toBe(1);
+    expect(empty.stderr.trim().split('\n')).toEqual(['Invalid configuration: "environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "ephemeral"}}, or pass -c environmentSuffix=<name>']);
+    const dottedRun = runApp({ 'sizing.streamShardCount': '2' });
+    dirs.push(dottedRun.outdir);
+    expect(dottedRun.status).toBe(1);
+    expect(dottedRun.stderr.trim().split('\n')).toEqual(['Invalid configuration: context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\'']);
+    const region = runApp({ region: 'eu-west-1' });
+    dirs.push(region.outdir);
+    expect(region.status).toBe(1);
+    expect(region.stderr.trim().split('\n')).toEqual(['Invalid configuration: region "eu-west-1" does not match pipeline.connectionArn, whose connection is in eu-west-2: the pipeline runs in the connection\'s region; set "region" to eu-west-2 or use a connection created in eu-west-1']);
+  }, 60_000);
+
+  test('-c \'sizing={...}\' applies to a sandbox stage', () => {
+    const run = runApp({ environmentSuffix: 'alice', sizing: '{"streamShardCount":3}' });
+    dirs.push(run.outdir);
+    expect(run.status).toBe(0);
+    const data = JSON.parse(readFileSync(join(run.outdir, 'assembly-alice', readdirSync(join(run.outdir, 'assembly-alice')).find((f) => /Data.*\.template\.json$/.test(f))!), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const streams = Object.values(data.Resources).filter((r) => r.Type === 'AWS::Kinesis::Stream');
+    expect(streams.map((s) => s.Properties.ShardCount)).toEqual([3]);
+  }, 60_000);
+
   test('an invalid suffix fails synth with one precise line', () => {
     const run = runApp({ environmentSuffix: 'Feature/ABC_1' });
     dirs.push(run.outdir);

@@ -95,4 +95,23 @@ describe('parseEnvironmentConfig', () => {
     expect(message).toContain(expected);
     expect(message).not.toContain('\n');
   });
+
+  test.each([
+    // Issue 9: the VPC would have been built on another range (10.41.0.0/16 from 10.40.1.0/16 in synth).
+    [{ vpcCidr: '10.40.1.0/16' }, 'vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16'],
+    [{ vpcCidr: '10.40.0.1/22' }, 'vpcCidr "10.40.0.1/22" is invalid: host bits are set; use the network address 10.40.0.0/22'],
+    [{ vpcCidr: '192.168.7.0/21' }, 'vpcCidr "192.168.7.0/21" is invalid: host bits are set; use the network address 192.168.0.0/21'],
+    [{ availabilityZones: ['eu-west-2a', 'eu-west-2z'] }, 'availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]'],
+    [{ availabilityZones: ['eu-west-2a', 'eu-west-2g'] }, 'availabilityZones ["eu-west-2a","eu-west-2g"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]'],
+  ])('rejects %j with exactly this line', (overrides, expected) => {
+    expect(errorOf({ ...base, ...overrides })).toBe(expected);
+  });
+
+  test.each(['10.40.0.0/16', '10.41.0.0/16', '172.16.4.0/22', '192.168.0.0/21'])('accepts the network address %s', (vpcCidr) => {
+    expect(parseEnvironmentConfig({ ...base, vpcCidr }).network.vpcCidr).toBe(vpcCidr);
+  });
+
+  test('accepts zones a-f of the region', () => {
+    expect(parseEnvironmentConfig({ ...base, region: 'us-east-1', availabilityZones: ['us-east-1a', 'us-east-1f'] }).network.availabilityZones).toEqual(['us-east-1a', 'us-east-1f']);
+  });
 });

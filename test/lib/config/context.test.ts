@@ -1,0 +1,115 @@
+import {
+  CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ConfigError, ENVIRONMENT_ENTRY_KEYS, EPHEMERAL_KEYS, levenshtein, PIPELINE_KEYS,
+  PROFILES, SANDBOX_OVERRIDE_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext,
+} from '../../../lib/config';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cdkJson = require('../../../cdk.json') as { context: Record<string, unknown> };
+const shipped = cdkJson.context;
+const env = (shipped.environments as Record<string, Record<string, unknown>>);
+
+function error(context: Record<string, unknown>): string {
+  try {
+    validateContext(context);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('the CDK context schema', () => {
+  test('accepts the shipped cdk.json, its feature flags and the keys the CDK CLI adds', () => {
+    expect(() => validateContext({
+      ...shipped,
+      'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:version-reporting': false,
+      'aws:cdk:bundling-stacks': ['**'],
+      'acknowledged-issue-numbers': [32775],
+      'availability-zones:account=111111111111:region=eu-west-2': ['eu-west-2a'],
+      '@aws-cdk/core:newStyleStackSynthesis': true,
+    })).not.toThrow();
+    expect(shipped['cli-telemetry']).toBe(false);
+  });
+
+  test.each([
+    [{ regoin: 'eu-west-1' }, 'unknown key "regoin" at the top level of the CDK context (did you mean "region"?)'],
+    [{ Project: 'x' }, 'unknown key "Project" at the top level of the CDK context (did you mean "project"?)'],
+    [{ environment: {} }, 'unknown key "environment" at the top level of the CDK context (did you mean "environments"?)'],
+    [{ 'cli-telemtry': false }, 'unknown key "cli-telemtry" at the top level of the CDK context (did you mean "cli-telemetry"?)'],
+    [{ pipeline: { ...(shipped.pipeline as object), conectionArn: 'x' } }, 'unknown key "conectionArn" in pipeline (did you mean "connectionArn"?)'],
+    [{ ephemeral: { ...(shipped.ephemeral as object), ttlHour: 3 } }, 'unknown key "ttlHour" in ephemeral (did you mean "ttlHours"?)'],
+    [{ environments: { ...env, dev: { ...env.dev, acount: '222222222222' } } }, 'unknown key "acount" in environments.dev (did you mean "account"?)'],
+    [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCont: 2 } } } }, 'unknown key "streamShardCont" in environments.dev.sizing (did you mean "streamShardCount"?)'],
+    [{ environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } }, 'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, processorMaxTasks)'],
+    [{ environments: { ...env, dev: { ...env.dev, profile: 'prod' } } }, 'environments.dev.profile "prod" is invalid: use one of ephemeral, production'],
+    [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCount: 2.5 } } } }, 'environments.dev.sizing.streamShardCount 2.5 is invalid: must be integer'],
+    [{ environments: { ...env, dev: 'x' } }, 'environments.dev "x" is invalid: must be object'],
+    [{ region: 'eu-west' }, 'region "eu-west" is invalid: must match pattern "^[a-z]{2}(-gov)?-[a-z]+-\\d$"'],
+    [{ pipeline: { repository: 'a/b' } }, 'pipeline.connectionArn is required'],
+    [{ 'cli-telemetry': 'no' }, 'cli-telemetry "no" is invalid: use one of true, false'],
+  ])('%j is refused with one line', (overrides, message) => {
+    expect(error({ ...shipped, ...overrides })).toBe(message);
+  });
+
+  test('an empty environments map is one line, not a stack trace', () => {
+    expect(error({ ...shipped, environments: {} })).toBe('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "ephemeral"}}, or pass -c environmentSuffix=<name>');
+    const { environments: _unused, ...without } = shipped;
+    expect(error(without)).toMatch(/^"environments" in cdk.json is empty/);
+    // A single sandbox or per-branch stage needs none.
+    expect(() => validateContext({ ...shipped, environments: {}, environmentSuffix: 'alice' })).not.toThrow();
+    expect(() => validateContext({ ...shipped, environments: {}, branch: 'feature/x' })).not.toThrow();
+  });
+
+  describe('-c overrides (the CDK CLI passes every -c value as a string, dotted keys flat)', () => {
+    test('a dotted override is refused, with the JSON form to use instead', () => {
+      expect(error({ ...shipped, 'sizing.streamShardCount': '2' })).toBe(
+        'context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\'');
+      expect(error({ ...shipped, 'environments.dev.vpcCidr': '10.1.0.0/16' })).toBe(
+        'context key "environments.dev.vpcCidr" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'environments={"dev":{"vpcCidr":"10.1.0.0/16"}}\'');
+    });
+
+    test('-c \'sizing={...}\' with a sandbox stage is parsed and checked by the schema', () => {
+      expect(validateContext({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":2}' }).sizing).toEqual({ streamShardCount: 2 });
+      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":"2"}' })).toBe('sizing.streamShardCount "2" is invalid: must be integer');
+      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{streamShardCount:2}' })).toBe('context "sizing" is not valid JSON: pass an object, e.g. -c \'sizing={...}\'');
+    });
+
+    test('sandbox overrides without -c environmentSuffix are refused, never ignored', () => {
+      expect(error({ ...shipped, vpcCidr: '10.1.0.0/16' })).toBe('context "vpcCidr" applies only to a sandbox stage (-c environmentSuffix=<name>): for a configured environment set environments.<name>.vpcCidr in cdk.json');
+      expect(error({ ...shipped, branch: 'feature/x', sizing: '{"streamShardCount":2}' })).toMatch(/^context "sizing" applies only to a sandbox stage/);
+    });
+
+    test('branch and environmentSuffix together are refused', () => {
+      expect(error({ ...shipped, branch: 'feature/x', environmentSuffix: 'x' })).toBe('use either -c branch=<name> or -c environmentSuffix=<name>, not both');
+    });
+  });
+
+  describe('the TypeScript key lists cannot drift from the schema', () => {
+    const definitions = CDK_CONTEXT_SCHEMA.definitions as unknown as Record<string, { properties: Record<string, { enum?: unknown[] }> }>;
+    test.each([
+      ['context', CONTEXT_KEYS],
+      ['pipeline', PIPELINE_KEYS],
+      ['ephemeral', EPHEMERAL_KEYS],
+      ['environment', ENVIRONMENT_ENTRY_KEYS],
+      ['sizing', SIZING_KEYS],
+    ])('definitions.%s', (name, keys) => {
+      expect(Object.keys(definitions[name].properties).sort()).toEqual(Object.keys(keys).sort());
+    });
+
+    test('sandbox overrides are environment keys, and the enums are the code\'s', () => {
+      for (const key of Object.keys(SANDBOX_OVERRIDE_KEYS)) expect(Object.keys(ENVIRONMENT_ENTRY_KEYS)).toContain(key);
+      expect(definitions.environment.properties.profile.enum).toEqual([...PROFILES]);
+      expect(definitions.environment.properties.trailMode.enum).toEqual([...TRAIL_MODES]);
+      expect(definitions.context.properties.profile.enum).toEqual([...PROFILES]);
+      expect(definitions.context.properties.trailMode.enum).toEqual([...TRAIL_MODES]);
+    });
+  });
+
+  test('did-you-mean: edit distance, and no guess when nothing is close', () => {
+    expect(levenshtein('regoin', 'region')).toBe(2);
+    expect(levenshtein('', 'abc')).toBe(3);
+    expect(closestKey('regoin', ['project', 'region'])).toBe('region');
+    expect(closestKey('zzzzzz', ['project', 'region'])).toBeUndefined();
+  });
+});
