@@ -165,8 +165,14 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(violations(after)).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/ProcessorTaskRoleDD380273 can, but no IAM principal logs in as any other database user$/)]));
   }, 60_000);
 
-  test('(c) a per-branch environment role whose resources become "*" is caught in every long-lived environment of the same account, and only there', async () => {
-    const mutated = clone(stacks);
+  test('(c) a per-branch environment role whose resources become "*" is caught in a long-lived environment of the same account, and only there', async () => {
+    // cdk.json keeps per-branch environments in an account of their own; to prove the check can fail,
+    // dev is placed in the sandbox account here (the layout the synth refuses only for production accounts).
+    const shared = clone(stacks) as Array<LoadedStack & { account?: string }>;
+    const sandbox = modelOf(root, stacks).environments.find((e) => e.perBranch)!.account;
+    for (const stack of shared.filter((s) => s.tags.EnvironmentSuffix === 'dev')) stack.account = sandbox;
+    const before = violations(await evaluateMatrix(modelOf(root, shared)));
+    const mutated = clone(shared);
     for (const stack of mutated.filter((s) => s.origin === 'branch' && s.tags.EnvironmentSuffix)) {
       for (const resource of Object.values(stack.template.Resources ?? {})) {
         if (resource.Type !== 'AWS::IAM::Policy') continue;
@@ -176,12 +182,32 @@ describe('access matrix (npm run access-matrix)', () => {
     const model = modelOf(root, mutated);
     const branch = model.environments.find((e) => e.perBranch)!;
     const found = violations(await evaluateMatrix(model));
-    for (const env of model.environments.filter((e) => !e.perBranch)) {
-      const reached = found.filter((v) => v.startsWith(`${env.suffix}: phi-stream: per-branch principal hipaa-fhir-compute-${branch.suffix}/ProcessorTaskRole`));
-      // Same account: identity policies alone decide, so the widened pattern reaches the stream.
-      // Another account: the stream has no resource policy, so the widened identity policy cannot cross.
-      expect([env.suffix, reached.length > 0]).toEqual([env.suffix, env.account === branch.account]);
-    }
+    const reached = (list: string[], suffix: string) => list.some((v) => v.startsWith(`${suffix}: phi-stream: per-branch principal hipaa-fhir-compute-${branch.suffix}/ProcessorTaskRole`));
+    // Same account: identity policies alone decide, so the widened pattern reaches the stream.
+    // Another account: the stream has no resource policy, so the widened identity policy cannot cross.
+    expect([reached(before, 'dev'), reached(found, 'dev'), reached(found, 'prod')]).toEqual([false, true, false]);
+  }, 60_000);
+
+  test('(c) the sandbox manager role reaches a long-lived stack in a shared account only when both its br- name patterns and its Ephemeral=true tag condition go', async () => {
+    const shared = clone(stacks) as Array<LoadedStack & { account?: string }>;
+    const sandbox = modelOf(root, stacks).environments.find((e) => e.perBranch)!.account;
+    for (const stack of shared.filter((s) => s.tags.EnvironmentSuffix === 'dev')) stack.account = sandbox;
+    const managerReachesDev = async (mutate: (statement: Statement) => void) => {
+      const mutated = clone(shared);
+      let changed = 0;
+      for (const doc of roleDocuments(mutated, (s) => /ephemeral-sandbox/i.test(s.stackName), 'ManagerRole')) {
+        for (const statement of doc.Statement.filter((st) => actions(st).includes('cloudformation:DeleteStack'))) {
+          mutate(statement);
+          changed++;
+        }
+      }
+      expect(changed).toBe(1);
+      return violations(await evaluateMatrix(modelOf(root, mutated))).some((v) => /^dev: change-stacks: per-branch principal hipaa-fhir-ephemeral-sandbox\/ManagerRole\w+ reaches a long-lived environment$/.test(v));
+    };
+    const unchanged = await managerReachesDev(() => undefined);
+    const nameOnly = await managerReachesDev((st) => { st.Resource = '*'; });
+    const both = await managerReachesDev((st) => { st.Resource = '*'; delete st.Condition; });
+    expect({ unchanged, nameOnly, both }).toEqual({ unchanged: false, nameOnly: false, both: true });
   }, 60_000);
 
   test('(a) removing the CloudWatch Allow from the prod alarm topic policy is caught', async () => {
