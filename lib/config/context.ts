@@ -112,6 +112,8 @@ let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
   if (!validator) {
     const ajv = new Ajv({ strict: true, allErrors: false, verbose: true });
+    // VS Code's own keyword for a pattern's message: the editor and synth then say the same thing.
+    ajv.addKeyword('patternErrorMessage');
     ajv.addSchema(schema, 'cdk.json');
     validator = ajv.getSchema('cdk.json#/definitions/context')!;
   }
@@ -151,6 +153,11 @@ function valueAt(context: Record<string, unknown>, pointer: string): unknown {
     .reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), context);
 }
 
+const TYPE_RULES: Readonly<Record<string, string>> = {
+  integer: 'expected a whole number', number: 'expected a number', string: 'expected a string', boolean: 'use true or false',
+  object: 'expected an object', array: 'expected a list',
+};
+
 function describe(error: ErrorObject, context: Record<string, unknown>): string {
   const at = dotted(error.instancePath);
   if (error.keyword === 'additionalProperties') {
@@ -163,7 +170,10 @@ function describe(error: ErrorObject, context: Record<string, unknown>): string 
   if (error.keyword === 'required') return `${at === '' ? '' : `${at}.`}${(error.params as { missingProperty: string }).missingProperty} is required`;
   const value = valueAt(context, error.instancePath);
   let rule = error.message ?? 'does not match the schema';
-  if (error.keyword === 'enum') rule = `use one of ${[...new Set((error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)))].join(', ')}`;
+  const patternMessage = (error.parentSchema as { patternErrorMessage?: string } | undefined)?.patternErrorMessage;
+  if (error.keyword === 'pattern' && patternMessage) rule = patternMessage;
+  else if (error.keyword === 'type') rule = TYPE_RULES[(error.params as { type: string }).type] ?? rule;
+  else if (error.keyword === 'enum') rule = `use one of ${[...new Set((error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)))].join(', ')}`;
   return `${at} ${JSON.stringify(value)} is invalid: ${rule}`;
 }
 
@@ -172,12 +182,31 @@ function isCdkOwned(key: string): boolean {
   return Object.keys(schema.definitions.context.patternProperties).some((pattern) => new RegExp(pattern).test(key));
 }
 
-function jsonValue(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text));
-  } catch {
-    return JSON.stringify(text);
+type SchemaNode = { $ref?: string; type?: string; properties?: Record<string, SchemaNode>; additionalProperties?: SchemaNode | boolean };
+
+/** The schema of the value at a dotted path of the context, if the schema describes one. */
+function schemaAt(path: readonly string[]): SchemaNode | undefined {
+  const definitions = schema.definitions as unknown as Record<string, SchemaNode>;
+  const resolve = (node: SchemaNode | undefined) => (node?.$ref ? definitions[node.$ref.replace('#/definitions/', '')] : node);
+  let node: SchemaNode | undefined = definitions.context;
+  for (const part of path) {
+    node = resolve(node);
+    node = node?.properties?.[part] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined);
   }
+  return resolve(node);
+}
+
+/** A -c value as JSON of the type the schema expects there (CLI values are always strings). */
+function jsonValue(path: readonly string[], text: string): string {
+  const type = schemaAt(path)?.type;
+  if (type === 'integer' || type === 'number' || type === 'boolean' || type === 'array') {
+    try {
+      return JSON.stringify(JSON.parse(text));
+    } catch {
+      // Not valid as that type: show it as written; the schema will say what is wrong.
+    }
+  }
+  return JSON.stringify(text);
 }
 
 /**
@@ -190,7 +219,7 @@ export function validateContext(input: Readonly<Record<string, unknown>>): RawCo
     // The CDK CLI passes `-c a.b=v` as one flat key "a.b" with a string value: nothing would read it.
     if (key.includes('.') && !isCdkOwned(key)) {
       const [head, ...rest] = key.split('.');
-      const example = `-c '${head}=${rest.reduceRight((inner, part) => `{"${part}":${inner}}`, jsonValue(String(context[key])))}'`;
+      const example = `-c '${head}=${rest.reduceRight((inner, part) => `{"${part}":${inner}}`, jsonValue(key.split('.'), String(context[key])))}'`;
       throw new ConfigError(`context key "${key}" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. ${example}`);
     }
   }

@@ -43,9 +43,15 @@ describe('the CDK context schema', () => {
     [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCont: 2 } } } }, 'unknown key "streamShardCont" in environments.dev.sizing (did you mean "streamShardCount"?)'],
     [{ environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } }, 'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, processorMaxTasks)'],
     [{ environments: { ...env, dev: { ...env.dev, profile: 'prod' } } }, 'environments.dev.profile "prod" is invalid: use one of ephemeral, production'],
-    [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCount: 2.5 } } } }, 'environments.dev.sizing.streamShardCount 2.5 is invalid: must be integer'],
-    [{ environments: { ...env, dev: 'x' } }, 'environments.dev "x" is invalid: must be object'],
-    [{ region: 'eu-west' }, 'region "eu-west" is invalid: must match pattern "^[a-z]{2}(-gov)?-[a-z]+-\\d$"'],
+    [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCount: 2.5 } } } }, 'environments.dev.sizing.streamShardCount 2.5 is invalid: expected a whole number'],
+    [{ environments: { ...env, dev: 'x' } }, 'environments.dev "x" is invalid: expected an object'],
+    [{ region: 'eu-west' }, 'region "eu-west" is invalid: use an AWS region code such as eu-west-2'],
+    [{ account: 'abc' }, 'account "abc" is invalid: use a 12-digit AWS account id'],
+    [{ ephemeral: { ...(shipped.ephemeral as object), ttlHours: '72' } }, 'ephemeral.ttlHours "72" is invalid: expected a whole number'],
+    [{ ephemeral: { ...(shipped.ephemeral as object), ttlHours: 0 } }, 'ephemeral.ttlHours 0 is invalid: must be >= 1'],
+    [{ pipeline: 'x' }, 'context "pipeline" is not valid JSON: pass an object, e.g. -c \'pipeline={...}\''],
+    [{ environments: null }, 'environments null is invalid: expected an object'],
+    [{ environments: { ...env, dev: { ...env.dev, project: 'x' } } }, 'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, sizing)'],
     [{ pipeline: { repository: 'a/b' } }, 'pipeline.connectionArn is required'],
     [{ 'cli-telemetry': 'no' }, 'cli-telemetry "no" is invalid: use one of true, false'],
   ])('%j is refused with one line', (overrides, message) => {
@@ -67,11 +73,14 @@ describe('the CDK context schema', () => {
         'context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\'');
       expect(error({ ...shipped, 'environments.dev.vpcCidr': '10.1.0.0/16' })).toBe(
         'context key "environments.dev.vpcCidr" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'environments={"dev":{"vpcCidr":"10.1.0.0/16"}}\'');
+      // The example has the type the schema expects there: an account id stays a string.
+      expect(error({ ...shipped, 'environments.prod.account': '333333333333' })).toMatch(/e\.g\. -c 'environments=\{"prod":\{"account":"333333333333"\}\}'$/);
+      expect(error({ ...shipped, 'ephemeral.ttlHours': '24' })).toMatch(/e\.g\. -c 'ephemeral=\{"ttlHours":24\}'$/);
     });
 
     test('-c \'sizing={...}\' with a sandbox stage is parsed and checked by the schema', () => {
       expect(validateContext({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":2}' }).sizing).toEqual({ streamShardCount: 2 });
-      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":"2"}' })).toBe('sizing.streamShardCount "2" is invalid: must be integer');
+      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":"2"}' })).toBe('sizing.streamShardCount "2" is invalid: expected a whole number');
       expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{streamShardCount:2}' })).toBe('context "sizing" is not valid JSON: pass an object, e.g. -c \'sizing={...}\'');
     });
 
@@ -104,6 +113,20 @@ describe('the CDK context schema', () => {
       expect(definitions.context.properties.profile.enum).toEqual([...PROFILES]);
       expect(definitions.context.properties.trailMode.enum).toEqual([...TRAIL_MODES]);
     });
+  });
+
+  test('every pattern of the schema has a message for the editor and for synth', () => {
+    const missing: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}/${i}`));
+      else if (node !== null && typeof node === 'object') {
+        const obj = node as Record<string, unknown>;
+        if (typeof obj.pattern === 'string' && typeof obj.patternErrorMessage !== 'string') missing.push(path);
+        for (const [k, v] of Object.entries(obj)) walk(v, `${path}/${k}`);
+      }
+    };
+    walk(CDK_CONTEXT_SCHEMA, '#');
+    expect(missing).toEqual([]);
   });
 
   test('did-you-mean: edit distance, and no guess when nothing is close', () => {
