@@ -52,9 +52,14 @@ describe('compliance gate', () => {
     }
   });
 
-  test('counts per pack are reported', () => {
-    const counts = countByPack(acknowledgedFindings(app));
+  test('counts per pack are the distinct acknowledged (resource, rule) pairs of that pack', () => {
+    const findings = acknowledgedFindings(app);
+    const counts = countByPack(findings);
     expect(Object.keys(counts).sort()).toEqual(['AwsSolutions', 'CloudFormation-Validate', 'HIPAA.Security', 'NIST.800.53.R5']);
+    // Recounted here from the rule ids, not from the pack each finding was given.
+    const pairs = (pack: string) => new Set(findings.filter((f) => f.rule.startsWith(pack)).map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size;
+    for (const pack of Object.keys(counts)) expect([pack, counts[pack]]).toEqual([pack, pairs(pack)]);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(new Set(findings.map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size);
   });
 
   test('acknowledge() refuses unknown rule ids and vague reasons', () => {

@@ -132,9 +132,12 @@ describe('EphemeralEnvironmentsStack', () => {
   });
 
   test('the sweeper runs hourly from a full clone (to list live branches), never on push', () => {
+    // The schedule starts the sweeper pipeline (by its logical id), not the deploy or destroy one.
+    const sweeperId = resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline' && r.Properties?.Name === 'hipaa-fhir-ephemeral-sweeper').map(([id]) => id);
+    expect(sweeperId).toHaveLength(1);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
-      Targets: [Match.objectLike({ Arn: Match.anyValue() })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', ['arn:aws:codepipeline:eu-west-2:111111111111:', { Ref: sweeperId[0] }]] } })],
     });
     const source = (pipelines['hipaa-fhir-ephemeral-sweeper'].Stages as Array<{ Actions: Array<{ Configuration: Record<string, unknown> }> }>)[0].Actions[0];
     expect(source.Configuration).toMatchObject({ DetectChanges: false, OutputArtifactFormat: 'CODEBUILD_CLONE_REF' });
@@ -145,6 +148,6 @@ describe('EphemeralEnvironmentsStack', () => {
     for (const [, r] of resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodeBuild::Project')) {
       expect(r.Properties!.EncryptionKey).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] });
     }
-    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/ephemeral/codebuild', KmsKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/ephemeral/codebuild', KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } });
   });
 });

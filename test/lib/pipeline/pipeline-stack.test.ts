@@ -201,6 +201,12 @@ describe('PipelineStack', () => {
       }),
     });
     expect(pipeline.ArtifactStore).toMatchObject({ Type: 'S3', Location: { Ref: expect.stringMatching(/^ArtifactsBucket/) } });
+    // TLS 1.2 at least (minimumTLSVersion), as deployed: the bucket policy denies older clients.
+    const [bucketId] = resourcesOf(template).find(([id, r]) => r.Type === 'AWS::S3::Bucket' && id.startsWith('ArtifactsBucket'))!;
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } })]) },
+    });
     expect(stack.terminationProtection).toBe(true);
   });
 
@@ -215,7 +221,7 @@ describe('PipelineStack', () => {
       EventTypeIds: Match.arrayWith(['codepipeline-pipeline-pipeline-execution-failed', 'codepipeline-pipeline-action-execution-failed', 'codepipeline-pipeline-manual-approval-needed']),
       Targets: [{ TargetType: 'SNS', TargetAddress: { Ref: Match.stringLikeRegexp('^Notifications') } }],
     });
-    template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'hipaa-fhir-pipeline-notifications', KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'hipaa-fhir-pipeline-notifications', KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineKey'), 'Arn'] } });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'release@example.org' });
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'codestar-notifications.amazonaws.com' } })]) },

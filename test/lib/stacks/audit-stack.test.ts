@@ -19,7 +19,7 @@ describe('AuditStack', () => {
       EnableLogFileValidation: true,
       IncludeGlobalServiceEvents: true,
       KMSKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AuditKey'), 'Arn'] },
-      CloudWatchLogsLogGroupArn: Match.anyValue(),
+      CloudWatchLogsLogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TrailLogs'), 'Arn'] },
       AdvancedEventSelectors: [
         { Name: 'Management events', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] },
         {
@@ -39,10 +39,10 @@ describe('AuditStack', () => {
   test('the trail bucket is KMS-encrypted, versioned, TLS-only, private and access-logged; production keeps it', () => {
     dedicated.hasResource('AWS::S3::Bucket', {
       Properties: Match.objectLike({
-        BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AuditKey'), 'Arn'] } } })] },
         VersioningConfiguration: { Status: 'Enabled' },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-        LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
+        LoggingConfiguration: Match.objectLike({ DestinationBucketName: { Ref: Match.stringLikeRegexp('AccessLogsBucket') } }),
       }),
       DeletionPolicy: 'Retain',
     });
@@ -122,9 +122,18 @@ describe('AuditStack', () => {
     }
   });
 
-  test('audit log groups are CMK-encrypted with profile retention', () => {
-    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 2192, KmsKeyId: Match.anyValue() });
-    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail', RetentionInDays: 2192, KmsKeyId: Match.anyValue() });
-    shared.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 7, KmsKeyId: Match.anyValue() });
+  test('audit log groups are encrypted with the stack\'s audit key, with profile retention', () => {
+    // The audit key by its logical id: the stack's only KMS key, the one the trail uses too.
+    const auditKey = (t: typeof dedicated) => {
+      const keys = resourcesOf(t).filter(([, r]) => r.Type === 'AWS::KMS::Key').map(([id]) => id);
+      expect(keys).toEqual([expect.stringMatching(/^AuditKey/)]);
+      return { 'Fn::GetAtt': [keys[0], 'Arn'] };
+    };
+    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 2192, KmsKeyId: auditKey(dedicated) });
+    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail', RetentionInDays: 2192, KmsKeyId: auditKey(dedicated) });
+    shared.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 7, KmsKeyId: auditKey(shared) });
+    // No audit log group of either mode escapes the check.
+    expect(resourcesOf(dedicated).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')).toHaveLength(2);
+    expect(resourcesOf(shared).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')).toHaveLength(1);
   });
 });

@@ -1,10 +1,14 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Match } from 'aws-cdk-lib/assertions';
 import { PROCESSOR_DATABASE_USER } from '../../../lib/config';
 import { PROCESSOR_DB_USER } from '../../../lib/processor/db/schema';
 import { resourcesOf, synthStage } from '../../helpers';
 
 describe('ComputeStack', () => {
-  const eph = synthStage({ environmentSuffix: 'cmp', profile: 'ephemeral' }).templates.compute;
+  const ephStage = synthStage({ environmentSuffix: 'cmp', profile: 'ephemeral' });
+  const eph = ephStage.templates.compute;
   const prod = synthStage({ environmentSuffix: 'cmp', profile: 'production', sizing: { streamShardCount: 4 } }).templates.compute;
   const prodOnDemand = synthStage({ environmentSuffix: 'cmp', profile: 'production' }).templates.compute;
   const withKey = synthStage({ environmentSuffix: 'cmp', databaseSecretKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b' }).templates.compute;
@@ -66,7 +70,19 @@ describe('ComputeStack', () => {
   });
 
   test('the image is built from the processor Dockerfile as a CDK asset', () => {
-    expect(JSON.stringify(container().Image)).toContain('cdk-hnb659fds-container-assets');
+    // The stack's asset manifest: one container image, built with lib/processor/Dockerfile from the
+    // repository root, whose staged Dockerfile is the processor's; the task runs exactly that image.
+    const assembly = ephStage.stage.synth();
+    const manifests = assembly.artifacts.filter((a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact && a.id.startsWith(ephStage.stage.compute.artifactId));
+    expect(manifests).toHaveLength(1);
+    const images = Object.entries(manifests[0].contents.dockerImages ?? {});
+    expect(images).toHaveLength(1);
+    const [hash, image] = images[0];
+    expect(image.source.dockerFile).toBe('lib/processor/Dockerfile');
+    expect(image.source.directory).toBeDefined();
+    const staged = join(assembly.directory, image.source.directory!);
+    expect(readFileSync(join(staged, 'lib/processor/Dockerfile'), 'utf8')).toBe(readFileSync(join(__dirname, '../../../lib/processor/Dockerfile'), 'utf8'));
+    expect(JSON.stringify(container().Image)).toMatch(new RegExp(`cdk-hnb659fds-container-assets-[^"]*:${hash}`));
   });
 
   test('logs go to a CMK-encrypted group with profile retention', () => {
@@ -131,7 +147,7 @@ describe('ComputeStack', () => {
     eph.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'HipaaFhir/Processor', MetricName: 'ShardStuck', Statistic: 'Maximum', Period: 60,
       Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 2,
-      Dimensions: [{ Name: 'StreamName', Value: Match.objectLike({ 'Fn::GetStackOutput': Match.anyValue() }) }],
+      Dimensions: [{ Name: 'StreamName', Value: { 'Fn::GetStackOutput': Match.objectLike({ StackName: 'hipaa-fhir-data-cmp' }) } }],
     });
   });
 

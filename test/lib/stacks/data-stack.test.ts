@@ -52,6 +52,8 @@ describe('DataStack', () => {
       Family: 'postgres16',
       Parameters: Match.objectLike({
         'rds.force_ssl': '1',
+        // The minimum TLS version as deployed, not only the constant.
+        'ssl_min_protocol_version': 'TLSv1.2',
         'shared_preload_libraries': Match.stringLikeRegexp('pgaudit'),
         'pgaudit.log': 'read,write,ddl,role',
         'pgaudit.log_parameter': '0',
@@ -119,8 +121,11 @@ describe('DataStack', () => {
     prodData.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: { BackupPlanRule: Match.arrayWith([Match.objectLike({ RuleName: 'Daily' }), Match.objectLike({ RuleName: 'Monthly1Year' })]) },
     });
+    // The selection names exactly the stage's database instance (by its logical id), nothing else.
+    const instances = resourcesOf(prodData).filter(([, r]) => r.Type === 'AWS::RDS::DBInstance').map(([id]) => id);
+    expect(instances).toHaveLength(1);
     prodData.hasResourceProperties('AWS::Backup::BackupSelection', {
-      BackupSelection: Match.objectLike({ Resources: [Match.objectLike({ 'Fn::Join': Match.anyValue() })] }),
+      BackupSelection: Match.objectLike({ Resources: [{ 'Fn::Join': ['', ['arn:aws:rds:eu-west-2:', { Ref: 'AWS::AccountId' }, ':db:', { Ref: instances[0] }]] }] }),
     });
   });
 });

@@ -85,7 +85,24 @@ describe('NetworkStack', () => {
   });
 
   test('the default security group is stripped of its rules', () => {
-    network.hasResourceProperties('Custom::VpcRestrictDefaultSG', { DefaultSecurityGroupId: Match.anyValue() });
+    // The CDK custom resource revokes every rule of THIS VPC's default group, through its own handler.
+    const vpcId = resourcesOf(network).filter(([, r]) => r.Type === 'AWS::EC2::VPC').map(([id]) => id);
+    expect(vpcId).toHaveLength(1);
+    const defaultGroup = { 'Fn::GetAtt': [vpcId[0], 'DefaultSecurityGroup'] };
+    const restrict = resourcesOf(network).filter(([, r]) => r.Type === 'Custom::VpcRestrictDefaultSG');
+    expect(restrict).toHaveLength(1);
+    const props = restrict[0][1].Properties!;
+    expect(props.DefaultSecurityGroupId).toEqual(defaultGroup);
+    const handlerId = (props.ServiceToken as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+    expect(handlerId[1]).toBe('Arn');
+    expect(network.toJSON().Resources[handlerId[0]].Type).toBe('AWS::Lambda::Function');
+    network.hasResourceProperties('AWS::IAM::Role', {
+      Policies: [{ PolicyName: 'Inline', PolicyDocument: { Version: '2012-10-17', Statement: [{
+        Effect: 'Allow',
+        Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'],
+        Resource: [{ 'Fn::Join': ['', ['arn:aws:ec2:eu-west-2:', { Ref: 'AWS::AccountId' }, ':security-group/', defaultGroup]] }],
+      }] } }],
+    });
   });
 
   test('flow logs capture all traffic into a CMK-encrypted log group', () => {
