@@ -32,6 +32,17 @@ describe('the CDK context schema', () => {
     expect(shipped['cli-telemetry']).toBe(false);
   });
 
+  test('cdk.json names the schema for editors, and the whole file validates against it as an editor would check it', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Ajv = (require('ajv') as { default: new (o: object) => { addKeyword(k: string): void; compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } } }).default;
+    const ajv = new Ajv({ strict: true });
+    ajv.addKeyword('patternErrorMessage');
+    const check = ajv.compile(CDK_CONTEXT_SCHEMA);
+    expect((cdkJson as Record<string, unknown>).$schema).toBe('./lib/config/cdk-context.schema.json');
+    expect(check(cdkJson)).toBe(true);
+    expect(check({ ...cdkJson, context: { ...shipped, regoin: 'eu-west-1' } })).toBe(false);
+  });
+
   test.each([
     [{ regoin: 'eu-west-1' }, 'unknown key "regoin" at the top level of the CDK context (did you mean "region"?)'],
     [{ Project: 'x' }, 'unknown key "Project" at the top level of the CDK context (did you mean "project"?)'],
