@@ -34,7 +34,6 @@ import { validSamples } from './fhir-samples';
 import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startPostgres } from './local-stack';
 import { putRecords } from './produce';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = join(__dirname, '..');
 const USAGE = 'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]';
 const FLAGS = {
@@ -262,7 +261,7 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
   for (let i = 0; i < count; i++) {
     const env = {
       ...processorEnv(pg, kinesis, stream, `bench-processor-${i}`), DB_NAME: dbName, LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '0', LEASE_TTL_MS: '10000',
-      GET_RECORDS_LIMIT: String(limit), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      GET_RECORDS_LIMIT: String(limit),
     };
     const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     children.push(spawn(process.execPath, [...profile, join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }));

@@ -1,12 +1,12 @@
 /**
- * Prints every acknowledged compliance finding as a Markdown table (the README's table) and
+ * Prints every acknowledged compliance finding as a Markdown table (docs/compliance.md) and
  * the count per rule pack, for a reference app with one stage per configuration that changes
  * the findings: ephemeral (shared trail), ephemeral with a dedicated trail, production, and
  * the shared trail stack, and the pipeline (with its dev and prod stages).
  *
  *   npx ts-node --transpile-only scripts/compliance-report.ts            print the table and counts
- *   npx ts-node --transpile-only scripts/compliance-report.ts --check    exit 1 if README.md is out of date
- *   npx ts-node --transpile-only scripts/compliance-report.ts --write    rewrite the table in README.md
+ *   npx ts-node --transpile-only scripts/compliance-report.ts --check    exit 1 if docs/compliance.md is out of date
+ *   npx ts-node --transpile-only scripts/compliance-report.ts --write    rewrite the table in docs/compliance.md
  */
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
@@ -22,8 +22,8 @@ import { parseFlags, runCli, UsageError } from './cli';
 
 export const USAGE = `usage: compliance-report.ts [--check | --write]
   (no flag)   print the acknowledged-findings table and the count per rule pack
-  --check     exit 1 if README.md's table is out of date
-  --write     rewrite the table in README.md`;
+  --check     exit 1 if docs/compliance.md is out of date
+  --write     rewrite the table in docs/compliance.md`;
 
 /** Strict flags; undefined means --help. */
 export function parseReportArgs(argv: readonly string[]): { mode: 'print' | 'check' | 'write' } | undefined {
@@ -102,25 +102,25 @@ function main(argv: string[]): number {
     return 0;
   }
   const { table, counts } = renderReport();
-  const readmePath = join(__dirname, '..', 'README.md');
+  const readmePath = join(__dirname, '..', 'docs', 'compliance.md');
   if (options.mode !== 'print') {
     const readme = readFileSync(readmePath, 'utf8');
     const current = readmeTable(readme);
     if (current === undefined) {
-      console.error(`README.md has no ${README_START} ... ${README_END} section`);
+      console.error(`docs/compliance.md has no ${README_START} ... ${README_END} section`);
       return 1;
     }
     if (options.mode === 'write') {
       const start = readme.indexOf(README_START) + README_START.length;
       writeFileSync(readmePath, `${readme.slice(0, start)}\n${table}\n${readme.slice(readme.indexOf(README_END))}`);
-      console.log('README.md findings table updated');
+      console.log('docs/compliance.md findings table updated');
       return 0;
     }
     if (current !== table) {
-      console.error('README.md findings table is out of date: run npx ts-node --transpile-only scripts/compliance-report.ts --write');
+      console.error('docs/compliance.md is out of date: run npm run compliance:report -- --write');
       return 1;
     }
-    console.log('README.md findings table is up to date');
+    console.log('docs/compliance.md is up to date');
     return 0;
   }
   console.log(table);
