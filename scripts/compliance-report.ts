@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { acknowledgedFindings, countByPack, findingsTable } from '../lib/compliance/findings-report';
-import { EphemeralConfig, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX } from '../lib/config';
+import { EphemeralConfig, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
 import { EphemeralEnvironmentsStack } from '../lib/pipeline/ephemeral-environments-stack';
 import { EphemeralSandboxStack } from '../lib/pipeline/ephemeral-sandbox-stack';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
@@ -73,6 +73,10 @@ export function referenceApp(): App {
     const config = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'ref', ...overrides });
     new PipelineAppStage(app, id, { config });
   }
+  // A per-branch environment: its network stack carries the deploy-time cap (EnvironmentCap).
+  const branch = 'feature/reference';
+  const perBranch = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffixFromBranch(branch), branch, expiresAt: '2030-01-01T00:00:00Z' });
+  new PipelineAppStage(app, 'per-branch', { config: perBranch, maxEnvironments: referenceEphemeralConfig().maxEnvironments });
   new SharedTrailStack(app, 'SharedTrail', { naming: new Naming('hipaa-fhir', SHARED_SUFFIX), env: { region: 'eu-west-2' } });
   const pipeline = referencePipelineConfig();
   new PipelineStack(app, 'Pipeline', { pipeline });

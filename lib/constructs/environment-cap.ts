@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -65,12 +65,9 @@ export class EnvironmentCap extends Construct {
       executeBefore: props.before ?? [],
       executeOnHandlerChange: true,
     });
-    // The log group exists (encrypted, with its retention) before the function can write to it.
-    const logGroupResource = props.logGroup.node.defaultChild;
-    if (logGroupResource instanceof CfnResource) (this.trigger.node.defaultChild as CfnResource).addDependency(logGroupResource);
-
-    // The Trigger provider's own handler (a stack singleton) logs into the same group, not an
-    // unencrypted /aws/lambda group of its own; re-routing the stack's other handlers is a no-op.
+    // This function and the Trigger provider's own handler (a stack singleton) log into the group and
+    // are created after it (not into an unencrypted /aws/lambda group of their own); re-routing the
+    // stack's other handlers is a no-op.
     routeCustomResourceLogs(stack, props.logGroup);
 
     // ListStacks has no resource-level permissions (names and status only); tags are read per stack,
