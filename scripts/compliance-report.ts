@@ -1,8 +1,9 @@
 /**
  * Prints every acknowledged compliance finding as a Markdown table (docs/compliance.md) and
  * the count per rule pack, for a reference app with one stage per configuration that changes
- * the findings: ephemeral (shared trail), ephemeral with a dedicated trail, production, and
- * the shared trail stack, and the pipeline (with its dev and prod stages).
+ * the findings: ephemeral (shared trail), ephemeral with a dedicated trail, production,
+ * the shared trail stack, a per-branch environment (with its deploy-time cap), and the pipeline
+ * (with its dev and prod stages).
  *
  *   npx ts-node --transpile-only scripts/compliance-report.ts            print the table and counts
  *   npx ts-node --transpile-only scripts/compliance-report.ts --check    exit 1 if docs/compliance.md is out of date

@@ -1,3 +1,7 @@
+import { spawnSync } from 'child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { CloudFormationClient, DescribeStacksCommand, ListStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -66,6 +70,25 @@ describe('EnvironmentCap (deploy-time cap on per-branch environments)', () => {
     Template.fromStack(plain.network).resourceCountIs('Custom::Trigger', 0);
     expect(() => new PipelineAppStage(testApp(), 'dev', { config: testConfig(), maxEnvironments: 3 })).toThrow('maxEnvironments is for per-branch environments only; stage dev has no branch');
   });
+});
+
+describe('npx cdk deploy -c branch=… (bin/app.ts) gets the cap from ephemeral.maxEnvironments', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'cap-app-'));
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  test('the per-branch network stack carries the check with the configured cap; no AWS call at synth', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const context = (require('../../../cdk.json') as { context: Record<string, unknown> }).context;
+    const env = { PATH: process.env.PATH, HOME: outdir, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...context, branch: 'feature/cap-wired', ephemeral: { ...(context.ephemeral as object), maxEnvironments: 4 } }) };
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], { cwd: join(__dirname, '..', '..', '..'), env, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status).toBe(0);
+    const dir = join(outdir, 'assembly-br-cap-wired');
+    const file = readdirSync(dir).find((f) => /Network.*\.template\.json$/.test(f))!;
+    const resources = Object.values((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { Environment?: { Variables?: Record<string, string> } } }> }).Resources);
+    const checks = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.MAX_ENVIRONMENTS !== undefined);
+    expect(checks.map((r) => r.Properties.Environment!.Variables)).toEqual([expect.objectContaining({ MAX_ENVIRONMENTS: '4', ENVIRONMENT_SUFFIX: 'br-cap-wired', OWN_STACK: 'hipaa-fhir-network-br-cap-wired' })]);
+    expect(resources.filter((r) => r.Type === 'Custom::Trigger')).toHaveLength(1);
+  }, 120_000);
 });
 
 describe('the cap handler (runs in Lambda)', () => {
