@@ -14,11 +14,12 @@
  *
  * `--sandbox` adds what per-branch environments need on top: IAM roles and policies only with
  * per-branch names (`<project>-*-br-*`), and a Deny of destructive actions on resources that do not
- * carry the Ephemeral tag, for the services whose actions support aws:ResourceTag (Service
+ * carry the Preview tag, for the services whose actions support aws:ResourceTag (Service
  * Authorization Reference, e.g. https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonkinesisdatastreams.html).
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { PREVIEW_TAG } from '../lib/contract';
 import { parseFlags, runCli, UsageError } from './cli';
 
 export const USAGE = `usage: bootstrap-policy.ts --account ID [--assembly cdk.out] [--project hipaa-fhir] [--out policy.json] [--sandbox]
@@ -136,12 +137,12 @@ export function executionPolicy(options: { account: string; project: string; res
   ];
   if (options.sandbox) {
     statements.push({
-      Sid: 'NothingButPerBranchResources',
+      Sid: 'NothingButPreviewResources',
       Effect: 'Deny',
       Action: [...TAG_GUARDED_ACTIONS],
       Resource: '*',
-      // Per-branch resources carry Ephemeral=true (EnvironmentStack tags every resource).
-      Condition: { StringNotEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
+      // Preview resources carry Preview=true (EnvironmentStack tags every resource).
+      Condition: { StringNotEquals: { [`aws:ResourceTag/${PREVIEW_TAG.key}`]: PREVIEW_TAG.value } },
     });
   }
   return { Version: '2012-10-17', Statement: statements };

@@ -1,8 +1,8 @@
 /**
  * Prints every acknowledged compliance finding as a Markdown table (docs/compliance.md) and
  * the count per rule pack, for a reference app with one stage per configuration that changes
- * the findings: ephemeral (shared trail), ephemeral with a dedicated trail, production,
- * the shared trail stack, a per-branch environment (with its deploy-time cap), and the pipeline
+ * the findings: development (shared trail), development with a dedicated trail, production,
+ * the shared trail stack, a preview environment (with its deploy-time cap), and the pipeline
  * (with its dev and prod stages).
  *
  *   npx ts-node --transpile-only scripts/compliance-report.ts            print the table and counts
@@ -11,14 +11,8 @@
  */
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { App } from 'aws-cdk-lib';
 import { acknowledgedFindings, countByPack, findingsTable } from '../lib/compliance/findings-report';
-import { EphemeralConfig, Naming, parseEnvironmentConfig, parseEphemeralConfig, parsePipelineConfig, PipelineConfig, SHARED_SUFFIX, suffixFromBranch } from '../lib/config';
-import { EphemeralEnvironmentsStack } from '../lib/pipeline/ephemeral-environments-stack';
-import { EphemeralSandboxStack } from '../lib/pipeline/ephemeral-sandbox-stack';
-import { PipelineStack } from '../lib/pipeline/pipeline-stack';
-import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
-import { PipelineAppStage } from '../stages/pipeline-app-stage';
+import { referenceApp } from '../test/helpers/reference-app';
 import { parseFlags, runCli, UsageError } from './cli';
 
 export const USAGE = `usage: compliance-report.ts [--check | --write]
@@ -37,55 +31,6 @@ export function parseReportArgs(argv: readonly string[]): { mode: 'print' | 'che
 
 export const README_START = '<!-- acknowledged-findings:start -->';
 export const README_END = '<!-- acknowledged-findings:end -->';
-
-/** The pipeline of the reference app: a dev (ephemeral) and a prod (production) environment. */
-/**
- * The reference pipeline: the three-account layout of cdk.json (tooling 111111111111, non-production
- * 222222222222, production 333333333333), or all in the tooling account with `sameAccount`.
- */
-export function referencePipelineConfig(overrides: Record<string, unknown> = {}, options: { sameAccount?: boolean } = {}): PipelineConfig {
-  const account = (id: string) => (options.sameAccount ? {} : { account: id });
-  const environments = [
-    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', profile: 'ephemeral', ...account('222222222222') }),
-    parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production', ...account('333333333333') }),
-  ];
-  return parsePipelineConfig({
-    repository: 'example-org/hipaa-fhir-pipeline',
-    connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
-    ...overrides,
-  }, { project: 'hipaa-fhir', region: 'eu-west-2' }, environments);
-}
-
-/** The per-branch settings of the reference layout: a sandbox account of its own (444444444444). */
-export function referenceEphemeralConfig(overrides: Record<string, unknown> = {}): EphemeralConfig {
-  return parseEphemeralConfig({ account: '444444444444', bootstrapQualifier: 'branches', ...overrides }, 'hipaa-fhir');
-}
-
-/** The reference app: one stage per configuration that changes which findings exist. */
-export function referenceApp(): App {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const app = new App({ context: { ...(require('../cdk.json') as { context: Record<string, unknown> }).context } });
-  const variants: Array<[string, Record<string, unknown>]> = [
-    ['ephemeral', { profile: 'ephemeral' }],
-    ['ephemeral-dedicated-trail', { profile: 'ephemeral', trailMode: 'dedicated' }],
-    ['production', { profile: 'production' }],
-  ];
-  for (const [id, overrides] of variants) {
-    const config = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'ref', ...overrides });
-    new PipelineAppStage(app, id, { config });
-  }
-  // A per-branch environment: its network stack carries the deploy-time cap (EnvironmentCap).
-  const branch = 'feature/reference';
-  const perBranch = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffixFromBranch(branch), branch, expiresAt: '2030-01-01T00:00:00Z' });
-  new PipelineAppStage(app, 'per-branch', { config: perBranch, maxEnvironments: referenceEphemeralConfig().maxEnvironments });
-  new SharedTrailStack(app, 'SharedTrail', { naming: new Naming('hipaa-fhir', SHARED_SUFFIX), env: { region: 'eu-west-2' } });
-  const pipeline = referencePipelineConfig();
-  new PipelineStack(app, 'Pipeline', { pipeline });
-  const ephemeral = referenceEphemeralConfig();
-  new EphemeralEnvironmentsStack(app, 'Ephemeral', { pipeline, ephemeral });
-  new EphemeralSandboxStack(app, 'EphemeralSandbox', { pipeline, ephemeral });
-  return app;
-}
 
 export function renderReport(): { table: string; counts: Record<string, number> } {
   const findings = acknowledgedFindings(referenceApp());

@@ -12,7 +12,8 @@ import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { CloudFormationClient, DescribeStacksCommand, Output, paginateListStacks, StackStatus } from '@aws-sdk/client-cloudformation';
 import { parseFlags, runCli, UsageError } from './cli';
-import { SDK_RETRY } from './ephemeral';
+import { LAYERS, Naming } from '../lib/contract';
+import { SDK_RETRY } from './preview';
 
 export const USAGE = `usage: write-flat-outputs.ts --suffix S [--project P] [--region R] [--dir D]
   --suffix S    environmentSuffix of the stage (default $ENVIRONMENT_SUFFIX; required)
@@ -21,7 +22,6 @@ export const USAGE = `usage: write-flat-outputs.ts --suffix S [--project P] [--r
   --dir D       output directory (default cfn-outputs)`;
 
 const COMPLETE: string[] = [StackStatus.CREATE_COMPLETE, StackStatus.UPDATE_COMPLETE, StackStatus.UPDATE_ROLLBACK_COMPLETE, StackStatus.IMPORT_COMPLETE];
-const LAYERS = ['network', 'data', 'audit', 'compute'];
 
 export interface StageOutputs {
   readonly flat: Record<string, string>;
@@ -32,12 +32,13 @@ export class DuplicateOutputKeyError extends Error {}
 
 /** The names of this stage's stacks that are in a complete state (paginated). */
 export async function stageStackNames(cfn: CloudFormationClient, project: string, suffix: string): Promise<string[]> {
-  const wanted = new Set(LAYERS.map((layer) => `${project}-${layer}-${suffix}`));
+  const order = new Naming(project, suffix).stackNames;
+  const wanted = new Set(order);
   const names: string[] = [];
   for await (const page of paginateListStacks({ client: cfn }, { StackStatusFilter: COMPLETE as StackStatus[] })) {
     for (const s of page.StackSummaries ?? []) if (s.StackName && wanted.has(s.StackName)) names.push(s.StackName);
   }
-  return [...new Set(names)].sort((a, b) => LAYERS.findIndex((l) => a.includes(`-${l}-`)) - LAYERS.findIndex((l) => b.includes(`-${l}-`)));
+  return [...new Set(names)].sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }
 
 export async function collectOutputs(cfn: CloudFormationClient, stackNames: readonly string[]): Promise<StageOutputs> {
@@ -60,7 +61,7 @@ export async function collectOutputs(cfn: CloudFormationClient, stackNames: read
 
 export async function writeFlatOutputs(cfn: CloudFormationClient, options: { project: string; suffix: string; dir: string }): Promise<StageOutputs> {
   const names = await stageStackNames(cfn, options.project, options.suffix);
-  if (names.length === 0) throw new Error(`no complete stacks named ${options.project}-<layer>-${options.suffix}`);
+  if (names.length === 0) throw new Error(`no complete stacks named ${options.project}-<layer>-${options.suffix} (layers: ${LAYERS.join(', ')})`);
   const outputs = await collectOutputs(cfn, names);
   mkdirSync(options.dir, { recursive: true });
   writeFileSync(join(options.dir, 'flat-outputs.json'), `${JSON.stringify(outputs.flat, null, 2)}\n`);

@@ -30,7 +30,7 @@ const CATEGORIES: readonly Category[] = [
   },
   {
     pattern: /^Resource::arn:aws:iam::\d{12}:role\/[a-z0-9-]+-post-deploy-br-\*$/,
-    reason: 'The post-deploy role of whichever per-branch environment is under test (suffix derived from the branch at run time). Only per-branch suffixes start with br-, so the pattern never matches a long-lived environment\'s role.',
+    reason: 'The post-deploy role of whichever preview environment is under test (suffix derived from the branch at run time). Only preview suffixes start with br-, so the pattern never matches a long-lived environment\'s role.',
   },
 ];
 

@@ -1,5 +1,5 @@
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
-import { ConfigError } from './errors';
+import { ConfigError } from '../contract/errors';
 import type { Profile, TrailMode } from './environment-config';
 import schema from './cdk-context.schema.json';
 
@@ -43,7 +43,7 @@ export interface RawPipeline {
   readonly ignoredPaths?: readonly string[];
 }
 
-export interface RawEphemeral {
+export interface RawPreviews {
   readonly account?: string;
   readonly bootstrapQualifier?: string;
   readonly branchPatterns?: readonly string[];
@@ -54,8 +54,8 @@ export interface RawEphemeral {
   readonly databaseSecretKeyArn?: string;
 }
 
-/** Keys of the sandbox stage that `-c environmentSuffix=<name>` may override from the command line. */
-export interface RawSandboxOverrides {
+/** Keys of the personal environment that `-c environmentSuffix=<name>` may override from the command line. */
+export interface RawPersonalOverrides {
   readonly profile?: Profile;
   readonly databaseSecretName?: string;
   readonly databaseSecretKeyArn?: string;
@@ -66,12 +66,12 @@ export interface RawSandboxOverrides {
 }
 
 /** The app's own keys of the CDK context (CDK-owned keys are allowed by pattern, see the schema). */
-export interface RawContext extends RawSandboxOverrides {
+export interface RawContext extends RawPersonalOverrides {
   readonly project?: string;
   readonly region?: string;
   readonly account?: string;
   readonly pipeline?: RawPipeline;
-  readonly ephemeral?: RawEphemeral;
+  readonly previews?: RawPreviews;
   readonly environments?: Readonly<Record<string, RawEnvironmentEntry>>;
   readonly 'cli-telemetry'?: boolean | 'true' | 'false';
   readonly 'acknowledged-issue-numbers'?: readonly number[];
@@ -89,16 +89,16 @@ export const ENVIRONMENT_ENTRY_KEYS = {
 export const PIPELINE_KEYS = {
   repository: true, branch: true, connectionArn: true, account: true, notificationEmail: true, destroyable: true, ignoredPaths: true,
 } as const satisfies Record<keyof RawPipeline, true>;
-export const EPHEMERAL_KEYS = {
+export const PREVIEW_KEYS = {
   account: true, bootstrapQualifier: true, branchPatterns: true, pullRequestBaseBranch: true, ttlHours: true, maxEnvironments: true,
   databaseSecretName: true, databaseSecretKeyArn: true,
-} as const satisfies Record<keyof RawEphemeral, true>;
-export const SANDBOX_OVERRIDE_KEYS = {
+} as const satisfies Record<keyof RawPreviews, true>;
+export const PERSONAL_OVERRIDE_KEYS = {
   profile: true, databaseSecretName: true, databaseSecretKeyArn: true, vpcCidr: true, trailMode: true, alarmEmail: true, sizing: true,
-} as const satisfies Record<keyof RawSandboxOverrides, true>;
+} as const satisfies Record<keyof RawPersonalOverrides, true>;
 export const CONTEXT_KEYS = {
-  ...SANDBOX_OVERRIDE_KEYS,
-  project: true, region: true, account: true, pipeline: true, ephemeral: true, environments: true,
+  ...PERSONAL_OVERRIDE_KEYS,
+  project: true, region: true, account: true, pipeline: true, previews: true, environments: true,
   'cli-telemetry': true, 'acknowledged-issue-numbers': true, branch: true, environmentSuffix: true,
 } as const satisfies Record<keyof RawContext, true>;
 
@@ -106,7 +106,7 @@ export const CONTEXT_KEYS = {
 export const CDK_CONTEXT_SCHEMA = schema;
 
 /** Top-level keys whose value is an object; from the command line they arrive as JSON strings. */
-const OBJECT_KEYS = ['pipeline', 'ephemeral', 'environments', 'sizing'] as const;
+const OBJECT_KEYS = ['pipeline', 'previews', 'environments', 'sizing'] as const;
 
 let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
@@ -158,12 +158,22 @@ const TYPE_RULES: Readonly<Record<string, string>> = {
   object: 'expected an object', array: 'expected a list',
 };
 
+/**
+ * Keys and values renamed in 0.2.0 ("ephemeral" had three meanings: see the migration notes in
+ * CHANGELOG.md). An old name is refused like any unknown one, but the message names its successor.
+ */
+const RENAMED_KEYS: Readonly<Record<string, string>> = { ephemeral: 'previews' };
+const RENAMED_VALUES: Readonly<Record<string, string>> = { ephemeral: 'development' };
+const MIGRATION = 'see "Migrating from 0.1" in CHANGELOG.md';
+
 function describe(error: ErrorObject, context: Record<string, unknown>): string {
   const at = dotted(error.instancePath);
   if (error.keyword === 'additionalProperties') {
     const key = (error.params as { additionalProperty: string }).additionalProperty;
     const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
     const where = at === '' ? 'at the top level of the CDK context' : `in ${at}`;
+    const renamed = RENAMED_KEYS[key];
+    if (renamed && allowed.includes(renamed)) return `unknown key "${key}" ${where}: it was renamed to "${renamed}" (${MIGRATION})`;
     const guess = closestKey(key, allowed);
     return `unknown key "${key}" ${where} (${guess ? `did you mean "${guess}"?` : `allowed: ${allowed.join(', ')}`})`;
   }
@@ -173,7 +183,11 @@ function describe(error: ErrorObject, context: Record<string, unknown>): string 
   const patternMessage = (error.parentSchema as { patternErrorMessage?: string } | undefined)?.patternErrorMessage;
   if (error.keyword === 'pattern' && patternMessage) rule = patternMessage;
   else if (error.keyword === 'type') rule = TYPE_RULES[(error.params as { type: string }).type] ?? rule;
-  else if (error.keyword === 'enum') rule = `use one of ${[...new Set((error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)))].join(', ')}`;
+  else if (error.keyword === 'enum') {
+    const allowed = [...new Set((error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)))];
+    const renamed = typeof value === 'string' ? RENAMED_VALUES[value] : undefined;
+    rule = renamed && allowed.includes(renamed) ? `"${value}" was renamed to "${renamed}" (${MIGRATION})` : `use one of ${allowed.join(', ')}`;
+  }
   return `${at} ${JSON.stringify(value)} is invalid: ${rule}`;
 }
 
@@ -241,13 +255,13 @@ export function validateContext(input: Readonly<Record<string, unknown>>): RawCo
     throw new ConfigError('use either -c branch=<name> or -c environmentSuffix=<name>, not both');
   }
   if (raw.environmentSuffix === undefined) {
-    const ignored = Object.keys(SANDBOX_OVERRIDE_KEYS).find((key) => context[key] !== undefined);
+    const ignored = Object.keys(PERSONAL_OVERRIDE_KEYS).find((key) => context[key] !== undefined);
     if (ignored) {
-      throw new ConfigError(`context "${ignored}" applies only to a sandbox stage (-c environmentSuffix=<name>): for a configured environment set environments.<name>.${ignored} in cdk.json`);
+      throw new ConfigError(`context "${ignored}" applies only to a personal environment (-c environmentSuffix=<name>): for a configured environment set environments.<name>.${ignored} in cdk.json`);
     }
   }
   if (!single && Object.keys(raw.environments ?? {}).length === 0) {
-    throw new ConfigError('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "ephemeral"}}, or pass -c environmentSuffix=<name>');
+    throw new ConfigError('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>');
   }
   return context as RawContext & Record<string, unknown>;
 }

@@ -1,20 +1,20 @@
+import { ConfigError, longLivedSuffixProblem, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, PROCESSOR_DB_USER, projectProblem, suffixProblem } from '../contract';
 import { ENVIRONMENT_ENTRY_KEYS, SIZING_KEYS } from './context';
-import { ConfigError } from './errors';
-import { BRANCH_SUFFIX_PREFIX, longLivedSuffixProblem } from './branch-suffix';
-import { Naming, projectProblem, suffixProblem } from './naming';
 
 /**
- * `ephemeral`: cheap, single-AZ where allowed, short retention, everything destroyed with the stage.
+ * `development`: non-production environments with synthetic data only (the long-lived `dev`,
+ * preview environments, personal environments): cheap, single-AZ where allowed, short retention,
+ * everything destroyed with the stage.
  * `production`: Multi-AZ, deletion protection, snapshots on delete, 6-year log retention.
  */
-export type Profile = 'ephemeral' | 'production';
-export const PROFILES: readonly Profile[] = ['ephemeral', 'production'];
+export type Profile = 'development' | 'production';
+export const PROFILES: readonly Profile[] = ['development', 'production'];
 
 /**
  * `dedicated`: the stage creates its own CloudTrail trail.
  * `shared`: the stage relies on the one shared trail of the account and region (SharedTrailStack),
  * which records data events for every stream of the project. CloudTrail allows five trails
- * per region, so ephemeral environments must not each need one.
+ * per region, so development environments must not each need one.
  */
 export type TrailMode = 'dedicated' | 'shared';
 export const TRAIL_MODES: readonly TrailMode[] = ['dedicated', 'shared'];
@@ -27,7 +27,7 @@ export interface DatabaseSettings {
   readonly maxAllocatedStorageGiB: number;
   readonly multiAz: boolean;
   readonly deletionProtection: boolean;
-  /** Snapshot on stack deletion (production) or delete outright (ephemeral). */
+  /** Snapshot on stack deletion (production) or delete outright (development). */
   readonly snapshotOnDelete: boolean;
   readonly backupRetentionDays: number;
   readonly performanceInsights: boolean;
@@ -41,12 +41,6 @@ export interface DatabaseSettings {
   /** The processor's own login (IAM authentication), created by migration 10. */
   readonly processorUser: string;
 }
-
-/**
- * The processor's database login. Must equal PROCESSOR_DB_USER of lib/processor/db/schema.ts
- * (infrastructure imports no runtime code; a test holds the two together).
- */
-export const PROCESSOR_DATABASE_USER = 'fhir_processor';
 
 export interface StreamSettings {
   /** 0 means on-demand capacity. */
@@ -87,7 +81,7 @@ export interface EnvironmentConfig {
   readonly profile: Profile;
   readonly naming: Naming;
   readonly logRetentionDays: number;
-  /** Whether every resource is destroyed with its stack (ephemeral) or retained (production). */
+  /** Whether every resource is destroyed with its stack (development) or retained (production). */
   readonly destroyOnRemoval: boolean;
   /** KMS key deletion waiting period. */
   readonly keyPendingWindowDays: number;
@@ -96,8 +90,8 @@ export interface EnvironmentConfig {
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
   readonly processor: ProcessorSettings;
-  /** For a per-branch environment: its branch and when the sweeper may delete it. */
-  readonly ephemeral?: { readonly branch: string; readonly expiresAt: string };
+  /** For a preview environment: its branch and when the sweeper may delete it. */
+  readonly preview?: { readonly branch: string; readonly expiresAt: string };
   /** Tags added to every taggable resource of the environment. */
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -115,7 +109,7 @@ interface ProfileDefaults {
 }
 
 export const PROFILE_DEFAULTS: Readonly<Record<Profile, ProfileDefaults>> = {
-  ephemeral: {
+  development: {
     logRetentionDays: 7,
     destroyOnRemoval: true,
     keyPendingWindowDays: 7,
@@ -163,7 +157,7 @@ export interface RawEnvironmentConfig {
   readonly [key: string]: unknown;
 }
 
-// The entry keys of cdk-context.schema.json, plus what bin/app.ts adds (suffix, project, per-branch fields).
+// The entry keys of cdk-context.schema.json, plus what bin/app.ts adds (suffix, project, preview fields).
 const KNOWN_KEYS = new Set(['project', 'environmentSuffix', ...Object.keys(ENVIRONMENT_ENTRY_KEYS), 'branch', 'expiresAt']);
 const KNOWN_SIZING_KEYS = new Set(Object.keys(SIZING_KEYS));
 
@@ -239,7 +233,7 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   const suffixIssue = suffixProblem(environmentSuffix);
   if (suffixIssue) fail('environmentSuffix', environmentSuffix, suffixIssue);
 
-  const profile = oneOf('profile', raw.profile ?? 'ephemeral', PROFILES);
+  const profile = oneOf('profile', raw.profile ?? 'development', PROFILES);
   const defaults = PROFILE_DEFAULTS[profile];
 
   const account = optionalString(raw, 'account');
@@ -296,16 +290,16 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
 
   const branch = optionalString(raw, 'branch');
   const expiresAt = optionalString(raw, 'expiresAt');
-  if ((branch === undefined) !== (expiresAt === undefined)) throw new ConfigError('branch and expiresAt go together: a per-branch environment needs both');
+  if ((branch === undefined) !== (expiresAt === undefined)) throw new ConfigError('branch and expiresAt go together: a preview environment needs both');
   if (expiresAt !== undefined && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(expiresAt) || Number.isNaN(Date.parse(expiresAt)))) {
     fail('expiresAt', expiresAt, 'use an ISO-8601 UTC time such as 2026-11-25T09:00:00Z');
   }
-  if (branch !== undefined && profile !== 'ephemeral') fail('profile', profile, 'a per-branch environment must use the ephemeral profile');
-  // Per-branch names must be told apart from long-lived ones by pattern (IAM resources, see BRANCH_SUFFIX_PREFIX).
+  if (branch !== undefined && profile !== 'development') fail('profile', profile, 'a preview environment must use the development profile');
+  // Preview names must be told apart from long-lived ones by pattern (IAM resources, see PREVIEW_SUFFIX_PREFIX).
   const longLivedIssue = branch === undefined ? longLivedSuffixProblem(environmentSuffix) : undefined;
   if (longLivedIssue) fail('environmentSuffix', environmentSuffix, longLivedIssue);
-  if (branch !== undefined && !environmentSuffix.startsWith(BRANCH_SUFFIX_PREFIX)) fail('environmentSuffix', environmentSuffix, `a per-branch suffix starts with "${BRANCH_SUFFIX_PREFIX}" (use suffixFromBranch)`);
-  const ephemeral = branch !== undefined ? { branch, expiresAt: expiresAt! } : undefined;
+  if (branch !== undefined && !environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX)) fail('environmentSuffix', environmentSuffix, `a preview suffix starts with "${PREVIEW_SUFFIX_PREFIX}" (use suffixFromBranch)`);
+  const preview = branch !== undefined ? { branch, expiresAt: expiresAt! } : undefined;
 
   const naming = new Naming(project, environmentSuffix);
   return {
@@ -326,20 +320,20 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
       databaseName,
       masterSecretName,
       masterSecretKeyArn,
-      processorUser: PROCESSOR_DATABASE_USER,
+      processorUser: PROCESSOR_DB_USER,
     },
     stream: { ...defaults.stream, shardCount },
     network: { vpcCidr, availabilityZones, endpointAzCount: defaults.endpointAzCount },
     audit: { trailMode, alarmEmail },
     processor: { ...defaults.processor, maxTasks },
-    ephemeral,
+    preview,
     tags: {
       Project: project,
       EnvironmentSuffix: environmentSuffix,
       Profile: profile,
       Compliance: 'HIPAA',
       // Tag values allow letters, digits, spaces and _ . : / = + - @ only.
-      ...(ephemeral ? { Ephemeral: 'true', Branch: ephemeral.branch.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256), ExpiresAt: ephemeral.expiresAt } : {}),
+      ...(preview ? { [PREVIEW_TAG.key]: PREVIEW_TAG.value, Branch: preview.branch.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256), ExpiresAt: preview.expiresAt } : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { PIPELINE_KEYS } from './context';
-import { ConfigError } from './errors';
+import { ConfigError } from '../contract/errors';
 import type { EnvironmentConfig } from './environment-config';
 
 /** The delivery pipeline: where the code comes from and which environments it deploys, in order. */

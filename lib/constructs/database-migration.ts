@@ -5,11 +5,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
+import { PROCESSOR_ENV } from '../contract';
+import { processorDatabaseEnvironment } from './processor-service';
 
 export interface DatabaseMigrationProps {
   readonly cluster: ecs.ICluster;
@@ -20,7 +23,7 @@ export interface DatabaseMigrationProps {
   /** Task definition family, e.g. `<project>-migrate-<suffix>`. */
   readonly family: string;
   readonly roleNames: { readonly task: string; readonly execution: string };
-  readonly database: { readonly host: string; readonly port: string; readonly name: string };
+  readonly database: { readonly instance: rds.IDatabaseInstance; readonly name: string };
   /** The EXISTING master secret: read only by this task's execution role. */
   readonly masterSecret: secretsmanager.ISecret;
   /** CMK of that secret, when it is not the AWS managed key. @default - AWS managed key */
@@ -39,7 +42,7 @@ export interface DatabaseMigrationProps {
  * `node dist/migrate-main.js`) started by a CDK Trigger, which waits for it and fails the deployment
  * (and so rolls it back) when the task does not exit 0.
  *
- * Why a Trigger and not a pipeline step: per-branch environments are deployed with plain
+ * Why a Trigger and not a pipeline step: preview environments are deployed with plain
  * `cdk deploy`, outside the pipeline; a Trigger runs the same way in both, inside the stack's own
  * deployment, ordered before the service. The long-running service never sees the master secret:
  * only this task definition's execution role can read it.
@@ -68,16 +71,10 @@ export class DatabaseMigration extends Construct {
       user: '1000',
       command: ['node', 'dist/migrate-main.js'],
       logging: ecs.LogDrivers.awsLogs({ logGroup: props.logGroup, streamPrefix: 'migrate', mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
-      environment: {
-        AWS_REGION: props.region,
-        DB_HOST: props.database.host,
-        DB_PORT: props.database.port,
-        DB_NAME: props.database.name,
-        DB_SSL_MODE: 'verify-full',
-      },
+      environment: processorDatabaseEnvironment(props.region, props.database),
       secrets: {
-        DB_USER: ecs.Secret.fromSecretsManager(props.masterSecret, 'username'),
-        DB_PASSWORD: ecs.Secret.fromSecretsManager(props.masterSecret, 'password'),
+        [PROCESSOR_ENV.dbUser]: ecs.Secret.fromSecretsManager(props.masterSecret, 'username'),
+        [PROCESSOR_ENV.dbPassword]: ecs.Secret.fromSecretsManager(props.masterSecret, 'password'),
       },
     });
     props.masterSecretKey?.grantDecrypt(this.taskDefinition.obtainExecutionRole());

@@ -4,18 +4,19 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
+import { PREVIEW_TAG } from '../contract';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
 import { routeCustomResourceLogs } from './custom-resource-logs';
 
 export interface EnvironmentCapProps {
   readonly project: string;
-  /** The per-branch suffix of this environment (`br-…`): its own stacks never count against it. */
+  /** The preview suffix of this environment (`br-…`): its own stacks never count against it. */
   readonly environmentSuffix: string;
-  /** Most per-branch environments that may exist at once (`ephemeral.maxEnvironments`). */
+  /** Most preview environments that may exist at once (`previews.maxEnvironments`). */
   readonly maxEnvironments: number;
   /**
-   * Stack-name prefix of the FIRST stack of every per-branch environment, e.g.
+   * Stack-name prefix of the FIRST stack of every preview environment, e.g.
    * `hipaa-fhir-network-br-`: one such stack exists while any stack of its environment does
    * (environments are deleted in reverse order, that stack last).
    */
@@ -27,11 +28,11 @@ export interface EnvironmentCapProps {
 }
 
 /**
- * Enforces the per-branch environment cap at DEPLOY time, inside AWS, so that a hand-run
- * `npx cdk deploy -c branch=…` is held to the same cap as the pipeline's per-branch build (synth
+ * Enforces the preview environment cap at DEPLOY time, inside AWS, so that a hand-run
+ * `npx cdk deploy -c branch=…` is held to the same cap as the preview deploy pipeline's build (synth
  * must not look anything up). A CDK Trigger runs a small function when the environment's first stack
- * is created (and again when the function changes): it counts the OTHER per-branch environments of
- * the project (their first stacks, tagged Ephemeral=true and Project=<project>) and fails the
+ * is created (and again when the function changes): it counts the OTHER preview environments of
+ * the project (their first stacks, tagged Preview=true and Project=<project>) and fails the
  * deployment, so CloudFormation rolls it back, when one more would exceed the cap.
  * https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.triggers-readme.html
  *
@@ -54,13 +55,15 @@ export class EnvironmentCap extends Construct {
       code: lambda.Code.fromInline(ENVIRONMENT_CAP_HANDLER),
       timeout: Duration.minutes(2),
       logGroup: props.logGroup,
-      description: `Fails the deployment when a new per-branch environment of ${props.project} would exceed ${props.maxEnvironments}`,
+      description: `Fails the deployment when a new preview environment of ${props.project} would exceed ${props.maxEnvironments}`,
       environment: {
         PROJECT: props.project,
         ENVIRONMENT_SUFFIX: props.environmentSuffix,
         MAX_ENVIRONMENTS: String(props.maxEnvironments),
         FIRST_STACK_PREFIX: props.firstStackPrefix,
         OWN_STACK: stack.stackName,
+        PREVIEW_TAG_KEY: PREVIEW_TAG.key,
+        PREVIEW_TAG_VALUE: PREVIEW_TAG.value,
       },
       executeBefore: props.before ?? [],
       executeOnHandlerChange: true,
@@ -71,11 +74,11 @@ export class EnvironmentCap extends Construct {
     routeCustomResourceLogs(stack, props.logGroup);
 
     // ListStacks has no resource-level permissions (names and status only); tags are read per stack,
-    // and only of the stacks named like a per-branch environment's first stack.
+    // and only of the stacks named like a preview environment's first stack.
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
     this.trigger.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListStackNames', actions: ['cloudformation:ListStacks'], resources: ['*'] }));
     this.trigger.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ReadPerBranchStackTags',
+      sid: 'ReadPreviewStackTags',
       actions: ['cloudformation:DescribeStacks'],
       resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${props.firstStackPrefix}*/*`],
     }));
@@ -84,10 +87,10 @@ export class EnvironmentCap extends Construct {
     acknowledge(fn.role!, {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted custom-resources group).',
-    }, ...hipaaAndNist('IAMNoInlinePolicy', 'The cap-check policy is written for this one function: list stack names and read the tags of per-branch first stacks, nothing else.'));
+    }, ...hipaaAndNist('IAMNoInlinePolicy', 'The cap-check policy is written for this one function: list stack names and read the tags of preview first stacks, nothing else.'));
     acknowledgeWildcards(fn.role!.node.findChild('DefaultPolicy').node.defaultChild!, [
       [/^Resource::\*$/, 'cloudformation:ListStacks supports no resource-level permissions; it returns stack names and status only (no templates, parameters or outputs).'],
-      [/:stack\/.+-br-\*\/\*$/, 'DescribeStacks only on stacks named like a per-branch environment\'s first stack of this project, in this account and region (stack ids end in a generated id).'],
+      [/:stack\/.+-br-\*\/\*$/, 'DescribeStacks only on stacks named like a preview environment\'s first stack of this project, in this account and region (stack ids end in a generated id).'],
     ]);
     acknowledge(fn, ...hipaaAndNist('LambdaConcurrency', 'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.'),
       ...hipaaAndNist('LambdaDLQ', 'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.'),
@@ -96,7 +99,7 @@ export class EnvironmentCap extends Construct {
 }
 
 /**
- * The handler (inline, SDK v3 from the Lambda Node.js runtime). Counts per-branch environments by
+ * The handler (inline, SDK v3 from the Lambda Node.js runtime). Counts preview environments by
  * their first stack, except this one; any stack not yet fully deleted counts (it still costs).
  * The SDK's own bounded, adaptive retries absorb throttling.
  */
@@ -118,12 +121,12 @@ exports.handler = async () => {
         throw error;
       }
       const tags = Object.fromEntries(((stack && stack.Tags) || []).map((t) => [t.Key, t.Value]));
-      if (tags.Ephemeral !== 'true' || tags.Project !== e.PROJECT || tags.EnvironmentSuffix === e.ENVIRONMENT_SUFFIX) continue;
+      if (tags[e.PREVIEW_TAG_KEY] !== e.PREVIEW_TAG_VALUE || tags.Project !== e.PROJECT || tags.EnvironmentSuffix === e.ENVIRONMENT_SUFFIX) continue;
       others.push(tags.EnvironmentSuffix || s.StackName);
     }
   }
   if (others.length >= max) {
-    throw new Error('ephemeral environment cap reached: ' + others.length + ' of ' + max + ' in use (' + others.sort().join(', ') + '); ' + e.ENVIRONMENT_SUFFIX + ' was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again');
+    throw new Error('preview environment cap reached: ' + others.length + ' of ' + max + ' in use (' + others.sort().join(', ') + '); ' + e.ENVIRONMENT_SUFFIX + ' was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again');
   }
   return { inUse: others.length, max };
 };

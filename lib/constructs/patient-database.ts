@@ -5,6 +5,8 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from '../compliance/acknowledge';
+import { databaseDeviations } from '../compliance/profile-deviations';
+import type { DatabaseSettings } from '../config';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { POSTGRES_PORT } from './isolated-network';
 
@@ -43,24 +45,16 @@ export interface PatientDatabaseProps {
   readonly subnetGroupName: string;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly instanceIdentifier: string;
-  readonly databaseName: string;
-  /** Name of the EXISTING secret holding `username` and `password`; it is read, never written. */
-  readonly masterSecretName: string;
-  readonly instanceType: ec2.InstanceType;
-  readonly allocatedStorageGiB: number;
-  readonly maxAllocatedStorageGiB: number;
-  readonly multiAz: boolean;
-  readonly deletionProtection: boolean;
-  readonly backupRetentionDays: number;
-  readonly performanceInsights: boolean;
+  /**
+   * Size, availability, protection and backups of the instance, the database name and the EXISTING
+   * master secret (read, never written): the environment's resolved DatabaseSettings.
+   */
+  readonly settings: DatabaseSettings;
   readonly storageKey: kms.IKey;
   /** Encrypts the exported log groups; its policy must admit `/aws/rds/instance/<id>/*`. */
   readonly logKey: kms.IKey;
-  readonly logRetentionDays: number;
-  /** SNAPSHOT (production) or DESTROY (ephemeral) for the instance. */
-  readonly instanceRemovalPolicy: RemovalPolicy;
-  /** For the log groups. */
-  readonly logRemovalPolicy: RemovalPolicy;
+  /** Retention and removal policy of the exported log groups. */
+  readonly logs: { readonly retentionDays: number; readonly removalPolicy: RemovalPolicy };
 }
 
 /**
@@ -76,7 +70,9 @@ export class PatientDatabase extends Construct {
   constructor(scope: Construct, id: string, props: PatientDatabaseProps) {
     super(scope, id);
 
-    this.masterSecret = secretsmanager.Secret.fromSecretNameV2(this, 'MasterSecret', props.masterSecretName);
+    const { settings } = props;
+    this.masterSecret = secretsmanager.Secret.fromSecretNameV2(this, 'MasterSecret', settings.masterSecretName);
+    const removalPolicy = settings.snapshotOnDelete ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY;
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 });
 
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
@@ -90,49 +86,50 @@ export class PatientDatabase extends Construct {
       new EncryptedLogGroup(this, `${logType[0].toUpperCase()}${logType.slice(1)}Logs`, {
         logGroupName: rdsLogGroupName(props.instanceIdentifier, logType),
         encryptionKey: props.logKey,
-        retentionDays: props.logRetentionDays,
-        removalPolicy: props.logRemovalPolicy,
+        ...props.logs,
       }),
     ])) as Record<ExportedLogType, EncryptedLogGroup>;
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
       instanceIdentifier: props.instanceIdentifier,
-      databaseName: props.databaseName,
+      databaseName: settings.databaseName,
       // Credentials.fromSecret would attach the instance to the shared secret and rewrite it.
       credentials: rds.Credentials.fromPassword(
         this.masterSecret.secretValueFromJson('username').unsafeUnwrap(),
         this.masterSecret.secretValueFromJson('password'),
       ),
-      instanceType: props.instanceType,
+      instanceType: new ec2.InstanceType(settings.instanceType),
       vpc: props.vpc,
       vpcSubnets: { subnetGroupName: props.subnetGroupName },
       securityGroups: [props.securityGroup],
       port: POSTGRES_PORT,
       publiclyAccessible: false,
-      multiAz: props.multiAz,
+      multiAz: settings.multiAz,
       storageType: rds.StorageType.GP3,
-      allocatedStorage: props.allocatedStorageGiB,
-      maxAllocatedStorage: props.maxAllocatedStorageGiB,
+      allocatedStorage: settings.allocatedStorageGiB,
+      maxAllocatedStorage: settings.maxAllocatedStorageGiB,
       storageEncrypted: true,
       storageEncryptionKey: props.storageKey,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       parameterGroup,
       iamAuthentication: true,
       autoMinorVersionUpgrade: true,
-      backupRetention: Duration.days(props.backupRetentionDays),
-      deleteAutomatedBackups: props.instanceRemovalPolicy === RemovalPolicy.DESTROY,
+      backupRetention: Duration.days(settings.backupRetentionDays),
+      deleteAutomatedBackups: removalPolicy === RemovalPolicy.DESTROY,
       copyTagsToSnapshot: true,
       monitoringInterval: Duration.seconds(60),
-      enablePerformanceInsights: props.performanceInsights,
-      performanceInsightEncryptionKey: props.performanceInsights ? props.storageKey : undefined,
+      enablePerformanceInsights: settings.performanceInsights,
+      performanceInsightEncryptionKey: settings.performanceInsights ? props.storageKey : undefined,
       cloudwatchLogsExports: [...EXPORTED_LOG_TYPES],
-      deletionProtection: props.deletionProtection,
-      removalPolicy: props.instanceRemovalPolicy,
+      deletionProtection: settings.deletionProtection,
+      removalPolicy,
     });
     // RDS must find our encrypted groups in place, or it creates unencrypted ones with no expiry.
     for (const group of Object.values(this.logGroups)) this.instance.node.addDependency(group);
 
+    // What the profile knowingly departs from (development: single AZ, no deletion protection, no backup plan).
+    acknowledge(this.instance, ...databaseDeviations(settings));
     acknowledge(this.instance, {
       id: 'AwsSolutions-RDS11',
       reason: 'A non-default port is obscurity, not a control: only the processor security group can reach 5432, in isolated subnets, over forced TLS with SCRAM or IAM authentication.',

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards, WildcardReason } from '../compliance/wildcards';
-import type { Naming } from '../config';
+import type { Naming } from '../contract';
 
 export type PostDeploySuite = 'integ' | 'smoke';
 

@@ -3,13 +3,13 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { acknowledge } from '../compliance/acknowledge';
+import type { StreamSettings } from '../config';
 
 export interface RecordStreamProps {
   readonly streamName: string;
   readonly encryptionKey: kms.IKey;
-  /** 0 selects on-demand capacity. */
-  readonly shardCount: number;
-  readonly retentionHours: number;
+  /** Capacity (a shard count of 0 selects on-demand) and retention. */
+  readonly settings: StreamSettings;
   readonly removalPolicy: RemovalPolicy;
 }
 
@@ -19,14 +19,15 @@ export class RecordStream extends Construct {
 
   constructor(scope: Construct, id: string, props: RecordStreamProps) {
     super(scope, id);
-    const onDemand = props.shardCount === 0;
+    const { shardCount, retentionHours } = props.settings;
+    const onDemand = shardCount === 0;
     this.stream = new kinesis.Stream(this, 'Stream', {
       streamName: props.streamName,
       encryption: kinesis.StreamEncryption.KMS,
       encryptionKey: props.encryptionKey,
       streamMode: onDemand ? kinesis.StreamMode.ON_DEMAND : kinesis.StreamMode.PROVISIONED,
-      shardCount: onDemand ? undefined : props.shardCount,
-      retentionPeriod: Duration.hours(props.retentionHours),
+      shardCount: onDemand ? undefined : shardCount,
+      retentionPeriod: Duration.hours(retentionHours),
       removalPolicy: props.removalPolicy,
     });
     acknowledge(this.stream, {

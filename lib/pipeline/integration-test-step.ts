@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import type { EnvironmentConfig } from '../config';
 import { postDeployStatements, PostDeploySuite, PostDeployTargets, targetsOf } from '../constructs/post-deploy-role';
 
-/** The one integration build definition, shared with the ephemeral-environment builds. */
+/** The one integration build definition, shared with the preview-environment builds. */
 export const BUILDSPEC_PATH = path.join(__dirname, '..', '..', 'buildspec-integ.yml');
 
 export function loadIntegrationBuildSpec(file = BUILDSPEC_PATH): Record<string, unknown> {
@@ -55,7 +55,7 @@ export class IntegrationTestStep extends CodeBuildStep {
       },
       role: props.role,
       rolePolicyStatements: [new iam.PolicyStatement({ sid: 'AssumeStagePostDeployRole', actions: ['sts:AssumeRole'], resources: [props.postDeployRoleArn] })],
-      projectName: env.naming.resourceName(props.suite === 'integ' ? 'integ-test' : 'smoke-test'),
+      projectName: env.naming.postDeployProjectName(props.suite),
     });
   }
 }

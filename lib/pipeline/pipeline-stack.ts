@@ -8,6 +8,7 @@ import { CodeBuildStep, CodePipeline, CodePipelineSource, ManualApprovalStep } f
 import { Construct } from 'constructs';
 import { acknowledgePipelineFindings } from '../compliance/pipeline-findings';
 import type { PipelineConfig } from '../config';
+import { ToolingNames } from '../contract';
 import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
@@ -37,19 +38,20 @@ export class PipelineStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     const p = props.pipeline;
+    const names = new ToolingNames(p.project);
     super(scope, id, {
       ...props,
-      stackName: `${p.project}-pipeline`,
+      stackName: names.pipelineStackName,
       env: { account: p.account, region: p.region },
       description: `Delivery pipeline of ${p.project} (${p.repository}@${p.branch})`,
       terminationProtection: !p.destroyable,
       tags: { Project: p.project, Component: 'delivery-pipeline', ...props.tags },
     });
     const removalPolicy = p.destroyable ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
-    const buildLogGroupName = `/${p.project}/pipeline/codebuild`;
+    const buildLogGroupName = names.pipelineBuildLogGroupName;
 
     const key = new EncryptionKey(this, 'PipelineKey', {
-      alias: `alias/${p.project}/pipeline`,
+      alias: names.pipelineKeyAlias,
       description: `Artifacts, build logs and notifications of the ${p.project} pipeline`,
       removalPolicy,
       pendingWindowDays: p.destroyable ? 7 : 30,
@@ -97,7 +99,7 @@ export class PipelineStack extends Stack {
     // inherits these defaults: the image with Node.js 24 and the runtime pinned in the install phase.
     const pinnedNode = codebuild.BuildSpec.fromObject({ version: '0.2', phases: { install: NODE_RUNTIME_PHASE } });
     this.codePipeline = new CodePipeline(this, 'Pipeline', {
-      pipelineName: `${p.project}-pipeline`,
+      pipelineName: names.pipelineName,
       pipelineType: codepipeline.PipelineType.V2,
       synth,
       selfMutation: true,
@@ -121,14 +123,14 @@ export class PipelineStack extends Stack {
       const envAccount = environment.account ?? p.account;
       // The step's CodeBuild role here (tooling account) and the role it assumes in the environment's
       // account: each trusts exactly the other, by name (see PostDeployRole).
-      const stepRoleName = environment.naming.resourceName('post-deploy-step');
+      const stepRoleName = environment.naming.postDeployStepRoleName;
       const stepRole = new iam.Role(this, `PostDeployStepRole-${environment.environmentSuffix}`, {
         roleName: stepRoleName,
         assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
         description: `CodeBuild role of the ${suite} step of ${environment.environmentSuffix}: may only assume that stage's post-deploy role`,
       });
       stepRoles.push(stepRole);
-      const postDeployRoleArn = `arn:aws:iam::${envAccount}:role/${environment.naming.resourceName('post-deploy')}`;
+      const postDeployRoleArn = `arn:aws:iam::${envAccount}:role/${environment.naming.postDeployRoleName}`;
       const stage = new PipelineAppStage(this, environment.environmentSuffix, {
         config: environment,
         env: { account: envAccount, region: environment.region },
@@ -164,13 +166,13 @@ export class PipelineStack extends Stack {
     for (const role of sourceActionRoles(this.codePipeline.pipeline)) grantUseConnection(role, p.connectionArn);
 
     this.notificationTopic = new sns.Topic(this, 'Notifications', {
-      topicName: `${p.project}-pipeline-notifications`,
+      topicName: names.pipelineTopicName,
       masterKey: key.key,
       enforceSSL: true,
     });
     if (p.notificationEmail) this.notificationTopic.addSubscription(new subscriptions.EmailSubscription(p.notificationEmail));
     this.codePipeline.pipeline.notifyOn('PipelineNotifications', this.notificationTopic, {
-      notificationRuleName: `${p.project}-pipeline`,
+      notificationRuleName: names.pipelineName,
       events: [
         codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
         codepipeline.PipelineNotificationEvents.ACTION_EXECUTION_FAILED,

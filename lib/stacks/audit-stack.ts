@@ -1,19 +1,23 @@
-import { CfnOutput } from 'aws-cdk-lib';
-import * as kinesis from 'aws-cdk-lib/aws-kinesis';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { Naming, SHARED_SUFFIX } from '../config';
+import { ToolingNames } from '../contract';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
-import { removalPolicyFor } from '../constructs/removal';
+import { lifecycleOf } from '../constructs/removal';
 import { AlarmTopic, SecurityAlarms } from '../constructs/security-alarms';
 import { SecurityTrail } from '../constructs/security-trail';
+import type { DataResources } from './data-stack';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 
+/** What the audit layer gives the layers above it. */
+export interface AuditResources {
+  /** The encrypted, TLS-only topic every alarm of the environment notifies. */
+  readonly alarmTopic: sns.ITopic;
+}
+
 export interface AuditStackProps extends EnvironmentStackProps {
-  readonly stream: kinesis.IStream;
-  /** The PostgreSQL (and pgaudit) log group, watched for authentication failures. */
-  readonly databaseLogGroup: logs.ILogGroup;
+  /** The stream (its data events are recorded) and the PostgreSQL log (watched for authentication failures). */
+  readonly data: Pick<DataResources, 'stream' | 'databaseLogGroup'>;
 }
 
 /**
@@ -21,77 +25,73 @@ export interface AuditStackProps extends EnvironmentStackProps {
  * and alarms, and, in `dedicated` trail mode, a CloudTrail trail of its own. In `shared` mode
  * the account's SharedTrailStack records this environment's API and Kinesis data events.
  */
-export class AuditStack extends EnvironmentStack {
+export class AuditStack extends EnvironmentStack<'audit'> implements AuditResources {
   public readonly auditKey: EncryptionKey;
   public readonly appAuditLogGroup: EncryptedLogGroup;
-  public readonly alarmTopic: AlarmTopic;
+  public readonly securityAlarmTopic: AlarmTopic;
+  public readonly alarmTopic: sns.ITopic;
   public readonly trail?: SecurityTrail;
 
   constructor(scope: Construct, id: string, props: AuditStackProps) {
-    super(scope, id, 'audit', 'Audit trail, audit log groups and security alarms', props);
+    super(scope, id, 'audit', props);
     const { config } = props;
     const { naming } = config;
-    const removal = removalPolicyFor(config);
+    const lifecycle = lifecycleOf(config);
     const dedicated = config.audit.trailMode === 'dedicated';
     const trailLogGroupName = naming.logGroupName('audit/cloudtrail');
     const appAuditLogGroupName = naming.logGroupName('audit/application');
 
     this.auditKey = new EncryptionKey(this, 'AuditKey', {
       alias: naming.kmsAlias('audit'),
+      ...lifecycle.keys,
       description: `Audit logs, CloudTrail files and security alarms of ${config.environmentSuffix}`,
-      removalPolicy: removal,
-      pendingWindowDays: config.keyPendingWindowDays,
       logGroupNamePatterns: dedicated ? [appAuditLogGroupName, trailLogGroupName] : [appAuditLogGroupName],
       cloudTrailName: dedicated ? naming.trailName : undefined,
       allowCloudWatchAlarms: true,
     });
 
     this.appAuditLogGroup = new EncryptedLogGroup(this, 'ApplicationAuditLogs', {
+      ...lifecycle.logs,
       logGroupName: appAuditLogGroupName,
       encryptionKey: this.auditKey.key,
-      retentionDays: config.logRetentionDays,
-      removalPolicy: removal,
     });
 
-    this.alarmTopic = new AlarmTopic(this, 'SecurityAlarmTopic', {
+    this.securityAlarmTopic = new AlarmTopic(this, 'SecurityAlarmTopic', {
       topicName: naming.topicName('security-alarms'),
       encryptionKey: this.auditKey.key,
       email: config.audit.alarmEmail,
     });
+    this.alarmTopic = this.securityAlarmTopic.topic;
 
     let trailLogGroup: EncryptedLogGroup | undefined;
     if (dedicated) {
       trailLogGroup = new EncryptedLogGroup(this, 'TrailLogs', {
+        ...lifecycle.logs,
         logGroupName: trailLogGroupName,
         encryptionKey: this.auditKey.key,
-        retentionDays: config.logRetentionDays,
-        removalPolicy: removal,
       });
       this.trail = new SecurityTrail(this, 'Trail', {
         trailName: naming.trailName,
         encryptionKey: this.auditKey.key,
         logGroup: trailLogGroup.logGroup,
-        streams: { kind: 'arns', arns: [props.stream.streamArn] },
-        retentionDays: config.logRetentionDays,
-        removalPolicy: removal,
+        streams: { kind: 'arns', arns: [props.data.stream.streamArn] },
+        ...lifecycle.logs,
       });
     }
 
     new SecurityAlarms(this, 'SecurityAlarms', {
-      topic: this.alarmTopic.topic,
+      topic: this.alarmTopic,
       namespace: `${config.project}/${config.environmentSuffix}/Security`,
       trailLogGroup: trailLogGroup?.logGroup,
-      databaseLogGroup: props.databaseLogGroup,
+      databaseLogGroup: props.data.databaseLogGroup,
     });
 
-    new CfnOutput(this, 'AuditKeyArn', { value: this.auditKey.key.keyArn });
-    new CfnOutput(this, 'ApplicationAuditLogGroupName', { value: this.appAuditLogGroup.logGroup.logGroupName });
-    new CfnOutput(this, 'SecurityAlarmTopicArn', { value: this.alarmTopic.topic.topicArn });
-    new CfnOutput(this, 'TrailMode', { value: config.audit.trailMode });
-    new CfnOutput(this, 'TrailName', {
-      value: dedicated ? naming.trailName : new Naming(config.project, SHARED_SUFFIX).trailName,
-      description: dedicated ? 'Trail of this environment' : 'Shared trail that records this environment',
-    });
+    this.output('AuditKeyArn', this.auditKey.key.keyArn);
+    this.output('ApplicationAuditLogGroupName', this.appAuditLogGroup.logGroup.logGroupName);
+    this.output('SecurityAlarmTopicArn', this.alarmTopic.topicArn);
+    this.output('TrailMode', config.audit.trailMode);
+    this.output('TrailName', dedicated ? naming.trailName : new ToolingNames(config.project).sharedTrailNaming.trailName,
+      dedicated ? 'Trail of this environment' : 'Shared trail that records this environment');
   }
 }
 

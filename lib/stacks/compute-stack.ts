@@ -1,11 +1,5 @@
-import { CfnOutput } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as rds from 'aws-cdk-lib/aws-rds';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
 import { DatabaseMigration } from '../constructs/database-migration';
@@ -13,89 +7,84 @@ import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
 import { PostDeployRole, PostDeploySuite } from '../constructs/post-deploy-role';
+import { ProcessorAlarms } from '../constructs/processor-alarms';
 import { containerInsightsLogGroupName, ProcessorService } from '../constructs/processor-service';
-import { removalPolicyFor } from '../constructs/removal';
+import { lifecycleOf } from '../constructs/removal';
+import type { AuditResources } from './audit-stack';
+import type { DataResources } from './data-stack';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
+import type { NetworkResources } from './network-stack';
+
+/** The role a pipeline's post-deploy step assumes in the environment's account (see PostDeployRole). */
+export interface PostDeployProps {
+  /** The step's CodeBuild role in the tooling account: the one principal the role trusts. */
+  readonly trustedRoleArn: string;
+  readonly suite: PostDeploySuite;
+  /** Let the step turn on termination protection of the environment's stacks. @default false */
+  readonly protectStacks?: boolean;
+}
 
 export interface ComputeStackProps extends EnvironmentStackProps {
-  readonly vpc: ec2.IVpc;
-  readonly workloadSecurityGroup: ec2.ISecurityGroup;
-  readonly stream: kinesis.IStream;
-  readonly database: rds.IDatabaseInstance;
-  /** The EXISTING master secret: read only by the migration task, never by the service. */
-  readonly databaseSecret: secretsmanager.ISecret;
-  readonly alarmTopic: sns.ITopic;
+  readonly network: NetworkResources;
+  readonly data: DataResources;
+  readonly audit: AuditResources;
   /** @default - built from lib/processor/Dockerfile */
   readonly processorImage?: ecs.ContainerImage;
-  /**
-   * The role the pipeline's post-deploy step assumes in this account (see PostDeployRole).
-   * @default - none (a stage deployed by hand has no post-deploy step)
-   */
-  readonly postDeploy?: { readonly trustedRoleArn: string; readonly suite: PostDeploySuite; readonly protectStacks?: boolean };
+  /** @default - none (a stage deployed by hand has no post-deploy step) */
+  readonly postDeploy?: PostDeployProps;
 }
 
 /** The ECS Fargate processor that moves records from the stream into the database. */
-export class ComputeStack extends EnvironmentStack {
+export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly processor: ProcessorService;
+  public readonly alarms: ProcessorAlarms;
   public readonly postDeployRole?: PostDeployRole;
   public readonly migration: DatabaseMigration;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
-    super(scope, id, 'compute', 'ECS Fargate FHIR processor', props);
-    const { config } = props;
+    super(scope, id, 'compute', props);
+    const { config, network, data, audit } = props;
     const { naming } = config;
-    const logGroupName = naming.processorLogGroupName;
+    const lifecycle = lifecycleOf(config);
     const hookLogGroupName = naming.logGroupName('deploy-hooks');
 
     const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
+      ...lifecycle.keys,
       alias: naming.kmsAlias('processor-logs'),
       description: `Processor logs of ${config.environmentSuffix}`,
-      removalPolicy: removalPolicyFor(config),
-      pendingWindowDays: config.keyPendingWindowDays,
-      logGroupNamePatterns: [logGroupName, containerInsightsLogGroupName(naming.clusterName), hookLogGroupName],
+      logGroupNamePatterns: [naming.processorLogGroupName, containerInsightsLogGroupName(naming.clusterName), hookLogGroupName],
     });
 
     this.processor = new ProcessorService(this, 'Processor', {
-      vpc: props.vpc,
+      naming,
+      vpc: network.vpc,
       subnetGroupName: WORKLOAD_SUBNETS,
-      securityGroup: props.workloadSecurityGroup,
-      clusterName: naming.clusterName,
-      family: naming.processorFamily,
-      taskRoleName: naming.processorRoleNames.task,
-      executionRoleName: naming.processorRoleNames.execution,
-      stream: props.stream,
-      database: { host: props.database.dbInstanceEndpointAddress, port: props.database.dbInstanceEndpointPort, name: config.database.databaseName },
-      databaseInstance: props.database,
-      processorUser: config.database.processorUser,
-      logGroupName,
+      securityGroup: network.workloadSecurityGroup,
+      stream: data.stream,
+      database: { instance: data.database, name: config.database.databaseName, user: config.database.processorUser },
+      settings: config.processor,
       logKey: logKey.key,
-      logRetentionDays: config.logRetentionDays,
-      logRemovalPolicy: removalPolicyFor(config),
-      cpu: config.processor.cpu,
-      memoryMiB: config.processor.memoryMiB,
-      minTasks: config.processor.minTasks,
-      maxTasks: config.processor.maxTasks,
-      alarmTopic: props.alarmTopic,
+      logs: lifecycle.logs,
       image: props.processorImage,
+    });
+    this.alarms = new ProcessorAlarms(this, 'ProcessorAlarms', {
+      metrics: this.processor.metrics,
+      minTasks: config.processor.minTasks,
+      topic: audit.alarmTopic,
     });
 
     // Migrations run with the master credentials as a one-off task before the service starts or
     // changes; the custom-resource and trigger Lambdas log into a group of ours.
-    const hookLogs = new EncryptedLogGroup(this, 'DeployHookLogs', {
-      logGroupName: hookLogGroupName,
-      encryptionKey: logKey.key,
-      retentionDays: config.logRetentionDays,
-      removalPolicy: removalPolicyFor(config),
-    });
+    const hookLogs = new EncryptedLogGroup(this, 'DeployHookLogs', { ...lifecycle.logs, logGroupName: hookLogGroupName, encryptionKey: logKey.key });
     this.migration = new DatabaseMigration(this, 'Migration', {
       cluster: this.processor.cluster,
       subnets: { subnetGroupName: WORKLOAD_SUBNETS },
-      securityGroup: props.workloadSecurityGroup,
+      securityGroup: network.workloadSecurityGroup,
       image: this.processor.image,
-      family: naming.resourceName('migrate'),
-      roleNames: { task: naming.resourceName('migrate-task'), execution: naming.resourceName('migrate-exec') },
-      database: { host: props.database.dbInstanceEndpointAddress, port: props.database.dbInstanceEndpointPort, name: config.database.databaseName },
-      masterSecret: props.databaseSecret,
+      family: naming.migrationFamily,
+      roleNames: naming.migrationRoleNames,
+      database: { instance: data.database, name: config.database.databaseName },
+      masterSecret: data.databaseSecret,
       masterSecretKey: config.database.masterSecretKeyArn ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn) : undefined,
       region: this.region,
       logGroup: this.processor.logGroup,
@@ -106,13 +95,13 @@ export class ComputeStack extends EnvironmentStack {
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });
-      new CfnOutput(this, 'PostDeployRoleArn', { value: this.postDeployRole.role.roleArn, description: 'Assumed by the pipeline\'s post-deploy step' });
+      this.output('PostDeployRoleArn', this.postDeployRole.role.roleArn, 'Assumed by the pipeline\'s post-deploy step');
     }
 
-    new CfnOutput(this, 'ProcessorClusterName', { value: this.processor.cluster.clusterName });
-    new CfnOutput(this, 'ProcessorServiceName', { value: this.processor.service.serviceName });
-    new CfnOutput(this, 'ProcessorTaskDefinitionArn', { value: this.processor.taskDefinition.taskDefinitionArn });
-    new CfnOutput(this, 'ProcessorLogGroupName', { value: this.processor.logGroup.logGroupName });
-    new CfnOutput(this, 'ProcessorLogKeyArn', { value: logKey.key.keyArn });
+    this.output('ProcessorClusterName', this.processor.cluster.clusterName);
+    this.output('ProcessorServiceName', this.processor.service.serviceName);
+    this.output('ProcessorTaskDefinitionArn', this.processor.taskDefinition.taskDefinitionArn);
+    this.output('ProcessorLogGroupName', this.processor.logGroup.logGroupName);
+    this.output('ProcessorLogKeyArn', logKey.key.keyArn);
   }
 }

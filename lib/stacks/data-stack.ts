@@ -1,49 +1,65 @@
-import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { acknowledge } from '../compliance/acknowledge';
-import { databaseDeviations } from '../compliance/profile-deviations';
 import { DatabaseBackup } from '../constructs/database-backup';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS } from '../constructs/isolated-network';
 import { PatientDatabase, rdsLogGroupName } from '../constructs/patient-database';
 import { RecordStream } from '../constructs/record-stream';
 import { strengthenReplaceableReferences } from '../constructs/reference-strength';
-import { removalPolicyFor } from '../constructs/removal';
+import { lifecycleOf } from '../constructs/removal';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
+import type { NetworkResources } from './network-stack';
+
+/** What the data layer gives the layers above it. */
+export interface DataResources {
+  readonly stream: kinesis.IStream;
+  readonly database: rds.IDatabaseInstance;
+  /** The key of the database storage and snapshots (a restored copy uses it too). */
+  readonly databaseKey: kms.IKey;
+  /** The EXISTING master secret: read only by the migration task, never by the service. */
+  readonly databaseSecret: secretsmanager.ISecret;
+  /** The PostgreSQL (and pgaudit) log group. */
+  readonly databaseLogGroup: logs.ILogGroup;
+}
 
 export interface DataStackProps extends EnvironmentStackProps {
-  readonly vpc: ec2.IVpc;
-  readonly databaseSecurityGroup: ec2.ISecurityGroup;
+  readonly network: NetworkResources;
 }
 
 /** The PHI stores: the Kinesis stream and the PostgreSQL database, each under its own CMK. */
-export class DataStack extends EnvironmentStack {
-  public readonly streamKey: EncryptionKey;
-  public readonly databaseKey: EncryptionKey;
+export class DataStack extends EnvironmentStack<'data'> implements DataResources {
+  public readonly streamKey: kms.IKey;
   public readonly recordStream: RecordStream;
-  public readonly database: PatientDatabase;
+  public readonly patientDatabase: PatientDatabase;
   public readonly backup?: DatabaseBackup;
+  public readonly stream: kinesis.IStream;
+  public readonly database: rds.IDatabaseInstance;
+  public readonly databaseKey: kms.IKey;
+  public readonly databaseSecret: secretsmanager.ISecret;
+  public readonly databaseLogGroup: logs.ILogGroup;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
-    super(scope, id, 'data', 'PHI stores: Kinesis stream and RDS PostgreSQL', props);
+    super(scope, id, 'data', props);
     const { config } = props;
     const { naming } = config;
-    const removal = removalPolicyFor(config);
-    const keyDefaults = { removalPolicy: removal, pendingWindowDays: config.keyPendingWindowDays };
+    const lifecycle = lifecycleOf(config);
 
-    this.streamKey = new EncryptionKey(this, 'StreamKey', {
-      ...keyDefaults,
+    const streamKey = new EncryptionKey(this, 'StreamKey', {
+      ...lifecycle.keys,
       alias: naming.streamKeyAlias,
       description: `Kinesis stream ${naming.streamName} (PHI)`,
     });
-    this.databaseKey = new EncryptionKey(this, 'DatabaseKey', {
-      ...keyDefaults,
+    const databaseKey = new EncryptionKey(this, 'DatabaseKey', {
+      ...lifecycle.keys,
       alias: naming.kmsAlias('database'),
       description: `RDS storage, snapshots and Performance Insights of ${naming.dbInstanceIdentifier} (PHI)`,
     });
     const databaseLogKey = new EncryptionKey(this, 'DatabaseLogKey', {
-      ...keyDefaults,
+      ...lifecycle.keys,
       alias: naming.kmsAlias('database-logs'),
       description: `Exported PostgreSQL and pgaudit logs of ${naming.dbInstanceIdentifier}`,
       logGroupNamePatterns: [rdsLogGroupName(naming.dbInstanceIdentifier, '*')],
@@ -51,59 +67,53 @@ export class DataStack extends EnvironmentStack {
 
     this.recordStream = new RecordStream(this, 'Records', {
       streamName: naming.streamName,
-      encryptionKey: this.streamKey.key,
-      shardCount: config.stream.shardCount,
-      retentionHours: config.stream.retentionHours,
-      removalPolicy: removal,
+      encryptionKey: streamKey.key,
+      settings: config.stream,
+      removalPolicy: lifecycle.removalPolicy,
     });
 
-    this.database = new PatientDatabase(this, 'Database', {
-      vpc: props.vpc,
+    this.patientDatabase = new PatientDatabase(this, 'Database', {
+      vpc: props.network.vpc,
       subnetGroupName: DATABASE_SUBNETS,
-      securityGroup: props.databaseSecurityGroup,
+      securityGroup: props.network.databaseSecurityGroup,
       instanceIdentifier: naming.dbInstanceIdentifier,
-      databaseName: config.database.databaseName,
-      masterSecretName: config.database.masterSecretName,
-      instanceType: new ec2.InstanceType(config.database.instanceType),
-      allocatedStorageGiB: config.database.allocatedStorageGiB,
-      maxAllocatedStorageGiB: config.database.maxAllocatedStorageGiB,
-      multiAz: config.database.multiAz,
-      deletionProtection: config.database.deletionProtection,
-      backupRetentionDays: config.database.backupRetentionDays,
-      performanceInsights: config.database.performanceInsights,
-      storageKey: this.databaseKey.key,
+      settings: config.database,
+      storageKey: databaseKey.key,
       logKey: databaseLogKey.key,
-      logRetentionDays: config.logRetentionDays,
-      instanceRemovalPolicy: config.database.snapshotOnDelete ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
-      logRemovalPolicy: removal,
+      logs: lifecycle.logs,
     });
-
-    const { instance } = this.database;
-    acknowledge(instance, ...databaseDeviations(config.database));
+    const { instance } = this.patientDatabase;
     if (config.database.awsBackupPlan) {
       this.backup = new DatabaseBackup(this, 'Backup', {
         instance,
         vaultName: naming.resourceName('backup'),
-        encryptionKey: this.databaseKey.key,
-        removalPolicy: removal,
+        encryptionKey: databaseKey.key,
+        removalPolicy: lifecycle.removalPolicy,
       });
-      new CfnOutput(this, 'BackupVaultName', { value: this.backup.vault.backupVaultName });
+      this.output('BackupVaultName', this.backup.vault.backupVaultName);
     }
+
+    this.streamKey = streamKey.key;
+    this.stream = this.recordStream.stream;
+    this.database = instance;
+    this.databaseKey = databaseKey.key;
+    this.databaseSecret = this.patientDatabase.masterSecret;
+    this.databaseLogGroup = this.patientDatabase.logGroups.postgresql.logGroup;
 
     // Key ids and the database endpoint and resource id can change: consumers import them strongly.
     strengthenReplaceableReferences(this);
 
-    new CfnOutput(this, 'StreamName', { value: this.recordStream.stream.streamName });
-    new CfnOutput(this, 'StreamArn', { value: this.recordStream.stream.streamArn });
-    new CfnOutput(this, 'StreamKeyArn', { value: this.streamKey.key.keyArn });
-    new CfnOutput(this, 'DatabaseInstanceIdentifier', { value: instance.instanceIdentifier });
-    new CfnOutput(this, 'DatabaseEndpointAddress', { value: instance.dbInstanceEndpointAddress });
-    new CfnOutput(this, 'DatabaseEndpointPort', { value: instance.dbInstanceEndpointPort });
-    new CfnOutput(this, 'DatabaseName', { value: config.database.databaseName });
-    new CfnOutput(this, 'DatabaseSecretName', { value: config.database.masterSecretName, description: 'The existing master-credentials secret' });
-    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.masterSecret.secretArn, description: 'Partial ARN (no random suffix) of the existing secret' });
-    new CfnOutput(this, 'DatabaseKeyArn', { value: this.databaseKey.key.keyArn });
-    new CfnOutput(this, 'DatabaseLogKeyArn', { value: databaseLogKey.key.keyArn });
-    new CfnOutput(this, 'DatabaseLogGroupName', { value: this.database.logGroups.postgresql.logGroup.logGroupName, description: 'PostgreSQL and pgaudit log' });
+    this.output('StreamName', this.stream.streamName);
+    this.output('StreamArn', this.stream.streamArn);
+    this.output('StreamKeyArn', this.streamKey.keyArn);
+    this.output('DatabaseInstanceIdentifier', instance.instanceIdentifier);
+    this.output('DatabaseEndpointAddress', instance.dbInstanceEndpointAddress);
+    this.output('DatabaseEndpointPort', instance.dbInstanceEndpointPort);
+    this.output('DatabaseName', config.database.databaseName);
+    this.output('DatabaseSecretName', config.database.masterSecretName, 'The existing master-credentials secret');
+    this.output('DatabaseSecretArn', this.databaseSecret.secretArn, 'Partial ARN (no random suffix) of the existing secret');
+    this.output('DatabaseKeyArn', this.databaseKey.keyArn);
+    this.output('DatabaseLogKeyArn', databaseLogKey.key.keyArn);
+    this.output('DatabaseLogGroupName', this.databaseLogGroup.logGroupName, 'PostgreSQL and pgaudit log');
   }
 }

@@ -1,6 +1,6 @@
 import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { Naming } from '../config';
+import { Naming } from '../contract';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { AlarmTopic, SecurityAlarms } from '../constructs/security-alarms';

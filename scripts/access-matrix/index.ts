@@ -21,11 +21,11 @@ function contextObject(context: Record<string, unknown>, key: string): Record<st
 /** Placeholder accounts when configuration names none, so synth without accounts still evaluates. */
 export function placementDefaults(context: Record<string, unknown>): { delivery: string; branch: string; region: string } {
   const pipeline = contextObject(context, 'pipeline');
-  const ephemeral = contextObject(context, 'ephemeral');
+  const previews = contextObject(context, 'previews');
   const connectionAccount = typeof pipeline.connectionArn === 'string' ? pipeline.connectionArn.split(':')[4] : undefined;
   const tooling = [pipeline.account, context.account, connectionAccount].find((a): a is string => typeof a === 'string' && /^\d{12}$/.test(a)) ?? '111111111111';
-  // With no ephemeral.account, per-branch builds deploy where they run: the tooling account.
-  const branch = typeof ephemeral.account === 'string' && /^\d{12}$/.test(ephemeral.account) ? ephemeral.account : tooling;
+  // With no previews.account, preview builds deploy where they run: the tooling account.
+  const branch = typeof previews.account === 'string' && /^\d{12}$/.test(previews.account) ? previews.account : tooling;
   const region = typeof context.region === 'string' ? context.region : 'eu-west-2';
   return { delivery: tooling, branch, region };
 }
@@ -47,11 +47,11 @@ export function matrixContext(root: string): Record<string, unknown> {
     const account = typeof entry.account === 'string' ? entry.account : d.delivery;
     return [suffix, entry.databaseSecretKeyArn === undefined ? { ...entry, databaseSecretKeyArn: keyIn(account) } : entry];
   }));
-  const ephemeral = contextObject(context, 'ephemeral');
+  const previews = contextObject(context, 'previews');
   return {
     ...context,
     environments,
-    ephemeral: ephemeral.databaseSecretKeyArn === undefined ? { ...ephemeral, databaseSecretKeyArn: keyIn(d.branch) } : ephemeral,
+    previews: previews.databaseSecretKeyArn === undefined ? { ...previews, databaseSecretKeyArn: keyIn(d.branch) } : previews,
   };
 }
 

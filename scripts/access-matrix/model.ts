@@ -185,7 +185,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     if (suffix) return { home: suffix, perBranch: s.origin === 'branch' };
     if (s.template.Resources && Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodePipeline::Pipeline')) {
       // A pipeline that builds branch code (the per-branch deploy/destroy/sweep pipelines) runs it with these roles.
-      const perBranch = /ephemeral/i.test(s.stackName) || Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodeBuild::Project' && JSON.stringify(r.Properties ?? {}).includes('branch='));
+      const perBranch = /-(previews|preview-sandbox)$/.test(s.stackName) || Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodeBuild::Project' && JSON.stringify(r.Properties ?? {}).includes('branch='));
       return { home: perBranch ? 'per-branch tooling' : 'tooling', perBranch };
     }
     return { home: 'shared', perBranch: s.origin === 'branch' };

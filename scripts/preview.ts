@@ -1,19 +1,19 @@
 /**
- * Per-branch (ephemeral) environments: list, enforce the cap, destroy, sweep.
+ * Preview environments (one per branch): list, enforce the cap, destroy, sweep.
  *
- *   npx ts-node --transpile-only scripts/ephemeral.ts suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
- *   npx ts-node --transpile-only scripts/ephemeral.ts list
- *   npx ts-node --transpile-only scripts/ephemeral.ts check-cap --suffix abc-123 [--max 5]
- *   npm run destroy -- --suffix abc-123 [--yes]            (or --branch <name>; asks for confirmation without --yes)
- *   npx ts-node --transpile-only scripts/ephemeral.ts sweep [--yes] [--live-branches branches.txt]
+ *   npx ts-node --transpile-only scripts/preview.ts suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
+ *   npx ts-node --transpile-only scripts/preview.ts list
+ *   npx ts-node --transpile-only scripts/preview.ts check-cap --suffix br-abc-123 [--max 5]
+ *   npm run destroy -- --suffix br-abc-123 [--yes]          (or --branch <name>; asks for confirmation without --yes)
+ *   npx ts-node --transpile-only scripts/preview.ts sweep [--yes] [--live-branches branches.txt]
  *
- * An environment is the stacks tagged Ephemeral=true with one EnvironmentSuffix. Nothing
- * without that tag, or tagged Profile=production, is ever destroyed by this script.
+ * An environment is the stacks tagged Preview=true with one EnvironmentSuffix. Nothing without
+ * that tag, or tagged Profile=production, is ever destroyed by this script.
  */
 import { readFileSync } from 'fs';
 import { createInterface } from 'readline';
 import { CloudFormationClient, CloudFormationClientConfig, DeleteStackCommand, paginateDescribeStacks, Stack, waitUntilStackDeleteComplete } from '@aws-sdk/client-cloudformation';
-import { suffixFromBranch } from '../lib/config/branch-suffix';
+import { LAYERS_TEARDOWN, Naming, PREVIEW_TAG, suffixFromBranch } from '../lib/contract';
 import { parseFlags, runCli, UsageError } from './cli';
 
 /**
@@ -23,18 +23,15 @@ import { parseFlags, runCli, UsageError } from './cli';
  */
 export const SDK_RETRY = { maxAttempts: 8, retryMode: 'adaptive' } as const satisfies CloudFormationClientConfig;
 
-export const USAGE = `usage: ephemeral.ts <command> [flags]
+export const USAGE = `usage: preview.ts <command> [flags]
   suffix --branch B                        print the environment suffix of a branch (no AWS call)
-  list                                     list the per-branch environments
-  check-cap (--suffix S | --branch B) [--max N]   fail when creating S would exceed the cap (default $MAX_EPHEMERAL_ENVIRONMENTS or 5)
+  list                                     list the preview environments
+  check-cap (--suffix S | --branch B) [--max N]   fail when creating S would exceed the cap (default $MAX_PREVIEW_ENVIRONMENTS or 5)
   destroy (--suffix S | --branch B) [--yes]        delete one environment (asks without --yes)
   sweep [--yes] [--live-branches FILE]     delete expired environments and those of deleted branches (dry run without --yes)
   --project P                              project tag (default $PROJECT or hipaa-fhir)`;
 
-/** Deletion order: the reverse of deployment. */
-export const LAYERS_REVERSED = ['compute', 'audit', 'data', 'network'] as const;
-
-export interface EphemeralEnvironment {
+export interface PreviewEnvironment {
   readonly suffix: string;
   readonly branch?: string;
   readonly expiresAt?: string;
@@ -44,17 +41,17 @@ export interface EphemeralEnvironment {
 export type DeletionReason = 'expired' | 'branch-gone';
 
 export class CapReachedError extends Error {}
-export class NotEphemeralError extends Error {}
+export class NotPreviewError extends Error {}
 
 const tagsOf = (s: Stack) => Object.fromEntries((s.Tags ?? []).map((t) => [t.Key!, t.Value ?? '']));
 
-/** Every environment tagged Ephemeral=true for the project, from the paginated DescribeStacks. */
-export async function listEphemeralEnvironments(cfn: CloudFormationClient, project: string): Promise<EphemeralEnvironment[]> {
-  const bySuffix = new Map<string, EphemeralEnvironment>();
+/** Every environment tagged Preview=true for the project, from the paginated DescribeStacks. */
+export async function listPreviewEnvironments(cfn: CloudFormationClient, project: string): Promise<PreviewEnvironment[]> {
+  const bySuffix = new Map<string, PreviewEnvironment>();
   for await (const page of paginateDescribeStacks({ client: cfn }, {})) {
     for (const stack of page.Stacks ?? []) {
       const tags = tagsOf(stack);
-      if (tags.Ephemeral !== 'true' || tags.Project !== project || !tags.EnvironmentSuffix || stack.StackStatus === 'DELETE_COMPLETE') continue;
+      if (tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value || tags.Project !== project || !tags.EnvironmentSuffix || stack.StackStatus === 'DELETE_COMPLETE') continue;
       const env = bySuffix.get(tags.EnvironmentSuffix) ?? { suffix: tags.EnvironmentSuffix, branch: tags.Branch, expiresAt: tags.ExpiresAt, stacks: [] };
       env.stacks.push({ name: stack.StackName!, status: stack.StackStatus!, tags });
       // The newest deploy wins: a later ExpiresAt on any stack extends the environment.
@@ -69,8 +66,8 @@ export async function listEphemeralEnvironments(cfn: CloudFormationClient, proje
  * Which environments the sweeper deletes, and why: past ExpiresAt, or (when the live branches are
  * known) built from a branch that no longer exists. Environments mid-operation are left alone.
  */
-export function selectForDeletion(envs: readonly EphemeralEnvironment[], now: Date, liveBranches?: ReadonlySet<string>): Array<{ env: EphemeralEnvironment; reason: DeletionReason }> {
-  const selected: Array<{ env: EphemeralEnvironment; reason: DeletionReason }> = [];
+export function selectForDeletion(envs: readonly PreviewEnvironment[], now: Date, liveBranches?: ReadonlySet<string>): Array<{ env: PreviewEnvironment; reason: DeletionReason }> {
+  const selected: Array<{ env: PreviewEnvironment; reason: DeletionReason }> = [];
   for (const env of envs) {
     if (env.stacks.some((s) => s.status.endsWith('_IN_PROGRESS'))) continue;
     if (env.expiresAt && Date.parse(env.expiresAt) <= now.getTime()) selected.push({ env, reason: 'expired' });
@@ -80,22 +77,23 @@ export function selectForDeletion(envs: readonly EphemeralEnvironment[], now: Da
 }
 
 /** Throws when creating `suffix` would exceed the cap; updating an existing environment is always allowed. */
-export function enforceCap(envs: readonly EphemeralEnvironment[], suffix: string, max: number): void {
+export function enforceCap(envs: readonly PreviewEnvironment[], suffix: string, max: number): void {
   if (envs.some((e) => e.suffix === suffix)) return;
   if (envs.length >= max) {
-    throw new CapReachedError(`ephemeral environment cap reached: ${envs.length} of ${max} in use (${envs.map((e) => e.suffix).join(', ')}); merge or close a branch, or run npm run destroy -- --suffix <name>`);
+    throw new CapReachedError(`preview environment cap reached: ${envs.length} of ${max} in use (${envs.map((e) => e.suffix).join(', ')}); merge or close a branch, or run npm run destroy -- --suffix <name>`);
   }
 }
 
 /** Deletes an environment's stacks in reverse dependency order, waiting for each. */
-export async function destroyEnvironment(cfn: CloudFormationClient, project: string, env: EphemeralEnvironment, log: (line: string) => void = console.log, maxWaitSeconds = 3600): Promise<void> {
+export async function destroyEnvironment(cfn: CloudFormationClient, project: string, env: PreviewEnvironment, log: (line: string) => void = console.log, maxWaitSeconds = 3600): Promise<void> {
   for (const stack of env.stacks) {
-    if (stack.tags.Ephemeral !== 'true' || stack.tags.Profile === 'production') {
-      throw new NotEphemeralError(`refusing to destroy ${stack.name}: it is not tagged Ephemeral=true with a non-production profile`);
+    if (stack.tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value || stack.tags.Profile === 'production') {
+      throw new NotPreviewError(`refusing to destroy ${stack.name}: it is not tagged ${PREVIEW_TAG.key}=${PREVIEW_TAG.value} with a non-production profile`);
     }
   }
-  for (const layer of LAYERS_REVERSED) {
-    const name = `${project}-${layer}-${env.suffix}`;
+  const naming = new Naming(project, env.suffix);
+  for (const layer of LAYERS_TEARDOWN) {
+    const name = naming.stackName(layer);
     if (!env.stacks.some((s) => s.name === name)) continue;
     for (let attempt = 1; ; attempt++) {
       log(`deleting ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
@@ -125,7 +123,7 @@ function withoutPositionalHint<T>(parse: () => T): T {
   }
 }
 
-export interface EphemeralOptions {
+export interface PreviewOptions {
   readonly command: Command;
   readonly project: string;
   readonly suffix?: string;
@@ -139,7 +137,7 @@ export interface EphemeralOptions {
  * Strict flags (unknown flags, missing values, non-numbers and flags the command does not take are
  * usage errors), checked before any AWS client exists. undefined means --help.
  */
-export function parseEphemeralArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): EphemeralOptions | undefined {
+export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PreviewOptions | undefined {
   const parsed = withoutPositionalHint(() => parseFlags(argv, {
     project: { type: 'string' },
     branch: { type: 'string' },
@@ -168,8 +166,8 @@ export function parseEphemeralArgs(argv: readonly string[], env: NodeJS.ProcessE
   if (flags.suffix !== undefined && flags.branch !== undefined) throw new UsageError('use either --suffix or --branch, not both');
   let max = flags.max;
   if (max === undefined) {
-    const fromEnv = env.MAX_EPHEMERAL_ENVIRONMENTS ?? '5';
-    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1) throw new UsageError(`MAX_EPHEMERAL_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
+    const fromEnv = env.MAX_PREVIEW_ENVIRONMENTS ?? '5';
+    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1) throw new UsageError(`MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
     max = Number(fromEnv);
   }
   let suffix = flags.suffix;
@@ -192,7 +190,7 @@ async function confirm(question: string): Promise<boolean> {
  * need credentials) unless a test passes one.
  */
 export async function main(argv: string[], cfn?: CloudFormationClient, now = new Date()): Promise<number> {
-  const options = parseEphemeralArgs(argv);
+  const options = parsePreviewArgs(argv);
   if (!options) {
     console.log(USAGE);
     return 0;
@@ -209,13 +207,13 @@ export async function main(argv: string[], cfn?: CloudFormationClient, now = new
   }
 }
 
-async function run(options: EphemeralOptions, cfn: CloudFormationClient, now: Date): Promise<number> {
+async function run(options: PreviewOptions, cfn: CloudFormationClient, now: Date): Promise<number> {
   const { project, yes } = options;
-  const envs = await listEphemeralEnvironments(cfn, project);
+  const envs = await listPreviewEnvironments(cfn, project);
   switch (options.command) {
     case 'list':
       for (const e of envs) console.log(`${e.suffix}\tbranch=${e.branch ?? '-'}\texpires=${e.expiresAt ?? '-'}\t${e.stacks.map((s) => `${s.name}:${s.status}`).join(' ')}`);
-      console.log(`${envs.length} ephemeral environment(s)`);
+      console.log(`${envs.length} preview environment(s)`);
       return 0;
     case 'check-cap':
       enforceCap(envs, options.suffix!, options.max);
@@ -225,7 +223,7 @@ async function run(options: EphemeralOptions, cfn: CloudFormationClient, now: Da
       const suffix = options.suffix!;
       const env = envs.find((e) => e.suffix === suffix);
       if (!env) {
-        console.log(`no ephemeral environment "${suffix}": nothing to do`);
+        console.log(`no preview environment "${suffix}": nothing to do`);
         return 0;
       }
       if (!yes && !(await confirm(`Destroy ${env.stacks.map((s) => s.name).join(', ')}?`))) {
@@ -251,4 +249,4 @@ async function run(options: EphemeralOptions, cfn: CloudFormationClient, now: Da
   }
 }
 
-if (require.main === module) runCli('ephemeral', USAGE, () => main(process.argv.slice(2)));
+if (require.main === module) runCli('preview', USAGE, () => main(process.argv.slice(2)));

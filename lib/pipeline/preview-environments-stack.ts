@@ -7,7 +7,8 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgePipelineFindings } from '../compliance/pipeline-findings';
-import { EphemeralConfig, Naming, PipelineConfig } from '../config';
+import type { PipelineConfig, PreviewConfig } from '../config';
+import { Naming, ToolingNames } from '../contract';
 import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
@@ -15,14 +16,14 @@ import { BUILD_IMAGE, NODE_RUNTIME_PHASE } from './build-environment';
 import { grantUseConnection, sourceActionRoles } from './connection';
 import { loadIntegrationBuildSpec } from './integration-test-step';
 
-export interface EphemeralEnvironmentsStackProps extends StackProps {
+export interface PreviewEnvironmentsStackProps extends StackProps {
   /** Repository, connection, account and region (shared with the delivery pipeline). */
   readonly pipeline: PipelineConfig;
-  readonly ephemeral: EphemeralConfig;
+  readonly previews: PreviewConfig;
 }
 
 /**
- * Tooling scripts reach the sandbox account only through its manager role (EphemeralSandboxStack):
+ * Tooling scripts reach the sandbox account only through its manager role (PreviewSandboxStack):
  * a profile the SDK resolves by assuming it with the build's own credentials.
  */
 const SANDBOX_PROFILE = [
@@ -30,80 +31,67 @@ const SANDBOX_PROFILE = [
   'printf \'[profile sandbox]\\nrole_arn = %s\\ncredential_source = EcsContainer\\nregion = %s\\n\' "$SANDBOX_MANAGER_ROLE_ARN" "$AWS_REGION" > "$AWS_CONFIG_FILE"',
 ];
 const INSTALL = { ...NODE_RUNTIME_PHASE, commands: ['npm ci --no-audit --no-fund', ...SANDBOX_PROFILE] };
-const EPHEMERAL = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts';
-
-/** Fixed names of the build roles, so the sandbox account's roles can trust exactly them. */
-export function ephemeralBuildRoleNames(project: string) {
-  return {
-    deploy: `${project}-ephemeral-deploy`,
-    integ: `${project}-ephemeral-integ-test`,
-    destroy: `${project}-ephemeral-destroy`,
-    sweep: `${project}-ephemeral-sweep`,
-  } as const;
-}
-
-/** The sandbox role that lists and deletes per-branch environments (see EphemeralSandboxStack). */
-export function sandboxManagerRoleName(project: string): string {
-  return `${project}-ephemeral-manager`;
-}
+const PREVIEW = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts';
 
 /**
- * Per-branch environments, from the same CodeConnections repository as the delivery pipeline:
+ * Preview environments (one per branch), from the same CodeConnections repository as the delivery
+ * pipeline:
  * - Deploy pipeline: a push to a matching branch, or a pull request opened or updated against the
  *   base branch, derives the suffix from the branch, checks the cap, `cdk deploy`s the stage with the
- *   ephemeral profile and runs buildspec-integ.yml against it.
+ *   development profile and runs buildspec-integ.yml against it.
  * - Destroy pipeline: a pull request closed or merged destroys that branch's environment.
  * - Sweeper: every hour, destroys environments past their ExpiresAt or whose branch is gone.
- * Builds deploy through the CDK bootstrap roles; they can delete only stacks tagged Ephemeral=true.
+ * Builds deploy through the CDK bootstrap roles; they can delete only stacks tagged Preview=true.
  */
-export class EphemeralEnvironmentsStack extends Stack {
+export class PreviewEnvironmentsStack extends Stack {
   public readonly deployPipeline: codepipeline.Pipeline;
   public readonly destroyPipeline: codepipeline.Pipeline;
   public readonly sweeperPipeline: codepipeline.Pipeline;
   public readonly sweepSchedule: events.Rule;
 
-  constructor(scope: Construct, id: string, props: EphemeralEnvironmentsStackProps) {
-    const { pipeline: p, ephemeral: e } = props;
+  constructor(scope: Construct, id: string, props: PreviewEnvironmentsStackProps) {
+    const { pipeline: p, previews: e } = props;
+    const names = new ToolingNames(p.project);
     super(scope, id, {
       ...props,
-      stackName: `${p.project}-ephemeral`,
+      stackName: names.previewsStackName,
       env: { account: p.account, region: p.region },
-      description: `Per-branch ephemeral environments of ${p.project}: deploy, destroy and TTL sweeper`,
-      tags: { Project: p.project, Component: 'ephemeral-environments', ...props.tags },
+      description: `Preview environments of ${p.project}: deploy, destroy and TTL sweeper`,
+      tags: { Project: p.project, Component: 'preview-environments', ...props.tags },
     });
     const removalPolicy = p.destroyable ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
-    const logGroupName = `/${p.project}/ephemeral/codebuild`;
+    const logGroupName = names.previewsBuildLogGroupName;
     const key = new EncryptionKey(this, 'Key', {
-      alias: `alias/${p.project}/ephemeral-pipelines`,
-      description: `Artifacts and build logs of the ${p.project} ephemeral-environment pipelines`,
+      alias: names.previewsKeyAlias,
+      description: `Artifacts and build logs of the ${p.project} preview-environment pipelines`,
       removalPolicy,
       pendingWindowDays: p.destroyable ? 7 : 30,
       logGroupNamePatterns: [logGroupName],
     });
-    const artifacts = new ArtifactBucket(this, 'Artifacts', { encryptionKey: key.key, destroyable: p.destroyable, logPrefix: 'ephemeral-artifacts/' });
+    const artifacts = new ArtifactBucket(this, 'Artifacts', { encryptionKey: key.key, destroyable: p.destroyable, logPrefix: 'preview-artifacts/' });
     const logs = new EncryptedLogGroup(this, 'BuildLogs', { logGroupName, encryptionKey: key.key, retentionDays: 90, removalPolicy });
 
-    // Per-branch environments live in the sandbox account; these builds hold no permission anywhere
+    // Preview environments live in the sandbox account; these builds hold no permission anywhere
     // else. They assume only the sandbox's own bootstrap roles (its qualifier), its manager role,
-    // and the post-deploy role each per-branch stage creates.
+    // and the post-deploy role each preview stage creates.
     const sandbox = e.account ?? p.account;
     const q = e.bootstrapQualifier;
     const bootstrapRoles = ['deploy', 'file-publishing', 'image-publishing'].map((r) => `arn:aws:iam::${sandbox}:role/cdk-${q}-${r}-role-${sandbox}-${p.region}`);
-    const managerRoleArn = `arn:aws:iam::${sandbox}:role/${sandboxManagerRoleName(p.project)}`;
+    const managerRoleArn = `arn:aws:iam::${sandbox}:role/${names.previewManagerRoleName}`;
     const assumeManager = new iam.PolicyStatement({ sid: 'AssumeSandboxManagerRole', actions: ['sts:AssumeRole'], resources: [managerRoleArn] });
-    const roleNames = ephemeralBuildRoleNames(p.project);
+    const roleNames = names.previewBuildRoleNames;
 
-    const project = (name: string, purpose: keyof typeof roleNames | 'integ-test', buildSpec: codebuild.BuildSpec, statements: iam.PolicyStatement[], privileged = false) => {
+    const project = (name: string, purpose: 'deploy' | 'integ-test' | 'destroy' | 'sweep', buildSpec: codebuild.BuildSpec, statements: iam.PolicyStatement[], privileged = false) => {
       const roleName = roleNames[purpose === 'integ-test' ? 'integ' : purpose];
       const proj = new codebuild.PipelineProject(this, name, {
-        projectName: `${p.project}-ephemeral-${purpose}`,
-        description: `Ephemeral environments: ${purpose}`,
+        projectName: names.previewProjectName(purpose),
+        description: `Preview environments: ${purpose}`,
         encryptionKey: key.key,
-        role: new iam.Role(this, `${name}Role`, { roleName, assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'), description: `Per-branch environments: ${purpose} build` }),
+        role: new iam.Role(this, `${name}Role`, { roleName, assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'), description: `Preview environments: ${purpose} build` }),
         environment: { buildImage: BUILD_IMAGE, computeType: codebuild.ComputeType.MEDIUM, privileged },
         environmentVariables: {
           PROJECT: { value: p.project },
-          MAX_EPHEMERAL_ENVIRONMENTS: { value: String(e.maxEnvironments) },
+          MAX_PREVIEW_ENVIRONMENTS: { value: String(e.maxEnvironments) },
           SANDBOX_MANAGER_ROLE_ARN: { value: managerRoleArn },
         },
         logging: { cloudWatch: { logGroup: logs.logGroup } },
@@ -123,9 +111,9 @@ export class EphemeralEnvironmentsStack extends Stack {
           commands: [
             // A pull request's source branch, else the pushed branch (see branchVars below).
             'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
-            `export ENVIRONMENT_SUFFIX=$(${EPHEMERAL} suffix --branch "$BRANCH")`,
+            `export ENVIRONMENT_SUFFIX=$(${PREVIEW} suffix --branch "$BRANCH")`,
             'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
-            `${EPHEMERAL} check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_EPHEMERAL_ENVIRONMENTS"`,
+            `${PREVIEW} check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"`,
             'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
           ],
         },
@@ -135,15 +123,15 @@ export class EphemeralEnvironmentsStack extends Stack {
       assumeManager,
     ], true);
 
-    // The per-branch stage's own post-deploy role: `<project>-post-deploy-br-*` never matches a
-    // long-lived environment (no configured suffix may start with br-, see BRANCH_SUFFIX_PREFIX).
+    // The preview stage's own post-deploy role: `<project>-post-deploy-br-*` never matches a
+    // long-lived environment (no configured suffix may start with br-, see PREVIEW_SUFFIX_PREFIX).
     const integ = project('IntegrationTestProject', 'integ-test', codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()), [
-      new iam.PolicyStatement({ sid: 'AssumePerBranchPostDeployRoles', actions: ['sts:AssumeRole'], resources: [`arn:aws:iam::${sandbox}:role/${Naming.anyBranch(p.project).resourceName('post-deploy')}`] }),
+      new iam.PolicyStatement({ sid: 'AssumePreviewPostDeployRoles', actions: ['sts:AssumeRole'], resources: [`arn:aws:iam::${sandbox}:role/${Naming.anyPreview(p.project).postDeployRoleName}`] }),
     ]);
 
     const destroy = project('DestroyProject', 'destroy', codebuild.BuildSpec.fromObject({
       version: '0.2',
-      phases: { install: INSTALL, build: { commands: [`${EPHEMERAL} destroy --branch "$PR_SOURCE_BRANCH" --yes`] } },
+      phases: { install: INSTALL, build: { commands: [`${PREVIEW} destroy --branch "$PR_SOURCE_BRANCH" --yes`] } },
     }), [assumeManager]);
 
     const sweep = project('SweepProject', 'sweep', codebuild.BuildSpec.fromObject({
@@ -154,7 +142,7 @@ export class EphemeralEnvironmentsStack extends Stack {
           commands: [
             // The full clone carries the connection's credentials: list the branches that still exist.
             'git ls-remote --heads origin | awk \'{print $2}\' > /tmp/live-branches.txt || : > /tmp/live-branches.txt',
-            `if [ -s /tmp/live-branches.txt ]; then ${EPHEMERAL} sweep --yes --live-branches /tmp/live-branches.txt; else ${EPHEMERAL} sweep --yes; fi`,
+            `if [ -s /tmp/live-branches.txt ]; then ${PREVIEW} sweep --yes --live-branches /tmp/live-branches.txt; else ${PREVIEW} sweep --yes; fi`,
           ],
         },
       },
@@ -179,7 +167,7 @@ export class EphemeralEnvironmentsStack extends Stack {
       return { output, action };
     };
     const newPipeline = (name: string, mode: codepipeline.ExecutionMode, src: ReturnType<typeof source>, stages: codepipeline.StageProps[]) => new codepipeline.Pipeline(this, name, {
-      pipelineName: `${p.project}-ephemeral-${name.replace(/Pipeline$/, '').toLowerCase()}`,
+      pipelineName: names.previewPipelineName(name.replace(/Pipeline$/, '').toLowerCase() as 'deploy' | 'destroy' | 'sweeper'),
       pipelineType: codepipeline.PipelineType.V2,
       executionMode: mode,
       artifactBucket: artifacts.bucket,
@@ -210,7 +198,7 @@ export class EphemeralEnvironmentsStack extends Stack {
           environmentVariables: {
             ENVIRONMENT_SUFFIX: { value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
             INTEG_SUITE: { value: 'integ' },
-            POST_DEPLOY_ROLE_ARN: { value: `arn:aws:iam::${sandbox}:role/${p.project}-post-deploy-#{Deploy.ENVIRONMENT_SUFFIX}` },
+            POST_DEPLOY_ROLE_ARN: { value: `arn:aws:iam::${sandbox}:role/${Naming.ofPipelineVariable(p.project, '#{Deploy.ENVIRONMENT_SUFFIX}').postDeployRoleName}` },
           },
         })],
       },
@@ -241,7 +229,7 @@ export class EphemeralEnvironmentsStack extends Stack {
       { stageName: 'Sweep', actions: [new actions.CodeBuildAction({ actionName: 'Sweep', project: sweep, input: sweepSource.output })] },
     ]);
     this.sweepSchedule = new events.Rule(this, 'SweepSchedule', {
-      description: `Hourly sweep of expired or orphaned ${p.project} ephemeral environments`,
+      description: `Hourly sweep of expired or orphaned ${p.project} preview environments`,
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.CodePipeline(this.sweeperPipeline)],
     });
@@ -253,8 +241,8 @@ export class EphemeralEnvironmentsStack extends Stack {
     // Every IAM policy and build project in this stack belongs to its pipelines.
     acknowledgePipelineFindings(this);
 
-    new CfnOutput(this, 'EphemeralDeployPipelineName', { value: this.deployPipeline.pipelineName });
-    new CfnOutput(this, 'EphemeralDestroyPipelineName', { value: this.destroyPipeline.pipelineName });
-    new CfnOutput(this, 'EphemeralSweeperPipelineName', { value: this.sweeperPipeline.pipelineName });
+    new CfnOutput(this, 'PreviewDeployPipelineName', { value: this.deployPipeline.pipelineName });
+    new CfnOutput(this, 'PreviewDestroyPipelineName', { value: this.destroyPipeline.pipelineName });
+    new CfnOutput(this, 'PreviewSweeperPipelineName', { value: this.sweeperPipeline.pipelineName });
   }
 }

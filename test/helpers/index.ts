@@ -1,14 +1,20 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from '../lib/config';
-import { PipelineAppStage } from '../stages/pipeline-app-stage';
+import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from '../../lib/config';
+import { Layer, LAYERS } from '../../lib/contract';
+import { PipelineAppStage } from '../../stages/pipeline-app-stage';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cdkJson = require('../cdk.json') as { context: Record<string, unknown> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- cdk.json is JSON outside the TypeScript project
+const cdkJson = require('../../cdk.json') as { context: Record<string, unknown> };
 
 /** An App with the feature flags of cdk.json, exactly as `cdk synth` builds it. */
 export function testApp(): App {
   return new App({ context: { ...cdkJson.context } });
+}
+
+/** The CDK context of cdk.json. */
+export function cdkJsonContext(): Record<string, unknown> {
+  return { ...cdkJson.context };
 }
 
 export function testConfig(overrides: RawEnvironmentConfig = {}): EnvironmentConfig {
@@ -18,8 +24,8 @@ export function testConfig(overrides: RawEnvironmentConfig = {}): EnvironmentCon
 export interface SynthesizedStage {
   readonly app: App;
   readonly stage: PipelineAppStage;
-  readonly stacks: Stack[];
-  readonly templates: Record<'network' | 'data' | 'audit' | 'compute', Template>;
+  readonly stacks: readonly Stack[];
+  readonly templates: Readonly<Record<Layer, Template>>;
 }
 
 export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedStage {
@@ -29,13 +35,8 @@ export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedSta
   return {
     app,
     stage,
-    stacks: [stage.network, stage.data, stage.audit, stage.compute],
-    templates: {
-      network: Template.fromStack(stage.network),
-      data: Template.fromStack(stage.data),
-      audit: Template.fromStack(stage.audit),
-      compute: Template.fromStack(stage.compute),
-    },
+    stacks: stage.stackList,
+    templates: Object.fromEntries(LAYERS.map((layer) => [layer, Template.fromStack(stage.stacks[layer])])) as Record<Layer, Template>,
   };
 }
 

@@ -1,0 +1,67 @@
+/**
+ * The processor's side of the environment contract: the environment variables it reads, the
+ * metrics it emits, its health port and its database identities. The processor (lib/processor)
+ * reads and emits exactly these; the compute stack sets the variables, alarms and graphs these
+ * metrics, and a contract test holds the two sides together.
+ *
+ * No CDK and no runtime imports: this file is part of the processor image's build context.
+ */
+
+/** Environment variables of the processor container (12-factor: its only configuration). */
+export const PROCESSOR_ENV = {
+  streamName: 'STREAM_NAME',
+  region: 'AWS_REGION',
+  kinesisEndpoint: 'KINESIS_ENDPOINT',
+  dbHost: 'DB_HOST',
+  dbPort: 'DB_PORT',
+  dbName: 'DB_NAME',
+  dbUser: 'DB_USER',
+  dbPassword: 'DB_PASSWORD',
+  dbIamAuth: 'DB_IAM_AUTH',
+  dbSslMode: 'DB_SSL_MODE',
+  dbCaBundle: 'DB_CA_BUNDLE',
+  dbMigrateOnStart: 'DB_MIGRATE_ON_START',
+  workerId: 'WORKER_ID',
+  maxRecordBytes: 'MAX_RECORD_BYTES',
+  getRecordsLimit: 'GET_RECORDS_LIMIT',
+  leaseTtlMs: 'LEASE_TTL_MS',
+  pollIntervalMs: 'POLL_INTERVAL_MS',
+  healthPort: 'HEALTH_PORT',
+  logLevel: 'LOG_LEVEL',
+  metrics: 'METRICS',
+  metricsNamespace: 'METRICS_NAMESPACE',
+} as const;
+export type ProcessorEnvName = (typeof PROCESSOR_ENV)[keyof typeof PROCESSOR_ENV];
+
+/** The container's name in every task definition that runs the processor image. */
+export const PROCESSOR_CONTAINER_NAME = 'processor';
+/** The awslogs stream prefix: streams are `<prefix>/<container>/<task id>`. */
+export const PROCESSOR_LOG_STREAM_PREFIX = 'processor';
+
+/** `GET /health` listens on 127.0.0.1 at this port (the container HEALTHCHECK calls it). */
+export const PROCESSOR_HEALTH_PORT = 8080;
+
+/** CloudWatch Embedded Metric Format namespace, dimension and names of everything the processor emits. */
+export const PROCESSOR_METRICS = {
+  namespace: 'HipaaFhir/Processor',
+  /** The one dimension of every processor metric; the shard id is a property, not a dimension. */
+  streamDimension: 'StreamName',
+  names: {
+    recordsProcessed: 'RecordsProcessed',
+    recordsPersisted: 'RecordsPersisted',
+    recordsDuplicate: 'RecordsDuplicate',
+    recordsStale: 'RecordsStale',
+    recordsQuarantined: 'RecordsQuarantined',
+    batchLatency: 'BatchLatency',
+    millisBehindLatest: 'MillisBehindLatest',
+    batchTransactions: 'BatchTransactions',
+    shardStuck: 'ShardStuck',
+    batchAttempts: 'BatchAttempts',
+  },
+} as const;
+export type ProcessorMetricName = (typeof PROCESSOR_METRICS.names)[keyof typeof PROCESSOR_METRICS.names];
+
+/** The database role the processor works as: INSERT and SELECT only on history and audit. */
+export const WRITER_ROLE = 'fhir_writer';
+/** The processor's own database login (migration 10); in AWS it authenticates with IAM tokens only. */
+export const PROCESSOR_DB_USER = 'fhir_processor';
