@@ -54,22 +54,80 @@ export function countByPack(findings: AcknowledgedFinding[]): Record<string, num
   return counts;
 }
 
-/**
- * A Markdown table, one row per (rule, resource), listing where it applies (stage ids or
- * stacks outside a stage). Rows are sorted so the table is stable.
- */
-export function findingsTable(findings: AcknowledgedFinding[]): string {
-  const rows = new Map<string, { rule: string; resource: string; where: Set<string>; reason: string }>();
+/** Which part of the product an acknowledgement concerns. */
+export type RegisterSection = 'workload' | 'tooling';
+
+/** Stacks of the delivery tooling (no PHI); every other stack belongs to the PHI workload. */
+const TOOLING_STACKS = new Set(['Pipeline', 'Previews', 'PreviewSandbox']);
+
+export function sectionOf(f: AcknowledgedFinding): RegisterSection {
+  // A stage inside the pipeline stack is an environment: its stacks are workload.
+  return f.stage === '' && TOOLING_STACKS.has(f.stack) ? 'tooling' : 'workload';
+}
+
+/** `HIPAA.Security-IAMNoInlinePolicy` -> pack, rule and the finding in brackets (IAM5's resource or action). */
+export function splitRule(id: string): { pack: string; rule: string; finding?: string } {
+  const m = /^(AwsSolutions|HIPAA\.Security|NIST\.800\.53\.R5|CloudFormation-Validate)(?:-|::)([A-Za-z0-9]+)(?:\[(.+)\])?$/.exec(id);
+  if (!m) throw new Error(`not a rule id: ${id}`);
+  return { pack: m[1], rule: m[2], ...(m[3] !== undefined ? { finding: m[3] } : {}) };
+}
+
+/** One decision: one reason, the rules it answers (packs merged), and every resource it is applied to. */
+export interface Decision {
+  readonly section: RegisterSection;
+  readonly reason: string;
+  /** Rule name -> packs that report it (HIPAA.Security and NIST.800.53.R5 share many rules). */
+  readonly rules: ReadonlyMap<string, ReadonlySet<string>>;
+  /** `Stack/path` -> where it applies (stage or stack ids) and the specific findings (IAM5 resources). */
+  readonly resources: ReadonlyMap<string, { readonly where: ReadonlySet<string>; readonly findings: ReadonlySet<string> }>;
+}
+
+/** Groups acknowledgements into decisions: one per (section, reason), in a stable order. */
+export function decisions(findings: readonly AcknowledgedFinding[]): Decision[] {
+  const byKey = new Map<string, { section: RegisterSection; reason: string; rules: Map<string, Set<string>>; resources: Map<string, { where: Set<string>; findings: Set<string> }> }>();
   for (const f of findings) {
+    const section = sectionOf(f);
+    const key = `${section}|${f.reason}`;
+    const d = byKey.get(key) ?? { section, reason: f.reason, rules: new Map(), resources: new Map() };
+    const { pack, rule, finding } = splitRule(f.rule);
+    d.rules.set(rule, (d.rules.get(rule) ?? new Set()).add(pack));
     const resource = `${f.stack}/${f.resource}`;
-    const key = `${resource}|${f.rule}`;
-    const row = rows.get(key) ?? { rule: f.rule, resource, where: new Set<string>(), reason: f.reason };
-    row.where.add(f.stage || f.stack);
-    rows.set(key, row);
+    const entry = d.resources.get(resource) ?? { where: new Set<string>(), findings: new Set<string>() };
+    entry.where.add(f.stage || f.stack);
+    if (finding !== undefined) entry.findings.add(finding);
+    d.resources.set(resource, entry);
+    byKey.set(key, d);
   }
-  const escape = (s: string) => s.replace(/\|/g, '\\|');
-  const lines = [...rows.values()]
-    .sort((a, b) => a.resource.localeCompare(b.resource) || a.rule.localeCompare(b.rule))
-    .map((r) => `| \`${escape(r.rule)}\` | \`${r.resource}\` | ${[...r.where].sort().join(', ')} | ${escape(r.reason)} |`);
-  return ['| Rule | Resource | Applies to | Reason |', '| --- | --- | --- | --- |', ...lines].join('\n');
+  const first = (d: Decision) => [...d.rules.keys()].sort()[0];
+  return [...byKey.values()].sort((a, b) => (a.section === b.section ? 0 : a.section === 'workload' ? -1 : 1) || first(a).localeCompare(first(b)) || a.reason.localeCompare(b.reason));
+}
+
+const SECTION_TITLES: Readonly<Record<RegisterSection, string>> = {
+  workload: 'PHI workload (the stacks of every environment, and the shared trail)',
+  tooling: 'Delivery tooling (the pipeline and the preview pipelines, no PHI)',
+};
+
+/**
+ * The compliance register as Markdown: per section, one entry per decision with the rules it covers
+ * (packs merged), its reason, and the resources it is applied to (with where each applies).
+ */
+export function complianceRegister(findings: readonly AcknowledgedFinding[]): string {
+  const all = decisions(findings);
+  const lines: string[] = [];
+  let n = 0;
+  for (const section of ['workload', 'tooling'] as const) {
+    const ofSection = all.filter((d) => d.section === section);
+    lines.push(`## ${SECTION_TITLES[section]}`, '', `${ofSection.length} decisions.`, '');
+    for (const d of ofSection) {
+      n++;
+      const rules = [...d.rules.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([rule, packs]) => `\`${rule}\` (${[...packs].sort().join(', ')})`);
+      lines.push(`### D${n}. ${rules.join(', ')}`, '', d.reason, '');
+      for (const [resource, { where, findings: specific }] of [...d.resources.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+        const detail = specific.size > 0 ? `: ${[...specific].sort().map((x) => `\`${x.replace(/\|/g, '\\|')}\``).join(', ')}` : '';
+        lines.push(`- \`${resource}\` (${[...where].sort().join(', ')})${detail}`);
+      }
+      lines.push('');
+    }
+  }
+  return lines.join('\n').trimEnd();
 }

@@ -31,8 +31,10 @@ export type AppPlan =
       readonly postDeployTrustedRoleArn?: string;
       readonly sharedTrail?: SharedTrailPlan;
     }
-  /** One personal environment (`-c environmentSuffix=<name>`), or every configured one when there is no pipeline. */
-  | { readonly mode: 'personal' | 'environments'; readonly environments: readonly EnvironmentConfig[]; readonly sharedTrail?: SharedTrailPlan };
+  /** One personal environment (`-c environmentSuffix=<name>`). */
+  | { readonly mode: 'personal'; readonly environments: readonly EnvironmentConfig[]; readonly sharedTrail?: SharedTrailPlan }
+  /** No pipeline configured: every environment of cdk.json as a plain stage. */
+  | { readonly mode: 'environments'; readonly environments: readonly EnvironmentConfig[]; readonly sharedTrail?: SharedTrailPlan };
 
 /** The environments a plan deploys as stages. */
 export function plannedEnvironments(plan: AppPlan): readonly EnvironmentConfig[] {

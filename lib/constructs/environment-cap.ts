@@ -62,8 +62,6 @@ export class EnvironmentCap extends Construct {
         MAX_ENVIRONMENTS: String(props.maxEnvironments),
         FIRST_STACK_PREFIX: props.firstStackPrefix,
         OWN_STACK: stack.stackName,
-        PREVIEW_TAG_KEY: PREVIEW_TAG.key,
-        PREVIEW_TAG_VALUE: PREVIEW_TAG.value,
       },
       executeBefore: props.before ?? [],
       executeOnHandlerChange: true,
@@ -106,6 +104,7 @@ export class EnvironmentCap extends Construct {
 export const ENVIRONMENT_CAP_HANDLER = `
 const { CloudFormationClient, DescribeStacksCommand, paginateListStacks } = require('@aws-sdk/client-cloudformation');
 const cfn = new CloudFormationClient({ maxAttempts: 8, retryMode: 'adaptive' });
+const PREVIEW_TAG = ${JSON.stringify(PREVIEW_TAG)};
 exports.handler = async () => {
   const e = process.env;
   const max = Number(e.MAX_ENVIRONMENTS);
@@ -121,7 +120,7 @@ exports.handler = async () => {
         throw error;
       }
       const tags = Object.fromEntries(((stack && stack.Tags) || []).map((t) => [t.Key, t.Value]));
-      if (tags[e.PREVIEW_TAG_KEY] !== e.PREVIEW_TAG_VALUE || tags.Project !== e.PROJECT || tags.EnvironmentSuffix === e.ENVIRONMENT_SUFFIX) continue;
+      if (tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value || tags.Project !== e.PROJECT || tags.EnvironmentSuffix === e.ENVIRONMENT_SUFFIX) continue;
       others.push(tags.EnvironmentSuffix || s.StackName);
     }
   }

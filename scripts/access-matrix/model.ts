@@ -280,7 +280,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const suffix = stack.loaded.tags.EnvironmentSuffix;
     if (suffix) bySuffix.set(suffix, [...(bySuffix.get(suffix) ?? []), stack]);
   }
-  const ephemeralContext = contextObject(options.context, 'ephemeral');
+  const previewContext = contextObject(options.context, 'previews');
   const environmentsContext = contextObject(options.context, 'environments');
   const environments: Environment[] = [];
   const environmentTags = new Map<string, Record<string, string>>();
@@ -288,7 +288,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const first = envStacks[0];
     environmentTags.set(suffix, Object.fromEntries(Object.entries(first.loaded.tags).filter(([k]) => k !== 'ExpiresAt')));
     const perBranch = first.loaded.origin === 'branch';
-    const configured = perBranch ? ephemeralContext : contextObject(environmentsContext, suffix);
+    const configured = perBranch ? previewContext : contextObject(environmentsContext, suffix);
     const keyOf = (stack: PlacedStack, value: unknown): string | undefined => {
       const v = resolver.str(stack, value);
       if (v === UNRESOLVED) return undefined;
@@ -415,12 +415,12 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
   }
   const toolingAccounts = [...accounts.entries()].filter(([, a]) => a.tooling).map(([id]) => id);
   const trust = options.bootstrapTrust ?? toolingAccounts;
-  // Qualifiers: the default everywhere, every one a policy names, and the sandbox's own (ephemeral.bootstrapQualifier).
+  // Qualifiers: the default everywhere, every one a policy names, and the sandbox's own (previews.bootstrapQualifier).
   const qualifiers = new Map<string, Set<string>>([...accounts.keys()].map((a) => [a, new Set([qualifier])]));
   const named = /cdk-([a-z0-9]+)-(?:deploy|file-publishing|image-publishing|lookup)-role-(\d{12})-/g;
   const policyText = JSON.stringify(principals.map((p) => p.identityPolicies));
   for (const match of policyText.matchAll(named)) qualifiers.set(match[2], new Set([...(qualifiers.get(match[2]) ?? []), match[1]]));
-  const sandboxQualifier = typeof ephemeralContext.bootstrapQualifier === 'string' ? ephemeralContext.bootstrapQualifier : undefined;
+  const sandboxQualifier = typeof previewContext.bootstrapQualifier === 'string' ? previewContext.bootstrapQualifier : undefined;
   if (sandboxQualifier) qualifiers.set(options.fallbackAccount.branch, new Set([...(qualifiers.get(options.fallbackAccount.branch) ?? []), sandboxQualifier]));
   const deployRoles = new Map<string, string[]>();
   for (const [account, accountQualifiers] of qualifiers) {

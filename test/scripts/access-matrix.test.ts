@@ -79,7 +79,7 @@ describe('access matrix (npm run access-matrix)', () => {
   test('(c/e) a per-branch pipeline role whose sts:AssumeRole resources become "*" is caught reaching prod', async () => {
     const mutated = clone(stacks);
     let changed = 0;
-    for (const stack of mutated.filter((s) => s.origin === 'delivery' && !s.tags.EnvironmentSuffix && /ephemeral/i.test(s.stackName))) {
+    for (const stack of mutated.filter((s) => s.origin === 'delivery' && !s.tags.EnvironmentSuffix && /-previews$/.test(s.stackName))) {
       for (const resource of Object.values(stack.template.Resources ?? {})) {
         if (resource.Type !== 'AWS::IAM::Policy') continue;
         for (const statement of (resource.Properties!.PolicyDocument as Doc).Statement) {
@@ -94,15 +94,15 @@ describe('access matrix (npm run access-matrix)', () => {
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
     // Each per-branch build (deploy, integration test, destroy, sweep) is caught reaching prod on its own.
     for (const build of ['DeployProject', 'IntegrationTestProject', 'DestroyProject', 'SweepProject']) {
-      expect([build, found.some((v) => new RegExp(`^prod: change-stacks: per-branch principal hipaa-fhir-ephemeral/${build}Role\\w+ .*reaches a long-lived environment$`).test(v))]).toEqual([build, true]);
+      expect([build, found.some((v) => new RegExp(`^prod: change-stacks: per-branch principal hipaa-fhir-previews/${build}Role\\w+ .*reaches a long-lived environment$`).test(v))]).toEqual([build, true]);
     }
   }, 60_000);
 
   test("(c) the per-branch integration build's post-deploy role pattern widened to \"*\" is caught reaching prod", async () => {
     const mutated = clone(stacks);
     let changed = 0;
-    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /ephemeral/i.test(s.stackName), 'IntegrationTestProjectRole')) {
-      for (const statement of doc.Statement.filter((st) => st.Sid === 'AssumePerBranchPostDeployRoles')) {
+    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'IntegrationTestProjectRole')) {
+      for (const statement of doc.Statement.filter((st) => st.Sid === 'AssumePreviewPostDeployRoles')) {
         expect(statement.Resource).toMatch(/:role\/hipaa-fhir-post-deploy-br-\*$/);
         statement.Resource = '*';
         changed++;
@@ -110,13 +110,13 @@ describe('access matrix (npm run access-matrix)', () => {
     }
     expect(changed).toBe(1);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-ephemeral\/IntegrationTestProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/)]));
+    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-previews\/IntegrationTestProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/)]));
   }, 60_000);
 
   test('(e) the per-branch deploy build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
     const mutated = clone(stacks);
     let changed = 0;
-    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /ephemeral/i.test(s.stackName), 'DeployProjectRole')) {
+    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'DeployProjectRole')) {
       for (const statement of doc.Statement.filter((st) => st.Sid === 'DeployThroughSandboxBootstrapRoles')) {
         statement.Resource = 'arn:aws:iam::*:role/cdk-*';
         changed++;
@@ -125,8 +125,8 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(changed).toBe(1);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
     expect(found).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-ephemeral\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/),
-      expect.stringMatching(/^prod: assume-deploy-role: per-branch principal hipaa-fhir-ephemeral\/DeployProjectRole\w+ reaches a long-lived environment$/),
+      expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/),
+      expect.stringMatching(/^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ reaches a long-lived environment$/),
     ]));
   }, 60_000);
 
@@ -188,21 +188,21 @@ describe('access matrix (npm run access-matrix)', () => {
     expect([reached(before, 'dev'), reached(found, 'dev'), reached(found, 'prod')]).toEqual([false, true, false]);
   }, 60_000);
 
-  test('(c) the sandbox manager role reaches a long-lived stack in a shared account only when both its br- name patterns and its Ephemeral=true tag condition go', async () => {
+  test('(c) the sandbox manager role reaches a long-lived stack in a shared account only when both its br- name patterns and its Preview=true tag condition go', async () => {
     const shared = clone(stacks) as Array<LoadedStack & { account?: string }>;
     const sandbox = modelOf(root, stacks).environments.find((e) => e.perBranch)!.account;
     for (const stack of shared.filter((s) => s.tags.EnvironmentSuffix === 'dev')) stack.account = sandbox;
     const managerReachesDev = async (mutate: (statement: Statement) => void) => {
       const mutated = clone(shared);
       let changed = 0;
-      for (const doc of roleDocuments(mutated, (s) => /ephemeral-sandbox/i.test(s.stackName), 'ManagerRole')) {
+      for (const doc of roleDocuments(mutated, (s) => /-preview-sandbox$/.test(s.stackName), 'ManagerRole')) {
         for (const statement of doc.Statement.filter((st) => actions(st).includes('cloudformation:DeleteStack'))) {
           mutate(statement);
           changed++;
         }
       }
       expect(changed).toBe(1);
-      return violations(await evaluateMatrix(modelOf(root, mutated))).some((v) => /^dev: change-stacks: per-branch principal hipaa-fhir-ephemeral-sandbox\/ManagerRole\w+ reaches a long-lived environment$/.test(v));
+      return violations(await evaluateMatrix(modelOf(root, mutated))).some((v) => /^dev: change-stacks: per-branch principal hipaa-fhir-preview-sandbox\/ManagerRole\w+ reaches a long-lived environment$/.test(v));
     };
     const unchanged = await managerReachesDev(() => undefined);
     const nameOnly = await managerReachesDev((st) => { st.Resource = '*'; });

@@ -5,7 +5,7 @@ import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
 import { spawnSync } from 'child_process';
 import { UsageError } from '../../scripts/cli';
 import { executionPolicy, parseBootstrapPolicyArgs, servicesFor, stackTemplates } from '../../scripts/bootstrap-policy';
-import { referencePipelineConfig } from '../../scripts/compliance-report';
+import { referencePipelineConfig } from '../helpers/reference-app';
 import { testApp } from '../helpers';
 
 describe('bootstrap-policy (the restricted --cloudformation-execution-policies)', () => {
@@ -34,12 +34,12 @@ describe('bootstrap-policy (the restricted --cloudformation-execution-policies)'
     expect(policy.Statement.find((st) => st.Sid === 'ProjectRolesOnly')!.Resource).toEqual(['arn:aws:iam::333333333333:role/hipaa-fhir-*']);
   });
 
-  test('sandbox: roles with per-branch names only, and destructive actions denied on anything not tagged Ephemeral=true', () => {
+  test('sandbox: roles with per-branch names only, and destructive actions denied on anything not tagged Preview=true', () => {
     const policy = executionPolicy({ account: '222222222222', project: 'hipaa-fhir', resourceTypes: ['AWS::Kinesis::Stream'], sandbox: true });
     expect(policy.Statement.find((st) => st.Sid === 'ProjectRolesOnly')!.Resource).toEqual(['arn:aws:iam::222222222222:role/hipaa-fhir-*-br-*']);
-    expect(policy.Statement.find((st) => st.Sid === 'NothingButPerBranchResources')).toMatchObject({
+    expect(policy.Statement.find((st) => st.Sid === 'NothingButPreviewResources')).toMatchObject({
       Effect: 'Deny', Action: expect.arrayContaining(['kinesis:DeleteStream', 'rds:DeleteDBInstance', 'logs:DeleteLogGroup']),
-      Condition: { StringNotEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
+      Condition: { StringNotEquals: { 'aws:ResourceTag/Preview': 'true' } },
     });
   });
 

@@ -1,33 +1,48 @@
 import { readFileSync } from 'fs';
-import { join } from 'path';
 import { UsageError } from '../../scripts/cli';
-import { parseReportArgs, readmeTable, renderReport } from '../../scripts/compliance-report';
+import { acknowledgedFindings, decisions, splitRule } from '../../lib/compliance/findings-report';
+import { REGISTER_PATH, parseReportArgs, renderReport } from '../../scripts/compliance-report';
+import { referenceApp } from '../helpers/reference-app';
 
-describe('compliance report', () => {
-  const { table, counts } = renderReport();
+describe('compliance register (docs/compliance.md)', () => {
+  const { document, counts } = renderReport();
+  const findings = acknowledgedFindings(referenceApp());
 
-  test('docs/compliance.md lists exactly the acknowledged findings, with their reasons', () => {
-    const readme = readFileSync(join(__dirname, '..', '..', 'docs', 'compliance.md'), 'utf8');
+  test('docs/compliance.md is exactly the register of the code', () => {
     // If this fails after changing an acknowledgement: npm run compliance:report -- --write
-    expect(readmeTable(readme)).toBe(table);
+    expect(readFileSync(REGISTER_PATH, 'utf8')).toBe(document);
   });
 
-  test('each row names a rule, a resource, where it applies and a reason', () => {
-    const rows = table.split('\n').slice(2);
-    expect(rows.length).toBeGreaterThan(10);
-    for (const row of rows) expect(row).toMatch(/^\| `[^`]+` \| `[A-Za-z]+\/[^`]+` \| [a-zA-Z, -]+ \| .{40,} \|$/);
-  });
-
-  test('counts per pack are the table\'s rows of that pack, and cover every pack', () => {
-    // One row per distinct (rule, resource), as counted; the pack is the rule id's prefix.
-    const fromRows: Record<string, number> = {};
-    for (const row of table.split('\n').slice(2)) {
-      const pack = /^\| `(AwsSolutions|HIPAA\.Security|NIST\.800\.53\.R5|CloudFormation-Validate)/.exec(row)?.[1];
-      if (!pack) throw new Error(`row of no known pack: ${row}`);
-      fromRows[pack] = (fromRows[pack] ?? 0) + 1;
+  test('every acknowledgement appears under its decision, with its resource and where it applies', () => {
+    for (const f of findings) {
+      const { rule, finding } = splitRule(f.rule);
+      const at = document.indexOf(`\n${f.reason}\n`);
+      expect([f.rule, f.reason, at > 0]).toEqual([f.rule, f.reason, true]);
+      // The decision's heading names the rule, and its list names the resource with this stage or stack.
+      const heading = document.lastIndexOf('\n### D', at);
+      expect(document.slice(heading, at)).toContain(`\`${rule}\``);
+      const list = document.slice(at, document.indexOf('\n### ', at + 1) >= 0 ? document.indexOf('\n### ', at + 1) : undefined);
+      const line = list.split('\n').find((l) => l.startsWith(`- \`${f.stack}/${f.resource}\` (`));
+      expect([f.rule, `${f.stack}/${f.resource}`, line !== undefined]).toEqual([f.rule, `${f.stack}/${f.resource}`, true]);
+      expect(line).toContain(f.stage || f.stack);
+      if (finding !== undefined) expect(line).toContain(`\`${finding.replace(/\|/g, '\\|')}\``);
     }
-    expect(counts).toEqual(fromRows);
-    expect(Object.keys(counts).sort()).toEqual(expect.arrayContaining(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5']));
+  });
+
+  test('one decision per reason and part: HIPAA and NIST rules that share a reason are one decision', () => {
+    const all = decisions(findings);
+    expect(new Set(all.map((d) => `${d.section}|${d.reason}`)).size).toBe(all.length);
+    const inline = all.find((d) => d.rules.has('IAMNoInlinePolicy') && d.section === 'tooling')!;
+    expect([...inline.rules.get('IAMNoInlinePolicy')!].sort()).toEqual(['HIPAA.Security', 'NIST.800.53.R5']);
+    // The pipeline's stages are environments: their findings are workload, never tooling.
+    expect(all.filter((d) => d.section === 'tooling').flatMap((d) => [...d.resources.keys()]).every((r) => /^(Pipeline|Previews|PreviewSandbox)\//.test(r))).toBe(true);
+    expect(all.filter((d) => d.section === 'workload').flatMap((d) => [...d.resources.values()].flatMap((v) => [...v.where])).some((w) => w === 'dev')).toBe(true);
+  });
+
+  test('the counts per pack are the distinct (resource, rule) pairs, stated in the document', () => {
+    const pairs = (pack: string) => new Set(findings.filter((f) => splitRule(f.rule).pack === pack).map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size;
+    for (const pack of Object.keys(counts)) expect([pack, counts[pack]]).toEqual([pack, pairs(pack)]);
+    expect(document).toContain(`\`AwsSolutions\` ${counts.AwsSolutions}`);
   });
 
   test.each([
@@ -46,7 +61,4 @@ describe('compliance report', () => {
     expect(parseReportArgs(['--help'])).toBeUndefined();
   });
 
-  test('a README without the markers has no table', () => {
-    expect(readmeTable('# nothing here')).toBeUndefined();
-  });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { UsageError } from '../../scripts/cli';
-import { CapReachedError, destroyEnvironment, enforceCap, EphemeralEnvironment, listEphemeralEnvironments, main, NotEphemeralError, parseEphemeralArgs, SDK_RETRY, selectForDeletion } from '../../scripts/ephemeral';
+import { CapReachedError, destroyEnvironment, enforceCap, PreviewEnvironment, listPreviewEnvironments, main, NotPreviewError, parsePreviewArgs, SDK_RETRY, selectForDeletion } from '../../scripts/preview';
 
 const cfnMock = mockClient(CloudFormationClient);
 const LAYERS = ['network', 'data', 'audit', 'compute'];
@@ -13,10 +13,10 @@ const LAYERS = ['network', 'data', 'audit', 'compute'];
 function stacks(suffix: string, tags: Record<string, string>, status = 'CREATE_COMPLETE'): Stack[] {
   return LAYERS.map((layer) => ({
     StackName: `hipaa-fhir-${layer}-${suffix}`, StackStatus: status as Stack['StackStatus'], CreationTime: new Date(),
-    Tags: Object.entries({ Project: 'hipaa-fhir', EnvironmentSuffix: suffix, Profile: 'ephemeral', ...tags }).map(([Key, Value]) => ({ Key, Value })),
+    Tags: Object.entries({ Project: 'hipaa-fhir', EnvironmentSuffix: suffix, Profile: 'development', ...tags }).map(([Key, Value]) => ({ Key, Value })),
   }));
 }
-const eph = (suffix: string, branch: string, expiresAt: string, status?: string) => stacks(suffix, { Ephemeral: 'true', Branch: branch, ExpiresAt: expiresAt }, status);
+const eph = (suffix: string, branch: string, expiresAt: string, status?: string) => stacks(suffix, { Preview: 'true', Branch: branch, ExpiresAt: expiresAt }, status);
 
 const now = new Date('2026-11-22T12:00:00Z');
 const client = () => new CloudFormationClient({ region: 'eu-west-2' });
@@ -24,11 +24,11 @@ const client = () => new CloudFormationClient({ region: 'eu-west-2' });
 describe('ephemeral environments', () => {
   beforeEach(() => cfnMock.reset());
 
-  test('listing groups the project\'s Ephemeral=true stacks by suffix across pages; persistent and foreign stacks are ignored', async () => {
+  test('listing groups the project\'s Preview=true stacks by suffix across pages; persistent and foreign stacks are ignored', async () => {
     cfnMock.on(DescribeStacksCommand)
       .resolvesOnce({ Stacks: [...eph('abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z'), ...stacks('prod', {})], NextToken: 't' })
-      .resolvesOnce({ Stacks: [...eph('old', 'feature/old', '2026-11-20T00:00:00Z'), ...stacks('x', { Ephemeral: 'true', Project: 'other' })] });
-    const envs = await listEphemeralEnvironments(client(), 'hipaa-fhir');
+      .resolvesOnce({ Stacks: [...eph('old', 'feature/old', '2026-11-20T00:00:00Z'), ...stacks('x', { Preview: 'true', Project: 'other' })] });
+    const envs = await listPreviewEnvironments(client(), 'hipaa-fhir');
     expect(envs.map((e) => [e.suffix, e.branch, e.expiresAt, e.stacks.length])).toEqual([
       ['abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z', 4],
       ['old', 'feature/old', '2026-11-20T00:00:00Z', 4],
@@ -40,7 +40,7 @@ describe('ephemeral environments', () => {
   });
 
   describe('sweeper selection', () => {
-    const envs: EphemeralEnvironment[] = [
+    const envs: PreviewEnvironment[] = [
       { suffix: 'expired', branch: 'feature/expired', expiresAt: '2026-11-22T11:59:59Z', stacks: [] },
       { suffix: 'fresh', branch: 'feature/fresh', expiresAt: '2026-11-23T00:00:00Z', stacks: [] },
       { suffix: 'gone', branch: 'feature/gone', expiresAt: '2026-11-25T00:00:00Z', stacks: [] },
@@ -63,7 +63,7 @@ describe('ephemeral environments', () => {
     const envs = ['a', 'b', 'c'].map((suffix) => ({ suffix, stacks: [] }));
     test('a new environment past the cap is refused with a message naming the ones in use', () => {
       expect(() => enforceCap(envs, 'd', 3)).toThrow(CapReachedError);
-      expect(() => enforceCap(envs, 'd', 3)).toThrow('ephemeral environment cap reached: 3 of 3 in use (a, b, c); merge or close a branch, or run npm run destroy -- --suffix <name>');
+      expect(() => enforceCap(envs, 'd', 3)).toThrow('preview environment cap reached: 3 of 3 in use (a, b, c); merge or close a branch, or run npm run destroy -- --suffix <name>');
     });
     test('updating an existing one, or creating below the cap, is allowed', () => {
       expect(() => enforceCap(envs, 'b', 3)).not.toThrow();
@@ -79,7 +79,7 @@ describe('ephemeral environments', () => {
         if (input.StackName === 'hipaa-fhir-data-abc-1' && ++dataAttempts === 1) return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_FAILED', CreationTime: new Date() }] };
         return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_COMPLETE', CreationTime: new Date() }] };
       });
-      const env: EphemeralEnvironment = { suffix: 'abc-1', stacks: eph('abc-1', 'feature/abc-1', 'x').map((s) => ({ name: s.StackName!, status: 'CREATE_COMPLETE', tags: { Ephemeral: 'true', Profile: 'ephemeral' } })) };
+      const env: PreviewEnvironment = { suffix: 'abc-1', stacks: eph('abc-1', 'feature/abc-1', 'x').map((s) => ({ name: s.StackName!, status: 'CREATE_COMPLETE', tags: { Preview: 'true', Profile: 'development' } })) };
       const lines: string[] = [];
       await destroyEnvironment(client(), 'hipaa-fhir', env, (l) => lines.push(l), 30);
       expect(cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName)).toEqual([
@@ -89,8 +89,8 @@ describe('ephemeral environments', () => {
     });
 
     test('refuses anything not tagged ephemeral, or tagged production, before deleting a thing', async () => {
-      const env: EphemeralEnvironment = { suffix: 'prod', stacks: [{ name: 'hipaa-fhir-data-prod', status: 'CREATE_COMPLETE', tags: { Ephemeral: 'true', Profile: 'production' } }] };
-      await expect(destroyEnvironment(client(), 'hipaa-fhir', env)).rejects.toThrow(NotEphemeralError);
+      const env: PreviewEnvironment = { suffix: 'prod', stacks: [{ name: 'hipaa-fhir-data-prod', status: 'CREATE_COMPLETE', tags: { Preview: 'true', Profile: 'production' } }] };
+      await expect(destroyEnvironment(client(), 'hipaa-fhir', env)).rejects.toThrow(NotPreviewError);
       expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
     });
 
@@ -126,7 +126,7 @@ describe('ephemeral environments', () => {
   describe('flags', () => {
     const usageError = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
       try {
-        parseEphemeralArgs(argv, env);
+        parsePreviewArgs(argv, env);
       } catch (error) {
         expect(error).toBeInstanceOf(UsageError);
         return (error as Error).message;
@@ -155,18 +155,18 @@ describe('ephemeral environments', () => {
       expect(usageError(argv)).toBe(message);
     });
 
-    test('a bad MAX_EPHEMERAL_ENVIRONMENTS is a usage error too, never a disabled cap', () => {
-      expect(usageError(['check-cap', '--suffix', 'a'], { MAX_EPHEMERAL_ENVIRONMENTS: 'abc' })).toBe('MAX_EPHEMERAL_ENVIRONMENTS must be a whole number ≥ 1, not "abc"');
-      expect(parseEphemeralArgs(['check-cap', '--suffix', 'a'], { MAX_EPHEMERAL_ENVIRONMENTS: '7' })?.max).toBe(7);
-      expect(parseEphemeralArgs(['check-cap', '--branch', 'feature/ABC-1', '--max', '3'], {})).toMatchObject({ suffix: expect.stringMatching(/^br-/), max: 3 });
+    test('a bad MAX_PREVIEW_ENVIRONMENTS is a usage error too, never a disabled cap', () => {
+      expect(usageError(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: 'abc' })).toBe('MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "abc"');
+      expect(parsePreviewArgs(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: '7' })?.max).toBe(7);
+      expect(parsePreviewArgs(['check-cap', '--branch', 'feature/ABC-1', '--max', '3'], {})).toMatchObject({ suffix: expect.stringMatching(/^br-/), max: 3 });
     });
 
     test('--help parses to nothing and main prints usage without touching AWS', async () => {
-      expect(parseEphemeralArgs(['destroy', '--help'])).toBeUndefined();
+      expect(parsePreviewArgs(['destroy', '--help'])).toBeUndefined();
       const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
       try {
         expect(await main(['--help'])).toBe(0);
-        expect(log.mock.calls[0][0]).toMatch(/^usage: ephemeral.ts/);
+        expect(log.mock.calls[0][0]).toMatch(/^usage: preview.ts/);
       } finally {
         log.mockRestore();
       }
@@ -178,7 +178,7 @@ describe('ephemeral environments', () => {
   });
 
   describe('as a command (spawned)', () => {
-    const script = join(__dirname, '..', '..', 'scripts', 'ephemeral.ts');
+    const script = join(__dirname, '..', '..', 'scripts', 'preview.ts');
     const home = mkdtempSync(join(tmpdir(), 'ephemeral-cli-'));
     afterAll(() => rmSync(home, { recursive: true, force: true }));
     // No credentials anywhere: no profile files, no instance metadata, no keys in the environment.
@@ -191,15 +191,15 @@ describe('ephemeral environments', () => {
     test('check-cap --max abc: one line and the usage, exit 2, no AWS call', () => {
       const r = run('check-cap', '--suffix', 'a', '--max', 'abc');
       expect(r.status).toBe(2);
-      expect(r.stderr.split('\n')[0]).toBe('ephemeral: --max must be a whole number ≥ 1, not "abc"');
-      expect(r.stderr).toContain('usage: ephemeral.ts');
+      expect(r.stderr.split('\n')[0]).toBe('preview: --max must be a whole number ≥ 1, not "abc"');
+      expect(r.stderr).toContain('usage: preview.ts');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 
     test('without credentials: one line saying how to provide them, exit 1', () => {
       const r = run('list');
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/^ephemeral: no AWS credentials found: set AWS_PROFILE .*\n$/);
+      expect(r.stderr).toMatch(/^preview: no AWS credentials found: set AWS_PROFILE .*\n$/);
     });
   });
 });

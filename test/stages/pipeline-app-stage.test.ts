@@ -5,8 +5,8 @@ import { resourcesOf, synthStage } from '../helpers';
 const NAME_PROPERTIES = ['LogGroupName', 'Name', 'DBInstanceIdentifier', 'TopicName', 'TrailName', 'AliasName', 'BackupVaultName', 'StreamName'];
 
 describe('PipelineAppStage', () => {
-  const eph = synthStage({ environmentSuffix: 'pr-42', profile: 'ephemeral' });
-  const ephDedicated = synthStage({ environmentSuffix: 'pr-43', profile: 'ephemeral', trailMode: 'dedicated' });
+  const eph = synthStage({ environmentSuffix: 'pr-42', profile: 'development' });
+  const ephDedicated = synthStage({ environmentSuffix: 'pr-43', profile: 'development', trailMode: 'dedicated' });
   const prod = synthStage({ environmentSuffix: 'prod', profile: 'production' });
 
   test('holds network, data, audit and compute stacks named <project>-<layer>-<suffix>, in dependency order', () => {
@@ -17,7 +17,7 @@ describe('PipelineAppStage', () => {
     for (const stack of eph.stacks) expect(stack.region).toBe('eu-west-2');
     // Stack tags (explicit): CloudFormation copies them to resources; tooling finds environments by them.
     for (const stack of eph.stacks) {
-      expect(stack.tags.tagValues()).toMatchObject({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'ephemeral', Compliance: 'HIPAA' });
+      expect(stack.tags.tagValues()).toMatchObject({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'development', Compliance: 'HIPAA' });
     }
     expect(eph.stage.data.tags.tagValues().DataClassification).toBe('PHI');
     expect(eph.stage.network.tags.tagValues().DataClassification).toBeUndefined();
@@ -50,7 +50,7 @@ describe('PipelineAppStage', () => {
         const tags = (resource as unknown as { tags: TagManager }).tags.tagValues();
         expect({ path: resource.node.path, tags }).toEqual({
           path: resource.node.path,
-          tags: expect.objectContaining({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'ephemeral', Compliance: 'HIPAA' }),
+          tags: expect.objectContaining({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'development', Compliance: 'HIPAA' }),
         });
         if (Stack.of(resource) === eph.stage.data || Stack.of(resource) === eph.stage.compute) expect(tags.DataClassification).toBe('PHI');
       }
@@ -60,12 +60,12 @@ describe('PipelineAppStage', () => {
     eph.templates.data.hasResourceProperties('AWS::Kinesis::Stream', {
       Tags: [
         { Key: 'Compliance', Value: 'HIPAA' }, { Key: 'DataClassification', Value: 'PHI' }, { Key: 'EnvironmentSuffix', Value: 'pr-42' },
-        { Key: 'Profile', Value: 'ephemeral' }, { Key: 'Project', Value: 'hipaa-fhir' },
+        { Key: 'Profile', Value: 'development' }, { Key: 'Project', Value: 'hipaa-fhir' },
       ],
     });
   });
 
-  test('ephemeral: nothing is retained or snapshotted, in either trail mode', () => {
+  test('preview: nothing is retained or snapshotted, in either trail mode', () => {
     for (const { templates } of [eph, ephDedicated]) {
       for (const template of Object.values(templates)) {
         for (const [id, resource] of resourcesOf(template)) {

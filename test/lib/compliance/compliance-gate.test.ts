@@ -3,7 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledge } from '../../../lib/compliance/acknowledge';
 import { applyComplianceGate, runComplianceChecks } from '../../../lib/compliance/compliance-gate';
 import { acknowledgedFindings, countByPack } from '../../../lib/compliance/findings-report';
-import { referenceApp } from '../../../scripts/compliance-report';
+import { referenceApp } from '../../helpers/reference-app';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
 import { synthStage, testApp, testConfig } from '../../helpers';
 

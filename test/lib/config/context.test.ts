@@ -1,7 +1,5 @@
-import {
-  CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ConfigError, ENVIRONMENT_ENTRY_KEYS, EPHEMERAL_KEYS, levenshtein, PIPELINE_KEYS,
-  PROFILES, SANDBOX_OVERRIDE_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext,
-} from '../../../lib/config';
+import { CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ENVIRONMENT_ENTRY_KEYS, PREVIEW_KEYS, levenshtein, PIPELINE_KEYS, PROFILES, PERSONAL_OVERRIDE_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext } from '../../../lib/config';
+import { ConfigError } from '../../../lib/contract';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const cdkJson = require('../../../cdk.json') as { context: Record<string, unknown> };
@@ -49,17 +47,20 @@ describe('the CDK context schema', () => {
     [{ environment: {} }, 'unknown key "environment" at the top level of the CDK context (did you mean "environments"?)'],
     [{ 'cli-telemtry': false }, 'unknown key "cli-telemtry" at the top level of the CDK context (did you mean "cli-telemetry"?)'],
     [{ pipeline: { ...(shipped.pipeline as object), conectionArn: 'x' } }, 'unknown key "conectionArn" in pipeline (did you mean "connectionArn"?)'],
-    [{ ephemeral: { ...(shipped.ephemeral as object), ttlHour: 3 } }, 'unknown key "ttlHour" in ephemeral (did you mean "ttlHours"?)'],
+    [{ previews: { ...(shipped.previews as object), ttlHour: 3 } }, 'unknown key "ttlHour" in previews (did you mean "ttlHours"?)'],
+    // 0.2.0 renamed "ephemeral" (three meanings): the old names are refused with their successors named.
+    [{ ephemeral: { ttlHours: 3 } }, 'unknown key "ephemeral" at the top level of the CDK context: it was renamed to "previews" (see "Migrating from 0.1" in CHANGELOG.md)'],
+    [{ environments: { ...env, dev: { ...env.dev, profile: 'ephemeral' } } }, 'environments.dev.profile "ephemeral" is invalid: "ephemeral" was renamed to "development" (see "Migrating from 0.1" in CHANGELOG.md)'],
     [{ environments: { ...env, dev: { ...env.dev, acount: '222222222222' } } }, 'unknown key "acount" in environments.dev (did you mean "account"?)'],
     [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCont: 2 } } } }, 'unknown key "streamShardCont" in environments.dev.sizing (did you mean "streamShardCount"?)'],
     [{ environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } }, 'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, processorMaxTasks)'],
-    [{ environments: { ...env, dev: { ...env.dev, profile: 'prod' } } }, 'environments.dev.profile "prod" is invalid: use one of ephemeral, production'],
+    [{ environments: { ...env, dev: { ...env.dev, profile: 'prod' } } }, 'environments.dev.profile "prod" is invalid: use one of development, production'],
     [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCount: 2.5 } } } }, 'environments.dev.sizing.streamShardCount 2.5 is invalid: expected a whole number'],
     [{ environments: { ...env, dev: 'x' } }, 'environments.dev "x" is invalid: expected an object'],
     [{ region: 'eu-west' }, 'region "eu-west" is invalid: use an AWS region code such as eu-west-2'],
     [{ account: 'abc' }, 'account "abc" is invalid: use a 12-digit AWS account id'],
-    [{ ephemeral: { ...(shipped.ephemeral as object), ttlHours: '72' } }, 'ephemeral.ttlHours "72" is invalid: expected a whole number'],
-    [{ ephemeral: { ...(shipped.ephemeral as object), ttlHours: 0 } }, 'ephemeral.ttlHours 0 is invalid: must be >= 1'],
+    [{ previews: { ...(shipped.previews as object), ttlHours: '72' } }, 'previews.ttlHours "72" is invalid: expected a whole number'],
+    [{ previews: { ...(shipped.previews as object), ttlHours: 0 } }, 'previews.ttlHours 0 is invalid: must be >= 1'],
     [{ pipeline: 'x' }, 'context "pipeline" is not valid JSON: pass an object, e.g. -c \'pipeline={...}\''],
     [{ environments: null }, 'environments null is invalid: expected an object'],
     [{ environments: { ...env, dev: { ...env.dev, project: 'x' } } }, 'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, sizing)'],
@@ -70,10 +71,10 @@ describe('the CDK context schema', () => {
   });
 
   test('an empty environments map is one line, not a stack trace', () => {
-    expect(error({ ...shipped, environments: {} })).toBe('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "ephemeral"}}, or pass -c environmentSuffix=<name>');
+    expect(error({ ...shipped, environments: {} })).toBe('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>');
     const { environments: _unused, ...without } = shipped;
     expect(error(without)).toMatch(/^"environments" in cdk.json is empty/);
-    // A single sandbox or per-branch stage needs none.
+    // A single personal or preview environment needs none.
     expect(() => validateContext({ ...shipped, environments: {}, environmentSuffix: 'alice' })).not.toThrow();
     expect(() => validateContext({ ...shipped, environments: {}, branch: 'feature/x' })).not.toThrow();
   });
@@ -86,18 +87,18 @@ describe('the CDK context schema', () => {
         'context key "environments.dev.vpcCidr" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'environments={"dev":{"vpcCidr":"10.1.0.0/16"}}\'');
       // The example has the type the schema expects there: an account id stays a string.
       expect(error({ ...shipped, 'environments.prod.account': '333333333333' })).toMatch(/e\.g\. -c 'environments=\{"prod":\{"account":"333333333333"\}\}'$/);
-      expect(error({ ...shipped, 'ephemeral.ttlHours': '24' })).toMatch(/e\.g\. -c 'ephemeral=\{"ttlHours":24\}'$/);
+      expect(error({ ...shipped, 'previews.ttlHours': '24' })).toMatch(/e\.g\. -c 'previews=\{"ttlHours":24\}'$/);
     });
 
-    test('-c \'sizing={...}\' with a sandbox stage is parsed and checked by the schema', () => {
+    test('-c \'sizing={...}\' with a personal environment is parsed and checked by the schema', () => {
       expect(validateContext({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":2}' }).sizing).toEqual({ streamShardCount: 2 });
       expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":"2"}' })).toBe('sizing.streamShardCount "2" is invalid: expected a whole number');
       expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{streamShardCount:2}' })).toBe('context "sizing" is not valid JSON: pass an object, e.g. -c \'sizing={...}\'');
     });
 
-    test('sandbox overrides without -c environmentSuffix are refused, never ignored', () => {
-      expect(error({ ...shipped, vpcCidr: '10.1.0.0/16' })).toBe('context "vpcCidr" applies only to a sandbox stage (-c environmentSuffix=<name>): for a configured environment set environments.<name>.vpcCidr in cdk.json');
-      expect(error({ ...shipped, branch: 'feature/x', sizing: '{"streamShardCount":2}' })).toMatch(/^context "sizing" applies only to a sandbox stage/);
+    test('personal-environment overrides without -c environmentSuffix are refused, never ignored', () => {
+      expect(error({ ...shipped, vpcCidr: '10.1.0.0/16' })).toBe('context "vpcCidr" applies only to a personal environment (-c environmentSuffix=<name>): for a configured environment set environments.<name>.vpcCidr in cdk.json');
+      expect(error({ ...shipped, branch: 'feature/x', sizing: '{"streamShardCount":2}' })).toMatch(/^context "sizing" applies only to a personal environment/);
     });
 
     test('branch and environmentSuffix together are refused', () => {
@@ -110,15 +111,15 @@ describe('the CDK context schema', () => {
     test.each([
       ['context', CONTEXT_KEYS],
       ['pipeline', PIPELINE_KEYS],
-      ['ephemeral', EPHEMERAL_KEYS],
+      ['previews', PREVIEW_KEYS],
       ['environment', ENVIRONMENT_ENTRY_KEYS],
       ['sizing', SIZING_KEYS],
     ])('definitions.%s', (name, keys) => {
       expect(Object.keys(definitions[name].properties).sort()).toEqual(Object.keys(keys).sort());
     });
 
-    test('sandbox overrides are environment keys, and the enums are the code\'s', () => {
-      for (const key of Object.keys(SANDBOX_OVERRIDE_KEYS)) expect(Object.keys(ENVIRONMENT_ENTRY_KEYS)).toContain(key);
+    test('personal-environment overrides are environment keys, and the enums are the code\'s', () => {
+      for (const key of Object.keys(PERSONAL_OVERRIDE_KEYS)) expect(Object.keys(ENVIRONMENT_ENTRY_KEYS)).toContain(key);
       expect(definitions.environment.properties.profile.enum).toEqual([...PROFILES]);
       expect(definitions.environment.properties.trailMode.enum).toEqual([...TRAIL_MODES]);
       expect(definitions.context.properties.profile.enum).toEqual([...PROFILES]);

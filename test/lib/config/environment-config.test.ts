@@ -1,4 +1,5 @@
-import { ConfigError, parseEnvironmentConfig, PROFILE_DEFAULTS } from '../../../lib/config';
+import { parseEnvironmentConfig, PROFILE_DEFAULTS } from '../../../lib/config';
+import { ConfigError } from '../../../lib/contract';
 
 const base = { project: 'hipaa-fhir', environmentSuffix: 'dev' };
 
@@ -13,18 +14,18 @@ function errorOf(raw: Record<string, unknown>): string {
 }
 
 describe('parseEnvironmentConfig', () => {
-  test('defaults to the ephemeral profile in eu-west-2 with pinned zones', () => {
+  test('defaults to the development profile in eu-west-2 with pinned zones', () => {
     const config = parseEnvironmentConfig(base);
-    expect(config.profile).toBe('ephemeral');
+    expect(config.profile).toBe('development');
     expect(config.region).toBe('eu-west-2');
     expect(config.network.availabilityZones).toEqual(['eu-west-2a', 'eu-west-2b']);
     expect(config.account).toBeUndefined();
     expect(config.database.masterSecretName).toBe('hipaa-fhir/dev/db-credentials');
-    expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'ephemeral', Compliance: 'HIPAA' });
+    expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'development', Compliance: 'HIPAA' });
   });
 
-  test('ephemeral and production profiles differ where compliance and cost trade off', () => {
-    const eph = parseEnvironmentConfig({ ...base, profile: 'ephemeral' });
+  test('development and production profiles differ where compliance and cost trade off', () => {
+    const eph = parseEnvironmentConfig({ ...base, profile: 'development' });
     const prod = parseEnvironmentConfig({ ...base, profile: 'production' });
     expect(eph.destroyOnRemoval).toBe(true);
     expect(prod.destroyOnRemoval).toBe(false);
@@ -43,7 +44,7 @@ describe('parseEnvironmentConfig', () => {
     expect(config.database.instanceType).toBe('r7g.large');
     expect(config.database.allocatedStorageGiB).toBe(200);
     expect(config.stream.shardCount).toBe(4);
-    expect(config.database.multiAz).toBe(PROFILE_DEFAULTS.ephemeral.database.multiAz);
+    expect(config.database.multiAz).toBe(PROFILE_DEFAULTS.development.database.multiAz);
   });
 
   test('accepts an explicit account, secret, key and alarm e-mail', () => {
@@ -68,7 +69,7 @@ describe('parseEnvironmentConfig', () => {
     [{ environmentSuffix: undefined }, 'environmentSuffix is required'],
     [{ project: 'HIPAA' }, 'project "HIPAA" is invalid'],
     [{ project: 'a-very-long-project' }, 'project "a-very-long-project" is invalid'],
-    [{ profile: 'staging' }, 'profile "staging" is invalid: use one of ephemeral, production'],
+    [{ profile: 'staging' }, 'profile "staging" is invalid: use one of development, production'],
     [{ region: 'london' }, 'region "london" is invalid: use an AWS region code such as eu-west-2'],
     [{ account: '1234' }, 'account "1234" is invalid: use a 12-digit AWS account id'],
     [{ account: 123456789012 }, 'account 123456789012 is invalid: expected a string'],

@@ -1,4 +1,5 @@
-import { ConfigError, parseEnvironmentConfig, parsePipelineConfig } from '../../../lib/config';
+import { parseEnvironmentConfig, parsePipelineConfig } from '../../../lib/config';
+import { ConfigError } from '../../../lib/contract';
 
 const envs = [
   parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production' }),

@@ -6,7 +6,7 @@ import { CloudFormationClient, DescribeStacksCommand, ListStacksCommand, StackSt
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runComplianceChecks } from '../../../lib/compliance/compliance-gate';
-import { suffixFromBranch } from '../../../lib/config';
+import { suffixFromBranch } from '../../../lib/contract';
 import { ENVIRONMENT_CAP_HANDLER } from '../../../lib/constructs/environment-cap';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
 import { testApp, testConfig } from '../../helpers';
@@ -16,7 +16,7 @@ const branchConfig = () => testConfig({ environmentSuffix: SUFFIX, branch: 'feat
 
 describe('EnvironmentCap (deploy-time cap on per-branch environments)', () => {
   const app = testApp();
-  const stage = new PipelineAppStage(app, SUFFIX, { config: branchConfig(), maxEnvironments: 3 });
+  const stage = new PipelineAppStage(app, SUFFIX, { config: branchConfig(), maxPreviews: 3 });
   const network = Template.fromStack(stage.network);
   const logicalId = (type: string, pathPart: string) => {
     const ids = Object.keys(network.findResources(type)).filter((id) => id.includes(pathPart));
@@ -56,7 +56,7 @@ describe('EnvironmentCap (deploy-time cap on per-branch environments)', () => {
     const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(statements).toEqual([
       { Sid: 'ListStackNames', Effect: 'Allow', Action: 'cloudformation:ListStacks', Resource: '*' },
-      { Sid: 'ReadPerBranchStackTags', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { 'Fn::Join': ['', ['arn:aws:cloudformation:eu-west-2:', { Ref: 'AWS::AccountId' }, ':stack/hipaa-fhir-network-br-*/*']] } },
+      { Sid: 'ReadPreviewStackTags', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { 'Fn::Join': ['', ['arn:aws:cloudformation:eu-west-2:', { Ref: 'AWS::AccountId' }, ':stack/hipaa-fhir-network-br-*/*']] } },
     ]);
   });
 
@@ -68,18 +68,18 @@ describe('EnvironmentCap (deploy-time cap on per-branch environments)', () => {
   test('long-lived stages have no cap, and a cap without a branch is refused', () => {
     const plain = new PipelineAppStage(testApp(), 'dev', { config: testConfig() });
     Template.fromStack(plain.network).resourceCountIs('Custom::Trigger', 0);
-    expect(() => new PipelineAppStage(testApp(), 'dev', { config: testConfig(), maxEnvironments: 3 })).toThrow('maxEnvironments is for per-branch environments only; stage dev has no branch');
+    expect(() => new PipelineAppStage(testApp(), 'dev', { config: testConfig(), maxPreviews: 3 })).toThrow('maxPreviews is for preview environments only; dev has no branch');
   });
 });
 
-describe('npx cdk deploy -c branch=… (bin/app.ts) gets the cap from ephemeral.maxEnvironments', () => {
+describe('npx cdk deploy -c branch=… (bin/app.ts) gets the cap from previews.maxEnvironments', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'cap-app-'));
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   test('the per-branch network stack carries the check with the configured cap; no AWS call at synth', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const context = (require('../../../cdk.json') as { context: Record<string, unknown> }).context;
-    const env = { PATH: process.env.PATH, HOME: outdir, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...context, branch: 'feature/cap-wired', ephemeral: { ...(context.ephemeral as object), maxEnvironments: 4 } }) };
+    const env = { PATH: process.env.PATH, HOME: outdir, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...context, branch: 'feature/cap-wired', previews: { ...(context.previews as object), maxEnvironments: 4 } }) };
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], { cwd: join(__dirname, '..', '..', '..'), env, encoding: 'utf8', timeout: 120_000 });
     expect(run.status).toBe(0);
     const dir = join(outdir, 'assembly-br-cap-wired');
@@ -110,7 +110,7 @@ describe('the cap handler (runs in Lambda)', () => {
   };
   const summary = (name: string, status: StackStatus = 'CREATE_COMPLETE') => ({ StackName: name, StackId: `arn:aws:cloudformation:eu-west-2:444444444444:stack/${name}/id`, StackStatus: status, CreationTime: new Date() });
   const tagged = (name: string, tags: Record<string, string>) => ({ Stacks: [{ StackName: name, StackStatus: 'CREATE_COMPLETE' as const, CreationTime: new Date(), Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] });
-  const eph = (suffix: string) => ({ Ephemeral: 'true', Project: 'hipaa-fhir', EnvironmentSuffix: suffix });
+  const eph = (suffix: string) => ({ Preview: 'true', Project: 'hipaa-fhir', EnvironmentSuffix: suffix });
 
   test('at the cap, a new environment fails the deployment with the ones in use, across pages', async () => {
     cfnMock.on(ListStacksCommand)
@@ -118,7 +118,7 @@ describe('the cap handler (runs in Lambda)', () => {
       .resolvesOnce({ StackSummaries: [summary('hipaa-fhir-network-br-b'), summary('hipaa-fhir-network-br-new', 'CREATE_IN_PROGRESS')] });
     cfnMock.on(DescribeStacksCommand, { StackName: summary('hipaa-fhir-network-br-a').StackId }).resolves(tagged('hipaa-fhir-network-br-a', eph('br-a')));
     cfnMock.on(DescribeStacksCommand, { StackName: summary('hipaa-fhir-network-br-b').StackId }).resolves(tagged('hipaa-fhir-network-br-b', eph('br-b')));
-    await expect(handler()()).rejects.toThrow('ephemeral environment cap reached: 2 of 2 in use (br-a, br-b); br-new was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again');
+    await expect(handler()()).rejects.toThrow('preview environment cap reached: 2 of 2 in use (br-a, br-b); br-new was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again');
     // Only the per-branch first stacks of others were read: not data stacks, not prod, not its own.
     expect(cfnMock.commandCalls(DescribeStacksCommand).map((c) => c.args[0].input.StackName)).toEqual([summary('hipaa-fhir-network-br-a').StackId, summary('hipaa-fhir-network-br-b').StackId]);
     expect(cfnMock.commandCalls(ListStacksCommand)).toHaveLength(2);

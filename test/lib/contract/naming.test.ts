@@ -1,5 +1,5 @@
-import { ConfigError, Naming } from '../../../lib/config';
-import { BRANCH_SUFFIX_PREFIX, suffixFromBranch } from '../../../lib/config';
+import { ConfigError, Naming } from '../../../lib/contract';
+import { PREVIEW_SUFFIX_PREFIX, suffixFromBranch } from '../../../lib/contract';
 import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
 
 describe('Naming', () => {
@@ -34,11 +34,11 @@ describe('Naming', () => {
   });
 
   test('anyBranch builds IAM patterns that match per-branch names and never a long-lived one', () => {
-    const any = Naming.anyBranch('hipaa-fhir');
+    const any = Naming.anyPreview('hipaa-fhir');
     expect([any.streamName, any.clusterName, any.processorFamily, any.processorLogGroupName, any.streamKeyAlias, any.resourceName('post-deploy')]).toEqual([
       'hipaa-fhir-records-br-*', 'hipaa-fhir-cluster-br-*', 'hipaa-fhir-processor-br-*', '/hipaa-fhir/br-*/processor', 'alias/hipaa-fhir/br-*/stream', 'hipaa-fhir-post-deploy-br-*',
     ]);
-    expect(Naming.ANY_BRANCH).toBe(`${BRANCH_SUFFIX_PREFIX}*`);
+    expect(Naming.ANY_PREVIEW).toBe(`${PREVIEW_SUFFIX_PREFIX}*`);
     const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*')}$`);
     for (const suffix of ['dev', 'prod', 'staging', 'qa-1', 'abr-x']) {
       const long = new Naming('hipaa-fhir', suffix);

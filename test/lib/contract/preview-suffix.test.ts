@@ -1,4 +1,5 @@
-import { BRANCH_SUFFIX_PREFIX, longLivedSuffixProblem, MAX_SUFFIX_LENGTH, parseEnvironmentConfig, RESERVED_SUFFIXES, suffixFromBranch, suffixProblem } from '../../../lib/config';
+import { parseEnvironmentConfig } from '../../../lib/config';
+import { PREVIEW_SUFFIX_PREFIX, longLivedSuffixProblem, MAX_SUFFIX_LENGTH, RESERVED_SUFFIXES, suffixFromBranch, suffixProblem } from '../../../lib/contract';
 
 /** Deterministic pseudo-random generator so a failure reproduces. */
 function lcg(seed: number): () => number {
@@ -51,12 +52,12 @@ describe('suffixFromBranch', () => {
   });
 
   test('every per-branch suffix has the prefix that no long-lived environment may use', () => {
-    expect(suffixFromBranch('feature/x').startsWith(BRANCH_SUFFIX_PREFIX)).toBe(true);
+    expect(suffixFromBranch('feature/x').startsWith(PREVIEW_SUFFIX_PREFIX)).toBe(true);
     expect(longLivedSuffixProblem('dev')).toBeUndefined();
-    expect(longLivedSuffixProblem('br-dev')).toContain('reserved for per-branch environments');
-    expect(longLivedSuffixProblem('eu-br-1')).toContain('reserved for per-branch environments');
+    expect(longLivedSuffixProblem('br-dev')).toContain('reserved for preview environments');
+    expect(longLivedSuffixProblem('eu-br-1')).toContain('reserved for preview environments');
     expect(longLivedSuffixProblem('abr-x')).toBeUndefined();
-    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow('environmentSuffix "br-x" is invalid: suffixes starting with (or containing) "br-" are reserved for per-branch environments');
+    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow('environmentSuffix "br-x" is invalid: suffixes starting with (or containing) "br-" are reserved for preview environments');
     expect(parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x', branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z' }).environmentSuffix).toBe('br-x');
   });
 
@@ -68,7 +69,7 @@ describe('suffixFromBranch', () => {
       const branch = randomBranch(rand);
       const suffix = suffixFromBranch(branch);
       expect(suffixProblem(suffix)).toBeUndefined();
-      expect(suffix.startsWith(BRANCH_SUFFIX_PREFIX)).toBe(true);
+      expect(suffix.startsWith(PREVIEW_SUFFIX_PREFIX)).toBe(true);
       expect(suffixFromBranch(branch)).toBe(suffix);
       expect(RESERVED_SUFFIXES).not.toContain(suffix);
       const earlier = seen.get(suffix);

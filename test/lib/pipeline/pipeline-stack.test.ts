@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { PipelineStack } from '../../../lib/pipeline/pipeline-stack';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
-import { referencePipelineConfig } from '../../../scripts/compliance-report';
+import { referencePipelineConfig } from '../../helpers/reference-app';
 import { resourcesOf, testApp } from '../../helpers';
 
 type Action = { Name: string; RunOrder: number; ActionTypeId: { Category: string; Provider: string }; Configuration?: Record<string, unknown> };

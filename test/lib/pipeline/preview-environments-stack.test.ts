@@ -1,14 +1,14 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { parseEphemeralConfig } from '../../../lib/config';
+import { parsePreviewConfig } from '../../../lib/config';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
-import { EphemeralEnvironmentsStack } from '../../../lib/pipeline/ephemeral-environments-stack';
-import { referencePipelineConfig } from '../../../scripts/compliance-report';
+import { PreviewEnvironmentsStack } from '../../../lib/pipeline/preview-environments-stack';
+import { referencePipelineConfig } from '../../helpers/reference-app';
 import { resourcesOf, testApp } from '../../helpers';
 
-describe('EphemeralEnvironmentsStack', () => {
-  const stack = new EphemeralEnvironmentsStack(testApp(), 'Ephemeral', {
+describe('PreviewEnvironmentsStack', () => {
+  const stack = new PreviewEnvironmentsStack(testApp(), 'Ephemeral', {
     pipeline: referencePipelineConfig(),
-    ephemeral: parseEphemeralConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '444444444444', bootstrapQualifier: 'branches' }, 'hipaa-fhir'),
+    previews: parsePreviewConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '444444444444', bootstrapQualifier: 'branches' }, 'hipaa-fhir'),
   });
   const template = Template.fromStack(stack);
   const pipelines = Object.fromEntries(resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline').map(([, r]) => [r.Properties!.Name as string, r.Properties!]));
@@ -16,7 +16,7 @@ describe('EphemeralEnvironmentsStack', () => {
   const buildspec = (name: string) => JSON.parse((project(name).Source as { BuildSpec: string }).BuildSpec);
 
   test('three V2 pipelines on the same connection', () => {
-    expect(Object.keys(pipelines).sort()).toEqual(['hipaa-fhir-ephemeral-deploy', 'hipaa-fhir-ephemeral-destroy', 'hipaa-fhir-ephemeral-sweeper']);
+    expect(Object.keys(pipelines).sort()).toEqual(['hipaa-fhir-preview-deploy', 'hipaa-fhir-preview-destroy', 'hipaa-fhir-preview-sweeper']);
     for (const p of Object.values(pipelines)) {
       expect(p.PipelineType).toBe('V2');
       expect((p.Stages as Array<{ Actions: Array<{ Configuration: Record<string, unknown> }> }>)[0].Actions[0].Configuration).toMatchObject({
@@ -27,11 +27,11 @@ describe('EphemeralEnvironmentsStack', () => {
       });
     }
     // Issue 8, defect 5: a push and a pull-request update of one branch queue, never deploy at once.
-    expect(pipelines['hipaa-fhir-ephemeral-deploy'].ExecutionMode).toBe('QUEUED');
+    expect(pipelines['hipaa-fhir-preview-deploy'].ExecutionMode).toBe('QUEUED');
   });
 
   test('deploy: pushes to matching branches and pull requests opened or updated against main, in one trigger with two filters', () => {
-    expect(pipelines['hipaa-fhir-ephemeral-deploy'].Triggers).toEqual([{
+    expect(pipelines['hipaa-fhir-preview-deploy'].Triggers).toEqual([{
       ProviderType: 'CodeStarSourceConnection',
       GitConfiguration: {
         SourceActionName: 'Source',
@@ -42,30 +42,30 @@ describe('EphemeralEnvironmentsStack', () => {
   });
 
   test('destroy: pull requests closed or merged into main', () => {
-    expect(pipelines['hipaa-fhir-ephemeral-destroy'].Triggers).toEqual([{
+    expect(pipelines['hipaa-fhir-preview-destroy'].Triggers).toEqual([{
       ProviderType: 'CodeStarSourceConnection',
       GitConfiguration: { SourceActionName: 'Source', PullRequest: [{ Branches: { Includes: ['main'] }, Events: ['CLOSED'] }] },
     }]);
-    expect(buildspec('hipaa-fhir-ephemeral-destroy').phases.build.commands).toEqual(['AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts destroy --branch "$PR_SOURCE_BRANCH" --yes']);
-    const destroyStage = (pipelines['hipaa-fhir-ephemeral-destroy'].Stages as Array<{ Actions: Array<{ Configuration: { EnvironmentVariables?: string } }> }>)[1];
+    expect(buildspec('hipaa-fhir-preview-destroy').phases.build.commands).toEqual(['AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts destroy --branch "$PR_SOURCE_BRANCH" --yes']);
+    const destroyStage = (pipelines['hipaa-fhir-preview-destroy'].Stages as Array<{ Actions: Array<{ Configuration: { EnvironmentVariables?: string } }> }>)[1];
     expect(JSON.parse(destroyStage.Actions[0].Configuration.EnvironmentVariables!)).toEqual([{ name: 'PR_SOURCE_BRANCH', type: 'PLAINTEXT', value: '#{Source.SourceBranchName}' }]);
   });
 
   test('the deploy build derives the suffix from the branch variable, enforces the cap, then cdk-deploys that stage only', () => {
-    const spec = buildspec('hipaa-fhir-ephemeral-deploy');
+    const spec = buildspec('hipaa-fhir-preview-deploy');
     expect(spec.env['exported-variables']).toEqual(['ENVIRONMENT_SUFFIX']);
     expect(spec.phases.build.commands).toEqual([
       'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
-      'export ENVIRONMENT_SUFFIX=$(AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts suffix --branch "$BRANCH")',
+      'export ENVIRONMENT_SUFFIX=$(AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts suffix --branch "$BRANCH")',
       'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
-      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/ephemeral.ts check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_EPHEMERAL_ENVIRONMENTS"',
+      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"',
       'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
     ]);
-    expect(project('hipaa-fhir-ephemeral-deploy').Environment).toMatchObject({
+    expect(project('hipaa-fhir-preview-deploy').Environment).toMatchObject({
       PrivilegedMode: true,
-      EnvironmentVariables: expect.arrayContaining([{ Name: 'MAX_EPHEMERAL_ENVIRONMENTS', Type: 'PLAINTEXT', Value: '4' }]),
+      EnvironmentVariables: expect.arrayContaining([{ Name: 'MAX_PREVIEW_ENVIRONMENTS', Type: 'PLAINTEXT', Value: '4' }]),
     });
-    const deployStage = (pipelines['hipaa-fhir-ephemeral-deploy'].Stages as Array<{ Name: string; Actions: Array<{ Configuration: { EnvironmentVariables?: string }; Namespace?: string }> }>);
+    const deployStage = (pipelines['hipaa-fhir-preview-deploy'].Stages as Array<{ Name: string; Actions: Array<{ Configuration: { EnvironmentVariables?: string }; Namespace?: string }> }>);
     expect(deployStage.map((s) => s.Name)).toEqual(['Source', 'Deploy', 'IntegrationTest']);
     // Issue 8, defect 5: pull-request executions name their source branch in SourceBranchName.
     expect(JSON.parse(deployStage[1].Actions[0].Configuration.EnvironmentVariables!)).toEqual([
@@ -81,7 +81,7 @@ describe('EphemeralEnvironmentsStack', () => {
   });
 
   test('the integration build is buildspec-integ.yml', () => {
-    const spec = buildspec('hipaa-fhir-ephemeral-integ-test');
+    const spec = buildspec('hipaa-fhir-preview-integ-test');
     const file = loadIntegrationBuildSpec() as { phases: Record<string, { commands: string[] }> };
     expect(spec.phases.build.commands).toEqual(file.phases.build.commands);
     expect(spec.phases.pre_build.commands).toEqual(file.phases.pre_build.commands);
@@ -95,10 +95,10 @@ describe('EphemeralEnvironmentsStack', () => {
       'arn:aws:iam::444444444444:role/cdk-branches-deploy-role-444444444444-eu-west-2',
       'arn:aws:iam::444444444444:role/cdk-branches-file-publishing-role-444444444444-eu-west-2',
       'arn:aws:iam::444444444444:role/cdk-branches-image-publishing-role-444444444444-eu-west-2',
-      'arn:aws:iam::444444444444:role/hipaa-fhir-ephemeral-manager',
+      'arn:aws:iam::444444444444:role/hipaa-fhir-preview-manager',
     ]);
     for (const id of ['DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy']) {
-      expect(assumable(id)).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-ephemeral-manager']);
+      expect(assumable(id)).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-preview-manager']);
     }
     // br- is a prefix no long-lived suffix may have: the pattern matches no dev or prod role.
     expect(assumable('IntegrationTestProjectRoleDefaultPolicy')).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-post-deploy-br-*']);
@@ -124,7 +124,7 @@ describe('EphemeralEnvironmentsStack', () => {
 
   // Issue 8, defect 7: per-branch builds pin Node.js 24 too.
   test('every per-branch build runs Node.js 24 on standard:8.0', () => {
-    const names = ['deploy', 'integ-test', 'destroy', 'sweep'].map((n) => `hipaa-fhir-ephemeral-${n}`);
+    const names = ['deploy', 'integ-test', 'destroy', 'sweep'].map((n) => `hipaa-fhir-preview-${n}`);
     for (const name of names) {
       expect((project(name).Environment as { Image: string }).Image).toBe('aws/codebuild/standard:8.0');
       expect([name, buildspec(name).phases.install['runtime-versions']]).toEqual([name, { nodejs: 24 }]);
@@ -133,21 +133,21 @@ describe('EphemeralEnvironmentsStack', () => {
 
   test('the sweeper runs hourly from a full clone (to list live branches), never on push', () => {
     // The schedule starts the sweeper pipeline (by its logical id), not the deploy or destroy one.
-    const sweeperId = resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline' && r.Properties?.Name === 'hipaa-fhir-ephemeral-sweeper').map(([id]) => id);
+    const sweeperId = resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline' && r.Properties?.Name === 'hipaa-fhir-preview-sweeper').map(([id]) => id);
     expect(sweeperId).toHaveLength(1);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
       Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', ['arn:aws:codepipeline:eu-west-2:111111111111:', { Ref: sweeperId[0] }]] } })],
     });
-    const source = (pipelines['hipaa-fhir-ephemeral-sweeper'].Stages as Array<{ Actions: Array<{ Configuration: Record<string, unknown> }> }>)[0].Actions[0];
+    const source = (pipelines['hipaa-fhir-preview-sweeper'].Stages as Array<{ Actions: Array<{ Configuration: Record<string, unknown> }> }>)[0].Actions[0];
     expect(source.Configuration).toMatchObject({ DetectChanges: false, OutputArtifactFormat: 'CODEBUILD_CLONE_REF' });
-    expect(buildspec('hipaa-fhir-ephemeral-sweep').phases.build.commands.join('\n')).toContain('git ls-remote --heads origin');
+    expect(buildspec('hipaa-fhir-preview-sweep').phases.build.commands.join('\n')).toContain('git ls-remote --heads origin');
   });
 
   test('builds and artifacts are encrypted with the stack\'s key', () => {
     for (const [, r] of resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodeBuild::Project')) {
       expect(r.Properties!.EncryptionKey).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] });
     }
-    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/ephemeral/codebuild', KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/previews/codebuild', KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } });
   });
 });

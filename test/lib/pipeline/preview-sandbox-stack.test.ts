@@ -1,10 +1,10 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { EphemeralSandboxStack } from '../../../lib/pipeline/ephemeral-sandbox-stack';
-import { referenceEphemeralConfig, referencePipelineConfig } from '../../../scripts/compliance-report';
+import { PreviewSandboxStack } from '../../../lib/pipeline/preview-sandbox-stack';
+import { referencePreviewConfig, referencePipelineConfig } from '../../helpers/reference-app';
 import { resourcesOf, testApp } from '../../helpers';
 
-describe('EphemeralSandboxStack', () => {
-  const stack = new EphemeralSandboxStack(testApp(), 'EphemeralSandbox', { pipeline: referencePipelineConfig(), ephemeral: referenceEphemeralConfig() });
+describe('PreviewSandboxStack', () => {
+  const stack = new PreviewSandboxStack(testApp(), 'PreviewSandbox', { pipeline: referencePipelineConfig(), previews: referencePreviewConfig() });
   const template = Template.fromStack(stack);
 
   test('lives in the sandbox account, deployed once through its default bootstrap (the per-branch one may create br- roles only)', () => {
@@ -14,25 +14,25 @@ describe('EphemeralSandboxStack', () => {
 
   test('the manager role trusts exactly the deploy, destroy and sweep builds of the tooling account', () => {
     const [, role] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Role')!;
-    expect(role.Properties!.RoleName).toBe('hipaa-fhir-ephemeral-manager');
+    expect(role.Properties!.RoleName).toBe('hipaa-fhir-preview-manager');
     expect(role.Properties!.AssumeRolePolicyDocument).toEqual({
       Version: '2012-10-17',
       Statement: [{
         Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' },
-        Condition: { ArnEquals: { 'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-ephemeral-${n}`) } },
+        Condition: { ArnEquals: { 'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-preview-${n}`) } },
       }],
     });
   });
 
-  test('it deletes only stacks that are per-branch by name (br-) and by tag (Ephemeral=true)', () => {
+  test('it deletes only stacks that are per-branch by name (br-) and by tag (Preview=true)', () => {
     const [, policy] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Policy')!;
     const statements = (policy.Properties!.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
     expect(statements).toEqual([
       { Sid: 'ListEnvironments', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: '*' },
       {
-        Sid: 'DeletePerBranchStacksOnly', Effect: 'Allow', Action: 'cloudformation:DeleteStack',
+        Sid: 'DeletePreviewStacksOnly', Effect: 'Allow', Action: 'cloudformation:DeleteStack',
         Resource: ['audit', 'compute', 'data', 'network'].map((l) => `arn:aws:cloudformation:eu-west-2:444444444444:stack/hipaa-fhir-${l}-br-*/*`),
-        Condition: { StringEquals: { 'aws:ResourceTag/Ephemeral': 'true' } },
+        Condition: { StringEquals: { 'aws:ResourceTag/Preview': 'true' } },
       },
     ]);
   });

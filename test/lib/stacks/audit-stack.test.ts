@@ -3,7 +3,7 @@ import { DATABASE_AUTH_FAILURE_PATTERN, TRAIL_FILTERS } from '../../../lib/const
 import { resourcesOf, synthStage } from '../../helpers';
 
 describe('AuditStack', () => {
-  const shared = synthStage({ environmentSuffix: 'aud', profile: 'ephemeral' }).templates.audit;
+  const shared = synthStage({ environmentSuffix: 'aud', profile: 'development' }).templates.audit;
   const dedicated = synthStage({ environmentSuffix: 'aud', profile: 'production', alarmEmail: 'soc@example.org' }).templates.audit;
 
   test('shared trail mode creates no trail, so ephemeral stages do not count against the five-trail limit', () => {

@@ -2,12 +2,12 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Match } from 'aws-cdk-lib/assertions';
-import { PROCESSOR_DATABASE_USER } from '../../../lib/config';
-import { PROCESSOR_DB_USER } from '../../../lib/processor/db/schema';
+import { PROCESSOR_DB_USER } from '../../../lib/contract';
+import { PROCESSOR_DB_USER as SCHEMA_PROCESSOR_DB_USER } from '../../../lib/processor/db/schema';
 import { resourcesOf, synthStage } from '../../helpers';
 
 describe('ComputeStack', () => {
-  const ephStage = synthStage({ environmentSuffix: 'cmp', profile: 'ephemeral' });
+  const ephStage = synthStage({ environmentSuffix: 'cmp', profile: 'development' });
   const eph = ephStage.templates.compute;
   const prod = synthStage({ environmentSuffix: 'cmp', profile: 'production', sizing: { streamShardCount: 4 } }).templates.compute;
   const prodOnDemand = synthStage({ environmentSuffix: 'cmp', profile: 'production' }).templates.compute;
@@ -34,7 +34,7 @@ describe('ComputeStack', () => {
     expect(Object.keys(env)).not.toContain('DB_PASSWORD');
     expect(env).toMatchObject({ DB_USER: 'fhir_processor', DB_IAM_AUTH: 'true', DB_MIGRATE_ON_START: 'false', DB_SSL_MODE: 'verify-full', AWS_REGION: 'eu-west-2', AWS_EMF_ENVIRONMENT: 'Local' });
     expect(JSON.stringify(env.STREAM_NAME)).toContain('hipaa-fhir-data-cmp');
-    expect(PROCESSOR_DATABASE_USER).toBe(PROCESSOR_DB_USER);
+    expect(SCHEMA_PROCESSOR_DB_USER).toBe(PROCESSOR_DB_USER);
   });
 
   test('rds-db:connect on exactly that user of exactly this instance (its DbiResourceId), for the task role only', () => {

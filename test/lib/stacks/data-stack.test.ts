@@ -3,7 +3,7 @@ import { DATABASE_PARAMETERS } from '../../../lib/constructs/patient-database';
 import { resourcesOf, synthStage } from '../../helpers';
 
 describe('DataStack', () => {
-  const eph = synthStage({ environmentSuffix: 'data', profile: 'ephemeral', databaseSecretName: 'hipaa-fhir/ephemeral/db-credentials' });
+  const eph = synthStage({ environmentSuffix: 'data', profile: 'development', databaseSecretName: 'hipaa-fhir/previews/db-credentials' });
   const prod = synthStage({ environmentSuffix: 'data', profile: 'production' });
   const data = eph.templates.data;
   const prodData = prod.templates.data;
@@ -70,7 +70,7 @@ describe('DataStack', () => {
     const instance = resourcesOf(data).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')![1];
     const creds = JSON.stringify([instance.Properties?.MasterUsername, instance.Properties?.MasterUserPassword]);
     expect(creds).toContain('{{resolve:secretsmanager:');
-    expect(creds).toContain(':secret:hipaa-fhir/ephemeral/db-credentials');
+    expect(creds).toContain(':secret:hipaa-fhir/previews/db-credentials');
     expect(creds).toContain(':SecretString:username::}}');
     expect(creds).toContain(':SecretString:password::}}');
   });
@@ -88,7 +88,7 @@ describe('DataStack', () => {
     expect(instance.DependsOn).toEqual(expect.arrayContaining(logGroupIds));
   });
 
-  test('ephemeral: single-AZ, no deletion protection, destroyed with no snapshot', () => {
+  test('preview: single-AZ, no deletion protection, destroyed with no snapshot', () => {
     data.hasResource('AWS::RDS::DBInstance', {
       Properties: Match.objectLike({ MultiAZ: false, DeletionProtection: false, BackupRetentionPeriod: 1, DeleteAutomatedBackups: true }),
       DeletionPolicy: 'Delete',

@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { resourcesOf, synthStage } from '../../helpers';
 
 describe('NetworkStack', () => {
-  const { templates } = synthStage({ environmentSuffix: 'net', profile: 'ephemeral' });
+  const { templates } = synthStage({ environmentSuffix: 'net', profile: 'development' });
   const prod = synthStage({ environmentSuffix: 'net', profile: 'production' }).templates.network;
   const network = templates.network;
 

@@ -1,5 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Naming, SHARED_SUFFIX } from '../../../lib/config';
+import { Naming, SHARED_SUFFIX } from '../../../lib/contract';
 import { SharedTrailStack } from '../../../lib/stacks/shared-trail-stack';
 import { resourcesOf, testApp } from '../../helpers';
 
