@@ -11,14 +11,14 @@ import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
-import { PROCESSOR_ENV } from '../contract';
+import { processorCommand, PROCESSOR_ENV } from '../contract';
 import { processorDatabaseEnvironment } from './processor-service';
 
 export interface DatabaseMigrationProps {
   readonly cluster: ecs.ICluster;
   readonly subnets: ec2.SubnetSelection;
   readonly securityGroup: ec2.ISecurityGroup;
-  /** The processor image: its `dist/migrate-main.js` applies the migrations. */
+  /** The processor image: its migrate entry point (`dist/processor/migrate-main.js`) applies the migrations. */
   readonly image: ecs.ContainerImage;
   /** Task definition family, e.g. `<project>-migrate-<suffix>`. */
   readonly family: string;
@@ -39,7 +39,7 @@ export interface DatabaseMigrationProps {
 /**
  * Applies the database migrations with the master credentials, once per deployment, BEFORE the
  * processor service is created or updated: a one-off Fargate task (the processor image running
- * `node dist/migrate-main.js`) started by a CDK Trigger, which waits for it and fails the deployment
+ * `node dist/processor/migrate-main.js`) started by a CDK Trigger, which waits for it and fails the deployment
  * (and so rolls it back) when the task does not exit 0.
  *
  * Why a Trigger and not a pipeline step: preview environments are deployed with plain
@@ -69,7 +69,7 @@ export class DatabaseMigration extends Construct {
       essential: true,
       readonlyRootFilesystem: true,
       user: '1000',
-      command: ['node', 'dist/migrate-main.js'],
+      command: processorCommand('migrate'),
       logging: ecs.LogDrivers.awsLogs({ logGroup: props.logGroup, streamPrefix: 'migrate', mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
       environment: processorDatabaseEnvironment(props.region, props.database),
       secrets: {

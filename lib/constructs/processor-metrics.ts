@@ -6,6 +6,8 @@ import { PROCESSOR_METRICS, ProcessorMetricName } from '../contract';
 
 export interface ProcessorMetricsProps {
   readonly stream: kinesis.IStream;
+  /** The stream's name as a literal (it is fixed by Naming), for SEARCH expressions. */
+  readonly streamName: string;
   /** The processor service, for the ECS and Container Insights metrics. */
   readonly service: ecs.FargateService;
   readonly cluster: ecs.ICluster;
@@ -20,6 +22,10 @@ export interface ProcessorMetricsProps {
 export class ProcessorMetrics {
   constructor(private readonly props: ProcessorMetricsProps) {}
 
+  get streamName(): string {
+    return this.props.streamName;
+  }
+
   /** One of the processor's own metrics (namespace and dimension from the contract). */
   processor(name: ProcessorMetricName, statistic: string, period: Duration = Duration.minutes(1), label?: string): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -30,6 +36,36 @@ export class ProcessorMetrics {
       period,
       ...(label ? { label } : {}),
     });
+  }
+
+  /**
+   * Every series of a processor metric with the given dimension set (one line per shard, per reason
+   * code, ...): a CloudWatch SEARCH, since shard ids and reason codes appear at run time.
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/search-expression-syntax.html
+   */
+  processorSearch(name: ProcessorMetricName, extraDimension: string, statistic: string, period: Duration, label: string): cloudwatch.MathExpression {
+    const { namespace, streamDimension } = PROCESSOR_METRICS;
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('{${namespace},${extraDimension},${streamDimension}} MetricName="${name}" ${streamDimension}="${this.props.streamName}"', '${statistic}', ${period.toSeconds()})`,
+      usingMetrics: {},
+      period,
+      label,
+    });
+  }
+
+  /** Quarantined records per reason code (RecordsQuarantinedByReason, one series per code). */
+  quarantinedByReason(period: Duration = Duration.minutes(5)): cloudwatch.MathExpression {
+    return this.processorSearch(PROCESSOR_METRICS.names.recordsQuarantinedByReason, PROCESSOR_METRICS.reasonDimension, 'Sum', period, 'quarantined');
+  }
+
+  /** How far behind the tip of its shard each worker reads (MillisBehindLatest per shard, maximum). */
+  millisBehindLatestPerShard(period: Duration = Duration.minutes(5)): cloudwatch.MathExpression {
+    return this.processorSearch(PROCESSOR_METRICS.names.millisBehindLatest, PROCESSOR_METRICS.shardDimension, 'Maximum', period, 'behind latest');
+  }
+
+  /** A stream-level Kinesis metric (AWS/Kinesis, dimension StreamName). */
+  stream(metricName: string, statistic: string, period: Duration = Duration.minutes(5)): cloudwatch.Metric {
+    return this.props.stream.metric(metricName, { statistic, period });
   }
 
   /** Age of the oldest record not yet read (Kinesis GetRecords.IteratorAgeMilliseconds), maximum. */
@@ -58,9 +94,18 @@ export class ProcessorMetrics {
 
   /** Running tasks of the service (Container Insights), minimum. */
   runningTasks(period: Duration = Duration.minutes(1)): cloudwatch.Metric {
+    return this.containerInsights('RunningTaskCount', period);
+  }
+
+  /** Tasks the service wants (Container Insights), minimum. */
+  desiredTasks(period: Duration = Duration.minutes(1)): cloudwatch.Metric {
+    return this.containerInsights('DesiredTaskCount', period);
+  }
+
+  private containerInsights(metricName: string, period: Duration): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: 'ECS/ContainerInsights',
-      metricName: 'RunningTaskCount',
+      metricName,
       dimensionsMap: { ClusterName: this.props.cluster.clusterName, ServiceName: this.props.service.serviceName },
       statistic: cloudwatch.Stats.MINIMUM,
       period,

@@ -12,7 +12,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import type { ProcessorSettings } from '../config';
-import { Naming, PROCESSOR_CONTAINER_NAME, PROCESSOR_ENV, PROCESSOR_HEALTH_PORT, PROCESSOR_LOG_STREAM_PREFIX, PROCESSOR_METRICS } from '../contract';
+import { Naming, processorCommand, PROCESSOR_CONTAINER_NAME, PROCESSOR_ENV, PROCESSOR_HEALTH_PORT, PROCESSOR_LOG_STREAM_PREFIX, PROCESSOR_METRICS } from '../contract';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { ProcessorMetrics } from './processor-metrics';
 
@@ -118,7 +118,7 @@ export class ProcessorService extends Construct {
       platform: ecrAssets.Platform.LINUX_AMD64,
       ignoreMode: IgnoreMode.DOCKER,
       // Only what the image build reads: the asset hash changes only when the processor does.
-      exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor'],
+      exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor', '!lib/contract'],
     });
 
     this.taskDefinition.addContainer(PROCESSOR_CONTAINER_NAME, {
@@ -142,7 +142,7 @@ export class ProcessorService extends Construct {
         [PROCESSOR_ENV.healthPort]: String(PROCESSOR_HEALTH_PORT),
       },
       healthCheck: {
-        command: ['CMD', 'node', 'dist/health.js'],
+        command: ['CMD', ...processorCommand('health')],
         interval: Duration.seconds(30),
         timeout: Duration.seconds(5),
         startPeriod: Duration.seconds(60),
@@ -169,7 +169,7 @@ export class ProcessorService extends Construct {
       enableExecuteCommand: false,
     });
 
-    this.metrics = new ProcessorMetrics({ stream: props.stream, service: this.service, cluster: this.cluster });
+    this.metrics = new ProcessorMetrics({ stream: props.stream, streamName: naming.streamName, service: this.service, cluster: this.cluster });
     if (settings.maxTasks > settings.minTasks) {
       const scaling = this.service.autoScaleTaskCount({ minCapacity: settings.minTasks, maxCapacity: settings.maxTasks });
       scaling.scaleOnMetric('ScaleOnIteratorAge', {

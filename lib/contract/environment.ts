@@ -45,7 +45,7 @@ export const LAYER_OUTPUTS = {
     optional: [],
   },
   compute: {
-    required: ['ProcessorClusterName', 'ProcessorServiceName', 'ProcessorTaskDefinitionArn', 'ProcessorLogGroupName', 'ProcessorLogKeyArn'],
+    required: ['ProcessorClusterName', 'ProcessorServiceName', 'ProcessorTaskDefinitionArn', 'ProcessorLogGroupName', 'ProcessorLogKeyArn', 'DashboardName', 'DashboardUrl'],
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
     optional: ['PostDeployRoleArn'],
   },

@@ -162,8 +162,28 @@ export class Naming {
     return { task: this.resourceName('migrate-task'), execution: this.resourceName('migrate-exec') };
   }
 
+  /** The processor's log group (also the migration, verify and one-off tasks' output). */
   get processorLogGroupName(): string {
     return this.logGroupName('processor');
+  }
+
+  /** Log groups of the environment, by what writes them. */
+  get logGroupNames(): {
+    readonly flowLogs: string;
+    readonly customResources: string;
+    readonly deployHooks: string;
+    readonly trail: string;
+    readonly applicationAudit: string;
+    readonly processor: string;
+  } {
+    return {
+      flowLogs: this.logGroupName('vpc-flow-logs'),
+      customResources: this.logGroupName('custom-resources'),
+      deployHooks: this.logGroupName('deploy-hooks'),
+      trail: this.logGroupName('audit/cloudtrail'),
+      applicationAudit: this.logGroupName('audit/application'),
+      processor: this.processorLogGroupName,
+    };
   }
 
   get streamKeyAlias(): string {

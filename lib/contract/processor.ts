@@ -33,6 +33,22 @@ export const PROCESSOR_ENV = {
 } as const;
 export type ProcessorEnvName = (typeof PROCESSOR_ENV)[keyof typeof PROCESSOR_ENV];
 
+/**
+ * Entry points of the processor image: lib/processor and lib/contract compiled into dist/ (see
+ * lib/processor/Dockerfile). The service, its health check and every one-off task run these.
+ */
+export const PROCESSOR_ENTRY_POINTS = {
+  service: 'dist/processor/main.js',
+  health: 'dist/processor/health.js',
+  migrate: 'dist/processor/migrate-main.js',
+  verify: 'dist/processor/verify.js',
+} as const;
+
+/** `node <entry> <args>` as a container command. */
+export function processorCommand(entry: keyof typeof PROCESSOR_ENTRY_POINTS, ...args: string[]): string[] {
+  return ['node', PROCESSOR_ENTRY_POINTS[entry], ...args];
+}
+
 /** The container's name in every task definition that runs the processor image. */
 export const PROCESSOR_CONTAINER_NAME = 'processor';
 /** The awslogs stream prefix: streams are `<prefix>/<container>/<task id>`. */
@@ -41,11 +57,16 @@ export const PROCESSOR_LOG_STREAM_PREFIX = 'processor';
 /** `GET /health` listens on 127.0.0.1 at this port (the container HEALTHCHECK calls it). */
 export const PROCESSOR_HEALTH_PORT = 8080;
 
-/** CloudWatch Embedded Metric Format namespace, dimension and names of everything the processor emits. */
+/**
+ * CloudWatch Embedded Metric Format namespace, dimensions and names of everything the processor emits.
+ * Every metric has the dimension set [StreamName]; MillisBehindLatest also [StreamName, ShardId] (one
+ * line per shard on the dashboard), and RecordsQuarantinedByReason only [StreamName, ReasonCode].
+ */
 export const PROCESSOR_METRICS = {
   namespace: 'HipaaFhir/Processor',
-  /** The one dimension of every processor metric; the shard id is a property, not a dimension. */
   streamDimension: 'StreamName',
+  shardDimension: 'ShardId',
+  reasonDimension: 'ReasonCode',
   names: {
     recordsProcessed: 'RecordsProcessed',
     recordsPersisted: 'RecordsPersisted',
@@ -57,8 +78,17 @@ export const PROCESSOR_METRICS = {
     batchTransactions: 'BatchTransactions',
     shardStuck: 'ShardStuck',
     batchAttempts: 'BatchAttempts',
+    recordsQuarantinedByReason: 'RecordsQuarantinedByReason',
   },
 } as const;
+
+/** The dimension sets of each processor metric, as CloudWatch stores them. */
+export function processorMetricDimensions(name: ProcessorMetricName): ReadonlyArray<readonly string[]> {
+  const { streamDimension, shardDimension, reasonDimension, names } = PROCESSOR_METRICS;
+  if (name === names.recordsQuarantinedByReason) return [[streamDimension, reasonDimension]];
+  if (name === names.millisBehindLatest) return [[streamDimension], [streamDimension, shardDimension]];
+  return [[streamDimension]];
+}
 export type ProcessorMetricName = (typeof PROCESSOR_METRICS.names)[keyof typeof PROCESSOR_METRICS.names];
 
 /** The database role the processor works as: INSERT and SELECT only on history and audit. */

@@ -1,4 +1,5 @@
 import type { MetricsLogger } from 'aws-embedded-metrics';
+import { PROCESSOR_METRICS } from '../contract/processor';
 
 export interface BatchMetrics {
   readonly shardId: string;
@@ -11,6 +12,8 @@ export interface BatchMetrics {
   readonly millisBehindLatest?: number;
   /** Transactions the batch took (more than 1 when a refused record was bisected out). @default 1 */
   readonly transactions?: number;
+  /** Quarantined records of the batch by reason code (RecordsQuarantinedByReason, one series per code). @default none */
+  readonly quarantinedByReason?: Readonly<Record<string, number>>;
 }
 
 /** A shard whose current batch keeps failing: the metric the "shard stuck" alarm watches. */
@@ -40,40 +43,59 @@ function loadEmf(): Emf {
   return require('aws-embedded-metrics') as Emf;
 }
 
-/** CloudWatch metrics in Embedded Metric Format. */
+/** CloudWatch metrics in Embedded Metric Format, by the names of the environment contract (lib/contract/processor.ts). */
 export class EmfMetrics implements MetricsSink {
   private readonly emf: Emf = loadEmf();
 
   constructor(private readonly namespace: string, private readonly streamName: string) {}
 
+  /** A logger with this stream's dimension set (and the shard as a property). */
+  private logger(shardId: string, extra: Readonly<Record<string, string>> = {}): MetricsLogger {
+    const metrics = this.emf.createMetricsLogger();
+    metrics.setNamespace(this.namespace);
+    metrics.setDimensions({ [PROCESSOR_METRICS.streamDimension]: this.streamName, ...extra });
+    metrics.setProperty('ShardId', shardId);
+    return metrics;
+  }
+
   async batch(m: BatchMetrics): Promise<void> {
     const { Unit } = this.emf;
-    const metrics: MetricsLogger = this.emf.createMetricsLogger();
-    metrics.setNamespace(this.namespace);
-    metrics.setDimensions({ StreamName: this.streamName });
-    metrics.setProperty('ShardId', m.shardId);
-    metrics.putMetric('RecordsProcessed', m.records, Unit.Count);
-    metrics.putMetric('RecordsPersisted', m.written, Unit.Count);
-    metrics.putMetric('RecordsDuplicate', m.duplicates, Unit.Count);
-    metrics.putMetric('RecordsStale', m.stale, Unit.Count);
-    metrics.putMetric('RecordsQuarantined', m.quarantined, Unit.Count);
-    metrics.putMetric('BatchLatency', m.batchLatencyMs, Unit.Milliseconds);
-    if (m.millisBehindLatest !== undefined) metrics.putMetric('MillisBehindLatest', m.millisBehindLatest, Unit.Milliseconds);
-    metrics.putMetric('BatchTransactions', m.transactions ?? 1, Unit.Count);
+    const { names } = PROCESSOR_METRICS;
+    const metrics = this.logger(m.shardId);
+    metrics.putMetric(names.recordsProcessed, m.records, Unit.Count);
+    metrics.putMetric(names.recordsPersisted, m.written, Unit.Count);
+    metrics.putMetric(names.recordsDuplicate, m.duplicates, Unit.Count);
+    metrics.putMetric(names.recordsStale, m.stale, Unit.Count);
+    metrics.putMetric(names.recordsQuarantined, m.quarantined, Unit.Count);
+    metrics.putMetric(names.batchLatency, m.batchLatencyMs, Unit.Milliseconds);
+    metrics.putMetric(names.batchTransactions, m.transactions ?? 1, Unit.Count);
     // A committed batch means the shard moves: ShardStuck = 0 lets the alarm clear on its own.
-    metrics.putMetric('ShardStuck', 0, Unit.Count);
+    metrics.putMetric(names.shardStuck, 0, Unit.Count);
     await metrics.flush();
+    if (m.millisBehindLatest !== undefined) {
+      // Per stream and per shard: one dashboard line for each shard.
+      const behind = this.logger(m.shardId);
+      behind.setDimensions([
+        { [PROCESSOR_METRICS.streamDimension]: this.streamName },
+        { [PROCESSOR_METRICS.streamDimension]: this.streamName, [PROCESSOR_METRICS.shardDimension]: m.shardId },
+      ], false);
+      behind.putMetric(names.millisBehindLatest, m.millisBehindLatest, Unit.Milliseconds);
+      await behind.flush();
+    }
+    for (const [reason, count] of Object.entries(m.quarantinedByReason ?? {})) {
+      if (count === 0) continue;
+      const byReason = this.logger(m.shardId, { [PROCESSOR_METRICS.reasonDimension]: reason });
+      byReason.putMetric(names.recordsQuarantinedByReason, count, Unit.Count);
+      await byReason.flush();
+    }
   }
 
   /** ShardStuck (Maximum >= 1 over a period) is the alarm: a shard that cannot make progress. */
   async shardStuck(m: StuckMetrics): Promise<void> {
     const { Unit } = this.emf;
-    const metrics: MetricsLogger = this.emf.createMetricsLogger();
-    metrics.setNamespace(this.namespace);
-    metrics.setDimensions({ StreamName: this.streamName });
-    metrics.setProperty('ShardId', m.shardId);
-    metrics.putMetric('ShardStuck', 1, Unit.Count);
-    metrics.putMetric('BatchAttempts', m.attempts, Unit.Count);
+    const metrics = this.logger(m.shardId);
+    metrics.putMetric(PROCESSOR_METRICS.names.shardStuck, 1, Unit.Count);
+    metrics.putMetric(PROCESSOR_METRICS.names.batchAttempts, m.attempts, Unit.Count);
     await metrics.flush();
   }
 }

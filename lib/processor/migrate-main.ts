@@ -1,5 +1,5 @@
 /**
- * `node dist/migrate-main.js`: applies pending migrations with the MASTER credentials and exits
+ * `node dist/processor/migrate-main.js`: applies pending migrations with the MASTER credentials and exits
  * (0 applied or up to date, 1 failed, 2 misconfigured). It runs as a one-off ECS task before the
  * processor service starts or changes (DatabaseMigration, a CDK Trigger); the long-running service
  * logs in as its own user and never receives the master secret.

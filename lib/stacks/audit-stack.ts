@@ -1,3 +1,4 @@
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ToolingNames } from '../contract';
@@ -13,6 +14,8 @@ import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 export interface AuditResources {
   /** The encrypted, TLS-only topic every alarm of the environment notifies. */
   readonly alarmTopic: sns.ITopic;
+  /** The environment's security alarms (database authentication failures; trail alarms in dedicated mode). */
+  readonly securityAlarms: readonly cloudwatch.IAlarm[];
 }
 
 export interface AuditStackProps extends EnvironmentStackProps {
@@ -30,6 +33,7 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
   public readonly appAuditLogGroup: EncryptedLogGroup;
   public readonly securityAlarmTopic: AlarmTopic;
   public readonly alarmTopic: sns.ITopic;
+  public readonly securityAlarms: readonly cloudwatch.IAlarm[];
   public readonly trail?: SecurityTrail;
 
   constructor(scope: Construct, id: string, props: AuditStackProps) {
@@ -38,8 +42,7 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
     const { naming } = config;
     const lifecycle = lifecycleOf(config);
     const dedicated = config.audit.trailMode === 'dedicated';
-    const trailLogGroupName = naming.logGroupName('audit/cloudtrail');
-    const appAuditLogGroupName = naming.logGroupName('audit/application');
+    const { trail: trailLogGroupName, applicationAudit: appAuditLogGroupName } = naming.logGroupNames;
 
     this.auditKey = new EncryptionKey(this, 'AuditKey', {
       alias: naming.kmsAlias('audit'),
@@ -79,12 +82,12 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
       });
     }
 
-    new SecurityAlarms(this, 'SecurityAlarms', {
+    this.securityAlarms = new SecurityAlarms(this, 'SecurityAlarms', {
       topic: this.alarmTopic,
       namespace: `${config.project}/${config.environmentSuffix}/Security`,
       trailLogGroup: trailLogGroup?.logGroup,
       databaseLogGroup: props.data.databaseLogGroup,
-    });
+    }).alarms;
 
     this.output('AuditKeyArn', this.auditKey.key.keyArn);
     this.output('ApplicationAuditLogGroupName', this.appAuditLogGroup.logGroup.logGroupName);

@@ -9,6 +9,8 @@ import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
 import { PostDeployRole, PostDeploySuite } from '../constructs/post-deploy-role';
 import { ProcessorAlarms } from '../constructs/processor-alarms';
 import { containerInsightsLogGroupName, ProcessorService } from '../constructs/processor-service';
+import { OperationsDashboard, dashboardUrl } from '../constructs/operations-dashboard';
+import { rdsLogGroupName } from '../constructs/patient-database';
 import { lifecycleOf } from '../constructs/removal';
 import type { AuditResources } from './audit-stack';
 import type { DataResources } from './data-stack';
@@ -40,13 +42,15 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly alarms: ProcessorAlarms;
   public readonly postDeployRole?: PostDeployRole;
   public readonly migration: DatabaseMigration;
+  public readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', props);
     const { config, network, data, audit } = props;
     const { naming } = config;
     const lifecycle = lifecycleOf(config);
-    const hookLogGroupName = naming.logGroupName('deploy-hooks');
+    const logGroupNames = naming.logGroupNames;
+    const hookLogGroupName = logGroupNames.deployHooks;
 
     const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
       ...lifecycle.keys,
@@ -97,6 +101,25 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });
       this.output('PostDeployRoleArn', this.postDeployRole.role.roleArn, 'Assumed by the pipeline\'s post-deploy step');
     }
+
+    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+      dashboardName: naming.dashboardName,
+      environment: { suffix: config.environmentSuffix, profile: config.profile },
+      region: this.region,
+      metrics: this.processor.metrics,
+      database: data.database,
+      alarms: [...this.alarms.alarms, ...audit.securityAlarms],
+      logGroups: [
+        { title: 'Processor (and migration, verify, re-drive tasks)', name: logGroupNames.processor },
+        { title: 'Application audit trail', name: logGroupNames.applicationAudit },
+        { title: 'PostgreSQL and pgaudit', name: rdsLogGroupName(naming.dbInstanceIdentifier, 'postgresql') },
+        { title: 'VPC flow logs', name: logGroupNames.flowLogs },
+        { title: 'Deploy hooks (migration trigger)', name: logGroupNames.deployHooks },
+        ...(config.audit.trailMode === 'dedicated' ? [{ title: 'CloudTrail', name: logGroupNames.trail }] : []),
+      ],
+    });
+    this.output('DashboardName', naming.dashboardName);
+    this.output('DashboardUrl', dashboardUrl(this.region, naming.dashboardName), 'CloudWatch dashboard of this environment');
 
     this.output('ProcessorClusterName', this.processor.cluster.clusterName);
     this.output('ProcessorServiceName', this.processor.service.serviceName);

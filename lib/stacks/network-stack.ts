@@ -43,8 +43,7 @@ export class NetworkStack extends EnvironmentStack<'network'> implements Network
     super(scope, id, 'network', props);
     const { config } = props;
     const lifecycle = lifecycleOf(config);
-    const flowLogGroupName = config.naming.logGroupName('vpc-flow-logs');
-    const customResourceLogGroupName = config.naming.logGroupName('custom-resources');
+    const { flowLogs: flowLogGroupName, customResources: customResourceLogGroupName } = config.naming.logGroupNames;
 
     const logKey = new EncryptionKey(this, 'FlowLogKey', {
       ...lifecycle.keys,

@@ -35,7 +35,7 @@ export class SharedTrailStack extends Stack {
       tags: { Project: naming.project, Compliance: 'HIPAA', Component: 'shared-trail', ...props.tags },
     });
     const retentionDays = props.retentionDays ?? 365;
-    const trailLogGroupName = naming.logGroupName('audit/cloudtrail');
+    const trailLogGroupName = naming.logGroupNames.trail;
 
     const key = new EncryptionKey(this, 'SharedAuditKey', {
       alias: naming.kmsAlias('audit'),

@@ -28,7 +28,7 @@ describe('EcsVerifier (AWS path, mocked SDK)', () => {
     expect(run).toMatchObject({
       cluster: 'hipaa-fhir-cluster-dev', taskDefinition: outputs.ProcessorTaskDefinitionArn, launchType: 'FARGATE', count: 1,
       networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' } },
-      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/verify.js', '--run-id', 'integ-abc'] }] },
+      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/processor/verify.js', '--run-id', 'integ-abc'] }] },
     });
     expect(logs.commandCalls(GetLogEventsCommand)[0].args[0].input).toMatchObject({ logGroupName: '/hipaa-fhir/dev/processor', logStreamName: 'processor/processor/0123456789abcdef' });
   });

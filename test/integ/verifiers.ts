@@ -2,6 +2,7 @@ import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloud
 import { DescribeTasksCommand, ECSClient, RunTaskCommand, waitUntilTasksStopped } from '@aws-sdk/client-ecs';
 import { Pool } from 'pg';
 import { RunSummary, verifyRun } from '../../lib/processor/verify';
+import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract/processor';
 import type { FlatOutputs } from './outputs';
 
 /** Reads what the database holds for one test run. */
@@ -32,7 +33,7 @@ export class LocalVerifier implements Verifier {
 
 /**
  * AWS: the database is reachable only inside the VPC, so run the processor's own task
- * definition once with `node dist/verify.js --run-id <id>` in the workload subnets, wait for it
+ * definition once with `node dist/processor/verify.js --run-id <id>` in the workload subnets, wait for it
  * to stop, and read its one JSON line from the processor log group.
  */
 export class EcsVerifier implements Verifier {
@@ -52,7 +53,7 @@ export class EcsVerifier implements Verifier {
       count: 1,
       startedBy: `integ-${runId}`.slice(0, 36),
       networkConfiguration: { awsvpcConfiguration: { subnets: o.WorkloadSubnetIds.split(','), securityGroups: [o.WorkloadSecurityGroupId], assignPublicIp: 'DISABLED' } },
-      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/verify.js', '--run-id', runId] }] },
+      overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('verify', '--run-id', runId) }] },
     }));
     const taskArn = run.tasks?.[0]?.taskArn;
     if (!taskArn) throw new Error(`verify task did not start: ${JSON.stringify(run.failures ?? [])}`);

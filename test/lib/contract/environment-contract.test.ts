@@ -3,11 +3,11 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseEnvironmentConfig } from '../../../lib/config';
-import { LAYER_OUTPUTS, LAYERS, OUTPUT_KEYS, PROCESSOR_CONTAINER_NAME, PROCESSOR_ENV, PROCESSOR_HEALTH_PORT, PROCESSOR_METRICS, suffixFromBranch } from '../../../lib/contract';
+import { LAYER_OUTPUTS, LAYERS, OUTPUT_KEYS, PROCESSOR_CONTAINER_NAME, PROCESSOR_ENV, PROCESSOR_HEALTH_PORT, PROCESSOR_METRICS, processorMetricDimensions, ProcessorMetricName, suffixFromBranch } from '../../../lib/contract';
 import { loadConfig } from '../../../lib/processor/config';
-import { EmfMetrics } from '../../../lib/processor/metrics';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
 import { synthStage, testApp } from '../../helpers';
+import { emittedProcessorMetrics } from '../../helpers/emf';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -71,28 +71,18 @@ describe('the environment contract (lib/contract)', () => {
       expect(env[PROCESSOR_ENV.metricsNamespace]).toBe(PROCESSOR_METRICS.namespace);
     });
 
-    test('every alarm on a processor metric watches a metric the processor really emits, with its namespace and dimension', async () => {
-      // What EmfMetrics writes to stdout (CloudWatch extracts the metrics from these EMF documents).
-      const lines: string[] = [];
-      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; });
-      const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(' ')); });
-      try {
-        const metrics = new EmfMetrics(PROCESSOR_METRICS.namespace, 'hipaa-fhir-records-c-proc');
-        await metrics.batch({ shardId: 'shardId-000000000000', records: 3, written: 2, duplicates: 0, stale: 0, quarantined: 1, batchLatencyMs: 12, millisBehindLatest: 5, transactions: 1 });
-        await metrics.shardStuck({ shardId: 'shardId-000000000000', attempts: 4 });
-      } finally {
-        write.mockRestore();
-        log.mockRestore();
-      }
-      const emitted = new Map<string, { namespace: string; dimensions: string[] }>();
-      for (const doc of lines.join('\n').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } })) {
-        for (const directive of doc._aws.CloudWatchMetrics) {
-          for (const metric of directive.Metrics) emitted.set(metric.Name, { namespace: directive.Namespace, dimensions: directive.Dimensions.flat() });
-        }
-      }
-      // The contract's names are exactly what the processor emits.
+    test('the processor emits exactly the contract\'s metrics, each with the contract\'s dimension sets', async () => {
+      const emitted = await emittedProcessorMetrics();
       expect([...emitted.keys()].sort()).toEqual(Object.values(PROCESSOR_METRICS.names).sort());
+      for (const [name, metric] of emitted) {
+        expect([name, metric.namespace]).toEqual([name, PROCESSOR_METRICS.namespace]);
+        const declared = processorMetricDimensions(name as ProcessorMetricName).map((set) => [...set].sort());
+        expect([name, [...metric.dimensionSets].sort()]).toEqual([name, declared.sort()]);
+      }
+    });
 
+    test('every alarm on a processor metric watches a metric the processor really emits, with a dimension set it emits', async () => {
+      const emitted = await emittedProcessorMetrics();
       const watched: Array<{ namespace: string; name: string; dimensions: string[] }> = [];
       for (const alarm of resources.filter((r) => r.Type === 'AWS::CloudWatch::Alarm')) {
         const p = alarm.Properties as { Namespace?: string; MetricName?: string; Dimensions?: Array<{ Name: string }>; Metrics?: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string }> } } }> };
@@ -102,7 +92,8 @@ describe('the environment contract (lib/contract)', () => {
       const onProcessor = watched.filter((w) => w.namespace === PROCESSOR_METRICS.namespace);
       expect(onProcessor.length).toBeGreaterThanOrEqual(3);
       for (const w of onProcessor) {
-        expect([w.name, emitted.get(w.name)]).toEqual([w.name, { namespace: w.namespace, dimensions: w.dimensions }]);
+        const sets = emitted.get(w.name)?.dimensionSets.map((s) => s.join()) ?? [];
+        expect([w.name, sets]).toEqual([w.name, expect.arrayContaining([[...w.dimensions].sort().join()])]);
       }
     });
   });

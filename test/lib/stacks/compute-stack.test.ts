@@ -21,7 +21,7 @@ describe('ComputeStack', () => {
       User: '1000',
       Essential: true,
       StopTimeout: 120,
-      HealthCheck: { Command: ['CMD', 'node', 'dist/health.js'], StartPeriod: 60 },
+      HealthCheck: { Command: ['CMD', 'node', 'dist/processor/health.js'], StartPeriod: 60 },
     });
     eph.hasResourceProperties('AWS::ECS::TaskDefinition', { RequiresCompatibilities: ['FARGATE'], NetworkMode: 'awsvpc', Cpu: '512', Memory: '1024' });
   });
@@ -51,7 +51,7 @@ describe('ComputeStack', () => {
     expect(readers).toEqual([expect.stringMatching(/^MigrationExecutionRoleDefaultPolicy/)]);
     const [, taskDef] = resourcesOf(eph).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition' && r.Properties?.Family === 'hipaa-fhir-migrate-cmp')!;
     const migrate = (taskDef.Properties!.ContainerDefinitions as Array<Record<string, unknown>>)[0];
-    expect(migrate).toMatchObject({ Command: ['node', 'dist/migrate-main.js'], ReadonlyRootFilesystem: true, User: '1000' });
+    expect(migrate).toMatchObject({ Command: ['node', 'dist/processor/migrate-main.js'], ReadonlyRootFilesystem: true, User: '1000' });
     expect((migrate.Secrets as Array<{ Name: string; ValueFrom: unknown }>).map((s) => s.Name).sort()).toEqual(['DB_PASSWORD', 'DB_USER']);
     for (const s of migrate.Secrets as Array<{ ValueFrom: unknown }>) expect(JSON.stringify(s.ValueFrom)).toMatch(/secret:hipaa-fhir\/cmp\/db-credentials:(username|password)::/);
   });
