@@ -253,14 +253,14 @@ function count(tally: BatchTally, reason: string, field: keyof ReasonCounts): vo
   tally.byReason.set(reason, counts);
 }
 
-/** Rows of the filters still waiting for this validator, in id order after a cursor; locked rows are skipped. */
+/** Rows of the filters still waiting for this validator, in id order (the bigint, not its text) after a cursor. */
 const SELECT_PENDING = `
-SELECT id::text AS id, stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload
-FROM quarantined_record
+SELECT q.id::text AS id, stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload
+FROM quarantined_record q
 WHERE redriven_at IS NULL AND redrive_validator IS DISTINCT FROM $1
   AND ($2::text IS NULL OR reason_code = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)
-  AND id > $4::bigint AND ($6::bigint IS NULL OR id = $6)
-ORDER BY id LIMIT $5`;
+  AND q.id > $4::bigint AND ($6::bigint IS NULL OR q.id = $6)
+ORDER BY q.id LIMIT $5`;
 
 const COUNT_PENDING = `
 SELECT count(*)::int AS n FROM quarantined_record
