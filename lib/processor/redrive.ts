@@ -350,6 +350,12 @@ function entriesParam(entries: readonly RedriveEntry[]): string {
     + `"h":"${e.contentHash}","d":${plan[i].duplicateInBatch},"w":${plan[i].candidate},"o":${json(`from quarantine row ${e.row.id} (${e.row.reason_code})`)},"r":${e.json}}`).join(',')}]`;
 }
 
+/**
+ * isTransientDbError, plus pg's refusal to use a client whose connection already failed (the server
+ * ended the session while it sat in a transaction: a failover, or an administrator's terminate).
+ */
+const transient = (error: unknown) => isTransientDbError(error) || /encountered a connection error and is not queryable/.test(String((error as Error)?.message));
+
 interface Selection {
   readonly after: string;
   readonly size: number;
@@ -431,7 +437,7 @@ class Redrive {
       } catch (error) {
         // Connection loss, failover, deadlock with a concurrent processor batch: the transaction
         // rolled back whole (or committed whole, and its rows are no longer selected), so repeat it.
-        if (!isTransientDbError(error) || attempt + 1 >= attempts) throw error;
+        if (!transient(error) || attempt + 1 >= attempts) throw error;
         this.ctx.onRetry?.(error, attempt);
         await sleep(backoffDelay(attempt, 100, 5_000));
       }

@@ -240,6 +240,26 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
     expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id LIKE 'crash-%'")).rows[0].n).toBe(6);
   });
 
+  test('a connection lost before COMMIT is retried: the batch is done again from the start, each record once', async () => {
+    const numbers = await ingest(Array.from({ length: 4 }, (_, i) => rec(patient(`lost-${i}`, { meta: TAG }), `lost-${i}`)), strict);
+    const retries: string[] = [];
+    let killed = 0;
+    const summary = await run(RELAXED, { batchSize: 2 }, {
+      onRetry: (error) => retries.push((error as Error).message),
+      // The re-drive's session is idle in its transaction here: end it from outside, as a failover would.
+      beforeCommit: async (b) => {
+        if (b.number !== 2 || killed++ > 0) return;
+        const ended = (await db.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = 'fhir'")).rows;
+        expect(ended).toEqual([{ ok: true }]);
+      },
+    });
+    expect(killed).toBe(2);
+    expect(retries).toHaveLength(1);
+    expect(summary).toMatchObject({ examined: 4, redriven: 4, entries: { written: 4 } });
+    const events = (await db.query(`SELECT sequence_number, count(*)::int AS n FROM audit_event WHERE action = 'redrive' AND sequence_number = ANY($1) GROUP BY 1 ORDER BY 1`, [numbers])).rows;
+    expect(events).toEqual(numbers.map((n) => ({ sequence_number: n, n: 1 })));
+  });
+
   test('two re-drives at once never take the same record: the second skips rows the first holds', async () => {
     const numbers = await ingest(Array.from({ length: 4 }, (_, i) => rec(patient(`twice-${i}`, { meta: TAG }), `twice-${i}`)), strict);
     let second: RedriveSummary | undefined;
