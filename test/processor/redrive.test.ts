@@ -129,6 +129,22 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
     expect(JSON.stringify(summary)).not.toMatch(/rd-p1|rd-o1|Okafor|Amara|1980-04-12/);
   });
 
+  test('stores what the processor stores, column for column (history, current), apart from identity and position', async () => {
+    const shape = (id: string) => observation(id, 'Group/g7', { meta: { versionId: '3', lastUpdated: '2026-04-01T10:00:00Z' }, valueString: 'same shape' });
+    await ingest([rec(shape('par-persisted'), 'par-pk')]);
+    await ingest([rec({ ...shape('par-redriven'), meta: { ...TAG, versionId: '3', lastUpdated: '2026-04-01T10:00:00Z' } }, 'par-pk')], strict);
+    await run(RELAXED);
+    // Every column, so a column the processor starts to fill is noticed here.
+    const identity = ['resource_id', 'resource', 'content_hash', 'shard_id', 'sequence_number', 'ingested_at', 'updated_at'];
+    for (const table of ['fhir_resource_history', 'fhir_resource_current']) {
+      const rows = (await db.query(`SELECT * FROM ${table} WHERE resource_id IN ('par-persisted', 'par-redriven') ORDER BY resource_id`)).rows;
+      expect(rows).toHaveLength(2);
+      const [persisted, redriven] = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !identity.includes(k))));
+      expect({ table, ...redriven }).toEqual({ table, ...persisted });
+      expect(persisted).toMatchObject({ patient_id: 'par-pk', patient_from_partition_key: true, version_id: '3' });
+    }
+  });
+
   test('a record still invalid stays quarantined: its attempt is audited once per validator, not on every run', async () => {
     const badDate = patient('rd-bad', { birthDate: '2023-02-30' });
     const [nj, bd] = await ingest([{ pk: 'rd-x', data: Buffer.from('{"resourceType": "Patient", "id": ') }, rec(badDate, 'rd-bad')]);
