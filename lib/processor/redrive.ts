@@ -253,6 +253,16 @@ function count(tally: BatchTally, reason: string, field: keyof ReasonCounts): vo
   tally.byReason.set(reason, counts);
 }
 
+/** Adds one tally's counts into another's maps. */
+function merge(into: Pick<BatchTally, 'byReason' | 'entries'>, from: BatchTally): void {
+  for (const [reason, c] of from.byReason) {
+    const sum = into.byReason.get(reason) ?? { examined: 0, redriven: 0, stillQuarantined: 0 };
+    sum.examined += c.examined; sum.redriven += c.redriven; sum.stillQuarantined += c.stillQuarantined;
+    into.byReason.set(reason, sum);
+  }
+  for (const [outcome, n] of from.entries) into.entries.set(outcome, (into.entries.get(outcome) ?? 0) + n);
+}
+
 /** Rows of the filters still waiting for this validator, in id order (the bigint, not its text) after a cursor. */
 const SELECT_PENDING = `
 SELECT q.id::text AS id, stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload
@@ -364,8 +374,8 @@ interface Selection {
 }
 
 class Redrive {
-  private readonly byReason = new Map<string, ReasonCounts>();
-  private readonly entries = new Map<string, number>();
+  readonly byReason = new Map<string, ReasonCounts>();
+  readonly entries = new Map<string, number>();
   private batches = 0;
 
   constructor(private readonly pool: Pool, private readonly options: RedriveOptions, private readonly ctx: RedriveContext) {}
@@ -404,7 +414,7 @@ class Redrive {
       const tally = await this.batch({ after, size });
       if (tally.records === 0) break;
       after = tally.lastId;
-      this.add(tally);
+      merge(this, tally);
       this.batches++;
       await this.ctx.onBatch?.(this.summary(0));
     }
@@ -418,15 +428,6 @@ class Redrive {
       ));
     }
     return summary;
-  }
-
-  private add(tally: BatchTally): void {
-    for (const [reason, c] of tally.byReason) {
-      const into = this.byReason.get(reason) ?? { examined: 0, redriven: 0, stillQuarantined: 0 };
-      into.examined += c.examined; into.redriven += c.redriven; into.stillQuarantined += c.stillQuarantined;
-      this.byReason.set(reason, into);
-    }
-    for (const [outcome, n] of tally.entries) this.entries.set(outcome, (this.entries.get(outcome) ?? 0) + n);
   }
 
   private async retrying<T>(work: () => Promise<T>): Promise<T> {
@@ -481,15 +482,7 @@ class Redrive {
       const code = String((error as { code?: unknown }).code);
       if (ids.length === 1) return this.refused(ids[0], code);
       const tally = emptyTally();
-      for (const id of ids) {
-        const one = await this.batch({ after: '0', size: 1, id });
-        for (const [reason, c] of one.byReason) {
-          const into = tally.byReason.get(reason) ?? { examined: 0, redriven: 0, stillQuarantined: 0 };
-          into.examined += c.examined; into.redriven += c.redriven; into.stillQuarantined += c.stillQuarantined;
-          tally.byReason.set(reason, into);
-        }
-        for (const [outcome, n] of one.entries) tally.entries.set(outcome, (tally.entries.get(outcome) ?? 0) + n);
-      }
+      for (const id of ids) merge(tally, await this.batch({ after: '0', size: 1, id }));
       tally.records = ids.length;
       tally.lastId = ids[ids.length - 1];
       return tally;
