@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { QuarantineReason, validateRecord } from './fhir/validate';
+import { QuarantineReason, validateRecord, ValidationResult } from './fhir/validate';
 
 /** What the processor needs of a Kinesis record (the SDK's _Record satisfies it). */
 export interface StreamRecord {
@@ -57,8 +57,11 @@ export interface ClassifiedBatch {
 
 export const contentHash = (json: string): string => createHash('sha256').update(json).digest('hex');
 
+/** Validates one record's data; the processor's is validateRecord (the re-drive's tests pass others). */
+export type RecordValidator = (data: Uint8Array, maxRecordBytes: number) => ValidationResult;
+
 /** Splits a GetRecords batch into resources to persist and records to quarantine. Pure. */
-export function classify(records: readonly StreamRecord[], maxRecordBytes: number): ClassifiedBatch {
+export function classify(records: readonly StreamRecord[], maxRecordBytes: number, validate: RecordValidator = validateRecord): ClassifiedBatch {
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
   const refs: RecordRef[] = [];
@@ -68,7 +71,7 @@ export function classify(records: readonly StreamRecord[], maxRecordBytes: numbe
     const partitionKey = record.PartitionKey ?? '';
     const data = record.Data ?? new Uint8Array();
     refs.push({ sequenceNumber, partitionKey, payload: data });
-    const result = validateRecord(data, maxRecordBytes);
+    const result = validate(data, maxRecordBytes);
     if (result.ok) {
       if (result.resources.length === 0) empty.push(sequenceNumber);
       result.resources.forEach((r, entryIndex) => {

@@ -206,4 +206,40 @@ END $$;
 GRANT ${WRITER_ROLE} TO ${PROCESSOR_DB_USER};
 `,
   },
+  {
+    version: 11,
+    description: 're-drive of quarantined records: attempt and outcome columns, the writer may update only those, a re-driven row is final',
+    sql: `
+-- NULL until the record was persisted by a re-drive (lib/processor/redrive.ts); the row itself is never deleted.
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS redriven_at timestamptz;
+-- The last re-drive attempt: when, by whom, with which validator build, and its outcome
+-- ('redriven', or the code it is still quarantined with, and that rule: never a value from the record).
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS redrive_attempted_at timestamptz;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS redrive_actor text;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS redrive_validator text;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS redrive_outcome text;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS redrive_detail text;
+-- The re-drive scans what is still quarantined, in id order.
+CREATE INDEX IF NOT EXISTS quarantined_record_pending ON quarantined_record (id) WHERE redriven_at IS NULL;
+
+-- What was received stays as received (payload, position, keys, reason), for everyone including the
+-- owner; only the re-drive columns change, and a re-driven row cannot be re-driven again.
+CREATE OR REPLACE FUNCTION quarantine_redrive_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.id, NEW.stream_name, NEW.shard_id, NEW.sequence_number, NEW.partition_key, NEW.partition_key_raw, NEW.reason_code, NEW.detail, NEW.payload, NEW.received_at)
+     IS DISTINCT FROM (OLD.id, OLD.stream_name, OLD.shard_id, OLD.sequence_number, OLD.partition_key, OLD.partition_key_raw, OLD.reason_code, OLD.detail, OLD.payload, OLD.received_at) THEN
+    RAISE EXCEPTION 'quarantined_record keeps what was received: only the re-drive columns may change' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF OLD.redriven_at IS NOT NULL THEN
+    RAISE EXCEPTION 'quarantined_record % was re-driven: its re-drive columns are final', OLD.id USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS quarantine_redrive_only ON quarantined_record;
+CREATE TRIGGER quarantine_redrive_only BEFORE UPDATE ON quarantined_record FOR EACH ROW EXECUTE FUNCTION quarantine_redrive_only();
+
+-- Exactly the re-drive columns; column UPDATE is also what SELECT ... FOR UPDATE needs to lock a row.
+GRANT UPDATE (redriven_at, redrive_attempted_at, redrive_actor, redrive_validator, redrive_outcome, redrive_detail) ON quarantined_record TO ${WRITER_ROLE};
+`,
+  },
 ];

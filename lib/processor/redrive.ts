@@ -1,0 +1,611 @@
+/**
+ * `node dist/redrive.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]`:
+ * re-validates quarantined records with the current validator and persists those that now pass,
+ * through the processor's exactly-once rules: history keyed by content hash, current replaced only
+ * by a newer version (fhir_is_newer, with the record's ORIGINAL stream position), one audit event
+ * per record or Bundle entry (action `redrive`). The quarantine row is kept and marked in the same
+ * transaction, so a crash loses nothing and a second run finds nothing to do.
+ *
+ * Runs like verify.js: a one-off ECS task of the processor's own task definition (same image, login,
+ * TLS and restricted role), or in-process against the local stack (scripts/redrive.ts). Prints
+ * progress and one JSON summary line of counts: never a payload, an id or patient data.
+ */
+import { createHash } from 'crypto';
+import { readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
+import { parseArgs } from 'util';
+import type { Pool, PoolClient } from 'pg';
+import { ConfigurationError, loadConfig } from './config';
+import { isDataError, storableText } from './db/persist';
+import { checkout, createPool } from './db/pool';
+import { QuarantineReason, validateRecord } from './fhir/validate';
+import { createLogger, errorFields } from './logger';
+import { classify, planEntries, RecordValidator, ValidEntry } from './records';
+import { backoffDelay, isTransientDbError, sleep } from './retry';
+
+/** Every stable quarantine code (the object literal must name each QuarantineReason exactly once). */
+const REASONS = {
+  TOO_LARGE: true, NOT_UTF8: true, NOT_JSON: true, NOT_A_RESOURCE: true, UNSUPPORTED_RESOURCE_TYPE: true, INVALID_FHIR: true, UNSTORABLE: true,
+} as const satisfies Record<QuarantineReason, true>;
+export const QUARANTINE_REASONS = Object.keys(REASONS) as readonly QuarantineReason[];
+
+export const DEFAULT_BATCH_SIZE = 100;
+export const MAX_BATCH_SIZE = 1_000;
+
+export interface RedriveOptions {
+  /** Only records quarantined with this code. @default every code */
+  readonly reason?: QuarantineReason;
+  /** Only records quarantined (received_at) at or after this instant. @default no bound */
+  readonly since?: Date;
+  /** Count what would pass; write no record and change no quarantine row. */
+  readonly dryRun: boolean;
+  /** Examine at most this many records. @default no limit */
+  readonly limit?: number;
+  /** Records per transaction. @default 100 */
+  readonly batchSize: number;
+}
+
+/** The flag values of either command line (the task's and scripts/redrive.ts), before checking. */
+export interface RedriveFlagValues {
+  readonly reason?: string;
+  readonly since?: string;
+  readonly dryRun?: boolean;
+  readonly limit?: string | number;
+  readonly batchSize?: string | number;
+}
+
+export const REDRIVE_USAGE = `usage: node dist/redrive.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]
+  --reason CODE   only records quarantined with CODE: ${QUARANTINE_REASONS.join(', ')}
+  --since T       only records quarantined at or after T (2026-05-01, or 2026-05-01T12:00:00Z with a zone)
+  --dry-run       count what would pass the current validator; change nothing
+  --limit N       examine at most N records (N >= 1)
+  --batch-size N  records per transaction, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})`;
+
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
+
+/** A calendar date (UTC midnight) or a date-time with a zone; `2026-02-30` and zone-less times are refused. */
+export function parseSince(text: string): Date {
+  const refused = () => new ConfigurationError(`--since "${text.slice(0, 40)}" is not an ISO-8601 date or date-time with a zone: use e.g. 2026-05-01 or 2026-05-01T12:00:00Z`);
+  const m = ISO_8601.exec(text);
+  if (!m) throw refused();
+  const [, year, month, day, hour, minute, second, offsetHour, offsetMinute] = m;
+  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
+  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth) throw refused();
+  if (hour !== undefined && (Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59)) throw refused();
+  if (offsetHour !== undefined && (Number(offsetHour) > 14 || Number(offsetMinute) > 59)) throw refused();
+  const ms = Date.parse(hour === undefined ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(ms)) throw refused();
+  return new Date(ms);
+}
+
+function wholeNumber(name: string, raw: string | number | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const text = String(raw);
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new ConfigurationError(`--${name} must be a whole number from ${min} to ${max}, not "${text.slice(0, 20)}"`);
+  return Number(text);
+}
+
+/** Checks the flag values; anything wrong is a ConfigurationError (exit 2) naming the flag and what is allowed. */
+export function redriveOptions(values: RedriveFlagValues): RedriveOptions {
+  let reason: QuarantineReason | undefined;
+  if (values.reason !== undefined) {
+    if (!(QUARANTINE_REASONS as readonly string[]).includes(values.reason)) {
+      throw new ConfigurationError(`--reason "${values.reason.slice(0, 40)}" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`);
+    }
+    reason = values.reason as QuarantineReason;
+  }
+  return {
+    reason,
+    since: values.since === undefined ? undefined : parseSince(values.since),
+    dryRun: values.dryRun ?? false,
+    limit: wholeNumber('limit', values.limit, 1, Number.MAX_SAFE_INTEGER),
+    batchSize: wholeNumber('batch-size', values.batchSize, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE,
+  };
+}
+
+/** Strict flags of the task command; undefined means --help. */
+export function parseRedriveArgs(argv: readonly string[]): RedriveOptions | undefined {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { reason: { type: 'string' }, since: { type: 'string' }, 'dry-run': { type: 'boolean' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    // Node's messages name the flag; keep their first sentence only.
+    throw new ConfigurationError((error as Error).message.split('\n')[0].replace(/\.$/, ''));
+  }
+  if (values.help) return undefined;
+  const text = (name: string) => values[name] as string | undefined;
+  return redriveOptions({ reason: text('reason'), since: text('since'), dryRun: values['dry-run'] as boolean | undefined, limit: text('limit'), batchSize: text('batch-size') });
+}
+
+/** The task command's flags for checked options (what scripts/redrive.ts passes to the ECS task). */
+export function redriveArgs(options: RedriveOptions): string[] {
+  return [
+    ...(options.reason ? ['--reason', options.reason] : []),
+    ...(options.since ? ['--since', options.since.toISOString()] : []),
+    ...(options.dryRun ? ['--dry-run'] : []),
+    ...(options.limit !== undefined ? ['--limit', String(options.limit)] : []),
+    '--batch-size', String(options.batchSize),
+  ];
+}
+
+/** The validator a re-drive applies, and the identity of its behaviour. */
+export interface RedriveValidator {
+  /**
+   * Names the validator's behaviour (its code and its limits). A record found still invalid is
+   * marked with it, and is examined again only by a re-drive whose validator id differs.
+   */
+  readonly id: string;
+  readonly maxRecordBytes: number;
+  readonly validate: RecordValidator;
+}
+
+const builds = new Map<string, string>();
+
+/** SHA-256 over the validator's own code (lib/processor/fhir: its rules and HL7's generated definitions). */
+export function validatorBuild(dir = join(__dirname, 'fhir')): string {
+  const known = builds.get(dir);
+  if (known) return known;
+  const hash = createHash('sha256');
+  const walk = (sub: string) => {
+    const entries = readdirSync(join(dir, sub), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = sub ? `${sub}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(path);
+      else if (/\.(js|ts)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) hash.update(`${path}\0`).update(readFileSync(join(dir, path))).update('\0');
+    }
+  };
+  walk('');
+  const value = `fhir-r4-${hash.digest('hex').slice(0, 16)}`;
+  builds.set(dir, value);
+  return value;
+}
+
+/** The processor's validator, as this image runs it with this MAX_RECORD_BYTES. */
+export function currentValidator(maxRecordBytes: number): RedriveValidator {
+  return { id: `${validatorBuild()}/max-${maxRecordBytes}`, maxRecordBytes, validate: validateRecord };
+}
+
+/** Counts of one original quarantine code. */
+export interface ReasonCounts {
+  examined: number;
+  redriven: number;
+  stillQuarantined: number;
+}
+
+/** Counts only: never a payload, an id or patient data. */
+export interface RedriveSummary {
+  readonly dryRun: boolean;
+  readonly validator: string;
+  readonly filters: { readonly reason?: string; readonly since?: string; readonly limit?: number };
+  readonly batches: number;
+  readonly examined: number;
+  /** Persisted (in a dry run: would be). */
+  readonly redriven: number;
+  readonly stillQuarantined: number;
+  /** Audit outcomes of the re-driven records' resources (one per record or Bundle entry); none in a dry run. */
+  readonly entries: Readonly<Record<string, number>>;
+  /** By the code each record was quarantined with. */
+  readonly byReason: Readonly<Record<string, ReasonCounts>>;
+  /** Records matching the filters that a run with this validator would still examine (locked by another re-drive, quarantined meanwhile, or past --limit). */
+  readonly pending: number;
+}
+
+export interface RedriveContext {
+  /** Recorded in audit events and on the quarantine rows. */
+  readonly actor: string;
+  /** The processor's stream: where a dry run's read is recorded. */
+  readonly streamName: string;
+  readonly validator: RedriveValidator;
+  /** After each committed batch, with the counts so far. */
+  readonly onBatch?: (progress: RedriveSummary) => void | Promise<void>;
+  /** A transient database error is retried with backoff (up to maxAttempts per batch). */
+  readonly onRetry?: (error: unknown, attempt: number) => void;
+  /** @default 8 */
+  readonly maxAttempts?: number;
+  /**
+   * Inside each writing batch's transaction, after its writes and before COMMIT (its row locks are
+   * held): tests hold a batch here to prove what a concurrent processor does; a throw rolls it back.
+   */
+  readonly beforeCommit?: (batch: { readonly number: number; readonly records: number }) => Promise<void>;
+}
+
+interface QuarantinedRow {
+  readonly id: string;
+  readonly stream_name: string;
+  readonly shard_id: string;
+  readonly sequence_number: string;
+  readonly partition_key: string;
+  readonly partition_key_raw: Buffer | null;
+  readonly reason_code: string;
+  readonly detail: string;
+  readonly payload: Buffer;
+}
+
+/**
+ * The partition key the record arrived with: the exact bytes when NUL had to be escaped, and the
+ * decoded key of a last-resort row (persist.ts hex-encodes it when even the quarantine row was refused).
+ */
+export function originalPartitionKey(row: Pick<QuarantinedRow, 'partition_key' | 'partition_key_raw' | 'reason_code' | 'detail'>): string {
+  if (row.partition_key_raw) return row.partition_key_raw.toString('utf8');
+  const hex = /^hex:((?:[0-9a-f]{2})*)$/.exec(row.partition_key);
+  if (hex && row.reason_code === 'UNSTORABLE' && row.detail.endsWith('partition key hex-encoded')) return Buffer.from(hex[1], 'hex').toString('utf8');
+  return row.partition_key;
+}
+
+/** What a batch did; added to the run's counts only once its transaction committed. */
+interface BatchTally {
+  records: number;
+  lastId: string;
+  byReason: Map<string, ReasonCounts>;
+  entries: Map<string, number>;
+}
+
+const emptyTally = (): BatchTally => ({ records: 0, lastId: '0', byReason: new Map(), entries: new Map() });
+
+function count(tally: BatchTally, reason: string, field: keyof ReasonCounts): void {
+  const counts = tally.byReason.get(reason) ?? { examined: 0, redriven: 0, stillQuarantined: 0 };
+  counts[field]++;
+  tally.byReason.set(reason, counts);
+}
+
+/** Adds one tally's counts into another's maps. */
+function merge(into: Pick<BatchTally, 'byReason' | 'entries'>, from: BatchTally): void {
+  for (const [reason, c] of from.byReason) {
+    const sum = into.byReason.get(reason) ?? { examined: 0, redriven: 0, stillQuarantined: 0 };
+    sum.examined += c.examined; sum.redriven += c.redriven; sum.stillQuarantined += c.stillQuarantined;
+    into.byReason.set(reason, sum);
+  }
+  for (const [outcome, n] of from.entries) into.entries.set(outcome, (into.entries.get(outcome) ?? 0) + n);
+}
+
+/** Rows of the filters still waiting for this validator, in id order (the bigint, not its text) after a cursor. */
+const SELECT_PENDING = `
+SELECT q.id::text AS id, stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload
+FROM quarantined_record q
+WHERE redriven_at IS NULL AND redrive_validator IS DISTINCT FROM $1
+  AND ($2::text IS NULL OR reason_code = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)
+  AND q.id > $4::bigint AND ($6::bigint IS NULL OR q.id = $6)
+ORDER BY q.id LIMIT $5`;
+
+const COUNT_PENDING = `
+SELECT count(*)::int AS n FROM quarantined_record
+WHERE redriven_at IS NULL AND redrive_validator IS DISTINCT FROM $1
+  AND ($2::text IS NULL OR reason_code = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)`;
+
+/**
+ * The processor's persist statement (persist.ts) for re-driven entries: each carries its own
+ * ORIGINAL stream position, and its audit event is action 'redrive'. History is keyed by content
+ * hash (a copy the processor already stored is a duplicate); current is replaced only by a newer
+ * version (fhir_is_newer, which in READ COMMITTED re-checks the row a concurrent writer committed).
+ */
+const REDRIVE_VALID = `
+WITH input AS (
+  SELECT e->>'sn' AS stream_name, e->>'sh' AS shard_id, e->>'s' AS sequence_number, (e->'x')::int AS entry_index,
+         e->>'t' AS resource_type, e->>'i' AS resource_id, e->>'v' AS version_id, (e->>'u')::timestamptz AS last_updated,
+         e->>'p' AS patient_id, (e->'f')::boolean AS pk_patient, decode(e->>'h', 'hex') AS content_hash,
+         (e->'d')::boolean AS dup, (e->'w')::boolean AS cand, e->>'o' AS origin, e->'r' AS resource, ord
+  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
+),
+hist AS (
+  INSERT INTO fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
+                                     resource, stream_name, shard_id, sequence_number, entry_index)
+  SELECT resource_type, resource_id, content_hash, version_id, last_updated, patient_id, pk_patient, resource, stream_name, shard_id, sequence_number, entry_index
+  FROM input WHERE NOT dup
+  ON CONFLICT (resource_type, resource_id, content_hash) DO NOTHING
+  RETURNING resource_type, resource_id, content_hash
+),
+cur AS (
+  INSERT INTO fhir_resource_current AS c (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource, sequence_number, entry_index)
+  SELECT i.resource_type, i.resource_id, i.version_id, i.last_updated, i.patient_id, i.pk_patient, i.resource, i.sequence_number, i.entry_index
+  FROM input i JOIN hist h USING (resource_type, resource_id, content_hash) WHERE i.cand
+  ON CONFLICT (resource_type, resource_id) DO UPDATE
+    SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated, patient_id = EXCLUDED.patient_id,
+        patient_from_partition_key = EXCLUDED.patient_from_partition_key, resource = EXCLUDED.resource,
+        sequence_number = EXCLUDED.sequence_number, entry_index = EXCLUDED.entry_index, updated_at = now()
+    WHERE fhir_is_newer(EXCLUDED.last_updated, EXCLUDED.version_id, EXCLUDED.sequence_number, EXCLUDED.entry_index,
+                        c.last_updated, c.version_id, c.sequence_number, c.entry_index)
+  RETURNING resource_type, resource_id
+),
+audit AS (
+  INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index, detail)
+  SELECT $2, 'redrive',
+         CASE WHEN i.dup OR h.resource_id IS NULL THEN 'duplicate' WHEN c.resource_id IS NOT NULL THEN 'written' ELSE 'stale-version-history-only' END,
+         i.resource_type, i.resource_id, i.version_id, i.stream_name, i.shard_id, i.sequence_number, i.entry_index,
+         i.origin || CASE WHEN i.pk_patient THEN '; no patient in the resource: patient id is the partition key' ELSE '' END
+  FROM input i
+  LEFT JOIN hist h ON NOT i.dup AND (h.resource_type, h.resource_id, h.content_hash) = (i.resource_type, i.resource_id, i.content_hash)
+  LEFT JOIN cur c ON i.cand AND NOT i.dup AND (c.resource_type, c.resource_id) = (i.resource_type, i.resource_id)
+  ORDER BY i.ord
+  RETURNING outcome
+)
+SELECT outcome, count(*)::int AS n FROM audit GROUP BY outcome`;
+
+const MARK_REDRIVEN = `
+UPDATE quarantined_record SET redriven_at = now(), redrive_attempted_at = now(), redrive_actor = $2, redrive_validator = $3, redrive_outcome = 'redriven', redrive_detail = NULL
+WHERE id = ANY($1::bigint[]) AND redriven_at IS NULL`;
+
+const AUDIT_EMPTY = `
+INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
+SELECT $1, 'redrive', 'no-resources', stream_name, shard_id, sequence_number,
+       'from quarantine row ' || id || ' (' || reason_code || '): valid record without resources (empty Bundle)'
+FROM quarantined_record WHERE id = ANY($2::bigint[]) ORDER BY id`;
+
+/** Still refused: the attempt is recorded on the row (with this validator's id) and audited once. */
+const RECORD_STILL_QUARANTINED = `
+WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(id, reason, detail)),
+u AS (
+  UPDATE quarantined_record q SET redrive_attempted_at = now(), redrive_actor = $4, redrive_validator = $5, redrive_outcome = x.reason, redrive_detail = x.detail
+  FROM x WHERE q.id = x.id AND q.redriven_at IS NULL
+  RETURNING q.id, q.stream_name, q.shard_id, q.sequence_number, q.reason_code, x.reason, x.detail
+)
+INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
+SELECT $4, 'redrive', 'still-quarantined', stream_name, shard_id, sequence_number,
+       'quarantine row ' || id || ' (' || reason_code || ') still fails: ' || reason || ': ' || detail
+FROM u ORDER BY id`;
+
+const json = (v: string | undefined) => (v === undefined ? 'null' : JSON.stringify(v));
+
+type RedriveEntry = ValidEntry & { readonly row: QuarantinedRow };
+
+/** The entries as one JSON array (each resource's JSON text spliced in unchanged, as persist.ts does). */
+function entriesParam(entries: readonly RedriveEntry[]): string {
+  const plan = planEntries(entries);
+  return `[${entries.map((e, i) => `{"sn":${json(e.row.stream_name)},"sh":${json(e.row.shard_id)},"s":${json(e.row.sequence_number)},"x":${e.entryIndex},`
+    + `"t":${json(e.resourceType)},"i":${json(e.id)},"v":${json(e.versionId)},"u":${json(e.lastUpdated)},"p":${json(e.patientId)},"f":${e.patientFromPartitionKey},`
+    + `"h":"${e.contentHash}","d":${plan[i].duplicateInBatch},"w":${plan[i].candidate},"o":${json(`from quarantine row ${e.row.id} (${e.row.reason_code})`)},"r":${e.json}}`).join(',')}]`;
+}
+
+/**
+ * isTransientDbError, plus pg's refusal to use a client whose connection already failed (the server
+ * ended the session while it sat in a transaction: a failover, or an administrator's terminate).
+ */
+const transient = (error: unknown) => isTransientDbError(error) || /encountered a connection error and is not queryable/.test(String((error as Error)?.message));
+
+interface Selection {
+  readonly after: string;
+  readonly size: number;
+  /** One row only (a batch the database refused is retried record by record). */
+  readonly id?: string;
+}
+
+class Redrive {
+  readonly byReason = new Map<string, ReasonCounts>();
+  readonly entries = new Map<string, number>();
+  private batches = 0;
+
+  constructor(private readonly pool: Pool, private readonly options: RedriveOptions, private readonly ctx: RedriveContext) {}
+
+  private get filterParams(): [string, string | null, Date | null] {
+    return [this.ctx.validator.id, this.options.reason ?? null, this.options.since ?? null];
+  }
+
+  summary(pending: number): RedriveSummary {
+    const byReason = Object.fromEntries([...this.byReason.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, { ...v }]));
+    const total = (field: keyof ReasonCounts) => [...this.byReason.values()].reduce((n, c) => n + c[field], 0);
+    return {
+      dryRun: this.options.dryRun,
+      validator: this.ctx.validator.id,
+      filters: {
+        ...(this.options.reason ? { reason: this.options.reason } : {}),
+        ...(this.options.since ? { since: this.options.since.toISOString() } : {}),
+        ...(this.options.limit !== undefined ? { limit: this.options.limit } : {}),
+      },
+      batches: this.batches,
+      examined: total('examined'),
+      redriven: total('redriven'),
+      stillQuarantined: total('stillQuarantined'),
+      entries: Object.fromEntries([...this.entries.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
+      byReason,
+      pending,
+    };
+  }
+
+  async run(): Promise<RedriveSummary> {
+    let after = '0';
+    for (;;) {
+      const examined = [...this.byReason.values()].reduce((n, c) => n + c.examined, 0);
+      const size = Math.min(this.options.batchSize, this.options.limit === undefined ? Infinity : this.options.limit - examined);
+      if (size <= 0) break;
+      const tally = await this.batch({ after, size });
+      if (tally.records === 0) break;
+      after = tally.lastId;
+      merge(this, tally);
+      this.batches++;
+      await this.ctx.onBatch?.(this.summary(0));
+    }
+    const pending = (await this.retrying(() => this.pool.query<{ n: number }>(COUNT_PENDING, this.filterParams))).rows[0].n;
+    const summary = this.summary(pending);
+    if (this.options.dryRun && summary.examined > 0) {
+      // Reading quarantined payloads is an access to PHI: the dry run records it once (counts only).
+      await this.retrying(() => this.pool.query(
+        `INSERT INTO audit_event (actor, action, outcome, stream_name, detail) VALUES ($1, 'read', 'redrive-dry-run', $2, $3)`,
+        [this.ctx.actor, this.ctx.streamName, `dry-run re-drive examined ${summary.examined} quarantined records with validator ${summary.validator}: ${summary.redriven} would pass; counts only`],
+      ));
+    }
+    return summary;
+  }
+
+  private async retrying<T>(work: () => Promise<T>): Promise<T> {
+    const attempts = this.ctx.maxAttempts ?? 8;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        // Connection loss, failover, deadlock with a concurrent processor batch: the transaction
+        // rolled back whole (or committed whole, and its rows are no longer selected), so repeat it.
+        if (!transient(error) || attempt + 1 >= attempts) throw error;
+        this.ctx.onRetry?.(error, attempt);
+        await sleep(backoffDelay(attempt, 100, 5_000));
+      }
+    }
+  }
+
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const guarded = await checkout(this.pool);
+    const { client } = guarded;
+    let failure: unknown;
+    try {
+      await client.query(this.options.dryRun ? 'BEGIN READ ONLY' : 'BEGIN');
+      try {
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      // A refused record leaves a healthy session; anything else may have broken it.
+      if (!isDataError(error)) failure = error;
+      throw error;
+    } finally {
+      guarded.release(failure);
+    }
+  }
+
+  /** One batch in one transaction; when the database refuses it, each of its records in its own. */
+  private async batch(selection: Selection): Promise<BatchTally> {
+    let ids: string[] = [];
+    try {
+      return await this.retrying(() => this.transaction(async (client) => {
+        const rows = await this.select(client, selection);
+        ids = rows.map((r) => r.id);
+        return this.apply(client, rows);
+      }));
+    } catch (error) {
+      if (!isDataError(error) || ids.length === 0) throw error;
+      const code = String((error as { code?: unknown }).code);
+      if (ids.length === 1) return this.refused(ids[0], code);
+      const tally = emptyTally();
+      for (const id of ids) merge(tally, await this.batch({ after: '0', size: 1, id }));
+      tally.records = ids.length;
+      tally.lastId = ids[ids.length - 1];
+      return tally;
+    }
+  }
+
+  private async select(client: PoolClient, selection: Selection): Promise<QuarantinedRow[]> {
+    // A writing run locks its rows; another re-drive skips them (and finds them done once it commits).
+    const sql = this.options.dryRun ? SELECT_PENDING : `${SELECT_PENDING} FOR UPDATE SKIP LOCKED`;
+    return (await client.query<QuarantinedRow>(sql, [...this.filterParams, selection.after, selection.size, selection.id ?? null])).rows;
+  }
+
+  private async apply(client: PoolClient, rows: readonly QuarantinedRow[]): Promise<BatchTally> {
+    const tally = emptyTally();
+    const valid: RedriveEntry[] = [];
+    const passed: string[] = [];
+    const empty: string[] = [];
+    const still: Array<{ id: string; reason: string; detail: string }> = [];
+    const { validator } = this.ctx;
+    for (const row of rows) {
+      count(tally, row.reason_code, 'examined');
+      const classified = classify([{ SequenceNumber: row.sequence_number, PartitionKey: originalPartitionKey(row), Data: row.payload }], validator.maxRecordBytes, validator.validate);
+      const refused = classified.quarantined[0];
+      if (refused) {
+        count(tally, row.reason_code, 'stillQuarantined');
+        still.push({ id: row.id, reason: refused.reason, detail: storableText(refused.detail).text });
+        continue;
+      }
+      count(tally, row.reason_code, 'redriven');
+      passed.push(row.id);
+      if (classified.valid.length === 0) empty.push(row.id);
+      for (const entry of classified.valid) valid.push({ ...entry, row });
+    }
+    tally.records = rows.length;
+    tally.lastId = rows.length > 0 ? rows[rows.length - 1].id : '0';
+    if (this.options.dryRun || rows.length === 0) return tally;
+
+    const { actor } = this.ctx;
+    if (valid.length > 0) {
+      const { rows: outcomes } = await client.query<{ outcome: string; n: number }>(REDRIVE_VALID, [entriesParam(valid), actor]);
+      for (const { outcome, n } of outcomes) tally.entries.set(outcome, n);
+    }
+    if (empty.length > 0) {
+      await client.query(AUDIT_EMPTY, [actor, empty]);
+      tally.entries.set('no-resources', empty.length);
+    }
+    if (passed.length > 0) {
+      const marked = await client.query(MARK_REDRIVEN, [passed, actor, validator.id]);
+      // The rows are locked by this transaction: anything else means the schema's rules changed under us.
+      if (marked.rowCount !== passed.length) throw new Error(`marked ${marked.rowCount} of ${passed.length} re-driven quarantine rows; nothing of this batch was committed`);
+    }
+    if (still.length > 0) {
+      await client.query(RECORD_STILL_QUARANTINED, [still.map((s) => s.id), still.map((s) => s.reason), still.map((s) => s.detail), actor, validator.id]);
+    }
+    await this.ctx.beforeCommit?.({ number: this.batches + 1, records: rows.length });
+    return tally;
+  }
+
+  /** A record the database refuses even on its own stays quarantined, its attempt recorded as UNSTORABLE. */
+  private async refused(id: string, code: string): Promise<BatchTally> {
+    return this.retrying(() => this.transaction(async (client) => {
+      const tally = emptyTally();
+      const [row] = await this.select(client, { after: '0', size: 1, id });
+      if (!row) return tally;
+      count(tally, row.reason_code, 'examined');
+      count(tally, row.reason_code, 'stillQuarantined');
+      await client.query(RECORD_STILL_QUARANTINED, [[id], ['UNSTORABLE'], [`database refused the re-driven rows (SQLSTATE ${code})`], this.ctx.actor, this.ctx.validator.id]);
+      tally.records = 1;
+      tally.lastId = id;
+      return tally;
+    }));
+  }
+}
+
+/**
+ * Re-drives what matches the options, batch by batch in id order. Safe while the processor runs
+ * and while another re-drive runs (rows are locked and skipped); each batch commits its records,
+ * their audit events and the quarantine rows' marks together.
+ */
+export function redrive(pool: Pool, options: RedriveOptions, ctx: RedriveContext): Promise<RedriveSummary> {
+  return new Redrive(pool, options, ctx).run();
+}
+
+/** A progress line of counts. */
+export function progressLine(s: RedriveSummary): string {
+  return `${s.dryRun ? 'dry run: ' : ''}batch ${s.batches}: examined ${s.examined}, ${s.dryRun ? 'would re-drive' : 're-driven'} ${s.redriven}, still quarantined ${s.stillQuarantined}`;
+}
+
+/** A one-line error that cannot carry a value from a record (database messages may quote one). */
+export function safeMessage(error: unknown): string {
+  const e = error as { code?: unknown; severity?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && typeof e.severity === 'string') return `the database refused the re-drive (SQLSTATE ${e.code}); the failed batch was rolled back`;
+  return String(e?.message ?? error).split('\n')[0];
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const options = parseRedriveArgs(argv);
+  if (!options) {
+    process.stdout.write(`${REDRIVE_USAGE}\n`);
+    return;
+  }
+  const config = loadConfig(process.env);
+  const actor = `${config.workerId}/redrive`;
+  const logger = createLogger(actor);
+  const pool = createPool(config, { asWriter: true, max: 1 });
+  pool.on('error', (error) => logger.warn(errorFields(error), 'idle database connection failed'));
+  try {
+    const summary = await redrive(pool, options, {
+      actor,
+      streamName: config.streamName,
+      validator: currentValidator(config.maxRecordBytes),
+      onBatch: (s) => logger.info({ batches: s.batches, examined: s.examined, redriven: s.redriven, stillQuarantined: s.stillQuarantined, dryRun: s.dryRun }, 'redrive progress'),
+      onRetry: (error, attempt) => logger.warn({ attempt, ...errorFields(error) }, 'database unavailable; retrying the re-drive batch'),
+    });
+    process.stdout.write(`${JSON.stringify({ redrive: summary })}\n`);
+  } finally {
+    await pool.end();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((error) => {
+    process.stderr.write(`redrive: ${safeMessage(error)}\n`);
+    process.exit(error instanceof ConfigurationError ? 2 : 1);
+  });
+}
