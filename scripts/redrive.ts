@@ -5,7 +5,7 @@
  *
  * `--suffix local` runs it in this process against the local stack (`npm run local -- --keep`, read
  * from cfn-outputs/flat-outputs.json). Any other suffix runs the environment's processor task
- * definition once as a one-off Fargate task with `node dist/redrive.js ...` (the database is
+ * definition once as a one-off Fargate task with `node dist/processor/redrive.js ...` (the database is
  * reachable only inside the VPC, as for verify), waits for it, relays its progress and prints its
  * summary from the processor log group. Output is counts only: never a payload, an id or patient data.
  */
@@ -21,9 +21,9 @@ import { sleep } from '../lib/processor/retry';
 import {
   currentValidator, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, progressLine, QUARANTINE_REASONS, redrive, redriveArgs, redriveOptions, RedriveOptions, RedriveSummary, safeMessage,
 } from '../lib/processor/redrive';
-import { suffixProblem } from '../lib/config/naming';
+import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../lib/contract';
 import { parseFlags, progressPrinter, runCli, UsageError } from './cli';
-import { SDK_RETRY } from './ephemeral';
+import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
 
 export const USAGE = `usage: npm run redrive -- --suffix S [--reason CODE] [--since T] [--dry-run] [--limit N] [--batch-size N] [--outputs F] [--project P] [--region R] [--wait S]
@@ -188,7 +188,7 @@ class TaskLog {
 }
 
 /**
- * AWS: runs the processor's own task definition once with `node dist/redrive.js <flags>` in the
+ * AWS: runs the processor's own task definition once with `node dist/processor/redrive.js <flags>` in the
  * workload subnets (same image, IAM database login, TLS and restricted role as the service), relays
  * its progress from the processor log group, and returns the summary it printed. Its log stream is
  * `processor/processor/<task id>` (awslogs: prefix/container/task id).
@@ -206,7 +206,7 @@ export async function redriveOnEcs(outputs: Outputs, options: RedriveOptions, ec
     count: 1,
     startedBy: options.dryRun ? 'redrive-dry-run' : 'redrive',
     networkConfiguration: { awsvpcConfiguration: { subnets: outputs.WorkloadSubnetIds.split(','), securityGroups: [outputs.WorkloadSecurityGroupId], assignPublicIp: 'DISABLED' } },
-    overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/redrive.js', ...redriveArgs(options)] }] },
+    overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('redrive', ...redriveArgs(options)) }] },
   }));
   const taskArn = run.tasks?.[0]?.taskArn;
   if (!taskArn) throw new Error(`the redrive task did not start: ${(run.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure returned'}`);
@@ -250,7 +250,7 @@ export async function redriveOnEcs(outputs: Outputs, options: RedriveOptions, ec
     }
     await sleep(settings.pollMs ?? 5_000);
   }
-  const container = task?.containers?.find((c) => c.name === 'processor');
+  const container = task?.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
   if (container?.exitCode !== 0) {
     throw new Error(`redrive task ${taskId} exited with ${container?.exitCode ?? 'no exit code'}: ${lastError ?? container?.reason ?? task?.stoppedReason ?? 'no reason given'}`);
   }

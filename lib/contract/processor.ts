@@ -42,6 +42,7 @@ export const PROCESSOR_ENTRY_POINTS = {
   health: 'dist/processor/health.js',
   migrate: 'dist/processor/migrate-main.js',
   verify: 'dist/processor/verify.js',
+  redrive: 'dist/processor/redrive.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */

@@ -1,5 +1,5 @@
 /**
- * `node dist/redrive.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]`:
+ * `node dist/processor/redrive.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]`:
  * re-validates quarantined records with the current validator and persists those that now pass,
  * through the processor's exactly-once rules: history keyed by content hash, current replaced only
  * by a newer version (fhir_is_newer, with the record's ORIGINAL stream position), one audit event
@@ -54,7 +54,7 @@ export interface RedriveFlagValues {
   readonly batchSize?: string | number;
 }
 
-export const REDRIVE_USAGE = `usage: node dist/redrive.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]
+export const REDRIVE_USAGE = `usage: node dist/processor/redrive.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]
   --reason CODE   only records quarantined with CODE: ${QUARANTINE_REASONS.join(', ')}
   --since T       only records quarantined at or after T (2026-05-01, or 2026-05-01T12:00:00Z with a zone)
   --dry-run       count what would pass the current validator; change nothing

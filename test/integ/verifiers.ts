@@ -59,7 +59,7 @@ export class EcsVerifier implements Verifier {
     if (!taskArn) throw new Error(`verify task did not start: ${JSON.stringify(run.failures ?? [])}`);
     await waitUntilTasksStopped({ client: this.ecs, maxWaitTime: this.maxWaitSeconds, minDelay: 5 }, { cluster: o.ProcessorClusterName, tasks: [taskArn] });
     const described = await this.ecs.send(new DescribeTasksCommand({ cluster: o.ProcessorClusterName, tasks: [taskArn] }));
-    const container = described.tasks?.[0]?.containers?.find((c) => c.name === 'processor');
+    const container = described.tasks?.[0]?.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
     if (container?.exitCode !== 0) throw new Error(`verify task exited with ${container?.exitCode ?? 'no code'}: ${container?.reason ?? described.tasks?.[0]?.stoppedReason ?? ''}`);
     const taskId = taskArn.split('/').pop()!;
     const events = await this.logs.send(new GetLogEventsCommand({ logGroupName: o.ProcessorLogGroupName, logStreamName: `processor/processor/${taskId}`, startFromHead: true }));

@@ -108,7 +108,7 @@ describe('npm run redrive: AWS path (the processor task, mocked SDK)', () => {
     expect(run[0].args[0].input).toEqual({
       cluster: 'hipaa-fhir-cluster-dev', taskDefinition: outputs.ProcessorTaskDefinitionArn, launchType: 'FARGATE', count: 1, startedBy: 'redrive',
       networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' } },
-      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/redrive.js', '--reason', 'INVALID_FHIR', '--since', '2026-05-01T00:00:00.000Z', '--batch-size', '50'] }] },
+      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/processor/redrive.js', '--reason', 'INVALID_FHIR', '--since', '2026-05-01T00:00:00.000Z', '--batch-size', '50'] }] },
     });
     for (const call of ecs.commandCalls(DescribeTasksCommand)) expect(call.args[0].input).toEqual({ cluster: 'hipaa-fhir-cluster-dev', tasks: [taskArn] });
     const reads = logs.commandCalls(GetLogEventsCommand).map((c) => c.args[0].input);
@@ -132,7 +132,7 @@ describe('npm run redrive: AWS path (the processor task, mocked SDK)', () => {
     logs.on(GetLogEventsCommand).resolves({ events: [{ message: JSON.stringify({ redrive: { ...summary, dryRun: true } }) }], nextForwardToken: 'f/1' });
     await redriveOnEcs(outputs, redriveOptions({ dryRun: true }), ...clients(), settings());
     expect(ecs.commandCalls(RunTaskCommand)[0].args[0].input).toMatchObject({
-      startedBy: 'redrive-dry-run', overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/redrive.js', '--dry-run', '--batch-size', '100'] }] },
+      startedBy: 'redrive-dry-run', overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/processor/redrive.js', '--dry-run', '--batch-size', '100'] }] },
     });
   });
 
