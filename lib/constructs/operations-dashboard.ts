@@ -48,14 +48,14 @@ export class OperationsDashboard extends Construct {
     const stream = m.streamName;
     const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
       new cloudwatch.GraphWidget({ title, left, width: 8, height: 6, period: FIVE_MINUTES, ...extra });
-    const heading = (markdown: string) => new cloudwatch.TextWidget({ markdown, width: WIDTH, height: 1 });
+    const heading = (markdown: string, height = 1) => new cloudwatch.TextWidget({ markdown, width: WIDTH, height });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
       periodOverride: cloudwatch.PeriodOverride.AUTO,
     });
-    this.dashboard.addWidgets(heading(`# ${props.dashboardName}\nEnvironment \`${props.environment.suffix}\` (${props.environment.profile} profile): stream \`${stream}\`. Metrics: namespace \`${PROCESSOR_METRICS.namespace}\`, \`AWS/Kinesis\`, \`ECS/ContainerInsights\`, \`AWS/RDS\`.`));
+    this.dashboard.addWidgets(heading(`# ${props.dashboardName}\nEnvironment \`${props.environment.suffix}\` (${props.environment.profile} profile): stream \`${stream}\`. Metrics: namespace \`${PROCESSOR_METRICS.namespace}\`, \`AWS/Kinesis\`, \`ECS/ContainerInsights\`, \`AWS/RDS\`.`, 2));
 
     this.dashboard.addWidgets(heading('## Ingestion'));
     this.dashboard.addWidgets(
@@ -108,7 +108,7 @@ export class OperationsDashboard extends Construct {
     this.dashboard.addWidgets(new cloudwatch.TextWidget({
       markdown: ['## Logs', ...props.logGroups.map((g) => `- [${g.title}](${logGroupUrl(props.region, g.name)}): \`${g.name}\``)].join('\n'),
       width: WIDTH,
-      height: props.logGroups.length + 2,
+      height: Math.ceil(props.logGroups.length * 0.6) + 2,
     }));
   }
 }
