@@ -28,7 +28,7 @@ export function targetsOf(naming: Naming, region: string, account: string): Post
     project: naming.project,
     region,
     account,
-    stacks: (['network', 'data', 'audit', 'compute'] as const).map((layer) => naming.stackName(layer)),
+    stacks: naming.stackNames,
     stream: naming.streamName,
     streamKeyAlias: naming.streamKeyAlias,
     cluster: naming.clusterName,
@@ -131,7 +131,7 @@ export class PostDeployRole extends Construct {
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({
         sid: 'ProtectStageStacks',
         actions: ['cloudformation:UpdateTerminationProtection'],
-        resources: (['network', 'data', 'audit', 'compute'] as const).map((layer) => `arn:aws:cloudformation:${stack.region}:${stack.account}:stack/${props.naming.stackName(layer)}/*`),
+        resources: props.naming.stackNames.map((name) => `arn:aws:cloudformation:${stack.region}:${stack.account}:stack/${name}/*`),
       }));
     }
 

@@ -4,11 +4,11 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { LAYERS } from '../../lib/contract';
 import { UsageError } from '../../scripts/cli';
 import { CapReachedError, destroyEnvironment, enforceCap, PreviewEnvironment, listPreviewEnvironments, main, NotPreviewError, parsePreviewArgs, SDK_RETRY, selectForDeletion } from '../../scripts/preview';
 
 const cfnMock = mockClient(CloudFormationClient);
-const LAYERS = ['network', 'data', 'audit', 'compute'];
 
 function stacks(suffix: string, tags: Record<string, string>, status = 'CREATE_COMPLETE'): Stack[] {
   return LAYERS.map((layer) => ({
