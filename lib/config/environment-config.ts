@@ -2,6 +2,7 @@ import { ENVIRONMENT_ENTRY_KEYS, SIZING_KEYS } from './context';
 import { ConfigError } from './errors';
 import { BRANCH_SUFFIX_PREFIX, longLivedSuffixProblem } from './branch-suffix';
 import { Naming, projectProblem, suffixProblem } from './naming';
+import { parseRestoreDrill, RestoreDrillSettings } from './restore-drill-config';
 
 /**
  * `ephemeral`: cheap, single-AZ where allowed, short retention, everything destroyed with the stage.
@@ -96,6 +97,8 @@ export interface EnvironmentConfig {
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
   readonly processor: ProcessorSettings;
+  /** The scheduled restore drill (production profile: weekly; ephemeral: off). */
+  readonly restoreDrill: RestoreDrillSettings;
   /** For a per-branch environment: its branch and when the sweeper may delete it. */
   readonly ephemeral?: { readonly branch: string; readonly expiresAt: string };
   /** Tags added to every taggable resource of the environment. */
@@ -332,6 +335,7 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
     network: { vpcCidr, availabilityZones, endpointAzCount: defaults.endpointAzCount },
     audit: { trailMode, alarmEmail },
     processor: { ...defaults.processor, maxTasks },
+    restoreDrill: parseRestoreDrill(raw.restoreDrill, profile),
     ephemeral,
     tags: {
       Project: project,

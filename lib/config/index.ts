@@ -6,3 +6,4 @@ export * from './pipeline-config';
 export * from './ephemeral-config';
 export * from './account-layout';
 export * from './context';
+export * from './restore-drill-config';
