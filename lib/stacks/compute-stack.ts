@@ -7,6 +7,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { RESTORE_DRILL_DATABASE_USER } from '../config';
 import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
 import { DatabaseMigration } from '../constructs/database-migration';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
@@ -15,6 +16,7 @@ import { WORKLOAD_SUBNETS } from '../constructs/isolated-network';
 import { PostDeployRole, PostDeploySuite } from '../constructs/post-deploy-role';
 import { containerInsightsLogGroupName, ProcessorService } from '../constructs/processor-service';
 import { removalPolicyFor } from '../constructs/removal';
+import { RestoreDrill } from '../constructs/restore-drill';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 
 export interface ComputeStackProps extends EnvironmentStackProps {
@@ -39,6 +41,8 @@ export class ComputeStack extends EnvironmentStack {
   public readonly processor: ProcessorService;
   public readonly postDeployRole?: PostDeployRole;
   public readonly migration: DatabaseMigration;
+  /** The scheduled restore drill, when config.restoreDrill.enabled. */
+  public readonly restoreDrill?: RestoreDrill;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', 'ECS Fargate FHIR processor', props);
@@ -103,6 +107,30 @@ export class ComputeStack extends EnvironmentStack {
       before: [this.processor.service],
     });
     routeCustomResourceLogs(this, hookLogs.logGroup);
+
+    if (config.restoreDrill.enabled) {
+      this.restoreDrill = new RestoreDrill(this, 'RestoreDrill', {
+        cluster: this.processor.cluster,
+        image: this.processor.image,
+        subnets: { subnetGroupName: WORKLOAD_SUBNETS },
+        securityGroup: props.workloadSecurityGroup,
+        database: props.database,
+        databaseName: config.database.databaseName,
+        databaseUser: RESTORE_DRILL_DATABASE_USER,
+        databaseKeyAlias: naming.kmsAlias('database'),
+        project: config.project,
+        environmentSuffix: config.environmentSuffix,
+        instancePrefix: `${naming.resourceName('drill')}-`,
+        family: naming.resourceName('restore-drill'),
+        roleNames: { task: naming.resourceName('restore-drill-task'), execution: naming.resourceName('restore-drill-exec') },
+        ruleName: naming.resourceName('restore-drill'),
+        settings: config.restoreDrill,
+        logGroup: this.processor.logGroup,
+        alarmTopic: props.alarmTopic,
+      });
+      new CfnOutput(this, 'RestoreDrillTaskDefinitionArn', { value: this.restoreDrill.taskDefinition.taskDefinitionArn, description: 'npm run restore-drill runs this task once' });
+      new CfnOutput(this, 'RestoreDrillRuleName', { value: this.restoreDrill.rule.ruleName });
+    }
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });

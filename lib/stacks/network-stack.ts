@@ -38,6 +38,7 @@ export class NetworkStack extends EnvironmentStack {
       availabilityZones: config.network.availabilityZones,
       endpointAzCount: config.network.endpointAzCount,
       flowLogGroup: flowLogs.logGroup,
+      rdsApiEndpoint: config.restoreDrill.enabled,
     });
 
     // The VPC's custom-resource handler logs into a group of ours, not one Lambda would create.
