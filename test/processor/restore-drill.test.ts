@@ -4,6 +4,8 @@
  * that `sleep` advances (no real waiting, no timing luck), and faults injected at named steps. The
  * verify query itself runs against real PostgreSQL in restore-drill-verify.test.ts.
  */
+import { spawnSync } from 'child_process';
+import { join } from 'path';
 import { Writable } from 'stream';
 import {
   DBInstance, DBInstanceNotFoundFault, DeleteDBInstanceCommand, DescribeDBInstancesCommand, InvalidDBInstanceStateFault, RDSClient,
@@ -386,6 +388,13 @@ describe('identifiers and configuration', () => {
     expect(refused({ DRILL_TTL_MINUTES: '0' })).toBe('DRILL_TTL_MINUTES must be a whole number of minutes from 1 to 10080');
     expect(refused({ METRICS: 'cloudwatch' })).toBe('METRICS must be emf or off');
   });
+
+  test('the task refuses to start on bad configuration: exit 2, one line, before any AWS call', () => {
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/restore-drill.ts'], {
+      cwd: join(__dirname, '..', '..'), env: { PATH: process.env.PATH, ...env, DRILL_INSTANCE_PREFIX: 'x' }, encoding: 'utf8',
+    });
+    expect([run.status, run.stderr.trim(), run.stdout]).toEqual([2, 'configuration error: DRILL_INSTANCE_PREFIX must be an identifier prefix ending in "-" (at most 48 characters, leaving 14 for the timestamp)', '']);
+  }, 60_000);
 });
 
 describe('drill metrics', () => {
