@@ -227,4 +227,17 @@ describe('RestoreDrill in the compute stack', () => {
     expect(policy).toContain(DB_KEY_ALIAS);
     expect(policy).toContain(':og:default:postgres-16');
   });
+
+  test('the live instance\'s subnet and parameter groups carry the tags the restore statement requires, and its key the alias', () => {
+    const tags = (type: string) => resourcesOf(prod.templates.data).filter(([, r]) => r.Type === type)
+      .map(([, r]) => Object.fromEntries((r.Properties!.Tags as Array<{ Key: string; Value: string }>).filter((t) => ['Project', 'EnvironmentSuffix'].includes(t.Key)).map((t) => [t.Key, t.Value])));
+    expect(tags('AWS::RDS::DBSubnetGroup')).toEqual([{ Project: 'hipaa-fhir', EnvironmentSuffix: 'prod' }]);
+    expect(tags('AWS::RDS::DBParameterGroup')).toEqual([{ Project: 'hipaa-fhir', EnvironmentSuffix: 'prod' }]);
+    prod.templates.data.hasResourceProperties('AWS::KMS::Alias', { AliasName: DB_KEY_ALIAS });
+    // The instance itself uses exactly that subnet group, parameter group and key.
+    const [, instance] = resourcesOf(prod.templates.data).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')!;
+    const [subnetGroup] = resourcesOf(prod.templates.data).find(([, r]) => r.Type === 'AWS::RDS::DBSubnetGroup')!;
+    const [parameterGroup] = resourcesOf(prod.templates.data).find(([, r]) => r.Type === 'AWS::RDS::DBParameterGroup')!;
+    expect(instance.Properties).toMatchObject({ DBSubnetGroupName: { Ref: subnetGroup }, DBParameterGroupName: { Ref: parameterGroup } });
+  });
 });
