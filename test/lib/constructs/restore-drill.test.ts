@@ -198,7 +198,9 @@ describe('RestoreDrill: task, schedule and alarms', () => {
   test('a prefix that would not leave room for the timestamp is refused', () => {
     const app = new App();
     const stack = new Stack(app, 'Bad', { env: { account: ACCOUNT, region: REGION } });
-    expect(() => new RestoreDrill(stack, 'Drill', { ...({} as never), database: { engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 }) } as never, instancePrefix: `${'x'.repeat(50)}-` }))
+    // Checked before anything else is built, so only these two props matter here.
+    const props = { database: { engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 }) }, instancePrefix: `${'x'.repeat(50)}-` };
+    expect(() => new RestoreDrill(stack, 'Drill', props as unknown as ConstructorParameters<typeof RestoreDrill>[2]))
       .toThrow(`RestoreDrill instancePrefix "${'x'.repeat(50)}-" must end in "-" and leave 14 of RDS's 63 characters`);
   });
 });
