@@ -18,6 +18,14 @@ export interface RawSizing {
   readonly processorMaxTasks?: number;
 }
 
+/** `environments.<suffix>.restoreDrill` (see lib/config/restore-drill-config.ts). */
+export interface RawRestoreDrill {
+  readonly enabled?: boolean;
+  readonly schedule?: string;
+  readonly rpoTargetMinutes?: number;
+  readonly rtoTargetMinutes?: number;
+}
+
 /** One entry of cdk.json `environments` (its key is the environment suffix). */
 export interface RawEnvironmentEntry {
   readonly account?: string;
@@ -31,6 +39,7 @@ export interface RawEnvironmentEntry {
   readonly trailMode?: TrailMode;
   readonly alarmEmail?: string;
   readonly sizing?: RawSizing;
+  readonly restoreDrill?: RawRestoreDrill;
 }
 
 export interface RawPipeline {
@@ -84,8 +93,11 @@ export const SIZING_KEYS = {
 } as const satisfies Record<keyof RawSizing, true>;
 export const ENVIRONMENT_ENTRY_KEYS = {
   account: true, region: true, profile: true, availabilityZones: true, vpcCidr: true, databaseSecretName: true,
-  databaseSecretKeyArn: true, databaseName: true, trailMode: true, alarmEmail: true, sizing: true,
+  databaseSecretKeyArn: true, databaseName: true, trailMode: true, alarmEmail: true, sizing: true, restoreDrill: true,
 } as const satisfies Record<keyof RawEnvironmentEntry, true>;
+export const RESTORE_DRILL_KEYS = {
+  enabled: true, schedule: true, rpoTargetMinutes: true, rtoTargetMinutes: true,
+} as const satisfies Record<keyof RawRestoreDrill, true>;
 export const PIPELINE_KEYS = {
   repository: true, branch: true, connectionArn: true, account: true, notificationEmail: true, destroyable: true, ignoredPaths: true,
 } as const satisfies Record<keyof RawPipeline, true>;

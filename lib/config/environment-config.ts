@@ -1,5 +1,6 @@
 import { ConfigError, longLivedSuffixProblem, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, PROCESSOR_DB_USER, projectProblem, suffixProblem } from '../contract';
 import { ENVIRONMENT_ENTRY_KEYS, SIZING_KEYS } from './context';
+import { parseRestoreDrill, RestoreDrillSettings } from './restore-drill-config';
 
 /**
  * `development`: non-production environments with synthetic data only (the long-lived `dev`,
@@ -90,6 +91,8 @@ export interface EnvironmentConfig {
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
   readonly processor: ProcessorSettings;
+  /** The scheduled restore drill (production profile: weekly; development: off). */
+  readonly restoreDrill: RestoreDrillSettings;
   /** For a preview environment: its branch and when the sweeper may delete it. */
   readonly preview?: { readonly branch: string; readonly expiresAt: string };
   /** Tags added to every taggable resource of the environment. */
@@ -326,6 +329,7 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
     network: { vpcCidr, availabilityZones, endpointAzCount: defaults.endpointAzCount },
     audit: { trailMode, alarmEmail },
     processor: { ...defaults.processor, maxTasks },
+    restoreDrill: parseRestoreDrill(raw.restoreDrill, profile),
     preview,
     tags: {
       Project: project,

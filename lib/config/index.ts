@@ -4,3 +4,4 @@ export * from './preview-config';
 export * from './account-layout';
 export * from './context';
 export * from './resolve-app';
+export * from './restore-drill-config';

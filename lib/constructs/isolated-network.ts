@@ -19,6 +19,11 @@ export interface IsolatedNetworkProps {
   readonly endpointAzCount: number;
   /** Encrypted destination for VPC flow logs. */
   readonly flowLogGroup: logs.ILogGroup;
+  /**
+   * An interface endpoint for the RDS API (`com.amazonaws.<region>.rds`), for the restore drill,
+   * which calls it from the isolated subnets. @default false
+   */
+  readonly rdsApiEndpoint?: boolean;
 }
 
 /**
@@ -101,6 +106,9 @@ export class IsolatedNetwork extends Construct {
       Kinesis: ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
       SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
+      // The restore drill's control-plane calls (restore, describe, delete); not the database connection.
+      // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/vpc-interface-endpoints.html
+      ...(props.rdsApiEndpoint ? { Rds: ec2.InterfaceVpcEndpointAwsService.RDS } : {}),
     };
     for (const [name, service] of Object.entries(services)) {
       this.interfaceEndpoints[name] = this.vpc.addInterfaceEndpoint(`${name}Endpoint`, {

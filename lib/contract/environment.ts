@@ -47,7 +47,8 @@ export const LAYER_OUTPUTS = {
   compute: {
     required: ['ProcessorClusterName', 'ProcessorServiceName', 'ProcessorTaskDefinitionArn', 'ProcessorLogGroupName', 'ProcessorLogKeyArn', 'DashboardName', 'DashboardUrl'],
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
-    optional: ['PostDeployRoleArn'],
+    // RestoreDrill*: the restore drill, when enabled (production profile by default).
+    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
   },
 } as const satisfies Record<Layer, { readonly required: readonly string[]; readonly optional: readonly string[] }>;
 

@@ -217,6 +217,21 @@ export class Naming {
     return this.resourceName(suite === 'integ' ? 'integ-test' : 'smoke-test');
   }
 
+  /** Temporary restore-drill instances are named `<prefix><14 UTC digits>` (DRILL_TIMESTAMP_LENGTH). */
+  get restoreDrillInstancePrefix(): string {
+    return `${this.resourceName('drill')}-`;
+  }
+
+  /** The restore drill's task family, schedule rule and roles. */
+  get restoreDrillNames(): { readonly family: string; readonly rule: string; readonly task: string; readonly execution: string } {
+    return {
+      family: this.resourceName('restore-drill'),
+      rule: this.resourceName('restore-drill'),
+      task: this.resourceName('restore-drill-task'),
+      execution: this.resourceName('restore-drill-exec'),
+    };
+  }
+
   /** The CloudWatch dashboard of the environment. */
   get dashboardName(): string {
     return this.resourceName('operations');

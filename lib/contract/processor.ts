@@ -43,12 +43,16 @@ export const PROCESSOR_ENTRY_POINTS = {
   migrate: 'dist/processor/migrate-main.js',
   verify: 'dist/processor/verify.js',
   redrive: 'dist/processor/redrive.js',
+  restoreDrill: 'dist/processor/restore-drill.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */
 export function processorCommand(entry: keyof typeof PROCESSOR_ENTRY_POINTS, ...args: string[]): string[] {
   return ['node', PROCESSOR_ENTRY_POINTS[entry], ...args];
 }
+
+/** The restore drill task's container (and its log stream prefix). */
+export const RESTORE_DRILL_CONTAINER_NAME = 'restore-drill';
 
 /** The container's name in every task definition that runs the processor image. */
 export const PROCESSOR_CONTAINER_NAME = 'processor';
@@ -96,3 +100,21 @@ export type ProcessorMetricName = (typeof PROCESSOR_METRICS.names)[keyof typeof 
 export const WRITER_ROLE = 'fhir_writer';
 /** The processor's own database login (migration 10); in AWS it authenticates with IAM tokens only. */
 export const PROCESSOR_DB_USER = 'fhir_processor';
+/** The restore drill's login (migration 12): EXECUTE on its summary function, no table privilege. */
+export const DRILL_DB_USER = 'fhir_drill';
+
+/** Namespace, dimension and names of the restore drill's metrics (written by the drill task, alarmed by its construct). */
+export const RESTORE_DRILL_METRICS = {
+  namespace: 'HipaaFhir/RestoreDrill',
+  dimension: 'DBInstanceIdentifier',
+  rpo: 'RecoveryPointSeconds',
+  rto: 'RecoveryTimeSeconds',
+  succeeded: 'DrillSucceeded',
+} as const;
+
+/**
+ * Digits of the UTC timestamp that ends every drill instance identifier. The IAM pattern matches
+ * exactly that many characters after the prefix, so the prefix `<project>-drill-dev-` cannot match
+ * the instances of an environment named `dev-2`.
+ */
+export const DRILL_TIMESTAMP_LENGTH = 14;

@@ -12,6 +12,7 @@ import { containerInsightsLogGroupName, ProcessorService } from '../constructs/p
 import { OperationsDashboard, dashboardUrl } from '../constructs/operations-dashboard';
 import { rdsLogGroupName } from '../constructs/patient-database';
 import { lifecycleOf } from '../constructs/removal';
+import { RestoreDrill } from '../constructs/restore-drill';
 import type { AuditResources } from './audit-stack';
 import type { DataResources } from './data-stack';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
@@ -43,6 +44,8 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly postDeployRole?: PostDeployRole;
   public readonly migration: DatabaseMigration;
   public readonly dashboard: OperationsDashboard;
+  /** The scheduled restore drill, when config.restoreDrill.enabled. */
+  public readonly restoreDrill?: RestoreDrill;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', props);
@@ -96,6 +99,23 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       before: [this.processor.service],
     });
     routeCustomResourceLogs(this, hookLogs.logGroup);
+
+    if (config.restoreDrill.enabled) {
+      this.restoreDrill = new RestoreDrill(this, 'RestoreDrill', {
+        naming,
+        cluster: this.processor.cluster,
+        image: this.processor.image,
+        subnets: { subnetGroupName: WORKLOAD_SUBNETS },
+        securityGroup: network.workloadSecurityGroup,
+        database: data.database,
+        databaseName: config.database.databaseName,
+        settings: config.restoreDrill,
+        logGroup: this.processor.logGroup,
+        alarmTopic: audit.alarmTopic,
+      });
+      this.output('RestoreDrillTaskDefinitionArn', this.restoreDrill.taskDefinition.taskDefinitionArn, 'npm run restore-drill runs this task once');
+      this.output('RestoreDrillRuleName', this.restoreDrill.rule.ruleName);
+    }
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });

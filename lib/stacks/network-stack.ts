@@ -58,6 +58,7 @@ export class NetworkStack extends EnvironmentStack<'network'> implements Network
       availabilityZones: config.network.availabilityZones,
       endpointAzCount: config.network.endpointAzCount,
       flowLogGroup: flowLogs.logGroup,
+      rdsApiEndpoint: config.restoreDrill.enabled,
     });
     this.vpc = this.network.vpc;
     this.workloadSecurityGroup = this.network.workloadSecurityGroup;

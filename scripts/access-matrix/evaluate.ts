@@ -7,9 +7,10 @@
  * unknown key is reported as conditional, and conditional counts as "can" for the intended-matrix checks.
  */
 import { runSimulation, type DiscoveryContextKeyConstraint, type Simulation } from '@cloud-copilot/iam-simulate';
+import { DRILL_DB_USER } from '../../lib/contract';
 import type { Environment, Model, PolicyDocument, Principal } from './model';
 
-export type CapabilityGroup = 'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks';
+export type CapabilityGroup = 'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks' | 'Restore drill';
 
 export interface Probe {
   readonly action: string;
@@ -95,6 +96,18 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
     add('phi-db-connect', 'Read PHI', `rds-db:connect to the database as the processor's own user (${env.iamDatabaseUsers.join(', ') || 'none found'})`, env.iamDatabaseUsers.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })));
     // Any other login (the master user, a user a later migration creates): nobody may have IAM access to it.
     add('phi-db-connect-other', 'Read PHI', `rds-db:connect to the database as any other user (${OTHER_DATABASE_USERS.join(', ')})`, OTHER_DATABASE_USERS.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })));
+    // The drill's login may call one function returning counts and timestamps: not PHI, but asked exactly.
+    add('drill-db-connect', 'Restore drill', `rds-db:connect to the database as the restore drill's user (${DRILL_DB_USER}: counts only, no PHI)`, [{ action: 'rds-db:connect', resource: dbuser(DRILL_DB_USER) }]);
+  }
+  if (env.databaseInstanceArn) {
+    // A restored copy holds every row (and the master login): restoring is reading PHI.
+    add('phi-db-restore', 'Read PHI', 'rds:RestoreDBInstanceToPointInTime from the live database (a non-public copy)', [
+      { action: 'rds:RestoreDBInstanceToPointInTime', resource: env.databaseInstanceArn, context: { 'rds:PubliclyAccessible': 'false' } },
+    ]);
+    add('drill-db-delete', 'Restore drill', 'rds:DeleteDBInstance / ModifyDBInstance on the live database (the drill deletes its own copies only)', [
+      { action: 'rds:DeleteDBInstance', resource: env.databaseInstanceArn },
+      { action: 'rds:ModifyDBInstance', resource: env.databaseInstanceArn },
+    ]);
   }
   add('phi-processor-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the processor log groups', logReads(env.processorLogGroups));
   add('phi-database-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the database log groups', logReads(env.databaseLogGroups));

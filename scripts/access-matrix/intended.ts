@@ -45,6 +45,10 @@ export function violations(matrix: Matrix): string[] {
       // Its own login (rds-db:connect on exactly that user of exactly that instance); the verify task runs the same task definition.
       'phi-db-connect': { who: idsOf(env.processorTaskRoleArns), why: "only the processor's task role logs in as the processor user" },
       'phi-db-connect-other': { who: [], why: 'no IAM principal logs in as any other database user' },
+      // The restore drill: only its task role restores the live database (into drill-named copies) and logs in as the drill user.
+      'phi-db-restore': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role restores the live database" },
+      'drill-db-connect': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role logs in as the drill user" },
+      'drill-db-delete': { who: [], why: 'no IAM principal deletes or modifies the live database outside CloudFormation (the drill deletes its own copies only)' },
       // Master credentials are used only to apply migrations, by the one-off migration task.
       'phi-secret': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role reads the master secret" },
       'phi-secret-key': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role decrypts with the master secret's key" },
@@ -56,7 +60,7 @@ export function violations(matrix: Matrix): string[] {
       for (const g of grants) if (!want.who.includes(g.principal)) out.push(`${env.suffix}: ${capability.id}: ${describe(g)} can, but ${want.why}`);
       for (const id of want.who) if (!got.includes(id)) out.push(`${env.suffix}: ${capability.id}: ${id} cannot, but ${want.why}`);
     }
-    for (const id of ['phi-db-connect', 'phi-db-connect-other', 'phi-secret', 'phi-secret-key']) {
+    for (const id of ['phi-db-connect', 'phi-db-connect-other', 'phi-secret', 'phi-secret-key', 'phi-db-restore', 'drill-db-connect', 'drill-db-delete']) {
       if (!capabilities.some((c) => c.capability.id === id)) out.push(`${env.suffix}: ${id}: not evaluated (its resource was not found in the templates), so the matrix cannot prove it`);
     }
   }

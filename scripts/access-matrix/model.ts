@@ -72,6 +72,10 @@ export interface Environment {
   readonly migrationExecutionRoleArns: readonly string[];
   /** Database users the processor logs in as through IAM authentication (its container's DB_USER with DB_IAM_AUTH=true). */
   readonly iamDatabaseUsers: readonly string[];
+  /** Task roles of the restore drill's task definitions (family `<project>-restore-drill-<suffix>`). */
+  readonly drillTaskRoleArns: readonly string[];
+  /** The live database instance's ARN (restore and delete are asked about it). */
+  readonly databaseInstanceArn?: string;
   readonly alarmTopics: readonly AlarmTopic[];
 }
 
@@ -307,6 +311,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const processorTaskRoleArns: string[] = [];
     const migrationExecutionRoleArns: string[] = [];
     const iamDatabaseUsers: string[] = [];
+    const drillTaskRoleArns: string[] = [];
+    let databaseInstanceArn: string | undefined;
     const topics: Array<{ arn: string; keyArn?: string; stackName: string }> = [];
     const alarmsByTopic = new Map<string, string[]>();
     for (const stack of envStacks) {
@@ -321,6 +327,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
             databaseKeyArn = keyOf(stack, p.KmsKeyId);
             databaseResourceId = resolver.getAtt(stack, logicalId, 'DbiResourceId');
             databaseIdentifier = resolver.ref(stack, logicalId);
+            databaseInstanceArn = resolver.arn(stack, 'rds', `db:${databaseIdentifier}`);
             break;
           case 'AWS::Logs::LogGroup': {
             const keyArn = keyOf(stack, p.KmsKeyId);
@@ -335,6 +342,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
             if (p.ExecutionRoleArn) executionRoleArns.push(resolver.str(stack, p.ExecutionRoleArn));
             if (/-migrate-/.test(resolver.str(stack, p.Family))) {
               if (p.ExecutionRoleArn) migrationExecutionRoleArns.push(resolver.str(stack, p.ExecutionRoleArn));
+            } else if (/-restore-drill-/.test(resolver.str(stack, p.Family))) {
+              if (p.TaskRoleArn) drillTaskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
             } else if (p.TaskRoleArn) {
               processorTaskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
             }
@@ -400,6 +409,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       processorTaskRoleArns: [...new Set(processorTaskRoleArns)],
       migrationExecutionRoleArns: [...new Set(migrationExecutionRoleArns)],
       iamDatabaseUsers: [...new Set(iamDatabaseUsers)].sort(),
+      drillTaskRoleArns: [...new Set(drillTaskRoleArns)],
+      databaseInstanceArn,
       alarmTopics,
     });
   }

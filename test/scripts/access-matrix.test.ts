@@ -72,6 +72,14 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(matrix.environments.map((e) => e.environment.iamDatabaseUsers)).toEqual([['fhir_processor'], ['fhir_processor'], ['fhir_processor']]);
   });
 
+  test('the restore drill: only its task role restores prod and logs in as fhir_drill; nobody deletes or modifies a live database; no drill outside prod', () => {
+    for (const { environment, capabilities } of matrix.environments) {
+      const who = (id: string) => capabilities.find((c) => c.capability.id === id)!.grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`);
+      const drill = environment.suffix === 'prod' ? ['hipaa-fhir-compute-prod/RestoreDrillTaskRole1D1426BA'] : [];
+      expect([environment.suffix, who('phi-db-restore'), who('drill-db-connect'), who('drill-db-delete')]).toEqual([environment.suffix, drill, drill, []]);
+    }
+  });
+
   test('matches the intended matrix: PHI only to own workload and post-deploy roles, nothing per-branch reaches dev or prod, services can act', () => {
     expect(violations(matrix)).toEqual([]);
   });
@@ -164,6 +172,46 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(row(after)).toEqual(['hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273']);
     expect(violations(after)).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/ProcessorTaskRoleDD380273 can, but no IAM principal logs in as any other database user$/)]));
   }, 60_000);
+
+  test("(d) the prod restore drill's rds-db:connect widened from dbuser:*/fhir_drill to fhir_processor, or to any user, is caught", async () => {
+    const widen = async (user: string) => {
+      const mutated = clone(stacks);
+      let changed = 0;
+      for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'RestoreDrillTaskRole')) {
+        for (const statement of doc.Statement.filter((st) => actions(st).includes('rds-db:connect'))) {
+          expect(JSON.stringify(statement.Resource)).toContain(':dbuser:*/fhir_drill"');
+          statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:dbuser:*/${user}`]] };
+          changed++;
+        }
+      }
+      expect(changed).toBe(1);
+      return violations(await evaluateMatrix(modelOf(root, mutated)));
+    };
+    const asProcessor = await widen('fhir_processor');
+    expect(asProcessor).toEqual([expect.stringMatching(/^prod: phi-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but only the processor's task role logs in as the processor user$/),
+      expect.stringMatching(/^prod: drill-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ cannot, but only the restore drill's task role logs in as the drill user$/)]);
+    const asAnyone = await widen('*');
+    expect(asAnyone).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^prod: phi-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but only the processor's task role logs in as the processor user$/),
+      expect.stringMatching(/^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but no IAM principal logs in as any other database user$/),
+    ]));
+    expect(asAnyone.filter((v) => !v.startsWith('prod: '))).toEqual([]);
+  }, 120_000);
+
+  test("(d) the prod restore drill's delete widened from its drill-named instances to db:* is caught reaching the live database", async () => {
+    const mutated = clone(stacks);
+    let changed = 0;
+    for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'RestoreDrillTaskRole')) {
+      for (const statement of doc.Statement.filter((st) => actions(st).includes('rds:DeleteDBInstance'))) {
+        expect(JSON.stringify(statement.Resource)).toContain(':db:hipaa-fhir-drill-prod-??????????????');
+        statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':db:*']] };
+        changed++;
+      }
+    }
+    expect(changed).toBe(1);
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual([expect.stringMatching(/^prod: drill-db-delete: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but no IAM principal deletes or modifies the live database outside CloudFormation/)]);
+  }, 120_000);
 
   test('(c) a per-branch environment role whose resources become "*" is caught in a long-lived environment of the same account, and only there', async () => {
     // cdk.json keeps per-branch environments in an account of their own; to prove the check can fail,

@@ -2,16 +2,18 @@
  * Schema migrations, applied in order under an advisory lock. Each runs once (recorded in
  * schema_migrations) and is idempotent in itself, so a crash mid-way is safe to repeat.
  */
+import { DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
+
 export interface Migration {
   readonly version: number;
   readonly description: string;
   readonly sql: string;
 }
 
-/** The role the processor works as after migrations: no UPDATE/DELETE on history or audit. */
-export const WRITER_ROLE = 'fhir_writer';
-/** The processor's own login (migration 10); in AWS it authenticates with IAM tokens only. */
-export const PROCESSOR_DB_USER = 'fhir_processor';
+// The database roles are part of the environment contract (the stacks grant rds-db:connect to them).
+export { DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
+/** Row counts and newest timestamps per table, as of a cutoff: aggregates only, never a row. */
+export const RESTORE_DRILL_FUNCTION = 'restore_drill_summary';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -240,6 +242,46 @@ CREATE TRIGGER quarantine_redrive_only BEFORE UPDATE ON quarantined_record FOR E
 
 -- Exactly the re-drive columns; column UPDATE is also what SELECT ... FOR UPDATE needs to lock a row.
 GRANT UPDATE (redriven_at, redrive_attempted_at, redrive_actor, redrive_validator, redrive_outcome, redrive_detail) ON quarantined_record TO ${WRITER_ROLE};
+`,
+  },
+  {
+    version: 12,
+    description: 'restore drill: fhir_drill login whose only privilege is EXECUTE on restore_drill_summary (aggregates, no PHI)',
+    // Why a dedicated login with one SECURITY DEFINER function (and not the master user, the
+    // processor's login or a read-only role): the drill connects to a restored copy whose
+    // DbiResourceId is only known at run time, so its IAM grant is rds-db:connect on
+    // dbuser:*/fhir_drill, valid on every instance of the account and region. That is safe only if
+    // this login reaches no PHI anywhere: it has no table privilege at all, and the function returns
+    // counts and timestamps only. The master secret would give the drill every row; fhir_processor
+    // (or any SELECT grant) would let the wildcard grant read PHI on the live database too.
+    sql: `
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DRILL_DB_USER}') THEN CREATE ROLE ${DRILL_DB_USER} LOGIN; END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN
+    GRANT rds_iam TO ${DRILL_DB_USER};
+  ELSE
+    RAISE NOTICE 'rds_iam does not exist on this server; ${DRILL_DB_USER} gets no IAM login (expected only for the local run)';
+  END IF;
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${DRILL_DB_USER}', current_database());
+END $$;
+-- Owned by the migration (master) user, so it can count rows the caller cannot read. A fixed
+-- search_path keeps a caller's objects out of it; it takes a timestamp and returns aggregates only.
+-- One scan per table: every row, the rows up to the cutoff (the comparison), and the newest
+-- timestamp up to as_of (the recovery point: rows written after the drill started do not count).
+CREATE OR REPLACE FUNCTION ${RESTORE_DRILL_FUNCTION}(cutoff timestamptz, as_of timestamptz)
+RETURNS TABLE (table_name text, row_count bigint, rows_to_cutoff bigint, newest_as_of timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+  SELECT 'fhir_resource_history', count(*), count(*) FILTER (WHERE ingested_at <= cutoff), max(ingested_at) FILTER (WHERE ingested_at <= as_of) FROM public.fhir_resource_history
+  UNION ALL
+  SELECT 'fhir_resource_current', count(*), count(*) FILTER (WHERE updated_at <= cutoff), max(updated_at) FILTER (WHERE updated_at <= as_of) FROM public.fhir_resource_current
+  UNION ALL
+  SELECT 'quarantined_record', count(*), count(*) FILTER (WHERE received_at <= cutoff), max(received_at) FILTER (WHERE received_at <= as_of) FROM public.quarantined_record
+  UNION ALL
+  SELECT 'audit_event', count(*), count(*) FILTER (WHERE occurred_at <= cutoff), max(occurred_at) FILTER (WHERE occurred_at <= as_of) FROM public.audit_event
+$f$;
+-- Functions are executable by PUBLIC by default: only the drill login may call this one.
+REVOKE ALL ON FUNCTION ${RESTORE_DRILL_FUNCTION}(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ${RESTORE_DRILL_FUNCTION}(timestamptz, timestamptz) TO ${DRILL_DB_USER};
 `,
   },
 ];

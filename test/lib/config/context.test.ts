@@ -1,4 +1,4 @@
-import { CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ENVIRONMENT_ENTRY_KEYS, PREVIEW_KEYS, levenshtein, PIPELINE_KEYS, PROFILES, PERSONAL_OVERRIDE_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext } from '../../../lib/config';
+import { CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ENVIRONMENT_ENTRY_KEYS, levenshtein, PERSONAL_OVERRIDE_KEYS, PIPELINE_KEYS, PREVIEW_KEYS, PROFILES, RESTORE_DRILL_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext } from '../../../lib/config';
 import { ConfigError } from '../../../lib/contract';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -63,7 +63,7 @@ describe('the CDK context schema', () => {
     [{ previews: { ...(shipped.previews as object), ttlHours: 0 } }, 'previews.ttlHours 0 is invalid: must be >= 1'],
     [{ pipeline: 'x' }, 'context "pipeline" is not valid JSON: pass an object, e.g. -c \'pipeline={...}\''],
     [{ environments: null }, 'environments null is invalid: expected an object'],
-    [{ environments: { ...env, dev: { ...env.dev, project: 'x' } } }, 'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, sizing)'],
+    [{ environments: { ...env, dev: { ...env.dev, project: 'x' } } }, 'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, sizing, restoreDrill)'],
     [{ pipeline: { repository: 'a/b' } }, 'pipeline.connectionArn is required'],
     [{ 'cli-telemetry': 'no' }, 'cli-telemetry "no" is invalid: use one of true, false'],
   ])('%j is refused with one line', (overrides, message) => {
@@ -114,6 +114,7 @@ describe('the CDK context schema', () => {
       ['previews', PREVIEW_KEYS],
       ['environment', ENVIRONMENT_ENTRY_KEYS],
       ['sizing', SIZING_KEYS],
+      ['restoreDrill', RESTORE_DRILL_KEYS],
     ])('definitions.%s', (name, keys) => {
       expect(Object.keys(definitions[name].properties).sort()).toEqual(Object.keys(keys).sort());
     });

@@ -20,7 +20,7 @@ describe('the environment contract (lib/contract)', () => {
     const preview = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffixFromBranch('feature/contract'), branch: 'feature/contract', expiresAt: '2030-01-01T00:00:00Z' });
     const cases: Array<[string, PipelineAppStage, readonly string[]]> = [
       ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, []],
-      ['production', synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage, ['BackupVaultName']],
+      ['production', synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage, ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName']],
       ['preview with a post-deploy step', new PipelineAppStage(testApp(), 'preview', {
         config: preview,
         postDeploy: { trustedRoleArn: 'arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test', suite: 'integ' },
