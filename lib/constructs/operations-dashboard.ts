@@ -2,8 +2,9 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import { PROCESSOR_METRICS } from '../contract';
+import { PROCESSOR_METRICS, RESTORE_DRILL_METRICS } from '../contract';
 import type { ProcessorMetrics } from './processor-metrics';
+import type { RestoreDrill } from './restore-drill';
 
 export interface OperationsDashboardProps {
   readonly dashboardName: string;
@@ -15,6 +16,8 @@ export interface OperationsDashboardProps {
   readonly database: rds.IDatabaseInstance;
   /** Every alarm of the environment (processor and security), shown with its state. */
   readonly alarms: readonly cloudwatch.IAlarm[];
+  /** The restore drill, when enabled: its RPO, RTO and outcome per run. @default - no drill row */
+  readonly restoreDrill?: RestoreDrill;
   /** Log groups an on-call engineer opens from the dashboard, by title. */
   readonly logGroups: ReadonlyArray<{ readonly title: string; readonly name: string }>;
 }
@@ -96,9 +99,24 @@ export class OperationsDashboard extends Construct {
       graph('Read and write latency', [db.metric('ReadLatency', { period: FIVE_MINUTES }), db.metric('WriteLatency', { period: FIVE_MINUTES })], { width: 6 }),
     );
 
+    if (props.restoreDrill) {
+      // One data point per drill: a daily period over the last 90 days, whatever the dashboard's range.
+      const drill = props.restoreDrill;
+      const day = Duration.days(1);
+      const lastQuarter = { start: '-P90D', period: day };
+      this.dashboard.addWidgets(heading('## Restore drill (last 90 days)'));
+      this.dashboard.addWidgets(
+        graph('Recovery point and recovery time', [
+          drill.metric(RESTORE_DRILL_METRICS.rpo, cloudwatch.Stats.MAXIMUM, day).with({ label: 'RPO (s)' }),
+          drill.metric(RESTORE_DRILL_METRICS.rto, cloudwatch.Stats.MAXIMUM, day).with({ label: 'RTO (s)' }),
+        ], { ...lastQuarter, width: 12, leftAnnotations: [{ value: drill.targetSeconds.rpo, label: 'RPO target' }, { value: drill.targetSeconds.rto, label: 'RTO target' }] }),
+        graph('Drill succeeded (1) or failed (0)', [drill.metric(RESTORE_DRILL_METRICS.succeeded, cloudwatch.Stats.MINIMUM, day)], { ...lastQuarter, width: 12, leftYAxis: { min: 0, max: 1 } }),
+      );
+    }
+
     this.dashboard.addWidgets(heading('## Alarms'));
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({
-      title: 'Processor and security alarms',
+      title: 'Every alarm of this environment (processor, security, restore drill)',
       alarms: [...props.alarms],
       width: WIDTH,
       height: Math.max(3, Math.ceil(props.alarms.length / 4) + 2),

@@ -47,11 +47,16 @@ export class RestoreDrill extends Construct {
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   public readonly rule: events.Rule;
   public readonly alarms: Record<'rpo' | 'rto' | 'failed' | 'overdue', cloudwatch.Alarm>;
+  /** The RPO and RTO targets the alarms hold the drill to, in seconds. */
+  public readonly targetSeconds: { readonly rpo: number; readonly rto: number };
+  /** The drill's own metrics (one data point per run), for the dashboard. */
+  public readonly metric: (name: string, statistic: string, period: Duration) => cloudwatch.Metric;
 
   constructor(scope: Construct, id: string, props: RestoreDrillProps) {
     super(scope, id);
     const { account, region, partition } = Stack.of(this);
     const { settings, naming } = props;
+    this.targetSeconds = { rpo: settings.rpoTargetMinutes * 60, rto: settings.rtoTargetMinutes * 60 };
     const instancePrefix = naming.restoreDrillInstancePrefix;
     const engineVersion = props.database.engine?.engineVersion;
     if (props.database.engine?.engineType !== 'postgres' || !engineVersion?.majorVersion) {
@@ -183,7 +188,7 @@ export class RestoreDrill extends Construct {
     }));
 
     // Alarms. The drill emits its metrics once per run; between runs there are none.
-    const metric = (name: string, statistic: string, period: Duration) => new cloudwatch.Metric({
+    const metric = this.metric = (name: string, statistic: string, period: Duration) => new cloudwatch.Metric({
       namespace: RESTORE_DRILL_METRICS.namespace,
       metricName: name,
       dimensionsMap: { [RESTORE_DRILL_METRICS.dimension]: props.database.instanceIdentifier },
@@ -200,14 +205,14 @@ export class RestoreDrill extends Construct {
     const rpo = alarm('RpoOverTarget', {
       ...lastRun,
       metric: metric(RESTORE_DRILL_METRICS.rpo, cloudwatch.Stats.MAXIMUM, Duration.hours(1)),
-      threshold: settings.rpoTargetMinutes * 60,
+      threshold: this.targetSeconds.rpo,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: `Restore drill: the restored copy would have lost more than ${settings.rpoTargetMinutes} min of writes (RPO target)`,
     });
     const rto = alarm('RtoOverTarget', {
       ...lastRun,
       metric: metric(RESTORE_DRILL_METRICS.rto, cloudwatch.Stats.MAXIMUM, Duration.hours(1)),
-      threshold: settings.rtoTargetMinutes * 60,
+      threshold: this.targetSeconds.rto,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: `Restore drill: restoring and verifying took longer than ${settings.rtoTargetMinutes} min (RTO target)`,
     });

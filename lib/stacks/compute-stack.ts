@@ -128,7 +128,8 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       region: this.region,
       metrics: this.processor.metrics,
       database: data.database,
-      alarms: [...this.alarms.alarms, ...audit.securityAlarms],
+      alarms: [...this.alarms.alarms, ...audit.securityAlarms, ...Object.values(this.restoreDrill?.alarms ?? {})],
+      restoreDrill: this.restoreDrill,
       logGroups: [
         { title: 'Processor (and migration, verify, re-drive tasks)', name: logGroupNames.processor },
         { title: 'Application audit trail', name: logGroupNames.applicationAudit },

@@ -14,16 +14,23 @@ type EmfDocument = { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimen
  * with a quarantined record and its position, and a stuck shard. Keyed by metric name.
  */
 export async function emittedProcessorMetrics(streamName = 'hipaa-fhir-records-test'): Promise<ReadonlyMap<string, EmittedMetric>> {
-  const lines: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; });
-  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(' ')); });
-  try {
+  return captureEmf(async () => {
     const metrics = new EmfMetrics(PROCESSOR_METRICS.namespace, streamName);
     await metrics.batch({
       shardId: 'shardId-000000000000', records: 3, written: 2, duplicates: 0, stale: 0, quarantined: 1, batchLatencyMs: 12, millisBehindLatest: 5, transactions: 1,
       quarantinedByReason: { INVALID_FHIR: 1 },
     });
     await metrics.shardStuck({ shardId: 'shardId-000000000000', attempts: 4 });
+  });
+}
+
+/** Runs `emit` with stdout captured, and reads the metrics of the EMF documents it wrote. */
+async function captureEmf(emit: () => Promise<void>): Promise<ReadonlyMap<string, EmittedMetric>> {
+  const lines: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; });
+  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(' ')); });
+  try {
+    await emit();
   } finally {
     write.mockRestore();
     log.mockRestore();
@@ -42,4 +49,10 @@ export async function emittedProcessorMetrics(streamName = 'hipaa-fhir-records-t
     }
   }
   return emitted;
+}
+
+/** What the restore drill emits (lib/processor/restore-drill-metrics.ts) for a verified run, keyed by metric name. */
+export async function emittedDrillMetrics(): Promise<ReadonlyMap<string, EmittedMetric>> {
+  const { EmfDrillMetrics } = await import('../../lib/processor/restore-drill-metrics');
+  return captureEmf(() => new EmfDrillMetrics().outcome({ sourceInstance: 'hipaa-fhir-db-test', succeeded: true, rpoSeconds: 30, rtoSeconds: 1800 }));
 }

@@ -1,7 +1,7 @@
-import { PROCESSOR_METRICS } from '../../../lib/contract';
+import { PROCESSOR_METRICS, RESTORE_DRILL_METRICS } from '../../../lib/contract';
 import { dashboardUrl } from '../../../lib/constructs/operations-dashboard';
 import { synthStage } from '../../helpers';
-import { emittedProcessorMetrics } from '../../helpers/emf';
+import { emittedDrillMetrics, emittedProcessorMetrics } from '../../helpers/emf';
 
 /** The dashboard body as JSON, with every CloudFormation reference replaced by a marker. */
 export function dashboardBody(template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }): DashboardBody {
@@ -65,7 +65,7 @@ describe('OperationsDashboard', () => {
 
   test('it has the sections an on-call engineer reads, each with its graphs', () => {
     const headings = body.widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown!.split('\n')[0]);
-    expect(headings).toEqual(['# hipaa-fhir-operations-ops', '## Ingestion', '## Processing', '## Database', '## Alarms', '## Logs']);
+    expect(headings).toEqual(['# hipaa-fhir-operations-ops', '## Ingestion', '## Processing', '## Database', '## Restore drill (last 90 days)', '## Alarms', '## Logs']);
     for (const title of ['Incoming records', 'Incoming bytes', 'Write throttles', 'Records persisted, duplicate, stale', 'Quarantined, by reason code', 'Batch latency',
       'Iterator age, per shard', 'Running vs desired tasks', 'Stuck shards and bisected batches', 'CPU', 'Connections', 'Free storage', 'Read and write latency']) {
       expect([title, titled(title)?.type]).toEqual([title, 'metric']);
@@ -86,12 +86,14 @@ describe('OperationsDashboard', () => {
 
   test('every metric on it is one that the processor or an AWS service really emits, with a dimension set it is emitted with', async () => {
     const emitted = await emittedProcessorMetrics();
+    const drill = await emittedDrillMetrics();
     const graphed = body.widgets.filter((w) => w.type === 'metric').flatMap(graphedMetrics);
     expect(graphed.length).toBeGreaterThan(15);
     for (const m of graphed) {
       const key = `${m.namespace} ${m.name} [${[...m.dimensions].sort().join(',')}]`;
-      if (m.namespace === PROCESSOR_METRICS.namespace) {
-        const sets = emitted.get(m.name)?.dimensionSets.map((s) => s.join(',')) ?? [];
+      if (m.namespace === PROCESSOR_METRICS.namespace || m.namespace === RESTORE_DRILL_METRICS.namespace) {
+        const source = m.namespace === PROCESSOR_METRICS.namespace ? emitted : drill;
+        const sets = source.get(m.name)?.dimensionSets.map((s) => s.join(',')) ?? [];
         expect([key, sets]).toEqual([key, expect.arrayContaining([[...m.dimensions].sort().join(',')])]);
       } else {
         const service = SERVICE_METRICS[m.namespace];
@@ -116,9 +118,19 @@ describe('OperationsDashboard', () => {
     // (The service's step-scaling alarms are policy triggers, not alarms an engineer acts on.)
     const processorAlarms = Object.entries(compute.Resources).filter(([id, r]) => r.Type === 'AWS::CloudWatch::Alarm' && id.startsWith('ProcessorAlarms')).length;
     const securityAlarms = Object.values(prod.templates.audit.toJSON().Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').length;
+    const drillAlarms = Object.entries(compute.Resources).filter(([id, r]) => r.Type === 'AWS::CloudWatch::Alarm' && id.startsWith('RestoreDrill')).length;
     expect(processorAlarms).toBe(4);
     expect(securityAlarms).toBe(4); // dedicated trail (production): three trail alarms and the database one
-    expect(alarm[0].properties.alarms).toHaveLength(processorAlarms + securityAlarms);
+    expect(drillAlarms).toBe(4); // RPO, RTO, failed, overdue (the production profile runs the drill)
+    expect(alarm[0].properties.alarms).toHaveLength(processorAlarms + securityAlarms + drillAlarms);
+  });
+
+  test('the restore drill row graphs its RPO and RTO against the targets over 90 days; a development environment has none', () => {
+    const rpoRto = titled('Recovery point and recovery time')!;
+    expect(graphedMetrics(rpoRto).map((m) => [m.namespace, m.name])).toEqual([[RESTORE_DRILL_METRICS.namespace, RESTORE_DRILL_METRICS.rpo], [RESTORE_DRILL_METRICS.namespace, RESTORE_DRILL_METRICS.rto]]);
+    expect(rpoRto.properties).toMatchObject({ start: '-P90D', period: 86400, annotations: { horizontal: [{ value: 900, label: 'RPO target' }, { value: 7200, label: 'RTO target' }] } });
+    const dev = dashboardBody(synthStage({ environmentSuffix: 'ops-dev' }).templates.compute.toJSON() as Parameters<typeof dashboardBody>[0]);
+    expect(dev.widgets.some((w) => w.properties.markdown?.startsWith('## Restore drill'))).toBe(false);
   });
 
   test('it links to the log groups by name', () => {
