@@ -5,6 +5,10 @@ import { RunSummary, verifyRun } from '../../lib/processor/verify';
 import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract/processor';
 import type { FlatOutputs } from './outputs';
 
+/** What each verifier reads of the flat outputs. */
+export type LocalVerifierOutputs = Pick<FlatOutputs, 'StreamName' | 'DatabaseEndpointAddress' | 'DatabaseEndpointPort' | 'DatabaseName' | 'LocalDatabaseUser' | 'LocalDatabasePassword'>;
+export type EcsVerifierOutputs = Pick<FlatOutputs, 'AwsRegion' | 'ProcessorClusterName' | 'ProcessorTaskDefinitionArn' | 'WorkloadSubnetIds' | 'WorkloadSecurityGroupId' | 'ProcessorLogGroupName'>;
+
 /** Reads what the database holds for one test run. */
 export interface Verifier {
   verify(runId: string): Promise<RunSummary>;
@@ -15,7 +19,7 @@ export interface Verifier {
 export class LocalVerifier implements Verifier {
   private readonly pool: Pool;
 
-  constructor(private readonly outputs: FlatOutputs) {
+  constructor(private readonly outputs: LocalVerifierOutputs) {
     this.pool = new Pool({
       host: outputs.DatabaseEndpointAddress, port: Number(outputs.DatabaseEndpointPort), database: outputs.DatabaseName,
       user: outputs.LocalDatabaseUser, password: outputs.LocalDatabasePassword, max: 1, options: '-c role=fhir_writer',
@@ -38,7 +42,7 @@ export class LocalVerifier implements Verifier {
  */
 export class EcsVerifier implements Verifier {
   constructor(
-    private readonly outputs: FlatOutputs,
+    private readonly outputs: EcsVerifierOutputs,
     private readonly ecs = new ECSClient({ region: outputs.AwsRegion }),
     private readonly logs = new CloudWatchLogsClient({ region: outputs.AwsRegion }),
     private readonly maxWaitSeconds = 600,
