@@ -150,7 +150,7 @@ function conditionLeaves(expr: unknown): Array<{ key: string; op: string; values
   return [];
 }
 
-/** Compiled wildcard patterns: the matrix asks the same few hundred patterns hundreds of thousands of times. */
+/** Compiled wildcard patterns: every request re-checks the actions of every statement (mayGrant). */
 const wildcardPatterns = new Map<string, RegExp>();
 
 /** IAM wildcard match (`*`, `?`), as ArnLike/StringLike compare. */
