@@ -48,7 +48,7 @@ const untilSignalHandlerExits = () => new Promise<number>(() => undefined);
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-async function main(options: Options): Promise<number> {
+export async function main(options: Options): Promise<number> {
   const localDir = join(ROOT, '.local');
   mkdirSync(localDir, { recursive: true });
   let pg: LocalPostgres | undefined;
@@ -167,7 +167,12 @@ async function main(options: Options): Promise<number> {
     if (interrupted) return untilSignalHandlerExits();
     throw error;
   } finally {
-    if (!interrupted) await cleanup();
+    if (!interrupted) {
+      await cleanup();
+      // Only this run's handlers: main also runs inside a test process.
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 }
 

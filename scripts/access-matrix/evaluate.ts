@@ -163,16 +163,24 @@ function conditionLeaves(expr: unknown): Array<{ key: string; op: string; values
   return [];
 }
 
+/** Compiled wildcard patterns: every request re-checks the actions of every statement (mayGrant). */
+const wildcardPatterns = new Map<string, RegExp>();
+
 /** IAM wildcard match (`*`, `?`), as ArnLike/StringLike compare. */
 export function wildcardMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+  let re = wildcardPatterns.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+    wildcardPatterns.set(pattern, re);
+  }
   return re.test(value);
 }
 
 /** Whether any Allow statement of a policy could match the action (NotAction counts as could). */
 function mayGrant(policy: PolicyDocument | undefined, action: string): boolean {
+  const wanted = action.toLowerCase();
   return (policy?.Statement ?? []).some((st) => st.Effect === 'Allow' && (st.NotAction !== undefined
-    || (Array.isArray(st.Action) ? st.Action : [st.Action]).some((a) => typeof a === 'string' && wildcardMatch(a.toLowerCase(), action.toLowerCase()))));
+    || (Array.isArray(st.Action) ? st.Action : [st.Action]).some((a) => typeof a === 'string' && wildcardMatch(a.toLowerCase(), wanted))));
 }
 
 export class Evaluator {

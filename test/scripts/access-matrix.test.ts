@@ -3,8 +3,12 @@
  * One synth (delivery app + one per-branch environment) is shared by every assertion; the mutation tests
  * change the loaded templates in memory to prove the checks can fail.
  */
-import { readdirSync, readFileSync } from 'fs';
+import { spawnSync } from 'child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
+import { main, USAGE } from '../../scripts/access-matrix';
+import { UsageError } from '../../scripts/cli';
 import { evaluateMatrix, LoadedStack, Matrix, modelOf, PLACEHOLDER_SECRET_KEY_ID, synthAll } from '../../scripts/access-matrix/index';
 import { violations } from '../../scripts/access-matrix/intended';
 import { renderMarkdown } from '../../scripts/access-matrix/markdown';
@@ -46,7 +50,8 @@ describe('access matrix (npm run access-matrix)', () => {
   beforeAll(async () => {
     stacks = await synthAll(root);
     matrix = await evaluateMatrix(modelOf(root, stacks));
-  }, 120_000);
+    // A hang guard, not a speed check: two synth processes share 2 cores with the other Jest worker.
+  }, 300_000);
 
   test('evaluates the long-lived dev and prod environments and one per-branch environment', () => {
     expect(matrix.environments.filter((e) => !e.environment.perBranch).map((e) => e.environment.suffix).sort()).toEqual(['dev', 'prod']);
@@ -289,5 +294,90 @@ describe('access matrix (npm run access-matrix)', () => {
       .filter((f) => readFileSync(join(root, 'lib', f), 'utf8').includes('@cloud-copilot/'));
     expect(importers).toEqual([]);
     expect(readFileSync(join(root, 'lib', 'processor', 'Dockerfile'), 'utf8')).toMatch(/npm prune --omit=dev/);
+  });
+
+  describe('the command (scripts/access-matrix.ts), on this evaluation', () => {
+    let dir: string;
+    let stdout: string[];
+    let stderr: string[];
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'access-matrix-cli-'));
+      stdout = [];
+      stderr = [];
+      jest.spyOn(console, 'log').mockImplementation((line: string) => { stdout.push(line); });
+      jest.spyOn(console, 'error').mockImplementation((line: string) => { stderr.push(line); });
+    });
+    afterEach(() => {
+      jest.restoreAllMocks();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const evaluated = (m: Matrix) => jest.fn(async (checkout: string) => {
+      expect(checkout).toBe(root);
+      return m;
+    });
+
+    test('writes the matrix and exits 0 when it matches the intended matrix', async () => {
+      const out = join(dir, 'docs', 'matrix.md');
+      const evaluate = evaluated(matrix);
+      await expect(main(['--root', root, '--out', out], evaluate)).resolves.toBe(0);
+      expect(evaluate).toHaveBeenCalledTimes(1);
+      expect(readFileSync(out, 'utf8')).toBe(renderMarkdown(matrix));
+      expect(stderr).toEqual(expect.arrayContaining([`access-matrix: wrote ${out}`, 'access-matrix: matches the intended matrix']));
+      expect(stdout).toEqual([]);
+    });
+
+    test('--check writes nothing: 0 on the current file, 1 on a stale or missing one', async () => {
+      const current = join(dir, 'current.md');
+      const stale = join(dir, 'stale.md');
+      const missing = join(dir, 'missing.md');
+      writeFileSync(current, renderMarkdown(matrix));
+      writeFileSync(stale, 'an older matrix\n');
+      await expect(main(['--root', root, '--check', '--out', current], evaluated(matrix))).resolves.toBe(0);
+      await expect(main(['--root', root, '--check', '--out', stale], evaluated(matrix))).resolves.toBe(1);
+      await expect(main(['--root', root, '--check', '--out', missing], evaluated(matrix))).resolves.toBe(1);
+      expect(readFileSync(stale, 'utf8')).toBe('an older matrix\n');
+      expect(existsSync(missing)).toBe(false);
+      expect(stderr.filter((l) => l.includes('is stale'))).toEqual([
+        `access-matrix: ${stale} is stale: run npm run access-matrix and commit it`,
+        `access-matrix: ${missing} is stale: run npm run access-matrix and commit it`,
+      ]);
+    });
+
+    test('a matrix that differs from the intended one exits 1, one stdout line per difference', async () => {
+      // The prod alarm topic loses its CloudWatch Allow (as in test (a) above).
+      const mutated = clone(stacks);
+      for (const stack of mutated.filter((s) => s.tags.EnvironmentSuffix === 'prod')) {
+        for (const resource of Object.values(stack.template.Resources ?? {})) {
+          if (resource.Type !== 'AWS::SNS::TopicPolicy') continue;
+          const doc = resource.Properties!.PolicyDocument as Doc;
+          doc.Statement = doc.Statement.filter((s) => !(s.Effect === 'Allow' && JSON.stringify(s.Principal ?? '').includes('cloudwatch.amazonaws.com')));
+        }
+      }
+      const differing = await evaluateMatrix(modelOf(root, mutated));
+      const expected = violations(differing);
+      expect(expected.length).toBeGreaterThan(0);
+      await expect(main(['--root', root, '--out', join(dir, 'm.md')], evaluated(differing))).resolves.toBe(1);
+      expect(stdout).toEqual(expected.map((v) => `DIFFERS FROM INTENDED: ${v}`));
+      expect(stderr).toContain(`access-matrix: ${expected.length} difference(s) from the intended matrix`);
+    });
+
+    test('--help prints the usage; an unknown or valueless flag is a usage error, before any synth', async () => {
+      const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      const evaluate = jest.fn(async () => matrix);
+      await expect(main(['--help'], evaluate)).resolves.toBe(0);
+      expect(write).toHaveBeenCalledWith(`${USAGE}\n`);
+      const usageError = (argv: string[]) => main(argv, evaluate).then(() => undefined, (error: unknown) => error instanceof UsageError && error.message);
+      expect(await usageError(['--chek'])).toBe("Unknown option '--chek'");
+      expect(await usageError(['--out'])).toBe("Option '--out <value>' argument missing");
+      expect(await usageError(['--out='])).toBe('--out needs a value');
+      expect(evaluate).not.toHaveBeenCalled();
+    });
+
+    test('spawned: a usage error is one line and the usage on stderr, exit 2', () => {
+      const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', '..', 'scripts', 'access-matrix.ts'), '--outt', 'x'], { encoding: 'utf8', timeout: 60_000 });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe(`access-matrix: Unknown option '--outt'\n${USAGE}\n`);
+      expect(run.stdout).toBe('');
+    }, 60_000);
   });
 });
