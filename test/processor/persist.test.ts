@@ -3,7 +3,7 @@ import { LeaseStore } from '../../lib/processor/db/leases';
 import { migrate } from '../../lib/processor/db/migrate';
 import { BatchContext, LeaseLostError, persistBatch } from '../../lib/processor/db/persist';
 import { ClassifiedBatch, contentHash, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
-import { LocalPostgres, startPostgres } from './harness';
+import { LocalPostgres, startPostgres, waitFor } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -167,6 +167,46 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     expect(events).toHaveLength(n);
     expect(new Set(events.map((e) => e.seq)).size).toBe(n);
     expect((await db.query('SELECT sequence_number::bigint::int AS seq FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0].seq).toBe(1000 + n - 1);
+  });
+
+  test('a history row without its current row: the re-send is refused by the key, retried with history looked up, and audited a duplicate', async () => {
+    const ctx = await shard();
+    await persistBatch(pool, batchOf([{ seq: 50, entries: [{ type: 'Patient', id: 'orphan', body: { v: 'x' } }] }]), ctx);
+    // An operator removed the current row; history keeps its row (history is append-only).
+    await db.query("DELETE FROM fhir_resource_current WHERE resource_id = 'orphan'");
+    const r = await persistBatch(pool, batchOf([{ seq: 51, entries: [{ type: 'Patient', id: 'orphan', body: { v: 'x' } }, { type: 'Patient', id: 'orphan-2' }] }]), ctx);
+    // The first attempt met the history key (23505); the second looked every entry up in history.
+    expect(r).toEqual({ written: 1, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
+    expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([[50, 'orphan', 'written'], [51, 'orphan', 'duplicate'], [51, 'orphan-2', 'written']]);
+    expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'orphan'")).rows[0].n).toBe(1);
+    expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
+  });
+
+  test('two shards storing the same new resource at once: the second waits, meets the key, retries and audits a duplicate', async () => {
+    const [first, second] = [await shard(), await shard()];
+    const same = { type: 'Patient', id: 'raced', body: { v: 'same' } };
+    // The first writer's transaction is held open after its rows are written: its checkpoint trigger reads a table this test locks.
+    await db.query(`CREATE TABLE gate_lock (x int); GRANT SELECT ON gate_lock TO fhir_writer;
+      CREATE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM 1 FROM gate_lock; RETURN NEW; END $$;
+      CREATE TRIGGER wait_at_gate AFTER INSERT ON shard_checkpoint FOR EACH ROW WHEN (NEW.shard_id = '${first.shardId}') EXECUTE FUNCTION wait_at_gate();`);
+    const gate = await pg.client();
+    await gate.query('BEGIN');
+    await gate.query('LOCK TABLE gate_lock IN ACCESS EXCLUSIVE MODE');
+    const firstDone = persistBatch(pool, batchOf([{ seq: 60, entries: [same] }]), { ...first, workerId: 'w1' });
+    await waitFor('the first writer holding its rows, waiting at the gate', async () => (await db.query(
+      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%shard_checkpoint%' AND backend_xid IS NOT NULL")).rows[0]);
+    const secondDone = persistBatch(pool, batchOf([{ seq: 70, entries: [same] }]), second);
+    // The second is seen waiting for the first's uncommitted key before the first is let go.
+    await waitFor('the second writer waiting on the first one\'s key', async () => (await db.query(
+      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")).rows[0]);
+    await gate.query('COMMIT');
+    await gate.end();
+    const results = [await firstDone, await secondDone];
+    await db.query('DROP TRIGGER wait_at_gate ON shard_checkpoint; DROP FUNCTION wait_at_gate(); DROP TABLE gate_lock');
+    expect(results[0]).toMatchObject({ written: 1, transactions: 1 });
+    expect(results[1]).toEqual({ written: 0, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
+    expect((await audit(second.shardId)).map((a) => a.outcome)).toEqual(['duplicate']);
+    expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'raced'")).rows[0].n).toBe(1);
   });
 
   test('a partition key holding U+0000 is quarantined escaped, with its exact bytes', async () => {
