@@ -15,7 +15,7 @@
  *   npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { existsSync, rmSync } from 'fs';
+import { existsSync, readFileSync, rmSync } from 'fs';
 import { cpus } from 'os';
 import { join } from 'path';
 import { Readable } from 'stream';
@@ -250,6 +250,17 @@ interface EndToEnd {
   readonly cpu: { processor: number; postgres: number; emulator: number; driver: number };
 }
 
+/**
+ * The node flags the image starts the processor with (the CMD of lib/processor/Dockerfile), so the
+ * benchmark runs the processor as it ships (the young-generation cap there decides peak memory).
+ */
+function imageNodeFlags(dockerfile = readFileSync(join(ROOT, 'lib/processor/Dockerfile'), 'utf8')): string[] {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
+  const args = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
+  if (args[0] !== 'node' || args[args.length - 1] !== 'dist/main.js') throw new Error('lib/processor/Dockerfile has no CMD ["node", ...flags, "dist/main.js"] to take the node flags from');
+  return args.slice(1, -1);
+}
+
 /** (d) Compiled processor(s) from an empty database until every shard's checkpoint is its last record. */
 async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProbe, stream: string, dbName: string, count: number, n: number, limit: number, last: Map<string, string>, profileDir?: string): Promise<EndToEnd> {
   await (await database(pg, dbName)).end();
@@ -264,7 +275,7 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
       GET_RECORDS_LIMIT: String(limit),
     };
     const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    children.push(spawn(process.execPath, [...profile, join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    children.push(spawn(process.execPath, [...imageNodeFlags(), ...profile, join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
   }
   const cpu = cpuDelta(probe, processorCpu); // from the moment the children exist
   // The steady window opens when the first commit is seen (rows already committed then are left
