@@ -4,7 +4,8 @@ import { BatchProgress, LeaseLostError, persistBatch, PersistResult, UnstorableR
 import { errorFields, Logger } from '../logger';
 import type { MetricsSink } from '../metrics';
 import { classify, StreamRecord } from '../records';
-import { backoffDelay, isRetryableKinesisError, isTransientDbError, sleep } from '../retry';
+import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../retry';
+import { Sleeper } from '../sleeper';
 import { ShardReader } from './client';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
@@ -43,8 +44,8 @@ export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost';
  */
 export class ShardWorker {
   private stopping = false;
-  /** Aborted by stop(): every pause and backoff sleep ends at once. */
-  private readonly abort = new AbortController();
+  /** Closed by stop(): every pause and backoff sleep ends at once. */
+  private readonly sleeper = new Sleeper();
   private failedAttempts = 0;
   private unstorable = false;
   public readonly done: Promise<ShardWorkerExit>;
@@ -78,12 +79,12 @@ export class ShardWorker {
    */
   stop(): Promise<ShardWorkerExit> {
     this.stopping = true;
-    this.abort.abort();
+    this.sleeper.close();
     return this.done;
   }
 
-  private pause(ms: number): Promise<void> {
-    return this.stopping ? Promise.resolve() : sleep(ms, this.abort.signal);
+  private async pause(ms: number): Promise<void> {
+    await this.sleeper.sleep(ms);
   }
 
   private async iterator(): Promise<string> {
