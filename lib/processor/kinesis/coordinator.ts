@@ -166,6 +166,8 @@ export class Coordinator {
     this.workers.set(shardId, worker);
     void worker.done.then((exit) => {
       if (this.workers.get(shardId) === worker) this.workers.delete(shardId);
+      // The lease is still this task's: the next cycle starts a new worker from the checkpoint.
+      if (exit === 'crashed') this.o.logger.error({ shardId }, 'shard worker crashed; a new one starts from the checkpoint at the next cycle');
       if (exit === 'ended' && !this.stopping) this.sleeper.wake();
     });
   }

@@ -34,7 +34,12 @@ export interface ShardWorkerOptions extends ConsumerSettings {
   readonly checkpoint: () => Promise<string | undefined>;
 }
 
-export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost';
+/**
+ * Why a worker exited: `stopped` (told to), `ended` (the shard ended; its lease is completed),
+ * `lease-lost` (another worker holds the shard now, or has committed this batch already),
+ * `crashed` (an unexpected error: the lease is not released, and nothing past the checkpoint is committed).
+ */
+export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost' | 'crashed';
 
 /**
  * Reads one shard from its checkpoint and persists each GetRecords batch in one transaction
@@ -51,9 +56,9 @@ export class ShardWorker {
   public readonly done: Promise<ShardWorkerExit>;
 
   constructor(private readonly o: ShardWorkerOptions) {
-    this.done = this.run().catch((error) => {
+    this.done = this.run().catch((error): ShardWorkerExit => {
       o.logger.error({ shardId: o.shardId, ...errorFields(error) }, 'shard worker failed');
-      return 'lease-lost' as ShardWorkerExit;
+      return 'crashed';
     });
   }
 
