@@ -48,6 +48,25 @@ export interface ProcessorConfig {
 
 export class ConfigurationError extends Error {}
 
+/**
+ * A command's configuration, or the end of the process: a ConfigurationError becomes one line on
+ * stderr (`configuration error: ...`) and exit code 2 (a usage error, before any service is
+ * touched); any other error is thrown. Used by main.ts, migrate-main.ts and verify.ts.
+ */
+export function loadOrExit<T>(
+  load: () => T,
+  exit: (code: number) => never = (code) => process.exit(code),
+  writeLine: (line: string) => void = (line) => { process.stderr.write(`${line}\n`); },
+): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    writeLine(`configuration error: ${error.message}`);
+    return exit(2);
+  }
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 function required(env: Env, name: string): string {

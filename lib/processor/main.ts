@@ -4,7 +4,7 @@
  */
 import type { Server } from 'http';
 import type { Pool } from 'pg';
-import { ConfigurationError, loadConfig, ProcessorConfig } from './config';
+import { loadConfig, loadOrExit, ProcessorConfig } from './config';
 import { createPool } from './db/pool';
 import { startHealthServer } from './health';
 import { Coordinator } from './kinesis/coordinator';
@@ -53,16 +53,7 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
 }
 
 async function main(): Promise<void> {
-  let config: ProcessorConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigurationError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadOrExit(() => loadConfig(process.env));
   const logger = createLogger(config.workerId);
   const metrics = process.env.METRICS === 'off' ? new NoMetrics() : new EmfMetrics(process.env.METRICS_NAMESPACE ?? 'HipaaFhir/Processor', config.streamName);
   const processor = await startProcessor(config, logger, metrics);
