@@ -52,10 +52,17 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
   };
 }
 
+/** The logger and the metrics sink the configuration asks for (LOG_LEVEL, METRICS, METRICS_NAMESPACE). */
+export function telemetry(config: ProcessorConfig): { logger: Logger; metrics: MetricsSink } {
+  return {
+    logger: createLogger(config.workerId, config.logLevel),
+    metrics: config.metrics === 'off' ? new NoMetrics() : new EmfMetrics(config.metricsNamespace, config.streamName),
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadOrExit(() => loadConfig(process.env));
-  const logger = createLogger(config.workerId);
-  const metrics = process.env.METRICS === 'off' ? new NoMetrics() : new EmfMetrics(process.env.METRICS_NAMESPACE ?? 'HipaaFhir/Processor', config.streamName);
+  const { logger, metrics } = telemetry(config);
   const processor = await startProcessor(config, logger, metrics);
 
   let stopping = false;

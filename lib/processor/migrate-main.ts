@@ -34,7 +34,7 @@ export async function runMigrations(config: ProcessorConfig, logger: Logger, ope
 
 async function main(): Promise<void> {
   const config = loadOrExit(() => loadMigrationConfig(process.env));
-  await runMigrations(config, createLogger('migrate'));
+  await runMigrations(config, createLogger('migrate', config.logLevel));
 }
 
 if (require.main === module) {

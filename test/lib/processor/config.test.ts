@@ -17,7 +17,17 @@ describe('processor configuration', () => {
     expect(c.db).toMatchObject({ host: 'db.example', port: 5432, sslMode: 'verify-full', iamAuth: false, password: 'pw' });
     expect(c.kinesisEndpoint).toBeUndefined();
     expect(c.db.caBundlePath).toBe(caBundle);
-    expect(c).toMatchObject({ logLevel: 'info', metrics: 'emf' });
+    expect(c).toMatchObject({ logLevel: 'info', metrics: 'emf', metricsNamespace: 'HipaaFhir/Processor' });
+  });
+
+  test('METRICS_NAMESPACE is read and checked against CloudWatch\'s namespace rules', () => {
+    expect(loadConfig({ ...base, METRICS_NAMESPACE: 'Team A/FHIR:processor#2_x.y-z' }).metricsNamespace).toBe('Team A/FHIR:processor#2_x.y-z');
+    expect(loadConfig({ ...base, METRICS_NAMESPACE: 'N'.repeat(255) }).metricsNamespace).toHaveLength(255);
+  });
+
+  test.each(['AWS/Kinesis', 'HipaaFhir$Processor', '   ', 'N'.repeat(256), 'Hipaa\u00e9'])('METRICS_NAMESPACE %j stops start-up with one line', (namespace) => {
+    expect(() => loadConfig({ ...base, METRICS_NAMESPACE: namespace })).toThrow(
+      new ConfigurationError('METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/'));
   });
 
   test('LOG_LEVEL and METRICS are read and checked', () => {
