@@ -1,9 +1,8 @@
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
-import { migrate } from '../../lib/processor/db/migrate';
 import { BatchContext, LeaseLostError, persistBatch } from '../../lib/processor/db/persist';
 import { ClassifiedBatch, contentHash, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
-import { LocalPostgres, startPostgres, waitFor } from './harness';
+import { startDatabase, takeLease, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -31,34 +30,23 @@ function batchOf(records: In[]): ClassifiedBatch {
 }
 
 describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth, fencing, bisection', () => {
-  let pg: LocalPostgres;
+  let database: TestDatabase;
   let pool: Pool;
   let db: Client;
   let shardNo = 0;
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer' });
-    pool.on('error', () => undefined);
-    db = await pg.client();
+    database = await startDatabase();
+    ({ writer: pool, db } = database);
   });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.end();
-    await pg?.stop();
-  });
+  afterAll(() => database?.stop());
 
   /** A fresh shard whose lease this test holds, taken through the real take-over path. */
   async function shard(): Promise<BatchContext & { leases: LeaseStore }> {
     const shardId = `shard-${++shardNo}`;
-    const leases = new LeaseStore(pool, 'persist', 'w1', 30_000);
-    await leases.syncShards([{ shardId, parentShardIds: [] }]);
-    const taken = await leases.acquire(1);
+    const { leases, taken, counter } = await takeLease(pool, 'persist', shardId, { max: 1 });
     expect([...taken.keys()]).toEqual([shardId]);
-    return { streamName: 'persist', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: taken.get(shardId)!, leases };
+    return { streamName: 'persist', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: counter, leases };
   }
 
   const audit = async (shardId: string) => (await db.query(
@@ -189,7 +177,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     await db.query(`CREATE TABLE gate_lock (x int); GRANT SELECT ON gate_lock TO fhir_writer;
       CREATE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM 1 FROM gate_lock; RETURN NEW; END $$;
       CREATE TRIGGER wait_at_gate AFTER INSERT ON shard_checkpoint FOR EACH ROW WHEN (NEW.shard_id = '${first.shardId}') EXECUTE FUNCTION wait_at_gate();`);
-    const gate = await pg.client();
+    const gate = await database.pg.client();
     await gate.query('BEGIN');
     await gate.query('LOCK TABLE gate_lock IN ACCESS EXCLUSIVE MODE');
     const firstDone = persistBatch(pool, batchOf([{ seq: 60, entries: [same] }]), { ...first, workerId: 'w1' });

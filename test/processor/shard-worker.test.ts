@@ -1,14 +1,10 @@
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
-import { Writable } from 'stream';
-import { migrate } from '../../lib/processor/db/migrate';
-import { createLogger } from '../../lib/processor/logger';
-import { NoMetrics } from '../../lib/processor/metrics';
 import { Coordinator } from '../../lib/processor/kinesis/coordinator';
-import { ShardWorker } from '../../lib/processor/kinesis/shard-worker';
+import { NoMetrics } from '../../lib/processor/metrics';
 import { patient, prng } from '../../scripts/fhir-samples';
-import { LocalPostgres, startPostgres, waitFor } from './harness';
+import { capturingLogger, shardWorker, startDatabase, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -22,27 +18,17 @@ const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Provi
 const expired = () => Object.assign(new Error('Iterator expired'), { name: 'ExpiredIteratorException' });
 
 describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
-  let pg: LocalPostgres;
+  let database: TestDatabase;
   let pool: Pool;
   let db: Client;
   const kinesis = mockClient(KinesisClient);
-  const logs: string[] = [];
-  const logger = createLogger('w1', 'debug', new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }));
+  const { logger, lines: logs } = capturingLogger('w1');
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer' });
-    pool.on('error', () => undefined);
-    db = await pg.client();
+    database = await startDatabase();
+    ({ writer: pool, db } = database);
   });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.end();
-    await pg?.stop();
-  });
+  afterAll(() => database?.stop());
   beforeEach(() => kinesis.reset());
 
   async function lease(shardId: string, owner = 'w1', ttlSeconds = 30) {
@@ -50,13 +36,7 @@ describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
       ON CONFLICT (stream_name, shard_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, completed = false`, [shardId, owner, ttlSeconds]);
   }
 
-  function worker(shardId: string, onBatch?: () => void) {
-    return new ShardWorker({
-      kinesis: new KinesisClient({ region: 'eu-west-2' }), pool, streamName: 's', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: '0',
-      pollIntervalMs: 1, getRecordsLimit: 100, maxRecordBytes: 262_144, logger, metrics: new NoMetrics(), onBatch,
-      checkpoint: async () => (await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', ['s', shardId])).rows[0]?.sequence_number,
-    });
-  }
+  const worker = (shardId: string) => shardWorker(database, { kinesis: new KinesisClient({ region: 'eu-west-2' }), streamName: 's', shardId, logger });
 
   test('throttling is retried with backoff, an expired iterator is renewed from the checkpoint, and a shard end completes the lease', async () => {
     await lease('shard-a');
