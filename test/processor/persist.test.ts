@@ -197,6 +197,21 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'raced'")).rows[0].n).toBe(1);
   });
 
+  test('the persist statement is planned for the tables as they are, never from a generic plan cached while they were small', async () => {
+    // One session, so its prepared statement and plan cache are the ones inspected.
+    const one = new Pool({ host: '127.0.0.1', port: database.pg.port, user: 'postgres', password: database.pg.password, database: 'fhir', options: '-c role=fhir_writer', max: 1 });
+    try {
+      const ctx = await shard();
+      for (let b = 0; b < 12; b++) {
+        await persistBatch(one, batchOf(Array.from({ length: 20 }, (_, i) => ({ seq: 2000 + b * 20 + i, entries: [{ type: 'Observation', id: `plan-${b}-${i}`, patient: 'p' }] }))), ctx);
+      }
+      const plans = (await one.query("SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-persist-valid-v5'")).rows;
+      expect(plans).toEqual([{ generic: 0, custom: 12 }]);
+    } finally {
+      await one.end();
+    }
+  });
+
   test('a partition key holding U+0000 is quarantined escaped, with its exact bytes', async () => {
     const ctx = await shard();
     await persistBatch(pool, batchOf([{ seq: 40, pk: 'p\u0000x', invalid: 'payload is not JSON' }]), ctx);
