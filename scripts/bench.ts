@@ -8,6 +8,8 @@
  *   (d) end to end: kinesalite -> the compiled processor(s) -> PostgreSQL
  *   CPU seconds per record of each process: processor(s), PostgreSQL (postmaster and backends),
  *   the emulator (its own process), and this driver.
+ *   (b)/(a) is printed in records per wall second and per CPU second (PostgreSQL + client); (d) with
+ *   the rate the machine's cores would allow at its CPU per record if nothing else ran on them.
  *
  * Progress of (d) is read from the shard checkpoint table (one row per shard), never by counting
  * rows, so the probe costs the same at the end as at the start.
@@ -15,7 +17,7 @@
  *   npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { existsSync, rmSync } from 'fs';
+import { existsSync, readFileSync, rmSync } from 'fs';
 import { cpus } from 'os';
 import { join } from 'path';
 import { Readable } from 'stream';
@@ -24,6 +26,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCo
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Client, Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { PROCESSOR_ENTRY_POINTS } from '../lib/contract';
 import { migrate } from '../lib/processor/db/migrate';
 import { persistBatch } from '../lib/processor/db/persist';
 import { createKinesisClient, getRecordsDecoder } from '../lib/processor/kinesis/client';
@@ -250,6 +253,17 @@ interface EndToEnd {
   readonly cpu: { processor: number; postgres: number; emulator: number; driver: number };
 }
 
+/**
+ * The node flags the image starts the processor with (the CMD of lib/processor/Dockerfile), so the
+ * benchmark runs the processor as it ships (the young-generation cap there decides peak memory).
+ */
+function imageNodeFlags(dockerfile = readFileSync(join(ROOT, 'lib/processor/Dockerfile'), 'utf8')): string[] {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
+  const args = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
+  if (args[0] !== 'node' || args[args.length - 1] !== PROCESSOR_ENTRY_POINTS.service) throw new Error(`lib/processor/Dockerfile has no CMD ["node", ...flags, "${PROCESSOR_ENTRY_POINTS.service}"] to take the node flags from`);
+  return args.slice(1, -1);
+}
+
 /** (d) Compiled processor(s) from an empty database until every shard's checkpoint is its last record. */
 async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProbe, stream: string, dbName: string, count: number, n: number, limit: number, last: Map<string, string>, profileDir?: string): Promise<EndToEnd> {
   await (await database(pg, dbName)).end();
@@ -264,7 +278,7 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
       GET_RECORDS_LIMIT: String(limit),
     };
     const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    children.push(spawn(process.execPath, [...profile, join(ROOT, '.local/bench-dist/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    children.push(spawn(process.execPath, [...imageNodeFlags(), ...profile, join(ROOT, '.local/bench-dist', PROCESSOR_ENTRY_POINTS.service.replace(/^dist\//, ''))], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
   }
   const cpu = cpuDelta(probe, processorCpu); // from the moment the children exist
   // The steady window opens when the first commit is seen (rows already committed then are left
@@ -316,7 +330,7 @@ function buildProcessor(): void {
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'lib/processor/tsconfig.build.json', '--outDir', '.local/bench-dist'], { cwd: ROOT, stdio: 'pipe' });
   } catch (error) {
     // tsc emits despite type errors; refuse only when there is nothing to run.
-    if (!existsSync(join(out, 'main.js'))) throw error;
+    if (!existsSync(join(out, PROCESSOR_ENTRY_POINTS.service.replace(/^dist\//, '')))) throw error;
     console.warn(`bench: the processor has type errors (tsc -p lib/processor/tsconfig.build.json); benchmarking the emitted JavaScript anyway`);
   }
 }
@@ -374,7 +388,7 @@ async function main(argv: string[]): Promise<void> {
   console.log(`loaded the emulator: ${n} records in ${shards} shards (${rate(n, Date.now() - t)} records/s PutRecords)`);
   const shardList = await shardIds(kinesis.client, stream);
 
-  const results = { copy: [] as number[], persist: [] as number[], persistRatio: [] as number[], ceiling: [] as number[], e2e: [] as number[], e2eRatio: [] as number[], multi: [] as number[], multiRatio: [] as number[] };
+  const results = { copy: [] as number[], persist: [] as number[], persistRatio: [] as number[], persistCpuRatio: [] as number[], cpuBound: [] as number[], ceiling: [] as number[], e2e: [] as number[], e2eRatio: [] as number[], multi: [] as number[], multiRatio: [] as number[] };
   try {
     for (let round = 1; round <= rounds; round++) {
       const tag = rounds > 1 ? `[round ${round}/${rounds}] ` : '';
@@ -396,8 +410,11 @@ async function main(argv: string[]): Promise<void> {
       results.copy.push(a.rate);
       results.persist.push(b.rate);
       results.persistRatio.push(b.rate / a.rate);
+      // The same comparison in records per CPU second (PostgreSQL + client): what the work costs, whatever else runs on the machine.
+      const cpuRatio = (a.pgCpu + a.driverCpu) / (b.pgCpu + b.driverCpu);
+      results.persistCpuRatio.push(cpuRatio);
       console.log(`${tag}(a) COPY into the same tables/indexes: ${a.rate} records/s   CPU/record: PostgreSQL ${micro(a.pgCpu, n)}, client ${micro(a.driverCpu, n)}`);
-      console.log(`${tag}(b) persist path (one tx per batch):    ${b.rate} records/s = ${fmt(b.rate / a.rate)}× (a)   CPU/record: PostgreSQL ${micro(b.pgCpu, n)}, client ${micro(b.driverCpu, n)}   (${b.rows} history rows)`);
+      console.log(`${tag}(b) persist path (one tx per batch):    ${b.rate} records/s = ${fmt(b.rate / a.rate)}× (a), ${fmt(cpuRatio)}× per CPU second   CPU/record: PostgreSQL ${micro(b.pgCpu, n)}, client ${micro(b.driverCpu, n)}   (${b.rows} history rows)`);
 
       // (c) the emulator's read ceiling, then (d) end to end over the same shards.
       const cpu = cpuDelta(probe);
@@ -412,6 +429,10 @@ async function main(argv: string[]): Promise<void> {
         const e = await endToEnd(pg, kinesis, probe, stream, `bench_e2e_${count}`, count, n, limit, ceiling.last, profile);
         const label = count === 1 ? 'one processor' : `${count} processors`;
         const ratio = e.steadyRate / c;
+        const cpuPerRecord = (e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) / n;
+        // What the machine's cores could do at this CPU per record if nothing else ran: the bound on (d) whatever the ceiling.
+        const bound = cpuPerRecord > 0 ? cpus().length / cpuPerRecord : 0;
+        if (count === 1) results.cpuBound.push(bound / c);
         if (count === 1) {
           results.e2e.push(e.steadyRate);
           results.e2eRatio.push(ratio);
@@ -422,7 +443,8 @@ async function main(argv: string[]): Promise<void> {
         const vsOne = count > 1 ? `, ${fmt(e.steadyRate / results.e2e[results.e2e.length - 1])}× one processor; first lease of each ${e.firstLeaseMs.join(', ')} ms, shares even ${e.splitMs ?? 'never seen'} ms after start` : '';
         console.log(`${tag}(d) end to end, ${label}: ${e.steadyRate} records/s steady (after the first commit) = ${fmt(ratio)}× (c)${vsOne}; ${e.wallRate} records/s from start-up; peak RSS ${e.peakRssMb.toFixed(0)} MB`);
         console.log(`${tag}    CPU/record: processor ${micro(e.cpu.processor, n)}, PostgreSQL ${micro(e.cpu.postgres, n)}, emulator ${micro(e.cpu.emulator, n)}, probe ${micro(e.cpu.driver, n)}`
-          + `; total ${micro(e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver, n)} (${fmt((e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) * e.wallRate / n)} cores busy)`);
+          + `; total ${micro(e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver, n)} (${fmt((e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) * e.wallRate / n)} cores busy)`
+          + `; ${cpus().length} idle cores at this CPU per record: at most ${Math.round(bound)} records/s = ${fmt(bound / c)}× (c)`);
       }
     }
   } finally {
@@ -431,7 +453,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   if (rounds > 1) {
-    console.log(`medians of ${rounds} rounds: (a) ${median(results.copy)}, (b) ${median(results.persist)} = ${fmt(median(results.persistRatio))}× (a), (c) ${median(results.ceiling)}, (d) ${median(results.e2e)} = ${fmt(median(results.e2eRatio))}× (c) records/s`
+    console.log(`medians of ${rounds} rounds: (a) ${median(results.copy)}, (b) ${median(results.persist)} = ${fmt(median(results.persistRatio))}× (a) (${fmt(median(results.persistCpuRatio))}× per CPU second), (c) ${median(results.ceiling)}, (d) ${median(results.e2e)} = ${fmt(median(results.e2eRatio))}× (c) records/s (CPU bound ${fmt(median(results.cpuBound))}× (c))`
       + (results.multi.length ? `; ${processors} processors ${median(results.multi)} = ${fmt(median(results.multiRatio))}× one` : ''));
   }
   const lines = await validatorLines();

@@ -44,9 +44,30 @@ export interface ProcessorConfig {
   readonly logLevel: LogLevel;
   /** METRICS. @default 'emf' */
   readonly metrics: MetricsMode;
+  /** METRICS_NAMESPACE: the CloudWatch namespace of the EMF metrics. @default 'HipaaFhir/Processor' */
+  readonly metricsNamespace: string;
 }
 
 export class ConfigurationError extends Error {}
+
+/**
+ * A command's configuration, or the end of the process: a ConfigurationError becomes one line on
+ * stderr (`configuration error: ...`) and exit code 2 (a usage error, before any service is
+ * touched); any other error is thrown. Used by main.ts, migrate-main.ts and verify.ts.
+ */
+export function loadOrExit<T>(
+  load: () => T,
+  exit: (code: number) => never = (code) => process.exit(code),
+  writeLine: (line: string) => void = (line) => { process.stderr.write(`${line}\n`); },
+): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    writeLine(`configuration error: ${error.message}`);
+    return exit(2);
+  }
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -68,6 +89,22 @@ const SSL_MODES: readonly SslMode[] = ['verify-full', 'require', 'disable'];
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const METRICS_MODES: readonly MetricsMode[] = ['emf', 'off'];
 export const DEFAULT_CA_BUNDLE = '/etc/ssl/rds/global-bundle.pem';
+export const DEFAULT_METRICS_NAMESPACE = 'HipaaFhir/Processor';
+
+/**
+ * A CloudWatch namespace: 1-255 of letters, digits, space and . - _ / # :, at least one not a space,
+ * and not AWS/ (reserved for AWS services). The embedded-metrics library checks the same characters
+ * when it flushes; here a bad value stops start-up instead of every batch's metrics.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace
+ */
+function metricsNamespace(env: Env): string {
+  const raw = env.METRICS_NAMESPACE;
+  if (raw === undefined || raw === '') return DEFAULT_METRICS_NAMESPACE;
+  if (!/^(?=.*\S)[A-Za-z0-9 ._#:/-]{1,255}$/.test(raw) || raw.startsWith('AWS/')) {
+    throw new ConfigurationError('METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/');
+  }
+  return raw;
+}
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name];
@@ -97,6 +134,7 @@ export function loadConfig(env: Env): ProcessorConfig {
   const caBundlePath = env.DB_CA_BUNDLE || DEFAULT_CA_BUNDLE;
   const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
   const metrics = oneOf(env, 'METRICS', METRICS_MODES, 'emf');
+  const namespace = metricsNamespace(env);
 
   const config: ProcessorConfig = {
     streamName,
@@ -121,6 +159,7 @@ export function loadConfig(env: Env): ProcessorConfig {
     migrateOnStart: booleanFlag(env, 'DB_MIGRATE_ON_START', true),
     logLevel,
     metrics,
+    metricsNamespace: namespace,
   };
   // Checked last (after every variable's own rule) and at start-up, not at the first connection,
   // where a missing bundle would surface as a TLS error mid-run.

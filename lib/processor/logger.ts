@@ -1,10 +1,12 @@
 import pino from 'pino';
+import type { LogLevel } from './config';
 
 /**
  * Structured JSON logs. Records, resources and payloads are never passed to the logger;
- * redaction is a second line of defence for anything credential-like.
+ * redaction is a second line of defence for anything credential-like. The level is the validated
+ * configuration's (LOG_LEVEL), never read here.
  */
-export function createLogger(workerId: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): pino.Logger {
+export function createLogger(workerId: string, level: LogLevel = 'info', destination?: pino.DestinationStream): pino.Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'fhir-processor', workerId },

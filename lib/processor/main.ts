@@ -4,7 +4,7 @@
  */
 import type { Server } from 'http';
 import type { Pool } from 'pg';
-import { ConfigurationError, loadConfig, ProcessorConfig } from './config';
+import { loadConfig, loadOrExit, ProcessorConfig } from './config';
 import { createPool } from './db/pool';
 import { startHealthServer } from './health';
 import { Coordinator } from './kinesis/coordinator';
@@ -52,19 +52,17 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
   };
 }
 
+/** The logger and the metrics sink the configuration asks for (LOG_LEVEL, METRICS, METRICS_NAMESPACE). */
+export function telemetry(config: ProcessorConfig): { logger: Logger; metrics: MetricsSink } {
+  return {
+    logger: createLogger(config.workerId, config.logLevel),
+    metrics: config.metrics === 'off' ? new NoMetrics() : new EmfMetrics(config.metricsNamespace, config.streamName),
+  };
+}
+
 async function main(): Promise<void> {
-  let config: ProcessorConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigurationError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-  const logger = createLogger(config.workerId);
-  const metrics = process.env.METRICS === 'off' ? new NoMetrics() : new EmfMetrics(process.env.METRICS_NAMESPACE ?? 'HipaaFhir/Processor', config.streamName);
+  const config = loadOrExit(() => loadConfig(process.env));
+  const { logger, metrics } = telemetry(config);
   const processor = await startProcessor(config, logger, metrics);
 
   let stopping = false;

@@ -8,7 +8,7 @@
  * secret), DB_SSL_MODE.
  */
 import type { Pool } from 'pg';
-import { ConfigurationError, loadMigrationConfig, ProcessorConfig } from './config';
+import { loadMigrationConfig, loadOrExit, ProcessorConfig } from './config';
 import { migrate } from './db/migrate';
 import { createPool } from './db/pool';
 import { createLogger, errorFields, Logger } from './logger';
@@ -33,17 +33,8 @@ export async function runMigrations(config: ProcessorConfig, logger: Logger, ope
 }
 
 async function main(): Promise<void> {
-  let config: ProcessorConfig;
-  try {
-    config = loadMigrationConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigurationError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-  await runMigrations(config, createLogger('migrate'));
+  const config = loadOrExit(() => loadMigrationConfig(process.env));
+  await runMigrations(config, createLogger('migrate', config.logLevel));
 }
 
 if (require.main === module) {

@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { hash } from 'crypto';
 import { QuarantineReason, validateRecord, ValidationResult } from './fhir/validate';
 
 /** What the processor needs of a Kinesis record (the SDK's _Record satisfies it). */
@@ -55,7 +55,8 @@ export interface ClassifiedBatch {
   readonly lastSequenceNumber: string;
 }
 
-export const contentHash = (json: string): string => createHash('sha256').update(json).digest('hex');
+// One-shot: half the CPU of a createHash object per record (about 1 µs of a 460-byte record).
+export const contentHash = (json: string): string => hash('sha256', json, 'hex');
 
 /** Validates one record's data; the processor's is validateRecord (the re-drive's tests pass others). */
 export type RecordValidator = (data: Uint8Array, maxRecordBytes: number) => ValidationResult;

@@ -3,17 +3,9 @@ export function backoffDelay(attempt: number, baseMs = 100, capMs = 10_000, rand
   return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20)));
 }
 
-/**
- * Resolves after `ms`, or at once when `signal` aborts: a worker told to stop must not finish a
- * backoff first (a stale sleeper that wakes after its lease was taken is what fencing guards against).
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** Resolves after `ms`. A pause that stopping must cut short is a Sleeper's (sleeper.ts). */
+export function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 /** Kinesis errors worth retrying after a pause. */

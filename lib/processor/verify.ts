@@ -5,7 +5,7 @@
  * reachable from nowhere else. The read is itself audited.
  */
 import type { Pool } from 'pg';
-import { ConfigurationError, loadConfig } from './config';
+import { ConfigurationError, loadConfig, loadOrExit } from './config';
 import { checkout, createPool } from './db/pool';
 
 export interface RunSummary {
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
   const i = argv.indexOf('--run-id');
   const runId = i >= 0 ? argv[i + 1] : undefined;
   if (!runId) throw new ConfigurationError('--run-id is required');
-  const config = loadConfig(process.env);
+  const config = loadOrExit(() => loadConfig(process.env));
   const pool = createPool(config, { asWriter: true, max: 1 });
   try {
     const summary = await verifyRun(pool, runId, `${config.workerId}/verify`, config.streamName);

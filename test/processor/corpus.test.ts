@@ -1,11 +1,7 @@
-import { Writable } from 'stream';
 import { Client } from 'pg';
 import { validateRecord } from '../../lib/processor/fhir/validate';
-import { createLogger } from '../../lib/processor/logger';
-import { startProcessor, RunningProcessor } from '../../lib/processor/main';
-import { NoMetrics } from '../../lib/processor/metrics';
 import { acceptedCorpus, FUZZ_MAX_BYTES, fuzzCases, Json, transactionBundle } from '../helpers/fhir-fuzz';
-import { createStream, LocalKinesis, LocalPostgres, processorConfig, putRecords, startKinesis, startPostgres, waitFor } from './harness';
+import { putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -14,10 +10,8 @@ jest.setTimeout(180_000);
  * stored, and every fuzzed invalid record is quarantined exactly once with its reason.
  */
 describe('the corpus through the real processor into PostgreSQL', () => {
-  let pg: LocalPostgres;
-  let kinesis: LocalKinesis;
+  let stack: TestStack;
   let db: Client;
-  let processor: RunningProcessor;
   const stream = 'hipaa-fhir-records-corpus';
 
   const corpus = acceptedCorpus();
@@ -32,18 +26,12 @@ describe('the corpus through the real processor into PostgreSQL', () => {
   const fuzz = fuzzCases(20261123, 4);
 
   beforeAll(async () => {
-    [pg, kinesis] = await Promise.all([startPostgres(), startKinesis()]);
-    await createStream(kinesis.client, stream, 4);
-    const quiet = createLogger('corpus-test', 'error', new Writable({ write(_c, _e, cb) { cb(); } }));
-    processor = await startProcessor(processorConfig(pg, kinesis, stream), quiet, new NoMetrics());
-    db = await pg.client();
+    stack = await startStack();
+    db = stack.db;
+    await stack.createStream(stream, 4);
+    await stack.startProcessor(stream);
   });
-
-  afterAll(async () => {
-    await processor?.shutdown();
-    await db?.end();
-    await Promise.all([kinesis?.stop(), pg?.stop()]);
-  });
+  afterAll(() => stack?.stop());
 
   test('every corpus resource is stored and every fuzzed record quarantined once, with its reason', async () => {
     const expected = valid.map((data) => validateRecord(data, FUZZ_MAX_BYTES));
@@ -56,7 +44,7 @@ describe('the corpus through the real processor into PostgreSQL', () => {
       ...valid.map((data, i) => ({ partitionKey: `corpus-${i % 32}`, data, expect: { kind: 'valid' as const } })),
       ...fuzz.map((c, i) => ({ partitionKey: `fuzz-${i}`, data: c.data, expect: { kind: 'invalid' as const, reason: c.reason } })),
     ];
-    await putRecords(kinesis.client, stream, records as never);
+    await putRecords(stack.kinesis.client, stream, records as never);
     await waitFor('every record handled', async () => {
       const { rows } = await db.query(`SELECT (SELECT count(*) FROM audit_event WHERE action = 'persist')::int AS persisted,
         (SELECT count(*) FROM quarantined_record)::int AS quarantined`);

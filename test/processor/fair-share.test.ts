@@ -1,11 +1,8 @@
-import { Writable } from 'stream';
 import { Client, Pool } from 'pg';
 import { fairShare } from '../../lib/processor/db/leases';
-import { migrate } from '../../lib/processor/db/migrate';
 import { Coordinator } from '../../lib/processor/kinesis/coordinator';
-import { createLogger } from '../../lib/processor/logger';
 import { NoMetrics } from '../../lib/processor/metrics';
-import { createStream, LocalKinesis, LocalPostgres, startKinesis, startPostgres, waitFor } from './harness';
+import { silentLogger, startDatabase, startStack, TestDatabase, TestStack, waitFor } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -30,36 +27,28 @@ describe('fairShare with a rank: the shares add up to the shards', () => {
 describe('a new processor takes its fair share within one lease-renewal period', () => {
   const stream = 'fair-share';
   const leaseTtlMs = 60_000;
-  let pg: LocalPostgres;
-  let kinesis: LocalKinesis;
+  let database: TestDatabase;
+  let stack: TestStack;
   let pool: Pool;
   let db: Client;
   const running: Coordinator[] = [];
-  const logger = createLogger('fair-share', 'warn', new Writable({ write(_c, _e, cb) { cb(); } }));
+  const logger = silentLogger('fair-share');
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer', max: 12 });
-    // Idle connections see the server stop at teardown; that is not what is under test.
-    pool.on('error', () => undefined);
-    db = await pg.client();
-    kinesis = await startKinesis();
-    await createStream(kinesis.client, stream, 4);
+    database = await startDatabase({ max: 12 });
+    ({ writer: pool, db } = database);
+    stack = await startStack({ pg: database.pg });
+    await stack.createStream(stream, 4);
   });
   afterAll(async () => {
     await Promise.all(running.map((c) => c.shutdown().catch(() => undefined)));
-    await pool?.end();
-    await db?.end();
-    await kinesis?.stop();
-    await pg?.stop();
+    await stack?.stop();
+    await database?.stop();
   });
 
   function coordinator(workerId: string): Coordinator {
     const c = new Coordinator({
-      kinesis: kinesis.client, pool, streamName: stream, workerId, leaseTtlMs, pollIntervalMs: 200, getRecordsLimit: 100,
+      kinesis: stack.kinesis.client, pool, streamName: stream, workerId, leaseTtlMs, pollIntervalMs: 200, getRecordsLimit: 100,
       maxRecordBytes: 262_144, logger, metrics: new NoMetrics(),
     });
     running.push(c);

@@ -3,28 +3,15 @@
  * backend seen waiting inside its batch transaction, a worker seen asleep in retry, a lease seen
  * expired) and each test asserts that the fault really happened mid-run.
  */
-import { ChildProcess } from 'child_process';
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
-import { Writable } from 'stream';
-import { LeaseStore } from '../../lib/processor/db/leases';
-import { migrate } from '../../lib/processor/db/migrate';
 import { checkHealth, startHealthServer } from '../../lib/processor/health';
-import { ShardWorker } from '../../lib/processor/kinesis/shard-worker';
-import { createLogger } from '../../lib/processor/logger';
-import { BatchMetrics, MetricsSink, StuckMetrics } from '../../lib/processor/metrics';
+import { MetricsSink } from '../../lib/processor/metrics';
 import { patient, prng, validSamples } from '../../scripts/fhir-samples';
-import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, putRecords, spawnTs, startKinesis, startPostgres, waitFor } from './harness';
+import { capturingLogger, freePort, putRecords, RecordingMetrics, shardWorker, startDatabase, startStack, takeLease, TestDatabase, TestStack, waitFor } from './harness';
 
 jest.setTimeout(180_000);
-
-class RecordingMetrics implements MetricsSink {
-  readonly batches: BatchMetrics[] = [];
-  readonly stuck: StuckMetrics[] = [];
-  async batch(m: BatchMetrics): Promise<void> { this.batches.push(m); }
-  async shardStuck(m: StuckMetrics): Promise<void> { this.stuck.push(m); }
-}
 
 const rand = prng(17);
 const at = new Date('2026-11-01T10:00:00Z');
@@ -32,24 +19,17 @@ const valid = (seq: string, id: string, pk = id) => ({ SequenceNumber: seq, Part
 const notJson = (seq: string, pk: string) => ({ SequenceNumber: seq, PartitionKey: pk, Data: Buffer.from('{"resourceType": "Patient", oops') });
 
 describe('faults (embedded PostgreSQL)', () => {
-  let pg: LocalPostgres;
+  let database: TestDatabase;
   let db: Client;
   let writer: Pool;
-  let kinesisLocal: LocalKinesis | undefined;
   // Mocks this one client only: the kinesalite client of the process test stays real.
   const kinesisClient = new KinesisClient({ region: 'eu-west-2' });
   const kinesis = mockClient(kinesisClient);
-  const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
     // A short lock_timeout turns "the table is locked" into a transient error (55P03) the worker retries.
-    writer = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer -c lock_timeout=200' });
-    writer.on('error', () => undefined);
-    db = await pg.client();
+    database = await startDatabase({ settings: '-c lock_timeout=200' });
+    ({ writer, db } = database);
     // Every checkpoint write, with the fencing token that wrote it.
     await db.query(`CREATE TABLE checkpoint_log (id bigserial PRIMARY KEY, shard_id text, old_seq numeric, new_seq numeric, lease_counter bigint);
       CREATE FUNCTION log_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
@@ -59,30 +39,19 @@ describe('faults (embedded PostgreSQL)', () => {
       CREATE TRIGGER checkpoint_log AFTER INSERT OR UPDATE ON shard_checkpoint FOR EACH ROW EXECUTE FUNCTION log_checkpoint();
       GRANT INSERT ON checkpoint_log TO fhir_writer; GRANT USAGE ON SEQUENCE checkpoint_log_id_seq TO fhir_writer;`);
   });
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await writer?.end();
-    await db?.end();
-    await kinesisLocal?.stop();
-    await pg?.stop();
-  });
+  afterAll(() => database?.stop());
   beforeEach(() => kinesis.reset());
 
+  /** A worker on the mocked client; `logs` receives its log lines. */
   function worker(shardId: string, leaseCounter: string, metrics: MetricsSink, logs: string[], extra: { leaseTtlMs?: number } = {}) {
-    const logger = createLogger('w1', 'debug', new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }));
-    return new ShardWorker({
-      kinesis: kinesisClient, pool: writer, streamName: 'faults', shardId, workerId: 'w1', leaseTtlMs: extra.leaseTtlMs ?? 30_000, leaseCounter,
-      pollIntervalMs: 1, getRecordsLimit: 100, maxRecordBytes: 262_144, logger, metrics,
-      checkpoint: async () => (await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', ['faults', shardId])).rows[0]?.sequence_number,
-    });
+    const { logger } = capturingLogger('w1', logs);
+    return shardWorker(database, { kinesis: kinesisClient, streamName: 'faults', shardId, leaseCounter, logger, metrics, leaseTtlMs: extra.leaseTtlMs });
   }
 
-  async function takeLease(shardId: string, ttlMs = 30_000): Promise<{ leases: LeaseStore; counter: string }> {
-    const leases = new LeaseStore(writer, 'faults', 'w1', ttlMs);
-    await leases.syncShards([{ shardId, parentShardIds: [] }]);
-    const taken = await leases.acquire(10);
+  async function lease(shardId: string, ttlMs?: number) {
+    const { leases, taken, counter } = await takeLease(writer, 'faults', shardId, { ttlMs });
     expect(taken.has(shardId)).toBe(true);
-    return { leases, counter: taken.get(shardId)! };
+    return { leases, counter };
   }
 
   /** GetRecords by iterator: each step names the records it returns and the next iterator. */
@@ -92,51 +61,51 @@ describe('faults (embedded PostgreSQL)', () => {
   }
 
   test('a backend terminated inside a batch transaction: no crash, the batch is retried, every record once', async () => {
-    kinesisLocal = await startKinesis();
-    const stream = 'terminate-test';
-    await createStream(kinesisLocal.client, stream, 1);
-    const child = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesisLocal, stream, 'terminated'));
-    children.push(child);
-    const logs: string[] = [];
-    child.stdout!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
-    child.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await waitFor('leases acquired', async () => (logs.some((l) => l.includes('acquired leases')) ? true : undefined), 60_000);
+    // kinesalite and the processor as a child process, on this suite's PostgreSQL.
+    const stack: TestStack = await startStack({ pg: database.pg });
+    try {
+      const stream = 'terminate-test';
+      await stack.createStream(stream, 1);
+      const { child, logs, exited } = stack.spawnProcessor(stream, 'terminated');
+      await waitFor('leases acquired', async () => (logs.some((l) => l.includes('acquired leases')) ? true : undefined), 60_000);
 
-    // Hold writes to history so the processor's batch transaction is seen waiting inside it.
-    const blocker = await pg.client();
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
-    await putRecords(kinesisLocal.client, stream, validSamples(500, { runId: 'term', patients: 50 }));
-    const victim = await waitFor('a processor backend waiting inside its batch transaction', async () => (await db.query(
-      `SELECT pid, backend_xid IS NOT NULL AS wrote FROM pg_stat_activity
-       WHERE application_name = 'fhir-processor' AND wait_event_type = 'Lock' AND state = 'active' AND xact_start IS NOT NULL`)).rows[0]);
-    // It had already updated its lease row: the transaction was really under way.
-    expect(victim.wrote).toBe(true);
-    expect((await db.query('SELECT pg_terminate_backend($1) AS ok', [victim.pid])).rows[0].ok).toBe(true);
-    await blocker.query('COMMIT');
-    await blocker.end();
+      // Hold writes to history so the processor's batch transaction is seen waiting inside it.
+      const blocker = await stack.pg.client();
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
+      await putRecords(stack.kinesis.client, stream, validSamples(500, { runId: 'term', patients: 50 }));
+      const victim = await waitFor('a processor backend waiting inside its batch transaction', async () => (await db.query(
+        `SELECT pid, backend_xid IS NOT NULL AS wrote FROM pg_stat_activity
+         WHERE application_name = 'fhir-processor' AND wait_event_type = 'Lock' AND state = 'active' AND xact_start IS NOT NULL`)).rows[0]);
+      // It had already updated its lease row: the transaction was really under way.
+      expect(victim.wrote).toBe(true);
+      expect((await db.query('SELECT pg_terminate_backend($1) AS ok', [victim.pid])).rows[0].ok).toBe(true);
+      await blocker.query('COMMIT');
+      await blocker.end();
 
-    await waitFor('500 persisted', async () => ((await db.query("SELECT count(*)::int AS n FROM audit_event WHERE stream_name = $1 AND action = 'persist'", [stream])).rows[0].n >= 500 ? true : undefined), 120_000);
-    expect(child.exitCode).toBeNull();
-    expect(logs.some((l) => l.includes('database unavailable; retrying batch') && /57P01|terminat/i.test(l))).toBe(true);
-    const history = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n;
-    expect(history).toBe(500);
-    const audit = (await db.query('SELECT outcome, count(*)::int AS n FROM audit_event WHERE stream_name = $1 GROUP BY 1', [stream])).rows;
-    expect(audit).toEqual([{ outcome: 'written', n: 500 }]);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+      await waitFor('500 persisted', async () => ((await db.query("SELECT count(*)::int AS n FROM audit_event WHERE stream_name = $1 AND action = 'persist'", [stream])).rows[0].n >= 500 ? true : undefined), 120_000);
+      expect(child.exitCode).toBeNull();
+      expect(logs.some((l) => l.includes('database unavailable; retrying batch') && /57P01|terminat/i.test(l))).toBe(true);
+      const history = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n;
+      expect(history).toBe(500);
+      const audit = (await db.query('SELECT outcome, count(*)::int AS n FROM audit_event WHERE stream_name = $1 GROUP BY 1', [stream])).rows;
+      expect(audit).toEqual([{ outcome: 'written', n: 500 }]);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      await stack.stop();
+    }
   });
 
   test('an outage longer than the lease TTL with a worker asleep in retry: the stale worker is fenced out, no double commit, the checkpoint never moves back', async () => {
     const shardId = 'shard-outage';
     const ttlMs = 1_000;
-    const first = await takeLease(shardId, ttlMs);
+    const first = await lease(shardId, ttlMs);
     const records = Array.from({ length: 20 }, (_, i) => valid(String(5000 + i), `out-${i}`));
     shardScript({ 'it-0': () => ({ Records: records, NextShardIterator: 'it-1' }), 'it-1': () => ({ Records: [], NextShardIterator: 'it-1' }) });
 
     // The outage: history and leases refuse writes (lock timeouts) until released.
-    const outage = await pg.client();
+    const outage = await database.pg.client();
     await outage.query('BEGIN');
     await outage.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
     const oldLogs: string[] = [];
@@ -169,9 +138,9 @@ describe('faults (embedded PostgreSQL)', () => {
 
   test('stop() interrupts a worker asleep in retry (the database still refuses it)', async () => {
     const shardId = 'shard-stop';
-    const { counter } = await takeLease(shardId);
+    const { counter } = await lease(shardId);
     shardScript({ 'it-0': () => ({ Records: [valid('7000', 'stop-1')], NextShardIterator: 'it-1' }), 'it-1': () => ({ Records: [], NextShardIterator: 'it-1' }) });
-    const outage = await pg.client();
+    const outage = await database.pg.client();
     await outage.query('BEGIN');
     await outage.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
     try {
@@ -189,7 +158,7 @@ describe('faults (embedded PostgreSQL)', () => {
 
   test('a poison partition key (U+0000) never blocks the shard; /health is unhealthy only while the shard is stuck', async () => {
     const shardId = 'shard-poison';
-    const { counter } = await takeLease(shardId);
+    const { counter } = await lease(shardId);
     let second = false;
     shardScript({
       'it-0': () => ({ Records: [valid('100', 'poison-a'), notJson('101', 'p\u0000x'), valid('102', 'poison-c')], NextShardIterator: 'it-1' }),
@@ -235,7 +204,7 @@ describe('faults (embedded PostgreSQL)', () => {
 
   test('duplicates within one batch through the worker: one audit event per record, with its true outcome', async () => {
     const shardId = 'shard-dups';
-    const { counter } = await takeLease(shardId);
+    const { counter } = await lease(shardId);
     const a = valid('200', 'dup-a');
     const v1 = patient('dup-b', 1, new Date('2026-11-01T10:00:00Z'), rand);
     const v2 = { ...v1, meta: { versionId: '2', lastUpdated: '2026-11-02T10:00:00.000Z' }, active: false };

@@ -1,9 +1,8 @@
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
-import { migrate } from '../../lib/processor/db/migrate';
 import { BatchContext, LeaseLostError, persistBatch } from '../../lib/processor/db/persist';
 import { ClassifiedBatch, contentHash, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
-import { LocalPostgres, startPostgres } from './harness';
+import { startDatabase, takeLease, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -31,34 +30,23 @@ function batchOf(records: In[]): ClassifiedBatch {
 }
 
 describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth, fencing, bisection', () => {
-  let pg: LocalPostgres;
+  let database: TestDatabase;
   let pool: Pool;
   let db: Client;
   let shardNo = 0;
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer' });
-    pool.on('error', () => undefined);
-    db = await pg.client();
+    database = await startDatabase();
+    ({ writer: pool, db } = database);
   });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.end();
-    await pg?.stop();
-  });
+  afterAll(() => database?.stop());
 
   /** A fresh shard whose lease this test holds, taken through the real take-over path. */
   async function shard(): Promise<BatchContext & { leases: LeaseStore }> {
     const shardId = `shard-${++shardNo}`;
-    const leases = new LeaseStore(pool, 'persist', 'w1', 30_000);
-    await leases.syncShards([{ shardId, parentShardIds: [] }]);
-    const taken = await leases.acquire(1);
+    const { leases, taken, counter } = await takeLease(pool, 'persist', shardId, { max: 1 });
     expect([...taken.keys()]).toEqual([shardId]);
-    return { streamName: 'persist', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: taken.get(shardId)!, leases };
+    return { streamName: 'persist', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: counter, leases };
   }
 
   const audit = async (shardId: string) => (await db.query(
@@ -167,6 +155,61 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     expect(events).toHaveLength(n);
     expect(new Set(events.map((e) => e.seq)).size).toBe(n);
     expect((await db.query('SELECT sequence_number::bigint::int AS seq FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0].seq).toBe(1000 + n - 1);
+  });
+
+  test('a history row without its current row: the re-send is refused by the key, retried with history looked up, and audited a duplicate', async () => {
+    const ctx = await shard();
+    await persistBatch(pool, batchOf([{ seq: 50, entries: [{ type: 'Patient', id: 'orphan', body: { v: 'x' } }] }]), ctx);
+    // An operator removed the current row; history keeps its row (history is append-only).
+    await db.query("DELETE FROM fhir_resource_current WHERE resource_id = 'orphan'");
+    const r = await persistBatch(pool, batchOf([{ seq: 51, entries: [{ type: 'Patient', id: 'orphan', body: { v: 'x' } }, { type: 'Patient', id: 'orphan-2' }] }]), ctx);
+    // The first attempt met the history key (23505); the second looked every entry up in history.
+    expect(r).toEqual({ written: 1, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
+    expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([[50, 'orphan', 'written'], [51, 'orphan', 'duplicate'], [51, 'orphan-2', 'written']]);
+    expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'orphan'")).rows[0].n).toBe(1);
+    expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
+  });
+
+  test('two shards storing the same new resource at once: the second waits, meets the key, retries and audits a duplicate', async () => {
+    const [first, second] = [await shard(), await shard()];
+    const same = { type: 'Patient', id: 'raced', body: { v: 'same' } };
+    // The first writer's transaction is held open after its rows are written: its checkpoint trigger reads a table this test locks.
+    await db.query(`CREATE TABLE gate_lock (x int); GRANT SELECT ON gate_lock TO fhir_writer;
+      CREATE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM 1 FROM gate_lock; RETURN NEW; END $$;
+      CREATE TRIGGER wait_at_gate AFTER INSERT ON shard_checkpoint FOR EACH ROW WHEN (NEW.shard_id = '${first.shardId}') EXECUTE FUNCTION wait_at_gate();`);
+    const gate = await database.pg.client();
+    await gate.query('BEGIN');
+    await gate.query('LOCK TABLE gate_lock IN ACCESS EXCLUSIVE MODE');
+    const firstDone = persistBatch(pool, batchOf([{ seq: 60, entries: [same] }]), { ...first, workerId: 'w1' });
+    await waitFor('the first writer holding its rows, waiting at the gate', async () => (await db.query(
+      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%shard_checkpoint%' AND backend_xid IS NOT NULL")).rows[0]);
+    const secondDone = persistBatch(pool, batchOf([{ seq: 70, entries: [same] }]), second);
+    // The second is seen waiting for the first's uncommitted key before the first is let go.
+    await waitFor('the second writer waiting on the first one\'s key', async () => (await db.query(
+      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")).rows[0]);
+    await gate.query('COMMIT');
+    await gate.end();
+    const results = [await firstDone, await secondDone];
+    await db.query('DROP TRIGGER wait_at_gate ON shard_checkpoint; DROP FUNCTION wait_at_gate(); DROP TABLE gate_lock');
+    expect(results[0]).toMatchObject({ written: 1, transactions: 1 });
+    expect(results[1]).toEqual({ written: 0, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
+    expect((await audit(second.shardId)).map((a) => a.outcome)).toEqual(['duplicate']);
+    expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'raced'")).rows[0].n).toBe(1);
+  });
+
+  test('the persist statement is planned for the tables as they are, never from a generic plan cached while they were small', async () => {
+    // One session, so its prepared statement and plan cache are the ones inspected.
+    const one = new Pool({ host: '127.0.0.1', port: database.pg.port, user: 'postgres', password: database.pg.password, database: 'fhir', options: '-c role=fhir_writer', max: 1 });
+    try {
+      const ctx = await shard();
+      for (let b = 0; b < 12; b++) {
+        await persistBatch(one, batchOf(Array.from({ length: 20 }, (_, i) => ({ seq: 2000 + b * 20 + i, entries: [{ type: 'Observation', id: `plan-${b}-${i}`, patient: 'p' }] }))), ctx);
+      }
+      const plans = (await one.query("SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-persist-valid-v5'")).rows;
+      expect(plans).toEqual([{ generic: 0, custom: 12 }]);
+    } finally {
+      await one.end();
+    }
   });
 
   test('a partition key holding U+0000 is quarantined escaped, with its exact bytes', async () => {

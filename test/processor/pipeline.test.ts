@@ -1,35 +1,25 @@
-import { Writable } from 'stream';
 import { Client } from 'pg';
 import { validateRecord } from '../../lib/processor/fhir/validate';
-import { createLogger } from '../../lib/processor/logger';
-import { startProcessor, RunningProcessor } from '../../lib/processor/main';
-import { NoMetrics } from '../../lib/processor/metrics';
 import { invalidSamples, patient, prng, validSamples } from '../../scripts/fhir-samples';
-import { counts, createStream, LocalKinesis, LocalPostgres, processorConfig, putRecords, startKinesis, startPostgres, waitFor } from './harness';
+import { capturingLogger, counts, LocalKinesis, LocalPostgres, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(120_000);
 
 describe('processor against embedded PostgreSQL and kinesalite', () => {
+  let stack: TestStack;
   let pg: LocalPostgres;
   let kinesis: LocalKinesis;
   let db: Client;
-  let processor: RunningProcessor;
-  const logLines: string[] = [];
+  const { logger, lines: logLines } = capturingLogger('test-worker');
   const stream = 'hipaa-fhir-records-test';
 
   beforeAll(async () => {
-    [pg, kinesis] = await Promise.all([startPostgres(), startKinesis()]);
-    await createStream(kinesis.client, stream, 2);
-    const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
-    processor = await startProcessor(processorConfig(pg, kinesis, stream), createLogger('test-worker', 'debug', sink), new NoMetrics());
-    db = await pg.client();
+    stack = await startStack();
+    ({ pg, kinesis, db } = stack);
+    await stack.createStream(stream, 2);
+    await stack.startProcessor(stream, { logger });
   });
-
-  afterAll(async () => {
-    await processor?.shutdown();
-    await db?.end();
-    await Promise.all([kinesis?.stop(), pg?.stop()]);
-  });
+  afterAll(() => stack?.stop());
 
 
   test('valid records are persisted once with history, current and audit; invalid ones are quarantined with the right reason', async () => {

@@ -1,47 +1,30 @@
-import { ChildProcess } from 'child_process';
 import { ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { Client } from 'pg';
 import { validSamples } from '../../scripts/fhir-samples';
-import { counts, createStream, LocalKinesis, LocalPostgres, processorEnv, putRecords, spawnTs, startKinesis, startPostgres, waitFor } from './harness';
+import { counts, LocalKinesis, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(300_000);
 
-interface Proc { child: ChildProcess; logs: string[]; exited: Promise<number | null> }
-
 describe('processor resilience (child processes, real PostgreSQL and kinesalite)', () => {
-  let pg: LocalPostgres;
+  let stack: TestStack;
   let kinesis: LocalKinesis;
+  /** A superuser session; a new one after the database restart. */
   let db: Client;
-  const running: Proc[] = [];
 
-  function start(stream: string, workerId: string): Proc {
-    const child = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, stream, workerId));
-    const logs: string[] = [];
-    child.stdout!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
-    child.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const proc = { child, logs, exited };
-    running.push(proc);
-    return proc;
-  }
+  const start = (stream: string, workerId: string) => stack.spawnProcessor(stream, workerId);
 
   const leases = async (stream: string) => (await db.query(
     'SELECT shard_id, owner, completed, expires_at > now() AS live FROM shard_lease WHERE stream_name = $1 ORDER BY shard_id', [stream])).rows;
 
   beforeAll(async () => {
-    [pg, kinesis] = await Promise.all([startPostgres(), startKinesis()]);
-    db = await pg.client();
+    stack = await startStack();
+    ({ kinesis, db } = stack);
   });
-
-  afterAll(async () => {
-    for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-    await db?.end().catch(() => undefined);
-    await Promise.all([kinesis?.stop(), pg?.stop()]);
-  });
+  afterAll(() => stack?.stop());
 
   test('two processors split a 4-shard stream; when one is killed the other takes over its shards', async () => {
     const stream = 'split-test';
-    await createStream(kinesis.client, stream, 4);
+    await stack.createStream(stream, 4);
     const a = start(stream, 'worker-a');
     const b = start(stream, 'worker-b');
     const split = await waitFor('an even split', async () => {
@@ -77,7 +60,7 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
 
   test('kill -9 on observed progress during a 20,000-record run: every record persisted exactly once', async () => {
     const stream = 'crash-test';
-    await createStream(kinesis.client, stream, 4);
+    await stack.createStream(stream, 4);
     const records = validSamples(20_000, { runId: 'crash', patients: 2_000, seed: 99 });
     // Paced producer; the last 1,000 records wait until every kill is done, so no kill can land after the last record.
     let releaseLast!: () => void;
@@ -129,13 +112,12 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
 
   test('a database restart mid-run loses nothing; processing resumes', async () => {
     const stream = 'db-restart-test';
-    await createStream(kinesis.client, stream, 2);
+    await stack.createStream(stream, 2);
     const proc = start(stream, 'db-restart');
     await putRecords(kinesis.client, stream, validSamples(1_000, { runId: 'dbr1' }));
     await waitFor('first batch', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n > 0 ? true : undefined));
-    await db.end();
-    await pg.restart(3_000);
-    db = await pg.client();
+    await stack.restartPostgres(3_000);
+    db = stack.db;
     await putRecords(kinesis.client, stream, validSamples(1_000, { runId: 'dbr2' }));
     const n = await waitFor('2,000 persisted after restart', async () => {
       const c = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
@@ -149,7 +131,7 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
 
   test('resharding: child shards are processed only after their parent, and nothing is lost', async () => {
     const stream = 'reshard-test';
-    await createStream(kinesis.client, stream, 1);
+    await stack.createStream(stream, 1);
     const proc = start(stream, 'resharder');
     await putRecords(kinesis.client, stream, validSamples(300, { runId: 'rs1' }));
     await waitFor('parent records', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 300 ? true : undefined));

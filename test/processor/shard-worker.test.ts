@@ -1,13 +1,10 @@
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
-import { Writable } from 'stream';
-import { migrate } from '../../lib/processor/db/migrate';
-import { createLogger } from '../../lib/processor/logger';
+import { Coordinator } from '../../lib/processor/kinesis/coordinator';
 import { NoMetrics } from '../../lib/processor/metrics';
-import { ShardWorker } from '../../lib/processor/kinesis/shard-worker';
 import { patient, prng } from '../../scripts/fhir-samples';
-import { LocalPostgres, startPostgres } from './harness';
+import { capturingLogger, shardWorker, startDatabase, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -21,27 +18,17 @@ const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Provi
 const expired = () => Object.assign(new Error('Iterator expired'), { name: 'ExpiredIteratorException' });
 
 describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
-  let pg: LocalPostgres;
+  let database: TestDatabase;
   let pool: Pool;
   let db: Client;
   const kinesis = mockClient(KinesisClient);
-  const logs: string[] = [];
-  const logger = createLogger('w1', 'debug', new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }));
+  const { logger, lines: logs } = capturingLogger('w1');
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer' });
-    pool.on('error', () => undefined);
-    db = await pg.client();
+    database = await startDatabase();
+    ({ writer: pool, db } = database);
   });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.end();
-    await pg?.stop();
-  });
+  afterAll(() => database?.stop());
   beforeEach(() => kinesis.reset());
 
   async function lease(shardId: string, owner = 'w1', ttlSeconds = 30) {
@@ -49,13 +36,7 @@ describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
       ON CONFLICT (stream_name, shard_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, completed = false`, [shardId, owner, ttlSeconds]);
   }
 
-  function worker(shardId: string, onBatch?: () => void) {
-    return new ShardWorker({
-      kinesis: new KinesisClient({ region: 'eu-west-2' }), pool, streamName: 's', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: '0',
-      pollIntervalMs: 1, getRecordsLimit: 100, maxRecordBytes: 262_144, logger, metrics: new NoMetrics(), onBatch,
-      checkpoint: async () => (await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', ['s', shardId])).rows[0]?.sequence_number,
-    });
-  }
+  const worker = (shardId: string) => shardWorker(database, { kinesis: new KinesisClient({ region: 'eu-west-2' }), streamName: 's', shardId, logger });
 
   test('throttling is retried with backoff, an expired iterator is renewed from the checkpoint, and a shard end completes the lease', async () => {
     await lease('shard-a');
@@ -109,10 +90,38 @@ describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
     expect(await w.stop()).toBe('stopped');
   });
 
-  test('an unexpected Kinesis error stops the worker instead of spinning', async () => {
+  test('an unexpected Kinesis error stops the worker instead of spinning, and is reported as a crash, not a lost lease', async () => {
     await lease('shard-e');
     kinesis.on(GetShardIteratorCommand).rejects(Object.assign(new Error('no such stream'), { name: 'ResourceNotFoundException' }));
-    expect(await worker('shard-e').done).toBe('lease-lost');
+    expect(await worker('shard-e').done).toBe('crashed');
     expect(logs.join('')).toContain('shard worker failed');
+    // The lease was not lost: this worker still holds it.
+    expect((await db.query("SELECT owner FROM shard_lease WHERE shard_id = 'shard-e'")).rows[0].owner).toBe('w1');
+  });
+
+  test('the coordinator reports a crashed worker as a crash and starts a new one from the checkpoint at its next cycle', async () => {
+    const stream = 'crash-restart';
+    kinesis.on(ListShardsCommand).resolves({ Shards: [{ ShardId: 'shard-f', HashKeyRange: undefined, SequenceNumberRange: undefined }] });
+    // The first worker's GetShardIterator fails in a way nobody expects; the next one's succeeds.
+    kinesis.on(GetShardIteratorCommand)
+      .rejectsOnce(Object.assign(new Error('something unexpected'), { name: 'InternalLogicError' }))
+      .resolves({ ShardIterator: 'it-0' });
+    kinesis.on(GetRecordsCommand).resolves({ Records: [record('300', 'wf1')], NextShardIterator: undefined });
+    const coordinator = new Coordinator({
+      kinesis: new KinesisClient({ region: 'eu-west-2' }), pool, streamName: stream, workerId: 'w1', leaseTtlMs: 1_000,
+      pollIntervalMs: 1, getRecordsLimit: 100, maxRecordBytes: 262_144, logger, metrics: new NoMetrics(),
+    });
+    coordinator.start();
+    try {
+      await waitFor('the shard processed by the second worker', async () => (
+        (await db.query('SELECT completed FROM shard_lease WHERE stream_name = $1 AND shard_id = $2', [stream, 'shard-f'])).rows[0]?.completed ? true : undefined));
+    } finally {
+      await coordinator.shutdown();
+    }
+    const lines = logs.filter((l) => l.includes('"shardId":"shard-f"')).map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shard worker failed', 'shard worker crashed; a new one starts from the checkpoint at the next cycle']));
+    expect(lines.map((l) => l.msg)).not.toContain('lease lost; nothing written for this batch');
+    expect(kinesis.commandCalls(GetShardIteratorCommand)).toHaveLength(2);
+    expect((await db.query("SELECT resource_id FROM fhir_resource_history WHERE shard_id = 'shard-f'")).rows.map((r) => r.resource_id)).toEqual(['wf1']);
   });
 });

@@ -1,41 +1,32 @@
 import { spawnSync } from 'child_process';
 import { join } from 'path';
-import { Writable } from 'stream';
 import { Client, Pool } from 'pg';
-import { createLogger } from '../../lib/processor/logger';
-import { startProcessor, RunningProcessor } from '../../lib/processor/main';
-import { NoMetrics } from '../../lib/processor/metrics';
 import { verifyRun } from '../../lib/processor/verify';
 import { invalidSamples, prng, validSamples } from '../../scripts/fhir-samples';
-import { counts, createStream, LocalKinesis, LocalPostgres, processorConfig, processorEnv, putRecords, startKinesis, startPostgres, waitFor } from './harness';
+import { counts, processorEnv, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(120_000);
 
 describe('verify: what the database holds for one run, counts only, itself audited', () => {
-  let pg: LocalPostgres;
-  let kinesis: LocalKinesis;
+  let stack: TestStack;
   let db: Client;
   let pool: Pool;
-  let processor: RunningProcessor;
   const stream = 'hipaa-fhir-records-verify';
 
   beforeAll(async () => {
-    [pg, kinesis] = await Promise.all([startPostgres(), startKinesis()]);
-    await createStream(kinesis.client, stream, 1);
-    const quiet = createLogger('verify-test', 'error', new Writable({ write(_c, _e, cb) { cb(); } }));
-    processor = await startProcessor(processorConfig(pg, kinesis, stream), quiet, new NoMetrics());
-    db = await pg.client();
-    pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', max: 1 });
+    stack = await startStack();
+    db = stack.db;
+    await stack.createStream(stream, 1);
+    await stack.startProcessor(stream);
+    pool = new Pool({ host: '127.0.0.1', port: stack.pg.port, user: 'postgres', password: stack.pg.password, database: 'fhir', max: 1 });
     const run = [...validSamples(40, { runId: 'vt-run', patients: 8 }), ...invalidSamples(3, prng(3), 262_144, 'vt-run')];
-    await putRecords(kinesis.client, stream, run);
+    await putRecords(stack.kinesis.client, stream, run);
     await waitFor('the run handled', async () => ((await counts(db)).history >= 40 && (await counts(db)).quarantined >= 3 ? true : undefined));
   });
 
   afterAll(async () => {
-    await processor?.shutdown();
     await pool?.end();
-    await db?.end();
-    await Promise.all([kinesis?.stop(), pg?.stop()]);
+    await stack?.stop();
   });
 
   test('counts the run\'s rows, quarantine by reason and audit outcomes, and records the read', async () => {
@@ -61,7 +52,7 @@ describe('verify: what the database holds for one run, counts only, itself audit
   });
 
   test('the command refuses to start without --run-id (exit 2) and prints one JSON line otherwise', () => {
-    const env = { ...processorEnv(pg, kinesis, stream, 'verify-cli'), DB_MIGRATE_ON_START: 'false' };
+    const env = { ...processorEnv(stack.pg, stack.kinesis, stream, 'verify-cli'), DB_MIGRATE_ON_START: 'false' };
     const run = (args: string[]) => spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/verify.ts', ...args], { cwd: join(__dirname, '..', '..'), env, encoding: 'utf8' });
     const missing = run([]);
     expect(missing.status).toBe(2);

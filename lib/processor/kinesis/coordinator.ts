@@ -2,6 +2,7 @@ import { ListShardsCommand, ListShardsCommandOutput } from '@aws-sdk/client-kine
 import { fairShare, LeaseStore, liveWorkers, ShardInfo } from '../db/leases';
 import { errorFields } from '../logger';
 import { backoffDelay } from '../retry';
+import { Sleeper } from '../sleeper';
 import { ConsumerSettings, ShardWorker } from './shard-worker';
 
 export type CoordinatorOptions = ConsumerSettings;
@@ -16,7 +17,8 @@ export class Coordinator {
   private readonly workers = new Map<string, ShardWorker>();
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  /** The wait between cycles and the backoff: cut short by shutdown, or by a shard that ended. */
+  private readonly sleeper = new Sleeper();
   /** Time of the last completed cycle; the health check reads it. */
   public lastCycleAt = 0;
   /** Renewal periods waited out in full (no join, leave or catch-up cut the wait short). */
@@ -56,7 +58,7 @@ export class Coordinator {
   /** Stops the workers (each finishes its batch), releases the leases and leaves. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.close();
     await this.loop;
     const shards = [...this.workers.keys()];
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
@@ -77,18 +79,9 @@ export class Coordinator {
         await this.untilNextCycle();
       } catch (error) {
         this.o.logger.warn({ attempt, ...errorFields(error) }, 'coordination cycle failed; retrying');
-        await this.pause(backoffDelay(attempt++, 200, 5_000));
+        await this.sleeper.sleep(backoffDelay(attempt++, 200, 5_000));
       }
     }
-  }
-
-  private async pause(ms: number): Promise<void> {
-    if (this.stopping) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => { clearTimeout(timer); resolve(); };
-    });
-    this.wake = undefined;
   }
 
   /**
@@ -105,7 +98,8 @@ export class Coordinator {
         this.renewalPeriods++;
         return;
       }
-      if (await this.watchPause(Math.min(this.watchIntervalMs, left))) return;
+      // Woken: shutdown, or a shard ended (its children may be eligible now).
+      if (await this.sleeper.sleep(Math.min(this.watchIntervalMs, left))) return;
       if (this.stopping) return;
       if (Date.now() < this.catchUpUntil && this.workers.size < this.target) return;
       try {
@@ -114,14 +108,6 @@ export class Coordinator {
         return; // the cycle reports the database problem and backs off
       }
     }
-  }
-
-  /** Like pause(), but says whether it was woken (shutdown, a shard ended) rather than timed out. */
-  private watchPause(ms: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { this.wake = undefined; resolve(false); }, ms);
-      this.wake = () => { clearTimeout(timer); this.wake = undefined; resolve(true); };
-    });
   }
 
   private async listShards(): Promise<ShardInfo[]> {
@@ -180,7 +166,9 @@ export class Coordinator {
     this.workers.set(shardId, worker);
     void worker.done.then((exit) => {
       if (this.workers.get(shardId) === worker) this.workers.delete(shardId);
-      if (exit === 'ended' && !this.stopping) this.wake?.();
+      // The lease is still this task's: the next cycle starts a new worker from the checkpoint.
+      if (exit === 'crashed') this.o.logger.error({ shardId }, 'shard worker crashed; a new one starts from the checkpoint at the next cycle');
+      if (exit === 'ended' && !this.stopping) this.sleeper.wake();
     });
   }
 }

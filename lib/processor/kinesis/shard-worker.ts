@@ -4,7 +4,8 @@ import { BatchProgress, LeaseLostError, persistBatch, PersistResult, UnstorableR
 import { errorFields, Logger } from '../logger';
 import type { MetricsSink } from '../metrics';
 import { classify, StreamRecord } from '../records';
-import { backoffDelay, isRetryableKinesisError, isTransientDbError, sleep } from '../retry';
+import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../retry';
+import { Sleeper } from '../sleeper';
 import { ShardReader } from './client';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
@@ -33,7 +34,12 @@ export interface ShardWorkerOptions extends ConsumerSettings {
   readonly checkpoint: () => Promise<string | undefined>;
 }
 
-export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost';
+/**
+ * Why a worker exited: `stopped` (told to), `ended` (the shard ended; its lease is completed),
+ * `lease-lost` (another worker holds the shard now, or has committed this batch already),
+ * `crashed` (an unexpected error: the lease is not released, and nothing past the checkpoint is committed).
+ */
+export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost' | 'crashed';
 
 /**
  * Reads one shard from its checkpoint and persists each GetRecords batch in one transaction
@@ -43,16 +49,16 @@ export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost';
  */
 export class ShardWorker {
   private stopping = false;
-  /** Aborted by stop(): every pause and backoff sleep ends at once. */
-  private readonly abort = new AbortController();
+  /** Closed by stop(): every pause and backoff sleep ends at once. */
+  private readonly sleeper = new Sleeper();
   private failedAttempts = 0;
   private unstorable = false;
   public readonly done: Promise<ShardWorkerExit>;
 
   constructor(private readonly o: ShardWorkerOptions) {
-    this.done = this.run().catch((error) => {
+    this.done = this.run().catch((error): ShardWorkerExit => {
       o.logger.error({ shardId: o.shardId, ...errorFields(error) }, 'shard worker failed');
-      return 'lease-lost' as ShardWorkerExit;
+      return 'crashed';
     });
   }
 
@@ -78,12 +84,12 @@ export class ShardWorker {
    */
   stop(): Promise<ShardWorkerExit> {
     this.stopping = true;
-    this.abort.abort();
+    this.sleeper.close();
     return this.done;
   }
 
-  private pause(ms: number): Promise<void> {
-    return this.stopping ? Promise.resolve() : sleep(ms, this.abort.signal);
+  private async pause(ms: number): Promise<void> {
+    await this.sleeper.sleep(ms);
   }
 
   private async iterator(): Promise<string> {

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ConfigurationError, DEFAULT_CA_BUNDLE, loadConfig } from '../../../lib/processor/config';
+import { ConfigurationError, DEFAULT_CA_BUNDLE, loadConfig, loadOrExit } from '../../../lib/processor/config';
 
 // verify-full needs a CA bundle file that exists; the tests bring their own.
 const caDir = mkdtempSync(join(tmpdir(), 'processor-config-'));
@@ -17,7 +17,17 @@ describe('processor configuration', () => {
     expect(c.db).toMatchObject({ host: 'db.example', port: 5432, sslMode: 'verify-full', iamAuth: false, password: 'pw' });
     expect(c.kinesisEndpoint).toBeUndefined();
     expect(c.db.caBundlePath).toBe(caBundle);
-    expect(c).toMatchObject({ logLevel: 'info', metrics: 'emf' });
+    expect(c).toMatchObject({ logLevel: 'info', metrics: 'emf', metricsNamespace: 'HipaaFhir/Processor' });
+  });
+
+  test('METRICS_NAMESPACE is read and checked against CloudWatch\'s namespace rules', () => {
+    expect(loadConfig({ ...base, METRICS_NAMESPACE: 'Team A/FHIR:processor#2_x.y-z' }).metricsNamespace).toBe('Team A/FHIR:processor#2_x.y-z');
+    expect(loadConfig({ ...base, METRICS_NAMESPACE: 'N'.repeat(255) }).metricsNamespace).toHaveLength(255);
+  });
+
+  test.each(['AWS/Kinesis', 'HipaaFhir$Processor', '   ', 'N'.repeat(256), 'Hipaa\u00e9'])('METRICS_NAMESPACE %j stops start-up with one line', (namespace) => {
+    expect(() => loadConfig({ ...base, METRICS_NAMESPACE: namespace })).toThrow(
+      new ConfigurationError('METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/'));
   });
 
   test('LOG_LEVEL and METRICS are read and checked', () => {
@@ -64,12 +74,54 @@ describe('processor configuration', () => {
   });
 });
 
+describe('loadOrExit: the one way the commands load their configuration', () => {
+  class Exited extends Error {
+    constructor(readonly code: number) { super(`exit ${code}`); }
+  }
+  const run = (load: () => unknown) => {
+    const lines: string[] = [];
+    const exit = (code: number): never => { throw new Exited(code); };
+    try {
+      return { value: loadOrExit(load, exit, (line) => lines.push(line)), lines };
+    } catch (error) {
+      return { error, lines };
+    }
+  };
+
+  test('a configuration that loads is returned, and nothing is written', () => {
+    expect(run(() => loadConfig(base))).toEqual({ value: expect.objectContaining({ streamName: 'hipaa-fhir-records-dev' }), lines: [] });
+  });
+
+  test('a ConfigurationError is one line and exit code 2', () => {
+    const { error, lines } = run(() => loadConfig({ ...base, DB_PORT: 'abc' }));
+    expect(error).toEqual(new Exited(2));
+    expect(lines).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
+  });
+
+  test('any other error is not a usage error: it is thrown, nothing is written', () => {
+    const boom = new TypeError('a bug');
+    expect(run(() => { throw boom; })).toEqual({ error: boom, lines: [] });
+  });
+});
+
 describe('processor start-up with bad configuration', () => {
   test('exits 2 with one line naming the variable, before touching any service', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { spawnSync } = require('child_process') as typeof import('child_process');
     const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: 'abc' };
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
+  }, 30_000);
+
+  test.each([
+    ['lib/processor/migrate-main.ts', []],
+    ['lib/processor/verify.ts', ['--run-id', 'run-1']],
+  ])('%s exits 2 with the same one line', (entry, args) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: '99999' };
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', entry, ...args], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
   }, 30_000);

@@ -44,10 +44,15 @@ describe('planEntries', () => {
 });
 
 describe('the persist parameter', () => {
-  test('is one JSON array with each resource spliced in unchanged', () => {
+  test('is one JSON array of positional entries, each resource spliced in unchanged', () => {
     const json = '{"resourceType":"Patient","id":"p1","name":[{"text":"a \\"q\\" \\\\u0000"}]}';
-    const parsed = JSON.parse(entriesParam([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' })]));
-    expect(parsed).toEqual([{ t: 'Patient', i: 'p1', v: null, u: '2026-11-01T00:00:00Z', p: 'p1', f: false, s: '7', x: 0, h: contentHash(json), d: false, w: true, r: JSON.parse(json) }]);
+    const param = entriesParam([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' }), entry('8', 'p1', json)]);
+    // type, id, versionId, lastUpdated, patient, patient-from-partition-key, sequence, entry index, hash, duplicate, candidate, resource
+    expect(JSON.parse(param)).toEqual([
+      ['Patient', 'p1', null, '2026-11-01T00:00:00Z', 'p1', false, '7', 0, contentHash(json), false, true, JSON.parse(json)],
+      ['Patient', 'p1', null, null, 'p1', false, '8', 0, contentHash(json), true, false, JSON.parse(json)],
+    ]);
+    expect(param).toContain(`,${json}]`);
   });
 
   test('text PostgreSQL cannot hold is escaped and its bytes kept', () => {
