@@ -3,6 +3,7 @@
  * variable stops start-up with one line that names it.
  */
 import { existsSync } from 'fs';
+import { PROCESSOR_ENV as E, PROCESSOR_HEALTH_PORT, PROCESSOR_METRICS } from '../contract/processor';
 
 export type SslMode = 'verify-full' | 'require' | 'disable';
 /** pino's levels; `silent` turns logging off. */
@@ -89,7 +90,7 @@ const SSL_MODES: readonly SslMode[] = ['verify-full', 'require', 'disable'];
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const METRICS_MODES: readonly MetricsMode[] = ['emf', 'off'];
 export const DEFAULT_CA_BUNDLE = '/etc/ssl/rds/global-bundle.pem';
-export const DEFAULT_METRICS_NAMESPACE = 'HipaaFhir/Processor';
+export const DEFAULT_METRICS_NAMESPACE = PROCESSOR_METRICS.namespace;
 
 /**
  * A CloudWatch namespace: 1-255 of letters, digits, space and . - _ / # :, at least one not a space,
@@ -98,7 +99,7 @@ export const DEFAULT_METRICS_NAMESPACE = 'HipaaFhir/Processor';
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace
  */
 function metricsNamespace(env: Env): string {
-  const raw = env.METRICS_NAMESPACE;
+  const raw = env[E.metricsNamespace];
   if (raw === undefined || raw === '') return DEFAULT_METRICS_NAMESPACE;
   if (!/^(?=.*\S)[A-Za-z0-9 ._#:/-]{1,255}$/.test(raw) || raw.startsWith('AWS/')) {
     throw new ConfigurationError('METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/');
@@ -114,26 +115,26 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 }
 
 export function loadConfig(env: Env): ProcessorConfig {
-  const streamName = required(env, 'STREAM_NAME');
+  const streamName = required(env, E.streamName);
   if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(streamName)) throw new ConfigurationError('STREAM_NAME must be a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)');
-  const region = required(env, 'AWS_REGION');
+  const region = required(env, E.region);
   if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new ConfigurationError('AWS_REGION must be a region code such as eu-west-2');
 
-  const kinesisEndpoint = env.KINESIS_ENDPOINT || undefined;
+  const kinesisEndpoint = env[E.kinesisEndpoint] || undefined;
   if (kinesisEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(kinesisEndpoint)) throw new ConfigurationError('KINESIS_ENDPOINT must be an http(s) URL');
 
-  const iamAuthRaw = env.DB_IAM_AUTH ?? 'false';
+  const iamAuthRaw = env[E.dbIamAuth] ?? 'false';
   if (!['true', 'false'].includes(iamAuthRaw)) throw new ConfigurationError('DB_IAM_AUTH must be true or false');
   const iamAuth = iamAuthRaw === 'true';
-  const password = env.DB_PASSWORD || undefined;
+  const password = env[E.dbPassword] || undefined;
   if (!iamAuth && password === undefined) throw new ConfigurationError('DB_PASSWORD is required unless DB_IAM_AUTH=true');
 
-  const sslMode = (env.DB_SSL_MODE ?? 'verify-full') as SslMode;
+  const sslMode = (env[E.dbSslMode] ?? 'verify-full') as SslMode;
   if (!SSL_MODES.includes(sslMode)) throw new ConfigurationError(`DB_SSL_MODE must be one of ${SSL_MODES.join(', ')}`);
   if (iamAuth && sslMode === 'disable') throw new ConfigurationError('DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true');
-  const caBundlePath = env.DB_CA_BUNDLE || DEFAULT_CA_BUNDLE;
-  const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
-  const metrics = oneOf(env, 'METRICS', METRICS_MODES, 'emf');
+  const caBundlePath = env[E.dbCaBundle] || DEFAULT_CA_BUNDLE;
+  const logLevel = oneOf(env, E.logLevel, LOG_LEVELS, 'info');
+  const metrics = oneOf(env, E.metrics, METRICS_MODES, 'emf');
   const namespace = metricsNamespace(env);
 
   const config: ProcessorConfig = {
@@ -141,22 +142,22 @@ export function loadConfig(env: Env): ProcessorConfig {
     region,
     kinesisEndpoint,
     db: {
-      host: required(env, 'DB_HOST'),
-      port: integer(env, 'DB_PORT', 5432, 1, 65535),
-      database: required(env, 'DB_NAME'),
-      user: required(env, 'DB_USER'),
+      host: required(env, E.dbHost),
+      port: integer(env, E.dbPort, 5432, 1, 65535),
+      database: required(env, E.dbName),
+      user: required(env, E.dbUser),
       password,
       iamAuth,
       sslMode,
       caBundlePath,
     },
-    workerId: env.WORKER_ID || `${env.HOSTNAME ?? 'processor'}-${process.pid}`,
-    maxRecordBytes: integer(env, 'MAX_RECORD_BYTES', 262_144, 1024, 1_048_576),
-    leaseTtlMs: integer(env, 'LEASE_TTL_MS', 20_000, 1000, 600_000),
-    pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', 250, 0, 10_000),
-    getRecordsLimit: integer(env, 'GET_RECORDS_LIMIT', 2_000, 1, 10_000),
-    healthPort: integer(env, 'HEALTH_PORT', 8080, 0, 65535),
-    migrateOnStart: booleanFlag(env, 'DB_MIGRATE_ON_START', true),
+    workerId: env[E.workerId] || `${env.HOSTNAME ?? 'processor'}-${process.pid}`,
+    maxRecordBytes: integer(env, E.maxRecordBytes, 262_144, 1024, 1_048_576),
+    leaseTtlMs: integer(env, E.leaseTtlMs, 20_000, 1000, 600_000),
+    pollIntervalMs: integer(env, E.pollIntervalMs, 250, 0, 10_000),
+    getRecordsLimit: integer(env, E.getRecordsLimit, 2_000, 1, 10_000),
+    healthPort: integer(env, E.healthPort, PROCESSOR_HEALTH_PORT, 0, 65535),
+    migrateOnStart: booleanFlag(env, E.dbMigrateOnStart, true),
     logLevel,
     metrics,
     metricsNamespace: namespace,
@@ -164,7 +165,7 @@ export function loadConfig(env: Env): ProcessorConfig {
   // Checked last (after every variable's own rule) and at start-up, not at the first connection,
   // where a missing bundle would surface as a TLS error mid-run.
   if (sslMode === 'verify-full' && !existsSync(caBundlePath)) {
-    throw new ConfigurationError(`DB_SSL_MODE=verify-full needs a CA bundle, but ${env.DB_CA_BUNDLE ? `DB_CA_BUNDLE=${caBundlePath} does not exist` : `DB_CA_BUNDLE is unset and the default ${caBundlePath} does not exist`}: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`);
+    throw new ConfigurationError(`DB_SSL_MODE=verify-full needs a CA bundle, but ${env[E.dbCaBundle] ? `DB_CA_BUNDLE=${caBundlePath} does not exist` : `DB_CA_BUNDLE is unset and the default ${caBundlePath} does not exist`}: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`);
   }
   return config;
 }

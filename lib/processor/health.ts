@@ -1,4 +1,5 @@
 import { createServer, get, Server } from 'http';
+import { PROCESSOR_ENV, PROCESSOR_HEALTH_PORT } from '../contract/processor';
 
 export interface HealthSource {
   /** Epoch ms of the last successful coordination cycle (0 = none yet). */
@@ -41,5 +42,5 @@ export function checkHealth(port: number): Promise<boolean> {
 }
 
 if (require.main === module) {
-  void checkHealth(Number(process.env.HEALTH_PORT ?? 8080)).then((ok) => process.exit(ok ? 0 : 1));
+  void checkHealth(Number(process.env[PROCESSOR_ENV.healthPort] ?? PROCESSOR_HEALTH_PORT)).then((ok) => process.exit(ok ? 0 : 1));
 }

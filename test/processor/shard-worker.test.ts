@@ -2,7 +2,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCo
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { Coordinator } from '../../lib/processor/kinesis/coordinator';
-import { NoMetrics } from '../../lib/processor/metrics';
+import { BatchMetrics, MetricsSink, NoMetrics } from '../../lib/processor/metrics';
 import { patient, prng } from '../../scripts/fhir-samples';
 import { capturingLogger, shardWorker, startDatabase, TestDatabase, waitFor } from './harness';
 
@@ -70,6 +70,29 @@ describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
     const q = (await db.query("SELECT sequence_number, reason_code, detail FROM quarantined_record WHERE shard_id = 'shard-b'")).rows;
     expect(q).toEqual([{ sequence_number: '2', reason_code: expect.stringMatching(/^(UNSTORABLE|INVALID_FHIR)$/), detail: expect.any(String) }]);
     expect((await db.query("SELECT sequence_number FROM shard_checkpoint WHERE shard_id = 'shard-b'")).rows[0].sequence_number).toBe('3');
+  });
+
+  test('the quarantine counts per reason reach the metrics; a metrics failure after a commit never sends the batch again', async () => {
+    await lease('shard-m');
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    const bad = (seq: string) => ({ SequenceNumber: seq, PartitionKey: 'm', Data: Buffer.from('not json') });
+    kinesis.on(GetRecordsCommand)
+      .resolvesOnce({ Records: [record('1', 'wm1'), bad('2'), bad('3')], NextShardIterator: 'it-1' })
+      .resolvesOnce({ Records: [record('4', 'wm2')], NextShardIterator: undefined });
+    const seen: BatchMetrics[] = [];
+    let failures = 0;
+    const metrics: MetricsSink = {
+      // The first batch's metrics cannot be written (e.g. stdout closed): the commit stands.
+      batch: async (m) => { seen.push(m); if (seen.length === 1) { failures++; throw new Error('EPIPE'); } },
+      shardStuck: async () => undefined,
+    };
+    expect(await shardWorker(database, { kinesis: new KinesisClient({ region: 'eu-west-2' }), streamName: 's', shardId: 'shard-m', logger, metrics }).done).toBe('ended');
+    expect(failures).toBe(1);
+    expect(seen.map((m) => [m.records, m.quarantined, m.quarantinedByReason])).toEqual([[3, 2, { NOT_JSON: 2 }], [1, 0, {}]]);
+    // Each record stored or quarantined once, and audited once: the first batch was not sent again.
+    expect((await db.query("SELECT count(*)::int AS n FROM audit_event WHERE shard_id = 'shard-m'")).rows[0].n).toBe(4);
+    expect((await db.query("SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = 'shard-m'")).rows[0].n).toBe(2);
+    expect(logs.join('')).toContain('batch committed, but its metrics could not be written');
   });
 
   test('a worker whose lease was taken writes nothing and stops', async () => {

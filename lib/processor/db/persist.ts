@@ -24,6 +24,8 @@ export interface PersistResult {
   readonly duplicates: number;
   readonly stale: number;
   readonly quarantined: number;
+  /** The quarantined records by reason code (records already quarantined earlier are not counted). */
+  readonly quarantinedByReason: Readonly<Record<string, number>>;
   /** Transactions attempted for this batch (1 unless the database refused a record and it was bisected). */
   readonly transactions: number;
 }
@@ -180,18 +182,21 @@ async function writeValid(client: PoolClient, entries: readonly ValidEntry[], ct
   return counts;
 }
 
-async function writeQuarantine(client: PoolClient, entries: readonly QuarantineEntry[], ctx: BatchContext): Promise<{ quarantined: number; duplicates: number }> {
-  if (entries.length === 0) return { quarantined: 0, duplicates: 0 };
+async function writeQuarantine(client: PoolClient, entries: readonly QuarantineEntry[], ctx: BatchContext): Promise<{ quarantined: number; duplicates: number; byReason: Record<string, number> }> {
+  if (entries.length === 0) return { quarantined: 0, duplicates: 0, byReason: {} };
   const keys = entries.map((e) => storableText(e.partitionKey));
   const { rows } = await client.query<{ outcome: string }>(PERSIST_QUARANTINE, [
     entries.map((e) => e.sequenceNumber), keys.map((k) => k.text), keys.map((k) => k.raw), entries.map((e) => e.reason),
     entries.map((e) => storableText(e.detail).text), entries.map((e) => e.payload), ctx.streamName, ctx.shardId, ctx.workerId,
   ]);
   const duplicates = rows.filter((r) => r.outcome === 'duplicate').length;
-  return { quarantined: rows.length - duplicates, duplicates };
+  // Each new quarantine row is audited with its reason code as the outcome.
+  const byReason: Record<string, number> = {};
+  for (const { outcome } of rows) if (outcome !== 'duplicate') byReason[outcome] = (byReason[outcome] ?? 0) + 1;
+  return { quarantined: rows.length - duplicates, duplicates, byReason };
 }
 
-type Counts = { written: number; duplicates: number; stale: number; quarantined: number };
+type Counts = { written: number; duplicates: number; stale: number; quarantined: number; quarantinedByReason: Record<string, number> };
 
 /**
  * One transaction: fence, rows, quarantine, audit and checkpoint. The lease row is locked first and
@@ -236,7 +241,7 @@ async function persistOnce(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext
       }
       await client.query('COMMIT');
       if (batch.lastSequenceNumber) progress.committedThrough = batch.lastSequenceNumber;
-      return { ...valid, duplicates: valid.duplicates + q.duplicates, quarantined: q.quarantined };
+      return { ...valid, duplicates: valid.duplicates + q.duplicates, quarantined: q.quarantined, quarantinedByReason: q.byReason };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -320,6 +325,7 @@ async function bisect(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, acc
 
 function add(acc: Counts, c: Counts): void {
   acc.written += c.written; acc.duplicates += c.duplicates; acc.stale += c.stale; acc.quarantined += c.quarantined;
+  for (const [reason, n] of Object.entries(c.quarantinedByReason)) acc.quarantinedByReason[reason] = (acc.quarantinedByReason[reason] ?? 0) + n;
 }
 
 /**
@@ -333,7 +339,7 @@ export async function persistBatch(pool: Pool, batch: ClassifiedBatch, ctx: Batc
   const before = progress.transactions;
   const done = progress.committedThrough;
   const remaining = done === undefined ? batch : subBatch(batch, batch.records.filter((r) => compareSequence(r.sequenceNumber, done) > 0));
-  const acc: Counts = { written: 0, duplicates: 0, stale: 0, quarantined: 0 };
+  const acc: Counts = { written: 0, duplicates: 0, stale: 0, quarantined: 0, quarantinedByReason: {} };
   if (remaining.records.length > 0 || ctx.shardEnded) await bisect(pool, remaining, ctx, acc, progress);
   return { ...acc, transactions: progress.transactions - before };
 }

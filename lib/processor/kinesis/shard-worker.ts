@@ -156,8 +156,13 @@ export class ShardWorker {
         this.unstorable = false;
         const latency = Date.now() - started;
         const committed = { ...result, transactions: progress.transactions };
-        this.o.onBatch?.({ ...committed, records: records.length });
-        await this.o.metrics.batch({ shardId, records: records.length, ...committed, batchLatencyMs: latency, millisBehindLatest });
+        // The batch is committed: nothing after this point may send it again.
+        try {
+          this.o.onBatch?.({ ...committed, records: records.length });
+          await this.o.metrics.batch({ shardId, records: records.length, ...committed, batchLatencyMs: latency, millisBehindLatest });
+        } catch (error) {
+          logger.warn({ shardId, ...errorFields(error) }, 'batch committed, but its metrics could not be written');
+        }
         if (progress.transactions > 1) logger.warn({ shardId, records: records.length, transactions: progress.transactions, quarantined: result.quarantined }, 'batch rejected by the database; bisected and committed');
         logger.debug({ shardId, records: records.length, ...committed, latencyMs: latency }, 'batch committed');
         return 'committed';
