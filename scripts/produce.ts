@@ -11,7 +11,7 @@ import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { createKinesisClient } from '../lib/processor/kinesis/client';
 import { backoffDelay, sleep } from '../lib/processor/retry';
 import { parseFlags, progressPrinter, runCli, UsageError } from './cli';
-import { invalidSamples, prng, SampleRecord, validSamples } from './fhir-samples';
+import { invalidSamples, prng, SampleRecord, validSamples } from '../test/helpers/fhir-samples';
 
 export async function putRecords(client: KinesisClient, streamName: string, records: readonly SampleRecord[], onProgress?: (sent: number) => void, maxAttempts = 10): Promise<void> {
   let sent = 0;

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { checkHealth, startHealthServer } from '../../lib/processor/health';
 import { MetricsSink } from '../../lib/processor/metrics';
-import { patient, prng, validSamples } from '../../scripts/fhir-samples';
+import { patient, prng, validSamples } from '../helpers/fhir-samples';
 import { capturingLogger, freePort, putRecords, RecordingMetrics, shardWorker, startDatabase, startStack, takeLease, TestDatabase, TestStack, waitFor } from './harness';
 
 jest.setTimeout(180_000);

@@ -1,6 +1,6 @@
 import { ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { Client } from 'pg';
-import { validSamples } from '../../scripts/fhir-samples';
+import { validSamples } from '../helpers/fhir-samples';
 import { counts, LocalKinesis, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(300_000);

@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
 import { verifyRun } from '../../lib/processor/verify';
-import { invalidSamples, prng, validSamples } from '../../scripts/fhir-samples';
+import { invalidSamples, prng, validSamples } from '../helpers/fhir-samples';
 import { counts, processorEnv, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(120_000);

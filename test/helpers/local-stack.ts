@@ -10,7 +10,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { Client } from 'pg';
-import { createKinesisClient } from '../lib/processor/kinesis/client';
+import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { traversableByOthers } from './fs-access';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,7 +38,7 @@ export interface LocalPostgres {
   stop(): Promise<void>;
 }
 
-const root = join(__dirname, '..');
+const root = join(__dirname, '..', '..');
 
 /** A node child running a TypeScript entry point (transpile-only). */
 export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {

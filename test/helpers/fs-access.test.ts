@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { traversableByOthers } from '../../scripts/fs-access';
+import { traversableByOthers } from './fs-access';
 
 describe('traversableByOthers', () => {
   const base = mkdtempSync(join(tmpdir(), 'fs-access-'));
