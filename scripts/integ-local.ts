@@ -26,7 +26,7 @@ async function main(): Promise<number> {
     console.error('integ-local: the local stack did not start');
     return 1;
   }
-  let status = 1;
+  let status: number;
   try {
     const jest = require.resolve('jest/bin/jest');
     const run = spawnSync(process.execPath, [jest, '-c', 'test/integ/jest.config.json', '--runInBand'], {

@@ -104,7 +104,7 @@ export async function destroyEnvironment(cfn: CloudFormationClient, project: str
         break;
       } catch (error) {
         // DELETE_FAILED is usually a dependency still draining (ENIs, a log group being written); retry once.
-        if (attempt >= 2) throw new Error(`could not delete ${name}: ${(error as Error).message}`);
+        if (attempt >= 2) throw new Error(`could not delete ${name}: ${(error as Error).message}`, { cause: error });
       }
     }
   }

@@ -89,7 +89,7 @@ export function readOutputs(path: string, hint: string): Outputs {
   try {
     outputs = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new Error(`cannot read ${path}: ${hint} (${(error as Error).message.split('\n')[0]})`);
+    throw new Error(`cannot read ${path}: ${hint} (${(error as Error).message.split('\n')[0]})`, { cause: error });
   }
   if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) throw new Error(`${path} is not a flat {OutputKey: OutputValue} map`);
   return outputs as Outputs;
@@ -135,8 +135,9 @@ export async function redriveLocal(outputs: Outputs, options: RedriveOptions, pr
       onBatch: (s) => progress.update(progressLine(s)),
     });
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ECONNREFUSED') throw new Error(`cannot reach the local database at ${config.db.host}:${config.db.port}: start the local stack with npm run local -- --keep`);
+    if ((error as { code?: unknown }).code === 'ECONNREFUSED') throw new Error(`cannot reach the local database at ${config.db.host}:${config.db.port}: start the local stack with npm run local -- --keep`, { cause: error });
     // A database message may quote a value from a record: only its SQLSTATE is shown.
+    // eslint-disable-next-line preserve-caught-error -- the cause is left out on purpose: it may quote PHI
     throw new Error(safeMessage(error));
   } finally {
     progress.done();

@@ -113,7 +113,7 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
     try {
       flat = JSON.parse(readFileSync(options.outputs, 'utf8')) as Record<string, string>;
     } catch (error) {
-      throw new Error(`cannot read ${options.outputs}: ${(error as Error).message.split('\n')[0]}`);
+      throw new Error(`cannot read ${options.outputs}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
     }
     outputs = drillOutputs(flat, options.suffix, options.outputs);
   } else {

@@ -39,7 +39,7 @@ type Emf = typeof import('aws-embedded-metrics');
  */
 function loadEmf(): Emf {
   process.env.AWS_EMF_ENVIRONMENT ??= 'Local';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, after AWS_EMF_ENVIRONMENT is set (see above)
   return require('aws-embedded-metrics') as Emf;
 }
 

@@ -28,7 +28,7 @@ export class EmfDrillMetrics implements DrillMetricsSink {
   constructor() {
     // As the processor's metrics (metrics.ts): always stdout, never the instance metadata probe.
     process.env.AWS_EMF_ENVIRONMENT ??= 'Local';
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, after AWS_EMF_ENVIRONMENT is set
     this.emf = require('aws-embedded-metrics') as Emf;
   }
 

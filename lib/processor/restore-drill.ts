@@ -225,7 +225,7 @@ export async function deleteDrillInstance(id: string, settings: DrillSettings, d
       const status = (await describeOne(deps.rds, id))?.DBInstanceStatus;
       if (status === undefined) return 'absent';
       if (status === 'deleting') return 'deleted';
-      if (deps.now().getTime() >= deadline) throw new Error(`still ${status} after ${Math.round(settings.deleteTimeoutMs / 60_000)} min of attempts`);
+      if (deps.now().getTime() >= deadline) throw new Error(`still ${status} after ${Math.round(settings.deleteTimeoutMs / 60_000)} min of attempts`, { cause: error });
       deps.logger.info({ instance: id, status, attempt }, `${id} is ${status}; deleting it as soon as RDS allows`);
       await deps.sleep(settings.pollIntervalMs);
     }

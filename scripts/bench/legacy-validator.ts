@@ -1,4 +1,3 @@
-/* eslint-disable */
 // The processor's validator before issue 10 (git show 4ff23ff:lib/processor/fhir/validate.ts + schemas.ts),
 // kept verbatim (imports adjusted) only as the baseline of scripts/bench-validator.ts. Not used at run time.
 /**

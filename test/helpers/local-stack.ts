@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { traversableByOthers } from './fs-access';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- kinesalite has no types or ES module entry
 const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => { listen(port: number, cb: () => void): void; close(cb?: () => void): void };
 
 export async function freePort(): Promise<number> {

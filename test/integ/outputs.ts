@@ -18,7 +18,7 @@ export function readFlatOutputs(path = process.env.FLAT_OUTPUTS ?? join(__dirnam
   try {
     outputs = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
   } catch (error) {
-    throw new Error(`cannot read ${path}: run scripts/write-flat-outputs.ts (AWS) or npm run local -- --keep (offline) first (${(error as Error).message})`);
+    throw new Error(`cannot read ${path}: run scripts/write-flat-outputs.ts (AWS) or npm run local -- --keep (offline) first (${(error as Error).message})`, { cause: error });
   }
   // A deployed stage has every required output of the contract; the local stack has its own few.
   const required = isLocal(outputs) ? ['EnvironmentSuffix', 'AwsRegion', 'StreamName'] : LAYERS.flatMap((layer) => [...LAYER_OUTPUTS[layer].required]);

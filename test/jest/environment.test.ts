@@ -2,7 +2,7 @@ import { CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { testApp } from '../helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module as jest.config.js maps it for aws-cdk-lib
 const cfnValidate = require('@aws/cloudformation-validate') as { sharedEngineBuilds: number };
 
 describe('test environment: one CloudFormation Validate engine per worker', () => {

@@ -33,7 +33,7 @@ function ownRealm(value: unknown): unknown {
 function sharedCloudFormationValidate(): CfnValidate {
   // The copy aws-cdk-lib itself resolves (it is a dependency of aws-cdk-lib, not of this project).
   const cdkLib = dirname(require.resolve('aws-cdk-lib/package.json'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the real engine, from aws-cdk-lib's own dependencies
   const real = require(require.resolve('@aws/cloudformation-validate', { paths: [cdkLib] })) as CfnValidate;
   const engines = new Map<string, Engine>();
   let builds = 0;

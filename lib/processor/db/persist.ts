@@ -164,6 +164,7 @@ export function entriesParam(entries: readonly ValidEntry[]): string {
  */
 export function storableText(value: string): { text: string; raw: Buffer | null } {
   if (!value.includes('\u0000')) return { text: value, raw: null };
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what PostgreSQL text cannot hold
   return { text: value.replace(/\u0000/g, '\\u0000'), raw: Buffer.from(value, 'utf8') };
 }
 

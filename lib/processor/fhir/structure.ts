@@ -30,6 +30,7 @@ export interface StructureIssue {
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 // C0 controls other than TAB, LF, CR (FHIR R4 §2.6.2 string: "SHALL NOT contain Unicode character points below 32, except for u0009, u000D and u000A").
+// eslint-disable-next-line no-control-regex -- matching the control characters FHIR forbids is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const WHITESPACE = /\s+/g;

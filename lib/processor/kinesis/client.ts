@@ -105,6 +105,7 @@ const isGetRecords = (context: HandlerExecutionContext) => context.commandName =
  * (outside the retry loop and the SDK's logger) puts the decoded fields on the SDK's output. Anything unexpected
  * (non-JSON content type, a body that does not decode) is put back untouched for the SDK to judge.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the SDK's own client plugins are Pluggable<any, any>: the middleware serves every command's input and output
 export const getRecordsDecoder: Pluggable<any, any> = {
   applyToStack(stack) {
     const decodeBody: DeserializeMiddleware<object, object> = (next, context: DecoderContext) => async (args) => {

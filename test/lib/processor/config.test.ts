@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -106,8 +107,6 @@ describe('loadOrExit: the one way the commands load their configuration', () => 
 
 describe('processor start-up with bad configuration', () => {
   test('exits 2 with one line naming the variable, before touching any service', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnSync } = require('child_process') as typeof import('child_process');
     const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: 'abc' };
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
@@ -118,8 +117,6 @@ describe('processor start-up with bad configuration', () => {
     ['lib/processor/migrate-main.ts', []],
     ['lib/processor/verify.ts', ['--run-id', 'run-1']],
   ])('%s exits 2 with the same one line', (entry, args) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnSync } = require('child_process') as typeof import('child_process');
     const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: '99999' };
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', entry, ...args], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
@@ -127,8 +124,6 @@ describe('processor start-up with bad configuration', () => {
   }, 30_000);
 
   test('a bad LOG_LEVEL exits 2 with one line naming the variable and the allowed values', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnSync } = require('child_process') as typeof import('child_process');
     const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_CA_BUNDLE: caBundle, LOG_LEVEL: 'loud' };
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
