@@ -1,12 +1,15 @@
 /**
- * Synthesizes the app exactly as `cdk synth --no-lookups` does (bin/app.ts in a child process, context in
- * CDK_CONTEXT_JSON, no AWS configuration) and loads every stack of the cloud assembly, nested stage
- * assemblies included. The matrix tooling reads what CloudFormation would receive, not CDK objects.
+ * Synthesizes the app as `cdk synth --no-lookups` does (bin/app.ts's buildApp over resolveApp, with the
+ * compliance gate, cdk.json's context and no AWS configuration) and loads every stack of the cloud
+ * assembly, nested stage assemblies included. The matrix tooling reads what CloudFormation would
+ * receive, not CDK objects.
  */
-import { spawn } from 'child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { App } from 'aws-cdk-lib';
+import { buildApp } from '../../bin/app';
+import { resolveApp } from '../../lib/config';
 
 export type CfnTemplate = {
   Resources?: Record<string, CfnResource>;
@@ -67,23 +70,18 @@ export interface SynthOptions {
   readonly context?: Record<string, unknown>;
 }
 
-/** Runs bin/app.ts once into a temporary directory and returns its stacks; the directory is removed afterwards. */
+/**
+ * Builds and synthesizes the app once into a temporary directory (in this process, as bin/app.ts does for
+ * the CDK CLI) and returns its stacks; the directory is removed afterwards.
+ */
 export async function synthApp(options: SynthOptions, origin: SynthOrigin): Promise<LoadedStack[]> {
-  const cdkJson = JSON.parse(readFileSync(join(options.root, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+  const context = { ...readCdkContext(options.root), ...options.context };
   const outdir = mkdtempSync(join(tmpdir(), 'access-matrix-'));
   try {
-    // No AWS variables: the matrix must reflect configuration only, never a developer's credentials.
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: tmpdir(), CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, ...options.context }) };
-    const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], { cwd: options.root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString('utf8'); });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ status: code, stderr: err }));
-    });
-    if (status !== 0 || !existsSync(join(outdir, 'manifest.json'))) {
-      throw new Error(`synth of bin/app.ts with context ${JSON.stringify(options.context ?? {})} failed (exit ${status}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    }
+    // No CDK_DEFAULT_ACCOUNT or region: the matrix must reflect configuration only, never a developer's credentials.
+    const app = new App({ outdir, context });
+    buildApp(app, resolveApp(context, {}, new Date()));
+    app.synth();
     return loadAssembly(outdir, origin);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
