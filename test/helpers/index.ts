@@ -47,11 +47,6 @@ export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedSta
   };
 }
 
-/** All resources of a template, as [logicalId, resource] pairs. */
-export function resourcesOf(template: Template): Array<[string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }]> {
-  return Object.entries(template.toJSON().Resources ?? {});
-}
-
 /**
  * An App for a construct's own test: the feature flags of cdk.json, without the CloudFormation
  * template validation CDK runs on every synth. The stage and stack tests synthesize every real

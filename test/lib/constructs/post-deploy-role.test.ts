@@ -59,7 +59,7 @@ describe('PostDeployRole', () => {
 
   test('smoke (production) only reads: it cannot write records, run tasks or pass roles', () => {
     expect(smoke.statements.map((s) => s.Sid)).toEqual(['ListStacks', 'ReadStageStacks', 'DescribeStream', 'ReadService', 'ProtectStageStacks']);
-    expect(JSON.stringify(smoke.statements)).not.toMatch(/kinesis:PutRecord|ecs:RunTask|iam:PassRole|kms:/);
+    expect(smoke.statements.flatMap((s) => [s.Action].flat()).filter((a) => /^(kinesis:PutRecord|ecs:RunTask|iam:PassRole|kms:)/.test(a))).toEqual([]);
   });
 
   // Issue 8, defect 4: CDK Pipelines ignores terminationProtection (aws/aws-cdk#17871).

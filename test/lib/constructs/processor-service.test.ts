@@ -102,7 +102,7 @@ describe('ProcessorService', () => {
     const exec = statementsOfRole(template, processor.taskDefinition.obtainExecutionRole());
     expect(exec.filter((s) => s.Resource === '*').map((s) => s.Action)).toEqual(['ecr:GetAuthorizationToken']);
     expect(exec).toContainEqual({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(processor.logGroup) });
-    expect(JSON.stringify(exec)).not.toMatch(/secretsmanager:|kinesis:|rds-db:/);
+    expect(exec.flatMap((s) => [s.Action].flat()).filter((a) => /^(secretsmanager|kinesis|rds-db):/.test(a))).toEqual([]);
   });
 
   test('logs go to the named group, encrypted with the given key, with the given retention and removal policy', () => {
