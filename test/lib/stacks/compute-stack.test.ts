@@ -4,13 +4,20 @@ import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { containerInsightsLogGroupName } from '../../../lib/constructs/processor-service';
 import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
 import { ComputeStack } from '../../../lib/stacks/compute-stack';
-import { dashboardBody, getAtt, logicalIdOf, statementsOfRole, synthStage } from '../../helpers';
+import { dashboardBody, getAtt, logicalIdOf, PolicyStatementJson, statementsOfRole, synthStage } from '../../helpers';
 
 const SECRET_KEY_ARN = 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
 /** Strong (Fn::ImportValue) and weak (Fn::GetStackOutput) references to another layer's stack. */
 const imported = (layer: string, pattern: string) => ({ 'Fn::ImportValue': Match.stringLikeRegexp(`^hipaa-fhir-${layer}-cmp:ExportsOutput.*${pattern}`) });
 const fromLayer = (layer: string) => ({ 'Fn::GetStackOutput': Match.objectLike({ StackName: `hipaa-fhir-${layer}-cmp` }) });
 const logKeyOf = (stack: ComputeStack) => (stack.node.findChild('ProcessorLogKey') as EncryptionKey).key;
+/** The roles of every IAM policy of the template with a statement that grants a matching action, or names a matching resource. */
+function rolesGranting(template: Template, match: { action?: RegExp; resource?: string }): unknown[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.PolicyDocument.Statement as PolicyStatementJson[]).some((st) =>
+      (match.action && [st.Action].flat().some((a) => match.action!.test(a))) || (match.resource !== undefined && [st.Resource].flat().includes(match.resource))))
+    .map((p) => p.Properties.Roles);
+}
 
 describe('ComputeStack', () => {
   const ephStage = synthStage({ environmentSuffix: 'cmp', profile: 'development' });
@@ -40,8 +47,7 @@ describe('ComputeStack', () => {
   });
 
   test('rds-db:connect on exactly that user of exactly the data layer\'s instance (its DbiResourceId), for the task role only', () => {
-    const connects = eph.findResources('AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'rds-db:connect' })]) } } });
-    expect(Object.values(connects).map((p) => p.Properties.Roles)).toEqual([[{ Ref: logicalIdOf(compute.processor.taskDefinition.taskRole) }]]);
+    expect(rolesGranting(eph, { action: /^rds-db:/ })).toEqual([[{ Ref: logicalIdOf(compute.processor.taskDefinition.taskRole) }]]);
     // Strong reference (Fn::ImportValue): the DbiResourceId cannot go stale in this stack (see reference-strength.ts).
     expect(statementsOfRole(eph, compute.processor.taskDefinition.taskRole)).toContainEqual({
       Effect: 'Allow', Action: 'rds-db:connect',
@@ -50,8 +56,7 @@ describe('ComputeStack', () => {
   });
 
   test('the master secret is read only by the one-off migration task, never by the service\'s execution role', () => {
-    const readers = eph.findResources('AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']) })]) } } });
-    expect(Object.values(readers).map((p) => p.Properties.Roles)).toEqual([[{ Ref: logicalIdOf(compute.migration.taskDefinition.obtainExecutionRole()) }]]);
+    expect(rolesGranting(eph, { action: /^secretsmanager:(GetSecretValue|\*)$/ })).toEqual([[{ Ref: logicalIdOf(compute.migration.taskDefinition.obtainExecutionRole()) }]]);
     const migrate = processorContainer(eph, naming.migrationFamily);
     expect(naming.migrationFamily).toBe('hipaa-fhir-migrate-cmp');
     expect((migrate.Secrets as Array<{ Name: string; ValueFrom: unknown }>).map((s) => s.Name).sort()).toEqual(['DB_PASSWORD', 'DB_USER']);
@@ -98,8 +103,7 @@ describe('ComputeStack', () => {
 
   // Issue 8, defect 2: a CMK-encrypted master secret needs its key on the role that reads it.
   test('a CMK-encrypted secret (databaseSecretKeyArn): the migration execution role may decrypt with that key only', () => {
-    const decrypters = prod.findResources('AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: SECRET_KEY_ARN })]) } } });
-    expect(Object.values(decrypters).map((p) => p.Properties.Roles)).toEqual([[{ Ref: logicalIdOf(prodStage.stage.compute.migration.taskDefinition.obtainExecutionRole()) }]]);
+    expect(rolesGranting(prod, { resource: SECRET_KEY_ARN })).toEqual([[{ Ref: logicalIdOf(prodStage.stage.compute.migration.taskDefinition.obtainExecutionRole()) }]]);
     prod.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: SECRET_KEY_ARN }]) },
     });
