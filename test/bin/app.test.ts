@@ -40,7 +40,7 @@ describe('bin/app.ts buildApp', () => {
 
   test('the preview plan: one stage in the sandbox account through its own bootstrap, trusted by the preview integration build, with the cap and the secret key wired', () => {
     const keyArn = 'arn:aws:kms:eu-west-2:444444444444:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
-    const { assembly, stages, outdir } = synth({ branch: 'feature/ABC-123_Add-Labs', previews: { ...(cdkJsonContext().previews as object), databaseSecretKeyArn: keyArn } });
+    const { assembly, stages, outdir } = synth({ branch: 'feature/ABC-123_Add-Labs', previews: { ...(cdkJsonContext().previews as object), databaseSecretKeyArn: keyArn, maxEnvironments: 4 } });
     dirs.push(outdir);
     expect(stages.map((s) => s.stageName)).toEqual(['br-abc-123-add-labs']);
     expect(assembly.stacks.map((s) => s.id)).toEqual(['SharedTrail']);
@@ -60,7 +60,8 @@ describe('bin/app.ts buildApp', () => {
     expect(JSON.stringify(trust)).toContain('"aws:PrincipalArn":"arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test"');
     const network = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-network-'))!.template as { Resources: Record<string, { Type: string; Properties: { Environment?: { Variables?: Record<string, string> } } }> };
     const caps = Object.values(network.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.MAX_ENVIRONMENTS !== undefined);
-    expect(caps.map((r) => r.Properties.Environment!.Variables!.MAX_ENVIRONMENTS)).toEqual(['5']);
+    // The configured cap (previews.maxEnvironments), checked at deploy time: the same for a hand-run `cdk deploy -c branch=...`.
+    expect(caps.map((r) => r.Properties.Environment!.Variables)).toEqual([expect.objectContaining({ MAX_ENVIRONMENTS: '4', ENVIRONMENT_SUFFIX: 'br-abc-123-add-labs', OWN_STACK: 'hipaa-fhir-network-br-abc-123-add-labs' })]);
   });
 });
 

@@ -1,7 +1,14 @@
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { App, CfnElement, Stack, StackProps } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { Construct, IConstruct } from 'constructs';
 import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from '../../lib/config';
 import { Layer, LAYERS } from '../../lib/contract';
+import { DATABASE_SUBNETS, WORKLOAD_SUBNETS } from '../../lib/constructs/isolated-network';
+import { ProcessorMetrics } from '../../lib/constructs/processor-metrics';
+import type { EnvironmentStack } from '../../lib/stacks/environment-stack';
 import { PipelineAppStage } from '../../stages/pipeline-app-stage';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- cdk.json is JSON outside the TypeScript project
@@ -24,7 +31,7 @@ export function testConfig(overrides: RawEnvironmentConfig = {}): EnvironmentCon
 export interface SynthesizedStage {
   readonly app: App;
   readonly stage: PipelineAppStage;
-  readonly stacks: readonly Stack[];
+  readonly stacks: readonly EnvironmentStack<Layer>[];
   readonly templates: Readonly<Record<Layer, Template>>;
 }
 
@@ -40,7 +47,94 @@ export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedSta
   };
 }
 
-/** All resources of a template, as [logicalId, resource] pairs. */
-export function resourcesOf(template: Template): Array<[string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }]> {
-  return Object.entries(template.toJSON().Resources ?? {});
+/**
+ * An App for a construct's own test: the feature flags of cdk.json, without the CloudFormation
+ * template validation CDK runs on every synth. The stage and stack tests synthesize every real
+ * template through testApp(), with that validation on; a construct test's scaffold stack is never
+ * deployed, and the validator's start-up costs several seconds in every test file that synthesizes.
+ */
+export function constructTestApp(): App {
+  return new App({ context: { ...cdkJson.context }, builtinCloudFormationValidation: false });
+}
+
+/**
+ * A stack for a construct's own test, in eu-west-2 with the account left to deployment as in the
+ * stages of testConfig() (so the account renders as `{ Ref: 'AWS::AccountId' }`), unless `props` say otherwise.
+ */
+export function testStack(props: StackProps = {}, id = 'Test'): Stack {
+  return new Stack(constructTestApp(), id, { env: { region: 'eu-west-2' }, ...props });
+}
+
+/** The logical id of a construct's CloudFormation resource (an L2's default child, or the element itself). */
+export function logicalIdOf(construct: IConstruct): string {
+  const element = CfnElement.isCfnElement(construct) ? construct : construct.node.defaultChild;
+  if (!element || !CfnElement.isCfnElement(element)) throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  return Stack.of(element).getLogicalId(element);
+}
+
+/** `{ 'Fn::GetAtt': [<logical id of construct>, attribute] }`, e.g. a key's Arn. */
+export function getAtt(construct: IConstruct, attribute = 'Arn'): { 'Fn::GetAtt': [string, string] } {
+  return { 'Fn::GetAtt': [logicalIdOf(construct), attribute] };
+}
+
+export type PolicyStatementJson = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Principal?: unknown };
+
+/** The statements of every AWS::IAM::Policy attached to a role of the template, in template order. */
+export function statementsOfRole(template: Template, role: IConstruct): PolicyStatementJson[] {
+  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: Match.arrayWith([{ Ref: logicalIdOf(role) }]) } });
+  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as PolicyStatementJson[]);
+}
+
+/** The resource types of a template (for invariants that hold for every resource of every type). */
+export function resourceTypes(template: Template): string[] {
+  return [...new Set(Object.values(template.toJSON().Resources ?? {}).map((r) => (r as { Type: string }).Type))].sort();
+}
+
+/** An isolated two-zone VPC with the workload and database subnet groups of IsolatedNetwork, for construct tests. */
+export function testVpc(scope: Construct, id = 'Vpc'): ec2.Vpc {
+  return new ec2.Vpc(scope, id, {
+    availabilityZones: ['eu-west-2a', 'eu-west-2b'],
+    natGateways: 0,
+    createInternetGateway: false,
+    restrictDefaultSecurityGroup: false,
+    subnetConfiguration: [
+      { name: WORKLOAD_SUBNETS, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      { name: DATABASE_SUBNETS, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+    ],
+  });
+}
+
+/** A stream, cluster and Fargate service with their ProcessorMetrics, for the tests of what is built on them. */
+export function processorMetricsFixture(scope: Construct, streamName = 'hipaa-fhir-records-dev') {
+  const vpc = testVpc(scope);
+  const stream = new kinesis.Stream(scope, 'Stream', { streamName });
+  const cluster = new ecs.Cluster(scope, 'Cluster', { vpc, clusterName: 'hipaa-fhir-cluster-dev' });
+  const taskDefinition = new ecs.FargateTaskDefinition(scope, 'Task');
+  taskDefinition.addContainer('app', { image: ecs.ContainerImage.fromRegistry('example/processor:test') });
+  const service = new ecs.FargateService(scope, 'Service', { cluster, taskDefinition, vpcSubnets: { subnetGroupName: WORKLOAD_SUBNETS } });
+  return { vpc, stream, cluster, service, metrics: new ProcessorMetrics({ stream, streamName, service, cluster }) };
+}
+
+export interface DashboardWidget {
+  type: 'metric' | 'text' | 'alarm';
+  x: number; y: number; width: number; height: number;
+  properties: { title?: string; markdown?: string; alarms?: string[]; metrics?: Array<Array<string | Record<string, unknown>>>; stat?: string };
+}
+export interface DashboardBody { widgets: DashboardWidget[]; start?: string; periodOverride?: string }
+
+/**
+ * The body of the template's one CloudWatch dashboard as JSON, each CloudFormation reference in it
+ * replaced by a marker: `<Id>` for `{ Ref: Id }`, `<Id.Attr>` for `{ 'Fn::GetAtt': [Id, Attr] }`, `<REF>` otherwise.
+ */
+export function dashboardBody(template: Template): DashboardBody {
+  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  if (dashboards.length !== 1) throw new Error(`expected one dashboard, found ${dashboards.length}`);
+  const body = dashboards[0].Properties.DashboardBody as string | { 'Fn::Join': [string, Array<string | Record<string, unknown>>] };
+  const marker = (part: Record<string, unknown>) => {
+    if (typeof part.Ref === 'string') return `<${part.Ref}>`;
+    const getAtt = part['Fn::GetAtt'];
+    return Array.isArray(getAtt) ? `<${getAtt.join('.')}>` : '<REF>';
+  };
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : marker(part))).join('');
+  return JSON.parse(text) as DashboardBody;
 }

@@ -1,8 +1,38 @@
 import { CfnResource, Stack, TagManager } from 'aws-cdk-lib';
-import { resourcesOf, synthStage } from '../helpers';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { LAYERS } from '../../lib/contract';
+import { resourceTypes, SynthesizedStage, synthStage } from '../helpers';
 
 /** Properties that hold a physical name we chose (so it must carry the suffix). */
 const NAME_PROPERTIES = ['LogGroupName', 'Name', 'DBInstanceIdentifier', 'TopicName', 'TrailName', 'AliasName', 'BackupVaultName', 'StreamName'];
+
+/** Every resource of a template, by logical id, found type by type. */
+function allResources(template: Template): Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }> {
+  return Object.assign({}, ...resourceTypes(template).map((type) => template.findResources(type)));
+}
+
+/** The deletion policies (absent = Delete) of every resource of a type, over all stacks of a stage. */
+function deletionPolicies({ templates }: SynthesizedStage, type: string): Set<string> {
+  return new Set(Object.values(templates).flatMap((t) => Object.values(t.findResources(type)).map((r) => r.DeletionPolicy ?? 'Delete')));
+}
+
+/** Every Fn::ImportValue (strong) and Fn::GetStackOutput (weak) reference in a template's resources and outputs. */
+function crossStackReferences(template: Template): { imports: string[]; weak: string[] } {
+  const imports: string[] = [];
+  const weak: string[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(walk);
+    if (!value || typeof value !== 'object') return;
+    const v = value as Record<string, unknown>;
+    if (typeof v['Fn::ImportValue'] === 'string') imports.push(v['Fn::ImportValue']);
+    const output = v['Fn::GetStackOutput'] as { OutputName?: string } | undefined;
+    if (output && typeof output.OutputName === 'string') weak.push(output.OutputName);
+    Object.values(v).forEach(walk);
+  };
+  walk(allResources(template));
+  walk(template.findOutputs('*'));
+  return { imports, weak };
+}
 
 describe('PipelineAppStage', () => {
   const eph = synthStage({ environmentSuffix: 'pr-42', profile: 'development' });
@@ -11,6 +41,8 @@ describe('PipelineAppStage', () => {
 
   test('holds network, data, audit and compute stacks named <project>-<layer>-<suffix>, in dependency order', () => {
     expect(eph.stacks.map((s) => s.stackName)).toEqual(['hipaa-fhir-network-pr-42', 'hipaa-fhir-data-pr-42', 'hipaa-fhir-audit-pr-42', 'hipaa-fhir-compute-pr-42']);
+    expect(eph.stacks.map((s) => s.stackName)).toEqual(eph.stage.config.naming.stackNames);
+    expect(eph.stacks.map((s) => s.layer)).toEqual([...LAYERS]);
     expect(eph.stage.data.dependencies).toContain(eph.stage.network);
     expect(eph.stage.audit.dependencies).toContain(eph.stage.data);
     expect(eph.stage.compute.dependencies).toEqual(expect.arrayContaining([eph.stage.network, eph.stage.data, eph.stage.audit]));
@@ -28,7 +60,7 @@ describe('PipelineAppStage', () => {
       const suffix = stacks[0].stackName.split('-network-')[1];
       let checked = 0;
       for (const template of Object.values(templates)) {
-        for (const [id, resource] of resourcesOf(template)) {
+        for (const [id, resource] of Object.entries(allResources(template))) {
           for (const prop of NAME_PROPERTIES) {
             const value = resource.Properties?.[prop];
             if (typeof value !== 'string') continue;
@@ -68,9 +100,10 @@ describe('PipelineAppStage', () => {
   test('preview: nothing is retained or snapshotted, in either trail mode', () => {
     for (const { templates } of [eph, ephDedicated]) {
       for (const template of Object.values(templates)) {
-        for (const [id, resource] of resourcesOf(template)) {
-          expect(`${id}:${resource.DeletionPolicy ?? 'Delete'}`).toBe(`${id}:Delete`);
-          expect(`${id}:${resource.UpdateReplacePolicy ?? 'Delete'}`).toBe(`${id}:Delete`);
+        for (const type of resourceTypes(template)) {
+          // (An absent policy is Delete.)
+          expect([type, Object.keys(template.findResources(type, { DeletionPolicy: Match.not('Delete') }))]).toEqual([type, []]);
+          expect([type, Object.keys(template.findResources(type, { UpdateReplacePolicy: Match.not('Delete') }))]).toEqual([type, []]);
         }
       }
     }
@@ -80,49 +113,41 @@ describe('PipelineAppStage', () => {
   });
 
   test('ephemeral keys are scheduled for deletion after the shortest window', () => {
-    for (const template of Object.values(eph.templates)) {
-      for (const [, r] of resourcesOf(template).filter(([, r]) => r.Type === 'AWS::KMS::Key')) {
-        expect(r.Properties?.PendingWindowInDays).toBe(7);
-      }
-    }
+    for (const template of Object.values(eph.templates)) template.allResourcesProperties('AWS::KMS::Key', { PendingWindowInDays: 7 });
   });
 
   test('production: logs, keys and audit buckets are retained, the database snapshots, stacks are protected', () => {
-    const policies = new Map<string, Set<string>>();
-    for (const template of Object.values(prod.templates)) {
-      for (const [, r] of resourcesOf(template)) {
-        if (!policies.has(r.Type)) policies.set(r.Type, new Set());
-        policies.get(r.Type)!.add(r.DeletionPolicy ?? 'Delete');
-      }
-    }
-    expect(policies.get('AWS::Logs::LogGroup')).toEqual(new Set(['Retain']));
-    expect(policies.get('AWS::KMS::Key')).toEqual(new Set(['Retain']));
-    expect(policies.get('AWS::S3::Bucket')).toEqual(new Set(['Retain']));
-    expect(policies.get('AWS::Kinesis::Stream')).toEqual(new Set(['Retain']));
-    expect(policies.get('AWS::RDS::DBInstance')).toEqual(new Set(['Snapshot']));
+    expect(deletionPolicies(prod, 'AWS::Logs::LogGroup')).toEqual(new Set(['Retain']));
+    expect(deletionPolicies(prod, 'AWS::KMS::Key')).toEqual(new Set(['Retain']));
+    expect(deletionPolicies(prod, 'AWS::S3::Bucket')).toEqual(new Set(['Retain']));
+    expect(deletionPolicies(prod, 'AWS::Kinesis::Stream')).toEqual(new Set(['Retain']));
+    expect(deletionPolicies(prod, 'AWS::RDS::DBInstance')).toEqual(new Set(['Snapshot']));
     prod.templates.audit.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
     for (const stack of prod.stacks) expect(stack.terminationProtection).toBe(true);
   });
 
-  test('every log group and data store is encrypted with a customer managed key', () => {
+  test('every log group and data store is encrypted with a customer managed key of its own stack', () => {
     for (const { templates } of [eph, ephDedicated, prod]) {
       for (const template of Object.values(templates)) {
-        for (const [id, r] of resourcesOf(template)) {
-          const p = r.Properties ?? {};
-          if (r.Type === 'AWS::Logs::LogGroup') expect({ id, kms: p.KmsKeyId }).toEqual({ id, kms: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } });
-          if (r.Type === 'AWS::Kinesis::Stream') expect(p.StreamEncryption).toEqual({ EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } });
-          if (r.Type === 'AWS::RDS::DBInstance') expect(p.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
-          if (r.Type === 'AWS::SNS::Topic') expect(p.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
-          if (r.Type === 'AWS::S3::Bucket' && !id.startsWith('TrailAccessLogsBucket')) {
-            expect(JSON.stringify(p.BucketEncryption)).toContain('aws:kms');
-          }
-        }
+        const keys = Object.keys(template.findResources('AWS::KMS::Key'));
+        const cmk = Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp(`^(${keys.join('|')})$`), 'Arn'] });
+        const check = (type: string, props: Record<string, unknown>, except: (id: string) => boolean = () => false) => {
+          const all = Object.keys(template.findResources(type)).filter((id) => !except(id));
+          const encrypted = Object.keys(template.findResources(type, { Properties: props }));
+          expect([type, all.filter((id) => !encrypted.includes(id))]).toEqual([type, []]);
+        };
+        check('AWS::Logs::LogGroup', { KmsKeyId: cmk });
+        check('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: cmk } });
+        check('AWS::RDS::DBInstance', { StorageEncrypted: true, KmsKeyId: cmk });
+        check('AWS::SNS::Topic', { KmsMasterKeyId: cmk });
+        // S3 server access log delivery supports SSE-S3 only: the trail's access-log bucket is the one exception.
+        check('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: cmk } })] } }, (id) => id.startsWith('TrailAccessLogsBucket'));
       }
     }
   });
 
   test('output keys are unique across the stacks and exposed by the stage', () => {
-    const keys = eph.stacks.flatMap((stack) => Object.keys(eph.templates[stack.node.id.toLowerCase() as 'network'].toJSON().Outputs ?? {}));
+    const keys = eph.stacks.flatMap((stack) => Object.keys(eph.templates[stack.layer].findOutputs('*')));
     expect(new Set(keys).size).toBe(keys.length);
     for (const key of ['VpcId', 'StreamName', 'StreamArn', 'DatabaseEndpointAddress', 'DatabaseEndpointPort', 'DatabaseSecretArn', 'StreamKeyArn', 'DatabaseKeyArn', 'AuditKeyArn', 'ApplicationAuditLogGroupName', 'FlowLogGroupName', 'EnvironmentSuffix', 'ProcessorClusterName', 'ProcessorServiceName', 'ProcessorLogGroupName']) {
       expect(keys).toContain(key);
@@ -133,17 +158,11 @@ describe('PipelineAppStage', () => {
   // Issue 8, defect 9: Fn::GetStackOutput is read only when the consumer deploys, so a replaced
   // producer value would go stale; such values are imported strongly (see reference-strength.ts).
   test('AWS-generated ids that a replacement can change are strong references; only our own fixed names stay weak', () => {
-    const refs = (template: { toJSON(): unknown }) => {
-      const json = JSON.stringify(template.toJSON());
-      return {
-        imports: [...json.matchAll(/"Fn::ImportValue":"([^"]+)"/g)].map((m) => m[1]),
-        weak: [...json.matchAll(/"Fn::GetStackOutput":\{[^}]*"OutputName":"([^"]+)"/g)].map((m) => m[1]),
-      };
-    };
-    const compute = refs(eph.templates.compute);
-    const data = refs(eph.templates.data);
+    const compute = crossStackReferences(eph.templates.compute);
+    const data = crossStackReferences(eph.templates.data);
     const imported = [...compute.imports, ...data.imports].join(' ');
     for (const id of ['Subnet', 'SecurityGroup', 'DbiResourceId', 'EndpointAddress', 'StreamKey']) expect(imported).toContain(id);
+    expect(compute.weak.length + data.weak.length).toBeGreaterThan(0);
     for (const name of [...compute.weak, ...data.weak]) {
       expect([name, /Subnet|SecurityGroup|Vpc|Key|Endpoint|DbiResourceId/.test(name)]).toEqual([name, false]);
     }

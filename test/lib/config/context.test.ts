@@ -1,9 +1,12 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import Ajv from 'ajv';
 import { CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ENVIRONMENT_ENTRY_KEYS, levenshtein, PERSONAL_OVERRIDE_KEYS, PIPELINE_KEYS, PREVIEW_KEYS, PROFILES, RESTORE_DRILL_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext } from '../../../lib/config';
 import { ConfigError } from '../../../lib/contract';
+import { cdkJsonContext } from '../../helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cdkJson = require('../../../cdk.json') as { context: Record<string, unknown> };
-const shipped = cdkJson.context;
+const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+const shipped = cdkJsonContext();
 const env = (shipped.environments as Record<string, Record<string, unknown>>);
 
 function error(context: Record<string, unknown>): string {
@@ -31,8 +34,6 @@ describe('the CDK context schema', () => {
   });
 
   test('cdk.json names the schema for editors, and the whole file validates against it as an editor would check it', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const Ajv = (require('ajv') as { default: new (o: object) => { addKeyword(k: string): void; compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } } }).default;
     const ajv = new Ajv({ strict: true });
     ajv.addKeyword('patternErrorMessage');
     const check = ajv.compile(CDK_CONTEXT_SCHEMA);

@@ -39,6 +39,17 @@ describe('parseEnvironmentConfig', () => {
     expect(prod.network.endpointAzCount).toBe(2);
   });
 
+  test('stream and processor sizing: one shard and one task in development; on demand with 2 to 8 tasks in production, or at most one task per shard', () => {
+    const eph = parseEnvironmentConfig({ ...base, profile: 'development' });
+    const prod = parseEnvironmentConfig({ ...base, profile: 'production' });
+    expect([eph.stream, eph.processor]).toEqual([{ shardCount: 1, retentionHours: 24 }, { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 }]);
+    // A shard count of 0 is an on-demand stream: the profile's maximum applies.
+    expect([prod.stream, prod.processor]).toEqual([{ shardCount: 0, retentionHours: 168 }, { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 }]);
+    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 4 });
+    // Never below the minimum, even with fewer shards.
+    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
+  });
+
   test('sizing overrides apply on top of the profile', () => {
     const config = parseEnvironmentConfig({ ...base, sizing: { dbInstanceType: 'r7g.large', streamShardCount: 4, dbAllocatedStorageGiB: 200, dbMaxAllocatedStorageGiB: 400 } });
     expect(config.database.instanceType).toBe('r7g.large');
@@ -114,5 +125,21 @@ describe('parseEnvironmentConfig', () => {
 
   test('accepts zones a-f of the region', () => {
     expect(parseEnvironmentConfig({ ...base, region: 'us-east-1', availabilityZones: ['us-east-1a', 'us-east-1f'] }).network.availabilityZones).toEqual(['us-east-1a', 'us-east-1f']);
+  });
+});
+
+describe('per-branch environment config', () => {
+  const base = { project: 'hipaa-fhir', environmentSuffix: 'br-abc-1' };
+  test('a branch and its expiry become tags', () => {
+    const c = parseEnvironmentConfig({ ...base, branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
+    expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
+    expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-11-25T09:00:00Z' });
+  });
+  test.each([
+    [{ branch: 'feature/x' }, 'branch and expiresAt go together'],
+    [{ branch: 'feature/x', expiresAt: 'tomorrow' }, 'expiresAt "tomorrow" is invalid: use an ISO-8601 UTC time'],
+    [{ branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z', profile: 'production' }, 'profile "production" is invalid: a preview environment must use the development profile'],
+  ])('%j', (raw, message) => {
+    expect(() => parseEnvironmentConfig({ ...base, ...raw })).toThrow(message);
   });
 });

@@ -1,5 +1,4 @@
-import { checkAccountLayout, parseEnvironmentConfig, parsePreviewConfig, resolveAccounts } from '../../../lib/config';
-import { ConfigError } from '../../../lib/contract';
+import { parsePreviewConfig } from '../../../lib/config';
 
 describe('parsePreviewConfig', () => {
   test('defaults', () => {
@@ -24,41 +23,5 @@ describe('parsePreviewConfig', () => {
     [{ bootstrapQualifier: 'Too-Long-Qualifier' }, 'previews.bootstrapQualifier "Too-Long-Qualifier" is invalid'],
   ])('%j', (raw, message) => {
     expect(() => parsePreviewConfig(raw, 'hipaa-fhir')).toThrow(message);
-  });
-});
-
-describe('per-branch environment config', () => {
-  const base = { project: 'hipaa-fhir', environmentSuffix: 'br-abc-1' };
-  test('a branch and its expiry become tags', () => {
-    const c = parseEnvironmentConfig({ ...base, branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
-    expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
-    expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-11-25T09:00:00Z' });
-  });
-  test.each([
-    [{ branch: 'feature/x' }, 'branch and expiresAt go together'],
-    [{ branch: 'feature/x', expiresAt: 'tomorrow' }, 'expiresAt "tomorrow" is invalid: use an ISO-8601 UTC time'],
-    [{ branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z', profile: 'production' }, 'profile "production" is invalid: a preview environment must use the development profile'],
-  ])('%j', (raw, message) => {
-    expect(() => parseEnvironmentConfig({ ...base, ...raw })).toThrow(message);
-  });
-});
-
-describe('checkAccountLayout', () => {
-  const env = (suffix: string, profile: string, account?: string) => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffix, profile, account });
-  const envs = [env('dev', 'development', '222222222222'), env('prod', 'production', '333333333333')];
-
-  test('a sandbox apart from production is accepted (three accounts: tooling, non-production + sandbox, production)', () => {
-    expect(() => checkAccountLayout(resolveAccounts('111111111111', envs, parsePreviewConfig({ account: '222222222222' }, 'hipaa-fhir')), envs)).not.toThrow();
-  });
-
-  test('per-branch environments in the production account fail with one line that says how to fix it', () => {
-    const run = () => checkAccountLayout(resolveAccounts('111111111111', envs, parsePreviewConfig({ account: '333333333333' }, 'hipaa-fhir')), envs);
-    expect(run).toThrow(ConfigError);
-    expect(run).toThrow('previews.account 333333333333 holds the production environment "prod": preview environments must deploy into a separate sandbox account; set previews.account');
-  });
-
-  test('no accounts at all puts production and the sandbox in the pipeline account: refused', () => {
-    const same = [env('dev', 'development'), env('prod', 'production')];
-    expect(() => checkAccountLayout(resolveAccounts('111111111111', same, parsePreviewConfig({}, 'hipaa-fhir')), same)).toThrow(/holds the production environment "prod"/);
   });
 });

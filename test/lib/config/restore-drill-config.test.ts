@@ -1,10 +1,9 @@
 import { parseRestoreDrill, scheduleCadence, validateContext } from '../../../lib/config';
 import { ConfigError } from '../../../lib/contract';
 import { testConfig } from '../../helpers';
+import { cdkJsonContext } from '../../helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cdkJson = require('../../../cdk.json') as { context: Record<string, unknown> };
-const shipped = cdkJson.context;
+const shipped = cdkJsonContext();
 const env = shipped.environments as Record<string, Record<string, unknown>>;
 
 function refused(run: () => unknown): string {

@@ -1,41 +1,98 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { EncryptionKey } from '../../../lib/constructs/encryption-key';
-import { testApp } from '../../helpers';
+import { EncryptionKey, EncryptionKeyProps } from '../../../lib/constructs/encryption-key';
+import { testStack } from '../../helpers';
 
-function keyPolicy(props: Partial<ConstructorParameters<typeof EncryptionKey>[2]> = {}) {
-  const stack = new Stack(testApp(), 'S', { env: { account: '123456789012', region: 'eu-west-2' } });
+const ACCOUNT = '123456789012';
+
+function keyTemplate(props: Partial<EncryptionKeyProps> = {}): Template {
+  const stack = testStack({ env: { account: ACCOUNT, region: 'eu-west-2' } });
   new EncryptionKey(stack, 'K', { alias: 'alias/x/dev/test', description: 'test', removalPolicy: RemovalPolicy.DESTROY, pendingWindowDays: 7, ...props });
   return Template.fromStack(stack);
 }
 
+/** The key policy statement CDK always writes: the account administers the key through IAM. */
+const ACCOUNT_ROOT = {
+  Effect: 'Allow',
+  Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+  Action: 'kms:*',
+  Resource: '*',
+};
+
 describe('EncryptionKey', () => {
-  test('a bare key grants no service principal anything', () => {
-    const t = keyPolicy();
-    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, PendingWindowInDays: 7 });
-    const json = JSON.stringify(t.toJSON());
-    expect(json).not.toContain('logs.eu-west-2.amazonaws.com');
-    expect(json).not.toContain('cloudtrail.amazonaws.com');
-    expect(json).not.toContain('cloudwatch.amazonaws.com');
-    t.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/x/dev/test' });
+  const bare = keyTemplate();
+  const logs = keyTemplate({ logGroupNamePatterns: ['/x/dev/flow', '/aws/rds/instance/x-db-dev/*'] });
+  const trail = keyTemplate({ cloudTrailName: 'x-trail-dev' });
+  const alarms = keyTemplate({ allowCloudWatchAlarms: true });
+  const retained = keyTemplate({ removalPolicy: RemovalPolicy.RETAIN, pendingWindowDays: 30 });
+
+  test('a bare key rotates yearly and grants no service principal anything', () => {
+    bare.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      PendingWindowInDays: 7,
+      Description: 'test',
+      KeyPolicy: { Statement: [ACCOUNT_ROOT], Version: '2012-10-17' },
+    });
+    bare.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/x/dev/test' });
   });
 
-  test('CloudWatch alarms may use the key only for this account', () => {
-    keyPolicy({ allowCloudWatchAlarms: true }).hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({
-        Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
-      })]) },
+  test('removal policy and deletion window are the ones given', () => {
+    bare.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    retained.hasResource('AWS::KMS::Key', { Properties: Match.objectLike({ PendingWindowInDays: 30 }), DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('CloudWatch Logs of this region may use the key only for the named log groups of this account', () => {
+    logs.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: [ACCOUNT_ROOT, {
+        Sid: 'AllowCloudWatchLogsForNamedLogGroups',
+        Effect: 'Allow',
+        Principal: { Service: 'logs.eu-west-2.amazonaws.com' },
+        Action: ['kms:Decrypt*', 'kms:Describe*', 'kms:Encrypt*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+        Resource: '*',
+        Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
+          `arn:aws:logs:eu-west-2:${ACCOUNT}:log-group:/x/dev/flow`,
+          `arn:aws:logs:eu-west-2:${ACCOUNT}:log-group:/aws/rds/instance/x-db-dev/*`,
+        ] } },
+      }] },
+    });
+    // An empty list grants nothing (no statement with an empty condition).
+    keyTemplate({ logGroupNamePatterns: [] }).hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: [ACCOUNT_ROOT] } });
+  });
+
+  test('CloudTrail may encrypt and describe only for the named trail', () => {
+    const trailArn = `arn:aws:cloudtrail:eu-west-2:${ACCOUNT}:trail/x-trail-dev`;
+    trail.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: [ACCOUNT_ROOT, {
+        Sid: 'AllowCloudTrailToEncryptLogFiles',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudtrail.amazonaws.com' },
+        Action: 'kms:GenerateDataKey*',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceArn': trailArn },
+          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*` },
+        },
+      }, {
+        Sid: 'AllowCloudTrailToDescribeKey',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudtrail.amazonaws.com' },
+        Action: 'kms:DescribeKey',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceArn': trailArn } },
+      }] },
     });
   });
 
-  test('CloudTrail may encrypt only for the named trail', () => {
-    keyPolicy({ cloudTrailName: 'x-trail-dev' }).hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({
-        Sid: 'AllowCloudTrailToEncryptLogFiles',
-        Condition: Match.objectLike({ StringEquals: { 'aws:SourceArn': 'arn:aws:cloudtrail:eu-west-2:123456789012:trail/x-trail-dev' } }),
-      })]) },
+  test('CloudWatch alarms may use the key only for this account', () => {
+    alarms.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: [ACCOUNT_ROOT, {
+        Sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+      }] },
     });
   });
 });

@@ -1,94 +1,74 @@
-import { spawnSync } from 'child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
-import { tmpdir } from 'os';
-import { join } from 'path';
 import { CloudFormationClient, DescribeStacksCommand, ListStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
+import { CfnWaitConditionHandle, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runComplianceChecks } from '../../../lib/compliance/compliance-gate';
-import { suffixFromBranch } from '../../../lib/contract';
-import { ENVIRONMENT_CAP_HANDLER } from '../../../lib/constructs/environment-cap';
-import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
-import { testApp, testConfig } from '../../helpers';
+import { EncryptedLogGroup } from '../../../lib/constructs/encrypted-log-group';
+import { EncryptionKey } from '../../../lib/constructs/encryption-key';
+import { ENVIRONMENT_CAP_HANDLER, EnvironmentCap, EnvironmentCapProps } from '../../../lib/constructs/environment-cap';
+import { logicalIdOf, statementsOfRole, testStack } from '../../helpers';
 
-const SUFFIX = suffixFromBranch('feature/cap-me');
-const branchConfig = () => testConfig({ environmentSuffix: SUFFIX, branch: 'feature/cap-me', expiresAt: '2026-12-01T00:00:00Z' });
+const OWN_STACK = 'hipaa-fhir-network-br-cap-me';
 
-describe('EnvironmentCap (deploy-time cap on per-branch environments)', () => {
-  const app = testApp();
-  const stage = new PipelineAppStage(app, SUFFIX, { config: branchConfig(), maxPreviews: 3 });
-  const network = Template.fromStack(stage.network);
-  const logicalId = (type: string, pathPart: string) => {
-    const ids = Object.keys(network.findResources(type)).filter((id) => id.includes(pathPart));
-    expect(ids).toHaveLength(1);
-    return ids[0];
-  };
-  const fnId = logicalId('AWS::Lambda::Function', 'EnvironmentCapCheck');
-  const logGroupId = logicalId('AWS::Logs::LogGroup', 'CustomResourceLogs');
-  const triggerId = logicalId('Custom::Trigger', 'EnvironmentCap');
+function build(props: Partial<EnvironmentCapProps> = {}) {
+  const stack = testStack({ stackName: OWN_STACK });
+  const key = new EncryptionKey(stack, 'LogKey', { alias: 'alias/hipaa-fhir/br-cap-me/network-logs', description: 'test', removalPolicy: RemovalPolicy.DESTROY, pendingWindowDays: 7, logGroupNamePatterns: ['/hipaa-fhir/br-cap-me/custom-resources'] });
+  const logGroup = new EncryptedLogGroup(stack, 'CustomResourceLogs', { logGroupName: '/hipaa-fhir/br-cap-me/custom-resources', encryptionKey: key.key, retentionDays: 7, removalPolicy: RemovalPolicy.DESTROY }).logGroup;
+  // Stands in for the VPC: what must not be created before the cap was checked.
+  const costly = new CfnWaitConditionHandle(stack, 'Costly');
+  const cap = new EnvironmentCap(stack, 'EnvironmentCap', {
+    project: 'hipaa-fhir', environmentSuffix: 'br-cap-me', maxEnvironments: 3, firstStackPrefix: 'hipaa-fhir-network-br-', logGroup, before: [costly], ...props,
+  });
+  return { stack, cap, costly, logGroup };
+}
 
-  test('a Node 24 function with the cap, the project and its own stack, logging into the encrypted custom-resources group created first', () => {
-    const fn = network.toJSON().Resources[fnId];
-    expect(fn.Properties).toMatchObject({
-      Runtime: 'nodejs24.x',
-      Handler: 'index.handler',
-      Code: { ZipFile: ENVIRONMENT_CAP_HANDLER },
-      LoggingConfig: { LogGroup: { Ref: logGroupId } },
-      Environment: { Variables: { PROJECT: 'hipaa-fhir', ENVIRONMENT_SUFFIX: SUFFIX, MAX_ENVIRONMENTS: '3', FIRST_STACK_PREFIX: 'hipaa-fhir-network-br-', OWN_STACK: `hipaa-fhir-network-${SUFFIX}` } },
+describe('EnvironmentCap (deploy-time cap on preview environments)', () => {
+  const { stack, cap, costly, logGroup } = build();
+  const template = Template.fromStack(stack);
+  const logGroupId = logicalIdOf(logGroup);
+
+  test('a Node 24 function with the cap, the project and its own stack, logging into the given group, which is created first', () => {
+    template.hasResource('AWS::Lambda::Function', {
+      Properties: Match.objectLike({
+        Runtime: 'nodejs24.x',
+        Handler: 'index.handler',
+        Timeout: 120,
+        Code: { ZipFile: ENVIRONMENT_CAP_HANDLER },
+        LoggingConfig: { LogGroup: { Ref: logGroupId } },
+        Environment: { Variables: { PROJECT: 'hipaa-fhir', ENVIRONMENT_SUFFIX: 'br-cap-me', MAX_ENVIRONMENTS: '3', FIRST_STACK_PREFIX: 'hipaa-fhir-network-br-', OWN_STACK } },
+      }),
+      DependsOn: Match.arrayWith([logGroupId]),
     });
-    expect(fn.DependsOn).toEqual(expect.arrayContaining([logGroupId]));
-    network.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/hipaa-fhir/${SUFFIX}/custom-resources`, KmsKeyId: { 'Fn::GetAtt': [logicalId('AWS::KMS::Key', 'FlowLogKey'), 'Arn'] } });
   });
 
   test('every function of the stack, the Trigger provider\'s included, logs into that group', () => {
-    const functions = Object.values(network.findResources('AWS::Lambda::Function'));
-    expect(functions.length).toBeGreaterThanOrEqual(3);
-    for (const fn of functions) expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupId } });
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions.length).toBeGreaterThanOrEqual(2);
+    template.allResourcesProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: logGroupId } } });
   });
 
-  test('the VPC waits for the check: a refused deployment creates nothing costly', () => {
-    const vpcId = logicalId('AWS::EC2::VPC', 'Vpc');
-    expect(network.toJSON().Resources[vpcId].DependsOn).toEqual(expect.arrayContaining([triggerId]));
+  test('the given constructs wait for the check: a refused deployment creates nothing costly', () => {
+    const [triggerId] = Object.keys(template.findResources('Custom::Trigger'));
+    template.hasResourceProperties('Custom::Trigger', { HandlerArn: { Ref: Match.stringLikeRegexp('^EnvironmentCapCheckCurrentVersion') }, ExecuteOnHandlerChange: true });
+    expect(template.findResources('AWS::CloudFormation::WaitConditionHandle')[logicalIdOf(costly)].DependsOn).toEqual(expect.arrayContaining([triggerId]));
   });
 
-  test('least privilege: stack names anywhere, tags only of per-branch first stacks of this project', () => {
-    const policies = network.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('EnvironmentCapCheckServiceRole') }] } });
-    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-    expect(statements).toEqual([
+  test('least privilege: stack names anywhere, tags only of preview first stacks of this project', () => {
+    expect(statementsOfRole(template, cap.trigger.role!)).toEqual([
       { Sid: 'ListStackNames', Effect: 'Allow', Action: 'cloudformation:ListStacks', Resource: '*' },
       { Sid: 'ReadPreviewStackTags', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { 'Fn::Join': ['', ['arn:aws:cloudformation:eu-west-2:', { Ref: 'AWS::AccountId' }, ':stack/hipaa-fhir-network-br-*/*']] } },
     ]);
   });
 
-  test('the compliance packs find nothing unacknowledged in the per-branch stage', () => {
-    const open = runComplianceChecks(app).flatMap((r) => r.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((x) => (x as { constructPath?: string }).constructPath).join(', ')}`));
+  test('the compliance packs find nothing unacknowledged in the cap, its function and the Trigger provider', () => {
+    const open = runComplianceChecks(stack).flatMap((r) => r.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((x) => (x as { constructPath?: string }).constructPath).join(', ')}`));
     expect(open).toEqual([]);
   });
 
-  test('long-lived stages have no cap, and a cap without a branch is refused', () => {
-    const plain = new PipelineAppStage(testApp(), 'dev', { config: testConfig() });
-    Template.fromStack(plain.network).resourceCountIs('Custom::Trigger', 0);
-    expect(() => new PipelineAppStage(testApp(), 'dev', { config: testConfig(), maxPreviews: 3 })).toThrow('maxPreviews is for preview environments only; dev has no branch');
+  test('a cap that is not a whole number of at least 1 is refused', () => {
+    expect(() => build({ maxEnvironments: 0 })).toThrow('EnvironmentCap maxEnvironments 0 is invalid: expected a whole number ≥ 1');
+    expect(() => build({ maxEnvironments: 2.5 })).toThrow('EnvironmentCap maxEnvironments 2.5 is invalid');
   });
-});
-
-describe('npx cdk deploy -c branch=… (bin/app.ts) gets the cap from previews.maxEnvironments', () => {
-  const outdir = mkdtempSync(join(tmpdir(), 'cap-app-'));
-  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
-
-  test('the per-branch network stack carries the check with the configured cap; no AWS call at synth', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const context = (require('../../../cdk.json') as { context: Record<string, unknown> }).context;
-    const env = { PATH: process.env.PATH, HOME: outdir, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...context, branch: 'feature/cap-wired', previews: { ...(context.previews as object), maxEnvironments: 4 } }) };
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], { cwd: join(__dirname, '..', '..', '..'), env, encoding: 'utf8', timeout: 120_000 });
-    expect(run.status).toBe(0);
-    const dir = join(outdir, 'assembly-br-cap-wired');
-    const file = readdirSync(dir).find((f) => /Network.*\.template\.json$/.test(f))!;
-    const resources = Object.values((JSON.parse(readFileSync(join(dir, file), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { Environment?: { Variables?: Record<string, string> } } }> }).Resources);
-    const checks = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.MAX_ENVIRONMENTS !== undefined);
-    expect(checks.map((r) => r.Properties.Environment!.Variables)).toEqual([expect.objectContaining({ MAX_ENVIRONMENTS: '4', ENVIRONMENT_SUFFIX: 'br-cap-wired', OWN_STACK: 'hipaa-fhir-network-br-cap-wired' })]);
-    expect(resources.filter((r) => r.Type === 'Custom::Trigger')).toHaveLength(1);
-  }, 120_000);
 });
 
 describe('the cap handler (runs in Lambda)', () => {

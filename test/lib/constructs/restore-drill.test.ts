@@ -1,5 +1,6 @@
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { IConstruct } from 'constructs';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,7 +11,7 @@ import { parseRestoreDrill, RestoreDrillSettings } from '../../../lib/config';
 import { RestoreDrill } from '../../../lib/constructs/restore-drill';
 import { DRILL_TIMESTAMP_LENGTH, Naming } from '../../../lib/contract';
 import { drillInstanceId } from '../../../lib/processor/restore-drill';
-import { resourcesOf, synthStage } from '../../helpers';
+import { constructTestApp, getAtt, logicalIdOf, statementsOfRole, testStack } from '../../helpers';
 
 const ACCOUNT = '333333333333';
 const REGION = 'eu-west-2';
@@ -20,8 +21,7 @@ const DB_KEY_ALIAS = 'alias/hipaa-fhir/prod/database';
 type Doc = { Statement: Array<Record<string, unknown>> };
 
 function build(settings: RestoreDrillSettings = parseRestoreDrill(undefined, 'production')) {
-  const app = new App();
-  const stack = new Stack(app, 'Drill', { env: { account: ACCOUNT, region: REGION } });
+  const stack = testStack({ env: { account: ACCOUNT, region: REGION } }, 'Drill');
   const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['eu-west-2a', 'eu-west-2b'], natGateways: 0, subnetConfiguration: [{ name: 'workload', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
   const securityGroup = new ec2.SecurityGroup(stack, 'Workload', { vpc, allowAllOutbound: false });
   const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, clusterName: 'hipaa-fhir-cluster-prod' });
@@ -34,7 +34,7 @@ function build(settings: RestoreDrillSettings = parseRestoreDrill(undefined, 'pr
     database, databaseName: 'fhir', naming: new Naming('hipaa-fhir', 'prod'), settings,
     logGroup: new logs.LogGroup(stack, 'Logs'), alarmTopic: new sns.Topic(stack, 'Alarms'),
   });
-  return { stack, drill, template: Template.fromStack(stack) };
+  return { stack, drill, vpc, securityGroup, cluster, template: Template.fromStack(stack) };
 }
 
 const built = build();
@@ -54,16 +54,14 @@ function resolve(value: unknown): unknown {
   }
   return value;
 }
-const policyOf = (template: Template, rolePrefix: string): Doc => {
-  const [, policy] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles).includes(rolePrefix))!;
-  return policy.Properties!.PolicyDocument as Doc;
-};
+/** The policy document of a role's statements, as IAM evaluates it. */
+const policyOf = (template: Template, role: IConstruct): Doc => ({ Statement: statementsOfRole(template, role) as Array<Record<string, unknown>> });
 
 /** Evaluates one request against the drill task role's policy with the IAM policy engine. */
 async function allowed(action: string, resource: string, context: Record<string, string | string[]> = {}): Promise<boolean> {
   const result = await runSimulation({
     request: { principal: `arn:aws:iam::${ACCOUNT}:role/hipaa-fhir-restore-drill-task-prod`, action, resource: { resource, accountId: ACCOUNT }, contextVariables: { 'aws:SecureTransport': 'true', ...context } },
-    identityPolicies: [{ name: 'drill', policy: resolve(policyOf(built.template, 'RestoreDrillTaskRole')) as Doc }],
+    identityPolicies: [{ name: 'drill', policy: resolve({ Version: '2012-10-17', ...policyOf(built.template, built.drill.taskDefinition.taskRole) }) as Doc }],
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     // KMS needs a key policy that lets IAM decide: the CDK default key policy of the database key.
@@ -143,9 +141,9 @@ describe('RestoreDrill: task, schedule and alarms', () => {
   const { template } = built;
 
   test('the task runs the processor image\'s restore-drill.js, hardened, as the drill login with IAM authentication and TLS', () => {
-    const [, task] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition')!;
-    expect(task.Properties).toMatchObject({ Family: 'hipaa-fhir-restore-drill-prod', RequiresCompatibilities: ['FARGATE'], Cpu: '256', Memory: '512' });
-    const [container] = task.Properties!.ContainerDefinitions as Array<Record<string, unknown>>;
+    template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Family: 'hipaa-fhir-restore-drill-prod', RequiresCompatibilities: ['FARGATE'], Cpu: '256', Memory: '512' });
+    const [container] = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0].Properties.ContainerDefinitions as Array<Record<string, unknown>>;
     expect(container).toMatchObject({ Command: ['node', 'dist/processor/restore-drill.js'], ReadonlyRootFilesystem: true, User: '1000', Image: 'example/processor:test' });
     expect(container.Secrets).toBeUndefined();
     expect(Object.fromEntries((container.Environment as Array<{ Name: string; Value: string }>).map((e) => [e.Name, e.Value]))).toEqual({
@@ -156,26 +154,32 @@ describe('RestoreDrill: task, schedule and alarms', () => {
   });
 
   test('EventBridge runs exactly this task on the configured schedule, in the isolated subnets, with no public IP', () => {
-    const [, rule] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::Events::Rule')!;
-    expect(rule.Properties).toMatchObject({ Name: 'hipaa-fhir-restore-drill-prod', ScheduleExpression: 'cron(0 3 ? * SUN *)', State: 'ENABLED' });
-    const [target] = rule.Properties!.Targets as Array<{ EcsParameters: Record<string, unknown>; RoleArn: unknown }>;
-    const [taskId] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition')!;
-    const [sgId] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::EC2::SecurityGroup')!;
-    expect(target.EcsParameters).toEqual({
-      TaskDefinitionArn: { Ref: taskId }, TaskCount: 1, LaunchType: 'FARGATE', PlatformVersion: 'LATEST',
-      NetworkConfiguration: { AwsVpcConfiguration: { AssignPublicIp: 'DISABLED', SecurityGroups: [{ 'Fn::GetAtt': [sgId, 'GroupId'] }], Subnets: [{ Ref: expect.stringMatching(/^VpcworkloadSubnet1/) }, { Ref: expect.stringMatching(/^VpcworkloadSubnet2/) }] } },
+    const { drill } = built;
+    const taskId = logicalIdOf(drill.taskDefinition);
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'hipaa-fhir-restore-drill-prod', ScheduleExpression: 'cron(0 3 ? * SUN *)', State: 'ENABLED',
+      Targets: [Match.objectLike({
+        EcsParameters: {
+          TaskDefinitionArn: { Ref: taskId }, TaskCount: 1, LaunchType: 'FARGATE', PlatformVersion: 'LATEST',
+          NetworkConfiguration: { AwsVpcConfiguration: {
+            AssignPublicIp: 'DISABLED', SecurityGroups: [getAtt(built.securityGroup, 'GroupId')],
+            Subnets: [{ Ref: Match.stringLikeRegexp('^VpcworkloadSubnet1') }, { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet2') }],
+          } },
+        },
+        RoleArn: getAtt(drill.taskDefinition.node.findChild('EventsRole')),
+      })],
     });
     // The schedule's role runs this task definition on this cluster and passes exactly the two drill roles.
-    const events = policyOf(template, 'RestoreDrillTaskEventsRole');
-    const [clusterId] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::ECS::Cluster')!;
-    expect(events.Statement.find((s) => s.Action === 'ecs:RunTask')).toMatchObject({ Resource: { Ref: taskId }, Condition: { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [clusterId, 'Arn'] } } } });
+    const events = policyOf(template, drill.taskDefinition.node.findChild('EventsRole'));
+    expect(events.Statement.find((s) => s.Action === 'ecs:RunTask')).toMatchObject({ Resource: { Ref: taskId }, Condition: { ArnEquals: { 'ecs:cluster': getAtt(built.cluster) } } });
     const passed = events.Statement.filter((s) => s.Action === 'iam:PassRole').flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
-    expect(passed).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^RestoreDrillExecutionRole/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^RestoreDrillTaskRole/), 'Arn'] }]);
+    expect(passed).toEqual([getAtt(drill.taskDefinition.obtainExecutionRole()), getAtt(drill.taskDefinition.taskRole)]);
   });
 
   test('alarms: RPO and RTO over their targets, a failed drill, and no success in the calendar week (wall clock, missing data breaching), to the alarm topic', () => {
-    const alarms = Object.fromEntries(resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([id, r]) => [id.replace(/^RestoreDrill/, '').replace(/[0-9A-F]{8}$/, ''), r.Properties!]));
-    const [topicId] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::SNS::Topic')!;
+    const alarms = Object.fromEntries(Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, r]) => [id.replace(/^RestoreDrill/, '').replace(/[0-9A-F]{8}$/, ''), r.Properties]));
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
     const common = { Namespace: 'HipaaFhir/RestoreDrill', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'hipaa-fhir-db-prod' }], AlarmActions: [{ Ref: topicId }], EvaluationPeriods: 1 };
     expect(alarms).toEqual({
       RpoOverTarget: expect.objectContaining({ ...common, MetricName: 'RecoveryPointSeconds', Statistic: 'Maximum', Threshold: 900, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'ignore' }),
@@ -192,14 +196,13 @@ describe('RestoreDrill: task, schedule and alarms', () => {
     daily.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RecoveryTimeSeconds', Threshold: 2700 });
     daily.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DrillSucceeded', Statistic: 'Maximum', Period: 86400, EvaluationWindow: { WallClockWindow: { Timezone: 'UTC' } } });
     // The wait is bounded by twice the RTO target (at least an hour), the TTL three hours beyond it.
-    const [, task] = resourcesOf(daily).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition')!;
-    const env = Object.fromEntries(((task.Properties!.ContainerDefinitions as Array<{ Environment: Array<{ Name: string; Value: string }> }>)[0].Environment).map((e) => [e.Name, e.Value]));
+    const [task] = Object.values(daily.findResources('AWS::ECS::TaskDefinition'));
+    const env = Object.fromEntries(((task.Properties.ContainerDefinitions as Array<{ Environment: Array<{ Name: string; Value: string }> }>)[0].Environment).map((e) => [e.Name, e.Value]));
     expect([env.DRILL_AVAILABLE_TIMEOUT_MINUTES, env.DRILL_TTL_MINUTES]).toEqual(['90', '270']);
   });
 
   test('a prefix that would not leave room for the timestamp is refused', () => {
-    const app = new App();
-    const stack = new Stack(app, 'Bad', { env: { account: ACCOUNT, region: REGION } });
+    const stack = new Stack(constructTestApp(), 'Bad', { env: { account: ACCOUNT, region: REGION } });
     // Checked before anything else is built, so only these two props matter here. The longest
     // project and suffix leave room (12 + 20 characters), so a naming that does not is made by hand.
     const naming = Object.assign(Object.create(Naming.prototype) as Naming, { project: 'p', suffix: 'x'.repeat(44) });
@@ -208,44 +211,5 @@ describe('RestoreDrill: task, schedule and alarms', () => {
       .toThrow(`RestoreDrill instance prefix "p-drill-${'x'.repeat(44)}-" must leave 14 of RDS's 63 characters: shorten project or environmentSuffix`);
     // Every valid project and suffix fits.
     expect(new Naming('p'.repeat(12), 's'.repeat(20)).restoreDrillInstancePrefix.length + DRILL_TIMESTAMP_LENGTH).toBeLessThanOrEqual(63);
-  });
-});
-
-describe('RestoreDrill in the compute stack', () => {
-  const prod = synthStage({ environmentSuffix: 'prod', profile: 'production' });
-  const eph = synthStage({ environmentSuffix: 'dev', profile: 'development' });
-
-  test('production: the drill, its outputs and the RDS API endpoint; development (off by default): none of them', () => {
-    expect(Object.keys(prod.stage.outputs)).toEqual(expect.arrayContaining(['RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName']));
-    prod.templates.compute.hasResourceProperties('AWS::ECS::TaskDefinition', { Family: 'hipaa-fhir-restore-drill-prod' });
-    prod.templates.compute.hasResourceProperties('AWS::Events::Rule', { Name: 'hipaa-fhir-restore-drill-prod' });
-    const endpoints = (t: Template) => resourcesOf(t).filter(([, r]) => r.Type === 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties!.ServiceName));
-    expect(endpoints(prod.templates.network).filter((s) => s.includes('.rds'))).toHaveLength(1);
-    expect(endpoints(eph.templates.network).filter((s) => s.includes('.rds'))).toHaveLength(0);
-    expect(Object.keys(eph.stage.outputs).filter((k) => k.startsWith('RestoreDrill'))).toEqual([]);
-    expect(resourcesOf(eph.templates.compute).filter(([, r]) => r.Type === 'AWS::Events::Rule')).toEqual([]);
-  });
-
-  test('the drill restores the stage\'s own live instance, as the configured drill login, into the stage\'s drill prefix', () => {
-    const [, task] = resourcesOf(prod.templates.compute).find(([, r]) => r.Type === 'AWS::ECS::TaskDefinition' && r.Properties?.Family === 'hipaa-fhir-restore-drill-prod')!;
-    const env = Object.fromEntries(((task.Properties!.ContainerDefinitions as Array<{ Environment: Array<{ Name: string; Value: unknown }> }>)[0].Environment).map((e) => [e.Name, e.Value]));
-    expect(env).toMatchObject({ DRILL_INSTANCE_PREFIX: PREFIX, DB_USER: 'fhir_drill', PROJECT: 'hipaa-fhir', ENVIRONMENT_SUFFIX: 'prod' });
-    expect(JSON.stringify(env.DRILL_SOURCE_INSTANCE)).toMatch(/hipaa-fhir-data-prod:.*DatabaseInstance/);
-    const policy = JSON.stringify(policyOf(prod.templates.compute, 'RestoreDrillTaskRole'));
-    expect(policy).toContain(DB_KEY_ALIAS);
-    expect(policy).toContain(':og:default:postgres-16');
-  });
-
-  test('the live instance\'s subnet and parameter groups carry the tags the restore statement requires, and its key the alias', () => {
-    const tags = (type: string) => resourcesOf(prod.templates.data).filter(([, r]) => r.Type === type)
-      .map(([, r]) => Object.fromEntries((r.Properties!.Tags as Array<{ Key: string; Value: string }>).filter((t) => ['Project', 'EnvironmentSuffix'].includes(t.Key)).map((t) => [t.Key, t.Value])));
-    expect(tags('AWS::RDS::DBSubnetGroup')).toEqual([{ Project: 'hipaa-fhir', EnvironmentSuffix: 'prod' }]);
-    expect(tags('AWS::RDS::DBParameterGroup')).toEqual([{ Project: 'hipaa-fhir', EnvironmentSuffix: 'prod' }]);
-    prod.templates.data.hasResourceProperties('AWS::KMS::Alias', { AliasName: DB_KEY_ALIAS });
-    // The instance itself uses exactly that subnet group, parameter group and key.
-    const [, instance] = resourcesOf(prod.templates.data).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')!;
-    const [subnetGroup] = resourcesOf(prod.templates.data).find(([, r]) => r.Type === 'AWS::RDS::DBSubnetGroup')!;
-    const [parameterGroup] = resourcesOf(prod.templates.data).find(([, r]) => r.Type === 'AWS::RDS::DBParameterGroup')!;
-    expect(instance.Properties).toMatchObject({ DBSubnetGroupName: { Ref: subnetGroup }, DBParameterGroupName: { Ref: parameterGroup } });
   });
 });

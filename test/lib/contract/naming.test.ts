@@ -57,5 +57,9 @@ describe('Naming', () => {
 
   test('the stream prefix is a prefix of every stream name of the project', () => {
     expect(naming.streamName.startsWith(Naming.streamNamePrefix('hipaa-fhir'))).toBe(true);
+    // (from the shared trail's selector) any environment's stream, and a preview's.
+    expect(new Naming('hipaa-fhir', 'abc-123').streamName.startsWith(Naming.streamNamePrefix('hipaa-fhir'))).toBe(true);
+    expect(Naming.anyPreview('hipaa-fhir').streamName.startsWith(Naming.streamNamePrefix('hipaa-fhir'))).toBe(true);
+    expect(new Naming('other', 'dev').streamName.startsWith(Naming.streamNamePrefix('hipaa-fhir'))).toBe(false);
   });
 });

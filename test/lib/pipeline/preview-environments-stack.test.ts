@@ -1,9 +1,11 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parsePreviewConfig } from '../../../lib/config';
+import { EncryptionKey } from '../../../lib/constructs/encryption-key';
+import { sourceActionRoles } from '../../../lib/pipeline/connection';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
 import { PreviewEnvironmentsStack } from '../../../lib/pipeline/preview-environments-stack';
 import { referencePipelineConfig } from '../../helpers/reference-app';
-import { resourcesOf, testApp } from '../../helpers';
+import { getAtt, logicalIdOf, statementsOfRole, testApp } from '../../helpers';
 
 describe('PreviewEnvironmentsStack', () => {
   const stack = new PreviewEnvironmentsStack(testApp(), 'Ephemeral', {
@@ -11,8 +13,12 @@ describe('PreviewEnvironmentsStack', () => {
     previews: parsePreviewConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '444444444444', bootstrapQualifier: 'branches' }, 'hipaa-fhir'),
   });
   const template = Template.fromStack(stack);
-  const pipelines = Object.fromEntries(resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline').map(([, r]) => [r.Properties!.Name as string, r.Properties!]));
-  const project = (name: string) => resourcesOf(template).find(([, r]) => r.Type === 'AWS::CodeBuild::Project' && r.Properties?.Name === name)![1].Properties!;
+  const pipelines = Object.fromEntries(Object.values(template.findResources('AWS::CodePipeline::Pipeline')).map((r) => [r.Properties.Name as string, r.Properties]));
+  const project = (name: string) => {
+    const found = Object.values(template.findResources('AWS::CodeBuild::Project', { Properties: { Name: name } }));
+    expect([name, found.length]).toEqual([name, 1]);
+    return found[0].Properties;
+  };
   const buildspec = (name: string) => JSON.parse((project(name).Source as { BuildSpec: string }).BuildSpec);
 
   test('three V2 pipelines on the same connection', () => {
@@ -87,24 +93,27 @@ describe('PreviewEnvironmentsStack', () => {
     expect(spec.phases.pre_build.commands).toEqual(file.phases.pre_build.commands);
   });
 
-  const statementsOf = (idPart: string) => (resourcesOf(template).find(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(idPart))![1].Properties!.PolicyDocument as { Statement: Array<{ Sid?: string; Action: string | string[]; Resource: string | string[] }> }).Statement;
-  const assumable = (idPart: string) => statementsOf(idPart).filter((st) => [st.Action].flat().includes('sts:AssumeRole')).flatMap((st) => [st.Resource].flat()).sort();
+  /** The statements of a build's role (`<Project>Role`, e.g. DeployProjectRole). */
+  const statementsOf = (project: string) => statementsOfRole(template, stack.node.findChild(`${project}Role`));
+  const assumable = (project: string) => statementsOf(project).filter((st) => [st.Action].flat().includes('sts:AssumeRole')).flatMap((st) => [st.Resource].flat()).sort();
 
   test('per-branch builds assume only roles in the sandbox account: its own bootstrap, its manager role, per-branch post-deploy roles', () => {
-    expect(assumable('DeployProjectRoleDefaultPolicy')).toEqual([
+    expect(assumable('DeployProject')).toEqual([
       'arn:aws:iam::444444444444:role/cdk-branches-deploy-role-444444444444-eu-west-2',
       'arn:aws:iam::444444444444:role/cdk-branches-file-publishing-role-444444444444-eu-west-2',
       'arn:aws:iam::444444444444:role/cdk-branches-image-publishing-role-444444444444-eu-west-2',
       'arn:aws:iam::444444444444:role/hipaa-fhir-preview-manager',
     ]);
-    for (const id of ['DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy']) {
+    for (const id of ['DestroyProject', 'SweepProject']) {
       expect(assumable(id)).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-preview-manager']);
     }
     // br- is a prefix no long-lived suffix may have: the pattern matches no dev or prod role.
-    expect(assumable('IntegrationTestProjectRoleDefaultPolicy')).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-post-deploy-br-*']);
-    for (const id of ['DeployProjectRoleDefaultPolicy', 'DestroyProjectRoleDefaultPolicy', 'SweepProjectRoleDefaultPolicy', 'IntegrationTestProjectRoleDefaultPolicy']) {
-      const json = JSON.stringify(statementsOf(id));
-      expect(json).not.toMatch(/cloudformation:(CreateStack|UpdateStack|DeleteStack)|iam:PassRole|kinesis:|ecs:RunTask|111111111111:role\/cdk-|333333333333/);
+    expect(assumable('IntegrationTestProject')).toEqual(['arn:aws:iam::444444444444:role/hipaa-fhir-post-deploy-br-*']);
+    for (const id of ['DeployProject', 'DestroyProject', 'SweepProject', 'IntegrationTestProject']) {
+      const statements = statementsOf(id);
+      expect(statements.length).toBeGreaterThan(0);
+      expect([id, statements.flatMap((st) => [st.Action].flat()).filter((a) => /^(cloudformation:(CreateStack|UpdateStack|DeleteStack)|iam:PassRole|kinesis:|ecs:RunTask)/.test(a))]).toEqual([id, []]);
+      expect(JSON.stringify(statements)).not.toMatch(/111111111111:role\/cdk-|333333333333/);
     }
   });
 
@@ -115,10 +124,10 @@ describe('PreviewEnvironmentsStack', () => {
       Action: ['codeconnections:UseConnection', 'codestar-connections:UseConnection'],
       Resource: ['arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000', 'arn:aws:codestar-connections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000'],
     };
-    const sourcePolicies = resourcesOf(template).filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && /SourceCodePipelineActionRoleDefaultPolicy/.test(id));
-    expect(sourcePolicies).toHaveLength(3);
-    for (const [, policy] of [...sourcePolicies, resourcesOf(template).find(([id]) => id.startsWith('SweepProjectRoleDefaultPolicy'))!]) {
-      expect((policy.Properties!.PolicyDocument as { Statement: unknown[] }).Statement).toContainEqual(both);
+    const sourceRoles = [stack.deployPipeline, stack.destroyPipeline, stack.sweeperPipeline].flatMap((p) => sourceActionRoles(p));
+    expect(sourceRoles).toHaveLength(3);
+    for (const role of [...sourceRoles, stack.node.findChild('SweepProjectRole')]) {
+      expect([role.node.path, statementsOfRole(template, role)]).toEqual([role.node.path, expect.arrayContaining([both])]);
     }
   });
 
@@ -133,11 +142,11 @@ describe('PreviewEnvironmentsStack', () => {
 
   test('the sweeper runs hourly from a full clone (to list live branches), never on push', () => {
     // The schedule starts the sweeper pipeline (by its logical id), not the deploy or destroy one.
-    const sweeperId = resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodePipeline::Pipeline' && r.Properties?.Name === 'hipaa-fhir-preview-sweeper').map(([id]) => id);
-    expect(sweeperId).toHaveLength(1);
+    expect(pipelines['hipaa-fhir-preview-sweeper']).toBeDefined();
+    expect(Object.keys(template.findResources('AWS::CodePipeline::Pipeline', { Properties: { Name: 'hipaa-fhir-preview-sweeper' } }))).toEqual([logicalIdOf(stack.sweeperPipeline)]);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
-      Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', ['arn:aws:codepipeline:eu-west-2:111111111111:', { Ref: sweeperId[0] }]] } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', ['arn:aws:codepipeline:eu-west-2:111111111111:', { Ref: logicalIdOf(stack.sweeperPipeline) }]] } })],
     });
     const source = (pipelines['hipaa-fhir-preview-sweeper'].Stages as Array<{ Actions: Array<{ Configuration: Record<string, unknown> }> }>)[0].Actions[0];
     expect(source.Configuration).toMatchObject({ DetectChanges: false, OutputArtifactFormat: 'CODEBUILD_CLONE_REF' });
@@ -145,9 +154,9 @@ describe('PreviewEnvironmentsStack', () => {
   });
 
   test('builds and artifacts are encrypted with the stack\'s key', () => {
-    for (const [, r] of resourcesOf(template).filter(([, r]) => r.Type === 'AWS::CodeBuild::Project')) {
-      expect(r.Properties!.EncryptionKey).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] });
-    }
-    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/previews/codebuild', KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } });
+    const key = getAtt((stack.node.findChild('Key') as EncryptionKey).key);
+    template.resourceCountIs('AWS::CodeBuild::Project', 4);
+    template.allResourcesProperties('AWS::CodeBuild::Project', { EncryptionKey: key });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/previews/codebuild', KmsKeyId: key });
   });
 });

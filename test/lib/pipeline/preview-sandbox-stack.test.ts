@@ -1,7 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { PreviewSandboxStack } from '../../../lib/pipeline/preview-sandbox-stack';
 import { referencePreviewConfig, referencePipelineConfig } from '../../helpers/reference-app';
-import { resourcesOf, testApp } from '../../helpers';
+import { statementsOfRole, testApp } from '../../helpers';
 
 describe('PreviewSandboxStack', () => {
   const stack = new PreviewSandboxStack(testApp(), 'PreviewSandbox', { pipeline: referencePipelineConfig(), previews: referencePreviewConfig() });
@@ -13,21 +13,22 @@ describe('PreviewSandboxStack', () => {
   });
 
   test('the manager role trusts exactly the deploy, destroy and sweep builds of the tooling account', () => {
-    const [, role] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Role')!;
-    expect(role.Properties!.RoleName).toBe('hipaa-fhir-preview-manager');
-    expect(role.Properties!.AssumeRolePolicyDocument).toEqual({
-      Version: '2012-10-17',
-      Statement: [{
-        Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' },
-        Condition: { ArnEquals: { 'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-preview-${n}`) } },
-      }],
+    template.resourceCountIs('AWS::IAM::Role', 1);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'hipaa-fhir-preview-manager',
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{
+          Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Condition: { ArnEquals: { 'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-preview-${n}`) } },
+        }],
+      },
     });
   });
 
   test('it deletes only stacks that are per-branch by name (br-) and by tag (Preview=true)', () => {
-    const [, policy] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::IAM::Policy')!;
-    const statements = (policy.Properties!.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
-    expect(statements).toEqual([
+    template.resourceCountIs('AWS::IAM::Policy', 1);
+    expect(statementsOfRole(template, stack.managerRole)).toEqual([
       { Sid: 'ListEnvironments', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: '*' },
       {
         Sid: 'DeletePreviewStacksOnly', Effect: 'Allow', Action: 'cloudformation:DeleteStack',

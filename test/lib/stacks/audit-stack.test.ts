@@ -1,139 +1,148 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ToolingNames } from '../../../lib/contract';
 import { DATABASE_AUTH_FAILURE_PATTERN, TRAIL_FILTERS } from '../../../lib/constructs/security-alarms';
-import { resourcesOf, synthStage } from '../../helpers';
+import { EncryptedLogGroup } from '../../../lib/constructs/encrypted-log-group';
+import { getAtt, logicalIdOf, synthStage } from '../../helpers';
+
+const inAccount = (prefix: string, suffix: string) => ({ 'Fn::Join': ['', [prefix, { Ref: 'AWS::AccountId' }, suffix]] });
+/** A weak reference to an output of the data stack (Fn::GetStackOutput). */
+const fromData = (suffix: string) => ({ 'Fn::GetStackOutput': Match.objectLike({ StackName: `hipaa-fhir-data-${suffix}` }) });
 
 describe('AuditStack', () => {
-  const shared = synthStage({ environmentSuffix: 'aud', profile: 'development' }).templates.audit;
-  const dedicated = synthStage({ environmentSuffix: 'aud', profile: 'production', alarmEmail: 'soc@example.org' }).templates.audit;
+  const sharedStage = synthStage({ environmentSuffix: 'aud', profile: 'development' });
+  const dedicatedStage = synthStage({ environmentSuffix: 'aud', profile: 'production', alarmEmail: 'soc@example.org' });
+  const shared = sharedStage.templates.audit;
+  const dedicated = dedicatedStage.templates.audit;
+  const { naming } = dedicatedStage.stage.config;
+  const auditKey = (stage: typeof sharedStage) => getAtt(stage.stage.audit.auditKey.key);
+  const trailLogGroup = (dedicatedStage.stage.audit.node.findChild('TrailLogs') as EncryptedLogGroup).logGroup;
 
   test('shared trail mode creates no trail, so ephemeral stages do not count against the five-trail limit', () => {
+    expect([sharedStage.stage.config.audit.trailMode, dedicatedStage.stage.config.audit.trailMode]).toEqual(['shared', 'dedicated']);
     shared.resourceCountIs('AWS::CloudTrail::Trail', 0);
     shared.resourceCountIs('AWS::S3::Bucket', 0);
+    shared.hasOutput('TrailMode', { Value: 'shared' });
+    shared.hasOutput('TrailName', { Value: new ToolingNames('hipaa-fhir').sharedTrailNaming.trailName });
     shared.hasOutput('TrailName', { Value: 'hipaa-fhir-trail-shared' });
   });
 
-  test('dedicated mode: one trail with validation, KMS, CloudWatch delivery, management and this stream\'s data events', () => {
+  test('dedicated mode: one trail of its own, on the audit key and trail log group, recording this environment\'s stream', () => {
     dedicated.resourceCountIs('AWS::CloudTrail::Trail', 1);
     dedicated.hasResourceProperties('AWS::CloudTrail::Trail', {
-      TrailName: 'hipaa-fhir-trail-aud',
+      TrailName: naming.trailName,
       EnableLogFileValidation: true,
       IncludeGlobalServiceEvents: true,
-      KMSKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AuditKey'), 'Arn'] },
-      CloudWatchLogsLogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TrailLogs'), 'Arn'] },
+      KMSKeyId: auditKey(dedicatedStage),
+      CloudWatchLogsLogGroupArn: getAtt(trailLogGroup),
       AdvancedEventSelectors: [
         { Name: 'Management events', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] },
         {
-          Name: Match.anyValue(),
+          Name: 'Kinesis data events for patient-record streams',
           FieldSelectors: [
             { Field: 'eventCategory', Equals: ['Data'] },
             { Field: 'resources.type', Equals: ['AWS::Kinesis::Stream'] },
-            { Field: 'resources.ARN', Equals: [{ 'Fn::GetStackOutput': Match.objectLike({ StackName: 'hipaa-fhir-data-aud' }) }] },
+            { Field: 'resources.ARN', Equals: [fromData('aud')] },
           ],
         },
       ],
+      EventSelectors: Match.absent(),
     });
-    const trail = resourcesOf(dedicated).find(([, r]) => r.Type === 'AWS::CloudTrail::Trail')![1];
-    expect(trail.Properties?.EventSelectors).toBeUndefined();
+    expect(naming.trailName).toBe('hipaa-fhir-trail-aud');
+    dedicated.hasOutput('TrailName', { Value: 'hipaa-fhir-trail-aud', Description: 'Trail of this environment' });
   });
 
-  test('the trail bucket is KMS-encrypted, versioned, TLS-only, private and access-logged; production keeps it', () => {
-    dedicated.hasResource('AWS::S3::Bucket', {
-      Properties: Match.objectLike({
-        BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AuditKey'), 'Arn'] } } })] },
-        VersioningConfiguration: { Status: 'Enabled' },
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-        LoggingConfiguration: Match.objectLike({ DestinationBucketName: { Ref: Match.stringLikeRegexp('AccessLogsBucket') } }),
-      }),
-      DeletionPolicy: 'Retain',
+  test('the trail bucket is encrypted with the audit key; production keeps both buckets', () => {
+    dedicated.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: auditKey(dedicatedStage) } })] },
     });
-    const policies = resourcesOf(dedicated).filter(([, r]) => r.Type === 'AWS::S3::BucketPolicy');
-    expect(policies).toHaveLength(2);
-    for (const [, policy] of policies) {
-      expect(JSON.stringify(policy.Properties)).toContain('"aws:SecureTransport":"false"');
-    }
+    dedicated.resourceCountIs('AWS::S3::Bucket', 2);
+    dedicated.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    // Log files are kept as long as the profile keeps logs.
+    dedicated.resourcePropertiesCountIs('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 2192 })] } }, 2);
   });
 
   test('the audit key admits CloudTrail only for this trail, and Logs only for the audit groups', () => {
-    const key = resourcesOf(dedicated).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('AuditKey'))![1];
-    const statements = (key.Properties?.KeyPolicy as { Statement: Array<Record<string, unknown>> }).Statement;
-    const trailStatement = statements.find((s) => s.Sid === 'AllowCloudTrailToEncryptLogFiles')!;
-    expect(JSON.stringify(trailStatement.Condition)).toContain(':trail/hipaa-fhir-trail-aud');
-    const logs = statements.find((s) => s.Sid === 'AllowCloudWatchLogsForNamedLogGroups')!;
-    expect(JSON.stringify(logs.Condition)).toContain('log-group:/hipaa-fhir/aud/audit/application');
-    expect(JSON.stringify(logs.Condition)).toContain('log-group:/hipaa-fhir/aud/audit/cloudtrail');
-    const sharedKey = resourcesOf(shared).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('AuditKey'))![1];
-    expect(JSON.stringify(sharedKey.Properties?.KeyPolicy)).not.toContain('cloudtrail.amazonaws.com');
+    const trailArn = inAccount('arn:aws:cloudtrail:eu-west-2:', ':trail/hipaa-fhir-trail-aud');
+    dedicated.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([
+        Match.objectLike({ Sid: 'AllowCloudWatchLogsForNamedLogGroups', Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
+          inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
+          inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/cloudtrail'),
+        ] } } }),
+        Match.objectLike({ Sid: 'AllowCloudTrailToEncryptLogFiles', Condition: Match.objectLike({ StringEquals: { 'aws:SourceArn': trailArn } }) }),
+        Match.objectLike({ Sid: 'AllowCloudTrailToDescribeKey', Condition: { StringEquals: { 'aws:SourceArn': trailArn } } }),
+      ]) },
+    });
+    shared.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowCloudWatchLogsForNamedLogGroups', Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
+        inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
+      ] } } })]) },
+    });
+    // In shared mode no trail may use the key.
+    shared.resourcePropertiesCountIs('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudtrail.amazonaws.com' } })]) } }, 0);
   });
 
   test('security alarms: trail patterns in dedicated mode, database authentication failures in both', () => {
-    const patterns = (t: typeof shared) => resourcesOf(t).filter(([, r]) => r.Type === 'AWS::Logs::MetricFilter').map(([, r]) => r.Properties?.FilterPattern);
-    expect(patterns(dedicated).sort()).toEqual([...Object.values(TRAIL_FILTERS), DATABASE_AUTH_FAILURE_PATTERN].sort());
+    const patterns = (t: Template) => Object.values(t.findResources('AWS::Logs::MetricFilter')).map((r) => r.Properties.FilterPattern).sort();
+    expect(patterns(dedicated)).toEqual([...Object.values(TRAIL_FILTERS), DATABASE_AUTH_FAILURE_PATTERN].sort());
     expect(patterns(shared)).toEqual([DATABASE_AUTH_FAILURE_PATTERN]);
+    expect([sharedStage.stage.audit.securityAlarms.length, dedicatedStage.stage.audit.securityAlarms.length]).toEqual([1, 4]);
     dedicated.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     dedicated.allResourcesProperties('AWS::CloudWatch::Alarm', {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
-      AlarmActions: [{ Ref: Match.stringLikeRegexp('SecurityAlarmTopic') }],
+      AlarmActions: [{ Ref: logicalIdOf(dedicatedStage.stage.audit.alarmTopic) }],
     });
+    // The database alarm watches the data stack's PostgreSQL log; the trail alarms the trail's own group.
     dedicated.hasResourceProperties('AWS::Logs::MetricFilter', {
       FilterPattern: DATABASE_AUTH_FAILURE_PATTERN,
-      LogGroupName: { 'Fn::GetStackOutput': Match.objectLike({ StackName: 'hipaa-fhir-data-aud' }) },
+      LogGroupName: fromData('aud'),
       MetricTransformations: [Match.objectLike({ MetricNamespace: 'hipaa-fhir/aud/Security', MetricName: 'DatabaseAuthenticationFailures' })],
     });
+    dedicated.resourcePropertiesCountIs('AWS::Logs::MetricFilter', { LogGroupName: { Ref: logicalIdOf(trailLogGroup) } }, 3);
   });
 
-  test('the alarm topic is KMS-encrypted and TLS-only, with the configured subscriber', () => {
+  test('the alarm topic is named for the environment, encrypted with the audit key, with the configured subscriber', () => {
     dedicated.hasResourceProperties('AWS::SNS::Topic', {
-      TopicName: 'hipaa-fhir-security-alarms-aud',
-      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AuditKey'), 'Arn'] },
+      TopicName: naming.topicName('security-alarms'),
+      KmsMasterKeyId: auditKey(dedicatedStage),
     });
-    dedicated.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
-    });
+    expect(naming.topicName('security-alarms')).toBe('hipaa-fhir-security-alarms-aud');
     dedicated.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'soc@example.org' });
     shared.resourceCountIs('AWS::SNS::Subscription', 0);
+    dedicated.hasOutput('SecurityAlarmTopicArn', { Value: { Ref: logicalIdOf(dedicatedStage.stage.audit.alarmTopic) } });
   });
 
   // Issue 8, defect 1: with only the enforceSSL Deny, CloudWatch alarms could not publish.
   test('CloudWatch alarms of this account may publish to the topic, and use its key', () => {
-    for (const template of [shared, dedicated]) {
-      const [, policy] = resourcesOf(template).find(([, r]) => r.Type === 'AWS::SNS::TopicPolicy')!;
-      const statements = (policy.Properties!.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
-      const allow = statements.filter((st) => st.Effect === 'Allow');
-      expect(allow).toEqual([{
-        Sid: 'AllowCloudWatchAlarmsToPublish',
-        Effect: 'Allow',
-        Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: 'sns:Publish',
-        Resource: { Ref: expect.stringMatching(/^SecurityAlarmTopic/) },
-        Condition: {
-          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-          ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:aws:cloudwatch:eu-west-2:', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
-        },
-      }]);
-      const [, key] = resourcesOf(template).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith('AuditKey'))!;
-      const keyStatements = (key.Properties!.KeyPolicy as { Statement: Array<Record<string, unknown>> }).Statement;
-      expect(keyStatements).toContainEqual(expect.objectContaining({
-        Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-      }));
+    for (const stage of [sharedStage, dedicatedStage]) {
+      const template = stage.templates.audit;
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: logicalIdOf(stage.stage.audit.alarmTopic) }],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowCloudWatchAlarmsToPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' })]) },
+      });
+      template.hasResourceProperties('AWS::KMS::Key', {
+        KeyPolicy: { Statement: Match.arrayWith([{
+          Sid: 'AllowCloudWatchAlarmsToPublishEncrypted', Effect: 'Allow', Resource: '*',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+        }]) },
+      });
     }
   });
 
   test('audit log groups are encrypted with the stack\'s audit key, with profile retention', () => {
-    // The audit key by its logical id: the stack's only KMS key, the one the trail uses too.
-    const auditKey = (t: typeof dedicated) => {
-      const keys = resourcesOf(t).filter(([, r]) => r.Type === 'AWS::KMS::Key').map(([id]) => id);
-      expect(keys).toEqual([expect.stringMatching(/^AuditKey/)]);
-      return { 'Fn::GetAtt': [keys[0], 'Arn'] };
-    };
-    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 2192, KmsKeyId: auditKey(dedicated) });
-    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail', RetentionInDays: 2192, KmsKeyId: auditKey(dedicated) });
-    shared.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 7, KmsKeyId: auditKey(shared) });
+    // The audit key: the stack's only KMS key, the one the trail uses too.
+    for (const stage of [sharedStage, dedicatedStage]) stage.templates.audit.resourceCountIs('AWS::KMS::Key', 1);
+    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 2192, KmsKeyId: auditKey(dedicatedStage) });
+    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail', RetentionInDays: 2192, KmsKeyId: auditKey(dedicatedStage) });
+    shared.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 7, KmsKeyId: auditKey(sharedStage) });
     // No audit log group of either mode escapes the check.
-    expect(resourcesOf(dedicated).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')).toHaveLength(2);
-    expect(resourcesOf(shared).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')).toHaveLength(1);
+    dedicated.resourceCountIs('AWS::Logs::LogGroup', 2);
+    shared.resourceCountIs('AWS::Logs::LogGroup', 1);
+    dedicated.hasOutput('ApplicationAuditLogGroupName', { Value: { Ref: logicalIdOf(dedicatedStage.stage.audit.appAuditLogGroup.logGroup) } });
+    dedicated.hasOutput('AuditKeyArn', { Value: auditKey(dedicatedStage) });
   });
 });

@@ -1,131 +1,127 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { DATABASE_PARAMETERS } from '../../../lib/constructs/patient-database';
-import { resourcesOf, synthStage } from '../../helpers';
+import { EncryptionKey } from '../../../lib/constructs/encryption-key';
+import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
+import { DataStack } from '../../../lib/stacks/data-stack';
+import { getAtt, logicalIdOf, synthStage } from '../../helpers';
+
+/** An EncryptionKey of the data stack, by its construct id (StreamKey, DatabaseKey, DatabaseLogKey). */
+const keyOf = (stack: DataStack, id: string) => (stack.node.findChild(id) as EncryptionKey).key;
+/** A strong import of a network-stack value (see reference-strength.ts). */
+const fromNetwork = (suffix: string, pattern: string) => ({ 'Fn::ImportValue': Match.stringLikeRegexp(`^hipaa-fhir-network-${suffix}:ExportsOutput.*${pattern}`) });
 
 describe('DataStack', () => {
   const eph = synthStage({ environmentSuffix: 'data', profile: 'development', databaseSecretName: 'hipaa-fhir/previews/db-credentials' });
   const prod = synthStage({ environmentSuffix: 'data', profile: 'production' });
   const data = eph.templates.data;
   const prodData = prod.templates.data;
+  const { naming } = eph.stage.config;
 
-  const keyRef = (idPattern: string) => ({ 'Fn::GetAtt': [Match.stringLikeRegexp(idPattern), 'Arn'] });
-
-  test('the stream is encrypted with its own CMK, named with the suffix', () => {
+  test('the stream is named with the suffix, encrypted with the stack\'s stream key, sized and kept by the profile', () => {
     data.hasResourceProperties('AWS::Kinesis::Stream', {
-      Name: 'hipaa-fhir-records-data',
-      StreamEncryption: { EncryptionType: 'KMS', KeyId: keyRef('StreamKey') },
+      Name: naming.streamName,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: getAtt(eph.stage.data.streamKey) },
       ShardCount: 1,
       RetentionPeriodHours: 24,
     });
-    prodData.hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' }, RetentionPeriodHours: 168 });
+    expect(naming.streamName).toBe('hipaa-fhir-records-data');
+    prodData.hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' }, RetentionPeriodHours: 168, StreamEncryption: { EncryptionType: 'KMS', KeyId: getAtt(prod.stage.data.streamKey) } });
   });
 
-  test('every key rotates', () => {
-    const keys = resourcesOf(data).filter(([, r]) => r.Type === 'AWS::KMS::Key');
-    expect(keys).toHaveLength(3);
-    for (const [, key] of keys) expect(key.Properties?.EnableKeyRotation).toBe(true);
+  test('three keys (stream, database, database logs) under the environment\'s aliases; every one rotates', () => {
+    data.resourceCountIs('AWS::KMS::Key', 3);
+    data.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    for (const [id, purpose] of [['StreamKey', 'stream'], ['DatabaseKey', 'database'], ['DatabaseLogKey', 'database-logs']]) {
+      data.hasResourceProperties('AWS::KMS::Alias', { AliasName: naming.kmsAlias(purpose), TargetKeyId: getAtt(keyOf(eph.stage.data, id)) });
+    }
+    expect(naming.streamKeyAlias).toBe(naming.kmsAlias('stream'));
   });
 
-  test('PostgreSQL 16, not public, in the isolated database subnets, storage on its CMK', () => {
+  test('the database is named with the suffix, stored on the database key, in the network layer\'s database subnets and group', () => {
     data.hasResourceProperties('AWS::RDS::DBInstance', {
-      Engine: 'postgres',
-      EngineVersion: Match.stringLikeRegexp('^16\\.'),
       DBInstanceIdentifier: 'hipaa-fhir-db-data',
-      PubliclyAccessible: false,
-      StorageEncrypted: true,
-      KmsKeyId: keyRef('DatabaseKey'),
-      EnableIAMDatabaseAuthentication: true,
-      CACertificateIdentifier: 'rds-ca-rsa2048-g1',
-      EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],
-      MonitoringInterval: 60,
-      AutoMinorVersionUpgrade: true,
+      KmsKeyId: getAtt(eph.stage.data.databaseKey),
+      VPCSecurityGroups: [fromNetwork('data', 'DatabaseSecurityGroup')],
+      DBSubnetGroupName: { Ref: logicalIdOf(eph.stage.data.patientDatabase.instance.node.findChild('SubnetGroup')) },
     });
-    const subnetGroup = resourcesOf(data).find(([, r]) => r.Type === 'AWS::RDS::DBSubnetGroup')![1];
-    const imports = JSON.stringify(subnetGroup.Properties?.SubnetIds);
-    expect(imports).toMatch(/databaseSubnet1/);
-    expect(imports).toMatch(/databaseSubnet2/);
-    expect(imports).not.toMatch(/workloadSubnet/);
+    expect(naming.dbInstanceIdentifier).toBe('hipaa-fhir-db-data');
+    data.hasResourceProperties('AWS::RDS::DBSubnetGroup', { SubnetIds: [fromNetwork('data', 'databaseSubnet1'), fromNetwork('data', 'databaseSubnet2')] });
   });
 
-  test('TLS is forced and pgaudit is preloaded and configured, without logging parameters', () => {
-    data.hasResourceProperties('AWS::RDS::DBParameterGroup', {
-      Family: 'postgres16',
-      Parameters: Match.objectLike({
-        'rds.force_ssl': '1',
-        // The minimum TLS version as deployed, not only the constant.
-        'ssl_min_protocol_version': 'TLSv1.2',
-        'shared_preload_libraries': Match.stringLikeRegexp('pgaudit'),
-        'pgaudit.log': 'read,write,ddl,role',
-        'pgaudit.log_parameter': '0',
-        'log_statement': 'none',
-      }),
+  test('the database gets the profile\'s settings: small and single-AZ in development, Multi-AZ and snapshotted in production', () => {
+    data.hasResource('AWS::RDS::DBInstance', {
+      Properties: Match.objectLike({ DBInstanceClass: 'db.t4g.micro', MultiAZ: false, DeletionProtection: false, BackupRetentionPeriod: 1 }),
+      DeletionPolicy: 'Delete',
     });
-    expect(DATABASE_PARAMETERS['ssl_min_protocol_version']).toBe('TLSv1.2');
+    prodData.hasResource('AWS::RDS::DBInstance', {
+      Properties: Match.objectLike({ DBInstanceClass: 'db.m7g.large', MultiAZ: true, DeletionProtection: true, BackupRetentionPeriod: 35, PerformanceInsightsKMSKeyId: getAtt(prod.stage.data.databaseKey) }),
+      DeletionPolicy: 'Snapshot',
+    });
   });
 
-  test('credentials come from the EXISTING secret by name; nothing creates or writes a secret', () => {
+  test('credentials come from the configured EXISTING secret; nothing creates a secret', () => {
     data.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    data.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 0);
-    data.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
-    const instance = resourcesOf(data).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')![1];
-    const creds = JSON.stringify([instance.Properties?.MasterUsername, instance.Properties?.MasterUserPassword]);
-    expect(creds).toContain('{{resolve:secretsmanager:');
-    expect(creds).toContain(':secret:hipaa-fhir/previews/db-credentials');
-    expect(creds).toContain(':SecretString:username::}}');
-    expect(creds).toContain(':SecretString:password::}}');
+    data.hasResourceProperties('AWS::RDS::DBInstance', {
+      MasterUserPassword: { 'Fn::Join': ['', ['{{resolve:secretsmanager:arn:aws:secretsmanager:eu-west-2:', { Ref: 'AWS::AccountId' }, ':secret:hipaa-fhir/previews/db-credentials:SecretString:password::}}']] },
+    });
+    data.hasOutput('DatabaseSecretName', { Value: 'hipaa-fhir/previews/db-credentials' });
+    data.hasOutput('DatabaseSecretArn', { Value: { 'Fn::Join': ['', ['arn:aws:secretsmanager:eu-west-2:', { Ref: 'AWS::AccountId' }, ':secret:hipaa-fhir/previews/db-credentials']] } });
   });
 
-  test('exported logs land in CMK-encrypted groups the stack owns, created before the instance', () => {
-    for (const logType of ['postgresql', 'upgrade']) {
+  test('exported logs land in groups encrypted with the database log key, which admits exactly this instance\'s groups, with profile retention', () => {
+    for (const logType of ['postgresql', 'upgrade'] as const) {
       data.hasResourceProperties('AWS::Logs::LogGroup', {
-        LogGroupName: `/aws/rds/instance/hipaa-fhir-db-data/${logType}`,
-        KmsKeyId: keyRef('DatabaseLogKey'),
+        LogGroupName: rdsLogGroupName('hipaa-fhir-db-data', logType),
+        KmsKeyId: getAtt(keyOf(eph.stage.data, 'DatabaseLogKey')),
         RetentionInDays: 7,
       });
     }
-    const [, instance] = resourcesOf(data).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')! as [string, { DependsOn?: string[] }];
-    const logGroupIds = resourcesOf(data).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => id);
-    expect(instance.DependsOn).toEqual(expect.arrayContaining(logGroupIds));
+    data.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({
+        Sid: 'AllowCloudWatchLogsForNamedLogGroups',
+        Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [{ 'Fn::Join': ['', ['arn:aws:logs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':log-group:/aws/rds/instance/hipaa-fhir-db-data/*']] }] } },
+      })]) },
+    });
+    data.hasOutput('DatabaseLogGroupName', { Value: { Ref: logicalIdOf(eph.stage.data.databaseLogGroup) } });
   });
 
-  test('preview: single-AZ, no deletion protection, destroyed with no snapshot', () => {
-    data.hasResource('AWS::RDS::DBInstance', {
-      Properties: Match.objectLike({ MultiAZ: false, DeletionProtection: false, BackupRetentionPeriod: 1, DeleteAutomatedBackups: true }),
-      DeletionPolicy: 'Delete',
-      UpdateReplacePolicy: 'Delete',
-    });
+  test('development: no AWS Backup plan', () => {
     data.resourceCountIs('AWS::Backup::BackupPlan', 0);
+    expect(data.findOutputs('BackupVaultName')).toEqual({});
   });
 
-  test('production: Multi-AZ, deletion protection, snapshot on delete, Performance Insights on the CMK', () => {
-    prodData.hasResource('AWS::RDS::DBInstance', {
-      Properties: Match.objectLike({
-        MultiAZ: true, DeletionProtection: true, BackupRetentionPeriod: 35,
-        EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: keyRef('DatabaseKey'),
-        DBInstanceClass: 'db.m7g.large',
-      }),
-      DeletionPolicy: 'Snapshot',
-      UpdateReplacePolicy: 'Snapshot',
-    });
-    for (const [, key] of resourcesOf(prodData).filter(([, r]) => r.Type === 'AWS::KMS::Key')) {
-      // Snapshots and logs outlive the stack; their keys must too.
-      expect(key.DeletionPolicy).toBe('Retain');
-    }
-  });
-
-  test('production: an AWS Backup plan protects the instance in a CMK vault', () => {
+  test('production: an AWS Backup plan protects the stage\'s own instance in a vault on the database key', () => {
     prodData.hasResourceProperties('AWS::Backup::BackupVault', {
-      BackupVaultName: 'hipaa-fhir-backup-data',
-      EncryptionKeyArn: keyRef('DatabaseKey'),
+      BackupVaultName: prod.stage.config.naming.resourceName('backup'),
+      EncryptionKeyArn: getAtt(prod.stage.data.databaseKey),
     });
+    expect(prod.stage.config.naming.resourceName('backup')).toBe('hipaa-fhir-backup-data');
     prodData.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: { BackupPlanRule: Match.arrayWith([Match.objectLike({ RuleName: 'Daily' }), Match.objectLike({ RuleName: 'Monthly1Year' })]) },
     });
     // The selection names exactly the stage's database instance (by its logical id), nothing else.
-    const instances = resourcesOf(prodData).filter(([, r]) => r.Type === 'AWS::RDS::DBInstance').map(([id]) => id);
-    expect(instances).toHaveLength(1);
+    prodData.resourceCountIs('AWS::RDS::DBInstance', 1);
     prodData.hasResourceProperties('AWS::Backup::BackupSelection', {
-      BackupSelection: Match.objectLike({ Resources: [{ 'Fn::Join': ['', ['arn:aws:rds:eu-west-2:', { Ref: 'AWS::AccountId' }, ':db:', { Ref: instances[0] }]] }] }),
+      BackupSelection: Match.objectLike({ Resources: [{ 'Fn::Join': ['', ['arn:aws:rds:eu-west-2:', { Ref: 'AWS::AccountId' }, ':db:', { Ref: logicalIdOf(prod.stage.data.database) }]] }] }),
     });
+    prodData.hasOutput('BackupVaultName', { Value: getAtt(prod.stage.data.backup!.vault, 'BackupVaultName') });
+  });
+
+  test('production: snapshots and logs outlive the stack, so their keys do too', () => {
+    prodData.resourceCountIs('AWS::KMS::Key', 3);
+    prodData.allResources('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
+  });
+
+  test('the live instance\'s subnet and parameter groups carry the tags the restore drill\'s restore statement requires, and its key the alias', () => {
+    const { naming: prodNaming } = prod.stage.config;
+    const envTags = Match.arrayWith([{ Key: 'EnvironmentSuffix', Value: prodNaming.suffix }, { Key: 'Project', Value: prodNaming.project }]);
+    for (const type of ['AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBParameterGroup']) {
+      prodData.resourceCountIs(type, 1);
+      prodData.hasResourceProperties(type, { Tags: envTags });
+    }
+    prodData.hasResourceProperties('AWS::KMS::Alias', { AliasName: prodNaming.kmsAlias('database'), TargetKeyId: getAtt(prod.stage.data.databaseKey) });
+    // The instance itself uses exactly that subnet group, parameter group and key.
+    const [subnetGroup] = Object.keys(prodData.findResources('AWS::RDS::DBSubnetGroup'));
+    const [parameterGroup] = Object.keys(prodData.findResources('AWS::RDS::DBParameterGroup'));
+    prodData.hasResourceProperties('AWS::RDS::DBInstance', { DBSubnetGroupName: { Ref: subnetGroup }, DBParameterGroupName: { Ref: parameterGroup }, KmsKeyId: getAtt(prod.stage.data.databaseKey) });
   });
 });

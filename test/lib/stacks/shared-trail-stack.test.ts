@@ -1,7 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Naming, SHARED_SUFFIX } from '../../../lib/contract';
+import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { SharedTrailStack } from '../../../lib/stacks/shared-trail-stack';
-import { resourcesOf, testApp } from '../../helpers';
+import { getAtt, testApp } from '../../helpers';
 
 describe('SharedTrailStack', () => {
   const stack = new SharedTrailStack(testApp(), 'SharedTrail', {
@@ -17,30 +18,36 @@ describe('SharedTrailStack', () => {
     template.hasResourceProperties('AWS::CloudTrail::Trail', {
       TrailName: 'hipaa-fhir-trail-shared',
       EnableLogFileValidation: true,
+      KMSKeyId: getAtt((stack.node.findChild('SharedAuditKey') as EncryptionKey).key),
       AdvancedEventSelectors: Match.arrayWith([
         Match.objectLike({
           FieldSelectors: Match.arrayWith([
-            { Field: 'resources.ARN', StartsWith: ['arn:aws:kinesis:eu-west-2:123456789012:stream/hipaa-fhir-records-'] },
+            { Field: 'resources.ARN', StartsWith: [`arn:aws:kinesis:eu-west-2:123456789012:stream/${Naming.streamNamePrefix('hipaa-fhir')}`] },
           ]),
         }),
       ]),
     });
-  });
-
-  test('the stream prefix matches the stream name of any environment', () => {
-    expect(new Naming('hipaa-fhir', 'abc-123').streamName.startsWith(Naming.streamNamePrefix('hipaa-fhir'))).toBe(true);
+    template.hasOutput('SharedTrailName', { Value: 'hipaa-fhir-trail-shared' });
   });
 
   test('audit records outlive the stack: bucket, log group and key are retained, and it is termination-protected', () => {
     expect(stack.terminationProtection).toBe(true);
-    for (const [, r] of resourcesOf(template).filter(([, r]) => ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::KMS::Key'].includes(r.Type))) {
-      expect(r.DeletionPolicy).toBe('Retain');
-    }
+    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::KMS::Key']) template.allResources(type, { DeletionPolicy: 'Retain' });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    template.hasResourceProperties('AWS::KMS::Key', { PendingWindowInDays: 30, EnableKeyRotation: true });
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/shared/audit/cloudtrail', RetentionInDays: 365 });
+    template.resourcePropertiesCountIs('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365 })] } }, 2);
   });
 
-  test('account-wide security alarms watch the shared trail', () => {
+  test('account-wide security alarms watch the shared trail and notify its topic', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    template.resourceCountIs('AWS::Logs::MetricFilter', 3);
+    const [logGroupId] = Object.keys(template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/hipaa-fhir/shared/audit/cloudtrail' } }));
+    template.allResourcesProperties('AWS::Logs::MetricFilter', { LogGroupName: { Ref: logGroupId }, MetricTransformations: [Match.objectLike({ MetricNamespace: 'hipaa-fhir/shared/Security' })] });
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic', { Properties: { TopicName: 'hipaa-fhir-security-alarms-shared' } }));
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topicId }] });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'soc@example.org' });
+    template.hasOutput('SharedSecurityAlarmTopicArn', { Value: { Ref: topicId } });
+    template.hasOutput('SharedTrailLogGroupName', { Value: { Ref: logGroupId } });
   });
 });
