@@ -9,7 +9,12 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integ/'],
   // Transpile only (tsc --noEmit is its own step of npm test), with swc instead of TypeScript's compiler.
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' }, sourceMaps: 'inline' }] },
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' }, sourceMaps: 'inline' },
+    ],
+  },
   // Jest's default on 2 cores is 1 worker (cores - 1), which runs the suites one after the other while many
   // of them wait on child processes (synth, PostgreSQL, the processor).
   maxWorkers: 2,

@@ -30,8 +30,17 @@ export function buildApp(app: App, plan: AppPlan): PipelineAppStage[] {
     case 'preview': {
       const { environment: config, previews } = plan;
       // The preview deploys through the sandbox's own bootstrap and checks the preview cap at deploy time.
-      const postDeploy = plan.postDeployTrustedRoleArn ? { trustedRoleArn: plan.postDeployTrustedRoleArn, suite: 'integ' as const } : undefined;
-      stages = [new PipelineAppStage(app, config.environmentSuffix, { config, postDeploy, bootstrapQualifier: previews.bootstrapQualifier, maxPreviews: previews.maxEnvironments })];
+      const postDeploy = plan.postDeployTrustedRoleArn
+        ? { trustedRoleArn: plan.postDeployTrustedRoleArn, suite: 'integ' as const }
+        : undefined;
+      stages = [
+        new PipelineAppStage(app, config.environmentSuffix, {
+          config,
+          postDeploy,
+          bootstrapQualifier: previews.bootstrapQualifier,
+          maxPreviews: previews.maxEnvironments,
+        }),
+      ];
       break;
     }
     default:

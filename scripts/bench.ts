@@ -38,7 +38,8 @@ import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, spaw
 import { putRecords } from './produce';
 
 const ROOT = join(__dirname, '..');
-const USAGE = 'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]';
+const USAGE =
+  'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]';
 const FLAGS = {
   records: { type: 'integer', min: 1, default: 50_000 },
   batch: { type: 'integer', min: 1, default: 1_000 },
@@ -67,10 +68,16 @@ interface CpuProbe {
   readonly emulator: () => number;
 }
 
-function cpuDelta(probe: CpuProbe, extra: () => number = () => 0): () => { postgres: number; emulator: number; driver: number; extra: number } {
+function cpuDelta(
+  probe: CpuProbe,
+  extra: () => number = () => 0,
+): () => { postgres: number; emulator: number; driver: number; extra: number } {
   const start = { postgres: probe.postgres(), emulator: probe.emulator(), driver: ownCpuSeconds(), extra: extra() };
   return () => ({
-    postgres: probe.postgres() - start.postgres, emulator: probe.emulator() - start.emulator, driver: ownCpuSeconds() - start.driver, extra: extra() - start.extra,
+    postgres: probe.postgres() - start.postgres,
+    emulator: probe.emulator() - start.emulator,
+    driver: ownCpuSeconds() - start.driver,
+    extra: extra() - start.extra,
   });
 }
 
@@ -126,11 +133,55 @@ interface CopyInput {
 /** (a)'s input: the rows persistBatch writes for these entries (history, current, audit), same columns. */
 function copyInput(entries: readonly ValidEntry[]): CopyInput {
   return {
-    history: csvChunks(entries.map((e) => [csv(e.resourceType), csv(e.id), hex(e.contentHash), csv(e.versionId), csv(e.lastUpdated), csv(e.patientId), e.patientFromPartitionKey,
-      csv(e.json), 'bench', 'shard-0', csv(e.sequenceNumber), e.entryIndex].join(','))),
-    current: csvChunks(latestPerResource(entries).map((e) => [csv(e.resourceType), csv(e.id), csv(e.versionId), csv(e.lastUpdated), csv(e.patientId), e.patientFromPartitionKey,
-      csv(e.json), csv(e.sequenceNumber), e.entryIndex].join(','))),
-    audit: csvChunks(entries.map((e) => ['bench', 'persist', 'written', csv(e.resourceType), csv(e.id), csv(e.versionId), 'bench', 'shard-0', csv(e.sequenceNumber), e.entryIndex].join(','))),
+    history: csvChunks(
+      entries.map((e) =>
+        [
+          csv(e.resourceType),
+          csv(e.id),
+          hex(e.contentHash),
+          csv(e.versionId),
+          csv(e.lastUpdated),
+          csv(e.patientId),
+          e.patientFromPartitionKey,
+          csv(e.json),
+          'bench',
+          'shard-0',
+          csv(e.sequenceNumber),
+          e.entryIndex,
+        ].join(','),
+      ),
+    ),
+    current: csvChunks(
+      latestPerResource(entries).map((e) =>
+        [
+          csv(e.resourceType),
+          csv(e.id),
+          csv(e.versionId),
+          csv(e.lastUpdated),
+          csv(e.patientId),
+          e.patientFromPartitionKey,
+          csv(e.json),
+          csv(e.sequenceNumber),
+          e.entryIndex,
+        ].join(','),
+      ),
+    ),
+    audit: csvChunks(
+      entries.map((e) =>
+        [
+          'bench',
+          'persist',
+          'written',
+          csv(e.resourceType),
+          csv(e.id),
+          csv(e.versionId),
+          'bench',
+          'shard-0',
+          csv(e.sequenceNumber),
+          e.entryIndex,
+        ].join(','),
+      ),
+    ),
   };
 }
 
@@ -139,12 +190,24 @@ async function copyCeiling(pool: Pool, input: CopyInput): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
-    await copy(c, `COPY fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
-      resource, stream_name, shard_id, sequence_number, entry_index) FROM STDIN (FORMAT csv)`, input.history);
-    await copy(c, `COPY fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource,
-      sequence_number, entry_index) FROM STDIN (FORMAT csv)`, input.current);
-    await copy(c, `COPY audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index)
-      FROM STDIN (FORMAT csv)`, input.audit);
+    await copy(
+      c,
+      `COPY fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
+      resource, stream_name, shard_id, sequence_number, entry_index) FROM STDIN (FORMAT csv)`,
+      input.history,
+    );
+    await copy(
+      c,
+      `COPY fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource,
+      sequence_number, entry_index) FROM STDIN (FORMAT csv)`,
+      input.current,
+    );
+    await copy(
+      c,
+      `COPY audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index)
+      FROM STDIN (FORMAT csv)`,
+      input.audit,
+    );
     await c.query('COMMIT');
   } finally {
     c.release();
@@ -160,8 +223,11 @@ function latestPerResource(entries: readonly ValidEntry[]): ValidEntry[] {
 
 /** (b) The processor's persist path, batch by batch, each its own transaction. */
 async function persistPath(pool: Pool, batches: readonly ClassifiedBatch[]): Promise<number> {
-  await pool.query(`INSERT INTO shard_lease (stream_name, shard_id, owner, expires_at) VALUES ('bench', 'shard-0', 'bench', now() + interval '1 hour')`);
-  for (const batch of batches) await persistBatch(pool, batch, { streamName: 'bench', shardId: 'shard-0', workerId: 'bench', leaseTtlMs: 3_600_000 });
+  await pool.query(
+    `INSERT INTO shard_lease (stream_name, shard_id, owner, expires_at) VALUES ('bench', 'shard-0', 'bench', now() + interval '1 hour')`,
+  );
+  for (const batch of batches)
+    await persistBatch(pool, batch, { streamName: 'bench', shardId: 'shard-0', workerId: 'bench', leaseTtlMs: 3_600_000 });
   return (await pool.query('SELECT count(*)::int AS n FROM fhir_resource_history')).rows[0].n as number;
 }
 
@@ -170,18 +236,28 @@ async function startEmulator(): Promise<LocalKinesis & { readonly pid: number }>
   const port = await freePort();
   const child = spawnTs('scripts/bench/kinesalite-server.ts', ['--port', String(port)]);
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolve(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('READY')) resolve();
+    });
     child.once('exit', (code) => reject(new Error(`kinesalite-server exited with ${code}: ${err.slice(-500)}`)));
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = createKinesisClient({ region: 'eu-west-2', kinesisEndpoint: endpoint });
   return {
-    endpoint, client, pid: child.pid!,
+    endpoint,
+    client,
+    pid: child.pid!,
     stop: async () => {
       client.destroy();
-      if (child.exitCode === null) await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
+      if (child.exitCode === null)
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        });
     },
   };
 }
@@ -191,34 +267,63 @@ async function shardIds(client: KinesisClient, stream: string): Promise<string[]
 }
 
 /** (c) A bare GetRecords loop per shard, from the start of each shard to its end of data. */
-async function readCeiling(client: KinesisClient, stream: string, shards: readonly string[], limit: number): Promise<{ records: number; ms: number; last: Map<string, string> }> {
+async function readCeiling(
+  client: KinesisClient,
+  stream: string,
+  shards: readonly string[],
+  limit: number,
+): Promise<{ records: number; ms: number; last: Map<string, string> }> {
   const last = new Map<string, string>();
   let records = 0;
   const started = Date.now();
-  await Promise.all(shards.map(async (shardId) => {
-    let iterator = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-    while (iterator) {
-      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
-      const got = out.Records ?? [];
-      records += got.length;
-      if (got.length > 0) last.set(shardId, got[got.length - 1].SequenceNumber!);
-      if (got.length === 0 && (out.MillisBehindLatest ?? 0) === 0) break;
-      iterator = out.NextShardIterator;
-    }
-  }));
+  await Promise.all(
+    shards.map(async (shardId) => {
+      let iterator = (
+        await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))
+      ).ShardIterator;
+      while (iterator) {
+        const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+        const got = out.Records ?? [];
+        records += got.length;
+        if (got.length > 0) last.set(shardId, got[got.length - 1].SequenceNumber!);
+        if (got.length === 0 && (out.MillisBehindLatest ?? 0) === 0) break;
+        iterator = out.NextShardIterator;
+      }
+    }),
+  );
   return { records, ms: Date.now() - started, last };
 }
 
 /** Decoding one GetRecords response in this process: the SDK's decoder versus the thin one (µs per record). */
-async function decodeCost(samples: readonly { data: Buffer; partitionKey: string }[], limit: number): Promise<{ sdk: number; thin: number }> {
+async function decodeCost(
+  samples: readonly { data: Buffer; partitionKey: string }[],
+  limit: number,
+): Promise<{ sdk: number; thin: number }> {
   const page = samples.slice(0, Math.min(limit, samples.length));
-  const body = Buffer.from(JSON.stringify({
-    Records: page.map((s, i) => ({ SequenceNumber: String(49_000_000_000_000_000_000n + BigInt(i)), ApproximateArrivalTimestamp: 1_763_900_000.5, Data: s.data.toString('base64'), PartitionKey: s.partitionKey })),
-    NextShardIterator: 'next', MillisBehindLatest: 0,
-  }));
-  const handler = { handle: async () => ({ response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: Readable.from([body]) } }) };
+  const body = Buffer.from(
+    JSON.stringify({
+      Records: page.map((s, i) => ({
+        SequenceNumber: String(49_000_000_000_000_000_000n + BigInt(i)),
+        ApproximateArrivalTimestamp: 1_763_900_000.5,
+        Data: s.data.toString('base64'),
+        PartitionKey: s.partitionKey,
+      })),
+      NextShardIterator: 'next',
+      MillisBehindLatest: 0,
+    }),
+  );
+  const handler = {
+    handle: async () => ({
+      response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: Readable.from([body]) },
+    }),
+  };
   const client = (thin: boolean) => {
-    const c = new KinesisClient({ region: 'eu-west-2', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler: handler as unknown as NodeHttpHandler });
+    const c = new KinesisClient({
+      region: 'eu-west-2',
+      endpoint: 'http://127.0.0.1:1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      requestHandler: handler as unknown as NodeHttpHandler,
+    });
     if (thin) c.middlewareStack.use(getRecordsDecoder);
     return c;
   };
@@ -260,12 +365,26 @@ interface EndToEnd {
 function imageNodeFlags(dockerfile = readFileSync(join(ROOT, 'lib/processor/Dockerfile'), 'utf8')): string[] {
   const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
   const args = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
-  if (args[0] !== 'node' || args[args.length - 1] !== PROCESSOR_ENTRY_POINTS.service) throw new Error(`lib/processor/Dockerfile has no CMD ["node", ...flags, "${PROCESSOR_ENTRY_POINTS.service}"] to take the node flags from`);
+  if (args[0] !== 'node' || args[args.length - 1] !== PROCESSOR_ENTRY_POINTS.service)
+    throw new Error(
+      `lib/processor/Dockerfile has no CMD ["node", ...flags, "${PROCESSOR_ENTRY_POINTS.service}"] to take the node flags from`,
+    );
   return args.slice(1, -1);
 }
 
 /** (d) Compiled processor(s) from an empty database until every shard's checkpoint is its last record. */
-async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProbe, stream: string, dbName: string, count: number, n: number, limit: number, last: Map<string, string>, profileDir?: string): Promise<EndToEnd> {
+async function endToEnd(
+  pg: LocalPostgres,
+  kinesis: LocalKinesis,
+  probe: CpuProbe,
+  stream: string,
+  dbName: string,
+  count: number,
+  n: number,
+  limit: number,
+  last: Map<string, string>,
+  profileDir?: string,
+): Promise<EndToEnd> {
   await (await database(pg, dbName)).end();
   const db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: dbName });
   await db.connect();
@@ -274,11 +393,21 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
   const started = Date.now();
   for (let i = 0; i < count; i++) {
     const env = {
-      ...processorEnv(pg, kinesis, stream, `bench-processor-${i}`), DB_NAME: dbName, LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '0', LEASE_TTL_MS: '10000',
+      ...processorEnv(pg, kinesis, stream, `bench-processor-${i}`),
+      DB_NAME: dbName,
+      LOG_LEVEL: 'warn',
+      POLL_INTERVAL_MS: '0',
+      LEASE_TTL_MS: '10000',
       GET_RECORDS_LIMIT: String(limit),
     };
     const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    children.push(spawn(process.execPath, [...imageNodeFlags(), ...profile, join(ROOT, '.local/bench-dist', PROCESSOR_ENTRY_POINTS.service.replace(/^dist\//, ''))], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    children.push(
+      spawn(
+        process.execPath,
+        [...imageNodeFlags(), ...profile, join(ROOT, '.local/bench-dist', PROCESSOR_ENTRY_POINTS.service.replace(/^dist\//, ''))],
+        { env, stdio: ['ignore', 'ignore', 'inherit'] },
+      ),
+    );
   }
   const cpu = cpuDelta(probe, processorCpu); // from the moment the children exist
   // The steady window opens when the first commit is seen (rows already committed then are left
@@ -291,7 +420,10 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
       await new Promise((r) => setTimeout(r, 50));
       const dead = children.find((c) => c.exitCode !== null);
       if (dead) throw new Error(`processor exited with code ${dead.exitCode} before finishing; see its log above`);
-      const { rows } = await db.query<{ shard_id: string; sequence_number: string }>('SELECT shard_id, sequence_number FROM shard_checkpoint WHERE stream_name = $1', [stream]);
+      const { rows } = await db.query<{ shard_id: string; sequence_number: string }>(
+        'SELECT shard_id, sequence_number FROM shard_checkpoint WHERE stream_name = $1',
+        [stream],
+      );
       if (!firstSeen && rows.length > 0) {
         const at = Date.now();
         // Counted once, while the table holds a batch or two.
@@ -299,13 +431,21 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
       }
       if (count > 1 && splitAt === undefined) {
         // Lease owners: a few rows. The split is even once every processor holds its floor share.
-        const owners = (await db.query<{ owner: string; n: number }>('SELECT owner, count(*)::int AS n FROM shard_lease WHERE stream_name = $1 AND owner IS NOT NULL AND expires_at > now() GROUP BY owner', [stream])).rows;
+        const owners = (
+          await db.query<{ owner: string; n: number }>(
+            'SELECT owner, count(*)::int AS n FROM shard_lease WHERE stream_name = $1 AND owner IS NOT NULL AND expires_at > now() GROUP BY owner',
+            [stream],
+          )
+        ).rows;
         for (const o of owners) if (!firstLease.has(o.owner)) firstLease.set(o.owner, Date.now() - started);
         if (owners.length === count && owners.every((o) => o.n >= Math.floor(last.size / count))) splitAt = Date.now() - started;
       }
       const at = new Map(rows.map((r) => [r.shard_id, r.sequence_number]));
       const done = [...last].filter(([shard, seq]) => at.get(shard) === seq).length;
-      if (process.stdout.isTTY && polls % 5 === 0) process.stdout.write(`\r    ${count} processor(s): ${done}/${last.size} shards done, ${Math.round((Date.now() - started) / 1000)} s`);
+      if (process.stdout.isTTY && polls % 5 === 0)
+        process.stdout.write(
+          `\r    ${count} processor(s): ${done}/${last.size} shards done, ${Math.round((Date.now() - started) / 1000)} s`,
+        );
       if (done === last.size) break;
       if (Date.now() - started > 600_000) throw new Error('end-to-end run did not finish in 10 minutes; rerun with fewer --records');
     }
@@ -317,9 +457,25 @@ async function endToEnd(pg: LocalPostgres, kinesis: LocalKinesis, probe: CpuProb
   const rss = Math.max(...children.map((c) => peakRssMb(c.pid!)));
   const steadyRate = firstSeen && Date.now() > firstSeen.at ? rate(n - firstSeen.rows, started + wallMs - firstSeen.at) : rate(n, wallMs);
   await db.end();
-  await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise((r) => {
+          c.once('exit', r);
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
   await dropDatabase(pg, dbName);
-  return { processors: count, splitMs: splitAt, firstLeaseMs: [...firstLease.values()].sort((a, b) => a - b), steadyRate, wallRate: rate(n, wallMs), peakRssMb: rss, cpu: { processor: used.extra, postgres: used.postgres, emulator: used.emulator, driver: used.driver } };
+  return {
+    processors: count,
+    splitMs: splitAt,
+    firstLeaseMs: [...firstLease.values()].sort((a, b) => a - b),
+    steadyRate,
+    wallRate: rate(n, wallMs),
+    peakRssMb: rss,
+    cpu: { processor: used.extra, postgres: used.postgres, emulator: used.emulator, driver: used.driver },
+  };
 }
 
 /** Builds the processor as the image runs it (compiled JavaScript). */
@@ -327,11 +483,17 @@ function buildProcessor(): void {
   const out = join(ROOT, '.local/bench-dist');
   rmSync(out, { recursive: true, force: true });
   try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'lib/processor/tsconfig.build.json', '--outDir', '.local/bench-dist'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', 'lib/processor/tsconfig.build.json', '--outDir', '.local/bench-dist'],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
   } catch (error) {
     // tsc emits despite type errors; refuse only when there is nothing to run.
     if (!existsSync(join(out, PROCESSOR_ENTRY_POINTS.service.replace(/^dist\//, '')))) throw error;
-    console.warn(`bench: the processor has type errors (tsc -p lib/processor/tsconfig.build.json); benchmarking the emitted JavaScript anyway`);
+    console.warn(
+      `bench: the processor has type errors (tsc -p lib/processor/tsconfig.build.json); benchmarking the emitted JavaScript anyway`,
+    );
   }
 }
 
@@ -341,8 +503,12 @@ async function validatorLines(): Promise<string[] | undefined> {
   const child = spawnTs('scripts/bench-validator.ts', []);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) return [`validator benchmark failed (exit ${code}): ${err.trim().split('\n').pop()}`];
   return out.trim().split('\n');
@@ -356,7 +522,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const { records: n, batch: batchSize, shards, limit, rounds, processors, profile } = parsed.flags;
   const measureCpu = canMeasureCpu();
-  console.log(`benchmark: ${n} valid FHIR records, batches of ${batchSize}, ${shards} shards, GetRecords limit ${limit}, ${rounds} round(s), node ${process.version}, ${cpus().length} CPUs`);
+  console.log(
+    `benchmark: ${n} valid FHIR records, batches of ${batchSize}, ${shards} shards, GetRecords limit ${limit}, ${rounds} round(s), node ${process.version}, ${cpus().length} CPUs`,
+  );
   if (!measureCpu) console.log('    (no /proc: CPU per process is not measured)');
 
   const samples = validSamples(n, { runId: 'bench', patients: Math.ceil(n / 10), seed: 7 });
@@ -369,7 +537,9 @@ async function main(argv: string[]): Promise<void> {
   const copyRows = copyInput(entries);
   console.log(`validation (classify, in memory, one core): ${rate(n, validateCpu * 1000)} records/s; ${entries.length} resources`);
   const decode = await decodeCost(samples, limit);
-  console.log(`GetRecords decode (in memory, ${Math.min(limit, n)}-record page): SDK ${fmt(decode.sdk, 1)} µs/record, thin decoder ${fmt(decode.thin, 1)} µs/record = ${fmt(decode.thin / decode.sdk)}×`);
+  console.log(
+    `GetRecords decode (in memory, ${Math.min(limit, n)}-record page): SDK ${fmt(decode.sdk, 1)} µs/record, thin decoder ${fmt(decode.thin, 1)} µs/record = ${fmt(decode.thin / decode.sdk)}×`,
+  );
 
   buildProcessor();
   const pg = await startPostgres();
@@ -388,12 +558,23 @@ async function main(argv: string[]): Promise<void> {
   console.log(`loaded the emulator: ${n} records in ${shards} shards (${rate(n, Date.now() - t)} records/s PutRecords)`);
   const shardList = await shardIds(kinesis.client, stream);
 
-  const results = { copy: [] as number[], persist: [] as number[], persistRatio: [] as number[], persistCpuRatio: [] as number[], cpuBound: [] as number[], ceiling: [] as number[], e2e: [] as number[], e2eRatio: [] as number[], multi: [] as number[], multiRatio: [] as number[] };
+  const results = {
+    copy: [] as number[],
+    persist: [] as number[],
+    persistRatio: [] as number[],
+    persistCpuRatio: [] as number[],
+    cpuBound: [] as number[],
+    ceiling: [] as number[],
+    e2e: [] as number[],
+    e2eRatio: [] as number[],
+    multi: [] as number[],
+    multiRatio: [] as number[],
+  };
   try {
     for (let round = 1; round <= rounds; round++) {
       const tag = rounds > 1 ? `[round ${round}/${rounds}] ` : '';
       // (a) and (b), in alternating order across rounds so drift on a shared machine cancels out.
-      const order = round % 2 === 1 ? ['copy', 'persist'] as const : ['persist', 'copy'] as const;
+      const order = round % 2 === 1 ? (['copy', 'persist'] as const) : (['persist', 'copy'] as const);
       const figures: Record<string, { rate: number; pgCpu: number; driverCpu: number; rows?: number }> = {};
       for (const which of order) {
         const pool = await database(pg, `bench_${which}`);
@@ -413,17 +594,24 @@ async function main(argv: string[]): Promise<void> {
       // The same comparison in records per CPU second (PostgreSQL + client): what the work costs, whatever else runs on the machine.
       const cpuRatio = (a.pgCpu + a.driverCpu) / (b.pgCpu + b.driverCpu);
       results.persistCpuRatio.push(cpuRatio);
-      console.log(`${tag}(a) COPY into the same tables/indexes: ${a.rate} records/s   CPU/record: PostgreSQL ${micro(a.pgCpu, n)}, client ${micro(a.driverCpu, n)}`);
-      console.log(`${tag}(b) persist path (one tx per batch):    ${b.rate} records/s = ${fmt(b.rate / a.rate)}× (a), ${fmt(cpuRatio)}× per CPU second   CPU/record: PostgreSQL ${micro(b.pgCpu, n)}, client ${micro(b.driverCpu, n)}   (${b.rows} history rows)`);
+      console.log(
+        `${tag}(a) COPY into the same tables/indexes: ${a.rate} records/s   CPU/record: PostgreSQL ${micro(a.pgCpu, n)}, client ${micro(a.driverCpu, n)}`,
+      );
+      console.log(
+        `${tag}(b) persist path (one tx per batch):    ${b.rate} records/s = ${fmt(b.rate / a.rate)}× (a), ${fmt(cpuRatio)}× per CPU second   CPU/record: PostgreSQL ${micro(b.pgCpu, n)}, client ${micro(b.driverCpu, n)}   (${b.rows} history rows)`,
+      );
 
       // (c) the emulator's read ceiling, then (d) end to end over the same shards.
       const cpu = cpuDelta(probe);
       const ceiling = await readCeiling(kinesis.client, stream, shardList, limit);
       const used = cpu();
-      if (ceiling.records !== n) throw new Error(`the read ceiling loop read ${ceiling.records} records, expected ${n}: the emulator lost records`);
+      if (ceiling.records !== n)
+        throw new Error(`the read ceiling loop read ${ceiling.records} records, expected ${n}: the emulator lost records`);
       const c = rate(ceiling.records, ceiling.ms);
       results.ceiling.push(c);
-      console.log(`${tag}(c) emulator read ceiling (bare GetRecords loop, ${shardList.length} shards): ${c} records/s   CPU/record: emulator ${micro(used.emulator, n)}, reader ${micro(used.driver, n)}`);
+      console.log(
+        `${tag}(c) emulator read ceiling (bare GetRecords loop, ${shardList.length} shards): ${c} records/s   CPU/record: emulator ${micro(used.emulator, n)}, reader ${micro(used.driver, n)}`,
+      );
 
       for (const count of processors > 1 ? [1, processors] : [1]) {
         const e = await endToEnd(pg, kinesis, probe, stream, `bench_e2e_${count}`, count, n, limit, ceiling.last, profile);
@@ -440,11 +628,18 @@ async function main(argv: string[]): Promise<void> {
           results.multi.push(e.steadyRate);
           results.multiRatio.push(e.steadyRate / results.e2e[results.e2e.length - 1]);
         }
-        const vsOne = count > 1 ? `, ${fmt(e.steadyRate / results.e2e[results.e2e.length - 1])}× one processor; first lease of each ${e.firstLeaseMs.join(', ')} ms, shares even ${e.splitMs ?? 'never seen'} ms after start` : '';
-        console.log(`${tag}(d) end to end, ${label}: ${e.steadyRate} records/s steady (after the first commit) = ${fmt(ratio)}× (c)${vsOne}; ${e.wallRate} records/s from start-up; peak RSS ${e.peakRssMb.toFixed(0)} MB`);
-        console.log(`${tag}    CPU/record: processor ${micro(e.cpu.processor, n)}, PostgreSQL ${micro(e.cpu.postgres, n)}, emulator ${micro(e.cpu.emulator, n)}, probe ${micro(e.cpu.driver, n)}`
-          + `; total ${micro(e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver, n)} (${fmt((e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) * e.wallRate / n)} cores busy)`
-          + `; ${cpus().length} idle cores at this CPU per record: at most ${Math.round(bound)} records/s = ${fmt(bound / c)}× (c)`);
+        const vsOne =
+          count > 1
+            ? `, ${fmt(e.steadyRate / results.e2e[results.e2e.length - 1])}× one processor; first lease of each ${e.firstLeaseMs.join(', ')} ms, shares even ${e.splitMs ?? 'never seen'} ms after start`
+            : '';
+        console.log(
+          `${tag}(d) end to end, ${label}: ${e.steadyRate} records/s steady (after the first commit) = ${fmt(ratio)}× (c)${vsOne}; ${e.wallRate} records/s from start-up; peak RSS ${e.peakRssMb.toFixed(0)} MB`,
+        );
+        console.log(
+          `${tag}    CPU/record: processor ${micro(e.cpu.processor, n)}, PostgreSQL ${micro(e.cpu.postgres, n)}, emulator ${micro(e.cpu.emulator, n)}, probe ${micro(e.cpu.driver, n)}` +
+            `; total ${micro(e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver, n)} (${fmt(((e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) * e.wallRate) / n)} cores busy)` +
+            `; ${cpus().length} idle cores at this CPU per record: at most ${Math.round(bound)} records/s = ${fmt(bound / c)}× (c)`,
+        );
       }
     }
   } finally {
@@ -453,8 +648,10 @@ async function main(argv: string[]): Promise<void> {
   }
 
   if (rounds > 1) {
-    console.log(`medians of ${rounds} rounds: (a) ${median(results.copy)}, (b) ${median(results.persist)} = ${fmt(median(results.persistRatio))}× (a) (${fmt(median(results.persistCpuRatio))}× per CPU second), (c) ${median(results.ceiling)}, (d) ${median(results.e2e)} = ${fmt(median(results.e2eRatio))}× (c) records/s (CPU bound ${fmt(median(results.cpuBound))}× (c))`
-      + (results.multi.length ? `; ${processors} processors ${median(results.multi)} = ${fmt(median(results.multiRatio))}× one` : ''));
+    console.log(
+      `medians of ${rounds} rounds: (a) ${median(results.copy)}, (b) ${median(results.persist)} = ${fmt(median(results.persistRatio))}× (a) (${fmt(median(results.persistCpuRatio))}× per CPU second), (c) ${median(results.ceiling)}, (d) ${median(results.e2e)} = ${fmt(median(results.e2eRatio))}× (c) records/s (CPU bound ${fmt(median(results.cpuBound))}× (c))` +
+        (results.multi.length ? `; ${processors} processors ${median(results.multi)} = ${fmt(median(results.multiRatio))}× one` : ''),
+    );
   }
   const lines = await validatorLines();
   if (lines) for (const line of lines) console.log(line);

@@ -30,7 +30,14 @@ export const USAGE = `usage: bootstrap-policy.ts --account ID [--assembly cdk.ou
   --sandbox       the per-branch (sandbox account) variant`;
 
 interface Manifest {
-  readonly artifacts?: Record<string, { readonly type: string; readonly environment?: string; readonly properties?: { readonly templateFile?: string; readonly directoryName?: string } }>;
+  readonly artifacts?: Record<
+    string,
+    {
+      readonly type: string;
+      readonly environment?: string;
+      readonly properties?: { readonly templateFile?: string; readonly directoryName?: string };
+    }
+  >;
 }
 
 /** CloudFormation resource-type service → IAM service prefix, where they differ. */
@@ -58,13 +65,25 @@ const SERVICE_PREFIX: Readonly<Record<string, string[]>> = {
 
 /** Destructive actions whose resources support aws:ResourceTag (checked per service). */
 const TAG_GUARDED_ACTIONS: readonly string[] = [
-  'kinesis:DeleteStream', 'kinesis:UpdateShardCount', 'kinesis:DecreaseStreamRetentionPeriod',
-  'rds:DeleteDBInstance', 'rds:ModifyDBInstance', 'rds:RebootDBInstance',
-  'ecs:DeleteService', 'ecs:UpdateService', 'ecs:DeleteCluster',
-  'logs:DeleteLogGroup', 'logs:PutRetentionPolicy',
-  'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy',
-  'sns:DeleteTopic', 'sns:SetTopicAttributes',
-  'ec2:DeleteVpc', 'ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup',
+  'kinesis:DeleteStream',
+  'kinesis:UpdateShardCount',
+  'kinesis:DecreaseStreamRetentionPeriod',
+  'rds:DeleteDBInstance',
+  'rds:ModifyDBInstance',
+  'rds:RebootDBInstance',
+  'ecs:DeleteService',
+  'ecs:UpdateService',
+  'ecs:DeleteCluster',
+  'logs:DeleteLogGroup',
+  'logs:PutRetentionPolicy',
+  'kms:ScheduleKeyDeletion',
+  'kms:DisableKey',
+  'kms:PutKeyPolicy',
+  'sns:DeleteTopic',
+  'sns:SetTopicAttributes',
+  'ec2:DeleteVpc',
+  'ec2:DeleteSubnet',
+  'ec2:DeleteSecurityGroup',
 ];
 
 export interface PolicyDocument {
@@ -78,7 +97,9 @@ export function stackTemplates(assemblyDir: string): Array<{ account?: string; n
   const manifest = JSON.parse(readFileSync(join(assemblyDir, 'manifest.json'), 'utf8')) as Manifest;
   for (const [name, artifact] of Object.entries(manifest.artifacts ?? {})) {
     if (artifact.type === 'aws:cloudformation:stack' && artifact.properties?.templateFile) {
-      const template = JSON.parse(readFileSync(join(assemblyDir, artifact.properties.templateFile), 'utf8')) as { Resources?: Record<string, { Type: string }> };
+      const template = JSON.parse(readFileSync(join(assemblyDir, artifact.properties.templateFile), 'utf8')) as {
+        Resources?: Record<string, { Type: string }>;
+      };
       const account = /^aws:\/\/(\d{12})\//.exec(artifact.environment ?? '')?.[1];
       out.push({ account, name, resourceTypes: [...new Set(Object.values(template.Resources ?? {}).map((r) => r.Type))].sort() });
     }
@@ -96,7 +117,10 @@ export function servicesFor(resourceTypes: readonly string[]): string[] {
   for (const type of resourceTypes) {
     if (type === 'AWS::CDK::Metadata') continue;
     // Custom resources: CloudFormation invokes their handler Lambda.
-    if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') { services.add('lambda'); continue; }
+    if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') {
+      services.add('lambda');
+      continue;
+    }
     const service = /^AWS::([A-Za-z0-9]+)::/.exec(type)?.[1];
     const prefixes = service ? SERVICE_PREFIX[service] : undefined;
     if (!prefixes) throw new Error(`resource type ${type} has no IAM service mapping in scripts/bootstrap-policy.ts: add it after review`);
@@ -109,7 +133,12 @@ export function servicesFor(resourceTypes: readonly string[]): string[] {
  * The execution policy: the services the stacks create, IAM only for the project's roles (and the
  * service-linked roles those services need), the secrets CloudFormation resolves, and nothing else.
  */
-export function executionPolicy(options: { account: string; project: string; resourceTypes: readonly string[]; sandbox?: boolean }): PolicyDocument {
+export function executionPolicy(options: {
+  account: string;
+  project: string;
+  resourceTypes: readonly string[];
+  sandbox?: boolean;
+}): PolicyDocument {
   const { account, project } = options;
   const names = options.sandbox ? `${project}-*-br-*` : `${project}-*`;
   const statements: Array<Record<string, unknown>> = [
@@ -117,7 +146,23 @@ export function executionPolicy(options: { account: string; project: string; res
     {
       Sid: 'ProjectRolesOnly',
       Effect: 'Allow',
-      Action: ['iam:CreateRole', 'iam:DeleteRole', 'iam:GetRole', 'iam:UpdateRole', 'iam:UpdateAssumeRolePolicy', 'iam:TagRole', 'iam:UntagRole', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:GetRolePolicy', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:PassRole', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
+      Action: [
+        'iam:CreateRole',
+        'iam:DeleteRole',
+        'iam:GetRole',
+        'iam:UpdateRole',
+        'iam:UpdateAssumeRolePolicy',
+        'iam:TagRole',
+        'iam:UntagRole',
+        'iam:PutRolePolicy',
+        'iam:DeleteRolePolicy',
+        'iam:GetRolePolicy',
+        'iam:AttachRolePolicy',
+        'iam:DetachRolePolicy',
+        'iam:PassRole',
+        'iam:ListRolePolicies',
+        'iam:ListAttachedRolePolicies',
+      ],
       Resource: [`arn:aws:iam::${account}:role/${names}`],
     },
     {
@@ -125,7 +170,16 @@ export function executionPolicy(options: { account: string; project: string; res
       Effect: 'Allow',
       Action: 'iam:CreateServiceLinkedRole',
       Resource: '*',
-      Condition: { StringEquals: { 'iam:AWSServiceName': ['ecs.amazonaws.com', 'rds.amazonaws.com', 'ecs.application-autoscaling.amazonaws.com', 'backup.amazonaws.com'] } },
+      Condition: {
+        StringEquals: {
+          'iam:AWSServiceName': [
+            'ecs.amazonaws.com',
+            'rds.amazonaws.com',
+            'ecs.application-autoscaling.amazonaws.com',
+            'backup.amazonaws.com',
+          ],
+        },
+      },
     },
     {
       Sid: 'ResolveDatabaseSecret',
@@ -133,7 +187,12 @@ export function executionPolicy(options: { account: string; project: string; res
       Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
       Resource: [`arn:aws:secretsmanager:*:${account}:secret:${project}/*`],
     },
-    { Sid: 'ReadBootstrapVersion', Effect: 'Allow', Action: 'ssm:GetParameters', Resource: `arn:aws:ssm:*:${account}:parameter/cdk-bootstrap/*` },
+    {
+      Sid: 'ReadBootstrapVersion',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameters',
+      Resource: `arn:aws:ssm:*:${account}:parameter/cdk-bootstrap/*`,
+    },
   ];
   if (options.sandbox) {
     statements.push({
@@ -148,12 +207,22 @@ export function executionPolicy(options: { account: string; project: string; res
   return { Version: '2012-10-17', Statement: statements };
 }
 
-export interface BootstrapPolicyOptions { readonly account: string; readonly assembly: string; readonly project: string; readonly out?: string; readonly sandbox: boolean }
+export interface BootstrapPolicyOptions {
+  readonly account: string;
+  readonly assembly: string;
+  readonly project: string;
+  readonly out?: string;
+  readonly sandbox: boolean;
+}
 
 /** Strict flags; undefined means --help. */
 export function parseBootstrapPolicyArgs(argv: readonly string[]): BootstrapPolicyOptions | undefined {
   const parsed = parseFlags(argv, {
-    account: { type: 'string' }, assembly: { type: 'string', default: 'cdk.out' }, project: { type: 'string', default: 'hipaa-fhir' }, out: { type: 'string' }, sandbox: { type: 'boolean' },
+    account: { type: 'string' },
+    assembly: { type: 'string', default: 'cdk.out' },
+    project: { type: 'string', default: 'hipaa-fhir' },
+    out: { type: 'string' },
+    sandbox: { type: 'boolean' },
   });
   if (!parsed) return undefined;
   const { account, assembly, project, out, sandbox } = parsed.flags;
@@ -169,9 +238,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { account, assembly, project, out, sandbox } = options;
-  if (!existsSync(join(assembly, 'manifest.json'))) throw new Error(`no cloud assembly in ${assembly}: run npx cdk synth --no-lookups -q first, or pass --assembly`);
+  if (!existsSync(join(assembly, 'manifest.json')))
+    throw new Error(`no cloud assembly in ${assembly}: run npx cdk synth --no-lookups -q first, or pass --assembly`);
   const stacks = stackTemplates(assembly).filter((s) => s.account === account);
-  if (stacks.length === 0) throw new Error(`no stack in ${assembly} deploys to ${account}: run npx cdk synth --no-lookups -q first, and check the accounts in cdk.json`);
+  if (stacks.length === 0)
+    throw new Error(
+      `no stack in ${assembly} deploys to ${account}: run npx cdk synth --no-lookups -q first, and check the accounts in cdk.json`,
+    );
   const resourceTypes = [...new Set(stacks.flatMap((s) => s.resourceTypes))].sort();
   const policy = executionPolicy({ account, project, resourceTypes, sandbox });
   const json = `${JSON.stringify(policy, null, 2)}\n`;

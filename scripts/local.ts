@@ -27,7 +27,14 @@ const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards
   --timeout S   give up after S seconds (default 300)
   --outputs F   where to write the flat outputs (default cfn-outputs/flat-outputs.json)`;
 
-interface Options { records: number; invalid: number; shards: number; keep: boolean; timeoutSeconds: number; outputs: string }
+interface Options {
+  records: number;
+  invalid: number;
+  shards: number;
+  keep: boolean;
+  timeoutSeconds: number;
+  outputs: string;
+}
 
 export function parseOptions(argv: readonly string[]): Options | undefined {
   const parsed = parseFlags(argv, {
@@ -71,7 +78,9 @@ export async function main(options: Options): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     say('\ninterrupted: stopping the processor, kinesalite and PostgreSQL, removing the local data');
-    void cleanup().catch(() => undefined).then(() => process.stdout.write('', () => process.exit(130)));
+    void cleanup()
+      .catch(() => undefined)
+      .then(() => process.stdout.write('', () => process.exit(130)));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -86,10 +95,16 @@ export async function main(options: Options): Promise<number> {
     const logPath = join(localDir, 'processor.log');
     const shownLog = relative(process.cwd(), logPath) || logPath;
     const log = createWriteStream(logPath);
-    processor = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }));
+    processor = spawnTs(
+      'lib/processor/main.ts',
+      [],
+      processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }),
+    );
     processor.stdout!.pipe(log);
     processor.stderr!.pipe(log);
-    processor.once('exit', (code) => { if (!interrupted && code !== 0 && code !== null) say(`processor exited with ${code}: see ${shownLog}`); });
+    processor.once('exit', (code) => {
+      if (!interrupted && code !== 0 && code !== null) say(`processor exited with ${code}: see ${shownLog}`);
+    });
     say(`[3/5] processor started (logs: ${shownLog})`);
 
     const records = sampleMix(options.records, options.invalid, `local${Date.now()}`);
@@ -109,8 +124,11 @@ export async function main(options: Options): Promise<number> {
     while (!interrupted && Date.now() < deadline) {
       if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${shownLog}`);
       try {
-        const { rows } = await db.query(`SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
-          (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`, [STREAM]);
+        const { rows } = await db.query(
+          `SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
+          (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`,
+          [STREAM],
+        );
         persisted = rows[0].p;
         quarantined = rows[0].q;
       } catch {
@@ -125,22 +143,38 @@ export async function main(options: Options): Promise<number> {
     }
     waiting.done(`[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
     if (interrupted) return untilSignalHandlerExits();
-    if (!complete) throw new Error(`timed out after ${options.timeoutSeconds} s with ${persisted}/${options.records} persisted and ${quarantined}/${options.invalid} quarantined; see ${shownLog}, or raise --timeout`);
+    if (!complete)
+      throw new Error(
+        `timed out after ${options.timeoutSeconds} s with ${persisted}/${options.records} persisted and ${quarantined}/${options.invalid} quarantined; see ${shownLog}, or raise --timeout`,
+      );
     const seconds = (Date.now() - started) / 1000;
 
-    const reasons = (await db.query('SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE stream_name = $1 GROUP BY 1 ORDER BY 1', [STREAM])).rows;
+    const reasons = (
+      await db.query('SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE stream_name = $1 GROUP BY 1 ORDER BY 1', [
+        STREAM,
+      ])
+    ).rows;
     // Exactly once: one 'written' persist event per stream position (record, bundle entry).
-    const dup = (await db.query(`SELECT count(*)::int AS d FROM (SELECT 1 FROM audit_event WHERE stream_name = $1 AND action = 'persist' AND outcome = 'written'
-      GROUP BY shard_id, sequence_number, entry_index HAVING count(*) > 1) AS repeated`, [STREAM])).rows[0].d;
+    const dup = (
+      await db.query(
+        `SELECT count(*)::int AS d FROM (SELECT 1 FROM audit_event WHERE stream_name = $1 AND action = 'persist' AND outcome = 'written'
+      GROUP BY shard_id, sequence_number, entry_index HAVING count(*) > 1) AS repeated`,
+        [STREAM],
+      )
+    ).rows[0].d;
     const audit = (await db.query('SELECT count(*)::int AS n FROM audit_event WHERE stream_name = $1', [STREAM])).rows[0].n;
     const ok = persisted === options.records && quarantined === options.invalid && dup === 0;
     say('');
     say(`summary: ${ok ? 'OK' : 'INCOMPLETE'}`);
     say(`  persisted    ${persisted} of ${options.records} valid records`);
-    say(`  quarantined  ${quarantined} of ${options.invalid} invalid records${reasons.length ? ` (${reasons.map((r) => `${r.reason_code} ${r.n}`).join(', ')})` : ''}`);
+    say(
+      `  quarantined  ${quarantined} of ${options.invalid} invalid records${reasons.length ? ` (${reasons.map((r) => `${r.reason_code} ${r.n}`).join(', ')})` : ''}`,
+    );
     say(`  duplicates   ${dup}`);
     say(`  audit events ${audit}`);
-    say(`  throughput   ${Math.round((persisted + quarantined) / seconds)} records/s (${seconds.toFixed(1)} s from first put to last commit)`);
+    say(
+      `  throughput   ${Math.round((persisted + quarantined) / seconds)} records/s (${seconds.toFixed(1)} s from first put to last commit)`,
+    );
 
     const outputs = {
       EnvironmentSuffix: 'local',

@@ -81,9 +81,15 @@ async function main(argv: string[]): Promise<void> {
   const fresh = !existsSync(`${dir}/PG_VERSION`);
   const EmbeddedPostgres = await loadEmbeddedPostgres(join(dirname(resolve(dir)), 'runtime'));
   const pg = new EmbeddedPostgres({
-    databaseDir: dir, port, user: 'postgres', password, persistent: true, createPostgresUser: true,
+    databaseDir: dir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: true,
     postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
-    onLog: () => undefined, onError: (m) => process.stderr.write(`postgres: ${String(m).trim()}\n`),
+    onLog: () => undefined,
+    onError: (m) => process.stderr.write(`postgres: ${String(m).trim()}\n`),
   });
   if (fresh) await pg.initialise();
   await pg.start();
@@ -98,7 +104,10 @@ async function main(argv: string[]): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    pg.stop().then(() => process.exit(0), () => process.exit(1));
+    pg.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -12,7 +12,14 @@
  */
 import { readFileSync } from 'fs';
 import { createInterface } from 'readline';
-import { CloudFormationClient, CloudFormationClientConfig, DeleteStackCommand, paginateDescribeStacks, Stack, waitUntilStackDeleteComplete } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  CloudFormationClientConfig,
+  DeleteStackCommand,
+  paginateDescribeStacks,
+  Stack,
+  waitUntilStackDeleteComplete,
+} from '@aws-sdk/client-cloudformation';
 import { LAYERS_TEARDOWN, Naming, PREVIEW_TAG, suffixFromBranch } from '../lib/contract';
 import { parseFlags, runCli, UsageError } from './cli';
 
@@ -51,8 +58,19 @@ export async function listPreviewEnvironments(cfn: CloudFormationClient, project
   for await (const page of paginateDescribeStacks({ client: cfn }, {})) {
     for (const stack of page.Stacks ?? []) {
       const tags = tagsOf(stack);
-      if (tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value || tags.Project !== project || !tags.EnvironmentSuffix || stack.StackStatus === 'DELETE_COMPLETE') continue;
-      const env = bySuffix.get(tags.EnvironmentSuffix) ?? { suffix: tags.EnvironmentSuffix, branch: tags.Branch, expiresAt: tags.ExpiresAt, stacks: [] };
+      if (
+        tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value ||
+        tags.Project !== project ||
+        !tags.EnvironmentSuffix ||
+        stack.StackStatus === 'DELETE_COMPLETE'
+      )
+        continue;
+      const env = bySuffix.get(tags.EnvironmentSuffix) ?? {
+        suffix: tags.EnvironmentSuffix,
+        branch: tags.Branch,
+        expiresAt: tags.ExpiresAt,
+        stacks: [],
+      };
       env.stacks.push({ name: stack.StackName!, status: stack.StackStatus!, tags });
       // The newest deploy wins: a later ExpiresAt on any stack extends the environment.
       const expiresAt = !env.expiresAt || (tags.ExpiresAt && tags.ExpiresAt > env.expiresAt) ? tags.ExpiresAt : env.expiresAt;
@@ -66,7 +84,11 @@ export async function listPreviewEnvironments(cfn: CloudFormationClient, project
  * Which environments the sweeper deletes, and why: past ExpiresAt, or (when the live branches are
  * known) built from a branch that no longer exists. Environments mid-operation are left alone.
  */
-export function selectForDeletion(envs: readonly PreviewEnvironment[], now: Date, liveBranches?: ReadonlySet<string>): Array<{ env: PreviewEnvironment; reason: DeletionReason }> {
+export function selectForDeletion(
+  envs: readonly PreviewEnvironment[],
+  now: Date,
+  liveBranches?: ReadonlySet<string>,
+): Array<{ env: PreviewEnvironment; reason: DeletionReason }> {
   const selected: Array<{ env: PreviewEnvironment; reason: DeletionReason }> = [];
   for (const env of envs) {
     if (env.stacks.some((s) => s.status.endsWith('_IN_PROGRESS'))) continue;
@@ -80,15 +102,25 @@ export function selectForDeletion(envs: readonly PreviewEnvironment[], now: Date
 export function enforceCap(envs: readonly PreviewEnvironment[], suffix: string, max: number): void {
   if (envs.some((e) => e.suffix === suffix)) return;
   if (envs.length >= max) {
-    throw new CapReachedError(`preview environment cap reached: ${envs.length} of ${max} in use (${envs.map((e) => e.suffix).join(', ')}); merge or close a branch, or run npm run destroy -- --suffix <name>`);
+    throw new CapReachedError(
+      `preview environment cap reached: ${envs.length} of ${max} in use (${envs.map((e) => e.suffix).join(', ')}); merge or close a branch, or run npm run destroy -- --suffix <name>`,
+    );
   }
 }
 
 /** Deletes an environment's stacks in reverse dependency order, waiting for each. */
-export async function destroyEnvironment(cfn: CloudFormationClient, project: string, env: PreviewEnvironment, log: (line: string) => void = console.log, maxWaitSeconds = 3600): Promise<void> {
+export async function destroyEnvironment(
+  cfn: CloudFormationClient,
+  project: string,
+  env: PreviewEnvironment,
+  log: (line: string) => void = console.log,
+  maxWaitSeconds = 3600,
+): Promise<void> {
   for (const stack of env.stacks) {
     if (stack.tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value || stack.tags.Profile === 'production') {
-      throw new NotPreviewError(`refusing to destroy ${stack.name}: it is not tagged ${PREVIEW_TAG.key}=${PREVIEW_TAG.value} with a non-production profile`);
+      throw new NotPreviewError(
+        `refusing to destroy ${stack.name}: it is not tagged ${PREVIEW_TAG.key}=${PREVIEW_TAG.value} with a non-production profile`,
+      );
     }
   }
   const naming = new Naming(project, env.suffix);
@@ -138,14 +170,20 @@ export interface PreviewOptions {
  * usage errors), checked before any AWS client exists. undefined means --help.
  */
 export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PreviewOptions | undefined {
-  const parsed = withoutPositionalHint(() => parseFlags(argv, {
-    project: { type: 'string' },
-    branch: { type: 'string' },
-    suffix: { type: 'string' },
-    max: { type: 'integer', min: 1 },
-    yes: { type: 'boolean' },
-    'live-branches': { type: 'string' },
-  }, { positionals: true }));
+  const parsed = withoutPositionalHint(() =>
+    parseFlags(
+      argv,
+      {
+        project: { type: 'string' },
+        branch: { type: 'string' },
+        suffix: { type: 'string' },
+        max: { type: 'integer', min: 1 },
+        yes: { type: 'boolean' },
+        'live-branches': { type: 'string' },
+      },
+      { positionals: true },
+    ),
+  );
   if (!parsed) return undefined;
   const { flags, positionals } = parsed;
   const [command, ...extra] = positionals;
@@ -167,14 +205,24 @@ export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   let max = flags.max;
   if (max === undefined) {
     const fromEnv = env.MAX_PREVIEW_ENVIRONMENTS ?? '5';
-    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1) throw new UsageError(`MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
+    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1)
+      throw new UsageError(`MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
     max = Number(fromEnv);
   }
   let suffix = flags.suffix;
   if (suffix === undefined && flags.branch !== undefined && command !== 'suffix') suffix = suffixFromBranch(flags.branch);
   if (command === 'suffix' && flags.branch === undefined) throw new UsageError('suffix needs --branch');
-  if ((command === 'check-cap' || command === 'destroy') && suffix === undefined) throw new UsageError(`${command} needs --suffix or --branch`);
-  return { command: command as Command, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', suffix, branch: flags.branch, max, yes: flags.yes, liveBranches: flags['live-branches'] };
+  if ((command === 'check-cap' || command === 'destroy') && suffix === undefined)
+    throw new UsageError(`${command} needs --suffix or --branch`);
+  return {
+    command: command as Command,
+    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    suffix,
+    branch: flags.branch,
+    max,
+    yes: flags.yes,
+    liveBranches: flags['live-branches'],
+  };
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -212,7 +260,10 @@ async function run(options: PreviewOptions, cfn: CloudFormationClient, now: Date
   const envs = await listPreviewEnvironments(cfn, project);
   switch (options.command) {
     case 'list':
-      for (const e of envs) console.log(`${e.suffix}\tbranch=${e.branch ?? '-'}\texpires=${e.expiresAt ?? '-'}\t${e.stacks.map((s) => `${s.name}:${s.status}`).join(' ')}`);
+      for (const e of envs)
+        console.log(
+          `${e.suffix}\tbranch=${e.branch ?? '-'}\texpires=${e.expiresAt ?? '-'}\t${e.stacks.map((s) => `${s.name}:${s.status}`).join(' ')}`,
+        );
       console.log(`${envs.length} preview environment(s)`);
       return 0;
     case 'check-cap':
@@ -235,9 +286,17 @@ async function run(options: PreviewOptions, cfn: CloudFormationClient, now: Date
     }
     default: {
       const file = options.liveBranches;
-      const live = file ? new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.trim().replace(/^refs\/heads\//, '')).filter(Boolean)) : undefined;
+      const live = file
+        ? new Set(
+            readFileSync(file, 'utf8')
+              .split('\n')
+              .map((l) => l.trim().replace(/^refs\/heads\//, ''))
+              .filter(Boolean),
+          )
+        : undefined;
       const selected = selectForDeletion(envs, now, live);
-      for (const { env, reason } of selected) console.log(`sweep: ${env.suffix} (${reason}; branch ${env.branch ?? '-'}, expires ${env.expiresAt ?? '-'})`);
+      for (const { env, reason } of selected)
+        console.log(`sweep: ${env.suffix} (${reason}; branch ${env.branch ?? '-'}, expires ${env.expiresAt ?? '-'})`);
       if (selected.length === 0) console.log(`sweep: nothing to delete among ${envs.length} environment(s)`);
       if (!yes) {
         console.log('dry run: add --yes to delete');

@@ -13,7 +13,13 @@ import { backoffDelay, sleep } from '../lib/processor/retry';
 import { parseFlags, progressPrinter, runCli, UsageError } from './cli';
 import { invalidSamples, prng, SampleRecord, validSamples } from '../test/helpers/fhir-samples';
 
-export async function putRecords(client: KinesisClient, streamName: string, records: readonly SampleRecord[], onProgress?: (sent: number) => void, maxAttempts = 10): Promise<void> {
+export async function putRecords(
+  client: KinesisClient,
+  streamName: string,
+  records: readonly SampleRecord[],
+  onProgress?: (sent: number) => void,
+  maxAttempts = 10,
+): Promise<void> {
   let sent = 0;
   for (let i = 0; i < records.length; i += 500) {
     let pending = records.slice(i, i + 500);
@@ -21,10 +27,14 @@ export async function putRecords(client: KinesisClient, streamName: string, reco
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt >= maxAttempts) {
         const codes = [...new Set(lastErrors)].join(', ');
-        throw new Error(`the stream refused ${pending.length} record(s) ${maxAttempts} times (${codes}); ${sent} of ${records.length} were sent`);
+        throw new Error(
+          `the stream refused ${pending.length} record(s) ${maxAttempts} times (${codes}); ${sent} of ${records.length} were sent`,
+        );
       }
       if (attempt > 0) await sleep(backoffDelay(attempt, 100, 2_000));
-      const out = await client.send(new PutRecordsCommand({ StreamName: streamName, Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })) }));
+      const out = await client.send(
+        new PutRecordsCommand({ StreamName: streamName, Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })) }),
+      );
       const refused = pending.filter((_, j) => out.Records?.[j]?.ErrorCode);
       lastErrors = (out.Records ?? []).flatMap((r) => (r.ErrorCode ? [r.ErrorCode] : []));
       sent += pending.length - refused.length;

@@ -19,7 +19,17 @@ import { ConfigurationError, loadConfig } from '../lib/processor/config';
 import { createPool } from '../lib/processor/db/pool';
 import { sleep } from '../lib/processor/retry';
 import {
-  currentValidator, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, progressLine, QUARANTINE_REASONS, redrive, redriveArgs, redriveOptions, RedriveOptions, RedriveSummary, safeMessage,
+  currentValidator,
+  DEFAULT_BATCH_SIZE,
+  MAX_BATCH_SIZE,
+  progressLine,
+  QUARANTINE_REASONS,
+  redrive,
+  redriveArgs,
+  redriveOptions,
+  RedriveOptions,
+  RedriveSummary,
+  safeMessage,
 } from '../lib/processor/redrive';
 import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../lib/contract';
 import { parseFlags, progressPrinter, runCli, UsageError } from './cli';
@@ -66,20 +76,36 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (!parsed) return undefined;
   const { flags } = parsed;
   // A write to an environment's records: the environment is named explicitly, never taken from the shell.
-  if (!flags.suffix) throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
+  if (!flags.suffix)
+    throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
   const problem = suffixProblem(flags.suffix);
   if (problem) throw new UsageError(`--suffix "${flags.suffix.slice(0, 40)}" is invalid: ${problem}`);
   let options: RedriveOptions;
   try {
-    options = redriveOptions({ reason: flags.reason, since: flags.since, dryRun: flags['dry-run'], limit: flags.limit, batchSize: flags['batch-size'] });
+    options = redriveOptions({
+      reason: flags.reason,
+      since: flags.since,
+      dryRun: flags['dry-run'],
+      limit: flags.limit,
+      batchSize: flags['batch-size'],
+    });
   } catch (error) {
     if (error instanceof ConfigurationError) throw new UsageError(error.message);
     throw error;
   }
   const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
-  if (flags.suffix === 'local' && flags.region !== undefined) throw new UsageError('--region applies to a deployed environment, not to --suffix local');
-  return { suffix: flags.suffix, redrive: options, outputs: flags.outputs, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', region, waitSeconds: flags.wait };
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+    throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
+  if (flags.suffix === 'local' && flags.region !== undefined)
+    throw new UsageError('--region applies to a deployed environment, not to --suffix local');
+  return {
+    suffix: flags.suffix,
+    redrive: options,
+    outputs: flags.outputs,
+    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    region,
+    waitSeconds: flags.wait,
+  };
 }
 
 type Outputs = Readonly<Record<string, string>>;
@@ -91,7 +117,8 @@ export function readOutputs(path: string, hint: string): Outputs {
   } catch (error) {
     throw new Error(`cannot read ${path}: ${hint} (${(error as Error).message.split('\n')[0]})`, { cause: error });
   }
-  if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) throw new Error(`${path} is not a flat {OutputKey: OutputValue} map`);
+  if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs))
+    throw new Error(`${path} is not a flat {OutputKey: OutputValue} map`);
   return outputs as Outputs;
 }
 
@@ -103,10 +130,18 @@ function need(outputs: Outputs, keys: readonly string[], where: string): void {
 /** The outputs name the environment the operator asked for (a re-drive writes to its records). */
 function checkSuffix(outputs: Outputs, suffix: string, where: string): void {
   need(outputs, ['EnvironmentSuffix'], where);
-  if (outputs.EnvironmentSuffix !== suffix) throw new Error(`${where} describes environment "${outputs.EnvironmentSuffix}", not "${suffix}": pass the outputs of ${suffix}`);
+  if (outputs.EnvironmentSuffix !== suffix)
+    throw new Error(`${where} describes environment "${outputs.EnvironmentSuffix}", not "${suffix}": pass the outputs of ${suffix}`);
 }
 
-const LOCAL_KEYS = ['StreamName', 'DatabaseEndpointAddress', 'DatabaseEndpointPort', 'DatabaseName', 'LocalDatabaseUser', 'LocalDatabasePassword'];
+const LOCAL_KEYS = [
+  'StreamName',
+  'DatabaseEndpointAddress',
+  'DatabaseEndpointPort',
+  'DatabaseName',
+  'LocalDatabaseUser',
+  'LocalDatabasePassword',
+];
 
 function operator(): string {
   try {
@@ -117,13 +152,23 @@ function operator(): string {
 }
 
 /** The local stack: the re-drive runs here, as the writer role, with the processor's default limits. */
-export async function redriveLocal(outputs: Outputs, options: RedriveOptions, print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<RedriveSummary> {
+export async function redriveLocal(
+  outputs: Outputs,
+  options: RedriveOptions,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<RedriveSummary> {
   need(outputs, LOCAL_KEYS, 'the local outputs');
   const config = loadConfig({
-    STREAM_NAME: outputs.StreamName, AWS_REGION: outputs.AwsRegion || 'eu-west-2',
-    DB_HOST: outputs.DatabaseEndpointAddress, DB_PORT: outputs.DatabaseEndpointPort, DB_NAME: outputs.DatabaseName,
+    STREAM_NAME: outputs.StreamName,
+    AWS_REGION: outputs.AwsRegion || 'eu-west-2',
+    DB_HOST: outputs.DatabaseEndpointAddress,
+    DB_PORT: outputs.DatabaseEndpointPort,
+    DB_NAME: outputs.DatabaseName,
     // Embedded PostgreSQL has no certificate; the local stack is the only place TLS is off.
-    DB_USER: outputs.LocalDatabaseUser, DB_PASSWORD: outputs.LocalDatabasePassword, DB_SSL_MODE: 'disable', WORKER_ID: operator(),
+    DB_USER: outputs.LocalDatabaseUser,
+    DB_PASSWORD: outputs.LocalDatabasePassword,
+    DB_SSL_MODE: 'disable',
+    WORKER_ID: operator(),
   });
   const pool = createPool(config, { asWriter: true, max: 1 });
   pool.on('error', () => undefined);
@@ -131,11 +176,17 @@ export async function redriveLocal(outputs: Outputs, options: RedriveOptions, pr
   print(`re-driving quarantined records of the local stack (${options.dryRun ? 'dry run' : 'writing'})`);
   try {
     return await redrive(pool, options, {
-      actor: `${config.workerId}/redrive`, streamName: config.streamName, validator: currentValidator(config.maxRecordBytes),
+      actor: `${config.workerId}/redrive`,
+      streamName: config.streamName,
+      validator: currentValidator(config.maxRecordBytes),
       onBatch: (s) => progress.update(progressLine(s)),
     });
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ECONNREFUSED') throw new Error(`cannot reach the local database at ${config.db.host}:${config.db.port}: start the local stack with npm run local -- --keep`, { cause: error });
+    if ((error as { code?: unknown }).code === 'ECONNREFUSED')
+      throw new Error(
+        `cannot reach the local database at ${config.db.host}:${config.db.port}: start the local stack with npm run local -- --keep`,
+        { cause: error },
+      );
     // A database message may quote a value from a record: only its SQLSTATE is shown.
     // eslint-disable-next-line preserve-caught-error -- the cause is left out on purpose: it may quote PHI
     throw new Error(safeMessage(error));
@@ -145,7 +196,13 @@ export async function redriveLocal(outputs: Outputs, options: RedriveOptions, pr
   }
 }
 
-const ECS_KEYS = ['ProcessorClusterName', 'ProcessorTaskDefinitionArn', 'WorkloadSubnetIds', 'WorkloadSecurityGroupId', 'ProcessorLogGroupName'];
+const ECS_KEYS = [
+  'ProcessorClusterName',
+  'ProcessorTaskDefinitionArn',
+  'WorkloadSubnetIds',
+  'WorkloadSecurityGroupId',
+  'ProcessorLogGroupName',
+];
 const FINAL = 'STOPPED';
 
 export interface EcsRedriveSettings {
@@ -168,14 +225,20 @@ export interface EcsRedriveSettings {
 class TaskLog {
   private token: string | undefined;
 
-  constructor(private readonly logs: CloudWatchLogsClient, private readonly group: string, private readonly stream: string) {}
+  constructor(
+    private readonly logs: CloudWatchLogsClient,
+    private readonly group: string,
+    private readonly stream: string,
+  ) {}
 
   async read(): Promise<string[]> {
     const lines: string[] = [];
     for (let page = 0; page < 100; page++) {
       let out;
       try {
-        out = await this.logs.send(new GetLogEventsCommand({ logGroupName: this.group, logStreamName: this.stream, startFromHead: true, nextToken: this.token }));
+        out = await this.logs.send(
+          new GetLogEventsCommand({ logGroupName: this.group, logStreamName: this.stream, startFromHead: true, nextToken: this.token }),
+        );
       } catch (error) {
         if ((error as Error).name === 'ResourceNotFoundException') return lines;
         throw error;
@@ -195,22 +258,41 @@ class TaskLog {
  * `processor/processor/<task id>` (awslogs: prefix/container/task id).
  * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html
  */
-export async function redriveOnEcs(outputs: Outputs, options: RedriveOptions, ecs: ECSClient, logs: CloudWatchLogsClient, settings: EcsRedriveSettings): Promise<RedriveSummary> {
+export async function redriveOnEcs(
+  outputs: Outputs,
+  options: RedriveOptions,
+  ecs: ECSClient,
+  logs: CloudWatchLogsClient,
+  settings: EcsRedriveSettings,
+): Promise<RedriveSummary> {
   need(outputs, ECS_KEYS, 'the stage outputs');
   const print = settings.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const now = settings.now ?? Date.now;
   const cluster = outputs.ProcessorClusterName;
-  const run = await ecs.send(new RunTaskCommand({
-    cluster,
-    taskDefinition: outputs.ProcessorTaskDefinitionArn,
-    launchType: 'FARGATE',
-    count: 1,
-    startedBy: options.dryRun ? 'redrive-dry-run' : 'redrive',
-    networkConfiguration: { awsvpcConfiguration: { subnets: outputs.WorkloadSubnetIds.split(','), securityGroups: [outputs.WorkloadSecurityGroupId], assignPublicIp: 'DISABLED' } },
-    overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('redrive', ...redriveArgs(options)) }] },
-  }));
+  const run = await ecs.send(
+    new RunTaskCommand({
+      cluster,
+      taskDefinition: outputs.ProcessorTaskDefinitionArn,
+      launchType: 'FARGATE',
+      count: 1,
+      startedBy: options.dryRun ? 'redrive-dry-run' : 'redrive',
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: outputs.WorkloadSubnetIds.split(','),
+          securityGroups: [outputs.WorkloadSecurityGroupId],
+          assignPublicIp: 'DISABLED',
+        },
+      },
+      overrides: {
+        containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('redrive', ...redriveArgs(options)) }],
+      },
+    }),
+  );
   const taskArn = run.tasks?.[0]?.taskArn;
-  if (!taskArn) throw new Error(`the redrive task did not start: ${(run.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure returned'}`);
+  if (!taskArn)
+    throw new Error(
+      `the redrive task did not start: ${(run.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure returned'}`,
+    );
   const taskId = taskArn.split('/').pop()!;
   print(`started task ${taskId} on ${cluster} (${options.dryRun ? 'dry run' : 'writing'}); waiting up to ${settings.maxWaitSeconds} s`);
 
@@ -232,7 +314,8 @@ export async function redriveOnEcs(outputs: Outputs, options: RedriveOptions, ec
         continue;
       }
       if (event.msg === 'redrive progress') print(progressLine(event as RedriveSummary));
-      else if (event.level === 'warn' || event.level === 'error' || event.level === 'fatal') print(`task ${event.level}: ${event.msg ?? ''}`);
+      else if (event.level === 'warn' || event.level === 'error' || event.level === 'fatal')
+        print(`task ${event.level}: ${event.msg ?? ''}`);
     }
   };
 
@@ -247,13 +330,17 @@ export async function redriveOnEcs(outputs: Outputs, options: RedriveOptions, ec
     relay(await log.read());
     if (status === FINAL) break;
     if (now() >= deadline) {
-      throw new Error(`task ${taskId} is still ${status} after ${settings.maxWaitSeconds} s; it keeps running in AWS: follow it in ${outputs.ProcessorLogGroupName}, or stop it with aws ecs stop-task --cluster ${cluster} --task ${taskId}`);
+      throw new Error(
+        `task ${taskId} is still ${status} after ${settings.maxWaitSeconds} s; it keeps running in AWS: follow it in ${outputs.ProcessorLogGroupName}, or stop it with aws ecs stop-task --cluster ${cluster} --task ${taskId}`,
+      );
     }
     await sleep(settings.pollMs ?? 5_000);
   }
   const container = task?.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
   if (container?.exitCode !== 0) {
-    throw new Error(`redrive task ${taskId} exited with ${container?.exitCode ?? 'no exit code'}: ${lastError ?? container?.reason ?? task?.stoppedReason ?? 'no reason given'}`);
+    throw new Error(
+      `redrive task ${taskId} exited with ${container?.exitCode ?? 'no exit code'}: ${lastError ?? container?.reason ?? task?.stoppedReason ?? 'no reason given'}`,
+    );
   }
   // Log events can reach the group a little after the task stopped.
   for (let read = 0; !summary && read < (settings.logSettleReads ?? 12); read++) {
@@ -267,16 +354,23 @@ export async function redriveOnEcs(outputs: Outputs, options: RedriveOptions, ec
 /** The summary by reason code, as lines (counts only). */
 export function formatSummary(s: RedriveSummary): string[] {
   const verb = s.dryRun ? 'would re-drive' : 're-driven';
-  const lines = [`summary${s.dryRun ? ' (dry run: nothing changed)' : ''}: examined ${s.examined}, ${verb} ${s.redriven}, still quarantined ${s.stillQuarantined}`];
+  const lines = [
+    `summary${s.dryRun ? ' (dry run: nothing changed)' : ''}: examined ${s.examined}, ${verb} ${s.redriven}, still quarantined ${s.stillQuarantined}`,
+  ];
   const reasons = Object.entries(s.byReason);
   if (reasons.length > 0) {
     const width = Math.max(...reasons.map(([r]) => r.length), 'reason'.length);
     lines.push(`  ${'reason'.padEnd(width)}  examined  ${s.dryRun ? 'would pass' : ' re-driven'}  still quarantined`);
-    for (const [reason, c] of reasons) lines.push(`  ${reason.padEnd(width)}  ${String(c.examined).padStart(8)}  ${String(c.redriven).padStart(10)}  ${String(c.stillQuarantined).padStart(17)}`);
+    for (const [reason, c] of reasons)
+      lines.push(
+        `  ${reason.padEnd(width)}  ${String(c.examined).padStart(8)}  ${String(c.redriven).padStart(10)}  ${String(c.stillQuarantined).padStart(17)}`,
+      );
   }
   const entries = Object.entries(s.entries);
   if (entries.length > 0) lines.push(`  resources: ${entries.map(([outcome, n]) => `${outcome} ${n}`).join(', ')}`);
-  lines.push(`  still to examine with this validator: ${s.pending}${s.pending > 0 ? ' (locked by another re-drive, quarantined meanwhile, or past --limit: run again)' : ''}`);
+  lines.push(
+    `  still to examine with this validator: ${s.pending}${s.pending > 0 ? ' (locked by another re-drive, quarantined meanwhile, or past --limit: run again)' : ''}`,
+  );
   lines.push(`  validator ${s.validator}`);
   return lines;
 }

@@ -23,7 +23,10 @@ export const SVG_PATH = join(__dirname, '..', 'docs', 'dashboard.svg');
 
 interface Widget {
   readonly type: string;
-  readonly x: number; readonly y: number; readonly width: number; readonly height: number;
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
   readonly properties: { title?: string; markdown?: string; alarms?: unknown[]; metrics?: Array<Array<string | Record<string, unknown>>> };
 }
 
@@ -31,28 +34,37 @@ interface Widget {
 export function referenceDashboard(): { name: string; widgets: Widget[]; alarmNames: string[] } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- cdk.json is JSON outside the TypeScript project
   const app = new App({ context: { ...(require('../cdk.json') as { context: Record<string, unknown> }).context } });
-  const config = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production', sizing: { streamShardCount: 4 } });
+  const config = parseEnvironmentConfig({
+    project: 'hipaa-fhir',
+    environmentSuffix: 'prod',
+    profile: 'production',
+    sizing: { streamShardCount: 4 },
+  });
   const stage = new PipelineAppStage(app, 'prod', { config });
-  const template = Template.fromStack(stage.compute).toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  const template = Template.fromStack(stage.compute).toJSON() as {
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
   const [id, dashboard] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::CloudWatch::Dashboard')!;
   const body = dashboard.Properties.DashboardBody as { 'Fn::Join': [string, Array<string | Record<string, unknown>>] };
   const alarmNames: string[] = [];
-  const text = body['Fn::Join'][1].map((part) => {
-    if (typeof part === 'string') return part;
-    const getAtt = part['Fn::GetAtt'] as [string, string] | undefined;
-    if (getAtt?.[1] === 'Arn' && template.Resources[getAtt[0]]?.Type === 'AWS::CloudWatch::Alarm') {
-      alarmNames.push(getAtt[0].replace(/^ProcessorAlarms/, '').replace(/[0-9A-F]{8}$/, ''));
-      return 'alarm';
-    }
-    if (part['Fn::GetStackOutput']) {
-      const output = (part['Fn::GetStackOutput'] as { OutputName: string }).OutputName;
-      if (/SecurityAlarms/.test(output)) alarmNames.push(output.replace(/^.*SecurityAlarms/, '').replace(/Alarm.*$/, ''));
-      return /Alarm/.test(output) ? 'alarm' : 'ref';
-    }
-    return 'ref';
-  }).join('');
+  const text = body['Fn::Join'][1]
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const getAtt = part['Fn::GetAtt'] as [string, string] | undefined;
+      if (getAtt?.[1] === 'Arn' && template.Resources[getAtt[0]]?.Type === 'AWS::CloudWatch::Alarm') {
+        alarmNames.push(getAtt[0].replace(/^ProcessorAlarms/, '').replace(/[0-9A-F]{8}$/, ''));
+        return 'alarm';
+      }
+      if (part['Fn::GetStackOutput']) {
+        const output = (part['Fn::GetStackOutput'] as { OutputName: string }).OutputName;
+        if (/SecurityAlarms/.test(output)) alarmNames.push(output.replace(/^.*SecurityAlarms/, '').replace(/Alarm.*$/, ''));
+        return /Alarm/.test(output) ? 'alarm' : 'ref';
+      }
+      return 'ref';
+    })
+    .join('');
   const parsed = JSON.parse(text) as { widgets: Widget[] };
-  return { name: String((template.Resources[id].Properties.DashboardName as string)), widgets: parsed.widgets, alarmNames };
+  return { name: String(template.Resources[id].Properties.DashboardName as string), widgets: parsed.widgets, alarmNames };
 }
 
 const COLUMN = 44;
@@ -94,8 +106,12 @@ export function renderSvg(dashboard: ReturnType<typeof referenceDashboard>): str
     if (w.type === 'text' && /^#{1,2} /.test(w.properties.markdown ?? '') && w.height <= 2) {
       const [line, ...rest] = (w.properties.markdown ?? '').split('\n');
       const size = line.startsWith('# ') ? 17 : 14;
-      out.push(`<text x="${x + 4}" y="${y + 19}" font-size="${size}" font-weight="bold" fill="#16191f">${esc(line.replace(/^#+ /, ''))}</text>`);
-      rest.forEach((more, i) => out.push(`<text x="${x + 4}" y="${y + 38 + i * 15}" font-size="11" fill="#545b64">${esc(more.replace(/`/g, ''))}</text>`));
+      out.push(
+        `<text x="${x + 4}" y="${y + 19}" font-size="${size}" font-weight="bold" fill="#16191f">${esc(line.replace(/^#+ /, ''))}</text>`,
+      );
+      rest.forEach((more, i) =>
+        out.push(`<text x="${x + 4}" y="${y + 38 + i * 15}" font-size="11" fill="#545b64">${esc(more.replace(/`/g, ''))}</text>`),
+      );
       continue;
     }
     out.push(`<rect x="${x}" y="${y}" width="${wpx}" height="${hpx}" rx="3" fill="#ffffff" stroke="#d5dbdb"/>`);
@@ -114,19 +130,28 @@ export function renderSvg(dashboard: ReturnType<typeof referenceDashboard>): str
         out.push(`<text x="${x + 25}" y="${ly - 3}" font-size="10" fill="#545b64">${esc(seriesLabel(row))}</text>`);
       });
     } else if (w.type === 'alarm') {
-      out.push(`<text x="${x + 8}" y="${y + 18}" font-size="12" font-weight="bold" fill="#16191f">${esc(w.properties.title ?? 'Alarms')}</text>`);
+      out.push(
+        `<text x="${x + 8}" y="${y + 18}" font-size="12" font-weight="bold" fill="#16191f">${esc(w.properties.title ?? 'Alarms')}</text>`,
+      );
       const count = w.properties.alarms?.length ?? 0;
       const perRow = 4;
       for (let i = 0; i < count; i++) {
         const ax = x + 10 + (i % perRow) * ((wpx - 20) / perRow);
         const ay = y + 32 + Math.floor(i / perRow) * 22;
         const name = dashboard.alarmNames[alarmIndex++] ?? `alarm ${i + 1}`;
-        out.push(`<circle cx="${ax + 6}" cy="${ay + 6}" r="5" fill="#8d9999"/><text x="${ax + 16}" y="${ay + 10}" font-size="11" fill="#16191f">${esc(name)}</text>`);
+        out.push(
+          `<circle cx="${ax + 6}" cy="${ay + 6}" r="5" fill="#8d9999"/><text x="${ax + 16}" y="${ay + 10}" font-size="11" fill="#16191f">${esc(name)}</text>`,
+        );
       }
     } else {
       (w.properties.markdown ?? '').split('\n').forEach((line, i) => {
-        const shown = line.replace(/\[([^\]]+)\]\([^)]+\)/g, '$1').replace(/`/g, '').replace(/^#+ /, '');
-        out.push(`<text x="${x + 8}" y="${y + 18 + i * 15}" font-size="${i === 0 ? 12 : 11}"${i === 0 ? ' font-weight="bold"' : ''} fill="#16191f">${esc(shown)}</text>`);
+        const shown = line
+          .replace(/\[([^\]]+)\]\([^)]+\)/g, '$1')
+          .replace(/`/g, '')
+          .replace(/^#+ /, '');
+        out.push(
+          `<text x="${x + 8}" y="${y + 18 + i * 15}" font-size="${i === 0 ? 12 : 11}"${i === 0 ? ' font-weight="bold"' : ''} fill="#16191f">${esc(shown)}</text>`,
+        );
       });
     }
   }

@@ -29,7 +29,14 @@ export const USAGE = `usage: npm run restore-drill -- --suffix S [--outputs FILE
   --max-wait-minutes N   stop waiting (the drill goes on) after this long (default 600)`;
 
 /** The stage outputs the drill needs (written by the compute and network stacks). */
-export const REQUIRED_OUTPUTS = ['EnvironmentSuffix', 'ProcessorClusterName', 'RestoreDrillTaskDefinitionArn', 'WorkloadSubnetIds', 'WorkloadSecurityGroupId', 'ProcessorLogGroupName'] as const;
+export const REQUIRED_OUTPUTS = [
+  'EnvironmentSuffix',
+  'ProcessorClusterName',
+  'RestoreDrillTaskDefinitionArn',
+  'WorkloadSubnetIds',
+  'WorkloadSecurityGroupId',
+  'ProcessorLogGroupName',
+] as const;
 type DrillOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
 
 export interface RestoreDrillOptions {
@@ -56,11 +63,21 @@ export function parseRestoreDrillArgs(argv: readonly string[], env: NodeJS.Proce
   if (!parsed) return undefined;
   const { flags } = parsed;
   if (!flags.suffix) throw new UsageError('--suffix is required: the environment whose restore drill to run, e.g. --suffix prod');
-  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(flags.suffix) || flags.suffix.length > 20) throw new UsageError(`--suffix "${flags.suffix}" is not an environment suffix (1-20 lowercase letters, digits and single hyphens)`);
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(flags.suffix) || flags.suffix.length > 20)
+    throw new UsageError(`--suffix "${flags.suffix}" is not an environment suffix (1-20 lowercase letters, digits and single hyphens)`);
   const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region}" is not a region name such as eu-west-2`);
-  if (!flags.wait && (argv.includes('--poll-seconds') || argv.includes('--max-wait-minutes'))) throw new UsageError('--poll-seconds and --max-wait-minutes apply only with --wait');
-  return { suffix: flags.suffix, outputs: flags.outputs, wait: flags.wait, region, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', pollSeconds: flags['poll-seconds'], maxWaitMinutes: flags['max-wait-minutes'] };
+  if (!flags.wait && (argv.includes('--poll-seconds') || argv.includes('--max-wait-minutes')))
+    throw new UsageError('--poll-seconds and --max-wait-minutes apply only with --wait');
+  return {
+    suffix: flags.suffix,
+    outputs: flags.outputs,
+    wait: flags.wait,
+    region,
+    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    pollSeconds: flags['poll-seconds'],
+    maxWaitMinutes: flags['max-wait-minutes'],
+  };
 }
 
 /** Checks that a flat-outputs map is this environment's and has everything the drill needs. */
@@ -70,7 +87,9 @@ export function drillOutputs(flat: Readonly<Record<string, string>>, suffix: str
   }
   const missing = REQUIRED_OUTPUTS.filter((key) => !flat[key]);
   if (missing.includes('RestoreDrillTaskDefinitionArn')) {
-    throw new Error(`${source} has no RestoreDrillTaskDefinitionArn: the restore drill is not enabled for "${suffix}" (set environments.${suffix}.restoreDrill.enabled in cdk.json and deploy)`);
+    throw new Error(
+      `${source} has no RestoreDrillTaskDefinitionArn: the restore drill is not enabled for "${suffix}" (set environments.${suffix}.restoreDrill.enabled in cdk.json and deploy)`,
+    );
   }
   if (missing.length > 0) throw new Error(`${source} lacks ${missing.join(', ')}`);
   return Object.fromEntries(REQUIRED_OUTPUTS.map((key) => [key, flat[key]])) as DrillOutputs;
@@ -123,18 +142,28 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
     outputs = drillOutputs((await collectOutputs(clients.cfn, names)).flat, options.suffix, `the stacks of ${options.suffix}`);
   }
 
-  const started = await clients.ecs.send(new RunTaskCommand({
-    cluster: outputs.ProcessorClusterName,
-    taskDefinition: outputs.RestoreDrillTaskDefinitionArn,
-    launchType: 'FARGATE',
-    count: 1,
-    startedBy: 'restore-drill-cli',
-    networkConfiguration: { awsvpcConfiguration: { subnets: outputs.WorkloadSubnetIds.split(','), securityGroups: [outputs.WorkloadSecurityGroupId], assignPublicIp: 'DISABLED' } },
-  }));
+  const started = await clients.ecs.send(
+    new RunTaskCommand({
+      cluster: outputs.ProcessorClusterName,
+      taskDefinition: outputs.RestoreDrillTaskDefinitionArn,
+      launchType: 'FARGATE',
+      count: 1,
+      startedBy: 'restore-drill-cli',
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: outputs.WorkloadSubnetIds.split(','),
+          securityGroups: [outputs.WorkloadSecurityGroupId],
+          assignPublicIp: 'DISABLED',
+        },
+      },
+    }),
+  );
   const taskArn = started.tasks?.[0]?.taskArn;
   if (!taskArn) {
     const failure = started.failures?.[0];
-    throw new Error(`the drill task did not start: ${failure ? `${failure.reason ?? 'unknown'}${failure.detail ? ` (${failure.detail})` : ''}` : 'no task and no failure returned'}`);
+    throw new Error(
+      `the drill task did not start: ${failure ? `${failure.reason ?? 'unknown'}${failure.detail ? ` (${failure.detail})` : ''}` : 'no task and no failure returned'}`,
+    );
   }
   const stream = logStreamOf(taskArn);
   run.print(`started restore drill of ${options.suffix}: task ${taskArn}`);
@@ -149,7 +178,14 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
     for (;;) {
       let page;
       try {
-        page = await clients.logs.send(new GetLogEventsCommand({ logGroupName: outputs.ProcessorLogGroupName, logStreamName: stream, startFromHead: true, nextToken: token }));
+        page = await clients.logs.send(
+          new GetLogEventsCommand({
+            logGroupName: outputs.ProcessorLogGroupName,
+            logStreamName: stream,
+            startFromHead: true,
+            nextToken: token,
+          }),
+        );
       } catch (error) {
         // The stream appears only once the container has started.
         if ((error as { name?: string }).name === 'ResourceNotFoundException') return;
@@ -175,8 +211,10 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
     if (task?.lastStatus === 'STOPPED') {
       const exitCode = task.containers?.find((c) => c.name === RESTORE_DRILL_CONTAINER_NAME)?.exitCode;
       if (exitCode === 0 && result?.ok) return 0;
-      if (exitCode === undefined) run.print(`restore drill FAILED: the task stopped without running the drill: ${task.stoppedReason ?? 'no reason given'}`);
-      else if (!result) run.print(`restore drill FAILED: the task exited ${exitCode} without a result (${task.stoppedReason ?? 'see the log'})`);
+      if (exitCode === undefined)
+        run.print(`restore drill FAILED: the task stopped without running the drill: ${task.stoppedReason ?? 'no reason given'}`);
+      else if (!result)
+        run.print(`restore drill FAILED: the task exited ${exitCode} without a result (${task.stoppedReason ?? 'see the log'})`);
       return 1;
     }
     if (run.now() >= deadline) {
@@ -194,9 +232,17 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = { region: options.region, ...SDK_RETRY };
-  const clients = { ecs: new ECSClient(config), logs: new CloudWatchLogsClient(config), cfn: options.outputs ? undefined : new CloudFormationClient(config) };
+  const clients = {
+    ecs: new ECSClient(config),
+    logs: new CloudWatchLogsClient(config),
+    cfn: options.outputs ? undefined : new CloudFormationClient(config),
+  };
   try {
-    return await runDrillTask(options, clients, { print: (line) => console.log(line), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), now: () => Date.now() });
+    return await runDrillTask(options, clients, {
+      print: (line) => console.log(line),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      now: () => Date.now(),
+    });
   } finally {
     clients.ecs.destroy();
     clients.logs.destroy();

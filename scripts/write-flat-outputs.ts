@@ -21,7 +21,12 @@ export const USAGE = `usage: write-flat-outputs.ts --suffix S [--project P] [--r
   --region R    region of the stage (default $AWS_REGION or eu-west-2)
   --dir D       output directory (default cfn-outputs)`;
 
-const COMPLETE: string[] = [StackStatus.CREATE_COMPLETE, StackStatus.UPDATE_COMPLETE, StackStatus.UPDATE_ROLLBACK_COMPLETE, StackStatus.IMPORT_COMPLETE];
+const COMPLETE: string[] = [
+  StackStatus.CREATE_COMPLETE,
+  StackStatus.UPDATE_COMPLETE,
+  StackStatus.UPDATE_ROLLBACK_COMPLETE,
+  StackStatus.IMPORT_COMPLETE,
+];
 
 export interface StageOutputs {
   readonly flat: Record<string, string>;
@@ -48,10 +53,17 @@ export async function collectOutputs(cfn: CloudFormationClient, stackNames: read
   for (const name of stackNames) {
     const out = await cfn.send(new DescribeStacksCommand({ StackName: name }));
     const outputs: Output[] = out.Stacks?.[0]?.Outputs ?? [];
-    byStack[name] = outputs.map((o) => ({ OutputKey: o.OutputKey!, OutputValue: o.OutputValue ?? '', ...(o.Description ? { Description: o.Description } : {}) }));
+    byStack[name] = outputs.map((o) => ({
+      OutputKey: o.OutputKey!,
+      OutputValue: o.OutputValue ?? '',
+      ...(o.Description ? { Description: o.Description } : {}),
+    }));
     for (const o of outputs) {
       const key = o.OutputKey!;
-      if (key in flat) throw new DuplicateOutputKeyError(`output key "${key}" is in both ${owner[key]} and ${name}: output keys must be unique across a stage`);
+      if (key in flat)
+        throw new DuplicateOutputKeyError(
+          `output key "${key}" is in both ${owner[key]} and ${name}: output keys must be unique across a stage`,
+        );
       flat[key] = o.OutputValue ?? '';
       owner[key] = name;
     }
@@ -59,9 +71,13 @@ export async function collectOutputs(cfn: CloudFormationClient, stackNames: read
   return { flat, byStack };
 }
 
-export async function writeFlatOutputs(cfn: CloudFormationClient, options: { project: string; suffix: string; dir: string }): Promise<StageOutputs> {
+export async function writeFlatOutputs(
+  cfn: CloudFormationClient,
+  options: { project: string; suffix: string; dir: string },
+): Promise<StageOutputs> {
   const names = await stageStackNames(cfn, options.project, options.suffix);
-  if (names.length === 0) throw new Error(`no complete stacks named ${options.project}-<layer>-${options.suffix} (layers: ${LAYERS.join(', ')})`);
+  if (names.length === 0)
+    throw new Error(`no complete stacks named ${options.project}-<layer>-${options.suffix} (layers: ${LAYERS.join(', ')})`);
   const outputs = await collectOutputs(cfn, names);
   mkdirSync(options.dir, { recursive: true });
   writeFileSync(join(options.dir, 'flat-outputs.json'), `${JSON.stringify(outputs.flat, null, 2)}\n`);
@@ -69,11 +85,21 @@ export async function writeFlatOutputs(cfn: CloudFormationClient, options: { pro
   return outputs;
 }
 
-export interface FlatOutputsOptions { readonly suffix: string; readonly project: string; readonly region: string; readonly dir: string }
+export interface FlatOutputsOptions {
+  readonly suffix: string;
+  readonly project: string;
+  readonly region: string;
+  readonly dir: string;
+}
 
 /** Strict flags, checked before any AWS client exists; undefined means --help. */
 export function parseFlatOutputsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): FlatOutputsOptions | undefined {
-  const parsed = parseFlags(argv, { suffix: { type: 'string' }, project: { type: 'string' }, region: { type: 'string' }, dir: { type: 'string', default: 'cfn-outputs' } });
+  const parsed = parseFlags(argv, {
+    suffix: { type: 'string' },
+    project: { type: 'string' },
+    region: { type: 'string' },
+    dir: { type: 'string', default: 'cfn-outputs' },
+  });
   if (!parsed) return undefined;
   const { flags } = parsed;
   const suffix = flags.suffix ?? env.ENVIRONMENT_SUFFIX;
@@ -93,7 +119,9 @@ async function main(argv: string[]): Promise<number> {
   const cfn = new CloudFormationClient({ region, ...SDK_RETRY });
   try {
     const outputs = await writeFlatOutputs(cfn, { project, suffix, dir });
-    console.log(`wrote ${dir}/flat-outputs.json: ${Object.keys(outputs.flat).length} outputs from ${Object.keys(outputs.byStack).join(', ')}`);
+    console.log(
+      `wrote ${dir}/flat-outputs.json: ${Object.keys(outputs.flat).length} outputs from ${Object.keys(outputs.byStack).join(', ')}`,
+    );
     return 0;
   } finally {
     cfn.destroy();

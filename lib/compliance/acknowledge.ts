@@ -12,7 +12,10 @@ export const RULE_ID = /^((AwsSolutions|HIPAA\.Security|NIST\.800\.53\.R5)-[A-Za
 
 /** The same rule in the HIPAA.Security and NIST.800.53.R5 packs, which share many rules, with one reason. */
 export function hipaaAndNist(rule: string, reason: string): Finding[] {
-  return [{ id: `HIPAA.Security-${rule}`, reason }, { id: `NIST.800.53.R5-${rule}`, reason }];
+  return [
+    { id: `HIPAA.Security-${rule}`, reason },
+    { id: `NIST.800.53.R5-${rule}`, reason },
+  ];
 }
 
 /**
@@ -23,10 +26,14 @@ export function hipaaAndNist(rule: string, reason: string): Finding[] {
 export function acknowledge(construct: IConstruct, ...findings: Finding[]): void {
   for (const finding of findings) {
     if (!RULE_ID.test(finding.id)) {
-      throw new Error(`acknowledgement "${finding.id}" on ${construct.node.path} is not a rule id of AwsSolutions, HIPAA.Security, NIST.800.53.R5 or CloudFormation-Validate`);
+      throw new Error(
+        `acknowledgement "${finding.id}" on ${construct.node.path} is not a rule id of AwsSolutions, HIPAA.Security, NIST.800.53.R5 or CloudFormation-Validate`,
+      );
     }
     if (finding.reason.trim().length < MIN_REASON_LENGTH) {
-      throw new Error(`acknowledgement ${finding.id} on ${construct.node.path} needs a specific reason (at least ${MIN_REASON_LENGTH} characters)`);
+      throw new Error(
+        `acknowledgement ${finding.id} on ${construct.node.path} needs a specific reason (at least ${MIN_REASON_LENGTH} characters)`,
+      );
     }
     Validations.of(construct).acknowledge({ id: finding.id, reason: finding.reason });
   }

@@ -84,7 +84,15 @@ export interface Decision {
 
 /** Groups acknowledgements into decisions: one per (section, reason), in a stable order. */
 export function decisions(findings: readonly AcknowledgedFinding[]): Decision[] {
-  const byKey = new Map<string, { section: RegisterSection; reason: string; rules: Map<string, Set<string>>; resources: Map<string, { where: Set<string>; findings: Set<string> }> }>();
+  const byKey = new Map<
+    string,
+    {
+      section: RegisterSection;
+      reason: string;
+      rules: Map<string, Set<string>>;
+      resources: Map<string, { where: Set<string>; findings: Set<string> }>;
+    }
+  >();
   for (const f of findings) {
     const section = sectionOf(f);
     const key = `${section}|${f.reason}`;
@@ -99,7 +107,12 @@ export function decisions(findings: readonly AcknowledgedFinding[]): Decision[] 
     byKey.set(key, d);
   }
   const first = (d: Decision) => [...d.rules.keys()].sort()[0];
-  return [...byKey.values()].sort((a, b) => (a.section === b.section ? 0 : a.section === 'workload' ? -1 : 1) || first(a).localeCompare(first(b)) || a.reason.localeCompare(b.reason));
+  return [...byKey.values()].sort(
+    (a, b) =>
+      (a.section === b.section ? 0 : a.section === 'workload' ? -1 : 1) ||
+      first(a).localeCompare(first(b)) ||
+      a.reason.localeCompare(b.reason),
+  );
 }
 
 const SECTION_TITLES: Readonly<Record<RegisterSection, string>> = {
@@ -120,10 +133,18 @@ export function complianceRegister(findings: readonly AcknowledgedFinding[]): st
     lines.push(`## ${SECTION_TITLES[section]}`, '', `${ofSection.length} decisions.`, '');
     for (const d of ofSection) {
       n++;
-      const rules = [...d.rules.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([rule, packs]) => `\`${rule}\` (${[...packs].sort().join(', ')})`);
+      const rules = [...d.rules.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([rule, packs]) => `\`${rule}\` (${[...packs].sort().join(', ')})`);
       lines.push(`### D${n}. ${rules.join(', ')}`, '', d.reason, '');
       for (const [resource, { where, findings: specific }] of [...d.resources.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-        const detail = specific.size > 0 ? `: ${[...specific].sort().map((x) => `\`${x.replace(/\|/g, '\\|')}\``).join(', ')}` : '';
+        const detail =
+          specific.size > 0
+            ? `: ${[...specific]
+                .sort()
+                .map((x) => `\`${x.replace(/\|/g, '\\|')}\``)
+                .join(', ')}`
+            : '';
         lines.push(`- \`${resource}\` (${[...where].sort().join(', ')})${detail}`);
       }
       lines.push('');

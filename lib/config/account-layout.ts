@@ -15,7 +15,11 @@ export interface AccountLayout {
   readonly sandbox: string;
 }
 
-export function resolveAccounts(pipelineAccount: string, environments: readonly EnvironmentConfig[], previews: PreviewConfig): AccountLayout {
+export function resolveAccounts(
+  pipelineAccount: string,
+  environments: readonly EnvironmentConfig[],
+  previews: PreviewConfig,
+): AccountLayout {
   return {
     pipeline: pipelineAccount,
     environments: Object.fromEntries(environments.map((e) => [e.environmentSuffix, e.account ?? pipelineAccount])),
@@ -30,6 +34,8 @@ export function resolveAccounts(pipelineAccount: string, environments: readonly 
 export function checkAccountLayout(layout: AccountLayout, environments: readonly EnvironmentConfig[]): void {
   const production = environments.find((e) => e.profile === 'production' && layout.environments[e.environmentSuffix] === layout.sandbox);
   if (production) {
-    throw new ConfigError(`previews.account ${layout.sandbox} holds the production environment "${production.environmentSuffix}": preview environments must deploy into a separate sandbox account; set previews.account to your sandbox (or non-production) account id, or give environments.${production.environmentSuffix}.account its own production account`);
+    throw new ConfigError(
+      `previews.account ${layout.sandbox} holds the production environment "${production.environmentSuffix}": preview environments must deploy into a separate sandbox account; set previews.account to your sandbox (or non-production) account id, or give environments.${production.environmentSuffix}.account its own production account`,
+    );
   }
 }

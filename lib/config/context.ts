@@ -89,29 +89,72 @@ export interface RawContext extends RawPersonalOverrides {
 }
 
 export const SIZING_KEYS = {
-  dbInstanceType: true, dbAllocatedStorageGiB: true, dbMaxAllocatedStorageGiB: true, streamShardCount: true, processorMaxTasks: true,
+  dbInstanceType: true,
+  dbAllocatedStorageGiB: true,
+  dbMaxAllocatedStorageGiB: true,
+  streamShardCount: true,
+  processorMaxTasks: true,
 } as const satisfies Record<keyof RawSizing, true>;
 export const ENVIRONMENT_ENTRY_KEYS = {
-  account: true, region: true, profile: true, availabilityZones: true, vpcCidr: true, databaseSecretName: true,
-  databaseSecretKeyArn: true, databaseName: true, trailMode: true, alarmEmail: true, sizing: true, restoreDrill: true,
+  account: true,
+  region: true,
+  profile: true,
+  availabilityZones: true,
+  vpcCidr: true,
+  databaseSecretName: true,
+  databaseSecretKeyArn: true,
+  databaseName: true,
+  trailMode: true,
+  alarmEmail: true,
+  sizing: true,
+  restoreDrill: true,
 } as const satisfies Record<keyof RawEnvironmentEntry, true>;
 export const RESTORE_DRILL_KEYS = {
-  enabled: true, schedule: true, rpoTargetMinutes: true, rtoTargetMinutes: true,
+  enabled: true,
+  schedule: true,
+  rpoTargetMinutes: true,
+  rtoTargetMinutes: true,
 } as const satisfies Record<keyof RawRestoreDrill, true>;
 export const PIPELINE_KEYS = {
-  repository: true, branch: true, connectionArn: true, account: true, notificationEmail: true, destroyable: true, ignoredPaths: true,
+  repository: true,
+  branch: true,
+  connectionArn: true,
+  account: true,
+  notificationEmail: true,
+  destroyable: true,
+  ignoredPaths: true,
 } as const satisfies Record<keyof RawPipeline, true>;
 export const PREVIEW_KEYS = {
-  account: true, bootstrapQualifier: true, branchPatterns: true, pullRequestBaseBranch: true, ttlHours: true, maxEnvironments: true,
-  databaseSecretName: true, databaseSecretKeyArn: true,
+  account: true,
+  bootstrapQualifier: true,
+  branchPatterns: true,
+  pullRequestBaseBranch: true,
+  ttlHours: true,
+  maxEnvironments: true,
+  databaseSecretName: true,
+  databaseSecretKeyArn: true,
 } as const satisfies Record<keyof RawPreviews, true>;
 export const PERSONAL_OVERRIDE_KEYS = {
-  profile: true, databaseSecretName: true, databaseSecretKeyArn: true, vpcCidr: true, trailMode: true, alarmEmail: true, sizing: true,
+  profile: true,
+  databaseSecretName: true,
+  databaseSecretKeyArn: true,
+  vpcCidr: true,
+  trailMode: true,
+  alarmEmail: true,
+  sizing: true,
 } as const satisfies Record<keyof RawPersonalOverrides, true>;
 export const CONTEXT_KEYS = {
   ...PERSONAL_OVERRIDE_KEYS,
-  project: true, region: true, account: true, pipeline: true, previews: true, environments: true,
-  'cli-telemetry': true, 'acknowledged-issue-numbers': true, branch: true, environmentSuffix: true,
+  project: true,
+  region: true,
+  account: true,
+  pipeline: true,
+  previews: true,
+  environments: true,
+  'cli-telemetry': true,
+  'acknowledged-issue-numbers': true,
+  branch: true,
+  environmentSuffix: true,
 } as const satisfies Record<keyof RawContext, true>;
 
 /** The published schema (cdk.json as a whole; the context is `definitions.context`). */
@@ -157,17 +200,31 @@ export function closestKey(key: string, allowed: readonly string[]): string | un
 
 /** `environments.dev.sizing` from the JSON pointer `/environments/dev/sizing`. */
 function dotted(pointer: string): string {
-  return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
 }
 
 function valueAt(context: Record<string, unknown>, pointer: string): unknown {
-  return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), context);
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>(
+      (value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined),
+      context,
+    );
 }
 
 const TYPE_RULES: Readonly<Record<string, string>> = {
-  integer: 'expected a whole number', number: 'expected a number', string: 'expected a string', boolean: 'use true or false',
-  object: 'expected an object', array: 'expected a list',
+  integer: 'expected a whole number',
+  number: 'expected a number',
+  string: 'expected a string',
+  boolean: 'use true or false',
+  object: 'expected an object',
+  array: 'expected a list',
 };
 
 /**
@@ -189,7 +246,8 @@ function describe(error: ErrorObject, context: Record<string, unknown>): string 
     const guess = closestKey(key, allowed);
     return `unknown key "${key}" ${where} (${guess ? `did you mean "${guess}"?` : `allowed: ${allowed.join(', ')}`})`;
   }
-  if (error.keyword === 'required') return `${at === '' ? '' : `${at}.`}${(error.params as { missingProperty: string }).missingProperty} is required`;
+  if (error.keyword === 'required')
+    return `${at === '' ? '' : `${at}.`}${(error.params as { missingProperty: string }).missingProperty} is required`;
   const value = valueAt(context, error.instancePath);
   let rule = error.message ?? 'does not match the schema';
   const patternMessage = (error.parentSchema as { patternErrorMessage?: string } | undefined)?.patternErrorMessage;
@@ -198,7 +256,8 @@ function describe(error: ErrorObject, context: Record<string, unknown>): string 
   else if (error.keyword === 'enum') {
     const allowed = [...new Set((error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)))];
     const renamed = typeof value === 'string' ? RENAMED_VALUES[value] : undefined;
-    rule = renamed && allowed.includes(renamed) ? `"${value}" was renamed to "${renamed}" (${MIGRATION})` : `use one of ${allowed.join(', ')}`;
+    rule =
+      renamed && allowed.includes(renamed) ? `"${value}" was renamed to "${renamed}" (${MIGRATION})` : `use one of ${allowed.join(', ')}`;
   }
   return `${at} ${JSON.stringify(value)} is invalid: ${rule}`;
 }
@@ -246,7 +305,9 @@ export function validateContext(input: Readonly<Record<string, unknown>>): RawCo
     if (key.includes('.') && !isCdkOwned(key)) {
       const [head, ...rest] = key.split('.');
       const example = `-c '${head}=${rest.reduceRight((inner, part) => `{"${part}":${inner}}`, jsonValue(key.split('.'), String(context[key])))}'`;
-      throw new ConfigError(`context key "${key}" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. ${example}`);
+      throw new ConfigError(
+        `context key "${key}" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. ${example}`,
+      );
     }
   }
   for (const key of OBJECT_KEYS) {
@@ -269,11 +330,15 @@ export function validateContext(input: Readonly<Record<string, unknown>>): RawCo
   if (raw.environmentSuffix === undefined) {
     const ignored = Object.keys(PERSONAL_OVERRIDE_KEYS).find((key) => context[key] !== undefined);
     if (ignored) {
-      throw new ConfigError(`context "${ignored}" applies only to a personal environment (-c environmentSuffix=<name>): for a configured environment set environments.<name>.${ignored} in cdk.json`);
+      throw new ConfigError(
+        `context "${ignored}" applies only to a personal environment (-c environmentSuffix=<name>): for a configured environment set environments.<name>.${ignored} in cdk.json`,
+      );
     }
   }
   if (!single && Object.keys(raw.environments ?? {}).length === 0) {
-    throw new ConfigError('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>');
+    throw new ConfigError(
+      '"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>',
+    );
   }
   return context as RawContext & Record<string, unknown>;
 }

@@ -1,4 +1,13 @@
-import { ConfigError, longLivedSuffixProblem, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, PROCESSOR_DB_USER, projectProblem, suffixProblem } from '../contract';
+import {
+  ConfigError,
+  longLivedSuffixProblem,
+  Naming,
+  PREVIEW_SUFFIX_PREFIX,
+  PREVIEW_TAG,
+  PROCESSOR_DB_USER,
+  projectProblem,
+  suffixProblem,
+} from '../contract';
 import { ENVIRONMENT_ENTRY_KEYS, SIZING_KEYS } from './context';
 import { parseRestoreDrill, RestoreDrillSettings } from './restore-drill-config';
 
@@ -98,7 +107,6 @@ export interface EnvironmentConfig {
   /** Tags added to every taggable resource of the environment. */
   readonly tags: Readonly<Record<string, string>>;
 }
-
 
 interface ProfileDefaults {
   readonly logRetentionDays: number;
@@ -232,7 +240,11 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   const projectIssue = projectProblem(project);
   if (projectIssue) fail('project', project, projectIssue);
 
-  const environmentSuffix = requiredString(raw, 'environmentSuffix', 'pass -c environmentSuffix=<name> or define it under "environments" in cdk.json');
+  const environmentSuffix = requiredString(
+    raw,
+    'environmentSuffix',
+    'pass -c environmentSuffix=<name> or define it under "environments" in cdk.json',
+  );
   const suffixIssue = suffixProblem(environmentSuffix);
   if (suffixIssue) fail('environmentSuffix', environmentSuffix, suffixIssue);
 
@@ -246,10 +258,18 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   if (!REGION_PATTERN.test(region)) fail('region', region, 'use an AWS region code such as eu-west-2');
 
   const azsRaw = raw.availabilityZones ?? [`${region}a`, `${region}b`];
-  if (!Array.isArray(azsRaw) || azsRaw.length !== 2 || new Set(azsRaw).size !== 2
+  if (
+    !Array.isArray(azsRaw) ||
+    azsRaw.length !== 2 ||
+    new Set(azsRaw).size !== 2 ||
     // Zone names are the region code and one letter; no region has more than six (a-f).
-    || !azsRaw.every((az) => typeof az === 'string' && az.startsWith(region) && /^[a-f]$/.test(az.slice(region.length)))) {
-    fail('availabilityZones', azsRaw, `list two distinct zones of ${region} (the region code and a letter a-f), e.g. ["${region}a", "${region}b"]`);
+    !azsRaw.every((az) => typeof az === 'string' && az.startsWith(region) && /^[a-f]$/.test(az.slice(region.length)))
+  ) {
+    fail(
+      'availabilityZones',
+      azsRaw,
+      `list two distinct zones of ${region} (the region code and a letter a-f), e.g. ["${region}a", "${region}b"]`,
+    );
   }
   const availabilityZones = azsRaw as string[];
 
@@ -261,14 +281,19 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   }
   if (/-[A-Za-z0-9]{6}$/.test(masterSecretName)) {
     // Partial-ARN look-ups (CloudFormation, ECS) read "-xxxxxx" as the random ARN suffix and fail.
-    fail('databaseSecretName', masterSecretName, 'a name ending in a hyphen and six characters is mistaken for the random suffix of a full secret ARN; rename the secret, e.g. ".../db-credentials"');
+    fail(
+      'databaseSecretName',
+      masterSecretName,
+      'a name ending in a hyphen and six characters is mistaken for the random suffix of a full secret ARN; rename the secret, e.g. ".../db-credentials"',
+    );
   }
   const masterSecretKeyArn = optionalString(raw, 'databaseSecretKeyArn');
   if (masterSecretKeyArn !== undefined && !KMS_KEY_ARN_PATTERN.test(masterSecretKeyArn)) {
     fail('databaseSecretKeyArn', masterSecretKeyArn, 'use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>');
   }
   const databaseName = optionalString(raw, 'databaseName') ?? 'fhir';
-  if (!DB_NAME_PATTERN.test(databaseName)) fail('databaseName', databaseName, 'use 1-63 lowercase letters, digits and underscores, starting with a letter');
+  if (!DB_NAME_PATTERN.test(databaseName))
+    fail('databaseName', databaseName, 'use 1-63 lowercase letters, digits and underscores, starting with a letter');
 
   const trailMode = oneOf('trailMode', raw.trailMode ?? defaults.trailMode, TRAIL_MODES);
   const alarmEmail = optionalString(raw, 'alarmEmail');
@@ -278,30 +303,51 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
   if (typeof sizingRaw !== 'object' || sizingRaw === null || Array.isArray(sizingRaw)) fail('sizing', sizingRaw, 'expected an object');
   const sizing = sizingRaw as Record<string, unknown>;
   for (const key of Object.keys(sizing)) {
-    if (!KNOWN_SIZING_KEYS.has(key)) throw new ConfigError(`unknown sizing key "sizing.${key}": use one of ${[...KNOWN_SIZING_KEYS].join(', ')}`);
+    if (!KNOWN_SIZING_KEYS.has(key))
+      throw new ConfigError(`unknown sizing key "sizing.${key}": use one of ${[...KNOWN_SIZING_KEYS].join(', ')}`);
   }
   const instanceType = sizing.dbInstanceType ?? defaults.database.instanceType;
   if (typeof instanceType !== 'string' || !INSTANCE_TYPE_PATTERN.test(instanceType) || instanceType.startsWith('db.')) {
     fail('sizing.dbInstanceType', instanceType, 'use an RDS instance class without the "db." prefix, e.g. t4g.micro');
   }
-  const allocatedStorageGiB = integerIn('sizing.dbAllocatedStorageGiB', sizing.dbAllocatedStorageGiB ?? defaults.database.allocatedStorageGiB, 20, 65536);
-  const maxAllocatedStorageGiB = integerIn('sizing.dbMaxAllocatedStorageGiB', sizing.dbMaxAllocatedStorageGiB ?? defaults.database.maxAllocatedStorageGiB, allocatedStorageGiB, 65536);
+  const allocatedStorageGiB = integerIn(
+    'sizing.dbAllocatedStorageGiB',
+    sizing.dbAllocatedStorageGiB ?? defaults.database.allocatedStorageGiB,
+    20,
+    65536,
+  );
+  const maxAllocatedStorageGiB = integerIn(
+    'sizing.dbMaxAllocatedStorageGiB',
+    sizing.dbMaxAllocatedStorageGiB ?? defaults.database.maxAllocatedStorageGiB,
+    allocatedStorageGiB,
+    65536,
+  );
   const shardCount = integerIn('sizing.streamShardCount', sizing.streamShardCount ?? defaults.stream.shardCount, 0, 500);
 
-  const processorMaxTasks = integerIn('sizing.processorMaxTasks', sizing.processorMaxTasks ?? defaults.processor.maxTasks, defaults.processor.minTasks, 100);
+  const processorMaxTasks = integerIn(
+    'sizing.processorMaxTasks',
+    sizing.processorMaxTasks ?? defaults.processor.maxTasks,
+    defaults.processor.minTasks,
+    100,
+  );
   const maxTasks = shardCount > 0 ? Math.max(defaults.processor.minTasks, Math.min(processorMaxTasks, shardCount)) : processorMaxTasks;
 
   const branch = optionalString(raw, 'branch');
   const expiresAt = optionalString(raw, 'expiresAt');
-  if ((branch === undefined) !== (expiresAt === undefined)) throw new ConfigError('branch and expiresAt go together: a preview environment needs both');
-  if (expiresAt !== undefined && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(expiresAt) || Number.isNaN(Date.parse(expiresAt)))) {
+  if ((branch === undefined) !== (expiresAt === undefined))
+    throw new ConfigError('branch and expiresAt go together: a preview environment needs both');
+  if (
+    expiresAt !== undefined &&
+    (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(expiresAt) || Number.isNaN(Date.parse(expiresAt)))
+  ) {
     fail('expiresAt', expiresAt, 'use an ISO-8601 UTC time such as 2026-11-25T09:00:00Z');
   }
   if (branch !== undefined && profile !== 'development') fail('profile', profile, 'a preview environment must use the development profile');
   // Preview names must be told apart from long-lived ones by pattern (IAM resources, see PREVIEW_SUFFIX_PREFIX).
   const longLivedIssue = branch === undefined ? longLivedSuffixProblem(environmentSuffix) : undefined;
   if (longLivedIssue) fail('environmentSuffix', environmentSuffix, longLivedIssue);
-  if (branch !== undefined && !environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX)) fail('environmentSuffix', environmentSuffix, `a preview suffix starts with "${PREVIEW_SUFFIX_PREFIX}" (use suffixFromBranch)`);
+  if (branch !== undefined && !environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX))
+    fail('environmentSuffix', environmentSuffix, `a preview suffix starts with "${PREVIEW_SUFFIX_PREFIX}" (use suffixFromBranch)`);
   const preview = branch !== undefined ? { branch, expiresAt: expiresAt! } : undefined;
 
   const naming = new Naming(project, environmentSuffix);
@@ -337,7 +383,13 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
       Profile: profile,
       Compliance: 'HIPAA',
       // Tag values allow letters, digits, spaces and _ . : / = + - @ only.
-      ...(preview ? { [PREVIEW_TAG.key]: PREVIEW_TAG.value, Branch: preview.branch.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256), ExpiresAt: preview.expiresAt } : {}),
+      ...(preview
+        ? {
+            [PREVIEW_TAG.key]: PREVIEW_TAG.value,
+            Branch: preview.branch.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256),
+            ExpiresAt: preview.expiresAt,
+          }
+        : {}),
     },
   };
 }

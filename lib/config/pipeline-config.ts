@@ -23,7 +23,8 @@ export interface PipelineConfig {
   readonly environments: readonly EnvironmentConfig[];
 }
 
-const CONNECTION_ARN = /^arn:(aws[a-z-]*):(codestar-connections|codeconnections):([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):connection\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CONNECTION_ARN =
+  /^arn:(aws[a-z-]*):(codestar-connections|codeconnections):([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):connection\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const BRANCH = /^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$)[A-Za-z0-9._/-]{1,200}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -39,26 +40,35 @@ function fail(key: string, value: unknown, rule: string): never {
  * Validates the `pipeline` context object. Environments are deployed non-production first,
  * then production; there must be at least one, and a production one makes an approval gate.
  */
-export function parsePipelineConfig(raw: Record<string, unknown>, defaults: { project: string; region: string; account?: string }, environments: readonly EnvironmentConfig[]): PipelineConfig {
+export function parsePipelineConfig(
+  raw: Record<string, unknown>,
+  defaults: { project: string; region: string; account?: string },
+  environments: readonly EnvironmentConfig[],
+): PipelineConfig {
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key)) throw new ConfigError(`unknown pipeline key "pipeline.${key}": use one of ${[...KNOWN_KEYS].join(', ')}`);
   }
   const repository = raw.repository;
-  if (typeof repository !== 'string' || !REPOSITORY.test(repository)) fail('repository', repository, 'use owner/name of the connected repository');
+  if (typeof repository !== 'string' || !REPOSITORY.test(repository))
+    fail('repository', repository, 'use owner/name of the connected repository');
   const branch = raw.branch ?? 'main';
   if (typeof branch !== 'string' || !BRANCH.test(branch)) fail('branch', branch, 'use a git branch name such as main');
   const connectionArn = raw.connectionArn;
   const match = typeof connectionArn === 'string' ? CONNECTION_ARN.exec(connectionArn) : null;
-  if (!match) fail('connectionArn', connectionArn, 'use arn:aws:codeconnections:<region>:<account>:connection/<uuid> (or codestar-connections)');
+  if (!match)
+    fail('connectionArn', connectionArn, 'use arn:aws:codeconnections:<region>:<account>:connection/<uuid> (or codestar-connections)');
   const [, , , connectionRegion, connectionAccount] = match;
   if (connectionRegion !== defaults.region) {
     // Name the region first: a mistyped "region" is the usual cause, not the ARN.
-    throw new ConfigError(`region "${defaults.region}" does not match pipeline.connectionArn, whose connection is in ${connectionRegion}: the pipeline runs in the connection's region; set "region" to ${connectionRegion} or use a connection created in ${defaults.region}`);
+    throw new ConfigError(
+      `region "${defaults.region}" does not match pipeline.connectionArn, whose connection is in ${connectionRegion}: the pipeline runs in the connection's region; set "region" to ${connectionRegion} or use a connection created in ${defaults.region}`,
+    );
   }
   const account = (raw.account ?? defaults.account ?? connectionAccount) as unknown;
   if (typeof account !== 'string' || !/^\d{12}$/.test(account)) fail('account', account, 'use a 12-digit AWS account id');
   const notificationEmail = raw.notificationEmail;
-  if (notificationEmail !== undefined && (typeof notificationEmail !== 'string' || !EMAIL.test(notificationEmail))) fail('notificationEmail', notificationEmail, 'use an e-mail address');
+  if (notificationEmail !== undefined && (typeof notificationEmail !== 'string' || !EMAIL.test(notificationEmail)))
+    fail('notificationEmail', notificationEmail, 'use an e-mail address');
   const destroyable = raw.destroyable ?? false;
   if (typeof destroyable !== 'boolean') fail('destroyable', destroyable, 'use true or false');
   const ignoredPaths = raw.ignoredPaths ?? DEFAULT_IGNORED_PATHS;

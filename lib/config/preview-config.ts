@@ -45,12 +45,19 @@ export function parsePreviewConfig(raw: Record<string, unknown>, project: string
     if (!KNOWN.has(key)) throw new ConfigError(`unknown previews key "previews.${key}": use one of ${[...KNOWN].join(', ')}`);
   }
   const branchPatterns = raw.branchPatterns ?? ['feature/*'];
-  if (!Array.isArray(branchPatterns) || branchPatterns.length === 0 || branchPatterns.length > 8 || !branchPatterns.every((p) => typeof p === 'string' && /^[A-Za-z0-9._/*-]{1,100}$/.test(p))) {
+  if (
+    !Array.isArray(branchPatterns) ||
+    branchPatterns.length === 0 ||
+    branchPatterns.length > 8 ||
+    !branchPatterns.every((p) => typeof p === 'string' && /^[A-Za-z0-9._/*-]{1,100}$/.test(p))
+  ) {
     throw new ConfigError(`previews.branchPatterns ${JSON.stringify(branchPatterns)} is invalid: use 1-8 branch globs such as "feature/*"`);
   }
   const pullRequestBaseBranch = raw.pullRequestBaseBranch ?? 'main';
   if (typeof pullRequestBaseBranch !== 'string' || !/^[A-Za-z0-9._/-]{1,200}$/.test(pullRequestBaseBranch)) {
-    throw new ConfigError(`previews.pullRequestBaseBranch ${JSON.stringify(pullRequestBaseBranch)} is invalid: use a branch name such as main`);
+    throw new ConfigError(
+      `previews.pullRequestBaseBranch ${JSON.stringify(pullRequestBaseBranch)} is invalid: use a branch name such as main`,
+    );
   }
   const ttlHours = raw.ttlHours ?? 72;
   if (typeof ttlHours !== 'number' || !Number.isInteger(ttlHours) || ttlHours < 1 || ttlHours > 720) {
@@ -62,11 +69,15 @@ export function parsePreviewConfig(raw: Record<string, unknown>, project: string
   }
   const databaseSecretName = raw.databaseSecretName ?? `${project}/previews/db-credentials`;
   if (typeof databaseSecretName !== 'string' || databaseSecretName.length === 0) {
-    throw new ConfigError(`previews.databaseSecretName ${JSON.stringify(databaseSecretName)} is invalid: use the name of an existing secret`);
+    throw new ConfigError(
+      `previews.databaseSecretName ${JSON.stringify(databaseSecretName)} is invalid: use the name of an existing secret`,
+    );
   }
   const databaseSecretKeyArn = raw.databaseSecretKeyArn;
   if (databaseSecretKeyArn !== undefined && (typeof databaseSecretKeyArn !== 'string' || !KMS_KEY_ARN.test(databaseSecretKeyArn))) {
-    throw new ConfigError(`previews.databaseSecretKeyArn ${JSON.stringify(databaseSecretKeyArn)} is invalid: use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>`);
+    throw new ConfigError(
+      `previews.databaseSecretKeyArn ${JSON.stringify(databaseSecretKeyArn)} is invalid: use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>`,
+    );
   }
   const account = raw.account;
   if (account !== undefined && (typeof account !== 'string' || !/^\d{12}$/.test(account))) {
@@ -74,10 +85,16 @@ export function parsePreviewConfig(raw: Record<string, unknown>, project: string
   }
   const bootstrapQualifier = raw.bootstrapQualifier ?? DEFAULT_BOOTSTRAP_QUALIFIER;
   if (typeof bootstrapQualifier !== 'string' || !/^[a-z0-9]{1,10}$/.test(bootstrapQualifier)) {
-    throw new ConfigError(`previews.bootstrapQualifier ${JSON.stringify(bootstrapQualifier)} is invalid: use 1-10 lowercase letters and digits, as passed to cdk bootstrap --qualifier`);
+    throw new ConfigError(
+      `previews.bootstrapQualifier ${JSON.stringify(bootstrapQualifier)} is invalid: use 1-10 lowercase letters and digits, as passed to cdk bootstrap --qualifier`,
+    );
   }
   return {
-    branchPatterns: branchPatterns as string[], pullRequestBaseBranch, ttlHours, maxEnvironments, databaseSecretName,
+    branchPatterns: branchPatterns as string[],
+    pullRequestBaseBranch,
+    ttlHours,
+    maxEnvironments,
+    databaseSecretName,
     ...(databaseSecretKeyArn !== undefined ? { databaseSecretKeyArn } : {}),
     ...(account !== undefined ? { account } : {}),
     bootstrapQualifier,

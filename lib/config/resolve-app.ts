@@ -21,7 +21,12 @@ export interface SharedTrailPlan {
 /** What one synth builds, fully validated. bin/app.ts turns it into stacks and nothing else. */
 export type AppPlan =
   /** The delivery pipeline (with every configured environment as a stage) and the preview tooling. */
-  | { readonly mode: 'delivery'; readonly pipeline: PipelineConfig; readonly previews: PreviewConfig; readonly sharedTrail?: SharedTrailPlan }
+  | {
+      readonly mode: 'delivery';
+      readonly pipeline: PipelineConfig;
+      readonly previews: PreviewConfig;
+      readonly sharedTrail?: SharedTrailPlan;
+    }
   /** One branch's preview environment (`-c branch=<name>`), in the sandbox account through its own bootstrap. */
   | {
       readonly mode: 'preview';
@@ -39,9 +44,12 @@ export type AppPlan =
 /** The environments a plan deploys as stages. */
 export function plannedEnvironments(plan: AppPlan): readonly EnvironmentConfig[] {
   switch (plan.mode) {
-    case 'delivery': return plan.pipeline.environments;
-    case 'preview': return [plan.environment];
-    default: return plan.environments;
+    case 'delivery':
+      return plan.pipeline.environments;
+    case 'preview':
+      return [plan.environment];
+    default:
+      return plan.environments;
   }
 }
 
@@ -71,35 +79,64 @@ export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: A
     // TTL counts from the last deploy: every push to the branch moves ExpiresAt forward.
     const expiresAt = new Date(now.getTime() + previews.ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     // Preview environments deploy into the sandbox account only.
-    raws = [{
-      project, region, account: previews.account ?? account, profile: 'development', environmentSuffix: suffixFromBranch(branch), branch, expiresAt,
-      databaseSecretName: previews.databaseSecretName, databaseSecretKeyArn: previews.databaseSecretKeyArn,
-    }];
+    raws = [
+      {
+        project,
+        region,
+        account: previews.account ?? account,
+        profile: 'development',
+        environmentSuffix: suffixFromBranch(branch),
+        branch,
+        expiresAt,
+        databaseSecretName: previews.databaseSecretName,
+        databaseSecretKeyArn: previews.databaseSecretKeyArn,
+      },
+    ];
   } else if (environmentSuffix !== undefined) {
     // A developer's own environment: the development profile unless -c profile=... says otherwise.
-    const overrides = Object.fromEntries(Object.keys(PERSONAL_OVERRIDE_KEYS).filter((key) => context[key] !== undefined).map((key) => [key, context[key]]));
+    const overrides = Object.fromEntries(
+      Object.keys(PERSONAL_OVERRIDE_KEYS)
+        .filter((key) => context[key] !== undefined)
+        .map((key) => [key, context[key]]),
+    );
     const declared = environments[environmentSuffix] as object | undefined;
     raws = [{ project, region, account, ...declared, ...overrides, environmentSuffix }];
   } else {
-    raws = Object.entries(environments).map(([suffix, entry]) => ({ project, region, account, ...(entry as object), environmentSuffix: suffix }));
+    raws = Object.entries(environments).map(([suffix, entry]) => ({
+      project,
+      region,
+      account,
+      ...(entry as object),
+      environmentSuffix: suffix,
+    }));
   }
   const configs = raws.map(parseEnvironmentConfig);
 
   const pipelineContext = objectAt(context, 'pipeline');
   // The layout is checked against every configured environment, whatever this synth builds.
-  const longLived = Object.entries(environments).map(([suffix, entry]) => parseEnvironmentConfig({ project, region, account, ...(entry as object), environmentSuffix: suffix }));
-  const pipeline = Object.keys(pipelineContext).length > 0
-    ? parsePipelineConfig(pipelineContext, { project: configs[0].project, region: configs[0].region, account }, longLived.length > 0 ? longLived : configs)
-    : undefined;
+  const longLived = Object.entries(environments).map(([suffix, entry]) =>
+    parseEnvironmentConfig({ project, region, account, ...(entry as object), environmentSuffix: suffix }),
+  );
+  const pipeline =
+    Object.keys(pipelineContext).length > 0
+      ? parsePipelineConfig(
+          pipelineContext,
+          { project: configs[0].project, region: configs[0].region, account },
+          longLived.length > 0 ? longLived : configs,
+        )
+      : undefined;
   if (pipeline) checkAccountLayout(resolveAccounts(pipeline.account, longLived, previews), longLived);
 
   const shared = configs.find((c) => c.audit.trailMode === 'shared');
   const sharedTrail = shared ? { project: configs[0].project, account: configs[0].account, region: configs[0].region } : undefined;
   if (branch !== undefined) {
     const environment = configs[0];
-    if (!environment.environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX)) throw new Error(`preview suffix ${environment.environmentSuffix} lacks ${PREVIEW_SUFFIX_PREFIX}`);
+    if (!environment.environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX))
+      throw new Error(`preview suffix ${environment.environmentSuffix} lacks ${PREVIEW_SUFFIX_PREFIX}`);
     // The preview's post-deploy role trusts the preview integration build of the tooling account.
-    const postDeployTrustedRoleArn = pipeline ? `arn:aws:iam::${pipeline.account}:role/${new ToolingNames(pipeline.project).previewBuildRoleNames.integ}` : undefined;
+    const postDeployTrustedRoleArn = pipeline
+      ? `arn:aws:iam::${pipeline.account}:role/${new ToolingNames(pipeline.project).previewBuildRoleNames.integ}`
+      : undefined;
     return { mode: 'preview', environment, previews, postDeployTrustedRoleArn, sharedTrail };
   }
   if (environmentSuffix !== undefined) return { mode: 'personal', environments: configs, sharedTrail };

@@ -16,14 +16,14 @@ export interface RestoreDrillSettings {
   readonly rtoTargetMinutes: number;
 }
 
-
 /** Weekly, Sunday 03:00 UTC, in production; off by default in the development profile (synthetic data, 1-day backups). */
 export const RESTORE_DRILL_DEFAULTS: Readonly<Record<Profile, RestoreDrillSettings>> = {
   development: { enabled: false, schedule: 'cron(0 3 ? * SUN *)', cadence: 'weekly', rpoTargetMinutes: 15, rtoTargetMinutes: 120 },
   production: { enabled: true, schedule: 'cron(0 3 ? * SUN *)', cadence: 'weekly', rpoTargetMinutes: 15, rtoTargetMinutes: 120 },
 };
 
-export const SCHEDULE_RULE = 'use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)';
+export const SCHEDULE_RULE =
+  'use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)';
 const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
 /**
@@ -53,7 +53,8 @@ function integerIn(key: string, value: unknown, min: number, max: number): numbe
 export function parseRestoreDrill(raw: unknown, profile: Profile): RestoreDrillSettings {
   const defaults = RESTORE_DRILL_DEFAULTS[profile];
   if (raw === undefined || raw === null) return defaults;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`restoreDrill ${JSON.stringify(raw)} is invalid: expected an object`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(`restoreDrill ${JSON.stringify(raw)} is invalid: expected an object`);
   const r = raw as Record<string, unknown>;
   const allowed = ['enabled', 'schedule', 'rpoTargetMinutes', 'rtoTargetMinutes'];
   for (const key of Object.keys(r)) {
@@ -63,7 +64,8 @@ export function parseRestoreDrill(raw: unknown, profile: Profile): RestoreDrillS
   if (typeof enabled !== 'boolean') throw new ConfigError(`restoreDrill.enabled ${JSON.stringify(enabled)} is invalid: use true or false`);
   const schedule = r.schedule ?? defaults.schedule;
   const cadence = typeof schedule === 'string' ? scheduleCadence(schedule) : undefined;
-  if (typeof schedule !== 'string' || !cadence) throw new ConfigError(`restoreDrill.schedule ${JSON.stringify(schedule)} is invalid: ${SCHEDULE_RULE}`);
+  if (typeof schedule !== 'string' || !cadence)
+    throw new ConfigError(`restoreDrill.schedule ${JSON.stringify(schedule)} is invalid: ${SCHEDULE_RULE}`);
   const rpoTargetMinutes = integerIn('restoreDrill.rpoTargetMinutes', r.rpoTargetMinutes ?? defaults.rpoTargetMinutes, 1, 1440);
   const rtoTargetMinutes = integerIn('restoreDrill.rtoTargetMinutes', r.rtoTargetMinutes ?? defaults.rtoTargetMinutes, 5, 1440);
   return { enabled, schedule, cadence, rpoTargetMinutes, rtoTargetMinutes };

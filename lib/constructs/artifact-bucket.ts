@@ -43,9 +43,11 @@ export class ArtifactBucket extends Construct {
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
     });
 
-    const sseS3Reason = 'S3 server access log delivery supports only SSE-S3 on the target bucket; it holds request metadata of the artifact bucket, never PHI, and blocks public access and non-TLS requests.';
+    const sseS3Reason =
+      'S3 server access log delivery supports only SSE-S3 on the target bucket; it holds request metadata of the artifact bucket, never PHI, and blocks public access and non-TLS requests.';
     acknowledge(this.accessLogs, ...hipaaAndNist('S3DefaultEncryptionKMS', sseS3Reason));
-    const replicationReason = 'Pipeline artifacts are reproducible from the repository at any commit, so a second-region copy adds no recovery capability; the bucket is versioned and KMS-encrypted.';
+    const replicationReason =
+      'Pipeline artifacts are reproducible from the repository at any commit, so a second-region copy adds no recovery capability; the bucket is versioned and KMS-encrypted.';
     for (const bucket of [this.bucket, this.accessLogs]) {
       acknowledge(bucket, ...hipaaAndNist('S3BucketReplicationEnabled', replicationReason));
     }

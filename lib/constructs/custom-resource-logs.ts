@@ -11,7 +11,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
  * Returns the handlers it rerouted.
  */
 export function routeCustomResourceLogs(stack: Stack, logGroup: logs.ILogGroup): CfnResource[] {
-  const handlers = stack.node.findAll().filter((c): c is CfnResource => c instanceof CfnResource && c.cfnResourceType === 'AWS::Lambda::Function');
+  const handlers = stack.node
+    .findAll()
+    .filter((c): c is CfnResource => c instanceof CfnResource && c.cfnResourceType === 'AWS::Lambda::Function');
   for (const handler of handlers) {
     handler.addPropertyOverride('LoggingConfig.LogGroup', logGroup.logGroupName);
     handler.addResourceDependency(logGroup.node.defaultChild as CfnResource);

@@ -38,7 +38,8 @@ export class DatabaseBackup extends Construct {
     });
     acknowledge(selection.node.findChild('Role'), {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
-      reason: 'AWSBackupServiceRolePolicyForBackup is the AWS-maintained policy the backup service role needs to snapshot RDS; AWS updates it as services change.',
+      reason:
+        'AWSBackupServiceRolePolicyForBackup is the AWS-maintained policy the backup service role needs to snapshot RDS; AWS updates it as services change.',
     });
   }
 }

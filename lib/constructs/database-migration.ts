@@ -58,8 +58,16 @@ export class DatabaseMigration extends Construct {
     const assumedBy = new iam.ServicePrincipal('ecs-tasks.amazonaws.com');
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: props.family,
-      taskRole: new iam.Role(this, 'TaskRole', { roleName: props.roleNames.task, assumedBy, description: 'Database migration task: no AWS permissions' }),
-      executionRole: new iam.Role(this, 'ExecutionRole', { roleName: props.roleNames.execution, assumedBy, description: 'Database migration task execution: image, logs, master secret' }),
+      taskRole: new iam.Role(this, 'TaskRole', {
+        roleName: props.roleNames.task,
+        assumedBy,
+        description: 'Database migration task: no AWS permissions',
+      }),
+      executionRole: new iam.Role(this, 'ExecutionRole', {
+        roleName: props.roleNames.execution,
+        assumedBy,
+        description: 'Database migration task execution: image, logs, master secret',
+      }),
       cpu: 256,
       memoryLimitMiB: 512,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
@@ -98,44 +106,82 @@ export class DatabaseMigration extends Construct {
       executeBefore: props.before,
       executeOnHandlerChange: true,
     });
-    this.trigger.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'RunMigrationTask',
-      actions: ['ecs:RunTask'],
-      resources: [`arn:${partition}:ecs:${props.region}:${account}:task-definition/${props.family}:*`],
-      conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
-    }));
-    this.trigger.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'WatchMigrationTask',
-      actions: ['ecs:DescribeTasks'],
-      resources: [`arn:${partition}:ecs:${props.region}:${account}:task/${props.cluster.clusterName}/*`],
-    }));
-    this.trigger.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'PassMigrationRoles',
-      actions: ['iam:PassRole'],
-      resources: [this.taskDefinition.taskRole.roleArn, this.taskDefinition.obtainExecutionRole().roleArn],
-      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-    }));
+    this.trigger.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RunMigrationTask',
+        actions: ['ecs:RunTask'],
+        resources: [`arn:${partition}:ecs:${props.region}:${account}:task-definition/${props.family}:*`],
+        conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
+      }),
+    );
+    this.trigger.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'WatchMigrationTask',
+        actions: ['ecs:DescribeTasks'],
+        resources: [`arn:${partition}:ecs:${props.region}:${account}:task/${props.cluster.clusterName}/*`],
+      }),
+    );
+    this.trigger.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PassMigrationRoles',
+        actions: ['iam:PassRole'],
+        resources: [this.taskDefinition.taskRole.roleArn, this.taskDefinition.obtainExecutionRole().roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
 
     acknowledge(this.taskDefinition, {
       id: 'AwsSolutions-ECS2',
-      reason: 'The plain environment variables are non-secret settings (region, database host, port and name, TLS mode); the master credentials are ECS secrets from Secrets Manager.',
+      reason:
+        'The plain environment variables are non-secret settings (region, database host, port and name, TLS mode); the master credentials are ECS secrets from Secrets Manager.',
     });
-    acknowledge(this.taskDefinition.obtainExecutionRole(), {
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository, the log group or the master secret.',
-    }, ...hipaaAndNist('IAMNoInlinePolicy', 'CDK grants write this policy for the migration execution role only (image, log group, master secret); inline, it cannot be attached elsewhere.'));
+    acknowledge(
+      this.taskDefinition.obtainExecutionRole(),
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository, the log group or the master secret.',
+      },
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'CDK grants write this policy for the migration execution role only (image, log group, master secret); inline, it cannot be attached elsewhere.',
+      ),
+    );
     const fn = this.trigger;
-    acknowledge(fn.role!, {
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted deploy-hooks group).',
-    }, ...hipaaAndNist('IAMNoInlinePolicy', 'The trigger policy is written for this one function: run and watch the migration task, pass its two roles.'));
+    acknowledge(
+      fn.role!,
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted deploy-hooks group).',
+      },
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'The trigger policy is written for this one function: run and watch the migration task, pass its two roles.',
+      ),
+    );
     acknowledgeWildcards(fn.role!.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [/:task-definition\/[^*]+-migrate-[^*]+:\*$/, 'Any revision of the one named migration task family, and only on this cluster (ecs:cluster condition).'],
+      [
+        /:task-definition\/[^*]+-migrate-[^*]+:\*$/,
+        'Any revision of the one named migration task family, and only on this cluster (ecs:cluster condition).',
+      ],
       [/:task\/[^*]+\/\*$/, 'Tasks of this one cluster, whose ids ECS assigns when the migration task starts.'],
     ]);
-    acknowledge(fn, ...hipaaAndNist('LambdaConcurrency', 'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.'),
-      ...hipaaAndNist('LambdaDLQ', 'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.'),
-      ...hipaaAndNist('LambdaInsideVPC', 'The function calls only the ECS API (RunTask, DescribeTasks) and never touches PHI or the database; the migration itself runs inside the VPC as a Fargate task.'));
+    acknowledge(
+      fn,
+      ...hipaaAndNist(
+        'LambdaConcurrency',
+        'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.',
+      ),
+      ...hipaaAndNist(
+        'LambdaDLQ',
+        'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.',
+      ),
+      ...hipaaAndNist(
+        'LambdaInsideVPC',
+        'The function calls only the ECS API (RunTask, DescribeTasks) and never touches PHI or the database; the migration itself runs inside the VPC as a Fargate task.',
+      ),
+    );
   }
 }
 

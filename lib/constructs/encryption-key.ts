@@ -48,50 +48,58 @@ export class EncryptionKey extends Construct {
     });
 
     if (props.logGroupNamePatterns && props.logGroupNamePatterns.length > 0) {
-      this.key.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'AllowCloudWatchLogsForNamedLogGroups',
-        principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': props.logGroupNamePatterns.map(
-              (pattern) => `arn:${partition}:logs:${region}:${account}:log-group:${pattern}`,
-            ),
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowCloudWatchLogsForNamedLogGroups',
+          principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+          actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+          resources: ['*'],
+          conditions: {
+            ArnLike: {
+              'kms:EncryptionContext:aws:logs:arn': props.logGroupNamePatterns.map(
+                (pattern) => `arn:${partition}:logs:${region}:${account}:log-group:${pattern}`,
+              ),
+            },
           },
-        },
-      }));
+        }),
+      );
     }
 
     if (props.cloudTrailName) {
       const trailArn = `arn:${partition}:cloudtrail:${region}:${account}:trail/${props.cloudTrailName}`;
-      this.key.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'AllowCloudTrailToEncryptLogFiles',
-        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
-        actions: ['kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: {
-          StringEquals: { 'aws:SourceArn': trailArn },
-          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${partition}:cloudtrail:*:${account}:trail/*` },
-        },
-      }));
-      this.key.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'AllowCloudTrailToDescribeKey',
-        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
-        actions: ['kms:DescribeKey'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
-      }));
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowCloudTrailToEncryptLogFiles',
+          principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+          actions: ['kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: {
+            StringEquals: { 'aws:SourceArn': trailArn },
+            StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${partition}:cloudtrail:*:${account}:trail/*` },
+          },
+        }),
+      );
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowCloudTrailToDescribeKey',
+          principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+          actions: ['kms:DescribeKey'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceArn': trailArn } },
+        }),
+      );
     }
 
     if (props.allowCloudWatchAlarms) {
-      this.key.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': account } },
-      }));
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': account } },
+        }),
+      );
     }
   }
 }

@@ -74,25 +74,55 @@ export class EnvironmentCap extends Construct {
     // ListStacks has no resource-level permissions (names and status only); tags are read per stack,
     // and only of the stacks named like a preview environment's first stack.
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
-    this.trigger.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListStackNames', actions: ['cloudformation:ListStacks'], resources: ['*'] }));
-    this.trigger.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ReadPreviewStackTags',
-      actions: ['cloudformation:DescribeStacks'],
-      resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${props.firstStackPrefix}*/*`],
-    }));
+    this.trigger.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListStackNames', actions: ['cloudformation:ListStacks'], resources: ['*'] }),
+    );
+    this.trigger.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadPreviewStackTags',
+        actions: ['cloudformation:DescribeStacks'],
+        resources: [`arn:${partition}:cloudformation:${region}:${account}:stack/${props.firstStackPrefix}*/*`],
+      }),
+    );
 
     const fn = this.trigger;
-    acknowledge(fn.role!, {
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted custom-resources group).',
-    }, ...hipaaAndNist('IAMNoInlinePolicy', 'The cap-check policy is written for this one function: list stack names and read the tags of preview first stacks, nothing else.'));
+    acknowledge(
+      fn.role!,
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted custom-resources group).',
+      },
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'The cap-check policy is written for this one function: list stack names and read the tags of preview first stacks, nothing else.',
+      ),
+    );
     acknowledgeWildcards(fn.role!.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [/^Resource::\*$/, 'cloudformation:ListStacks supports no resource-level permissions; it returns stack names and status only (no templates, parameters or outputs).'],
-      [/:stack\/.+-br-\*\/\*$/, 'DescribeStacks only on stacks named like a preview environment\'s first stack of this project, in this account and region (stack ids end in a generated id).'],
+      [
+        /^Resource::\*$/,
+        'cloudformation:ListStacks supports no resource-level permissions; it returns stack names and status only (no templates, parameters or outputs).',
+      ],
+      [
+        /:stack\/.+-br-\*\/\*$/,
+        "DescribeStacks only on stacks named like a preview environment's first stack of this project, in this account and region (stack ids end in a generated id).",
+      ],
     ]);
-    acknowledge(fn, ...hipaaAndNist('LambdaConcurrency', 'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.'),
-      ...hipaaAndNist('LambdaDLQ', 'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.'),
-      ...hipaaAndNist('LambdaInsideVPC', 'The function reads stack names and tags from the CloudFormation API only and never touches PHI; it runs before the VPC of this stack exists.'));
+    acknowledge(
+      fn,
+      ...hipaaAndNist(
+        'LambdaConcurrency',
+        'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.',
+      ),
+      ...hipaaAndNist(
+        'LambdaDLQ',
+        'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.',
+      ),
+      ...hipaaAndNist(
+        'LambdaInsideVPC',
+        'The function reads stack names and tags from the CloudFormation API only and never touches PHI; it runs before the VPC of this stack exists.',
+      ),
+    );
   }
 }
 

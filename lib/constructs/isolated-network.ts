@@ -62,14 +62,16 @@ export class IsolatedNetwork extends Construct {
 
     acknowledge(this.vpc, {
       id: 'CloudFormation-Validate::W3010',
-      reason: 'Zones are pinned in configuration on purpose: synth must not look them up, and the subnet layout must not move when AWS adds a zone.',
+      reason:
+        'Zones are pinned in configuration on purpose: synth must not look them up, and the subnet layout must not move when AWS adds a zone.',
     });
 
     const flowLog = this.vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(props.flowLogGroup),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
-    const inlineReason = 'CDK generates this role\'s policy from a grant on exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.';
+    const inlineReason =
+      "CDK generates this role's policy from a grant on exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.";
     acknowledge(flowLog.node.findChild('IAMRole'), ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
 
     this.workloadSecurityGroup = new ec2.SecurityGroup(this, 'WorkloadSecurityGroup', {
@@ -93,7 +95,11 @@ export class IsolatedNetwork extends Construct {
     this.endpointSecurityGroup.addIngressRule(this.workloadSecurityGroup, ec2.Port.tcp(HTTPS_PORT), 'HTTPS from processor tasks');
     // The subnets have no route beyond the VPC, so 443 reaches only the interface endpoints and the
     // S3 gateway endpoint (whose prefix-list id is region-specific and not known at synth).
-    this.workloadSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(HTTPS_PORT), 'HTTPS to VPC endpoints (no internet route exists)');
+    this.workloadSecurityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(HTTPS_PORT),
+      'HTTPS to VPC endpoints (no internet route exists)',
+    );
 
     const endpointSubnets: ec2.SubnetSelection = {
       subnetGroupName: WORKLOAD_SUBNETS,

@@ -58,13 +58,21 @@ export class OperationsDashboard extends Construct {
       defaultInterval: Duration.hours(3),
       periodOverride: cloudwatch.PeriodOverride.AUTO,
     });
-    this.dashboard.addWidgets(heading(`# ${props.dashboardName}\nEnvironment \`${props.environment.suffix}\` (${props.environment.profile} profile): stream \`${stream}\`. Metrics: namespace \`${PROCESSOR_METRICS.namespace}\`, \`AWS/Kinesis\`, \`ECS/ContainerInsights\`, \`AWS/RDS\`.`, 2));
+    this.dashboard.addWidgets(
+      heading(
+        `# ${props.dashboardName}\nEnvironment \`${props.environment.suffix}\` (${props.environment.profile} profile): stream \`${stream}\`. Metrics: namespace \`${PROCESSOR_METRICS.namespace}\`, \`AWS/Kinesis\`, \`ECS/ContainerInsights\`, \`AWS/RDS\`.`,
+        2,
+      ),
+    );
 
     this.dashboard.addWidgets(heading('## Ingestion'));
     this.dashboard.addWidgets(
       graph('Incoming records', [m.stream('IncomingRecords', cloudwatch.Stats.SUM)]),
       graph('Incoming bytes', [m.stream('IncomingBytes', cloudwatch.Stats.SUM)]),
-      graph('Write throttles', [m.stream('WriteProvisionedThroughputExceeded', cloudwatch.Stats.SUM), m.stream('PutRecords.ThrottledRecords', cloudwatch.Stats.SUM)]),
+      graph('Write throttles', [
+        m.stream('WriteProvisionedThroughputExceeded', cloudwatch.Stats.SUM),
+        m.stream('PutRecords.ThrottledRecords', cloudwatch.Stats.SUM),
+      ]),
     );
 
     this.dashboard.addWidgets(heading('## Processing'));
@@ -75,13 +83,19 @@ export class OperationsDashboard extends Construct {
         m.processor(names.recordsStale, cloudwatch.Stats.SUM, FIVE_MINUTES, 'stale (history only)'),
       ]),
       graph('Quarantined, by reason code', [m.quarantinedByReason(FIVE_MINUTES)], { stacked: true }),
-      graph('Batch latency', [
-        m.processor(names.batchLatency, cloudwatch.Stats.p(50), FIVE_MINUTES, 'p50'),
-        m.processor(names.batchLatency, cloudwatch.Stats.p(99), FIVE_MINUTES, 'p99'),
-      ], { leftYAxis: { label: 'ms', showUnits: false } }),
+      graph(
+        'Batch latency',
+        [
+          m.processor(names.batchLatency, cloudwatch.Stats.p(50), FIVE_MINUTES, 'p50'),
+          m.processor(names.batchLatency, cloudwatch.Stats.p(99), FIVE_MINUTES, 'p99'),
+        ],
+        { leftYAxis: { label: 'ms', showUnits: false } },
+      ),
     );
     this.dashboard.addWidgets(
-      graph('Iterator age, per shard', [m.millisBehindLatestPerShard(FIVE_MINUTES), m.iteratorAgeMax(FIVE_MINUTES)], { leftYAxis: { label: 'ms', showUnits: false } }),
+      graph('Iterator age, per shard', [m.millisBehindLatestPerShard(FIVE_MINUTES), m.iteratorAgeMax(FIVE_MINUTES)], {
+        leftYAxis: { label: 'ms', showUnits: false },
+      }),
       graph('Running vs desired tasks', [m.runningTasks(FIVE_MINUTES), m.desiredTasks(FIVE_MINUTES)]),
       graph('Stuck shards and bisected batches', [
         m.shardStuck(FIVE_MINUTES),
@@ -96,7 +110,11 @@ export class OperationsDashboard extends Construct {
       graph('CPU', [db.metricCPUUtilization({ period: FIVE_MINUTES })], { width: 6, leftYAxis: { min: 0, max: 100 } }),
       graph('Connections', [db.metricDatabaseConnections({ period: FIVE_MINUTES })], { width: 6 }),
       graph('Free storage', [db.metricFreeStorageSpace({ period: FIVE_MINUTES })], { width: 6 }),
-      graph('Read and write latency', [db.metric('ReadLatency', { period: FIVE_MINUTES }), db.metric('WriteLatency', { period: FIVE_MINUTES })], { width: 6 }),
+      graph(
+        'Read and write latency',
+        [db.metric('ReadLatency', { period: FIVE_MINUTES }), db.metric('WriteLatency', { period: FIVE_MINUTES })],
+        { width: 6 },
+      ),
     );
 
     if (props.restoreDrill) {
@@ -106,27 +124,48 @@ export class OperationsDashboard extends Construct {
       const lastQuarter = { start: '-P90D', period: day };
       this.dashboard.addWidgets(heading('## Restore drill (last 90 days)'));
       this.dashboard.addWidgets(
-        graph('Recovery point and recovery time', [
-          drill.metric(RESTORE_DRILL_METRICS.rpo, cloudwatch.Stats.MAXIMUM, day).with({ label: 'RPO (s)' }),
-          drill.metric(RESTORE_DRILL_METRICS.rto, cloudwatch.Stats.MAXIMUM, day).with({ label: 'RTO (s)' }),
-        ], { ...lastQuarter, width: 12, leftAnnotations: [{ value: drill.targetSeconds.rpo, label: 'RPO target' }, { value: drill.targetSeconds.rto, label: 'RTO target' }] }),
-        graph('Drill succeeded (1) or failed (0)', [drill.metric(RESTORE_DRILL_METRICS.succeeded, cloudwatch.Stats.MINIMUM, day)], { ...lastQuarter, width: 12, leftYAxis: { min: 0, max: 1 } }),
+        graph(
+          'Recovery point and recovery time',
+          [
+            drill.metric(RESTORE_DRILL_METRICS.rpo, cloudwatch.Stats.MAXIMUM, day).with({ label: 'RPO (s)' }),
+            drill.metric(RESTORE_DRILL_METRICS.rto, cloudwatch.Stats.MAXIMUM, day).with({ label: 'RTO (s)' }),
+          ],
+          {
+            ...lastQuarter,
+            width: 12,
+            leftAnnotations: [
+              { value: drill.targetSeconds.rpo, label: 'RPO target' },
+              { value: drill.targetSeconds.rto, label: 'RTO target' },
+            ],
+          },
+        ),
+        graph('Drill succeeded (1) or failed (0)', [drill.metric(RESTORE_DRILL_METRICS.succeeded, cloudwatch.Stats.MINIMUM, day)], {
+          ...lastQuarter,
+          width: 12,
+          leftYAxis: { min: 0, max: 1 },
+        }),
       );
     }
 
     this.dashboard.addWidgets(heading('## Alarms'));
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({
-      title: 'Every alarm of this environment (processor, security, restore drill)',
-      alarms: [...props.alarms],
-      width: WIDTH,
-      height: Math.max(3, Math.ceil(props.alarms.length / 4) + 2),
-      sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
-    }));
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Every alarm of this environment (processor, security, restore drill)',
+        alarms: [...props.alarms],
+        width: WIDTH,
+        height: Math.max(3, Math.ceil(props.alarms.length / 4) + 2),
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      }),
+    );
 
-    this.dashboard.addWidgets(new cloudwatch.TextWidget({
-      markdown: ['## Logs', ...props.logGroups.map((g) => `- [${g.title}](${logGroupUrl(props.region, g.name)}): \`${g.name}\``)].join('\n'),
-      width: WIDTH,
-      height: Math.ceil(props.logGroups.length * 0.6) + 2,
-    }));
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: ['## Logs', ...props.logGroups.map((g) => `- [${g.title}](${logGroupUrl(props.region, g.name)}): \`${g.name}\``)].join(
+          '\n',
+        ),
+        width: WIDTH,
+        height: Math.ceil(props.logGroups.length * 0.6) + 2,
+      }),
+    );
   }
 }

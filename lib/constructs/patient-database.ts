@@ -25,19 +25,19 @@ export function rdsLogGroupName(instanceIdentifier: string, logType: ExportedLog
  */
 export const DATABASE_PARAMETERS: Readonly<Record<string, string>> = {
   'rds.force_ssl': '1',
-  'ssl_min_protocol_version': 'TLSv1.2',
-  'password_encryption': 'scram-sha-256',
-  'shared_preload_libraries': 'pgaudit,pg_stat_statements',
+  ssl_min_protocol_version: 'TLSv1.2',
+  password_encryption: 'scram-sha-256',
+  shared_preload_libraries: 'pgaudit,pg_stat_statements',
   'pgaudit.role': 'rds_pgaudit',
   'pgaudit.log': 'read,write,ddl,role',
   'pgaudit.log_catalog': '0',
   'pgaudit.log_relation': '1',
   'pgaudit.log_parameter': '0',
-  'log_statement': 'none',
-  'log_parameter_max_length': '0',
-  'log_parameter_max_length_on_error': '0',
-  'log_connections': '1',
-  'log_disconnections': '1',
+  log_statement: 'none',
+  log_parameter_max_length: '0',
+  log_parameter_max_length_on_error: '0',
+  log_connections: '1',
+  log_disconnections: '1',
 };
 
 export interface PatientDatabaseProps {
@@ -81,14 +81,16 @@ export class PatientDatabase extends Construct {
       parameters: { ...DATABASE_PARAMETERS },
     });
 
-    this.logGroups = Object.fromEntries(EXPORTED_LOG_TYPES.map((logType) => [
-      logType,
-      new EncryptedLogGroup(this, `${logType[0].toUpperCase()}${logType.slice(1)}Logs`, {
-        logGroupName: rdsLogGroupName(props.instanceIdentifier, logType),
-        encryptionKey: props.logKey,
-        ...props.logs,
-      }),
-    ])) as Record<ExportedLogType, EncryptedLogGroup>;
+    this.logGroups = Object.fromEntries(
+      EXPORTED_LOG_TYPES.map((logType) => [
+        logType,
+        new EncryptedLogGroup(this, `${logType[0].toUpperCase()}${logType.slice(1)}Logs`, {
+          logGroupName: rdsLogGroupName(props.instanceIdentifier, logType),
+          encryptionKey: props.logKey,
+          ...props.logs,
+        }),
+      ]),
+    ) as Record<ExportedLogType, EncryptedLogGroup>;
 
     this.instance = new rds.DatabaseInstance(this, 'Instance', {
       engine,
@@ -132,11 +134,13 @@ export class PatientDatabase extends Construct {
     acknowledge(this.instance, ...databaseDeviations(settings));
     acknowledge(this.instance, {
       id: 'AwsSolutions-RDS11',
-      reason: 'A non-default port is obscurity, not a control: only the processor security group can reach 5432, in isolated subnets, over forced TLS with SCRAM or IAM authentication.',
+      reason:
+        'A non-default port is obscurity, not a control: only the processor security group can reach 5432, in isolated subnets, over forced TLS with SCRAM or IAM authentication.',
     });
     acknowledge(this.instance.node.findChild('MonitoringRole'), {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
-      reason: 'AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy for the enhanced-monitoring service role; it only writes the RDSOSMetrics log group.',
+      reason:
+        'AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy for the enhanced-monitoring service role; it only writes the RDSOSMetrics log group.',
     });
   }
 }

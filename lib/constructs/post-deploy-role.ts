@@ -48,13 +48,25 @@ export function postDeployStatements(t: PostDeployTargets, suite: PostDeploySuit
   const clusterCondition = t.cluster.includes('*') ? 'ArnLike' : 'ArnEquals';
   const statements = [
     new iam.PolicyStatement({ sid: 'ListStacks', actions: ['cloudformation:ListStacks'], resources: ['*'] }),
-    new iam.PolicyStatement({ sid: 'ReadStageStacks', actions: ['cloudformation:DescribeStacks'], resources: t.stacks.map((name) => arn('cloudformation', `stack/${name}/*`)) }),
-    new iam.PolicyStatement({ sid: 'DescribeStream', actions: ['kinesis:DescribeStreamSummary'], resources: [arn('kinesis', `stream/${t.stream}`)] }),
+    new iam.PolicyStatement({
+      sid: 'ReadStageStacks',
+      actions: ['cloudformation:DescribeStacks'],
+      resources: t.stacks.map((name) => arn('cloudformation', `stack/${name}/*`)),
+    }),
+    new iam.PolicyStatement({
+      sid: 'DescribeStream',
+      actions: ['kinesis:DescribeStreamSummary'],
+      resources: [arn('kinesis', `stream/${t.stream}`)],
+    }),
     new iam.PolicyStatement({ sid: 'ReadService', actions: ['ecs:DescribeServices'], resources: [arn('ecs', `service/${t.cluster}/*`)] }),
   ];
   if (suite === 'integ') {
     statements.push(
-      new iam.PolicyStatement({ sid: 'PutTestRecords', actions: ['kinesis:PutRecords', 'kinesis:PutRecord'], resources: [arn('kinesis', `stream/${t.stream}`)] }),
+      new iam.PolicyStatement({
+        sid: 'PutTestRecords',
+        actions: ['kinesis:PutRecords', 'kinesis:PutRecord'],
+        resources: [arn('kinesis', `stream/${t.stream}`)],
+      }),
       new iam.PolicyStatement({
         sid: 'EncryptTestRecords',
         actions: ['kms:GenerateDataKey'],
@@ -74,7 +86,11 @@ export function postDeployStatements(t: PostDeployTargets, suite: PostDeploySuit
         resources: t.taskRoles.map((name) => `arn:aws:iam::${t.account}:role/${name}`),
         conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       }),
-      new iam.PolicyStatement({ sid: 'ReadVerifyOutput', actions: ['logs:GetLogEvents'], resources: [arn('logs', `log-group:${t.processorLogGroup}:log-stream:processor/processor/*`)] }),
+      new iam.PolicyStatement({
+        sid: 'ReadVerifyOutput',
+        actions: ['logs:GetLogEvents'],
+        resources: [arn('logs', `log-group:${t.processorLogGroup}:log-stream:processor/processor/*`)],
+      }),
     );
   }
   return statements;
@@ -82,12 +98,21 @@ export function postDeployStatements(t: PostDeployTargets, suite: PostDeploySuit
 
 /** Every wildcard the post-deploy policy may hold, and why it stays within one environment. */
 const WILDCARD_REASONS: readonly WildcardReason[] = [
-  [/^Resource::\*$/, 'cloudformation:ListStacks has no resource-level permissions; it reveals stack names and states only, and every other statement names this environment.'],
+  [
+    /^Resource::\*$/,
+    'cloudformation:ListStacks has no resource-level permissions; it reveals stack names and states only, and every other statement names this environment.',
+  ],
   [/:stack\/[^*]+\/\*$/, 'One named stack of this environment; the trailing wildcard is the stack id CloudFormation appends.'],
-  [/:(service|task)\/[^*]+-cluster-[^*]+\/\*$/, 'Services and tasks of this environment\'s one named processor cluster; their ids are assigned at run time.'],
-  [/:task-definition\/[^*]+:\*$/, 'Any revision of this environment\'s named processor task family, and only on its cluster (ecs:cluster condition).'],
-  [/:key\/\*$/, 'Key ids are generated at deploy time; kms:ResourceAliases limits the statement to this environment\'s stream key alias.'],
-  [/:log-stream:processor\/processor\/\*$/, 'Log streams of verify tasks in this environment\'s processor log group, one per task id.'],
+  [
+    /:(service|task)\/[^*]+-cluster-[^*]+\/\*$/,
+    "Services and tasks of this environment's one named processor cluster; their ids are assigned at run time.",
+  ],
+  [
+    /:task-definition\/[^*]+:\*$/,
+    "Any revision of this environment's named processor task family, and only on its cluster (ecs:cluster condition).",
+  ],
+  [/:key\/\*$/, "Key ids are generated at deploy time; kms:ResourceAliases limits the statement to this environment's stream key alias."],
+  [/:log-stream:processor\/processor\/\*$/, "Log streams of verify tasks in this environment's processor log group, one per task id."],
 ];
 
 export interface PostDeployRoleProps {
@@ -126,16 +151,25 @@ export class PostDeployRole extends Construct {
       // policy stays valid even while the step role is being replaced.
       assumedBy: new iam.AccountPrincipal(trustedAccount).withConditions({ ArnEquals: { 'aws:PrincipalArn': props.trustedRoleArn } }),
     });
-    for (const statement of postDeployStatements(targetsOf(props.naming, stack.region, stack.account), props.suite)) this.role.addToPrincipalPolicy(statement);
+    for (const statement of postDeployStatements(targetsOf(props.naming, stack.region, stack.account), props.suite))
+      this.role.addToPrincipalPolicy(statement);
     if (props.protectStacks) {
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'ProtectStageStacks',
-        actions: ['cloudformation:UpdateTerminationProtection'],
-        resources: props.naming.stackNames.map((name) => `arn:aws:cloudformation:${stack.region}:${stack.account}:stack/${name}/*`),
-      }));
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ProtectStageStacks',
+          actions: ['cloudformation:UpdateTerminationProtection'],
+          resources: props.naming.stackNames.map((name) => `arn:aws:cloudformation:${stack.region}:${stack.account}:stack/${name}/*`),
+        }),
+      );
     }
 
-    acknowledge(this.role, ...hipaaAndNist('IAMNoInlinePolicy', 'The post-deploy policy is written for this one role from the environment\'s names; inline, it cannot be attached to any other principal.'));
+    acknowledge(
+      this.role,
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        "The post-deploy policy is written for this one role from the environment's names; inline, it cannot be attached to any other principal.",
+      ),
+    );
     acknowledgeWildcards(this.role.node.findChild('DefaultPolicy').node.defaultChild!, WILDCARD_REASONS);
   }
 }

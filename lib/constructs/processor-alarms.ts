@@ -42,7 +42,8 @@ export class ProcessorAlarms extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
-      alarmDescription: 'A shard has failed the same batch repeatedly for minutes: a record or the database blocks it (see stuckShards in /health and the processor log)',
+      alarmDescription:
+        'A shard has failed the same batch repeatedly for minutes: a record or the database blocks it (see stuckShards in /health and the processor log)',
     });
     this.add('RunningTasksBelowMinimum', topic, {
       metric: metrics.runningTasks(),

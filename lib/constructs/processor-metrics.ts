@@ -43,7 +43,13 @@ export class ProcessorMetrics {
    * code, ...): a CloudWatch SEARCH, since shard ids and reason codes appear at run time.
    * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/search-expression-syntax.html
    */
-  processorSearch(name: ProcessorMetricName, extraDimension: string, statistic: string, period: Duration, label: string): cloudwatch.MathExpression {
+  processorSearch(
+    name: ProcessorMetricName,
+    extraDimension: string,
+    statistic: string,
+    period: Duration,
+    label: string,
+  ): cloudwatch.MathExpression {
     const { namespace, streamDimension } = PROCESSOR_METRICS;
     return new cloudwatch.MathExpression({
       expression: `SEARCH('{${namespace},${extraDimension},${streamDimension}} MetricName="${name}" ${streamDimension}="${this.props.streamName}"', '${statistic}', ${period.toSeconds()})`,
@@ -55,12 +61,24 @@ export class ProcessorMetrics {
 
   /** Quarantined records per reason code (RecordsQuarantinedByReason, one series per code). */
   quarantinedByReason(period: Duration = Duration.minutes(5)): cloudwatch.MathExpression {
-    return this.processorSearch(PROCESSOR_METRICS.names.recordsQuarantinedByReason, PROCESSOR_METRICS.reasonDimension, 'Sum', period, 'quarantined');
+    return this.processorSearch(
+      PROCESSOR_METRICS.names.recordsQuarantinedByReason,
+      PROCESSOR_METRICS.reasonDimension,
+      'Sum',
+      period,
+      'quarantined',
+    );
   }
 
   /** How far behind the tip of its shard each worker reads (MillisBehindLatest per shard, maximum). */
   millisBehindLatestPerShard(period: Duration = Duration.minutes(5)): cloudwatch.MathExpression {
-    return this.processorSearch(PROCESSOR_METRICS.names.millisBehindLatest, PROCESSOR_METRICS.shardDimension, 'Maximum', period, 'behind latest');
+    return this.processorSearch(
+      PROCESSOR_METRICS.names.millisBehindLatest,
+      PROCESSOR_METRICS.shardDimension,
+      'Maximum',
+      period,
+      'behind latest',
+    );
   }
 
   /** A stream-level Kinesis metric (AWS/Kinesis, dimension StreamName). */

@@ -12,7 +12,15 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import type { ProcessorSettings } from '../config';
-import { Naming, processorCommand, PROCESSOR_CONTAINER_NAME, PROCESSOR_ENV, PROCESSOR_HEALTH_PORT, PROCESSOR_LOG_STREAM_PREFIX, PROCESSOR_METRICS } from '../contract';
+import {
+  Naming,
+  processorCommand,
+  PROCESSOR_CONTAINER_NAME,
+  PROCESSOR_ENV,
+  PROCESSOR_HEALTH_PORT,
+  PROCESSOR_LOG_STREAM_PREFIX,
+  PROCESSOR_METRICS,
+} from '../contract';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { ProcessorMetrics } from './processor-metrics';
 
@@ -49,7 +57,10 @@ export interface ProcessorServiceProps {
 }
 
 /** The container environment of every task that runs the processor image against this database. */
-export function processorDatabaseEnvironment(region: string, database: { readonly instance: rds.IDatabaseInstance; readonly name: string }): Record<string, string> {
+export function processorDatabaseEnvironment(
+  region: string,
+  database: { readonly instance: rds.IDatabaseInstance; readonly name: string },
+): Record<string, string> {
   return {
     [PROCESSOR_ENV.region]: region,
     [PROCESSOR_ENV.dbHost]: database.instance.dbInstanceEndpointAddress,
@@ -107,19 +118,25 @@ export class ProcessorService extends Construct {
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: naming.processorFamily,
       taskRole: new iam.Role(this, 'TaskRole', { roleName: roleNames.task, assumedBy, description: 'Processor task: read the stream' }),
-      executionRole: new iam.Role(this, 'ExecutionRole', { roleName: roleNames.execution, assumedBy, description: 'Processor task execution: image and logs' }),
+      executionRole: new iam.Role(this, 'ExecutionRole', {
+        roleName: roleNames.execution,
+        assumedBy,
+        description: 'Processor task execution: image and logs',
+      }),
       cpu: settings.cpu,
       memoryLimitMiB: settings.memoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
 
-    const image = this.image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, {
-      file: 'lib/processor/Dockerfile',
-      platform: ecrAssets.Platform.LINUX_AMD64,
-      ignoreMode: IgnoreMode.DOCKER,
-      // Only what the image build reads: the asset hash changes only when the processor does.
-      exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor', '!lib/contract'],
-    });
+    const image = (this.image =
+      props.image ??
+      ecs.ContainerImage.fromAsset(REPO_ROOT, {
+        file: 'lib/processor/Dockerfile',
+        platform: ecrAssets.Platform.LINUX_AMD64,
+        ignoreMode: IgnoreMode.DOCKER,
+        // Only what the image build reads: the asset hash changes only when the processor does.
+        exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor', '!lib/contract'],
+      }));
 
     this.taskDefinition.addContainer(PROCESSOR_CONTAINER_NAME, {
       image,
@@ -127,7 +144,11 @@ export class ProcessorService extends Construct {
       readonlyRootFilesystem: true,
       user: '1000',
       stopTimeout: Duration.seconds(120),
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: PROCESSOR_LOG_STREAM_PREFIX, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: PROCESSOR_LOG_STREAM_PREFIX,
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+      }),
       environment: {
         [PROCESSOR_ENV.streamName]: props.stream.streamName,
         ...processorDatabaseEnvironment(props.stream.stack.region, props.database),
@@ -169,7 +190,12 @@ export class ProcessorService extends Construct {
       enableExecuteCommand: false,
     });
 
-    this.metrics = new ProcessorMetrics({ stream: props.stream, streamName: naming.streamName, service: this.service, cluster: this.cluster });
+    this.metrics = new ProcessorMetrics({
+      stream: props.stream,
+      streamName: naming.streamName,
+      service: this.service,
+      cluster: this.cluster,
+    });
     if (settings.maxTasks > settings.minTasks) {
       const scaling = this.service.autoScaleTaskCount({ minCapacity: settings.minTasks, maxCapacity: settings.maxTasks });
       scaling.scaleOnMetric('ScaleOnIteratorAge', {
@@ -186,13 +212,16 @@ export class ProcessorService extends Construct {
 
     acknowledge(this.taskDefinition, {
       id: 'AwsSolutions-ECS2',
-      reason: 'The plain environment variables are non-secret settings (stream name, database host, port, name and login name, TLS mode); the processor authenticates with short-lived IAM tokens, so it holds no password.',
+      reason:
+        'The plain environment variables are non-secret settings (stream name, database host, port, name and login name, TLS mode); the processor authenticates with short-lived IAM tokens, so it holds no password.',
     });
     acknowledge(this.taskDefinition.obtainExecutionRole(), {
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository or the log group.',
+      reason:
+        'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository or the log group.',
     });
-    const inlineReason = 'CDK grants write this policy for one role: the stream, its key and rds-db:connect as the processor user (task role) or the image repository and log group (execution role); inline, it cannot be attached elsewhere.';
+    const inlineReason =
+      'CDK grants write this policy for one role: the stream, its key and rds-db:connect as the processor user (task role) or the image repository and log group (execution role); inline, it cannot be attached elsewhere.';
     for (const role of [this.taskDefinition.taskRole, this.taskDefinition.obtainExecutionRole()]) {
       acknowledge(role, ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
     }

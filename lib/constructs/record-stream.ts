@@ -32,7 +32,8 @@ export class RecordStream extends Construct {
     });
     acknowledge(this.stream, {
       id: 'AwsSolutions-KDS3',
-      reason: 'The stream carries PHI: a customer managed key is required so that key policy limits who can decrypt, every use is in CloudTrail, and disabling the key crypto-shreds the data.',
+      reason:
+        'The stream carries PHI: a customer managed key is required so that key policy limits who can decrypt, every use is in CloudTrail, and disabling the key crypto-shreds the data.',
     });
   }
 }

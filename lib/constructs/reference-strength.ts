@@ -18,11 +18,18 @@ import { IConstruct } from 'constructs';
  *   rds-db:connect ARN) are AWS-generated and change when the identifier does: strong.
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-getstackoutput.html
  */
-export const REPLACEABLE_ID_TYPES: readonly string[] = ['AWS::EC2::Subnet', 'AWS::EC2::SecurityGroup', 'AWS::EC2::VPC', 'AWS::KMS::Key', 'AWS::RDS::DBInstance'];
+export const REPLACEABLE_ID_TYPES: readonly string[] = [
+  'AWS::EC2::Subnet',
+  'AWS::EC2::SecurityGroup',
+  'AWS::EC2::VPC',
+  'AWS::KMS::Key',
+  'AWS::RDS::DBInstance',
+];
 
 /** Makes every reference to a replaceable producer below `scope` strong (see REPLACEABLE_ID_TYPES). */
 export function strengthenReplaceableReferences(scope: IConstruct): void {
   for (const c of scope.node.findAll()) {
-    if (c instanceof CfnResource && REPLACEABLE_ID_TYPES.includes(c.cfnResourceType)) c.applyCrossStackReferenceStrength(ReferenceStrength.STRONG);
+    if (c instanceof CfnResource && REPLACEABLE_ID_TYPES.includes(c.cfnResourceType))
+      c.applyCrossStackReferenceStrength(ReferenceStrength.STRONG);
   }
 }

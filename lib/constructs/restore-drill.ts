@@ -13,7 +13,15 @@ import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
 import type { RestoreDrillSettings } from '../config';
-import { DRILL_DB_USER, DRILL_TIMESTAMP_LENGTH, Naming, PROCESSOR_ENV, processorCommand, RESTORE_DRILL_CONTAINER_NAME, RESTORE_DRILL_METRICS } from '../contract';
+import {
+  DRILL_DB_USER,
+  DRILL_TIMESTAMP_LENGTH,
+  Naming,
+  PROCESSOR_ENV,
+  processorCommand,
+  RESTORE_DRILL_CONTAINER_NAME,
+  RESTORE_DRILL_METRICS,
+} from '../contract';
 
 export interface RestoreDrillProps {
   /** The environment's names: drill instances, task family, rule, roles, and the database key's alias. */
@@ -63,18 +71,28 @@ export class RestoreDrill extends Construct {
       throw new Error(`RestoreDrill needs a PostgreSQL instance with a known major version (${props.database.node.path})`);
     }
     if (instancePrefix.length + DRILL_TIMESTAMP_LENGTH > 63) {
-      throw new Error(`RestoreDrill instance prefix "${instancePrefix}" must leave ${DRILL_TIMESTAMP_LENGTH} of RDS's 63 characters: shorten project or environmentSuffix`);
+      throw new Error(
+        `RestoreDrill instance prefix "${instancePrefix}" must leave ${DRILL_TIMESTAMP_LENGTH} of RDS's 63 characters: shorten project or environmentSuffix`,
+      );
     }
     const names = naming.restoreDrillNames;
     const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
     const drillInstances = rdsArn(`db:${instancePrefix}${'?'.repeat(DRILL_TIMESTAMP_LENGTH)}`);
 
     const assumedBy = new iam.ServicePrincipal('ecs-tasks.amazonaws.com');
-    const taskRole = new iam.Role(this, 'TaskRole', { roleName: names.task, assumedBy, description: 'Restore drill: restore the live database into a temporary drill instance, verify it, delete it' });
+    const taskRole = new iam.Role(this, 'TaskRole', {
+      roleName: names.task,
+      assumedBy,
+      description: 'Restore drill: restore the live database into a temporary drill instance, verify it, delete it',
+    });
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: names.family,
       taskRole,
-      executionRole: new iam.Role(this, 'ExecutionRole', { roleName: names.execution, assumedBy, description: 'Restore drill task execution: image and logs' }),
+      executionRole: new iam.Role(this, 'ExecutionRole', {
+        roleName: names.execution,
+        assumedBy,
+        description: 'Restore drill task execution: image and logs',
+      }),
       cpu: 256,
       memoryLimitMiB: 512,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
@@ -88,7 +106,11 @@ export class RestoreDrill extends Construct {
       readonlyRootFilesystem: true,
       user: '1000',
       command: processorCommand('restoreDrill'),
-      logging: ecs.LogDrivers.awsLogs({ logGroup: props.logGroup, streamPrefix: RESTORE_DRILL_CONTAINER_NAME, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: props.logGroup,
+        streamPrefix: RESTORE_DRILL_CONTAINER_NAME,
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+      }),
       environment: {
         [PROCESSOR_ENV.region]: region,
         PROJECT: naming.project,
@@ -110,65 +132,79 @@ export class RestoreDrill extends Construct {
     // Every action, resource and condition below is from the Service Authorization Reference for
     // Amazon RDS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html):
     // RestoreDBInstanceToPointInTime requires db (the source and the new instance), og, pg and subgrp.
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'RestoreLiveIntoDrillInstance',
-      actions: ['rds:RestoreDBInstanceToPointInTime'],
-      resources: [
-        props.database.instanceArn,
-        drillInstances,
-        // The engine's default option group (the live instance uses no other).
-        rdsArn(`og:default:postgres-${engineVersion.majorVersion}`),
-      ],
-      // The request's own key: the copy can never be made publicly accessible.
-      conditions: { Bool: { 'rds:PubliclyAccessible': 'false' } },
-    }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RestoreLiveIntoDrillInstance',
+        actions: ['rds:RestoreDBInstanceToPointInTime'],
+        resources: [
+          props.database.instanceArn,
+          drillInstances,
+          // The engine's default option group (the live instance uses no other).
+          rdsArn(`og:default:postgres-${engineVersion.majorVersion}`),
+        ],
+        // The request's own key: the copy can never be made publicly accessible.
+        conditions: { Bool: { 'rds:PubliclyAccessible': 'false' } },
+      }),
+    );
     // The subnet and parameter groups are read from the live instance at run time; their names are
     // generated by CloudFormation, so they are named here by this environment's tags (their own).
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'RestoreIntoThisEnvironmentsGroups',
-      actions: ['rds:RestoreDBInstanceToPointInTime'],
-      resources: [rdsArn('subgrp:*'), rdsArn('pg:*')],
-      conditions: { StringEquals: { 'aws:ResourceTag/Project': naming.project, 'aws:ResourceTag/EnvironmentSuffix': naming.suffix } },
-    }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RestoreIntoThisEnvironmentsGroups',
+        actions: ['rds:RestoreDBInstanceToPointInTime'],
+        resources: [rdsArn('subgrp:*'), rdsArn('pg:*')],
+        conditions: { StringEquals: { 'aws:ResourceTag/Project': naming.project, 'aws:ResourceTag/EnvironmentSuffix': naming.suffix } },
+      }),
+    );
     // Tags on create are authorized as rds:AddTagsToResource too.
     // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'TagAndDeleteDrillInstances',
-      actions: ['rds:AddTagsToResource', 'rds:DeleteDBInstance'],
-      resources: [drillInstances],
-    }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TagAndDeleteDrillInstances',
+        actions: ['rds:AddTagsToResource', 'rds:DeleteDBInstance'],
+        resources: [drillInstances],
+      }),
+    );
     // DescribeDBInstances without an identifier (the sweeper's listing) is authorized against db:*.
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'DescribeInstances',
-      actions: ['rds:DescribeDBInstances'],
-      resources: [rdsArn('db:*')],
-    }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeInstances',
+        actions: ['rds:DescribeDBInstances'],
+        resources: [rdsArn('db:*')],
+      }),
+    );
     // Creating an instance encrypted with a customer managed key needs kms:CreateGrant and
     // kms:DescribeKey on it, for RDS acting on the caller's behalf only.
     // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.Keys.html
     const keyResource = `arn:${partition}:kms:${region}:${account}:key/*`;
     const viaRds = { 'kms:ViaService': `rds.${region}.amazonaws.com` };
     const ofDatabaseKey = { 'kms:ResourceAliases': naming.kmsAlias('database') };
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'RdsGrantOnDatabaseKey',
-      actions: ['kms:CreateGrant'],
-      resources: [keyResource],
-      conditions: { 'StringEquals': viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey, 'Bool': { 'kms:GrantIsForAWSResource': 'true' } },
-    }));
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'DescribeDatabaseKey',
-      actions: ['kms:DescribeKey'],
-      resources: [keyResource],
-      conditions: { 'StringEquals': viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey },
-    }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RdsGrantOnDatabaseKey',
+        actions: ['kms:CreateGrant'],
+        resources: [keyResource],
+        conditions: { StringEquals: viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }),
+    );
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeDatabaseKey',
+        actions: ['kms:DescribeKey'],
+        resources: [keyResource],
+        conditions: { StringEquals: viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey },
+      }),
+    );
     // The restored copy's DbiResourceId is unknown until it exists, so the login is granted on every
     // instance (dbuser:*): it is the drill's own user, which reaches no PHI (see migration 12).
     // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
-    taskRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'ConnectAsDrillUser',
-      actions: ['rds-db:connect'],
-      resources: [`arn:${partition}:rds-db:${region}:${account}:dbuser:*/${DRILL_DB_USER}`],
-    }));
+    taskRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConnectAsDrillUser',
+        actions: ['rds-db:connect'],
+        resources: [`arn:${partition}:rds-db:${region}:${account}:dbuser:*/${DRILL_DB_USER}`],
+      }),
+    );
 
     // The schedule: EventBridge runs the task (its role may run this family on this cluster and pass
     // exactly the two drill roles; CDK writes that policy).
@@ -177,24 +213,27 @@ export class RestoreDrill extends Construct {
       description: `Restore drill of the ${naming.suffix} database, ${settings.cadence} (${settings.schedule}, UTC)`,
       schedule: events.Schedule.expression(settings.schedule),
     });
-    this.rule.addTarget(new targets.EcsTask({
-      cluster: props.cluster,
-      taskDefinition: this.taskDefinition,
-      launchType: ecs.LaunchType.FARGATE,
-      platformVersion: ecs.FargatePlatformVersion.LATEST,
-      subnetSelection: props.subnets,
-      securityGroups: [props.securityGroup],
-      assignPublicIp: false,
-    }));
+    this.rule.addTarget(
+      new targets.EcsTask({
+        cluster: props.cluster,
+        taskDefinition: this.taskDefinition,
+        launchType: ecs.LaunchType.FARGATE,
+        platformVersion: ecs.FargatePlatformVersion.LATEST,
+        subnetSelection: props.subnets,
+        securityGroups: [props.securityGroup],
+        assignPublicIp: false,
+      }),
+    );
 
     // Alarms. The drill emits its metrics once per run; between runs there are none.
-    const metric = this.metric = (name: string, statistic: string, period: Duration) => new cloudwatch.Metric({
-      namespace: RESTORE_DRILL_METRICS.namespace,
-      metricName: name,
-      dimensionsMap: { [RESTORE_DRILL_METRICS.dimension]: props.database.instanceIdentifier },
-      statistic,
-      period,
-    });
+    const metric = (this.metric = (name: string, statistic: string, period: Duration) =>
+      new cloudwatch.Metric({
+        namespace: RESTORE_DRILL_METRICS.namespace,
+        metricName: name,
+        dimensionsMap: { [RESTORE_DRILL_METRICS.dimension]: props.database.instanceIdentifier },
+        statistic,
+        period,
+      }));
     const alarm = (alarmId: string, p: cloudwatch.AlarmProps) => {
       const a = new cloudwatch.Alarm(this, alarmId, p);
       a.addAlarmAction(new actions.SnsAction(props.alarmTopic));
@@ -221,7 +260,8 @@ export class RestoreDrill extends Construct {
       metric: metric(RESTORE_DRILL_METRICS.succeeded, cloudwatch.Stats.MINIMUM, Duration.hours(1)),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      alarmDescription: 'Restore drill failed: the restore, its verification or the deletion of the temporary instance did not succeed (the task log has the one-line reason)',
+      alarmDescription:
+        'Restore drill failed: the restore, its verification or the deletion of the temporary instance did not succeed (the task log has the one-line reason)',
     });
     // No successful drill in the last complete calendar day or week (the schedule's cadence): the drill
     // failed, crashed, did not start, or the schedule is off. A wall-clock window evaluates whole
@@ -229,7 +269,11 @@ export class RestoreDrill extends Construct {
     // sliding window of the same length (at most 7 days). Weeks and days are aligned in UTC, like the schedule.
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation-window.html
     const overdue = alarm('DrillOverdue', {
-      metric: metric(RESTORE_DRILL_METRICS.succeeded, cloudwatch.Stats.MAXIMUM, settings.cadence === 'weekly' ? Duration.days(7) : Duration.days(1)),
+      metric: metric(
+        RESTORE_DRILL_METRICS.succeeded,
+        cloudwatch.Stats.MAXIMUM,
+        settings.cadence === 'weekly' ? Duration.days(7) : Duration.days(1),
+      ),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -241,24 +285,60 @@ export class RestoreDrill extends Construct {
 
     acknowledge(this.taskDefinition, {
       id: 'AwsSolutions-ECS2',
-      reason: 'The plain environment variables are non-secret settings (region, instance identifiers, database name and login name, TLS mode, targets); the drill authenticates with short-lived IAM tokens and holds no password.',
+      reason:
+        'The plain environment variables are non-secret settings (region, instance identifiers, database name and login name, TLS mode, targets); the drill authenticates with short-lived IAM tokens and holds no password.',
     });
-    acknowledge(this.taskDefinition.obtainExecutionRole(), {
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository or the log group.',
-    }, ...hipaaAndNist('IAMNoInlinePolicy', 'CDK grants write this policy for the drill execution role only (image repository and log group); inline, it cannot be attached elsewhere.'));
-    acknowledge(taskRole, ...hipaaAndNist('IAMNoInlinePolicy', 'The drill policy is written for this one role (restore into, tag and delete drill-named instances, grants on the database key via RDS, its own login); inline, it cannot be attached elsewhere.'));
+    acknowledge(
+      this.taskDefinition.obtainExecutionRole(),
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ecr:GetAuthorizationToken has no resource-level permissions; every other statement names the asset repository or the log group.',
+      },
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'CDK grants write this policy for the drill execution role only (image repository and log group); inline, it cannot be attached elsewhere.',
+      ),
+    );
+    acknowledge(
+      taskRole,
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'The drill policy is written for this one role (restore into, tag and delete drill-named instances, grants on the database key via RDS, its own login); inline, it cannot be attached elsewhere.',
+      ),
+    );
     acknowledgeWildcards(taskRole.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [/:db:\*$/, 'rds:DescribeDBInstances only: listing instances (the sweeper) is authorized against db:*; it returns configuration and tags, never data.'],
-      [/:(subgrp|pg):\*$/, 'Only subnet and parameter groups tagged with this project and environment (aws:ResourceTag condition), used by the restore; their names are generated by CloudFormation.'],
-      [/:key\/\*$/, 'Only the database key (kms:ResourceAliases), only through RDS (kms:ViaService) and only grants for AWS resources: what RDS needs to restore an encrypted instance.'],
-      [/:dbuser:\*\/[a-z_]+$/, 'The drill login only, whose sole privilege is a function returning counts and timestamps: the restored copy has a new DbiResourceId, unknown at synth.'],
+      [
+        /:db:\*$/,
+        'rds:DescribeDBInstances only: listing instances (the sweeper) is authorized against db:*; it returns configuration and tags, never data.',
+      ],
+      [
+        /:(subgrp|pg):\*$/,
+        'Only subnet and parameter groups tagged with this project and environment (aws:ResourceTag condition), used by the restore; their names are generated by CloudFormation.',
+      ],
+      [
+        /:key\/\*$/,
+        'Only the database key (kms:ResourceAliases), only through RDS (kms:ViaService) and only grants for AWS resources: what RDS needs to restore an encrypted instance.',
+      ],
+      [
+        /:dbuser:\*\/[a-z_]+$/,
+        'The drill login only, whose sole privilege is a function returning counts and timestamps: the restored copy has a new DbiResourceId, unknown at synth.',
+      ],
     ]);
     // The EcsTask target creates the schedule's role next to the task definition.
     const eventsRole = this.taskDefinition.node.findChild('EventsRole');
-    acknowledge(eventsRole, ...hipaaAndNist('IAMNoInlinePolicy', 'CDK writes this policy for the schedule only: run the drill task definition on this cluster, tag its tasks and pass its two roles to ECS.'));
+    acknowledge(
+      eventsRole,
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'CDK writes this policy for the schedule only: run the drill task definition on this cluster, tag its tasks and pass its two roles to ECS.',
+      ),
+    );
     acknowledgeWildcards(eventsRole.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [/:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/, 'ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account\'s tasks can match).'],
+      [
+        /:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/,
+        "ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account's tasks can match).",
+      ],
     ]);
   }
 }

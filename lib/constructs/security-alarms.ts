@@ -43,16 +43,18 @@ export class AlarmTopic extends Construct {
     // (EncryptionKey.allowCloudWatchAlarms).
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
     const { account, region, partition } = Stack.of(this);
-    this.topic.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchAlarmsToPublish',
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['sns:Publish'],
-      resources: [this.topic.topicArn],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': account },
-        ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
-      },
-    }));
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 }
@@ -79,7 +81,12 @@ export class SecurityAlarms extends Construct {
       }
     }
     if (props.databaseLogGroup) {
-      this.addAlarm('DatabaseAuthenticationFailures', props.databaseLogGroup, logs.FilterPattern.literal(DATABASE_AUTH_FAILURE_PATTERN), props);
+      this.addAlarm(
+        'DatabaseAuthenticationFailures',
+        props.databaseLogGroup,
+        logs.FilterPattern.literal(DATABASE_AUTH_FAILURE_PATTERN),
+        props,
+      );
     }
   }
 

@@ -7,9 +7,7 @@ import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 
 /** Which Kinesis streams the trail records data events (GetRecords, PutRecords, ...) for. */
-export type StreamSelector =
-  | { readonly kind: 'arns'; readonly arns: string[] }
-  | { readonly kind: 'arnPrefix'; readonly prefix: string };
+export type StreamSelector = { readonly kind: 'arns'; readonly arns: string[] } | { readonly kind: 'arnPrefix'; readonly prefix: string };
 
 export interface SecurityTrailProps {
   readonly trailName: string;
@@ -78,18 +76,22 @@ export class SecurityTrail extends Construct {
       cloudWatchLogGroup: props.logGroup,
     });
 
-    const sseS3Reason = 'S3 server access log delivery supports only SSE-S3 on the target bucket; the bucket holds request metadata of the trail bucket, never PHI, and blocks public access and non-TLS requests.';
+    const sseS3Reason =
+      'S3 server access log delivery supports only SSE-S3 on the target bucket; the bucket holds request metadata of the trail bucket, never PHI, and blocks public access and non-TLS requests.';
     acknowledge(this.accessLogsBucket, ...hipaaAndNist('S3DefaultEncryptionKMS', sseS3Reason));
-    const replicationReason = 'Trail files are versioned, digest-validated and kept for the retention period in a multi-AZ S3 bucket; copying audit logs to another region or a log-archive account is done centrally (organization trail), not per environment.';
+    const replicationReason =
+      'Trail files are versioned, digest-validated and kept for the retention period in a multi-AZ S3 bucket; copying audit logs to another region or a log-archive account is done centrally (organization trail), not per environment.';
     for (const bucket of [this.bucket, this.accessLogsBucket]) {
       acknowledge(bucket, ...hipaaAndNist('S3BucketReplicationEnabled', replicationReason));
     }
-    const inlineReason = 'CDK generates this role\'s policy for CloudTrail delivery to exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.';
+    const inlineReason =
+      "CDK generates this role's policy for CloudTrail delivery to exactly one log group; as an inline policy it cannot be attached to, or widened for, any other principal.";
     acknowledge(this.trail.node.findChild('LogsRole'), ...hipaaAndNist('IAMNoInlinePolicy', inlineReason));
 
-    const streamField: cloudtrail.CfnTrail.AdvancedFieldSelectorProperty = props.streams.kind === 'arns'
-      ? { field: 'resources.ARN', equalTo: props.streams.arns }
-      : { field: 'resources.ARN', startsWith: [props.streams.prefix] };
+    const streamField: cloudtrail.CfnTrail.AdvancedFieldSelectorProperty =
+      props.streams.kind === 'arns'
+        ? { field: 'resources.ARN', equalTo: props.streams.arns }
+        : { field: 'resources.ARN', startsWith: [props.streams.prefix] };
     // Advanced selectors replace basic ones (a trail may not have both); management events must be selected here too.
     const cfnTrail = this.trail.node.defaultChild as cloudtrail.CfnTrail;
     cfnTrail.eventSelectors = undefined;

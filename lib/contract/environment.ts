@@ -29,13 +29,32 @@ export const LAYER_INFO: Readonly<Record<Layer, { readonly description: string; 
  */
 export const LAYER_OUTPUTS = {
   network: {
-    required: ['EnvironmentSuffix', 'AwsRegion', 'VpcId', 'WorkloadSubnetIds', 'DatabaseSubnetIds', 'WorkloadSecurityGroupId', 'FlowLogGroupName', 'FlowLogKeyArn'],
+    required: [
+      'EnvironmentSuffix',
+      'AwsRegion',
+      'VpcId',
+      'WorkloadSubnetIds',
+      'DatabaseSubnetIds',
+      'WorkloadSecurityGroupId',
+      'FlowLogGroupName',
+      'FlowLogKeyArn',
+    ],
     optional: [],
   },
   data: {
     required: [
-      'StreamName', 'StreamArn', 'StreamKeyArn', 'DatabaseInstanceIdentifier', 'DatabaseEndpointAddress', 'DatabaseEndpointPort',
-      'DatabaseName', 'DatabaseSecretName', 'DatabaseSecretArn', 'DatabaseKeyArn', 'DatabaseLogKeyArn', 'DatabaseLogGroupName',
+      'StreamName',
+      'StreamArn',
+      'StreamKeyArn',
+      'DatabaseInstanceIdentifier',
+      'DatabaseEndpointAddress',
+      'DatabaseEndpointPort',
+      'DatabaseName',
+      'DatabaseSecretName',
+      'DatabaseSecretArn',
+      'DatabaseKeyArn',
+      'DatabaseLogKeyArn',
+      'DatabaseLogGroupName',
     ],
     // BackupVaultName: the production profile's AWS Backup plan.
     optional: ['BackupVaultName'],
@@ -45,7 +64,15 @@ export const LAYER_OUTPUTS = {
     optional: [],
   },
   compute: {
-    required: ['ProcessorClusterName', 'ProcessorServiceName', 'ProcessorTaskDefinitionArn', 'ProcessorLogGroupName', 'ProcessorLogKeyArn', 'DashboardName', 'DashboardUrl'],
+    required: [
+      'ProcessorClusterName',
+      'ProcessorServiceName',
+      'ProcessorTaskDefinitionArn',
+      'ProcessorLogGroupName',
+      'ProcessorLogKeyArn',
+      'DashboardName',
+      'DashboardUrl',
+    ],
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
     // RestoreDrill*: the restore drill, when enabled (production profile by default).
     optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
@@ -60,7 +87,10 @@ export type OutputKey = { [L in Layer]: LayerOutputKey<L> }[Layer];
 export type RequiredOutputKey = { [L in Layer]: (typeof LAYER_OUTPUTS)[L]['required'][number] }[Layer];
 
 /** Every output key, in layer order. */
-export const OUTPUT_KEYS: readonly OutputKey[] = LAYERS.flatMap((layer) => [...LAYER_OUTPUTS[layer].required, ...LAYER_OUTPUTS[layer].optional]);
+export const OUTPUT_KEYS: readonly OutputKey[] = LAYERS.flatMap((layer) => [
+  ...LAYER_OUTPUTS[layer].required,
+  ...LAYER_OUTPUTS[layer].optional,
+]);
 
 /**
  * Keys the local stack (`npm run local`) adds to its flat outputs: the emulator endpoint and the
@@ -70,9 +100,15 @@ export const LOCAL_OUTPUT_KEYS = ['KinesisEndpoint', 'LocalDatabaseUser', 'Local
 export type LocalOutputKey = (typeof LOCAL_OUTPUT_KEYS)[number];
 
 /** `cfn-outputs/flat-outputs.json`: every required key, the optional ones where they exist. */
-export type FlatOutputs = Readonly<Record<RequiredOutputKey, string> & Partial<Record<Exclude<OutputKey, RequiredOutputKey> | LocalOutputKey, string>>>;
+export type FlatOutputs = Readonly<
+  Record<RequiredOutputKey, string> & Partial<Record<Exclude<OutputKey, RequiredOutputKey> | LocalOutputKey, string>>
+>;
 
 /** The layer whose stack publishes an output key. */
 export function layerOfOutput(key: string): Layer | undefined {
-  return LAYERS.find((layer) => (LAYER_OUTPUTS[layer].required as readonly string[]).includes(key) || (LAYER_OUTPUTS[layer].optional as readonly string[]).includes(key));
+  return LAYERS.find(
+    (layer) =>
+      (LAYER_OUTPUTS[layer].required as readonly string[]).includes(key) ||
+      (LAYER_OUTPUTS[layer].optional as readonly string[]).includes(key),
+  );
 }

@@ -39,7 +39,9 @@ export function projectProblem(project: string): string | undefined {
 /** Why a long-lived (configured) environment may not use this suffix, or undefined. */
 export function longLivedSuffixProblem(suffix: string): string | undefined {
   // Also inside: generated names (`<stack>-<LogicalId>-<hash>`) are matched by `<project>-*-br-*`.
-  return /(^|-)br-/.test(suffix) ? `suffixes starting with (or containing) "${PREVIEW_SUFFIX_PREFIX}" are reserved for preview environments; rename the environment` : undefined;
+  return /(^|-)br-/.test(suffix)
+    ? `suffixes starting with (or containing) "${PREVIEW_SUFFIX_PREFIX}" are reserved for preview environments; rename the environment`
+    : undefined;
 }
 
 /** Service limits on the names we build (the strictest rule of each kind). */
@@ -57,7 +59,9 @@ const LIMITS = {
 
 function check(name: string, kind: keyof typeof LIMITS): string {
   if (name.length > LIMITS[kind]) {
-    throw new ConfigError(`name "${name}" is ${name.length} characters; ${kind} names allow ${LIMITS[kind]}: shorten project or environmentSuffix`);
+    throw new ConfigError(
+      `name "${name}" is ${name.length} characters; ${kind} names allow ${LIMITS[kind]}: shorten project or environmentSuffix`,
+    );
   }
   return name;
 }
@@ -90,7 +94,8 @@ export class Naming {
    * for a build that derives the suffix itself.
    */
   static ofPipelineVariable(project: string, variable: string): Naming {
-    if (!PIPELINE_VARIABLE.test(variable)) throw new ConfigError(`"${variable}" is not a CodePipeline variable such as #{Deploy.ENVIRONMENT_SUFFIX}`);
+    if (!PIPELINE_VARIABLE.test(variable))
+      throw new ConfigError(`"${variable}" is not a CodePipeline variable such as #{Deploy.ENVIRONMENT_SUFFIX}`);
     return new Naming(project, variable);
   }
 

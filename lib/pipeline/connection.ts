@@ -32,7 +32,12 @@ export function grantUseConnection(grantee: iam.IGrantable, connectionArn: strin
 
 /** The role of every source action of a pipeline (CDK names it `<stage>/<action>/CodePipelineActionRole`). */
 export function sourceActionRoles(pipeline: codepipeline.IPipeline & { readonly node: codepipeline.Pipeline['node'] }): iam.Role[] {
-  const roles = pipeline.node.findAll().filter((c): c is iam.Role => c instanceof iam.Role && c.node.id === 'CodePipelineActionRole' && c.node.scope?.node.scope?.node.id === 'Source');
+  const roles = pipeline.node
+    .findAll()
+    .filter(
+      (c): c is iam.Role =>
+        c instanceof iam.Role && c.node.id === 'CodePipelineActionRole' && c.node.scope?.node.scope?.node.id === 'Source',
+    );
   if (roles.length === 0) throw new Error(`no source action role found in ${pipeline.node.path}; the CDK layout changed`);
   return roles;
 }

@@ -54,7 +54,9 @@ export class IntegrationTestStep extends CodeBuildStep {
         PROTECT_STACKS: props.protectStacks ? 'true' : 'false',
       },
       role: props.role,
-      rolePolicyStatements: [new iam.PolicyStatement({ sid: 'AssumeStagePostDeployRole', actions: ['sts:AssumeRole'], resources: [props.postDeployRoleArn] })],
+      rolePolicyStatements: [
+        new iam.PolicyStatement({ sid: 'AssumeStagePostDeployRole', actions: ['sts:AssumeRole'], resources: [props.postDeployRoleArn] }),
+      ],
       projectName: env.naming.postDeployProjectName(props.suite),
     });
   }

@@ -57,15 +57,21 @@ export class PipelineStack extends Stack {
       pendingWindowDays: p.destroyable ? 7 : 30,
       logGroupNamePatterns: [buildLogGroupName],
     });
-    key.key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCodeStarNotificationsToPublishEncrypted',
-      principals: [new iam.ServicePrincipal('codestar-notifications.amazonaws.com')],
-      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'kms:ViaService': `sns.${p.region}.amazonaws.com` } },
-    }));
+    key.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCodeStarNotificationsToPublishEncrypted',
+        principals: [new iam.ServicePrincipal('codestar-notifications.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${p.region}.amazonaws.com` } },
+      }),
+    );
 
-    const artifacts = new ArtifactBucket(this, 'Artifacts', { encryptionKey: key.key, destroyable: p.destroyable, logPrefix: 'artifacts/' });
+    const artifacts = new ArtifactBucket(this, 'Artifacts', {
+      encryptionKey: key.key,
+      destroyable: p.destroyable,
+      logPrefix: 'artifacts/',
+    });
     const artifactBucket = artifacts.bucket;
 
     const buildLogs = new EncryptedLogGroup(this, 'BuildLogs', {
@@ -140,15 +146,25 @@ export class PipelineStack extends Stack {
       this.stages.push(stage);
       const previous = p.environments.filter((e) => e.profile !== 'production').map((e) => e.environmentSuffix);
       this.codePipeline.addStage(stage, {
-        pre: production ? [new ManualApprovalStep(`Approve-${environment.environmentSuffix}`, {
-          comment: `Promote to ${environment.environmentSuffix}: ${previous.join(', ') || 'no'} environment(s) deployed and passed integration tests. Review their outputs before approving.`,
-          reviewUrl: `https://${p.region}.console.aws.amazon.com/cloudformation/home?region=${p.region}#/stacks?filteringText=${p.project}-&filteringStatus=active`,
-        })] : [],
-        post: [new IntegrationTestStep(production ? 'SmokeTest' : 'IntegrationTest', {
-          input: source, environment, suite, role: stepRole, postDeployRoleArn,
-          // CDK Pipelines deploys without terminationProtection (aws/aws-cdk#17871): the smoke step sets it.
-          protectStacks: production,
-        })],
+        pre: production
+          ? [
+              new ManualApprovalStep(`Approve-${environment.environmentSuffix}`, {
+                comment: `Promote to ${environment.environmentSuffix}: ${previous.join(', ') || 'no'} environment(s) deployed and passed integration tests. Review their outputs before approving.`,
+                reviewUrl: `https://${p.region}.console.aws.amazon.com/cloudformation/home?region=${p.region}#/stacks?filteringText=${p.project}-&filteringStatus=active`,
+              }),
+            ]
+          : [],
+        post: [
+          new IntegrationTestStep(production ? 'SmokeTest' : 'IntegrationTest', {
+            input: source,
+            environment,
+            suite,
+            role: stepRole,
+            postDeployRoleArn,
+            // CDK Pipelines deploys without terminationProtection (aws/aws-cdk#17871): the smoke step sets it.
+            protectStacks: production,
+          }),
+        ],
       });
     }
     this.codePipeline.buildPipeline();

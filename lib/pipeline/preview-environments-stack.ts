@@ -68,7 +68,11 @@ export class PreviewEnvironmentsStack extends Stack {
       pendingWindowDays: p.destroyable ? 7 : 30,
       logGroupNamePatterns: [logGroupName],
     });
-    const artifacts = new ArtifactBucket(this, 'Artifacts', { encryptionKey: key.key, destroyable: p.destroyable, logPrefix: 'preview-artifacts/' });
+    const artifacts = new ArtifactBucket(this, 'Artifacts', {
+      encryptionKey: key.key,
+      destroyable: p.destroyable,
+      logPrefix: 'preview-artifacts/',
+    });
     const logs = new EncryptedLogGroup(this, 'BuildLogs', { logGroupName, encryptionKey: key.key, retentionDays: 90, removalPolicy });
 
     // Preview environments live in the sandbox account; these builds hold no permission anywhere
@@ -76,18 +80,34 @@ export class PreviewEnvironmentsStack extends Stack {
     // and the post-deploy role each preview stage creates.
     const sandbox = e.account ?? p.account;
     const q = e.bootstrapQualifier;
-    const bootstrapRoles = ['deploy', 'file-publishing', 'image-publishing'].map((r) => `arn:aws:iam::${sandbox}:role/cdk-${q}-${r}-role-${sandbox}-${p.region}`);
+    const bootstrapRoles = ['deploy', 'file-publishing', 'image-publishing'].map(
+      (r) => `arn:aws:iam::${sandbox}:role/cdk-${q}-${r}-role-${sandbox}-${p.region}`,
+    );
     const managerRoleArn = `arn:aws:iam::${sandbox}:role/${names.previewManagerRoleName}`;
-    const assumeManager = new iam.PolicyStatement({ sid: 'AssumeSandboxManagerRole', actions: ['sts:AssumeRole'], resources: [managerRoleArn] });
+    const assumeManager = new iam.PolicyStatement({
+      sid: 'AssumeSandboxManagerRole',
+      actions: ['sts:AssumeRole'],
+      resources: [managerRoleArn],
+    });
     const roleNames = names.previewBuildRoleNames;
 
-    const project = (name: string, purpose: 'deploy' | 'integ-test' | 'destroy' | 'sweep', buildSpec: codebuild.BuildSpec, statements: iam.PolicyStatement[], privileged = false) => {
+    const project = (
+      name: string,
+      purpose: 'deploy' | 'integ-test' | 'destroy' | 'sweep',
+      buildSpec: codebuild.BuildSpec,
+      statements: iam.PolicyStatement[],
+      privileged = false,
+    ) => {
       const roleName = roleNames[purpose === 'integ-test' ? 'integ' : purpose];
       const proj = new codebuild.PipelineProject(this, name, {
         projectName: names.previewProjectName(purpose),
         description: `Preview environments: ${purpose}`,
         encryptionKey: key.key,
-        role: new iam.Role(this, `${name}Role`, { roleName, assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'), description: `Preview environments: ${purpose} build` }),
+        role: new iam.Role(this, `${name}Role`, {
+          roleName,
+          assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
+          description: `Preview environments: ${purpose} build`,
+        }),
         environment: { buildImage: BUILD_IMAGE, computeType: codebuild.ComputeType.MEDIUM, privileged },
         environmentVariables: {
           PROJECT: { value: p.project },
@@ -102,51 +122,71 @@ export class PreviewEnvironmentsStack extends Stack {
       return proj;
     };
 
-    const deploy = project('DeployProject', 'deploy', codebuild.BuildSpec.fromObject({
-      version: '0.2',
-      env: { 'exported-variables': ['ENVIRONMENT_SUFFIX'] },
-      phases: {
-        install: INSTALL,
-        build: {
-          commands: [
-            // A pull request's source branch, else the pushed branch (see branchVars below).
-            'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
-            `export ENVIRONMENT_SUFFIX=$(${PREVIEW} suffix --branch "$BRANCH")`,
-            'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
-            `${PREVIEW} check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"`,
-            'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
-          ],
+    const deploy = project(
+      'DeployProject',
+      'deploy',
+      codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        env: { 'exported-variables': ['ENVIRONMENT_SUFFIX'] },
+        phases: {
+          install: INSTALL,
+          build: {
+            commands: [
+              // A pull request's source branch, else the pushed branch (see branchVars below).
+              'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
+              `export ENVIRONMENT_SUFFIX=$(${PREVIEW} suffix --branch "$BRANCH")`,
+              'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
+              `${PREVIEW} check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"`,
+              'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
+            ],
+          },
         },
-      },
-    }), [
-      new iam.PolicyStatement({ sid: 'DeployThroughSandboxBootstrapRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoles }),
-      assumeManager,
-    ], true);
+      }),
+      [
+        new iam.PolicyStatement({ sid: 'DeployThroughSandboxBootstrapRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoles }),
+        assumeManager,
+      ],
+      true,
+    );
 
     // The preview stage's own post-deploy role: `<project>-post-deploy-br-*` never matches a
     // long-lived environment (no configured suffix may start with br-, see PREVIEW_SUFFIX_PREFIX).
     const integ = project('IntegrationTestProject', 'integ-test', codebuild.BuildSpec.fromObject(loadIntegrationBuildSpec()), [
-      new iam.PolicyStatement({ sid: 'AssumePreviewPostDeployRoles', actions: ['sts:AssumeRole'], resources: [`arn:aws:iam::${sandbox}:role/${Naming.anyPreview(p.project).postDeployRoleName}`] }),
+      new iam.PolicyStatement({
+        sid: 'AssumePreviewPostDeployRoles',
+        actions: ['sts:AssumeRole'],
+        resources: [`arn:aws:iam::${sandbox}:role/${Naming.anyPreview(p.project).postDeployRoleName}`],
+      }),
     ]);
 
-    const destroy = project('DestroyProject', 'destroy', codebuild.BuildSpec.fromObject({
-      version: '0.2',
-      phases: { install: INSTALL, build: { commands: [`${PREVIEW} destroy --branch "$PR_SOURCE_BRANCH" --yes`] } },
-    }), [assumeManager]);
+    const destroy = project(
+      'DestroyProject',
+      'destroy',
+      codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        phases: { install: INSTALL, build: { commands: [`${PREVIEW} destroy --branch "$PR_SOURCE_BRANCH" --yes`] } },
+      }),
+      [assumeManager],
+    );
 
-    const sweep = project('SweepProject', 'sweep', codebuild.BuildSpec.fromObject({
-      version: '0.2',
-      phases: {
-        install: INSTALL,
-        build: {
-          commands: [
-            // The full clone carries the connection's credentials: list the branches that still exist.
-            'git ls-remote --heads origin | awk \'{print $2}\' > /tmp/live-branches.txt || : > /tmp/live-branches.txt',
-            `if [ -s /tmp/live-branches.txt ]; then ${PREVIEW} sweep --yes --live-branches /tmp/live-branches.txt; else ${PREVIEW} sweep --yes; fi`,
-          ],
+    const sweep = project(
+      'SweepProject',
+      'sweep',
+      codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        phases: {
+          install: INSTALL,
+          build: {
+            commands: [
+              // The full clone carries the connection's credentials: list the branches that still exist.
+              "git ls-remote --heads origin | awk '{print $2}' > /tmp/live-branches.txt || : > /tmp/live-branches.txt",
+              `if [ -s /tmp/live-branches.txt ]; then ${PREVIEW} sweep --yes --live-branches /tmp/live-branches.txt; else ${PREVIEW} sweep --yes; fi`,
+            ],
+          },
         },
-      },
-    }), [assumeManager]);
+      }),
+      [assumeManager],
+    );
     // The sweeper's full clone uses the connection from the build (git ls-remote): either prefix.
     grantUseConnection(sweep, p.connectionArn);
 
@@ -166,13 +206,19 @@ export class PreviewEnvironmentsStack extends Stack {
       });
       return { output, action };
     };
-    const newPipeline = (name: string, mode: codepipeline.ExecutionMode, src: ReturnType<typeof source>, stages: codepipeline.StageProps[]) => new codepipeline.Pipeline(this, name, {
-      pipelineName: names.previewPipelineName(name.replace(/Pipeline$/, '').toLowerCase() as 'deploy' | 'destroy' | 'sweeper'),
-      pipelineType: codepipeline.PipelineType.V2,
-      executionMode: mode,
-      artifactBucket: artifacts.bucket,
-      stages: [{ stageName: 'Source', actions: [src.action] }, ...stages],
-    });
+    const newPipeline = (
+      name: string,
+      mode: codepipeline.ExecutionMode,
+      src: ReturnType<typeof source>,
+      stages: codepipeline.StageProps[],
+    ) =>
+      new codepipeline.Pipeline(this, name, {
+        pipelineName: names.previewPipelineName(name.replace(/Pipeline$/, '').toLowerCase() as 'deploy' | 'destroy' | 'sweeper'),
+        pipelineType: codepipeline.PipelineType.V2,
+        executionMode: mode,
+        artifactBucket: artifacts.bucket,
+        stages: [{ stageName: 'Source', actions: [src.action] }, ...stages],
+      });
     // A push names its branch in BranchName. A pull-request execution names the pull request's
     // source and destination branches in SourceBranchName and DestinationBranchName (BranchName is the
     // action's configured branch, the base): the builds take the source branch when it is set.
@@ -190,17 +236,34 @@ export class PreviewEnvironmentsStack extends Stack {
     // PARALLEL would race two `cdk deploy`s of one stack; SUPERSEDED could stop a deploy midway.
     // https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html#concepts-how-it-works-executions
     this.deployPipeline = newPipeline('DeployPipeline', codepipeline.ExecutionMode.QUEUED, deploySource, [
-      { stageName: 'Deploy', actions: [new actions.CodeBuildAction({ actionName: 'Deploy', project: deploy, input: deploySource.output, environmentVariables: branchVars, variablesNamespace: 'Deploy' })] },
+      {
+        stageName: 'Deploy',
+        actions: [
+          new actions.CodeBuildAction({
+            actionName: 'Deploy',
+            project: deploy,
+            input: deploySource.output,
+            environmentVariables: branchVars,
+            variablesNamespace: 'Deploy',
+          }),
+        ],
+      },
       {
         stageName: 'IntegrationTest',
-        actions: [new actions.CodeBuildAction({
-          actionName: 'IntegrationTest', project: integ, input: deploySource.output,
-          environmentVariables: {
-            ENVIRONMENT_SUFFIX: { value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
-            INTEG_SUITE: { value: 'integ' },
-            POST_DEPLOY_ROLE_ARN: { value: `arn:aws:iam::${sandbox}:role/${Naming.ofPipelineVariable(p.project, '#{Deploy.ENVIRONMENT_SUFFIX}').postDeployRoleName}` },
-          },
-        })],
+        actions: [
+          new actions.CodeBuildAction({
+            actionName: 'IntegrationTest',
+            project: integ,
+            input: deploySource.output,
+            environmentVariables: {
+              ENVIRONMENT_SUFFIX: { value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
+              INTEG_SUITE: { value: 'integ' },
+              POST_DEPLOY_ROLE_ARN: {
+                value: `arn:aws:iam::${sandbox}:role/${Naming.ofPipelineVariable(p.project, '#{Deploy.ENVIRONMENT_SUFFIX}').postDeployRoleName}`,
+              },
+            },
+          }),
+        ],
       },
     ]);
     this.deployPipeline.addTrigger({
@@ -208,13 +271,28 @@ export class PreviewEnvironmentsStack extends Stack {
       gitConfiguration: {
         sourceAction: deploySource.action,
         pushFilter: [{ branchesIncludes: [...e.branchPatterns] }],
-        pullRequestFilter: [{ branchesIncludes: [e.pullRequestBaseBranch], events: [codepipeline.GitPullRequestEvent.OPEN, codepipeline.GitPullRequestEvent.UPDATED] }],
+        pullRequestFilter: [
+          {
+            branchesIncludes: [e.pullRequestBaseBranch],
+            events: [codepipeline.GitPullRequestEvent.OPEN, codepipeline.GitPullRequestEvent.UPDATED],
+          },
+        ],
       },
     });
 
     const destroySource = source(false);
     this.destroyPipeline = newPipeline('DestroyPipeline', codepipeline.ExecutionMode.PARALLEL, destroySource, [
-      { stageName: 'Destroy', actions: [new actions.CodeBuildAction({ actionName: 'Destroy', project: destroy, input: destroySource.output, environmentVariables: { PR_SOURCE_BRANCH: branchVars.PR_SOURCE_BRANCH } })] },
+      {
+        stageName: 'Destroy',
+        actions: [
+          new actions.CodeBuildAction({
+            actionName: 'Destroy',
+            project: destroy,
+            input: destroySource.output,
+            environmentVariables: { PR_SOURCE_BRANCH: branchVars.PR_SOURCE_BRANCH },
+          }),
+        ],
+      },
     ]);
     this.destroyPipeline.addTrigger({
       providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,

@@ -39,22 +39,34 @@ export class PreviewSandboxStack extends Stack {
       description: 'Lists and deletes preview environments (Preview=true, br- names) for the tooling account builds',
       assumedBy: new iam.AccountPrincipal(p.account).withConditions({ ArnEquals: { 'aws:PrincipalArn': trusted } }),
     });
-    this.managerRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ListEnvironments',
-      actions: ['cloudformation:DescribeStacks'],
-      resources: ['*'],
-    }));
-    this.managerRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'DeletePreviewStacksOnly',
-      actions: ['cloudformation:DeleteStack'],
-      resources: LAYERS.map((layer) => `arn:aws:cloudformation:${p.region}:${account}:stack/${tooling.previewStackPattern(layer)}/*`),
-      // CloudFormation stacks support aws:ResourceTag (Service Authorization Reference, AWS CloudFormation).
-      conditions: { StringEquals: { [`aws:ResourceTag/${PREVIEW_TAG.key}`]: PREVIEW_TAG.value } },
-    }));
-    acknowledge(this.managerRole, {
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Listing stacks (DescribeStacks without a name) has no resource-level form; it reads names, states and tags only, and deletion is limited to preview stacks.',
-    }, ...hipaaAndNist('IAMNoInlinePolicy', 'The manager policy exists for this one role; inline, it cannot be attached to any other principal.'));
+    this.managerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListEnvironments',
+        actions: ['cloudformation:DescribeStacks'],
+        resources: ['*'],
+      }),
+    );
+    this.managerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DeletePreviewStacksOnly',
+        actions: ['cloudformation:DeleteStack'],
+        resources: LAYERS.map((layer) => `arn:aws:cloudformation:${p.region}:${account}:stack/${tooling.previewStackPattern(layer)}/*`),
+        // CloudFormation stacks support aws:ResourceTag (Service Authorization Reference, AWS CloudFormation).
+        conditions: { StringEquals: { [`aws:ResourceTag/${PREVIEW_TAG.key}`]: PREVIEW_TAG.value } },
+      }),
+    );
+    acknowledge(
+      this.managerRole,
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Listing stacks (DescribeStacks without a name) has no resource-level form; it reads names, states and tags only, and deletion is limited to preview stacks.',
+      },
+      ...hipaaAndNist(
+        'IAMNoInlinePolicy',
+        'The manager policy exists for this one role; inline, it cannot be attached to any other principal.',
+      ),
+    );
     const policy = this.managerRole.node.findChild('DefaultPolicy').node.defaultChild!;
     for (const layer of LAYERS) {
       acknowledge(policy, {

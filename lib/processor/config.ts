@@ -59,7 +59,9 @@ export class ConfigurationError extends Error {}
 export function loadOrExit<T>(
   load: () => T,
   exit: (code: number) => never = (code) => process.exit(code),
-  writeLine: (line: string) => void = (line) => { process.stderr.write(`${line}\n`); },
+  writeLine: (line: string) => void = (line) => {
+    process.stderr.write(`${line}\n`);
+  },
 ): T {
   try {
     return load();
@@ -82,7 +84,8 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}`);
+  if (!/^\d+$/.test(raw) || value < min || value > max)
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}`);
   return value;
 }
 
@@ -102,7 +105,9 @@ function metricsNamespace(env: Env): string {
   const raw = env[E.metricsNamespace];
   if (raw === undefined || raw === '') return DEFAULT_METRICS_NAMESPACE;
   if (!/^(?=.*\S)[A-Za-z0-9 ._#:/-]{1,255}$/.test(raw) || raw.startsWith('AWS/')) {
-    throw new ConfigurationError('METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/');
+    throw new ConfigurationError(
+      'METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/',
+    );
   }
   return raw;
 }
@@ -116,12 +121,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 
 export function loadConfig(env: Env): ProcessorConfig {
   const streamName = required(env, E.streamName);
-  if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(streamName)) throw new ConfigurationError('STREAM_NAME must be a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)');
+  if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(streamName))
+    throw new ConfigurationError('STREAM_NAME must be a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)');
   const region = required(env, E.region);
   if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new ConfigurationError('AWS_REGION must be a region code such as eu-west-2');
 
   const kinesisEndpoint = env[E.kinesisEndpoint] || undefined;
-  if (kinesisEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(kinesisEndpoint)) throw new ConfigurationError('KINESIS_ENDPOINT must be an http(s) URL');
+  if (kinesisEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(kinesisEndpoint))
+    throw new ConfigurationError('KINESIS_ENDPOINT must be an http(s) URL');
 
   const iamAuthRaw = env[E.dbIamAuth] ?? 'false';
   if (!['true', 'false'].includes(iamAuthRaw)) throw new ConfigurationError('DB_IAM_AUTH must be true or false');
@@ -165,7 +172,9 @@ export function loadConfig(env: Env): ProcessorConfig {
   // Checked last (after every variable's own rule) and at start-up, not at the first connection,
   // where a missing bundle would surface as a TLS error mid-run.
   if (sslMode === 'verify-full' && !existsSync(caBundlePath)) {
-    throw new ConfigurationError(`DB_SSL_MODE=verify-full needs a CA bundle, but ${env[E.dbCaBundle] ? `DB_CA_BUNDLE=${caBundlePath} does not exist` : `DB_CA_BUNDLE is unset and the default ${caBundlePath} does not exist`}: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`);
+    throw new ConfigurationError(
+      `DB_SSL_MODE=verify-full needs a CA bundle, but ${env[E.dbCaBundle] ? `DB_CA_BUNDLE=${caBundlePath} does not exist` : `DB_CA_BUNDLE is unset and the default ${caBundlePath} does not exist`}: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`,
+    );
   }
   return config;
 }

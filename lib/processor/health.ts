@@ -18,13 +18,19 @@ export function healthStatus(source: HealthSource, now = Date.now()): { healthy:
   const ageMs = source.lastCycleAt === 0 ? undefined : now - source.lastCycleAt;
   const stuck = source.stuckShards?.length ?? 0;
   const healthy = ageMs !== undefined && ageMs <= 3 * source.cycleIntervalMs + 1000 && stuck === 0;
-  return { healthy, body: { status: healthy ? 'ok' : 'unhealthy', lastCycleAgeMs: ageMs ?? null, shards: source.heldShards.length, stuckShards: stuck } };
+  return {
+    healthy,
+    body: { status: healthy ? 'ok' : 'unhealthy', lastCycleAgeMs: ageMs ?? null, shards: source.heldShards.length, stuckShards: stuck },
+  };
 }
 
 /** GET /health on localhost: 200 when healthy, 503 otherwise. No PHI, no configuration. */
 export function startHealthServer(source: HealthSource, port: number): Server {
   const server = createServer((req, res) => {
-    if (req.url !== '/health') { res.writeHead(404).end(); return; }
+    if (req.url !== '/health') {
+      res.writeHead(404).end();
+      return;
+    }
     const { healthy, body } = healthStatus(source);
     res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
@@ -35,9 +41,15 @@ export function startHealthServer(source: HealthSource, port: number): Server {
 /** `node health.js`: the container HEALTHCHECK command; exit 0 when healthy. */
 export function checkHealth(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/health', timeout: 2_000 }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    const req = get({ host: '127.0.0.1', port, path: '/health', timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
     req.on('error', () => resolve(false));
-    req.on('timeout', () => { req.destroy(); resolve(false); });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -13,7 +13,19 @@ export function createLogger(workerId: string, level: LogLevel = 'info', destina
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: {
-      paths: ['password', '*.password', 'db.password', 'DB_PASSWORD', '*.DB_PASSWORD', 'resource', '*.resource', 'payload', '*.payload', 'Data', '*.Data'],
+      paths: [
+        'password',
+        '*.password',
+        'db.password',
+        'DB_PASSWORD',
+        '*.DB_PASSWORD',
+        'resource',
+        '*.resource',
+        'payload',
+        '*.payload',
+        'Data',
+        '*.Data',
+      ],
       censor: '[redacted]',
     },
   };

@@ -71,8 +71,14 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing batches and releasing leases');
     processor.shutdown().then(
-      () => { logger.info('stopped cleanly'); process.exit(0); },
-      (error) => { logger.error(errorFields(error), 'shutdown failed'); process.exit(1); },
+      () => {
+        logger.info('stopped cleanly');
+        process.exit(0);
+      },
+      (error) => {
+        logger.error(errorFields(error), 'shutdown failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

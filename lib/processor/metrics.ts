@@ -47,7 +47,10 @@ function loadEmf(): Emf {
 export class EmfMetrics implements MetricsSink {
   private readonly emf: Emf = loadEmf();
 
-  constructor(private readonly namespace: string, private readonly streamName: string) {}
+  constructor(
+    private readonly namespace: string,
+    private readonly streamName: string,
+  ) {}
 
   /** A logger with this stream's dimension set (and the shard as a property). */
   private logger(shardId: string, extra: Readonly<Record<string, string>> = {}): MetricsLogger {
@@ -75,10 +78,13 @@ export class EmfMetrics implements MetricsSink {
     if (m.millisBehindLatest !== undefined) {
       // Per stream and per shard: one dashboard line for each shard.
       const behind = this.logger(m.shardId);
-      behind.setDimensions([
-        { [PROCESSOR_METRICS.streamDimension]: this.streamName },
-        { [PROCESSOR_METRICS.streamDimension]: this.streamName, [PROCESSOR_METRICS.shardDimension]: m.shardId },
-      ], false);
+      behind.setDimensions(
+        [
+          { [PROCESSOR_METRICS.streamDimension]: this.streamName },
+          { [PROCESSOR_METRICS.streamDimension]: this.streamName, [PROCESSOR_METRICS.shardDimension]: m.shardId },
+        ],
+        false,
+      );
       behind.putMetric(names.millisBehindLatest, m.millisBehindLatest, Unit.Milliseconds);
       await behind.flush();
     }

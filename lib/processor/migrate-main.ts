@@ -15,7 +15,12 @@ import { createLogger, errorFields, Logger } from './logger';
 import { backoffDelay, isTransientDbError, sleep } from './retry';
 
 /** The database may still be starting (first deploy, failover): transient errors are retried. */
-export async function runMigrations(config: ProcessorConfig, logger: Logger, openPool: (c: ProcessorConfig) => Pool = (c) => createPool(c, { asWriter: false, max: 1 }), attempts = 30): Promise<number[]> {
+export async function runMigrations(
+  config: ProcessorConfig,
+  logger: Logger,
+  openPool: (c: ProcessorConfig) => Pool = (c) => createPool(c, { asWriter: false, max: 1 }),
+  attempts = 30,
+): Promise<number[]> {
   for (let attempt = 0; ; attempt++) {
     const pool = openPool(config);
     try {

@@ -62,7 +62,11 @@ export const contentHash = (json: string): string => hash('sha256', json, 'hex')
 export type RecordValidator = (data: Uint8Array, maxRecordBytes: number) => ValidationResult;
 
 /** Splits a GetRecords batch into resources to persist and records to quarantine. Pure. */
-export function classify(records: readonly StreamRecord[], maxRecordBytes: number, validate: RecordValidator = validateRecord): ClassifiedBatch {
+export function classify(
+  records: readonly StreamRecord[],
+  maxRecordBytes: number,
+  validate: RecordValidator = validateRecord,
+): ClassifiedBatch {
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
   const refs: RecordRef[] = [];
@@ -79,8 +83,16 @@ export function classify(records: readonly StreamRecord[], maxRecordBytes: numbe
         // The producer contract: partition key = patient id. Used only when the resource names no patient.
         const fallback = r.patientId === null;
         valid.push({
-          sequenceNumber, entryIndex, resourceType: r.resourceType, id: r.id, versionId: r.versionId, lastUpdated: r.lastUpdated,
-          patientId: r.patientId ?? partitionKey, patientFromPartitionKey: fallback, json: r.json, contentHash: contentHash(r.json),
+          sequenceNumber,
+          entryIndex,
+          resourceType: r.resourceType,
+          id: r.id,
+          versionId: r.versionId,
+          lastUpdated: r.lastUpdated,
+          patientId: r.patientId ?? partitionKey,
+          patientFromPartitionKey: fallback,
+          json: r.json,
+          contentHash: contentHash(r.json),
         });
       });
     } else {
@@ -111,7 +123,8 @@ export function compareSequence(a: string, b: string): number {
 /** Numeric-aware versionId order: both all digits compare as numbers, otherwise by code point. */
 export function compareVersionId(a: string, b: string): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
-    const x = BigInt(a), y = BigInt(b);
+    const x = BigInt(a),
+      y = BigInt(b);
     return x < y ? -1 : x > y ? 1 : 0;
   }
   return a < b ? -1 : a > b ? 1 : 0;
@@ -127,7 +140,8 @@ export type VersionOrder = Pick<ValidEntry, 'lastUpdated' | 'versionId' | 'seque
  */
 export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
   if (n.lastUpdated !== undefined && c.lastUpdated !== undefined) {
-    const x = Date.parse(n.lastUpdated), y = Date.parse(c.lastUpdated);
+    const x = Date.parse(n.lastUpdated),
+      y = Date.parse(c.lastUpdated);
     if (!Number.isNaN(x) && !Number.isNaN(y) && x !== y) return x > y;
   }
   if (n.versionId !== undefined && c.versionId !== undefined) {

@@ -25,7 +25,13 @@ import { backoffDelay, isTransientDbError, sleep } from './retry';
 
 /** Every stable quarantine code (the object literal must name each QuarantineReason exactly once). */
 const REASONS = {
-  TOO_LARGE: true, NOT_UTF8: true, NOT_JSON: true, NOT_A_RESOURCE: true, UNSUPPORTED_RESOURCE_TYPE: true, INVALID_FHIR: true, UNSTORABLE: true,
+  TOO_LARGE: true,
+  NOT_UTF8: true,
+  NOT_JSON: true,
+  NOT_A_RESOURCE: true,
+  UNSUPPORTED_RESOURCE_TYPE: true,
+  INVALID_FHIR: true,
+  UNSTORABLE: true,
 } as const satisfies Record<QuarantineReason, true>;
 export const QUARANTINE_REASONS = Object.keys(REASONS) as readonly QuarantineReason[];
 
@@ -65,7 +71,10 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{
 
 /** A calendar date (UTC midnight) or a date-time with a zone; `2026-02-30` and zone-less times are refused. */
 export function parseSince(text: string): Date {
-  const refused = () => new ConfigurationError(`--since "${text.slice(0, 40)}" is not an ISO-8601 date or date-time with a zone: use e.g. 2026-05-01 or 2026-05-01T12:00:00Z`);
+  const refused = () =>
+    new ConfigurationError(
+      `--since "${text.slice(0, 40)}" is not an ISO-8601 date or date-time with a zone: use e.g. 2026-05-01 or 2026-05-01T12:00:00Z`,
+    );
   const m = ISO_8601.exec(text);
   if (!m) throw refused();
   const [, year, month, day, hour, minute, second, offsetHour, offsetMinute] = m;
@@ -81,7 +90,8 @@ export function parseSince(text: string): Date {
 function wholeNumber(name: string, raw: string | number | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
   const text = String(raw);
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new ConfigurationError(`--${name} must be a whole number from ${min} to ${max}, not "${text.slice(0, 20)}"`);
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
+    throw new ConfigurationError(`--${name} must be a whole number from ${min} to ${max}, not "${text.slice(0, 20)}"`);
   return Number(text);
 }
 
@@ -90,7 +100,9 @@ export function redriveOptions(values: RedriveFlagValues): RedriveOptions {
   let reason: QuarantineReason | undefined;
   if (values.reason !== undefined) {
     if (!(QUARANTINE_REASONS as readonly string[]).includes(values.reason)) {
-      throw new ConfigurationError(`--reason "${values.reason.slice(0, 40)}" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`);
+      throw new ConfigurationError(
+        `--reason "${values.reason.slice(0, 40)}" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`,
+      );
     }
     reason = values.reason as QuarantineReason;
   }
@@ -109,7 +121,14 @@ export function parseRedriveArgs(argv: readonly string[]): RedriveOptions | unde
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { reason: { type: 'string' }, since: { type: 'string' }, 'dry-run': { type: 'boolean' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        reason: { type: 'string' },
+        since: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        limit: { type: 'string' },
+        'batch-size': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -119,7 +138,13 @@ export function parseRedriveArgs(argv: readonly string[]): RedriveOptions | unde
   }
   if (values.help) return undefined;
   const text = (name: string) => values[name] as string | undefined;
-  return redriveOptions({ reason: text('reason'), since: text('since'), dryRun: values['dry-run'] as boolean | undefined, limit: text('limit'), batchSize: text('batch-size') });
+  return redriveOptions({
+    reason: text('reason'),
+    since: text('since'),
+    dryRun: values['dry-run'] as boolean | undefined,
+    limit: text('limit'),
+    batchSize: text('batch-size'),
+  });
 }
 
 /** The task command's flags for checked options (what scripts/redrive.ts passes to the ECS task). */
@@ -129,7 +154,8 @@ export function redriveArgs(options: RedriveOptions): string[] {
     ...(options.since ? ['--since', options.since.toISOString()] : []),
     ...(options.dryRun ? ['--dry-run'] : []),
     ...(options.limit !== undefined ? ['--limit', String(options.limit)] : []),
-    '--batch-size', String(options.batchSize),
+    '--batch-size',
+    String(options.batchSize),
   ];
 }
 
@@ -156,7 +182,11 @@ export function validatorBuild(dir = join(__dirname, 'fhir')): string {
     for (const entry of entries) {
       const path = sub ? `${sub}/${entry.name}` : entry.name;
       if (entry.isDirectory()) walk(path);
-      else if (/\.(js|ts)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) hash.update(`${path}\0`).update(readFileSync(join(dir, path))).update('\0');
+      else if (/\.(js|ts)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
+        hash
+          .update(`${path}\0`)
+          .update(readFileSync(join(dir, path)))
+          .update('\0');
     }
   };
   walk('');
@@ -233,7 +263,8 @@ interface QuarantinedRow {
 export function originalPartitionKey(row: Pick<QuarantinedRow, 'partition_key' | 'partition_key_raw' | 'reason_code' | 'detail'>): string {
   if (row.partition_key_raw) return row.partition_key_raw.toString('utf8');
   const hex = /^hex:((?:[0-9a-f]{2})*)$/.exec(row.partition_key);
-  if (hex && row.reason_code === 'UNSTORABLE' && row.detail.endsWith('partition key hex-encoded')) return Buffer.from(hex[1], 'hex').toString('utf8');
+  if (hex && row.reason_code === 'UNSTORABLE' && row.detail.endsWith('partition key hex-encoded'))
+    return Buffer.from(hex[1], 'hex').toString('utf8');
   return row.partition_key;
 }
 
@@ -257,7 +288,9 @@ function count(tally: BatchTally, reason: string, field: keyof ReasonCounts): vo
 function merge(into: Pick<BatchTally, 'byReason' | 'entries'>, from: BatchTally): void {
   for (const [reason, c] of from.byReason) {
     const sum = into.byReason.get(reason) ?? { examined: 0, redriven: 0, stillQuarantined: 0 };
-    sum.examined += c.examined; sum.redriven += c.redriven; sum.stillQuarantined += c.stillQuarantined;
+    sum.examined += c.examined;
+    sum.redriven += c.redriven;
+    sum.stillQuarantined += c.stillQuarantined;
     into.byReason.set(reason, sum);
   }
   for (const [outcome, n] of from.entries) into.entries.set(outcome, (into.entries.get(outcome) ?? 0) + n);
@@ -355,16 +388,22 @@ type RedriveEntry = ValidEntry & { readonly row: QuarantinedRow };
 /** The entries as one JSON array (each resource's JSON text spliced in unchanged, as persist.ts does). */
 function entriesParam(entries: readonly RedriveEntry[]): string {
   const plan = planEntries(entries);
-  return `[${entries.map((e, i) => `{"sn":${json(e.row.stream_name)},"sh":${json(e.row.shard_id)},"s":${json(e.row.sequence_number)},"x":${e.entryIndex},`
-    + `"t":${json(e.resourceType)},"i":${json(e.id)},"v":${json(e.versionId)},"u":${json(e.lastUpdated)},"p":${json(e.patientId)},"f":${e.patientFromPartitionKey},`
-    + `"h":"${e.contentHash}","d":${plan[i].duplicateInBatch},"w":${plan[i].candidate},"o":${json(`from quarantine row ${e.row.id} (${e.row.reason_code})`)},"r":${e.json}}`).join(',')}]`;
+  return `[${entries
+    .map(
+      (e, i) =>
+        `{"sn":${json(e.row.stream_name)},"sh":${json(e.row.shard_id)},"s":${json(e.row.sequence_number)},"x":${e.entryIndex},` +
+        `"t":${json(e.resourceType)},"i":${json(e.id)},"v":${json(e.versionId)},"u":${json(e.lastUpdated)},"p":${json(e.patientId)},"f":${e.patientFromPartitionKey},` +
+        `"h":"${e.contentHash}","d":${plan[i].duplicateInBatch},"w":${plan[i].candidate},"o":${json(`from quarantine row ${e.row.id} (${e.row.reason_code})`)},"r":${e.json}}`,
+    )
+    .join(',')}]`;
 }
 
 /**
  * isTransientDbError, plus pg's refusal to use a client whose connection already failed (the server
  * ended the session while it sat in a transaction: a failover, or an administrator's terminate).
  */
-const transient = (error: unknown) => isTransientDbError(error) || /encountered a connection error and is not queryable/.test(String((error as Error)?.message));
+const transient = (error: unknown) =>
+  isTransientDbError(error) || /encountered a connection error and is not queryable/.test(String((error as Error)?.message));
 
 interface Selection {
   readonly after: string;
@@ -378,7 +417,11 @@ class Redrive {
   readonly entries = new Map<string, number>();
   private batches = 0;
 
-  constructor(private readonly pool: Pool, private readonly options: RedriveOptions, private readonly ctx: RedriveContext) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: RedriveOptions,
+    private readonly ctx: RedriveContext,
+  ) {}
 
   private get filterParams(): [string, string | null, Date | null] {
     return [this.ctx.validator.id, this.options.reason ?? null, this.options.since ?? null];
@@ -422,10 +465,16 @@ class Redrive {
     const summary = this.summary(pending);
     if (this.options.dryRun && summary.examined > 0) {
       // Reading quarantined payloads is an access to PHI: the dry run records it once (counts only).
-      await this.retrying(() => this.pool.query(
-        `INSERT INTO audit_event (actor, action, outcome, stream_name, detail) VALUES ($1, 'read', 'redrive-dry-run', $2, $3)`,
-        [this.ctx.actor, this.ctx.streamName, `dry-run re-drive examined ${summary.examined} quarantined records with validator ${summary.validator}: ${summary.redriven} would pass; counts only`],
-      ));
+      await this.retrying(() =>
+        this.pool.query(
+          `INSERT INTO audit_event (actor, action, outcome, stream_name, detail) VALUES ($1, 'read', 'redrive-dry-run', $2, $3)`,
+          [
+            this.ctx.actor,
+            this.ctx.streamName,
+            `dry-run re-drive examined ${summary.examined} quarantined records with validator ${summary.validator}: ${summary.redriven} would pass; counts only`,
+          ],
+        ),
+      );
     }
     return summary;
   }
@@ -472,11 +521,13 @@ class Redrive {
   private async batch(selection: Selection): Promise<BatchTally> {
     let ids: string[] = [];
     try {
-      return await this.retrying(() => this.transaction(async (client) => {
-        const rows = await this.select(client, selection);
-        ids = rows.map((r) => r.id);
-        return this.apply(client, rows);
-      }));
+      return await this.retrying(() =>
+        this.transaction(async (client) => {
+          const rows = await this.select(client, selection);
+          ids = rows.map((r) => r.id);
+          return this.apply(client, rows);
+        }),
+      );
     } catch (error) {
       if (!isDataError(error) || ids.length === 0) throw error;
       const code = String((error as { code?: unknown }).code);
@@ -504,7 +555,11 @@ class Redrive {
     const { validator } = this.ctx;
     for (const row of rows) {
       count(tally, row.reason_code, 'examined');
-      const classified = classify([{ SequenceNumber: row.sequence_number, PartitionKey: originalPartitionKey(row), Data: row.payload }], validator.maxRecordBytes, validator.validate);
+      const classified = classify(
+        [{ SequenceNumber: row.sequence_number, PartitionKey: originalPartitionKey(row), Data: row.payload }],
+        validator.maxRecordBytes,
+        validator.validate,
+      );
       const refused = classified.quarantined[0];
       if (refused) {
         count(tally, row.reason_code, 'stillQuarantined');
@@ -532,10 +587,17 @@ class Redrive {
     if (passed.length > 0) {
       const marked = await client.query(MARK_REDRIVEN, [passed, actor, validator.id]);
       // The rows are locked by this transaction: anything else means the schema's rules changed under us.
-      if (marked.rowCount !== passed.length) throw new Error(`marked ${marked.rowCount} of ${passed.length} re-driven quarantine rows; nothing of this batch was committed`);
+      if (marked.rowCount !== passed.length)
+        throw new Error(`marked ${marked.rowCount} of ${passed.length} re-driven quarantine rows; nothing of this batch was committed`);
     }
     if (still.length > 0) {
-      await client.query(RECORD_STILL_QUARANTINED, [still.map((s) => s.id), still.map((s) => s.reason), still.map((s) => s.detail), actor, validator.id]);
+      await client.query(RECORD_STILL_QUARANTINED, [
+        still.map((s) => s.id),
+        still.map((s) => s.reason),
+        still.map((s) => s.detail),
+        actor,
+        validator.id,
+      ]);
     }
     await this.ctx.beforeCommit?.({ number: this.batches + 1, records: rows.length });
     return tally;
@@ -543,17 +605,25 @@ class Redrive {
 
   /** A record the database refuses even on its own stays quarantined, its attempt recorded as UNSTORABLE. */
   private async refused(id: string, code: string): Promise<BatchTally> {
-    return this.retrying(() => this.transaction(async (client) => {
-      const tally = emptyTally();
-      const [row] = await this.select(client, { after: '0', size: 1, id });
-      if (!row) return tally;
-      count(tally, row.reason_code, 'examined');
-      count(tally, row.reason_code, 'stillQuarantined');
-      await client.query(RECORD_STILL_QUARANTINED, [[id], ['UNSTORABLE'], [`database refused the re-driven rows (SQLSTATE ${code})`], this.ctx.actor, this.ctx.validator.id]);
-      tally.records = 1;
-      tally.lastId = id;
-      return tally;
-    }));
+    return this.retrying(() =>
+      this.transaction(async (client) => {
+        const tally = emptyTally();
+        const [row] = await this.select(client, { after: '0', size: 1, id });
+        if (!row) return tally;
+        count(tally, row.reason_code, 'examined');
+        count(tally, row.reason_code, 'stillQuarantined');
+        await client.query(RECORD_STILL_QUARANTINED, [
+          [id],
+          ['UNSTORABLE'],
+          [`database refused the re-driven rows (SQLSTATE ${code})`],
+          this.ctx.actor,
+          this.ctx.validator.id,
+        ]);
+        tally.records = 1;
+        tally.lastId = id;
+        return tally;
+      }),
+    );
   }
 }
 
@@ -574,7 +644,8 @@ export function progressLine(s: RedriveSummary): string {
 /** A one-line error that cannot carry a value from a record (database messages may quote one). */
 export function safeMessage(error: unknown): string {
   const e = error as { code?: unknown; severity?: unknown; message?: unknown };
-  if (typeof e?.code === 'string' && typeof e.severity === 'string') return `the database refused the re-drive (SQLSTATE ${e.code}); the failed batch was rolled back`;
+  if (typeof e?.code === 'string' && typeof e.severity === 'string')
+    return `the database refused the re-drive (SQLSTATE ${e.code}); the failed batch was rolled back`;
   return String(e?.message ?? error).split('\n')[0];
 }
 
@@ -594,7 +665,11 @@ async function main(argv: readonly string[]): Promise<void> {
       actor,
       streamName: config.streamName,
       validator: currentValidator(config.maxRecordBytes),
-      onBatch: (s) => logger.info({ batches: s.batches, examined: s.examined, redriven: s.redriven, stillQuarantined: s.stillQuarantined, dryRun: s.dryRun }, 'redrive progress'),
+      onBatch: (s) =>
+        logger.info(
+          { batches: s.batches, examined: s.examined, redriven: s.redriven, stillQuarantined: s.stillQuarantined, dryRun: s.dryRun },
+          'redrive progress',
+        ),
       onRetry: (error, attempt) => logger.warn({ attempt, ...errorFields(error) }, 'database unavailable; retrying the re-drive batch'),
     });
     process.stdout.write(`${JSON.stringify({ redrive: summary })}\n`);

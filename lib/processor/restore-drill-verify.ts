@@ -30,10 +30,18 @@ export interface Queryable {
 /** Calls the summary function. `cutoff`: the comparison point; `asOf`: the newest timestamps count up to here. */
 export async function querySummary(db: Queryable, cutoff: Date, asOf: Date): Promise<TableSummary[]> {
   const { rows } = await db.query<{ table_name: string; row_count: string; rows_to_cutoff: string; newest_as_of: Date | null }>(
-    `SELECT table_name, row_count::text, rows_to_cutoff::text, newest_as_of FROM ${RESTORE_DRILL_FUNCTION}($1, $2)`, [cutoff, asOf]);
-  const summary = rows.map((r) => ({ table: r.table_name, rows: Number(r.row_count), rowsToCutoff: Number(r.rows_to_cutoff), ...(r.newest_as_of ? { newestAsOf: new Date(r.newest_as_of) } : {}) }));
+    `SELECT table_name, row_count::text, rows_to_cutoff::text, newest_as_of FROM ${RESTORE_DRILL_FUNCTION}($1, $2)`,
+    [cutoff, asOf],
+  );
+  const summary = rows.map((r) => ({
+    table: r.table_name,
+    rows: Number(r.row_count),
+    rowsToCutoff: Number(r.rows_to_cutoff),
+    ...(r.newest_as_of ? { newestAsOf: new Date(r.newest_as_of) } : {}),
+  }));
   const missing = ALL_TABLES.filter((t) => !summary.some((s) => s.table === t));
-  if (missing.length > 0) throw new Error(`${RESTORE_DRILL_FUNCTION} returned no row for ${missing.join(', ')}: the schema and the drill disagree`);
+  if (missing.length > 0)
+    throw new Error(`${RESTORE_DRILL_FUNCTION} returned no row for ${missing.join(', ')}: the schema and the drill disagree`);
   return summary;
 }
 
@@ -58,9 +66,10 @@ export interface Comparison {
 }
 
 const iso = (d: Date) => d.toISOString();
-const newestOf = (summary: readonly TableSummary[]) => summary
-  .filter((s) => (APPEND_ONLY_TABLES as readonly string[]).includes(s.table) && s.newestAsOf)
-  .reduce<Date | undefined>((max, s) => (!max || s.newestAsOf! > max ? s.newestAsOf : max), undefined);
+const newestOf = (summary: readonly TableSummary[]) =>
+  summary
+    .filter((s) => (APPEND_ONLY_TABLES as readonly string[]).includes(s.table) && s.newestAsOf)
+    .reduce<Date | undefined>((max, s) => (!max || s.newestAsOf! > max ? s.newestAsOf : max), undefined);
 
 /**
  * Decides whether the restored copy is complete, comparing rows up to `cutoff` (a few minutes before
@@ -70,7 +79,11 @@ const newestOf = (summary: readonly TableSummary[]) => summary
  *   than the live database now, and at least as many rows last touched before the cutoff (a live row
  *   updated since then has a later timestamp there).
  */
-export function compareSummaries(restored: readonly TableSummary[], live: readonly TableSummary[], at: { readonly cutoff: Date; readonly startedAt: Date }): Comparison {
+export function compareSummaries(
+  restored: readonly TableSummary[],
+  live: readonly TableSummary[],
+  at: { readonly cutoff: Date; readonly startedAt: Date },
+): Comparison {
   const problems: string[] = [];
   const tables = ALL_TABLES.map((table) => {
     const r = restored.find((s) => s.table === table);
@@ -80,10 +93,17 @@ export function compareSummaries(restored: readonly TableSummary[], live: readon
   });
   for (const t of tables) {
     if ((APPEND_ONLY_TABLES as readonly string[]).includes(t.table)) {
-      if (t.restoredToCutoff !== t.liveToCutoff) problems.push(`${t.table}: ${t.restoredToCutoff} rows up to ${iso(at.cutoff)} in the restored copy, ${t.liveToCutoff} in the live database`);
+      if (t.restoredToCutoff !== t.liveToCutoff)
+        problems.push(
+          `${t.table}: ${t.restoredToCutoff} rows up to ${iso(at.cutoff)} in the restored copy, ${t.liveToCutoff} in the live database`,
+        );
     } else {
-      if (t.restoredRows > t.liveRows) problems.push(`${t.table}: ${t.restoredRows} rows in the restored copy, more than the ${t.liveRows} of the live database`);
-      if (t.restoredToCutoff < t.liveToCutoff) problems.push(`${t.table}: ${t.restoredToCutoff} rows last written up to ${iso(at.cutoff)} in the restored copy, fewer than the ${t.liveToCutoff} of the live database`);
+      if (t.restoredRows > t.liveRows)
+        problems.push(`${t.table}: ${t.restoredRows} rows in the restored copy, more than the ${t.liveRows} of the live database`);
+      if (t.restoredToCutoff < t.liveToCutoff)
+        problems.push(
+          `${t.table}: ${t.restoredToCutoff} rows last written up to ${iso(at.cutoff)} in the restored copy, fewer than the ${t.liveToCutoff} of the live database`,
+        );
     }
   }
   const restoredNewest = newestOf(restored);

@@ -18,8 +18,14 @@
  */
 import { Signer } from '@aws-sdk/rds-signer';
 import {
-  DBInstance, DeleteDBInstanceCommand, DescribeDBInstancesCommand, paginateDescribeDBInstances, RDSClient,
-  RestoreDBInstanceToPointInTimeCommand, RestoreDBInstanceToPointInTimeCommandInput, Tag,
+  DBInstance,
+  DeleteDBInstanceCommand,
+  DescribeDBInstancesCommand,
+  paginateDescribeDBInstances,
+  RDSClient,
+  RestoreDBInstanceToPointInTimeCommand,
+  RestoreDBInstanceToPointInTimeCommandInput,
+  Tag,
 } from '@aws-sdk/client-rds';
 import { Client } from 'pg';
 import { ConfigurationError, DEFAULT_CA_BUNDLE, SslMode } from './config';
@@ -35,7 +41,10 @@ export { DRILL_TIMESTAMP_LENGTH };
 
 /** `<prefix><yyyymmddhhmmss>` in UTC: at most 12 + 7 + 20 + 1 + 14 = 54 of RDS's 63 characters. */
 export function drillInstanceId(prefix: string, at: Date): string {
-  return `${prefix}${at.toISOString().replace(/[^0-9]/g, '').slice(0, DRILL_TIMESTAMP_LENGTH)}`;
+  return `${prefix}${at
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, DRILL_TIMESTAMP_LENGTH)}`;
 }
 
 /** Whether an instance identifier is one this drill creates: the prefix and exactly the timestamp digits. */
@@ -48,7 +57,16 @@ export const DRILL_SOURCE_TAG = 'RestoreDrillSource';
 export const EXPIRES_AT_TAG = 'ExpiresAt';
 
 /** Instance states from which a restore never becomes available. */
-const TERMINAL_STATES = new Set(['failed', 'incompatible-restore', 'incompatible-parameters', 'incompatible-network', 'storage-full', 'inaccessible-encryption-credentials', 'restore-error', 'deleting']);
+const TERMINAL_STATES = new Set([
+  'failed',
+  'incompatible-restore',
+  'incompatible-parameters',
+  'incompatible-network',
+  'storage-full',
+  'inaccessible-encryption-credentials',
+  'restore-error',
+  'deleting',
+]);
 
 export interface DrillSettings {
   /** The live instance. */
@@ -119,14 +137,20 @@ export interface DrillReport {
 
 /** A failure of one step, with the line the operator reads. */
 export class DrillStepError extends Error {
-  constructor(readonly step: string, message: string) {
+  constructor(
+    readonly step: string,
+    message: string,
+  ) {
     super(`${step}: ${message}`);
     this.name = 'DrillStepError';
   }
 }
 
 const errName = (error: unknown) => (error as { name?: string })?.name ?? '';
-const errText = (error: unknown) => `${errName(error) && errName(error) !== 'Error' ? `${errName(error)}: ` : ''}${(error as Error)?.message ?? String(error)}`.split('\n')[0].slice(0, 400);
+const errText = (error: unknown) =>
+  `${errName(error) && errName(error) !== 'Error' ? `${errName(error)}: ` : ''}${(error as Error)?.message ?? String(error)}`
+    .split('\n')[0]
+    .slice(0, 400);
 const tagsOf = (db: DBInstance) => Object.fromEntries((db.TagList ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 
 async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -163,14 +187,22 @@ export async function sweepLeftovers(settings: DrillSettings, deps: DrillDeps): 
       const tags = tagsOf(db);
       const expiresAt = Date.parse(tags[EXPIRES_AT_TAG] ?? '');
       if (tags[DRILL_SOURCE_TAG] !== settings.sourceInstance || Number.isNaN(expiresAt)) {
-        deps.logger.warn({ instance: id }, `sweep: ${id} has the drill's name but not its ${DRILL_SOURCE_TAG}/${EXPIRES_AT_TAG} tags; left alone`);
+        deps.logger.warn(
+          { instance: id },
+          `sweep: ${id} has the drill's name but not its ${DRILL_SOURCE_TAG}/${EXPIRES_AT_TAG} tags; left alone`,
+        );
         continue;
       }
       if (expiresAt > now || db.DBInstanceStatus === 'deleting') continue;
       try {
-        await deps.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }));
+        await deps.rds.send(
+          new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }),
+        );
         swept.push(id);
-        deps.logger.info({ instance: id, expiresAt: tags[EXPIRES_AT_TAG] }, `sweep: deleting leftover ${id} (expired ${tags[EXPIRES_AT_TAG]})`);
+        deps.logger.info(
+          { instance: id, expiresAt: tags[EXPIRES_AT_TAG] },
+          `sweep: deleting leftover ${id} (expired ${tags[EXPIRES_AT_TAG]})`,
+        );
       } catch (error) {
         deps.logger.warn({ instance: id, ...errorFields(error) }, `sweep: could not delete ${id}; the next drill tries again`);
       }
@@ -180,7 +212,12 @@ export async function sweepLeftovers(settings: DrillSettings, deps: DrillDeps): 
 }
 
 /** The restore request: the live instance's placement and settings, minus what a temporary copy must not have. */
-export function restoreRequest(source: DBInstance, target: string, restorePoint: Date, tags: Readonly<Record<string, string>>): RestoreDBInstanceToPointInTimeCommandInput {
+export function restoreRequest(
+  source: DBInstance,
+  target: string,
+  restorePoint: Date,
+  tags: Readonly<Record<string, string>>,
+): RestoreDBInstanceToPointInTimeCommandInput {
   const vpcSecurityGroupIds = (source.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).filter((g): g is string => !!g);
   const parameterGroup = source.DBParameterGroups?.[0]?.DBParameterGroupName;
   const subnetGroup = source.DBSubnetGroup?.DBSubnetGroupName;
@@ -225,7 +262,8 @@ export async function deleteDrillInstance(id: string, settings: DrillSettings, d
       const status = (await describeOne(deps.rds, id))?.DBInstanceStatus;
       if (status === undefined) return 'absent';
       if (status === 'deleting') return 'deleted';
-      if (deps.now().getTime() >= deadline) throw new Error(`still ${status} after ${Math.round(settings.deleteTimeoutMs / 60_000)} min of attempts`, { cause: error });
+      if (deps.now().getTime() >= deadline)
+        throw new Error(`still ${status} after ${Math.round(settings.deleteTimeoutMs / 60_000)} min of attempts`, { cause: error });
       deps.logger.info({ instance: id, status, attempt }, `${id} is ${status}; deleting it as soon as RDS allows`);
       await deps.sleep(settings.pollIntervalMs);
     }
@@ -250,7 +288,13 @@ async function waitUntilAvailable(id: string, settings: DrillSettings, deps: Dri
   }
 }
 
-async function summarizeWithRetry(endpoint: Endpoint, cutoff: Date, asOf: Date, settings: DrillSettings, deps: DrillDeps): Promise<TableSummary[]> {
+async function summarizeWithRetry(
+  endpoint: Endpoint,
+  cutoff: Date,
+  asOf: Date,
+  settings: DrillSettings,
+  deps: DrillDeps,
+): Promise<TableSummary[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.summarize(endpoint, cutoff, asOf);
@@ -292,7 +336,8 @@ export async function runRestoreDrill(settings: DrillSettings, deps: DrillDeps):
     const source = await step('describe the live instance', async () => {
       const db = await describeOne(deps.rds, settings.sourceInstance);
       if (!db) throw new Error(`${settings.sourceInstance} does not exist`);
-      if (!db.LatestRestorableTime) throw new Error(`${settings.sourceInstance} has no latest restorable time: automated backups are off (BackupRetentionPeriod 0)`);
+      if (!db.LatestRestorableTime)
+        throw new Error(`${settings.sourceInstance} has no latest restorable time: automated backups are off (BackupRetentionPeriod 0)`);
       return db;
     });
     // The latest restorable time is typically within the last five minutes (transaction logs are
@@ -308,13 +353,20 @@ export async function runRestoreDrill(settings: DrillSettings, deps: DrillDeps):
     restoreAttempted = true;
     await step('restore', async () => {
       await deps.rds.send(new RestoreDBInstanceToPointInTimeCommand(request));
-      logger.info({ source: settings.sourceInstance, target, restorePoint: restorePoint!.toISOString(), expiresAt }, `restore: ${settings.sourceInstance} at ${restorePoint!.toISOString()} into ${target}`);
+      logger.info(
+        { source: settings.sourceInstance, target, restorePoint: restorePoint!.toISOString(), expiresAt },
+        `restore: ${settings.sourceInstance} at ${restorePoint!.toISOString()} into ${target}`,
+      );
     });
 
     const restored = await step(`wait for ${target}`, () => waitUntilAvailable(target!, settings, deps));
     availableAt = deps.now();
-    const restoredSummary = await step(`verify ${target}`, () => summarizeWithRetry(endpointOf(restored), cutoff!, startedAt, settings, deps));
-    const liveSummary = await step(`verify the live instance ${settings.sourceInstance}`, () => deps.summarize(endpointOf(source), cutoff!, startedAt));
+    const restoredSummary = await step(`verify ${target}`, () =>
+      summarizeWithRetry(endpointOf(restored), cutoff!, startedAt, settings, deps),
+    );
+    const liveSummary = await step(`verify the live instance ${settings.sourceInstance}`, () =>
+      deps.summarize(endpointOf(source), cutoff!, startedAt),
+    );
     comparison = compareSummaries(restoredSummary, liveSummary, { cutoff, startedAt });
     if (!comparison.ok) throw new DrillStepError('compare', comparison.problems.join('; '));
     verifiedAt = deps.now();
@@ -337,10 +389,13 @@ export async function runRestoreDrill(settings: DrillSettings, deps: DrillDeps):
   const rtoSeconds = verifiedAt ? secondsBetween(startedAt, verifiedAt) : undefined;
   const rpoSeconds = verifiedAt ? comparison?.rpoSeconds : undefined;
   const ok = failure === undefined;
-  await deps.metrics.outcome({ sourceInstance: settings.sourceInstance, succeeded: ok, rpoSeconds, rtoSeconds })
+  await deps.metrics
+    .outcome({ sourceInstance: settings.sourceInstance, succeeded: ok, rpoSeconds, rtoSeconds })
     .catch((error: unknown) => logger.error(errorFields(error), 'could not write the drill metrics'));
-  const targetsMet = settings.targets && rpoSeconds !== undefined && rtoSeconds !== undefined
-    ? rpoSeconds <= settings.targets.rpoSeconds && rtoSeconds <= settings.targets.rtoSeconds : undefined;
+  const targetsMet =
+    settings.targets && rpoSeconds !== undefined && rtoSeconds !== undefined
+      ? rpoSeconds <= settings.targets.rpoSeconds && rtoSeconds <= settings.targets.rtoSeconds
+      : undefined;
   return {
     ok,
     ...(failure ? { reason: failure } : {}),
@@ -394,7 +449,8 @@ function required(env: Env, name: string, pattern: RegExp, rule: string): string
 function minutes(env: Env, name: string, fallbackMs: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallbackMs;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new ConfigurationError(`${name} must be a whole number of minutes from 1 to ${max}`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max)
+    throw new ConfigurationError(`${name} must be a whole number of minutes from 1 to ${max}`);
   return Number(raw) * 60_000;
 }
 
@@ -407,14 +463,23 @@ function minutes(env: Env, name: string, fallbackMs: number, max: number): numbe
 export function loadDrillConfig(env: Env): DrillTaskConfig {
   const region = required(env, 'AWS_REGION', /^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'a region code such as eu-west-2');
   const sourceInstance = required(env, 'DRILL_SOURCE_INSTANCE', /^[a-z][a-z0-9-]{0,62}$/, 'an RDS instance identifier');
-  const instancePrefix = required(env, 'DRILL_INSTANCE_PREFIX', /^[a-z][a-z0-9-]{0,47}-$/, `an identifier prefix ending in "-" (at most 48 characters, leaving ${DRILL_TIMESTAMP_LENGTH} for the timestamp)`);
-  if (sourceInstance.startsWith(instancePrefix)) throw new ConfigurationError('DRILL_SOURCE_INSTANCE must not start with DRILL_INSTANCE_PREFIX: the drill would treat the live instance as its own');
+  const instancePrefix = required(
+    env,
+    'DRILL_INSTANCE_PREFIX',
+    /^[a-z][a-z0-9-]{0,47}-$/,
+    `an identifier prefix ending in "-" (at most 48 characters, leaving ${DRILL_TIMESTAMP_LENGTH} for the timestamp)`,
+  );
+  if (sourceInstance.startsWith(instancePrefix))
+    throw new ConfigurationError(
+      'DRILL_SOURCE_INSTANCE must not start with DRILL_INSTANCE_PREFIX: the drill would treat the live instance as its own',
+    );
   const project = required(env, 'PROJECT', /^[a-z][a-z0-9-]{1,11}$/, 'the project name');
   const environmentSuffix = required(env, 'ENVIRONMENT_SUFFIX', /^[a-z0-9-]{1,20}$/, 'the environment suffix');
   const database = required(env, 'DB_NAME', /^[a-z][a-z0-9_]{0,62}$/, 'a database name');
   const user = env.DB_USER || DRILL_DB_USER;
   const sslMode = (env.DB_SSL_MODE || 'verify-full') as SslMode;
-  if (!['verify-full', 'require'].includes(sslMode)) throw new ConfigurationError('DB_SSL_MODE must be verify-full or require (IAM authentication needs TLS)');
+  if (!['verify-full', 'require'].includes(sslMode))
+    throw new ConfigurationError('DB_SSL_MODE must be verify-full or require (IAM authentication needs TLS)');
   const metrics = env.METRICS || 'emf';
   if (metrics !== 'emf' && metrics !== 'off') throw new ConfigurationError('METRICS must be emf or off');
   const rpo = minutes(env, 'DRILL_RPO_TARGET_MINUTES', 0, 10_080);
@@ -425,7 +490,13 @@ export function loadDrillConfig(env: Env): DrillTaskConfig {
       ...DEFAULT_SETTINGS,
       sourceInstance,
       instancePrefix,
-      tags: { Project: project, EnvironmentSuffix: environmentSuffix, DataClassification: 'PHI', Compliance: 'HIPAA', RestoreDrill: 'true' },
+      tags: {
+        Project: project,
+        EnvironmentSuffix: environmentSuffix,
+        DataClassification: 'PHI',
+        Compliance: 'HIPAA',
+        RestoreDrill: 'true',
+      },
       ttlMs: minutes(env, 'DRILL_TTL_MINUTES', DEFAULT_SETTINGS.ttlMs, 10_080),
       availableTimeoutMs: minutes(env, 'DRILL_AVAILABLE_TIMEOUT_MINUTES', DEFAULT_SETTINGS.availableTimeoutMs, 1440),
       ...(rpo > 0 && rto > 0 ? { targets: { rpoSeconds: rpo / 1000, rtoSeconds: rto / 1000 } } : {}),
@@ -439,9 +510,20 @@ export function loadDrillConfig(env: Env): DrillTaskConfig {
 export function iamSummarizer(config: DrillTaskConfig): DrillDeps['summarize'] {
   return async (endpoint, cutoff, asOf) => {
     const signer = new Signer({ hostname: endpoint.host, port: endpoint.port, username: config.database.user, region: config.region });
-    const db = { host: endpoint.host, port: endpoint.port, database: config.database.name, user: config.database.user, iamAuth: true, sslMode: config.database.sslMode, caBundlePath: config.database.caBundlePath };
+    const db = {
+      host: endpoint.host,
+      port: endpoint.port,
+      database: config.database.name,
+      user: config.database.user,
+      iamAuth: true,
+      sslMode: config.database.sslMode,
+      caBundlePath: config.database.caBundlePath,
+    };
     const client = new Client({
-      host: endpoint.host, port: endpoint.port, database: db.database, user: db.user,
+      host: endpoint.host,
+      port: endpoint.port,
+      database: db.database,
+      user: db.user,
       password: await signer.getAuthToken(),
       ssl: tlsOptions(db),
       connectionTimeoutMillis: 15_000,

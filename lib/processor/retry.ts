@@ -11,20 +11,36 @@ export function sleep(ms: number): Promise<void> {
 /** Kinesis errors worth retrying after a pause. */
 export function isRetryableKinesisError(error: unknown): boolean {
   const name = (error as { name?: string }).name ?? '';
-  return ['ProvisionedThroughputExceededException', 'LimitExceededException', 'ThrottlingException', 'KMSThrottlingException',
-    'InternalFailure', 'ServiceUnavailable', 'TimeoutError', 'RequestTimeout'].includes(name)
-    || (error as { $retryable?: unknown }).$retryable !== undefined
-    || isNetworkError(error);
+  return (
+    [
+      'ProvisionedThroughputExceededException',
+      'LimitExceededException',
+      'ThrottlingException',
+      'KMSThrottlingException',
+      'InternalFailure',
+      'ServiceUnavailable',
+      'TimeoutError',
+      'RequestTimeout',
+    ].includes(name) ||
+    (error as { $retryable?: unknown }).$retryable !== undefined ||
+    isNetworkError(error)
+  );
 }
 
 /** The database or network is (briefly) unavailable: the same work will succeed later. */
 export function isTransientDbError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && /^(08|53|57P0[123]|40001|40P01|55P03)/.test(code)) return true;
-  return isNetworkError(error) || /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String((error as Error)?.message));
+  return (
+    isNetworkError(error) ||
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String((error as Error)?.message))
+  );
 }
 
 function isNetworkError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code);
+  return (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code)
+  );
 }

@@ -28,22 +28,34 @@ export async function verifyRun(pool: Pool, runId: string, actor: string, stream
   let failure: unknown;
   try {
     await client.query('BEGIN');
-    const history = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id LIKE $1', [like]);
+    const history = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id LIKE $1', [
+      like,
+    ]);
     // Exactly once means one persist event per (stream position, bundle entry): count positions with more.
     const duplicated = await client.query<{ d: number }>(
       `SELECT count(*)::int AS d FROM (SELECT 1 FROM audit_event WHERE action = 'persist' AND outcome = 'written' AND resource_id LIKE $1
-        GROUP BY stream_name, shard_id, sequence_number, entry_index HAVING count(*) > 1) AS repeated`, [like]);
-    const current = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_current WHERE resource_id LIKE $1', [like]);
+        GROUP BY stream_name, shard_id, sequence_number, entry_index HAVING count(*) > 1) AS repeated`,
+      [like],
+    );
+    const current = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource_current WHERE resource_id LIKE $1', [
+      like,
+    ]);
     const quarantined = await client.query<{ reason_code: string; n: number }>(
-      'SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE partition_key LIKE $1 GROUP BY 1 ORDER BY 1', [like]);
+      'SELECT reason_code, count(*)::int AS n FROM quarantined_record WHERE partition_key LIKE $1 GROUP BY 1 ORDER BY 1',
+      [like],
+    );
     const audit = await client.query<{ outcome: string; n: number }>(
       `SELECT outcome, count(*)::int AS n FROM audit_event
        WHERE resource_id LIKE $1
           OR (action = 'quarantine' AND (stream_name, shard_id, sequence_number) IN (SELECT stream_name, shard_id, sequence_number FROM quarantined_record WHERE partition_key LIKE $1))
-       GROUP BY 1 ORDER BY 1`, [like]);
-    await client.query(
-      `INSERT INTO audit_event (actor, action, outcome, stream_name, detail) VALUES ($1, 'read', 'verify', $2, $3)`,
-      [actor, streamName, `integration verification of run ${runId}: counts only`]);
+       GROUP BY 1 ORDER BY 1`,
+      [like],
+    );
+    await client.query(`INSERT INTO audit_event (actor, action, outcome, stream_name, detail) VALUES ($1, 'read', 'verify', $2, $3)`, [
+      actor,
+      streamName,
+      `integration verification of run ${runId}: counts only`,
+    ]);
     await client.query('COMMIT');
     return {
       runId,

@@ -93,8 +93,10 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
     this.output('ApplicationAuditLogGroupName', this.appAuditLogGroup.logGroup.logGroupName);
     this.output('SecurityAlarmTopicArn', this.alarmTopic.topicArn);
     this.output('TrailMode', config.audit.trailMode);
-    this.output('TrailName', dedicated ? naming.trailName : new ToolingNames(config.project).sharedTrailNaming.trailName,
-      dedicated ? 'Trail of this environment' : 'Shared trail that records this environment');
+    this.output(
+      'TrailName',
+      dedicated ? naming.trailName : new ToolingNames(config.project).sharedTrailNaming.trailName,
+      dedicated ? 'Trail of this environment' : 'Shared trail that records this environment',
+    );
   }
 }
-

@@ -82,7 +82,11 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
 
     // Migrations run with the master credentials as a one-off task before the service starts or
     // changes; the custom-resource and trigger Lambdas log into a group of ours.
-    const hookLogs = new EncryptedLogGroup(this, 'DeployHookLogs', { ...lifecycle.logs, logGroupName: hookLogGroupName, encryptionKey: logKey.key });
+    const hookLogs = new EncryptedLogGroup(this, 'DeployHookLogs', {
+      ...lifecycle.logs,
+      logGroupName: hookLogGroupName,
+      encryptionKey: logKey.key,
+    });
     this.migration = new DatabaseMigration(this, 'Migration', {
       cluster: this.processor.cluster,
       subnets: { subnetGroupName: WORKLOAD_SUBNETS },
@@ -92,7 +96,9 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       roleNames: naming.migrationRoleNames,
       database: { instance: data.database, name: config.database.databaseName },
       masterSecret: data.databaseSecret,
-      masterSecretKey: config.database.masterSecretKeyArn ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn) : undefined,
+      masterSecretKey: config.database.masterSecretKeyArn
+        ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn)
+        : undefined,
       region: this.region,
       logGroup: this.processor.logGroup,
       hookLogGroup: hookLogs.logGroup,
@@ -113,13 +119,17 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
         logGroup: this.processor.logGroup,
         alarmTopic: audit.alarmTopic,
       });
-      this.output('RestoreDrillTaskDefinitionArn', this.restoreDrill.taskDefinition.taskDefinitionArn, 'npm run restore-drill runs this task once');
+      this.output(
+        'RestoreDrillTaskDefinitionArn',
+        this.restoreDrill.taskDefinition.taskDefinitionArn,
+        'npm run restore-drill runs this task once',
+      );
       this.output('RestoreDrillRuleName', this.restoreDrill.rule.ruleName);
     }
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });
-      this.output('PostDeployRoleArn', this.postDeployRole.role.roleArn, 'Assumed by the pipeline\'s post-deploy step');
+      this.output('PostDeployRoleArn', this.postDeployRole.role.roleArn, "Assumed by the pipeline's post-deploy step");
     }
 
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {

@@ -51,7 +51,11 @@ export class NetworkStack extends EnvironmentStack<'network'> implements Network
       description: `VPC flow logs of ${config.environmentSuffix}`,
       logGroupNamePatterns: [flowLogGroupName, customResourceLogGroupName],
     });
-    const flowLogs = new EncryptedLogGroup(this, 'FlowLogs', { ...lifecycle.logs, logGroupName: flowLogGroupName, encryptionKey: logKey.key });
+    const flowLogs = new EncryptedLogGroup(this, 'FlowLogs', {
+      ...lifecycle.logs,
+      logGroupName: flowLogGroupName,
+      encryptionKey: logKey.key,
+    });
 
     this.network = new IsolatedNetwork(this, 'Network', {
       cidr: config.network.vpcCidr,

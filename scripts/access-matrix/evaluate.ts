@@ -87,29 +87,62 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
       { action: 'kinesis:SubscribeToShard', resource: `${env.streamArn}/consumer/*` },
     ]);
   }
-  if (env.streamKeyArn) add('phi-stream-key', 'Read PHI', 'kms:Decrypt with the stream key', [{ action: 'kms:Decrypt', resource: env.streamKeyArn }]);
-  if (env.databaseKeyArn) add('phi-database-key', 'Read PHI', 'kms:Decrypt with the database key', [{ action: 'kms:Decrypt', resource: env.databaseKeyArn }]);
-  if (env.secretArn) add('phi-secret', 'Read PHI', 'secretsmanager:GetSecretValue on the database secret', [{ action: 'secretsmanager:GetSecretValue', resource: env.secretArn }]);
-  if (env.secretKeyArn) add('phi-secret-key', 'Read PHI', "kms:Decrypt with the secret's customer managed key", [{ action: 'kms:Decrypt', resource: env.secretKeyArn }]);
+  if (env.streamKeyArn)
+    add('phi-stream-key', 'Read PHI', 'kms:Decrypt with the stream key', [{ action: 'kms:Decrypt', resource: env.streamKeyArn }]);
+  if (env.databaseKeyArn)
+    add('phi-database-key', 'Read PHI', 'kms:Decrypt with the database key', [{ action: 'kms:Decrypt', resource: env.databaseKeyArn }]);
+  if (env.secretArn)
+    add('phi-secret', 'Read PHI', 'secretsmanager:GetSecretValue on the database secret', [
+      { action: 'secretsmanager:GetSecretValue', resource: env.secretArn },
+    ]);
+  if (env.secretKeyArn)
+    add('phi-secret-key', 'Read PHI', "kms:Decrypt with the secret's customer managed key", [
+      { action: 'kms:Decrypt', resource: env.secretKeyArn },
+    ]);
   if (env.databaseResourceId) {
     const dbuser = (user: string) => `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/${user}`;
-    add('phi-db-connect', 'Read PHI', `rds-db:connect to the database as the processor's own user (${env.iamDatabaseUsers.join(', ') || 'none found'})`, env.iamDatabaseUsers.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })));
+    add(
+      'phi-db-connect',
+      'Read PHI',
+      `rds-db:connect to the database as the processor's own user (${env.iamDatabaseUsers.join(', ') || 'none found'})`,
+      env.iamDatabaseUsers.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })),
+    );
     // Any other login (the master user, a user a later migration creates): nobody may have IAM access to it.
-    add('phi-db-connect-other', 'Read PHI', `rds-db:connect to the database as any other user (${OTHER_DATABASE_USERS.join(', ')})`, OTHER_DATABASE_USERS.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })));
+    add(
+      'phi-db-connect-other',
+      'Read PHI',
+      `rds-db:connect to the database as any other user (${OTHER_DATABASE_USERS.join(', ')})`,
+      OTHER_DATABASE_USERS.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })),
+    );
     // The drill's login may call one function returning counts and timestamps: not PHI, but asked exactly.
-    add('drill-db-connect', 'Restore drill', `rds-db:connect to the database as the restore drill's user (${DRILL_DB_USER}: counts only, no PHI)`, [{ action: 'rds-db:connect', resource: dbuser(DRILL_DB_USER) }]);
+    add(
+      'drill-db-connect',
+      'Restore drill',
+      `rds-db:connect to the database as the restore drill's user (${DRILL_DB_USER}: counts only, no PHI)`,
+      [{ action: 'rds-db:connect', resource: dbuser(DRILL_DB_USER) }],
+    );
   }
   if (env.databaseInstanceArn) {
     // A restored copy holds every row (and the master login): restoring is reading PHI.
     add('phi-db-restore', 'Read PHI', 'rds:RestoreDBInstanceToPointInTime from the live database (a non-public copy)', [
       { action: 'rds:RestoreDBInstanceToPointInTime', resource: env.databaseInstanceArn, context: { 'rds:PubliclyAccessible': 'false' } },
     ]);
-    add('drill-db-delete', 'Restore drill', 'rds:DeleteDBInstance / ModifyDBInstance on the live database (the drill deletes its own copies only)', [
-      { action: 'rds:DeleteDBInstance', resource: env.databaseInstanceArn },
-      { action: 'rds:ModifyDBInstance', resource: env.databaseInstanceArn },
-    ]);
+    add(
+      'drill-db-delete',
+      'Restore drill',
+      'rds:DeleteDBInstance / ModifyDBInstance on the live database (the drill deletes its own copies only)',
+      [
+        { action: 'rds:DeleteDBInstance', resource: env.databaseInstanceArn },
+        { action: 'rds:ModifyDBInstance', resource: env.databaseInstanceArn },
+      ],
+    );
   }
-  add('phi-processor-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the processor log groups', logReads(env.processorLogGroups));
+  add(
+    'phi-processor-logs',
+    'Read PHI',
+    'logs:GetLogEvents / FilterLogEvents on the processor log groups',
+    logReads(env.processorLogGroups),
+  );
   add('phi-database-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the database log groups', logReads(env.databaseLogGroups));
   if (env.streamArn) {
     add('put-records', 'Put records', 'kinesis:PutRecord / PutRecords on the stream', [
@@ -117,11 +150,42 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
       { action: 'kinesis:PutRecords', resource: env.streamArn },
     ]);
   }
-  add('run-task', 'Run the processor task', 'ecs:RunTask with its task definitions', env.taskDefinitionArns.map((arn): Probe => ({ action: 'ecs:RunTask', resource: arn, context: env.clusterArn ? { 'ecs:cluster': env.clusterArn } : undefined })));
-  add('pass-roles', 'Run the processor task', 'iam:PassRole of its task and execution roles to ECS', [...env.taskRoleArns, ...env.executionRoleArns].map((arn) => ({ action: 'iam:PassRole', resource: arn, context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } })));
-  add('change-stacks', 'Change or delete stacks', 'cloudformation:UpdateStack / DeleteStack / CreateChangeSet / ExecuteChangeSet on its stacks', env.stacks.flatMap((s) =>
-    ['cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:ExecuteChangeSet'].map((action) => ({ action, resource: s.arn }))));
-  add('assume-deploy-role', 'Change or delete stacks', `sts:AssumeRole into a CDK bootstrap deploy role of account ${env.account}`, deployRoleArns.map((resource) => ({ action: 'sts:AssumeRole', resource })));
+  add(
+    'run-task',
+    'Run the processor task',
+    'ecs:RunTask with its task definitions',
+    env.taskDefinitionArns.map((arn): Probe => ({
+      action: 'ecs:RunTask',
+      resource: arn,
+      context: env.clusterArn ? { 'ecs:cluster': env.clusterArn } : undefined,
+    })),
+  );
+  add(
+    'pass-roles',
+    'Run the processor task',
+    'iam:PassRole of its task and execution roles to ECS',
+    [...env.taskRoleArns, ...env.executionRoleArns].map((arn) => ({
+      action: 'iam:PassRole',
+      resource: arn,
+      context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+    })),
+  );
+  add(
+    'change-stacks',
+    'Change or delete stacks',
+    'cloudformation:UpdateStack / DeleteStack / CreateChangeSet / ExecuteChangeSet on its stacks',
+    env.stacks.flatMap((s) =>
+      ['cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:ExecuteChangeSet'].map(
+        (action) => ({ action, resource: s.arn }),
+      ),
+    ),
+  );
+  add(
+    'assume-deploy-role',
+    'Change or delete stacks',
+    `sts:AssumeRole into a CDK bootstrap deploy role of account ${env.account}`,
+    deployRoleArns.map((resource) => ({ action: 'sts:AssumeRole', resource })),
+  );
   return caps;
 }
 
@@ -138,7 +202,15 @@ function resourcePolicyFor(model: Model, resource: string): PolicyDocument | und
 }
 
 function conditionText(expr: unknown): string[] {
-  const e = expr as { conditionType?: string; key?: string; op?: string; values?: string[]; conditions?: unknown[]; operator?: string; inverted?: boolean };
+  const e = expr as {
+    conditionType?: string;
+    key?: string;
+    op?: string;
+    values?: string[];
+    conditions?: unknown[];
+    operator?: string;
+    inverted?: boolean;
+  };
   if (!e || e.conditionType === 'always') return [];
   if (e.conditionType === 'condition') return [`${e.inverted ? 'not ' : ''}${e.key} ${e.op} ${(e.values ?? []).join('|')}`];
   if (e.conditionType === 'group') {
@@ -170,7 +242,12 @@ const wildcardPatterns = new Map<string, RegExp>();
 export function wildcardMatch(pattern: string, value: string): boolean {
   let re = wildcardPatterns.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+    re = new RegExp(
+      `^${pattern
+        .split('')
+        .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('')}$`,
+    );
     wildcardPatterns.set(pattern, re);
   }
   return re.test(value);
@@ -179,8 +256,12 @@ export function wildcardMatch(pattern: string, value: string): boolean {
 /** Whether any Allow statement of a policy could match the action (NotAction counts as could). */
 function mayGrant(policy: PolicyDocument | undefined, action: string): boolean {
   const wanted = action.toLowerCase();
-  return (policy?.Statement ?? []).some((st) => st.Effect === 'Allow' && (st.NotAction !== undefined
-    || (Array.isArray(st.Action) ? st.Action : [st.Action]).some((a) => typeof a === 'string' && wildcardMatch(a.toLowerCase(), wanted))));
+  return (policy?.Statement ?? []).some(
+    (st) =>
+      st.Effect === 'Allow' &&
+      (st.NotAction !== undefined ||
+        (Array.isArray(st.Action) ? st.Action : [st.Action]).some((a) => typeof a === 'string' && wildcardMatch(a.toLowerCase(), wanted))),
+  );
 }
 
 export class Evaluator {
@@ -207,7 +288,11 @@ export class Evaluator {
       return denied;
     }
     const resourceAccount = accountOfArn(probe.resource) || principal.account;
-    const context: Record<string, string | string[]> = { 'aws:SecureTransport': 'true', 'aws:ResourceAccount': resourceAccount, ...(probe.context ?? {}) };
+    const context: Record<string, string | string[]> = {
+      'aws:SecureTransport': 'true',
+      'aws:ResourceAccount': resourceAccount,
+      ...(probe.context ?? {}),
+    };
     if (principal.kind === 'service') {
       context['aws:SourceAccount'] = resourceAccount;
       if (extra.sourceArn) context['aws:SourceArn'] = extra.sourceArn;
@@ -229,13 +314,20 @@ export class Evaluator {
     }
     const constraints: DiscoveryContextKeyConstraint[] = [
       // Encryption context keys are not validated per action by the engine: leave them to Discovery and check the condition values.
-      ...Object.keys(context).filter((k) => !k.startsWith('kms:EncryptionContext:')).map((keyName) => ({ keyName, presenceIsKnown: true as const, valueIsKnown: true as const })),
+      ...Object.keys(context)
+        .filter((k) => !k.startsWith('kms:EncryptionContext:'))
+        .map((keyName) => ({ keyName, presenceIsKnown: true as const, valueIsKnown: true as const })),
       { keyName: '/^iam:ResourceTag\\/.*$/', presenceIsKnown: true, valueIsKnown: true },
       // The resource's tags are all known: an absent tag is absent.
       { keyName: '/^aws:ResourceTag\\/.*$/', presenceIsKnown: true, valueIsKnown: true },
     ];
     const simulation: Simulation = {
-      request: { principal: principal.arn, action: probe.action, resource: { resource: probe.resource, accountId: resourceAccount }, contextVariables: context },
+      request: {
+        principal: principal.arn,
+        action: probe.action,
+        resource: { resource: probe.resource, accountId: resourceAccount },
+        contextVariables: context,
+      },
       identityPolicies: principal.identityPolicies.filter((p) => Array.isArray(p.policy?.Statement) && p.policy.Statement.length > 0),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
@@ -291,7 +383,13 @@ export async function evaluateMatrix(model: Model): Promise<Matrix> {
   for (const [caller, targets] of assumable) for (const t of targets) assumers.set(t.id, [...(assumers.get(t.id) ?? []), caller]);
   const perBranch = new Set(model.principals.filter((p) => p.perBranch).map((p) => p.id));
   const branchControlled = roles
-    .filter((r) => !r.perBranch && r.kind === 'role' && (assumers.get(r.id) ?? []).length > 0 && (assumers.get(r.id) ?? []).every((a) => perBranch.has(a)))
+    .filter(
+      (r) =>
+        !r.perBranch &&
+        r.kind === 'role' &&
+        (assumers.get(r.id) ?? []).length > 0 &&
+        (assumers.get(r.id) ?? []).every((a) => perBranch.has(a)),
+    )
     .map((r) => r.id);
 
   const environments: EnvironmentMatrix[] = [];
@@ -351,19 +449,44 @@ export async function evaluateMatrix(model: Model): Promise<Matrix> {
 /** The service principals (and the execution role) that must be able to act, per environment. */
 async function checkServices(model: Model, evaluator: Evaluator): Promise<ServiceCheck[]> {
   const checks: ServiceCheck[] = [];
-  const service = (name: string): Principal => model.principals.find((p) => p.kind === 'service' && p.arn === name)
-    ?? { id: name, arn: name, account: 'aws', kind: 'service', home: 'AWS service', perBranch: false, purpose: 'other', identityPolicies: [] };
+  const service = (name: string): Principal =>
+    model.principals.find((p) => p.kind === 'service' && p.arn === name) ?? {
+      id: name,
+      arn: name,
+      account: 'aws',
+      kind: 'service',
+      home: 'AWS service',
+      perBranch: false,
+      purpose: 'other',
+      identityPolicies: [],
+    };
   for (const env of model.environments) {
     const tags = model.environmentTags.get(env.suffix) ?? {};
     const cloudwatch = service('cloudwatch.amazonaws.com');
     for (const topic of env.alarmTopics) {
       const sourceArn = topic.alarmArns[0];
       const publish = await evaluator.can(cloudwatch, { action: 'sns:Publish', resource: topic.arn }, { tags, sourceArn });
-      checks.push({ environment: env.suffix, description: 'CloudWatch alarms publish to the alarm topic', principal: cloudwatch.id, action: 'sns:Publish', resource: topic.arn, allowed: publish.allowed, detail: publish.conditions.join('; ') });
+      checks.push({
+        environment: env.suffix,
+        description: 'CloudWatch alarms publish to the alarm topic',
+        principal: cloudwatch.id,
+        action: 'sns:Publish',
+        resource: topic.arn,
+        allowed: publish.allowed,
+        detail: publish.conditions.join('; '),
+      });
       if (topic.keyArn) {
         for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
           const key = await evaluator.can(cloudwatch, { action, resource: topic.keyArn }, { tags, sourceArn });
-          checks.push({ environment: env.suffix, description: "CloudWatch alarms use the alarm topic's key", principal: cloudwatch.id, action, resource: topic.keyArn, allowed: key.allowed, detail: key.conditions.join('; ') });
+          checks.push({
+            environment: env.suffix,
+            description: "CloudWatch alarms use the alarm topic's key",
+            principal: cloudwatch.id,
+            action,
+            resource: topic.keyArn,
+            allowed: key.allowed,
+            detail: key.conditions.join('; '),
+          });
         }
       }
     }
@@ -371,11 +494,25 @@ async function checkServices(model: Model, evaluator: Evaluator): Promise<Servic
     for (const group of env.allLogGroups.filter((g) => g.keyArn !== '')) {
       for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
         // CloudWatch Logs sends the log group ARN as encryption context (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
-        const r = await evaluator.can(logs, { action, resource: group.keyArn, context: { 'kms:EncryptionContext:aws:logs:arn': group.arn } }, { tags, sourceArn: group.arn });
+        const r = await evaluator.can(
+          logs,
+          { action, resource: group.keyArn, context: { 'kms:EncryptionContext:aws:logs:arn': group.arn } },
+          { tags, sourceArn: group.arn },
+        );
         // The grant may depend on the encryption context: it must name this log group.
-        const contextOk = r.leaves.filter((l) => l.key.toLowerCase() === 'kms:encryptioncontext:aws:logs:arn').every((l) => l.values.some((v) => wildcardMatch(v, group.arn)));
+        const contextOk = r.leaves
+          .filter((l) => l.key.toLowerCase() === 'kms:encryptioncontext:aws:logs:arn')
+          .every((l) => l.values.some((v) => wildcardMatch(v, group.arn)));
         const unknown = r.leaves.filter((l) => l.key.toLowerCase() !== 'kms:encryptioncontext:aws:logs:arn');
-        checks.push({ environment: env.suffix, description: `CloudWatch Logs uses the key of ${group.name}`, principal: logs.id, action, resource: group.keyArn, allowed: r.allowed && contextOk && unknown.length === 0, detail: r.conditions.join('; ') });
+        checks.push({
+          environment: env.suffix,
+          description: `CloudWatch Logs uses the key of ${group.name}`,
+          principal: logs.id,
+          action,
+          resource: group.keyArn,
+          allowed: r.allowed && contextOk && unknown.length === 0,
+          detail: r.conditions.join('; '),
+        });
       }
     }
     // The master secret is read only by the migration task's execution role (the processor logs in with IAM).
@@ -384,12 +521,36 @@ async function checkServices(model: Model, evaluator: Evaluator): Promise<Servic
       if (!role) continue;
       if (env.secretArn) {
         const r = await evaluator.can(role, { action: 'secretsmanager:GetSecretValue', resource: env.secretArn }, { tags });
-        checks.push({ environment: env.suffix, description: 'The migration task execution role reads the database secret', principal: role.id, action: 'secretsmanager:GetSecretValue', resource: env.secretArn, allowed: r.allowed, detail: r.conditions.join('; ') });
+        checks.push({
+          environment: env.suffix,
+          description: 'The migration task execution role reads the database secret',
+          principal: role.id,
+          action: 'secretsmanager:GetSecretValue',
+          resource: env.secretArn,
+          allowed: r.allowed,
+          detail: r.conditions.join('; '),
+        });
       }
       if (env.secretKeyArn) {
         // ECS reads the secret through Secrets Manager, which decrypts on the caller's behalf (kms:ViaService).
-        const r = await evaluator.can(role, { action: 'kms:Decrypt', resource: env.secretKeyArn, context: { 'kms:ViaService': `secretsmanager.${env.region}.amazonaws.com` } }, { tags });
-        checks.push({ environment: env.suffix, description: "The migration task execution role decrypts with the secret's key", principal: role.id, action: 'kms:Decrypt', resource: env.secretKeyArn, allowed: r.allowed, detail: r.conditions.join('; ') });
+        const r = await evaluator.can(
+          role,
+          {
+            action: 'kms:Decrypt',
+            resource: env.secretKeyArn,
+            context: { 'kms:ViaService': `secretsmanager.${env.region}.amazonaws.com` },
+          },
+          { tags },
+        );
+        checks.push({
+          environment: env.suffix,
+          description: "The migration task execution role decrypts with the secret's key",
+          principal: role.id,
+          action: 'kms:Decrypt',
+          resource: env.secretKeyArn,
+          allowed: r.allowed,
+          detail: r.conditions.join('; '),
+        });
       }
     }
   }

@@ -23,7 +23,9 @@ export function placementDefaults(context: Record<string, unknown>): { delivery:
   const pipeline = contextObject(context, 'pipeline');
   const previews = contextObject(context, 'previews');
   const connectionAccount = typeof pipeline.connectionArn === 'string' ? pipeline.connectionArn.split(':')[4] : undefined;
-  const tooling = [pipeline.account, context.account, connectionAccount].find((a): a is string => typeof a === 'string' && /^\d{12}$/.test(a)) ?? '111111111111';
+  const tooling =
+    [pipeline.account, context.account, connectionAccount].find((a): a is string => typeof a === 'string' && /^\d{12}$/.test(a)) ??
+    '111111111111';
   // With no previews.account, preview builds deploy where they run: the tooling account.
   const branch = typeof previews.account === 'string' && /^\d{12}$/.test(previews.account) ? previews.account : tooling;
   const region = typeof context.region === 'string' ? context.region : 'eu-west-2';
@@ -42,11 +44,13 @@ export function matrixContext(root: string): Record<string, unknown> {
   const context = readCdkContext(root);
   const d = placementDefaults(context);
   const keyIn = (account: string) => `arn:aws:kms:${d.region}:${account}:key/${PLACEHOLDER_SECRET_KEY_ID}`;
-  const environments = Object.fromEntries(Object.entries(contextObject(context, 'environments')).map(([suffix, raw]) => {
-    const entry = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
-    const account = typeof entry.account === 'string' ? entry.account : d.delivery;
-    return [suffix, entry.databaseSecretKeyArn === undefined ? { ...entry, databaseSecretKeyArn: keyIn(account) } : entry];
-  }));
+  const environments = Object.fromEntries(
+    Object.entries(contextObject(context, 'environments')).map(([suffix, raw]) => {
+      const entry = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+      const account = typeof entry.account === 'string' ? entry.account : d.delivery;
+      return [suffix, entry.databaseSecretKeyArn === undefined ? { ...entry, databaseSecretKeyArn: keyIn(account) } : entry];
+    }),
+  );
   const previews = contextObject(context, 'previews');
   return {
     ...context,
@@ -57,7 +61,10 @@ export function matrixContext(root: string): Record<string, unknown> {
 
 export async function synthAll(root: string): Promise<LoadedStack[]> {
   const context = matrixContext(root);
-  const [delivery, branch] = await Promise.all([synthApp({ root, context }, 'delivery'), synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch')]);
+  const [delivery, branch] = await Promise.all([
+    synthApp({ root, context }, 'delivery'),
+    synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch'),
+  ]);
   return [...delivery, ...branch];
 }
 

@@ -26,13 +26,17 @@ export function violations(matrix: Matrix): string[] {
         // 2. Only the environment's own workload (processor, verify, migration tasks) and post-deploy roles reach its PHI.
         if (capability.group === 'Read PHI' && principal.kind !== 'service') {
           const last = chain[chain.length - 1];
-          const allowedDirect = grant.via.length === 0 && (
-            (own(principal) && (principal.purpose === 'workload' || principal.purpose === 'post-deploy'))
-            // A per-branch environment's post-deploy step is the per-branch pipeline's integration build.
-            || (env.perBranch && principal.perBranch && principal.purpose === 'post-deploy'));
+          const allowedDirect =
+            grant.via.length === 0 &&
+            ((own(principal) && (principal.purpose === 'workload' || principal.purpose === 'post-deploy')) ||
+              // A per-branch environment's post-deploy step is the per-branch pipeline's integration build.
+              (env.perBranch && principal.perBranch && principal.purpose === 'post-deploy'));
           // A pipeline step reaching PHI only by assuming the environment's own post-deploy role is the design.
           const allowedChain = grant.via.length > 0 && own(last) && last?.purpose === 'post-deploy';
-          if (!allowedDirect && !allowedChain) out.push(`${env.suffix}: ${capability.id}: ${describe(grant)} reaches PHI but is not this environment's processor, verify or post-deploy role`);
+          if (!allowedDirect && !allowedChain)
+            out.push(
+              `${env.suffix}: ${capability.id}: ${describe(grant)} reaches PHI but is not this environment's processor, verify or post-deploy role`,
+            );
         }
       }
     }
@@ -48,31 +52,51 @@ export function violations(matrix: Matrix): string[] {
       // The restore drill: only its task role restores the live database (into drill-named copies) and logs in as the drill user.
       'phi-db-restore': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role restores the live database" },
       'drill-db-connect': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role logs in as the drill user" },
-      'drill-db-delete': { who: [], why: 'no IAM principal deletes or modifies the live database outside CloudFormation (the drill deletes its own copies only)' },
+      'drill-db-delete': {
+        who: [],
+        why: 'no IAM principal deletes or modifies the live database outside CloudFormation (the drill deletes its own copies only)',
+      },
       // Master credentials are used only to apply migrations, by the one-off migration task.
       'phi-secret': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role reads the master secret" },
-      'phi-secret-key': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role decrypts with the master secret's key" },
+      'phi-secret-key': {
+        who: idsOf(env.migrationExecutionRoleArns),
+        why: "only the migration task's execution role decrypts with the master secret's key",
+      },
     };
     for (const { capability, grants } of capabilities) {
       const want = exact[capability.id];
       if (!want) continue;
       const got = grants.map((g) => g.principal).sort();
-      for (const g of grants) if (!want.who.includes(g.principal)) out.push(`${env.suffix}: ${capability.id}: ${describe(g)} can, but ${want.why}`);
+      for (const g of grants)
+        if (!want.who.includes(g.principal)) out.push(`${env.suffix}: ${capability.id}: ${describe(g)} can, but ${want.why}`);
       for (const id of want.who) if (!got.includes(id)) out.push(`${env.suffix}: ${capability.id}: ${id} cannot, but ${want.why}`);
     }
-    for (const id of ['phi-db-connect', 'phi-db-connect-other', 'phi-secret', 'phi-secret-key', 'phi-db-restore', 'drill-db-connect', 'drill-db-delete']) {
-      if (!capabilities.some((c) => c.capability.id === id)) out.push(`${env.suffix}: ${id}: not evaluated (its resource was not found in the templates), so the matrix cannot prove it`);
+    for (const id of [
+      'phi-db-connect',
+      'phi-db-connect-other',
+      'phi-secret',
+      'phi-secret-key',
+      'phi-db-restore',
+      'drill-db-connect',
+      'drill-db-delete',
+    ]) {
+      if (!capabilities.some((c) => c.capability.id === id))
+        out.push(`${env.suffix}: ${id}: not evaluated (its resource was not found in the templates), so the matrix cannot prove it`);
     }
   }
 
   // 4. Every service principal (and the execution role) that must act can.
   for (const check of matrix.serviceChecks) {
-    if (!check.allowed) out.push(`${check.environment}: ${check.description}: ${check.principal} cannot ${check.action} on ${check.resource}${check.detail ? ` (needs ${check.detail})` : ''}`);
+    if (!check.allowed)
+      out.push(
+        `${check.environment}: ${check.description}: ${check.principal} cannot ${check.action} on ${check.resource}${check.detail ? ` (needs ${check.detail})` : ''}`,
+      );
   }
   for (const env of matrix.model.environments) {
     if (env.alarmTopics.length === 0) out.push(`${env.suffix}: no alarm topic found: the matrix cannot prove CloudWatch can publish`);
     if (env.executionRoleArns.length === 0) out.push(`${env.suffix}: no task execution role found`);
-    if (env.migrationExecutionRoleArns.length === 0) out.push(`${env.suffix}: no migration task (family *-migrate-*) found: the matrix cannot prove who reads the master secret`);
+    if (env.migrationExecutionRoleArns.length === 0)
+      out.push(`${env.suffix}: no migration task (family *-migrate-*) found: the matrix cannot prove who reads the master secret`);
   }
   // 5. Anything the engine refused is a gap in the proof, not a pass.
   for (const error of matrix.errors) out.push(`simulation error: ${error}`);

@@ -77,7 +77,9 @@ export class Resolver {
       case 'AWS::ECS::Cluster':
         return named('ClusterName');
       case 'AWS::RDS::DBInstance':
-        return p.DBInstanceIdentifier !== undefined ? this.str(stack, p.DBInstanceIdentifier) : this.generatedName(stack, logicalId).toLowerCase();
+        return p.DBInstanceIdentifier !== undefined
+          ? this.str(stack, p.DBInstanceIdentifier)
+          : this.generatedName(stack, logicalId).toLowerCase();
       case 'AWS::CodeBuild::Project':
         return named('Name');
       case 'AWS::Lambda::Function':
@@ -209,7 +211,7 @@ export class Resolver {
       case 'Fn::Select': {
         const [index, list] = arg as [unknown, unknown];
         const items = this.resolve(stack, list);
-        return Array.isArray(items) ? items[Number(this.resolve(stack, index))] ?? UNRESOLVED : UNRESOLVED;
+        return Array.isArray(items) ? (items[Number(this.resolve(stack, index))] ?? UNRESOLVED) : UNRESOLVED;
       }
       case 'Fn::Split': {
         const [sep, source] = arg as [string, unknown];

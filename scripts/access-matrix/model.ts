@@ -114,12 +114,19 @@ export interface ModelOptions {
  * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/policy-list.html).
  */
 const AWS_MANAGED: Record<string, PolicyDocument> = {
-  'service-role/AWSLambdaBasicExecutionRole': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: '*' }] },
+  'service-role/AWSLambdaBasicExecutionRole': {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: '*' }],
+  },
   'service-role/AmazonRDSEnhancedMonitoringRole': {
     Version: '2012-10-17',
     Statement: [
       { Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'], Resource: 'arn:aws:logs:*:*:log-group:RDS*' },
-      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'], Resource: 'arn:aws:logs:*:*:log-group:RDS*:log-stream:*' },
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'],
+        Resource: 'arn:aws:logs:*:*:log-group:RDS*:log-stream:*',
+      },
     ],
   },
   // Snapshot and restore actions only; none of the matrix's actions (reviewed against the reference page).
@@ -130,7 +137,12 @@ const AWS_MANAGED: Record<string, PolicyDocument> = {
  * The CDK bootstrap template's roles, reduced to what the matrix asks about (CDK default bootstrap template v2,
  * https://github.com/aws/aws-cdk-cli/blob/main/packages/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml).
  */
-function bootstrapRoles(qualifier: string, account: string, region: string, trusted: readonly string[]): Array<{ name: string; kind: string; identity: PolicyDocument; trusted: readonly string[] }> {
+function bootstrapRoles(
+  qualifier: string,
+  account: string,
+  region: string,
+  trusted: readonly string[],
+): Array<{ name: string; kind: string; identity: PolicyDocument; trusted: readonly string[] }> {
   const exec = `arn:aws:iam::${account}:role/cdk-${qualifier}-cfn-exec-role-${account}-${region}`;
   return [
     {
@@ -139,14 +151,49 @@ function bootstrapRoles(qualifier: string, account: string, region: string, trus
       identity: {
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'CloudFormationPermissions', Effect: 'Allow', Action: ['cloudformation:CreateChangeSet', 'cloudformation:DeleteChangeSet', 'cloudformation:DescribeChangeSet', 'cloudformation:DescribeStacks', 'cloudformation:ExecuteChangeSet', 'cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:RollbackStack', 'cloudformation:ContinueUpdateRollback'], Resource: '*' },
-          { Sid: 'CliPermissions', Effect: 'Allow', Action: ['cloudformation:DescribeStackEvents', 'cloudformation:GetTemplate', 'cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection', 'sts:GetCallerIdentity', 'cloudformation:GetTemplateSummary'], Resource: '*' },
+          {
+            Sid: 'CloudFormationPermissions',
+            Effect: 'Allow',
+            Action: [
+              'cloudformation:CreateChangeSet',
+              'cloudformation:DeleteChangeSet',
+              'cloudformation:DescribeChangeSet',
+              'cloudformation:DescribeStacks',
+              'cloudformation:ExecuteChangeSet',
+              'cloudformation:CreateStack',
+              'cloudformation:UpdateStack',
+              'cloudformation:RollbackStack',
+              'cloudformation:ContinueUpdateRollback',
+            ],
+            Resource: '*',
+          },
+          {
+            Sid: 'CliPermissions',
+            Effect: 'Allow',
+            Action: [
+              'cloudformation:DescribeStackEvents',
+              'cloudformation:GetTemplate',
+              'cloudformation:DeleteStack',
+              'cloudformation:UpdateTerminationProtection',
+              'sts:GetCallerIdentity',
+              'cloudformation:GetTemplateSummary',
+            ],
+            Resource: '*',
+          },
           { Sid: 'PassRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: exec },
         ],
       },
     },
-    { name: `cdk-${qualifier}-file-publishing-role-${account}-${region}`, kind: 'file-publishing', identity: { Version: '2012-10-17', Statement: [] } },
-    { name: `cdk-${qualifier}-image-publishing-role-${account}-${region}`, kind: 'image-publishing', identity: { Version: '2012-10-17', Statement: [] } },
+    {
+      name: `cdk-${qualifier}-file-publishing-role-${account}-${region}`,
+      kind: 'file-publishing',
+      identity: { Version: '2012-10-17', Statement: [] },
+    },
+    {
+      name: `cdk-${qualifier}-image-publishing-role-${account}-${region}`,
+      kind: 'image-publishing',
+      identity: { Version: '2012-10-17', Statement: [] },
+    },
   ].map((r) => ({ ...r, trusted }));
 }
 
@@ -176,7 +223,13 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     // The branch synth repeats account-level stacks (the shared trail): keep the delivery app's copy.
     if (seen.has(s.stackName)) continue;
     seen.add(s.stackName);
-    placed.push({ stackName: s.stackName, account: s.account ?? options.fallbackAccount[s.origin], region: s.region ?? options.fallbackRegion, template: s.template, loaded: s });
+    placed.push({
+      stackName: s.stackName,
+      account: s.account ?? options.fallbackAccount[s.origin],
+      region: s.region ?? options.fallbackRegion,
+      template: s.template,
+      loaded: s,
+    });
   }
   const resolver = new Resolver(placed);
   const resourcePolicies = new Map<string, PolicyDocument>();
@@ -189,7 +242,11 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     if (suffix) return { home: suffix, perBranch: s.origin === 'branch' };
     if (s.template.Resources && Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodePipeline::Pipeline')) {
       // A pipeline that builds branch code (the per-branch deploy/destroy/sweep pipelines) runs it with these roles.
-      const perBranch = /-(previews|preview-sandbox)$/.test(s.stackName) || Object.values(s.template.Resources).some((r) => r.Type === 'AWS::CodeBuild::Project' && JSON.stringify(r.Properties ?? {}).includes('branch='));
+      const perBranch =
+        /-(previews|preview-sandbox)$/.test(s.stackName) ||
+        Object.values(s.template.Resources).some(
+          (r) => r.Type === 'AWS::CodeBuild::Project' && JSON.stringify(r.Properties ?? {}).includes('branch='),
+        );
       return { home: perBranch ? 'per-branch tooling' : 'tooling', perBranch };
     }
     return { home: 'shared', perBranch: s.origin === 'branch' };
@@ -213,7 +270,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
         case 'AWS::IAM::Policy':
         case 'AWS::IAM::ManagedPolicy': {
           const policy = doc(p.PolicyDocument);
-          for (const role of asArray(p.Roles as unknown[])) attach(stack.account, resolver.str(stack, role), `${stack.stackName}/${logicalId}`, policy);
+          for (const role of asArray(p.Roles as unknown[]))
+            attach(stack.account, resolver.str(stack, role), `${stack.stackName}/${logicalId}`, policy);
           if (resource.Type === 'AWS::IAM::ManagedPolicy') customerManaged.set(resolver.ref(stack, logicalId), policy);
           break;
         }
@@ -267,14 +325,30 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       }
       identityPolicies.push(...(attached.get(`${stack.account}/${name}`) ?? []));
       const trusted = servicePrincipals(trustPolicy);
-      const trustsAws = (trustPolicy.Statement ?? []).some((s) => s.Principal && typeof s.Principal === 'object' && (s.Principal as Record<string, unknown>).AWS !== undefined);
+      const trustsAws = (trustPolicy.Statement ?? []).some(
+        (s) => s.Principal && typeof s.Principal === 'object' && (s.Principal as Record<string, unknown>).AWS !== undefined,
+      );
       const stageRole = stack.loaded.tags.EnvironmentSuffix !== undefined;
-      const purpose: PrincipalPurpose = stageRole && trusted.includes('ecs-tasks.amazonaws.com') ? 'workload'
-        : stageRole && trustsAws ? 'post-deploy'
-        // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
-        : perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId) ? 'post-deploy'
-        : 'other';
-      principals.push({ id: `${stack.stackName}/${logicalId}`, arn, account: stack.account, kind: 'role', home, perBranch, purpose, identityPolicies, trustPolicy });
+      const purpose: PrincipalPurpose =
+        stageRole && trusted.includes('ecs-tasks.amazonaws.com')
+          ? 'workload'
+          : stageRole && trustsAws
+            ? 'post-deploy'
+            : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
+              perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+              ? 'post-deploy'
+              : 'other';
+      principals.push({
+        id: `${stack.stackName}/${logicalId}`,
+        arn,
+        account: stack.account,
+        kind: 'role',
+        home,
+        perBranch,
+        purpose,
+        identityPolicies,
+        trustPolicy,
+      });
     }
   }
 
@@ -357,11 +431,19 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
             clusterArn = resolver.getAtt(stack, logicalId, 'Arn');
             break;
           case 'AWS::SNS::Topic':
-            topics.push({ arn: resolver.ref(stack, logicalId), keyArn: p.KmsMasterKeyId ? keyOf(stack, p.KmsMasterKeyId) : undefined, stackName: stack.stackName });
+            topics.push({
+              arn: resolver.ref(stack, logicalId),
+              keyArn: p.KmsMasterKeyId ? keyOf(stack, p.KmsMasterKeyId) : undefined,
+              stackName: stack.stackName,
+            });
             break;
           case 'AWS::CloudWatch::Alarm': {
             const alarmArn = resolver.getAtt(stack, logicalId, 'Arn');
-            for (const action of [...asArray(p.AlarmActions as unknown[]), ...asArray(p.OKActions as unknown[]), ...asArray(p.InsufficientDataActions as unknown[])]) {
+            for (const action of [
+              ...asArray(p.AlarmActions as unknown[]),
+              ...asArray(p.OKActions as unknown[]),
+              ...asArray(p.InsufficientDataActions as unknown[]),
+            ]) {
               const target = resolver.str(stack, action);
               if (target.includes(':sns:')) alarmsByTopic.set(target, [...new Set([...(alarmsByTopic.get(target) ?? []), alarmArn])]);
             }
@@ -381,10 +463,22 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const secretKeyArn = typeof configured.databaseSecretKeyArn === 'string' ? configured.databaseSecretKeyArn : undefined;
     if (secretKeyArn && !resourcePolicies.has(secretKeyArn)) {
       // A key outside the app: its policy is unknown offline, so assume the default key policy (the account decides through IAM).
-      resourcePolicies.set(secretKeyArn, { Version: '2012-10-17', Statement: [{ Sid: 'AssumedDefaultKeyPolicy', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${secretKeyArn.split(':')[4]}:root` }, Action: 'kms:*', Resource: '*' }] });
+      resourcePolicies.set(secretKeyArn, {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'AssumedDefaultKeyPolicy',
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${secretKeyArn.split(':')[4]}:root` },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
+      });
       assumedKeyPolicies.add(secretKeyArn);
     }
-    const isDbLog = (g: EncryptedLogGroup) => (databaseIdentifier !== undefined && g.name.includes(`/rds/instance/${databaseIdentifier}/`)) || /\/database\b/.test(g.name);
+    const isDbLog = (g: EncryptedLogGroup) =>
+      (databaseIdentifier !== undefined && g.name.includes(`/rds/instance/${databaseIdentifier}/`)) || /\/database\b/.test(g.name);
     const isProcessorLog = (g: EncryptedLogGroup) => /processor|migrat|verify/.test(g.name) && !isDbLog(g);
     environments.push({
       suffix,
@@ -432,11 +526,13 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
   const policyText = JSON.stringify(principals.map((p) => p.identityPolicies));
   for (const match of policyText.matchAll(named)) qualifiers.set(match[2], new Set([...(qualifiers.get(match[2]) ?? []), match[1]]));
   const sandboxQualifier = typeof previewContext.bootstrapQualifier === 'string' ? previewContext.bootstrapQualifier : undefined;
-  if (sandboxQualifier) qualifiers.set(options.fallbackAccount.branch, new Set([...(qualifiers.get(options.fallbackAccount.branch) ?? []), sandboxQualifier]));
+  if (sandboxQualifier)
+    qualifiers.set(options.fallbackAccount.branch, new Set([...(qualifiers.get(options.fallbackAccount.branch) ?? []), sandboxQualifier]));
   const deployRoles = new Map<string, string[]>();
   for (const [account, accountQualifiers] of qualifiers) {
     const info = accounts.get(account) ?? { environments: [], tooling: false };
-    const onlyBranch = info.environments.length > 0 && info.environments.every((suffix) => environments.find((e) => e.suffix === suffix)?.perBranch);
+    const onlyBranch =
+      info.environments.length > 0 && info.environments.every((suffix) => environments.find((e) => e.suffix === suffix)?.perBranch);
     for (const q of [...accountQualifiers].sort()) {
       // The sandbox's own bootstrap exists for per-branch builds: its roles act for branch code.
       const perBranch = onlyBranch || (q === sandboxQualifier && q !== qualifier);
@@ -444,11 +540,28 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
         const arn = `arn:aws:iam::${account}:role/${role.name}`;
         const trustPolicy: PolicyDocument = {
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { AWS: [...new Set([account, ...role.trusted])].map((a) => `arn:aws:iam::${a}:root`) }, Action: 'sts:AssumeRole' }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: [...new Set([account, ...role.trusted])].map((a) => `arn:aws:iam::${a}:root`) },
+              Action: 'sts:AssumeRole',
+            },
+          ],
         };
         resourcePolicies.set(arn, trustPolicy);
         if (role.kind === 'deploy') deployRoles.set(account, [...(deployRoles.get(account) ?? []), arn]);
-        principals.push({ id: role.name, arn, account, kind: 'bootstrap', home: `account ${account}`, perBranch, purpose: 'other', identityPolicies: [{ name: 'cdk-bootstrap-default', policy: role.identity }], trustPolicy, tags: { 'aws-cdk:bootstrap-role': role.kind } });
+        principals.push({
+          id: role.name,
+          arn,
+          account,
+          kind: 'bootstrap',
+          home: `account ${account}`,
+          perBranch,
+          purpose: 'other',
+          identityPolicies: [{ name: 'cdk-bootstrap-default', policy: role.identity }],
+          trustPolicy,
+          tags: { 'aws-cdk:bootstrap-role': role.kind },
+        });
       }
     }
   }
@@ -457,7 +570,16 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
   services.add(`logs.${options.fallbackRegion}.amazonaws.com`);
   services.add('cloudwatch.amazonaws.com');
   for (const service of [...services].sort()) {
-    principals.push({ id: service, arn: service, account: 'aws', kind: 'service', home: 'AWS service', perBranch: false, purpose: 'other', identityPolicies: [] });
+    principals.push({
+      id: service,
+      arn: service,
+      account: 'aws',
+      kind: 'service',
+      home: 'AWS service',
+      perBranch: false,
+      purpose: 'other',
+      identityPolicies: [],
+    });
   }
 
   return {

@@ -7,7 +7,10 @@
 import { parseFlags, UsageError } from '../cli';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- kinesalite has no types or ES module entry
-const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => { listen(port: number, cb: () => void): void; close(cb?: () => void): void };
+const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => {
+  listen(port: number, cb: () => void): void;
+  close(cb?: () => void): void;
+};
 
 const USAGE = 'usage: kinesalite-server.ts --port <port>';
 

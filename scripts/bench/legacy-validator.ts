@@ -7,13 +7,18 @@
 const id = { type: 'string', pattern: '^[A-Za-z0-9\\-\\.]{1,64}$' } as const;
 const instant = {
   type: 'string',
-  pattern: '^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$',
+  pattern:
+    '^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$',
 } as const;
 const dateTime = {
   type: 'string',
-  pattern: '^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?)?)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)?)?)?$',
+  pattern:
+    '^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?)?)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)?)?)?$',
 } as const;
-const date = { type: 'string', pattern: '^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$' } as const;
+const date = {
+  type: 'string',
+  pattern: '^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$',
+} as const;
 const uri = { type: 'string', pattern: '^\\S*$', minLength: 1 } as const;
 const code = { type: 'string', pattern: '^[^\\s]+( [^\\s]+)*$' } as const;
 
@@ -52,7 +57,10 @@ export const PATIENT_SCHEMA = resource('Patient', [], {
   active: { type: 'boolean' },
   name: {
     type: 'array',
-    items: { type: 'object', properties: { use: code, family: { type: 'string' }, given: { type: 'array', items: { type: 'string' } }, text: { type: 'string' } } },
+    items: {
+      type: 'object',
+      properties: { use: code, family: { type: 'string' }, given: { type: 'array', items: { type: 'string' } }, text: { type: 'string' } },
+    },
   },
   gender: { enum: ['male', 'female', 'other', 'unknown'] },
   birthDate: date,
@@ -85,10 +93,14 @@ export type SupportedResourceType = keyof typeof SCHEMAS;
 export const SUPPORTED_RESOURCE_TYPES = Object.keys(SCHEMAS) as SupportedResourceType[];
 import Ajv, { ValidateFunction } from 'ajv';
 
-
 /** Why a record was quarantined. Stable codes: dashboards and runbooks key on them. */
 export type QuarantineReason =
-  | 'TOO_LARGE' | 'NOT_UTF8' | 'NOT_JSON' | 'NOT_A_RESOURCE' | 'UNSUPPORTED_RESOURCE_TYPE' | 'INVALID_FHIR'
+  | 'TOO_LARGE'
+  | 'NOT_UTF8'
+  | 'NOT_JSON'
+  | 'NOT_A_RESOURCE'
+  | 'UNSUPPORTED_RESOURCE_TYPE'
+  | 'INVALID_FHIR'
   /** Valid FHIR that PostgreSQL cannot store (jsonb refuses \u0000), or a row the database rejected. */
   | 'UNSTORABLE';
 
@@ -114,9 +126,10 @@ export type ValidationResult = ValidResource | InvalidRecord;
 
 // strictRequired off: anyOf branches name properties declared on the parent object.
 const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: false });
-const validators = Object.fromEntries(
-  SUPPORTED_RESOURCE_TYPES.map((type) => [type, ajv.compile(SCHEMAS[type])]),
-) as Record<SupportedResourceType, ValidateFunction>;
+const validators = Object.fromEntries(SUPPORTED_RESOURCE_TYPES.map((type) => [type, ajv.compile(SCHEMAS[type])])) as Record<
+  SupportedResourceType,
+  ValidateFunction
+>;
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -141,7 +154,12 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
     // SyntaxError messages quote the offending token, which may be PHI: report only the kind.
     return invalid('NOT_JSON', `payload is not JSON (${(e as Error).name})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { resourceType?: unknown }).resourceType !== 'string') {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    typeof (value as { resourceType?: unknown }).resourceType !== 'string'
+  ) {
     return invalid('NOT_A_RESOURCE', 'payload is not a JSON object with a resourceType');
   }
   const resourceType = (value as { resourceType: string }).resourceType;
@@ -151,7 +169,10 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   const validate = validators[resourceType as SupportedResourceType];
   if (!validate(value)) {
     const error = validate.errors![0];
-    return invalid('INVALID_FHIR', `${resourceType}${error.instancePath || ''} ${error.keyword}: ${error.message ?? 'invalid'}`.slice(0, 500));
+    return invalid(
+      'INVALID_FHIR',
+      `${resourceType}${error.instancePath || ''} ${error.keyword}: ${error.message ?? 'invalid'}`.slice(0, 500),
+    );
   }
   const resource = value as { id: string; meta: { versionId: string; lastUpdated: string }; subject?: { reference: string } };
   const patientId = resourceType === 'Patient' ? resource.id : resource.subject!.reference.slice('Patient/'.length);

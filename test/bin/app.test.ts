@@ -30,8 +30,16 @@ describe('bin/app.ts buildApp', () => {
     dirs.push(outdir);
     expect(stages.map((s) => s.stageName)).toEqual(['dev', 'prod']);
     const top = Object.fromEntries(assembly.stacks.map((s) => [s.id, s.environment.account]));
-    expect(top).toEqual({ Pipeline: '111111111111', Previews: '111111111111', PreviewSandbox: '444444444444', SharedTrail: '222222222222' });
-    const stageAccounts = (id: string) => new Set(assembly.nestedAssemblies.find((n) => n.id === `assembly-Pipeline-${id}`)!.nestedAssembly.stacks.map((s) => s.environment.account));
+    expect(top).toEqual({
+      Pipeline: '111111111111',
+      Previews: '111111111111',
+      PreviewSandbox: '444444444444',
+      SharedTrail: '222222222222',
+    });
+    const stageAccounts = (id: string) =>
+      new Set(
+        assembly.nestedAssemblies.find((n) => n.id === `assembly-Pipeline-${id}`)!.nestedAssembly.stacks.map((s) => s.environment.account),
+      );
     expect(stageAccounts('dev')).toEqual(new Set(['222222222222']));
     expect(stageAccounts('prod')).toEqual(new Set(['333333333333']));
     // A context look-up would be listed as "missing" for the CLI to resolve against AWS.
@@ -40,7 +48,10 @@ describe('bin/app.ts buildApp', () => {
 
   test('the preview plan: one stage in the sandbox account through its own bootstrap, trusted by the preview integration build, with the cap and the secret key wired', () => {
     const keyArn = 'arn:aws:kms:eu-west-2:444444444444:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
-    const { assembly, stages, outdir } = synth({ branch: 'feature/ABC-123_Add-Labs', previews: { ...(cdkJsonContext().previews as object), databaseSecretKeyArn: keyArn, maxEnvironments: 4 } });
+    const { assembly, stages, outdir } = synth({
+      branch: 'feature/ABC-123_Add-Labs',
+      previews: { ...(cdkJsonContext().previews as object), databaseSecretKeyArn: keyArn, maxEnvironments: 4 },
+    });
     dirs.push(outdir);
     expect(stages.map((s) => s.stageName)).toEqual(['br-abc-123-add-labs']);
     expect(assembly.stacks.map((s) => s.id)).toEqual(['SharedTrail']);
@@ -50,18 +61,41 @@ describe('bin/app.ts buildApp', () => {
       expect(stack.environment.account).toBe('444444444444');
       // The sandbox's own bootstrap (qualifier "branches"), never the default one.
       expect(stack.assumeRoleArn).toBe('arn:${AWS::Partition}:iam::444444444444:role/cdk-branches-deploy-role-444444444444-eu-west-2');
-      expect(stack.tags).toMatchObject({ Preview: 'true', Branch: 'feature/ABC-123_Add-Labs', EnvironmentSuffix: 'br-abc-123-add-labs', ExpiresAt: '2026-12-04T10:00:00Z' });
+      expect(stack.tags).toMatchObject({
+        Preview: 'true',
+        Branch: 'feature/ABC-123_Add-Labs',
+        EnvironmentSuffix: 'br-abc-123-add-labs',
+        ExpiresAt: '2026-12-04T10:00:00Z',
+      });
     }
-    const compute = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-compute-'))!.template as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const compute = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-compute-'))!.template as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
     // The role that reads the secret (the migration task's execution role) may decrypt with its CMK.
-    const policies = Object.values(compute.Resources).filter((r) => r.Type === 'AWS::IAM::Policy').map((r) => JSON.stringify(r.Properties));
-    expect(policies.some((doc) => doc.includes('"kms:Decrypt"') && doc.includes(keyArn) && doc.includes('MigrationExecutionRole'))).toBe(true);
-    const trust = Object.values(compute.Resources).find((r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'hipaa-fhir-post-deploy-br-abc-123-add-labs')!.Properties.AssumeRolePolicyDocument;
+    const policies = Object.values(compute.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .map((r) => JSON.stringify(r.Properties));
+    expect(policies.some((doc) => doc.includes('"kms:Decrypt"') && doc.includes(keyArn) && doc.includes('MigrationExecutionRole'))).toBe(
+      true,
+    );
+    const trust = Object.values(compute.Resources).find(
+      (r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'hipaa-fhir-post-deploy-br-abc-123-add-labs',
+    )!.Properties.AssumeRolePolicyDocument;
     expect(JSON.stringify(trust)).toContain('"aws:PrincipalArn":"arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test"');
-    const network = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-network-'))!.template as { Resources: Record<string, { Type: string; Properties: { Environment?: { Variables?: Record<string, string> } } }> };
-    const caps = Object.values(network.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.MAX_ENVIRONMENTS !== undefined);
+    const network = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-network-'))!.template as {
+      Resources: Record<string, { Type: string; Properties: { Environment?: { Variables?: Record<string, string> } } }>;
+    };
+    const caps = Object.values(network.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.MAX_ENVIRONMENTS !== undefined,
+    );
     // The configured cap (previews.maxEnvironments), checked at deploy time: the same for a hand-run `cdk deploy -c branch=...`.
-    expect(caps.map((r) => r.Properties.Environment!.Variables)).toEqual([expect.objectContaining({ MAX_ENVIRONMENTS: '4', ENVIRONMENT_SUFFIX: 'br-abc-123-add-labs', OWN_STACK: 'hipaa-fhir-network-br-abc-123-add-labs' })]);
+    expect(caps.map((r) => r.Properties.Environment!.Variables)).toEqual([
+      expect.objectContaining({
+        MAX_ENVIRONMENTS: '4',
+        ENVIRONMENT_SUFFIX: 'br-abc-123-add-labs',
+        OWN_STACK: 'hipaa-fhir-network-br-abc-123-add-labs',
+      }),
+    ]);
   });
 });
 
@@ -69,8 +103,17 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
   /** Runs bin/app.ts the way the CDK CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR, no AWS config. */
   function runApp(context: Record<string, unknown>) {
     const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-'));
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: tmpdir(), CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext(), ...context }) };
-    const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], { cwd: root, env, encoding: 'utf8' });
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: tmpdir(),
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext(), ...context }),
+    };
+    const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
     rmSync(outdir, { recursive: true, force: true });
     return result;
   }
@@ -78,12 +121,16 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
   test('names every stage stack it built on stderr, with the profile', () => {
     const run = runApp({ environmentSuffix: 'alice' });
     expect(run.status).toBe(0);
-    expect(run.stderr.trim().split('\n')).toEqual(['stage alice (development): hipaa-fhir-network-alice, hipaa-fhir-data-alice, hipaa-fhir-audit-alice, hipaa-fhir-compute-alice']);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'stage alice (development): hipaa-fhir-network-alice, hipaa-fhir-data-alice, hipaa-fhir-audit-alice, hipaa-fhir-compute-alice',
+    ]);
   }, 60_000);
 
   test('invalid configuration exits 1 with one line and no stack trace', () => {
     const run = runApp({ regoin: 'eu-west-1' });
     expect(run.status).toBe(1);
-    expect(run.stderr.trim().split('\n')).toEqual(['Invalid configuration: unknown key "regoin" at the top level of the CDK context (did you mean "region"?)']);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'Invalid configuration: unknown key "regoin" at the top level of the CDK context (did you mean "region"?)',
+    ]);
   }, 60_000);
 });

@@ -17,7 +17,15 @@ export async function emittedProcessorMetrics(streamName = 'hipaa-fhir-records-t
   return captureEmf(async () => {
     const metrics = new EmfMetrics(PROCESSOR_METRICS.namespace, streamName);
     await metrics.batch({
-      shardId: 'shardId-000000000000', records: 3, written: 2, duplicates: 0, stale: 0, quarantined: 1, batchLatencyMs: 12, millisBehindLatest: 5, transactions: 1,
+      shardId: 'shardId-000000000000',
+      records: 3,
+      written: 2,
+      duplicates: 0,
+      stale: 0,
+      quarantined: 1,
+      batchLatencyMs: 12,
+      millisBehindLatest: 5,
+      transactions: 1,
       quarantinedByReason: { INVALID_FHIR: 1 },
     });
     await metrics.shardStuck({ shardId: 'shardId-000000000000', attempts: 4 });
@@ -27,8 +35,13 @@ export async function emittedProcessorMetrics(streamName = 'hipaa-fhir-records-t
 /** Runs `emit` with stdout captured, and reads the metrics of the EMF documents it wrote. */
 async function captureEmf(emit: () => Promise<void>): Promise<ReadonlyMap<string, EmittedMetric>> {
   const lines: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; });
-  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { lines.push(args.map(String).join(' ')); });
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+    lines.push(args.map(String).join(' '));
+  });
   try {
     await emit();
   } finally {
@@ -36,7 +49,11 @@ async function captureEmf(emit: () => Promise<void>): Promise<ReadonlyMap<string
     log.mockRestore();
   }
   const emitted = new Map<string, { namespace: string; dimensionSets: string[][] }>();
-  for (const doc of lines.join('\n').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as EmfDocument)) {
+  for (const doc of lines
+    .join('\n')
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as EmfDocument)) {
     for (const directive of doc._aws.CloudWatchMetrics) {
       for (const metric of directive.Metrics) {
         const entry = emitted.get(metric.Name) ?? { namespace: directive.Namespace, dimensionSets: [] };
@@ -54,5 +71,7 @@ async function captureEmf(emit: () => Promise<void>): Promise<ReadonlyMap<string
 /** What the restore drill emits (lib/processor/restore-drill-metrics.ts) for a verified run, keyed by metric name. */
 export async function emittedDrillMetrics(): Promise<ReadonlyMap<string, EmittedMetric>> {
   const { EmfDrillMetrics } = await import('../../lib/processor/restore-drill-metrics');
-  return captureEmf(() => new EmfDrillMetrics().outcome({ sourceInstance: 'hipaa-fhir-db-test', succeeded: true, rpoSeconds: 30, rtoSeconds: 1800 }));
+  return captureEmf(() =>
+    new EmfDrillMetrics().outcome({ sourceInstance: 'hipaa-fhir-db-test', succeeded: true, rpoSeconds: 30, rtoSeconds: 1800 }),
+  );
 }

@@ -21,9 +21,11 @@ const LOINC = [
 export function prng(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
-    state ^= state << 13; state >>>= 0;
+    state ^= state << 13;
+    state >>>= 0;
     state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
+    state ^= state << 5;
+    state >>>= 0;
     return state / 2 ** 32;
   };
 }
@@ -36,7 +38,9 @@ function meta(version: number, at: Date) {
 
 export function patient(id: string, version: number, at: Date, rand: () => number) {
   return {
-    resourceType: 'Patient', id, meta: meta(version, at),
+    resourceType: 'Patient',
+    id,
+    meta: meta(version, at),
     identifier: [{ system: 'https://example.org/fhir/mrn', value: `MRN-${id}` }],
     active: true,
     name: [{ use: 'official', family: pick(rand, FAMILY), given: [pick(rand, GIVEN)] }],
@@ -48,18 +52,29 @@ export function patient(id: string, version: number, at: Date, rand: () => numbe
 export function observation(id: string, patientId: string, version: number, at: Date, rand: () => number) {
   const test = pick(rand, LOINC);
   return {
-    resourceType: 'Observation', id, meta: meta(version, at), status: 'final',
+    resourceType: 'Observation',
+    id,
+    meta: meta(version, at),
+    status: 'final',
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
     code: { coding: [{ system: 'http://loinc.org', code: test.code, display: test.display }] },
     subject: { reference: `Patient/${patientId}` },
     effectiveDateTime: at.toISOString(),
-    valueQuantity: { value: Math.round((test.low + rand() * (test.high - test.low)) * 10) / 10, unit: test.unit, system: 'http://unitsofmeasure.org', code: test.unit },
+    valueQuantity: {
+      value: Math.round((test.low + rand() * (test.high - test.low)) * 10) / 10,
+      unit: test.unit,
+      system: 'http://unitsofmeasure.org',
+      code: test.unit,
+    },
   };
 }
 
 export function encounter(id: string, patientId: string, version: number, at: Date) {
   return {
-    resourceType: 'Encounter', id, meta: meta(version, at), status: 'finished',
+    resourceType: 'Encounter',
+    id,
+    meta: meta(version, at),
+    status: 'finished',
     class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' },
     subject: { reference: `Patient/${patientId}` },
     period: { start: at.toISOString(), end: new Date(at.getTime() + 1_800_000).toISOString() },
@@ -79,17 +94,45 @@ export function invalidSamples(n: number, rand: () => number, maxBytes = 262_144
   const base = new Date('2026-11-01T09:00:00Z');
   const key = (name: string) => `${runId}-${name}`;
   const kinds: Array<() => SampleRecord> = [
-    () => ({ partitionKey: key('bad'), data: Buffer.from('{"resourceType": "Patient", "id": '), expect: { kind: 'invalid', reason: 'NOT_JSON' } }),
+    () => ({
+      partitionKey: key('bad'),
+      data: Buffer.from('{"resourceType": "Patient", "id": '),
+      expect: { kind: 'invalid', reason: 'NOT_JSON' },
+    }),
     () => ({ partitionKey: key('bad'), data: Buffer.from([0xff, 0xfe, 0x00, 0x41]), expect: { kind: 'invalid', reason: 'NOT_UTF8' } }),
     () => ({ partitionKey: key('bad'), data: Buffer.from('[1,2,3]'), expect: { kind: 'invalid', reason: 'NOT_A_RESOURCE' } }),
-    () => ({ partitionKey: key('bad'), data: Buffer.from(JSON.stringify({ resourceType: 'Medication', id: 'm1', meta: meta(1, base) })), expect: { kind: 'invalid', reason: 'UNSUPPORTED_RESOURCE_TYPE' } }),
+    () => ({
+      partitionKey: key('bad'),
+      data: Buffer.from(JSON.stringify({ resourceType: 'Medication', id: 'm1', meta: meta(1, base) })),
+      expect: { kind: 'invalid', reason: 'UNSUPPORTED_RESOURCE_TYPE' },
+    }),
     // An impossible calendar date (R4 dates are real dates).
-    () => { const p = patient('p-baddate', 1, base, rand) as Record<string, unknown>; p.birthDate = '2023-02-30'; return { partitionKey: key('baddate'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
+    () => {
+      const p = patient('p-baddate', 1, base, rand) as Record<string, unknown>;
+      p.birthDate = '2023-02-30';
+      return { partitionKey: key('baddate'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } };
+    },
     // Two values of one choice element (value[x]) at once.
-    () => { const o = observation('o-twovalues', 'p1', 1, base, rand) as Record<string, unknown>; o.valueString = 'also a string'; return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(o)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
-    () => { const e = encounter('e-nostatus', 'p1', 1, base) as Record<string, unknown>; delete e.status; return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(e)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } }; },
-    () => { const p = patient('p-big', 1, base, rand) as Record<string, unknown>; p.text = { div: 'x'.repeat(maxBytes) }; return { partitionKey: key('big'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'TOO_LARGE' } }; },
-    () => { const p = patient('p-nul', 1, base, rand); p.name[0].family = 'Nul\u0000Byte'; return { partitionKey: key('nul'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'UNSTORABLE' } }; },
+    () => {
+      const o = observation('o-twovalues', 'p1', 1, base, rand) as Record<string, unknown>;
+      o.valueString = 'also a string';
+      return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(o)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } };
+    },
+    () => {
+      const e = encounter('e-nostatus', 'p1', 1, base) as Record<string, unknown>;
+      delete e.status;
+      return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(e)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } };
+    },
+    () => {
+      const p = patient('p-big', 1, base, rand) as Record<string, unknown>;
+      p.text = { div: 'x'.repeat(maxBytes) };
+      return { partitionKey: key('big'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'TOO_LARGE' } };
+    },
+    () => {
+      const p = patient('p-nul', 1, base, rand);
+      p.name[0].family = 'Nul\u0000Byte';
+      return { partitionKey: key('nul'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'UNSTORABLE' } };
+    },
   ];
   return Array.from({ length: n }, (_, i) => kinds[i % kinds.length]());
 }

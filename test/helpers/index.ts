@@ -77,7 +77,14 @@ export function getAtt(construct: IConstruct, attribute = 'Arn'): { 'Fn::GetAtt'
   return { 'Fn::GetAtt': [logicalIdOf(construct), attribute] };
 }
 
-export type PolicyStatementJson = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Principal?: unknown };
+export type PolicyStatementJson = {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+  Principal?: unknown;
+};
 
 /** The statements of every AWS::IAM::Policy attached to a role of the template, in template order. */
 export function statementsOfRole(template: Template, role: IConstruct): PolicyStatementJson[] {
@@ -117,10 +124,23 @@ export function processorMetricsFixture(scope: Construct, streamName = 'hipaa-fh
 
 export interface DashboardWidget {
   type: 'metric' | 'text' | 'alarm';
-  x: number; y: number; width: number; height: number;
-  properties: { title?: string; markdown?: string; alarms?: string[]; metrics?: Array<Array<string | Record<string, unknown>>>; stat?: string };
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: {
+    title?: string;
+    markdown?: string;
+    alarms?: string[];
+    metrics?: Array<Array<string | Record<string, unknown>>>;
+    stat?: string;
+  };
 }
-export interface DashboardBody { widgets: DashboardWidget[]; start?: string; periodOverride?: string }
+export interface DashboardBody {
+  widgets: DashboardWidget[];
+  start?: string;
+  periodOverride?: string;
+}
 
 /**
  * The body of the template's one CloudWatch dashboard as JSON, each CloudFormation reference in it
@@ -135,6 +155,7 @@ export function dashboardBody(template: Template): DashboardBody {
     const getAtt = part['Fn::GetAtt'];
     return Array.isArray(getAtt) ? `<${getAtt.join('.')}>` : '<REF>';
   };
-  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : marker(part))).join('');
+  const text =
+    typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : marker(part))).join('');
   return JSON.parse(text) as DashboardBody;
 }

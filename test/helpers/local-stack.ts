@@ -14,7 +14,10 @@ import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { traversableByOthers } from './fs-access';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- kinesalite has no types or ES module entry
-const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => { listen(port: number, cb: () => void): void; close(cb?: () => void): void };
+const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => {
+  listen(port: number, cb: () => void): void;
+  close(cb?: () => void): void;
+};
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -42,12 +45,16 @@ const root = join(__dirname, '..', '..');
 
 /** A node child running a TypeScript entry point (transpile-only). */
 export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Embedded PostgreSQL 16 in its own process (scripts/postgres-server.ts). */
 export async function startPostgres(options: { port?: number; parentDir?: string } = {}): Promise<LocalPostgres> {
-  const port = options.port ?? await freePort();
+  const port = options.port ?? (await freePort());
   if (options.parentDir) mkdirSync(options.parentDir, { recursive: true });
   // As root, PostgreSQL runs as the unprivileged postgres user, which must reach its data folder.
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -60,19 +67,35 @@ export async function startPostgres(options: { port?: number; parentDir?: string
     const child = spawnTs('scripts/postgres-server.ts', ['--dir', join(dir, 'data'), '--port', String(port), '--password', password]);
     server = child;
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       // initdb plus start takes seconds; a server that neither starts nor fails in 2 minutes is stuck.
-      const stuck = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`embedded PostgreSQL did not start within 120 s: ${err.slice(-500)}`)); }, 120_000);
-      child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('READY')) { clearTimeout(stuck); resolve(); } });
-      child.once('exit', (code) => { clearTimeout(stuck); reject(new Error(`postgres-server exited with ${code}: ${err.slice(-500)}`)); });
+      const stuck = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`embedded PostgreSQL did not start within 120 s: ${err.slice(-500)}`));
+      }, 120_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('READY')) {
+          clearTimeout(stuck);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(stuck);
+        reject(new Error(`postgres-server exited with ${code}: ${err.slice(-500)}`));
+      });
     });
   };
   const stopServer = async () => {
     const child = server;
     server = undefined;
     if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   };
   try {
     await startServer();
@@ -81,7 +104,10 @@ export async function startPostgres(options: { port?: number; parentDir?: string
     throw error;
   }
   return {
-    port, password, startServer, stopServer,
+    port,
+    password,
+    startServer,
+    stopServer,
     async client() {
       const c = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'fhir' });
       await c.connect();
@@ -106,12 +132,20 @@ export interface LocalKinesis {
 }
 
 export async function startKinesis(options: { port?: number } = {}): Promise<LocalKinesis> {
-  const port = options.port ?? await freePort();
+  const port = options.port ?? (await freePort());
   const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 1000 });
   await new Promise<void>((resolve) => server.listen(port, resolve));
   const endpoint = `http://127.0.0.1:${port}`;
   const client = createKinesisClient({ region: 'eu-west-2', kinesisEndpoint: endpoint });
-  return { endpoint, client, stop: () => new Promise<void>((resolve) => { client.destroy(); server.close(() => resolve()); }) };
+  return {
+    endpoint,
+    client,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        client.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
@@ -124,19 +158,37 @@ export async function createStream(client: KinesisClient, name: string, shards: 
   throw new Error(`stream ${name} did not become ACTIVE`);
 }
 
-
 /**
  * Environment for a processor child process against the local stack. TLS is off only because
  * embedded PostgreSQL has no certificate; in AWS the default is verify-full.
  */
-export function processorEnv(pg: LocalPostgres, kinesis: LocalKinesis, streamName: string, workerId: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function processorEnv(
+  pg: LocalPostgres,
+  kinesis: LocalKinesis,
+  streamName: string,
+  workerId: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
-    PATH: process.env.PATH, HOME: process.env.HOME,
-    STREAM_NAME: streamName, AWS_REGION: 'eu-west-2', KINESIS_ENDPOINT: kinesis.endpoint,
-    DB_HOST: '127.0.0.1', DB_PORT: String(pg.port), DB_NAME: 'fhir', DB_USER: 'postgres', DB_PASSWORD: pg.password, DB_SSL_MODE: 'disable',
-    AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local',
-    WORKER_ID: workerId, LEASE_TTL_MS: '2000', POLL_INTERVAL_MS: '20', HEALTH_PORT: '0', METRICS: 'off', LOG_LEVEL: 'info',
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    STREAM_NAME: streamName,
+    AWS_REGION: 'eu-west-2',
+    KINESIS_ENDPOINT: kinesis.endpoint,
+    DB_HOST: '127.0.0.1',
+    DB_PORT: String(pg.port),
+    DB_NAME: 'fhir',
+    DB_USER: 'postgres',
+    DB_PASSWORD: pg.password,
+    DB_SSL_MODE: 'disable',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_EMF_ENVIRONMENT: 'Local',
+    WORKER_ID: workerId,
+    LEASE_TTL_MS: '2000',
+    POLL_INTERVAL_MS: '20',
+    HEALTH_PORT: '0',
+    METRICS: 'off',
+    LOG_LEVEL: 'info',
     ...extra,
   };
 }
-

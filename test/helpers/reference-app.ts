@@ -24,11 +24,15 @@ export function referencePipelineConfig(overrides: Record<string, unknown> = {},
     parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', profile: 'development', ...account('222222222222') }),
     parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'prod', profile: 'production', ...account('333333333333') }),
   ];
-  return parsePipelineConfig({
-    repository: 'example-org/hipaa-fhir-pipeline',
-    connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
-    ...overrides,
-  }, { project: 'hipaa-fhir', region: 'eu-west-2' }, environments);
+  return parsePipelineConfig(
+    {
+      repository: 'example-org/hipaa-fhir-pipeline',
+      connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
+      ...overrides,
+    },
+    { project: 'hipaa-fhir', region: 'eu-west-2' },
+    environments,
+  );
 }
 
 /** The preview settings of the reference layout: a sandbox account of its own (444444444444). */
@@ -52,7 +56,12 @@ export function referenceApp(): App {
   }
   // A preview environment: its network stack carries the deploy-time cap (EnvironmentCap).
   const branch = 'feature/reference';
-  const preview = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffixFromBranch(branch), branch, expiresAt: '2030-01-01T00:00:00Z' });
+  const preview = parseEnvironmentConfig({
+    project: 'hipaa-fhir',
+    environmentSuffix: suffixFromBranch(branch),
+    branch,
+    expiresAt: '2030-01-01T00:00:00Z',
+  });
   new PipelineAppStage(app, 'preview', { config: preview, maxPreviews: referencePreviewConfig().maxEnvironments });
   new SharedTrailStack(app, 'SharedTrail', { naming: new ToolingNames('hipaa-fhir').sharedTrailNaming, env: { region: 'eu-west-2' } });
   const pipeline = referencePipelineConfig();

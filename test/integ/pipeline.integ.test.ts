@@ -42,13 +42,29 @@ describe(`environment ${outputs.EnvironmentSuffix}: records in, persisted, quara
 
   test('every valid record is persisted once with its audit event; every invalid one is quarantined with its reason', async () => {
     await putRecords(kinesis, outputs.StreamName, records);
-    const summary = await until(verifier, (s) => s.history >= VALID && Object.values(s.quarantined).reduce((a, b) => a + b, 0) >= INVALID, local ? 60_000 : 600_000);
+    const summary = await until(
+      verifier,
+      (s) => s.history >= VALID && Object.values(s.quarantined).reduce((a, b) => a + b, 0) >= INVALID,
+      local ? 60_000 : 600_000,
+    );
     expect(summary.history).toBe(VALID);
     expect(summary.current).toBe(VALID);
     expect(summary.duplicates).toBe(0);
-    expect(summary.quarantined).toEqual({ INVALID_FHIR: 6, NOT_A_RESOURCE: 2, NOT_JSON: 2, NOT_UTF8: 2, TOO_LARGE: 2, UNSTORABLE: 2, UNSUPPORTED_RESOURCE_TYPE: 2 });
+    expect(summary.quarantined).toEqual({
+      INVALID_FHIR: 6,
+      NOT_A_RESOURCE: 2,
+      NOT_JSON: 2,
+      NOT_UTF8: 2,
+      TOO_LARGE: 2,
+      UNSTORABLE: 2,
+      UNSUPPORTED_RESOURCE_TYPE: 2,
+    });
     expect(summary.audit.written).toBe(VALID);
-    expect(Object.entries(summary.audit).filter(([k]) => k !== 'written').reduce((a, [, n]) => a + n, 0)).toBe(INVALID);
+    expect(
+      Object.entries(summary.audit)
+        .filter(([k]) => k !== 'written')
+        .reduce((a, [, n]) => a + n, 0),
+    ).toBe(INVALID);
   });
 
   test('records sent again are stored once and audited as duplicates', async () => {

@@ -27,7 +27,9 @@ describe(`environment ${outputs.EnvironmentSuffix}: smoke`, () => {
   (isLocal(outputs) ? test.skip : test)('the processor service runs its desired tasks on a settled deployment', async () => {
     const ecs = new ECSClient({ region: outputs.AwsRegion });
     try {
-      const service = (await ecs.send(new DescribeServicesCommand({ cluster: outputs.ProcessorClusterName, services: [outputs.ProcessorServiceName] }))).services![0];
+      const service = (
+        await ecs.send(new DescribeServicesCommand({ cluster: outputs.ProcessorClusterName, services: [outputs.ProcessorServiceName] }))
+      ).services![0];
       expect(service.status).toBe('ACTIVE');
       expect(service.runningCount).toBeGreaterThanOrEqual(1);
       expect(service.runningCount).toBe(service.desiredCount);

@@ -6,8 +6,19 @@ import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract/p
 import type { FlatOutputs } from './outputs';
 
 /** What each verifier reads of the flat outputs. */
-export type LocalVerifierOutputs = Pick<FlatOutputs, 'StreamName' | 'DatabaseEndpointAddress' | 'DatabaseEndpointPort' | 'DatabaseName' | 'LocalDatabaseUser' | 'LocalDatabasePassword'>;
-export type EcsVerifierOutputs = Pick<FlatOutputs, 'AwsRegion' | 'ProcessorClusterName' | 'ProcessorTaskDefinitionArn' | 'WorkloadSubnetIds' | 'WorkloadSecurityGroupId' | 'ProcessorLogGroupName'>;
+export type LocalVerifierOutputs = Pick<
+  FlatOutputs,
+  'StreamName' | 'DatabaseEndpointAddress' | 'DatabaseEndpointPort' | 'DatabaseName' | 'LocalDatabaseUser' | 'LocalDatabasePassword'
+>;
+export type EcsVerifierOutputs = Pick<
+  FlatOutputs,
+  | 'AwsRegion'
+  | 'ProcessorClusterName'
+  | 'ProcessorTaskDefinitionArn'
+  | 'WorkloadSubnetIds'
+  | 'WorkloadSecurityGroupId'
+  | 'ProcessorLogGroupName'
+>;
 
 /** Reads what the database holds for one test run. */
 export interface Verifier {
@@ -21,8 +32,13 @@ export class LocalVerifier implements Verifier {
 
   constructor(private readonly outputs: LocalVerifierOutputs) {
     this.pool = new Pool({
-      host: outputs.DatabaseEndpointAddress, port: Number(outputs.DatabaseEndpointPort), database: outputs.DatabaseName,
-      user: outputs.LocalDatabaseUser, password: outputs.LocalDatabasePassword, max: 1, options: '-c role=fhir_writer',
+      host: outputs.DatabaseEndpointAddress,
+      port: Number(outputs.DatabaseEndpointPort),
+      database: outputs.DatabaseName,
+      user: outputs.LocalDatabaseUser,
+      password: outputs.LocalDatabasePassword,
+      max: 1,
+      options: '-c role=fhir_writer',
     });
   }
 
@@ -50,23 +66,43 @@ export class EcsVerifier implements Verifier {
 
   async verify(runId: string): Promise<RunSummary> {
     const o = this.outputs;
-    const run = await this.ecs.send(new RunTaskCommand({
-      cluster: o.ProcessorClusterName,
-      taskDefinition: o.ProcessorTaskDefinitionArn,
-      launchType: 'FARGATE',
-      count: 1,
-      startedBy: `integ-${runId}`.slice(0, 36),
-      networkConfiguration: { awsvpcConfiguration: { subnets: o.WorkloadSubnetIds.split(','), securityGroups: [o.WorkloadSecurityGroupId], assignPublicIp: 'DISABLED' } },
-      overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('verify', '--run-id', runId) }] },
-    }));
+    const run = await this.ecs.send(
+      new RunTaskCommand({
+        cluster: o.ProcessorClusterName,
+        taskDefinition: o.ProcessorTaskDefinitionArn,
+        launchType: 'FARGATE',
+        count: 1,
+        startedBy: `integ-${runId}`.slice(0, 36),
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: o.WorkloadSubnetIds.split(','),
+            securityGroups: [o.WorkloadSecurityGroupId],
+            assignPublicIp: 'DISABLED',
+          },
+        },
+        overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('verify', '--run-id', runId) }] },
+      }),
+    );
     const taskArn = run.tasks?.[0]?.taskArn;
     if (!taskArn) throw new Error(`verify task did not start: ${JSON.stringify(run.failures ?? [])}`);
-    await waitUntilTasksStopped({ client: this.ecs, maxWaitTime: this.maxWaitSeconds, minDelay: 5 }, { cluster: o.ProcessorClusterName, tasks: [taskArn] });
+    await waitUntilTasksStopped(
+      { client: this.ecs, maxWaitTime: this.maxWaitSeconds, minDelay: 5 },
+      { cluster: o.ProcessorClusterName, tasks: [taskArn] },
+    );
     const described = await this.ecs.send(new DescribeTasksCommand({ cluster: o.ProcessorClusterName, tasks: [taskArn] }));
     const container = described.tasks?.[0]?.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
-    if (container?.exitCode !== 0) throw new Error(`verify task exited with ${container?.exitCode ?? 'no code'}: ${container?.reason ?? described.tasks?.[0]?.stoppedReason ?? ''}`);
+    if (container?.exitCode !== 0)
+      throw new Error(
+        `verify task exited with ${container?.exitCode ?? 'no code'}: ${container?.reason ?? described.tasks?.[0]?.stoppedReason ?? ''}`,
+      );
     const taskId = taskArn.split('/').pop()!;
-    const events = await this.logs.send(new GetLogEventsCommand({ logGroupName: o.ProcessorLogGroupName, logStreamName: `processor/processor/${taskId}`, startFromHead: true }));
+    const events = await this.logs.send(
+      new GetLogEventsCommand({
+        logGroupName: o.ProcessorLogGroupName,
+        logStreamName: `processor/processor/${taskId}`,
+        startFromHead: true,
+      }),
+    );
     const line = events.events?.map((e) => e.message ?? '').find((m) => m.startsWith('{"verify"'));
     if (!line) throw new Error(`verify task ${taskId} wrote no summary`);
     return (JSON.parse(line) as { verify: RunSummary }).verify;

@@ -24,7 +24,11 @@ export interface WaitOptions {
  * maxConsecutiveFailures). Returns the last summary; throws the last error when every attempt
  * failed or the failures in a row reached the limit.
  */
-export async function waitForRun(verify: () => Promise<RunSummary>, done: (s: RunSummary) => boolean, options: WaitOptions): Promise<RunSummary> {
+export async function waitForRun(
+  verify: () => Promise<RunSummary>,
+  done: (s: RunSummary) => boolean,
+  options: WaitOptions,
+): Promise<RunSummary> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
   const maxFailures = options.maxConsecutiveFailures ?? 3;

@@ -4,6 +4,8 @@
  */
 const shared = (globalThis as Record<symbol, unknown>)[Symbol.for('hipaa-fhir.jest.cloudformation-validate')];
 if (shared === undefined) {
-  throw new Error('@aws/cloudformation-validate is mapped to test/jest/cloudformation-validate.ts, which needs testEnvironment test/jest/environment.ts');
+  throw new Error(
+    '@aws/cloudformation-validate is mapped to test/jest/cloudformation-validate.ts, which needs testEnvironment test/jest/environment.ts',
+  );
 }
 module.exports = shared;

@@ -8,8 +8,13 @@ const cfnValidate = require('@aws/cloudformation-validate') as { sharedEngineBui
 describe('test environment: one CloudFormation Validate engine per worker', () => {
   test('synth still validates every template: a schema error fails it', () => {
     const stack = new Stack(testApp(), 'Bad', { env: { account: '123456789012', region: 'eu-west-2' } });
-    new CfnResource(stack, 'Topic', { type: 'AWS::SNS::Topic', properties: { TopicName: { nested: 'not a string' }, NoSuchProperty: true } });
-    expect(() => Template.fromStack(stack)).toThrow(/NoSuchProperty: Additional properties are not allowed \('NoSuchProperty' was unexpected\) \(CloudFormation Validate\)/);
+    new CfnResource(stack, 'Topic', {
+      type: 'AWS::SNS::Topic',
+      properties: { TopicName: { nested: 'not a string' }, NoSuchProperty: true },
+    });
+    expect(() => Template.fromStack(stack)).toThrow(
+      /NoSuchProperty: Additional properties are not allowed \('NoSuchProperty' was unexpected\) \(CloudFormation Validate\)/,
+    );
   });
 
   test('apps with new resource types reuse the engine instead of building another', () => {

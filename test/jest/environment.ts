@@ -26,7 +26,9 @@ type CfnValidate = Record<string, unknown> & { CompositeEngine: new (config?: un
 function ownRealm(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const proto = Object.getPrototypeOf(value) as object | null;
-  const foreignPlain = Array.isArray(value) ? !(value instanceof Array) : proto !== null && proto !== Object.prototype && Object.getPrototypeOf(proto) === null;
+  const foreignPlain = Array.isArray(value)
+    ? !(value instanceof Array)
+    : proto !== null && proto !== Object.prototype && Object.getPrototypeOf(proto) === null;
   return foreignPlain ? structuredClone(value) : value;
 }
 

@@ -20,7 +20,14 @@ describe('the corpus through the real processor into PostgreSQL', () => {
   const patient = synthea.find((r) => r.resourceType === 'Patient')!;
   const related = synthea.filter((r) => JSON.stringify(r).includes(`Patient/${patient.id as string}`)).slice(0, 20);
   // New ids, so the bundle's copies are stored beside the originals; references become urn:uuid: fullUrls.
-  const renamed = related.map((r) => JSON.parse(JSON.stringify({ ...r, id: `${r.id as string}-b` }).split(`"Patient/${patient.id as string}"`).join(`"Patient/${patient.id as string}-b"`)) as Json);
+  const renamed = related.map(
+    (r) =>
+      JSON.parse(
+        JSON.stringify({ ...r, id: `${r.id as string}-b` })
+          .split(`"Patient/${patient.id as string}"`)
+          .join(`"Patient/${patient.id as string}-b"`),
+      ) as Json,
+  );
   const bundle = Buffer.from(JSON.stringify(transactionBundle([{ ...patient, id: `${patient.id as string}-b` }, ...renamed])));
   const valid = [...corpus.map((r) => r.data), bundle];
   const fuzz = fuzzCases(20261123, 4);
@@ -45,26 +52,44 @@ describe('the corpus through the real processor into PostgreSQL', () => {
       ...fuzz.map((c, i) => ({ partitionKey: `fuzz-${i}`, data: c.data, expect: { kind: 'invalid' as const, reason: c.reason } })),
     ];
     await putRecords(stack.kinesis.client, stream, records as never);
-    await waitFor('every record handled', async () => {
-      const { rows } = await db.query(`SELECT (SELECT count(*) FROM audit_event WHERE action = 'persist')::int AS persisted,
+    await waitFor(
+      'every record handled',
+      async () => {
+        const { rows } = await db.query(`SELECT (SELECT count(*) FROM audit_event WHERE action = 'persist')::int AS persisted,
         (SELECT count(*) FROM quarantined_record)::int AS quarantined`);
-      return rows[0].persisted >= resources.length && rows[0].quarantined >= fuzz.length ? rows[0] : undefined;
-    }, 150_000);
+        return rows[0].persisted >= resources.length && rows[0].quarantined >= fuzz.length ? rows[0] : undefined;
+      },
+      150_000,
+    );
 
     // One persist event per resource (Bundle entries included), and every (type, id) is in history.
     const persisted = (await db.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'persist'")).rows[0].n;
     expect(persisted).toBe(resources.length);
-    const stored = new Set((await db.query('SELECT DISTINCT resource_type, resource_id FROM fhir_resource_history')).rows.map((r) => `${r.resource_type}/${r.resource_id}`));
+    const stored = new Set(
+      (await db.query('SELECT DISTINCT resource_type, resource_id FROM fhir_resource_history')).rows.map(
+        (r) => `${r.resource_type}/${r.resource_id}`,
+      ),
+    );
     const missing = resources.filter((r) => !stored.has(`${r.resourceType}/${r.id}`)).map((r) => `${r.resourceType}/${r.id}`);
     expect(missing).toEqual([]);
     // Bundle entries are stored as their own rows, linked to the patient of the bundle's Patient entry.
-    const bundled = (await db.query('SELECT count(*)::int AS n, count(DISTINCT patient_id)::int AS patients FROM fhir_resource_history WHERE resource_id LIKE $1', ['%-b'])).rows[0];
+    const bundled = (
+      await db.query(
+        'SELECT count(*)::int AS n, count(DISTINCT patient_id)::int AS patients FROM fhir_resource_history WHERE resource_id LIKE $1',
+        ['%-b'],
+      )
+    ).rows[0];
     expect(bundled).toEqual({ n: related.length + 1, patients: 1 });
-    const linked = (await db.query('SELECT DISTINCT patient_id FROM fhir_resource_history WHERE resource_id LIKE $1', ['%-b'])).rows[0].patient_id;
+    const linked = (await db.query('SELECT DISTINCT patient_id FROM fhir_resource_history WHERE resource_id LIKE $1', ['%-b'])).rows[0]
+      .patient_id;
     expect(linked).toBe(`${patient.id as string}-b`);
 
     // Every fuzzed record: quarantined exactly once, with the reason the fuzzer expects.
-    const quarantined = (await db.query('SELECT partition_key, reason_code, count(*) OVER (PARTITION BY stream_name, shard_id, sequence_number)::int AS copies FROM quarantined_record')).rows;
+    const quarantined = (
+      await db.query(
+        'SELECT partition_key, reason_code, count(*) OVER (PARTITION BY stream_name, shard_id, sequence_number)::int AS copies FROM quarantined_record',
+      )
+    ).rows;
     expect(quarantined).toHaveLength(fuzz.length);
     expect(quarantined.filter((q) => q.copies !== 1)).toEqual([]);
     const byKey = new Map(quarantined.map((q) => [q.partition_key as string, q.reason_code as string]));

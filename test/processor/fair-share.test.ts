@@ -8,7 +8,12 @@ jest.setTimeout(180_000);
 
 describe('fairShare with a rank: the shares add up to the shards', () => {
   test.each([
-    [4, 2, [2, 2]], [4, 3, [2, 1, 1]], [5, 2, [3, 2]], [1, 3, [1, 0, 0]], [0, 2, [0, 0]], [8, 3, [3, 3, 2]],
+    [4, 2, [2, 2]],
+    [4, 3, [2, 1, 1]],
+    [5, 2, [3, 2]],
+    [1, 3, [1, 0, 0]],
+    [0, 2, [0, 0]],
+    [8, 3, [3, 3, 2]],
   ])('%i shards, %i workers -> %j', (shards, workers, shares) => {
     const got = shares.map((_, rank) => fairShare(shards, workers, rank));
     expect(got).toEqual(shares);
@@ -48,8 +53,16 @@ describe('a new processor takes its fair share within one lease-renewal period',
 
   function coordinator(workerId: string): Coordinator {
     const c = new Coordinator({
-      kinesis: stack.kinesis.client, pool, streamName: stream, workerId, leaseTtlMs, pollIntervalMs: 200, getRecordsLimit: 100,
-      maxRecordBytes: 262_144, logger, metrics: new NoMetrics(),
+      kinesis: stack.kinesis.client,
+      pool,
+      streamName: stream,
+      workerId,
+      leaseTtlMs,
+      pollIntervalMs: 200,
+      getRecordsLimit: 100,
+      maxRecordBytes: 262_144,
+      logger,
+      metrics: new NoMetrics(),
     });
     running.push(c);
     c.start();
@@ -59,19 +72,27 @@ describe('a new processor takes its fair share within one lease-renewal period',
   /** Lease owners as the database records them: owner -> number of unexpired leases. */
   async function owners(): Promise<Record<string, number>> {
     const { rows } = await db.query<{ owner: string; n: number }>(
-      `SELECT owner, count(*)::int AS n FROM shard_lease WHERE stream_name = $1 AND owner IS NOT NULL AND expires_at > now() GROUP BY owner ORDER BY owner`, [stream]);
+      `SELECT owner, count(*)::int AS n FROM shard_lease WHERE stream_name = $1 AND owner IS NOT NULL AND expires_at > now() GROUP BY owner ORDER BY owner`,
+      [stream],
+    );
     return Object.fromEntries(rows.map((r) => [r.owner, r.n]));
   }
 
   /** Waits (bounded by two renewal periods) until the database and the coordinators agree on `split`. */
   async function settle(split: Record<string, number>, coordinators: Record<string, Coordinator>): Promise<void> {
     const bound = 2 * coordinators[Object.keys(coordinators)[0]].cycleIntervalMs;
-    await waitFor(`lease split ${JSON.stringify(split)}`, async () => {
-      const now = await owners();
-      const agreed = JSON.stringify(now) === JSON.stringify(split)
-        && Object.entries(coordinators).every(([id, c]) => c.heldShards.length === split[id]);
-      return agreed ? true : undefined;
-    }, bound, 50);
+    await waitFor(
+      `lease split ${JSON.stringify(split)}`,
+      async () => {
+        const now = await owners();
+        const agreed =
+          JSON.stringify(now) === JSON.stringify(split) &&
+          Object.entries(coordinators).every(([id, c]) => c.heldShards.length === split[id]);
+        return agreed ? true : undefined;
+      },
+      bound,
+      50,
+    );
   }
 
   test('alone, then joined by a second and a third, then left by the third', async () => {

@@ -23,7 +23,12 @@ export type { LocalKinesis, LocalPostgres } from '../helpers/local-stack';
 export { putRecords } from '../../scripts/produce';
 
 /** The same settings as a processor child process gets (processorEnv), for one in this process. */
-export function processorConfig(pg: LocalPostgres, kinesis: LocalKinesis, streamName: string, overrides: Partial<ProcessorConfig> = {}): ProcessorConfig {
+export function processorConfig(
+  pg: LocalPostgres,
+  kinesis: LocalKinesis,
+  streamName: string,
+  overrides: Partial<ProcessorConfig> = {},
+): ProcessorConfig {
   return { ...loadConfig(processorEnv(pg, kinesis, streamName, 'test-worker')), ...overrides };
 }
 
@@ -43,19 +48,41 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 export async function counts(c: Client): Promise<{ history: number; current: number; quarantined: number; audit: number }> {
-  const { rows } = await c.query(`SELECT (SELECT count(*) FROM fhir_resource_history)::int AS history, (SELECT count(*) FROM fhir_resource_current)::int AS current,
+  const { rows } =
+    await c.query(`SELECT (SELECT count(*) FROM fhir_resource_history)::int AS history, (SELECT count(*) FROM fhir_resource_current)::int AS current,
     (SELECT count(*) FROM quarantined_record)::int AS quarantined, (SELECT count(*) FROM audit_event)::int AS audit`);
   return rows[0];
 }
 
 /** A logger that writes nothing (for tests that do not read the logs). */
 export function silentLogger(name: string): Logger {
-  return createLogger(name, 'error', new Writable({ write(_c, _e, cb) { cb(); } }));
+  return createLogger(
+    name,
+    'error',
+    new Writable({
+      write(_c, _e, cb) {
+        cb();
+      },
+    }),
+  );
 }
 
 /** A logger whose JSON lines the test can read (pushed onto `lines`). */
-export function capturingLogger(name: string, lines: string[] = [], level: 'debug' | 'info' | 'warn' = 'debug'): { logger: Logger; lines: string[] } {
-  const logger = createLogger(name, level, new Writable({ write(chunk, _e, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } }));
+export function capturingLogger(
+  name: string,
+  lines: string[] = [],
+  level: 'debug' | 'info' | 'warn' = 'debug',
+): { logger: Logger; lines: string[] } {
+  const logger = createLogger(
+    name,
+    level,
+    new Writable({
+      write(chunk, _e, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    }),
+  );
   return { logger, lines };
 }
 
@@ -63,8 +90,12 @@ export function capturingLogger(name: string, lines: string[] = [], level: 'debu
 export class RecordingMetrics implements MetricsSink {
   readonly batches: BatchMetrics[] = [];
   readonly stuck: StuckMetrics[] = [];
-  async batch(m: BatchMetrics): Promise<void> { this.batches.push(m); }
-  async shardStuck(m: StuckMetrics): Promise<void> { this.stuck.push(m); }
+  async batch(m: BatchMetrics): Promise<void> {
+    this.batches.push(m);
+  }
+  async shardStuck(m: StuckMetrics): Promise<void> {
+    this.stuck.push(m);
+  }
 }
 
 /** Embedded PostgreSQL with the schema applied. */
@@ -86,16 +117,25 @@ export async function startDatabase(options: { settings?: string; max?: number }
   await migrate(admin);
   await admin.end();
   const writer = new Pool({
-    host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', max: options.max,
+    host: '127.0.0.1',
+    port: pg.port,
+    user: 'postgres',
+    password: pg.password,
+    database: 'fhir',
+    max: options.max,
     options: ['-c role=fhir_writer', options.settings].filter(Boolean).join(' '),
   });
   // Idle sessions see the server stop at teardown; that is not what is under test.
   writer.on('error', () => undefined);
   const db = await pg.client();
   return {
-    pg, writer, db,
+    pg,
+    writer,
+    db,
     async checkpoint(streamName, shardId) {
-      return (await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', [streamName, shardId])).rows[0]?.sequence_number;
+      return (
+        await db.query('SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', [streamName, shardId])
+      ).rows[0]?.sequence_number;
     },
     async stop() {
       await writer.end();
@@ -109,7 +149,12 @@ export async function startDatabase(options: { settings?: string; max?: number }
  * Adds a shard and takes up to `max` leases of the stream through the real take-over path (worker
  * `w1`): `taken` is every lease taken with its counter (the fencing token), `counter` this shard's.
  */
-export async function takeLease(pool: Pool, streamName: string, shardId: string, options: { ttlMs?: number; max?: number } = {}): Promise<{ leases: LeaseStore; taken: Map<string, string>; counter: string }> {
+export async function takeLease(
+  pool: Pool,
+  streamName: string,
+  shardId: string,
+  options: { ttlMs?: number; max?: number } = {},
+): Promise<{ leases: LeaseStore; taken: Map<string, string>; counter: string }> {
   const leases = new LeaseStore(pool, streamName, 'w1', options.ttlMs ?? 30_000);
   await leases.syncShards([{ shardId, parentShardIds: [] }]);
   const taken = await leases.acquire(options.max ?? 10);
@@ -133,9 +178,20 @@ export interface WorkerOptions {
 /** A shard worker of worker id `w1` on the writer pool, polling without pause, resuming from the stored checkpoint. */
 export function shardWorker(database: TestDatabase, o: WorkerOptions): ShardWorker {
   return new ShardWorker({
-    kinesis: o.kinesis, pool: database.writer, streamName: o.streamName, shardId: o.shardId, workerId: 'w1', leaseTtlMs: o.leaseTtlMs ?? 30_000,
-    leaseCounter: o.leaseCounter ?? '0', pollIntervalMs: 1, getRecordsLimit: 100, maxRecordBytes: 262_144, logger: o.logger,
-    metrics: o.metrics ?? new NoMetrics(), onBatch: o.onBatch, checkpoint: () => database.checkpoint(o.streamName, o.shardId),
+    kinesis: o.kinesis,
+    pool: database.writer,
+    streamName: o.streamName,
+    shardId: o.shardId,
+    workerId: 'w1',
+    leaseTtlMs: o.leaseTtlMs ?? 30_000,
+    leaseCounter: o.leaseCounter ?? '0',
+    pollIntervalMs: 1,
+    getRecordsLimit: 100,
+    maxRecordBytes: 262_144,
+    logger: o.logger,
+    metrics: o.metrics ?? new NoMetrics(),
+    onBatch: o.onBatch,
+    checkpoint: () => database.checkpoint(o.streamName, o.shardId),
   });
 }
 
@@ -169,14 +225,25 @@ export async function startStack(options: { pg?: LocalPostgres } = {}): Promise<
   const processors: RunningProcessor[] = [];
   const children: ProcessorChild[] = [];
   return {
-    pg, kinesis,
-    get db() { return db; },
+    pg,
+    kinesis,
+    get db() {
+      return db;
+    },
     createStream: (name, shards) => createStream(kinesis.client, name, shards),
     async startProcessor(streamName, options = {}) {
-      const running = await startProcessor(processorConfig(pg, kinesis, streamName, options.config), options.logger ?? silentLogger('test-worker'), new NoMetrics());
+      const running = await startProcessor(
+        processorConfig(pg, kinesis, streamName, options.config),
+        options.logger ?? silentLogger('test-worker'),
+        new NoMetrics(),
+      );
       let stopped: Promise<void> | undefined;
       // A test may shut its processor down itself; stop() then does not do it again.
-      const processor: RunningProcessor = { coordinator: running.coordinator, pool: running.pool, shutdown: () => (stopped ??= running.shutdown()) };
+      const processor: RunningProcessor = {
+        coordinator: running.coordinator,
+        pool: running.pool,
+        shutdown: () => (stopped ??= running.shutdown()),
+      };
       processors.push(processor);
       return processor;
     },

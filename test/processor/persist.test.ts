@@ -7,7 +7,19 @@ import { startDatabase, takeLease, TestDatabase, waitFor } from './harness';
 jest.setTimeout(60_000);
 
 /** A batch built by hand, so these tests do not depend on what the validator accepts. */
-interface In { seq: number; pk?: string; entries?: Array<{ type: string; id: string; meta?: { versionId?: string; lastUpdated?: string }; body?: object; patient?: string | null; raw?: string }>; invalid?: string }
+interface In {
+  seq: number;
+  pk?: string;
+  entries?: Array<{
+    type: string;
+    id: string;
+    meta?: { versionId?: string; lastUpdated?: string };
+    body?: object;
+    patient?: string | null;
+    raw?: string;
+  }>;
+  invalid?: string;
+}
 
 function batchOf(records: In[]): ClassifiedBatch {
   const valid: ValidEntry[] = [];
@@ -22,8 +34,18 @@ function batchOf(records: In[]): ClassifiedBatch {
     (r.entries ?? []).forEach((e, entryIndex) => {
       const json = e.raw ?? JSON.stringify({ resourceType: e.type, id: e.id, ...(e.meta ? { meta: e.meta } : {}), ...(e.body ?? {}) });
       const fallback = e.patient === null;
-      valid.push({ sequenceNumber, entryIndex, resourceType: e.type, id: e.id, versionId: e.meta?.versionId, lastUpdated: e.meta?.lastUpdated,
-        patientId: fallback ? partitionKey : e.patient ?? e.id, patientFromPartitionKey: fallback, json, contentHash: contentHash(json) });
+      valid.push({
+        sequenceNumber,
+        entryIndex,
+        resourceType: e.type,
+        id: e.id,
+        versionId: e.meta?.versionId,
+        lastUpdated: e.meta?.lastUpdated,
+        patientId: fallback ? partitionKey : (e.patient ?? e.id),
+        patientFromPartitionKey: fallback,
+        json,
+        contentHash: contentHash(json),
+      });
     });
   }
   return { valid, quarantined, records: refs, lastSequenceNumber: refs[refs.length - 1].sequenceNumber };
@@ -49,9 +71,19 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     return { streamName: 'persist', shardId, workerId: 'w1', leaseTtlMs: 30_000, leaseCounter: counter, leases };
   }
 
-  const audit = async (shardId: string) => (await db.query(
-    'SELECT sequence_number::bigint::int AS seq, entry_index, action, outcome, resource_id FROM audit_event WHERE shard_id = $1 ORDER BY id', [shardId])).rows;
-  const current = async (id: string) => (await db.query("SELECT resource->>'v' AS v, sequence_number::bigint::int AS seq FROM fhir_resource_current WHERE resource_id = $1", [id])).rows[0];
+  const audit = async (shardId: string) =>
+    (
+      await db.query(
+        'SELECT sequence_number::bigint::int AS seq, entry_index, action, outcome, resource_id FROM audit_event WHERE shard_id = $1 ORDER BY id',
+        [shardId],
+      )
+    ).rows;
+  const current = async (id: string) =>
+    (
+      await db.query("SELECT resource->>'v' AS v, sequence_number::bigint::int AS seq FROM fhir_resource_current WHERE resource_id = $1", [
+        id,
+      ])
+    ).rows[0];
 
   test('without meta, arrival order decides; lastUpdated then a numeric-aware versionId decide when both sides have them', async () => {
     const ctx = await shard();
@@ -60,26 +92,49 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     expect(await current('nm')).toEqual({ v: 'second', seq: 2 });
 
     // Newer lastUpdated wins even when it arrived first.
-    await persistBatch(pool, batchOf([{ seq: 3, entries: [{ type: 'Patient', id: 'lu', meta: { lastUpdated: '2026-11-02T00:00:00Z' }, body: { v: 'newer' } }] }]), ctx);
-    const r = await persistBatch(pool, batchOf([{ seq: 4, entries: [{ type: 'Patient', id: 'lu', meta: { lastUpdated: '2026-11-01T00:00:00Z' }, body: { v: 'older' } }] }]), ctx);
+    await persistBatch(
+      pool,
+      batchOf([{ seq: 3, entries: [{ type: 'Patient', id: 'lu', meta: { lastUpdated: '2026-11-02T00:00:00Z' }, body: { v: 'newer' } }] }]),
+      ctx,
+    );
+    const r = await persistBatch(
+      pool,
+      batchOf([{ seq: 4, entries: [{ type: 'Patient', id: 'lu', meta: { lastUpdated: '2026-11-01T00:00:00Z' }, body: { v: 'older' } }] }]),
+      ctx,
+    );
     expect(r).toMatchObject({ written: 0, stale: 1 });
     expect(await current('lu')).toEqual({ v: 'newer', seq: 3 });
 
     // versionId 10 beats 9 (numerically, not as text) when lastUpdated cannot decide.
-    await persistBatch(pool, batchOf([{ seq: 5, entries: [{ type: 'Patient', id: 'vid', meta: { versionId: '10' }, body: { v: 'ten' } }] }]), ctx);
-    await persistBatch(pool, batchOf([{ seq: 6, entries: [{ type: 'Patient', id: 'vid', meta: { versionId: '9' }, body: { v: 'nine' } }] }]), ctx);
+    await persistBatch(
+      pool,
+      batchOf([{ seq: 5, entries: [{ type: 'Patient', id: 'vid', meta: { versionId: '10' }, body: { v: 'ten' } }] }]),
+      ctx,
+    );
+    await persistBatch(
+      pool,
+      batchOf([{ seq: 6, entries: [{ type: 'Patient', id: 'vid', meta: { versionId: '9' }, body: { v: 'nine' } }] }]),
+      ctx,
+    );
     expect(await current('vid')).toEqual({ v: 'ten', seq: 5 });
 
     // The same order inside one batch: the in-batch winner is chosen by the same rule.
-    await persistBatch(pool, batchOf([
-      { seq: 7, entries: [{ type: 'Patient', id: 'mix', meta: { versionId: '3' }, body: { v: 'v3' } }] },
-      { seq: 8, entries: [{ type: 'Patient', id: 'mix', meta: { versionId: '2' }, body: { v: 'v2' } }] },
-      { seq: 9, entries: [{ type: 'Patient', id: 'mix', body: { v: 'no-meta' } }] },
-    ]), ctx);
+    await persistBatch(
+      pool,
+      batchOf([
+        { seq: 7, entries: [{ type: 'Patient', id: 'mix', meta: { versionId: '3' }, body: { v: 'v3' } }] },
+        { seq: 8, entries: [{ type: 'Patient', id: 'mix', meta: { versionId: '2' }, body: { v: 'v2' } }] },
+        { seq: 9, entries: [{ type: 'Patient', id: 'mix', body: { v: 'no-meta' } }] },
+      ]),
+      ctx,
+    );
     // v3 vs no-meta: no common field, so arrival decides (seq 9); v2 then lost to v3 on versionId.
     expect(await current('mix')).toEqual({ v: 'no-meta', seq: 9 });
-    expect((await audit(ctx.shardId)).filter((a) => a.resource_id === 'mix').map((a) => a.outcome))
-      .toEqual(['stale-version-history-only', 'stale-version-history-only', 'written']);
+    expect((await audit(ctx.shardId)).filter((a) => a.resource_id === 'mix').map((a) => a.outcome)).toEqual([
+      'stale-version-history-only',
+      'stale-version-history-only',
+      'written',
+    ]);
   });
 
   test('a byte-identical re-send changes nothing; an exact re-delivery of committed records is refused whole', async () => {
@@ -98,13 +153,24 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
 
   test('one audit event per record and per bundle entry, with its true outcome; duplicates in one batch are not both written', async () => {
     const ctx = await shard();
-    const r = await persistBatch(pool, batchOf([
-      { seq: 20, entries: [{ type: 'Patient', id: 'dup', body: { v: 'a' } }] },
-      { seq: 21, entries: [{ type: 'Patient', id: 'dup', body: { v: 'a' } }] },
-      { seq: 22, entries: [{ type: 'Patient', id: 'b1' }, { type: 'Observation', id: 'o1', patient: 'b1' }, { type: 'Device', id: 'd1', patient: null }] },
-      { seq: 23, invalid: 'payload is not JSON' },
-      { seq: 24, invalid: 'payload is not JSON' },
-    ]), ctx);
+    const r = await persistBatch(
+      pool,
+      batchOf([
+        { seq: 20, entries: [{ type: 'Patient', id: 'dup', body: { v: 'a' } }] },
+        { seq: 21, entries: [{ type: 'Patient', id: 'dup', body: { v: 'a' } }] },
+        {
+          seq: 22,
+          entries: [
+            { type: 'Patient', id: 'b1' },
+            { type: 'Observation', id: 'o1', patient: 'b1' },
+            { type: 'Device', id: 'd1', patient: null },
+          ],
+        },
+        { seq: 23, invalid: 'payload is not JSON' },
+        { seq: 24, invalid: 'payload is not JSON' },
+      ]),
+      ctx,
+    );
     expect(r).toEqual({ written: 4, duplicates: 1, stale: 0, quarantined: 2, transactions: 1 });
     expect(await audit(ctx.shardId)).toEqual([
       { seq: 20, entry_index: 0, action: 'persist', outcome: 'written', resource_id: 'dup' },
@@ -116,7 +182,11 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
       { seq: 24, entry_index: null, action: 'quarantine', outcome: 'NOT_JSON', resource_id: null },
     ]);
     // No patient in the resource: the partition key is used, and the row and audit say so.
-    const device = (await db.query("SELECT h.patient_id, h.patient_from_partition_key, a.detail FROM fhir_resource_history h JOIN audit_event a ON a.resource_id = h.resource_id WHERE h.resource_id = 'd1'")).rows[0];
+    const device = (
+      await db.query(
+        "SELECT h.patient_id, h.patient_from_partition_key, a.detail FROM fhir_resource_history h JOIN audit_event a ON a.resource_id = h.resource_id WHERE h.resource_id = 'd1'",
+      )
+    ).rows[0];
     expect(device).toEqual({ patient_id: 'pk-22', patient_from_partition_key: true, detail: expect.stringMatching(/partition key/) });
   });
 
@@ -129,19 +199,32 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     expect(BigInt(again.get(ctx.shardId)!)).toBe(BigInt(ctx.leaseCounter!) + BigInt(1));
     await expect(persistBatch(pool, batchOf([{ seq: 31, entries: [{ type: 'Patient', id: 'f2' }] }]), ctx)).rejects.toThrow(LeaseLostError);
     expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'f2'")).rows[0].n).toBe(0);
-    const cp = (await db.query('SELECT sequence_number::bigint::int AS seq, lease_counter::text AS counter FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0];
+    const cp = (
+      await db.query(
+        'SELECT sequence_number::bigint::int AS seq, lease_counter::text AS counter FROM shard_checkpoint WHERE shard_id = $1',
+        [ctx.shardId],
+      )
+    ).rows[0];
     expect(cp).toEqual({ seq: 30, counter: String(ctx.leaseCounter) });
     // The new holder commits, and its checkpoint can only move forward.
     const fresh = { ...ctx, leaseCounter: again.get(ctx.shardId)! };
     await persistBatch(pool, batchOf([{ seq: 31, entries: [{ type: 'Patient', id: 'f2' }] }]), fresh);
-    await expect(persistBatch(pool, batchOf([{ seq: 29, entries: [{ type: 'Patient', id: 'f0' }] }]), fresh)).rejects.toThrow(/checkpoint is already at or past/);
-    expect((await db.query('SELECT sequence_number::bigint::int AS seq FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0].seq).toBe(31);
+    await expect(persistBatch(pool, batchOf([{ seq: 29, entries: [{ type: 'Patient', id: 'f0' }] }]), fresh)).rejects.toThrow(
+      /checkpoint is already at or past/,
+    );
+    expect(
+      (await db.query('SELECT sequence_number::bigint::int AS seq FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0].seq,
+    ).toBe(31);
   });
 
   test('bisection: one record the database refuses in 256 is quarantined UNSTORABLE with its real partition key; the rest commit in O(log n) transactions', async () => {
     const ctx = await shard();
     const n = 256;
-    const records: In[] = Array.from({ length: n }, (_, i) => ({ seq: 1000 + i, pk: `patient-${i}`, entries: [{ type: 'Observation', id: `bis-${i}`, patient: `patient-${i}` }] }));
+    const records: In[] = Array.from({ length: n }, (_, i) => ({
+      seq: 1000 + i,
+      pk: `patient-${i}`,
+      entries: [{ type: 'Observation', id: `bis-${i}`, patient: `patient-${i}` }],
+    }));
     // Valid JSON that jsonb refuses (an escaped NUL): only the database can say no.
     records[137].entries![0].raw = '{"resourceType":"Observation","id":"bis-137","note":[{"text":"a\\u0000b"}]}';
     const result = await persistBatch(pool, batchOf(records), ctx);
@@ -149,12 +232,21 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     // One full attempt, then two halves per level (log2 256 = 8 levels), then the quarantine row.
     expect(result.transactions).toBeGreaterThan(2);
     expect(result.transactions).toBeLessThanOrEqual(2 * Math.log2(n) + 2);
-    const q = (await db.query('SELECT sequence_number::bigint::int AS seq, partition_key, reason_code, detail FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows;
-    expect(q).toEqual([{ seq: 1137, partition_key: 'patient-137', reason_code: 'UNSTORABLE', detail: expect.stringMatching(/SQLSTATE 22/) }]);
+    const q = (
+      await db.query(
+        'SELECT sequence_number::bigint::int AS seq, partition_key, reason_code, detail FROM quarantined_record WHERE shard_id = $1',
+        [ctx.shardId],
+      )
+    ).rows;
+    expect(q).toEqual([
+      { seq: 1137, partition_key: 'patient-137', reason_code: 'UNSTORABLE', detail: expect.stringMatching(/SQLSTATE 22/) },
+    ]);
     const events = await audit(ctx.shardId);
     expect(events).toHaveLength(n);
     expect(new Set(events.map((e) => e.seq)).size).toBe(n);
-    expect((await db.query('SELECT sequence_number::bigint::int AS seq FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0].seq).toBe(1000 + n - 1);
+    expect(
+      (await db.query('SELECT sequence_number::bigint::int AS seq FROM shard_checkpoint WHERE shard_id = $1', [ctx.shardId])).rows[0].seq,
+    ).toBe(1000 + n - 1);
   });
 
   test('a history row without its current row: the re-send is refused by the key, retried with history looked up, and audited a duplicate', async () => {
@@ -162,10 +254,26 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     await persistBatch(pool, batchOf([{ seq: 50, entries: [{ type: 'Patient', id: 'orphan', body: { v: 'x' } }] }]), ctx);
     // An operator removed the current row; history keeps its row (history is append-only).
     await db.query("DELETE FROM fhir_resource_current WHERE resource_id = 'orphan'");
-    const r = await persistBatch(pool, batchOf([{ seq: 51, entries: [{ type: 'Patient', id: 'orphan', body: { v: 'x' } }, { type: 'Patient', id: 'orphan-2' }] }]), ctx);
+    const r = await persistBatch(
+      pool,
+      batchOf([
+        {
+          seq: 51,
+          entries: [
+            { type: 'Patient', id: 'orphan', body: { v: 'x' } },
+            { type: 'Patient', id: 'orphan-2' },
+          ],
+        },
+      ]),
+      ctx,
+    );
     // The first attempt met the history key (23505); the second looked every entry up in history.
     expect(r).toEqual({ written: 1, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
-    expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([[50, 'orphan', 'written'], [51, 'orphan', 'duplicate'], [51, 'orphan-2', 'written']]);
+    expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([
+      [50, 'orphan', 'written'],
+      [51, 'orphan', 'duplicate'],
+      [51, 'orphan-2', 'written'],
+    ]);
     expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'orphan'")).rows[0].n).toBe(1);
     expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
   });
@@ -181,12 +289,22 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     await gate.query('BEGIN');
     await gate.query('LOCK TABLE gate_lock IN ACCESS EXCLUSIVE MODE');
     const firstDone = persistBatch(pool, batchOf([{ seq: 60, entries: [same] }]), { ...first, workerId: 'w1' });
-    await waitFor('the first writer holding its rows, waiting at the gate', async () => (await db.query(
-      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%shard_checkpoint%' AND backend_xid IS NOT NULL")).rows[0]);
+    await waitFor(
+      'the first writer holding its rows, waiting at the gate',
+      async () =>
+        (
+          await db.query(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%shard_checkpoint%' AND backend_xid IS NOT NULL",
+          )
+        ).rows[0],
+    );
     const secondDone = persistBatch(pool, batchOf([{ seq: 70, entries: [same] }]), second);
     // The second is seen waiting for the first's uncommitted key before the first is let go.
-    await waitFor('the second writer waiting on the first one\'s key', async () => (await db.query(
-      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")).rows[0]);
+    await waitFor(
+      "the second writer waiting on the first one's key",
+      async () =>
+        (await db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")).rows[0],
+    );
     await gate.query('COMMIT');
     await gate.end();
     const results = [await firstDone, await secondDone];
@@ -199,13 +317,34 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
 
   test('the persist statement is planned for the tables as they are, never from a generic plan cached while they were small', async () => {
     // One session, so its prepared statement and plan cache are the ones inspected.
-    const one = new Pool({ host: '127.0.0.1', port: database.pg.port, user: 'postgres', password: database.pg.password, database: 'fhir', options: '-c role=fhir_writer', max: 1 });
+    const one = new Pool({
+      host: '127.0.0.1',
+      port: database.pg.port,
+      user: 'postgres',
+      password: database.pg.password,
+      database: 'fhir',
+      options: '-c role=fhir_writer',
+      max: 1,
+    });
     try {
       const ctx = await shard();
       for (let b = 0; b < 12; b++) {
-        await persistBatch(one, batchOf(Array.from({ length: 20 }, (_, i) => ({ seq: 2000 + b * 20 + i, entries: [{ type: 'Observation', id: `plan-${b}-${i}`, patient: 'p' }] }))), ctx);
+        await persistBatch(
+          one,
+          batchOf(
+            Array.from({ length: 20 }, (_, i) => ({
+              seq: 2000 + b * 20 + i,
+              entries: [{ type: 'Observation', id: `plan-${b}-${i}`, patient: 'p' }],
+            })),
+          ),
+          ctx,
+        );
       }
-      const plans = (await one.query("SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-persist-valid-v5'")).rows;
+      const plans = (
+        await one.query(
+          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-persist-valid-v5'",
+        )
+      ).rows;
       expect(plans).toEqual([{ generic: 0, custom: 12 }]);
     } finally {
       await one.end();
@@ -215,7 +354,8 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
   test('a partition key holding U+0000 is quarantined escaped, with its exact bytes', async () => {
     const ctx = await shard();
     await persistBatch(pool, batchOf([{ seq: 40, pk: 'p\u0000x', invalid: 'payload is not JSON' }]), ctx);
-    const q = (await db.query('SELECT partition_key, partition_key_raw FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0];
+    const q = (await db.query('SELECT partition_key, partition_key_raw FROM quarantined_record WHERE shard_id = $1', [ctx.shardId]))
+      .rows[0];
     expect(q.partition_key).toBe('p\\u0000x');
     expect(Buffer.compare(q.partition_key_raw, Buffer.from('p\u0000x'))).toBe(0);
   });

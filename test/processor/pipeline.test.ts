@@ -21,7 +21,6 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
   });
   afterAll(() => stack?.stop());
 
-
   test('valid records are persisted once with history, current and audit; invalid ones are quarantined with the right reason', async () => {
     const valid = validSamples(600, { runId: 'e2e', patients: 60 });
     // Only the kinds today's validator rejects (meta became optional, so some old kinds are valid FHIR now).
@@ -41,7 +40,8 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
     expect(Object.fromEntries(reasons.map((r) => [r.reason_code, r.n]))).toEqual(Object.fromEntries(expected));
 
     // The raw payload is kept, byte for byte, with its stream position.
-    const q = (await db.query("SELECT shard_id, sequence_number, payload, detail FROM quarantined_record WHERE reason_code = 'NOT_UTF8'")).rows[0];
+    const q = (await db.query("SELECT shard_id, sequence_number, payload, detail FROM quarantined_record WHERE reason_code = 'NOT_UTF8'"))
+      .rows[0];
     expect(Buffer.compare(q.payload, invalid.find((s) => s.expect.kind === 'invalid' && s.expect.reason === 'NOT_UTF8')!.data)).toBe(0);
     expect(q.shard_id).toMatch(/^shardId-/);
     expect(q.sequence_number).toMatch(/^\d+$/);
@@ -49,7 +49,14 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
     const audit = (await db.query('SELECT action, outcome, count(*)::int AS n FROM audit_event GROUP BY 1, 2 ORDER BY 1, 2')).rows;
     expect(audit).toEqual(expect.arrayContaining([{ action: 'persist', outcome: 'written', n: 600 }]));
     const auditRow = (await db.query("SELECT * FROM audit_event WHERE resource_id = 'e2e-p0'")).rows[0];
-    expect(auditRow).toMatchObject({ actor: 'test-worker', action: 'persist', outcome: 'written', resource_type: 'Patient', version_id: '1', stream_name: stream });
+    expect(auditRow).toMatchObject({
+      actor: 'test-worker',
+      action: 'persist',
+      outcome: 'written',
+      resource_type: 'Patient',
+      version_id: '1',
+      stream_name: stream,
+    });
 
     const checkpoints = (await db.query('SELECT count(*)::int AS n FROM shard_checkpoint WHERE stream_name = $1', [stream])).rows[0].n;
     expect(checkpoints).toBe(2);
@@ -74,19 +81,40 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
     const v1 = patient('stale-p1', 1, new Date('2026-11-01T10:00:00Z'), rand);
     v2.name[0].family = 'Newer';
     v1.name[0].family = 'Older';
-    const rec = (r: object) => ({ partitionKey: 'stale-p1', data: Buffer.from(JSON.stringify(r)), expect: { kind: 'valid' as const, key: '' } });
+    const rec = (r: object) => ({
+      partitionKey: 'stale-p1',
+      data: Buffer.from(JSON.stringify(r)),
+      expect: { kind: 'valid' as const, key: '' },
+    });
     await putRecords(kinesis.client, stream, [rec(v2)]);
-    await waitFor('v2 current', async () => ((await db.query("SELECT 1 FROM fhir_resource_current WHERE resource_id = 'stale-p1'")).rowCount ? true : undefined));
+    await waitFor('v2 current', async () =>
+      (await db.query("SELECT 1 FROM fhir_resource_current WHERE resource_id = 'stale-p1'")).rowCount ? true : undefined,
+    );
     await putRecords(kinesis.client, stream, [rec(v1)]);
-    await waitFor('v1 in history', async () => ((await db.query("SELECT 1 FROM fhir_resource_history WHERE resource_id = 'stale-p1' AND version_id = '1'")).rowCount ? true : undefined));
-    const current = (await db.query("SELECT version_id, resource->'name'->0->>'family' AS family FROM fhir_resource_current WHERE resource_id = 'stale-p1'")).rows[0];
+    await waitFor('v1 in history', async () =>
+      (await db.query("SELECT 1 FROM fhir_resource_history WHERE resource_id = 'stale-p1' AND version_id = '1'")).rowCount
+        ? true
+        : undefined,
+    );
+    const current = (
+      await db.query(
+        "SELECT version_id, resource->'name'->0->>'family' AS family FROM fhir_resource_current WHERE resource_id = 'stale-p1'",
+      )
+    ).rows[0];
     expect(current).toEqual({ version_id: '2', family: 'Newer' });
     const outcome = (await db.query("SELECT outcome FROM audit_event WHERE resource_id = 'stale-p1' AND version_id = '1'")).rows[0].outcome;
     expect(outcome).toBe('stale-version-history-only');
   });
 
   test('the role the service works as cannot change or remove audit rows or history', async () => {
-    const writer = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir', options: '-c role=fhir_writer' });
+    const writer = new Client({
+      host: '127.0.0.1',
+      port: pg.port,
+      user: 'postgres',
+      password: pg.password,
+      database: 'fhir',
+      options: '-c role=fhir_writer',
+    });
     await writer.connect();
     try {
       expect((await writer.query('SELECT current_user AS u')).rows[0].u).toBe('fhir_writer');
@@ -94,7 +122,9 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
       await expect(writer.query('DELETE FROM audit_event')).rejects.toThrow(/permission denied/);
       await expect(writer.query('TRUNCATE audit_event')).rejects.toThrow(/permission denied/);
       await expect(writer.query('DELETE FROM fhir_resource_history')).rejects.toThrow(/permission denied/);
-      await writer.query("INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number) VALUES ('t', 'read', 'ok', 's', 'x', '0')");
+      await writer.query(
+        "INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number) VALUES ('t', 'read', 'ok', 's', 'x', '0')",
+      );
     } finally {
       await writer.end();
     }
@@ -106,7 +136,11 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
     expect(logLines.length).toBeGreaterThan(5);
     for (const line of logLines) expect(() => JSON.parse(line)).not.toThrow();
     const all = logLines.join('\n');
-    const phi = (await db.query("SELECT DISTINCT resource->'name'->0->>'family' AS f, resource->'identifier'->0->>'value' AS mrn, resource->>'birthDate' AS dob FROM fhir_resource_current WHERE resource_type = 'Patient'")).rows;
+    const phi = (
+      await db.query(
+        "SELECT DISTINCT resource->'name'->0->>'family' AS f, resource->'identifier'->0->>'value' AS mrn, resource->>'birthDate' AS dob FROM fhir_resource_current WHERE resource_type = 'Patient'",
+      )
+    ).rows;
     expect(phi.length).toBeGreaterThan(10);
     for (const row of phi) {
       expect(all).not.toContain(row.f);

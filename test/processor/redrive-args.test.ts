@@ -3,7 +3,18 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfigurationError } from '../../lib/processor/config';
 import {
-  currentValidator, DEFAULT_BATCH_SIZE, originalPartitionKey, parseRedriveArgs, parseSince, progressLine, QUARANTINE_REASONS, redriveArgs, redriveOptions, RedriveSummary, safeMessage, validatorBuild,
+  currentValidator,
+  DEFAULT_BATCH_SIZE,
+  originalPartitionKey,
+  parseRedriveArgs,
+  parseSince,
+  progressLine,
+  QUARANTINE_REASONS,
+  redriveArgs,
+  redriveOptions,
+  RedriveSummary,
+  safeMessage,
+  validatorBuild,
 } from '../../lib/processor/redrive';
 
 const refusal = (work: () => unknown): string => {
@@ -18,41 +29,91 @@ const refusal = (work: () => unknown): string => {
 
 describe('re-drive flags (the task command and scripts/redrive.ts share them)', () => {
   test('the stable quarantine codes, each once', () => {
-    expect(QUARANTINE_REASONS).toEqual(['TOO_LARGE', 'NOT_UTF8', 'NOT_JSON', 'NOT_A_RESOURCE', 'UNSUPPORTED_RESOURCE_TYPE', 'INVALID_FHIR', 'UNSTORABLE']);
+    expect(QUARANTINE_REASONS).toEqual([
+      'TOO_LARGE',
+      'NOT_UTF8',
+      'NOT_JSON',
+      'NOT_A_RESOURCE',
+      'UNSUPPORTED_RESOURCE_TYPE',
+      'INVALID_FHIR',
+      'UNSTORABLE',
+    ]);
   });
 
   test('defaults, and every flag parsed', () => {
-    expect(parseRedriveArgs([])).toEqual({ reason: undefined, since: undefined, dryRun: false, limit: undefined, batchSize: DEFAULT_BATCH_SIZE });
-    expect(parseRedriveArgs(['--reason', 'INVALID_FHIR', '--since', '2026-05-01', '--dry-run', '--limit', '50', '--batch-size', '25'])).toEqual({
-      reason: 'INVALID_FHIR', since: new Date('2026-05-01T00:00:00Z'), dryRun: true, limit: 50, batchSize: 25,
+    expect(parseRedriveArgs([])).toEqual({
+      reason: undefined,
+      since: undefined,
+      dryRun: false,
+      limit: undefined,
+      batchSize: DEFAULT_BATCH_SIZE,
+    });
+    expect(
+      parseRedriveArgs(['--reason', 'INVALID_FHIR', '--since', '2026-05-01', '--dry-run', '--limit', '50', '--batch-size', '25']),
+    ).toEqual({
+      reason: 'INVALID_FHIR',
+      since: new Date('2026-05-01T00:00:00Z'),
+      dryRun: true,
+      limit: 50,
+      batchSize: 25,
     });
     expect(parseRedriveArgs(['--help'])).toBeUndefined();
   });
 
   test('the command scripts/redrive.ts passes to the task parses back to the same options', () => {
     const options = redriveOptions({ reason: 'TOO_LARGE', since: '2026-05-01T12:30:00+01:00', dryRun: true, limit: 7, batchSize: 3 });
-    expect(redriveArgs(options)).toEqual(['--reason', 'TOO_LARGE', '--since', '2026-05-01T11:30:00.000Z', '--dry-run', '--limit', '7', '--batch-size', '3']);
+    expect(redriveArgs(options)).toEqual([
+      '--reason',
+      'TOO_LARGE',
+      '--since',
+      '2026-05-01T11:30:00.000Z',
+      '--dry-run',
+      '--limit',
+      '7',
+      '--batch-size',
+      '3',
+    ]);
     expect(parseRedriveArgs(redriveArgs(options))).toEqual(options);
     expect(redriveArgs(redriveOptions({}))).toEqual(['--batch-size', '100']);
   });
 
   test('usage errors name the flag and what is allowed, in one line', () => {
-    expect(refusal(() => parseRedriveArgs(['--reason', 'invalid_fhir']))).toBe(`--reason "invalid_fhir" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`);
+    expect(refusal(() => parseRedriveArgs(['--reason', 'invalid_fhir']))).toBe(
+      `--reason "invalid_fhir" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`,
+    );
     expect(refusal(() => parseRedriveArgs(['--reason']))).toMatch(/^Option '--reason <value>' argument missing$/);
     expect(refusal(() => parseRedriveArgs(['--force']))).toMatch(/^Unknown option '--force'/);
     expect(refusal(() => parseRedriveArgs(['INVALID_FHIR']))).toMatch(/^Unexpected argument 'INVALID_FHIR'/);
     expect(refusal(() => parseRedriveArgs(['--limit', '0']))).toBe('--limit must be a whole number from 1 to 9007199254740991, not "0"');
-    expect(refusal(() => parseRedriveArgs(['--limit', '1e3']))).toBe('--limit must be a whole number from 1 to 9007199254740991, not "1e3"');
-    expect(refusal(() => parseRedriveArgs(['--batch-size', '1001']))).toBe('--batch-size must be a whole number from 1 to 1000, not "1001"');
-    for (const message of [refusal(() => parseRedriveArgs(['--reason', 'X'])), refusal(() => parseRedriveArgs(['--since', 'yesterday']))]) expect(message).not.toContain('\n');
+    expect(refusal(() => parseRedriveArgs(['--limit', '1e3']))).toBe(
+      '--limit must be a whole number from 1 to 9007199254740991, not "1e3"',
+    );
+    expect(refusal(() => parseRedriveArgs(['--batch-size', '1001']))).toBe(
+      '--batch-size must be a whole number from 1 to 1000, not "1001"',
+    );
+    for (const message of [refusal(() => parseRedriveArgs(['--reason', 'X'])), refusal(() => parseRedriveArgs(['--since', 'yesterday']))])
+      expect(message).not.toContain('\n');
   });
 
   test('--since: a real calendar date (UTC midnight) or a date-time with a zone; anything else is refused, never guessed', () => {
     expect(parseSince('2024-02-29')).toEqual(new Date('2024-02-29T00:00:00Z'));
     expect(parseSince('2026-05-01T12:00Z')).toEqual(new Date('2026-05-01T12:00:00Z'));
     expect(parseSince('2026-05-01T12:00:00.250-05:00')).toEqual(new Date('2026-05-01T17:00:00.250Z'));
-    for (const bad of ['2023-02-29', '2026-02-30', '2026-13-01', '2026-05-01T12:00:00', '2026-05-01T24:00:00Z', '2026-05-01T12:60Z', '2026-05-01T12:00:00+15:00', '01/05/2026', '1714560000', '']) {
-      expect(refusal(() => parseSince(bad))).toBe(`--since "${bad}" is not an ISO-8601 date or date-time with a zone: use e.g. 2026-05-01 or 2026-05-01T12:00:00Z`);
+    for (const bad of [
+      '2023-02-29',
+      '2026-02-30',
+      '2026-13-01',
+      '2026-05-01T12:00:00',
+      '2026-05-01T24:00:00Z',
+      '2026-05-01T12:60Z',
+      '2026-05-01T12:00:00+15:00',
+      '01/05/2026',
+      '1714560000',
+      '',
+    ]) {
+      expect(refusal(() => parseSince(bad))).toBe(
+        `--since "${bad}" is not an ISO-8601 date or date-time with a zone: use e.g. 2026-05-01 or 2026-05-01T12:00:00Z`,
+      );
     }
   });
 });
@@ -62,14 +123,19 @@ describe('re-drive helpers', () => {
     const row = { partition_key: 'p-1', partition_key_raw: null, reason_code: 'INVALID_FHIR', detail: 'x' };
     expect(originalPartitionKey(row)).toBe('p-1');
     expect(originalPartitionKey({ ...row, partition_key: 'a\\u0000b', partition_key_raw: Buffer.from('a\u0000b') })).toBe('a\u0000b');
-    const hex = { partition_key: `hex:${Buffer.from('évil-7').toString('hex')}`, partition_key_raw: null, reason_code: 'UNSTORABLE', detail: 'database refused the record and its quarantine row (SQLSTATE 23514); partition key hex-encoded' };
+    const hex = {
+      partition_key: `hex:${Buffer.from('évil-7').toString('hex')}`,
+      partition_key_raw: null,
+      reason_code: 'UNSTORABLE',
+      detail: 'database refused the record and its quarantine row (SQLSTATE 23514); partition key hex-encoded',
+    };
     expect(originalPartitionKey(hex)).toBe('évil-7');
     // A producer's own key that merely looks like hex is kept as it is.
     expect(originalPartitionKey({ ...hex, reason_code: 'INVALID_FHIR' })).toBe(hex.partition_key);
     expect(originalPartitionKey({ ...hex, detail: 'database rejected the record (SQLSTATE 22P05)' })).toBe(hex.partition_key);
   });
 
-  test('the validator id changes with the validator\'s code and with MAX_RECORD_BYTES, not with source maps or the folder', () => {
+  test("the validator id changes with the validator's code and with MAX_RECORD_BYTES, not with source maps or the folder", () => {
     const dirs: string[] = [];
     const tree = (files: Record<string, string>) => {
       const dir = mkdtempSync(join(tmpdir(), 'validator-build-'));

@@ -13,8 +13,13 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
 
   const start = (stream: string, workerId: string) => stack.spawnProcessor(stream, workerId);
 
-  const leases = async (stream: string) => (await db.query(
-    'SELECT shard_id, owner, completed, expires_at > now() AS live FROM shard_lease WHERE stream_name = $1 ORDER BY shard_id', [stream])).rows;
+  const leases = async (stream: string) =>
+    (
+      await db.query(
+        'SELECT shard_id, owner, completed, expires_at > now() AS live FROM shard_lease WHERE stream_name = $1 ORDER BY shard_id',
+        [stream],
+      )
+    ).rows;
 
   beforeAll(async () => {
     stack = await startStack();
@@ -27,12 +32,16 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     await stack.createStream(stream, 4);
     const a = start(stream, 'worker-a');
     const b = start(stream, 'worker-b');
-    const split = await waitFor('an even split', async () => {
-      const rows = await leases(stream);
-      const owners = rows.filter((r) => r.live).map((r) => r.owner);
-      const byOwner = { a: owners.filter((o) => o === 'worker-a').length, b: owners.filter((o) => o === 'worker-b').length };
-      return rows.length === 4 && byOwner.a === 2 && byOwner.b === 2 ? byOwner : undefined;
-    }, 60_000);
+    const split = await waitFor(
+      'an even split',
+      async () => {
+        const rows = await leases(stream);
+        const owners = rows.filter((r) => r.live).map((r) => r.owner);
+        const byOwner = { a: owners.filter((o) => o === 'worker-a').length, b: owners.filter((o) => o === 'worker-b').length };
+        return rows.length === 4 && byOwner.a === 2 && byOwner.b === 2 ? byOwner : undefined;
+      },
+      60_000,
+    );
     expect(split).toEqual({ a: 2, b: 2 });
 
     await putRecords(kinesis.client, stream, validSamples(400, { runId: 'split1' }));
@@ -40,15 +49,19 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
 
     a.child.kill('SIGKILL');
     await a.exited;
-    const takeover = await waitFor('worker-b holds all shards', async () => {
-      const rows = await leases(stream);
-      return rows.every((r) => r.owner === 'worker-b' && r.live) ? rows.length : undefined;
-    }, 30_000);
+    const takeover = await waitFor(
+      'worker-b holds all shards',
+      async () => {
+        const rows = await leases(stream);
+        return rows.every((r) => r.owner === 'worker-b' && r.live) ? rows.length : undefined;
+      },
+      30_000,
+    );
     expect(takeover).toBe(4);
 
     await putRecords(kinesis.client, stream, validSamples(400, { runId: 'split2' }));
     await waitFor('all 800', async () => ((await counts(db)).history >= 800 ? true : undefined));
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1", [stream]);
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream]);
     expect(rows[0].n).toBe(800);
 
     // SIGTERM: the survivor finishes, releases its leases and exits 0.
@@ -64,7 +77,9 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     const records = validSamples(20_000, { runId: 'crash', patients: 2_000, seed: 99 });
     // Paced producer; the last 1,000 records wait until every kill is done, so no kill can land after the last record.
     let releaseLast!: () => void;
-    const lastGate = new Promise<void>((resolve) => { releaseLast = resolve; });
+    const lastGate = new Promise<void>((resolve) => {
+      releaseLast = resolve;
+    });
     const producing = (async () => {
       for (let i = 0; i < records.length; i += 1_000) {
         if (i + 1_000 >= records.length) await lastGate;
@@ -72,16 +87,22 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
-    const done = async () => (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
+    const done = async () =>
+      (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
     let proc = start(stream, 'crashy-0');
     const kills: Array<{ atStart: number; atKill: number; afterKill: number }> = [];
     for (let k = 1; k <= 8; k++) {
       // Kill once this incarnation has committed (the count moved since it started) and the run has passed k x 2,000.
       const atStart = await done();
-      const atKill = await waitFor(`progress past ${k * 2_000}`, async () => {
-        const n = await done();
-        return n > atStart && n >= k * 2_000 ? n : undefined;
-      }, 90_000, 25);
+      const atKill = await waitFor(
+        `progress past ${k * 2_000}`,
+        async () => {
+          const n = await done();
+          return n > atStart && n >= k * 2_000 ? n : undefined;
+        },
+        90_000,
+        25,
+      );
       proc.child.kill('SIGKILL');
       await proc.exited;
       kills.push({ atStart, atKill, afterKill: await done() });
@@ -99,14 +120,20 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
       expect(kill.atKill).toBeGreaterThan(kill.atStart);
       expect(kill.afterKill).toBeLessThan(20_000);
     }
-    const history = await db.query(`SELECT count(*)::int AS rows, count(DISTINCT (resource_type, resource_id, version_id))::int AS keys
-      FROM fhir_resource_history WHERE stream_name = $1`, [stream]);
+    const history = await db.query(
+      `SELECT count(*)::int AS rows, count(DISTINCT (resource_type, resource_id, version_id))::int AS keys
+      FROM fhir_resource_history WHERE stream_name = $1`,
+      [stream],
+    );
     expect(history.rows[0]).toEqual({ rows: 20_000, keys: 20_000 });
     // Exactly once also for the audit trail: one "written" event per record, none duplicated by a replay.
     const audit = await db.query(`SELECT outcome, count(*)::int AS n FROM audit_event WHERE stream_name = $1 GROUP BY 1`, [stream]);
     expect(audit.rows).toEqual([{ outcome: 'written', n: 20_000 }]);
     const expectedKeys = new Set(records.map((r) => (r.expect.kind === 'valid' ? r.expect.key : '')));
-    const stored = await db.query(`SELECT resource_type || '/' || resource_id || '/' || version_id AS k FROM fhir_resource_history WHERE stream_name = $1`, [stream]);
+    const stored = await db.query(
+      `SELECT resource_type || '/' || resource_id || '/' || version_id AS k FROM fhir_resource_history WHERE stream_name = $1`,
+      [stream],
+    );
     expect(new Set(stored.rows.map((r) => r.k))).toEqual(expectedKeys);
   });
 
@@ -115,14 +142,23 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     await stack.createStream(stream, 2);
     const proc = start(stream, 'db-restart');
     await putRecords(kinesis.client, stream, validSamples(1_000, { runId: 'dbr1' }));
-    await waitFor('first batch', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n > 0 ? true : undefined));
+    await waitFor('first batch', async () =>
+      (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n > 0
+        ? true
+        : undefined,
+    );
     await stack.restartPostgres(3_000);
     db = stack.db;
     await putRecords(kinesis.client, stream, validSamples(1_000, { runId: 'dbr2' }));
-    const n = await waitFor('2,000 persisted after restart', async () => {
-      const c = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
-      return c >= 2_000 ? c : undefined;
-    }, 120_000);
+    const n = await waitFor(
+      '2,000 persisted after restart',
+      async () => {
+        const c = (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0]
+          .n as number;
+        return c >= 2_000 ? c : undefined;
+      },
+      120_000,
+    );
     expect(n).toBe(2_000);
     expect(proc.logs.some((l) => l.includes('database unavailable') || l.includes('coordination cycle failed'))).toBe(true);
     proc.child.kill('SIGTERM');
@@ -134,19 +170,40 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     await stack.createStream(stream, 1);
     const proc = start(stream, 'resharder');
     await putRecords(kinesis.client, stream, validSamples(300, { runId: 'rs1' }));
-    await waitFor('parent records', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 300 ? true : undefined));
+    await waitFor('parent records', async () =>
+      (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 300
+        ? true
+        : undefined,
+    );
     const parent = (await kinesis.client.send(new ListShardsCommand({ StreamName: stream }))).Shards![0];
-    await kinesis.client.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: parent.ShardId, NewStartingHashKey: (BigInt(2) ** BigInt(127)).toString() }));
+    await kinesis.client.send(
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: parent.ShardId,
+        NewStartingHashKey: (BigInt(2) ** BigInt(127)).toString(),
+      }),
+    );
     await new Promise((r) => setTimeout(r, 200));
     await putRecords(kinesis.client, stream, validSamples(300, { runId: 'rs2' }));
-    await waitFor('children records', async () => ((await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 600 ? true : undefined), 60_000);
+    await waitFor(
+      'children records',
+      async () =>
+        (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n >= 600
+          ? true
+          : undefined,
+      60_000,
+    );
     const rows = await leases(stream);
     expect(rows).toHaveLength(3);
     expect(rows.find((r) => r.shard_id === parent.ShardId)!.completed).toBe(true);
     // Every child's first record was written after the parent's last.
-    const order = await db.query(`SELECT shard_id, min(ingested_at) AS first, max(ingested_at) AS last FROM fhir_resource_history WHERE stream_name = $1 GROUP BY 1`, [stream]);
+    const order = await db.query(
+      `SELECT shard_id, min(ingested_at) AS first, max(ingested_at) AS last FROM fhir_resource_history WHERE stream_name = $1 GROUP BY 1`,
+      [stream],
+    );
     const parentRow = order.rows.find((r) => r.shard_id === parent.ShardId)!;
-    for (const child of order.rows.filter((r) => r.shard_id !== parent.ShardId)) expect(child.first.getTime()).toBeGreaterThanOrEqual(parentRow.last.getTime());
+    for (const child of order.rows.filter((r) => r.shard_id !== parent.ShardId))
+      expect(child.first.getTime()).toBeGreaterThanOrEqual(parentRow.last.getTime());
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });

@@ -23,12 +23,21 @@ const STARTED = new Date('2026-11-22T03:00:07Z');
 async function write(c: Client, from: number, n: number, last: string, runId: string): Promise<void> {
   const args = [from, n, last, runId];
   const ts = `($3::timestamptz - (($1 + $2 - 1 - i) * interval '1 minute'))`;
-  await c.query(`INSERT INTO fhir_resource_history (resource_type, resource_id, version_id, last_updated, patient_id, resource, stream_name, shard_id, sequence_number, ingested_at, content_hash)
-    SELECT 'Patient', $4 || '-' || i, '1', now(), 'p' || i, '{"resourceType":"Patient"}', 's', 'shard-0', i::text, ${ts}, sha256(($4 || i)::bytea) FROM generate_series($1::int, $1 + $2 - 1) AS i`, args);
-  await c.query(`INSERT INTO fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, resource, updated_at)
-    SELECT 'Patient', $4 || '-' || i, '1', now(), 'p' || i, '{"resourceType":"Patient"}', ${ts} FROM generate_series($1::int, $1 + $2 - 1) AS i`, args);
-  await c.query(`INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, stream_name, shard_id, sequence_number, occurred_at)
-    SELECT 'test', 'persist', 'written', 'Patient', $4 || '-' || i, 's', 'shard-0', i::text, ${ts} FROM generate_series($1::int, $1 + $2 - 1) AS i`, args);
+  await c.query(
+    `INSERT INTO fhir_resource_history (resource_type, resource_id, version_id, last_updated, patient_id, resource, stream_name, shard_id, sequence_number, ingested_at, content_hash)
+    SELECT 'Patient', $4 || '-' || i, '1', now(), 'p' || i, '{"resourceType":"Patient"}', 's', 'shard-0', i::text, ${ts}, sha256(($4 || i)::bytea) FROM generate_series($1::int, $1 + $2 - 1) AS i`,
+    args,
+  );
+  await c.query(
+    `INSERT INTO fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, resource, updated_at)
+    SELECT 'Patient', $4 || '-' || i, '1', now(), 'p' || i, '{"resourceType":"Patient"}', ${ts} FROM generate_series($1::int, $1 + $2 - 1) AS i`,
+    args,
+  );
+  await c.query(
+    `INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, stream_name, shard_id, sequence_number, occurred_at)
+    SELECT 'test', 'persist', 'written', 'Patient', $4 || '-' || i, 's', 'shard-0', i::text, ${ts} FROM generate_series($1::int, $1 + $2 - 1) AS i`,
+    args,
+  );
 }
 
 describe('restore drill verify (migration 12, real PostgreSQL)', () => {
@@ -43,7 +52,18 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
   beforeAll(async () => {
     pg = await startPostgres();
     const quiet = createLogger('drill-verify-test', 'silent', new Writable({ write: (_c, _e, cb) => cb() }));
-    await runMigrations(loadMigrationConfig({ AWS_REGION: 'eu-west-2', DB_HOST: '127.0.0.1', DB_PORT: String(pg.port), DB_NAME: 'fhir', DB_USER: 'postgres', DB_PASSWORD: pg.password, DB_SSL_MODE: 'disable' }), quiet);
+    await runMigrations(
+      loadMigrationConfig({
+        AWS_REGION: 'eu-west-2',
+        DB_HOST: '127.0.0.1',
+        DB_PORT: String(pg.port),
+        DB_NAME: 'fhir',
+        DB_USER: 'postgres',
+        DB_PASSWORD: pg.password,
+        DB_SSL_MODE: 'disable',
+      }),
+      quiet,
+    );
     admin = await pg.client();
     // No rds_iam locally: the drill login gets a password here, as the test's stand-in for its IAM token.
     await admin.query(`ALTER ROLE ${DRILL_DB_USER} PASSWORD '${DRILL_PASSWORD}'`);
@@ -73,12 +93,22 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
   test('the drill login can call the summary function and nothing else: no table, no other role', async () => {
     const c = await drill('fhir');
     try {
-      for (const table of ['fhir_resource_history', 'fhir_resource_current', 'quarantined_record', 'audit_event', 'shard_checkpoint', 'shard_lease', 'schema_migrations']) {
+      for (const table of [
+        'fhir_resource_history',
+        'fhir_resource_current',
+        'quarantined_record',
+        'audit_event',
+        'shard_checkpoint',
+        'shard_lease',
+        'schema_migrations',
+      ]) {
         await expect(c.query(`SELECT * FROM ${table} LIMIT 1`)).rejects.toThrow(/permission denied/);
       }
       await expect(c.query('SET ROLE fhir_writer')).rejects.toThrow(/permission denied/);
       await expect(c.query(`SET ROLE ${PROCESSOR_DB_USER}`)).rejects.toThrow(/permission denied/);
-      const roles = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = current_user");
+      const roles = await c.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = current_user',
+      );
       expect(roles.rows).toEqual([{ n: 0 }]);
       // Aggregates only: the function's result has exactly these columns.
       const result = await c.query(`SELECT * FROM ${RESTORE_DRILL_FUNCTION}($1, $2)`, [CUTOFF, STARTED]);
@@ -142,9 +172,14 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
     }
     const [d, l] = [await drill('damaged'), await drill('fhir')];
     try {
-      const comparison = compareSummaries(await querySummary(d, CUTOFF, STARTED), await querySummary(l, CUTOFF, STARTED), { cutoff: CUTOFF, startedAt: STARTED });
+      const comparison = compareSummaries(await querySummary(d, CUTOFF, STARTED), await querySummary(l, CUTOFF, STARTED), {
+        cutoff: CUTOFF,
+        startedAt: STARTED,
+      });
       expect(comparison.ok).toBe(false);
-      expect(comparison.problems).toEqual(['fhir_resource_history: 59 rows up to 2026-11-22T02:51:29.000Z in the restored copy, 60 in the live database']);
+      expect(comparison.problems).toEqual([
+        'fhir_resource_history: 59 rows up to 2026-11-22T02:51:29.000Z in the restored copy, 60 in the live database',
+      ]);
     } finally {
       await Promise.all([d.end(), l.end()]);
     }
@@ -153,13 +188,21 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
   test('fhir_resource_current: more rows in the restore than live, or fewer untouched since the cutoff, are refused', () => {
     const t = (table: string, rows: number, rowsToCutoff: number) => ({ table, rows, rowsToCutoff });
     const base = [t('fhir_resource_history', 10, 10), t('quarantined_record', 0, 0), t('audit_event', 10, 10)];
-    const found = compareSummaries([...base, t('fhir_resource_current', 12, 8)], [...base, t('fhir_resource_current', 11, 9)], { cutoff: CUTOFF, startedAt: STARTED });
+    const found = compareSummaries([...base, t('fhir_resource_current', 12, 8)], [...base, t('fhir_resource_current', 11, 9)], {
+      cutoff: CUTOFF,
+      startedAt: STARTED,
+    });
     expect(found.problems).toEqual([
       'fhir_resource_current: 12 rows in the restored copy, more than the 11 of the live database',
       'fhir_resource_current: 8 rows last written up to 2026-11-22T02:51:29.000Z in the restored copy, fewer than the 9 of the live database',
     ]);
     // Empty on both sides: nothing to lose, RPO 0.
-    const empty = [t('fhir_resource_history', 0, 0), t('quarantined_record', 0, 0), t('audit_event', 0, 0), t('fhir_resource_current', 0, 0)];
+    const empty = [
+      t('fhir_resource_history', 0, 0),
+      t('quarantined_record', 0, 0),
+      t('audit_event', 0, 0),
+      t('fhir_resource_current', 0, 0),
+    ];
     expect(compareSummaries(empty, empty, { cutoff: CUTOFF, startedAt: STARTED })).toMatchObject({ ok: true, rpoSeconds: 0 });
   });
 });

@@ -8,13 +8,27 @@ import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Writable } from 'stream';
 import {
-  DBInstance, DBInstanceNotFoundFault, DeleteDBInstanceCommand, DescribeDBInstancesCommand, InvalidDBInstanceStateFault, RDSClient,
-  RestoreDBInstanceToPointInTimeCommand, RestoreDBInstanceToPointInTimeCommandInput,
+  DBInstance,
+  DBInstanceNotFoundFault,
+  DeleteDBInstanceCommand,
+  DescribeDBInstancesCommand,
+  InvalidDBInstanceStateFault,
+  RDSClient,
+  RestoreDBInstanceToPointInTimeCommand,
+  RestoreDBInstanceToPointInTimeCommandInput,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createLogger } from '../../lib/processor/logger';
 import {
-  DEFAULT_SETTINGS, DrillDeps, DrillSettings, drillInstanceId, isDrillInstanceId, loadDrillConfig, resultLine, runRestoreDrill, sweepLeftovers,
+  DEFAULT_SETTINGS,
+  DrillDeps,
+  DrillSettings,
+  drillInstanceId,
+  isDrillInstanceId,
+  loadDrillConfig,
+  resultLine,
+  runRestoreDrill,
+  sweepLeftovers,
 } from '../../lib/processor/restore-drill';
 import { DrillOutcome, EmfDrillMetrics, RESTORE_DRILL_METRICS } from '../../lib/processor/restore-drill-metrics';
 import type { TableSummary } from '../../lib/processor/restore-drill-verify';
@@ -35,7 +49,8 @@ const settings: DrillSettings = {
 };
 
 const notFound = (id: string) => new DBInstanceNotFoundFault({ message: `DBInstance ${id} not found.`, $metadata: {} });
-const invalidState = (id: string, status: string) => new InvalidDBInstanceStateFault({ message: `Instance ${id} is not in available state (${status}).`, $metadata: {} });
+const invalidState = (id: string, status: string) =>
+  new InvalidDBInstanceStateFault({ message: `Instance ${id} is not in available state (${status}).`, $metadata: {} });
 
 const sourceInstance = (overrides: Partial<DBInstance> = {}): DBInstance => ({
   DBInstanceIdentifier: SOURCE,
@@ -86,7 +101,12 @@ class FakeRds {
     });
     rdsMock.on(RestoreDBInstanceToPointInTimeCommand).callsFake((input: RestoreDBInstanceToPointInTimeCommandInput) => {
       this.events.push('restore');
-      const created: DBInstance = { DBInstanceIdentifier: input.TargetDBInstanceIdentifier, DBInstanceStatus: 'creating', Endpoint: { Address: 'restored.db.internal', Port: 5432 }, TagList: input.Tags };
+      const created: DBInstance = {
+        DBInstanceIdentifier: input.TargetDBInstanceIdentifier,
+        DBInstanceStatus: 'creating',
+        Endpoint: { Address: 'restored.db.internal', Port: 5432 },
+        TagList: input.Tags,
+      };
       if (this.restoreFault) {
         if (this.restoreFault.afterCreating) this.instances.set(input.TargetDBInstanceIdentifier!, created);
         throw this.restoreFault.error;
@@ -105,10 +125,25 @@ class FakeRds {
   }
 }
 
-const table = (name: string, rows: number, rowsToCutoff: number, newest?: string): TableSummary => ({ table: name, rows, rowsToCutoff, ...(newest ? { newestAsOf: new Date(newest) } : {}) });
+const table = (name: string, rows: number, rowsToCutoff: number, newest?: string): TableSummary => ({
+  table: name,
+  rows,
+  rowsToCutoff,
+  ...(newest ? { newestAsOf: new Date(newest) } : {}),
+});
 /** What the restored copy holds at the restore point, and the live database a little later. */
-const RESTORED = [table('fhir_resource_history', 1000, 990, '2026-11-22T02:56:00Z'), table('fhir_resource_current', 400, 398, '2026-11-22T02:56:00Z'), table('quarantined_record', 5, 5, '2026-11-22T01:00:00Z'), table('audit_event', 1005, 995, '2026-11-22T02:56:00Z')];
-const LIVE = [table('fhir_resource_history', 1040, 990, '2026-11-22T02:59:40Z'), table('fhir_resource_current', 410, 396, '2026-11-22T02:59:40Z'), table('quarantined_record', 5, 5, '2026-11-22T01:00:00Z'), table('audit_event', 1045, 995, '2026-11-22T02:59:40Z')];
+const RESTORED = [
+  table('fhir_resource_history', 1000, 990, '2026-11-22T02:56:00Z'),
+  table('fhir_resource_current', 400, 398, '2026-11-22T02:56:00Z'),
+  table('quarantined_record', 5, 5, '2026-11-22T01:00:00Z'),
+  table('audit_event', 1005, 995, '2026-11-22T02:56:00Z'),
+];
+const LIVE = [
+  table('fhir_resource_history', 1040, 990, '2026-11-22T02:59:40Z'),
+  table('fhir_resource_current', 410, 396, '2026-11-22T02:59:40Z'),
+  table('quarantined_record', 5, 5, '2026-11-22T01:00:00Z'),
+  table('audit_event', 1045, 995, '2026-11-22T02:59:40Z'),
+];
 
 interface Harness {
   readonly deps: DrillDeps;
@@ -123,9 +158,16 @@ function harness(rds: FakeRds, summarize?: (host: string, attempt: number) => Ta
   const summarized: Harness['summarized'] = [];
   const logs: string[] = [];
   const attempts = new Map<string, number>();
-  const sink = new Writable({ write(chunk, _e, cb) { logs.push(JSON.parse(String(chunk)).msg); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      logs.push(JSON.parse(String(chunk)).msg);
+      cb();
+    },
+  });
   return {
-    outcomes, summarized, logs,
+    outcomes,
+    summarized,
+    logs,
     deps: {
       rds: new RDSClient({ region: 'eu-west-2' }),
       async summarize(endpoint, cutoff, asOf) {
@@ -136,10 +178,16 @@ function harness(rds: FakeRds, summarize?: (host: string, attempt: number) => Ta
         if (summarize) return summarize(endpoint.host, attempt);
         return endpoint.host.startsWith('restored') ? RESTORED : LIVE;
       },
-      metrics: { async outcome(o) { outcomes.push(o); } },
+      metrics: {
+        async outcome(o) {
+          outcomes.push(o);
+        },
+      },
       logger: createLogger('drill-test', 'info', sink),
       now: () => new Date(now),
-      sleep: async (ms) => { now += ms; },
+      sleep: async (ms) => {
+        now += ms;
+      },
     },
   };
 }
@@ -156,7 +204,14 @@ describe('restore drill orchestration', () => {
   test('happy path: restores the latest restorable time into a tagged, private, single-AZ copy, waits, verifies both sides, records RPO/RTO, deletes', async () => {
     const h = harness(rds);
     const report = await runRestoreDrill(settings, h.deps);
-    expect(report).toMatchObject({ ok: true, targetInstance: TARGET, cleanup: 'deleted', restorePoint: '2026-11-22T02:56:29.000Z', cutoff: '2026-11-22T02:51:29.000Z', targetsMet: true });
+    expect(report).toMatchObject({
+      ok: true,
+      targetInstance: TARGET,
+      cleanup: 'deleted',
+      restorePoint: '2026-11-22T02:56:29.000Z',
+      cutoff: '2026-11-22T02:51:29.000Z',
+      targetsMet: true,
+    });
 
     const restores = rdsMock.commandCalls(RestoreDBInstanceToPointInTimeCommand);
     expect(restores).toHaveLength(1);
@@ -177,14 +232,24 @@ describe('restore drill orchestration', () => {
       CopyTagsToSnapshot: false,
       EnableIAMDatabaseAuthentication: true,
       Tags: [
-        { Key: 'Project', Value: 'hipaa-fhir' }, { Key: 'EnvironmentSuffix', Value: 'prod' },
-        { Key: 'RestoreDrillSource', Value: SOURCE }, { Key: 'ExpiresAt', Value: '2026-11-22T15:00:07Z' },
+        { Key: 'Project', Value: 'hipaa-fhir' },
+        { Key: 'EnvironmentSuffix', Value: 'prod' },
+        { Key: 'RestoreDrillSource', Value: SOURCE },
+        { Key: 'ExpiresAt', Value: '2026-11-22T15:00:07Z' },
       ],
     });
 
     // Waited through every state, with a progress line for each change; verified only once available.
-    expect(rds.events).toEqual(['restore', 'describe:creating', 'describe:creating', 'describe:backing-up', 'describe:available',
-      'summarize:restored.db.internal', 'summarize:live.db.internal', `delete:${TARGET}`]);
+    expect(rds.events).toEqual([
+      'restore',
+      'describe:creating',
+      'describe:creating',
+      'describe:backing-up',
+      'describe:available',
+      'summarize:restored.db.internal',
+      'summarize:live.db.internal',
+      `delete:${TARGET}`,
+    ]);
     expect(h.logs.filter((l) => l.startsWith('restore: '))).toEqual([
       `restore: ${SOURCE} at 2026-11-22T02:56:29.000Z into ${TARGET}`,
       `restore: ${TARGET} is creating after 0 min`,
@@ -199,14 +264,20 @@ describe('restore drill orchestration', () => {
     // RTO: three 30 s polls of virtual time; RPO: the live database had writes after the newest restored row (02:56:00).
     expect(h.outcomes).toEqual([{ sourceInstance: SOURCE, succeeded: true, rpoSeconds: 247, rtoSeconds: 90 }]);
     expect(deleteCalls()).toEqual([{ DBInstanceIdentifier: TARGET, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }]);
-    expect(resultLine(report)).toBe(`restore drill OK: ${SOURCE} restored to 2026-11-22T02:56:29.000Z as ${TARGET}, counts equal up to 2026-11-22T02:51:29.000Z; RPO 4.1 min, RTO 1.5 min, within targets; temporary instance deleted`);
+    expect(resultLine(report)).toBe(
+      `restore drill OK: ${SOURCE} restored to 2026-11-22T02:56:29.000Z as ${TARGET}, counts equal up to 2026-11-22T02:51:29.000Z; RPO 4.1 min, RTO 1.5 min, within targets; temporary instance deleted`,
+    );
   });
 
   test('failure while waiting (the restore ends incompatible-restore): the instance is still deleted and the drill reports the step', async () => {
     rds.targetStatuses = ['creating', 'creating', 'incompatible-restore'];
     const h = harness(rds);
     const report = await runRestoreDrill(settings, h.deps);
-    expect(report).toMatchObject({ ok: false, cleanup: 'deleted', reason: `wait for ${TARGET}: ${TARGET} is incompatible-restore: the restore cannot complete` });
+    expect(report).toMatchObject({
+      ok: false,
+      cleanup: 'deleted',
+      reason: `wait for ${TARGET}: ${TARGET} is incompatible-restore: the restore cannot complete`,
+    });
     // The fault happened mid-wait: after the restore was sent and while the instance was creating.
     expect(rds.events).toEqual(['restore', 'describe:creating', 'describe:creating', 'describe:incompatible-restore', `delete:${TARGET}`]);
     expect(h.outcomes).toEqual([{ sourceInstance: SOURCE, succeeded: false, rpoSeconds: undefined, rtoSeconds: undefined }]);
@@ -229,30 +300,43 @@ describe('restore drill orchestration', () => {
 
   test('failure in verify (the restored copy refuses the query): the instance is deleted and no RPO/RTO is recorded', async () => {
     const h = harness(rds, (host) => {
-      if (host.startsWith('restored')) throw Object.assign(new Error('permission denied for function restore_drill_summary'), { code: '42501' });
+      if (host.startsWith('restored'))
+        throw Object.assign(new Error('permission denied for function restore_drill_summary'), { code: '42501' });
       return LIVE;
     });
     const report = await runRestoreDrill(settings, h.deps);
-    expect(report).toMatchObject({ ok: false, cleanup: 'deleted', reason: `verify ${TARGET}: permission denied for function restore_drill_summary` });
+    expect(report).toMatchObject({
+      ok: false,
+      cleanup: 'deleted',
+      reason: `verify ${TARGET}: permission denied for function restore_drill_summary`,
+    });
     expect(rds.events.slice(-2)).toEqual(['summarize:restored.db.internal', `delete:${TARGET}`]);
     expect(h.outcomes).toEqual([{ sourceInstance: SOURCE, succeeded: false, rpoSeconds: undefined, rtoSeconds: undefined }]);
   });
 
   test('a restored instance not reachable at once is retried (transient errors only), then verified', async () => {
     const h = harness(rds, (host, attempt) => {
-      if (host.startsWith('restored') && attempt <= 2) throw Object.assign(new Error('connect ECONNREFUSED 10.40.3.7:5432'), { code: 'ECONNREFUSED' });
+      if (host.startsWith('restored') && attempt <= 2)
+        throw Object.assign(new Error('connect ECONNREFUSED 10.40.3.7:5432'), { code: 'ECONNREFUSED' });
       return host.startsWith('restored') ? RESTORED : LIVE;
     });
     const report = await runRestoreDrill(settings, h.deps);
     expect(report.ok).toBe(true);
-    expect(rds.events.filter((e) => e.startsWith('summarize:'))).toEqual(['summarize:restored.db.internal', 'summarize:restored.db.internal', 'summarize:restored.db.internal', 'summarize:live.db.internal']);
+    expect(rds.events.filter((e) => e.startsWith('summarize:'))).toEqual([
+      'summarize:restored.db.internal',
+      'summarize:restored.db.internal',
+      'summarize:restored.db.internal',
+      'summarize:live.db.internal',
+    ]);
   });
 
   test('a restored copy missing rows fails the comparison with the table and counts, and is deleted', async () => {
     const short = RESTORED.map((t) => (t.table === 'audit_event' ? { ...t, rowsToCutoff: 994 } : t));
     const h = harness(rds, (host) => (host.startsWith('restored') ? short : LIVE));
     const report = await runRestoreDrill(settings, h.deps);
-    expect(report.reason).toBe('compare: audit_event: 994 rows up to 2026-11-22T02:51:29.000Z in the restored copy, 995 in the live database');
+    expect(report.reason).toBe(
+      'compare: audit_event: 994 rows up to 2026-11-22T02:51:29.000Z in the restored copy, 995 in the live database',
+    );
     expect(report.cleanup).toBe('deleted');
     expect(report.comparison?.problems).toHaveLength(1);
   });
@@ -265,16 +349,27 @@ describe('restore drill orchestration', () => {
   });
 
   test('failure in restore before anything was created (access denied): the delete finds nothing, and the report says so', async () => {
-    rds.restoreFault = { error: Object.assign(new Error('not authorized to perform: rds:RestoreDBInstanceToPointInTime'), { name: 'AccessDenied' }), afterCreating: false };
+    rds.restoreFault = {
+      error: Object.assign(new Error('not authorized to perform: rds:RestoreDBInstanceToPointInTime'), { name: 'AccessDenied' }),
+      afterCreating: false,
+    };
     const report = await runRestoreDrill(settings, harness(rds).deps);
-    expect(report).toMatchObject({ ok: false, reason: 'restore: AccessDenied: not authorized to perform: rds:RestoreDBInstanceToPointInTime', cleanup: 'absent' });
+    expect(report).toMatchObject({
+      ok: false,
+      reason: 'restore: AccessDenied: not authorized to perform: rds:RestoreDBInstanceToPointInTime',
+      cleanup: 'absent',
+    });
     expect(deleteCalls()).toEqual([{ DBInstanceIdentifier: TARGET, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }]);
   });
 
   test('a live instance without automated backups fails before any restore, and nothing is deleted', async () => {
     rds.instances.set(SOURCE, sourceInstance({ LatestRestorableTime: undefined }));
     const report = await runRestoreDrill(settings, harness(rds).deps);
-    expect(report).toMatchObject({ ok: false, cleanup: 'not-needed', reason: `describe the live instance: ${SOURCE} has no latest restorable time: automated backups are off (BackupRetentionPeriod 0)` });
+    expect(report).toMatchObject({
+      ok: false,
+      cleanup: 'not-needed',
+      reason: `describe the live instance: ${SOURCE} has no latest restorable time: automated backups are off (BackupRetentionPeriod 0)`,
+    });
     expect(rdsMock.commandCalls(RestoreDBInstanceToPointInTimeCommand)).toHaveLength(0);
     expect(deleteCalls()).toEqual([]);
   });
@@ -284,7 +379,9 @@ describe('restore drill orchestration', () => {
     const h = harness(rds);
     const report = await runRestoreDrill(settings, h.deps);
     expect(report).toMatchObject({ ok: false, cleanup: 'left', rpoSeconds: 247, rtoSeconds: 90 });
-    expect(report.reason).toBe(`delete ${TARGET}: AccessDenied: not authorized to perform: rds:DeleteDBInstance; it carries ExpiresAt and the next drill's sweep deletes it`);
+    expect(report.reason).toBe(
+      `delete ${TARGET}: AccessDenied: not authorized to perform: rds:DeleteDBInstance; it carries ExpiresAt and the next drill's sweep deletes it`,
+    );
     expect(h.outcomes).toEqual([{ sourceInstance: SOURCE, succeeded: false, rpoSeconds: 247, rtoSeconds: 90 }]);
   });
 
@@ -299,13 +396,16 @@ describe('restore drill orchestration', () => {
 
 describe('the sweeper', () => {
   const instance = (id: string, tags: Record<string, string> | undefined, status = 'available'): DBInstance => ({
-    DBInstanceIdentifier: id, DBInstanceStatus: status, ...(tags ? { TagList: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
+    DBInstanceIdentifier: id,
+    DBInstanceStatus: status,
+    ...(tags ? { TagList: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
   });
 
   test('deletes only drill instances of this source whose ExpiresAt has passed, across pages', async () => {
     rdsMock.reset();
     const expired = { RestoreDrillSource: SOURCE, ExpiresAt: '2026-11-22T02:00:00Z' };
-    rdsMock.on(DescribeDBInstancesCommand)
+    rdsMock
+      .on(DescribeDBInstancesCommand)
       .resolvesOnce({
         DBInstances: [
           instance('hipaa-fhir-drill-prod-20261115030000', expired),
@@ -317,7 +417,10 @@ describe('the sweeper', () => {
       .resolvesOnce({
         DBInstances: [
           // Another environment whose suffix starts with this one's ("prod-2"): not of this drill's form.
-          instance('hipaa-fhir-drill-prod-2-20261115030000', { RestoreDrillSource: 'hipaa-fhir-db-prod-2', ExpiresAt: '2026-11-16T00:00:00Z' }),
+          instance('hipaa-fhir-drill-prod-2-20261115030000', {
+            RestoreDrillSource: 'hipaa-fhir-db-prod-2',
+            ExpiresAt: '2026-11-16T00:00:00Z',
+          }),
           instance('hipaa-fhir-drill-prod-20261108030000', undefined),
           instance('hipaa-fhir-drill-prod-20261101030000', { RestoreDrillSource: 'someone-else', ExpiresAt: '2026-11-02T00:00:00Z' }),
           instance('hipaa-fhir-drill-prod-20261025030000', expired, 'deleting'),
@@ -328,7 +431,9 @@ describe('the sweeper', () => {
     const h = harness(rds);
     const swept = await sweepLeftovers(settings, h.deps);
     expect(swept).toEqual(['hipaa-fhir-drill-prod-20261115030000']);
-    expect(deleteCalls()).toEqual([{ DBInstanceIdentifier: 'hipaa-fhir-drill-prod-20261115030000', SkipFinalSnapshot: true, DeleteAutomatedBackups: true }]);
+    expect(deleteCalls()).toEqual([
+      { DBInstanceIdentifier: 'hipaa-fhir-drill-prod-20261115030000', SkipFinalSnapshot: true, DeleteAutomatedBackups: true },
+    ]);
     expect(rdsMock.commandCalls(DescribeDBInstancesCommand)[1].args[0].input).toEqual({ Marker: 'page-2' });
     expect(h.logs.filter((l) => l.includes('left alone'))).toEqual([
       "sweep: hipaa-fhir-drill-prod-20261108030000 has the drill's name but not its RestoreDrillSource/ExpiresAt tags; left alone",
@@ -339,7 +444,14 @@ describe('the sweeper', () => {
   test('a drill sweeps before it restores', async () => {
     const rds = new FakeRds();
     rds.install();
-    rds.instances.set('hipaa-fhir-drill-prod-20261115030000', { DBInstanceIdentifier: 'hipaa-fhir-drill-prod-20261115030000', DBInstanceStatus: 'available', TagList: [{ Key: 'RestoreDrillSource', Value: SOURCE }, { Key: 'ExpiresAt', Value: '2026-11-15T15:00:00Z' }] });
+    rds.instances.set('hipaa-fhir-drill-prod-20261115030000', {
+      DBInstanceIdentifier: 'hipaa-fhir-drill-prod-20261115030000',
+      DBInstanceStatus: 'available',
+      TagList: [
+        { Key: 'RestoreDrillSource', Value: SOURCE },
+        { Key: 'ExpiresAt', Value: '2026-11-15T15:00:00Z' },
+      ],
+    });
     const report = await runRestoreDrill(settings, harness(rds).deps);
     expect(report.swept).toEqual(['hipaa-fhir-drill-prod-20261115030000']);
     expect(rds.events[0]).toBe('delete:hipaa-fhir-drill-prod-20261115030000');
@@ -358,7 +470,7 @@ describe('the sweeper', () => {
 });
 
 describe('identifiers and configuration', () => {
-  test('the instance id is the prefix and 14 UTC digits, within RDS\'s 63 characters for the longest project and suffix', () => {
+  test("the instance id is the prefix and 14 UTC digits, within RDS's 63 characters for the longest project and suffix", () => {
     expect(drillInstanceId(PREFIX, START)).toBe(TARGET);
     const longest = drillInstanceId(`${'p'.repeat(12)}-drill-${'s'.repeat(20)}-`, START);
     expect(longest.length).toBe(54);
@@ -367,12 +479,29 @@ describe('identifiers and configuration', () => {
     expect(isDrillInstanceId(PREFIX, SOURCE)).toBe(false);
   });
 
-  const env = { AWS_REGION: 'eu-west-2', DRILL_SOURCE_INSTANCE: SOURCE, DRILL_INSTANCE_PREFIX: PREFIX, PROJECT: 'hipaa-fhir', ENVIRONMENT_SUFFIX: 'prod', DB_NAME: 'fhir' };
+  const env = {
+    AWS_REGION: 'eu-west-2',
+    DRILL_SOURCE_INSTANCE: SOURCE,
+    DRILL_INSTANCE_PREFIX: PREFIX,
+    PROJECT: 'hipaa-fhir',
+    ENVIRONMENT_SUFFIX: 'prod',
+    DB_NAME: 'fhir',
+  };
 
   test('the task configuration: defaults, targets, and one line per refused value', () => {
     const config = loadDrillConfig({ ...env, DRILL_RPO_TARGET_MINUTES: '15', DRILL_RTO_TARGET_MINUTES: '120' });
-    expect(config.database).toEqual({ name: 'fhir', user: 'fhir_drill', sslMode: 'verify-full', caBundlePath: '/etc/ssl/rds/global-bundle.pem' });
-    expect(config.settings).toMatchObject({ sourceInstance: SOURCE, instancePrefix: PREFIX, targets: { rpoSeconds: 900, rtoSeconds: 7200 }, ttlMs: 12 * 3600_000 });
+    expect(config.database).toEqual({
+      name: 'fhir',
+      user: 'fhir_drill',
+      sslMode: 'verify-full',
+      caBundlePath: '/etc/ssl/rds/global-bundle.pem',
+    });
+    expect(config.settings).toMatchObject({
+      sourceInstance: SOURCE,
+      instancePrefix: PREFIX,
+      targets: { rpoSeconds: 900, rtoSeconds: 7200 },
+      ttlMs: 12 * 3600_000,
+    });
     const refused = (overrides: Record<string, string>) => {
       try {
         loadDrillConfig({ ...env, ...overrides });
@@ -382,8 +511,12 @@ describe('identifiers and configuration', () => {
       return 'accepted';
     };
     expect(refused({ DRILL_SOURCE_INSTANCE: '' })).toBe('DRILL_SOURCE_INSTANCE is required');
-    expect(refused({ DRILL_INSTANCE_PREFIX: 'hipaa-fhir-drill-prod' })).toBe('DRILL_INSTANCE_PREFIX must be an identifier prefix ending in "-" (at most 48 characters, leaving 14 for the timestamp)');
-    expect(refused({ DRILL_INSTANCE_PREFIX: 'hipaa-fhir-db-' })).toBe('DRILL_SOURCE_INSTANCE must not start with DRILL_INSTANCE_PREFIX: the drill would treat the live instance as its own');
+    expect(refused({ DRILL_INSTANCE_PREFIX: 'hipaa-fhir-drill-prod' })).toBe(
+      'DRILL_INSTANCE_PREFIX must be an identifier prefix ending in "-" (at most 48 characters, leaving 14 for the timestamp)',
+    );
+    expect(refused({ DRILL_INSTANCE_PREFIX: 'hipaa-fhir-db-' })).toBe(
+      'DRILL_SOURCE_INSTANCE must not start with DRILL_INSTANCE_PREFIX: the drill would treat the live instance as its own',
+    );
     expect(refused({ DB_SSL_MODE: 'disable' })).toBe('DB_SSL_MODE must be verify-full or require (IAM authentication needs TLS)');
     expect(refused({ DRILL_TTL_MINUTES: '0' })).toBe('DRILL_TTL_MINUTES must be a whole number of minutes from 1 to 10080');
     expect(refused({ METRICS: 'cloudwatch' })).toBe('METRICS must be emf or off');
@@ -391,16 +524,24 @@ describe('identifiers and configuration', () => {
 
   test('the task refuses to start on bad configuration: exit 2, one line, before any AWS call', () => {
     const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/restore-drill.ts'], {
-      cwd: join(__dirname, '..', '..'), env: { PATH: process.env.PATH, ...env, DRILL_INSTANCE_PREFIX: 'x' }, encoding: 'utf8',
+      cwd: join(__dirname, '..', '..'),
+      env: { PATH: process.env.PATH, ...env, DRILL_INSTANCE_PREFIX: 'x' },
+      encoding: 'utf8',
     });
-    expect([run.status, run.stderr.trim(), run.stdout]).toEqual([2, 'configuration error: DRILL_INSTANCE_PREFIX must be an identifier prefix ending in "-" (at most 48 characters, leaving 14 for the timestamp)', '']);
+    expect([run.status, run.stderr.trim(), run.stdout]).toEqual([
+      2,
+      'configuration error: DRILL_INSTANCE_PREFIX must be an identifier prefix ending in "-" (at most 48 characters, leaving 14 for the timestamp)',
+      '',
+    ]);
   }, 60_000);
 });
 
 describe('drill metrics', () => {
   test('one Embedded Metric Format document: the drill namespace, the source instance dimension, RPO and RTO in seconds', async () => {
     const lines: string[] = [];
-    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => {
+      lines.push(line);
+    });
     try {
       await new EmfDrillMetrics().outcome({ sourceInstance: SOURCE, succeeded: true, rpoSeconds: 247, rtoSeconds: 5400 });
       await new EmfDrillMetrics().outcome({ sourceInstance: SOURCE, succeeded: false });
@@ -408,10 +549,20 @@ describe('drill metrics', () => {
       spy.mockRestore();
     }
     const [ok, failed] = lines.map((l) => JSON.parse(l));
-    const [directive] = ok._aws.CloudWatchMetrics as Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }>;
-    expect({ ...directive, Metrics: [...directive.Metrics].sort((a, b) => a.Name.localeCompare(b.Name)) }).toEqual({ Namespace: 'HipaaFhir/RestoreDrill', Dimensions: [['DBInstanceIdentifier']], Metrics: [
-      { Name: 'DrillSucceeded', Unit: 'Count' }, { Name: 'RecoveryPointSeconds', Unit: 'Seconds' }, { Name: 'RecoveryTimeSeconds', Unit: 'Seconds' },
-    ] });
+    const [directive] = ok._aws.CloudWatchMetrics as Array<{
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: Array<{ Name: string; Unit: string }>;
+    }>;
+    expect({ ...directive, Metrics: [...directive.Metrics].sort((a, b) => a.Name.localeCompare(b.Name)) }).toEqual({
+      Namespace: 'HipaaFhir/RestoreDrill',
+      Dimensions: [['DBInstanceIdentifier']],
+      Metrics: [
+        { Name: 'DrillSucceeded', Unit: 'Count' },
+        { Name: 'RecoveryPointSeconds', Unit: 'Seconds' },
+        { Name: 'RecoveryTimeSeconds', Unit: 'Seconds' },
+      ],
+    });
     expect(ok).toMatchObject({ DBInstanceIdentifier: SOURCE, DrillSucceeded: 1, RecoveryPointSeconds: 247, RecoveryTimeSeconds: 5400 });
     expect(failed).toMatchObject({ DrillSucceeded: 0 });
     expect(Object.keys(failed)).not.toContain(RESTORE_DRILL_METRICS.rpo);

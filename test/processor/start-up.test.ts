@@ -8,7 +8,8 @@ describe('migrations at start-up follow DB_MIGRATE_ON_START', () => {
   let stack: TestStack;
   let db: Client;
   const stream = 'hipaa-fhir-records-startup';
-  const migrationsTable = async () => (await db.query("SELECT to_regclass('public.schema_migrations')::text AS t")).rows[0].t as string | null;
+  const migrationsTable = async () =>
+    (await db.query("SELECT to_regclass('public.schema_migrations')::text AS t")).rows[0].t as string | null;
 
   beforeAll(async () => {
     stack = await startStack();

@@ -21,7 +21,9 @@ describe('verify: what the database holds for one run, counts only, itself audit
     pool = new Pool({ host: '127.0.0.1', port: stack.pg.port, user: 'postgres', password: stack.pg.password, database: 'fhir', max: 1 });
     const run = [...validSamples(40, { runId: 'vt-run', patients: 8 }), ...invalidSamples(3, prng(3), 262_144, 'vt-run')];
     await putRecords(stack.kinesis.client, stream, run);
-    await waitFor('the run handled', async () => ((await counts(db)).history >= 40 && (await counts(db)).quarantined >= 3 ? true : undefined));
+    await waitFor('the run handled', async () =>
+      (await counts(db)).history >= 40 && (await counts(db)).quarantined >= 3 ? true : undefined,
+    );
   });
 
   afterAll(async () => {
@@ -29,10 +31,13 @@ describe('verify: what the database holds for one run, counts only, itself audit
     await stack?.stop();
   });
 
-  test('counts the run\'s rows, quarantine by reason and audit outcomes, and records the read', async () => {
+  test("counts the run's rows, quarantine by reason and audit outcomes, and records the read", async () => {
     const summary = await verifyRun(pool, 'vt-run', 'verify-test/verify', stream);
     expect(summary).toEqual({
-      runId: 'vt-run', history: 40, current: 40, duplicates: 0,
+      runId: 'vt-run',
+      history: 40,
+      current: 40,
+      duplicates: 0,
       quarantined: { NOT_A_RESOURCE: 1, NOT_JSON: 1, NOT_UTF8: 1 },
       audit: { NOT_A_RESOURCE: 1, NOT_JSON: 1, NOT_UTF8: 1, written: 40 },
     });
@@ -53,7 +58,12 @@ describe('verify: what the database holds for one run, counts only, itself audit
 
   test('the command refuses to start without --run-id (exit 2) and prints one JSON line otherwise', () => {
     const env = { ...processorEnv(stack.pg, stack.kinesis, stream, 'verify-cli'), DB_MIGRATE_ON_START: 'false' };
-    const run = (args: string[]) => spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/verify.ts', ...args], { cwd: join(__dirname, '..', '..'), env, encoding: 'utf8' });
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/verify.ts', ...args], {
+        cwd: join(__dirname, '..', '..'),
+        env,
+        encoding: 'utf8',
+      });
     const missing = run([]);
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toBe('verify: --run-id is required');

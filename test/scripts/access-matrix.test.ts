@@ -36,8 +36,13 @@ function roleDocuments(stacks: LoadedStack[], stackFilter: (s: LoadedStack) => b
   for (const stack of stacks.filter(stackFilter)) {
     for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
       const p = resource.Properties ?? {};
-      if (resource.Type === 'AWS::IAM::Policy' && (p.Roles as Array<{ Ref?: string }>).some((r) => typeof r.Ref === 'string' && r.Ref.startsWith(rolePrefix))) docs.push(p.PolicyDocument as Doc);
-      if (resource.Type === 'AWS::IAM::Role' && logicalId.startsWith(rolePrefix)) docs.push(...((p.Policies ?? []) as Array<{ PolicyDocument: Doc }>).map((i) => i.PolicyDocument));
+      if (
+        resource.Type === 'AWS::IAM::Policy' &&
+        (p.Roles as Array<{ Ref?: string }>).some((r) => typeof r.Ref === 'string' && r.Ref.startsWith(rolePrefix))
+      )
+        docs.push(p.PolicyDocument as Doc);
+      if (resource.Type === 'AWS::IAM::Role' && logicalId.startsWith(rolePrefix))
+        docs.push(...((p.Policies ?? []) as Array<{ PolicyDocument: Doc }>).map((i) => i.PolicyDocument));
     }
   }
   return docs;
@@ -54,11 +59,34 @@ describe('access matrix (npm run access-matrix)', () => {
   }, 300_000);
 
   test('evaluates the long-lived dev and prod environments and one per-branch environment', () => {
-    expect(matrix.environments.filter((e) => !e.environment.perBranch).map((e) => e.environment.suffix).sort()).toEqual(['dev', 'prod']);
-    expect(matrix.environments.filter((e) => e.environment.perBranch).map((e) => e.environment.suffix)).toEqual([expect.stringMatching(/(^|-)x$/)]);
+    expect(
+      matrix.environments
+        .filter((e) => !e.environment.perBranch)
+        .map((e) => e.environment.suffix)
+        .sort(),
+    ).toEqual(['dev', 'prod']);
+    expect(matrix.environments.filter((e) => e.environment.perBranch).map((e) => e.environment.suffix)).toEqual([
+      expect.stringMatching(/(^|-)x$/),
+    ]);
     // Every environment is asked every question: a missing resource would silently shrink the proof.
     for (const { environment, capabilities } of matrix.environments) {
-      expect([environment.suffix, capabilities.map((c) => c.capability.id)]).toEqual([environment.suffix, expect.arrayContaining(['phi-stream', 'phi-stream-key', 'phi-database-key', 'phi-secret', 'phi-db-connect', 'phi-processor-logs', 'phi-database-logs', 'put-records', 'run-task', 'pass-roles', 'change-stacks', 'assume-deploy-role'])]);
+      expect([environment.suffix, capabilities.map((c) => c.capability.id)]).toEqual([
+        environment.suffix,
+        expect.arrayContaining([
+          'phi-stream',
+          'phi-stream-key',
+          'phi-database-key',
+          'phi-secret',
+          'phi-db-connect',
+          'phi-processor-logs',
+          'phi-database-logs',
+          'put-records',
+          'run-task',
+          'pass-roles',
+          'change-stacks',
+          'assume-deploy-role',
+        ]),
+      ]);
     }
     expect(matrix.errors).toEqual([]);
   });
@@ -66,22 +94,44 @@ describe('access matrix (npm run access-matrix)', () => {
   test('the processor reads its own stream and logs in as its own database user; only the migration execution role reads the master secret and its key', () => {
     for (const { environment, capabilities } of matrix.environments) {
       const compute = environment.stacks.find((s) => s.name.includes('compute'))!.name;
-      const who = (id: string) => capabilities.find((c) => c.capability.id === id)!.grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`);
-      expect([environment.suffix, who('phi-stream')]).toEqual([environment.suffix, expect.arrayContaining([`${compute}/ProcessorTaskRoleDD380273`])]);
+      const who = (id: string) =>
+        capabilities
+          .find((c) => c.capability.id === id)!
+          .grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`);
+      expect([environment.suffix, who('phi-stream')]).toEqual([
+        environment.suffix,
+        expect.arrayContaining([`${compute}/ProcessorTaskRoleDD380273`]),
+      ]);
       expect([environment.suffix, who('phi-db-connect')]).toEqual([environment.suffix, [`${compute}/ProcessorTaskRoleDD380273`]]);
       expect([environment.suffix, who('phi-db-connect-other')]).toEqual([environment.suffix, []]);
-      expect([environment.suffix, who('phi-secret'), who('phi-secret-key')]).toEqual([environment.suffix, [`${compute}/MigrationExecutionRole1547E116`], [`${compute}/MigrationExecutionRole1547E116`]]);
+      expect([environment.suffix, who('phi-secret'), who('phi-secret-key')]).toEqual([
+        environment.suffix,
+        [`${compute}/MigrationExecutionRole1547E116`],
+        [`${compute}/MigrationExecutionRole1547E116`],
+      ]);
       // The CMK path is the one proven (a placeholder key where cdk.json names none).
       expect(environment.secretKeyArn).toMatch(new RegExp(`^arn:aws:kms:[a-z0-9-]+:${environment.account}:key/`));
     }
-    expect(matrix.environments.map((e) => e.environment.iamDatabaseUsers)).toEqual([['fhir_processor'], ['fhir_processor'], ['fhir_processor']]);
+    expect(matrix.environments.map((e) => e.environment.iamDatabaseUsers)).toEqual([
+      ['fhir_processor'],
+      ['fhir_processor'],
+      ['fhir_processor'],
+    ]);
   });
 
   test('the restore drill: only its task role restores prod and logs in as fhir_drill; nobody deletes or modifies a live database; no drill outside prod', () => {
     for (const { environment, capabilities } of matrix.environments) {
-      const who = (id: string) => capabilities.find((c) => c.capability.id === id)!.grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`);
+      const who = (id: string) =>
+        capabilities
+          .find((c) => c.capability.id === id)!
+          .grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`);
       const drill = environment.suffix === 'prod' ? ['hipaa-fhir-compute-prod/RestoreDrillTaskRole1D1426BA'] : [];
-      expect([environment.suffix, who('phi-db-restore'), who('drill-db-connect'), who('drill-db-delete')]).toEqual([environment.suffix, drill, drill, []]);
+      expect([environment.suffix, who('phi-db-restore'), who('drill-db-connect'), who('drill-db-delete')]).toEqual([
+        environment.suffix,
+        drill,
+        drill,
+        [],
+      ]);
     }
   });
 
@@ -107,14 +157,25 @@ describe('access matrix (npm run access-matrix)', () => {
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
     // Each per-branch build (deploy, integration test, destroy, sweep) is caught reaching prod on its own.
     for (const build of ['DeployProject', 'IntegrationTestProject', 'DestroyProject', 'SweepProject']) {
-      expect([build, found.some((v) => new RegExp(`^prod: change-stacks: per-branch principal hipaa-fhir-previews/${build}Role\\w+ .*reaches a long-lived environment$`).test(v))]).toEqual([build, true]);
+      expect([
+        build,
+        found.some((v) =>
+          new RegExp(
+            `^prod: change-stacks: per-branch principal hipaa-fhir-previews/${build}Role\\w+ .*reaches a long-lived environment$`,
+          ).test(v),
+        ),
+      ]).toEqual([build, true]);
     }
   }, 60_000);
 
-  test("(c) the per-branch integration build's post-deploy role pattern widened to \"*\" is caught reaching prod", async () => {
+  test('(c) the per-branch integration build\'s post-deploy role pattern widened to "*" is caught reaching prod', async () => {
     const mutated = clone(stacks);
     let changed = 0;
-    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'IntegrationTestProjectRole')) {
+    for (const doc of roleDocuments(
+      mutated,
+      (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName),
+      'IntegrationTestProjectRole',
+    )) {
       for (const statement of doc.Statement.filter((st) => st.Sid === 'AssumePreviewPostDeployRoles')) {
         expect(statement.Resource).toMatch(/:role\/hipaa-fhir-post-deploy-br-\*$/);
         statement.Resource = '*';
@@ -123,7 +184,13 @@ describe('access matrix (npm run access-matrix)', () => {
     }
     expect(changed).toBe(1);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-previews\/IntegrationTestProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/)]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: change-stacks: per-branch principal hipaa-fhir-previews\/IntegrationTestProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/,
+        ),
+      ]),
+    );
   }, 60_000);
 
   test('(e) the per-branch deploy build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
@@ -137,26 +204,38 @@ describe('access matrix (npm run access-matrix)', () => {
     }
     expect(changed).toBe(1);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^prod: change-stacks: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/),
-      expect.stringMatching(/^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ reaches a long-lived environment$/),
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: change-stacks: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/,
+        ),
+        expect.stringMatching(
+          /^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ reaches a long-lived environment$/,
+        ),
+      ]),
+    );
   }, 60_000);
 
   test("(b) removing kms:Decrypt on the secret's key from the prod migration execution role is caught", async () => {
     const mutated = clone(stacks);
     let removed = 0;
     for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'MigrationExecutionRole')) {
-      const kept = doc.Statement.filter((st) => !(actions(st).includes('kms:Decrypt') && JSON.stringify(st.Resource).includes(PLACEHOLDER_SECRET_KEY_ID)));
+      const kept = doc.Statement.filter(
+        (st) => !(actions(st).includes('kms:Decrypt') && JSON.stringify(st.Resource).includes(PLACEHOLDER_SECRET_KEY_ID)),
+      );
       removed += doc.Statement.length - kept.length;
       doc.Statement = kept;
     }
     expect(removed).toBe(1);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^prod: The migration task execution role decrypts with the secret's key: hipaa-fhir-compute-prod\/MigrationExecutionRole\w+ cannot kms:Decrypt on arn:aws:kms:/),
-      expect.stringMatching(/^prod: phi-secret-key: hipaa-fhir-compute-prod\/MigrationExecutionRole\w+ cannot, but /),
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: The migration task execution role decrypts with the secret's key: hipaa-fhir-compute-prod\/MigrationExecutionRole\w+ cannot kms:Decrypt on arn:aws:kms:/,
+        ),
+        expect.stringMatching(/^prod: phi-secret-key: hipaa-fhir-compute-prod\/MigrationExecutionRole\w+ cannot, but /),
+      ]),
+    );
     expect(found.filter((v) => !v.startsWith('prod: '))).toEqual([]);
   }, 60_000);
 
@@ -166,16 +245,31 @@ describe('access matrix (npm run access-matrix)', () => {
     for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'ProcessorTaskRole')) {
       for (const statement of doc.Statement.filter((st) => actions(st).includes('rds-db:connect'))) {
         expect(JSON.stringify(statement.Resource)).toContain('/fhir_processor');
-        statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:*/*']] };
+        statement.Resource = {
+          'Fn::Join': [
+            '',
+            ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':dbuser:*/*'],
+          ],
+        };
         changed++;
       }
     }
     expect(changed).toBe(1);
     const after = await evaluateMatrix(modelOf(root, mutated));
-    const row = (m: Matrix) => m.environments.find((e) => e.environment.suffix === 'prod')!.capabilities.find((c) => c.capability.id === 'phi-db-connect-other')!.grants.map((g) => g.principal);
+    const row = (m: Matrix) =>
+      m.environments
+        .find((e) => e.environment.suffix === 'prod')!
+        .capabilities.find((c) => c.capability.id === 'phi-db-connect-other')!
+        .grants.map((g) => g.principal);
     expect(row(matrix)).toEqual([]);
     expect(row(after)).toEqual(['hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273']);
-    expect(violations(after)).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/ProcessorTaskRoleDD380273 can, but no IAM principal logs in as any other database user$/)]));
+    expect(violations(after)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/ProcessorTaskRoleDD380273 can, but no IAM principal logs in as any other database user$/,
+        ),
+      ]),
+    );
   }, 60_000);
 
   test("(d) the prod restore drill's rds-db:connect widened from dbuser:*/fhir_drill to fhir_processor, or to any user, is caught", async () => {
@@ -185,7 +279,12 @@ describe('access matrix (npm run access-matrix)', () => {
       for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'RestoreDrillTaskRole')) {
         for (const statement of doc.Statement.filter((st) => actions(st).includes('rds-db:connect'))) {
           expect(JSON.stringify(statement.Resource)).toContain(':dbuser:*/fhir_drill"');
-          statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:dbuser:*/${user}`]] };
+          statement.Resource = {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':rds-db:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:dbuser:*/${user}`],
+            ],
+          };
           changed++;
         }
       }
@@ -193,13 +292,25 @@ describe('access matrix (npm run access-matrix)', () => {
       return violations(await evaluateMatrix(modelOf(root, mutated)));
     };
     const asProcessor = await widen('fhir_processor');
-    expect(asProcessor).toEqual([expect.stringMatching(/^prod: phi-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but only the processor's task role logs in as the processor user$/),
-      expect.stringMatching(/^prod: drill-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ cannot, but only the restore drill's task role logs in as the drill user$/)]);
+    expect(asProcessor).toEqual([
+      expect.stringMatching(
+        /^prod: phi-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but only the processor's task role logs in as the processor user$/,
+      ),
+      expect.stringMatching(
+        /^prod: drill-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ cannot, but only the restore drill's task role logs in as the drill user$/,
+      ),
+    ]);
     const asAnyone = await widen('*');
-    expect(asAnyone).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^prod: phi-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but only the processor's task role logs in as the processor user$/),
-      expect.stringMatching(/^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but no IAM principal logs in as any other database user$/),
-    ]));
+    expect(asAnyone).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: phi-db-connect: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but only the processor's task role logs in as the processor user$/,
+        ),
+        expect.stringMatching(
+          /^prod: phi-db-connect-other: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but no IAM principal logs in as any other database user$/,
+        ),
+      ]),
+    );
     expect(asAnyone.filter((v) => !v.startsWith('prod: '))).toEqual([]);
   }, 120_000);
 
@@ -209,13 +320,19 @@ describe('access matrix (npm run access-matrix)', () => {
     for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'RestoreDrillTaskRole')) {
       for (const statement of doc.Statement.filter((st) => actions(st).includes('rds:DeleteDBInstance'))) {
         expect(JSON.stringify(statement.Resource)).toContain(':db:hipaa-fhir-drill-prod-??????????????');
-        statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':db:*']] };
+        statement.Resource = {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':db:*']],
+        };
         changed++;
       }
     }
     expect(changed).toBe(1);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual([expect.stringMatching(/^prod: drill-db-delete: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but no IAM principal deletes or modifies the live database outside CloudFormation/)]);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^prod: drill-db-delete: hipaa-fhir-compute-prod\/RestoreDrillTaskRole\w+ can, but no IAM principal deletes or modifies the live database outside CloudFormation/,
+      ),
+    ]);
   }, 120_000);
 
   test('(c) a per-branch environment role whose resources become "*" is caught in a long-lived environment of the same account, and only there', async () => {
@@ -235,7 +352,8 @@ describe('access matrix (npm run access-matrix)', () => {
     const model = modelOf(root, mutated);
     const branch = model.environments.find((e) => e.perBranch)!;
     const found = violations(await evaluateMatrix(model));
-    const reached = (list: string[], suffix: string) => list.some((v) => v.startsWith(`${suffix}: phi-stream: per-branch principal hipaa-fhir-compute-${branch.suffix}/ProcessorTaskRole`));
+    const reached = (list: string[], suffix: string) =>
+      list.some((v) => v.startsWith(`${suffix}: phi-stream: per-branch principal hipaa-fhir-compute-${branch.suffix}/ProcessorTaskRole`));
     // Same account: identity policies alone decide, so the widened pattern reaches the stream.
     // Another account: the stream has no resource policy, so the widened identity policy cannot cross.
     expect([reached(before, 'dev'), reached(found, 'dev'), reached(found, 'prod')]).toEqual([false, true, false]);
@@ -255,11 +373,18 @@ describe('access matrix (npm run access-matrix)', () => {
         }
       }
       expect(changed).toBe(1);
-      return violations(await evaluateMatrix(modelOf(root, mutated))).some((v) => /^dev: change-stacks: per-branch principal hipaa-fhir-preview-sandbox\/ManagerRole\w+ reaches a long-lived environment$/.test(v));
+      return violations(await evaluateMatrix(modelOf(root, mutated))).some((v) =>
+        /^dev: change-stacks: per-branch principal hipaa-fhir-preview-sandbox\/ManagerRole\w+ reaches a long-lived environment$/.test(v),
+      );
     };
     const unchanged = await managerReachesDev(() => undefined);
-    const nameOnly = await managerReachesDev((st) => { st.Resource = '*'; });
-    const both = await managerReachesDev((st) => { st.Resource = '*'; delete st.Condition; });
+    const nameOnly = await managerReachesDev((st) => {
+      st.Resource = '*';
+    });
+    const both = await managerReachesDev((st) => {
+      st.Resource = '*';
+      delete st.Condition;
+    });
     expect({ unchanged, nameOnly, both }).toEqual({ unchanged: false, nameOnly: false, both: true });
   }, 60_000);
 
@@ -270,15 +395,24 @@ describe('access matrix (npm run access-matrix)', () => {
       for (const resource of Object.values(stack.template.Resources ?? {})) {
         if (resource.Type !== 'AWS::SNS::TopicPolicy') continue;
         const doc = resource.Properties!.PolicyDocument as Doc;
-        const kept = doc.Statement.filter((s) => !(s.Effect === 'Allow' && JSON.stringify(s.Principal ?? '').includes('cloudwatch.amazonaws.com')));
+        const kept = doc.Statement.filter(
+          (s) => !(s.Effect === 'Allow' && JSON.stringify(s.Principal ?? '').includes('cloudwatch.amazonaws.com')),
+        );
         removed += doc.Statement.length - kept.length;
         doc.Statement = kept;
       }
     }
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: CloudWatch alarms publish to the alarm topic: cloudwatch\.amazonaws\.com cannot sns:Publish on arn:aws:sns:/)]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: CloudWatch alarms publish to the alarm topic: cloudwatch\.amazonaws\.com cannot sns:Publish on arn:aws:sns:/,
+        ),
+      ]),
+    );
     // Before the fix there is no Allow to remove and the baseline already fails; after it, this removal must.
-    if (removed === 0) expect(violations(matrix)).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: CloudWatch alarms publish/)]));
+    if (removed === 0)
+      expect(violations(matrix)).toEqual(expect.arrayContaining([expect.stringMatching(/^prod: CloudWatch alarms publish/)]));
   }, 60_000);
 
   test('docs/access-matrix.md is the current generated matrix (run npm run access-matrix to refresh it)', () => {
@@ -286,7 +420,10 @@ describe('access matrix (npm run access-matrix)', () => {
   });
 
   test('the AGPL-3.0 engine stays a devDependency that no product code imports and the image prunes', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
     expect(Object.keys(pkg.dependencies ?? {})).not.toContain('@cloud-copilot/iam-simulate');
     expect(Object.keys(pkg.devDependencies ?? {})).toContain('@cloud-copilot/iam-simulate');
     const importers = (readdirSync(join(root, 'lib'), { recursive: true }) as string[])
@@ -304,17 +441,22 @@ describe('access matrix (npm run access-matrix)', () => {
       dir = mkdtempSync(join(tmpdir(), 'access-matrix-cli-'));
       stdout = [];
       stderr = [];
-      jest.spyOn(console, 'log').mockImplementation((line: string) => { stdout.push(line); });
-      jest.spyOn(console, 'error').mockImplementation((line: string) => { stderr.push(line); });
+      jest.spyOn(console, 'log').mockImplementation((line: string) => {
+        stdout.push(line);
+      });
+      jest.spyOn(console, 'error').mockImplementation((line: string) => {
+        stderr.push(line);
+      });
     });
     afterEach(() => {
       jest.restoreAllMocks();
       rmSync(dir, { recursive: true, force: true });
     });
-    const evaluated = (m: Matrix) => jest.fn(async (checkout: string) => {
-      expect(checkout).toBe(root);
-      return m;
-    });
+    const evaluated = (m: Matrix) =>
+      jest.fn(async (checkout: string) => {
+        expect(checkout).toBe(root);
+        return m;
+      });
 
     test('writes the matrix and exits 0 when it matches the intended matrix', async () => {
       const out = join(dir, 'docs', 'matrix.md');
@@ -350,7 +492,9 @@ describe('access matrix (npm run access-matrix)', () => {
         for (const resource of Object.values(stack.template.Resources ?? {})) {
           if (resource.Type !== 'AWS::SNS::TopicPolicy') continue;
           const doc = resource.Properties!.PolicyDocument as Doc;
-          doc.Statement = doc.Statement.filter((s) => !(s.Effect === 'Allow' && JSON.stringify(s.Principal ?? '').includes('cloudwatch.amazonaws.com')));
+          doc.Statement = doc.Statement.filter(
+            (s) => !(s.Effect === 'Allow' && JSON.stringify(s.Principal ?? '').includes('cloudwatch.amazonaws.com')),
+          );
         }
       }
       const differing = await evaluateMatrix(modelOf(root, mutated));
@@ -366,7 +510,11 @@ describe('access matrix (npm run access-matrix)', () => {
       const evaluate = jest.fn(async () => matrix);
       await expect(main(['--help'], evaluate)).resolves.toBe(0);
       expect(write).toHaveBeenCalledWith(`${USAGE}\n`);
-      const usageError = (argv: string[]) => main(argv, evaluate).then(() => undefined, (error: unknown) => error instanceof UsageError && error.message);
+      const usageError = (argv: string[]) =>
+        main(argv, evaluate).then(
+          () => undefined,
+          (error: unknown) => error instanceof UsageError && error.message,
+        );
       expect(await usageError(['--chek'])).toBe("Unknown option '--chek'");
       expect(await usageError(['--out'])).toBe("Option '--out <value>' argument missing");
       expect(await usageError(['--out='])).toBe('--out needs a value');
@@ -374,7 +522,11 @@ describe('access matrix (npm run access-matrix)', () => {
     });
 
     test('spawned: a usage error is one line and the usage on stderr, exit 2', () => {
-      const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', '..', 'scripts', 'access-matrix.ts'), '--outt', 'x'], { encoding: 'utf8', timeout: 60_000 });
+      const run = spawnSync(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', '..', 'scripts', 'access-matrix.ts'), '--outt', 'x'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
       expect(run.status).toBe(2);
       expect(run.stderr).toBe(`access-matrix: Unknown option '--outt'\n${USAGE}\n`);
       expect(run.stdout).toBe('');

@@ -35,10 +35,18 @@ describe('bootstrap-policy (the restricted --cloudformation-execution-policies)'
   });
 
   test('sandbox: roles with per-branch names only, and destructive actions denied on anything not tagged Preview=true', () => {
-    const policy = executionPolicy({ account: '222222222222', project: 'hipaa-fhir', resourceTypes: ['AWS::Kinesis::Stream'], sandbox: true });
-    expect(policy.Statement.find((st) => st.Sid === 'ProjectRolesOnly')!.Resource).toEqual(['arn:aws:iam::222222222222:role/hipaa-fhir-*-br-*']);
+    const policy = executionPolicy({
+      account: '222222222222',
+      project: 'hipaa-fhir',
+      resourceTypes: ['AWS::Kinesis::Stream'],
+      sandbox: true,
+    });
+    expect(policy.Statement.find((st) => st.Sid === 'ProjectRolesOnly')!.Resource).toEqual([
+      'arn:aws:iam::222222222222:role/hipaa-fhir-*-br-*',
+    ]);
     expect(policy.Statement.find((st) => st.Sid === 'NothingButPreviewResources')).toMatchObject({
-      Effect: 'Deny', Action: expect.arrayContaining(['kinesis:DeleteStream', 'rds:DeleteDBInstance', 'logs:DeleteLogGroup']),
+      Effect: 'Deny',
+      Action: expect.arrayContaining(['kinesis:DeleteStream', 'rds:DeleteDBInstance', 'logs:DeleteLogGroup']),
       Condition: { StringNotEquals: { 'aws:ResourceTag/Preview': 'true' } },
     });
   });
@@ -62,20 +70,32 @@ describe('bootstrap-policy (the restricted --cloudformation-execution-policies)'
     });
 
     test('defaults, and --help parses to nothing', () => {
-      expect(parseBootstrapPolicyArgs(['--account', '222222222222', '--sandbox'])).toEqual({ account: '222222222222', assembly: 'cdk.out', project: 'hipaa-fhir', out: undefined, sandbox: true });
+      expect(parseBootstrapPolicyArgs(['--account', '222222222222', '--sandbox'])).toEqual({
+        account: '222222222222',
+        assembly: 'cdk.out',
+        project: 'hipaa-fhir',
+        out: undefined,
+        sandbox: true,
+      });
       expect(parseBootstrapPolicyArgs(['--help'])).toBeUndefined();
     });
 
     test('spawned: a bad account is one line with the usage, exit 2; a missing assembly is one line, exit 1', () => {
       const script = join(__dirname, '..', '..', 'scripts', 'bootstrap-policy.ts');
-      const run = (...args: string[]) => spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', script, ...args], { encoding: 'utf8', timeout: 60_000 });
+      const run = (...args: string[]) =>
+        spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', script, ...args], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
       const bad = run('--account', 'abc');
       expect(bad.status).toBe(2);
       expect(bad.stderr.split('\n')[0]).toBe('bootstrap-policy: --account must be a 12-digit account id, not "abc"');
       expect(bad.stderr).toContain('usage: bootstrap-policy.ts');
       const missing = run('--account', '333333333333', '--assembly', join(outdir, 'nothing-here'));
       expect(missing.status).toBe(1);
-      expect(missing.stderr).toBe(`bootstrap-policy: no cloud assembly in ${join(outdir, 'nothing-here')}: run npx cdk synth --no-lookups -q first, or pass --assembly\n`);
+      expect(missing.stderr).toBe(
+        `bootstrap-policy: no cloud assembly in ${join(outdir, 'nothing-here')}: run npx cdk synth --no-lookups -q first, or pass --assembly\n`,
+      );
     });
   });
 });

@@ -43,7 +43,9 @@ describe('parseFlags', () => {
 
 describe('isMissingCredentials', () => {
   test('recognises the SDK credential-chain failure and nothing else', () => {
-    expect(isMissingCredentials(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }))).toBe(true);
+    expect(
+      isMissingCredentials(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
+    ).toBe(true);
     expect(isMissingCredentials(new Error('Rate exceeded'))).toBe(false);
   });
 });
@@ -51,7 +53,12 @@ describe('isMissingCredentials', () => {
 describe('progressPrinter', () => {
   function sink(isTTY: boolean) {
     const chunks: string[] = [];
-    const stream = new Writable({ write(chunk, _enc, cb) { chunks.push(String(chunk)); cb(); } }) as unknown as NodeJS.WriteStream;
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        chunks.push(String(chunk));
+        cb();
+      },
+    }) as unknown as NodeJS.WriteStream;
     (stream as { isTTY?: boolean }).isTTY = isTTY;
     return { stream, text: () => chunks.join('') };
   }
@@ -76,9 +83,12 @@ describe('progressPrinter', () => {
 });
 
 describe('scripts refuse bad flags with exit 2 and usage, before touching anything', () => {
-  const run = (script: string, args: string[]) => spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
-    cwd: join(__dirname, '..', '..'), encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME },
-  });
+  const run = (script: string, args: string[]) =>
+    spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+      cwd: join(__dirname, '..', '..'),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
 
   test.each([
     ['scripts/local.ts', ['--records', 'abc'], 'local: --records must be a whole number ≥ 0, not "abc"'],

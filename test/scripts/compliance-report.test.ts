@@ -35,12 +35,23 @@ describe('compliance register (docs/compliance.md)', () => {
     const inline = all.find((d) => d.rules.has('IAMNoInlinePolicy') && d.section === 'tooling')!;
     expect([...inline.rules.get('IAMNoInlinePolicy')!].sort()).toEqual(['HIPAA.Security', 'NIST.800.53.R5']);
     // The pipeline's stages are environments: their findings are workload, never tooling.
-    expect(all.filter((d) => d.section === 'tooling').flatMap((d) => [...d.resources.keys()]).every((r) => /^(Pipeline|Previews|PreviewSandbox)\//.test(r))).toBe(true);
-    expect(all.filter((d) => d.section === 'workload').flatMap((d) => [...d.resources.values()].flatMap((v) => [...v.where])).some((w) => w === 'dev')).toBe(true);
+    expect(
+      all
+        .filter((d) => d.section === 'tooling')
+        .flatMap((d) => [...d.resources.keys()])
+        .every((r) => /^(Pipeline|Previews|PreviewSandbox)\//.test(r)),
+    ).toBe(true);
+    expect(
+      all
+        .filter((d) => d.section === 'workload')
+        .flatMap((d) => [...d.resources.values()].flatMap((v) => [...v.where]))
+        .some((w) => w === 'dev'),
+    ).toBe(true);
   });
 
   test('the counts per pack are the distinct (resource, rule) pairs, stated in the document', () => {
-    const pairs = (pack: string) => new Set(findings.filter((f) => splitRule(f.rule).pack === pack).map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size;
+    const pairs = (pack: string) =>
+      new Set(findings.filter((f) => splitRule(f.rule).pack === pack).map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size;
     for (const pack of Object.keys(counts)) expect([pack, counts[pack]]).toEqual([pack, pairs(pack)]);
     expect(document).toContain(`\`AwsSolutions\` ${counts.AwsSolutions}`);
   });
@@ -60,5 +71,4 @@ describe('compliance register (docs/compliance.md)', () => {
     expect(parseReportArgs(['--write'])).toEqual({ mode: 'write' });
     expect(parseReportArgs(['--help'])).toBeUndefined();
   });
-
 });

@@ -20,11 +20,18 @@ describe('npm run local', () => {
       expect(status).toBe(0);
       expect(stdout).toContain('summary: OK');
       expect(stdout).toMatch(/persisted +400 of 400/);
-      expect(stdout).toMatch(/quarantined +18 of 18 invalid records \(INVALID_FHIR 6, NOT_A_RESOURCE 2, NOT_JSON 2, NOT_UTF8 2, TOO_LARGE 2, UNSTORABLE 2, UNSUPPORTED_RESOURCE_TYPE 2\)/);
+      expect(stdout).toMatch(
+        /quarantined +18 of 18 invalid records \(INVALID_FHIR 6, NOT_A_RESOURCE 2, NOT_JSON 2, NOT_UTF8 2, TOO_LARGE 2, UNSTORABLE 2, UNSUPPORTED_RESOURCE_TYPE 2\)/,
+      );
       expect(stdout).toMatch(/duplicates +0/);
       expect(stdout).toMatch(/audit events 418/);
       const flat = JSON.parse(readFileSync(outputs, 'utf8'));
-      expect(flat).toMatchObject({ EnvironmentSuffix: 'local', StreamName: 'hipaa-fhir-records-local', DatabaseName: 'fhir', KinesisEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+      expect(flat).toMatchObject({
+        EnvironmentSuffix: 'local',
+        StreamName: 'hipaa-fhir-records-local',
+        DatabaseName: 'fhir',
+        KinesisEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      });
       // Everything it started is stopped: no signal handler of the run stays behind.
       expect(process.listenerCount('SIGINT')).toBe(handlers);
     } finally {
@@ -40,7 +47,11 @@ describe('npm run local', () => {
   });
 
   test('spawned: a usage error is one line and the usage, exit 2', () => {
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/local.ts', '--records', 'many'], { cwd: join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/local.ts', '--records', 'many'], {
+      cwd: join(__dirname, '..', '..'),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.status).toBe(2);
     expect(run.stderr.split('\n')[0]).toBe('local: --records must be a whole number ≥ 0, not "many"');
     expect(run.stderr).toContain('usage: npm run local');

@@ -6,17 +6,34 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { LAYERS } from '../../lib/contract';
 import { UsageError } from '../../scripts/cli';
-import { CapReachedError, destroyEnvironment, enforceCap, PreviewEnvironment, listPreviewEnvironments, main, NotPreviewError, parsePreviewArgs, SDK_RETRY, selectForDeletion } from '../../scripts/preview';
+import {
+  CapReachedError,
+  destroyEnvironment,
+  enforceCap,
+  PreviewEnvironment,
+  listPreviewEnvironments,
+  main,
+  NotPreviewError,
+  parsePreviewArgs,
+  SDK_RETRY,
+  selectForDeletion,
+} from '../../scripts/preview';
 
 const cfnMock = mockClient(CloudFormationClient);
 
 function stacks(suffix: string, tags: Record<string, string>, status = 'CREATE_COMPLETE'): Stack[] {
   return LAYERS.map((layer) => ({
-    StackName: `hipaa-fhir-${layer}-${suffix}`, StackStatus: status as Stack['StackStatus'], CreationTime: new Date(),
-    Tags: Object.entries({ Project: 'hipaa-fhir', EnvironmentSuffix: suffix, Profile: 'development', ...tags }).map(([Key, Value]) => ({ Key, Value })),
+    StackName: `hipaa-fhir-${layer}-${suffix}`,
+    StackStatus: status as Stack['StackStatus'],
+    CreationTime: new Date(),
+    Tags: Object.entries({ Project: 'hipaa-fhir', EnvironmentSuffix: suffix, Profile: 'development', ...tags }).map(([Key, Value]) => ({
+      Key,
+      Value,
+    })),
   }));
 }
-const eph = (suffix: string, branch: string, expiresAt: string, status?: string) => stacks(suffix, { Preview: 'true', Branch: branch, ExpiresAt: expiresAt }, status);
+const eph = (suffix: string, branch: string, expiresAt: string, status?: string) =>
+  stacks(suffix, { Preview: 'true', Branch: branch, ExpiresAt: expiresAt }, status);
 
 const now = new Date('2026-11-22T12:00:00Z');
 const client = () => new CloudFormationClient({ region: 'eu-west-2' });
@@ -24,10 +41,13 @@ const client = () => new CloudFormationClient({ region: 'eu-west-2' });
 describe('ephemeral environments', () => {
   beforeEach(() => cfnMock.reset());
 
-  test('listing groups the project\'s Preview=true stacks by suffix across pages; persistent and foreign stacks are ignored', async () => {
-    cfnMock.on(DescribeStacksCommand)
+  test("listing groups the project's Preview=true stacks by suffix across pages; persistent and foreign stacks are ignored", async () => {
+    cfnMock
+      .on(DescribeStacksCommand)
       .resolvesOnce({ Stacks: [...eph('abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z'), ...stacks('prod', {})], NextToken: 't' })
-      .resolvesOnce({ Stacks: [...eph('old', 'feature/old', '2026-11-20T00:00:00Z'), ...stacks('x', { Preview: 'true', Project: 'other' })] });
+      .resolvesOnce({
+        Stacks: [...eph('old', 'feature/old', '2026-11-20T00:00:00Z'), ...stacks('x', { Preview: 'true', Project: 'other' })],
+      });
     const envs = await listPreviewEnvironments(client(), 'hipaa-fhir');
     expect(envs.map((e) => [e.suffix, e.branch, e.expiresAt, e.stacks.length])).toEqual([
       ['abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z', 4],
@@ -44,7 +64,12 @@ describe('ephemeral environments', () => {
       { suffix: 'expired', branch: 'feature/expired', expiresAt: '2026-11-22T11:59:59Z', stacks: [] },
       { suffix: 'fresh', branch: 'feature/fresh', expiresAt: '2026-11-23T00:00:00Z', stacks: [] },
       { suffix: 'gone', branch: 'feature/gone', expiresAt: '2026-11-25T00:00:00Z', stacks: [] },
-      { suffix: 'busy', branch: 'feature/busy', expiresAt: '2026-11-01T00:00:00Z', stacks: [{ name: 'hipaa-fhir-data-busy', status: 'UPDATE_IN_PROGRESS', tags: {} }] },
+      {
+        suffix: 'busy',
+        branch: 'feature/busy',
+        expiresAt: '2026-11-01T00:00:00Z',
+        stacks: [{ name: 'hipaa-fhir-data-busy', status: 'UPDATE_IN_PROGRESS', tags: {} }],
+      },
       { suffix: 'no-tag', stacks: [] },
     ];
     test('TTL only: expired ones, not those mid-update or without an expiry', () => {
@@ -52,7 +77,10 @@ describe('ephemeral environments', () => {
     });
     test('with the live branches: also those whose branch is gone', () => {
       const live = new Set(['feature/fresh', 'feature/expired', 'main']);
-      expect(selectForDeletion(envs, now, live).map((s) => [s.env.suffix, s.reason])).toEqual([['expired', 'expired'], ['gone', 'branch-gone']]);
+      expect(selectForDeletion(envs, now, live).map((s) => [s.env.suffix, s.reason])).toEqual([
+        ['expired', 'expired'],
+        ['gone', 'branch-gone'],
+      ]);
     });
     test('exactly at ExpiresAt counts as expired', () => {
       expect(selectForDeletion([{ suffix: 'edge', expiresAt: '2026-11-22T12:00:00Z', stacks: [] }], now)).toHaveLength(1);
@@ -63,7 +91,9 @@ describe('ephemeral environments', () => {
     const envs = ['a', 'b', 'c'].map((suffix) => ({ suffix, stacks: [] }));
     test('a new environment past the cap is refused with a message naming the ones in use', () => {
       expect(() => enforceCap(envs, 'd', 3)).toThrow(CapReachedError);
-      expect(() => enforceCap(envs, 'd', 3)).toThrow('preview environment cap reached: 3 of 3 in use (a, b, c); merge or close a branch, or run npm run destroy -- --suffix <name>');
+      expect(() => enforceCap(envs, 'd', 3)).toThrow(
+        'preview environment cap reached: 3 of 3 in use (a, b, c); merge or close a branch, or run npm run destroy -- --suffix <name>',
+      );
     });
     test('updating an existing one, or creating below the cap, is allowed', () => {
       expect(() => enforceCap(envs, 'b', 3)).not.toThrow();
@@ -76,20 +106,35 @@ describe('ephemeral environments', () => {
       cfnMock.on(DeleteStackCommand).resolves({});
       let dataAttempts = 0;
       cfnMock.on(DescribeStacksCommand).callsFake((input: { StackName?: string }) => {
-        if (input.StackName === 'hipaa-fhir-data-abc-1' && ++dataAttempts === 1) return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_FAILED', CreationTime: new Date() }] };
+        if (input.StackName === 'hipaa-fhir-data-abc-1' && ++dataAttempts === 1)
+          return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_FAILED', CreationTime: new Date() }] };
         return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_COMPLETE', CreationTime: new Date() }] };
       });
-      const env: PreviewEnvironment = { suffix: 'abc-1', stacks: eph('abc-1', 'feature/abc-1', 'x').map((s) => ({ name: s.StackName!, status: 'CREATE_COMPLETE', tags: { Preview: 'true', Profile: 'development' } })) };
+      const env: PreviewEnvironment = {
+        suffix: 'abc-1',
+        stacks: eph('abc-1', 'feature/abc-1', 'x').map((s) => ({
+          name: s.StackName!,
+          status: 'CREATE_COMPLETE',
+          tags: { Preview: 'true', Profile: 'development' },
+        })),
+      };
       const lines: string[] = [];
       await destroyEnvironment(client(), 'hipaa-fhir', env, (l) => lines.push(l), 30);
       expect(cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName)).toEqual([
-        'hipaa-fhir-compute-abc-1', 'hipaa-fhir-audit-abc-1', 'hipaa-fhir-data-abc-1', 'hipaa-fhir-data-abc-1', 'hipaa-fhir-network-abc-1',
+        'hipaa-fhir-compute-abc-1',
+        'hipaa-fhir-audit-abc-1',
+        'hipaa-fhir-data-abc-1',
+        'hipaa-fhir-data-abc-1',
+        'hipaa-fhir-network-abc-1',
       ]);
       expect(lines).toContain('deleting hipaa-fhir-data-abc-1 (attempt 2)');
     });
 
     test('refuses anything not tagged ephemeral, or tagged production, before deleting a thing', async () => {
-      const env: PreviewEnvironment = { suffix: 'prod', stacks: [{ name: 'hipaa-fhir-data-prod', status: 'CREATE_COMPLETE', tags: { Preview: 'true', Profile: 'production' } }] };
+      const env: PreviewEnvironment = {
+        suffix: 'prod',
+        stacks: [{ name: 'hipaa-fhir-data-prod', status: 'CREATE_COMPLETE', tags: { Preview: 'true', Profile: 'production' } }],
+      };
       await expect(destroyEnvironment(client(), 'hipaa-fhir', env)).rejects.toThrow(NotPreviewError);
       expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(0);
     });
@@ -110,7 +155,12 @@ describe('ephemeral environments', () => {
       const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
       try {
         expect(await main(['sweep'], client(), now)).toBe(0);
-        expect(log.mock.calls.map((c) => c[0])).toEqual(expect.arrayContaining(['sweep: old (expired; branch feature/old, expires 2026-11-20T00:00:00Z)', 'dry run: add --yes to delete']));
+        expect(log.mock.calls.map((c) => c[0])).toEqual(
+          expect.arrayContaining([
+            'sweep: old (expired; branch feature/old, expires 2026-11-20T00:00:00Z)',
+            'dry run: add --yes to delete',
+          ]),
+        );
       } finally {
         log.mockRestore();
       }
@@ -156,9 +206,14 @@ describe('ephemeral environments', () => {
     });
 
     test('a bad MAX_PREVIEW_ENVIRONMENTS is a usage error too, never a disabled cap', () => {
-      expect(usageError(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: 'abc' })).toBe('MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "abc"');
+      expect(usageError(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: 'abc' })).toBe(
+        'MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "abc"',
+      );
       expect(parsePreviewArgs(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: '7' })?.max).toBe(7);
-      expect(parsePreviewArgs(['check-cap', '--branch', 'feature/ABC-1', '--max', '3'], {})).toMatchObject({ suffix: expect.stringMatching(/^br-/), max: 3 });
+      expect(parsePreviewArgs(['check-cap', '--branch', 'feature/ABC-1', '--max', '3'], {})).toMatchObject({
+        suffix: expect.stringMatching(/^br-/),
+        max: 3,
+      });
     });
 
     test('--help parses to nothing and main prints usage without touching AWS', async () => {
@@ -183,10 +238,19 @@ describe('ephemeral environments', () => {
     afterAll(() => rmSync(home, { recursive: true, force: true }));
     // No credentials anywhere: no profile files, no instance metadata, no keys in the environment.
     const env = {
-      PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-2',
-      AWS_CONFIG_FILE: join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+      PATH: process.env.PATH,
+      HOME: home,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_REGION: 'eu-west-2',
+      AWS_CONFIG_FILE: join(home, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
     };
-    const run = (...args: string[]) => spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', script, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', script, ...args], {
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
 
     test('check-cap --max abc: one line and the usage, exit 2, no AWS call', () => {
       const r = run('check-cap', '--suffix', 'a', '--max', 'abc');

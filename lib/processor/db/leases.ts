@@ -16,7 +16,12 @@ const PARENTS_DONE = `NOT EXISTS (SELECT 1 FROM shard_lease p WHERE p.stream_nam
  * when all their parents are completed, so records of one key are processed in order.
  */
 export class LeaseStore {
-  constructor(private readonly pool: Pool, private readonly streamName: string, private readonly workerId: string, private readonly ttlMs: number) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly streamName: string,
+    private readonly workerId: string,
+    private readonly ttlMs: number,
+  ) {}
 
   async syncShards(shards: readonly ShardInfo[]): Promise<void> {
     if (shards.length === 0) return;
@@ -94,7 +99,9 @@ export class LeaseStore {
 
   async checkpoint(shardId: string): Promise<string | undefined> {
     const { rows } = await this.pool.query<{ sequence_number: string }>(
-      'SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2', [this.streamName, shardId]);
+      'SELECT sequence_number FROM shard_checkpoint WHERE stream_name = $1 AND shard_id = $2',
+      [this.streamName, shardId],
+    );
     return rows[0]?.sequence_number;
   }
 }
@@ -117,6 +124,8 @@ export function fairShare(eligible: number, liveWorkers: number, rank?: number):
  */
 export async function liveWorkers(pool: Pool, streamName: string, ttlMs: number): Promise<string[]> {
   const { rows } = await pool.query<{ worker_id: string }>(
-    `SELECT worker_id FROM processor_worker WHERE stream_name = $1 AND last_seen > now() - ${interval(ttlMs)}`, [streamName]);
+    `SELECT worker_id FROM processor_worker WHERE stream_name = $1 AND last_seen > now() - ${interval(ttlMs)}`,
+    [streamName],
+  );
   return rows.map((r) => r.worker_id).sort();
 }

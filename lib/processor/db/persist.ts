@@ -51,8 +51,14 @@ export class LeaseLostError extends Error {
 
 /** Even the fallback quarantine row was refused: the shard cannot move until the database accepts it. */
 export class UnstorableRecordError extends Error {
-  constructor(shardId: string, sequenceNumber: string, readonly code: string) {
-    super(`record ${sequenceNumber} on ${shardId} cannot be stored even as a hex quarantine row (SQLSTATE ${code}); check quarantined_record constraints`);
+  constructor(
+    shardId: string,
+    sequenceNumber: string,
+    readonly code: string,
+  ) {
+    super(
+      `record ${sequenceNumber} on ${shardId} cannot be stored even as a hex quarantine row (SQLSTATE ${code}); check quarantined_record constraints`,
+    );
     this.name = 'UnstorableRecordError';
   }
 }
@@ -152,8 +158,9 @@ export function entriesParam(entries: readonly ValidEntry[]): string {
   const parts = new Array<string>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
-    parts[i] = `[${json(e.resourceType)},${json(e.id)},${json(e.versionId)},${json(e.lastUpdated)},${json(e.patientId)},${e.patientFromPartitionKey},`
-      + `${json(e.sequenceNumber)},${e.entryIndex},"${e.contentHash}",${plan[i].duplicateInBatch},${plan[i].candidate},${e.json}]`;
+    parts[i] =
+      `[${json(e.resourceType)},${json(e.id)},${json(e.versionId)},${json(e.lastUpdated)},${json(e.patientId)},${e.patientFromPartitionKey},` +
+      `${json(e.sequenceNumber)},${e.entryIndex},"${e.contentHash}",${plan[i].duplicateInBatch},${plan[i].candidate},${e.json}]`;
   }
   return `[${parts.join(',')}]`;
 }
@@ -173,7 +180,9 @@ async function writeValid(client: PoolClient, entries: readonly ValidEntry[], ct
   if (entries.length === 0) return counts;
   // Named: each pooled session parses and analyses the statement once, not once per batch.
   const { rows } = await client.query<{ outcome: string; n: number }>({
-    name: 'fhir-persist-valid-v5', text: PERSIST_VALID, values: [entriesParam(entries), ctx.streamName, ctx.shardId, ctx.workerId, checkHistory],
+    name: 'fhir-persist-valid-v5',
+    text: PERSIST_VALID,
+    values: [entriesParam(entries), ctx.streamName, ctx.shardId, ctx.workerId, checkHistory],
   });
   for (const row of rows) {
     if (row.outcome === 'written') counts.written = row.n;
@@ -183,12 +192,23 @@ async function writeValid(client: PoolClient, entries: readonly ValidEntry[], ct
   return counts;
 }
 
-async function writeQuarantine(client: PoolClient, entries: readonly QuarantineEntry[], ctx: BatchContext): Promise<{ quarantined: number; duplicates: number; byReason: Record<string, number> }> {
+async function writeQuarantine(
+  client: PoolClient,
+  entries: readonly QuarantineEntry[],
+  ctx: BatchContext,
+): Promise<{ quarantined: number; duplicates: number; byReason: Record<string, number> }> {
   if (entries.length === 0) return { quarantined: 0, duplicates: 0, byReason: {} };
   const keys = entries.map((e) => storableText(e.partitionKey));
   const { rows } = await client.query<{ outcome: string }>(PERSIST_QUARANTINE, [
-    entries.map((e) => e.sequenceNumber), keys.map((k) => k.text), keys.map((k) => k.raw), entries.map((e) => e.reason),
-    entries.map((e) => storableText(e.detail).text), entries.map((e) => e.payload), ctx.streamName, ctx.shardId, ctx.workerId,
+    entries.map((e) => e.sequenceNumber),
+    keys.map((k) => k.text),
+    keys.map((k) => k.raw),
+    entries.map((e) => e.reason),
+    entries.map((e) => storableText(e.detail).text),
+    entries.map((e) => e.payload),
+    ctx.streamName,
+    ctx.shardId,
+    ctx.workerId,
   ]);
   const duplicates = rows.filter((r) => r.outcome === 'duplicate').length;
   // Each new quarantine row is audited with its reason code as the outcome.
@@ -238,7 +258,8 @@ async function persistOnce(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext
            WHERE shard_checkpoint.sequence_number::numeric < EXCLUDED.sequence_number::numeric`,
           [ctx.streamName, ctx.shardId, batch.lastSequenceNumber, String(ctx.leaseCounter ?? 0)],
         );
-        if (moved.rowCount !== 1) throw new LeaseLostError(ctx.shardId, 'checkpoint is already at or past this batch (another worker committed it)');
+        if (moved.rowCount !== 1)
+          throw new LeaseLostError(ctx.shardId, 'checkpoint is already at or past this batch (another worker committed it)');
       }
       await client.query('COMMIT');
       if (batch.lastSequenceNumber) progress.committedThrough = batch.lastSequenceNumber;
@@ -283,7 +304,9 @@ function unstorable(record: RecordRef, batch: ClassifiedBatch, code: string, hex
     sequenceNumber: record.sequenceNumber,
     partitionKey: hex ? `hex:${Buffer.from(record.partitionKey, 'utf8').toString('hex')}` : record.partitionKey,
     reason: 'UNSTORABLE',
-    detail: hex ? `database refused the record and its quarantine row (SQLSTATE ${code}); partition key hex-encoded` : `database rejected ${why} (SQLSTATE ${code})`,
+    detail: hex
+      ? `database refused the record and its quarantine row (SQLSTATE ${code}); partition key hex-encoded`
+      : `database rejected ${why} (SQLSTATE ${code})`,
     payload: Buffer.from(record.payload),
   };
 }
@@ -314,7 +337,15 @@ async function bisect(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, acc
   const record = records[0];
   for (const hex of [false, true]) {
     try {
-      add(acc, await persistOnce(pool, { valid: [], quarantined: [unstorable(record, batch, code, hex)], records, lastSequenceNumber: record.sequenceNumber }, ctx, progress));
+      add(
+        acc,
+        await persistOnce(
+          pool,
+          { valid: [], quarantined: [unstorable(record, batch, code, hex)], records, lastSequenceNumber: record.sequenceNumber },
+          ctx,
+          progress,
+        ),
+      );
       return;
     } catch (error) {
       if (!isDataError(error)) throw error;
@@ -325,8 +356,12 @@ async function bisect(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, acc
 }
 
 function add(acc: Counts, c: Counts): void {
-  acc.written += c.written; acc.duplicates += c.duplicates; acc.stale += c.stale; acc.quarantined += c.quarantined;
-  for (const [reason, n] of Object.entries(c.quarantinedByReason)) acc.quarantinedByReason[reason] = (acc.quarantinedByReason[reason] ?? 0) + n;
+  acc.written += c.written;
+  acc.duplicates += c.duplicates;
+  acc.stale += c.stale;
+  acc.quarantined += c.quarantined;
+  for (const [reason, n] of Object.entries(c.quarantinedByReason))
+    acc.quarantinedByReason[reason] = (acc.quarantinedByReason[reason] ?? 0) + n;
 }
 
 /**
@@ -336,12 +371,22 @@ function add(acc: Counts, c: Counts): void {
  * database refuses on its own is quarantined as UNSTORABLE, so one bad record costs O(log n)
  * transactions and never blocks the shard. Pass the same `progress` when retrying a batch.
  */
-export async function persistBatch(pool: Pool, batch: ClassifiedBatch, ctx: BatchContext, progress: BatchProgress = { transactions: 0 }): Promise<PersistResult> {
+export async function persistBatch(
+  pool: Pool,
+  batch: ClassifiedBatch,
+  ctx: BatchContext,
+  progress: BatchProgress = { transactions: 0 },
+): Promise<PersistResult> {
   const before = progress.transactions;
   const done = progress.committedThrough;
-  const remaining = done === undefined ? batch : subBatch(batch, batch.records.filter((r) => compareSequence(r.sequenceNumber, done) > 0));
+  const remaining =
+    done === undefined
+      ? batch
+      : subBatch(
+          batch,
+          batch.records.filter((r) => compareSequence(r.sequenceNumber, done) > 0),
+        );
   const acc: Counts = { written: 0, duplicates: 0, stale: 0, quarantined: 0, quarantinedByReason: {} };
   if (remaining.records.length > 0 || ctx.shardEnded) await bisect(pool, remaining, ctx, acc, progress);
   return { ...acc, transactions: progress.transactions - before };
 }
-

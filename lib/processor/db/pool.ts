@@ -25,9 +25,7 @@ export interface PoolOptions {
 /** A pg pool for the configured database: password from the secret, or an IAM token per connection. */
 export function createPool(config: ProcessorConfig, options: PoolOptions): Pool {
   const { db } = config;
-  const signer = db.iamAuth
-    ? new Signer({ hostname: db.host, port: db.port, username: db.user, region: config.region })
-    : undefined;
+  const signer = db.iamAuth ? new Signer({ hostname: db.host, port: db.port, username: db.user, region: config.region }) : undefined;
   return new Pool({
     host: db.host,
     port: db.port,
@@ -61,7 +59,9 @@ export interface GuardedClient {
 export async function checkout(pool: Pool): Promise<GuardedClient> {
   const client = await pool.connect();
   let failed: Error | undefined;
-  const onError = (error: Error) => { failed = error; };
+  const onError = (error: Error) => {
+    failed = error;
+  };
   client.on('error', onError);
   let released = false;
   return {

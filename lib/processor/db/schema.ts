@@ -192,7 +192,7 @@ $f$;
   },
   {
     version: 10,
-    description: 'the processor\'s own login: fhir_processor, member of the writer role, IAM authentication where rds_iam exists',
+    description: "the processor's own login: fhir_processor, member of the writer role, IAM authentication where rds_iam exists",
     sql: `
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${PROCESSOR_DB_USER}') THEN CREATE ROLE ${PROCESSOR_DB_USER} LOGIN; END IF;

@@ -7,14 +7,39 @@ import { R4_DEFINITIONS_JSON } from './generated/r4-definitions';
  */
 
 /** Kinds of element value, decided once at load so the walker switches on a small integer. */
-export enum Kind { Complex, Resource, Primitive }
+export enum Kind {
+  Complex,
+  Resource,
+  Primitive,
+}
 
 /** What checkPrimitive does for a primitive type, decided once at load. */
-export enum Check { Boolean, Integer, UnsignedInt, PositiveInt, Decimal, Text, Pattern, Date, Base64, Xhtml }
+export enum Check {
+  Boolean,
+  Integer,
+  UnsignedInt,
+  PositiveInt,
+  Decimal,
+  Text,
+  Pattern,
+  Date,
+  Base64,
+  Xhtml,
+}
 
 const CHECKS: Record<string, Check> = {
-  boolean: Check.Boolean, integer: Check.Integer, unsignedInt: Check.UnsignedInt, positiveInt: Check.PositiveInt, decimal: Check.Decimal,
-  string: Check.Text, markdown: Check.Text, date: Check.Date, dateTime: Check.Date, instant: Check.Date, base64Binary: Check.Base64, xhtml: Check.Xhtml,
+  boolean: Check.Boolean,
+  integer: Check.Integer,
+  unsignedInt: Check.UnsignedInt,
+  positiveInt: Check.PositiveInt,
+  decimal: Check.Decimal,
+  string: Check.Text,
+  markdown: Check.Text,
+  date: Check.Date,
+  dateTime: Check.Date,
+  instant: Check.Date,
+  base64Binary: Check.Base64,
+  xhtml: Check.Xhtml,
 };
 
 export interface Primitive {
@@ -101,14 +126,15 @@ for (const [name, def] of Object.entries(generated.types)) {
     properties[prop] = property;
   }
   const required = def.r.map((r) => {
-    const names = r.endsWith('[x]') ? def.c[r.slice(0, -3)] ?? [] : [r];
+    const names = r.endsWith('[x]') ? (def.c[r.slice(0, -3)] ?? []) : [r];
     return { label: r, names: [...names, ...names.map((n) => `_${n}`)] };
   });
   types.set(name, { name, properties, required });
 }
 for (const { property, type } of unlinked) {
   property.definition = types.get(type) ?? null;
-  if (property.definition === null) throw new Error(`generated R4 definitions: type ${type} is referenced but not defined; regenerate them`);
+  if (property.definition === null)
+    throw new Error(`generated R4 definitions: type ${type} is referenced but not defined; regenerate them`);
 }
 
 export const FHIR_VERSION = generated.fhirVersion;

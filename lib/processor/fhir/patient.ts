@@ -28,7 +28,12 @@ export function patientIdFromReference(reference: unknown, bundlePatients?: Bund
 }
 
 /** The patient id of a resource already validated as FHIR R4; `id` is the resource's (possibly bundle-derived) id. */
-export function derivePatientId(resourceType: string, resource: Record<string, unknown>, id: string, bundlePatients?: BundlePatients): string | null {
+export function derivePatientId(
+  resourceType: string,
+  resource: Record<string, unknown>,
+  id: string,
+  bundlePatients?: BundlePatients,
+): string | null {
   if (resourceType === 'Patient') return id;
   const paths = PATIENT_COMPARTMENT.get(resourceType);
   if (paths === undefined) return null;

@@ -46,7 +46,10 @@ class Walk {
   private message = '';
   private reason: StructureIssue['reason'] = 'INVALID_FHIR';
   failed = false;
-  constructor(private readonly root: string, readonly checkStrings: boolean) {}
+  constructor(
+    private readonly root: string,
+    readonly checkStrings: boolean,
+  ) {}
 
   fail(rule: string, message: string, reason: StructureIssue['reason'] = 'INVALID_FHIR'): false {
     this.failed = true;
@@ -89,7 +92,8 @@ export function validateStructure(resource: Record<string, unknown>, checkString
 function walkResource(value: unknown, walk: Walk, depth: number): boolean {
   if (!isObject(value)) return walk.fail('type', 'expected a JSON object (a resource)');
   const resourceType = value.resourceType;
-  if (typeof resourceType !== 'string' || !RESOURCE_TYPES.has(resourceType)) return walk.fail('resource-type', 'resourceType is missing or not an R4 resource type');
+  if (typeof resourceType !== 'string' || !RESOURCE_TYPES.has(resourceType))
+    return walk.fail('resource-type', 'resourceType is missing or not an R4 resource type');
   return walkObject(value, typeDefinition(resourceType)!, walk, depth, true);
 }
 
@@ -124,10 +128,19 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
       } else (choices ??= []).push(choice);
     }
     if (prop.array) {
-      if (!Array.isArray(v)) { walk.fail('cardinality', `expected an array (${prop.name} repeats)`); return walk.up(key); }
+      if (!Array.isArray(v)) {
+        walk.fail('cardinality', `expected an array (${prop.name} repeats)`);
+        return walk.up(key);
+      }
       const n = v.length;
-      if (n === 0) { walk.fail('empty', 'empty array (omit the element instead)'); return walk.up(key); }
-      if (depth + 1 > MAX_DEPTH) { walk.fail('depth', `nesting deeper than ${MAX_DEPTH} levels`); return walk.up(key); }
+      if (n === 0) {
+        walk.fail('empty', 'empty array (omit the element instead)');
+        return walk.up(key);
+      }
+      if (depth + 1 > MAX_DEPTH) {
+        walk.fail('depth', `nesting deeper than ${MAX_DEPTH} levels`);
+        return walk.up(key);
+      }
       for (let i = 0; i < n; i++) {
         const item = v[i];
         if (item === null) {
@@ -137,16 +150,30 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
             walk.up(i);
             return walk.up(key);
           }
-        } else if (!(prop.kind === Kind.Primitive ? checkPrimitive(item, prop.primitive!, prop.codes, walk)
-          : prop.kind === Kind.Complex ? walkComplex(item, prop, walk, depth + 2) : walkResource(item, walk, depth + 2))) {
+        } else if (
+          !(prop.kind === Kind.Primitive
+            ? checkPrimitive(item, prop.primitive!, prop.codes, walk)
+            : prop.kind === Kind.Complex
+              ? walkComplex(item, prop, walk, depth + 2)
+              : walkResource(item, walk, depth + 2))
+        ) {
           walk.up(i);
           return walk.up(key);
         }
       }
     } else {
-      if (Array.isArray(v)) { walk.fail('cardinality', `expected a single value, not an array (${prop.name} does not repeat)`); return walk.up(key); }
-      if (!(prop.kind === Kind.Primitive ? checkPrimitive(v, prop.primitive!, prop.codes, walk)
-        : prop.kind === Kind.Complex ? walkComplex(v, prop, walk, depth + 1) : walkResource(v, walk, depth + 1))) return walk.up(key);
+      if (Array.isArray(v)) {
+        walk.fail('cardinality', `expected a single value, not an array (${prop.name} does not repeat)`);
+        return walk.up(key);
+      }
+      if (
+        !(prop.kind === Kind.Primitive
+          ? checkPrimitive(v, prop.primitive!, prop.codes, walk)
+          : prop.kind === Kind.Complex
+            ? walkComplex(v, prop, walk, depth + 1)
+            : walkResource(v, walk, depth + 1))
+      )
+        return walk.up(key);
     }
   }
   if (count === 0) return walk.fail('empty', 'empty object (omit the element instead)');
@@ -155,7 +182,10 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
     const names = required[r].names;
     let present = false;
     for (let i = 0; i < names.length; i++) {
-      if (value[names[i]] !== undefined) { present = true; break; }
+      if (value[names[i]] !== undefined) {
+        present = true;
+        break;
+      }
     }
     if (!present) return walk.fail('required', `missing required element ${required[r].label}`);
   }
@@ -178,7 +208,10 @@ function walkPrimitiveExtension(v: unknown, prop: Property, walk: Walk, depth: n
   for (let i = 0; i < v.length; i++) {
     const item: unknown = v[i];
     if (item === null) continue;
-    if (!isObject(item)) { walk.fail('type', 'expected a JSON object (Element) or null'); return walk.up(i); }
+    if (!isObject(item)) {
+      walk.fail('type', 'expected a JSON object (Element) or null');
+      return walk.up(i);
+    }
     if (!walkObject(item, element, walk, depth + 1, false)) return walk.up(i);
   }
   return true;
@@ -222,11 +255,14 @@ function checkPrimitive(v: unknown, primitive: Primitive, codes: ReadonlySet<str
 function checkCharacters(v: string, walk: Walk): boolean {
   const control = CONTROL.exec(v);
   if (control !== null) {
-    if (control[0] === '\u0000') return walk.fail('nul', 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', 'UNSTORABLE');
-    if (v.includes('\u0000')) return walk.fail('nul', 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', 'UNSTORABLE');
+    if (control[0] === '\u0000')
+      return walk.fail('nul', 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', 'UNSTORABLE');
+    if (v.includes('\u0000'))
+      return walk.fail('nul', 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', 'UNSTORABLE');
     return walk.fail('control-character', 'contains a control character below U+0020 other than tab, CR, LF');
   }
-  if (LONE_SURROGATE.test(v)) return walk.fail('unpaired-surrogate', 'contains an unpaired UTF-16 surrogate, which PostgreSQL jsonb cannot store', 'UNSTORABLE');
+  if (LONE_SURROGATE.test(v))
+    return walk.fail('unpaired-surrogate', 'contains an unpaired UTF-16 surrogate, which PostgreSQL jsonb cannot store', 'UNSTORABLE');
   return true;
 }
 

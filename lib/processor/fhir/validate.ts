@@ -4,7 +4,12 @@ import { validateStructure } from './structure';
 
 /** Why a record was quarantined. Stable codes: dashboards and runbooks key on them. */
 export type QuarantineReason =
-  | 'TOO_LARGE' | 'NOT_UTF8' | 'NOT_JSON' | 'NOT_A_RESOURCE' | 'UNSUPPORTED_RESOURCE_TYPE' | 'INVALID_FHIR'
+  | 'TOO_LARGE'
+  | 'NOT_UTF8'
+  | 'NOT_JSON'
+  | 'NOT_A_RESOURCE'
+  | 'UNSUPPORTED_RESOURCE_TYPE'
+  | 'INVALID_FHIR'
   /** Valid FHIR that PostgreSQL cannot store (a real NUL or an unpaired surrogate in a string), or a row the database rejected. */
   | 'UNSTORABLE';
 
@@ -42,7 +47,17 @@ export type ValidationResult = ValidRecord | InvalidRecord;
 
 /** Bundle types unpacked into their entries; the others carry messages, documents or history, not records to store. */
 export const UNPACKED_BUNDLE_TYPES: ReadonlySet<string> = new Set(['collection', 'batch', 'transaction', 'searchset']);
-const BUNDLE_TYPES = new Set(['document', 'message', 'transaction', 'transaction-response', 'batch', 'batch-response', 'history', 'searchset', 'collection']);
+const BUNDLE_TYPES = new Set([
+  'document',
+  'message',
+  'transaction',
+  'transaction-response',
+  'batch',
+  'batch-response',
+  'history',
+  'searchset',
+  'collection',
+]);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 /**
@@ -74,7 +89,12 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
     // SyntaxError messages quote the offending token, which may be PHI: report only the kind.
     return invalid('NOT_JSON', `payload is not JSON (${(e as Error).name})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { resourceType?: unknown }).resourceType !== 'string') {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    typeof (value as { resourceType?: unknown }).resourceType !== 'string'
+  ) {
     return invalid('NOT_A_RESOURCE', 'payload is not a JSON object with a string resourceType');
   }
   const resource = value as Record<string, unknown>;
@@ -85,7 +105,10 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   const checkStrings = hasRiskyEscape(text);
   if (resourceType === 'Bundle') return validateBundle(resource, checkStrings);
   if (!SUPPORTED_RESOURCE_TYPES.has(resourceType)) {
-    return invalid('UNSUPPORTED_RESOURCE_TYPE', `${resourceType} is not in the R4 Patient compartment; supported: the compartment's resource types, Patient, and Bundles of type ${[...UNPACKED_BUNDLE_TYPES].join('/')}`);
+    return invalid(
+      'UNSUPPORTED_RESOURCE_TYPE',
+      `${resourceType} is not in the R4 Patient compartment; supported: the compartment's resource types, Patient, and Bundles of type ${[...UNPACKED_BUNDLE_TYPES].join('/')}`,
+    );
   }
   const issue = validateStructure(resource, checkStrings);
   if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
@@ -97,7 +120,10 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
 function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean): ValidationResult {
   const type = bundle.type;
   if (typeof type === 'string' && BUNDLE_TYPES.has(type) && !UNPACKED_BUNDLE_TYPES.has(type)) {
-    return invalid('UNSUPPORTED_RESOURCE_TYPE', `Bundle.type ${type}: only ${[...UNPACKED_BUNDLE_TYPES].join('/')} bundles are unpacked into stored resources`);
+    return invalid(
+      'UNSUPPORTED_RESOURCE_TYPE',
+      `Bundle.type ${type}: only ${[...UNPACKED_BUNDLE_TYPES].join('/')} bundles are unpacked into stored resources`,
+    );
   }
   const issue = validateStructure(bundle, checkStrings);
   if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
@@ -108,7 +134,10 @@ function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean):
     const entry = entries[i];
     const resource = entry.resource as Record<string, unknown> | undefined;
     if (resource === undefined) {
-      return invalid('UNSUPPORTED_RESOURCE_TYPE', `Bundle.entry[${i}].resource: an entry without a resource (e.g. a DELETE) has nothing to store`);
+      return invalid(
+        'UNSUPPORTED_RESOURCE_TYPE',
+        `Bundle.entry[${i}].resource: an entry without a resource (e.g. a DELETE) has nothing to store`,
+      );
     }
     const resourceType = resource.resourceType as string;
     if (!SUPPORTED_RESOURCE_TYPES.has(resourceType)) {
@@ -118,7 +147,8 @@ function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean):
     if (id === undefined && typeof entry.fullUrl === 'string') {
       id = URN_UUID.exec(entry.fullUrl)?.[1];
     }
-    if (id === undefined) return invalid('INVALID_FHIR', `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from`);
+    if (id === undefined)
+      return invalid('INVALID_FHIR', `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from`);
     ids.push(id);
     if (resourceType === 'Patient' && typeof entry.fullUrl === 'string') bundlePatients.set(entry.fullUrl, id);
   }
@@ -129,7 +159,13 @@ function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean):
   return { ok: true, resources, bundleType: type as string };
 }
 
-function toValid(resourceType: string, resource: Record<string, unknown>, id: string, json: string, bundlePatients?: BundlePatients): ValidResource {
+function toValid(
+  resourceType: string,
+  resource: Record<string, unknown>,
+  id: string,
+  json: string,
+  bundlePatients?: BundlePatients,
+): ValidResource {
   const meta = resource.meta as { versionId?: string; lastUpdated?: string } | undefined;
   return {
     resourceType,

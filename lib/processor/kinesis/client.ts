@@ -54,10 +54,16 @@ export function decodeGetRecordsBody(body: Buffer | string): DecodedGetRecords {
   const records: _Record[] = new Array(wire.Records?.length ?? 0);
   for (let i = 0; i < records.length; i++) {
     const r = wire.Records![i];
-    if (typeof r?.Data !== 'string' || typeof r.SequenceNumber !== 'string') throw new TypeError(`GetRecords record ${i} has no Data or SequenceNumber string`);
-    const record: { -readonly [K in keyof _Record]: _Record[K] } = { SequenceNumber: r.SequenceNumber, PartitionKey: r.PartitionKey, Data: Buffer.from(r.Data, 'base64') };
+    if (typeof r?.Data !== 'string' || typeof r.SequenceNumber !== 'string')
+      throw new TypeError(`GetRecords record ${i} has no Data or SequenceNumber string`);
+    const record: { -readonly [K in keyof _Record]: _Record[K] } = {
+      SequenceNumber: r.SequenceNumber,
+      PartitionKey: r.PartitionKey,
+      Data: Buffer.from(r.Data, 'base64'),
+    };
     // Same rounding as the SDK's epoch-seconds parser.
-    if (r.ApproximateArrivalTimestamp !== undefined) record.ApproximateArrivalTimestamp = new Date(Math.round(r.ApproximateArrivalTimestamp * 1000));
+    if (r.ApproximateArrivalTimestamp !== undefined)
+      record.ApproximateArrivalTimestamp = new Date(Math.round(r.ApproximateArrivalTimestamp * 1000));
     if (r.EncryptionType !== undefined) record.EncryptionType = r.EncryptionType as _Record['EncryptionType'];
     records[i] = record;
   }
@@ -132,10 +138,20 @@ export const getRecordsDecoder: Pluggable<any, any> = {
       }
       return result;
     };
-    stack.addRelativeTo(decodeBody, { name: 'fhirGetRecordsBodyDecoder', relation: 'after', toMiddleware: 'deserializerMiddleware', override: true });
+    stack.addRelativeTo(decodeBody, {
+      name: 'fhirGetRecordsBodyDecoder',
+      relation: 'after',
+      toMiddleware: 'deserializerMiddleware',
+      override: true,
+    });
     // Outside the SDK's logger middleware, which otherwise walks and copies every record (even for
     // its no-op logger) and, with a real logger, would log the payloads: PHI.
-    stack.addRelativeTo(mergeOutput, { name: 'fhirGetRecordsOutput', relation: 'before', toMiddleware: 'loggerMiddleware', override: true });
+    stack.addRelativeTo(mergeOutput, {
+      name: 'fhirGetRecordsOutput',
+      relation: 'before',
+      toMiddleware: 'loggerMiddleware',
+      override: true,
+    });
   },
 };
 

@@ -39,7 +39,10 @@ export class Coordinator {
 
   /** Held shards whose worker cannot make progress (the health check turns unhealthy). */
   get stuckShards(): string[] {
-    return [...this.workers.values()].filter((w) => w.stuck).map((w) => w.shardId).sort();
+    return [...this.workers.values()]
+      .filter((w) => w.stuck)
+      .map((w) => w.shardId)
+      .sort();
   }
 
   get cycleIntervalMs(): number {
@@ -63,7 +66,9 @@ export class Coordinator {
     const shards = [...this.workers.keys()];
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
-    await this.leases.release(shards).catch((error) => this.o.logger.warn(errorFields(error), 'could not release leases; they will expire'));
+    await this.leases
+      .release(shards)
+      .catch((error) => this.o.logger.warn(errorFields(error), 'could not release leases; they will expire'));
     await this.leases.leave().catch(() => undefined);
     this.o.logger.info({ released: shards }, 'leases released');
   }
@@ -114,7 +119,9 @@ export class Coordinator {
     const shards: ShardInfo[] = [];
     let token: string | undefined;
     do {
-      const page: ListShardsCommandOutput = await this.o.kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.o.streamName }));
+      const page: ListShardsCommandOutput = await this.o.kinesis.send(
+        new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.o.streamName }),
+      );
       for (const s of page.Shards ?? []) {
         shards.push({ shardId: s.ShardId!, parentShardIds: [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => !!p) });
       }
@@ -137,7 +144,11 @@ export class Coordinator {
 
     const members = await liveWorkers(this.o.pool, this.o.streamName, this.o.leaseTtlMs);
     const rank = members.indexOf(this.o.workerId);
-    const target = fairShare(await this.leases.eligibleCount(), rank < 0 ? members.length + 1 : members.length, rank < 0 ? members.length : rank);
+    const target = fairShare(
+      await this.leases.eligibleCount(),
+      rank < 0 ? members.length + 1 : members.length,
+      rank < 0 ? members.length : rank,
+    );
     if (members.join('\n') !== this.membership) {
       // A task joined or left: shares moved, so keep cycling quickly until this task holds its own.
       this.membership = members.join('\n');
@@ -147,12 +158,18 @@ export class Coordinator {
     if (held.size > target) {
       const extra = [...held].sort().slice(target);
       await Promise.all(extra.map((id) => this.workers.get(id)?.stop()));
-      extra.forEach((id) => { this.workers.delete(id); held.delete(id); });
+      extra.forEach((id) => {
+        this.workers.delete(id);
+        held.delete(id);
+      });
       await this.leases.release(extra);
       this.o.logger.info({ released: extra, target, live }, 'rebalanced: released leases');
     } else if (held.size < target) {
       const taken = await this.leases.acquire(target - held.size);
-      taken.forEach((counter, id) => { held.add(id); counters.set(id, counter); });
+      taken.forEach((counter, id) => {
+        held.add(id);
+        counters.set(id, counter);
+      });
       if (taken.size > 0) this.o.logger.info({ acquired: [...taken.keys()], target, live }, 'acquired leases');
     }
 
@@ -167,9 +184,9 @@ export class Coordinator {
     void worker.done.then((exit) => {
       if (this.workers.get(shardId) === worker) this.workers.delete(shardId);
       // The lease is still this task's: the next cycle starts a new worker from the checkpoint.
-      if (exit === 'crashed') this.o.logger.error({ shardId }, 'shard worker crashed; a new one starts from the checkpoint at the next cycle');
+      if (exit === 'crashed')
+        this.o.logger.error({ shardId }, 'shard worker crashed; a new one starts from the checkpoint at the next cycle');
       if (exit === 'ended' && !this.stopping) this.sleeper.wake();
     });
   }
 }
-

@@ -94,12 +94,14 @@ export class ShardWorker {
 
   private async iterator(): Promise<string> {
     const after = await this.o.checkpoint();
-    const out = await this.o.kinesis.send(new GetShardIteratorCommand({
-      StreamName: this.o.streamName,
-      ShardId: this.o.shardId,
-      ShardIteratorType: after ? ShardIteratorType.AFTER_SEQUENCE_NUMBER : ShardIteratorType.TRIM_HORIZON,
-      StartingSequenceNumber: after,
-    }));
+    const out = await this.o.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: this.o.streamName,
+        ShardId: this.o.shardId,
+        ShardIteratorType: after ? ShardIteratorType.AFTER_SEQUENCE_NUMBER : ShardIteratorType.TRIM_HORIZON,
+        StartingSequenceNumber: after,
+      }),
+    );
     return out.ShardIterator!;
   }
 
@@ -115,7 +117,10 @@ export class ShardWorker {
         response = await reader.read(iterator);
         attempt = 0;
       } catch (error) {
-        if ((error as Error).name === 'ExpiredIteratorException') { iterator = undefined; continue; }
+        if ((error as Error).name === 'ExpiredIteratorException') {
+          iterator = undefined;
+          continue;
+        }
         if (isRetryableKinesisError(error) || isTransientDbError(error)) {
           logger.warn({ shardId, attempt, ...errorFields(error) }, 'kinesis read failed; retrying');
           await this.pause(backoffDelay(attempt++, 200, 10_000));
@@ -141,10 +146,21 @@ export class ShardWorker {
     return 'stopped';
   }
 
-  private async persist(records: StreamRecord[], ended: boolean, millisBehindLatest?: number): Promise<'committed' | 'lease-lost' | 'stopped'> {
+  private async persist(
+    records: StreamRecord[],
+    ended: boolean,
+    millisBehindLatest?: number,
+  ): Promise<'committed' | 'lease-lost' | 'stopped'> {
     const { logger, shardId } = this.o;
     const batch = classify(records, this.o.maxRecordBytes);
-    const ctx = { streamName: this.o.streamName, shardId, workerId: this.o.workerId, leaseTtlMs: this.o.leaseTtlMs, leaseCounter: this.o.leaseCounter, shardEnded: ended };
+    const ctx = {
+      streamName: this.o.streamName,
+      shardId,
+      workerId: this.o.workerId,
+      leaseTtlMs: this.o.leaseTtlMs,
+      leaseCounter: this.o.leaseCounter,
+      shardEnded: ended,
+    };
     const started = Date.now();
     // Kept across retries: after a partly committed bisection only the rest is sent again.
     const progress: BatchProgress = { transactions: 0 };
@@ -163,7 +179,11 @@ export class ShardWorker {
         } catch (error) {
           logger.warn({ shardId, ...errorFields(error) }, 'batch committed, but its metrics could not be written');
         }
-        if (progress.transactions > 1) logger.warn({ shardId, records: records.length, transactions: progress.transactions, quarantined: result.quarantined }, 'batch rejected by the database; bisected and committed');
+        if (progress.transactions > 1)
+          logger.warn(
+            { shardId, records: records.length, transactions: progress.transactions, quarantined: result.quarantined },
+            'batch rejected by the database; bisected and committed',
+          );
         logger.debug({ shardId, records: records.length, ...committed, latencyMs: latency }, 'batch committed');
         return 'committed';
       } catch (error) {

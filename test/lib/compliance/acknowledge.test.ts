@@ -8,7 +8,13 @@ const REASON = 'A reason an auditor can check: what the exception is, and why it
 
 describe('acknowledge', () => {
   test('rule ids are those of AwsSolutions, HIPAA.Security, NIST.800.53.R5 (with the finding in brackets) and CloudFormation-Validate', () => {
-    for (const id of ['AwsSolutions-S1', 'AwsSolutions-IAM5[Resource::*]', 'HIPAA.Security-IAMNoInlinePolicy', 'NIST.800.53.R5-RDSMultiAZSupport', 'CloudFormation-Validate::W3010']) {
+    for (const id of [
+      'AwsSolutions-S1',
+      'AwsSolutions-IAM5[Resource::*]',
+      'HIPAA.Security-IAMNoInlinePolicy',
+      'NIST.800.53.R5-RDSMultiAZSupport',
+      'CloudFormation-Validate::W3010',
+    ]) {
       expect([id, RULE_ID.test(id)]).toEqual([id, true]);
     }
     for (const id of ['AwsSolutions', 'Custom-S1', 'HIPAA-IAMNoInlinePolicy', 'CloudFormation-Validate::X3010', '*']) {
@@ -39,9 +45,13 @@ describe('acknowledge', () => {
   test('refuses unknown rule ids and vague reasons, naming the construct', () => {
     const stack = new Stack(constructTestApp(), 'S');
     expect(() => acknowledge(stack, { id: 'AwsSolutions', reason: 'x'.repeat(50) })).toThrow(/is not a rule id/);
-    expect(() => acknowledge(stack, { id: 'AwsSolutions', reason: 'x'.repeat(50) })).toThrow('acknowledgement "AwsSolutions" on S is not a rule id of AwsSolutions, HIPAA.Security, NIST.800.53.R5 or CloudFormation-Validate');
+    expect(() => acknowledge(stack, { id: 'AwsSolutions', reason: 'x'.repeat(50) })).toThrow(
+      'acknowledgement "AwsSolutions" on S is not a rule id of AwsSolutions, HIPAA.Security, NIST.800.53.R5 or CloudFormation-Validate',
+    );
     expect(() => acknowledge(stack, { id: 'AwsSolutions-S1', reason: 'not needed' })).toThrow(/needs a specific reason/);
-    expect(() => acknowledge(stack, { id: 'AwsSolutions-S1', reason: `   ${'x'.repeat(39)}   ` })).toThrow('acknowledgement AwsSolutions-S1 on S needs a specific reason (at least 40 characters)');
+    expect(() => acknowledge(stack, { id: 'AwsSolutions-S1', reason: `   ${'x'.repeat(39)}   ` })).toThrow(
+      'acknowledgement AwsSolutions-S1 on S needs a specific reason (at least 40 characters)',
+    );
     expect(() => acknowledge(stack, { id: 'AwsSolutions-S1', reason: 'x'.repeat(40) })).not.toThrow();
   });
 });

@@ -12,7 +12,12 @@ describe('compliance gate', () => {
   test('HIPAA.Security, AwsSolutions and NIST.800.53.R5 find nothing unacknowledged in any stage or the shared trail', () => {
     const results = runComplianceChecks(app);
     expect(results.map((r) => r.pack).sort()).toEqual(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5']);
-    const open = results.flatMap((r) => r.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((x) => (x as { constructPath?: string }).constructPath).join(', ')}`));
+    const open = results.flatMap((r) =>
+      r.violations.map(
+        (v) =>
+          `${v.severity} ${v.ruleName}: ${v.violatingResources.map((x) => (x as { constructPath?: string }).constructPath).join(', ')}`,
+      ),
+    );
     expect(open).toEqual([]);
   });
 
@@ -21,7 +26,14 @@ describe('compliance gate', () => {
     const stage = new PipelineAppStage(bad, 'bad', { config: testConfig({ environmentSuffix: 'bad' }) });
     new s3.Bucket(stage.data, 'PlainBucket');
     const violations = runComplianceChecks(bad).flatMap((r) => r.violations.map((v) => v.ruleName));
-    expect(violations).toEqual(expect.arrayContaining(['AwsSolutions-S1', 'AwsSolutions-S10', 'HIPAA.Security-S3BucketSSLRequestsOnly', 'NIST.800.53.R5-S3DefaultEncryptionKMS']));
+    expect(violations).toEqual(
+      expect.arrayContaining([
+        'AwsSolutions-S1',
+        'AwsSolutions-S10',
+        'HIPAA.Security-S3BucketSSLRequestsOnly',
+        'NIST.800.53.R5-S3DefaultEncryptionKMS',
+      ]),
+    );
     applyComplianceGate(bad);
     const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
@@ -56,7 +68,8 @@ describe('compliance gate', () => {
     const counts = countByPack(findings);
     expect(Object.keys(counts).sort()).toEqual(['AwsSolutions', 'CloudFormation-Validate', 'HIPAA.Security', 'NIST.800.53.R5']);
     // Recounted here from the rule ids, not from the pack each finding was given.
-    const pairs = (pack: string) => new Set(findings.filter((f) => f.rule.startsWith(pack)).map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size;
+    const pairs = (pack: string) =>
+      new Set(findings.filter((f) => f.rule.startsWith(pack)).map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size;
     for (const pack of Object.keys(counts)) expect([pack, counts[pack]]).toEqual([pack, pairs(pack)]);
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(new Set(findings.map((f) => `${f.stack}/${f.resource}|${f.rule}`)).size);
   });

@@ -1,7 +1,15 @@
 import { Stack, Stage, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { acknowledge, hipaaAndNist } from '../../../lib/compliance/acknowledge';
-import { acknowledgedFindings, AcknowledgedFinding, complianceRegister, countByPack, decisions, sectionOf, splitRule } from '../../../lib/compliance/findings-report';
+import {
+  acknowledgedFindings,
+  AcknowledgedFinding,
+  complianceRegister,
+  countByPack,
+  decisions,
+  sectionOf,
+  splitRule,
+} from '../../../lib/compliance/findings-report';
 import { constructTestApp } from '../../helpers';
 
 const DEV_ONLY = 'Development profile only: a deviation an auditor accepts for synthetic test data in a sandbox.';
@@ -23,7 +31,12 @@ function app() {
   const pipeline = new Stack(root, 'Pipeline');
   // Any construct stands in for the role the acknowledgements would be on.
   const role = new sns.Topic(pipeline, 'Role');
-  acknowledge(role, ...hipaaAndNist('IAMNoInlinePolicy', INLINE), { id: 'AwsSolutions-IAM5[Resource::*]', reason: STAR }, { id: 'AwsSolutions-IAM5[Action::s3:Get|List*]', reason: STAR });
+  acknowledge(
+    role,
+    ...hipaaAndNist('IAMNoInlinePolicy', INLINE),
+    { id: 'AwsSolutions-IAM5[Resource::*]', reason: STAR },
+    { id: 'AwsSolutions-IAM5[Action::s3:Get|List*]', reason: STAR },
+  );
   // An acknowledgement that is not ours (no pack rule id) is left out of the register.
   Validations.of(role).acknowledge({ id: 'some-plugin-rule', reason: 'acknowledged by another validation plugin' });
   return root;
@@ -33,18 +46,47 @@ describe('findings report', () => {
   const findings = acknowledgedFindings(app());
 
   test('every acknowledgement made through acknowledge(), with its pack, resource, stack and stage', () => {
-    expect(findings).toContainEqual({ rule: 'AwsSolutions-SNS3', pack: 'AwsSolutions', resource: 'Topic', stack: 'Data', stage: 'dev', reason: DEV_ONLY });
-    expect(findings).toContainEqual({ rule: 'NIST.800.53.R5-SNSEncryptedKMS', pack: 'NIST.800.53.R5', resource: 'Topic', stack: 'Data', stage: 'prod', reason: DEV_ONLY });
-    expect(findings).toContainEqual({ rule: 'CloudFormation-Validate::W3010', pack: 'CloudFormation-Validate', resource: 'Alarms', stack: 'SharedTrail', stage: '', reason: DEV_ONLY });
-    expect(findings.filter((f) => f.stack === 'Pipeline').map((f) => f.rule).sort()).toEqual([
-      'AwsSolutions-IAM5[Action::s3:Get|List*]', 'AwsSolutions-IAM5[Resource::*]', 'HIPAA.Security-IAMNoInlinePolicy', 'NIST.800.53.R5-IAMNoInlinePolicy',
+    expect(findings).toContainEqual({
+      rule: 'AwsSolutions-SNS3',
+      pack: 'AwsSolutions',
+      resource: 'Topic',
+      stack: 'Data',
+      stage: 'dev',
+      reason: DEV_ONLY,
+    });
+    expect(findings).toContainEqual({
+      rule: 'NIST.800.53.R5-SNSEncryptedKMS',
+      pack: 'NIST.800.53.R5',
+      resource: 'Topic',
+      stack: 'Data',
+      stage: 'prod',
+      reason: DEV_ONLY,
+    });
+    expect(findings).toContainEqual({
+      rule: 'CloudFormation-Validate::W3010',
+      pack: 'CloudFormation-Validate',
+      resource: 'Alarms',
+      stack: 'SharedTrail',
+      stage: '',
+      reason: DEV_ONLY,
+    });
+    expect(
+      findings
+        .filter((f) => f.stack === 'Pipeline')
+        .map((f) => f.rule)
+        .sort(),
+    ).toEqual([
+      'AwsSolutions-IAM5[Action::s3:Get|List*]',
+      'AwsSolutions-IAM5[Resource::*]',
+      'HIPAA.Security-IAMNoInlinePolicy',
+      'NIST.800.53.R5-IAMNoInlinePolicy',
     ]);
     expect(findings.map((f) => f.rule)).not.toContain('some-plugin-rule');
   });
 
   test('counts per pack are the distinct (stack/resource, rule) pairs', () => {
     // Data/Topic: 3 rules (the stages and the repeat collapse), SharedTrail/Alarms: 1, Pipeline/Role: 4.
-    expect(countByPack(findings)).toEqual({ 'AwsSolutions': 3, 'HIPAA.Security': 2, 'NIST.800.53.R5': 2, 'CloudFormation-Validate': 1 });
+    expect(countByPack(findings)).toEqual({ AwsSolutions: 3, 'HIPAA.Security': 2, 'NIST.800.53.R5': 2, 'CloudFormation-Validate': 1 });
   });
 
   test('the delivery tooling stacks outside a stage are tooling; everything else, the shared trail included, is workload', () => {
@@ -77,7 +119,10 @@ describe('findings report', () => {
       ['SNS3', ['AwsSolutions']],
       ['W3010', ['CloudFormation-Validate']],
     ]);
-    expect([...workload.resources.entries()].map(([r, { where }]) => [r, [...where].sort()])).toEqual([['Data/Topic', ['dev', 'prod']], ['SharedTrail/Alarms', ['SharedTrail']]]);
+    expect([...workload.resources.entries()].map(([r, { where }]) => [r, [...where].sort()])).toEqual([
+      ['Data/Topic', ['dev', 'prod']],
+      ['SharedTrail/Alarms', ['SharedTrail']],
+    ]);
     expect([...all[1].resources.get('Pipeline/Role')!.findings].sort()).toEqual(['Action::s3:Get|List*', 'Resource::*']);
   });
 

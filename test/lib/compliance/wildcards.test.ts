@@ -38,12 +38,16 @@ describe('acknowledgeWildcards', () => {
   });
 
   test('wildcard actions are findings too', () => {
-    const { cfn } = policyWith(new iam.PolicyStatement({ actions: ['kinesis:Get*'], resources: ['arn:aws:kinesis:eu-west-2:123456789012:stream/app-dev'] }));
+    const { cfn } = policyWith(
+      new iam.PolicyStatement({ actions: ['kinesis:Get*'], resources: ['arn:aws:kinesis:eu-west-2:123456789012:stream/app-dev'] }),
+    );
     expect(() => acknowledgeWildcards(cfn, REASONS)).toThrow('S/Policy/Resource: unreviewed wildcard Action::kinesis:Get*');
   });
 
   test('a policy without wildcards gets no acknowledgement', () => {
-    const { stack, cfn } = policyWith(new iam.PolicyStatement({ actions: ['kinesis:GetRecords'], resources: ['arn:aws:kinesis:eu-west-2:123456789012:stream/app-dev'] }));
+    const { stack, cfn } = policyWith(
+      new iam.PolicyStatement({ actions: ['kinesis:GetRecords'], resources: ['arn:aws:kinesis:eu-west-2:123456789012:stream/app-dev'] }),
+    );
     acknowledgeWildcards(cfn, REASONS);
     expect(acknowledgedFindings(stack)).toEqual([]);
   });

@@ -1,13 +1,27 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import Ajv from 'ajv';
-import { CDK_CONTEXT_SCHEMA, closestKey, CONTEXT_KEYS, ENVIRONMENT_ENTRY_KEYS, levenshtein, PERSONAL_OVERRIDE_KEYS, PIPELINE_KEYS, PREVIEW_KEYS, PROFILES, RESTORE_DRILL_KEYS, SIZING_KEYS, TRAIL_MODES, validateContext } from '../../../lib/config';
+import {
+  CDK_CONTEXT_SCHEMA,
+  closestKey,
+  CONTEXT_KEYS,
+  ENVIRONMENT_ENTRY_KEYS,
+  levenshtein,
+  PERSONAL_OVERRIDE_KEYS,
+  PIPELINE_KEYS,
+  PREVIEW_KEYS,
+  PROFILES,
+  RESTORE_DRILL_KEYS,
+  SIZING_KEYS,
+  TRAIL_MODES,
+  validateContext,
+} from '../../../lib/config';
 import { ConfigError } from '../../../lib/contract';
 import { cdkJsonContext } from '../../helpers';
 
 const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
 const shipped = cdkJsonContext();
-const env = (shipped.environments as Record<string, Record<string, unknown>>);
+const env = shipped.environments as Record<string, Record<string, unknown>>;
 
 function error(context: Record<string, unknown>): string {
   try {
@@ -21,15 +35,17 @@ function error(context: Record<string, unknown>): string {
 
 describe('the CDK context schema', () => {
   test('accepts the shipped cdk.json, its feature flags and the keys the CDK CLI adds', () => {
-    expect(() => validateContext({
-      ...shipped,
-      'aws:cdk:enable-path-metadata': true,
-      'aws:cdk:version-reporting': false,
-      'aws:cdk:bundling-stacks': ['**'],
-      'acknowledged-issue-numbers': [32775],
-      'availability-zones:account=111111111111:region=eu-west-2': ['eu-west-2a'],
-      '@aws-cdk/core:newStyleStackSynthesis': true,
-    })).not.toThrow();
+    expect(() =>
+      validateContext({
+        ...shipped,
+        'aws:cdk:enable-path-metadata': true,
+        'aws:cdk:version-reporting': false,
+        'aws:cdk:bundling-stacks': ['**'],
+        'acknowledged-issue-numbers': [32775],
+        'availability-zones:account=111111111111:region=eu-west-2': ['eu-west-2a'],
+        '@aws-cdk/core:newStyleStackSynthesis': true,
+      }),
+    ).not.toThrow();
     expect(shipped['cli-telemetry']).toBe(false);
   });
 
@@ -47,16 +63,40 @@ describe('the CDK context schema', () => {
     [{ Project: 'x' }, 'unknown key "Project" at the top level of the CDK context (did you mean "project"?)'],
     [{ environment: {} }, 'unknown key "environment" at the top level of the CDK context (did you mean "environments"?)'],
     [{ 'cli-telemtry': false }, 'unknown key "cli-telemtry" at the top level of the CDK context (did you mean "cli-telemetry"?)'],
-    [{ pipeline: { ...(shipped.pipeline as object), conectionArn: 'x' } }, 'unknown key "conectionArn" in pipeline (did you mean "connectionArn"?)'],
+    [
+      { pipeline: { ...(shipped.pipeline as object), conectionArn: 'x' } },
+      'unknown key "conectionArn" in pipeline (did you mean "connectionArn"?)',
+    ],
     [{ previews: { ...(shipped.previews as object), ttlHour: 3 } }, 'unknown key "ttlHour" in previews (did you mean "ttlHours"?)'],
     // 0.2.0 renamed "ephemeral" (three meanings): the old names are refused with their successors named.
-    [{ ephemeral: { ttlHours: 3 } }, 'unknown key "ephemeral" at the top level of the CDK context: it was renamed to "previews" (see "Migrating from 0.1" in CHANGELOG.md)'],
-    [{ environments: { ...env, dev: { ...env.dev, profile: 'ephemeral' } } }, 'environments.dev.profile "ephemeral" is invalid: "ephemeral" was renamed to "development" (see "Migrating from 0.1" in CHANGELOG.md)'],
-    [{ environments: { ...env, dev: { ...env.dev, acount: '222222222222' } } }, 'unknown key "acount" in environments.dev (did you mean "account"?)'],
-    [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCont: 2 } } } }, 'unknown key "streamShardCont" in environments.dev.sizing (did you mean "streamShardCount"?)'],
-    [{ environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } }, 'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, processorMaxTasks)'],
-    [{ environments: { ...env, dev: { ...env.dev, profile: 'prod' } } }, 'environments.dev.profile "prod" is invalid: use one of development, production'],
-    [{ environments: { ...env, dev: { ...env.dev, sizing: { streamShardCount: 2.5 } } } }, 'environments.dev.sizing.streamShardCount 2.5 is invalid: expected a whole number'],
+    [
+      { ephemeral: { ttlHours: 3 } },
+      'unknown key "ephemeral" at the top level of the CDK context: it was renamed to "previews" (see "Migrating from 0.1" in CHANGELOG.md)',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, profile: 'ephemeral' } } },
+      'environments.dev.profile "ephemeral" is invalid: "ephemeral" was renamed to "development" (see "Migrating from 0.1" in CHANGELOG.md)',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, acount: '222222222222' } } },
+      'unknown key "acount" in environments.dev (did you mean "account"?)',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, sizing: { streamShardCont: 2 } } } },
+      'unknown key "streamShardCont" in environments.dev.sizing (did you mean "streamShardCount"?)',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } },
+      'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, processorMaxTasks)',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, profile: 'prod' } } },
+      'environments.dev.profile "prod" is invalid: use one of development, production',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, sizing: { streamShardCount: 2.5 } } } },
+      'environments.dev.sizing.streamShardCount 2.5 is invalid: expected a whole number',
+    ],
     [{ environments: { ...env, dev: 'x' } }, 'environments.dev "x" is invalid: expected an object'],
     [{ region: 'eu-west' }, 'region "eu-west" is invalid: use an AWS region code such as eu-west-2'],
     [{ account: 'abc' }, 'account "abc" is invalid: use a 12-digit AWS account id'],
@@ -64,7 +104,10 @@ describe('the CDK context schema', () => {
     [{ previews: { ...(shipped.previews as object), ttlHours: 0 } }, 'previews.ttlHours 0 is invalid: must be >= 1'],
     [{ pipeline: 'x' }, 'context "pipeline" is not valid JSON: pass an object, e.g. -c \'pipeline={...}\''],
     [{ environments: null }, 'environments null is invalid: expected an object'],
-    [{ environments: { ...env, dev: { ...env.dev, project: 'x' } } }, 'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, sizing, restoreDrill)'],
+    [
+      { environments: { ...env, dev: { ...env.dev, project: 'x' } } },
+      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, sizing, restoreDrill)',
+    ],
     [{ pipeline: { repository: 'a/b' } }, 'pipeline.connectionArn is required'],
     [{ 'cli-telemetry': 'no' }, 'cli-telemetry "no" is invalid: use one of true, false'],
   ])('%j is refused with one line', (overrides, message) => {
@@ -72,7 +115,9 @@ describe('the CDK context schema', () => {
   });
 
   test('an empty environments map is one line, not a stack trace', () => {
-    expect(error({ ...shipped, environments: {} })).toBe('"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>');
+    expect(error({ ...shipped, environments: {} })).toBe(
+      '"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>',
+    );
     const { environments: _unused, ...without } = shipped;
     expect(error(without)).toMatch(/^"environments" in cdk.json is empty/);
     // A single personal or preview environment needs none.
@@ -83,27 +128,43 @@ describe('the CDK context schema', () => {
   describe('-c overrides (the CDK CLI passes every -c value as a string, dotted keys flat)', () => {
     test('a dotted override is refused, with the JSON form to use instead', () => {
       expect(error({ ...shipped, 'sizing.streamShardCount': '2' })).toBe(
-        'context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\'');
+        'context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\'',
+      );
       expect(error({ ...shipped, 'environments.dev.vpcCidr': '10.1.0.0/16' })).toBe(
-        'context key "environments.dev.vpcCidr" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'environments={"dev":{"vpcCidr":"10.1.0.0/16"}}\'');
+        'context key "environments.dev.vpcCidr" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'environments={"dev":{"vpcCidr":"10.1.0.0/16"}}\'',
+      );
       // The example has the type the schema expects there: an account id stays a string.
-      expect(error({ ...shipped, 'environments.prod.account': '333333333333' })).toMatch(/e\.g\. -c 'environments=\{"prod":\{"account":"333333333333"\}\}'$/);
+      expect(error({ ...shipped, 'environments.prod.account': '333333333333' })).toMatch(
+        /e\.g\. -c 'environments=\{"prod":\{"account":"333333333333"\}\}'$/,
+      );
       expect(error({ ...shipped, 'previews.ttlHours': '24' })).toMatch(/e\.g\. -c 'previews=\{"ttlHours":24\}'$/);
     });
 
-    test('-c \'sizing={...}\' with a personal environment is parsed and checked by the schema', () => {
-      expect(validateContext({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":2}' }).sizing).toEqual({ streamShardCount: 2 });
-      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":"2"}' })).toBe('sizing.streamShardCount "2" is invalid: expected a whole number');
-      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{streamShardCount:2}' })).toBe('context "sizing" is not valid JSON: pass an object, e.g. -c \'sizing={...}\'');
+    test("-c 'sizing={...}' with a personal environment is parsed and checked by the schema", () => {
+      expect(validateContext({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":2}' }).sizing).toEqual({
+        streamShardCount: 2,
+      });
+      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{"streamShardCount":"2"}' })).toBe(
+        'sizing.streamShardCount "2" is invalid: expected a whole number',
+      );
+      expect(error({ ...shipped, environmentSuffix: 'alice', sizing: '{streamShardCount:2}' })).toBe(
+        'context "sizing" is not valid JSON: pass an object, e.g. -c \'sizing={...}\'',
+      );
     });
 
     test('personal-environment overrides without -c environmentSuffix are refused, never ignored', () => {
-      expect(error({ ...shipped, vpcCidr: '10.1.0.0/16' })).toBe('context "vpcCidr" applies only to a personal environment (-c environmentSuffix=<name>): for a configured environment set environments.<name>.vpcCidr in cdk.json');
-      expect(error({ ...shipped, branch: 'feature/x', sizing: '{"streamShardCount":2}' })).toMatch(/^context "sizing" applies only to a personal environment/);
+      expect(error({ ...shipped, vpcCidr: '10.1.0.0/16' })).toBe(
+        'context "vpcCidr" applies only to a personal environment (-c environmentSuffix=<name>): for a configured environment set environments.<name>.vpcCidr in cdk.json',
+      );
+      expect(error({ ...shipped, branch: 'feature/x', sizing: '{"streamShardCount":2}' })).toMatch(
+        /^context "sizing" applies only to a personal environment/,
+      );
     });
 
     test('branch and environmentSuffix together are refused', () => {
-      expect(error({ ...shipped, branch: 'feature/x', environmentSuffix: 'x' })).toBe('use either -c branch=<name> or -c environmentSuffix=<name>, not both');
+      expect(error({ ...shipped, branch: 'feature/x', environmentSuffix: 'x' })).toBe(
+        'use either -c branch=<name> or -c environmentSuffix=<name>, not both',
+      );
     });
   });
 
@@ -120,7 +181,7 @@ describe('the CDK context schema', () => {
       expect(Object.keys(definitions[name].properties).sort()).toEqual(Object.keys(keys).sort());
     });
 
-    test('personal-environment overrides are environment keys, and the enums are the code\'s', () => {
+    test("personal-environment overrides are environment keys, and the enums are the code's", () => {
       for (const key of Object.keys(PERSONAL_OVERRIDE_KEYS)) expect(Object.keys(ENVIRONMENT_ENTRY_KEYS)).toContain(key);
       expect(definitions.environment.properties.profile.enum).toEqual([...PROFILES]);
       expect(definitions.environment.properties.trailMode.enum).toEqual([...TRAIL_MODES]);

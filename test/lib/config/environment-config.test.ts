@@ -42,16 +42,31 @@ describe('parseEnvironmentConfig', () => {
   test('stream and processor sizing: one shard and one task in development; on demand with 2 to 8 tasks in production, or at most one task per shard', () => {
     const eph = parseEnvironmentConfig({ ...base, profile: 'development' });
     const prod = parseEnvironmentConfig({ ...base, profile: 'production' });
-    expect([eph.stream, eph.processor]).toEqual([{ shardCount: 1, retentionHours: 24 }, { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 }]);
+    expect([eph.stream, eph.processor]).toEqual([
+      { shardCount: 1, retentionHours: 24 },
+      { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 },
+    ]);
     // A shard count of 0 is an on-demand stream: the profile's maximum applies.
-    expect([prod.stream, prod.processor]).toEqual([{ shardCount: 0, retentionHours: 168 }, { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 }]);
-    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 4 });
+    expect([prod.stream, prod.processor]).toEqual([
+      { shardCount: 0, retentionHours: 168 },
+      { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 },
+    ]);
+    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({
+      minTasks: 2,
+      maxTasks: 4,
+    });
     // Never below the minimum, even with fewer shards.
-    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
+    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({
+      minTasks: 2,
+      maxTasks: 2,
+    });
   });
 
   test('sizing overrides apply on top of the profile', () => {
-    const config = parseEnvironmentConfig({ ...base, sizing: { dbInstanceType: 'r7g.large', streamShardCount: 4, dbAllocatedStorageGiB: 200, dbMaxAllocatedStorageGiB: 400 } });
+    const config = parseEnvironmentConfig({
+      ...base,
+      sizing: { dbInstanceType: 'r7g.large', streamShardCount: 4, dbAllocatedStorageGiB: 200, dbMaxAllocatedStorageGiB: 400 },
+    });
     expect(config.database.instanceType).toBe('r7g.large');
     expect(config.database.allocatedStorageGiB).toBe(200);
     expect(config.stream.shardCount).toBe(4);
@@ -73,7 +88,10 @@ describe('parseEnvironmentConfig', () => {
   });
 
   test.each([
-    [{ environmentSuffix: 'Feature/ABC_1' }, 'environmentSuffix "Feature/ABC_1" is invalid: use 1-20 lowercase letters, digits and single hyphens, not starting or ending with a hyphen'],
+    [
+      { environmentSuffix: 'Feature/ABC_1' },
+      'environmentSuffix "Feature/ABC_1" is invalid: use 1-20 lowercase letters, digits and single hyphens, not starting or ending with a hyphen',
+    ],
     [{ environmentSuffix: 'a--b' }, 'environmentSuffix "a--b" is invalid'],
     [{ environmentSuffix: '-dev' }, 'environmentSuffix "-dev" is invalid'],
     [{ environmentSuffix: 'x'.repeat(21) }, `environmentSuffix "${'x'.repeat(21)}" is invalid`],
@@ -90,14 +108,23 @@ describe('parseEnvironmentConfig', () => {
     [{ vpcCidr: '10.0.0.0/24' }, 'vpcCidr "10.0.0.0/24" is invalid: use an IPv4 CIDR block from /16 to /22'],
     [{ vpcCidr: '300.0.0.0/16' }, 'vpcCidr "300.0.0.0/16" is invalid'],
     [{ databaseSecretName: 'bad name!' }, 'databaseSecretName "bad name!" is invalid'],
-    [{ databaseSecretName: 'hipaa-fhir/dev/db-master' }, 'databaseSecretName "hipaa-fhir/dev/db-master" is invalid: a name ending in a hyphen and six characters is mistaken for the random suffix'],
+    [
+      { databaseSecretName: 'hipaa-fhir/dev/db-master' },
+      'databaseSecretName "hipaa-fhir/dev/db-master" is invalid: a name ending in a hyphen and six characters is mistaken for the random suffix',
+    ],
     [{ databaseSecretKeyArn: 'alias/foo' }, 'databaseSecretKeyArn "alias/foo" is invalid: use a KMS key ARN'],
     [{ databaseName: 'Patient-DB' }, 'databaseName "Patient-DB" is invalid'],
     [{ trailMode: 'none' }, 'trailMode "none" is invalid: use one of dedicated, shared'],
     [{ alarmEmail: 'not-an-email' }, 'alarmEmail "not-an-email" is invalid: use an e-mail address'],
-    [{ sizing: { dbInstanceType: 'db.t4g.micro' } }, 'sizing.dbInstanceType "db.t4g.micro" is invalid: use an RDS instance class without the "db." prefix'],
+    [
+      { sizing: { dbInstanceType: 'db.t4g.micro' } },
+      'sizing.dbInstanceType "db.t4g.micro" is invalid: use an RDS instance class without the "db." prefix',
+    ],
     [{ sizing: { dbAllocatedStorageGiB: 10 } }, 'sizing.dbAllocatedStorageGiB 10 is invalid: expected a whole number from 20 to 65536'],
-    [{ sizing: { dbAllocatedStorageGiB: 100, dbMaxAllocatedStorageGiB: 50 } }, 'sizing.dbMaxAllocatedStorageGiB 50 is invalid: expected a whole number from 100 to 65536'],
+    [
+      { sizing: { dbAllocatedStorageGiB: 100, dbMaxAllocatedStorageGiB: 50 } },
+      'sizing.dbMaxAllocatedStorageGiB 50 is invalid: expected a whole number from 100 to 65536',
+    ],
     [{ sizing: { streamShardCount: 1.5 } }, 'sizing.streamShardCount 1.5 is invalid'],
     [{ sizing: { shards: 2 } }, 'unknown sizing key "sizing.shards"'],
     [{ sizing: [] }, 'sizing [] is invalid: expected an object'],
@@ -113,8 +140,14 @@ describe('parseEnvironmentConfig', () => {
     [{ vpcCidr: '10.40.1.0/16' }, 'vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16'],
     [{ vpcCidr: '10.40.0.1/22' }, 'vpcCidr "10.40.0.1/22" is invalid: host bits are set; use the network address 10.40.0.0/22'],
     [{ vpcCidr: '192.168.7.0/21' }, 'vpcCidr "192.168.7.0/21" is invalid: host bits are set; use the network address 192.168.0.0/21'],
-    [{ availabilityZones: ['eu-west-2a', 'eu-west-2z'] }, 'availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]'],
-    [{ availabilityZones: ['eu-west-2a', 'eu-west-2g'] }, 'availabilityZones ["eu-west-2a","eu-west-2g"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]'],
+    [
+      { availabilityZones: ['eu-west-2a', 'eu-west-2z'] },
+      'availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
+    ],
+    [
+      { availabilityZones: ['eu-west-2a', 'eu-west-2g'] },
+      'availabilityZones ["eu-west-2a","eu-west-2g"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
+    ],
   ])('rejects %j with exactly this line', (overrides, expected) => {
     expect(errorOf({ ...base, ...overrides })).toBe(expected);
   });
@@ -124,7 +157,9 @@ describe('parseEnvironmentConfig', () => {
   });
 
   test('accepts zones a-f of the region', () => {
-    expect(parseEnvironmentConfig({ ...base, region: 'us-east-1', availabilityZones: ['us-east-1a', 'us-east-1f'] }).network.availabilityZones).toEqual(['us-east-1a', 'us-east-1f']);
+    expect(
+      parseEnvironmentConfig({ ...base, region: 'us-east-1', availabilityZones: ['us-east-1a', 'us-east-1f'] }).network.availabilityZones,
+    ).toEqual(['us-east-1a', 'us-east-1f']);
   });
 });
 
@@ -138,7 +173,10 @@ describe('per-branch environment config', () => {
   test.each([
     [{ branch: 'feature/x' }, 'branch and expiresAt go together'],
     [{ branch: 'feature/x', expiresAt: 'tomorrow' }, 'expiresAt "tomorrow" is invalid: use an ISO-8601 UTC time'],
-    [{ branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z', profile: 'production' }, 'profile "production" is invalid: a preview environment must use the development profile'],
+    [
+      { branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z', profile: 'production' },
+      'profile "production" is invalid: a preview environment must use the development profile',
+    ],
   ])('%j', (raw, message) => {
     expect(() => parseEnvironmentConfig({ ...base, ...raw })).toThrow(message);
   });

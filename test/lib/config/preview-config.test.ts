@@ -3,13 +3,19 @@ import { parsePreviewConfig } from '../../../lib/config';
 describe('parsePreviewConfig', () => {
   test('defaults', () => {
     expect(parsePreviewConfig({}, 'hipaa-fhir')).toEqual({
-      branchPatterns: ['feature/*'], pullRequestBaseBranch: 'main', ttlHours: 72, maxEnvironments: 5, databaseSecretName: 'hipaa-fhir/previews/db-credentials', bootstrapQualifier: 'hnb659fds',
+      branchPatterns: ['feature/*'],
+      pullRequestBaseBranch: 'main',
+      ttlHours: 72,
+      maxEnvironments: 5,
+      databaseSecretName: 'hipaa-fhir/previews/db-credentials',
+      bootstrapQualifier: 'hnb659fds',
     });
   });
-  test('sandbox account, its bootstrap qualifier and the secret\'s CMK', () => {
+  test("sandbox account, its bootstrap qualifier and the secret's CMK", () => {
     const keyArn = 'arn:aws:kms:eu-west-2:222222222222:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
-    expect(parsePreviewConfig({ account: '222222222222', bootstrapQualifier: 'branches', databaseSecretKeyArn: keyArn }, 'hipaa-fhir'))
-      .toMatchObject({ account: '222222222222', bootstrapQualifier: 'branches', databaseSecretKeyArn: keyArn });
+    expect(
+      parsePreviewConfig({ account: '222222222222', bootstrapQualifier: 'branches', databaseSecretKeyArn: keyArn }, 'hipaa-fhir'),
+    ).toMatchObject({ account: '222222222222', bootstrapQualifier: 'branches', databaseSecretKeyArn: keyArn });
   });
   test.each([
     [{ branchPatterns: [] }, 'previews.branchPatterns [] is invalid'],

@@ -37,39 +37,77 @@ describe('resolveApp (what one synth builds)', () => {
   test('-c environmentSuffix=<name> is one personal environment with the development profile, and its -c overrides apply', () => {
     const plan = expectMode(resolve({ environmentSuffix: 'alice', account: '123456789012', sizing: '{"streamShardCount":3}' }), 'personal');
     expect(plan.environments).toHaveLength(1);
-    expect(plan.environments[0]).toMatchObject({ environmentSuffix: 'alice', profile: 'development', account: '123456789012', stream: { shardCount: 3 } });
+    expect(plan.environments[0]).toMatchObject({
+      environmentSuffix: 'alice',
+      profile: 'development',
+      account: '123456789012',
+      stream: { shardCount: 3 },
+    });
     expect(plan.environments[0].preview).toBeUndefined();
   });
 
-  test('-c branch=<name> is that branch\'s preview: derived suffix, sandbox account, TTL from the given time, post-deploy trust of the preview integration build', () => {
+  test("-c branch=<name> is that branch's preview: derived suffix, sandbox account, TTL from the given time, post-deploy trust of the preview integration build", () => {
     const plan = expectMode(resolve({ branch: 'feature/ABC-123_Add-Labs' }), 'preview');
     const { environment } = plan;
     expect(environment.environmentSuffix).toBe('br-abc-123-add-labs');
     expect(environment.account).toBe('444444444444');
     expect(environment.database.masterSecretName).toBe('hipaa-fhir/previews/db-credentials');
     expect(environment.preview).toEqual({ branch: 'feature/ABC-123_Add-Labs', expiresAt: '2026-12-04T10:00:00Z' });
-    expect(environment.tags).toMatchObject({ Preview: 'true', Branch: 'feature/ABC-123_Add-Labs', ExpiresAt: '2026-12-04T10:00:00Z', Profile: 'development' });
+    expect(environment.tags).toMatchObject({
+      Preview: 'true',
+      Branch: 'feature/ABC-123_Add-Labs',
+      ExpiresAt: '2026-12-04T10:00:00Z',
+      Profile: 'development',
+    });
     expect(plan.postDeployTrustedRoleArn).toBe('arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test');
     expect(plan.previews.bootstrapQualifier).toBe('branches');
   });
 
-  test('without a pipeline the environments are plain stages, and the CLI\'s default account and region fill the gaps', () => {
+  test("without a pipeline the environments are plain stages, and the CLI's default account and region fill the gaps", () => {
     const { pipeline: _pipeline, region: _region, ...noPipeline } = shipped;
-    const plan = expectMode(resolveApp({ ...noPipeline, environments: { dev: {} } }, { CDK_DEFAULT_REGION: 'eu-west-1', CDK_DEFAULT_ACCOUNT: '555555555555' }, NOW), 'environments');
+    const plan = expectMode(
+      resolveApp(
+        { ...noPipeline, environments: { dev: {} } },
+        { CDK_DEFAULT_REGION: 'eu-west-1', CDK_DEFAULT_ACCOUNT: '555555555555' },
+        NOW,
+      ),
+      'environments',
+    );
     expect(plan.environments.map((e) => [e.environmentSuffix, e.region, e.account])).toEqual([['dev', 'eu-west-1', '555555555555']]);
   });
 
   test.each([
-    [{ previews: { ...(shipped.previews as object), account: '333333333333' } }, 'previews.account 333333333333 holds the production environment "prod": preview environments must deploy into a separate sandbox account; set previews.account to your sandbox (or non-production) account id, or give environments.prod.account its own production account'],
+    [
+      { previews: { ...(shipped.previews as object), account: '333333333333' } },
+      'previews.account 333333333333 holds the production environment "prod": preview environments must deploy into a separate sandbox account; set previews.account to your sandbox (or non-production) account id, or give environments.prod.account its own production account',
+    ],
     // The same layout is refused when only a preview is synthesized.
-    [{ branch: 'feature/x', previews: { ...(shipped.previews as object), account: '333333333333' } }, 'previews.account 333333333333 holds the production environment "prod"'],
+    [
+      { branch: 'feature/x', previews: { ...(shipped.previews as object), account: '333333333333' } },
+      'previews.account 333333333333 holds the production environment "prod"',
+    ],
     [{ branch: 'feature/x', environmentSuffix: 'x' }, 'use either -c branch=<name> or -c environmentSuffix=<name>, not both'],
     [{ regoin: 'eu-west-1' }, 'unknown key "regoin" at the top level of the CDK context (did you mean "region"?)'],
-    [{ environments: {} }, '"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>'],
-    [{ 'sizing.streamShardCount': '2' }, 'context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\''],
-    [{ region: 'eu-west-1' }, 'region "eu-west-1" does not match pipeline.connectionArn, whose connection is in eu-west-2: the pipeline runs in the connection\'s region; set "region" to eu-west-2 or use a connection created in eu-west-1'],
-    [{ environmentSuffix: 'Feature/ABC_1' }, 'environmentSuffix "Feature/ABC_1" is invalid: use 1-20 lowercase letters, digits and single hyphens, not starting or ending with a hyphen'],
-    [{ ephemeral: { ttlHours: 3 } }, 'unknown key "ephemeral" at the top level of the CDK context: it was renamed to "previews" (see "Migrating from 0.1" in CHANGELOG.md)'],
+    [
+      { environments: {} },
+      '"environments" in cdk.json is empty: define at least one, e.g. "environments": {"dev": {"profile": "development"}}, or pass -c environmentSuffix=<name>',
+    ],
+    [
+      { 'sizing.streamShardCount': '2' },
+      'context key "sizing.streamShardCount" is a dotted override, which the CDK does not nest: edit cdk.json, or pass the whole object as JSON, e.g. -c \'sizing={"streamShardCount":2}\'',
+    ],
+    [
+      { region: 'eu-west-1' },
+      'region "eu-west-1" does not match pipeline.connectionArn, whose connection is in eu-west-2: the pipeline runs in the connection\'s region; set "region" to eu-west-2 or use a connection created in eu-west-1',
+    ],
+    [
+      { environmentSuffix: 'Feature/ABC_1' },
+      'environmentSuffix "Feature/ABC_1" is invalid: use 1-20 lowercase letters, digits and single hyphens, not starting or ending with a hyphen',
+    ],
+    [
+      { ephemeral: { ttlHours: 3 } },
+      'unknown key "ephemeral" at the top level of the CDK context: it was renamed to "previews" (see "Migrating from 0.1" in CHANGELOG.md)',
+    ],
     [{ branch: '  ' }, 'branch must be a git branch name'],
   ])('%j fails with one line', (overrides, message) => {
     expect(error(overrides)).toContain(message);

@@ -18,25 +18,55 @@ function refused(run: () => unknown): string {
 
 describe('restoreDrill configuration', () => {
   test('production runs it weekly on Sunday 03:00 UTC by default, development does not; targets 15 and 120 minutes', () => {
-    expect(testConfig({ profile: 'production' }).restoreDrill).toEqual({ enabled: true, schedule: 'cron(0 3 ? * SUN *)', cadence: 'weekly', rpoTargetMinutes: 15, rtoTargetMinutes: 120 });
+    expect(testConfig({ profile: 'production' }).restoreDrill).toEqual({
+      enabled: true,
+      schedule: 'cron(0 3 ? * SUN *)',
+      cadence: 'weekly',
+      rpoTargetMinutes: 15,
+      rtoTargetMinutes: 120,
+    });
     expect(testConfig({ profile: 'development' }).restoreDrill.enabled).toBe(false);
   });
 
   test('an environment overrides any of its keys; a daily schedule has a daily cadence', () => {
-    const config = testConfig({ profile: 'development', restoreDrill: { enabled: true, schedule: 'cron(30 1 * * ? *)', rpoTargetMinutes: 10, rtoTargetMinutes: 90 } });
-    expect(config.restoreDrill).toEqual({ enabled: true, schedule: 'cron(30 1 * * ? *)', cadence: 'daily', rpoTargetMinutes: 10, rtoTargetMinutes: 90 });
-    expect(testConfig({ profile: 'production', restoreDrill: { enabled: false } }).restoreDrill).toMatchObject({ enabled: false, rtoTargetMinutes: 120 });
+    const config = testConfig({
+      profile: 'development',
+      restoreDrill: { enabled: true, schedule: 'cron(30 1 * * ? *)', rpoTargetMinutes: 10, rtoTargetMinutes: 90 },
+    });
+    expect(config.restoreDrill).toEqual({
+      enabled: true,
+      schedule: 'cron(30 1 * * ? *)',
+      cadence: 'daily',
+      rpoTargetMinutes: 10,
+      rtoTargetMinutes: 90,
+    });
+    expect(testConfig({ profile: 'production', restoreDrill: { enabled: false } }).restoreDrill).toMatchObject({
+      enabled: false,
+      rtoTargetMinutes: 120,
+    });
   });
 
   test('only schedules that fire once a day or once a week are accepted (the missed-drill alarm needs a calendar period)', () => {
     expect(['cron(0 3 ? * SUN *)', 'cron(59 23 ? * 7 *)', 'cron(0 0 * * ? *)'].map(scheduleCadence)).toEqual(['weekly', 'weekly', 'daily']);
-    for (const schedule of ['rate(7 days)', 'cron(0 3 ? * MON-FRI *)', 'cron(0 */6 * * ? *)', 'cron(0 3 1 * ? *)', 'cron(60 3 ? * SUN *)', 'cron(0 24 * * ? *)', 'cron(0 3 ? * SUN 2027)', 'cron(0 3 * * SUN *)']) {
+    for (const schedule of [
+      'rate(7 days)',
+      'cron(0 3 ? * MON-FRI *)',
+      'cron(0 */6 * * ? *)',
+      'cron(0 3 1 * ? *)',
+      'cron(60 3 ? * SUN *)',
+      'cron(0 24 * * ? *)',
+      'cron(0 3 ? * SUN 2027)',
+      'cron(0 3 * * SUN *)',
+    ]) {
       expect([schedule, scheduleCadence(schedule)]).toEqual([schedule, undefined]);
     }
   });
 
   test.each([
-    [{ schedule: 'rate(7 days)' }, 'environments.prod.restoreDrill.schedule "rate(7 days)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)'],
+    [
+      { schedule: 'rate(7 days)' },
+      'environments.prod.restoreDrill.schedule "rate(7 days)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)',
+    ],
     [{ rtoTargetMinutes: 0 }, 'environments.prod.restoreDrill.rtoTargetMinutes 0 is invalid: must be >= 5'],
     [{ rpoTargetMinutes: 2.5 }, 'environments.prod.restoreDrill.rpoTargetMinutes 2.5 is invalid: expected a whole number'],
     [{ enabled: 'yes' }, 'environments.prod.restoreDrill.enabled "yes" is invalid: use true or false'],
@@ -46,10 +76,15 @@ describe('restoreDrill configuration', () => {
   });
 
   test('the parser refuses what the schema would, for callers that skip it (one line each)', () => {
-    expect(refused(() => parseRestoreDrill({ schedule: 'cron(60 3 ? * SUN *)' }, 'production'))).toBe('restoreDrill.schedule "cron(60 3 ? * SUN *)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)');
-    expect(refused(() => parseRestoreDrill({ rtoTargetMinutes: 2000 }, 'production'))).toBe('restoreDrill.rtoTargetMinutes 2000 is invalid: expected a whole number from 5 to 1440');
-    expect(refused(() => parseRestoreDrill({ when: 'sunday' }, 'production'))).toBe('unknown restoreDrill key "restoreDrill.when": use one of enabled, schedule, rpoTargetMinutes, rtoTargetMinutes');
+    expect(refused(() => parseRestoreDrill({ schedule: 'cron(60 3 ? * SUN *)' }, 'production'))).toBe(
+      'restoreDrill.schedule "cron(60 3 ? * SUN *)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)',
+    );
+    expect(refused(() => parseRestoreDrill({ rtoTargetMinutes: 2000 }, 'production'))).toBe(
+      'restoreDrill.rtoTargetMinutes 2000 is invalid: expected a whole number from 5 to 1440',
+    );
+    expect(refused(() => parseRestoreDrill({ when: 'sunday' }, 'production'))).toBe(
+      'unknown restoreDrill key "restoreDrill.when": use one of enabled, schedule, rpoTargetMinutes, rtoTargetMinutes',
+    );
     expect(refused(() => parseRestoreDrill('weekly', 'production'))).toBe('restoreDrill "weekly" is invalid: expected an object');
   });
-
 });

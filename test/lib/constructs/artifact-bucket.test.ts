@@ -19,7 +19,11 @@ describe('ArtifactBucket', () => {
 
   test('artifacts: KMS with the given key, versioned, private, access-logged under the given prefix; old versions expire after 30 days', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(key) } }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(key) } },
+        ],
+      },
       VersioningConfiguration: { Status: 'Enabled' },
       PublicAccessBlockConfiguration: PRIVATE,
       LoggingConfiguration: { DestinationBucketName: { Ref: logicalIdOf(artifacts.accessLogs) }, LogFilePrefix: 'artifacts/' },
@@ -32,7 +36,9 @@ describe('ArtifactBucket', () => {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       VersioningConfiguration: { Status: 'Enabled' },
       PublicAccessBlockConfiguration: PRIVATE,
-      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 365, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }] },
+      LifecycleConfiguration: {
+        Rules: [{ ExpirationInDays: 365, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }],
+      },
     });
   });
 
@@ -42,10 +48,24 @@ describe('ArtifactBucket', () => {
       const resources = [arn, { 'Fn::Join': ['', [arn, '/*']] }];
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: logicalIdOf(bucket) },
-        PolicyDocument: { Statement: Match.arrayWith([
-          { Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Effect: 'Deny', Principal: { AWS: '*' }, Resource: resources },
-          { Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } }, Effect: 'Deny', Principal: { AWS: '*' }, Resource: resources },
-        ]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Resource: resources,
+            },
+            {
+              Action: 's3:*',
+              Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Resource: resources,
+            },
+          ]),
+        },
       });
     }
   });

@@ -11,12 +11,26 @@ describe('routeCustomResourceLogs', () => {
   const stack = testStack();
   const logGroup = new logs.LogGroup(stack, 'CustomResourceLogs');
   // An L2 function, and a bare CfnFunction deep in the tree as CDK's custom-resource providers make them.
-  const fn = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => undefined;') });
+  const fn = new lambda.Function(stack, 'Handler', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => undefined;'),
+  });
   const provider = new Construct(new Construct(stack, 'Provider'), 'Inner');
   const role = new iam.Role(provider, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-  const raw = new lambda.CfnFunction(provider, 'Function', { role: role.roleArn, code: { zipFile: 'exports.handler = async () => undefined;' }, handler: 'index.handler', runtime: 'nodejs24.x' });
+  const raw = new lambda.CfnFunction(provider, 'Function', {
+    role: role.roleArn,
+    code: { zipFile: 'exports.handler = async () => undefined;' },
+    handler: 'index.handler',
+    runtime: 'nodejs24.x',
+  });
   const other = new Stack(stack.node.scope as Construct, 'Other', { env: { region: 'eu-west-2' } });
-  new lambda.CfnFunction(other, 'Function', { role: 'arn:aws:iam::123456789012:role/x', code: { zipFile: 'x' }, handler: 'index.handler', runtime: 'nodejs24.x' });
+  new lambda.CfnFunction(other, 'Function', {
+    role: 'arn:aws:iam::123456789012:role/x',
+    code: { zipFile: 'x' },
+    handler: 'index.handler',
+    runtime: 'nodejs24.x',
+  });
   const routed = routeCustomResourceLogs(stack, logGroup);
   const template = Template.fromStack(stack);
 
@@ -33,6 +47,9 @@ describe('routeCustomResourceLogs', () => {
   });
 
   test('functions of other stacks are left alone', () => {
-    Template.fromStack(other).hasResource('AWS::Lambda::Function', { Properties: Match.objectLike({ LoggingConfig: Match.absent() }), DependsOn: Match.absent() });
+    Template.fromStack(other).hasResource('AWS::Lambda::Function', {
+      Properties: Match.objectLike({ LoggingConfig: Match.absent() }),
+      DependsOn: Match.absent(),
+    });
   });
 });

@@ -13,7 +13,12 @@ describe('DatabaseBackup', () => {
     vpc: testVpc(stack),
     vpcSubnets: { subnetGroupName: 'database' },
   });
-  const backup = new DatabaseBackup(stack, 'Backup', { instance, vaultName: 'hipaa-fhir-backup-prod', encryptionKey: key, removalPolicy: RemovalPolicy.RETAIN });
+  const backup = new DatabaseBackup(stack, 'Backup', {
+    instance,
+    vaultName: 'hipaa-fhir-backup-prod',
+    encryptionKey: key,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
   const template = Template.fromStack(stack);
 
   test('the vault is encrypted with the given key, named, and kept as the removal policy says', () => {
@@ -27,12 +32,14 @@ describe('DatabaseBackup', () => {
     template.hasResourceProperties('AWS::Backup::BackupVault', {
       AccessPolicy: {
         Version: '2012-10-17',
-        Statement: [Match.objectLike({
-          Effect: 'Deny',
-          Principal: { AWS: '*' },
-          Action: ['backup:DeleteRecoveryPoint', 'backup:UpdateRecoveryPointLifecycle'],
-          Resource: '*',
-        })],
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: ['backup:DeleteRecoveryPoint', 'backup:UpdateRecoveryPointLifecycle'],
+            Resource: '*',
+          }),
+        ],
       },
     });
   });
@@ -42,8 +49,18 @@ describe('DatabaseBackup', () => {
     template.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: {
         BackupPlanRule: [
-          Match.objectLike({ RuleName: 'Daily', ScheduleExpression: 'cron(0 5 * * ? *)', Lifecycle: { DeleteAfterDays: 35 }, TargetBackupVault: vault }),
-          Match.objectLike({ RuleName: 'Monthly1Year', ScheduleExpression: 'cron(0 5 1 * ? *)', Lifecycle: { DeleteAfterDays: 365 }, TargetBackupVault: vault }),
+          Match.objectLike({
+            RuleName: 'Daily',
+            ScheduleExpression: 'cron(0 5 * * ? *)',
+            Lifecycle: { DeleteAfterDays: 35 },
+            TargetBackupVault: vault,
+          }),
+          Match.objectLike({
+            RuleName: 'Monthly1Year',
+            ScheduleExpression: 'cron(0 5 1 * ? *)',
+            Lifecycle: { DeleteAfterDays: 365 },
+            TargetBackupVault: vault,
+          }),
         ],
       },
     });

@@ -20,7 +20,10 @@ function build(withSecretKey: boolean) {
   const securityGroup = new ec2.SecurityGroup(stack, 'WorkloadSecurityGroup', { vpc, allowAllOutbound: false });
   const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, clusterName: 'hipaa-fhir-cluster-dev' });
   const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Database', {
-    instanceIdentifier: 'hipaa-fhir-db-dev', instanceEndpointAddress: 'db.internal', port: 5432, securityGroups: [],
+    instanceIdentifier: 'hipaa-fhir-db-dev',
+    instanceEndpointAddress: 'db.internal',
+    port: 5432,
+    securityGroups: [],
   });
   const masterSecret = secretsmanager.Secret.fromSecretNameV2(stack, 'MasterSecret', 'hipaa-fhir/dev/db-credentials');
   const logGroup = new logs.LogGroup(stack, 'ProcessorLogs');
@@ -28,58 +31,106 @@ function build(withSecretKey: boolean) {
   // Stands in for the processor service: it must wait for the migrations.
   const service = new sns.Topic(stack, 'Service');
   const migration = new DatabaseMigration(stack, 'Migration', {
-    cluster, subnets: { subnetGroupName: WORKLOAD_SUBNETS }, securityGroup, image: ecs.ContainerImage.fromRegistry('example/processor:test'),
-    family: 'hipaa-fhir-migrate-dev', roleNames: { task: 'hipaa-fhir-migrate-task-dev', execution: 'hipaa-fhir-migrate-exec-dev' },
-    database: { instance: database, name: 'fhir' }, masterSecret,
+    cluster,
+    subnets: { subnetGroupName: WORKLOAD_SUBNETS },
+    securityGroup,
+    image: ecs.ContainerImage.fromRegistry('example/processor:test'),
+    family: 'hipaa-fhir-migrate-dev',
+    roleNames: { task: 'hipaa-fhir-migrate-task-dev', execution: 'hipaa-fhir-migrate-exec-dev' },
+    database: { instance: database, name: 'fhir' },
+    masterSecret,
     masterSecretKey: withSecretKey ? kms.Key.fromKeyArn(stack, 'SecretKey', SECRET_KEY_ARN) : undefined,
-    region: 'eu-west-2', logGroup, hookLogGroup, before: [service],
+    region: 'eu-west-2',
+    logGroup,
+    hookLogGroup,
+    before: [service],
   });
   return { migration, cluster, securityGroup, logGroup, hookLogGroup, service, template: Template.fromStack(stack) };
 }
 
-const secretArn = (suffix: string) => ({ 'Fn::Join': ['', ['arn:aws:secretsmanager:eu-west-2:', { Ref: 'AWS::AccountId' }, `:secret:hipaa-fhir/dev/db-credentials${suffix}`]] });
+const secretArn = (suffix: string) => ({
+  'Fn::Join': ['', ['arn:aws:secretsmanager:eu-west-2:', { Ref: 'AWS::AccountId' }, `:secret:hipaa-fhir/dev/db-credentials${suffix}`]],
+});
 
 // The infrastructure half: the one-off task with the master credentials, started by a Trigger before the service.
 describe('DatabaseMigration', () => {
   const built = build(false);
   const { template, migration } = built;
   const withKey = build(true);
-  const taskDefinition = () => Object.values(template.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: 'hipaa-fhir-migrate-dev' } }))[0];
+  const taskDefinition = () =>
+    Object.values(template.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: 'hipaa-fhir-migrate-dev' } }))[0];
 
-  test('the task runs the image\'s migrate entry point, hardened, with the master credentials as ECS secrets', () => {
+  test("the task runs the image's migrate entry point, hardened, with the master credentials as ECS secrets", () => {
     const { Properties: task } = taskDefinition();
     expect(task).toMatchObject({ RequiresCompatibilities: ['FARGATE'], NetworkMode: 'awsvpc', Cpu: '256', Memory: '512' });
-    expect(task.ContainerDefinitions).toEqual([expect.objectContaining({
-      Name: 'migrate',
-      Command: ['node', 'dist/processor/migrate-main.js'],
-      ReadonlyRootFilesystem: true,
-      User: '1000',
-      Essential: true,
-      Image: 'example/processor:test',
-      Environment: [
-        { Name: 'AWS_REGION', Value: 'eu-west-2' }, { Name: 'DB_HOST', Value: 'db.internal' }, { Name: 'DB_PORT', Value: '5432' },
-        { Name: 'DB_NAME', Value: 'fhir' }, { Name: 'DB_SSL_MODE', Value: 'verify-full' },
-      ],
-      Secrets: [{ Name: 'DB_USER', ValueFrom: secretArn(':username::') }, { Name: 'DB_PASSWORD', ValueFrom: secretArn(':password::') }],
-      LogConfiguration: { LogDriver: 'awslogs', Options: { 'awslogs-group': { Ref: logicalIdOf(built.logGroup) }, 'awslogs-stream-prefix': 'migrate', 'awslogs-region': 'eu-west-2', mode: 'non-blocking' } },
-    })]);
+    expect(task.ContainerDefinitions).toEqual([
+      expect.objectContaining({
+        Name: 'migrate',
+        Command: ['node', 'dist/processor/migrate-main.js'],
+        ReadonlyRootFilesystem: true,
+        User: '1000',
+        Essential: true,
+        Image: 'example/processor:test',
+        Environment: [
+          { Name: 'AWS_REGION', Value: 'eu-west-2' },
+          { Name: 'DB_HOST', Value: 'db.internal' },
+          { Name: 'DB_PORT', Value: '5432' },
+          { Name: 'DB_NAME', Value: 'fhir' },
+          { Name: 'DB_SSL_MODE', Value: 'verify-full' },
+        ],
+        Secrets: [
+          { Name: 'DB_USER', ValueFrom: secretArn(':username::') },
+          { Name: 'DB_PASSWORD', ValueFrom: secretArn(':password::') },
+        ],
+        LogConfiguration: {
+          LogDriver: 'awslogs',
+          Options: {
+            'awslogs-group': { Ref: logicalIdOf(built.logGroup) },
+            'awslogs-stream-prefix': 'migrate',
+            'awslogs-region': 'eu-west-2',
+            mode: 'non-blocking',
+          },
+        },
+      }),
+    ]);
   });
 
-  test('only the task\'s execution role reads the master secret; the task role has no AWS permissions', () => {
+  test("only the task's execution role reads the master secret; the task role has no AWS permissions", () => {
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'hipaa-fhir-migrate-task-dev' });
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'hipaa-fhir-migrate-exec-dev' });
     expect(statementsOfRole(template, migration.taskDefinition.taskRole)).toEqual([]);
-    expect(statementsOfRole(template, migration.taskDefinition.obtainExecutionRole())).toContainEqual(
-      { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: secretArn('-??????') });
-    const readers = template.findResources('AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']) })]) } } });
-    expect(Object.values(readers).map((p) => p.Properties.Roles)).toEqual([[{ Ref: logicalIdOf(migration.taskDefinition.obtainExecutionRole()) }]]);
+    expect(statementsOfRole(template, migration.taskDefinition.obtainExecutionRole())).toContainEqual({
+      Effect: 'Allow',
+      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+      Resource: secretArn('-??????'),
+    });
+    const readers = template.findResources('AWS::IAM::Policy', {
+      Properties: {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']) })]) },
+      },
+    });
+    expect(Object.values(readers).map((p) => p.Properties.Roles)).toEqual([
+      [{ Ref: logicalIdOf(migration.taskDefinition.obtainExecutionRole()) }],
+    ]);
   });
 
   // Issue 8, defect 2: a CMK-encrypted master secret needs its key on the role that reads it.
   test('a CMK-encrypted secret: the execution role may decrypt with exactly that key; with the AWS managed key, no KMS permission at all', () => {
-    expect(statementsOfRole(withKey.template, withKey.migration.taskDefinition.obtainExecutionRole())).toContainEqual({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: SECRET_KEY_ARN });
-    withKey.template.resourcePropertiesCountIs('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: SECRET_KEY_ARN })]) } }, 1);
-    template.resourcePropertiesCountIs('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.stringLikeRegexp('^kms:') })]) } }, 0);
+    expect(statementsOfRole(withKey.template, withKey.migration.taskDefinition.obtainExecutionRole())).toContainEqual({
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: SECRET_KEY_ARN,
+    });
+    withKey.template.resourcePropertiesCountIs(
+      'AWS::IAM::Policy',
+      { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Resource: SECRET_KEY_ARN })]) } },
+      1,
+    );
+    template.resourcePropertiesCountIs(
+      'AWS::IAM::Policy',
+      { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.stringLikeRegexp('^kms:') })]) } },
+      0,
+    );
   });
 
   test('a Trigger runs the task after the task definition exists and before the given constructs are created or updated', () => {
@@ -87,7 +138,11 @@ describe('DatabaseMigration', () => {
     expect(Object.keys(triggers)).toHaveLength(1);
     const [triggerId, trigger] = Object.entries(triggers)[0];
     expect(trigger.DependsOn).toEqual([logicalIdOf(migration.taskDefinition)]);
-    expect(trigger.Properties).toMatchObject({ HandlerArn: { Ref: expect.stringMatching(/^MigrationRunCurrentVersion/) }, ExecuteOnHandlerChange: true, InvocationType: 'RequestResponse' });
+    expect(trigger.Properties).toMatchObject({
+      HandlerArn: { Ref: expect.stringMatching(/^MigrationRunCurrentVersion/) },
+      ExecuteOnHandlerChange: true,
+      InvocationType: 'RequestResponse',
+    });
     template.hasResource('AWS::SNS::Topic', { DependsOn: Match.arrayWith([triggerId]) });
   });
 
@@ -96,13 +151,24 @@ describe('DatabaseMigration', () => {
       Runtime: 'nodejs24.x',
       Timeout: 840,
       Description: 'Runs the hipaa-fhir-migrate-dev migration task once and waits for it to exit 0',
-      Environment: { Variables: {
-        CLUSTER: getAtt(built.cluster),
-        // The task definition ARN changes with each new image or setting: the trigger runs again.
-        TASK_DEFINITION: { Ref: logicalIdOf(migration.taskDefinition) },
-        SUBNETS: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('^VpcworkloadSubnet1Subnet') }, ',', { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet2Subnet') }]] },
-        SECURITY_GROUP: getAtt(built.securityGroup, 'GroupId'),
-      } },
+      Environment: {
+        Variables: {
+          CLUSTER: getAtt(built.cluster),
+          // The task definition ARN changes with each new image or setting: the trigger runs again.
+          TASK_DEFINITION: { Ref: logicalIdOf(migration.taskDefinition) },
+          SUBNETS: {
+            'Fn::Join': [
+              '',
+              [
+                { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet1Subnet') },
+                ',',
+                { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet2Subnet') },
+              ],
+            ],
+          },
+          SECURITY_GROUP: getAtt(built.securityGroup, 'GroupId'),
+        },
+      },
       LoggingConfig: { LogGroup: { Ref: logicalIdOf(built.hookLogGroup) } },
     });
   });
@@ -110,26 +176,43 @@ describe('DatabaseMigration', () => {
   test('least privilege: the trigger runs any revision of the named family on this cluster only, watches its tasks, passes the two migration roles', () => {
     expect(statementsOfRole(template, migration.trigger.role!)).toEqual([
       {
-        Sid: 'RunMigrationTask', Effect: 'Allow', Action: 'ecs:RunTask',
+        Sid: 'RunMigrationTask',
+        Effect: 'Allow',
+        Action: 'ecs:RunTask',
         Resource: { 'Fn::Join': ['', ['arn:aws:ecs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':task-definition/hipaa-fhir-migrate-dev:*']] },
         Condition: { ArnEquals: { 'ecs:cluster': getAtt(built.cluster) } },
       },
       {
-        Sid: 'WatchMigrationTask', Effect: 'Allow', Action: 'ecs:DescribeTasks',
-        Resource: { 'Fn::Join': ['', ['arn:aws:ecs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':task/', { Ref: logicalIdOf(built.cluster) }, '/*']] },
+        Sid: 'WatchMigrationTask',
+        Effect: 'Allow',
+        Action: 'ecs:DescribeTasks',
+        Resource: {
+          'Fn::Join': ['', ['arn:aws:ecs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':task/', { Ref: logicalIdOf(built.cluster) }, '/*']],
+        },
       },
       {
-        Sid: 'PassMigrationRoles', Effect: 'Allow', Action: 'iam:PassRole',
+        Sid: 'PassMigrationRoles',
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
         Resource: [getAtt(migration.taskDefinition.obtainExecutionRole()), getAtt(migration.taskDefinition.taskRole)],
         Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       },
     ]);
   });
 
-  describe('the trigger\'s handler (runs in Lambda)', () => {
+  describe("the trigger's handler (runs in Lambda)", () => {
     const ecsMock = mockClient(ECSClient);
-    const code = (Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('migration task') } }))[0].Properties.Code as { ZipFile: string }).ZipFile;
-    const env = { CLUSTER: 'arn:aws:ecs:eu-west-2:123456789012:cluster/c', TASK_DEFINITION: 'arn:aws:ecs:eu-west-2:123456789012:task-definition/hipaa-fhir-migrate-dev:3', SUBNETS: 'subnet-1,subnet-2', SECURITY_GROUP: 'sg-1' };
+    const code = (
+      Object.values(
+        template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('migration task') } }),
+      )[0].Properties.Code as { ZipFile: string }
+    ).ZipFile;
+    const env = {
+      CLUSTER: 'arn:aws:ecs:eu-west-2:123456789012:cluster/c',
+      TASK_DEFINITION: 'arn:aws:ecs:eu-west-2:123456789012:task-definition/hipaa-fhir-migrate-dev:3',
+      SUBNETS: 'subnet-1,subnet-2',
+      SECURITY_GROUP: 'sg-1',
+    };
     const taskArn = 'arn:aws:ecs:eu-west-2:123456789012:task/c/abc';
     let saved: NodeJS.ProcessEnv;
     beforeEach(() => {
@@ -149,12 +232,21 @@ describe('DatabaseMigration', () => {
       new Function('require', 'module', 'exports', 'process', code)(require, module, module.exports, process);
       return module.exports.handler;
     };
-    const stopped = (exitCode: number | undefined, stoppedReason?: string) => ({ tasks: [{ taskArn, lastStatus: 'STOPPED', stoppedReason, containers: [{ name: 'migrate', exitCode }] }] });
+    const stopped = (exitCode: number | undefined, stoppedReason?: string) => ({
+      tasks: [{ taskArn, lastStatus: 'STOPPED', stoppedReason, containers: [{ name: 'migrate', exitCode }] }],
+    });
 
     /** Runs the handler, advancing the fake clock by one poll interval each time it asked for the task's state. */
     async function run(): Promise<{ result?: unknown; error?: Error }> {
       let settled: { result?: unknown; error?: Error } | undefined;
-      handler()().then((result) => { settled = { result }; }, (error: Error) => { settled = { error }; });
+      handler()().then(
+        (result) => {
+          settled = { result };
+        },
+        (error: Error) => {
+          settled = { error };
+        },
+      );
       for (let polls = 0; !settled && polls < 10; polls++) await jest.advanceTimersByTimeAsync(10_000);
       if (!settled) throw new Error('the handler did not finish within 10 polls');
       return settled;
@@ -162,14 +254,28 @@ describe('DatabaseMigration', () => {
 
     test('starts the one task in the given subnets and group, waits while it runs, and succeeds when it exits 0', async () => {
       ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn }] });
-      ecsMock.on(DescribeTasksCommand).resolvesOnce({ tasks: [{ taskArn, lastStatus: 'RUNNING' }] }).resolves(stopped(0));
+      ecsMock
+        .on(DescribeTasksCommand)
+        .resolvesOnce({ tasks: [{ taskArn, lastStatus: 'RUNNING' }] })
+        .resolves(stopped(0));
       await expect(run()).resolves.toEqual({ result: { task: taskArn } });
-      expect(ecsMock.commandCalls(RunTaskCommand).map((c) => c.args[0].input)).toEqual([{
-        cluster: env.CLUSTER, taskDefinition: env.TASK_DEFINITION, launchType: 'FARGATE', count: 1, startedBy: 'migrate-trigger',
-        networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1', 'subnet-2'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' } },
-      }]);
+      expect(ecsMock.commandCalls(RunTaskCommand).map((c) => c.args[0].input)).toEqual([
+        {
+          cluster: env.CLUSTER,
+          taskDefinition: env.TASK_DEFINITION,
+          launchType: 'FARGATE',
+          count: 1,
+          startedBy: 'migrate-trigger',
+          networkConfiguration: {
+            awsvpcConfiguration: { subnets: ['subnet-1', 'subnet-2'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' },
+          },
+        },
+      ]);
       // It really waited through the running state: two polls.
-      expect(ecsMock.commandCalls(DescribeTasksCommand).map((c) => c.args[0].input)).toEqual([{ cluster: env.CLUSTER, tasks: [taskArn] }, { cluster: env.CLUSTER, tasks: [taskArn] }]);
+      expect(ecsMock.commandCalls(DescribeTasksCommand).map((c) => c.args[0].input)).toEqual([
+        { cluster: env.CLUSTER, tasks: [taskArn] },
+        { cluster: env.CLUSTER, tasks: [taskArn] },
+      ]);
     });
 
     test('fails the deployment when the migration exits non-zero, naming the task and the exit code', async () => {

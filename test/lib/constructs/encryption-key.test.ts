@@ -7,7 +7,13 @@ const ACCOUNT = '123456789012';
 
 function keyTemplate(props: Partial<EncryptionKeyProps> = {}): Template {
   const stack = testStack({ env: { account: ACCOUNT, region: 'eu-west-2' } });
-  new EncryptionKey(stack, 'K', { alias: 'alias/x/dev/test', description: 'test', removalPolicy: RemovalPolicy.DESTROY, pendingWindowDays: 7, ...props });
+  new EncryptionKey(stack, 'K', {
+    alias: 'alias/x/dev/test',
+    description: 'test',
+    removalPolicy: RemovalPolicy.DESTROY,
+    pendingWindowDays: 7,
+    ...props,
+  });
   return Template.fromStack(stack);
 }
 
@@ -38,22 +44,35 @@ describe('EncryptionKey', () => {
 
   test('removal policy and deletion window are the ones given', () => {
     bare.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
-    retained.hasResource('AWS::KMS::Key', { Properties: Match.objectLike({ PendingWindowInDays: 30 }), DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    retained.hasResource('AWS::KMS::Key', {
+      Properties: Match.objectLike({ PendingWindowInDays: 30 }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
   });
 
   test('CloudWatch Logs of this region may use the key only for the named log groups of this account', () => {
     logs.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: [ACCOUNT_ROOT, {
-        Sid: 'AllowCloudWatchLogsForNamedLogGroups',
-        Effect: 'Allow',
-        Principal: { Service: 'logs.eu-west-2.amazonaws.com' },
-        Action: ['kms:Decrypt*', 'kms:Describe*', 'kms:Encrypt*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
-        Resource: '*',
-        Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
-          `arn:aws:logs:eu-west-2:${ACCOUNT}:log-group:/x/dev/flow`,
-          `arn:aws:logs:eu-west-2:${ACCOUNT}:log-group:/aws/rds/instance/x-db-dev/*`,
-        ] } },
-      }] },
+      KeyPolicy: {
+        Statement: [
+          ACCOUNT_ROOT,
+          {
+            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
+            Effect: 'Allow',
+            Principal: { Service: 'logs.eu-west-2.amazonaws.com' },
+            Action: ['kms:Decrypt*', 'kms:Describe*', 'kms:Encrypt*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+            Resource: '*',
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': [
+                  `arn:aws:logs:eu-west-2:${ACCOUNT}:log-group:/x/dev/flow`,
+                  `arn:aws:logs:eu-west-2:${ACCOUNT}:log-group:/aws/rds/instance/x-db-dev/*`,
+                ],
+              },
+            },
+          },
+        ],
+      },
     });
     // An empty list grants nothing (no statement with an empty condition).
     keyTemplate({ logGroupNamePatterns: [] }).hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: [ACCOUNT_ROOT] } });
@@ -62,37 +81,48 @@ describe('EncryptionKey', () => {
   test('CloudTrail may encrypt and describe only for the named trail', () => {
     const trailArn = `arn:aws:cloudtrail:eu-west-2:${ACCOUNT}:trail/x-trail-dev`;
     trail.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: [ACCOUNT_ROOT, {
-        Sid: 'AllowCloudTrailToEncryptLogFiles',
-        Effect: 'Allow',
-        Principal: { Service: 'cloudtrail.amazonaws.com' },
-        Action: 'kms:GenerateDataKey*',
-        Resource: '*',
-        Condition: {
-          StringEquals: { 'aws:SourceArn': trailArn },
-          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*` },
-        },
-      }, {
-        Sid: 'AllowCloudTrailToDescribeKey',
-        Effect: 'Allow',
-        Principal: { Service: 'cloudtrail.amazonaws.com' },
-        Action: 'kms:DescribeKey',
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:SourceArn': trailArn } },
-      }] },
+      KeyPolicy: {
+        Statement: [
+          ACCOUNT_ROOT,
+          {
+            Sid: 'AllowCloudTrailToEncryptLogFiles',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudtrail.amazonaws.com' },
+            Action: 'kms:GenerateDataKey*',
+            Resource: '*',
+            Condition: {
+              StringEquals: { 'aws:SourceArn': trailArn },
+              StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:*:${ACCOUNT}:trail/*` },
+            },
+          },
+          {
+            Sid: 'AllowCloudTrailToDescribeKey',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudtrail.amazonaws.com' },
+            Action: 'kms:DescribeKey',
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:SourceArn': trailArn } },
+          },
+        ],
+      },
     });
   });
 
   test('CloudWatch alarms may use the key only for this account', () => {
     alarms.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: [ACCOUNT_ROOT, {
-        Sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
-        Effect: 'Allow',
-        Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
-      }] },
+      KeyPolicy: {
+        Statement: [
+          ACCOUNT_ROOT,
+          {
+            Sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+          },
+        ],
+      },
     });
   });
 });

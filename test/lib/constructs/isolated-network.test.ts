@@ -7,12 +7,18 @@ function build(props: Partial<IsolatedNetworkProps> = {}) {
   const stack = testStack();
   const flowLogGroup = new logs.LogGroup(stack, 'FlowLogs');
   const network = new IsolatedNetwork(stack, 'Network', {
-    cidr: '10.40.0.0/16', availabilityZones: ['eu-west-2a', 'eu-west-2b'], endpointAzCount: 1, flowLogGroup, ...props,
+    cidr: '10.40.0.0/16',
+    availabilityZones: ['eu-west-2a', 'eu-west-2b'],
+    endpointAzCount: 1,
+    flowLogGroup,
+    ...props,
   });
   return { network, flowLogGroup, template: Template.fromStack(stack) };
 }
 
-const INTERFACE_SERVICES = ['ecr.api', 'ecr.dkr', 'kinesis-streams', 'kms', 'logs', 'secretsmanager'].map((s) => `com.amazonaws.eu-west-2.${s}`);
+const INTERFACE_SERVICES = ['ecr.api', 'ecr.dkr', 'kinesis-streams', 'kms', 'logs', 'secretsmanager'].map(
+  (s) => `com.amazonaws.eu-west-2.${s}`,
+);
 
 describe('IsolatedNetwork', () => {
   const { network, flowLogGroup, template } = build();
@@ -32,7 +38,10 @@ describe('IsolatedNetwork', () => {
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Gateway',
       ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
-      RouteTableIds: [{ Ref: Match.stringLikeRegexp('^NetworkVpcworkloadSubnet1RouteTable') }, { Ref: Match.stringLikeRegexp('^NetworkVpcworkloadSubnet2RouteTable') }],
+      RouteTableIds: [
+        { Ref: Match.stringLikeRegexp('^NetworkVpcworkloadSubnet1RouteTable') },
+        { Ref: Match.stringLikeRegexp('^NetworkVpcworkloadSubnet2RouteTable') },
+      ],
     });
   });
 
@@ -42,7 +51,10 @@ describe('IsolatedNetwork', () => {
       for (const zone of ['eu-west-2a', 'eu-west-2b']) {
         template.hasResourceProperties('AWS::EC2::Subnet', {
           AvailabilityZone: zone,
-          Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-name', Value: name }, { Key: 'aws-cdk:subnet-type', Value: 'Isolated' }]),
+          Tags: Match.arrayWith([
+            { Key: 'aws-cdk:subnet-name', Value: name },
+            { Key: 'aws-cdk:subnet-type', Value: 'Isolated' },
+          ]),
         });
       }
     }
@@ -51,20 +63,40 @@ describe('IsolatedNetwork', () => {
 
   test('interface endpoints for every AWS service the workload calls, private DNS, one shared group', () => {
     const interfaces = template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } });
-    expect(Object.values(interfaces).map((r) => r.Properties.ServiceName).sort()).toEqual(INTERFACE_SERVICES);
-    template.resourcePropertiesCountIs('AWS::EC2::VPCEndpoint', {
-      VpcEndpointType: 'Interface', PrivateDnsEnabled: true, SecurityGroupIds: [group(network.endpointSecurityGroup)],
-    }, INTERFACE_SERVICES.length);
+    expect(
+      Object.values(interfaces)
+        .map((r) => r.Properties.ServiceName)
+        .sort(),
+    ).toEqual(INTERFACE_SERVICES);
+    template.resourcePropertiesCountIs(
+      'AWS::EC2::VPCEndpoint',
+      {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        SecurityGroupIds: [group(network.endpointSecurityGroup)],
+      },
+      INTERFACE_SERVICES.length,
+    );
   });
 
   test('the RDS API endpoint exists only when asked for (the restore drill)', () => {
-    const services = Object.values(both.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } })).map((r) => r.Properties.ServiceName);
+    const services = Object.values(
+      both.template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }),
+    ).map((r) => r.Properties.ServiceName);
     expect(services.sort()).toEqual([...INTERFACE_SERVICES, 'com.amazonaws.eu-west-2.rds'].sort());
   });
 
   test('interface endpoints place their ENIs in the first endpointAzCount zones of the workload subnets', () => {
-    template.resourcePropertiesCountIs('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface', SubnetIds: [subnetRef('workloadSubnet1')] }, INTERFACE_SERVICES.length);
-    both.template.resourcePropertiesCountIs('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface', SubnetIds: [subnetRef('workloadSubnet1'), subnetRef('workloadSubnet2')] }, INTERFACE_SERVICES.length + 1);
+    template.resourcePropertiesCountIs(
+      'AWS::EC2::VPCEndpoint',
+      { VpcEndpointType: 'Interface', SubnetIds: [subnetRef('workloadSubnet1')] },
+      INTERFACE_SERVICES.length,
+    );
+    both.template.resourcePropertiesCountIs(
+      'AWS::EC2::VPCEndpoint',
+      { VpcEndpointType: 'Interface', SubnetIds: [subnetRef('workloadSubnet1'), subnetRef('workloadSubnet2')] },
+      INTERFACE_SERVICES.length + 1,
+    );
   });
 
   test('security groups use literal ports only: 443 and 5432', () => {
@@ -84,11 +116,21 @@ describe('IsolatedNetwork', () => {
       expect([443, 5432]).toContain(rule.FromPort);
     }
     // Nothing may reach in from anywhere; the one 0.0.0.0/0 rule is the workload's HTTPS egress.
-    expect(rules.filter((r) => r.CidrIp === '0.0.0.0/0')).toEqual([{ CidrIp: '0.0.0.0/0', Description: 'HTTPS to VPC endpoints (no internet route exists)', FromPort: 443, IpProtocol: 'tcp', ToPort: 443 }]);
+    expect(rules.filter((r) => r.CidrIp === '0.0.0.0/0')).toEqual([
+      {
+        CidrIp: '0.0.0.0/0',
+        Description: 'HTTPS to VPC endpoints (no internet route exists)',
+        FromPort: 443,
+        IpProtocol: 'tcp',
+        ToPort: 443,
+      },
+    ]);
     // The database and endpoint groups send nothing: their only egress rule is CDK's placeholder.
     const groups = template.findResources('AWS::EC2::SecurityGroup');
     for (const sg of [network.databaseSecurityGroup, network.endpointSecurityGroup]) {
-      expect(groups[logicalIdOf(sg)].Properties.SecurityGroupEgress).toEqual([{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 }]);
+      expect(groups[logicalIdOf(sg)].Properties.SecurityGroupEgress).toEqual([
+        { CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 },
+      ]);
       template.resourcePropertiesCountIs('AWS::EC2::SecurityGroupEgress', { GroupId: group(sg) }, 0);
     }
   });
@@ -96,18 +138,24 @@ describe('IsolatedNetwork', () => {
   test('the database accepts PostgreSQL only from the workload group, the endpoints HTTPS only from it', () => {
     template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 2);
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432,
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
       GroupId: group(network.databaseSecurityGroup),
       SourceSecurityGroupId: group(network.workloadSecurityGroup),
     });
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      IpProtocol: 'tcp', FromPort: 443, ToPort: 443,
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
       GroupId: group(network.endpointSecurityGroup),
       SourceSecurityGroupId: group(network.workloadSecurityGroup),
     });
     template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 1);
     template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
-      IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432,
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
       GroupId: group(network.workloadSecurityGroup),
       DestinationSecurityGroupId: group(network.databaseSecurityGroup),
     });
@@ -117,17 +165,34 @@ describe('IsolatedNetwork', () => {
     // The CDK custom resource revokes every rule of THIS VPC's default group, through its own handler.
     const defaultGroup = { 'Fn::GetAtt': [logicalIdOf(network.vpc), 'DefaultSecurityGroup'] };
     template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
-    const restrict = Object.values(template.findResources('Custom::VpcRestrictDefaultSG', { Properties: { DefaultSecurityGroupId: defaultGroup } }));
+    const restrict = Object.values(
+      template.findResources('Custom::VpcRestrictDefaultSG', { Properties: { DefaultSecurityGroupId: defaultGroup } }),
+    );
     expect(restrict).toHaveLength(1);
     const [handlerId, attribute] = restrict[0].Properties.ServiceToken['Fn::GetAtt'];
     expect(attribute).toBe('Arn');
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toContain(handlerId);
     template.hasResourceProperties('AWS::IAM::Role', {
-      Policies: [{ PolicyName: 'Inline', PolicyDocument: { Version: '2012-10-17', Statement: [{
-        Effect: 'Allow',
-        Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'],
-        Resource: [{ 'Fn::Join': ['', ['arn:aws:ec2:eu-west-2:', { Ref: 'AWS::AccountId' }, ':security-group/', defaultGroup]] }],
-      }] } }],
+      Policies: [
+        {
+          PolicyName: 'Inline',
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: [
+                  'ec2:AuthorizeSecurityGroupIngress',
+                  'ec2:AuthorizeSecurityGroupEgress',
+                  'ec2:RevokeSecurityGroupIngress',
+                  'ec2:RevokeSecurityGroupEgress',
+                ],
+                Resource: [{ 'Fn::Join': ['', ['arn:aws:ec2:eu-west-2:', { Ref: 'AWS::AccountId' }, ':security-group/', defaultGroup]] }],
+              },
+            ],
+          },
+        },
+      ],
     });
   });
 

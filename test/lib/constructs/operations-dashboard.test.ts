@@ -13,9 +13,21 @@ import { emittedProcessorMetrics } from '../../helpers/emf';
  * - AWS/RDS instance metrics: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html
  */
 const SERVICE_METRICS: Readonly<Record<string, { readonly dimensions: readonly string[]; readonly names: readonly string[] }>> = {
-  'AWS/Kinesis': { dimensions: ['StreamName'], names: ['IncomingRecords', 'IncomingBytes', 'WriteProvisionedThroughputExceeded', 'PutRecords.ThrottledRecords', 'GetRecords.IteratorAgeMilliseconds'] },
+  'AWS/Kinesis': {
+    dimensions: ['StreamName'],
+    names: [
+      'IncomingRecords',
+      'IncomingBytes',
+      'WriteProvisionedThroughputExceeded',
+      'PutRecords.ThrottledRecords',
+      'GetRecords.IteratorAgeMilliseconds',
+    ],
+  },
   'ECS/ContainerInsights': { dimensions: ['ClusterName', 'ServiceName'], names: ['RunningTaskCount', 'DesiredTaskCount'] },
-  'AWS/RDS': { dimensions: ['DBInstanceIdentifier'], names: ['CPUUtilization', 'DatabaseConnections', 'FreeStorageSpace', 'ReadLatency', 'WriteLatency'] },
+  'AWS/RDS': {
+    dimensions: ['DBInstanceIdentifier'],
+    names: ['CPUUtilization', 'DatabaseConnections', 'FreeStorageSpace', 'ReadLatency', 'WriteLatency'],
+  },
 };
 
 /** Every metric a widget graphs: plain metrics as [namespace, name, dimension names], SEARCH expressions parsed. */
@@ -39,14 +51,27 @@ function graphedMetrics(widget: DashboardWidget): Array<{ namespace: string; nam
 describe('OperationsDashboard', () => {
   const stack = testStack();
   const { metrics } = processorMetricsFixture(stack, 'hipaa-fhir-records-ops');
-  const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Database', { instanceIdentifier: 'hipaa-fhir-db-ops', instanceEndpointAddress: 'db.internal', port: 5432, securityGroups: [] });
-  const alarms = ['First', 'Second', 'Third'].map((id) => new cloudwatch.Alarm(stack, id, { metric: metrics.shardStuck(), threshold: 1, evaluationPeriods: 1 }));
+  const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Database', {
+    instanceIdentifier: 'hipaa-fhir-db-ops',
+    instanceEndpointAddress: 'db.internal',
+    port: 5432,
+    securityGroups: [],
+  });
+  const alarms = ['First', 'Second', 'Third'].map(
+    (id) => new cloudwatch.Alarm(stack, id, { metric: metrics.shardStuck(), threshold: 1, evaluationPeriods: 1 }),
+  );
   const logGroups = [
     { title: 'Processor', name: '/hipaa-fhir/ops/processor' },
     { title: 'PostgreSQL and pgaudit', name: '/aws/rds/instance/hipaa-fhir-db-ops/postgresql' },
   ];
   new OperationsDashboard(stack, 'Dashboard', {
-    dashboardName: 'hipaa-fhir-operations-ops', environment: { suffix: 'ops', profile: 'production' }, region: 'eu-west-2', metrics, database, alarms, logGroups,
+    dashboardName: 'hipaa-fhir-operations-ops',
+    environment: { suffix: 'ops', profile: 'production' },
+    region: 'eu-west-2',
+    metrics,
+    database,
+    alarms,
+    logGroups,
   });
   const template = Template.fromStack(stack);
   const body = dashboardBody(template);
@@ -55,7 +80,9 @@ describe('OperationsDashboard', () => {
   test('one dashboard under the given name; its console URL', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'hipaa-fhir-operations-ops' });
-    expect(dashboardUrl('eu-west-2', 'hipaa-fhir-operations-ops')).toBe('https://eu-west-2.console.aws.amazon.com/cloudwatch/home?region=eu-west-2#dashboards/dashboard/hipaa-fhir-operations-ops');
+    expect(dashboardUrl('eu-west-2', 'hipaa-fhir-operations-ops')).toBe(
+      'https://eu-west-2.console.aws.amazon.com/cloudwatch/home?region=eu-west-2#dashboards/dashboard/hipaa-fhir-operations-ops',
+    );
     expect(dashboardUrl('eu-west-1', 'x')).toContain('region=eu-west-1#dashboards/dashboard/x');
   });
 
@@ -63,21 +90,38 @@ describe('OperationsDashboard', () => {
     const headings = body.widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown!.split('\n')[0]);
     expect(headings).toEqual(['# hipaa-fhir-operations-ops', '## Ingestion', '## Processing', '## Database', '## Alarms', '## Logs']);
     expect(body.widgets[0].properties.markdown).toContain('Environment `ops` (production profile): stream `hipaa-fhir-records-ops`.');
-    for (const title of ['Incoming records', 'Incoming bytes', 'Write throttles', 'Records persisted, duplicate, stale', 'Quarantined, by reason code', 'Batch latency',
-      'Iterator age, per shard', 'Running vs desired tasks', 'Stuck shards and bisected batches', 'CPU', 'Connections', 'Free storage', 'Read and write latency']) {
+    for (const title of [
+      'Incoming records',
+      'Incoming bytes',
+      'Write throttles',
+      'Records persisted, duplicate, stale',
+      'Quarantined, by reason code',
+      'Batch latency',
+      'Iterator age, per shard',
+      'Running vs desired tasks',
+      'Stuck shards and bisected batches',
+      'CPU',
+      'Connections',
+      'Free storage',
+      'Read and write latency',
+    ]) {
       expect([title, titled(title)?.type]).toEqual([title, 'metric']);
     }
     // Batch latency shows the median and the tail.
     expect(graphedMetrics(titled('Batch latency')!).map((m) => m.name)).toEqual(['BatchLatency', 'BatchLatency']);
-    expect(titled('Batch latency')!.properties.metrics!.map((row) => (row[row.length - 1] as { stat?: string }).stat)).toEqual(['p50', 'p99']);
+    expect(titled('Batch latency')!.properties.metrics!.map((row) => (row[row.length - 1] as { stat?: string }).stat)).toEqual([
+      'p50',
+      'p99',
+    ]);
     // Widgets tile a 24-column grid without overlapping.
     const cells = new Set<string>();
     for (const w of body.widgets) {
       expect(w.x + w.width).toBeLessThanOrEqual(24);
-      for (let x = w.x; x < w.x + w.width; x++) for (let y = w.y; y < w.y + w.height; y++) {
-        expect(cells.has(`${x},${y}`)).toBe(false);
-        cells.add(`${x},${y}`);
-      }
+      for (let x = w.x; x < w.x + w.width; x++)
+        for (let y = w.y; y < w.y + w.height; y++) {
+          expect(cells.has(`${x},${y}`)).toBe(false);
+          cells.add(`${x},${y}`);
+        }
     }
   });
 
@@ -92,12 +136,24 @@ describe('OperationsDashboard', () => {
         expect([key, sets]).toEqual([key, expect.arrayContaining([[...m.dimensions].sort().join(',')])]);
       } else {
         const service = SERVICE_METRICS[m.namespace];
-        expect([key, service?.names.includes(m.name), [...(service?.dimensions ?? [])].sort()]).toEqual([key, true, [...m.dimensions].sort()]);
+        expect([key, service?.names.includes(m.name), [...(service?.dimensions ?? [])].sort()]).toEqual([
+          key,
+          true,
+          [...m.dimensions].sort(),
+        ]);
       }
     }
     // Per-shard and per-reason series come from SEARCH over the processor's own dimension sets.
-    expect(graphedMetrics(titled('Iterator age, per shard')!)[0]).toEqual({ namespace: PROCESSOR_METRICS.namespace, name: 'MillisBehindLatest', dimensions: ['ShardId', 'StreamName'] });
-    expect(graphedMetrics(titled('Quarantined, by reason code')!)[0]).toEqual({ namespace: PROCESSOR_METRICS.namespace, name: 'RecordsQuarantinedByReason', dimensions: ['ReasonCode', 'StreamName'] });
+    expect(graphedMetrics(titled('Iterator age, per shard')!)[0]).toEqual({
+      namespace: PROCESSOR_METRICS.namespace,
+      name: 'MillisBehindLatest',
+      dimensions: ['ShardId', 'StreamName'],
+    });
+    expect(graphedMetrics(titled('Quarantined, by reason code')!)[0]).toEqual({
+      namespace: PROCESSOR_METRICS.namespace,
+      name: 'RecordsQuarantinedByReason',
+      dimensions: ['ReasonCode', 'StreamName'],
+    });
   });
 
   test('a widget whose metric nothing emits fails the check above', async () => {

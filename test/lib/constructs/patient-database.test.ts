@@ -14,14 +14,33 @@ function build(profile: 'development' | 'production') {
   const storageKey = new kms.Key(stack, 'StorageKey');
   const logKey = new kms.Key(stack, 'LogKey');
   const settings = testConfig({ profile, environmentSuffix: 'pdb', databaseSecretName: 'hipaa-fhir/previews/db-credentials' }).database;
-  const logsProps = profile === 'production' ? { retentionDays: 2192, removalPolicy: RemovalPolicy.RETAIN } : { retentionDays: 7, removalPolicy: RemovalPolicy.DESTROY };
+  const logsProps =
+    profile === 'production'
+      ? { retentionDays: 2192, removalPolicy: RemovalPolicy.RETAIN }
+      : { retentionDays: 7, removalPolicy: RemovalPolicy.DESTROY };
   const database = new PatientDatabase(stack, 'Database', {
-    vpc, subnetGroupName: DATABASE_SUBNETS, securityGroup, instanceIdentifier: 'hipaa-fhir-db-pdb', settings, storageKey, logKey, logs: logsProps,
+    vpc,
+    subnetGroupName: DATABASE_SUBNETS,
+    securityGroup,
+    instanceIdentifier: 'hipaa-fhir-db-pdb',
+    settings,
+    storageKey,
+    logKey,
+    logs: logsProps,
   });
   return { stack, database, securityGroup, storageKey, logKey, template: Template.fromStack(stack) };
 }
 
-const secretValue = (field: string) => ({ 'Fn::Join': ['', ['{{resolve:secretsmanager:arn:aws:secretsmanager:eu-west-2:', { Ref: 'AWS::AccountId' }, `:secret:hipaa-fhir/previews/db-credentials:SecretString:${field}::}}`]] });
+const secretValue = (field: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      '{{resolve:secretsmanager:arn:aws:secretsmanager:eu-west-2:',
+      { Ref: 'AWS::AccountId' },
+      `:secret:hipaa-fhir/previews/db-credentials:SecretString:${field}::}}`,
+    ],
+  ],
+});
 
 describe('PatientDatabase', () => {
   const dev = build('development');
@@ -52,43 +71,66 @@ describe('PatientDatabase', () => {
 
   test('in the named subnet group only: both database subnets, no workload subnet', () => {
     template.hasResourceProperties('AWS::RDS::DBSubnetGroup', {
-      SubnetIds: [{ Ref: Match.stringLikeRegexp('^VpcdatabaseSubnet1Subnet') }, { Ref: Match.stringLikeRegexp('^VpcdatabaseSubnet2Subnet') }],
+      SubnetIds: [
+        { Ref: Match.stringLikeRegexp('^VpcdatabaseSubnet1Subnet') },
+        { Ref: Match.stringLikeRegexp('^VpcdatabaseSubnet2Subnet') },
+      ],
     });
-    template.hasResourceProperties('AWS::RDS::DBInstance', { DBSubnetGroupName: { Ref: logicalIdOf(dev.database.instance.node.findChild('SubnetGroup')) } });
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBSubnetGroupName: { Ref: logicalIdOf(dev.database.instance.node.findChild('SubnetGroup')) },
+    });
   });
 
   test('TLS is forced and pgaudit is preloaded and configured, without logging parameters', () => {
     expect(DATABASE_PARAMETERS).toMatchObject({
       'rds.force_ssl': '1',
       // The minimum TLS version as deployed, not only the constant.
-      'ssl_min_protocol_version': 'TLSv1.2',
-      'password_encryption': 'scram-sha-256',
-      'shared_preload_libraries': 'pgaudit,pg_stat_statements',
+      ssl_min_protocol_version: 'TLSv1.2',
+      password_encryption: 'scram-sha-256',
+      shared_preload_libraries: 'pgaudit,pg_stat_statements',
       'pgaudit.log': 'read,write,ddl,role',
       'pgaudit.log_parameter': '0',
-      'log_statement': 'none',
-      'log_parameter_max_length': '0',
-      'log_parameter_max_length_on_error': '0',
+      log_statement: 'none',
+      log_parameter_max_length: '0',
+      log_parameter_max_length_on_error: '0',
     });
     template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'postgres16', Parameters: DATABASE_PARAMETERS });
     template.hasResourceProperties('AWS::RDS::DBParameterGroup', {
-      Parameters: Match.objectLike({ 'rds.force_ssl': '1', 'ssl_min_protocol_version': 'TLSv1.2', 'shared_preload_libraries': Match.stringLikeRegexp('pgaudit'), 'pgaudit.log_parameter': '0', 'log_statement': 'none' }),
+      Parameters: Match.objectLike({
+        'rds.force_ssl': '1',
+        ssl_min_protocol_version: 'TLSv1.2',
+        shared_preload_libraries: Match.stringLikeRegexp('pgaudit'),
+        'pgaudit.log_parameter': '0',
+        log_statement: 'none',
+      }),
     });
-    template.hasResourceProperties('AWS::RDS::DBInstance', { DBParameterGroupName: { Ref: logicalIdOf(dev.database.instance.node.scope!.node.findChild('Parameters')) } });
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBParameterGroupName: { Ref: logicalIdOf(dev.database.instance.node.scope!.node.findChild('Parameters')) },
+    });
   });
 
   test('credentials come from the EXISTING secret by name; nothing creates or writes a secret', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     template.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 0);
     template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
-    template.hasResourceProperties('AWS::RDS::DBInstance', { MasterUsername: secretValue('username'), MasterUserPassword: secretValue('password') });
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      MasterUsername: secretValue('username'),
+      MasterUserPassword: secretValue('password'),
+    });
   });
 
   test('exported logs land in groups the construct owns, encrypted with the log key, created before the instance', () => {
-    for (const [built, retention, deletion] of [[dev, 7, 'Delete'], [prod, 2192, 'Retain']] as const) {
+    for (const [built, retention, deletion] of [
+      [dev, 7, 'Delete'],
+      [prod, 2192, 'Retain'],
+    ] as const) {
       for (const logType of ['postgresql', 'upgrade'] as const) {
         built.template.hasResource('AWS::Logs::LogGroup', {
-          Properties: { LogGroupName: rdsLogGroupName('hipaa-fhir-db-pdb', logType), KmsKeyId: getAtt(built.logKey), RetentionInDays: retention },
+          Properties: {
+            LogGroupName: rdsLogGroupName('hipaa-fhir-db-pdb', logType),
+            KmsKeyId: getAtt(built.logKey),
+            RetentionInDays: retention,
+          },
           DeletionPolicy: deletion,
         });
       }
@@ -102,9 +144,15 @@ describe('PatientDatabase', () => {
   test('development settings: single-AZ, no deletion protection, one day of backups, destroyed with no snapshot', () => {
     template.hasResource('AWS::RDS::DBInstance', {
       Properties: Match.objectLike({
-        MultiAZ: false, DeletionProtection: false, BackupRetentionPeriod: 1, DeleteAutomatedBackups: true,
-        DBInstanceClass: 'db.t4g.micro', AllocatedStorage: '20', MaxAllocatedStorage: 50,
-        EnablePerformanceInsights: false, PerformanceInsightsKMSKeyId: Match.absent(),
+        MultiAZ: false,
+        DeletionProtection: false,
+        BackupRetentionPeriod: 1,
+        DeleteAutomatedBackups: true,
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: '20',
+        MaxAllocatedStorage: 50,
+        EnablePerformanceInsights: false,
+        PerformanceInsightsKMSKeyId: Match.absent(),
       }),
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
@@ -114,9 +162,15 @@ describe('PatientDatabase', () => {
   test('production settings: Multi-AZ, deletion protection, snapshot on delete, Performance Insights on the storage key', () => {
     prod.template.hasResource('AWS::RDS::DBInstance', {
       Properties: Match.objectLike({
-        MultiAZ: true, DeletionProtection: true, BackupRetentionPeriod: 35, DeleteAutomatedBackups: false,
-        EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: getAtt(prod.storageKey),
-        DBInstanceClass: 'db.m7g.large', AllocatedStorage: '100', MaxAllocatedStorage: 1000,
+        MultiAZ: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 35,
+        DeleteAutomatedBackups: false,
+        EnablePerformanceInsights: true,
+        PerformanceInsightsKMSKeyId: getAtt(prod.storageKey),
+        DBInstanceClass: 'db.m7g.large',
+        AllocatedStorage: '100',
+        MaxAllocatedStorage: 1000,
       }),
       DeletionPolicy: 'Snapshot',
       UpdateReplacePolicy: 'Snapshot',
@@ -124,11 +178,21 @@ describe('PatientDatabase', () => {
   });
 
   test('the instance acknowledges the development deviations only where the settings make them', () => {
-    const rules = (built: typeof dev) => acknowledgedFindings(built.stack).filter((f) => f.resource === 'Database/Instance').map((f) => f.rule).sort();
+    const rules = (built: typeof dev) =>
+      acknowledgedFindings(built.stack)
+        .filter((f) => f.resource === 'Database/Instance')
+        .map((f) => f.rule)
+        .sort();
     expect(rules(dev)).toEqual([
-      'AwsSolutions-RDS10', 'AwsSolutions-RDS11', 'AwsSolutions-RDS3',
-      'HIPAA.Security-RDSInBackupPlan', 'HIPAA.Security-RDSInstanceDeletionProtectionEnabled', 'HIPAA.Security-RDSMultiAZSupport',
-      'NIST.800.53.R5-RDSInBackupPlan', 'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', 'NIST.800.53.R5-RDSMultiAZSupport',
+      'AwsSolutions-RDS10',
+      'AwsSolutions-RDS11',
+      'AwsSolutions-RDS3',
+      'HIPAA.Security-RDSInBackupPlan',
+      'HIPAA.Security-RDSInstanceDeletionProtectionEnabled',
+      'HIPAA.Security-RDSMultiAZSupport',
+      'NIST.800.53.R5-RDSInBackupPlan',
+      'NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled',
+      'NIST.800.53.R5-RDSMultiAZSupport',
     ]);
     expect(rules(prod)).toEqual(['AwsSolutions-RDS11']);
   });

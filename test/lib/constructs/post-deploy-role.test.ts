@@ -8,7 +8,12 @@ const STEP_ROLE = 'arn:aws:iam::111111111111:role/hipaa-fhir-post-deploy-step-de
 
 function build(props: Partial<PostDeployRoleProps> = {}) {
   const stack = testStack({ env: { account: ACCOUNT, region: 'eu-west-2' } });
-  const role = new PostDeployRole(stack, 'PostDeploy', { naming: new Naming('hipaa-fhir', 'dev'), suite: 'integ', trustedRoleArn: STEP_ROLE, ...props });
+  const role = new PostDeployRole(stack, 'PostDeploy', {
+    naming: new Naming('hipaa-fhir', 'dev'),
+    suite: 'integ',
+    trustedRoleArn: STEP_ROLE,
+    ...props,
+  });
   const template = Template.fromStack(stack);
   return { role, template, statements: statementsOfRole(template, role.role) };
 }
@@ -26,46 +31,88 @@ describe('PostDeployRole', () => {
       RoleName: 'hipaa-fhir-post-deploy-dev',
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
-        Statement: [{
-          Action: 'sts:AssumeRole', Effect: 'Allow',
-          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
-          Condition: { ArnEquals: { 'aws:PrincipalArn': STEP_ROLE } },
-        }],
+        Statement: [
+          {
+            Action: 'sts:AssumeRole',
+            Effect: 'Allow',
+            Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+            Condition: { ArnEquals: { 'aws:PrincipalArn': STEP_ROLE } },
+          },
+        ],
       },
     });
   });
 
-  test('integ: reads the stacks, writes records to its stream with its key, runs its own task once on its cluster and reads that task\'s log', () => {
+  test("integ: reads the stacks, writes records to its stream with its key, runs its own task once on its cluster and reads that task's log", () => {
     expect(integ.statements).toEqual([
       { Sid: 'ListStacks', Effect: 'Allow', Action: 'cloudformation:ListStacks', Resource: '*' },
       { Sid: 'ReadStageStacks', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: stackArns },
-      { Sid: 'DescribeStream', Effect: 'Allow', Action: 'kinesis:DescribeStreamSummary', Resource: arn('kinesis', 'stream/hipaa-fhir-records-dev') },
-      { Sid: 'ReadService', Effect: 'Allow', Action: 'ecs:DescribeServices', Resource: arn('ecs', 'service/hipaa-fhir-cluster-dev/*') },
-      { Sid: 'PutTestRecords', Effect: 'Allow', Action: ['kinesis:PutRecord', 'kinesis:PutRecords'], Resource: arn('kinesis', 'stream/hipaa-fhir-records-dev') },
-      { Sid: 'EncryptTestRecords', Effect: 'Allow', Action: 'kms:GenerateDataKey', Resource: arn('kms', 'key/*'), Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/hipaa-fhir/dev/stream' } } },
       {
-        Sid: 'RunVerifyTask', Effect: 'Allow', Action: 'ecs:RunTask', Resource: arn('ecs', 'task-definition/hipaa-fhir-processor-dev:*'),
+        Sid: 'DescribeStream',
+        Effect: 'Allow',
+        Action: 'kinesis:DescribeStreamSummary',
+        Resource: arn('kinesis', 'stream/hipaa-fhir-records-dev'),
+      },
+      { Sid: 'ReadService', Effect: 'Allow', Action: 'ecs:DescribeServices', Resource: arn('ecs', 'service/hipaa-fhir-cluster-dev/*') },
+      {
+        Sid: 'PutTestRecords',
+        Effect: 'Allow',
+        Action: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+        Resource: arn('kinesis', 'stream/hipaa-fhir-records-dev'),
+      },
+      {
+        Sid: 'EncryptTestRecords',
+        Effect: 'Allow',
+        Action: 'kms:GenerateDataKey',
+        Resource: arn('kms', 'key/*'),
+        Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/hipaa-fhir/dev/stream' } },
+      },
+      {
+        Sid: 'RunVerifyTask',
+        Effect: 'Allow',
+        Action: 'ecs:RunTask',
+        Resource: arn('ecs', 'task-definition/hipaa-fhir-processor-dev:*'),
         Condition: { ArnEquals: { 'ecs:cluster': arn('ecs', 'cluster/hipaa-fhir-cluster-dev') } },
       },
       { Sid: 'WatchVerifyTask', Effect: 'Allow', Action: 'ecs:DescribeTasks', Resource: arn('ecs', 'task/hipaa-fhir-cluster-dev/*') },
       {
-        Sid: 'PassProcessorRoles', Effect: 'Allow', Action: 'iam:PassRole',
-        Resource: [`arn:aws:iam::${ACCOUNT}:role/hipaa-fhir-processor-exec-dev`, `arn:aws:iam::${ACCOUNT}:role/hipaa-fhir-processor-task-dev`],
+        Sid: 'PassProcessorRoles',
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: [
+          `arn:aws:iam::${ACCOUNT}:role/hipaa-fhir-processor-exec-dev`,
+          `arn:aws:iam::${ACCOUNT}:role/hipaa-fhir-processor-task-dev`,
+        ],
         Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       },
-      { Sid: 'ReadVerifyOutput', Effect: 'Allow', Action: 'logs:GetLogEvents', Resource: arn('logs', 'log-group:/hipaa-fhir/dev/processor:log-stream:processor/processor/*') },
+      {
+        Sid: 'ReadVerifyOutput',
+        Effect: 'Allow',
+        Action: 'logs:GetLogEvents',
+        Resource: arn('logs', 'log-group:/hipaa-fhir/dev/processor:log-stream:processor/processor/*'),
+      },
     ]);
   });
 
   test('smoke (production) only reads: it cannot write records, run tasks or pass roles', () => {
-    expect(smoke.statements.map((s) => s.Sid)).toEqual(['ListStacks', 'ReadStageStacks', 'DescribeStream', 'ReadService', 'ProtectStageStacks']);
-    expect(smoke.statements.flatMap((s) => [s.Action].flat()).filter((a) => /^(kinesis:PutRecord|ecs:RunTask|iam:PassRole|kms:)/.test(a))).toEqual([]);
+    expect(smoke.statements.map((s) => s.Sid)).toEqual([
+      'ListStacks',
+      'ReadStageStacks',
+      'DescribeStream',
+      'ReadService',
+      'ProtectStageStacks',
+    ]);
+    expect(
+      smoke.statements.flatMap((s) => [s.Action].flat()).filter((a) => /^(kinesis:PutRecord|ecs:RunTask|iam:PassRole|kms:)/.test(a)),
+    ).toEqual([]);
   });
 
   // Issue 8, defect 4: CDK Pipelines ignores terminationProtection (aws/aws-cdk#17871).
-  test('protectStacks: termination protection of exactly the environment\'s four stacks, and only then', () => {
+  test("protectStacks: termination protection of exactly the environment's four stacks, and only then", () => {
     expect(smoke.statements.find((s) => s.Sid === 'ProtectStageStacks')).toEqual({
-      Sid: 'ProtectStageStacks', Effect: 'Allow', Action: 'cloudformation:UpdateTerminationProtection',
+      Sid: 'ProtectStageStacks',
+      Effect: 'Allow',
+      Action: 'cloudformation:UpdateTerminationProtection',
       Resource: stackArns,
     });
     expect(integ.statements.find((s) => s.Sid === 'ProtectStageStacks')).toBeUndefined();
@@ -82,9 +129,11 @@ describe('postDeployStatements over name patterns (the preview integration build
   const targets = targetsOf(Naming.anyPreview('hipaa-fhir'), 'eu-west-2', '444444444444');
   const bySid = Object.fromEntries(postDeployStatements(targets, 'integ').map((s) => [s.sid, s.toStatementJson()]));
 
-  test('the targets are every preview environment\'s names, and no long-lived one', () => {
+  test("the targets are every preview environment's names, and no long-lived one", () => {
     expect(targets).toEqual({
-      project: 'hipaa-fhir', region: 'eu-west-2', account: '444444444444',
+      project: 'hipaa-fhir',
+      region: 'eu-west-2',
+      account: '444444444444',
       stacks: LAYERS.map((l) => `hipaa-fhir-${l}-br-*`),
       stream: 'hipaa-fhir-records-br-*',
       streamKeyAlias: 'alias/hipaa-fhir/br-*/stream',
@@ -96,7 +145,11 @@ describe('postDeployStatements over name patterns (the preview integration build
   });
 
   test('patterns switch the key-alias and cluster conditions to their Like forms', () => {
-    expect(bySid.EncryptTestRecords.Condition).toEqual({ 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/hipaa-fhir/br-*/stream' } });
-    expect(bySid.RunVerifyTask.Condition).toEqual({ ArnLike: { 'ecs:cluster': 'arn:aws:ecs:eu-west-2:444444444444:cluster/hipaa-fhir-cluster-br-*' } });
+    expect(bySid.EncryptTestRecords.Condition).toEqual({
+      'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/hipaa-fhir/br-*/stream' },
+    });
+    expect(bySid.RunVerifyTask.Condition).toEqual({
+      ArnLike: { 'ecs:cluster': 'arn:aws:ecs:eu-west-2:444444444444:cluster/hipaa-fhir-cluster-br-*' },
+    });
   });
 });

@@ -19,30 +19,56 @@ describe('ProcessorAlarms', () => {
 
   test('records older than five minutes in the stream for five minutes', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/Kinesis', MetricName: 'GetRecords.IteratorAgeMilliseconds', Dimensions: byStream, Statistic: 'Maximum', Period: 60,
-      Threshold: 300000, EvaluationPeriods: 5, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
+      Namespace: 'AWS/Kinesis',
+      MetricName: 'GetRecords.IteratorAgeMilliseconds',
+      Dimensions: byStream,
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 300000,
+      EvaluationPeriods: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
     });
   });
 
   test('more than 5% of the records processed in five minutes quarantined', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(processed > 0, 100 * quarantined / processed, 0)', ReturnData: true })]),
-      Threshold: 5, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
+      Threshold: 5,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
     });
   });
 
   test('a stuck shard: the metric the processor emits for a shard it cannot move, by stream, in 2 of 3 minutes', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'HipaaFhir/Processor', MetricName: 'ShardStuck', Statistic: 'Maximum', Period: 60, Dimensions: byStream,
-      Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching',
+      Namespace: 'HipaaFhir/Processor',
+      MetricName: 'ShardStuck',
+      Statistic: 'Maximum',
+      Period: 60,
+      Dimensions: byStream,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
     });
   });
 
   test('fewer running tasks than the given minimum for five minutes; no data counts as failing', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount', Statistic: 'Minimum',
-      Dimensions: [{ Name: 'ClusterName', Value: { Ref: logicalIdOf(cluster) } }, { Name: 'ServiceName', Value: { 'Fn::GetAtt': [logicalIdOf(service), 'Name'] } }],
-      Threshold: 2, ComparisonOperator: 'LessThanThreshold', EvaluationPeriods: 5, TreatMissingData: 'breaching',
+      Namespace: 'ECS/ContainerInsights',
+      MetricName: 'RunningTaskCount',
+      Statistic: 'Minimum',
+      Dimensions: [
+        { Name: 'ClusterName', Value: { Ref: logicalIdOf(cluster) } },
+        { Name: 'ServiceName', Value: { 'Fn::GetAtt': [logicalIdOf(service), 'Name'] } },
+      ],
+      Threshold: 2,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 5,
+      TreatMissingData: 'breaching',
     });
   });
 });

@@ -24,15 +24,28 @@ function build(settings: ProcessorSettings, image?: ecs.ContainerImage) {
   const vpc = testVpc(stack);
   const securityGroup = new ec2.SecurityGroup(stack, 'WorkloadSecurityGroup', { vpc, allowAllOutbound: false });
   const streamKey = new kms.Key(stack, 'StreamKey');
-  const stream = new kinesis.Stream(stack, 'Stream', { streamName: naming.streamName, encryption: kinesis.StreamEncryption.KMS, encryptionKey: streamKey });
+  const stream = new kinesis.Stream(stack, 'Stream', {
+    streamName: naming.streamName,
+    encryption: kinesis.StreamEncryption.KMS,
+    encryptionKey: streamKey,
+  });
   const instance = new rds.DatabaseInstance(stack, 'Database', {
-    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 }), vpc, vpcSubnets: { subnetGroupName: 'database' },
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 }),
+    vpc,
+    vpcSubnets: { subnetGroupName: 'database' },
   });
   const logKey = new kms.Key(stack, 'LogKey');
   const processor = new ProcessorService(stack, 'Processor', {
-    naming, vpc, subnetGroupName: WORKLOAD_SUBNETS, securityGroup, stream,
+    naming,
+    vpc,
+    subnetGroupName: WORKLOAD_SUBNETS,
+    securityGroup,
+    stream,
     database: { instance, name: 'fhir', user: 'fhir_processor' },
-    settings, logKey, logs: { retentionDays: 7, removalPolicy: RemovalPolicy.DESTROY }, image,
+    settings,
+    logKey,
+    logs: { retentionDays: 7, removalPolicy: RemovalPolicy.DESTROY },
+    image,
   });
   return { stack, securityGroup, stream, streamKey, instance, logKey, processor, template: Template.fromStack(stack) };
 }
@@ -45,15 +58,23 @@ describe('ProcessorService', () => {
   const { template, processor } = dev;
   const container = () => Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0].Properties.ContainerDefinitions[0];
 
-  test('a Fargate task of the settings\' size, in its named family, with its named roles', () => {
+  test("a Fargate task of the settings' size, in its named family, with its named roles", () => {
     template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      Family: 'hipaa-fhir-processor-dev', RequiresCompatibilities: ['FARGATE'], NetworkMode: 'awsvpc', Cpu: '512', Memory: '1024',
+      Family: 'hipaa-fhir-processor-dev',
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      Cpu: '512',
+      Memory: '1024',
       RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
-      TaskRoleArn: getAtt(processor.taskDefinition.taskRole), ExecutionRoleArn: getAtt(processor.taskDefinition.obtainExecutionRole()),
+      TaskRoleArn: getAtt(processor.taskDefinition.taskRole),
+      ExecutionRoleArn: getAtt(processor.taskDefinition.obtainExecutionRole()),
     });
     scaled.template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '1024', Memory: '2048' });
-    template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'hipaa-fhir-processor-task-dev', AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ecs-tasks.amazonaws.com' } })] } });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'hipaa-fhir-processor-task-dev',
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ecs-tasks.amazonaws.com' } })] },
+    });
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'hipaa-fhir-processor-exec-dev' });
   });
 
@@ -91,24 +112,52 @@ describe('ProcessorService', () => {
   test('least privilege: the task reads the stream, decrypts with its key and connects as its user to this instance, nothing else', () => {
     expect(statementsOfRole(template, processor.taskDefinition.taskRole)).toEqual([
       {
-        Effect: 'Allow', Resource: getAtt(dev.stream),
-        Action: ['kinesis:DescribeStream', 'kinesis:DescribeStreamConsumer', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards', 'kinesis:ListStreams', 'kinesis:SubscribeToShard'],
+        Effect: 'Allow',
+        Resource: getAtt(dev.stream),
+        Action: [
+          'kinesis:DescribeStream',
+          'kinesis:DescribeStreamConsumer',
+          'kinesis:DescribeStreamSummary',
+          'kinesis:GetRecords',
+          'kinesis:GetShardIterator',
+          'kinesis:ListShards',
+          'kinesis:ListStreams',
+          'kinesis:SubscribeToShard',
+        ],
       },
       { Effect: 'Allow', Action: 'kms:Decrypt', Resource: getAtt(dev.streamKey) },
       // rds-db:connect on exactly that user of exactly this instance (its DbiResourceId).
-      { Effect: 'Allow', Action: 'rds-db:connect', Resource: { 'Fn::Join': ['', ['arn:aws:rds-db:eu-west-2:', { Ref: 'AWS::AccountId' }, ':dbuser:', getAtt(dev.instance, 'DbiResourceId'), '/fhir_processor']] } },
+      {
+        Effect: 'Allow',
+        Action: 'rds-db:connect',
+        Resource: {
+          'Fn::Join': [
+            '',
+            ['arn:aws:rds-db:eu-west-2:', { Ref: 'AWS::AccountId' }, ':dbuser:', getAtt(dev.instance, 'DbiResourceId'), '/fhir_processor'],
+          ],
+        },
+      },
     ]);
     // The execution role pulls the image and writes the log; its one wildcard is the token call that has no resource form.
     const exec = statementsOfRole(template, processor.taskDefinition.obtainExecutionRole());
     expect(exec.filter((s) => s.Resource === '*').map((s) => s.Action)).toEqual(['ecr:GetAuthorizationToken']);
-    expect(exec).toContainEqual({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(processor.logGroup) });
+    expect(exec).toContainEqual({
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: getAtt(processor.logGroup),
+    });
     expect(exec.flatMap((s) => [s.Action].flat()).filter((a) => /^(secretsmanager|kinesis|rds-db):/.test(a))).toEqual([]);
   });
 
   test('logs go to the named group, encrypted with the given key, with the given retention and removal policy', () => {
     expect(container().LogConfiguration).toEqual({
       LogDriver: 'awslogs',
-      Options: { 'awslogs-group': { Ref: logicalIdOf(processor.logGroup) }, 'awslogs-stream-prefix': 'processor', 'awslogs-region': 'eu-west-2', mode: 'non-blocking' },
+      Options: {
+        'awslogs-group': { Ref: logicalIdOf(processor.logGroup) },
+        'awslogs-stream-prefix': 'processor',
+        'awslogs-region': 'eu-west-2',
+        mode: 'non-blocking',
+      },
     });
     template.hasResource('AWS::Logs::LogGroup', {
       Properties: { LogGroupName: '/hipaa-fhir/dev/processor', RetentionInDays: 7, KmsKeyId: getAtt(dev.logKey) },
@@ -121,12 +170,21 @@ describe('ProcessorService', () => {
       LaunchType: 'FARGATE',
       PlatformVersion: 'LATEST',
       DesiredCount: 1,
-      DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100, MaximumPercent: 200 },
-      NetworkConfiguration: { AwsvpcConfiguration: {
-        AssignPublicIp: 'DISABLED',
-        SecurityGroups: [getAtt(dev.securityGroup, 'GroupId')],
-        Subnets: [{ Ref: Match.stringLikeRegexp('^VpcworkloadSubnet1Subnet') }, { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet2Subnet') }],
-      } },
+      DeploymentConfiguration: {
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        MinimumHealthyPercent: 100,
+        MaximumPercent: 200,
+      },
+      NetworkConfiguration: {
+        AwsvpcConfiguration: {
+          AssignPublicIp: 'DISABLED',
+          SecurityGroups: [getAtt(dev.securityGroup, 'GroupId')],
+          Subnets: [
+            { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet1Subnet') },
+            { Ref: Match.stringLikeRegexp('^VpcworkloadSubnet2Subnet') },
+          ],
+        },
+      },
       EnableExecuteCommand: false,
       PropagateTags: 'SERVICE',
       TaskDefinition: { Ref: logicalIdOf(processor.taskDefinition) },
@@ -136,10 +194,17 @@ describe('ProcessorService', () => {
 
   // Issue 8, defect 6: Container Insights' performance log group exists before the cluster, encrypted.
   test('the named cluster with Container Insights, whose log group is ours: encrypted, with the given retention and removal, created first', () => {
-    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterName: 'hipaa-fhir-cluster-dev', ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+    template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterName: 'hipaa-fhir-cluster-dev',
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
     expect(containerInsightsLogGroupName('hipaa-fhir-cluster-dev')).toBe('/aws/ecs/containerinsights/hipaa-fhir-cluster-dev/performance');
     template.hasResource('AWS::Logs::LogGroup', {
-      Properties: { LogGroupName: '/aws/ecs/containerinsights/hipaa-fhir-cluster-dev/performance', RetentionInDays: 7, KmsKeyId: getAtt(dev.logKey) },
+      Properties: {
+        LogGroupName: '/aws/ecs/containerinsights/hipaa-fhir-cluster-dev/performance',
+        RetentionInDays: 7,
+        KmsKeyId: getAtt(dev.logKey),
+      },
       DeletionPolicy: 'Delete',
     });
     template.hasResource('AWS::ECS::Cluster', { DependsOn: Match.arrayWith([logicalIdOf(processor.containerInsightsLogGroup)]) });
@@ -147,18 +212,42 @@ describe('ProcessorService', () => {
 
   test('no scaling when the minimum is the maximum; otherwise steps on iterator age between them', () => {
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
-    scaled.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 4, ScalableDimension: 'ecs:service:DesiredCount' });
+    scaled.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 2,
+      MaxCapacity: 4,
+      ScalableDimension: 'ecs:service:DesiredCount',
+    });
     // Below 10 s behind: one task fewer; from 60 s: one more; from 300 s: two more (intervals relative to the alarm thresholds).
     scaled.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling',
-      StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity', Cooldown: 180, MetricAggregationType: 'Maximum', StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: -1 }] },
+      StepScalingPolicyConfiguration: {
+        AdjustmentType: 'ChangeInCapacity',
+        Cooldown: 180,
+        MetricAggregationType: 'Maximum',
+        StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: -1 }],
+      },
     });
     scaled.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling',
-      StepScalingPolicyConfiguration: Match.objectLike({ StepAdjustments: [{ MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 240000, ScalingAdjustment: 1 }, { MetricIntervalLowerBound: 240000, ScalingAdjustment: 2 }] }),
+      StepScalingPolicyConfiguration: Match.objectLike({
+        StepAdjustments: [
+          { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 240000, ScalingAdjustment: 1 },
+          { MetricIntervalLowerBound: 240000, ScalingAdjustment: 2 },
+        ],
+      }),
     });
-    scaled.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'GetRecords.IteratorAgeMilliseconds', Statistic: 'Maximum', ComparisonOperator: 'LessThanOrEqualToThreshold', Threshold: 10000 });
-    scaled.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'GetRecords.IteratorAgeMilliseconds', Statistic: 'Maximum', ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 60000 });
+    scaled.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'GetRecords.IteratorAgeMilliseconds',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'LessThanOrEqualToThreshold',
+      Threshold: 10000,
+    });
+    scaled.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'GetRecords.IteratorAgeMilliseconds',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 60000,
+    });
   });
 });
 
@@ -166,7 +255,9 @@ describe('ProcessorService image (built by the pipeline from the staged asset; n
   const { stack, template } = dev;
   // The assembly Template.fromStack synthesized.
   const assembly = (stack.node.root as App).synth();
-  const manifests = assembly.artifacts.filter((a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact && a.id.startsWith(stack.artifactId));
+  const manifests = assembly.artifacts.filter(
+    (a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact && a.id.startsWith(stack.artifactId),
+  );
   const work = mkdtempSync(join(tmpdir(), 'image-context-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -178,9 +269,13 @@ describe('ProcessorService image (built by the pipeline from the staged asset; n
     expect(image.source.dockerFile).toBe('lib/processor/Dockerfile');
     expect(image.source.platform).toBe('linux/amd64');
     const staged = join(assembly.directory, image.source.directory!);
-    expect(readFileSync(join(staged, 'lib/processor/Dockerfile'), 'utf8')).toBe(readFileSync(join(ROOT, 'lib/processor/Dockerfile'), 'utf8'));
+    expect(readFileSync(join(staged, 'lib/processor/Dockerfile'), 'utf8')).toBe(
+      readFileSync(join(ROOT, 'lib/processor/Dockerfile'), 'utf8'),
+    );
     const [task] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
-    expect(task.Properties.ContainerDefinitions[0].Image).toEqual({ 'Fn::Sub': `\${AWS::AccountId}.dkr.ecr.eu-west-2.\${AWS::URLSuffix}/cdk-hnb659fds-container-assets-\${AWS::AccountId}-eu-west-2:${hash}` });
+    expect(task.Properties.ContainerDefinitions[0].Image).toEqual({
+      'Fn::Sub': `\${AWS::AccountId}.dkr.ecr.eu-west-2.\${AWS::URLSuffix}/cdk-hnb659fds-container-assets-\${AWS::AccountId}-eu-west-2:${hash}`,
+    });
   });
 
   test('the build context holds only what the image build reads', () => {
@@ -190,18 +285,25 @@ describe('ProcessorService image (built by the pipeline from the staged asset; n
     expect(readdirSync(join(staged, 'lib')).sort()).toEqual(['contract', 'processor']);
   });
 
-  test('the context compiles with the Dockerfile\'s command into every entry point the contract names, and the service entry starts', () => {
+  test("the context compiles with the Dockerfile's command into every entry point the contract names, and the service entry starts", () => {
     const [image] = Object.values(manifests[0].contents.dockerImages ?? {});
     // The Dockerfile's build stage: `npx tsc -p lib/processor/tsconfig.build.json` in the context
     // (node_modules from the repository stand in for its `npm ci`).
     cpSync(join(assembly.directory, image.source.directory!), work, { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
-    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'lib/processor/tsconfig.build.json'], { cwd: work, encoding: 'utf8' });
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'lib/processor/tsconfig.build.json'], {
+      cwd: work,
+      encoding: 'utf8',
+    });
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);
     for (const entry of Object.values(PROCESSOR_ENTRY_POINTS)) expect([entry, existsSync(join(work, entry))]).toEqual([entry, true]);
     // With no configuration the service stops at once with one line and exit 2 (it loaded everything it imports).
-    const run = spawnSync(process.execPath, [PROCESSOR_ENTRY_POINTS.service], { cwd: work, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [PROCESSOR_ENTRY_POINTS.service], {
+      cwd: work,
+      env: { PATH: process.env.PATH },
+      encoding: 'utf8',
+    });
     expect([run.status, run.stderr.trim()]).toEqual([2, 'configuration error: STREAM_NAME is required']);
   }, 120_000);
 });

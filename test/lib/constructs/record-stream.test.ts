@@ -7,8 +7,18 @@ import { getAtt, testStack } from '../../helpers';
 describe('RecordStream', () => {
   const stack = testStack();
   const key = new kms.Key(stack, 'StreamKey');
-  new RecordStream(stack, 'Provisioned', { streamName: 'hipaa-fhir-records-dev', encryptionKey: key, settings: { shardCount: 1, retentionHours: 24 }, removalPolicy: RemovalPolicy.DESTROY });
-  new RecordStream(stack, 'OnDemand', { streamName: 'hipaa-fhir-records-prod', encryptionKey: key, settings: { shardCount: 0, retentionHours: 168 }, removalPolicy: RemovalPolicy.RETAIN });
+  new RecordStream(stack, 'Provisioned', {
+    streamName: 'hipaa-fhir-records-dev',
+    encryptionKey: key,
+    settings: { shardCount: 1, retentionHours: 24 },
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  new RecordStream(stack, 'OnDemand', {
+    streamName: 'hipaa-fhir-records-prod',
+    encryptionKey: key,
+    settings: { shardCount: 0, retentionHours: 168 },
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
   const template = Template.fromStack(stack);
 
   test('the stream is encrypted with the given customer managed key, under the given name', () => {

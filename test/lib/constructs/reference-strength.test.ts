@@ -27,10 +27,16 @@ describe('strengthenReplaceableReferences', () => {
   const weak = build(false);
 
   test('ids AWS generates and a replacement can change are the ones made strong', () => {
-    expect([...REPLACEABLE_ID_TYPES].sort()).toEqual(['AWS::EC2::SecurityGroup', 'AWS::EC2::Subnet', 'AWS::EC2::VPC', 'AWS::KMS::Key', 'AWS::RDS::DBInstance']);
+    expect([...REPLACEABLE_ID_TYPES].sort()).toEqual([
+      'AWS::EC2::SecurityGroup',
+      'AWS::EC2::Subnet',
+      'AWS::EC2::VPC',
+      'AWS::KMS::Key',
+      'AWS::RDS::DBInstance',
+    ]);
   });
 
-  test('a consumer imports a replaceable producer\'s values strongly (Fn::ImportValue), so CloudFormation cannot replace it under the consumer', () => {
+  test("a consumer imports a replaceable producer's values strongly (Fn::ImportValue), so CloudFormation cannot replace it under the consumer", () => {
     strong.hasOutput('KeyArn', { Value: { 'Fn::ImportValue': Match.stringLikeRegexp('^Producer:ExportsOutputFnGetAttKey') } });
     strong.hasOutput('GroupId', { Value: { 'Fn::ImportValue': Match.stringLikeRegexp('^Producer:ExportsOutputFnGetAttGroup') } });
   });
@@ -39,7 +45,7 @@ describe('strengthenReplaceableReferences', () => {
     strong.hasOutput('TopicName', { Value: { 'Fn::GetStackOutput': Match.objectLike({ StackName: 'Producer' }) } });
   });
 
-  test('without it, the app\'s default applies: every reference is weak', () => {
+  test("without it, the app's default applies: every reference is weak", () => {
     for (const output of ['KeyArn', 'GroupId', 'TopicName']) {
       weak.hasOutput(output, { Value: { 'Fn::GetStackOutput': Match.objectLike({ StackName: 'Producer' }) } });
     }

@@ -7,10 +7,19 @@ import { getAtt, logicalIdOf, testStack } from '../../helpers';
 function build(options: { email?: string; trail?: boolean; database?: boolean }) {
   const stack = testStack();
   const key = new kms.Key(stack, 'AuditKey');
-  const topic = new AlarmTopic(stack, 'SecurityAlarmTopic', { topicName: 'hipaa-fhir-security-alarms-dev', encryptionKey: key, email: options.email });
+  const topic = new AlarmTopic(stack, 'SecurityAlarmTopic', {
+    topicName: 'hipaa-fhir-security-alarms-dev',
+    encryptionKey: key,
+    email: options.email,
+  });
   const trailLogGroup = options.trail ? new logs.LogGroup(stack, 'TrailLogs') : undefined;
   const databaseLogGroup = options.database ? new logs.LogGroup(stack, 'DatabaseLogs') : undefined;
-  const alarms = new SecurityAlarms(stack, 'SecurityAlarms', { topic: topic.topic, namespace: 'hipaa-fhir/dev/Security', trailLogGroup, databaseLogGroup });
+  const alarms = new SecurityAlarms(stack, 'SecurityAlarms', {
+    topic: topic.topic,
+    namespace: 'hipaa-fhir/dev/Security',
+    trailLogGroup,
+    databaseLogGroup,
+  });
   return { key, topic, alarms, trailLogGroup, databaseLogGroup, template: Template.fromStack(stack) };
 }
 
@@ -25,10 +34,18 @@ describe('AlarmTopic', () => {
   test('TLS only: the policy denies any request without secure transport', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: logicalIdOf(topic.topic) }],
-      PolicyDocument: { Statement: Match.arrayWith([{
-        Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny', Principal: '*', Action: 'sns:Publish',
-        Resource: { Ref: logicalIdOf(topic.topic) }, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      }]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AllowPublishThroughSSLOnly',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: { Ref: logicalIdOf(topic.topic) },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ]),
+      },
     });
   });
 
@@ -36,22 +53,28 @@ describe('AlarmTopic', () => {
   test('CloudWatch alarms of this account, and nothing else, may publish', () => {
     const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
     const allow = (policy.Properties.PolicyDocument.Statement as Array<{ Effect: string }>).filter((st) => st.Effect === 'Allow');
-    expect(allow).toEqual([{
-      Sid: 'AllowCloudWatchAlarmsToPublish',
-      Effect: 'Allow',
-      Principal: { Service: 'cloudwatch.amazonaws.com' },
-      Action: 'sns:Publish',
-      Resource: { Ref: logicalIdOf(topic.topic) },
-      Condition: {
-        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-        ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:aws:cloudwatch:eu-west-2:', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+    expect(allow).toEqual([
+      {
+        Sid: 'AllowCloudWatchAlarmsToPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: logicalIdOf(topic.topic) },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:aws:cloudwatch:eu-west-2:', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+        },
       },
-    }]);
+    ]);
   });
 
   test('the configured e-mail subscribes; without one, nobody does', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 1);
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'soc@example.org', TopicArn: { Ref: logicalIdOf(topic.topic) } });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'soc@example.org',
+      TopicArn: { Ref: logicalIdOf(topic.topic) },
+    });
     quiet.template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 });
@@ -61,7 +84,10 @@ describe('SecurityAlarms', () => {
   const databaseOnly = build({ database: true });
   const none = build({});
 
-  const patterns = (t: Template) => Object.values(t.findResources('AWS::Logs::MetricFilter')).map((r) => r.Properties.FilterPattern).sort();
+  const patterns = (t: Template) =>
+    Object.values(t.findResources('AWS::Logs::MetricFilter'))
+      .map((r) => r.Properties.FilterPattern)
+      .sort();
 
   test('trail patterns with a trail log group, the authentication-failure pattern with a database log group, nothing without either', () => {
     expect(patterns(all.template)).toEqual([...Object.values(TRAIL_FILTERS), DATABASE_AUTH_FAILURE_PATTERN].sort());
@@ -71,7 +97,7 @@ describe('SecurityAlarms', () => {
     expect([all.alarms.alarms.length, databaseOnly.alarms.alarms.length, none.alarms.alarms.length]).toEqual([4, 1, 0]);
   });
 
-  test('each filter counts its matches as 1 in the environment\'s namespace, on its own log group', () => {
+  test("each filter counts its matches as 1 in the environment's namespace, on its own log group", () => {
     for (const [name, pattern] of Object.entries(TRAIL_FILTERS)) {
       all.template.hasResourceProperties('AWS::Logs::MetricFilter', {
         FilterPattern: pattern,
@@ -82,7 +108,9 @@ describe('SecurityAlarms', () => {
     all.template.hasResourceProperties('AWS::Logs::MetricFilter', {
       FilterPattern: DATABASE_AUTH_FAILURE_PATTERN,
       LogGroupName: { Ref: logicalIdOf(all.databaseLogGroup!) },
-      MetricTransformations: [{ MetricNamespace: 'hipaa-fhir/dev/Security', MetricName: 'DatabaseAuthenticationFailures', MetricValue: '1', DefaultValue: 0 }],
+      MetricTransformations: [
+        { MetricNamespace: 'hipaa-fhir/dev/Security', MetricName: 'DatabaseAuthenticationFailures', MetricValue: '1', DefaultValue: 0 },
+      ],
     });
   });
 
@@ -99,7 +127,10 @@ describe('SecurityAlarms', () => {
       AlarmActions: [{ Ref: logicalIdOf(all.topic.topic) }],
     });
     for (const name of [...Object.keys(TRAIL_FILTERS), 'DatabaseAuthenticationFailures']) {
-      all.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: name, AlarmDescription: `${name} in hipaa-fhir/dev/Security: investigate per the incident response procedure` });
+      all.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: name,
+        AlarmDescription: `${name} in hipaa-fhir/dev/Security: investigate per the incident response procedure`,
+      });
     }
   });
 });

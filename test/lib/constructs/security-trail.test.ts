@@ -11,13 +11,24 @@ function build(streams: StreamSelector, removalPolicy: RemovalPolicy, retentionD
   const stack = testStack();
   const key = new kms.Key(stack, 'AuditKey');
   const logGroup = new logs.LogGroup(stack, 'TrailLogs');
-  const trail = new SecurityTrail(stack, 'Trail', { trailName: 'hipaa-fhir-trail-dev', encryptionKey: key, logGroup, streams, retentionDays, removalPolicy });
+  const trail = new SecurityTrail(stack, 'Trail', {
+    trailName: 'hipaa-fhir-trail-dev',
+    encryptionKey: key,
+    logGroup,
+    streams,
+    retentionDays,
+    removalPolicy,
+  });
   return { key, logGroup, trail, template: Template.fromStack(stack) };
 }
 
 describe('SecurityTrail', () => {
   const dedicated = build({ kind: 'arns', arns: [STREAM_ARN] }, RemovalPolicy.DESTROY, 7);
-  const shared = build({ kind: 'arnPrefix', prefix: 'arn:aws:kinesis:eu-west-2:123456789012:stream/hipaa-fhir-records-' }, RemovalPolicy.RETAIN, 365);
+  const shared = build(
+    { kind: 'arnPrefix', prefix: 'arn:aws:kinesis:eu-west-2:123456789012:stream/hipaa-fhir-records-' },
+    RemovalPolicy.RETAIN,
+    365,
+  );
   const { template, trail, key, logGroup } = dedicated;
   const kinesisSelector = (resources: Record<string, unknown>) => ({
     Name: 'Kinesis data events for patient-record streams',
@@ -42,7 +53,9 @@ describe('SecurityTrail', () => {
     });
     // The delivery role may write into that group only.
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: [{ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: getAtt(logGroup) }] },
+      PolicyDocument: {
+        Statement: [{ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: getAtt(logGroup) }],
+      },
       Roles: [{ Ref: logicalIdOf(trail.trail.node.findChild('LogsRole')) }],
     });
   });
@@ -69,9 +82,18 @@ describe('SecurityTrail', () => {
 
   test('the trail bucket is KMS-encrypted with the given key, versioned, private, owner-enforced and access-logged', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(key) } }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(key) } },
+        ],
+      },
       VersioningConfiguration: { Status: 'Enabled' },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       LoggingConfiguration: { DestinationBucketName: { Ref: logicalIdOf(trail.accessLogsBucket) }, LogFilePrefix: 'trail-bucket/' },
     });
@@ -79,7 +101,12 @@ describe('SecurityTrail', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       VersioningConfiguration: { Status: 'Enabled' },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       LoggingConfiguration: Match.absent(),
     });
   });
@@ -91,19 +118,42 @@ describe('SecurityTrail', () => {
       const resources = [arn, { 'Fn::Join': ['', [arn, '/*']] }];
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: logicalIdOf(bucket) },
-        PolicyDocument: { Statement: Match.arrayWith([
-          { Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Effect: 'Deny', Principal: { AWS: '*' }, Resource: resources },
-          { Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } }, Effect: 'Deny', Principal: { AWS: '*' }, Resource: resources },
-        ]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Resource: resources,
+            },
+            {
+              Action: 's3:*',
+              Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Resource: resources,
+            },
+          ]),
+        },
       });
     }
   });
 
   test('log files expire after the given retention; old versions after 30 days', () => {
-    for (const [built, days] of [[dedicated, 7], [shared, 365]] as const) {
-      built.template.resourcePropertiesCountIs('AWS::S3::Bucket', {
-        LifecycleConfiguration: { Rules: [{ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }] },
-      }, 2);
+    for (const [built, days] of [
+      [dedicated, 7],
+      [shared, 365],
+    ] as const) {
+      built.template.resourcePropertiesCountIs(
+        'AWS::S3::Bucket',
+        {
+          LifecycleConfiguration: {
+            Rules: [{ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }],
+          },
+        },
+        2,
+      );
     }
   });
 

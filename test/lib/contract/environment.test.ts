@@ -1,6 +1,15 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseEnvironmentConfig } from '../../../lib/config';
-import { LAYER_INFO, LAYER_OUTPUTS, LAYERS, LAYERS_TEARDOWN, layerOfOutput, LOCAL_OUTPUT_KEYS, OUTPUT_KEYS, suffixFromBranch } from '../../../lib/contract';
+import {
+  LAYER_INFO,
+  LAYER_OUTPUTS,
+  LAYERS,
+  LAYERS_TEARDOWN,
+  layerOfOutput,
+  LOCAL_OUTPUT_KEYS,
+  OUTPUT_KEYS,
+  suffixFromBranch,
+} from '../../../lib/contract';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
 import { synthStage, testApp } from '../../helpers';
 
@@ -20,24 +29,45 @@ describe('the environment contract (lib/contract/environment.ts)', () => {
 
   test('every output key names the one layer that publishes it', () => {
     for (const layer of LAYERS) {
-      for (const key of [...LAYER_OUTPUTS[layer].required, ...LAYER_OUTPUTS[layer].optional]) expect([key, layerOfOutput(key)]).toEqual([key, layer]);
+      for (const key of [...LAYER_OUTPUTS[layer].required, ...LAYER_OUTPUTS[layer].optional])
+        expect([key, layerOfOutput(key)]).toEqual([key, layer]);
     }
-    expect([layerOfOutput('BackupVaultName'), layerOfOutput('PostDeployRoleArn'), layerOfOutput('KinesisEndpoint'), layerOfOutput('nope')]).toEqual(['data', 'compute', undefined, undefined]);
+    expect([
+      layerOfOutput('BackupVaultName'),
+      layerOfOutput('PostDeployRoleArn'),
+      layerOfOutput('KinesisEndpoint'),
+      layerOfOutput('nope'),
+    ]).toEqual(['data', 'compute', undefined, undefined]);
   });
 
-  describe('each layer\'s stack publishes exactly the outputs the contract declares for it', () => {
-    const preview = parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: suffixFromBranch('feature/contract'), branch: 'feature/contract', expiresAt: '2030-01-01T00:00:00Z' });
+  describe("each layer's stack publishes exactly the outputs the contract declares for it", () => {
+    const preview = parseEnvironmentConfig({
+      project: 'hipaa-fhir',
+      environmentSuffix: suffixFromBranch('feature/contract'),
+      branch: 'feature/contract',
+      expiresAt: '2030-01-01T00:00:00Z',
+    });
     const cases: Array<[string, PipelineAppStage, readonly string[]]> = [
       ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, []],
-      ['production', synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage, ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName']],
-      ['preview with a post-deploy step', new PipelineAppStage(testApp(), 'preview', {
-        config: preview,
-        postDeploy: { trustedRoleArn: 'arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test', suite: 'integ' },
-      }), ['PostDeployRoleArn']],
+      [
+        'production',
+        synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage,
+        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
+      ],
+      [
+        'preview with a post-deploy step',
+        new PipelineAppStage(testApp(), 'preview', {
+          config: preview,
+          postDeploy: { trustedRoleArn: 'arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test', suite: 'integ' },
+        }),
+        ['PostDeployRoleArn'],
+      ],
     ];
     test.each(cases)('%s', (_name, stage, optionalPresent) => {
       for (const layer of LAYERS) {
-        const keys = Object.keys(Template.fromStack(stage.stacks[layer]).findOutputs('*')).filter((k) => !/^(ExportsOutput|PublishOutput)/.test(k));
+        const keys = Object.keys(Template.fromStack(stage.stacks[layer]).findOutputs('*')).filter(
+          (k) => !/^(ExportsOutput|PublishOutput)/.test(k),
+        );
         // (CDK's own outputs for cross-stack references, ExportsOutput*/PublishOutput*, are not the contract's.)
         const declared = LAYER_OUTPUTS[layer];
         const expected = [...declared.required, ...declared.optional.filter((k) => optionalPresent.includes(k))];

@@ -7,11 +7,22 @@ describe('Naming', () => {
 
   test('every name carries the project and the suffix', () => {
     const names = [
-      naming.stackName('network'), naming.stackName('compute'), naming.resourceName('backup'), naming.dbInstanceIdentifier,
-      naming.streamName, naming.logGroupName('audit/application'), naming.kmsAlias('stream'),
-      naming.clusterName, naming.processorFamily, naming.processorRoleNames.task, naming.processorRoleNames.execution, naming.processorLogGroupName, naming.streamKeyAlias,
+      naming.stackName('network'),
+      naming.stackName('compute'),
+      naming.resourceName('backup'),
+      naming.dbInstanceIdentifier,
+      naming.streamName,
+      naming.logGroupName('audit/application'),
+      naming.kmsAlias('stream'),
+      naming.clusterName,
+      naming.processorFamily,
+      naming.processorRoleNames.task,
+      naming.processorRoleNames.execution,
+      naming.processorLogGroupName,
+      naming.streamKeyAlias,
       rdsLogGroupName(naming.dbInstanceIdentifier, 'postgresql'),
-      naming.trailName, naming.topicName('security-alarms'),
+      naming.trailName,
+      naming.topicName('security-alarms'),
     ];
     for (const name of names) {
       expect(name).toContain('hipaa-fhir');
@@ -35,8 +46,20 @@ describe('Naming', () => {
 
   test('anyBranch builds IAM patterns that match per-branch names and never a long-lived one', () => {
     const any = Naming.anyPreview('hipaa-fhir');
-    expect([any.streamName, any.clusterName, any.processorFamily, any.processorLogGroupName, any.streamKeyAlias, any.resourceName('post-deploy')]).toEqual([
-      'hipaa-fhir-records-br-*', 'hipaa-fhir-cluster-br-*', 'hipaa-fhir-processor-br-*', '/hipaa-fhir/br-*/processor', 'alias/hipaa-fhir/br-*/stream', 'hipaa-fhir-post-deploy-br-*',
+    expect([
+      any.streamName,
+      any.clusterName,
+      any.processorFamily,
+      any.processorLogGroupName,
+      any.streamKeyAlias,
+      any.resourceName('post-deploy'),
+    ]).toEqual([
+      'hipaa-fhir-records-br-*',
+      'hipaa-fhir-cluster-br-*',
+      'hipaa-fhir-processor-br-*',
+      '/hipaa-fhir/br-*/processor',
+      'alias/hipaa-fhir/br-*/stream',
+      'hipaa-fhir-post-deploy-br-*',
     ]);
     expect(Naming.ANY_PREVIEW).toBe(`${PREVIEW_SUFFIX_PREFIX}*`);
     const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*')}$`);

@@ -1,5 +1,12 @@
 import { parseEnvironmentConfig } from '../../../lib/config';
-import { PREVIEW_SUFFIX_PREFIX, longLivedSuffixProblem, MAX_SUFFIX_LENGTH, RESERVED_SUFFIXES, suffixFromBranch, suffixProblem } from '../../../lib/contract';
+import {
+  PREVIEW_SUFFIX_PREFIX,
+  longLivedSuffixProblem,
+  MAX_SUFFIX_LENGTH,
+  RESERVED_SUFFIXES,
+  suffixFromBranch,
+  suffixProblem,
+} from '../../../lib/contract';
 
 /** Deterministic pseudo-random generator so a failure reproduces. */
 function lcg(seed: number): () => number {
@@ -57,8 +64,13 @@ describe('suffixFromBranch', () => {
     expect(longLivedSuffixProblem('br-dev')).toContain('reserved for preview environments');
     expect(longLivedSuffixProblem('eu-br-1')).toContain('reserved for preview environments');
     expect(longLivedSuffixProblem('abr-x')).toBeUndefined();
-    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow('environmentSuffix "br-x" is invalid: suffixes starting with (or containing) "br-" are reserved for preview environments');
-    expect(parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x', branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z' }).environmentSuffix).toBe('br-x');
+    expect(() => parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x' })).toThrow(
+      'environmentSuffix "br-x" is invalid: suffixes starting with (or containing) "br-" are reserved for preview environments',
+    );
+    expect(
+      parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'br-x', branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z' })
+        .environmentSuffix,
+    ).toBe('br-x');
   });
 
   test('property: 5,000 random branch names give valid, deterministic and distinct suffixes', () => {
@@ -75,7 +87,12 @@ describe('suffixFromBranch', () => {
       const earlier = seen.get(suffix);
       if (earlier !== undefined && earlier !== branch) {
         // Distinct branches may only share a suffix when both clean to the same short name.
-        const clean = (b: string) => b.toLowerCase().replace(/^(feature|features|feat|bugfix|fix|hotfix|chore|release|topic)\//, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+        const clean = (b: string) =>
+          b
+            .toLowerCase()
+            .replace(/^(feature|features|feat|bugfix|fix|hotfix|chore|release|topic)\//, '')
+            .replace(/[^a-z0-9]+/g, '-')
+            .replace(/^-+|-+$/g, '');
         if (clean(earlier) !== clean(branch)) collisions++;
       }
       seen.set(suffix, branch);

@@ -3,8 +3,17 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import {
-  DRILL_DB_USER, PROCESSOR_CONTAINER_NAME, PROCESSOR_DB_USER, PROCESSOR_ENTRY_POINTS, PROCESSOR_ENV, PROCESSOR_HEALTH_PORT, PROCESSOR_METRICS,
-  processorCommand, processorMetricDimensions, ProcessorMetricName, WRITER_ROLE,
+  DRILL_DB_USER,
+  PROCESSOR_CONTAINER_NAME,
+  PROCESSOR_DB_USER,
+  PROCESSOR_ENTRY_POINTS,
+  PROCESSOR_ENV,
+  PROCESSOR_HEALTH_PORT,
+  PROCESSOR_METRICS,
+  processorCommand,
+  processorMetricDimensions,
+  ProcessorMetricName,
+  WRITER_ROLE,
 } from '../../../lib/contract';
 import * as schema from '../../../lib/processor/db/schema';
 import { loadConfig } from '../../../lib/processor/config';
@@ -26,24 +35,35 @@ describe('the processor contract (lib/contract/processor.ts)', () => {
     expect(processorMetricDimensions(names.recordsQuarantinedByReason)).toEqual([['StreamName', 'ReasonCode']]);
   });
 
-  test('the database identities the schema creates are the contract\'s', () => {
+  test("the database identities the schema creates are the contract's", () => {
     expect([schema.PROCESSOR_DB_USER, schema.WRITER_ROLE, schema.DRILL_DB_USER]).toEqual([PROCESSOR_DB_USER, WRITER_ROLE, DRILL_DB_USER]);
     expect([PROCESSOR_DB_USER, WRITER_ROLE, DRILL_DB_USER]).toEqual(['fhir_processor', 'fhir_writer', 'fhir_drill']);
   });
 });
 
-describe('the processor\'s side: its task definition and alarms against what the processor reads and emits', () => {
+describe("the processor's side: its task definition and alarms against what the processor reads and emits", () => {
   // A production stage (its alarms and scaling); the stage tests validate its templates, so this app skips CDK's template validation.
-  const stage = new PipelineAppStage(constructTestApp(), 'c-proc', { config: testConfig({ environmentSuffix: 'c-proc', profile: 'production', sizing: { streamShardCount: 4 } }) });
+  const stage = new PipelineAppStage(constructTestApp(), 'c-proc', {
+    config: testConfig({ environmentSuffix: 'c-proc', profile: 'production', sizing: { streamShardCount: 4 } }),
+  });
   const compute = Template.fromStack(stage.compute);
 
-  test('the service\'s container environment, given to the processor\'s own loadConfig, configures it as the contract says', () => {
+  test("the service's container environment, given to the processor's own loadConfig, configures it as the contract says", () => {
     const task = compute.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: 'hipaa-fhir-processor-c-proc' } });
-    const containers = Object.values(task)[0].Properties.ContainerDefinitions as Array<{ Name: string; Environment: Array<{ Name: string; Value: unknown }> }>;
+    const containers = Object.values(task)[0].Properties.ContainerDefinitions as Array<{
+      Name: string;
+      Environment: Array<{ Name: string; Value: unknown }>;
+    }>;
     const container = containers.find((c) => c.Name === PROCESSOR_CONTAINER_NAME)!;
     // Values that are references to other stacks resolve at deploy time: stand in plausible ones.
-    const standIns: Record<string, string> = { [PROCESSOR_ENV.streamName]: 'hipaa-fhir-records-c-proc', [PROCESSOR_ENV.dbHost]: 'db.example.internal', [PROCESSOR_ENV.dbPort]: '5432' };
-    const env: Record<string, string> = Object.fromEntries(container.Environment.map((e) => [e.Name, typeof e.Value === 'string' ? e.Value : standIns[e.Name]]));
+    const standIns: Record<string, string> = {
+      [PROCESSOR_ENV.streamName]: 'hipaa-fhir-records-c-proc',
+      [PROCESSOR_ENV.dbHost]: 'db.example.internal',
+      [PROCESSOR_ENV.dbPort]: '5432',
+    };
+    const env: Record<string, string> = Object.fromEntries(
+      container.Environment.map((e) => [e.Name, typeof e.Value === 'string' ? e.Value : standIns[e.Name]]),
+    );
     expect(Object.entries(env).filter(([, v]) => v === undefined)).toEqual([]);
     // Every variable the stack sets is one the processor contract names (AWS_EMF_ENVIRONMENT is the EMF library's own).
     const known = new Set<string>([...Object.values(PROCESSOR_ENV), 'AWS_EMF_ENVIRONMENT']);
@@ -67,7 +87,7 @@ describe('the processor\'s side: its task definition and alarms against what the
     expect(env[PROCESSOR_ENV.metricsNamespace]).toBe(PROCESSOR_METRICS.namespace);
   });
 
-  test('the processor emits exactly the contract\'s metrics, each with the contract\'s dimension sets', async () => {
+  test("the processor emits exactly the contract's metrics, each with the contract's dimension sets", async () => {
     const emitted = await emittedProcessorMetrics();
     expect([...emitted.keys()].sort()).toEqual(Object.values(PROCESSOR_METRICS.names).sort());
     for (const [name, metric] of emitted) {
@@ -81,9 +101,20 @@ describe('the processor\'s side: its task definition and alarms against what the
     const emitted = await emittedProcessorMetrics();
     const watched: Array<{ namespace: string; name: string; dimensions: string[] }> = [];
     for (const alarm of Object.values(compute.findResources('AWS::CloudWatch::Alarm'))) {
-      const p = alarm.Properties as { Namespace?: string; MetricName?: string; Dimensions?: Array<{ Name: string }>; Metrics?: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string }> } } }> };
+      const p = alarm.Properties as {
+        Namespace?: string;
+        MetricName?: string;
+        Dimensions?: Array<{ Name: string }>;
+        Metrics?: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string }> } } }>;
+      };
       if (p.MetricName) watched.push({ namespace: p.Namespace!, name: p.MetricName, dimensions: (p.Dimensions ?? []).map((d) => d.Name) });
-      for (const m of p.Metrics ?? []) if (m.MetricStat) watched.push({ namespace: m.MetricStat.Metric.Namespace, name: m.MetricStat.Metric.MetricName, dimensions: (m.MetricStat.Metric.Dimensions ?? []).map((d) => d.Name) });
+      for (const m of p.Metrics ?? [])
+        if (m.MetricStat)
+          watched.push({
+            namespace: m.MetricStat.Metric.Namespace,
+            name: m.MetricStat.Metric.MetricName,
+            dimensions: (m.MetricStat.Metric.Dimensions ?? []).map((d) => d.Name),
+          });
     }
     const onProcessor = watched.filter((w) => w.namespace === PROCESSOR_METRICS.namespace);
     expect(onProcessor.length).toBeGreaterThanOrEqual(3);

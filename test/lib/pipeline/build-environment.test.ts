@@ -10,7 +10,7 @@ describe('build environment', () => {
     expect(BUILD_IMAGE.type).toBe('LINUX_CONTAINER');
   });
 
-  test('the install phase pins the Node.js major of .nvmrc (never the image\'s default)', () => {
+  test("the install phase pins the Node.js major of .nvmrc (never the image's default)", () => {
     const nvmrcMajor = Number(readFileSync(join(ROOT, '.nvmrc'), 'utf8').trim().replace(/^v/, '').split('.')[0]);
     expect(NODE_MAJOR).toBe(nvmrcMajor);
     expect(NODE_MAJOR).toBe(24);

@@ -9,7 +9,8 @@ import { statementsOfRole, testStack } from '../../helpers';
 const NEW = 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000';
 const LEGACY = 'arn:aws:codestar-connections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000';
 const BOTH = {
-  Sid: 'UseRepositoryConnection', Effect: 'Allow',
+  Sid: 'UseRepositoryConnection',
+  Effect: 'Allow',
   Action: ['codeconnections:UseConnection', 'codestar-connections:UseConnection'],
   Resource: [NEW, LEGACY],
 };
@@ -21,12 +22,15 @@ describe('connection (CodeStar Connections, renamed CodeConnections)', () => {
   });
 
   test('anything else is refused, naming the value', () => {
-    expect(() => connectionArnForms('arn:aws:codecommit:eu-west-2:111111111111:repo')).toThrow('"arn:aws:codecommit:eu-west-2:111111111111:repo" is not a codestar-connections or codeconnections ARN');
+    expect(() => connectionArnForms('arn:aws:codecommit:eu-west-2:111111111111:repo')).toThrow(
+      '"arn:aws:codecommit:eu-west-2:111111111111:repo" is not a codestar-connections or codeconnections ARN',
+    );
   });
 
   test('the statement allows UseConnection under both action prefixes on both ARN forms, and nothing else', () => {
     expect(useConnectionStatement(LEGACY).toStatementJson()).toEqual({
-      Sid: 'UseRepositoryConnection', Effect: 'Allow',
+      Sid: 'UseRepositoryConnection',
+      Effect: 'Allow',
       Action: ['codestar-connections:UseConnection', 'codeconnections:UseConnection'],
       Resource: [LEGACY, NEW],
     });
@@ -36,7 +40,18 @@ describe('connection (CodeStar Connections, renamed CodeConnections)', () => {
     const stack = testStack({ env: { account: '111111111111', region: 'eu-west-2' } });
     const pipeline = new codepipeline.Pipeline(stack, 'Pipeline', { artifactBucket: new s3.Bucket(stack, 'Artifacts') });
     const source = new codepipeline.Artifact();
-    pipeline.addStage({ stageName: 'Source', actions: [new actions.CodeStarConnectionsSourceAction({ actionName: 'Checkout', connectionArn: NEW, owner: 'example-org', repo: 'r', output: source })] });
+    pipeline.addStage({
+      stageName: 'Source',
+      actions: [
+        new actions.CodeStarConnectionsSourceAction({
+          actionName: 'Checkout',
+          connectionArn: NEW,
+          owner: 'example-org',
+          repo: 'r',
+          output: source,
+        }),
+      ],
+    });
     pipeline.addStage({ stageName: 'Wait', actions: [new actions.ManualApprovalAction({ actionName: 'Approve' })] });
     const roles = sourceActionRoles(pipeline);
     const clone = new iam.Role(stack, 'CloneRole', { assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com') });
@@ -48,7 +63,8 @@ describe('connection (CodeStar Connections, renamed CodeConnections)', () => {
     });
 
     test('grantUseConnection gives a role the statement under both prefixes', () => {
-      for (const role of [...roles, clone]) expect([role.node.path, statementsOfRole(template, role)]).toEqual([role.node.path, expect.arrayContaining([BOTH])]);
+      for (const role of [...roles, clone])
+        expect([role.node.path, statementsOfRole(template, role)]).toEqual([role.node.path, expect.arrayContaining([BOTH])]);
       expect(statementsOfRole(template, clone)).toEqual([BOTH]);
     });
 

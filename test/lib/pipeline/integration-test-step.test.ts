@@ -6,10 +6,20 @@ import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
 import { LAYERS } from '../../../lib/contract';
 import { postDeployStatements } from '../../../lib/constructs/post-deploy-role';
 import { NODE_RUNTIME_PHASE } from '../../../lib/pipeline/build-environment';
-import { BUILDSPEC_PATH, IntegrationTestStep, integrationTestStatements, loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
+import {
+  BUILDSPEC_PATH,
+  IntegrationTestStep,
+  integrationTestStatements,
+  loadIntegrationBuildSpec,
+} from '../../../lib/pipeline/integration-test-step';
 import { testConfig, testStack } from '../../helpers';
 
-type BuildSpecFile = { version: number; env: { variables: Record<string, string> }; phases: Record<string, Record<string, unknown> & { commands: string[] }>; reports: Record<string, unknown> };
+type BuildSpecFile = {
+  version: number;
+  env: { variables: Record<string, string> };
+  phases: Record<string, Record<string, unknown> & { commands: string[] }>;
+  reports: Record<string, unknown>;
+};
 
 describe('buildspec-integ.yml (the one integration build)', () => {
   const file = loadIntegrationBuildSpec() as BuildSpecFile;
@@ -35,13 +45,17 @@ describe('buildspec-integ.yml (the one integration build)', () => {
   test('every AWS call runs as the post-deploy role; flat outputs are written before the suite', () => {
     expect(pre).toContain('export AWS_CONFIG_FILE=/tmp/post-deploy-aws-config AWS_PROFILE=post-deploy');
     expect(pre).toContain('credential_source = EcsContainer');
-    expect(file.phases.pre_build.commands[file.phases.pre_build.commands.length - 1]).toBe('npx ts-node --transpile-only scripts/write-flat-outputs.ts --suffix "$ENVIRONMENT_SUFFIX" --project "$PROJECT" --region "$AWS_REGION"');
+    expect(file.phases.pre_build.commands[file.phases.pre_build.commands.length - 1]).toBe(
+      'npx ts-node --transpile-only scripts/write-flat-outputs.ts --suffix "$ENVIRONMENT_SUFFIX" --project "$PROJECT" --region "$AWS_REGION"',
+    );
   });
 
   // Issue 8, defect 4: CDK Pipelines ignores terminationProtection (aws/aws-cdk#17871).
-  test('PROTECT_STACKS=true turns on termination protection of the environment\'s four stacks, as the assumed role', () => {
+  test("PROTECT_STACKS=true turns on termination protection of the environment's four stacks, as the assumed role", () => {
     expect(pre).toContain('if [ "$PROTECT_STACKS" = "true" ]');
-    expect(pre).toContain('aws cloudformation update-termination-protection --enable-termination-protection --stack-name "$PROJECT-$layer-$ENVIRONMENT_SUFFIX"');
+    expect(pre).toContain(
+      'aws cloudformation update-termination-protection --enable-termination-protection --stack-name "$PROJECT-$layer-$ENVIRONMENT_SUFFIX"',
+    );
     expect(pre).toContain(`for layer in ${LAYERS.join(' ')}`);
     // The protection call runs after the profile that assumes the post-deploy role is in place.
     expect(pre.indexOf('AWS_PROFILE=post-deploy')).toBeLessThan(pre.indexOf('update-termination-protection'));
@@ -50,14 +64,32 @@ describe('buildspec-integ.yml (the one integration build)', () => {
 
 describe('IntegrationTestStep', () => {
   const stack = testStack({ env: { account: '111111111111', region: 'eu-west-2' } });
-  const role = new iam.Role(stack, 'StepRole', { roleName: 'hipaa-fhir-post-deploy-step-dev', assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com') });
-  const input = CodePipelineSource.connection('example-org/repo', 'main', { connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000' });
+  const role = new iam.Role(stack, 'StepRole', {
+    roleName: 'hipaa-fhir-post-deploy-step-dev',
+    assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
+  });
+  const input = CodePipelineSource.connection('example-org/repo', 'main', {
+    connectionArn: 'arn:aws:codeconnections:eu-west-2:111111111111:connection/00000000-0000-4000-8000-000000000000',
+  });
   const postDeployRoleArn = 'arn:aws:iam::222222222222:role/hipaa-fhir-post-deploy-dev';
   const integ = new IntegrationTestStep('IntegrationTest', { input, environment: testConfig(), suite: 'integ', role, postDeployRoleArn });
-  const smoke = new IntegrationTestStep('SmokeTest', { input, environment: testConfig({ environmentSuffix: 'prod', profile: 'production' }), suite: 'smoke', role, postDeployRoleArn, protectStacks: true });
+  const smoke = new IntegrationTestStep('SmokeTest', {
+    input,
+    environment: testConfig({ environmentSuffix: 'prod', profile: 'production' }),
+    suite: 'smoke',
+    role,
+    postDeployRoleArn,
+    protectStacks: true,
+  });
 
   test('parameterises the file for the environment, the suite and the role to assume', () => {
-    expect(integ.env).toEqual({ ENVIRONMENT_SUFFIX: 'dev', PROJECT: 'hipaa-fhir', INTEG_SUITE: 'integ', POST_DEPLOY_ROLE_ARN: postDeployRoleArn, PROTECT_STACKS: 'false' });
+    expect(integ.env).toEqual({
+      ENVIRONMENT_SUFFIX: 'dev',
+      PROJECT: 'hipaa-fhir',
+      INTEG_SUITE: 'integ',
+      POST_DEPLOY_ROLE_ARN: postDeployRoleArn,
+      PROTECT_STACKS: 'false',
+    });
     expect(smoke.env).toMatchObject({ ENVIRONMENT_SUFFIX: 'prod', INTEG_SUITE: 'smoke', PROTECT_STACKS: 'true' });
     expect(integ.commands).toEqual([]);
     expect(new Stack().resolve(integ.partialBuildSpec!.toBuildSpec())).toBe(JSON.stringify(loadIntegrationBuildSpec(), undefined, 2));
@@ -66,7 +98,9 @@ describe('IntegrationTestStep', () => {
   test('a named project and the given step role, whose only added permission is assuming that one post-deploy role', () => {
     expect([integ.projectName, smoke.projectName]).toEqual(['hipaa-fhir-integ-test-dev', 'hipaa-fhir-smoke-test-prod']);
     expect(integ.role).toBe(role);
-    expect(integ.rolePolicyStatements!.map((s) => s.toStatementJson())).toEqual([{ Sid: 'AssumeStagePostDeployRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: postDeployRoleArn }]);
+    expect(integ.rolePolicyStatements!.map((s) => s.toStatementJson())).toEqual([
+      { Sid: 'AssumeStagePostDeployRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: postDeployRoleArn },
+    ]);
   });
 
   test('the earlier names of the post-deploy statements still resolve to them', () => {

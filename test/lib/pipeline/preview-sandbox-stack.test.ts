@@ -4,7 +4,10 @@ import { referencePreviewConfig, referencePipelineConfig } from '../../helpers/r
 import { statementsOfRole, testApp } from '../../helpers';
 
 describe('PreviewSandboxStack', () => {
-  const stack = new PreviewSandboxStack(testApp(), 'PreviewSandbox', { pipeline: referencePipelineConfig(), previews: referencePreviewConfig() });
+  const stack = new PreviewSandboxStack(testApp(), 'PreviewSandbox', {
+    pipeline: referencePipelineConfig(),
+    previews: referencePreviewConfig(),
+  });
   const template = Template.fromStack(stack);
 
   test('lives in the sandbox account, deployed once through its default bootstrap (the per-branch one may create br- roles only)', () => {
@@ -18,10 +21,18 @@ describe('PreviewSandboxStack', () => {
       RoleName: 'hipaa-fhir-preview-manager',
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
-        Statement: [{
-          Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' },
-          Condition: { ArnEquals: { 'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-preview-${n}`) } },
-        }],
+        Statement: [
+          {
+            Action: 'sts:AssumeRole',
+            Effect: 'Allow',
+            Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+            Condition: {
+              ArnEquals: {
+                'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-preview-${n}`),
+              },
+            },
+          },
+        ],
       },
     });
   });
@@ -31,8 +42,12 @@ describe('PreviewSandboxStack', () => {
     expect(statementsOfRole(template, stack.managerRole)).toEqual([
       { Sid: 'ListEnvironments', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: '*' },
       {
-        Sid: 'DeletePreviewStacksOnly', Effect: 'Allow', Action: 'cloudformation:DeleteStack',
-        Resource: ['audit', 'compute', 'data', 'network'].map((l) => `arn:aws:cloudformation:eu-west-2:444444444444:stack/hipaa-fhir-${l}-br-*/*`),
+        Sid: 'DeletePreviewStacksOnly',
+        Effect: 'Allow',
+        Action: 'cloudformation:DeleteStack',
+        Resource: ['audit', 'compute', 'data', 'network'].map(
+          (l) => `arn:aws:cloudformation:eu-west-2:444444444444:stack/hipaa-fhir-${l}-br-*/*`,
+        ),
         Condition: { StringEquals: { 'aws:ResourceTag/Preview': 'true' } },
       },
     ]);

@@ -10,7 +10,15 @@ const caBundle = join(caDir, 'bundle.pem');
 writeFileSync(caBundle, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
 afterAll(() => rmSync(caDir, { recursive: true, force: true }));
 
-const base = { STREAM_NAME: 'hipaa-fhir-records-dev', AWS_REGION: 'eu-west-2', DB_HOST: 'db.example', DB_NAME: 'fhir', DB_USER: 'fhir_admin', DB_PASSWORD: 'pw', DB_CA_BUNDLE: caBundle };
+const base = {
+  STREAM_NAME: 'hipaa-fhir-records-dev',
+  AWS_REGION: 'eu-west-2',
+  DB_HOST: 'db.example',
+  DB_NAME: 'fhir',
+  DB_USER: 'fhir_admin',
+  DB_PASSWORD: 'pw',
+  DB_CA_BUNDLE: caBundle,
+};
 
 describe('processor configuration', () => {
   test('defaults: verify-full TLS, port 5432, password auth', () => {
@@ -21,15 +29,23 @@ describe('processor configuration', () => {
     expect(c).toMatchObject({ logLevel: 'info', metrics: 'emf', metricsNamespace: 'HipaaFhir/Processor' });
   });
 
-  test('METRICS_NAMESPACE is read and checked against CloudWatch\'s namespace rules', () => {
-    expect(loadConfig({ ...base, METRICS_NAMESPACE: 'Team A/FHIR:processor#2_x.y-z' }).metricsNamespace).toBe('Team A/FHIR:processor#2_x.y-z');
+  test("METRICS_NAMESPACE is read and checked against CloudWatch's namespace rules", () => {
+    expect(loadConfig({ ...base, METRICS_NAMESPACE: 'Team A/FHIR:processor#2_x.y-z' }).metricsNamespace).toBe(
+      'Team A/FHIR:processor#2_x.y-z',
+    );
     expect(loadConfig({ ...base, METRICS_NAMESPACE: 'N'.repeat(255) }).metricsNamespace).toHaveLength(255);
   });
 
-  test.each(['AWS/Kinesis', 'HipaaFhir$Processor', '   ', 'N'.repeat(256), 'Hipaa\u00e9'])('METRICS_NAMESPACE %j stops start-up with one line', (namespace) => {
-    expect(() => loadConfig({ ...base, METRICS_NAMESPACE: namespace })).toThrow(
-      new ConfigurationError('METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/'));
-  });
+  test.each(['AWS/Kinesis', 'HipaaFhir$Processor', '   ', 'N'.repeat(256), 'Hipaa\u00e9'])(
+    'METRICS_NAMESPACE %j stops start-up with one line',
+    (namespace) => {
+      expect(() => loadConfig({ ...base, METRICS_NAMESPACE: namespace })).toThrow(
+        new ConfigurationError(
+          'METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/',
+        ),
+      );
+    },
+  );
 
   test('LOG_LEVEL and METRICS are read and checked', () => {
     expect(loadConfig({ ...base, LOG_LEVEL: 'warn', METRICS: 'off' })).toMatchObject({ logLevel: 'warn', metrics: 'off' });
@@ -60,7 +76,10 @@ describe('processor configuration', () => {
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ METRICS: 'on' }, 'METRICS must be one of emf, off'],
-    [{ DB_CA_BUNDLE: '/nonexistent/bundle.pem' }, 'DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE=/nonexistent/bundle.pem does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)'],
+    [
+      { DB_CA_BUNDLE: '/nonexistent/bundle.pem' },
+      'DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE=/nonexistent/bundle.pem does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)',
+    ],
   ])('%j stops start-up with one line naming the variable', (overrides, message) => {
     expect(() => loadConfig({ ...base, ...overrides })).toThrow(ConfigurationError);
     expect(() => loadConfig({ ...base, ...overrides })).toThrow(message);
@@ -71,17 +90,26 @@ describe('processor configuration', () => {
     const { DB_CA_BUNDLE: _unused, ...rest } = base;
     const run = () => loadConfig(rest);
     if (existsSync(DEFAULT_CA_BUNDLE)) expect(run().db.caBundlePath).toBe(DEFAULT_CA_BUNDLE);
-    else expect(run).toThrow(new ConfigurationError(`DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE is unset and the default ${DEFAULT_CA_BUNDLE} does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`));
+    else
+      expect(run).toThrow(
+        new ConfigurationError(
+          `DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE is unset and the default ${DEFAULT_CA_BUNDLE} does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`,
+        ),
+      );
   });
 });
 
 describe('loadOrExit: the one way the commands load their configuration', () => {
   class Exited extends Error {
-    constructor(readonly code: number) { super(`exit ${code}`); }
+    constructor(readonly code: number) {
+      super(`exit ${code}`);
+    }
   }
   const run = (load: () => unknown) => {
     const lines: string[] = [];
-    const exit = (code: number): never => { throw new Exited(code); };
+    const exit = (code: number): never => {
+      throw new Exited(code);
+    };
     try {
       return { value: loadOrExit(load, exit, (line) => lines.push(line)), lines };
     } catch (error) {
@@ -101,14 +129,32 @@ describe('loadOrExit: the one way the commands load their configuration', () => 
 
   test('any other error is not a usage error: it is thrown, nothing is written', () => {
     const boom = new TypeError('a bug');
-    expect(run(() => { throw boom; })).toEqual({ error: boom, lines: [] });
+    expect(
+      run(() => {
+        throw boom;
+      }),
+    ).toEqual({ error: boom, lines: [] });
   });
 });
 
 describe('processor start-up with bad configuration', () => {
   test('exits 2 with one line naming the variable, before touching any service', () => {
-    const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: 'abc' };
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
+    const env = {
+      PATH: process.env.PATH,
+      STREAM_NAME: 's',
+      AWS_REGION: 'eu-west-2',
+      DB_HOST: 'h',
+      DB_NAME: 'd',
+      DB_USER: 'u',
+      DB_PASSWORD: 'p',
+      DB_PORT: 'abc',
+    };
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], {
+      cwd: `${__dirname}/../../..`,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
   }, 30_000);
@@ -116,17 +162,52 @@ describe('processor start-up with bad configuration', () => {
   test.each([
     ['lib/processor/migrate-main.ts', []],
     ['lib/processor/verify.ts', ['--run-id', 'run-1']],
-  ])('%s exits 2 with the same one line', (entry, args) => {
-    const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_PORT: '99999' };
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', entry, ...args], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
-    expect(run.status).toBe(2);
-    expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
-  }, 30_000);
+  ])(
+    '%s exits 2 with the same one line',
+    (entry, args) => {
+      const env = {
+        PATH: process.env.PATH,
+        STREAM_NAME: 's',
+        AWS_REGION: 'eu-west-2',
+        DB_HOST: 'h',
+        DB_NAME: 'd',
+        DB_USER: 'u',
+        DB_PASSWORD: 'p',
+        DB_PORT: '99999',
+      };
+      const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', entry, ...args], {
+        cwd: `${__dirname}/../../..`,
+        env,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
+    },
+    30_000,
+  );
 
   test('a bad LOG_LEVEL exits 2 with one line naming the variable and the allowed values', () => {
-    const env = { PATH: process.env.PATH, STREAM_NAME: 's', AWS_REGION: 'eu-west-2', DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'u', DB_PASSWORD: 'p', DB_CA_BUNDLE: caBundle, LOG_LEVEL: 'loud' };
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], { cwd: `${__dirname}/../../..`, env, encoding: 'utf8', timeout: 30_000 });
+    const env = {
+      PATH: process.env.PATH,
+      STREAM_NAME: 's',
+      AWS_REGION: 'eu-west-2',
+      DB_HOST: 'h',
+      DB_NAME: 'd',
+      DB_USER: 'u',
+      DB_PASSWORD: 'p',
+      DB_CA_BUNDLE: caBundle,
+      LOG_LEVEL: 'loud',
+    };
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], {
+      cwd: `${__dirname}/../../..`,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(run.status).toBe(2);
-    expect(run.stderr.trim().split('\n')).toEqual(['configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent']);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    ]);
   }, 30_000);
 });

@@ -1,6 +1,12 @@
 import { Readable } from 'stream';
 import {
-  ExpiredIteratorException, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, ProvisionedThroughputExceededException, PutRecordsCommand,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  ProvisionedThroughputExceededException,
+  PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder, ShardReader } from '../../../lib/processor/kinesis/client';
@@ -9,12 +15,24 @@ import { createStream, LocalKinesis, startKinesis } from '../../helpers/local-st
 jest.setTimeout(60_000);
 
 /** A GetRecords body as Kinesis sends it (awsJson1_1: base64 blobs, epoch-second timestamps). */
-const wireBody = (records: { seq: string; key: string; data: Buffer; at?: number }[], extra: Record<string, unknown> = {}) => JSON.stringify({
-  Records: records.map((r) => ({ SequenceNumber: r.seq, PartitionKey: r.key, Data: r.data.toString('base64'), ...(r.at === undefined ? {} : { ApproximateArrivalTimestamp: r.at }) })),
-  NextShardIterator: 'next-iterator', MillisBehindLatest: 42, ...extra,
-});
+const wireBody = (records: { seq: string; key: string; data: Buffer; at?: number }[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    Records: records.map((r) => ({
+      SequenceNumber: r.seq,
+      PartitionKey: r.key,
+      Data: r.data.toString('base64'),
+      ...(r.at === undefined ? {} : { ApproximateArrivalTimestamp: r.at }),
+    })),
+    NextShardIterator: 'next-iterator',
+    MillisBehindLatest: 42,
+    ...extra,
+  });
 
-interface Canned { readonly status: number; readonly body: string; readonly contentType?: string }
+interface Canned {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType?: string;
+}
 
 /** A client whose HTTP layer answers from a script and keeps the requests it was sent. */
 function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: jest.Mock; warn: jest.Mock; error: jest.Mock }) {
@@ -25,7 +43,13 @@ function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: 
   const requestHandler = {
     handle: async (request: { headers: Record<string, string>; body?: unknown }) => {
       const body = request.body as Uint8Array | string | undefined;
-      requests.push({ headers: request.headers, body: typeof body === 'string' || body === undefined ? body ?? '' : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') });
+      requests.push({
+        headers: request.headers,
+        body:
+          typeof body === 'string' || body === undefined
+            ? (body ?? '')
+            : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'),
+      });
       waiters.filter((w) => requests.length >= w.n).forEach((w) => w.resolve());
       const next = responses.shift();
       if (!next) throw new Error('scripted client: no response left for this request');
@@ -39,8 +63,12 @@ function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: 
     },
   };
   const client = new KinesisClient({
-    region: 'eu-west-2', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-    requestHandler: requestHandler as unknown as NodeHttpHandler, maxAttempts: 3, logger,
+    region: 'eu-west-2',
+    endpoint: 'http://127.0.0.1:1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    requestHandler: requestHandler as unknown as NodeHttpHandler,
+    maxAttempts: 3,
+    logger,
   });
   client.middlewareStack.use(getRecordsDecoder);
   return { client, requests, requestSeen };
@@ -48,10 +76,25 @@ function scriptedClient(responses: Canned[], logger?: { debug: jest.Mock; info: 
 
 describe('decodeGetRecordsBody', () => {
   test('decodes records, arrival times, the next iterator, the lag and child shards', () => {
-    const out = decodeGetRecordsBody(Buffer.from(wireBody(
-      [{ seq: '1', key: 'patient-1', data: Buffer.from([0, 255, 10, 0x7b]), at: 1_763_900_000.123 }, { seq: '2', key: 'patient-2', data: Buffer.from('{"a":1}') }],
-      { ChildShards: [{ ShardId: 'shardId-000000000002', ParentShards: ['shardId-000000000000'], HashKeyRange: { StartingHashKey: '0', EndingHashKey: '9' } }] },
-    )));
+    const out = decodeGetRecordsBody(
+      Buffer.from(
+        wireBody(
+          [
+            { seq: '1', key: 'patient-1', data: Buffer.from([0, 255, 10, 0x7b]), at: 1_763_900_000.123 },
+            { seq: '2', key: 'patient-2', data: Buffer.from('{"a":1}') },
+          ],
+          {
+            ChildShards: [
+              {
+                ShardId: 'shardId-000000000002',
+                ParentShards: ['shardId-000000000000'],
+                HashKeyRange: { StartingHashKey: '0', EndingHashKey: '9' },
+              },
+            ],
+          },
+        ),
+      ),
+    );
     expect(out.Records).toHaveLength(2);
     expect(Buffer.from(out.Records![0].Data!)).toEqual(Buffer.from([0, 255, 10, 0x7b]));
     expect(out.Records![0].ApproximateArrivalTimestamp).toEqual(new Date(1_763_900_000_123));
@@ -77,7 +120,9 @@ describe('decodeGetRecordsBody', () => {
 
 describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () => {
   test('a 200 response is decoded by the thin decoder; the request is still signed and targeted by the SDK', async () => {
-    const { client, requests } = scriptedClient([{ status: 200, body: wireBody([{ seq: '7', key: 'k', data: Buffer.from('{"resourceType":"Patient"}'), at: 1_763_900_000 }]) }]);
+    const { client, requests } = scriptedClient([
+      { status: 200, body: wireBody([{ seq: '7', key: 'k', data: Buffer.from('{"resourceType":"Patient"}'), at: 1_763_900_000 }]) },
+    ]);
     const out = await client.send(new GetRecordsCommand({ ShardIterator: 'it', Limit: 10 }));
     // The SDK's own decoder yields plain Uint8Arrays; a Buffer here proves the thin decoder ran.
     expect(Buffer.isBuffer(out.Records![0].Data)).toBe(true);
@@ -91,11 +136,17 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
     client.destroy();
   });
 
-  test('an error response surfaces as the SDK\'s typed exception, with its metadata, and is not retried', async () => {
-    const { client, requests } = scriptedClient([{ status: 400, body: JSON.stringify({ __type: 'ExpiredIteratorException', message: 'Iterator expired.' }) }]);
+  test("an error response surfaces as the SDK's typed exception, with its metadata, and is not retried", async () => {
+    const { client, requests } = scriptedClient([
+      { status: 400, body: JSON.stringify({ __type: 'ExpiredIteratorException', message: 'Iterator expired.' }) },
+    ]);
     const error = await client.send(new GetRecordsCommand({ ShardIterator: 'old' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExpiredIteratorException);
-    expect(error).toMatchObject({ name: 'ExpiredIteratorException', message: 'Iterator expired.', $metadata: { httpStatusCode: 400, attempts: 1 } });
+    expect(error).toMatchObject({
+      name: 'ExpiredIteratorException',
+      message: 'Iterator expired.',
+      $metadata: { httpStatusCode: 400, attempts: 1 },
+    });
     expect(requests).toHaveLength(1);
     client.destroy();
   });
@@ -114,7 +165,10 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
   });
 
   test('throttling on every attempt ends in the typed throttling exception', async () => {
-    const throttle = { status: 400, body: JSON.stringify({ __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for shard' }) };
+    const throttle = {
+      status: 400,
+      body: JSON.stringify({ __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for shard' }),
+    };
     const { client, requests } = scriptedClient([throttle, throttle, throttle]);
     const error = await client.send(new GetRecordsCommand({ ShardIterator: 'it' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProvisionedThroughputExceededException);
@@ -124,7 +178,9 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
 
   test('a 200 body the thin decoder cannot read is handed back to the SDK, which reports it', async () => {
     const { client } = scriptedClient([{ status: 200, body: '<html>proxy error</html>' }]);
-    const error = await client.send(new GetRecordsCommand({ ShardIterator: 'it' })).catch((e: unknown) => e) as Error & { $response?: { body?: unknown } };
+    const error = (await client.send(new GetRecordsCommand({ ShardIterator: 'it' })).catch((e: unknown) => e)) as Error & {
+      $response?: { body?: unknown };
+    };
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/Deserialization error/);
     client.destroy();
@@ -132,7 +188,10 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
 
   test('a configured SDK logger never sees the records (payloads are PHI)', async () => {
     const logger = { debug: jest.fn(), info: jest.fn(), warn: jest.fn(), error: jest.fn() };
-    const { client } = scriptedClient([{ status: 200, body: wireBody([{ seq: '1', key: 'patient-1', data: Buffer.from('{"name":"Jane"}') }]) }], logger);
+    const { client } = scriptedClient(
+      [{ status: 200, body: wireBody([{ seq: '1', key: 'patient-1', data: Buffer.from('{"name":"Jane"}') }]) }],
+      logger,
+    );
     const out = await client.send(new GetRecordsCommand({ ShardIterator: 'it' }));
     expect(out.Records).toHaveLength(1);
     expect(logger.info).toHaveBeenCalledTimes(1);
@@ -143,7 +202,20 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
   });
 
   test('other operations keep the SDK decoder', async () => {
-    const { client } = scriptedClient([{ status: 200, body: JSON.stringify({ Shards: [{ ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' }, SequenceNumberRange: { StartingSequenceNumber: '1' } }] }) }]);
+    const { client } = scriptedClient([
+      {
+        status: 200,
+        body: JSON.stringify({
+          Shards: [
+            {
+              ShardId: 'shardId-000000000000',
+              HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' },
+              SequenceNumberRange: { StartingSequenceNumber: '1' },
+            },
+          ],
+        }),
+      },
+    ]);
     const out = await client.send(new ListShardsCommand({ StreamName: 's' }));
     expect(out.Shards![0].ShardId).toBe('shardId-000000000000');
     expect(out.$metadata.httpStatusCode).toBe(200);
@@ -152,7 +224,10 @@ describe('the GetRecords decoder inside the SDK (scripted HTTP responses)', () =
 });
 
 describe('ShardReader: the next batch is read while the current one is persisted', () => {
-  const page = (seq: string, next: string | null = `after-${seq}`) => ({ status: 200, body: wireBody([{ seq, key: 'k', data: Buffer.from(seq) }], { NextShardIterator: next }) });
+  const page = (seq: string, next: string | null = `after-${seq}`) => ({
+    status: 200,
+    body: wireBody([{ seq, key: 'k', data: Buffer.from(seq) }], { NextShardIterator: next }),
+  });
   const iteratorOf = (r: { body: string }) => JSON.parse(r.body).ShardIterator as string;
   const immediately = () => Promise.resolve();
 
@@ -206,7 +281,9 @@ describe('ShardReader: the next batch is read while the current one is persisted
   test('calls stay pollIntervalMs apart: a read-ahead first waits out the rest of the interval', async () => {
     const { client } = scriptedClient([page('1'), page('2')]);
     const waits: number[] = [];
-    const reader = new ShardReader(client, 100, 60_000, async (ms) => { waits.push(ms); });
+    const reader = new ShardReader(client, 100, 60_000, async (ms) => {
+      waits.push(ms);
+    });
     await reader.read('start');
     reader.readAhead('after-1');
     await reader.read('after-1');
@@ -221,26 +298,43 @@ describe('the GetRecords decoder against kinesalite', () => {
   let kinesis: LocalKinesis;
   let plain: KinesisClient;
   const stream = 'decoder-test';
-  const payloads = Array.from({ length: 50 }, (_, i) => i % 5 === 0 ? Buffer.from([i, 0, 255, 254, 0x80]) : Buffer.from(JSON.stringify({ resourceType: 'Patient', id: `p${i}`, text: 'é😀' })));
+  const payloads = Array.from({ length: 50 }, (_, i) =>
+    i % 5 === 0 ? Buffer.from([i, 0, 255, 254, 0x80]) : Buffer.from(JSON.stringify({ resourceType: 'Patient', id: `p${i}`, text: 'é😀' })),
+  );
 
   beforeAll(async () => {
     kinesis = await startKinesis();
     await createStream(kinesis.client, stream, 1);
-    await kinesis.client.send(new PutRecordsCommand({ StreamName: stream, Records: payloads.map((Data, i) => ({ PartitionKey: `patient-${i}`, Data })) }));
-    plain = new KinesisClient({ region: 'eu-west-2', endpoint: kinesis.endpoint, requestHandler: new NodeHttpHandler(), credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    await kinesis.client.send(
+      new PutRecordsCommand({ StreamName: stream, Records: payloads.map((Data, i) => ({ PartitionKey: `patient-${i}`, Data })) }),
+    );
+    plain = new KinesisClient({
+      region: 'eu-west-2',
+      endpoint: kinesis.endpoint,
+      requestHandler: new NodeHttpHandler(),
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
   });
   afterAll(async () => {
     plain?.destroy();
     await kinesis?.stop();
   });
 
-  const iterator = async () => (await plain.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!;
+  const iterator = async () =>
+    (
+      await plain.send(
+        new GetShardIteratorCommand({ StreamName: stream, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+      )
+    ).ShardIterator!;
 
   test('decodes exactly what the SDK decodes, binary payloads included', async () => {
     const it = await iterator();
     const fast = createKinesisClient({ region: 'eu-west-2', kinesisEndpoint: kinesis.endpoint });
     try {
-      const [mine, sdk] = await Promise.all([fast.send(new GetRecordsCommand({ ShardIterator: it, Limit: 100 })), plain.send(new GetRecordsCommand({ ShardIterator: it, Limit: 100 }))]);
+      const [mine, sdk] = await Promise.all([
+        fast.send(new GetRecordsCommand({ ShardIterator: it, Limit: 100 })),
+        plain.send(new GetRecordsCommand({ ShardIterator: it, Limit: 100 })),
+      ]);
       expect(mine.Records).toHaveLength(50);
       expect(Buffer.isBuffer(mine.Records![0].Data)).toBe(true);
       expect(Buffer.isBuffer(sdk.Records![0].Data)).toBe(false);
@@ -254,7 +348,7 @@ describe('the GetRecords decoder against kinesalite', () => {
     }
   });
 
-  test('an emulator error arrives as the SDK\'s typed exception', async () => {
+  test("an emulator error arrives as the SDK's typed exception", async () => {
     const it = await iterator();
     const corrupt = `${it.slice(0, 20)}${it[20] === 'A' ? 'B' : 'A'}${it.slice(21)}`;
     const error = await kinesis.client.send(new GetRecordsCommand({ ShardIterator: corrupt })).catch((e: unknown) => e);

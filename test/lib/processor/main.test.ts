@@ -12,7 +12,15 @@ const caBundle = join(caDir, 'bundle.pem');
 writeFileSync(caBundle, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
 afterAll(() => rmSync(caDir, { recursive: true, force: true }));
 
-const env = { STREAM_NAME: 'stream-x', AWS_REGION: 'eu-west-2', DB_HOST: 'db', DB_NAME: 'fhir', DB_USER: 'u', DB_PASSWORD: 'p', DB_CA_BUNDLE: caBundle };
+const env = {
+  STREAM_NAME: 'stream-x',
+  AWS_REGION: 'eu-west-2',
+  DB_HOST: 'db',
+  DB_NAME: 'fhir',
+  DB_USER: 'u',
+  DB_PASSWORD: 'p',
+  DB_CA_BUNDLE: caBundle,
+};
 
 /** The process environment says one thing, the validated configuration another: the configuration wins. */
 describe('the logger and metrics come from the validated configuration, never from process.env', () => {
@@ -35,7 +43,9 @@ describe('the logger and metrics come from the validated configuration, never fr
 
   test('METRICS=emf with METRICS_NAMESPACE (and its default)', async () => {
     const lines: string[] = [];
-    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: string) => {
+      lines.push(line);
+    });
     try {
       for (const extra of [{ METRICS_NAMESPACE: 'Team/Fhir' }, {}]) {
         const { metrics } = telemetry(loadConfig({ ...env, LOG_LEVEL: 'silent', ...extra }));

@@ -1,7 +1,21 @@
 import { entriesParam, storableText } from '../../../lib/processor/db/persist';
-import { classify, compareSequence, compareVersionId, contentHash, isNewer, planEntries, subBatch, ValidEntry } from '../../../lib/processor/records';
+import {
+  classify,
+  compareSequence,
+  compareVersionId,
+  contentHash,
+  isNewer,
+  planEntries,
+  subBatch,
+  ValidEntry,
+} from '../../../lib/processor/records';
 
-const v = (seq: string, idx: number, lastUpdated?: string, versionId?: string) => ({ sequenceNumber: seq, entryIndex: idx, lastUpdated, versionId });
+const v = (seq: string, idx: number, lastUpdated?: string, versionId?: string) => ({
+  sequenceNumber: seq,
+  entryIndex: idx,
+  lastUpdated,
+  versionId,
+});
 
 describe('the version order (mirrors fhir_is_newer in the database)', () => {
   test.each([
@@ -27,18 +41,34 @@ describe('the version order (mirrors fhir_is_newer in the database)', () => {
 });
 
 const entry = (seq: string, id: string, json: string, extra: Partial<ValidEntry> = {}): ValidEntry => ({
-  sequenceNumber: seq, entryIndex: 0, resourceType: 'Patient', id, patientId: id, patientFromPartitionKey: false, json, contentHash: contentHash(json), ...extra,
+  sequenceNumber: seq,
+  entryIndex: 0,
+  resourceType: 'Patient',
+  id,
+  patientId: id,
+  patientFromPartitionKey: false,
+  json,
+  contentHash: contentHash(json),
+  ...extra,
 });
 
 describe('planEntries', () => {
   test('marks later identical entries as duplicates and one candidate per resource', () => {
     const entries = [
-      entry('1', 'a', '{"x":1}'), entry('2', 'a', '{"x":1}'), entry('3', 'a', '{"x":2}', { versionId: '1' }), entry('4', 'a', '{"x":3}', { versionId: '3' }),
-      entry('5', 'a', '{"x":4}', { versionId: '2' }), entry('6', 'b', '{"y":1}'),
+      entry('1', 'a', '{"x":1}'),
+      entry('2', 'a', '{"x":1}'),
+      entry('3', 'a', '{"x":2}', { versionId: '1' }),
+      entry('4', 'a', '{"x":3}', { versionId: '3' }),
+      entry('5', 'a', '{"x":4}', { versionId: '2' }),
+      entry('6', 'b', '{"y":1}'),
     ];
     expect(planEntries(entries)).toEqual([
-      { duplicateInBatch: false, candidate: false }, { duplicateInBatch: true, candidate: false }, { duplicateInBatch: false, candidate: false },
-      { duplicateInBatch: false, candidate: true }, { duplicateInBatch: false, candidate: false }, { duplicateInBatch: false, candidate: true },
+      { duplicateInBatch: false, candidate: false },
+      { duplicateInBatch: true, candidate: false },
+      { duplicateInBatch: false, candidate: false },
+      { duplicateInBatch: false, candidate: true },
+      { duplicateInBatch: false, candidate: false },
+      { duplicateInBatch: false, candidate: true },
     ]);
   });
 });
@@ -63,12 +93,24 @@ describe('the persist parameter', () => {
 
 describe('classify', () => {
   test('keeps the real partition key, every record in order, and uses the partition key when no patient is derivable', () => {
-    const batch = classify([
-      { SequenceNumber: '1', PartitionKey: 'pk\u0000', Data: Buffer.from('not json') },
-      { SequenceNumber: '2', PartitionKey: 'pk-2', Data: Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p2' })) },
-    ], 262_144);
+    const batch = classify(
+      [
+        { SequenceNumber: '1', PartitionKey: 'pk\u0000', Data: Buffer.from('not json') },
+        { SequenceNumber: '2', PartitionKey: 'pk-2', Data: Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p2' })) },
+      ],
+      262_144,
+    );
     expect(batch.quarantined.map((q) => [q.sequenceNumber, q.partitionKey, q.reason])).toEqual([['1', 'pk\u0000', 'NOT_JSON']]);
-    expect(batch.valid).toEqual([expect.objectContaining({ sequenceNumber: '2', entryIndex: 0, id: 'p2', patientId: 'p2', patientFromPartitionKey: false, versionId: undefined })]);
+    expect(batch.valid).toEqual([
+      expect.objectContaining({
+        sequenceNumber: '2',
+        entryIndex: 0,
+        id: 'p2',
+        patientId: 'p2',
+        patientFromPartitionKey: false,
+        versionId: undefined,
+      }),
+    ]);
     expect(batch.records.map((r) => r.sequenceNumber)).toEqual(['1', '2']);
     expect(subBatch(batch, batch.records.slice(1))).toMatchObject({ quarantined: [], lastSequenceNumber: '2' });
   });

@@ -3,7 +3,9 @@ import { Sleeper } from '../../../lib/processor/sleeper';
 /** Settles the promise's callbacks without letting any timer run: what has resolved by now. */
 async function state<T>(p: Promise<T>): Promise<{ settled: boolean; value?: T }> {
   let out: { settled: boolean; value?: T } = { settled: false };
-  void p.then((value) => { out = { settled: true, value }; });
+  void p.then((value) => {
+    out = { settled: true, value };
+  });
   for (let i = 0; i < 5; i++) await Promise.resolve();
   return out;
 }

@@ -14,10 +14,20 @@ describe('backoff with full jitter', () => {
 });
 
 describe('error classification', () => {
-  test.each([['ProvisionedThroughputExceededException', true], ['ExpiredIteratorException', false], ['ResourceNotFoundException', false]])('kinesis %s retryable: %s', (name, retryable) => {
+  test.each([
+    ['ProvisionedThroughputExceededException', true],
+    ['ExpiredIteratorException', false],
+    ['ResourceNotFoundException', false],
+  ])('kinesis %s retryable: %s', (name, retryable) => {
     expect(isRetryableKinesisError(Object.assign(new Error('x'), { name }))).toBe(retryable);
   });
-  test.each([['57P01', true], ['08006', true], ['ECONNREFUSED', true], ['23505', false], ['22P02', false]])('database %s transient: %s', (code, transient) => {
+  test.each([
+    ['57P01', true],
+    ['08006', true],
+    ['ECONNREFUSED', true],
+    ['23505', false],
+    ['22P02', false],
+  ])('database %s transient: %s', (code, transient) => {
     expect(isTransientDbError(Object.assign(new Error('x'), { code }))).toBe(transient);
   });
   test('data errors are the ones a record causes', () => {
@@ -28,7 +38,14 @@ describe('error classification', () => {
 });
 
 describe('fair share of shards', () => {
-  test.each([[4, 2, 2], [4, 3, 2], [5, 2, 3], [1, 4, 1], [0, 2, 0], [4, 0, 4]])('%i shards, %i workers -> %i each', (shards, workers, share) => {
+  test.each([
+    [4, 2, 2],
+    [4, 3, 2],
+    [5, 2, 3],
+    [1, 4, 1],
+    [0, 2, 0],
+    [4, 0, 4],
+  ])('%i shards, %i workers -> %i each', (shards, workers, share) => {
     expect(fairShare(shards, workers)).toBe(share);
   });
 });
@@ -36,12 +53,17 @@ describe('fair share of shards', () => {
 describe('health', () => {
   test('healthy only after a recent coordination cycle', () => {
     expect(healthStatus({ lastCycleAt: 0, cycleIntervalMs: 1000, heldShards: [] }).healthy).toBe(false);
-    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a'] }, 12_000)).toEqual({ healthy: true, body: { status: 'ok', lastCycleAgeMs: 2000, shards: 1, stuckShards: 0 } });
+    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a'] }, 12_000)).toEqual({
+      healthy: true,
+      body: { status: 'ok', lastCycleAgeMs: 2000, shards: 1, stuckShards: 0 },
+    });
     expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: [] }, 20_000).healthy).toBe(false);
   });
   test('unhealthy while a shard is stuck, even with fresh coordination', () => {
-    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a', 'b'], stuckShards: ['b'] }, 10_500))
-      .toEqual({ healthy: false, body: { status: 'unhealthy', lastCycleAgeMs: 500, shards: 2, stuckShards: 1 } });
+    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a', 'b'], stuckShards: ['b'] }, 10_500)).toEqual({
+      healthy: false,
+      body: { status: 'unhealthy', lastCycleAgeMs: 500, shards: 2, stuckShards: 1 },
+    });
   });
 });
 

@@ -1,7 +1,17 @@
 import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from '../../../lib/processor/fhir/definitions';
 import { MAX_DEPTH, validCalendarDate } from '../../../lib/processor/fhir/structure';
 import { ValidationResult, ValidRecord, validateRecord } from '../../../lib/processor/fhir/validate';
-import { acceptedCorpus, FuzzClass, fuzzCases, FUZZ_MAX_BYTES, Json, keys, loadCorpus, stringValues, transactionBundle } from '../../helpers/fhir-fuzz';
+import {
+  acceptedCorpus,
+  FuzzClass,
+  fuzzCases,
+  FUZZ_MAX_BYTES,
+  Json,
+  keys,
+  loadCorpus,
+  stringValues,
+  transactionBundle,
+} from '../../helpers/fhir-fuzz';
 
 const MAX = 262_144;
 const bytes = (v: unknown) => Buffer.from(JSON.stringify(v));
@@ -11,7 +21,12 @@ const ok = (r: ValidationResult): ValidRecord => {
   return r;
 };
 const observation = (subject: unknown, extra: Json = {}): Json => ({
-  resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'glucose' }, subject, ...extra,
+  resourceType: 'Observation',
+  id: 'o1',
+  status: 'final',
+  code: { text: 'glucose' },
+  subject,
+  ...extra,
 });
 
 describe('the corpus of real FHIR R4 (HL7 examples, Synthea)', () => {
@@ -20,7 +35,20 @@ describe('the corpus of real FHIR R4 (HL7 examples, Synthea)', () => {
   test('holds HL7 examples and Synthea records of many Patient-compartment types', () => {
     const types = new Set(corpus.map((c) => JSON.parse(c.data.toString('utf8')).resourceType as string));
     expect(corpus.length).toBeGreaterThan(1250);
-    for (const t of ['Patient', 'Observation', 'Encounter', 'Condition', 'Procedure', 'MedicationRequest', 'AllergyIntolerance', 'Immunization', 'DiagnosticReport', 'DocumentReference', 'Bundle']) expect(types).toContain(t);
+    for (const t of [
+      'Patient',
+      'Observation',
+      'Encounter',
+      'Condition',
+      'Procedure',
+      'MedicationRequest',
+      'AllergyIntolerance',
+      'Immunization',
+      'DiagnosticReport',
+      'DocumentReference',
+      'Bundle',
+    ])
+      expect(types).toContain(t);
   });
 
   test('every record is accepted, every Bundle unpacks into its entries, every resource has an id', () => {
@@ -28,7 +56,10 @@ describe('the corpus of real FHIR R4 (HL7 examples, Synthea)', () => {
     let resources = 0;
     for (const record of corpus) {
       const result = validateRecord(record.data, 1_000_000);
-      if (!result.ok) { rejected.push(`${record.source}: ${result.reason} ${result.detail}`); continue; }
+      if (!result.ok) {
+        rejected.push(`${record.source}: ${result.reason} ${result.detail}`);
+        continue;
+      }
       const parsed = JSON.parse(record.data.toString('utf8')) as Json;
       if (parsed.resourceType === 'Bundle') {
         const entries = parsed.entry as Json[];
@@ -51,7 +82,10 @@ describe('the corpus of real FHIR R4 (HL7 examples, Synthea)', () => {
     for (const record of loadCorpus('synthea')) {
       const parsed = JSON.parse(record.data.toString('utf8')) as Json;
       const [resource] = ok(validateRecord(record.data, MAX)).resources;
-      const expected = parsed.resourceType === 'Patient' ? parsed.id : ((parsed.subject ?? parsed.patient) as { reference: string }).reference.replace('Patient/', '');
+      const expected =
+        parsed.resourceType === 'Patient'
+          ? parsed.id
+          : ((parsed.subject ?? parsed.patient) as { reference: string }).reference.replace('Patient/', '');
       expect(resource.patientId).toBe(expected);
     }
   });
@@ -86,7 +120,8 @@ describe('the corpus of real FHIR R4 (HL7 examples, Synthea)', () => {
   test('Synthea records outside the Patient compartment (Device, Organization, Practitioner, ...) are quarantined as unsupported', () => {
     const records = loadCorpus('synthea-rejected');
     expect(records.length).toBeGreaterThanOrEqual(10);
-    for (const record of records) expect(validateRecord(record.data, MAX)).toMatchObject({ ok: false, reason: 'UNSUPPORTED_RESOURCE_TYPE' });
+    for (const record of records)
+      expect(validateRecord(record.data, MAX)).toMatchObject({ ok: false, reason: 'UNSUPPORTED_RESOURCE_TYPE' });
   });
 });
 
@@ -95,9 +130,29 @@ describe('fuzzed invalid records', () => {
 
   test('cover every class the issue names', () => {
     const classes = new Set(cases.map((c) => c.fuzzClass));
-    const expected: FuzzClass[] = ['impossible-date', 'time-without-zone', 'month-with-zone', 'wrong-json-type', 'int32-overflow', 'empty-string', 'empty-array', 'empty-object',
-      'two-choice-values', 'control-character', 'excessive-nesting', 'real-nul', 'unknown-element', 'missing-required', 'code-not-in-value-set',
-      'unsupported-type', 'unsupported-bundle-type', 'not-json', 'not-utf8', 'not-a-resource', 'too-large'];
+    const expected: FuzzClass[] = [
+      'impossible-date',
+      'time-without-zone',
+      'month-with-zone',
+      'wrong-json-type',
+      'int32-overflow',
+      'empty-string',
+      'empty-array',
+      'empty-object',
+      'two-choice-values',
+      'control-character',
+      'excessive-nesting',
+      'real-nul',
+      'unknown-element',
+      'missing-required',
+      'code-not-in-value-set',
+      'unsupported-type',
+      'unsupported-bundle-type',
+      'not-json',
+      'not-utf8',
+      'not-a-resource',
+      'too-large',
+    ];
     expect([...classes].sort()).toEqual([...expected].sort());
     expect(cases.length).toBeGreaterThan(200);
     expect(cases.filter((c) => c.path?.startsWith('Bundle.entry[')).length).toBeGreaterThan(50);
@@ -111,15 +166,26 @@ describe('fuzzed invalid records', () => {
     const wrong: string[] = [];
     for (const c of cases) {
       const result = validateRecord(c.data, FUZZ_MAX_BYTES);
-      if (result.ok) { wrong.push(`${c.name}: accepted`); continue; }
+      if (result.ok) {
+        wrong.push(`${c.name}: accepted`);
+        continue;
+      }
       if (result.reason !== c.reason) wrong.push(`${c.name}: ${result.reason} (expected ${c.reason}) ${result.detail}`);
-      if (c.path !== null && !result.detail.startsWith(c.path)) wrong.push(`${c.name}: detail "${result.detail}" does not start with ${c.path}`);
-      if (c.rule !== null && !result.detail.includes(` ${c.rule}:`)) wrong.push(`${c.name}: detail "${result.detail}" does not name rule ${c.rule}`);
+      if (c.path !== null && !result.detail.startsWith(c.path))
+        wrong.push(`${c.name}: detail "${result.detail}" does not start with ${c.path}`);
+      if (c.rule !== null && !result.detail.includes(` ${c.rule}:`))
+        wrong.push(`${c.name}: detail "${result.detail}" does not name rule ${c.rule}`);
       let parsed: unknown;
-      try { parsed = JSON.parse(c.data.toString('utf8')); } catch { parsed = undefined; }
+      try {
+        parsed = JSON.parse(c.data.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
       const definitionNames = new Set([...RESOURCE_TYPES, 'transaction', 'document']);
       // Values of 8+ characters (shorter ones, like "text" or "other", also occur in the validator's own words).
-      const content = [...stringValues(parsed), ...keys(parsed).filter((k) => k.includes('Secret'))].filter((v) => v.length >= 8 && !definitionNames.has(v));
+      const content = [...stringValues(parsed), ...keys(parsed).filter((k) => k.includes('Secret'))].filter(
+        (v) => v.length >= 8 && !definitionNames.has(v),
+      );
       const leaked = content.filter((v) => result.detail.includes(v));
       if (leaked.length > 0) wrong.push(`${c.name}: detail quotes record content`);
       expect(result.detail).not.toContain('Zq7Secret');
@@ -132,10 +198,17 @@ describe('validateRecord rules', () => {
   const patient: Json = { resourceType: 'Patient', id: 'p1', name: [{ family: 'Chalmers', given: ['Peter'] }], birthDate: '1974-12-25' };
 
   test('meta, meta.versionId and meta.lastUpdated are optional; when present they are returned', () => {
-    expect(ok(validate(patient)).resources[0]).toMatchObject({ resourceType: 'Patient', id: 'p1', versionId: undefined, lastUpdated: undefined, patientId: 'p1' });
+    expect(ok(validate(patient)).resources[0]).toMatchObject({
+      resourceType: 'Patient',
+      id: 'p1',
+      versionId: undefined,
+      lastUpdated: undefined,
+      patientId: 'p1',
+    });
     expect(ok(validate({ ...patient, meta: { profile: ['http://example.org/p'] } })).resources[0].versionId).toBeUndefined();
-    expect(ok(validate({ ...patient, meta: { versionId: '12', lastUpdated: '2026-11-01T10:00:00.123+01:00' } })).resources[0])
-      .toMatchObject({ versionId: '12', lastUpdated: '2026-11-01T10:00:00.123+01:00' });
+    expect(
+      ok(validate({ ...patient, meta: { versionId: '12', lastUpdated: '2026-11-01T10:00:00.123+01:00' } })).resources[0],
+    ).toMatchObject({ versionId: '12', lastUpdated: '2026-11-01T10:00:00.123+01:00' });
   });
 
   test('the JSON text \\u0000 (an escaped backslash) is valid and stored verbatim; a real NUL is UNSTORABLE', () => {
@@ -145,17 +218,34 @@ describe('validateRecord rules', () => {
     expect(result.resources[0].json).toBe(text);
     expect((JSON.parse(result.resources[0].json) as { name: { family: string }[] }).name[0].family).toBe('C:\\u0000\\path');
     const nul = validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\u0000b"}]}'), MAX);
-    expect(nul).toEqual({ ok: false, reason: 'UNSTORABLE', detail: 'Patient.name[0].family nul: contains a NUL character (U+0000), which PostgreSQL jsonb cannot store' });
+    expect(nul).toEqual({
+      ok: false,
+      reason: 'UNSTORABLE',
+      detail: 'Patient.name[0].family nul: contains a NUL character (U+0000), which PostgreSQL jsonb cannot store',
+    });
   });
 
   test('an unpaired surrogate escape is UNSTORABLE (jsonb refuses it); a paired one is fine', () => {
-    expect(validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\ud800b"}]}'), MAX)).toMatchObject({ ok: false, reason: 'UNSTORABLE', detail: expect.stringContaining('Patient.name[0].family unpaired-surrogate') });
-    expect(validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\ud83d\\ude00b"}]}'), MAX)).toMatchObject({ ok: true });
+    expect(validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\ud800b"}]}'), MAX)).toMatchObject({
+      ok: false,
+      reason: 'UNSTORABLE',
+      detail: expect.stringContaining('Patient.name[0].family unpaired-surrogate'),
+    });
+    expect(validateRecord(Buffer.from('{"resourceType":"Patient","id":"p1","name":[{"family":"a\\ud83d\\ude00b"}]}'), MAX)).toMatchObject({
+      ok: true,
+    });
   });
 
   test.each([
-    ['2023-02-28', true], ['2024-02-29', true], ['2000-02-29T00:00:00Z', true], ['2023-02', true], ['2023', true],
-    ['2023-02-29', false], ['2023-02-30', false], ['1900-02-29', false], ['2023-04-31T10:00:00Z', false],
+    ['2023-02-28', true],
+    ['2024-02-29', true],
+    ['2000-02-29T00:00:00Z', true],
+    ['2023-02', true],
+    ['2023', true],
+    ['2023-02-29', false],
+    ['2023-02-30', false],
+    ['1900-02-29', false],
+    ['2023-04-31T10:00:00Z', false],
   ])('calendar date %s valid: %s', (value, valid) => {
     expect(validCalendarDate(value)).toBe(valid);
     expect(validate({ ...patient, birthDate: value.slice(0, 10) }).ok).toBe(valid);
@@ -172,34 +262,55 @@ describe('validateRecord rules', () => {
     ['an empty object', { code: {} }, 'Observation.code empty'],
     ['an empty string', { valueString: '' }, 'Observation.valueString empty'],
     ['a status outside its required value set', { status: 'done' }, 'Observation.status code'],
-    ['Medplum\'s meta.project (not R4)', { meta: { project: 'x' } }, 'Observation.meta unknown-element'],
+    ["Medplum's meta.project (not R4)", { meta: { project: 'x' } }, 'Observation.meta unknown-element'],
     ['a Reference.resource (Medplum-only)', { subject: { reference: 'Patient/1', resource: {} } }, 'Observation.subject unknown-element'],
-    ['a contained resource of an unknown type', { contained: [{ resourceType: 'Nope', id: 'n' }] }, 'Observation.contained[0] resource-type'],
-    ['an invalid contained resource', { contained: [{ resourceType: 'Medication', id: 'm', status: ' leading-space' }] }, 'Observation.contained[0].status format'],
+    [
+      'a contained resource of an unknown type',
+      { contained: [{ resourceType: 'Nope', id: 'n' }] },
+      'Observation.contained[0] resource-type',
+    ],
+    [
+      'an invalid contained resource',
+      { contained: [{ resourceType: 'Medication', id: 'm', status: ' leading-space' }] },
+      'Observation.contained[0].status format',
+    ],
   ])('rejects %s, naming the path and rule', (_name, extra, detail) => {
     const result = validate(observation({ reference: 'Patient/1' }, extra as Json));
-    expect(result).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(new RegExp(`^${detail.replace(/[.[\]]/g, '\\$&')}:`)) });
+    expect(result).toEqual({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: expect.stringMatching(new RegExp(`^${detail.replace(/[.[\]]/g, '\\$&')}:`)),
+    });
   });
 
   test('base64Binary: alphabet characters in groups of 4, whitespace between groups allowed (R4 regex)', () => {
     const photo = (data: string) => validate({ ...patient, photo: [{ contentType: 'image/gif', data }] });
     expect(photo('R0lGODlh fgCR\nAPcA').ok).toBe(true);
-    expect(photo('R0lG-Dlh')).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'Patient.photo[0].data format: not valid base64 (base64Binary)' });
+    expect(photo('R0lG-Dlh')).toEqual({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: 'Patient.photo[0].data format: not valid base64 (base64Binary)',
+    });
     expect(photo('R0lGODl').ok).toBe(false);
   });
 
   test('a repeating primitive may hold null only where its _name array has an entry', () => {
     const ext = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier', valueCode: 'CL' }] };
     expect(validate({ ...patient, name: [{ family: 'X', given: ['A', null], _given: [null, ext] }] }).ok).toBe(true);
-    expect(validate({ ...patient, name: [{ family: 'X', given: ['A', null] }] })).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(/^Patient\.name\[0\]\.given\[1\] type:/) });
+    expect(validate({ ...patient, name: [{ family: 'X', given: ['A', null] }] })).toEqual({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: expect.stringMatching(/^Patient\.name\[0\]\.given\[1\] type:/),
+    });
   });
 
   test('a required element missing is named', () => {
     const o = observation({ reference: 'Patient/1' });
     delete o.status;
     expect(validate(o)).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'Observation required: missing required element status' });
-    expect(validate({ resourceType: 'MedicationRequest', id: 'm', status: 'active', intent: 'order', subject: { reference: 'Patient/1' } }))
-      .toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'MedicationRequest required: missing required element medication[x]' });
+    expect(
+      validate({ resourceType: 'MedicationRequest', id: 'm', status: 'active', intent: 'order', subject: { reference: 'Patient/1' } }),
+    ).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'MedicationRequest required: missing required element medication[x]' });
   });
 
   test('a primitive given only by its extension (_status) satisfies the requirement', () => {
@@ -217,11 +328,19 @@ describe('validateRecord rules', () => {
     };
     // root object = 1, each extension level adds an array and an object: 31 levels reach 63, 32 reach 65
     expect(validate(nested(31)).ok).toBe(true);
-    expect(validate(nested(32))).toMatchObject({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringMatching(/ depth: nesting deeper than 64 levels$/) });
+    expect(validate(nested(32))).toMatchObject({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: expect.stringMatching(/ depth: nesting deeper than 64 levels$/),
+    });
   });
 
   test('a JSON syntax error is reported without quoting the payload', () => {
-    expect(validateRecord(Buffer.from('{"name": "Secret Person", oops}'), MAX)).toEqual({ ok: false, reason: 'NOT_JSON', detail: 'payload is not JSON (SyntaxError)' });
+    expect(validateRecord(Buffer.from('{"name": "Secret Person", oops}'), MAX)).toEqual({
+      ok: false,
+      reason: 'NOT_JSON',
+      detail: 'payload is not JSON (SyntaxError)',
+    });
   });
 
   test.each([
@@ -236,10 +355,26 @@ describe('validateRecord rules', () => {
   });
 
   test('supported types are the R4 Patient compartment plus Patient', () => {
-    for (const t of ['Patient', 'Observation', 'Encounter', 'Condition', 'Procedure', 'MedicationRequest', 'AllergyIntolerance', 'Immunization', 'DiagnosticReport', 'CarePlan', 'Claim', 'ExplanationOfBenefit', 'Provenance', 'Group']) {
+    for (const t of [
+      'Patient',
+      'Observation',
+      'Encounter',
+      'Condition',
+      'Procedure',
+      'MedicationRequest',
+      'AllergyIntolerance',
+      'Immunization',
+      'DiagnosticReport',
+      'CarePlan',
+      'Claim',
+      'ExplanationOfBenefit',
+      'Provenance',
+      'Group',
+    ]) {
       expect(SUPPORTED_RESOURCE_TYPES).toContain(t);
     }
-    for (const t of ['Organization', 'Practitioner', 'Medication', 'Device', 'Location', 'Bundle', 'Questionnaire']) expect(SUPPORTED_RESOURCE_TYPES).not.toContain(t);
+    for (const t of ['Organization', 'Practitioner', 'Medication', 'Device', 'Location', 'Bundle', 'Questionnaire'])
+      expect(SUPPORTED_RESOURCE_TYPES).not.toContain(t);
     expect(SUPPORTED_RESOURCE_TYPES.size).toBe(67); // the compartment lists Patient itself (param link) among its 67 types
   });
 });
@@ -261,11 +396,22 @@ describe('patient id from the Patient compartment', () => {
   });
 
   test('the compartment order decides: a Group subject with a Patient performer belongs to that patient', () => {
-    expect(ok(validate(observation({ reference: 'Group/g1' }, { performer: [{ reference: 'Practitioner/d' }, { reference: 'Patient/p9' }] }))).resources[0].patientId).toBe('p9');
+    expect(
+      ok(validate(observation({ reference: 'Group/g1' }, { performer: [{ reference: 'Practitioner/d' }, { reference: 'Patient/p9' }] })))
+        .resources[0].patientId,
+    ).toBe('p9');
   });
 
   test('paths through repeating backbone elements are followed (Appointment.participant.actor)', () => {
-    const appointment = { resourceType: 'Appointment', id: 'a1', status: 'booked', participant: [{ actor: { reference: 'Practitioner/d' }, status: 'accepted' }, { actor: { reference: 'Patient/p3' }, status: 'accepted' }] };
+    const appointment = {
+      resourceType: 'Appointment',
+      id: 'a1',
+      status: 'booked',
+      participant: [
+        { actor: { reference: 'Practitioner/d' }, status: 'accepted' },
+        { actor: { reference: 'Patient/p3' }, status: 'accepted' },
+      ],
+    };
     expect(ok(validate(appointment)).resources[0].patientId).toBe('p3');
   });
 
@@ -273,11 +419,24 @@ describe('patient id from the Patient compartment', () => {
     const patientUuid = '0a6c6e0e-6f5b-4a4e-9a51-9f4f3d7f5c21';
     const obsUuid = '7b2d8f0e-1c3a-4e5b-8d9f-0a1b2c3d4e5f';
     const bundle = {
-      resourceType: 'Bundle', type: 'transaction',
+      resourceType: 'Bundle',
+      type: 'transaction',
       entry: [
-        { fullUrl: `urn:uuid:${patientUuid}`, resource: { resourceType: 'Patient', name: [{ family: 'X' }] }, request: { method: 'POST', url: 'Patient' } },
-        { fullUrl: `urn:uuid:${obsUuid}`, resource: observation({ reference: `urn:uuid:${patientUuid}` }, { id: undefined }), request: { method: 'POST', url: 'Observation' } },
-        { fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555', resource: observation({ reference: 'urn:uuid:99999999-2222-4333-8444-555555555555' }, { id: 'o3' }), request: { method: 'POST', url: 'Observation' } },
+        {
+          fullUrl: `urn:uuid:${patientUuid}`,
+          resource: { resourceType: 'Patient', name: [{ family: 'X' }] },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          fullUrl: `urn:uuid:${obsUuid}`,
+          resource: observation({ reference: `urn:uuid:${patientUuid}` }, { id: undefined }),
+          request: { method: 'POST', url: 'Observation' },
+        },
+        {
+          fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555',
+          resource: observation({ reference: 'urn:uuid:99999999-2222-4333-8444-555555555555' }, { id: 'o3' }),
+          request: { method: 'POST', url: 'Observation' },
+        },
       ],
     };
     const result = ok(validate(bundle));
@@ -292,11 +451,23 @@ describe('patient id from the Patient compartment', () => {
   test('bundles: searchset/collection/batch unpack; history is unsupported; an entry without an id is invalid with its index', () => {
     const entry = (id: string) => ({ fullUrl: `http://h/fhir/Patient/${id}`, resource: { resourceType: 'Patient', id } });
     for (const type of ['searchset', 'collection', 'batch']) {
-      expect(ok(validate({ resourceType: 'Bundle', type, entry: [entry('a'), entry('b')] })).resources.map((r) => r.id)).toEqual(['a', 'b']);
+      expect(ok(validate({ resourceType: 'Bundle', type, entry: [entry('a'), entry('b')] })).resources.map((r) => r.id)).toEqual([
+        'a',
+        'b',
+      ]);
     }
-    expect(validate({ resourceType: 'Bundle', type: 'history', entry: [entry('a')] })).toMatchObject({ ok: false, reason: 'UNSUPPORTED_RESOURCE_TYPE', detail: expect.stringContaining('Bundle.type history') });
-    expect(validate({ resourceType: 'Bundle', type: 'collection', entry: [entry('a'), { fullUrl: 'http://h/x', resource: { resourceType: 'Patient' } }] }))
-      .toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringContaining('Bundle.entry[1].resource.id required') });
+    expect(validate({ resourceType: 'Bundle', type: 'history', entry: [entry('a')] })).toMatchObject({
+      ok: false,
+      reason: 'UNSUPPORTED_RESOURCE_TYPE',
+      detail: expect.stringContaining('Bundle.type history'),
+    });
+    expect(
+      validate({
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [entry('a'), { fullUrl: 'http://h/x', resource: { resourceType: 'Patient' } }],
+      }),
+    ).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringContaining('Bundle.entry[1].resource.id required') });
     expect(ok(validate({ resourceType: 'Bundle', type: 'collection' })).resources).toEqual([]);
   });
 });

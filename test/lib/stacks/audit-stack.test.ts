@@ -26,7 +26,7 @@ describe('AuditStack', () => {
     shared.hasOutput('TrailName', { Value: 'hipaa-fhir-trail-shared' });
   });
 
-  test('dedicated mode: one trail of its own, on the audit key and trail log group, recording this environment\'s stream', () => {
+  test("dedicated mode: one trail of its own, on the audit key and trail log group, recording this environment's stream", () => {
     dedicated.resourceCountIs('AWS::CloudTrail::Trail', 1);
     dedicated.hasResourceProperties('AWS::CloudTrail::Trail', {
       TrailName: naming.trailName,
@@ -53,37 +53,75 @@ describe('AuditStack', () => {
 
   test('the trail bucket is encrypted with the audit key; production keeps both buckets', () => {
     dedicated.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: auditKey(dedicatedStage) } })] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: auditKey(dedicatedStage) } }),
+        ],
+      },
     });
     dedicated.resourceCountIs('AWS::S3::Bucket', 2);
     dedicated.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
     // Log files are kept as long as the profile keeps logs.
-    dedicated.resourcePropertiesCountIs('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 2192 })] } }, 2);
+    dedicated.resourcePropertiesCountIs(
+      'AWS::S3::Bucket',
+      { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 2192 })] } },
+      2,
+    );
   });
 
   test('the audit key admits CloudTrail only for this trail, and Logs only for the audit groups', () => {
     const trailArn = inAccount('arn:aws:cloudtrail:eu-west-2:', ':trail/hipaa-fhir-trail-aud');
     dedicated.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([
-        Match.objectLike({ Sid: 'AllowCloudWatchLogsForNamedLogGroups', Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
-          inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
-          inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/cloudtrail'),
-        ] } } }),
-        Match.objectLike({ Sid: 'AllowCloudTrailToEncryptLogFiles', Condition: Match.objectLike({ StringEquals: { 'aws:SourceArn': trailArn } }) }),
-        Match.objectLike({ Sid: 'AllowCloudTrailToDescribeKey', Condition: { StringEquals: { 'aws:SourceArn': trailArn } } }),
-      ]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': [
+                  inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
+                  inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/cloudtrail'),
+                ],
+              },
+            },
+          }),
+          Match.objectLike({
+            Sid: 'AllowCloudTrailToEncryptLogFiles',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceArn': trailArn } }),
+          }),
+          Match.objectLike({ Sid: 'AllowCloudTrailToDescribeKey', Condition: { StringEquals: { 'aws:SourceArn': trailArn } } }),
+        ]),
+      },
     });
     shared.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowCloudWatchLogsForNamedLogGroups', Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [
-        inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
-      ] } } })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': [
+                  inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
+                ],
+              },
+            },
+          }),
+        ]),
+      },
     });
     // In shared mode no trail may use the key.
-    shared.resourcePropertiesCountIs('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudtrail.amazonaws.com' } })]) } }, 0);
+    shared.resourcePropertiesCountIs(
+      'AWS::KMS::Key',
+      { KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudtrail.amazonaws.com' } })]) } },
+      0,
+    );
   });
 
   test('security alarms: trail patterns in dedicated mode, database authentication failures in both', () => {
-    const patterns = (t: Template) => Object.values(t.findResources('AWS::Logs::MetricFilter')).map((r) => r.Properties.FilterPattern).sort();
+    const patterns = (t: Template) =>
+      Object.values(t.findResources('AWS::Logs::MetricFilter'))
+        .map((r) => r.Properties.FilterPattern)
+        .sort();
     expect(patterns(dedicated)).toEqual([...Object.values(TRAIL_FILTERS), DATABASE_AUTH_FAILURE_PATTERN].sort());
     expect(patterns(shared)).toEqual([DATABASE_AUTH_FAILURE_PATTERN]);
     expect([sharedStage.stage.audit.securityAlarms.length, dedicatedStage.stage.audit.securityAlarms.length]).toEqual([1, 4]);
@@ -98,7 +136,9 @@ describe('AuditStack', () => {
     dedicated.hasResourceProperties('AWS::Logs::MetricFilter', {
       FilterPattern: DATABASE_AUTH_FAILURE_PATTERN,
       LogGroupName: fromData('aud'),
-      MetricTransformations: [Match.objectLike({ MetricNamespace: 'hipaa-fhir/aud/Security', MetricName: 'DatabaseAuthenticationFailures' })],
+      MetricTransformations: [
+        Match.objectLike({ MetricNamespace: 'hipaa-fhir/aud/Security', MetricName: 'DatabaseAuthenticationFailures' }),
+      ],
     });
     dedicated.resourcePropertiesCountIs('AWS::Logs::MetricFilter', { LogGroupName: { Ref: logicalIdOf(trailLogGroup) } }, 3);
   });
@@ -120,29 +160,58 @@ describe('AuditStack', () => {
       const template = stage.templates.audit;
       template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: logicalIdOf(stage.stage.audit.alarmTopic) }],
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'AllowCloudWatchAlarmsToPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Sid: 'AllowCloudWatchAlarmsToPublish',
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: 'sns:Publish',
+            }),
+          ]),
+        },
       });
       template.hasResourceProperties('AWS::KMS::Key', {
-        KeyPolicy: { Statement: Match.arrayWith([{
-          Sid: 'AllowCloudWatchAlarmsToPublishEncrypted', Effect: 'Allow', Resource: '*',
-          Principal: { Service: 'cloudwatch.amazonaws.com' },
-          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-        }]) },
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            {
+              Sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
+              Effect: 'Allow',
+              Resource: '*',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+          ]),
+        },
       });
     }
   });
 
-  test('audit log groups are encrypted with the stack\'s audit key, with profile retention', () => {
+  test("audit log groups are encrypted with the stack's audit key, with profile retention", () => {
     // The audit key: the stack's only KMS key, the one the trail uses too.
     for (const stage of [sharedStage, dedicatedStage]) stage.templates.audit.resourceCountIs('AWS::KMS::Key', 1);
-    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 2192, KmsKeyId: auditKey(dedicatedStage) });
-    dedicated.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail', RetentionInDays: 2192, KmsKeyId: auditKey(dedicatedStage) });
-    shared.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/aud/audit/application', RetentionInDays: 7, KmsKeyId: auditKey(sharedStage) });
+    dedicated.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/hipaa-fhir/aud/audit/application',
+      RetentionInDays: 2192,
+      KmsKeyId: auditKey(dedicatedStage),
+    });
+    dedicated.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/hipaa-fhir/aud/audit/cloudtrail',
+      RetentionInDays: 2192,
+      KmsKeyId: auditKey(dedicatedStage),
+    });
+    shared.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/hipaa-fhir/aud/audit/application',
+      RetentionInDays: 7,
+      KmsKeyId: auditKey(sharedStage),
+    });
     // No audit log group of either mode escapes the check.
     dedicated.resourceCountIs('AWS::Logs::LogGroup', 2);
     shared.resourceCountIs('AWS::Logs::LogGroup', 1);
-    dedicated.hasOutput('ApplicationAuditLogGroupName', { Value: { Ref: logicalIdOf(dedicatedStage.stage.audit.appAuditLogGroup.logGroup) } });
+    dedicated.hasOutput('ApplicationAuditLogGroupName', {
+      Value: { Ref: logicalIdOf(dedicatedStage.stage.audit.appAuditLogGroup.logGroup) },
+    });
     dedicated.hasOutput('AuditKeyArn', { Value: auditKey(dedicatedStage) });
   });
 });

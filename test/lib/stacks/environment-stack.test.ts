@@ -42,7 +42,7 @@ describe('EnvironmentStack (the base of every layer stack)', () => {
     expect(data.terminationProtection).toBe(false);
   });
 
-  test('stack tags: the environment\'s, DataClassification=PHI on PHI layers only, and the caller\'s', () => {
+  test("stack tags: the environment's, DataClassification=PHI on PHI layers only, and the caller's", () => {
     expect(LAYER_INFO.data.phi).toBe(true);
     expect(LAYER_INFO.audit.phi).toBe(false);
     expect(data.tags.tagValues()).toEqual({ ...dev.tags, DataClassification: 'PHI', CostCentre: 'records' });
@@ -51,9 +51,15 @@ describe('EnvironmentStack (the base of every layer stack)', () => {
   });
 
   test('the same tags on every taggable resource, in the template itself', () => {
-    const expected = Object.entries({ ...dev.tags, DataClassification: 'PHI', CostCentre: 'records' }).map(([Key, Value]) => ({ Key, Value })).sort((a, b) => a.Key.localeCompare(b.Key));
+    const expected = Object.entries({ ...dev.tags, DataClassification: 'PHI', CostCentre: 'records' })
+      .map(([Key, Value]) => ({ Key, Value }))
+      .sort((a, b) => a.Key.localeCompare(b.Key));
     Template.fromStack(data).hasResourceProperties('AWS::SNS::Topic', { Tags: expected });
-    Template.fromStack(audit).hasResourceProperties('AWS::SNS::Topic', { Tags: Object.entries(dev.tags).map(([Key, Value]) => ({ Key, Value })).sort((a, b) => a.Key.localeCompare(b.Key)) });
+    Template.fromStack(audit).hasResourceProperties('AWS::SNS::Topic', {
+      Tags: Object.entries(dev.tags)
+        .map(([Key, Value]) => ({ Key, Value }))
+        .sort((a, b) => a.Key.localeCompare(b.Key)),
+    });
   });
 
   test('availability zones are the configured ones, so synth looks nothing up', () => {
@@ -61,7 +67,7 @@ describe('EnvironmentStack (the base of every layer stack)', () => {
     expect(data.availabilityZones).toEqual(['eu-west-2a', 'eu-west-2b']);
   });
 
-  test('outputs are keyed by the contract\'s output names, with their descriptions', () => {
+  test("outputs are keyed by the contract's output names, with their descriptions", () => {
     Template.fromStack(data).hasOutput('StreamName', { Value: 'hipaa-fhir-records-env', Description: 'the stream' });
     // Without a description, none is written.
     expect(Template.fromStack(audit).findOutputs('*')).toEqual({ TrailMode: { Value: 'shared' } });

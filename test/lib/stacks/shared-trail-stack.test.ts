@@ -22,7 +22,10 @@ describe('SharedTrailStack', () => {
       AdvancedEventSelectors: Match.arrayWith([
         Match.objectLike({
           FieldSelectors: Match.arrayWith([
-            { Field: 'resources.ARN', StartsWith: [`arn:aws:kinesis:eu-west-2:123456789012:stream/${Naming.streamNamePrefix('hipaa-fhir')}`] },
+            {
+              Field: 'resources.ARN',
+              StartsWith: [`arn:aws:kinesis:eu-west-2:123456789012:stream/${Naming.streamNamePrefix('hipaa-fhir')}`],
+            },
           ]),
         }),
       ]),
@@ -32,19 +35,31 @@ describe('SharedTrailStack', () => {
 
   test('audit records outlive the stack: bucket, log group and key are retained, and it is termination-protected', () => {
     expect(stack.terminationProtection).toBe(true);
-    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::KMS::Key']) template.allResources(type, { DeletionPolicy: 'Retain' });
+    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::KMS::Key'])
+      template.allResources(type, { DeletionPolicy: 'Retain' });
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
     template.hasResourceProperties('AWS::KMS::Key', { PendingWindowInDays: 30, EnableKeyRotation: true });
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/hipaa-fhir/shared/audit/cloudtrail', RetentionInDays: 365 });
-    template.resourcePropertiesCountIs('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365 })] } }, 2);
+    template.resourcePropertiesCountIs(
+      'AWS::S3::Bucket',
+      { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365 })] } },
+      2,
+    );
   });
 
   test('account-wide security alarms watch the shared trail and notify its topic', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
     template.resourceCountIs('AWS::Logs::MetricFilter', 3);
-    const [logGroupId] = Object.keys(template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/hipaa-fhir/shared/audit/cloudtrail' } }));
-    template.allResourcesProperties('AWS::Logs::MetricFilter', { LogGroupName: { Ref: logGroupId }, MetricTransformations: [Match.objectLike({ MetricNamespace: 'hipaa-fhir/shared/Security' })] });
-    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic', { Properties: { TopicName: 'hipaa-fhir-security-alarms-shared' } }));
+    const [logGroupId] = Object.keys(
+      template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/hipaa-fhir/shared/audit/cloudtrail' } }),
+    );
+    template.allResourcesProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: logGroupId },
+      MetricTransformations: [Match.objectLike({ MetricNamespace: 'hipaa-fhir/shared/Security' })],
+    });
+    const [topicId] = Object.keys(
+      template.findResources('AWS::SNS::Topic', { Properties: { TopicName: 'hipaa-fhir-security-alarms-shared' } }),
+    );
     template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topicId }] });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'soc@example.org' });
     template.hasOutput('SharedSecurityAlarmTopicArn', { Value: { Ref: topicId } });

@@ -10,14 +10,34 @@ describe('generated R4 definitions', () => {
   test('are FHIR 4.0.1 with the official elements only (no Medplum additions)', () => {
     expect(FHIR_VERSION).toBe('4.0.1');
     expect(DEFINITIONS_SOURCE).toMatch(/^@medplum\/definitions@\d+\.\d+\.\d+$/);
-    expect(Object.keys(typeDefinition('Meta')!.properties).sort()).toEqual(['extension', 'id', 'lastUpdated', 'profile', 'security', 'source', 'tag', 'versionId']);
-    expect(Object.keys(typeDefinition('Reference')!.properties).sort()).toEqual(['display', 'extension', 'id', 'identifier', 'reference', 'type']);
+    expect(Object.keys(typeDefinition('Meta')!.properties).sort()).toEqual([
+      'extension',
+      'id',
+      'lastUpdated',
+      'profile',
+      'security',
+      'source',
+      'tag',
+      'versionId',
+    ]);
+    expect(Object.keys(typeDefinition('Reference')!.properties).sort()).toEqual([
+      'display',
+      'extension',
+      'id',
+      'identifier',
+      'reference',
+      'type',
+    ]);
     expect(typeDefinition('Project')).toBeUndefined();
     expect('offeredIn' in typeDefinition('HealthcareService')!.properties).toBe(false);
   });
 
   test('carry what the schema omits: required primitives and choice elements from the StructureDefinitions', () => {
-    expect(typeDefinition('Observation')!.required.map((r) => r.label).sort()).toEqual(['code', 'status']);
+    expect(
+      typeDefinition('Observation')!
+        .required.map((r) => r.label)
+        .sort(),
+    ).toEqual(['code', 'status']);
     expect(typeDefinition('Observation')!.properties.valueQuantity!.choice).toBe('value[x]');
     expect(typeDefinition('Observation')!.properties.status!.codes).toContain('final');
   });
