@@ -64,7 +64,6 @@ export class RestoreDrill extends Construct {
     super(scope, id);
     const { account, region, partition } = Stack.of(this);
     const { settings, naming } = props;
-    this.targetSeconds = { rpo: settings.rpoTargetMinutes * 60, rto: settings.rtoTargetMinutes * 60 };
     const instancePrefix = naming.restoreDrillInstancePrefix;
     const engineVersion = props.database.engine?.engineVersion;
     if (props.database.engine?.engineType !== 'postgres' || !engineVersion?.majorVersion) {
@@ -76,6 +75,7 @@ export class RestoreDrill extends Construct {
       );
     }
     const names = naming.restoreDrillNames;
+    this.targetSeconds = { rpo: settings.rpoTargetMinutes * 60, rto: settings.rtoTargetMinutes * 60 };
     const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
     const drillInstances = rdsArn(`db:${instancePrefix}${'?'.repeat(DRILL_TIMESTAMP_LENGTH)}`);
 

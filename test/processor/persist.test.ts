@@ -171,7 +171,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
       ]),
       ctx,
     );
-    expect(r).toEqual({ written: 4, duplicates: 1, stale: 0, quarantined: 2, transactions: 1 });
+    expect(r).toEqual({ written: 4, duplicates: 1, stale: 0, quarantined: 2, quarantinedByReason: { NOT_JSON: 2 }, transactions: 1 });
     expect(await audit(ctx.shardId)).toEqual([
       { seq: 20, entry_index: 0, action: 'persist', outcome: 'written', resource_id: 'dup' },
       { seq: 21, entry_index: 0, action: 'persist', outcome: 'duplicate', resource_id: 'dup' },
@@ -268,7 +268,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
       ctx,
     );
     // The first attempt met the history key (23505); the second looked every entry up in history.
-    expect(r).toEqual({ written: 1, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
+    expect(r).toEqual({ written: 1, duplicates: 1, stale: 0, quarantined: 0, quarantinedByReason: {}, transactions: 2 });
     expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([
       [50, 'orphan', 'written'],
       [51, 'orphan', 'duplicate'],
@@ -310,7 +310,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     const results = [await firstDone, await secondDone];
     await db.query('DROP TRIGGER wait_at_gate ON shard_checkpoint; DROP FUNCTION wait_at_gate(); DROP TABLE gate_lock');
     expect(results[0]).toMatchObject({ written: 1, transactions: 1 });
-    expect(results[1]).toEqual({ written: 0, duplicates: 1, stale: 0, quarantined: 0, transactions: 2 });
+    expect(results[1]).toEqual({ written: 0, duplicates: 1, stale: 0, quarantined: 0, quarantinedByReason: {}, transactions: 2 });
     expect((await audit(second.shardId)).map((a) => a.outcome)).toEqual(['duplicate']);
     expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'raced'")).rows[0].n).toBe(1);
   });
