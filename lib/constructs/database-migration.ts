@@ -192,8 +192,11 @@ export class DatabaseMigration extends Construct {
 const RUN_TASK_HANDLER = `
 const { ECSClient, RunTaskCommand, DescribeTasksCommand } = require('@aws-sdk/client-ecs');
 const ecs = new ECSClient({});
-exports.handler = async () => {
+exports.handler = async (event, context) => {
   const e = process.env;
+  // Give up with a clear reason before Lambda's own timeout would end it with none. The task keeps its
+  // advisory lock, so a migration still running cannot run twice at once when the deployment is retried.
+  const remaining = () => (context && context.getRemainingTimeInMillis ? context.getRemainingTimeInMillis() : Infinity);
   const run = await ecs.send(new RunTaskCommand({
     cluster: e.CLUSTER, taskDefinition: e.TASK_DEFINITION, launchType: 'FARGATE', count: 1, startedBy: 'migrate-trigger',
     networkConfiguration: { awsvpcConfiguration: { subnets: e.SUBNETS.split(','), securityGroups: [e.SECURITY_GROUP], assignPublicIp: 'DISABLED' } },
@@ -201,6 +204,7 @@ exports.handler = async () => {
   const arn = run.tasks && run.tasks[0] && run.tasks[0].taskArn;
   if (!arn) throw new Error('migration task did not start: ' + JSON.stringify(run.failures || []));
   for (;;) {
+    if (remaining() < 30000) throw new Error('migration task ' + arn + ' has not stopped before the deployment hook ran out of time; it may still be running: read its log stream migrate/migrate/' + arn.split('/').pop() + ', then deploy again');
     await new Promise((r) => setTimeout(r, 10000));
     const d = await ecs.send(new DescribeTasksCommand({ cluster: e.CLUSTER, tasks: [arn] }));
     const task = d.tasks && d.tasks[0];

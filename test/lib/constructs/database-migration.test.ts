@@ -226,8 +226,10 @@ describe('DatabaseMigration', () => {
       jest.useRealTimers();
     });
 
-    const handler = (): (() => Promise<unknown>) => {
-      const module = { exports: {} as { handler: () => Promise<unknown> } };
+    const handler = (): ((event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>) => {
+      const module = {
+        exports: {} as { handler: (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown> },
+      };
       // The inline code as Lambda loads it (CommonJS), with this test's require: the mocked SDK.
       new Function('require', 'module', 'exports', 'process', code)(require, module, module.exports, process);
       return module.exports.handler;
@@ -237,9 +239,9 @@ describe('DatabaseMigration', () => {
     });
 
     /** Runs the handler, advancing the fake clock by one poll interval each time it asked for the task's state. */
-    async function run(): Promise<{ result?: unknown; error?: Error }> {
+    async function run(context?: { getRemainingTimeInMillis(): number }): Promise<{ result?: unknown; error?: Error }> {
       let settled: { result?: unknown; error?: Error } | undefined;
-      handler()().then(
+      handler()(undefined, context).then(
         (result) => {
           settled = { result };
         },
@@ -283,6 +285,19 @@ describe('DatabaseMigration', () => {
       ecsMock.on(DescribeTasksCommand).resolves(stopped(1, 'Essential container in task exited'));
       const { error } = await run();
       expect(error?.message).toBe(`migration task ${taskArn} failed: exit 1 Essential container in task exited`);
+    });
+
+    test("a task that does not stop in time fails the deployment with its log stream named, before Lambda's own timeout", async () => {
+      ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn }] });
+      ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn, lastStatus: 'RUNNING' }] });
+      // Lambda's clock: 60 s left at the start, counting down with the fake timers.
+      const deadline = Date.now() + 60_000;
+      const { error } = await run({ getRemainingTimeInMillis: () => deadline - Date.now() });
+      expect(error?.message).toBe(
+        `migration task ${taskArn} has not stopped before the deployment hook ran out of time; it may still be running: read its log stream migrate/migrate/abc, then deploy again`,
+      );
+      // It polled while there was time: with 50, 40, 30 and 20 s left (10 s apart), and gave up below 30 s.
+      expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(4);
     });
 
     test('fails at once when the task does not start', async () => {
