@@ -27,7 +27,7 @@ export interface AlarmTopicProps {
   readonly email?: string;
 }
 
-/** The KMS-encrypted, TLS-only SNS topic security alarms notify. */
+/** The KMS-encrypted SNS topic security alarms notify; its policy denies publishing without TLS. */
 export class AlarmTopic extends Construct {
   public readonly topic: sns.Topic;
 

@@ -12,7 +12,7 @@ import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 
 /** What the audit layer gives the layers above it. */
 export interface AuditResources {
-  /** The encrypted, TLS-only topic every alarm of the environment notifies. */
+  /** The encrypted topic every alarm of the environment notifies (publishing without TLS is denied). */
   readonly alarmTopic: sns.ITopic;
   /** The environment's security alarms (database authentication failures; trail alarms in dedicated mode). */
   readonly securityAlarms: readonly cloudwatch.IAlarm[];
