@@ -38,3 +38,22 @@ export function acknowledge(construct: IConstruct, ...findings: Finding[]): void
     Validations.of(construct).acknowledge({ id: finding.id, reason: finding.reason });
   }
 }
+
+/**
+ * The findings of a deploy-time hook: a function a CDK Trigger invokes once per deployment, synchronously.
+ * Concurrency and a dead-letter queue have nothing to protect there; why it may run outside the VPC is the
+ * caller's to say (what it calls, and that it touches no PHI).
+ */
+export function deployHookFindings(outsideVpcReason: string): Finding[] {
+  return [
+    ...hipaaAndNist(
+      'LambdaConcurrency',
+      'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.',
+    ),
+    ...hipaaAndNist(
+      'LambdaDLQ',
+      'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.',
+    ),
+    ...hipaaAndNist('LambdaInsideVPC', outsideVpcReason),
+  ];
+}

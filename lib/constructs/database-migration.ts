@@ -9,7 +9,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
-import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
+import { acknowledge, deployHookFindings, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
 import { processorCommand, PROCESSOR_ENV } from '../contract';
 import { processorDatabaseEnvironment } from './processor-service';
@@ -169,16 +169,7 @@ export class DatabaseMigration extends Construct {
     ]);
     acknowledge(
       fn,
-      ...hipaaAndNist(
-        'LambdaConcurrency',
-        'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.',
-      ),
-      ...hipaaAndNist(
-        'LambdaDLQ',
-        'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.',
-      ),
-      ...hipaaAndNist(
-        'LambdaInsideVPC',
+      ...deployHookFindings(
         'The function calls only the ECS API (RunTask, DescribeTasks) and never touches PHI or the database; the migration itself runs inside the VPC as a Fargate task.',
       ),
     );

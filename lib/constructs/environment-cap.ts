@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { PREVIEW_TAG } from '../contract';
-import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
+import { acknowledge, deployHookFindings, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
 import { routeCustomResourceLogs } from './custom-resource-logs';
 
@@ -110,16 +110,7 @@ export class EnvironmentCap extends Construct {
     ]);
     acknowledge(
       fn,
-      ...hipaaAndNist(
-        'LambdaConcurrency',
-        'Invoked once per deployment by CloudFormation; reserving concurrency would only take capacity from the account.',
-      ),
-      ...hipaaAndNist(
-        'LambdaDLQ',
-        'Invoked synchronously by the trigger custom resource, which reports a failure to CloudFormation and fails the deployment; there is no asynchronous event to lose.',
-      ),
-      ...hipaaAndNist(
-        'LambdaInsideVPC',
+      ...deployHookFindings(
         'The function reads stack names and tags from the CloudFormation API only and never touches PHI; it runs before the VPC of this stack exists.',
       ),
     );
