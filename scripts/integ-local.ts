@@ -12,7 +12,7 @@ const ROOT = join(__dirname, '..');
 async function main(): Promise<number> {
   const local = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', 'scripts/local.ts', '--keep', '--records', '500', '--invalid', '9'],
+    ['-r', join(ROOT, 'test', 'helpers', 'swc-register.js'), 'scripts/local.ts', '--keep', '--records', '500', '--invalid', '9'],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],

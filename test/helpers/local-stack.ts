@@ -45,7 +45,7 @@ const root = join(__dirname, '..', '..');
 
 /** A node child running a TypeScript entry point (transpile-only). */
 export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+  return spawn(process.execPath, ['-r', join(root, 'test', 'helpers', 'swc-register.js'), script, ...args], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
