@@ -7,7 +7,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { checkHealth, startHealthServer } from '../../lib/processor/health';
-import { MetricsSink } from '../../lib/processor/metrics';
+import { MetricsSink, StuckMetrics } from '../../lib/processor/metrics';
 import { patient, prng, validSamples } from '../helpers/fhir-samples';
 import {
   capturingLogger,
@@ -232,7 +232,20 @@ describe('faults (embedded PostgreSQL)', () => {
       'it-2': () => ({ Records: [valid('104', 'poison-e')], NextShardIterator: undefined }),
     });
     const logs: string[] = [];
-    const metrics = new RecordingMetrics();
+    // The worker awaits its stuck report between two attempts at the batch: holding that report
+    // open is how the test lifts the fault between attempts, never in the middle of one (an
+    // attempt that sees the constraint on its first insert and gone on its fallback would
+    // legitimately store the record as UNSTORABLE).
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let betweenAttempts = false;
+    const metrics = new (class extends RecordingMetrics {
+      override async shardStuck(m: StuckMetrics): Promise<void> {
+        await super.shardStuck(m);
+        betweenAttempts = true;
+        await held;
+      }
+    })();
     const w = worker(shardId, counter, metrics, logs);
     const port = await freePort();
     const server = startHealthServer(
@@ -258,17 +271,22 @@ describe('faults (embedded PostgreSQL)', () => {
       // Now the database refuses every quarantine row (a constraint): the next batch cannot move.
       await db.query("ALTER TABLE quarantined_record ADD CONSTRAINT refuse_all CHECK (reason_code = 'never') NOT VALID");
       second = true;
-      await waitFor('the shard stuck', async () => (w.stuck ? true : undefined));
+      await waitFor('the shard stuck, between two attempts', async () => (w.stuck && betweenAttempts ? true : undefined));
       expect(await checkHealth(port)).toBe(false);
       expect(metrics.stuck.length).toBeGreaterThan(0);
       expect(metrics.stuck[0]).toMatchObject({ shardId });
       expect(logs.join('')).toMatch(/cannot be stored even as a hex quarantine row \(SQLSTATE 23514\)/);
 
       await db.query('ALTER TABLE quarantined_record DROP CONSTRAINT refuse_all');
+      const failedAttempts = metrics.stuck.length;
+      release();
       expect(await w.done).toBe('ended');
+      // The fault was lifted while the worker held a failed attempt: nothing more failed after it.
+      expect(metrics.stuck.length).toBe(failedAttempts);
       expect(w.stuck).toBe(false);
       expect(await checkHealth(port)).toBe(true);
     } finally {
+      release();
       server.close();
       await db.query('ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS refuse_all');
     }

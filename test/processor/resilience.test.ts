@@ -1,4 +1,4 @@
-import { ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { Client } from 'pg';
 import { validSamples } from '../helpers/fhir-samples';
 import { counts, LocalKinesis, putRecords, startStack, TestStack, waitFor } from './harness';
@@ -183,7 +183,15 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
         NewStartingHashKey: (BigInt(2) ** BigInt(127)).toString(),
       }),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // The split is done when the stream is ACTIVE again with the parent closed and two open children;
+    // only then do new records go to the children (Kinesis refuses a split while UPDATING, and
+    // records put meanwhile still go to the parent).
+    await waitFor('the split to complete', async () => {
+      const summary = await kinesis.client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+      const shards = (await kinesis.client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+      const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+      return summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE' && shards.length === 3 && open.length === 2 ? true : undefined;
+    });
     await putRecords(kinesis.client, stream, validSamples(300, { runId: 'rs2' }));
     await waitFor(
       'children records',

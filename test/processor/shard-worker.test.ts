@@ -144,7 +144,8 @@ describe('ShardWorker (real PostgreSQL, mocked Kinesis)', () => {
     kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
     kinesis.on(GetRecordsCommand).resolves({ Records: [], NextShardIterator: 'it-next' });
     const w = worker('shard-d');
-    await new Promise((r) => setTimeout(r, 50));
+    // Stopped once it has read (and polled past) at least one empty batch: between batches, as the test says.
+    await waitFor('two polls', async () => (kinesis.commandCalls(GetRecordsCommand).length >= 2 ? true : undefined), 30_000, 10);
     expect(await w.stop()).toBe('stopped');
   });
 
