@@ -1,5 +1,6 @@
 import { DescribeStreamSummaryCommand, ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
+import { migrate } from '../../lib/processor/db/migrate';
 import { validSamples } from '../helpers/fhir-samples';
 import { counts, LocalKinesis, putRecords, startStack, TestStack, waitFor } from './harness';
 
@@ -24,6 +25,13 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
   beforeAll(async () => {
     stack = await startStack();
     ({ kinesis, db } = stack);
+    // The schema before any test reads it: each test stands alone (-t), not only after one that started a processor.
+    const admin = new Pool({ host: '127.0.0.1', port: stack.pg.port, user: 'postgres', password: stack.pg.password, database: 'fhir' });
+    try {
+      await migrate(admin);
+    } finally {
+      await admin.end();
+    }
   });
   afterAll(() => stack?.stop());
 
@@ -75,40 +83,58 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     const stream = 'crash-test';
     await stack.createStream(stream, 4);
     const records = validSamples(20_000, { runId: 'crash', patients: 2_000, seed: 99 });
-    // Paced producer; the last 1,000 records wait until every kill is done, so no kill can land after the last record.
-    let releaseLast!: () => void;
-    const lastGate = new Promise<void>((resolve) => {
-      releaseLast = resolve;
-    });
+    // Paced producer, held to an allowance the kill loop raises: before kill k at most k x 2,000 + 1,000
+    // records exist, so however slowly this loop observes progress (a loaded machine), the incarnation
+    // killed at k x 2,000 leaves the next one at least 1,000 new records, and no kill can land after the last.
+    const chunk = 1_000;
+    let allowed = 0;
+    let produced = 0;
+    let raised: () => void = () => undefined;
+    const allow = (n: number) => {
+      allowed = Math.max(allowed, Math.min(n, records.length));
+      raised();
+    };
     const producing = (async () => {
-      for (let i = 0; i < records.length; i += 1_000) {
-        if (i + 1_000 >= records.length) await lastGate;
-        await putRecords(kinesis.client, stream, records.slice(i, i + 1_000));
+      while (produced < records.length) {
+        while (produced + chunk > allowed) await new Promise<void>((resolve) => (raised = resolve));
+        await putRecords(kinesis.client, stream, records.slice(produced, produced + chunk));
+        produced += chunk;
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
+    // A producer failure ends the test with its own error, not with a wait that times out.
+    const orProducerFailure = <T>(p: Promise<T>) => Promise.race([p, producing.then(() => new Promise<T>(() => undefined))]);
     const done = async () =>
       (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
     let proc = start(stream, 'crashy-0');
-    const kills: Array<{ atStart: number; atKill: number; afterKill: number }> = [];
+    const kills: Array<{ atStart: number; atKill: number; afterKill: number; produced: number }> = [];
     for (let k = 1; k <= 8; k++) {
+      allow(k * 2_000 + chunk);
       // Kill once this incarnation has committed (the count moved since it started) and the run has passed k x 2,000.
       const atStart = await done();
-      const atKill = await waitFor(
-        `progress past ${k * 2_000}`,
-        async () => {
-          const n = await done();
-          return n > atStart && n >= k * 2_000 ? n : undefined;
-        },
-        90_000,
-        25,
-      );
+      const atKill = await orProducerFailure(
+        waitFor(
+          `progress past ${k * 2_000}`,
+          async () => {
+            const n = await done();
+            return n > atStart && n >= k * 2_000 ? n : undefined;
+          },
+          90_000,
+          25,
+        ),
+      ).catch(async (error: Error) => {
+        // What the incarnation under test was doing, for the failure message (its log lines carry no PHI).
+        const state = `${await done()} stored, ${produced} produced, ${allowed} allowed`;
+        throw new Error(
+          `${error.message} (${state}); crashy-${k - 1} (exit ${proc.child.exitCode}) logged:\n${proc.logs.slice(-15).join('\n')}`,
+        );
+      });
       proc.child.kill('SIGKILL');
       await proc.exited;
-      kills.push({ atStart, atKill, afterKill: await done() });
+      kills.push({ atStart, atKill, afterKill: await done(), produced });
       proc = start(stream, `crashy-${k}`);
     }
-    releaseLast();
+    allow(records.length);
     await producing;
     await waitFor('20,000 persisted', async () => ((await done()) >= 20_000 ? true : undefined), 120_000);
     proc.child.kill('SIGTERM');
@@ -119,6 +145,7 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     for (const kill of kills) {
       expect(kill.atKill).toBeGreaterThan(kill.atStart);
       expect(kill.afterKill).toBeLessThan(20_000);
+      expect(kill.produced).toBeLessThan(20_000);
     }
     const history = await db.query(
       `SELECT count(*)::int AS rows, count(DISTINCT (resource_type, resource_id, version_id))::int AS keys
