@@ -398,13 +398,6 @@ function entriesParam(entries: readonly RedriveEntry[]): string {
     .join(',')}]`;
 }
 
-/**
- * isTransientDbError, plus pg's refusal to use a client whose connection already failed (the server
- * ended the session while it sat in a transaction: a failover, or an administrator's terminate).
- */
-const transient = (error: unknown) =>
-  isTransientDbError(error) || /encountered a connection error and is not queryable/.test(String((error as Error)?.message));
-
 interface Selection {
   readonly after: string;
   readonly size: number;
@@ -487,7 +480,7 @@ class Redrive {
       } catch (error) {
         // Connection loss, failover, deadlock with a concurrent processor batch: the transaction
         // rolled back whole (or committed whole, and its rows are no longer selected), so repeat it.
-        if (!transient(error) || attempt + 1 >= attempts) throw error;
+        if (!isTransientDbError(error) || attempt + 1 >= attempts) throw error;
         this.ctx.onRetry?.(error, attempt);
         await sleep(backoffDelay(attempt, 100, 5_000));
       }

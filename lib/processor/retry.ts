@@ -27,13 +27,20 @@ export function isRetryableKinesisError(error: unknown): boolean {
   );
 }
 
-/** The database or network is (briefly) unavailable: the same work will succeed later. */
+/**
+ * The database or network is (briefly) unavailable: the same work will succeed later. This includes
+ * pg's refusal to use a client whose connection already failed ("Client has encountered a connection
+ * error and is not queryable": the server ended the session while it sat in a transaction, as in a
+ * failover or an administrator's pg_terminate_backend).
+ */
 export function isTransientDbError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && /^(08|53|57P0[123]|40001|40P01|55P03)/.test(code)) return true;
   return (
     isNetworkError(error) ||
-    /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String((error as Error)?.message))
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|encountered a connection error and is not queryable/i.test(
+      String((error as Error)?.message),
+    )
   );
 }
 

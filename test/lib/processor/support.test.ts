@@ -30,6 +30,14 @@ describe('error classification', () => {
   ])('database %s transient: %s', (code, transient) => {
     expect(isTransientDbError(Object.assign(new Error('x'), { code }))).toBe(transient);
   });
+  test.each([
+    ['Connection terminated unexpectedly', true],
+    // pg, on a client whose session the server ended inside a transaction (failover, pg_terminate_backend)
+    ['Client has encountered a connection error and is not queryable', true],
+    ['duplicate key value violates unique constraint', false],
+  ])('database error "%s" (no code) transient: %s', (message, transient) => {
+    expect(isTransientDbError(new Error(message))).toBe(transient);
+  });
   test('data errors are the ones a record causes', () => {
     expect(isDataError({ code: '22P05' })).toBe(true);
     expect(isDataError({ code: '08006' })).toBe(false);
