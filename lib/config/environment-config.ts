@@ -256,6 +256,15 @@ export function parseEnvironmentConfig(raw: RawEnvironmentConfig): EnvironmentCo
 
   const region = optionalString(raw, 'region') ?? 'eu-west-2';
   if (!REGION_PATTERN.test(region)) fail('region', region, 'use an AWS region code such as eu-west-2');
+  // IAM policies, pipeline roles and trust relationships name ARNs in the commercial partition (arn:aws:...).
+  // China (aws-cn) and GovCloud (aws-us-gov) regions need other ARNs and accounts of their own:
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html
+  if (/^cn-|-gov-/.test(region))
+    fail(
+      'region',
+      region,
+      `use a region of the commercial aws partition such as eu-west-2 (${region} is in ${region.startsWith('cn-') ? 'aws-cn' : 'aws-us-gov'}, whose ARNs this app does not write)`,
+    );
 
   const azsRaw = raw.availabilityZones ?? [`${region}a`, `${region}b`];
   if (

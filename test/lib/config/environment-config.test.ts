@@ -100,6 +100,14 @@ describe('parseEnvironmentConfig', () => {
     [{ project: 'a-very-long-project' }, 'project "a-very-long-project" is invalid'],
     [{ profile: 'staging' }, 'profile "staging" is invalid: use one of development, production'],
     [{ region: 'london' }, 'region "london" is invalid: use an AWS region code such as eu-west-2'],
+    [
+      { region: 'us-gov-west-1' },
+      'region "us-gov-west-1" is invalid: use a region of the commercial aws partition such as eu-west-2 (us-gov-west-1 is in aws-us-gov, whose ARNs this app does not write)',
+    ],
+    [
+      { region: 'cn-north-1' },
+      'region "cn-north-1" is invalid: use a region of the commercial aws partition such as eu-west-2 (cn-north-1 is in aws-cn, whose ARNs this app does not write)',
+    ],
     [{ account: '1234' }, 'account "1234" is invalid: use a 12-digit AWS account id'],
     [{ account: 123456789012 }, 'account 123456789012 is invalid: expected a string'],
     [{ availabilityZones: ['eu-west-2a'] }, 'availabilityZones ["eu-west-2a"] is invalid'],
