@@ -118,7 +118,14 @@ export function processorMetricsFixture(scope: Construct, streamName = 'hipaa-fh
   const cluster = new ecs.Cluster(scope, 'Cluster', { vpc, clusterName: 'hipaa-fhir-cluster-dev' });
   const taskDefinition = new ecs.FargateTaskDefinition(scope, 'Task');
   taskDefinition.addContainer('app', { image: ecs.ContainerImage.fromRegistry('example/processor:test') });
-  const service = new ecs.FargateService(scope, 'Service', { cluster, taskDefinition, vpcSubnets: { subnetGroupName: WORKLOAD_SUBNETS } });
+  // Circuit breaker and minimum healthy percent set as the real service sets them: CDK warns (on stderr, in every test's output) without them.
+  const service = new ecs.FargateService(scope, 'Service', {
+    cluster,
+    taskDefinition,
+    vpcSubnets: { subnetGroupName: WORKLOAD_SUBNETS },
+    circuitBreaker: { rollback: true },
+    minHealthyPercent: 100,
+  });
   return { vpc, stream, cluster, service, metrics: new ProcessorMetrics({ stream, streamName, service, cluster }) };
 }
 
