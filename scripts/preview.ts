@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'fs';
 import { createInterface } from 'readline';
+import { isatty } from 'tty';
 import {
   CloudFormationClient,
   CloudFormationClientConfig,
@@ -226,7 +227,8 @@ export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv
 }
 
 async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
+  // isatty(0), not process.stdin.isTTY: reading that property opens stdin, which then stays open.
+  if (!isatty(0)) return false;
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
   rl.close();
