@@ -5,20 +5,17 @@
  */
 import { spawn, spawnSync } from 'child_process';
 import { join } from 'path';
+import { TS_HOOK } from '../test/helpers/child';
 import { parseFlags, runCli } from './cli';
 
 const ROOT = join(__dirname, '..');
 
 async function main(): Promise<number> {
-  const local = spawn(
-    process.execPath,
-    ['-r', join(ROOT, 'test', 'helpers', 'swc-register.js'), 'scripts/local.ts', '--keep', '--records', '500', '--invalid', '9'],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
-    },
-  );
+  const local = spawn(process.execPath, [...TS_HOOK, 'scripts/local.ts', '--keep', '--records', '500', '--invalid', '9'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+  });
   let output = '';
   const ready = await new Promise<boolean>((resolve) => {
     local.stdout!.on('data', (d: Buffer) => {

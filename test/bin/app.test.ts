@@ -8,6 +8,7 @@ import { buildApp } from '../../bin/app';
 import { resolveApp } from '../../lib/config';
 import { LAYERS } from '../../lib/contract';
 import { cdkJsonContext } from '../helpers';
+import { TS_HOOK } from '../helpers/child';
 
 const root = join(__dirname, '..', '..');
 const NOW = new Date('2026-12-01T10:00:00.000Z');
@@ -109,7 +110,7 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
       CDK_OUTDIR: outdir,
       CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext(), ...context }),
     };
-    const result = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bin/app.ts'], {
+    const result = spawnSync(process.execPath, [...TS_HOOK, 'bin/app.ts'], {
       cwd: root,
       env,
       encoding: 'utf8',

@@ -12,6 +12,7 @@ import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from
 import { Client } from 'pg';
 import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { traversableByOthers } from './fs-access';
+import { TS_HOOK } from './child';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- kinesalite has no types or ES module entry
 const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => {
@@ -45,7 +46,7 @@ const root = join(__dirname, '..', '..');
 
 /** A node child running a TypeScript entry point (transpile-only). */
 export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, ['-r', join(root, 'test', 'helpers', 'swc-register.js'), script, ...args], {
+  return spawn(process.execPath, [...TS_HOOK, script, ...args], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ import { validateRecord } from '../../lib/processor/fhir/validate';
 import { classify, RecordValidator } from '../../lib/processor/records';
 import { currentValidator, redrive, RedriveContext, RedriveOptions, RedriveSummary, RedriveValidator } from '../../lib/processor/redrive';
 import { LocalPostgres, startPostgres } from './harness';
+import { TS_HOOK } from '../helpers/child';
 
 jest.setTimeout(120_000);
 
@@ -695,7 +696,7 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
       LOG_LEVEL: 'info',
     };
     const command = (args: string[]) =>
-      spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/redrive.ts', ...args], {
+      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/redrive.ts', ...args], {
         cwd: join(__dirname, '..', '..'),
         env,
         encoding: 'utf8',

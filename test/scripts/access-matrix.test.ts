@@ -12,6 +12,7 @@ import { UsageError } from '../../scripts/cli';
 import { evaluateMatrix, LoadedStack, Matrix, modelOf, PLACEHOLDER_SECRET_KEY_ID, synthAll } from '../../scripts/access-matrix/index';
 import { violations } from '../../scripts/access-matrix/intended';
 import { renderMarkdown } from '../../scripts/access-matrix/markdown';
+import { TS_HOOK } from '../helpers/child';
 
 // ACCESS_MATRIX_ROOT lets a reviewer evaluate another checkout (e.g. a `git archive` of a commit) with these tests.
 const root = process.env.ACCESS_MATRIX_ROOT ?? join(__dirname, '..', '..');
@@ -522,11 +523,10 @@ describe('access matrix (npm run access-matrix)', () => {
     });
 
     test('spawned: a usage error is one line and the usage on stderr, exit 2', () => {
-      const run = spawnSync(
-        process.execPath,
-        ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', '..', 'scripts', 'access-matrix.ts'), '--outt', 'x'],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
+      const run = spawnSync(process.execPath, [...TS_HOOK, join(__dirname, '..', '..', 'scripts', 'access-matrix.ts'), '--outt', 'x'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect(run.status).toBe(2);
       expect(run.stderr).toBe(`access-matrix: Unknown option '--outt'\n${USAGE}\n`);
       expect(run.stdout).toBe('');

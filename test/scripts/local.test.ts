@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { main, parseOptions } from '../../scripts/local';
+import { TS_HOOK } from '../helpers/child';
 
 describe('npm run local', () => {
   test('runs the real processor against kinesalite and embedded PostgreSQL and reports every record', async () => {
@@ -47,7 +48,7 @@ describe('npm run local', () => {
   });
 
   test('spawned: a usage error is one line and the usage, exit 2', () => {
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/local.ts', '--records', 'many'], {
+    const run = spawnSync(process.execPath, [...TS_HOOK, 'scripts/local.ts', '--records', 'many'], {
       cwd: join(__dirname, '..', '..'),
       encoding: 'utf8',
       timeout: 60_000,

@@ -15,6 +15,7 @@ import { QUARANTINE_REASONS, redriveOptions, RedriveSummary } from '../../lib/pr
 import { UsageError } from '../../scripts/cli';
 import { formatSummary, main, parseRedriveCli, redriveOnEcs } from '../../scripts/redrive';
 import { LocalPostgres, startPostgres } from '../processor/harness';
+import { TS_HOOK } from '../helpers/child';
 
 jest.setTimeout(120_000);
 
@@ -93,11 +94,11 @@ describe('npm run redrive: flags', () => {
   });
 
   test('the command exits 2 with the error line and the usage, before any AWS client', () => {
-    const run = spawnSync(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', 'scripts/redrive.ts', '--suffix', 'dev', '--reason', 'NOPE'],
-      { cwd: join(__dirname, '..', '..'), encoding: 'utf8', env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: 'true' } },
-    );
+    const run = spawnSync(process.execPath, [...TS_HOOK, 'scripts/redrive.ts', '--suffix', 'dev', '--reason', 'NOPE'], {
+      cwd: join(__dirname, '..', '..'),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
     expect(run.status).toBe(2);
     const [first, second] = run.stderr.split('\n');
     expect(first).toBe(`redrive: --reason "NOPE" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`);

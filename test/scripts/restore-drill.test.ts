@@ -8,6 +8,7 @@ import { DescribeTasksCommand, ECSClient, RunTaskCommand } from '@aws-sdk/client
 import { mockClient } from 'aws-sdk-client-mock';
 import { UsageError } from '../../scripts/cli';
 import { logStreamOf, parseRestoreDrillArgs, RestoreDrillOptions, runDrillTask, USAGE } from '../../scripts/restore-drill';
+import { TS_HOOK } from '../helpers/child';
 
 const ecsMock = mockClient(ECSClient);
 const logsMock = mockClient(CloudWatchLogsClient);
@@ -60,7 +61,7 @@ describe('npm run restore-drill: flags', () => {
   test('--help and a usage error need no credentials (exit 0 and 2)', () => {
     const env = { PATH: process.env.PATH, HOME: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' };
     const run = (args: string[]) =>
-      spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/restore-drill.ts', ...args], {
+      spawnSync(process.execPath, [...TS_HOOK, 'scripts/restore-drill.ts', ...args], {
         cwd: root,
         env,
         encoding: 'utf8',

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfigurationError, DEFAULT_CA_BUNDLE, loadConfig, loadOrExit } from '../../../lib/processor/config';
+import { TS_HOOK } from '../../helpers/child';
 
 // verify-full needs a CA bundle file that exists; the tests bring their own.
 const caDir = mkdtempSync(join(tmpdir(), 'processor-config-'));
@@ -149,7 +150,7 @@ describe('processor start-up with bad configuration', () => {
       DB_PASSWORD: 'p',
       DB_PORT: 'abc',
     };
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], {
+    const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/main.ts'], {
       cwd: `${__dirname}/../../..`,
       env,
       encoding: 'utf8',
@@ -175,7 +176,7 @@ describe('processor start-up with bad configuration', () => {
         DB_PASSWORD: 'p',
         DB_PORT: '99999',
       };
-      const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', entry, ...args], {
+      const run = spawnSync(process.execPath, [...TS_HOOK, entry, ...args], {
         cwd: `${__dirname}/../../..`,
         env,
         encoding: 'utf8',
@@ -199,7 +200,7 @@ describe('processor start-up with bad configuration', () => {
       DB_CA_BUNDLE: caBundle,
       LOG_LEVEL: 'loud',
     };
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'lib/processor/main.ts'], {
+    const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/main.ts'], {
       cwd: `${__dirname}/../../..`,
       env,
       encoding: 'utf8',
