@@ -1,5 +1,5 @@
 import { App, CfnElement, Stack, StackProps } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, Matcher, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -165,4 +165,16 @@ export function dashboardBody(template: Template): DashboardBody {
   const text =
     typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : marker(part))).join('');
   return JSON.parse(text) as DashboardBody;
+}
+
+/**
+ * The key-policy statement that lets this region's CloudWatch Logs use a key for exactly these log groups
+ * (EncryptionKey.forLogs), for `Match.arrayWith` over a key policy's statements.
+ */
+export function logsKeyStatement(logGroupArns: unknown[]): Matcher {
+  return Match.objectLike({
+    Sid: 'AllowCloudWatchLogsForNamedLogGroups',
+    Principal: { Service: 'logs.eu-west-2.amazonaws.com' },
+    Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupArns } },
+  });
 }

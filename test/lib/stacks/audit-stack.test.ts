@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ToolingNames } from '../../../lib/contract';
 import { DATABASE_AUTH_FAILURE_PATTERN, TRAIL_FILTERS } from '../../../lib/constructs/security-alarms';
 import { EncryptedLogGroup } from '../../../lib/constructs/encrypted-log-group';
-import { getAtt, logicalIdOf, synthStage } from '../../helpers';
+import { getAtt, logicalIdOf, logsKeyStatement, synthStage } from '../../helpers';
 
 const inAccount = (prefix: string, suffix: string) => ({ 'Fn::Join': ['', [prefix, { Ref: 'AWS::AccountId' }, suffix]] });
 /** A weak reference to an output of the data stack (Fn::GetStackOutput). */
@@ -74,17 +74,10 @@ describe('AuditStack', () => {
     dedicated.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
-            Condition: {
-              ArnLike: {
-                'kms:EncryptionContext:aws:logs:arn': [
-                  inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
-                  inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/cloudtrail'),
-                ],
-              },
-            },
-          }),
+          logsKeyStatement([
+            inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
+            inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/cloudtrail'),
+          ]),
           Match.objectLike({
             Sid: 'AllowCloudTrailToEncryptLogFiles',
             Condition: Match.objectLike({ StringEquals: { 'aws:SourceArn': trailArn } }),
@@ -96,16 +89,7 @@ describe('AuditStack', () => {
     shared.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
-            Condition: {
-              ArnLike: {
-                'kms:EncryptionContext:aws:logs:arn': [
-                  inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application'),
-                ],
-              },
-            },
-          }),
+          logsKeyStatement([inAccount('arn:aws:logs:eu-west-2:', ':log-group:/hipaa-fhir/aud/audit/application')]),
         ]),
       },
     });

@@ -4,7 +4,7 @@ import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { containerInsightsLogGroupName } from '../../../lib/constructs/processor-service';
 import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
 import { ComputeStack } from '../../../lib/stacks/compute-stack';
-import { dashboardBody, getAtt, logicalIdOf, PolicyStatementJson, statementsOfRole, synthStage } from '../../helpers';
+import { dashboardBody, getAtt, logicalIdOf, logsKeyStatement, PolicyStatementJson, statementsOfRole, synthStage } from '../../helpers';
 import { emittedDrillMetrics } from '../../helpers/emf';
 
 const SECRET_KEY_ARN = 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
@@ -134,18 +134,11 @@ describe('ComputeStack', () => {
     eph.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
-            Condition: {
-              ArnLike: {
-                'kms:EncryptionContext:aws:logs:arn': [
-                  logArn('/hipaa-fhir/cmp/processor'),
-                  logArn(containerInsightsLogGroupName('hipaa-fhir-cluster-cmp')),
-                  logArn('/hipaa-fhir/cmp/deploy-hooks'),
-                ],
-              },
-            },
-          }),
+          logsKeyStatement([
+            logArn('/hipaa-fhir/cmp/processor'),
+            logArn(containerInsightsLogGroupName('hipaa-fhir-cluster-cmp')),
+            logArn('/hipaa-fhir/cmp/deploy-hooks'),
+          ]),
         ]),
       },
     });

@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { rdsLogGroupName } from '../../../lib/constructs/patient-database';
 import { DataStack } from '../../../lib/stacks/data-stack';
-import { getAtt, logicalIdOf, synthStage } from '../../helpers';
+import { getAtt, logicalIdOf, logsKeyStatement, synthStage } from '../../helpers';
 
 /** An EncryptionKey of the data stack, by its construct id (StreamKey, DatabaseKey, DatabaseLogKey). */
 const keyOf = (stack: DataStack, id: string) => (stack.node.findChild(id) as EncryptionKey).key;
@@ -117,21 +117,11 @@ describe('DataStack', () => {
     data.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
-            Condition: {
-              ArnLike: {
-                'kms:EncryptionContext:aws:logs:arn': [
-                  {
-                    'Fn::Join': [
-                      '',
-                      ['arn:aws:logs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':log-group:/aws/rds/instance/hipaa-fhir-db-data/*'],
-                    ],
-                  },
-                ],
-              },
+          logsKeyStatement([
+            {
+              'Fn::Join': ['', ['arn:aws:logs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':log-group:/aws/rds/instance/hipaa-fhir-db-data/*']],
             },
-          }),
+          ]),
         ]),
       },
     });

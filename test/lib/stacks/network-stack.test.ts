@@ -4,7 +4,7 @@ import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { EnvironmentCap } from '../../../lib/constructs/environment-cap';
 import { NetworkStack } from '../../../lib/stacks/network-stack';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
-import { getAtt, logicalIdOf, statementsOfRole, synthStage, testApp, testConfig } from '../../helpers';
+import { getAtt, logicalIdOf, logsKeyStatement, statementsOfRole, synthStage, testApp, testConfig } from '../../helpers';
 
 /** The network log key of a network stack (its EncryptionKey construct `FlowLogKey`). */
 const flowLogKey = (stack: NetworkStack) => (stack.node.findChild('FlowLogKey') as EncryptionKey).key;
@@ -66,13 +66,7 @@ describe('NetworkStack', () => {
     network.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: 'AllowCloudWatchLogsForNamedLogGroups',
-            Principal: { Service: 'logs.eu-west-2.amazonaws.com' },
-            Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': [logArn(flowLogs), logArn(customResources)] } },
-          }),
-        ]),
+        Statement: Match.arrayWith([logsKeyStatement([logArn(flowLogs), logArn(customResources)])]),
       },
     });
     expect([flowLogs, customResources]).toEqual(['/hipaa-fhir/net/vpc-flow-logs', '/hipaa-fhir/net/custom-resources']);
