@@ -50,8 +50,12 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       allowPositionals: options.positionals ?? false,
     }));
   } catch (error) {
-    // Node's messages name the flag; keep their first sentence only.
-    throw new UsageError((error as Error).message.split('\n')[0].replace(/\.$/, ''));
+    const first = (error as Error).message.split('\n')[0].replace(/\.$/, '');
+    // Node calls a flag followed by a dash-led token (`--suffix --yes`, `--records -5`) ambiguous.
+    const ambiguous = /^Option '--([\w-]+)' argument is ambiguous$/.exec(first);
+    if (ambiguous) throw new UsageError(`--${ambiguous[1]} needs a value (for one that starts with "-", write --${ambiguous[1]}=<value>)`);
+    // Node's other messages name the flag; keep their first sentence only.
+    throw new UsageError(first);
   }
   if (values.help) return undefined;
   const flags: Record<string, unknown> = {};

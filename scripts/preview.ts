@@ -21,7 +21,7 @@ import {
   Stack,
   waitUntilStackDeleteComplete,
 } from '@aws-sdk/client-cloudformation';
-import { LAYERS_TEARDOWN, Naming, PREVIEW_TAG, suffixFromBranch } from '../lib/contract';
+import { LAYERS_TEARDOWN, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, suffixFromBranch } from '../lib/contract';
 import { parseFlags, runCli, UsageError } from './cli';
 
 /**
@@ -215,6 +215,11 @@ export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (command === 'suffix' && flags.branch === undefined) throw new UsageError('suffix needs --branch');
   if ((command === 'check-cap' || command === 'destroy') && suffix === undefined)
     throw new UsageError(`${command} needs --suffix or --branch`);
+  // Every preview suffix starts with the prefix, and no long-lived or personal one may (Naming): refused before any AWS call.
+  if (suffix !== undefined && !suffix.startsWith(PREVIEW_SUFFIX_PREFIX))
+    throw new UsageError(
+      `--suffix "${suffix}" is not a preview environment (their suffixes start with "${PREVIEW_SUFFIX_PREFIX}"); this command only acts on previews`,
+    );
   return {
     command: command as Command,
     project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',

@@ -60,7 +60,7 @@ describe('bootstrap-policy (the restricted --cloudformation-execution-policies)'
     test.each([
       [[], '--account <12-digit id> is required: the account you are about to bootstrap'],
       [['--account'], "Option '--account <value>' argument missing"],
-      [['--account', '--sandbox'], "Option '--account' argument is ambiguous"],
+      [['--account', '--sandbox'], '--account needs a value (for one that starts with "-", write --account=<value>)'],
       [['--account', '12345'], '--account must be a 12-digit account id, not "12345"'],
       [['--account', '333333333333', '--sandbx'], "Unknown option '--sandbx'"],
       [['--account', '333333333333', '--out='], '--out needs a value'],

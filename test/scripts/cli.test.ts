@@ -21,8 +21,10 @@ describe('parseFlags', () => {
     [['--max', '1.5'], '--max must be a whole number ≥ 1, not "1.5"'],
     [['--record', '5'], "Unknown option '--record'"],
     [['--suffix'], "Option '--suffix <value>' argument missing"],
-    [['--suffix', '--yes'], "Option '--suffix' argument is ambiguous"],
+    [['--suffix', '--yes'], '--suffix needs a value (for one that starts with "-", write --suffix=<value>)'],
     [['--suffix='], '--suffix needs a value'],
+    [['--max', '-5'], '--max needs a value (for one that starts with "-", write --max=<value>)'],
+    [['--max=-5'], '--max must be a whole number ≥ 1, not "-5"'],
     [['stray'], "Unexpected argument 'stray'. This command does not take positional arguments"],
   ])('%j is a usage error: %s', (argv, message) => {
     let error: unknown;

@@ -44,13 +44,13 @@ describe('ephemeral environments', () => {
   test("listing groups the project's Preview=true stacks by suffix across pages; persistent and foreign stacks are ignored", async () => {
     cfnMock
       .on(DescribeStacksCommand)
-      .resolvesOnce({ Stacks: [...eph('abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z'), ...stacks('prod', {})], NextToken: 't' })
+      .resolvesOnce({ Stacks: [...eph('br-abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z'), ...stacks('prod', {})], NextToken: 't' })
       .resolvesOnce({
         Stacks: [...eph('old', 'feature/old', '2026-11-20T00:00:00Z'), ...stacks('x', { Preview: 'true', Project: 'other' })],
       });
     const envs = await listPreviewEnvironments(client(), 'hipaa-fhir');
     expect(envs.map((e) => [e.suffix, e.branch, e.expiresAt, e.stacks.length])).toEqual([
-      ['abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z', 4],
+      ['br-abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z', 4],
       ['old', 'feature/old', '2026-11-20T00:00:00Z', 4],
     ]);
     // The SDK paginator asked for the second page with the first page's token, and stopped there.
@@ -106,13 +106,13 @@ describe('ephemeral environments', () => {
       cfnMock.on(DeleteStackCommand).resolves({});
       let dataAttempts = 0;
       cfnMock.on(DescribeStacksCommand).callsFake((input: { StackName?: string }) => {
-        if (input.StackName === 'hipaa-fhir-data-abc-1' && ++dataAttempts === 1)
+        if (input.StackName === 'hipaa-fhir-data-br-abc-1' && ++dataAttempts === 1)
           return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_FAILED', CreationTime: new Date() }] };
         return { Stacks: [{ StackName: input.StackName, StackStatus: 'DELETE_COMPLETE', CreationTime: new Date() }] };
       });
       const env: PreviewEnvironment = {
-        suffix: 'abc-1',
-        stacks: eph('abc-1', 'feature/abc-1', 'x').map((s) => ({
+        suffix: 'br-abc-1',
+        stacks: eph('br-abc-1', 'feature/abc-1', 'x').map((s) => ({
           name: s.StackName!,
           status: 'CREATE_COMPLETE',
           tags: { Preview: 'true', Profile: 'development' },
@@ -121,13 +121,13 @@ describe('ephemeral environments', () => {
       const lines: string[] = [];
       await destroyEnvironment(client(), 'hipaa-fhir', env, (l) => lines.push(l), 30);
       expect(cfnMock.commandCalls(DeleteStackCommand).map((c) => c.args[0].input.StackName)).toEqual([
-        'hipaa-fhir-compute-abc-1',
-        'hipaa-fhir-audit-abc-1',
-        'hipaa-fhir-data-abc-1',
-        'hipaa-fhir-data-abc-1',
-        'hipaa-fhir-network-abc-1',
+        'hipaa-fhir-compute-br-abc-1',
+        'hipaa-fhir-audit-br-abc-1',
+        'hipaa-fhir-data-br-abc-1',
+        'hipaa-fhir-data-br-abc-1',
+        'hipaa-fhir-network-br-abc-1',
       ]);
-      expect(lines).toContain('deleting hipaa-fhir-data-abc-1 (attempt 2)');
+      expect(lines).toContain('deleting hipaa-fhir-data-br-abc-1 (attempt 2)');
     });
 
     test('refuses anything not tagged ephemeral, or tagged production, before deleting a thing', async () => {
@@ -140,10 +140,10 @@ describe('ephemeral environments', () => {
     });
 
     test('npm run destroy without --yes and without a terminal destroys nothing', async () => {
-      cfnMock.on(DescribeStacksCommand).resolves({ Stacks: eph('abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z') });
+      cfnMock.on(DescribeStacksCommand).resolves({ Stacks: eph('br-abc-1', 'feature/abc-1', '2026-11-23T00:00:00Z') });
       const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
       try {
-        expect(await main(['destroy', '--suffix', 'abc-1'], client(), now)).toBe(1);
+        expect(await main(['destroy', '--suffix', 'br-abc-1'], client(), now)).toBe(1);
       } finally {
         spy.mockRestore();
       }
@@ -168,8 +168,10 @@ describe('ephemeral environments', () => {
     });
 
     test('check-cap fails with the cap message', async () => {
-      cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [...eph('a', 'feature/a', 'x'), ...eph('b', 'feature/b', 'x')] });
-      await expect(main(['check-cap', '--suffix', 'c', '--max', '2'], client(), now)).rejects.toThrow('cap reached: 2 of 2 in use (a, b)');
+      cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [...eph('br-a', 'feature/a', 'x'), ...eph('br-b', 'feature/b', 'x')] });
+      await expect(main(['check-cap', '--suffix', 'br-c', '--max', '2'], client(), now)).rejects.toThrow(
+        'cap reached: 2 of 2 in use (br-a, br-b)',
+      );
     });
   });
 
@@ -188,7 +190,7 @@ describe('ephemeral environments', () => {
       [['check-cap', '--suffix', 'a', '--max', 'abc'], '--max must be a whole number ≥ 1, not "abc"'],
       [['check-cap', '--suffix', 'a', '--max', '0'], '--max must be a whole number ≥ 1, not "0"'],
       [['check-cap', '--suffix', 'a', '--max'], "Option '--max <value>' argument missing"],
-      [['destroy', '--suffix', '--yes'], "Option '--suffix' argument is ambiguous"],
+      [['destroy', '--suffix', '--yes'], '--suffix needs a value (for one that starts with "-", write --suffix=<value>)'],
       [['destroy', '--suffix'], "Option '--suffix <value>' argument missing"],
       [['destroy', '--record', 'x'], "Unknown option '--record'"],
       [['sweep', '--yess'], "Unknown option '--yess'"],
@@ -200,16 +202,24 @@ describe('ephemeral environments', () => {
       [['list', 'extra'], 'unexpected argument "extra"'],
       [['list', '--yes'], 'list does not take --yes'],
       [['sweep', '--suffix', 'a'], 'sweep does not take --suffix'],
+      [
+        ['destroy', '--suffix', 'prod', '--yes'],
+        '--suffix "prod" is not a preview environment (their suffixes start with "br-"); this command only acts on previews',
+      ],
+      [
+        ['check-cap', '--suffix', 'alice'],
+        '--suffix "alice" is not a preview environment (their suffixes start with "br-"); this command only acts on previews',
+      ],
       [['destroy', '--suffix', 'a', '--branch', 'feature/a'], 'use either --suffix or --branch, not both'],
     ])('%j: %s', (argv, message) => {
       expect(usageError(argv)).toBe(message);
     });
 
     test('a bad MAX_PREVIEW_ENVIRONMENTS is a usage error too, never a disabled cap', () => {
-      expect(usageError(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: 'abc' })).toBe(
+      expect(usageError(['check-cap', '--suffix', 'br-a'], { MAX_PREVIEW_ENVIRONMENTS: 'abc' })).toBe(
         'MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "abc"',
       );
-      expect(parsePreviewArgs(['check-cap', '--suffix', 'a'], { MAX_PREVIEW_ENVIRONMENTS: '7' })?.max).toBe(7);
+      expect(parsePreviewArgs(['check-cap', '--suffix', 'br-a'], { MAX_PREVIEW_ENVIRONMENTS: '7' })?.max).toBe(7);
       expect(parsePreviewArgs(['check-cap', '--branch', 'feature/ABC-1', '--max', '3'], {})).toMatchObject({
         suffix: expect.stringMatching(/^br-/),
         max: 3,

@@ -109,7 +109,7 @@ describe('write-flat-outputs', () => {
     test.each([
       [[], '--suffix is required (or set ENVIRONMENT_SUFFIX)'],
       [['--suffix'], "Option '--suffix <value>' argument missing"],
-      [['--suffix', '--dir', 'x'], "Option '--suffix' argument is ambiguous"],
+      [['--suffix', '--dir', 'x'], '--suffix needs a value (for one that starts with "-", write --suffix=<value>)'],
       [['--suffix', 'dev', '--sufix', 'x'], "Unknown option '--sufix'"],
       [['--suffix', 'dev', '--region', 'eu-west'], '--region "eu-west" is not a region name such as eu-west-2'],
       [['--suffix', 'dev', 'extra'], "Unexpected argument 'extra'. This command does not take positional arguments"],
