@@ -1,0 +1,74 @@
+/**
+ * `npm run checks` (the first step of `npm test`): ESLint, the Prettier check and `tsc --noEmit`, run at
+ * the same time. They read the same files and share nothing else, so together they take about as long as
+ * the slowest one. Each check's output is printed whole when it ends, never interleaved with another's;
+ * the exit status is 1 when any failed, with one line naming each that did.
+ */
+import { spawn } from 'child_process';
+import { parseFlags, runCli } from './cli';
+
+export interface Check {
+  /** The npm script it runs. */
+  readonly script: string;
+  /** What it checks, for the summary line. */
+  readonly what: string;
+}
+
+export const CHECKS: readonly Check[] = [
+  { script: 'lint', what: 'ESLint' },
+  { script: 'format:check', what: 'Prettier' },
+  { script: 'typecheck', what: 'tsc --noEmit' },
+];
+
+export interface Outcome {
+  readonly code: number;
+  readonly output: string;
+}
+
+/** Runs `npm run -s <script>` (in `cwd`'s package) and collects its stdout and stderr in the order they came. */
+export function runScript(script: string, cwd = process.cwd()): Promise<Outcome> {
+  // Under npm, npm_execpath is the npm that started us: the same one runs the checks.
+  const npm = process.env.npm_execpath;
+  const [command, args] = npm ? [process.execPath, [npm, 'run', '-s', script]] : ['npm', ['run', '-s', script]];
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', (error) => resolve({ code: 1, output: `${output}${error.message}\n` }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
+  });
+}
+
+/** Runs every check at once; prints each one's output as it ends, then which failed. Returns the exit status. */
+export async function runChecks(
+  checks: readonly Check[] = CHECKS,
+  run: (script: string) => Promise<Outcome> = runScript,
+  write: (text: string) => void = (text) => process.stdout.write(text),
+): Promise<number> {
+  const started = Date.now();
+  const failed: Check[] = [];
+  await Promise.all(
+    checks.map(async (check) => {
+      const { code, output } = await run(check.script);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (code !== 0) failed.push(check);
+      write(`${code === 0 ? 'ok    ' : 'FAILED'} ${check.what} (npm run ${check.script}, ${seconds} s)\n`);
+      if (output.trim() !== '') write(output.replace(/\n?$/, '\n'));
+    }),
+  );
+  for (const check of failed) write(`checks: ${check.what} failed: run npm run ${check.script} to see it alone\n`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+const USAGE = 'usage: npm run checks   (ESLint, the Prettier check and tsc --noEmit at once; no flags)';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  if (!parseFlags(argv, {})) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  return runChecks();
+}
+
+if (require.main === module) runCli('checks', USAGE, () => main(process.argv.slice(2)));
