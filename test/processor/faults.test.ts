@@ -102,13 +102,17 @@ describe('faults (embedded PostgreSQL)', () => {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
       await putRecords(stack.kinesis.client, stream, validSamples(500, { runId: 'term', patients: 50 }));
+      // The batch waits for the table lock (wait_event 'relation'). Its lease row is locked too, so the
+      // coordinator's lease renewal may be waiting as well, on the batch's transaction ('transactionid'):
+      // terminating that one would test the coordinator, not the batch.
       const victim = await waitFor(
         'a processor backend waiting inside its batch transaction',
         async () =>
           (
             await db.query(
               `SELECT pid, backend_xid IS NOT NULL AS wrote FROM pg_stat_activity
-         WHERE application_name = 'fhir-processor' AND wait_event_type = 'Lock' AND state = 'active' AND xact_start IS NOT NULL`,
+         WHERE application_name = 'fhir-processor' AND wait_event_type = 'Lock' AND wait_event = 'relation'
+           AND state = 'active' AND xact_start IS NOT NULL`,
             )
           ).rows[0],
       );
