@@ -86,7 +86,7 @@ async function database(pg: LocalPostgres, name: string): Promise<Pool> {
   await admin.query(`DROP DATABASE IF EXISTS ${name}`);
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  const pool = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: name, max: 2 });
+  const pool = new Pool({ ...pg.settings({ database: name }), max: 2 });
   pool.on('error', () => undefined);
   await migrate(pool);
   return pool;
@@ -386,7 +386,7 @@ async function endToEnd(
   profileDir?: string,
 ): Promise<EndToEnd> {
   await (await database(pg, dbName)).end();
-  const db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: dbName });
+  const db = new Client(pg.settings({ database: dbName }));
   await db.connect();
   const children: ChildProcess[] = [];
   const processorCpu = () => children.reduce((sum, c) => sum + (c.pid ? treeCpuSeconds(c.pid) : 0), 0);

@@ -114,7 +114,7 @@ export async function main(options: Options): Promise<number> {
     sending.done();
 
     // The database exists from start-up; its tables appear once the processor's migrations have run.
-    db = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
+    db = new Client(pg.settings());
     await db.connect();
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let persisted = 0;

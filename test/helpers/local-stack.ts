@@ -9,7 +9,7 @@ import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { Client } from 'pg';
+import { Client, ClientConfig } from 'pg';
 import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { traversableByOthers } from './fs-access';
 import { TS_HOOK } from './child';
@@ -34,6 +34,12 @@ export async function freePort(): Promise<number> {
 export interface LocalPostgres {
   readonly port: number;
   readonly password: string;
+  /**
+   * How to connect: the superuser, to `fhir` unless `database` says otherwise; `role` starts the session
+   * as that role (`-c role=`), as the processor works as fhir_writer.
+   */
+  settings(options?: { role?: string; database?: string }): ClientConfig;
+  /** A connected superuser session in `fhir`. */
   client(): Promise<Client>;
   /** Stops the server (clean shutdown) and starts it again on the same data and port. */
   restart(downMs?: number): Promise<void>;
@@ -104,13 +110,22 @@ export async function startPostgres(options: { port?: number; parentDir?: string
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  const settings = ({ role, database = 'fhir' }: { role?: string; database?: string } = {}): ClientConfig => ({
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password,
+    database,
+    ...(role ? { options: `-c role=${role}` } : {}),
+  });
   return {
     port,
     password,
     startServer,
     stopServer,
+    settings,
     async client() {
-      const c = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'fhir' });
+      const c = new Client(settings());
       await c.connect();
       return c;
     },
@@ -159,6 +174,19 @@ export async function createStream(client: KinesisClient, name: string, shards: 
   throw new Error(`stream ${name} did not become ACTIVE`);
 }
 
+/** The variables every processor entry point (service, migration task, verify, re-drive, drill) reads to reach this server. */
+export function databaseEnv(pg: LocalPostgres): Record<string, string> {
+  return {
+    AWS_REGION: 'eu-west-2',
+    DB_HOST: '127.0.0.1',
+    DB_PORT: String(pg.port),
+    DB_NAME: 'fhir',
+    DB_USER: 'postgres',
+    DB_PASSWORD: pg.password,
+    DB_SSL_MODE: 'disable',
+  };
+}
+
 /**
  * Environment for a processor child process against the local stack. TLS is off only because
  * embedded PostgreSQL has no certificate; in AWS the default is verify-full.
@@ -174,14 +202,8 @@ export function processorEnv(
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     STREAM_NAME: streamName,
-    AWS_REGION: 'eu-west-2',
     KINESIS_ENDPOINT: kinesis.endpoint,
-    DB_HOST: '127.0.0.1',
-    DB_PORT: String(pg.port),
-    DB_NAME: 'fhir',
-    DB_USER: 'postgres',
-    DB_PASSWORD: pg.password,
-    DB_SSL_MODE: 'disable',
+    ...databaseEnv(pg),
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_EMF_ENVIRONMENT: 'Local',
     WORKER_ID: workerId,

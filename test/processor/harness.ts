@@ -17,7 +17,7 @@ import { RunningProcessor, startProcessor } from '../../lib/processor/main';
 import { BatchMetrics, MetricsSink, NoMetrics, StuckMetrics } from '../../lib/processor/metrics';
 import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from '../helpers/local-stack';
 
-export { createStream, freePort, processorEnv, spawnTs, startKinesis, startPostgres } from '../helpers/local-stack';
+export { createStream, databaseEnv, freePort, processorEnv, spawnTs, startKinesis, startPostgres } from '../helpers/local-stack';
 export type { LocalKinesis, LocalPostgres } from '../helpers/local-stack';
 
 export { putRecords } from '../../scripts/produce';
@@ -110,18 +110,22 @@ export interface TestDatabase {
   stop(): Promise<void>;
 }
 
+/** Applies every migration to the server's `fhir` database (as the migration task does), through a pool of its own. */
+export async function migrateSchema(pg: LocalPostgres): Promise<void> {
+  const admin = new Pool(pg.settings());
+  try {
+    await migrate(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
 /** `settings`: more server settings for the writer's sessions, e.g. `-c lock_timeout=200`. */
 export async function startDatabase(options: { settings?: string; max?: number } = {}): Promise<TestDatabase> {
   const pg = await startPostgres();
-  const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-  await migrate(admin);
-  await admin.end();
+  await migrateSchema(pg);
   const writer = new Pool({
-    host: '127.0.0.1',
-    port: pg.port,
-    user: 'postgres',
-    password: pg.password,
-    database: 'fhir',
+    ...pg.settings(),
     max: options.max,
     options: ['-c role=fhir_writer', options.settings].filter(Boolean).join(' '),
   });

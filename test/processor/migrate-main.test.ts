@@ -4,22 +4,14 @@ import { loadMigrationConfig } from '../../lib/processor/config';
 import { PROCESSOR_DB_USER, WRITER_ROLE } from '../../lib/processor/db/schema';
 import { createLogger } from '../../lib/processor/logger';
 import { runMigrations } from '../../lib/processor/migrate-main';
-import { LocalPostgres, startPostgres } from '../helpers/local-stack';
+import { databaseEnv, LocalPostgres, startPostgres } from '../helpers/local-stack';
 
 const silent = () => createLogger('migrate-test', 'silent', new Writable({ write: (_c, _e, cb) => cb() }));
 
 // What the one-off migration task (lib/constructs/database-migration.ts) runs, against real PostgreSQL.
 describe('migrate-main (the one-off migration task)', () => {
   let pg: LocalPostgres;
-  const env = () => ({
-    AWS_REGION: 'eu-west-2',
-    DB_HOST: '127.0.0.1',
-    DB_PORT: String(pg.port),
-    DB_NAME: 'fhir',
-    DB_USER: 'postgres',
-    DB_PASSWORD: pg.password,
-    DB_SSL_MODE: 'disable',
-  });
+  const env = () => databaseEnv(pg);
 
   beforeAll(async () => {
     pg = await startPostgres();

@@ -317,15 +317,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
 
   test('the persist statement is planned for the tables as they are, never from a generic plan cached while they were small', async () => {
     // One session, so its prepared statement and plan cache are the ones inspected.
-    const one = new Pool({
-      host: '127.0.0.1',
-      port: database.pg.port,
-      user: 'postgres',
-      password: database.pg.password,
-      database: 'fhir',
-      options: '-c role=fhir_writer',
-      max: 1,
-    });
+    const one = new Pool({ ...database.pg.settings({ role: 'fhir_writer' }), max: 1 });
     try {
       const ctx = await shard();
       for (let b = 0; b < 12; b++) {

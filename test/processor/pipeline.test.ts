@@ -107,14 +107,7 @@ describe('processor against embedded PostgreSQL and kinesalite', () => {
   });
 
   test('the role the service works as cannot change or remove audit rows or history', async () => {
-    const writer = new Client({
-      host: '127.0.0.1',
-      port: pg.port,
-      user: 'postgres',
-      password: pg.password,
-      database: 'fhir',
-      options: '-c role=fhir_writer',
-    });
+    const writer = new Client(pg.settings({ role: 'fhir_writer' }));
     await writer.connect();
     try {
       expect((await writer.query('SELECT current_user AS u')).rows[0].u).toBe('fhir_writer');

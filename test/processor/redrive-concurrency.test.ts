@@ -1,13 +1,12 @@
 import { Writable } from 'stream';
 import { Client, Pool } from 'pg';
-import { migrate } from '../../lib/processor/db/migrate';
 import { Coordinator } from '../../lib/processor/kinesis/coordinator';
 import { createLogger } from '../../lib/processor/logger';
 import { NoMetrics } from '../../lib/processor/metrics';
 import { isNewer } from '../../lib/processor/records';
 import { currentValidator, redrive, RedriveSummary } from '../../lib/processor/redrive';
 import type { SampleRecord } from '../helpers/fhir-samples';
-import { createStream, LocalKinesis, LocalPostgres, putRecords, startKinesis, startPostgres, waitFor } from './harness';
+import { createStream, LocalKinesis, LocalPostgres, migrateSchema, putRecords, startKinesis, startPostgres, waitFor } from './harness';
 
 jest.setTimeout(300_000);
 
@@ -57,18 +56,8 @@ describe('a processor and a re-drive at once never duplicate a record or leave a
 
   beforeAll(async () => {
     [pg, kinesis] = await Promise.all([startPostgres(), startKinesis()]);
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({
-      host: '127.0.0.1',
-      port: pg.port,
-      user: 'postgres',
-      password: pg.password,
-      database: 'fhir',
-      options: '-c role=fhir_writer',
-      max: 12,
-    });
+    await migrateSchema(pg);
+    pool = new Pool({ ...pg.settings({ role: 'fhir_writer' }), max: 12 });
     pool.on('error', () => undefined);
     db = await pg.client();
     await createStream(kinesis.client, stream, 2);

@@ -3,12 +3,11 @@ import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
-import { migrate } from '../../lib/processor/db/migrate';
 import { BatchContext, persistBatch } from '../../lib/processor/db/persist';
 import { validateRecord } from '../../lib/processor/fhir/validate';
 import { classify, RecordValidator } from '../../lib/processor/records';
 import { currentValidator, redrive, RedriveContext, RedriveOptions, RedriveSummary, RedriveValidator } from '../../lib/processor/redrive';
-import { LocalPostgres, startPostgres } from './harness';
+import { databaseEnv, LocalPostgres, migrateSchema, startPostgres } from './harness';
 import { TS_HOOK } from '../helpers/child';
 
 jest.setTimeout(120_000);
@@ -52,18 +51,8 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
-    pool = new Pool({
-      host: '127.0.0.1',
-      port: pg.port,
-      user: 'postgres',
-      password: pg.password,
-      database: 'fhir',
-      options: '-c role=fhir_writer',
-      max: 4,
-    });
+    await migrateSchema(pg);
+    pool = new Pool({ ...pg.settings({ role: 'fhir_writer' }), max: 4 });
     pool.on('error', () => undefined);
     db = await pg.client();
   });
@@ -597,14 +586,7 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
 
   test('the writer may set only the re-drive columns; what was received stays as received even for the owner; a re-driven row is final', async () => {
     const [n, x] = await ingest([rec(patient('guard-1', { meta: TAG }), 'guard-1'), { pk: 'guard-x', data: Buffer.from('x') }], strict);
-    const writer = new Client({
-      host: '127.0.0.1',
-      port: pg.port,
-      user: 'postgres',
-      password: pg.password,
-      database: 'fhir',
-      options: '-c role=fhir_writer',
-    });
+    const writer = new Client(pg.settings({ role: 'fhir_writer' }));
     await writer.connect();
     try {
       await expect(writer.query("UPDATE quarantined_record SET payload = '\\x00' WHERE sequence_number = $1", [n])).rejects.toThrow(
@@ -651,12 +633,9 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
   test("the processor's own login (fhir_processor, a member of fhir_writer and nothing else) can re-drive", async () => {
     await db.query("ALTER ROLE fhir_processor PASSWORD 'redrive-test-only'");
     const processorPool = new Pool({
-      host: '127.0.0.1',
-      port: pg.port,
+      ...pg.settings({ role: 'fhir_writer' }),
       user: 'fhir_processor',
       password: 'redrive-test-only',
-      database: 'fhir',
-      options: '-c role=fhir_writer',
       max: 1,
     });
     try {
@@ -685,13 +664,7 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
     const env = {
       PATH: process.env.PATH,
       STREAM_NAME: 'redrive-test',
-      AWS_REGION: 'eu-west-2',
-      DB_HOST: '127.0.0.1',
-      DB_PORT: String(pg.port),
-      DB_NAME: 'fhir',
-      DB_USER: 'postgres',
-      DB_PASSWORD: pg.password,
-      DB_SSL_MODE: 'disable',
+      ...databaseEnv(pg),
       WORKER_ID: 'task-1',
       LOG_LEVEL: 'info',
     };

@@ -1,8 +1,7 @@
 import { DescribeStreamSummaryCommand, ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
-import { Client, Pool } from 'pg';
-import { migrate } from '../../lib/processor/db/migrate';
+import { Client } from 'pg';
 import { validSamples } from '../helpers/fhir-samples';
-import { counts, LocalKinesis, putRecords, startStack, TestStack, waitFor } from './harness';
+import { counts, LocalKinesis, migrateSchema, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(300_000);
 
@@ -26,12 +25,7 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     stack = await startStack();
     ({ kinesis, db } = stack);
     // The schema before any test reads it: each test stands alone (-t), not only after one that started a processor.
-    const admin = new Pool({ host: '127.0.0.1', port: stack.pg.port, user: 'postgres', password: stack.pg.password, database: 'fhir' });
-    try {
-      await migrate(admin);
-    } finally {
-      await admin.end();
-    }
+    await migrateSchema(stack.pg);
   });
   afterAll(() => stack?.stop());
 

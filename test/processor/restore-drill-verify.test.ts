@@ -11,7 +11,7 @@ import { DRILL_DB_USER, PROCESSOR_DB_USER, RESTORE_DRILL_FUNCTION } from '../../
 import { createLogger } from '../../lib/processor/logger';
 import { runMigrations } from '../../lib/processor/migrate-main';
 import { compareSummaries, querySummary } from '../../lib/processor/restore-drill-verify';
-import { LocalPostgres, startPostgres } from './harness';
+import { databaseEnv, LocalPostgres, startPostgres } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -52,18 +52,7 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
   beforeAll(async () => {
     pg = await startPostgres();
     const quiet = createLogger('drill-verify-test', 'silent', new Writable({ write: (_c, _e, cb) => cb() }));
-    await runMigrations(
-      loadMigrationConfig({
-        AWS_REGION: 'eu-west-2',
-        DB_HOST: '127.0.0.1',
-        DB_PORT: String(pg.port),
-        DB_NAME: 'fhir',
-        DB_USER: 'postgres',
-        DB_PASSWORD: pg.password,
-        DB_SSL_MODE: 'disable',
-      }),
-      quiet,
-    );
+    await runMigrations(loadMigrationConfig(databaseEnv(pg)), quiet);
     admin = await pg.client();
     // No rds_iam locally: the drill login gets a password here, as the test's stand-in for its IAM token.
     await admin.query(`ALTER ROLE ${DRILL_DB_USER} PASSWORD '${DRILL_PASSWORD}'`);
@@ -75,7 +64,7 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
     await write(admin, 61, 2, '2026-11-22T02:55:00Z', 'before');
     await admin.end();
     // The "restore": a copy of the database as it is now (no session may be connected to the template).
-    const server = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'postgres' });
+    const server = new Client(pg.settings({ database: 'postgres' }));
     await server.connect();
     await server.query('CREATE DATABASE restored TEMPLATE fhir');
     await server.end();
@@ -158,11 +147,11 @@ describe('restore drill verify (migration 12, real PostgreSQL)', () => {
   });
 
   test('a restored copy that lost a row before the cutoff fails the comparison, naming the table and both counts', async () => {
-    const server = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'postgres' });
+    const server = new Client(pg.settings({ database: 'postgres' }));
     await server.connect();
     await server.query('CREATE DATABASE damaged TEMPLATE restored');
     await server.end();
-    const damaged = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'damaged' });
+    const damaged = new Client(pg.settings({ database: 'damaged' }));
     await damaged.connect();
     try {
       // History is append-only (a trigger refuses DELETE): only a replica-role session can lose a row.

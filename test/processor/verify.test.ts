@@ -19,7 +19,7 @@ describe('verify: what the database holds for one run, counts only, itself audit
     db = stack.db;
     await stack.createStream(stream, 1);
     await stack.startProcessor(stream);
-    pool = new Pool({ host: '127.0.0.1', port: stack.pg.port, user: 'postgres', password: stack.pg.password, database: 'fhir', max: 1 });
+    pool = new Pool({ ...stack.pg.settings(), max: 1 });
     const run = [...validSamples(40, { runId: 'vt-run', patients: 8 }), ...invalidSamples(3, prng(3), 262_144, 'vt-run')];
     await putRecords(stack.kinesis.client, stream, run);
     await waitFor('the run handled', async () =>

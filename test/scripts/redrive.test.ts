@@ -8,13 +8,12 @@ import { DescribeTasksCommand, ECSClient, RunTaskCommand } from '@aws-sdk/client
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
-import { migrate } from '../../lib/processor/db/migrate';
 import { persistBatch } from '../../lib/processor/db/persist';
 import { classify } from '../../lib/processor/records';
 import { QUARANTINE_REASONS, redriveOptions, RedriveSummary } from '../../lib/processor/redrive';
 import { UsageError } from '../../scripts/cli';
 import { formatSummary, main, parseRedriveCli, redriveOnEcs } from '../../scripts/redrive';
-import { LocalPostgres, startPostgres } from '../processor/harness';
+import { LocalPostgres, migrateSchema, startPostgres } from '../processor/harness';
 import { TS_HOOK } from '../helpers/child';
 
 jest.setTimeout(120_000);
@@ -397,9 +396,7 @@ describe('npm run redrive: local path (embedded PostgreSQL, as written by npm ru
 
   beforeAll(async () => {
     pg = await startPostgres();
-    const admin = new Pool({ host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.password, database: 'fhir' });
-    await migrate(admin);
-    await admin.end();
+    await migrateSchema(pg);
     db = await pg.client();
     dir = mkdtempSync(join(tmpdir(), 'redrive-local-'));
     file = join(dir, 'flat-outputs.json');
@@ -419,14 +416,7 @@ describe('npm run redrive: local path (embedded PostgreSQL, as written by npm ru
     );
 
     // A processor with a 1,024-byte record limit quarantined a large record; the local default is 262,144.
-    const pool = new Pool({
-      host: '127.0.0.1',
-      port: pg.port,
-      user: 'postgres',
-      password: pg.password,
-      database: 'fhir',
-      options: '-c role=fhir_writer',
-    });
+    const pool = new Pool(pg.settings({ role: 'fhir_writer' }));
     const leases = new LeaseStore(pool, 'hipaa-fhir-records-local', 'local-processor', 30_000);
     await leases.syncShards([{ shardId: 'shardId-000000000000', parentShardIds: [] }]);
     const counter = (await leases.acquire(1)).get('shardId-000000000000')!;
