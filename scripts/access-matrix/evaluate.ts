@@ -8,7 +8,7 @@
  */
 import { runSimulation, type DiscoveryContextKeyConstraint, type Simulation } from '@cloud-copilot/iam-simulate';
 import { DRILL_DB_USER } from '../../lib/contract';
-import type { Environment, Model, PolicyDocument, Principal } from './model';
+import { servicePrincipal, type Environment, type Model, type PolicyDocument, type Principal } from './model';
 
 export type CapabilityGroup = 'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks' | 'Restore drill';
 
@@ -450,16 +450,7 @@ export async function evaluateMatrix(model: Model): Promise<Matrix> {
 async function checkServices(model: Model, evaluator: Evaluator): Promise<ServiceCheck[]> {
   const checks: ServiceCheck[] = [];
   const service = (name: string): Principal =>
-    model.principals.find((p) => p.kind === 'service' && p.arn === name) ?? {
-      id: name,
-      arn: name,
-      account: 'aws',
-      kind: 'service',
-      home: 'AWS service',
-      perBranch: false,
-      purpose: 'other',
-      identityPolicies: [],
-    };
+    model.principals.find((p) => p.kind === 'service' && p.arn === name) ?? servicePrincipal(name);
   for (const env of model.environments) {
     const tags = model.environmentTags.get(env.suffix) ?? {};
     const cloudwatch = service('cloudwatch.amazonaws.com');

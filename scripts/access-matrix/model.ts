@@ -197,6 +197,20 @@ function bootstrapRoles(
   ].map((r) => ({ ...r, trusted }));
 }
 
+/** An AWS service as a principal (e.g. `logs.eu-west-2.amazonaws.com`): no identity policies, acting only where a resource or trust policy names it. */
+export function servicePrincipal(name: string): Principal {
+  return {
+    id: name,
+    arn: name,
+    account: 'aws',
+    kind: 'service',
+    home: 'AWS service',
+    perBranch: false,
+    purpose: 'other',
+    identityPolicies: [],
+  };
+}
+
 function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
@@ -569,18 +583,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
   // Service principals named in trust or resource policies; `logs.<region>` is asked about explicitly.
   services.add(`logs.${options.fallbackRegion}.amazonaws.com`);
   services.add('cloudwatch.amazonaws.com');
-  for (const service of [...services].sort()) {
-    principals.push({
-      id: service,
-      arn: service,
-      account: 'aws',
-      kind: 'service',
-      home: 'AWS service',
-      perBranch: false,
-      purpose: 'other',
-      identityPolicies: [],
-    });
-  }
+  for (const service of [...services].sort()) principals.push(servicePrincipal(service));
 
   return {
     principals,

@@ -178,3 +178,25 @@ export function logsKeyStatement(logGroupArns: unknown[]): Matcher {
     Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupArns } },
   });
 }
+
+/**
+ * A bucket policy of this bucket that denies every request without TLS and every request with TLS older
+ * than 1.2 (the ArtifactBucket and SecurityTrail buckets), for `hasResourceProperties('AWS::S3::BucketPolicy', ...)`.
+ */
+export function tlsOnlyBucketPolicy(bucket: IConstruct): Record<string, unknown> {
+  const arn = getAtt(bucket);
+  const resources = [arn, { 'Fn::Join': ['', [arn, '/*']] }];
+  const deny = (condition: Record<string, unknown>) => ({
+    Action: 's3:*',
+    Condition: condition,
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Resource: resources,
+  });
+  return {
+    Bucket: { Ref: logicalIdOf(bucket) },
+    PolicyDocument: {
+      Statement: Match.arrayWith([deny({ Bool: { 'aws:SecureTransport': 'false' } }), deny({ NumericLessThan: { 's3:TlsVersion': 1.2 } })]),
+    },
+  };
+}

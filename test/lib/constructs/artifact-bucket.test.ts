@@ -1,7 +1,7 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ArtifactBucket } from '../../../lib/constructs/artifact-bucket';
-import { getAtt, logicalIdOf, testStack } from '../../helpers';
+import { getAtt, logicalIdOf, testStack, tlsOnlyBucketPolicy } from '../../helpers';
 
 function build(destroyable: boolean) {
   const stack = testStack();
@@ -44,29 +44,7 @@ describe('ArtifactBucket', () => {
 
   test('both buckets refuse requests without TLS, or with TLS older than 1.2', () => {
     for (const bucket of [artifacts.bucket, artifacts.accessLogs]) {
-      const arn = getAtt(bucket);
-      const resources = [arn, { 'Fn::Join': ['', [arn, '/*']] }];
-      template.hasResourceProperties('AWS::S3::BucketPolicy', {
-        Bucket: { Ref: logicalIdOf(bucket) },
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            {
-              Action: 's3:*',
-              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-              Effect: 'Deny',
-              Principal: { AWS: '*' },
-              Resource: resources,
-            },
-            {
-              Action: 's3:*',
-              Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
-              Effect: 'Deny',
-              Principal: { AWS: '*' },
-              Resource: resources,
-            },
-          ]),
-        },
-      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', tlsOnlyBucketPolicy(bucket));
     }
   });
 

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { SecurityTrail, StreamSelector } from '../../../lib/constructs/security-trail';
-import { getAtt, logicalIdOf, testStack } from '../../helpers';
+import { getAtt, logicalIdOf, testStack, tlsOnlyBucketPolicy } from '../../helpers';
 
 const STREAM_ARN = 'arn:aws:kinesis:eu-west-2:123456789012:stream/hipaa-fhir-records-dev';
 
@@ -114,29 +114,7 @@ describe('SecurityTrail', () => {
   test('both buckets refuse requests without TLS, or with TLS older than 1.2', () => {
     template.resourceCountIs('AWS::S3::BucketPolicy', 2);
     for (const bucket of [trail.bucket, trail.accessLogsBucket]) {
-      const arn = getAtt(bucket);
-      const resources = [arn, { 'Fn::Join': ['', [arn, '/*']] }];
-      template.hasResourceProperties('AWS::S3::BucketPolicy', {
-        Bucket: { Ref: logicalIdOf(bucket) },
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            {
-              Action: 's3:*',
-              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-              Effect: 'Deny',
-              Principal: { AWS: '*' },
-              Resource: resources,
-            },
-            {
-              Action: 's3:*',
-              Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
-              Effect: 'Deny',
-              Principal: { AWS: '*' },
-              Resource: resources,
-            },
-          ]),
-        },
-      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', tlsOnlyBucketPolicy(bucket));
     }
   });
 
