@@ -139,23 +139,26 @@ describe('loadOrExit: the one way the commands load their configuration', () => 
 });
 
 describe('processor start-up with bad configuration', () => {
-  test('exits 2 with one line naming the variable, before touching any service', () => {
-    const env = {
-      PATH: process.env.PATH,
-      STREAM_NAME: 's',
-      AWS_REGION: 'eu-west-2',
-      DB_HOST: 'h',
-      DB_NAME: 'd',
-      DB_USER: 'u',
-      DB_PASSWORD: 'p',
-      DB_PORT: 'abc',
-    };
-    const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/main.ts'], {
+  /** Starts an entry point the way its container does, with everything it needs but `extra` to reach nothing. */
+  const start = (entry: string, extra: Record<string, string>, args: string[] = []) =>
+    spawnSync(process.execPath, [...TS_HOOK, entry, ...args], {
       cwd: `${__dirname}/../../..`,
-      env,
+      env: {
+        PATH: process.env.PATH,
+        STREAM_NAME: 's',
+        AWS_REGION: 'eu-west-2',
+        DB_HOST: 'h',
+        DB_NAME: 'd',
+        DB_USER: 'u',
+        DB_PASSWORD: 'p',
+        ...extra,
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });
+
+  test('exits 2 with one line naming the variable, before touching any service', () => {
+    const run = start('lib/processor/main.ts', { DB_PORT: 'abc' });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
   }, 30_000);
@@ -166,22 +169,7 @@ describe('processor start-up with bad configuration', () => {
   ])(
     '%s exits 2 with the same one line',
     (entry, args) => {
-      const env = {
-        PATH: process.env.PATH,
-        STREAM_NAME: 's',
-        AWS_REGION: 'eu-west-2',
-        DB_HOST: 'h',
-        DB_NAME: 'd',
-        DB_USER: 'u',
-        DB_PASSWORD: 'p',
-        DB_PORT: '99999',
-      };
-      const run = spawnSync(process.execPath, [...TS_HOOK, entry, ...args], {
-        cwd: `${__dirname}/../../..`,
-        env,
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+      const run = start(entry, { DB_PORT: '99999' }, args);
       expect(run.status).toBe(2);
       expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
     },
@@ -189,23 +177,7 @@ describe('processor start-up with bad configuration', () => {
   );
 
   test('a bad LOG_LEVEL exits 2 with one line naming the variable and the allowed values', () => {
-    const env = {
-      PATH: process.env.PATH,
-      STREAM_NAME: 's',
-      AWS_REGION: 'eu-west-2',
-      DB_HOST: 'h',
-      DB_NAME: 'd',
-      DB_USER: 'u',
-      DB_PASSWORD: 'p',
-      DB_CA_BUNDLE: caBundle,
-      LOG_LEVEL: 'loud',
-    };
-    const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/main.ts'], {
-      cwd: `${__dirname}/../../..`,
-      env,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const run = start('lib/processor/main.ts', { DB_CA_BUNDLE: caBundle, LOG_LEVEL: 'loud' });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual([
       'configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
