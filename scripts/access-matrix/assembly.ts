@@ -79,7 +79,11 @@ export async function synthApp(options: SynthOptions, origin: SynthOrigin): Prom
   const outdir = mkdtempSync(join(tmpdir(), 'access-matrix-'));
   try {
     // No CDK_DEFAULT_ACCOUNT or region: the matrix must reflect configuration only, never a developer's credentials.
-    const app = new App({ outdir, context });
+    // No construct stack traces: metadata for debugging synth, never part of a template, and costly to capture.
+    const app = new App({
+      outdir,
+      context: { ...context, 'aws:cdk:disable-stack-trace': true, 'aws:cdk:disable-creation-stack-traces': true },
+    });
     buildApp(app, resolveApp(context, {}, new Date()));
     app.synth();
     return loadAssembly(outdir, origin);

@@ -7,7 +7,7 @@ import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { buildApp } from '../../bin/app';
 import { resolveApp } from '../../lib/config';
 import { LAYERS } from '../../lib/contract';
-import { cdkJsonContext } from '../helpers';
+import { cdkJsonContext, NO_STACK_TRACES } from '../helpers';
 import { TS_HOOK } from '../helpers/child';
 
 const root = join(__dirname, '..', '..');
@@ -17,7 +17,7 @@ const NOW = new Date('2026-12-01T10:00:00.000Z');
 function synth(context: Record<string, unknown>): { assembly: CloudAssembly; stages: ReturnType<typeof buildApp>; outdir: string } {
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-'));
   const full = { ...cdkJsonContext(), ...context };
-  const app = new App({ outdir, context: full });
+  const app = new App({ outdir, context: { ...full, ...NO_STACK_TRACES } });
   const stages = buildApp(app, resolveApp(full, {}, NOW));
   return { assembly: app.synth(), stages, outdir };
 }

@@ -1,7 +1,10 @@
 import { spawnSync } from 'child_process';
+import { existsSync, mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
 import { Writable } from 'stream';
 import { isMissingCredentials, parseFlags, progressPrinter, UsageError } from '../../scripts/cli';
+import { TS_HOOK } from '../helpers/child';
 
 const spec = {
   suffix: { type: 'string' },
@@ -86,7 +89,7 @@ describe('progressPrinter', () => {
 
 describe('scripts refuse bad flags with exit 2 and usage, before touching anything', () => {
   const run = (script: string, args: string[]) =>
-    spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+    spawnSync(process.execPath, [...TS_HOOK, script, ...args], {
       cwd: join(__dirname, '..', '..'),
       encoding: 'utf8',
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -96,11 +99,26 @@ describe('scripts refuse bad flags with exit 2 and usage, before touching anythi
     ['scripts/local.ts', ['--records', 'abc'], 'local: --records must be a whole number ≥ 0, not "abc"'],
     ['scripts/produce.ts', ['--records', '10'], 'produce: --stream is required'],
     ['scripts/integ-local.ts', ['--fast'], "integ-local: Unknown option '--fast'"],
+    ['scripts/postgres-server.ts', ['--dir', 'x'], 'postgres-server: --port is required'],
+    ['scripts/postgres-server.ts', ['--dir', 'x', '--port', '70000'], 'postgres-server: --port must be at most 65535, not 70000'],
   ])('%s %j', (script, args, line) => {
     const result = run(script, args);
     expect(result.status).toBe(2);
     expect(result.stderr.split('\n')[0]).toBe(line);
     expect(result.stderr).toContain('usage:');
     expect(result.stdout).toBe('');
+  });
+
+  test('postgres-server refuses a --template that is not a stopped cluster, in one line, and creates nothing', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'not-a-cluster-'));
+    try {
+      const dir = join(parent, 'data');
+      const result = run('scripts/postgres-server.ts', ['--dir', dir, '--port', '55999', '--template', parent]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(`postgres-server: --template ${parent} is not a PostgreSQL data folder\n`);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
