@@ -19,7 +19,7 @@ import { ConfigurationError, loadConfig } from './config';
 import { isDataError, storableText } from './db/persist';
 import { checkout, createPool } from './db/pool';
 import { QuarantineReason, validateRecord } from './fhir/validate';
-import { createLogger, errorFields } from './logger';
+import { commandLogger, errorFields } from './logger';
 import { classify, planEntries, RecordValidator, ValidEntry } from './records';
 import { backoffDelay, isTransientDbError, sleep } from './retry';
 
@@ -650,7 +650,8 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const config = loadConfig(process.env);
   const actor = `${config.workerId}/redrive`;
-  const logger = createLogger(actor);
+  // Synchronous: the summary stays the last line, after every progress line (scripts/redrive.ts reads them in order).
+  const logger = commandLogger(actor);
   const pool = createPool(config, { asWriter: true, max: 1 });
   pool.on('error', (error) => logger.warn(errorFields(error), 'idle database connection failed'));
   try {

@@ -31,7 +31,7 @@ import { Client } from 'pg';
 import { ConfigurationError, DEFAULT_CA_BUNDLE, SslMode } from './config';
 import { tlsOptions } from './db/pool';
 import { DRILL_DB_USER, DRILL_TIMESTAMP_LENGTH } from '../contract/processor';
-import { createLogger, errorFields, Logger } from './logger';
+import { commandLogger, errorFields, Logger } from './logger';
 import { DrillMetricsSink, EmfDrillMetrics, NoDrillMetrics } from './restore-drill-metrics';
 import { Comparison, compareSummaries, querySummary, TableSummary } from './restore-drill-verify';
 import { isTransientDbError, sleep as realSleep } from './retry';
@@ -552,7 +552,7 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger('restore-drill');
+  const logger = commandLogger('restore-drill');
   const rds = new RDSClient({ region: config.region, maxAttempts: 8, retryMode: 'adaptive' });
   try {
     const report = await runRestoreDrill(config.settings, {
