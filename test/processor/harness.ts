@@ -215,8 +215,8 @@ export interface TestStack {
   createStream(name: string, shards: number): Promise<void>;
   /** The real processor in this process (migrations at start-up, as the local run does); stopped by stop(). */
   startProcessor(streamName: string, options?: { logger?: Logger; config?: Partial<ProcessorConfig> }): Promise<RunningProcessor>;
-  /** lib/processor/main.ts as a child process (SIGKILLed by stop() if still running). */
-  spawnProcessor(streamName: string, workerId: string): ProcessorChild;
+  /** lib/processor/main.ts as a child process (SIGKILLed by stop() if still running); `env` adds or overrides variables. */
+  spawnProcessor(streamName: string, workerId: string, env?: Record<string, string>): ProcessorChild;
   /** Stops PostgreSQL cleanly, waits `downMs`, starts it again on the same data, and reconnects `db`. */
   restartPostgres(downMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -251,8 +251,8 @@ export async function startStack(options: { pg?: LocalPostgres } = {}): Promise<
       processors.push(processor);
       return processor;
     },
-    spawnProcessor(streamName, workerId) {
-      const child = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, streamName, workerId));
+    spawnProcessor(streamName, workerId, env = {}) {
+      const child = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, streamName, workerId, env));
       const logs: string[] = [];
       child.stdout!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
       child.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));

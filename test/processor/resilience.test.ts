@@ -11,7 +11,7 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
   /** A superuser session; a new one after the database restart. */
   let db: Client;
 
-  const start = (stream: string, workerId: string) => stack.spawnProcessor(stream, workerId);
+  const start = (stream: string, workerId: string, env?: Record<string, string>) => stack.spawnProcessor(stream, workerId, env);
 
   const leases = async (stream: string) =>
     (
@@ -77,7 +77,11 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
     const stream = 'crash-test';
     await stack.createStream(stream, 4);
     const records = validSamples(20_000, { runId: 'crash', patients: 2_000, seed: 99 });
-    // Paced producer, held to an allowance the kill loop raises: before kill k at most k x 2,000 + 1,000
+    // A 1 s lease TTL (the configuration's minimum): each new incarnation takes over the killed one's shards
+    // after at most 1 s instead of 2. A live worker renews every 250 ms; one that misses its renewals under load
+    // takes its expired leases back under a new fencing token, a path exactly-once must survive anyway.
+    const TTL = { LEASE_TTL_MS: '1000' };
+    // Producer (a chunk every 100 ms), held to an allowance the kill loop raises: before kill k at most k x 2,000 + 1,000
     // records exist, so however slowly this loop observes progress (a loaded machine), the incarnation
     // killed at k x 2,000 leaves the next one at least 1,000 new records, and no kill can land after the last.
     const chunk = 1_000;
@@ -93,14 +97,14 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
         while (produced + chunk > allowed) await new Promise<void>((resolve) => (raised = resolve));
         await putRecords(kinesis.client, stream, records.slice(produced, produced + chunk));
         produced += chunk;
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 100));
       }
     })();
     // A producer failure ends the test with its own error, not with a wait that times out.
     const orProducerFailure = <T>(p: Promise<T>) => Promise.race([p, producing.then(() => new Promise<T>(() => undefined))]);
     const done = async () =>
       (await db.query('SELECT count(*)::int AS n FROM fhir_resource_history WHERE stream_name = $1', [stream])).rows[0].n as number;
-    let proc = start(stream, 'crashy-0');
+    let proc = start(stream, 'crashy-0', TTL);
     const kills: Array<{ atStart: number; atKill: number; afterKill: number; produced: number }> = [];
     for (let k = 1; k <= 8; k++) {
       allow(k * 2_000 + chunk);
@@ -126,7 +130,7 @@ describe('processor resilience (child processes, real PostgreSQL and kinesalite)
       proc.child.kill('SIGKILL');
       await proc.exited;
       kills.push({ atStart, atKill, afterKill: await done(), produced });
-      proc = start(stream, `crashy-${k}`);
+      proc = start(stream, `crashy-${k}`, TTL);
     }
     allow(records.length);
     await producing;
