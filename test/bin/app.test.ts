@@ -107,6 +107,8 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: tmpdir(),
+      // Under Jest, Node's compile cache of the run (test/jest/global-setup.ts); it changes no behaviour.
+      ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
       CDK_OUTDIR: outdir,
       CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext(), ...context }),
     };

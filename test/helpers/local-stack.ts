@@ -254,6 +254,8 @@ export function processorEnv(
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // Under Jest, Node's compile cache of the run (test/jest/global-setup.ts).
+    ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
     STREAM_NAME: streamName,
     KINESIS_ENDPOINT: kinesis.endpoint,
     ...databaseEnv(pg),

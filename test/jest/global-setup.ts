@@ -49,4 +49,8 @@ export default function globalSetup(): void {
   chmodSync(dir, 0o755);
   process.env[RUN_TMPDIR] = dir;
   process.env.TMPDIR = dir;
+  // Node's on-disk compile cache for the run's child processes (the processor, PostgreSQL's launcher, bin/app.ts
+  // as the CDK CLI runs it, the scripts): a later child reuses the code V8 compiled for an earlier one. Measured
+  // on bin/app.ts synthesizing one stage: 7.9-8.0 CPU-s against 8.7-9.1 without, three runs each.
+  process.env.NODE_COMPILE_CACHE = join(dir, 'node-compile-cache');
 }
