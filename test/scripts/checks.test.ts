@@ -80,6 +80,25 @@ describe('npm run checks', () => {
     }
   }, 60_000);
 
+  test("runScript keeps ESLint's and tsc's compile cache out of the temp directory: under node_modules/.cache unless NODE_COMPILE_CACHE says where", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'checks-'));
+    const saved = process.env.NODE_COMPILE_CACHE;
+    try {
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'fake', version: '1.0.0', scripts: { where: 'node -e "console.log(process.env.NODE_COMPILE_CACHE)"' } }),
+      );
+      delete process.env.NODE_COMPILE_CACHE;
+      expect(await runScript('where', dir)).toEqual({ code: 0, output: `${join(dir, 'node_modules', '.cache', 'node-compile-cache')}\n` });
+      process.env.NODE_COMPILE_CACHE = join(dir, 'elsewhere');
+      expect(await runScript('where', dir)).toEqual({ code: 0, output: `${join(dir, 'elsewhere')}\n` });
+    } finally {
+      if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
+      else process.env.NODE_COMPILE_CACHE = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   test('flags: --help prints the usage; anything else is a usage error', async () => {
     const log = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
