@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Check, main, Outcome, runChecks, runScript } from '../../scripts/checks';
+import { Check, main, Outcome, runChecks, runLive, runScript, runWith } from '../../scripts/checks';
 
 const CHECKS: Check[] = [
   { script: 'a', what: 'Alpha' },
@@ -95,6 +95,48 @@ describe('npm run checks', () => {
     } finally {
       if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
       else process.env.NODE_COMPILE_CACHE = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test('--with: the other script and the checks run at the same time; 1 naming the script when it failed, 1 when a check did', async () => {
+    for (const [other, own, expected, lines] of [
+      [0, 0, 0, []],
+      [3, 0, 1, ['checks: npm run test:unit failed (exit 3)\n']],
+      [0, 1, 1, []],
+    ] as const) {
+      const events: string[] = [];
+      let endOther: (code: number) => void = () => undefined;
+      let endOwn: (code: number) => void = () => undefined;
+      const out: string[] = [];
+      const done = runWith(
+        'test:unit',
+        () => new Promise<number>((resolve) => (events.push('other started'), (endOther = resolve))),
+        () => new Promise<number>((resolve) => (events.push('checks started'), (endOwn = resolve))),
+        (t) => out.push(t),
+      );
+      // Both have started before either ends.
+      expect(events).toEqual(['other started', 'checks started']);
+      endOwn(own);
+      endOther(other);
+      expect(await done).toBe(expected);
+      expect(out).toEqual(lines);
+    }
+  });
+
+  test('runScript can start a check at a lower CPU priority, which its own children inherit; runLive relays the exit status', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'checks-'));
+    try {
+      // The niceness of the node process npm starts for the script (a grandchild of runScript's child).
+      const nice = 'node -e "console.log(require(\'os\').getPriority())"';
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'fake', version: '1.0.0', scripts: { nice, fail: 'node -e "process.exit(4)"' } }),
+      );
+      const base = Number((await runScript('nice', dir)).output.trim());
+      expect(Number((await runScript('nice', dir, { lowPriority: true })).output.trim())).toBe(Math.min(base + 10, 19));
+      expect(await runLive('fail', dir)).toBe(4);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
