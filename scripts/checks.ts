@@ -31,6 +31,12 @@ export interface Outcome {
   readonly output: string;
 }
 
+/** The command line of `npm run <args>`: under npm, npm_execpath is the npm that started us, and the same one runs it. */
+function npmRun(args: readonly string[]): [string, string[]] {
+  const npm = process.env.npm_execpath;
+  return npm ? [process.execPath, [npm, 'run', ...args]] : ['npm', ['run', ...args]];
+}
+
 /**
  * Runs `npm run -s <script>` (in `cwd`'s package) and collects its stdout and stderr in the order they came.
  * ESLint and tsc turn on Node's compile cache, which by default writes `node-compile-cache` into the system temp
@@ -38,9 +44,7 @@ export interface Outcome {
  * the checks' other caches.
  */
 export function runScript(script: string, cwd = process.cwd(), options: { lowPriority?: boolean } = {}): Promise<Outcome> {
-  // Under npm, npm_execpath is the npm that started us: the same one runs the checks.
-  const npm = process.env.npm_execpath;
-  const [command, args] = npm ? [process.execPath, [npm, 'run', '-s', script]] : ['npm', ['run', '-s', script]];
+  const [command, args] = npmRun(['-s', script]);
   const env = {
     ...process.env,
     NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(cwd, 'node_modules', '.cache', 'node-compile-cache'),
@@ -86,8 +90,7 @@ export async function runChecks(
 
 /** Runs `npm run <script>` with this process's standard streams (its output live); resolves with its exit status. */
 export function runLive(script: string, cwd = process.cwd()): Promise<number> {
-  const npm = process.env.npm_execpath;
-  const [command, args] = npm ? [process.execPath, [npm, 'run', script]] : ['npm', ['run', script]];
+  const [command, args] = npmRun([script]);
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, stdio: 'inherit' });
     child.on('error', () => resolve(1));

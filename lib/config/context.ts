@@ -160,6 +160,18 @@ export const CONTEXT_KEYS = {
 /** The published schema (cdk.json as a whole; the context is `definitions.context`). */
 export const CDK_CONTEXT_SCHEMA = schema;
 
+/**
+ * App context that leaves construct stack traces out of the cloud assembly's metadata (cx-api's
+ * DISABLE_METADATA_STACK_TRACE and DISABLE_CREATION_STACK_TRACES). They are debugging aids of `cdk synth` that
+ * never reach a template (the templates are byte-identical either way), but CDK captures one for every construct,
+ * and inside Jest each frame goes through Jest's source maps: about a tenth of a stage test's CPU. For the
+ * in-process synths of the tests and the access matrix; `cdk synth` itself keeps them.
+ */
+export const NO_STACK_TRACES: Readonly<Record<string, boolean>> = {
+  'aws:cdk:disable-stack-trace': true,
+  'aws:cdk:disable-creation-stack-traces': true,
+};
+
 /** Top-level keys whose value is an object; from the command line they arrive as JSON strings. */
 const OBJECT_KEYS = ['pipeline', 'previews', 'environments', 'sizing'] as const;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../bin/app';
-import { resolveApp } from '../../lib/config';
+import { NO_STACK_TRACES, resolveApp } from '../../lib/config';
 
 export type CfnTemplate = {
   Resources?: Record<string, CfnResource>;
@@ -79,11 +79,7 @@ export async function synthApp(options: SynthOptions, origin: SynthOrigin): Prom
   const outdir = mkdtempSync(join(tmpdir(), 'access-matrix-'));
   try {
     // No CDK_DEFAULT_ACCOUNT or region: the matrix must reflect configuration only, never a developer's credentials.
-    // No construct stack traces: metadata for debugging synth, never part of a template, and costly to capture.
-    const app = new App({
-      outdir,
-      context: { ...context, 'aws:cdk:disable-stack-trace': true, 'aws:cdk:disable-creation-stack-traces': true },
-    });
+    const app = new App({ outdir, context: { ...context, ...NO_STACK_TRACES } });
     buildApp(app, resolveApp(context, {}, new Date()));
     app.synth();
     return loadAssembly(outdir, origin);

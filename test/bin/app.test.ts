@@ -5,10 +5,10 @@ import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { buildApp } from '../../bin/app';
-import { resolveApp } from '../../lib/config';
+import { NO_STACK_TRACES, resolveApp } from '../../lib/config';
 import { LAYERS } from '../../lib/contract';
-import { cdkJsonContext, NO_STACK_TRACES } from '../helpers';
-import { TS_HOOK } from '../helpers/child';
+import { cdkJsonContext } from '../helpers';
+import { compileCacheEnv, TS_HOOK } from '../helpers/child';
 
 const root = join(__dirname, '..', '..');
 const NOW = new Date('2026-12-01T10:00:00.000Z');
@@ -107,8 +107,7 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: tmpdir(),
-      // Under Jest, Node's compile cache of the run (test/jest/global-setup.ts); it changes no behaviour.
-      ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+      ...compileCacheEnv(),
       CDK_OUTDIR: outdir,
       CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext(), ...context }),
     };

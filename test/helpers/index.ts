@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct, IConstruct } from 'constructs';
-import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from '../../lib/config';
+import { EnvironmentConfig, NO_STACK_TRACES, parseEnvironmentConfig, RawEnvironmentConfig } from '../../lib/config';
 import { Layer, LAYERS } from '../../lib/contract';
 import { DATABASE_SUBNETS, WORKLOAD_SUBNETS } from '../../lib/constructs/isolated-network';
 import { ProcessorMetrics } from '../../lib/constructs/processor-metrics';
@@ -13,18 +13,6 @@ import { PipelineAppStage } from '../../stages/pipeline-app-stage';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- cdk.json is JSON outside the TypeScript project
 const cdkJson = require('../../cdk.json') as { context: Record<string, unknown> };
-
-/**
- * Context that leaves construct stack traces out of the cloud assembly's metadata. They are debugging aids
- * of `cdk synth` that never reach a template (the templates are byte-identical either way), but CDK captures
- * one for every construct and, inside Jest, each frame goes through Jest's source maps: about a tenth of a
- * stage test's CPU. aws-cdk-lib reads these keys as cx-api's DISABLE_METADATA_STACK_TRACE and
- * DISABLE_CREATION_STACK_TRACES.
- */
-export const NO_STACK_TRACES: Readonly<Record<string, boolean>> = {
-  'aws:cdk:disable-stack-trace': true,
-  'aws:cdk:disable-creation-stack-traces': true,
-};
 
 /** An App with the feature flags of cdk.json, as `cdk synth` builds it (without construct stack traces). */
 export function testApp(): App {

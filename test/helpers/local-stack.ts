@@ -13,7 +13,7 @@ import { Client, ClientConfig } from 'pg';
 import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { RUN_TMPDIR } from '../jest/global-setup';
 import { traversableByOthers } from './fs-access';
-import { TS_HOOK } from './child';
+import { compileCacheEnv, TS_HOOK } from './child';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- kinesalite has no types or ES module entry
 const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => {
@@ -106,7 +106,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-let template: Promise<string> | undefined;
+let templateBuild: Promise<string> | undefined;
 
 /**
  * Under Jest (test/jest/global-setup.ts), the data folder of a cluster initialised once per run and
@@ -118,7 +118,7 @@ let template: Promise<string> | undefined;
 function runTemplate(): Promise<string | undefined> {
   const runDir = process.env[RUN_TMPDIR];
   if (!runDir) return Promise.resolve(undefined);
-  template ??= (async () => {
+  templateBuild ??= (async () => {
     const final = join(runDir, 'pg-template');
     const data = join(final, 'data');
     if (existsSync(join(data, 'PG_VERSION'))) return data;
@@ -134,8 +134,8 @@ function runTemplate(): Promise<string | undefined> {
     }
     return data;
   })();
-  template.catch(() => (template = undefined));
-  return template;
+  templateBuild.catch(() => (templateBuild = undefined));
+  return templateBuild;
 }
 
 /** Embedded PostgreSQL 16 in its own process (scripts/postgres-server.ts). */
@@ -254,8 +254,7 @@ export function processorEnv(
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    // Under Jest, Node's compile cache of the run (test/jest/global-setup.ts).
-    ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+    ...compileCacheEnv(),
     STREAM_NAME: streamName,
     KINESIS_ENDPOINT: kinesis.endpoint,
     ...databaseEnv(pg),
