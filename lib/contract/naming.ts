@@ -328,6 +328,22 @@ export class ToolingNames {
     return Naming.anyPreview(this.project).stackName(layer);
   }
 
+  /**
+   * The customer managed policy `cdk bootstrap --cloudformation-execution-policies` attaches to the
+   * CloudFormation execution role of each account (`npm run bootstrap:policy` writes it).
+   */
+  get executionPolicyName(): string {
+    return `${this.project}-cfn-exec`;
+  }
+
+  /**
+   * The permissions boundary on every role the stacks create and on the execution role itself
+   * (`cdk bootstrap --custom-permissions-boundary`), one per account, same name everywhere.
+   */
+  get permissionsBoundaryName(): string {
+    return `${this.project}-permissions-boundary`;
+  }
+
   /** The stack of the shared trail (one per account and region). */
   get sharedTrailNaming(): Naming {
     return new Naming(this.project, SHARED_SUFFIX);
