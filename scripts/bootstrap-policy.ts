@@ -45,7 +45,8 @@ export function bootstrapCommands(
     create(names.permissionsBoundaryName, 'permissions-boundary.json'),
     ...execNames.map((name, i) => create(name, execFiles[i])),
   ];
-  const common = `--cloudformation-execution-policies ${execNames.map((n) => policyArn(account, n)).join(',')} --custom-permissions-boundary ${names.permissionsBoundaryName}`;
+  // The boundary on every bootstrap role too (deploy, publishing, look-up), not just the execution role.
+  const common = `--cloudformation-execution-policies ${execNames.map((n) => policyArn(account, n)).join(',')} --custom-permissions-boundary ${names.permissionsBoundaryName} --apply-permissions-boundary-to-all-roles`;
   const trust = options.toolingAccount && options.toolingAccount !== account ? ` --trust ${options.toolingAccount}` : '';
   if (policies.kind === 'sandbox') {
     // The default bootstrap serves the administrator's deploys (PreviewSandbox, SharedTrail); the second one

@@ -4,7 +4,7 @@
  * permissions boundary. Used by `npm run bootstrap:policy` and by the tests that evaluate the result.
  */
 import { ToolingNames } from '../../lib/contract';
-import { LoadedStack, MATRIX_BRANCH, placementDefaults, readCdkContext, synthApp } from '../access-matrix/index';
+import { LoadedStack, MATRIX_BRANCH, placementDefaults, readCdkContext, synthApp } from '../access-matrix/assembly';
 import {
   AccountPlan,
   accountPlans,
@@ -41,20 +41,25 @@ export interface Synthesized {
 export async function synthEverything(root: string, context: Record<string, unknown> = readCdkContext(root)): Promise<Synthesized> {
   const delivery = await synthApp({ root, context }, 'delivery');
   const preview = await synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch');
-  const defaults = placementDefaults(context);
-  const placed = [...delivery, ...preview].map((s) => ({
-    ...s,
-    account: s.account ?? (s.origin === 'branch' ? defaults.branch : defaults.delivery),
-  }));
-  // The preview synth repeats account-level stacks (the sandbox's shared trail): keep one copy per account.
-  const seen = new Set<string>();
-  const stacks = placed.filter((s) => {
-    const key = `${s.account}/${s.stackName}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const stacks = placeStacks([...delivery, ...preview], context);
   return { context, stacks };
+}
+
+/**
+ * Every stack with its account (one the manifest leaves open goes where it would deploy: the tooling account,
+ * or previews.account for the preview synth), once per account: the preview synth repeats account-level stacks.
+ */
+export function placeStacks(stacks: readonly LoadedStack[], context: Record<string, unknown>): LoadedStack[] {
+  const defaults = placementDefaults(context);
+  const seen = new Set<string>();
+  return stacks
+    .map((s) => ({ ...s, account: s.account ?? (s.origin === 'branch' ? defaults.branch : defaults.delivery) }))
+    .filter((s) => {
+      const key = `${s.account}/${s.stackName}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
 }
 
 /** Each account's two policies, from one synth. */

