@@ -640,51 +640,41 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       }
       if (!policies) continue;
       // The CloudFormation execution role (only CloudFormation assumes it) with the generated policies, and the
-      // look-up role, both under the account's boundary.
-      const exec = `cdk-${q}-cfn-exec-role-${account}-${options.fallbackRegion}`;
-      const execTrust: PolicyDocument = {
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'cloudformation.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      // look-up role (its account and the trusted accounts), both under the account's boundary.
+      const extraRole = (
+        kind: 'cfn-exec' | 'lookup',
+        purpose: PrincipalPurpose,
+        identityPolicies: Principal['identityPolicies'],
+        trusted: Record<string, unknown>,
+      ) => {
+        const name = `cdk-${q}-${kind === 'cfn-exec' ? 'cfn-exec' : 'lookup'}-role-${account}-${options.fallbackRegion}`;
+        const arn = `arn:aws:iam::${account}:role/${name}`;
+        const trustPolicy: PolicyDocument = {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: trusted, Action: 'sts:AssumeRole' }],
+        };
+        resourcePolicies.set(arn, trustPolicy);
+        principals.push({
+          id: name,
+          arn,
+          account,
+          kind: 'bootstrap',
+          home: `account ${account}`,
+          perBranch,
+          purpose,
+          identityPolicies,
+          trustPolicy,
+          tags: { 'aws-cdk:bootstrap-role': kind },
+          permissionBoundary: policies.boundary,
+        });
       };
-      resourcePolicies.set(`arn:aws:iam::${account}:role/${exec}`, execTrust);
-      principals.push({
-        id: exec,
-        arn: `arn:aws:iam::${account}:role/${exec}`,
-        account,
-        kind: 'bootstrap',
-        home: `account ${account}`,
-        perBranch,
-        purpose: 'deploy-execution',
-        identityPolicies: policies.execution.map((policy, i) => ({ name: `cfn-exec-${i + 1}`, policy })),
-        trustPolicy: execTrust,
-        tags: { 'aws-cdk:bootstrap-role': 'cfn-exec' },
-        permissionBoundary: policies.boundary,
-      });
-      const lookup = `cdk-${q}-lookup-role-${account}-${options.fallbackRegion}`;
-      const lookupTrust: PolicyDocument = {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: [...new Set([account, ...trust])].map((a) => `arn:aws:iam::${a}:root`) },
-            Action: 'sts:AssumeRole',
-          },
-        ],
-      };
-      resourcePolicies.set(`arn:aws:iam::${account}:role/${lookup}`, lookupTrust);
-      principals.push({
-        id: lookup,
-        arn: `arn:aws:iam::${account}:role/${lookup}`,
-        account,
-        kind: 'bootstrap',
-        home: `account ${account}`,
-        perBranch,
-        purpose: 'other',
-        identityPolicies: LOOKUP_ROLE_POLICIES,
-        trustPolicy: lookupTrust,
-        tags: { 'aws-cdk:bootstrap-role': 'lookup' },
-        permissionBoundary: policies.boundary,
-      });
+      extraRole(
+        'cfn-exec',
+        'deploy-execution',
+        policies.execution.map((policy, i) => ({ name: `cfn-exec-${i + 1}`, policy })),
+        { Service: 'cloudformation.amazonaws.com' },
+      );
+      extraRole('lookup', 'other', LOOKUP_ROLE_POLICIES, { AWS: [...new Set([account, ...trust])].map((a) => `arn:aws:iam::${a}:root`) });
     }
   }
 

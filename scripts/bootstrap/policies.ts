@@ -99,24 +99,43 @@ const ROLE_WRITES_WITH_BOUNDARY = ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:D
 const ROLE_ATTACH = ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'];
 
 /**
- * Never part of deploying these stacks, denied to the execution role even where another statement would allow
- * them: reading PHI (stream records, log events, secrets' values are scoped separately), copying or sharing the
- * database, turning off the audit trail or the backups' protection, and IAM principals with long-term
- * credentials.
+ * Denied to every role under the boundary (the workload's included): what no role of this project ever does:
+ * turning off the audit trail or the backups' protection, sharing or exporting the database, and IAM
+ * principals with long-term credentials.
  */
-export const NEVER_NEEDED: readonly string[] = [
+export const NO_PROJECT_ROLE: readonly string[] = [
   'cloudtrail:StopLogging',
   'cloudtrail:DeleteEventDataStore',
   'rds:ModifyDBSnapshotAttribute',
   'rds:ModifyDBClusterSnapshotAttribute',
   'rds:StartExportTask',
+  'backup:DeleteBackupVaultAccessPolicy',
+  'backup:DeleteBackupVaultLockConfiguration',
+  'iam:DeleteRolePermissionsBoundary',
+  'iam:CreateUser',
+  'iam:CreateAccessKey',
+  'iam:CreateLoginProfile',
+  'iam:UpdateLoginProfile',
+  'iam:AttachUserPolicy',
+  'iam:PutUserPolicy',
+  'iam:AttachGroupPolicy',
+  'iam:PutGroupPolicy',
+  'iam:AddUserToGroup',
+];
+
+/**
+ * Never part of deploying these stacks, denied to the execution role even where another statement would allow
+ * them: NO_PROJECT_ROLE, and what the workload does but CloudFormation never does: reading PHI (stream records,
+ * log events; secrets' values are scoped separately), copying or restoring the database (the restore drill
+ * does, with its own role), deleting recovery points, running tasks.
+ */
+export const NEVER_NEEDED: readonly string[] = [
+  ...NO_PROJECT_ROLE,
   'rds:CopyDBSnapshot',
   'rds:RestoreDBInstanceFromDBSnapshot',
   'rds:RestoreDBInstanceToPointInTime',
   'rds:CreateDBInstanceReadReplica',
   'rds:DownloadDBLogFilePortion',
-  'backup:DeleteBackupVaultAccessPolicy',
-  'backup:DeleteBackupVaultLockConfiguration',
   'backup:DeleteRecoveryPoint',
   'backup:StartRestoreJob',
   'backup:StartCopyJob',
@@ -137,40 +156,6 @@ export const NEVER_NEEDED: readonly string[] = [
   'secretsmanager:UpdateSecret',
   'secretsmanager:DeleteSecret',
   'kms:ReEncryptFrom',
-  'iam:DeleteRolePermissionsBoundary',
-  'iam:CreateUser',
-  'iam:CreateAccessKey',
-  'iam:CreateLoginProfile',
-  'iam:UpdateLoginProfile',
-  'iam:AttachUserPolicy',
-  'iam:PutUserPolicy',
-  'iam:AttachGroupPolicy',
-  'iam:PutGroupPolicy',
-  'iam:AddUserToGroup',
-];
-
-/**
- * Denied to every role under the boundary (the workload's included): what no role of this project ever does.
- * The restore drill restores and copies snapshots, so those stay with the execution role's NEVER_NEEDED.
- */
-export const NO_PROJECT_ROLE: readonly string[] = [
-  'cloudtrail:StopLogging',
-  'cloudtrail:DeleteEventDataStore',
-  'rds:ModifyDBSnapshotAttribute',
-  'rds:ModifyDBClusterSnapshotAttribute',
-  'rds:StartExportTask',
-  'backup:DeleteBackupVaultAccessPolicy',
-  'backup:DeleteBackupVaultLockConfiguration',
-  'iam:DeleteRolePermissionsBoundary',
-  'iam:CreateUser',
-  'iam:CreateAccessKey',
-  'iam:CreateLoginProfile',
-  'iam:UpdateLoginProfile',
-  'iam:AttachUserPolicy',
-  'iam:PutUserPolicy',
-  'iam:AttachGroupPolicy',
-  'iam:PutGroupPolicy',
-  'iam:AddUserToGroup',
 ];
 
 /** Data reads of AWS's ReadOnlyAccess that the CDK look-up role never needs (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html). */
