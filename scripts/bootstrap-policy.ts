@@ -20,7 +20,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { PREVIEW_TAG } from '../lib/contract';
-import { parseFlags, runCli, UsageError } from './cli';
+import { parseFlags, runCli, UsageError } from './shared/cli';
 
 export const USAGE = `usage: bootstrap-policy.ts --account ID [--assembly cdk.out] [--project hipaa-fhir] [--out policy.json] [--sandbox]
   --account ID    the 12-digit account you are about to bootstrap (required)

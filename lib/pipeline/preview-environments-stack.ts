@@ -31,7 +31,7 @@ const SANDBOX_PROFILE = [
   'printf \'[profile sandbox]\\nrole_arn = %s\\ncredential_source = EcsContainer\\nregion = %s\\n\' "$SANDBOX_MANAGER_ROLE_ARN" "$AWS_REGION" > "$AWS_CONFIG_FILE"',
 ];
 const INSTALL = { ...NODE_RUNTIME_PHASE, commands: ['npm ci --no-audit --no-fund', ...SANDBOX_PROFILE] };
-const PREVIEW = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts';
+const PREVIEW = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/operations/preview.ts';
 
 /**
  * Preview environments (one per branch), from the same CodeConnections repository as the delivery

@@ -8,7 +8,7 @@ import { buildApp } from '../../bin/app';
 import { NO_STACK_TRACES, resolveApp } from '../../lib/config';
 import { LAYERS } from '../../lib/contract';
 import { cdkJsonContext } from '../helpers';
-import { compileCacheEnv, TS_HOOK } from '../helpers/child';
+import { compileCacheEnv, TS_HOOK } from '../../scripts/shared/child';
 
 const root = join(__dirname, '..', '..');
 const NOW = new Date('2026-12-01T10:00:00.000Z');

@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { main, USAGE } from '../../scripts/access-matrix';
-import { UsageError } from '../../scripts/cli';
+import { UsageError } from '../../scripts/shared/cli';
 import { evaluateMatrix, LoadedStack, Matrix, modelOf, PLACEHOLDER_SECRET_KEY_ID, synthAll } from '../../scripts/access-matrix/index';
 import { violations } from '../../scripts/access-matrix/intended';
 import { renderMarkdown } from '../../scripts/access-matrix/markdown';
-import { TS_HOOK } from '../helpers/child';
+import { TS_HOOK } from '../../scripts/shared/child';
 
 // ACCESS_MATRIX_ROOT lets a reviewer evaluate another checkout (e.g. a `git archive` of a commit) with these tests.
 const root = process.env.ACCESS_MATRIX_ROOT ?? join(__dirname, '..', '..');

@@ -3,9 +3,9 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { PipelineStack } from '../../lib/pipeline/pipeline-stack';
 import { spawnSync } from 'child_process';
-import { UsageError } from '../../scripts/cli';
+import { UsageError } from '../../scripts/shared/cli';
 import { executionPolicy, parseBootstrapPolicyArgs, servicesFor, stackTemplates } from '../../scripts/bootstrap-policy';
-import { referencePipelineConfig } from '../helpers/reference-app';
+import { referencePipelineConfig } from '../../scripts/generators/reference-app';
 import { testApp } from '../helpers';
 
 describe('bootstrap-policy (the restricted --cloudformation-execution-policies)', () => {

@@ -5,7 +5,7 @@ import { ArtifactBucket } from '../../../lib/constructs/artifact-bucket';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { PipelineStack } from '../../../lib/pipeline/pipeline-stack';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
-import { referencePipelineConfig } from '../../helpers/reference-app';
+import { referencePipelineConfig } from '../../../scripts/generators/reference-app';
 import { getAtt, logicalIdOf, statementsOfRole, testApp } from '../../helpers';
 
 type Action = {

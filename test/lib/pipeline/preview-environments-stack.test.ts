@@ -4,7 +4,7 @@ import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { sourceActionRoles } from '../../../lib/pipeline/connection';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
 import { PreviewEnvironmentsStack } from '../../../lib/pipeline/preview-environments-stack';
-import { referencePipelineConfig } from '../../helpers/reference-app';
+import { referencePipelineConfig } from '../../../scripts/generators/reference-app';
 import { getAtt, logicalIdOf, statementsOfRole, testApp } from '../../helpers';
 
 describe('PreviewEnvironmentsStack', () => {
@@ -68,7 +68,7 @@ describe('PreviewEnvironmentsStack', () => {
       },
     ]);
     expect(buildspec('hipaa-fhir-preview-destroy').phases.build.commands).toEqual([
-      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts destroy --branch "$PR_SOURCE_BRANCH" --yes',
+      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/operations/preview.ts destroy --branch "$PR_SOURCE_BRANCH" --yes',
     ]);
     const destroyStage = (
       pipelines['hipaa-fhir-preview-destroy'].Stages as Array<{ Actions: Array<{ Configuration: { EnvironmentVariables?: string } }> }>
@@ -83,9 +83,9 @@ describe('PreviewEnvironmentsStack', () => {
     expect(spec.env['exported-variables']).toEqual(['ENVIRONMENT_SUFFIX']);
     expect(spec.phases.build.commands).toEqual([
       'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
-      'export ENVIRONMENT_SUFFIX=$(AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts suffix --branch "$BRANCH")',
+      'export ENVIRONMENT_SUFFIX=$(AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/operations/preview.ts suffix --branch "$BRANCH")',
       'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
-      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/preview.ts check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"',
+      'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/operations/preview.ts check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"',
       'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
     ]);
     expect(project('hipaa-fhir-preview-deploy').Environment).toMatchObject({

@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { PreviewSandboxStack } from '../../../lib/pipeline/preview-sandbox-stack';
-import { referencePreviewConfig, referencePipelineConfig } from '../../helpers/reference-app';
+import { referencePreviewConfig, referencePipelineConfig } from '../../../scripts/generators/reference-app';
 import { statementsOfRole, testApp } from '../../helpers';
 
 describe('PreviewSandboxStack', () => {
