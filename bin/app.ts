@@ -10,13 +10,18 @@
  */
 import { App } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
-import { AppPlan, resolveApp } from '../lib/config';
+import { AppPlan, resolveApp, SharedTrailPlan } from '../lib/config';
 import { ConfigError, ToolingNames } from '../lib/contract';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { PreviewEnvironmentsStack } from '../lib/pipeline/preview-environments-stack';
 import { PreviewSandboxStack } from '../lib/pipeline/preview-sandbox-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
+
+/** One account's shared trail: CloudTrail allows five per region, so every `shared` environment of the account uses this one. */
+function sharedTrailStack(app: App, id: string, { project, account, region }: SharedTrailPlan): SharedTrailStack {
+  return new SharedTrailStack(app, id, { naming: new ToolingNames(project).sharedTrailNaming, env: { account, region } });
+}
 
 /** Builds the stacks of a plan into `app`; returns the environment stages it built. */
 export function buildApp(app: App, plan: AppPlan): PipelineAppStage[] {
@@ -26,6 +31,7 @@ export function buildApp(app: App, plan: AppPlan): PipelineAppStage[] {
       stages = new PipelineStack(app, 'Pipeline', { pipeline: plan.pipeline }).stages;
       new PreviewEnvironmentsStack(app, 'Previews', { pipeline: plan.pipeline, previews: plan.previews });
       new PreviewSandboxStack(app, 'PreviewSandbox', { pipeline: plan.pipeline, previews: plan.previews });
+      if (plan.sandboxTrail) sharedTrailStack(app, 'PreviewSharedTrail', plan.sandboxTrail);
       break;
     case 'preview': {
       const { environment: config, previews } = plan;
@@ -46,10 +52,7 @@ export function buildApp(app: App, plan: AppPlan): PipelineAppStage[] {
     default:
       stages = plan.environments.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
   }
-  if (plan.sharedTrail) {
-    const { project, account, region } = plan.sharedTrail;
-    new SharedTrailStack(app, 'SharedTrail', { naming: new ToolingNames(project).sharedTrailNaming, env: { account, region } });
-  }
+  if (plan.sharedTrail) sharedTrailStack(app, 'SharedTrail', plan.sharedTrail);
   applyComplianceGate(app);
   return stages;
 }

@@ -156,8 +156,8 @@ describe('access matrix (npm run access-matrix)', () => {
     }
     expect(changed).toBeGreaterThan(0);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    // Each per-branch build (deploy, integration test, destroy, sweep) is caught reaching prod on its own.
-    for (const build of ['DeployProject', 'IntegrationTestProject', 'DestroyProject', 'SweepProject']) {
+    // Each per-branch build (operate: deploy, destroy and sweep; integration test) is caught reaching prod on its own.
+    for (const build of ['OperateProject', 'IntegrationTestProject']) {
       expect([
         build,
         found.some((v) =>
@@ -194,10 +194,10 @@ describe('access matrix (npm run access-matrix)', () => {
     );
   }, 60_000);
 
-  test('(e) the per-branch deploy build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
+  test('(e) the per-branch operate (deploy) build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
     const mutated = clone(stacks);
     let changed = 0;
-    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'DeployProjectRole')) {
+    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'OperateProjectRole')) {
       for (const statement of doc.Statement.filter((st) => st.Sid === 'DeployThroughSandboxBootstrapRoles')) {
         statement.Resource = 'arn:aws:iam::*:role/cdk-*';
         changed++;
@@ -208,10 +208,10 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^prod: change-stacks: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/,
+          /^prod: change-stacks: per-branch principal hipaa-fhir-previews\/OperateProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/,
         ),
         expect.stringMatching(
-          /^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ reaches a long-lived environment$/,
+          /^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/OperateProjectRole\w+ reaches a long-lived environment$/,
         ),
       ]),
     );
