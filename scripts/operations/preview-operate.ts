@@ -22,7 +22,7 @@ import { writeFileSync } from 'fs';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { PREVIEW_NO_BRANCH, PREVIEW_SUFFIX_PREFIX, suffixFromBranch } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
-import { destroyEnvironment, enforceCap, listPreviewEnvironments, SDK_RETRY, selectForDeletion } from './preview';
+import { destroyEnvironment, enforceCap, listPreviewEnvironments, previewCap, SDK_RETRY, selectForDeletion } from './preview';
 
 export const OPERATIONS = ['deploy', 'destroy', 'sweep'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -152,13 +152,7 @@ export function parseOperateArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (operation !== 'sweep' && !branch?.trim()) throw new UsageError(`${operation} needs --branch (the branch of the preview environment)`);
   if (branch !== undefined && !suffixFromBranch(branch).startsWith(PREVIEW_SUFFIX_PREFIX))
     throw new UsageError(`--branch "${branch}" does not make a preview suffix`);
-  let max = flags.max;
-  if (max === undefined) {
-    const fromEnv = env.MAX_PREVIEW_ENVIRONMENTS ?? '5';
-    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1)
-      throw new UsageError(`MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
-    max = Number(fromEnv);
-  }
+  const max = previewCap(flags.max, env);
   return { operation: operation as Operation, branch, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', max, outcome: flags.outcome };
 }
 

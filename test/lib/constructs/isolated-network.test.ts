@@ -18,9 +18,7 @@ function build(props: Partial<IsolatedNetworkProps> = {}) {
   return { network, flowLogGroup, template: Template.fromStack(stack) };
 }
 
-const INTERFACE_SERVICES = ['ecr.api', 'ecr.dkr', 'kinesis-streams', 'logs', 'secretsmanager'].map(
-  (s) => `com.amazonaws.eu-west-2.${s}`,
-);
+const INTERFACE_SERVICES = ['ecr.api', 'ecr.dkr', 'kinesis-streams', 'logs', 'secretsmanager'].map((s) => `com.amazonaws.eu-west-2.${s}`);
 
 describe('IsolatedNetwork', () => {
   const { network, flowLogGroup, template } = build();
