@@ -172,8 +172,6 @@ export class PreviewEnvironmentsStack extends Stack {
       ],
       true,
     );
-    // The build lists the repository's branches (git ls-remote) through the connection: either prefix.
-    grantUseConnection(operate, p.connectionArn);
 
     // The preview stage's own post-deploy role: `<project>-post-deploy-br-*` never matches a
     // long-lived environment (no configured suffix may start with br-, see PREVIEW_SUFFIX_PREFIX).
@@ -184,6 +182,10 @@ export class PreviewEnvironmentsStack extends Stack {
         resources: [`arn:aws:iam::${sandbox}:role/${Naming.anyPreview(p.project).postDeployRoleName}`],
       }),
     ]);
+
+    // Both builds read the operate pipeline's full clone, and operate lists the repository's branches
+    // (git ls-remote), through the connection: CDK grants only the codestar-connections prefix, so both.
+    for (const build of [operate, integ]) grantUseConnection(build, p.connectionArn);
 
     const source = (cloneOutput: boolean) => {
       const output = new codepipeline.Artifact('Source');

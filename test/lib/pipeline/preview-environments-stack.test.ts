@@ -256,7 +256,7 @@ describe('PreviewEnvironmentsStack', () => {
   });
 
   // Issue 8, defect 3: every source action role and the operate build's clone role accept both prefixes.
-  test("every source action role and the operate build's clone role may use the connection under both prefixes", () => {
+  test("every source action role and the clone roles of the operate pipeline's builds may use the connection under both prefixes", () => {
     const both = {
       Sid: 'UseRepositoryConnection',
       Effect: 'Allow',
@@ -268,7 +268,8 @@ describe('PreviewEnvironmentsStack', () => {
     };
     const sourceRoles = [stack.operatePipeline, ...Object.values(stack.triggerPipelines)].flatMap((p) => sourceActionRoles(p));
     expect(sourceRoles).toHaveLength(4);
-    for (const role of [...sourceRoles, stack.node.findChild('OperateProjectRole')]) {
+    // Both builds of the operate pipeline clone its full-clone source with the connection.
+    for (const role of [...sourceRoles, stack.node.findChild('OperateProjectRole'), stack.node.findChild('IntegrationTestProjectRole')]) {
       expect([role.node.path, statementsOfRole(template, role)]).toEqual([role.node.path, expect.arrayContaining([both])]);
     }
   });
