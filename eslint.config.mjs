@@ -4,6 +4,18 @@ import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+const FROM_SCRIPTS = 'scripts/ may import lib/ but never test/ (test → scripts → lib): move what both need into scripts/shared/.';
+const FROM_PRODUCT = 'lib/, bin/ and stages/ are the product: they import neither scripts/ nor test/ (test → scripts → lib).';
+
+/** import() and require() of a relative path into `folder`, which no-restricted-imports does not see. */
+const lateImports = (folder, message) => {
+  const path = `/^\\.\\.?\\/(.*\\/)?${folder}(\\/|$)/`;
+  return [
+    { selector: `ImportExpression[source.value=${path}]`, message },
+    { selector: `CallExpression[callee.name='require'][arguments.0.value=${path}]`, message },
+  ];
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -16,9 +28,9 @@ export default tseslint.config(
       'cfn-outputs/**',
       '**/*.js',
       '**/*.mjs',
-      // Generated data (scripts/generate-fhir-r4.ts), 390 KB.
+      // Generated data (scripts/generators/generate-fhir-r4.ts), 390 KB.
       'lib/processor/fhir/generated/**',
-      // The validator before issue 10, kept verbatim as the benchmark's baseline (scripts/bench-validator.ts).
+      // The validator before issue 10, kept verbatim as the benchmark's baseline (scripts/bench/validator.ts).
       'scripts/bench/legacy-validator.ts',
     ],
   },
@@ -34,6 +46,25 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
       ],
+    },
+  },
+  // One import direction, test → scripts → lib: tooling imports the product, never the tests; the product
+  // (lib/, bin/, stages/) imports neither. A dynamic import() or require() of such a path is caught too.
+  {
+    files: ['scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '**/test'], message: FROM_SCRIPTS }] }],
+      'no-restricted-syntax': ['error', ...lateImports('test', FROM_SCRIPTS)],
+    },
+  },
+  {
+    files: ['lib/**/*.ts', 'bin/**/*.ts', 'stages/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**', '**/test', '**/scripts/**', '**/scripts'], message: FROM_PRODUCT }] },
+      ],
+      'no-restricted-syntax': ['error', ...lateImports('(test|scripts)', FROM_PRODUCT)],
     },
   },
   // Formatting is Prettier's (npm run format:check), not ESLint's.

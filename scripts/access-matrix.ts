@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'path';
 import { accessMatrix, Matrix } from './access-matrix/index';
 import { violations } from './access-matrix/intended';
 import { renderMarkdown } from './access-matrix/markdown';
-import { parseFlags, runCli } from './cli';
+import { parseFlags, runCli } from './shared/cli';
 
 export const USAGE = `usage: npm run access-matrix -- [--root <dir>] [--out <file>] [--check]
   --root D   the checkout to evaluate (default: this one)

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 import { ToolingNames } from '../lib/contract';
 import { AccountPolicies, bootstrapPolicies, executionPolicyNames, policyArn, synthEverything } from './bootstrap';
-import { parseFlags, runCli } from './cli';
+import { parseFlags, runCli } from './shared/cli';
 
 export const USAGE = `usage: npm run bootstrap:policy [-- --out-dir DIR]
   Synthesizes the delivery app and one preview environment from cdk.json and writes, for every account

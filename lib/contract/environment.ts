@@ -1,7 +1,7 @@
 /**
  * The shape of one environment, as every part of the product sees it: its layers in deploy order and
  * the outputs each layer's stack publishes. The stage, the stacks, the post-deploy roles, the
- * integration step, scripts/preview.ts, scripts/write-flat-outputs.ts and the tests all read these
+ * integration step, scripts/operations/preview.ts, scripts/operations/write-flat-outputs.ts and the tests all read these
  * lists; adding a layer starts here (and the compiler then asks for its stack in the stage).
  *
  * No CDK and no runtime imports: infrastructure, scripts and the processor may all import this.

@@ -4,7 +4,7 @@
  *
  *   npx ts-node --transpile-only scripts/bench/kinesalite-server.ts --port 4567
  */
-import { parseFlags, UsageError } from '../cli';
+import { parseFlags, UsageError } from '../shared/cli';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- kinesalite has no types or ES module entry
 const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => {

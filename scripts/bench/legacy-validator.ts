@@ -1,5 +1,5 @@
 // The processor's validator before issue 10 (git show 4ff23ff:lib/processor/fhir/validate.ts + schemas.ts),
-// kept verbatim (imports adjusted) only as the baseline of scripts/bench-validator.ts. Not used at run time.
+// kept verbatim (imports adjusted) only as the baseline of scripts/bench/validator.ts. Not used at run time.
 /**
  * JSON Schemas for the FHIR R4 resources the pipeline accepts, following the R4 specification
  * (hl7.org/fhir/R4) for the elements we rely on. Elements not listed are allowed and stored.

@@ -11,18 +11,12 @@ import { ProcessorMetrics } from '../../lib/constructs/processor-metrics';
 import type { EnvironmentStack } from '../../lib/stacks/environment-stack';
 import { PipelineAppStage } from '../../stages/pipeline-app-stage';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- cdk.json is JSON outside the TypeScript project
-const cdkJson = require('../../cdk.json') as { context: Record<string, unknown> };
+import { cdkJsonApp, cdkJsonContext } from '../../scripts/shared/cdk-app';
+
+export { cdkJsonContext };
 
 /** An App with the feature flags of cdk.json, as `cdk synth` builds it (without construct stack traces). */
-export function testApp(): App {
-  return new App({ context: { ...cdkJson.context, ...NO_STACK_TRACES } });
-}
-
-/** The CDK context of cdk.json. */
-export function cdkJsonContext(): Record<string, unknown> {
-  return { ...cdkJson.context };
-}
+export const testApp = cdkJsonApp;
 
 export function testConfig(overrides: RawEnvironmentConfig = {}): EnvironmentConfig {
   return parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', ...overrides });
@@ -54,7 +48,7 @@ export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedSta
  * deployed, and the validator's start-up costs several seconds in every test file that synthesizes.
  */
 export function constructTestApp(): App {
-  return new App({ context: { ...cdkJson.context, ...NO_STACK_TRACES }, builtinCloudFormationValidation: false });
+  return new App({ context: { ...cdkJsonContext(), ...NO_STACK_TRACES }, builtinCloudFormationValidation: false });
 }
 
 /**

@@ -8,7 +8,7 @@ export type { FlatOutputs };
 export const isLocal = (outputs: Readonly<Record<string, string | undefined>>) => outputs.KinesisEndpoint !== undefined;
 
 /**
- * The flat map written by scripts/write-flat-outputs.ts (AWS) or scripts/local.ts (offline), typed by the
+ * The flat map written by scripts/operations/write-flat-outputs.ts (AWS) or scripts/local/local.ts (offline), typed by the
  * environment contract's output keys (a misspelt key does not compile). A deployed stage has every required
  * key (checked here); the local stack has only EnvironmentSuffix, AwsRegion, the stream and the local keys,
  * which are all the local code paths read.
@@ -21,7 +21,7 @@ export function readFlatOutputs(
     outputs = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
   } catch (error) {
     throw new Error(
-      `cannot read ${path}: run scripts/write-flat-outputs.ts (AWS) or npm run local -- --keep (offline) first (${(error as Error).message})`,
+      `cannot read ${path}: run scripts/operations/write-flat-outputs.ts (AWS) or npm run local -- --keep (offline) first (${(error as Error).message})`,
       { cause: error },
     );
   }

@@ -6,7 +6,7 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { RunSummary } from '../../lib/processor/verify';
 import { createKinesisClient } from '../../lib/processor/kinesis/client';
-import { putRecords, sampleMix } from '../../scripts/produce';
+import { putRecords, sampleMix } from '../../scripts/local/produce';
 import { isLocal, readFlatOutputs } from './outputs';
 import { EcsVerifier, LocalVerifier, Verifier } from './verifiers';
 import { waitForRun } from './wait';

@@ -7,8 +7,7 @@
 import { chmodSync, mkdtempSync, statfsSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-
-export const RUN_TMPDIR = 'HIPAA_FHIR_JEST_TMPDIR';
+import { RUN_TMPDIR } from '../../scripts/shared/child';
 
 /** statfs f_type of tmpfs (linux/magic.h). */
 const TMPFS_MAGIC = 0x01021994;

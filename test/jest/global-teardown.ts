@@ -1,5 +1,5 @@
 import { rmSync } from 'fs';
-import { RUN_TMPDIR } from './global-setup';
+import { RUN_TMPDIR } from '../../scripts/shared/child';
 
 /** Removes the run's temporary folder (global-setup.ts), with whatever the tests left in it. */
 export default function globalTeardown(): void {

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { validateRecord } from '../../lib/processor/fhir/validate';
-import { acceptedCorpus, FUZZ_MAX_BYTES, fuzzCases, Json, transactionBundle } from '../helpers/fhir-fuzz';
+import { acceptedCorpus, FUZZ_MAX_BYTES, fuzzCases, Json, transactionBundle } from '../../scripts/shared/fhir-fuzz';
 import { putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(180_000);

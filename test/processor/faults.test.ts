@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { checkHealth, startHealthServer } from '../../lib/processor/health';
 import { MetricsSink, StuckMetrics } from '../../lib/processor/metrics';
-import { patient, prng, validSamples } from '../helpers/fhir-samples';
+import { patient, prng, validSamples } from '../../scripts/shared/fhir-samples';
 import {
   capturingLogger,
   freePort,

@@ -15,12 +15,12 @@ import { ShardWorker } from '../../lib/processor/kinesis/shard-worker';
 import { createLogger, Logger } from '../../lib/processor/logger';
 import { RunningProcessor, startProcessor } from '../../lib/processor/main';
 import { BatchMetrics, MetricsSink, NoMetrics, StuckMetrics } from '../../lib/processor/metrics';
-import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from '../helpers/local-stack';
+import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from '../../scripts/local/stack';
 
-export { createStream, databaseEnv, freePort, processorEnv, spawnTs, startKinesis, startPostgres } from '../helpers/local-stack';
-export type { LocalKinesis, LocalPostgres } from '../helpers/local-stack';
+export { createStream, databaseEnv, freePort, processorEnv, spawnTs, startKinesis, startPostgres } from '../../scripts/local/stack';
+export type { LocalKinesis, LocalPostgres } from '../../scripts/local/stack';
 
-export { putRecords } from '../../scripts/produce';
+export { putRecords } from '../../scripts/local/produce';
 
 /** The same settings as a processor child process gets (processorEnv), for one in this process. */
 export function processorConfig(

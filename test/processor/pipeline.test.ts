@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { validateRecord } from '../../lib/processor/fhir/validate';
-import { invalidSamples, patient, prng, validSamples } from '../helpers/fhir-samples';
+import { invalidSamples, patient, prng, validSamples } from '../../scripts/shared/fhir-samples';
 import { capturingLogger, counts, LocalKinesis, LocalPostgres, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(120_000);

@@ -27,7 +27,7 @@ const refusal = (work: () => unknown): string => {
   throw new Error('expected a ConfigurationError');
 };
 
-describe('re-drive flags (the task command and scripts/redrive.ts share them)', () => {
+describe('re-drive flags (the task command and scripts/operations/redrive.ts share them)', () => {
   test('the stable quarantine codes, each once', () => {
     expect(QUARANTINE_REASONS).toEqual([
       'TOO_LARGE',
@@ -60,7 +60,7 @@ describe('re-drive flags (the task command and scripts/redrive.ts share them)', 
     expect(parseRedriveArgs(['--help'])).toBeUndefined();
   });
 
-  test('the command scripts/redrive.ts passes to the task parses back to the same options', () => {
+  test('the command scripts/operations/redrive.ts passes to the task parses back to the same options', () => {
     const options = redriveOptions({ reason: 'TOO_LARGE', since: '2026-05-01T12:30:00+01:00', dryRun: true, limit: 7, batchSize: 3 });
     expect(redriveArgs(options)).toEqual([
       '--reason',

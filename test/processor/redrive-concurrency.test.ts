@@ -5,7 +5,7 @@ import { createLogger } from '../../lib/processor/logger';
 import { NoMetrics } from '../../lib/processor/metrics';
 import { isNewer } from '../../lib/processor/records';
 import { currentValidator, redrive, RedriveSummary } from '../../lib/processor/redrive';
-import type { SampleRecord } from '../helpers/fhir-samples';
+import type { SampleRecord } from '../../scripts/shared/fhir-samples';
 import { createStream, LocalKinesis, LocalPostgres, migrateSchema, putRecords, startKinesis, startPostgres, waitFor } from './harness';
 
 jest.setTimeout(300_000);

@@ -8,7 +8,7 @@ import { validateRecord } from '../../lib/processor/fhir/validate';
 import { classify, RecordValidator } from '../../lib/processor/records';
 import { currentValidator, redrive, RedriveContext, RedriveOptions, RedriveSummary, RedriveValidator } from '../../lib/processor/redrive';
 import { databaseEnv, LocalPostgres, migrateSchema, startPostgres } from './harness';
-import { TS_HOOK } from '../helpers/child';
+import { TS_HOOK } from '../../scripts/shared/child';
 
 jest.setTimeout(120_000);
 

@@ -1,6 +1,6 @@
 import { DescribeStreamSummaryCommand, ListShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { Client } from 'pg';
-import { validSamples } from '../helpers/fhir-samples';
+import { validSamples } from '../../scripts/shared/fhir-samples';
 import { counts, LocalKinesis, migrateSchema, putRecords, startStack, TestStack, waitFor } from './harness';
 
 jest.setTimeout(300_000);

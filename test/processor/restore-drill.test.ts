@@ -32,7 +32,7 @@ import {
 } from '../../lib/processor/restore-drill';
 import { DrillOutcome, EmfDrillMetrics, RESTORE_DRILL_METRICS } from '../../lib/processor/restore-drill-metrics';
 import type { TableSummary } from '../../lib/processor/restore-drill-verify';
-import { TS_HOOK } from '../helpers/child';
+import { TS_HOOK } from '../../scripts/shared/child';
 
 const rdsMock = mockClient(RDSClient);
 const SOURCE = 'hipaa-fhir-db-prod';

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { Coordinator } from '../../lib/processor/kinesis/coordinator';
 import { BatchMetrics, MetricsSink, NoMetrics } from '../../lib/processor/metrics';
-import { patient, prng } from '../helpers/fhir-samples';
+import { patient, prng } from '../../scripts/shared/fhir-samples';
 import { capturingLogger, shardWorker, startDatabase, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);

@@ -2,9 +2,9 @@ import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
 import { verifyRun } from '../../lib/processor/verify';
-import { invalidSamples, prng, validSamples } from '../helpers/fhir-samples';
+import { invalidSamples, prng, validSamples } from '../../scripts/shared/fhir-samples';
 import { counts, processorEnv, putRecords, startStack, TestStack, waitFor } from './harness';
-import { TS_HOOK } from '../helpers/child';
+import { TS_HOOK } from '../../scripts/shared/child';
 
 jest.setTimeout(120_000);
 

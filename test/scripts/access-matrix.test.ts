@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { main, USAGE } from '../../scripts/access-matrix';
-import { UsageError } from '../../scripts/cli';
+import { UsageError } from '../../scripts/shared/cli';
 import { evaluateMatrix, LoadedStack, Matrix, modelOf, PLACEHOLDER_SECRET_KEY_ID, synthAll } from '../../scripts/access-matrix/index';
 import { violations } from '../../scripts/access-matrix/intended';
 import { renderMarkdown } from '../../scripts/access-matrix/markdown';
-import { TS_HOOK } from '../helpers/child';
+import { TS_HOOK } from '../../scripts/shared/child';
 
 // ACCESS_MATRIX_ROOT lets a reviewer evaluate another checkout (e.g. a `git archive` of a commit) with these tests.
 const root = process.env.ACCESS_MATRIX_ROOT ?? join(__dirname, '..', '..');
@@ -161,8 +161,8 @@ describe('access matrix (npm run access-matrix)', () => {
     }
     expect(changed).toBeGreaterThan(0);
     const found = violations(await evaluateMatrix(modelOf(root, mutated)));
-    // Each per-branch build (deploy, integration test, destroy, sweep) is caught reaching prod on its own.
-    for (const build of ['DeployProject', 'IntegrationTestProject', 'DestroyProject', 'SweepProject']) {
+    // Each per-branch build (operate: deploy, destroy and sweep; integration test) is caught reaching prod on its own.
+    for (const build of ['OperateProject', 'IntegrationTestProject']) {
       expect([
         build,
         found.some((v) =>
@@ -199,10 +199,10 @@ describe('access matrix (npm run access-matrix)', () => {
     );
   }, 60_000);
 
-  test('(e) the per-branch deploy build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
+  test('(e) the per-branch operate (deploy) build allowed sts:AssumeRole on arn:aws:iam::*:role/cdk-* is caught changing prod stacks', async () => {
     const mutated = clone(stacks);
     let changed = 0;
-    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'DeployProjectRole')) {
+    for (const doc of roleDocuments(mutated, (s) => s.origin === 'delivery' && /-previews$/.test(s.stackName), 'OperateProjectRole')) {
       for (const statement of doc.Statement.filter((st) => st.Sid === 'DeployThroughSandboxBootstrapRoles')) {
         statement.Resource = 'arn:aws:iam::*:role/cdk-*';
         changed++;
@@ -213,10 +213,10 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^prod: change-stacks: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/,
+          /^prod: change-stacks: per-branch principal hipaa-fhir-previews\/OperateProjectRole\w+ \(via cdk-hnb659fds-deploy-role-333333333333-[a-z0-9-]+\) reaches a long-lived environment$/,
         ),
         expect.stringMatching(
-          /^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/DeployProjectRole\w+ reaches a long-lived environment$/,
+          /^prod: assume-deploy-role: per-branch principal hipaa-fhir-previews\/OperateProjectRole\w+ reaches a long-lived environment$/,
         ),
       ]),
     );

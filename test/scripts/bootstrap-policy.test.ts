@@ -30,7 +30,7 @@ import {
   synthEverything,
 } from '../../scripts/bootstrap';
 import { bootstrapCommands, parseBootstrapPolicyArgs, writeBootstrapPolicies } from '../../scripts/bootstrap-policy';
-import { UsageError } from '../../scripts/cli';
+import { UsageError } from '../../scripts/shared/cli';
 
 const ROOT = join(__dirname, '..', '..');
 const PROJECT = 'hipaa-fhir';

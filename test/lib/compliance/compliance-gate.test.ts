@@ -2,7 +2,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { applyComplianceGate, runComplianceChecks } from '../../../lib/compliance/compliance-gate';
 import { acknowledgedFindings, countByPack } from '../../../lib/compliance/findings-report';
-import { referenceApp } from '../../helpers/reference-app';
+import { referenceApp } from '../../../scripts/generators/reference-app';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
 import { synthStage, testApp, testConfig } from '../../helpers';
 

@@ -46,7 +46,7 @@ describe('buildspec-integ.yml (the one integration build)', () => {
     expect(pre).toContain('export AWS_CONFIG_FILE=/tmp/post-deploy-aws-config AWS_PROFILE=post-deploy');
     expect(pre).toContain('credential_source = EcsContainer');
     expect(file.phases.pre_build.commands[file.phases.pre_build.commands.length - 1]).toBe(
-      'npx ts-node --transpile-only scripts/write-flat-outputs.ts --suffix "$ENVIRONMENT_SUFFIX" --project "$PROJECT" --region "$AWS_REGION"',
+      'npx ts-node --transpile-only scripts/operations/write-flat-outputs.ts --suffix "$ENVIRONMENT_SUFFIX" --project "$PROJECT" --region "$AWS_REGION"',
     );
   });
 

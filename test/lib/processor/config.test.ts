@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfigurationError, DEFAULT_CA_BUNDLE, loadConfig, loadOrExit } from '../../../lib/processor/config';
-import { TS_HOOK } from '../../helpers/child';
+import { TS_HOOK } from '../../../scripts/shared/child';
 
 // verify-full needs a CA bundle file that exists; the tests bring their own.
 const caDir = mkdtempSync(join(tmpdir(), 'processor-config-'));

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder, ShardReader } from '../../../lib/processor/kinesis/client';
-import { createStream, LocalKinesis, startKinesis } from '../../helpers/local-stack';
+import { createStream, LocalKinesis, startKinesis } from '../../../scripts/local/stack';
 
 jest.setTimeout(60_000);
 

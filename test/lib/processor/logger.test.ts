@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import { join } from 'path';
 import pino from 'pino';
 import { commandLogger, createLogger } from '../../../lib/processor/logger';
-import { TS_HOOK } from '../../helpers/child';
+import { TS_HOOK } from '../../../scripts/shared/child';
 
 describe('processor logger', () => {
   test("a one-shot command's logger writes standard output synchronously", () => {

@@ -11,7 +11,7 @@ import {
   loadCorpus,
   stringValues,
   transactionBundle,
-} from '../../helpers/fhir-fuzz';
+} from '../../../scripts/shared/fhir-fuzz';
 
 const MAX = 262_144;
 const bytes = (v: unknown) => Buffer.from(JSON.stringify(v));

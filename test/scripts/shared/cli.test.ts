@@ -1,0 +1,124 @@
+import { spawnSync } from 'child_process';
+import { existsSync, mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Writable } from 'stream';
+import { isMissingCredentials, parseFlags, progressPrinter, UsageError } from '../../../scripts/shared/cli';
+import { TS_HOOK } from '../../../scripts/shared/child';
+
+const spec = {
+  suffix: { type: 'string' },
+  max: { type: 'integer', min: 1, default: 5 },
+  yes: { type: 'boolean' },
+} as const;
+
+describe('parseFlags', () => {
+  test('parses typed values and applies defaults', () => {
+    expect(parseFlags(['--suffix', 'pr-1', '--yes'], spec)?.flags).toEqual({ suffix: 'pr-1', max: 5, yes: true });
+    expect(parseFlags(['--max', '12'], spec)?.flags.max).toBe(12);
+  });
+
+  test.each([
+    [['--max', 'abc'], '--max must be a whole number ≥ 1, not "abc"'],
+    [['--max', '0'], '--max must be a whole number ≥ 1, not "0"'],
+    [['--max', '1.5'], '--max must be a whole number ≥ 1, not "1.5"'],
+    [['--record', '5'], "Unknown option '--record'"],
+    [['--suffix'], "Option '--suffix <value>' argument missing"],
+    [['--suffix', '--yes'], '--suffix needs a value (for one that starts with "-", write --suffix=<value>)'],
+    [['--suffix='], '--suffix needs a value'],
+    [['--max', '-5'], '--max needs a value (for one that starts with "-", write --max=<value>)'],
+    [['--max=-5'], '--max must be a whole number ≥ 1, not "-5"'],
+    [['stray'], "Unexpected argument 'stray'. This command does not take positional arguments"],
+  ])('%j is a usage error: %s', (argv, message) => {
+    let error: unknown;
+    try {
+      parseFlags(argv, spec);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(message);
+  });
+
+  test('--help returns undefined instead of flags', () => {
+    expect(parseFlags(['--help'], spec)).toBeUndefined();
+    expect(parseFlags(['-h'], spec)).toBeUndefined();
+  });
+});
+
+describe('isMissingCredentials', () => {
+  test('recognises the SDK credential-chain failure and nothing else', () => {
+    expect(
+      isMissingCredentials(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
+    ).toBe(true);
+    expect(isMissingCredentials(new Error('Rate exceeded'))).toBe(false);
+  });
+});
+
+describe('progressPrinter', () => {
+  function sink(isTTY: boolean) {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        chunks.push(String(chunk));
+        cb();
+      },
+    }) as unknown as NodeJS.WriteStream;
+    (stream as { isTTY?: boolean }).isTTY = isTTY;
+    return { stream, text: () => chunks.join('') };
+  }
+
+  test('off a terminal it prints whole lines, never carriage returns, and the final state', () => {
+    const out = sink(false);
+    const p = progressPrinter(out.stream, 60_000);
+    p.update('sent 1/3');
+    p.update('sent 2/3');
+    p.done('sent 3/3');
+    expect(out.text()).toBe('sent 1/3\nsent 3/3\n');
+  });
+
+  test('on a terminal it rewrites one line', () => {
+    const out = sink(true);
+    const p = progressPrinter(out.stream);
+    p.update('a');
+    p.update('b');
+    p.done();
+    expect(out.text()).toBe('\ra\rb\n');
+  });
+});
+
+describe('scripts refuse bad flags with exit 2 and usage, before touching anything', () => {
+  const run = (script: string, args: string[]) =>
+    spawnSync(process.execPath, [...TS_HOOK, script, ...args], {
+      cwd: join(__dirname, '..', '..', '..'),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+
+  test.each([
+    ['scripts/local/local.ts', ['--records', 'abc'], 'local: --records must be a whole number ≥ 0, not "abc"'],
+    ['scripts/local/produce.ts', ['--records', '10'], 'produce: --stream is required'],
+    ['scripts/checks/integ-local.ts', ['--fast'], "integ-local: Unknown option '--fast'"],
+    ['scripts/local/postgres-server.ts', ['--dir', 'x'], 'postgres-server: --port is required'],
+    ['scripts/local/postgres-server.ts', ['--dir', 'x', '--port', '70000'], 'postgres-server: --port must be at most 65535, not 70000'],
+  ])('%s %j', (script, args, line) => {
+    const result = run(script, args);
+    expect(result.status).toBe(2);
+    expect(result.stderr.split('\n')[0]).toBe(line);
+    expect(result.stderr).toContain('usage:');
+    expect(result.stdout).toBe('');
+  });
+
+  test('postgres-server refuses a --template that is not a stopped cluster, in one line, and creates nothing', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'not-a-cluster-'));
+    try {
+      const dir = join(parent, 'data');
+      const result = run('scripts/local/postgres-server.ts', ['--dir', dir, '--port', '55999', '--template', parent]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(`postgres-server: --template ${parent} is not a PostgreSQL data folder\n`);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
