@@ -99,7 +99,6 @@ interface ProfileDefaults {
     | 'masterSecretKeyArn'
     | 'processorUser'
   >;
-  readonly stream: Omit<StreamSettings, 'shardCount'>;
   readonly endpointAzCount: number;
   readonly processor: Omit<ProcessorSettings, 'maxTasks'>;
 }
@@ -121,7 +120,6 @@ export const PROFILE_DEFAULTS: Readonly<Record<Profile, ProfileDefaults>> = {
       performanceInsights: false,
       awsBackupPlan: false,
     },
-    stream: { retentionHours: 24 },
     endpointAzCount: 1,
     processor: { cpu: 512, memoryMiB: 1024, minTasks: 1 },
   },
@@ -138,7 +136,6 @@ export const PROFILE_DEFAULTS: Readonly<Record<Profile, ProfileDefaults>> = {
       performanceInsights: true,
       awsBackupPlan: true,
     },
-    stream: { retentionHours: 168 },
     endpointAzCount: 2,
     processor: { cpu: 1024, memoryMiB: 2048, minTasks: 2 },
   },
@@ -245,7 +242,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       masterSecretKeyArn: settings.databaseSecretKeyArn,
       processorUser: PROCESSOR_DB_USER,
     },
-    stream: { ...defaults.stream, shardCount },
+    stream: { shardCount, retentionHours: sizing.streamRetentionHours },
     network: {
       vpcCidr: settings.vpcCidr,
       availabilityZones: settings.availabilityZones ?? [`${region}a`, `${region}b`],

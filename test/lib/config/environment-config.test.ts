@@ -67,6 +67,17 @@ describe('an environment of cdk.json, resolved', () => {
     expect(testConfig({ profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
   });
 
+  test('the stream keeps records 24 hours in development, 7 days in production, or as long as sizing.streamRetentionHours says', () => {
+    expect([testConfig().stream.retentionHours, testConfig({ profile: 'production' }).stream.retentionHours]).toEqual([24, 168]);
+    expect(testConfig({ profile: 'production', sizing: { streamRetentionHours: 720 } }).stream).toEqual({
+      shardCount: 0,
+      retentionHours: 720,
+    });
+    expect(errorOf({ sizing: { streamRetentionHours: 12 } })).toBe(
+      'environments.dev.sizing.streamRetentionHours 12 is invalid: expected a whole number from 24 to 8760',
+    );
+  });
+
   test('sizing overrides apply on top of the profile, the others keep their profile defaults', () => {
     const config = testConfig({
       profile: 'production',
