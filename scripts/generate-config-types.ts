@@ -10,22 +10,11 @@
  */
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import type { SchemaNode } from '../lib/config/schema';
 
 export const SCHEMA_PATH = join(__dirname, '..', 'lib', 'config', 'cdk-context.schema.json');
 export const GENERATED_PATH = join(__dirname, '..', 'lib', 'config', 'generated', 'cdk-context.ts');
 
-interface SchemaNode {
-  readonly $ref?: string;
-  readonly type?: string;
-  readonly enum?: readonly unknown[];
-  readonly description?: string;
-  readonly default?: unknown;
-  readonly profileDefaults?: Readonly<Record<string, unknown>>;
-  readonly properties?: Readonly<Record<string, SchemaNode>>;
-  readonly required?: readonly string[];
-  readonly additionalProperties?: SchemaNode | boolean;
-  readonly items?: SchemaNode;
-}
 interface Schema {
   readonly definitions: Readonly<Record<string, SchemaNode>>;
 }

@@ -22,6 +22,7 @@ export interface SchemaNode {
   readonly patternProperties?: Readonly<Record<string, SchemaNode>>;
   readonly additionalProperties?: SchemaNode | boolean;
   readonly required?: readonly string[];
+  readonly items?: SchemaNode;
   readonly minimum?: number;
   readonly maximum?: number;
   readonly minItems?: number;
