@@ -28,7 +28,6 @@ export interface SchemaNode {
   readonly minItems?: number;
   readonly maxItems?: number;
   readonly minLength?: number;
-  readonly maxLength?: number;
   readonly patternErrorMessage?: string;
 }
 
@@ -154,8 +153,6 @@ function rule(error: ErrorObject, value: unknown): string {
       return 'list each item once';
     case 'minLength':
       return node.minLength === 1 ? 'must not be empty' : `use at least ${node.minLength} characters`;
-    case 'maxLength':
-      return `use at most ${node.maxLength} characters`;
     default:
       return error.message ?? 'does not match the schema';
   }
