@@ -65,12 +65,12 @@ function typeOf(schema: Schema, node: SchemaNode, defaulted: boolean): string {
       return 'boolean';
     case 'array':
       return `readonly ${node.items ? typeOf(schema, node.items, false) : 'unknown'}[]`;
-    case 'object':
-      if (typeof node.additionalProperties === 'object')
-        return `Readonly<Record<string, ${typeOf(schema, node.additionalProperties, false)}>>`;
-      return 'Readonly<Record<string, unknown>>';
     default:
-      return 'unknown';
+      // An object that is not a definition is a map (environments); anything else this generator does not know.
+      if (node.type !== 'object' || typeof node.additionalProperties !== 'object') {
+        throw new Error(`no TypeScript type for ${JSON.stringify(node)}: extend scripts/generate-config-types.ts`);
+      }
+      return `Readonly<Record<string, ${typeOf(schema, node.additionalProperties, false)}>>`;
   }
 }
 
@@ -121,16 +121,16 @@ export function renderConfigTypes(schema: Schema = JSON.parse(readFileSync(SCHEM
   return parts.join('\n');
 }
 
-function main(argv: readonly string[]): number {
+/** Writes the generated module to `path`, or with --check only compares: exit code 1 if it is stale. */
+export function main(argv: readonly string[], path = GENERATED_PATH): number {
   const text = renderConfigTypes();
   if (argv.includes('--check')) {
-    const current = readFileSync(GENERATED_PATH, 'utf8');
-    if (current === text) return 0;
-    console.error(`${GENERATED_PATH} is stale: run npx ts-node --transpile-only scripts/generate-config-types.ts`);
+    if (readFileSync(path, 'utf8') === text) return 0;
+    console.error(`${path} is stale: run npx ts-node --transpile-only scripts/generate-config-types.ts`);
     return 1;
   }
-  writeFileSync(GENERATED_PATH, text);
-  console.error(`wrote ${GENERATED_PATH}`);
+  writeFileSync(path, text);
+  console.error(`wrote ${path}`);
   return 0;
 }
 

@@ -48,11 +48,6 @@ export function resolved(node: SchemaNode): SchemaNode {
 
 export const definition = (name: keyof RawDefinitions): SchemaNode => schemaNode(`#/definitions/${name}`);
 
-/** The settings of a definition, e.g. the keys of `previews`. */
-export function settingsOf(name: keyof RawDefinitions): string[] {
-  return Object.keys(definition(name).properties ?? {});
-}
-
 let validator: ValidateFunction | undefined;
 function contextValidator(): ValidateFunction {
   if (!validator) {

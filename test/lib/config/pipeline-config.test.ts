@@ -62,6 +62,7 @@ describe('the pipeline, resolved', () => {
       { ignoredPaths: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] },
       'pipeline.ignoredPaths ["a","b","c","d","e","f","g","h","i"] is invalid: expected a list of at most 8 items',
     ],
+    [{ ignoredPaths: [''] }, 'pipeline.ignoredPaths.0 "" is invalid: must not be empty'],
     [
       { repo: 'x' },
       'unknown key "repo" in pipeline (allowed: repository, branch, connectionArn, account, notificationEmail, destroyable, ignoredPaths)',

@@ -1,7 +1,9 @@
-import { readFileSync } from 'fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
 import { CDK_CONTEXT_SCHEMA, withDefaults } from '../../../lib/config';
-import { GENERATED_PATH, renderConfigTypes } from '../../../scripts/generate-config-types';
+import { schemaNode } from '../../../lib/config/schema';
+import { GENERATED_PATH, main, renderConfigTypes } from '../../../scripts/generate-config-types';
 
 type Node = {
   $ref?: string;
@@ -32,6 +34,30 @@ describe('cdk-context.schema.json, the one source of the settings', () => {
   )("%s: its description states the schema's default (editors show the description)", (_path, node) => {
     const description = node.description ?? '';
     expect(description.slice(description.indexOf('Default:'))).toContain(shown(node.default));
+  });
+
+  test('the generator writes the module, and --check fails while the file differs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-types-'));
+    const path = join(dir, 'cdk-context.ts');
+    const stderr = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(main([], path)).toBe(0);
+      expect(readFileSync(path, 'utf8')).toBe(readFileSync(GENERATED_PATH, 'utf8'));
+      expect(main(['--check'], path)).toBe(0);
+      expect(main(['--check'], GENERATED_PATH)).toBe(0);
+      appendFileSync(path, '// edited\n');
+      expect(main(['--check'], path)).toBe(1);
+      expect(stderr).toHaveBeenLastCalledWith(`${path} is stale: run npx ts-node --transpile-only scripts/generate-config-types.ts`);
+    } finally {
+      stderr.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a schema node the generator has no type for stops it with the node named', () => {
+    const schema = { definitions: { context: { type: 'object', properties: { odd: { type: 'null' } } } } };
+    expect(() => renderConfigTypes(schema)).toThrow('no TypeScript type for {"type":"null"}: extend scripts/generate-config-types.ts');
+    expect(() => schemaNode('#/definitions/nope')).toThrow('#/definitions/nope names nothing in lib/config/cdk-context.schema.json');
   });
 
   test.each(settings().filter(([, node]) => node.profileDefaults !== undefined))(
