@@ -15,6 +15,7 @@ import { join, resolve } from 'path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { appSettings } from '../../lib/config';
 import { ConfigurationError, loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
@@ -44,8 +45,8 @@ export const USAGE = `usage: npm run redrive -- --suffix S [--reason CODE] [--si
   --limit N       examine at most N records
   --batch-size N  records per transaction, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})
   --outputs F     flat outputs to use (local: default cfn-outputs/flat-outputs.json; AWS: default read from the stage's stacks)
-  --project P     project name (default $PROJECT or hipaa-fhir)
-  --region R      region of the stage (default $AWS_REGION or eu-west-2)
+  --project P     project name (default $PROJECT or the project of cdk.json)
+  --region R      region of the stage (default $AWS_REGION or the region of cdk.json)
   --wait S        AWS: stop waiting for the task after S seconds (default 3600; the task itself keeps running)`;
 
 const ROOT = join(__dirname, '..', '..');
@@ -93,7 +94,7 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (error instanceof ConfigurationError) throw new UsageError(error.message);
     throw error;
   }
-  const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
+  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
     throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
   if (flags.suffix === 'local' && flags.region !== undefined)
@@ -102,7 +103,7 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     suffix: flags.suffix,
     redrive: options,
     outputs: flags.outputs,
-    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    project: flags.project ?? env.PROJECT ?? appSettings().project,
     region,
     waitSeconds: flags.wait,
   };
