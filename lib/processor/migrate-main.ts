@@ -12,7 +12,7 @@ import { loadMigrationConfig, loadOrExit, ProcessorConfig } from './config';
 import { migrate } from './db/migrate';
 import { createPool } from './db/pool';
 import { createLogger, errorFields, Logger } from './logger';
-import { backoffDelay, isTransientDbError, sleep } from './retry';
+import { retryTransient } from './retry';
 
 /** The database may still be starting (first deploy, failover): transient errors are retried. */
 export async function runMigrations(
@@ -21,20 +21,24 @@ export async function runMigrations(
   openPool: (c: ProcessorConfig) => Pool = (c) => createPool(c, { asWriter: false, max: 1 }),
   attempts = 30,
 ): Promise<number[]> {
-  for (let attempt = 0; ; attempt++) {
-    const pool = openPool(config);
-    try {
-      const applied = await migrate(pool);
-      logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
-      return applied;
-    } catch (error) {
-      if (!isTransientDbError(error) || attempt + 1 >= attempts) throw error;
-      logger.warn({ attempt, ...errorFields(error) }, 'database not reachable for migrations; retrying');
-      await sleep(backoffDelay(attempt, 500, 10_000));
-    } finally {
-      await pool.end().catch(() => undefined);
-    }
-  }
+  return retryTransient(
+    async () => {
+      const pool = openPool(config);
+      try {
+        const applied = await migrate(pool);
+        logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+        return applied;
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
+    },
+    {
+      attempts,
+      baseMs: 500,
+      capMs: 10_000,
+      onRetry: (error, attempt) => logger.warn({ attempt, ...errorFields(error) }, 'database not reachable for migrations; retrying'),
+    },
+  );
 }
 
 async function main(): Promise<void> {

@@ -16,12 +16,13 @@ import { join } from 'path';
 import { parseArgs } from 'util';
 import type { Pool, PoolClient } from 'pg';
 import { ConfigurationError, loadConfig } from './config';
-import { isDataError, storableText } from './db/persist';
-import { checkout, createPool } from './db/pool';
+import { createPool } from './db/pool';
+import { originalPartitionKey, storableText } from './db/quarantine-key';
+import { isDataError, isKeyRace, transaction, writeTransaction, writeValid, WriteProgress } from './db/write';
 import { QuarantineReason, validateRecord } from './fhir/validate';
 import { commandLogger, errorFields } from './logger';
-import { classify, planEntries, RecordValidator, ValidEntry } from './records';
-import { backoffDelay, isTransientDbError, sleep } from './retry';
+import { classifyRecords, RecordOrigin, RecordValidator } from './records';
+import { isTransientDbError, retryTransient } from './retry';
 
 /** Every stable quarantine code (the object literal must name each QuarantineReason exactly once). */
 const REASONS = {
@@ -256,18 +257,6 @@ interface QuarantinedRow {
   readonly payload: Buffer;
 }
 
-/**
- * The partition key the record arrived with: the exact bytes when NUL had to be escaped, and the
- * decoded key of a last-resort row (persist.ts hex-encodes it when even the quarantine row was refused).
- */
-export function originalPartitionKey(row: Pick<QuarantinedRow, 'partition_key' | 'partition_key_raw' | 'reason_code' | 'detail'>): string {
-  if (row.partition_key_raw) return row.partition_key_raw.toString('utf8');
-  const hex = /^hex:((?:[0-9a-f]{2})*)$/.exec(row.partition_key);
-  if (hex && row.reason_code === 'UNSTORABLE' && row.detail.endsWith('partition key hex-encoded'))
-    return Buffer.from(hex[1], 'hex').toString('utf8');
-  return row.partition_key;
-}
-
 /** What a batch did; added to the run's counts only once its transaction committed. */
 interface BatchTally {
   records: number;
@@ -310,54 +299,6 @@ SELECT count(*)::int AS n FROM quarantined_record
 WHERE redriven_at IS NULL AND redrive_validator IS DISTINCT FROM $1
   AND ($2::text IS NULL OR reason_code = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)`;
 
-/**
- * The processor's persist statement (persist.ts) for re-driven entries: each carries its own
- * ORIGINAL stream position, and its audit event is action 'redrive'. History is keyed by content
- * hash (a copy the processor already stored is a duplicate); current is replaced only by a newer
- * version (fhir_is_newer, which in READ COMMITTED re-checks the row a concurrent writer committed).
- */
-const REDRIVE_VALID = `
-WITH input AS (
-  SELECT e->>'sn' AS stream_name, e->>'sh' AS shard_id, e->>'s' AS sequence_number, (e->'x')::int AS entry_index,
-         e->>'t' AS resource_type, e->>'i' AS resource_id, e->>'v' AS version_id, (e->>'u')::timestamptz AS last_updated,
-         e->>'p' AS patient_id, (e->'f')::boolean AS pk_patient, decode(e->>'h', 'hex') AS content_hash,
-         (e->'d')::boolean AS dup, (e->'w')::boolean AS cand, e->>'o' AS origin, e->'r' AS resource, ord
-  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
-),
-hist AS (
-  INSERT INTO fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
-                                     resource, stream_name, shard_id, sequence_number, entry_index)
-  SELECT resource_type, resource_id, content_hash, version_id, last_updated, patient_id, pk_patient, resource, stream_name, shard_id, sequence_number, entry_index
-  FROM input WHERE NOT dup
-  ON CONFLICT (resource_type, resource_id, content_hash) DO NOTHING
-  RETURNING resource_type, resource_id, content_hash
-),
-cur AS (
-  INSERT INTO fhir_resource_current AS c (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource, sequence_number, entry_index)
-  SELECT i.resource_type, i.resource_id, i.version_id, i.last_updated, i.patient_id, i.pk_patient, i.resource, i.sequence_number, i.entry_index
-  FROM input i JOIN hist h USING (resource_type, resource_id, content_hash) WHERE i.cand
-  ON CONFLICT (resource_type, resource_id) DO UPDATE
-    SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated, patient_id = EXCLUDED.patient_id,
-        patient_from_partition_key = EXCLUDED.patient_from_partition_key, resource = EXCLUDED.resource,
-        sequence_number = EXCLUDED.sequence_number, entry_index = EXCLUDED.entry_index, updated_at = now()
-    WHERE fhir_is_newer(EXCLUDED.last_updated, EXCLUDED.version_id, EXCLUDED.sequence_number, EXCLUDED.entry_index,
-                        c.last_updated, c.version_id, c.sequence_number, c.entry_index)
-  RETURNING resource_type, resource_id
-),
-audit AS (
-  INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index, detail)
-  SELECT $2, 'redrive',
-         CASE WHEN i.dup OR h.resource_id IS NULL THEN 'duplicate' WHEN c.resource_id IS NOT NULL THEN 'written' ELSE 'stale-version-history-only' END,
-         i.resource_type, i.resource_id, i.version_id, i.stream_name, i.shard_id, i.sequence_number, i.entry_index,
-         i.origin || CASE WHEN i.pk_patient THEN '; no patient in the resource: patient id is the partition key' ELSE '' END
-  FROM input i
-  LEFT JOIN hist h ON NOT i.dup AND (h.resource_type, h.resource_id, h.content_hash) = (i.resource_type, i.resource_id, i.content_hash)
-  LEFT JOIN cur c ON i.cand AND NOT i.dup AND (c.resource_type, c.resource_id) = (i.resource_type, i.resource_id)
-  ORDER BY i.ord
-  RETURNING outcome
-)
-SELECT outcome, count(*)::int AS n FROM audit GROUP BY outcome`;
-
 const MARK_REDRIVEN = `
 UPDATE quarantined_record SET redriven_at = now(), redrive_attempted_at = now(), redrive_actor = $2, redrive_validator = $3, redrive_outcome = 'redriven', redrive_detail = NULL
 WHERE id = ANY($1::bigint[]) AND redriven_at IS NULL`;
@@ -380,23 +321,6 @@ INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence
 SELECT $4, 'redrive', 'still-quarantined', stream_name, shard_id, sequence_number,
        'quarantine row ' || id || ' (' || reason_code || ') still fails: ' || reason || ': ' || detail
 FROM u ORDER BY id`;
-
-const json = (v: string | undefined) => (v === undefined ? 'null' : JSON.stringify(v));
-
-type RedriveEntry = ValidEntry & { readonly row: QuarantinedRow };
-
-/** The entries as one JSON array (each resource's JSON text spliced in unchanged, as persist.ts does). */
-function entriesParam(entries: readonly RedriveEntry[]): string {
-  const plan = planEntries(entries);
-  return `[${entries
-    .map(
-      (e, i) =>
-        `{"sn":${json(e.row.stream_name)},"sh":${json(e.row.shard_id)},"s":${json(e.row.sequence_number)},"x":${e.entryIndex},` +
-        `"t":${json(e.resourceType)},"i":${json(e.id)},"v":${json(e.versionId)},"u":${json(e.lastUpdated)},"p":${json(e.patientId)},"f":${e.patientFromPartitionKey},` +
-        `"h":"${e.contentHash}","d":${plan[i].duplicateInBatch},"w":${plan[i].candidate},"o":${json(`from quarantine row ${e.row.id} (${e.row.reason_code})`)},"r":${e.json}}`,
-    )
-    .join(',')}]`;
-}
 
 interface Selection {
   readonly after: string;
@@ -472,54 +396,39 @@ class Redrive {
     return summary;
   }
 
-  private async retrying<T>(work: () => Promise<T>): Promise<T> {
-    const attempts = this.ctx.maxAttempts ?? 8;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        // Connection loss, failover, deadlock with a concurrent processor batch: the transaction
-        // rolled back whole (or committed whole, and its rows are no longer selected), so repeat it.
-        if (!isTransientDbError(error) || attempt + 1 >= attempts) throw error;
-        this.ctx.onRetry?.(error, attempt);
-        await sleep(backoffDelay(attempt, 100, 5_000));
-      }
-    }
+  private retrying<T>(work: () => Promise<T>): Promise<T> {
+    // Connection loss, failover, deadlock with a concurrent processor batch, a second key race:
+    // the transaction rolled back whole (or committed whole, and its rows are no longer selected), so repeat it.
+    return retryTransient(work, {
+      attempts: this.ctx.maxAttempts ?? 8,
+      baseMs: 100,
+      capMs: 5_000,
+      retryable: (error) => isTransientDbError(error) || isKeyRace(error),
+      onRetry: this.ctx.onRetry,
+    });
   }
 
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const guarded = await checkout(this.pool);
-    const { client } = guarded;
-    let failure: unknown;
-    try {
-      await client.query(this.options.dryRun ? 'BEGIN READ ONLY' : 'BEGIN');
-      try {
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    } catch (error) {
-      // A refused record leaves a healthy session; anything else may have broken it.
-      if (!isDataError(error)) failure = error;
-      throw error;
-    } finally {
-      guarded.release(failure);
-    }
+  private transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return transaction(this.pool, work, { readOnly: this.options.dryRun });
   }
 
   /** One batch in one transaction; when the database refuses it, each of its records in its own. */
   private async batch(selection: Selection): Promise<BatchTally> {
     let ids: string[] = [];
+    // Kept across retries: after a key race every entry is looked up in history.
+    const progress: WriteProgress = { transactions: 0 };
     try {
       return await this.retrying(() =>
-        this.transaction(async (client) => {
-          const rows = await this.select(client, selection);
-          ids = rows.map((r) => r.id);
-          return this.apply(client, rows);
-        }),
+        writeTransaction(
+          this.pool,
+          progress,
+          async (client, checkHistory) => {
+            const rows = await this.select(client, selection);
+            ids = rows.map((r) => r.id);
+            return this.apply(client, rows, checkHistory);
+          },
+          { readOnly: this.options.dryRun },
+        ),
       );
     } catch (error) {
       if (!isDataError(error) || ids.length === 0) throw error;
@@ -539,21 +448,28 @@ class Redrive {
     return (await client.query<QuarantinedRow>(sql, [...this.filterParams, selection.after, selection.size, selection.id ?? null])).rows;
   }
 
-  private async apply(client: PoolClient, rows: readonly QuarantinedRow[]): Promise<BatchTally> {
+  private async apply(client: PoolClient, rows: readonly QuarantinedRow[], checkHistory: boolean): Promise<BatchTally> {
     const tally = emptyTally();
-    const valid: RedriveEntry[] = [];
     const passed: string[] = [];
     const empty: string[] = [];
     const still: Array<{ id: string; reason: string; detail: string }> = [];
     const { validator } = this.ctx;
+    // Each record keeps its original stream position; its audit events name the quarantine row.
+    const rowOf = new Map<RecordOrigin, QuarantinedRow>();
+    const batch = classifyRecords(
+      rows.map((row) => {
+        const origin = { streamName: row.stream_name, shardId: row.shard_id, note: `from quarantine row ${row.id} (${row.reason_code})` };
+        rowOf.set(origin, row);
+        return { sequenceNumber: row.sequence_number, partitionKey: originalPartitionKey(row), payload: row.payload, origin };
+      }),
+      validator.maxRecordBytes,
+      validator.validate,
+    );
+    const refusedRows = new Map(batch.quarantined.map((q) => [rowOf.get(q.origin!), q]));
+    const rowsWithEntries = new Set(batch.valid.map((v) => rowOf.get(v.origin!)));
     for (const row of rows) {
       count(tally, row.reason_code, 'examined');
-      const classified = classify(
-        [{ SequenceNumber: row.sequence_number, PartitionKey: originalPartitionKey(row), Data: row.payload }],
-        validator.maxRecordBytes,
-        validator.validate,
-      );
-      const refused = classified.quarantined[0];
+      const refused = refusedRows.get(row);
       if (refused) {
         count(tally, row.reason_code, 'stillQuarantined');
         still.push({ id: row.id, reason: refused.reason, detail: storableText(refused.detail).text });
@@ -561,18 +477,15 @@ class Redrive {
       }
       count(tally, row.reason_code, 'redriven');
       passed.push(row.id);
-      if (classified.valid.length === 0) empty.push(row.id);
-      for (const entry of classified.valid) valid.push({ ...entry, row });
+      if (!rowsWithEntries.has(row)) empty.push(row.id);
     }
     tally.records = rows.length;
     tally.lastId = rows.length > 0 ? rows[rows.length - 1].id : '0';
     if (this.options.dryRun || rows.length === 0) return tally;
 
     const { actor } = this.ctx;
-    if (valid.length > 0) {
-      const { rows: outcomes } = await client.query<{ outcome: string; n: number }>(REDRIVE_VALID, [entriesParam(valid), actor]);
-      for (const { outcome, n } of outcomes) tally.entries.set(outcome, n);
-    }
+    const outcomes = await writeValid(client, batch.valid, { actor, action: 'redrive' }, checkHistory);
+    for (const [outcome, n] of Object.entries(outcomes)) tally.entries.set(outcome, n!);
     if (empty.length > 0) {
       await client.query(AUDIT_EMPTY, [actor, empty]);
       tally.entries.set('no-resources', empty.length);

@@ -2,10 +2,10 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfigurationError } from '../../lib/processor/config';
+import { originalPartitionKey } from '../../lib/processor/db/quarantine-key';
 import {
   currentValidator,
   DEFAULT_BATCH_SIZE,
-  originalPartitionKey,
   parseRedriveArgs,
   parseSince,
   progressLine,

@@ -1,4 +1,5 @@
-import { entriesParam, storableText } from '../../../lib/processor/db/persist';
+import { storableText } from '../../../lib/processor/db/quarantine-key';
+import { entriesParam } from '../../../lib/processor/db/write';
 import {
   classify,
   compareSequence,
@@ -8,6 +9,7 @@ import {
   planEntries,
   subBatch,
   ValidEntry,
+  withPlan,
 } from '../../../lib/processor/records';
 
 const v = (seq: string, idx: number, lastUpdated?: string, versionId?: string) => ({
@@ -76,7 +78,7 @@ describe('planEntries', () => {
 describe('the persist parameter', () => {
   test('is one JSON array of positional entries, each resource spliced in unchanged', () => {
     const json = '{"resourceType":"Patient","id":"p1","name":[{"text":"a \\"q\\" \\\\u0000"}]}';
-    const param = entriesParam([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' }), entry('8', 'p1', json)]);
+    const param = entriesParam(withPlan([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' }), entry('8', 'p1', json)]));
     // type, id, versionId, lastUpdated, patient, patient-from-partition-key, sequence, entry index, hash, duplicate, candidate, resource
     expect(JSON.parse(param)).toEqual([
       ['Patient', 'p1', null, '2026-11-01T00:00:00Z', 'p1', false, '7', 0, contentHash(json), false, true, JSON.parse(json)],
