@@ -8,7 +8,7 @@
  * Without --endpoint it writes to the real stream in AWS_REGION with the default credentials.
  */
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { createKinesisClient } from '../lib/processor/kinesis/client';
+import { createKinesisClient } from '../lib/processor/service/kinesis-client';
 import { backoffDelay, sleep } from '../lib/processor/retry';
 import { parseFlags, progressPrinter, runCli, UsageError } from './cli';
 import { invalidSamples, prng, SampleRecord, validSamples } from '../test/helpers/fhir-samples';

@@ -6,7 +6,8 @@ import { LeaseStore } from '../../lib/processor/db/leases';
 import { BatchContext, persistBatch } from '../../lib/processor/db/persist';
 import { validateRecord } from '../../lib/processor/fhir/validate';
 import { classify, RecordValidator } from '../../lib/processor/records';
-import { currentValidator, redrive, RedriveContext, RedriveOptions, RedriveSummary, RedriveValidator } from '../../lib/processor/redrive';
+import { RedriveOptions } from '../../lib/processor/tasks/redrive/options';
+import { currentValidator, redrive, RedriveContext, RedriveSummary, RedriveValidator } from '../../lib/processor/tasks/redrive/redrive';
 import { databaseEnv, LocalPostgres, migrateSchema, startPostgres } from './harness';
 import { TS_HOOK } from '../helpers/child';
 
@@ -684,7 +685,7 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
       LOG_LEVEL: 'info',
     };
     const command = (args: string[]) =>
-      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/redrive.ts', ...args], {
+      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/tasks/redrive/main.ts', ...args], {
         cwd: join(__dirname, '..', '..'),
         env,
         encoding: 'utf8',

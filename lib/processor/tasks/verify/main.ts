@@ -1,12 +1,12 @@
 /**
- * `node dist/processor/verify.js --run-id <id>`: what the database holds for one integration-test run,
+ * `node dist/processor/tasks/verify/main.js --run-id <id>`: what the database holds for one integration-test run,
  * as one JSON line of counts (no PHI). Runs inside the VPC as a one-off ECS task of the
  * processor's own task definition (same credentials, TLS and role), because the database is
  * reachable from nowhere else. The read is itself audited.
  */
 import type { Pool } from 'pg';
-import { ConfigurationError, loadConfig, loadOrExit } from './config';
-import { checkout, createPool } from './db/pool';
+import { ConfigurationError, loadConfig, loadOrExit } from '../../config';
+import { checkout, createPool } from '../../db/pool';
 
 export interface RunSummary {
   readonly runId: string;

@@ -6,7 +6,7 @@ import type { MetricsSink } from '../metrics';
 import { classify, StreamRecord } from '../records';
 import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../retry';
 import { Sleeper } from '../sleeper';
-import { ShardReader } from './client';
+import { ShardReader } from './kinesis-client';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
 export interface ConsumerSettings {
