@@ -27,6 +27,12 @@ export function isRetryableKinesisError(error: unknown): boolean {
   );
 }
 
+/** SQLSTATE classes that mean "this data cannot be stored", not "the database is unavailable". */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
+}
+
 /**
  * The database or network is (briefly) unavailable: the same work will succeed later. This includes
  * pg's refusal to use a client whose connection already failed ("Client has encountered a connection

@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import type { BatchRows, ClassifiedBatch, QuarantineEntry, RecordRef } from '../records';
 import { hexQuarantineKey, storableText } from './quarantine-key';
-import { isDataError, isKeyRace, writeTransaction, writeValid, WriteProgress } from './write';
+import { isDataError } from '../retry';
+import { isKeyRace, writeTransaction, writeValid, WriteProgress } from './write';
 
 /** The shard position a batch belongs to, and who is writing it. */
 export interface BatchContext {

@@ -1,12 +1,12 @@
 /**
  * The one write path of valid entries, for the stream batch (persist.ts) and the re-drive
- * (tasks/redrive): one statement, one transaction helper, one key-race retry. The two differ only
- * in each entry's position (a re-driven entry keeps its record's original stream position) and in
- * the audit events' action.
+ * (tasks/redrive): one statement, and one transaction (pool.ts) with one key-race retry
+ * (writeTransaction). The two differ only in each entry's position (a re-driven entry keeps its
+ * record's original stream position) and in the audit events' action.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { PlannedEntry } from '../records';
-import { checkout } from './pool';
+import { transaction, TransactionOptions } from './pool';
 
 /**
  * One statement writes the valid entries, passed as ONE JSON-array parameter: each entry is a
@@ -133,12 +133,6 @@ export async function writeValid(
   return outcomes;
 }
 
-/** SQLSTATE classes that mean "this data cannot be stored", not "the database is unavailable". */
-export function isDataError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^(22|23|54)/.test(code);
-}
-
 /**
  * History or current refused a row as a duplicate key: another writer stored the same resource
  * after this transaction's snapshot (two shards, or a shard and a re-drive, carrying one
@@ -149,40 +143,6 @@ export function isDataError(error: unknown): boolean {
 export function isKeyRace(error: unknown): boolean {
   const { code, constraint } = error as { code?: unknown; constraint?: unknown };
   return code === '23505' && (constraint === 'fhir_resource_history_pkey' || constraint === 'fhir_resource_current_pkey');
-}
-
-export interface TransactionOptions {
-  /** BEGIN READ ONLY (a dry run). @default false */
-  readonly readOnly?: boolean;
-  /** Errors after which the session is still healthy and goes back to the pool. @default isDataError */
-  readonly keepsSession?: (error: unknown) => boolean;
-}
-
-/** One transaction on a guarded client: committed when `work` resolves, rolled back when it throws. */
-export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-  const guarded = await checkout(pool);
-  const { client } = guarded;
-  let failure: unknown;
-  try {
-    // Planned for the tables as they are now, every time: a generic plan cached while history and
-    // current were small keeps its sequential scan of current as they grow (measured: CPU per
-    // record doubled between 0 and 100k rows). Planning is about 5% of the backend's CPU per batch.
-    await client.query(`${options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL plan_cache_mode = force_custom_plan`);
-    try {
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  } catch (error) {
-    // A refused record leaves a healthy session; anything else may have broken it.
-    if (!(options.keepsSession ?? isDataError)(error)) failure = error;
-    throw error;
-  } finally {
-    guarded.release(failure);
-  }
 }
 
 /** Carried by the caller across attempts at one unit of work. */
@@ -206,7 +166,7 @@ export async function writeTransaction<T>(
   for (;;) {
     progress.transactions++;
     try {
-      return await transaction(pool, (client) => work(client, progress.checkHistory ?? false), options);
+      return await transaction(pool, (client) => work(client, progress.checkHistory ?? false), { ...options, customPlans: true });
     } catch (error) {
       if (!isKeyRace(error) || progress.checkHistory) throw error;
       progress.checkHistory = true;

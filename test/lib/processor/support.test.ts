@@ -1,8 +1,7 @@
 import { fairShare } from '../../../lib/processor/db/leases';
-import { isDataError } from '../../../lib/processor/db/write';
 import { tlsOptions } from '../../../lib/processor/db/pool';
 import { healthStatus } from '../../../lib/processor/service/health';
-import { backoffDelay, isRetryableKinesisError, isTransientDbError, retryTransient } from '../../../lib/processor/retry';
+import { backoffDelay, isDataError, isRetryableKinesisError, isTransientDbError, retryTransient } from '../../../lib/processor/retry';
 
 describe('backoff with full jitter', () => {
   test('grows exponentially up to the cap, scaled by the random draw', () => {

@@ -11,10 +11,11 @@ import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import type { Pool, PoolClient } from 'pg';
 import { originalPartitionKey, storableText } from '../../db/quarantine-key';
-import { isDataError, isKeyRace, transaction, writeTransaction, writeValid, WriteProgress } from '../../db/write';
+import { transaction } from '../../db/pool';
+import { isKeyRace, writeTransaction, writeValid, WriteProgress } from '../../db/write';
 import { validateRecord } from '../../fhir/validate';
 import { classifyRecords, RecordOrigin, RecordValidator } from '../../records';
-import { isTransientDbError, retryTransient } from '../../retry';
+import { isDataError, isTransientDbError, retryTransient } from '../../retry';
 import type { RedriveOptions } from './options';
 
 /** The validator a re-drive applies, and the identity of its behaviour. */
