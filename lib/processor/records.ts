@@ -171,7 +171,7 @@ export function classifyRecords(
 /** The batch's plan: in-batch duplicates and the newest version of each resource, for it and each part of it. Pure. */
 export function planBatch(parts: BatchParts): ClassifiedBatch {
   const { records } = parts;
-  const batch: ClassifiedBatch = {
+  return {
     valid: withPlan(parts.valid),
     quarantined: parts.quarantined,
     emptyRecords: parts.emptyRecords ?? [],
@@ -187,7 +187,6 @@ export function planBatch(parts: BatchParts): ClassifiedBatch {
         records.filter((r) => compareSequence(r.sequenceNumber, sequenceNumber) > 0),
       ),
   };
-  return batch;
 }
 
 /** The sub-batch holding only the given records (in arrival order), planned on its own. */
