@@ -72,7 +72,8 @@ audit AS (
   SELECT $4, $6::text,
          CASE WHEN f.ord IS NULL THEN 'duplicate' WHEN f.cand AND (NOT f.has_current OR u.ord IS NOT NULL) THEN 'written' ELSE 'stale-version-history-only' END,
          i.resource_type, i.resource_id, i.version_id, i.stream_name, i.shard_id, i.sequence_number, i.entry_index,
-         NULLIF(concat_ws('; ', i.note, CASE WHEN i.pk_patient THEN 'no patient in the resource: patient id is the partition key' END), '')
+         CASE WHEN i.note IS NULL THEN CASE WHEN i.pk_patient THEN 'no patient in the resource: patient id is the partition key' END
+              WHEN i.pk_patient THEN i.note || '; no patient in the resource: patient id is the partition key' ELSE i.note END
   FROM input i LEFT JOIN fresh f ON f.ord = i.ord LEFT JOIN upd u ON u.ord = i.ord
   ORDER BY i.ord
   RETURNING outcome
