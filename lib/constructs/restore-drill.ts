@@ -42,11 +42,11 @@ export interface RestoreDrillProps {
 }
 
 /**
- * The restore drill: a one-off Fargate task (the processor image running `node dist/processor/restore-drill.js`)
+ * The restore drill: a one-off Fargate task (the processor image running `node dist/processor/tasks/restore-drill/main.js`)
  * that EventBridge starts on the configured schedule and `npm run restore-drill` starts on demand. It
  * restores the live instance's latest restorable time into a temporary `<project>-drill-<suffix>-*`
  * instance, verifies it against the live database as the drill's own login, records RPO and RTO as
- * metrics and always deletes the temporary instance (lib/processor/restore-drill.ts). Alarms go to the
+ * metrics and always deletes the temporary instance (lib/processor/tasks/restore-drill). Alarms go to the
  * security topic: RPO or RTO over target, a failed drill, and a drill that did not report in its period.
  *
  * A Fargate task and not a Lambda function: a restore takes longer than Lambda's 15 minutes.

@@ -38,12 +38,12 @@ export type ProcessorEnvName = (typeof PROCESSOR_ENV)[keyof typeof PROCESSOR_ENV
  * lib/processor/Dockerfile). The service, its health check and every one-off task run these.
  */
 export const PROCESSOR_ENTRY_POINTS = {
-  service: 'dist/processor/main.js',
-  health: 'dist/processor/health.js',
-  migrate: 'dist/processor/migrate-main.js',
-  verify: 'dist/processor/verify.js',
-  redrive: 'dist/processor/redrive.js',
-  restoreDrill: 'dist/processor/restore-drill.js',
+  service: 'dist/processor/service/main.js',
+  health: 'dist/processor/service/health.js',
+  migrate: 'dist/processor/tasks/migrate/main.js',
+  verify: 'dist/processor/tasks/verify/main.js',
+  redrive: 'dist/processor/tasks/redrive/main.js',
+  restoreDrill: 'dist/processor/tasks/restore-drill/main.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */

@@ -187,7 +187,7 @@ function booleanFlag(env: Env, name: string, fallback: boolean): boolean {
 }
 
 /**
- * Configuration of `node dist/processor/migrate-main.js`: the same DB_* variables, with the master
+ * Configuration of `node dist/processor/tasks/migrate/main.js`: the same DB_* variables, with the master
  * credentials (password login); it reads no stream, so STREAM_NAME is not required.
  */
 export function loadMigrationConfig(env: Env): ProcessorConfig {

@@ -8,6 +8,16 @@ export interface StreamRecord {
   readonly Data?: Uint8Array;
 }
 
+/**
+ * Where a record was first read, when that is not the batch's own shard: a re-driven quarantine
+ * row keeps its original stream position, and every audit event of its entries carries the note.
+ */
+export interface RecordOrigin {
+  readonly streamName: string;
+  readonly shardId: string;
+  readonly note: string;
+}
+
 /** One resource to persist: a whole record, or one entry of a Bundle record. */
 export interface ValidEntry {
   readonly sequenceNumber: string;
@@ -26,7 +36,20 @@ export interface ValidEntry {
   readonly json: string;
   /** SHA-256 (hex) of `json`: the history key with the resource type and id. */
   readonly contentHash: string;
+  /** @default the batch's shard */
+  readonly origin?: RecordOrigin;
 }
+
+/** What each entry of a batch does before the database is asked. */
+export interface EntryPlan {
+  /** Same resource and same content as an earlier entry of this batch: audited, not stored again. */
+  readonly duplicateInBatch: boolean;
+  /** The newest version of its resource in this batch: the one offered to the current table. */
+  readonly candidate: boolean;
+}
+
+/** An entry with its place in the batch's plan: what the writer stores it as. */
+export type PlannedEntry = ValidEntry & EntryPlan;
 
 export interface QuarantineEntry {
   readonly sequenceNumber: string;
@@ -35,6 +58,8 @@ export interface QuarantineEntry {
   readonly reason: QuarantineReason;
   readonly detail: string;
   readonly payload: Buffer;
+  /** @default the batch's shard */
+  readonly origin?: RecordOrigin;
 }
 
 /** A record's position and raw form, kept so a record the database refuses can still be quarantined. */
@@ -42,17 +67,42 @@ export interface RecordRef {
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly payload: Uint8Array;
+  /** @default the batch's shard */
+  readonly origin?: RecordOrigin;
 }
 
-export interface ClassifiedBatch {
-  readonly valid: readonly ValidEntry[];
+/** What one transaction writes: planned entries, quarantine rows, audited empty records, and the checkpoint. */
+export interface BatchRows {
+  readonly valid: readonly PlannedEntry[];
   readonly quarantined: readonly QuarantineEntry[];
-  /** Sequence numbers of valid records with nothing to store (a Bundle without entries): audited only. @default none */
-  readonly emptyRecords?: readonly string[];
+  /** Sequence numbers of valid records with nothing to store (a Bundle without entries): audited only. */
+  readonly emptyRecords: readonly string[];
   /** Every input record in arrival order; bisection splits on these. */
   readonly records: readonly RecordRef[];
   /** Sequence number of the last record: the checkpoint after this batch. */
   readonly lastSequenceNumber: string;
+}
+
+/**
+ * A classified batch with its complete plan. Every part of it the writer may send on its own (a
+ * bisection half, the rest after a partly committed bisection) is planned again for its own
+ * entries: a duplicate or an older version whose twin or successor is in the other half must be
+ * stored by its own part.
+ */
+export interface ClassifiedBatch extends BatchRows {
+  /** The two halves bisection commits separately (the first holds the extra record of an odd count). */
+  halves(): [ClassifiedBatch, ClassifiedBatch];
+  /** The records after `sequenceNumber` (already committed through it). */
+  after(sequenceNumber: string): ClassifiedBatch;
+}
+
+/** The unplanned parts of a batch, in arrival order. */
+export interface BatchParts {
+  readonly valid: readonly ValidEntry[];
+  readonly quarantined: readonly QuarantineEntry[];
+  /** @default none */
+  readonly emptyRecords?: readonly string[];
+  readonly records: readonly RecordRef[];
 }
 
 // One-shot: half the CPU of a createHash object per record (about 1 µs of a 460-byte record).
@@ -61,22 +111,30 @@ export const contentHash = (json: string): string => hash('sha256', json, 'hex')
 /** Validates one record's data; the processor's is validateRecord (the re-drive's tests pass others). */
 export type RecordValidator = (data: Uint8Array, maxRecordBytes: number) => ValidationResult;
 
-/** Splits a GetRecords batch into resources to persist and records to quarantine. Pure. */
+/** Splits a GetRecords batch into resources to persist and records to quarantine, and plans it. Pure. */
 export function classify(
   records: readonly StreamRecord[],
   maxRecordBytes: number,
   validate: RecordValidator = validateRecord,
 ): ClassifiedBatch {
+  return classifyRecords(
+    records.map((r) => ({ sequenceNumber: r.SequenceNumber!, partitionKey: r.PartitionKey ?? '', payload: r.Data ?? new Uint8Array() })),
+    maxRecordBytes,
+    validate,
+  );
+}
+
+/** classify() for records already in the processor's form (a re-drive's quarantine rows, each with its origin). Pure. */
+export function classifyRecords(
+  records: readonly RecordRef[],
+  maxRecordBytes: number,
+  validate: RecordValidator = validateRecord,
+): ClassifiedBatch {
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
-  const refs: RecordRef[] = [];
   const empty: string[] = [];
-  for (const record of records) {
-    const sequenceNumber = record.SequenceNumber!;
-    const partitionKey = record.PartitionKey ?? '';
-    const data = record.Data ?? new Uint8Array();
-    refs.push({ sequenceNumber, partitionKey, payload: data });
-    const result = validate(data, maxRecordBytes);
+  for (const { sequenceNumber, partitionKey, payload, origin } of records) {
+    const result = validate(payload, maxRecordBytes);
     if (result.ok) {
       if (result.resources.length === 0) empty.push(sequenceNumber);
       result.resources.forEach((r, entryIndex) => {
@@ -93,25 +151,53 @@ export function classify(
           patientFromPartitionKey: fallback,
           json: r.json,
           contentHash: contentHash(r.json),
+          ...(origin ? { origin } : {}),
         });
       });
     } else {
-      quarantined.push({ sequenceNumber, partitionKey, reason: result.reason, detail: result.detail, payload: Buffer.from(data) });
+      quarantined.push({
+        sequenceNumber,
+        partitionKey,
+        reason: result.reason,
+        detail: result.detail,
+        payload: Buffer.from(payload),
+        ...(origin ? { origin } : {}),
+      });
     }
   }
-  return { valid, quarantined, emptyRecords: empty, records: refs, lastSequenceNumber: records[records.length - 1]?.SequenceNumber ?? '' };
+  return planBatch({ valid, quarantined, emptyRecords: empty, records });
 }
 
-/** The sub-batch holding only the given records (in arrival order). */
-export function subBatch(batch: ClassifiedBatch, records: readonly RecordRef[]): ClassifiedBatch {
-  const keep = new Set(records.map((r) => r.sequenceNumber));
+/** The batch's plan: in-batch duplicates and the newest version of each resource, for it and each part of it. Pure. */
+export function planBatch(parts: BatchParts): ClassifiedBatch {
+  const { records } = parts;
   return {
+    valid: withPlan(parts.valid),
+    quarantined: parts.quarantined,
+    emptyRecords: parts.emptyRecords ?? [],
+    records,
+    lastSequenceNumber: records[records.length - 1]?.sequenceNumber ?? '',
+    halves: () => {
+      const mid = Math.ceil(records.length / 2);
+      return [subBatch(parts, records.slice(0, mid)), subBatch(parts, records.slice(mid))];
+    },
+    after: (sequenceNumber) =>
+      subBatch(
+        parts,
+        records.filter((r) => compareSequence(r.sequenceNumber, sequenceNumber) > 0),
+      ),
+  };
+}
+
+/** The sub-batch holding only the given records (in arrival order), planned on its own. */
+export function subBatch(batch: BatchParts, records: readonly RecordRef[]): ClassifiedBatch {
+  const keep = new Set(records.map((r) => r.sequenceNumber));
+  return planBatch({
     valid: batch.valid.filter((v) => keep.has(v.sequenceNumber)),
     quarantined: batch.quarantined.filter((q) => keep.has(q.sequenceNumber)),
     emptyRecords: batch.emptyRecords?.filter((seq) => keep.has(seq)),
     records,
-    lastSequenceNumber: records[records.length - 1]?.sequenceNumber ?? '',
-  };
+  });
 }
 
 /** Kinesis sequence numbers are decimal strings of up to 128 digits: compare as integers. */
@@ -152,14 +238,6 @@ export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
   return seq !== 0 ? seq > 0 : n.entryIndex > c.entryIndex;
 }
 
-/** What each entry of a batch does before the database is asked. */
-export interface EntryPlan {
-  /** Same resource and same content as an earlier entry of this batch: audited, not stored again. */
-  readonly duplicateInBatch: boolean;
-  /** The newest version of its resource in this batch: the one offered to the current table. */
-  readonly candidate: boolean;
-}
-
 /** Per entry (same order): in-batch duplicates and the newest version of each resource. Pure. */
 export function planEntries(entries: readonly ValidEntry[]): EntryPlan[] {
   const seen = new Set<string>();
@@ -178,4 +256,10 @@ export function planEntries(entries: readonly ValidEntry[]): EntryPlan[] {
   });
   const winners = new Set(newest.values());
   return entries.map((_, i) => ({ duplicateInBatch: dup[i], candidate: winners.has(i) }));
+}
+
+/** The entries (same order) with their plan. Pure. */
+export function withPlan(entries: readonly ValidEntry[]): PlannedEntry[] {
+  const plan = planEntries(entries);
+  return entries.map((e, i) => ({ ...e, ...plan[i] }));
 }

@@ -27,6 +27,12 @@ export function isRetryableKinesisError(error: unknown): boolean {
   );
 }
 
+/** SQLSTATE classes that mean "this data cannot be stored", not "the database is unavailable". */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
+}
+
 /**
  * The database or network is (briefly) unavailable: the same work will succeed later. This includes
  * pg's refusal to use a client whose connection already failed ("Client has encountered a connection
@@ -50,4 +56,29 @@ function isNetworkError(error: unknown): boolean {
     typeof code === 'string' &&
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'].includes(code)
   );
+}
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  readonly attempts: number;
+  readonly baseMs: number;
+  readonly capMs: number;
+  /** @default isTransientDbError */
+  readonly retryable?: (error: unknown) => boolean;
+  /** Before each pause, with the attempt that failed (0 for the first). */
+  readonly onRetry?: (error: unknown, attempt: number) => void;
+}
+
+/** Runs `work` until it succeeds; a retryable error is retried after a backoff pause, up to `attempts` in all. */
+export async function retryTransient<T>(work: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const retryable = options.retryable ?? isTransientDbError;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!retryable(error) || attempt + 1 >= options.attempts) throw error;
+      options.onRetry?.(error, attempt);
+      await sleep(backoffDelay(attempt, options.baseMs, options.capMs));
+    }
+  }
 }

@@ -29,7 +29,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { PROCESSOR_ENTRY_POINTS } from '../../lib/contract';
 import { migrate } from '../../lib/processor/db/migrate';
 import { persistBatch } from '../../lib/processor/db/persist';
-import { createKinesisClient, getRecordsDecoder } from '../../lib/processor/kinesis/client';
+import { createKinesisClient, getRecordsDecoder } from '../../lib/processor/service/kinesis-client';
 import { classify, ClassifiedBatch, StreamRecord, ValidEntry } from '../../lib/processor/records';
 import { canMeasureCpu, ownCpuSeconds, parentPid, peakRssMb, treeCpuSeconds } from './proc';
 import { parseFlags, UsageError } from '../shared/cli';

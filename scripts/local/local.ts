@@ -96,7 +96,7 @@ export async function main(options: Options): Promise<number> {
     const shownLog = relative(process.cwd(), logPath) || logPath;
     const log = createWriteStream(logPath);
     processor = spawnTs(
-      'lib/processor/main.ts',
+      'lib/processor/service/main.ts',
       [],
       processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }),
     );

@@ -9,7 +9,7 @@
  */
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { appSettings } from '../../lib/config';
-import { createKinesisClient } from '../../lib/processor/kinesis/client';
+import { createKinesisClient } from '../../lib/processor/service/kinesis-client';
 import { backoffDelay, sleep } from '../../lib/processor/retry';
 import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
 import { invalidSamples, prng, SampleRecord, validSamples } from '../shared/fhir-samples';

@@ -10,7 +10,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { Client, ClientConfig } from 'pg';
-import { createKinesisClient } from '../../lib/processor/kinesis/client';
+import { createKinesisClient } from '../../lib/processor/service/kinesis-client';
 import { traversableByOthers } from '../shared/fs-access';
 import { compileCacheEnv, RUN_TMPDIR, TS_HOOK } from '../shared/child';
 

@@ -1,11 +1,11 @@
 /**
- * Re-drives quarantined records of one environment with the current validator (lib/processor/redrive.ts):
+ * Re-drives quarantined records of one environment with the current validator (lib/processor/tasks/redrive):
  *
  *   npm run redrive -- --suffix <env> [--reason INVALID_FHIR] [--since 2026-05-01] [--dry-run] [--limit N] [--batch-size N]
  *
  * `--suffix local` runs it in this process against the local stack (`npm run local -- --keep`, read
  * from cfn-outputs/flat-outputs.json). Any other suffix runs the environment's processor task
- * definition once as a one-off Fargate task with `node dist/processor/redrive.js ...` (the database is
+ * definition once as a one-off Fargate task with `node dist/processor/tasks/redrive/main.js ...` (the database is
  * reachable only inside the VPC, as for verify), waits for it, relays its progress and prints its
  * summary from the processor log group. Output is counts only: never a payload, an id or patient data.
  */
@@ -20,18 +20,14 @@ import { ConfigurationError, loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
 import {
-  currentValidator,
   DEFAULT_BATCH_SIZE,
   MAX_BATCH_SIZE,
-  progressLine,
   QUARANTINE_REASONS,
-  redrive,
   redriveArgs,
   redriveOptions,
   RedriveOptions,
-  RedriveSummary,
-  safeMessage,
-} from '../../lib/processor/redrive';
+} from '../../lib/processor/tasks/redrive/options';
+import { currentValidator, progressLine, redrive, RedriveSummary, safeMessage } from '../../lib/processor/tasks/redrive/redrive';
 import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../../lib/contract';
 import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
 import { SDK_RETRY } from './preview';
@@ -253,7 +249,7 @@ class TaskLog {
 }
 
 /**
- * AWS: runs the processor's own task definition once with `node dist/processor/redrive.js <flags>` in the
+ * AWS: runs the processor's own task definition once with `node dist/processor/tasks/redrive/main.js <flags>` in the
  * workload subnets (same image, IAM database login, TLS and restricted role as the service), relays
  * its progress from the processor log group, and returns the summary it printed. Its log stream is
  * `processor/processor/<task id>` (awslogs: prefix/container/task id).

@@ -68,9 +68,9 @@ async function captureEmf(emit: () => Promise<void>): Promise<ReadonlyMap<string
   return emitted;
 }
 
-/** What the restore drill emits (lib/processor/restore-drill-metrics.ts) for a verified run, keyed by metric name. */
+/** What the restore drill emits (lib/processor/tasks/restore-drill/metrics.ts) for a verified run, keyed by metric name. */
 export async function emittedDrillMetrics(): Promise<ReadonlyMap<string, EmittedMetric>> {
-  const { EmfDrillMetrics } = await import('../../lib/processor/restore-drill-metrics');
+  const { EmfDrillMetrics } = await import('../../lib/processor/tasks/restore-drill/metrics');
   return captureEmf(() =>
     new EmfDrillMetrics().outcome({ sourceInstance: 'hipaa-fhir-db-test', succeeded: true, rpoSeconds: 30, rtoSeconds: 1800 }),
   );

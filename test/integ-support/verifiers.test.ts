@@ -46,7 +46,9 @@ describe('EcsVerifier (AWS path, mocked SDK)', () => {
       networkConfiguration: {
         awsvpcConfiguration: { subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' },
       },
-      overrides: { containerOverrides: [{ name: 'processor', command: ['node', 'dist/processor/verify.js', '--run-id', 'integ-abc'] }] },
+      overrides: {
+        containerOverrides: [{ name: 'processor', command: ['node', 'dist/processor/tasks/verify/main.js', '--run-id', 'integ-abc'] }],
+      },
     });
     expect(logs.commandCalls(GetLogEventsCommand)[0].args[0].input).toMatchObject({
       logGroupName: '/hipaa-fhir/dev/processor',

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../../lib/processor/verify';
+import type { RunSummary } from '../../lib/processor/tasks/verify/main';
 import { waitForRun } from '../integ/wait';
 
 const summary = (history: number): RunSummary => ({

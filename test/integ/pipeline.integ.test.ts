@@ -4,8 +4,8 @@
  * cfn-outputs/flat-outputs.json (and AWS credentials from the environment).
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { RunSummary } from '../../lib/processor/verify';
-import { createKinesisClient } from '../../lib/processor/kinesis/client';
+import type { RunSummary } from '../../lib/processor/tasks/verify/main';
+import { createKinesisClient } from '../../lib/processor/service/kinesis-client';
 import { putRecords, sampleMix } from '../../scripts/local/produce';
 import { isLocal, readFlatOutputs } from './outputs';
 import { EcsVerifier, LocalVerifier, Verifier } from './verifiers';

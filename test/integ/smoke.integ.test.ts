@@ -4,7 +4,7 @@
  */
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
-import { createKinesisClient } from '../../lib/processor/kinesis/client';
+import { createKinesisClient } from '../../lib/processor/service/kinesis-client';
 import { isLocal, readFlatOutputs } from './outputs';
 
 const outputs = readFlatOutputs();

@@ -1,7 +1,7 @@
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTasksCommand, ECSClient, RunTaskCommand, waitUntilTasksStopped } from '@aws-sdk/client-ecs';
 import { Pool } from 'pg';
-import { RunSummary, verifyRun } from '../../lib/processor/verify';
+import { RunSummary, verifyRun } from '../../lib/processor/tasks/verify/main';
 import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract/processor';
 import type { FlatOutputs } from './outputs';
 
@@ -53,7 +53,7 @@ export class LocalVerifier implements Verifier {
 
 /**
  * AWS: the database is reachable only inside the VPC, so run the processor's own task
- * definition once with `node dist/processor/verify.js --run-id <id>` in the workload subnets, wait for it
+ * definition once with `node dist/processor/tasks/verify/main.js --run-id <id>` in the workload subnets, wait for it
  * to stop, and read its one JSON line from the processor log group.
  */
 export class EcsVerifier implements Verifier {

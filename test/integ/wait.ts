@@ -1,4 +1,4 @@
-import type { RunSummary } from '../../lib/processor/verify';
+import type { RunSummary } from '../../lib/processor/tasks/verify/main';
 
 export interface WaitOptions {
   /** Give up (returning the last summary) after this long. */

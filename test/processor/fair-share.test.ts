@@ -1,6 +1,6 @@
 import { Client, Pool } from 'pg';
 import { fairShare } from '../../lib/processor/db/leases';
-import { Coordinator } from '../../lib/processor/kinesis/coordinator';
+import { Coordinator } from '../../lib/processor/service/coordinator';
 import { NoMetrics } from '../../lib/processor/metrics';
 import { silentLogger, startDatabase, startStack, TestDatabase, TestStack, waitFor } from './harness';
 

@@ -6,7 +6,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
-import { checkHealth, startHealthServer } from '../../lib/processor/health';
+import { checkHealth, startHealthServer } from '../../lib/processor/service/health';
 import { MetricsSink, StuckMetrics } from '../../lib/processor/metrics';
 import { patient, prng, validSamples } from '../../scripts/shared/fhir-samples';
 import {

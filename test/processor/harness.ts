@@ -11,9 +11,9 @@ import { loadConfig, ProcessorConfig } from '../../lib/processor/config';
 import { LeaseStore } from '../../lib/processor/db/leases';
 import { migrate } from '../../lib/processor/db/migrate';
 import { PersistResult } from '../../lib/processor/db/persist';
-import { ShardWorker } from '../../lib/processor/kinesis/shard-worker';
+import { ShardWorker } from '../../lib/processor/service/shard-worker';
 import { createLogger, Logger } from '../../lib/processor/logger';
-import { RunningProcessor, startProcessor } from '../../lib/processor/main';
+import { RunningProcessor, startProcessor } from '../../lib/processor/service/main';
 import { BatchMetrics, MetricsSink, NoMetrics, StuckMetrics } from '../../lib/processor/metrics';
 import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from '../../scripts/local/stack';
 
@@ -215,7 +215,7 @@ export interface TestStack {
   createStream(name: string, shards: number): Promise<void>;
   /** The real processor in this process (migrations at start-up, as the local run does); stopped by stop(). */
   startProcessor(streamName: string, options?: { logger?: Logger; config?: Partial<ProcessorConfig> }): Promise<RunningProcessor>;
-  /** lib/processor/main.ts as a child process (SIGKILLed by stop() if still running); `env` adds or overrides variables. */
+  /** lib/processor/service/main.ts as a child process (SIGKILLed by stop() if still running); `env` adds or overrides variables. */
   spawnProcessor(streamName: string, workerId: string, env?: Record<string, string>): ProcessorChild;
   /** Stops PostgreSQL cleanly, waits `downMs`, starts it again on the same data, and reconnects `db`. */
   restartPostgres(downMs: number): Promise<void>;
@@ -252,7 +252,7 @@ export async function startStack(options: { pg?: LocalPostgres } = {}): Promise<
       return processor;
     },
     spawnProcessor(streamName, workerId, env = {}) {
-      const child = spawnTs('lib/processor/main.ts', [], processorEnv(pg, kinesis, streamName, workerId, env));
+      const child = spawnTs('lib/processor/service/main.ts', [], processorEnv(pg, kinesis, streamName, workerId, env));
       const logs: string[] = [];
       child.stdout!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
       child.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));

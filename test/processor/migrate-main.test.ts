@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { loadMigrationConfig } from '../../lib/processor/config';
 import { PROCESSOR_DB_USER, WRITER_ROLE } from '../../lib/processor/db/schema';
 import { createLogger } from '../../lib/processor/logger';
-import { runMigrations } from '../../lib/processor/migrate-main';
+import { runMigrations } from '../../lib/processor/db/migrate';
 import { databaseEnv, LocalPostgres, startPostgres } from '../../scripts/local/stack';
 
 const silent = () => createLogger('migrate-test', 'silent', new Writable({ write: (_c, _e, cb) => cb() }));

@@ -1,7 +1,7 @@
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
 import { BatchContext, LeaseLostError, persistBatch } from '../../lib/processor/db/persist';
-import { ClassifiedBatch, contentHash, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
+import { ClassifiedBatch, contentHash, planBatch, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
 import { startDatabase, takeLease, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);
@@ -48,7 +48,7 @@ function batchOf(records: In[]): ClassifiedBatch {
       });
     });
   }
-  return { valid, quarantined, records: refs, lastSequenceNumber: refs[refs.length - 1].sequenceNumber };
+  return planBatch({ valid, quarantined, records: refs });
 }
 
 describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth, fencing, bisection', () => {
@@ -334,7 +334,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
       }
       const plans = (
         await one.query(
-          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-persist-valid-v5'",
+          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-write-valid-v6'",
         )
       ).rows;
       expect(plans).toEqual([{ generic: 0, custom: 12 }]);

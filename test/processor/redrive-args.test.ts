@@ -2,20 +2,16 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfigurationError } from '../../lib/processor/config';
+import { originalPartitionKey } from '../../lib/processor/db/quarantine-key';
 import {
-  currentValidator,
   DEFAULT_BATCH_SIZE,
-  originalPartitionKey,
   parseRedriveArgs,
   parseSince,
-  progressLine,
   QUARANTINE_REASONS,
   redriveArgs,
   redriveOptions,
-  RedriveSummary,
-  safeMessage,
-  validatorBuild,
-} from '../../lib/processor/redrive';
+} from '../../lib/processor/tasks/redrive/options';
+import { currentValidator, progressLine, RedriveSummary, safeMessage, validatorBuild } from '../../lib/processor/tasks/redrive/redrive';
 
 const refusal = (work: () => unknown): string => {
   try {
@@ -154,6 +150,8 @@ describe('re-drive helpers', () => {
     } finally {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
+    // By default, the validator's own folder (lib/processor/fhir), wherever the task lives.
+    expect(validatorBuild()).toBe(validatorBuild(join(__dirname, '../../lib/processor/fhir')));
     expect(currentValidator(262_144).id).toBe(`${validatorBuild()}/max-262144`);
     expect(currentValidator(1_024).id).not.toBe(currentValidator(262_144).id);
   });

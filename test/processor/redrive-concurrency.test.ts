@@ -1,10 +1,10 @@
 import { Writable } from 'stream';
 import { Client, Pool } from 'pg';
-import { Coordinator } from '../../lib/processor/kinesis/coordinator';
+import { Coordinator } from '../../lib/processor/service/coordinator';
 import { createLogger } from '../../lib/processor/logger';
 import { NoMetrics } from '../../lib/processor/metrics';
 import { isNewer } from '../../lib/processor/records';
-import { currentValidator, redrive, RedriveSummary } from '../../lib/processor/redrive';
+import { currentValidator, redrive, RedriveSummary } from '../../lib/processor/tasks/redrive/redrive';
 import type { SampleRecord } from '../../scripts/shared/fhir-samples';
 import { createStream, LocalKinesis, LocalPostgres, migrateSchema, putRecords, startKinesis, startPostgres, waitFor } from './harness';
 

@@ -6,7 +6,8 @@ import { LeaseStore } from '../../lib/processor/db/leases';
 import { BatchContext, persistBatch } from '../../lib/processor/db/persist';
 import { validateRecord } from '../../lib/processor/fhir/validate';
 import { classify, RecordValidator } from '../../lib/processor/records';
-import { currentValidator, redrive, RedriveContext, RedriveOptions, RedriveSummary, RedriveValidator } from '../../lib/processor/redrive';
+import { RedriveOptions } from '../../lib/processor/tasks/redrive/options';
+import { currentValidator, redrive, RedriveContext, RedriveSummary, RedriveValidator } from '../../lib/processor/tasks/redrive/redrive';
 import { databaseEnv, LocalPostgres, migrateSchema, startPostgres } from './harness';
 import { TS_HOOK } from '../../scripts/shared/child';
 
@@ -565,6 +566,21 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
     expect(await run(RELAXED)).toMatchObject({ examined: 0 });
   });
 
+  test("a key race (the processor's writer path): history holds the content but current lost its row; the re-drive looks history up and audits a duplicate", async () => {
+    const [quarantinedSeq] = await ingest([rec(patient('rd-kr', { meta: TAG }), 'rd-kr')], strict);
+    await ingest([rec(patient('rd-kr', { meta: TAG }), 'rd-kr')]);
+    // An operator removed the current row; history keeps its row (history is append-only).
+    await db.query("DELETE FROM fhir_resource_current WHERE resource_id = 'rd-kr'");
+    const summary = await run(RELAXED);
+    expect(summary).toMatchObject({ examined: 1, redriven: 1, stillQuarantined: 0, entries: { duplicate: 1 } });
+    expect(await quarantined(quarantinedSeq)).toMatchObject({ redrive_outcome: 'redriven' });
+    expect((await auditAt(quarantinedSeq)).map((a) => [a.action, a.outcome])).toEqual([
+      ['quarantine', 'INVALID_FHIR'],
+      ['redrive', 'duplicate'],
+    ]);
+    expect((await db.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id = 'rd-kr'")).rows[0].n).toBe(1);
+  });
+
   test('a last-resort row (partition key hex-encoded) is re-driven with its real partition key', async () => {
     await db.query("ALTER TABLE quarantined_record ADD CONSTRAINT test_refuse_evil CHECK (partition_key NOT LIKE 'evil%') NOT VALID");
     let numbers: string[];
@@ -669,7 +685,7 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
       LOG_LEVEL: 'info',
     };
     const command = (args: string[]) =>
-      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/redrive.ts', ...args], {
+      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/tasks/redrive/main.ts', ...args], {
         cwd: join(__dirname, '..', '..'),
         env,
         encoding: 'utf8',

@@ -9,8 +9,8 @@ import { Client } from 'pg';
 import { loadMigrationConfig } from '../../lib/processor/config';
 import { DRILL_DB_USER, PROCESSOR_DB_USER, RESTORE_DRILL_FUNCTION } from '../../lib/processor/db/schema';
 import { createLogger } from '../../lib/processor/logger';
-import { runMigrations } from '../../lib/processor/migrate-main';
-import { compareSummaries, querySummary } from '../../lib/processor/restore-drill-verify';
+import { runMigrations } from '../../lib/processor/db/migrate';
+import { compareSummaries, querySummary } from '../../lib/processor/tasks/restore-drill/verify';
 import { databaseEnv, LocalPostgres, startPostgres } from './harness';
 
 jest.setTimeout(180_000);

@@ -29,9 +29,9 @@ import {
   resultLine,
   runRestoreDrill,
   sweepLeftovers,
-} from '../../lib/processor/restore-drill';
-import { DrillOutcome, EmfDrillMetrics, RESTORE_DRILL_METRICS } from '../../lib/processor/restore-drill-metrics';
-import type { TableSummary } from '../../lib/processor/restore-drill-verify';
+} from '../../lib/processor/tasks/restore-drill/drill';
+import { DrillOutcome, EmfDrillMetrics, RESTORE_DRILL_METRICS } from '../../lib/processor/tasks/restore-drill/metrics';
+import type { TableSummary } from '../../lib/processor/tasks/restore-drill/verify';
 import { TS_HOOK } from '../../scripts/shared/child';
 
 const rdsMock = mockClient(RDSClient);
@@ -524,7 +524,7 @@ describe('identifiers and configuration', () => {
   });
 
   test('the task refuses to start on bad configuration: exit 2, one line, before any AWS call', () => {
-    const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/restore-drill.ts'], {
+    const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/tasks/restore-drill/main.ts'], {
       cwd: join(__dirname, '..', '..'),
       env: { PATH: process.env.PATH, ...env, DRILL_INSTANCE_PREFIX: 'x' },
       encoding: 'utf8',

@@ -1,7 +1,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
-import { Coordinator } from '../../lib/processor/kinesis/coordinator';
+import { Coordinator } from '../../lib/processor/service/coordinator';
 import { BatchMetrics, MetricsSink, NoMetrics } from '../../lib/processor/metrics';
 import { patient, prng } from '../../scripts/shared/fhir-samples';
 import { capturingLogger, shardWorker, startDatabase, TestDatabase, waitFor } from './harness';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
-import { verifyRun } from '../../lib/processor/verify';
+import { verifyRun } from '../../lib/processor/tasks/verify/main';
 import { invalidSamples, prng, validSamples } from '../../scripts/shared/fhir-samples';
 import { counts, processorEnv, putRecords, startStack, TestStack, waitFor } from './harness';
 import { TS_HOOK } from '../../scripts/shared/child';
@@ -60,7 +60,7 @@ describe('verify: what the database holds for one run, counts only, itself audit
   test('the command refuses to start without --run-id (exit 2) and prints one JSON line otherwise', () => {
     const env = { ...processorEnv(stack.pg, stack.kinesis, stream, 'verify-cli'), DB_MIGRATE_ON_START: 'false' };
     const run = (args: string[]) =>
-      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/verify.ts', ...args], {
+      spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/tasks/verify/main.ts', ...args], {
         cwd: join(__dirname, '..', '..'),
         env,
         encoding: 'utf8',

@@ -1,5 +1,8 @@
 import type { Pool } from 'pg';
-import { checkout } from './pool';
+import type { ProcessorConfig } from '../config';
+import { errorFields, Logger } from '../logger';
+import { retryTransient } from '../retry';
+import { checkout, createPool } from './pool';
 import { MIGRATIONS, Migration } from './schema';
 
 /** Arbitrary constant shared by every processor task: only one migrates at a time. */
@@ -46,4 +49,31 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
     guarded.release(failure);
   }
   return applied;
+}
+
+/** The database may still be starting (first deploy, failover): transient errors are retried. */
+export async function runMigrations(
+  config: ProcessorConfig,
+  logger: Logger,
+  openPool: (c: ProcessorConfig) => Pool = (c) => createPool(c, { asWriter: false, max: 1 }),
+  attempts = 30,
+): Promise<number[]> {
+  return retryTransient(
+    async () => {
+      const pool = openPool(config);
+      try {
+        const applied = await migrate(pool);
+        logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+        return applied;
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
+    },
+    {
+      attempts,
+      baseMs: 500,
+      capMs: 10_000,
+      onRetry: (error, attempt) => logger.warn({ attempt, ...errorFields(error) }, 'database not reachable for migrations; retrying'),
+    },
+  );
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import { Signer } from '@aws-sdk/rds-signer';
 import { Pool, PoolClient, PoolConfig } from 'pg';
 import type { ProcessorConfig } from '../config';
+import { isDataError } from '../retry';
 import { WRITER_ROLE } from './schema';
 
 /** TLS options for pg: verify-full checks the chain against the RDS CA bundle and the host name. */
@@ -74,4 +75,43 @@ export async function checkout(pool: Pool): Promise<GuardedClient> {
       client.release(failed ?? (error instanceof Error ? error : error !== undefined ? new Error(String(error)) : undefined));
     },
   };
+}
+
+export interface TransactionOptions {
+  /** BEGIN READ ONLY (a dry run). @default false */
+  readonly readOnly?: boolean;
+  /** Errors after which the session is still healthy and goes back to the pool. @default isDataError */
+  readonly keepsSession?: (error: unknown) => boolean;
+  /**
+   * Plan every statement for the tables as they are now (SET LOCAL plan_cache_mode = force_custom_plan):
+   * a generic plan cached while history and current were small keeps its sequential scan of current
+   * as they grow (measured: CPU per record doubled between 0 and 100k rows). Planning is about 5% of
+   * the backend's CPU per batch. @default false
+   */
+  readonly customPlans?: boolean;
+}
+
+/** One transaction on a guarded client: committed when `work` resolves, rolled back when it throws. */
+export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const guarded = await checkout(pool);
+  const { client } = guarded;
+  let failure: unknown;
+  try {
+    const begin = options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
+    await client.query(options.customPlans ? `${begin}; SET LOCAL plan_cache_mode = force_custom_plan` : begin);
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  } catch (error) {
+    // A refused record leaves a healthy session; anything else may have broken it.
+    if (!(options.keepsSession ?? isDataError)(error)) failure = error;
+    throw error;
+  } finally {
+    guarded.release(failure);
+  }
 }

@@ -66,7 +66,7 @@ describe('DatabaseMigration', () => {
     expect(task.ContainerDefinitions).toEqual([
       expect.objectContaining({
         Name: 'migrate',
-        Command: ['node', 'dist/processor/migrate-main.js'],
+        Command: ['node', 'dist/processor/tasks/migrate/main.js'],
         ReadonlyRootFilesystem: true,
         User: '1000',
         Essential: true,

@@ -85,7 +85,7 @@ describe('ProcessorService', () => {
       User: '1000',
       Essential: true,
       StopTimeout: 120,
-      HealthCheck: { Command: ['CMD', 'node', 'dist/processor/health.js'], Interval: 30, Timeout: 5, StartPeriod: 60, Retries: 3 },
+      HealthCheck: { Command: ['CMD', 'node', 'dist/processor/service/health.js'], Interval: 30, Timeout: 5, StartPeriod: 60, Retries: 3 },
     });
   });
 

@@ -10,7 +10,7 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { RestoreDrillSettings } from '../../../lib/config';
 import { RestoreDrill } from '../../../lib/constructs/restore-drill';
 import { DRILL_TIMESTAMP_LENGTH, Naming } from '../../../lib/contract';
-import { drillInstanceId } from '../../../lib/processor/restore-drill';
+import { drillInstanceId } from '../../../lib/processor/tasks/restore-drill/drill';
 import { constructTestApp, getAtt, logicalIdOf, statementsOfRole, testConfig, testStack } from '../../helpers';
 
 const ACCOUNT = '333333333333';
@@ -209,7 +209,7 @@ describe('RestoreDrill: task, schedule and alarms', () => {
       Record<string, unknown>
     >;
     expect(container).toMatchObject({
-      Command: ['node', 'dist/processor/restore-drill.js'],
+      Command: ['node', 'dist/processor/tasks/restore-drill/main.js'],
       ReadonlyRootFilesystem: true,
       User: '1000',
       Image: 'example/processor:test',

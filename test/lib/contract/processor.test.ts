@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -23,9 +23,14 @@ import { emittedProcessorMetrics } from '../../helpers/emf';
 
 describe('the processor contract (lib/contract/processor.ts)', () => {
   test('every entry point is a compiled file under dist/processor, run with node', () => {
-    for (const entry of Object.values(PROCESSOR_ENTRY_POINTS)) expect(entry).toMatch(/^dist\/processor\/[a-z-]+\.js$/);
-    expect(processorCommand('migrate')).toEqual(['node', 'dist/processor/migrate-main.js']);
-    expect(processorCommand('redrive', '--shard', 'x')).toEqual(['node', 'dist/processor/redrive.js', '--shard', 'x']);
+    for (const entry of Object.values(PROCESSOR_ENTRY_POINTS)) {
+      expect(entry).toMatch(/^dist\/processor\/(?:[a-z-]+\/)*[a-z-]+\.js$/);
+      // Compiled from a source file that runs when node starts it.
+      const source = join(__dirname, '../../../lib', entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
+      expect(readFileSync(source, 'utf8')).toContain('if (require.main === module)');
+    }
+    expect(processorCommand('migrate')).toEqual(['node', 'dist/processor/tasks/migrate/main.js']);
+    expect(processorCommand('redrive', '--shard', 'x')).toEqual(['node', 'dist/processor/tasks/redrive/main.js', '--shard', 'x']);
   });
 
   test('every metric has the stream dimension; per-shard lag and per-reason quarantine have their own sets', () => {

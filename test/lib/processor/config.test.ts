@@ -158,14 +158,14 @@ describe('processor start-up with bad configuration', () => {
     });
 
   test('exits 2 with one line naming the variable, before touching any service', () => {
-    const run = start('lib/processor/main.ts', { DB_PORT: 'abc' });
+    const run = start('lib/processor/service/main.ts', { DB_PORT: 'abc' });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);
   }, 30_000);
 
   test.each([
-    ['lib/processor/migrate-main.ts', []],
-    ['lib/processor/verify.ts', ['--run-id', 'run-1']],
+    ['lib/processor/tasks/migrate/main.ts', []],
+    ['lib/processor/tasks/verify/main.ts', ['--run-id', 'run-1']],
   ])(
     '%s exits 2 with the same one line',
     (entry, args) => {
@@ -177,7 +177,7 @@ describe('processor start-up with bad configuration', () => {
   );
 
   test('a bad LOG_LEVEL exits 2 with one line naming the variable and the allowed values', () => {
-    const run = start('lib/processor/main.ts', { DB_CA_BUNDLE: caBundle, LOG_LEVEL: 'loud' });
+    const run = start('lib/processor/service/main.ts', { DB_CA_BUNDLE: caBundle, LOG_LEVEL: 'loud' });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual([
       'configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',

@@ -9,7 +9,7 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder, ShardReader } from '../../../lib/processor/kinesis/client';
+import { createKinesisClient, decodeGetRecordsBody, getRecordsDecoder, ShardReader } from '../../../lib/processor/service/kinesis-client';
 import { createStream, LocalKinesis, startKinesis } from '../../../scripts/local/stack';
 
 jest.setTimeout(60_000);

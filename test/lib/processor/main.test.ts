@@ -4,7 +4,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { loadConfig } from '../../../lib/processor/config';
 import { createLogger } from '../../../lib/processor/logger';
-import { telemetry } from '../../../lib/processor/main';
+import { telemetry } from '../../../lib/processor/service/main';
 import { EmfMetrics, NoMetrics } from '../../../lib/processor/metrics';
 
 const caDir = mkdtempSync(join(tmpdir(), 'processor-main-'));

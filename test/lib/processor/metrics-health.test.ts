@@ -1,4 +1,4 @@
-import { checkHealth, startHealthServer } from '../../../lib/processor/health';
+import { checkHealth, startHealthServer } from '../../../lib/processor/service/health';
 import { EmfMetrics } from '../../../lib/processor/metrics';
 import { freePort } from '../../processor/harness';
 

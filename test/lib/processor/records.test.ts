@@ -1,13 +1,17 @@
-import { entriesParam, storableText } from '../../../lib/processor/db/persist';
+import { storableText } from '../../../lib/processor/db/quarantine-key';
+import { entriesParam } from '../../../lib/processor/db/write';
 import {
   classify,
   compareSequence,
   compareVersionId,
   contentHash,
   isNewer,
+  planBatch,
   planEntries,
+  RecordRef,
   subBatch,
   ValidEntry,
+  withPlan,
 } from '../../../lib/processor/records';
 
 const v = (seq: string, idx: number, lastUpdated?: string, versionId?: string) => ({
@@ -76,13 +80,38 @@ describe('planEntries', () => {
 describe('the persist parameter', () => {
   test('is one JSON array of positional entries, each resource spliced in unchanged', () => {
     const json = '{"resourceType":"Patient","id":"p1","name":[{"text":"a \\"q\\" \\\\u0000"}]}';
-    const param = entriesParam([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' }), entry('8', 'p1', json)]);
+    const param = entriesParam(withPlan([entry('7', 'p1', json, { lastUpdated: '2026-11-01T00:00:00Z' }), entry('8', 'p1', json)]));
     // type, id, versionId, lastUpdated, patient, patient-from-partition-key, sequence, entry index, hash, duplicate, candidate, resource
     expect(JSON.parse(param)).toEqual([
       ['Patient', 'p1', null, '2026-11-01T00:00:00Z', 'p1', false, '7', 0, contentHash(json), false, true, JSON.parse(json)],
       ['Patient', 'p1', null, null, 'p1', false, '8', 0, contentHash(json), true, false, JSON.parse(json)],
     ]);
     expect(param).toContain(`,${json}]`);
+  });
+
+  test('an entry with an origin of its own carries its stream, shard and note after the resource', () => {
+    const json = '{"resourceType":"Patient","id":"p1"}';
+    const origin = { streamName: 's-old', shardId: 'shardId-000000000007', note: 'from quarantine row 9 (INVALID_FHIR)' };
+    const param = JSON.parse(entriesParam(withPlan([entry('7', 'p1', json, { origin })])));
+    expect(param).toEqual([
+      [
+        'Patient',
+        'p1',
+        null,
+        null,
+        'p1',
+        false,
+        '7',
+        0,
+        contentHash(json),
+        false,
+        true,
+        JSON.parse(json),
+        's-old',
+        origin.shardId,
+        origin.note,
+      ],
+    ]);
   });
 
   test('text PostgreSQL cannot hold is escaped and its bytes kept', () => {
@@ -113,5 +142,54 @@ describe('classify', () => {
     ]);
     expect(batch.records.map((r) => r.sequenceNumber)).toEqual(['1', '2']);
     expect(subBatch(batch, batch.records.slice(1))).toMatchObject({ quarantined: [], lastSequenceNumber: '2' });
+  });
+});
+
+const ref = (seq: string): RecordRef => ({ sequenceNumber: seq, partitionKey: `pk-${seq}`, payload: Buffer.from(seq) });
+
+describe('the batch plan (classify returns it; every part of a batch is planned on its own)', () => {
+  const v1 = entry('1', 'a', '{"v":1}', { versionId: '1' });
+  const dup = entry('2', 'a', '{"v":1}', { versionId: '1' });
+  const v3 = entry('3', 'a', '{"v":3}', { versionId: '3' });
+  const other = entry('4', 'b', '{"b":1}');
+  const batch = planBatch({ valid: [v1, dup, v3, other], quarantined: [], emptyRecords: ['4'], records: ['1', '2', '3', '4'].map(ref) });
+
+  const plan = (b: { valid: readonly { sequenceNumber: string; duplicateInBatch: boolean; candidate: boolean }[] }) =>
+    b.valid.map((e) => [e.sequenceNumber, e.duplicateInBatch, e.candidate]);
+
+  test('the whole batch: later identical content is a duplicate, the newest version is the candidate', () => {
+    expect(plan(batch)).toEqual([
+      ['1', false, false],
+      ['2', true, false],
+      ['3', false, true],
+      ['4', false, true],
+    ]);
+    expect(batch.lastSequenceNumber).toBe('4');
+  });
+
+  test('halves: an entry whose twin or successor went to the other half is stored by its own half', () => {
+    const [first, rest] = batch.halves();
+    // Version 1 is the newest its half holds: it goes to current, in case the other half is refused.
+    expect(plan(first)).toEqual([
+      ['1', false, true],
+      ['2', true, false],
+    ]);
+    expect(plan(rest)).toEqual([
+      ['3', false, true],
+      ['4', false, true],
+    ]);
+    const [one, two] = first.halves();
+    expect([plan(one), plan(two)]).toEqual([[['1', false, true]], [['2', false, true]]]);
+    expect([first.lastSequenceNumber, rest.lastSequenceNumber, rest.emptyRecords]).toEqual(['2', '4', ['4']]);
+  });
+
+  test('after: the records past a committed sequence number (compared as integers), planned again', () => {
+    const tail = planBatch({
+      valid: [entry('9', 'a', '{"v":1}'), entry('10', 'a', '{"v":1}')],
+      quarantined: [],
+      records: [ref('9'), ref('10')],
+    });
+    expect(plan(tail.after('9'))).toEqual([['10', false, true]]);
+    expect(tail.after('10').records).toEqual([]);
   });
 });

@@ -1,8 +1,7 @@
 import { fairShare } from '../../../lib/processor/db/leases';
-import { isDataError } from '../../../lib/processor/db/persist';
 import { tlsOptions } from '../../../lib/processor/db/pool';
-import { healthStatus } from '../../../lib/processor/health';
-import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../../../lib/processor/retry';
+import { healthStatus } from '../../../lib/processor/service/health';
+import { backoffDelay, isDataError, isRetryableKinesisError, isTransientDbError, retryTransient } from '../../../lib/processor/retry';
 
 describe('backoff with full jitter', () => {
   test('grows exponentially up to the cap, scaled by the random draw', () => {
@@ -42,6 +41,40 @@ describe('error classification', () => {
     expect(isDataError({ code: '22P05' })).toBe(true);
     expect(isDataError({ code: '08006' })).toBe(false);
     expect(isDataError(new Error('x'))).toBe(false);
+  });
+});
+
+describe('retryTransient', () => {
+  const failing = (codes: string[]) => {
+    let calls = 0;
+    const work = async () => {
+      const code = codes[calls++];
+      if (code) throw Object.assign(new Error(`failed ${code}`), { code });
+      return calls;
+    };
+    return { work, calls: () => calls };
+  };
+
+  test('repeats transient database errors, reporting each, until the work succeeds', async () => {
+    const { work } = failing(['08006', '57P01']);
+    const retried: number[] = [];
+    await expect(retryTransient(work, { attempts: 3, baseMs: 0, capMs: 0, onRetry: (_e, attempt) => retried.push(attempt) })).resolves.toBe(
+      3,
+    );
+    expect(retried).toEqual([0, 1]);
+  });
+
+  test('a data error at once, a transient one after the last attempt', async () => {
+    const data = failing(['23514']);
+    await expect(retryTransient(data.work, { attempts: 5, baseMs: 0, capMs: 0 })).rejects.toMatchObject({ code: '23514' });
+    expect(data.calls()).toBe(1);
+    const down = failing(['08006', '08006', '08006']);
+    await expect(retryTransient(down.work, { attempts: 2, baseMs: 0, capMs: 0 })).rejects.toMatchObject({ code: '08006' });
+    expect(down.calls()).toBe(2);
+    const race = failing(['23505']);
+    await expect(
+      retryTransient(race.work, { attempts: 2, baseMs: 0, capMs: 0, retryable: (e) => (e as { code: string }).code === '23505' }),
+    ).resolves.toBe(2);
   });
 });
 

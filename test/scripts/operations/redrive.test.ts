@@ -10,7 +10,8 @@ import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../../lib/processor/db/leases';
 import { persistBatch } from '../../../lib/processor/db/persist';
 import { classify } from '../../../lib/processor/records';
-import { QUARANTINE_REASONS, redriveOptions, RedriveSummary } from '../../../lib/processor/redrive';
+import { QUARANTINE_REASONS, redriveOptions } from '../../../lib/processor/tasks/redrive/options';
+import { RedriveSummary } from '../../../lib/processor/tasks/redrive/redrive';
 import { UsageError } from '../../../scripts/shared/cli';
 import { formatSummary, main, parseRedriveCli, redriveOnEcs } from '../../../scripts/operations/redrive';
 import { LocalPostgres, migrateSchema, startPostgres } from '../../processor/harness';
@@ -188,7 +189,7 @@ describe('npm run redrive: AWS path (the processor task, mocked SDK)', () => {
             name: 'processor',
             command: [
               'node',
-              'dist/processor/redrive.js',
+              'dist/processor/tasks/redrive/main.js',
               '--reason',
               'INVALID_FHIR',
               '--since',
@@ -234,7 +235,9 @@ describe('npm run redrive: AWS path (the processor task, mocked SDK)', () => {
     expect(ecs.commandCalls(RunTaskCommand)[0].args[0].input).toMatchObject({
       startedBy: 'redrive-dry-run',
       overrides: {
-        containerOverrides: [{ name: 'processor', command: ['node', 'dist/processor/redrive.js', '--dry-run', '--batch-size', '100'] }],
+        containerOverrides: [
+          { name: 'processor', command: ['node', 'dist/processor/tasks/redrive/main.js', '--dry-run', '--batch-size', '100'] },
+        ],
       },
     });
   });

@@ -4,7 +4,7 @@
  * no PutMetricData permission). The names are the environment contract's (RESTORE_DRILL_METRICS in
  * lib/contract/processor.ts), which the construct's alarms read too.
  */
-import { RESTORE_DRILL_METRICS } from '../contract/processor';
+import { RESTORE_DRILL_METRICS } from '../../../contract/processor';
 
 export { RESTORE_DRILL_METRICS };
 

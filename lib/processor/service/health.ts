@@ -1,5 +1,5 @@
 import { createServer, get, Server } from 'http';
-import { PROCESSOR_ENV, PROCESSOR_HEALTH_PORT } from '../contract/processor';
+import { PROCESSOR_ENV, PROCESSOR_HEALTH_PORT } from '../../contract/processor';
 
 export interface HealthSource {
   /** Epoch ms of the last successful coordination cycle (0 = none yet). */

@@ -1,5 +1,5 @@
 /**
- * `node dist/processor/restore-drill.js`: the restore drill (HIPAA 45 CFR 164.308(a)(7)(ii)(D), testing of the
+ * The restore drill (its task's command: main.ts) (HIPAA 45 CFR 164.308(a)(7)(ii)(D), testing of the
  * contingency plan). A one-off ECS task in the isolated subnets, started weekly by EventBridge or by
  * `npm run restore-drill`, because a restore outlasts Lambda's 15 minutes:
  *
@@ -28,13 +28,13 @@ import {
   Tag,
 } from '@aws-sdk/client-rds';
 import { Client } from 'pg';
-import { ConfigurationError, DEFAULT_CA_BUNDLE, SslMode } from './config';
-import { tlsOptions } from './db/pool';
-import { DRILL_DB_USER, DRILL_TIMESTAMP_LENGTH } from '../contract/processor';
-import { commandLogger, errorFields, Logger } from './logger';
-import { DrillMetricsSink, EmfDrillMetrics, NoDrillMetrics } from './restore-drill-metrics';
-import { Comparison, compareSummaries, querySummary, TableSummary } from './restore-drill-verify';
-import { isTransientDbError, sleep as realSleep } from './retry';
+import { ConfigurationError, DEFAULT_CA_BUNDLE, SslMode } from '../../config';
+import { tlsOptions } from '../../db/pool';
+import { DRILL_DB_USER, DRILL_TIMESTAMP_LENGTH } from '../../../contract/processor';
+import { errorFields, Logger } from '../../logger';
+import type { DrillMetricsSink } from './metrics';
+import { Comparison, compareSummaries, querySummary, TableSummary } from './verify';
+import { isTransientDbError } from '../../retry';
 
 /** Digits of the timestamp that ends every drill instance identifier (the IAM pattern counts them). */
 export { DRILL_TIMESTAMP_LENGTH };
@@ -147,7 +147,8 @@ export class DrillStepError extends Error {
 }
 
 const errName = (error: unknown) => (error as { name?: string })?.name ?? '';
-const errText = (error: unknown) =>
+/** An error as one line of at most 400 characters. */
+export const errText = (error: unknown) =>
   `${errName(error) && errName(error) !== 'Error' ? `${errName(error)}: ` : ''}${(error as Error)?.message ?? String(error)}`
     .split('\n')[0]
     .slice(0, 400);
@@ -539,45 +540,4 @@ export function iamSummarizer(config: DrillTaskConfig): DrillDeps['summarize'] {
       await client.end().catch(() => undefined);
     }
   };
-}
-
-async function main(): Promise<number> {
-  let config: DrillTaskConfig;
-  try {
-    config = loadDrillConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigurationError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  const logger = commandLogger('restore-drill');
-  const rds = new RDSClient({ region: config.region, maxAttempts: 8, retryMode: 'adaptive' });
-  try {
-    const report = await runRestoreDrill(config.settings, {
-      rds,
-      summarize: iamSummarizer(config),
-      metrics: config.metrics === 'emf' ? new EmfDrillMetrics() : new NoDrillMetrics(),
-      logger,
-      now: () => new Date(),
-      sleep: (ms) => realSleep(ms),
-    });
-    // One JSON line (counts and times only) for `npm run restore-drill`, and the operator's line.
-    process.stdout.write(`${JSON.stringify({ restoreDrill: report })}\n`);
-    process.stdout.write(`${resultLine(report)}\n`);
-    return report.ok ? 0 : 1;
-  } finally {
-    rds.destroy();
-  }
-}
-
-if (require.main === module) {
-  main().then(
-    (code) => process.stdout.write('', () => process.exit(code)),
-    (error) => {
-      process.stderr.write(`restore drill FAILED: ${errText(error)}\n`);
-      process.exit(1);
-    },
-  );
 }

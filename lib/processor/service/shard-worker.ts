@@ -1,12 +1,13 @@
 import { GetRecordsCommandOutput, GetShardIteratorCommand, KinesisClient, ShardIteratorType } from '@aws-sdk/client-kinesis';
 import type { Pool } from 'pg';
-import { BatchProgress, LeaseLostError, persistBatch, PersistResult, UnstorableRecordError } from '../db/persist';
+import { LeaseLostError, UnstorableRecordError } from '../db/persist';
 import { errorFields, Logger } from '../logger';
 import type { MetricsSink } from '../metrics';
-import { classify, StreamRecord } from '../records';
+import type { StreamRecord } from '../records';
 import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../retry';
 import { Sleeper } from '../sleeper';
-import { ShardReader } from './client';
+import { BatchHandler, BatchResult, PersistingBatchHandler, RecordsBatch } from './batch-handler';
+import { ShardReader } from './kinesis-client';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
 export interface ConsumerSettings {
@@ -20,8 +21,13 @@ export interface ConsumerSettings {
   readonly maxRecordBytes: number;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
-  /** Called after each committed batch. */
-  readonly onBatch?: (result: PersistResult & { records: number }) => void;
+  /** Called after each committed batch (by the default handler). */
+  readonly onBatch?: (result: BatchResult & { records: number }) => void;
+  /**
+   * A new handler for each shard a worker takes.
+   * @default a PersistingBatchHandler over these settings (classify, one transaction per batch, metrics)
+   */
+  readonly batchHandler?: () => BatchHandler;
 }
 
 export interface ShardWorkerOptions extends ConsumerSettings {
@@ -42,12 +48,14 @@ export interface ShardWorkerOptions extends ConsumerSettings {
 export type ShardWorkerExit = 'stopped' | 'ended' | 'lease-lost' | 'crashed';
 
 /**
- * Reads one shard from its checkpoint and persists each GetRecords batch in one transaction
- * (bisected when the database refuses a record). A batch is retried (same records, same
+ * Reads one shard from its checkpoint and hands each GetRecords batch to its BatchHandler, which
+ * commits it in one transaction with the checkpoint. A batch is retried (same records, same
  * position) until it commits, the lease is lost (fencing token), or the worker is stopped; the
  * iterator only moves after a commit.
  */
 export class ShardWorker {
+  private readonly handler: BatchHandler;
+  private initialized = false;
   private stopping = false;
   /** Closed by stop(): every pause and backoff sleep ends at once. */
   private readonly sleeper = new Sleeper();
@@ -56,6 +64,7 @@ export class ShardWorker {
   public readonly done: Promise<ShardWorkerExit>;
 
   constructor(private readonly o: ShardWorkerOptions) {
+    this.handler = o.batchHandler?.() ?? new PersistingBatchHandler(o);
     this.done = this.run().catch((error): ShardWorkerExit => {
       o.logger.error({ shardId: o.shardId, ...errorFields(error) }, 'shard worker failed');
       return 'crashed';
@@ -94,6 +103,10 @@ export class ShardWorker {
 
   private async iterator(): Promise<string> {
     const after = await this.o.checkpoint();
+    if (!this.initialized) {
+      this.handler.initialize({ shardId: this.o.shardId, leaseCounter: this.o.leaseCounter, checkpoint: after });
+      this.initialized = true;
+    }
     const out = await this.o.kinesis.send(
       new GetShardIteratorCommand({
         StreamName: this.o.streamName,
@@ -133,62 +146,37 @@ export class ShardWorker {
       // The next batch is read while this one is persisted.
       if (records.length > 0 && !ended) reader.readAhead(response.NextShardIterator!);
       if (records.length > 0 || ended) {
-        const outcome = await this.persist(records, ended, response.MillisBehindLatest);
+        const outcome = await this.process({ records, shardEnded: ended, millisBehindLatest: response.MillisBehindLatest });
         if (outcome !== 'committed') return outcome;
       }
       if (ended) {
+        this.handler.shardEnded();
         logger.info({ shardId }, 'shard ended; lease completed');
         return 'ended';
       }
       iterator = response.NextShardIterator;
       if (!reader.readingAhead) await this.pause(this.o.pollIntervalMs);
     }
+    this.handler.shutdownRequested();
     return 'stopped';
   }
 
-  private async persist(
-    records: StreamRecord[],
-    ended: boolean,
-    millisBehindLatest?: number,
-  ): Promise<'committed' | 'lease-lost' | 'stopped'> {
+  private async process(batch: RecordsBatch): Promise<'committed' | 'lease-lost' | 'stopped'> {
     const { logger, shardId } = this.o;
-    const batch = classify(records, this.o.maxRecordBytes);
-    const ctx = {
-      streamName: this.o.streamName,
-      shardId,
-      workerId: this.o.workerId,
-      leaseTtlMs: this.o.leaseTtlMs,
-      leaseCounter: this.o.leaseCounter,
-      shardEnded: ended,
-    };
-    const started = Date.now();
-    // Kept across retries: after a partly committed bisection only the rest is sent again.
-    const progress: BatchProgress = { transactions: 0 };
     for (let attempt = 0; ; attempt++) {
-      if (this.stopping) return 'stopped';
+      if (this.stopping) {
+        this.handler.shutdownRequested();
+        return 'stopped';
+      }
       try {
-        const result: PersistResult = await persistBatch(this.o.pool, batch, ctx, progress);
+        await this.handler.processRecords(batch);
         this.failedAttempts = 0;
         this.unstorable = false;
-        const latency = Date.now() - started;
-        const committed = { ...result, transactions: progress.transactions };
-        // The batch is committed: nothing after this point may send it again.
-        try {
-          this.o.onBatch?.({ ...committed, records: records.length });
-          await this.o.metrics.batch({ shardId, records: records.length, ...committed, batchLatencyMs: latency, millisBehindLatest });
-        } catch (error) {
-          logger.warn({ shardId, ...errorFields(error) }, 'batch committed, but its metrics could not be written');
-        }
-        if (progress.transactions > 1)
-          logger.warn(
-            { shardId, records: records.length, transactions: progress.transactions, quarantined: result.quarantined },
-            'batch rejected by the database; bisected and committed',
-          );
-        logger.debug({ shardId, records: records.length, ...committed, latencyMs: latency }, 'batch committed');
         return 'committed';
       } catch (error) {
         if (error instanceof LeaseLostError) {
           logger.warn({ shardId, ...errorFields(error) }, 'lease lost; nothing written for this batch');
+          this.handler.leaseLost();
           return 'lease-lost';
         }
         // Never skip a record: keep the records and the position, and try again with backoff.

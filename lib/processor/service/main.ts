@@ -4,14 +4,14 @@
  */
 import type { Server } from 'http';
 import type { Pool } from 'pg';
-import { loadConfig, loadOrExit, ProcessorConfig } from './config';
-import { createPool } from './db/pool';
+import { loadConfig, loadOrExit, ProcessorConfig } from '../config';
+import { createPool } from '../db/pool';
 import { startHealthServer } from './health';
-import { Coordinator } from './kinesis/coordinator';
-import { createKinesisClient } from './kinesis/client';
-import { createLogger, errorFields, Logger } from './logger';
-import { EmfMetrics, MetricsSink, NoMetrics } from './metrics';
-import { runMigrations } from './migrate-main';
+import { Coordinator } from './coordinator';
+import { createKinesisClient } from './kinesis-client';
+import { createLogger, errorFields, Logger } from '../logger';
+import { EmfMetrics, MetricsSink, NoMetrics } from '../metrics';
+import { runMigrations } from '../db/migrate';
 
 export interface RunningProcessor {
   readonly coordinator: Coordinator;

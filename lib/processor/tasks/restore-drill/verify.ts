@@ -3,7 +3,7 @@
  * live database (through RESTORE_DRILL_FUNCTION, as the drill's own login, which can read no row),
  * and the comparison that decides whether the restore is complete. Counts and timestamps only: no PHI.
  */
-import { RESTORE_DRILL_FUNCTION } from './db/schema';
+import { RESTORE_DRILL_FUNCTION } from '../../db/schema';
 
 /** What the drill learns of one table. */
 export interface TableSummary {
