@@ -77,6 +77,14 @@ describe('progressPrinter', () => {
     expect(out.text()).toBe('sent 1/3\nsent 3/3\n');
   });
 
+  test('off a terminal the final state is not printed twice', () => {
+    const out = sink(false);
+    const p = progressPrinter(out.stream, 60_000);
+    p.update('persisted 0/0');
+    p.done('persisted 0/0');
+    expect(out.text()).toBe('persisted 0/0\n');
+  });
+
   test('on a terminal it rewrites one line', () => {
     const out = sink(true);
     const p = progressPrinter(out.stream);
