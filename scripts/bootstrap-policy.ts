@@ -22,7 +22,7 @@ import { join } from 'path';
 import { PREVIEW_TAG } from '../lib/contract';
 import { parseFlags, runCli, UsageError } from './shared/cli';
 
-export const USAGE = `usage: bootstrap-policy.ts --account ID [--assembly cdk.out] [--project hipaa-fhir] [--out policy.json] [--sandbox]
+export const USAGE = `usage: npm run bootstrap:policy -- --account ID [--assembly cdk.out] [--project hipaa-fhir] [--out policy.json] [--sandbox]
   --account ID    the 12-digit account you are about to bootstrap (required)
   --assembly D    the synthesized cloud assembly (default cdk.out)
   --project P     project name (default hipaa-fhir)

@@ -95,7 +95,7 @@ function copyCluster(template: string, dir: string): void {
   }
 }
 
-export const USAGE = `usage: ts-node scripts/local/postgres-server.ts --dir D --port N [--password P] [--database NAME] [--template D]
+export const USAGE = `usage: npx ts-node --transpile-only scripts/local/postgres-server.ts --dir D --port N [--password P] [--database NAME] [--template D]
   --dir       the data folder: reused when it holds a cluster, otherwise initialised (or copied from --template)
   --port      the port to listen on (127.0.0.1)
   --password  the postgres user's password (default local-only-password)

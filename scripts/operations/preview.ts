@@ -1,11 +1,11 @@
 /**
  * Preview environments (one per branch): list, enforce the cap, destroy, sweep.
  *
- *   npx ts-node --transpile-only scripts/operations/preview.ts suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
- *   npx ts-node --transpile-only scripts/operations/preview.ts list
- *   npx ts-node --transpile-only scripts/operations/preview.ts check-cap --suffix br-abc-123 [--max 5]
+ *   npm run preview -- suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
+ *   npm run preview -- list
+ *   npm run preview -- check-cap --suffix br-abc-123 [--max 5]
  *   npm run destroy -- --suffix br-abc-123 [--yes]          (or --branch <name>; asks for confirmation without --yes)
- *   npx ts-node --transpile-only scripts/operations/preview.ts sweep [--yes] [--live-branches branches.txt]
+ *   npm run preview -- sweep [--yes] [--live-branches branches.txt]
  *
  * An environment is the stacks tagged Preview=true with one EnvironmentSuffix. Nothing without
  * that tag, or tagged Profile=production, is ever destroyed by this script.
@@ -31,7 +31,7 @@ import { parseFlags, runCli, UsageError } from '../shared/cli';
  */
 export const SDK_RETRY = { maxAttempts: 8, retryMode: 'adaptive' } as const satisfies CloudFormationClientConfig;
 
-export const USAGE = `usage: preview.ts <command> [flags]
+export const USAGE = `usage: npm run preview -- <command> [flags]
   suffix --branch B                        print the environment suffix of a branch (no AWS call)
   list                                     list the preview environments
   check-cap (--suffix S | --branch B) [--max N]   fail when creating S would exceed the cap (default $MAX_PREVIEW_ENVIRONMENTS or 5)

@@ -90,7 +90,7 @@ describe('bootstrap-policy (the restricted --cloudformation-execution-policies)'
       const bad = run('--account', 'abc');
       expect(bad.status).toBe(2);
       expect(bad.stderr.split('\n')[0]).toBe('bootstrap-policy: --account must be a 12-digit account id, not "abc"');
-      expect(bad.stderr).toContain('usage: bootstrap-policy.ts');
+      expect(bad.stderr).toContain('usage: npm run bootstrap:policy --');
       const missing = run('--account', '333333333333', '--assembly', join(outdir, 'nothing-here'));
       expect(missing.status).toBe(1);
       expect(missing.stderr).toBe(

@@ -231,7 +231,7 @@ describe('ephemeral environments', () => {
       const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
       try {
         expect(await main(['--help'])).toBe(0);
-        expect(log.mock.calls[0][0]).toMatch(/^usage: preview.ts/);
+        expect(log.mock.calls[0][0]).toMatch(/^usage: npm run preview -- <command>/);
       } finally {
         log.mockRestore();
       }
@@ -266,7 +266,7 @@ describe('ephemeral environments', () => {
       const r = run('check-cap', '--suffix', 'a', '--max', 'abc');
       expect(r.status).toBe(2);
       expect(r.stderr.split('\n')[0]).toBe('preview: --max must be a whole number ≥ 1, not "abc"');
-      expect(r.stderr).toContain('usage: preview.ts');
+      expect(r.stderr).toContain('usage: npm run preview -- <command>');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 
