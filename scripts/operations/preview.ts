@@ -21,6 +21,7 @@ import {
   Stack,
   waitUntilStackDeleteComplete,
 } from '@aws-sdk/client-cloudformation';
+import { capRefusal, environmentsInUse } from '../../lib/constructs/handlers/environment-cap';
 import { LAYERS_TEARDOWN, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, suffixFromBranch } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
 
@@ -99,14 +100,19 @@ export function selectForDeletion(
   return selected;
 }
 
-/** Throws when creating `suffix` would exceed the cap; updating an existing environment is always allowed. */
-export function enforceCap(envs: readonly PreviewEnvironment[], suffix: string, max: number): void {
-  if (envs.some((e) => e.suffix === suffix)) return;
-  if (envs.length >= max) {
-    throw new CapReachedError(
-      `preview environment cap reached: ${envs.length} of ${max} in use (${envs.map((e) => e.suffix).join(', ')}); merge or close a branch, or run npm run destroy -- --suffix <name>`,
-    );
-  }
+/**
+ * Throws when creating `suffix` would exceed the cap, counted as the deploy-time check counts it (one function,
+ * lib/constructs/handlers/environment-cap.js): a refused or rolled-back preview holds no slot, and updating an
+ * environment that holds one is always allowed. Returns the number in use.
+ */
+export function enforceCap(envs: readonly PreviewEnvironment[], project: string, suffix: string, max: number): number {
+  const stacks = envs.flatMap((e) =>
+    e.stacks.map((s) => ({ StackStatus: s.status, Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) })),
+  );
+  const inUse = environmentsInUse(stacks, { project, previewTag: PREVIEW_TAG });
+  const refusal = capRefusal(inUse, max, suffix);
+  if (refusal) throw new CapReachedError(refusal);
+  return inUse.length;
 }
 
 /** Deletes an environment's stacks in reverse dependency order, waiting for each. */
@@ -274,8 +280,7 @@ async function run(options: PreviewOptions, cfn: CloudFormationClient, now: Date
       console.log(`${envs.length} preview environment(s)`);
       return 0;
     case 'check-cap':
-      enforceCap(envs, options.suffix!, options.max);
-      console.log(`cap ok: ${envs.length} of ${options.max} in use`);
+      console.log(`cap ok: ${enforceCap(envs, project, options.suffix!, options.max)} of ${options.max} in use`);
       return 0;
     case 'destroy': {
       const suffix = options.suffix!;
