@@ -52,7 +52,10 @@ export default tseslint.config(
   },
   {
     files: ['lib/constructs/handlers/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', setTimeout: 'readonly' },
+    },
     // Lambda loads these files as CommonJS, as written: require() is how they import the runtime's SDK.
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
