@@ -34,7 +34,7 @@ import {
 } from '../../lib/processor/redrive';
 import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../../lib/contract';
 import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
-import { TaskLog } from '../shared/task-log';
+import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
 
@@ -124,7 +124,11 @@ export function readOutputs(path: string, hint: string): Outputs {
   return outputs as Outputs;
 }
 
-function need(outputs: Outputs, keys: readonly string[], where: string): void {
+function need<K extends string>(
+  outputs: Outputs,
+  keys: readonly K[],
+  where: string,
+): asserts outputs is Outputs & Readonly<Record<K, string>> {
   const missing = keys.filter((k) => !outputs[k]);
   if (missing.length > 0) throw new Error(`${where} has no ${missing.join(', ')}`);
 }
@@ -204,7 +208,7 @@ const ECS_KEYS = [
   'WorkloadSubnetIds',
   'WorkloadSecurityGroupId',
   'ProcessorLogGroupName',
-];
+] as const;
 
 export interface EcsRedriveSettings {
   /** Give up waiting after this long; the task keeps running. */
@@ -238,10 +242,8 @@ export async function redriveOnEcs(
   const taskArn = await startTask(
     ecs,
     {
-      cluster,
+      ...workloadPlacement(outputs),
       taskDefinition: outputs.ProcessorTaskDefinitionArn,
-      subnets: outputs.WorkloadSubnetIds.split(','),
-      securityGroups: [outputs.WorkloadSecurityGroupId],
       startedBy: options.dryRun ? 'redrive-dry-run' : 'redrive',
       overrides: {
         containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('redrive', ...redriveArgs(options)) }],

@@ -17,7 +17,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { exitCodeOf, startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { RESTORE_DRILL_CONTAINER_NAME } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
-import { TaskLog } from '../shared/task-log';
+import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
 
@@ -147,10 +147,8 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
   const taskArn = await startTask(
     clients.ecs,
     {
-      cluster: outputs.ProcessorClusterName,
+      ...workloadPlacement(outputs),
       taskDefinition: outputs.RestoreDrillTaskDefinitionArn,
-      subnets: outputs.WorkloadSubnetIds.split(','),
-      securityGroups: [outputs.WorkloadSecurityGroupId],
       startedBy: 'restore-drill-cli',
     },
     'the drill task',

@@ -4,7 +4,7 @@ import { Pool } from 'pg';
 import { RunSummary, verifyRun } from '../../lib/processor/verify';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract/processor';
-import { TaskLog } from '../../scripts/shared/task-log';
+import { TaskLog, workloadPlacement } from '../../scripts/shared/one-off-task';
 import type { FlatOutputs } from './outputs';
 
 /** What each verifier reads of the flat outputs. */
@@ -71,10 +71,8 @@ export class EcsVerifier implements Verifier {
     const taskArn = await startTask(
       this.ecs,
       {
-        cluster: o.ProcessorClusterName,
+        ...workloadPlacement(o),
         taskDefinition: o.ProcessorTaskDefinitionArn,
-        subnets: o.WorkloadSubnetIds.split(','),
-        securityGroups: [o.WorkloadSecurityGroupId],
         startedBy: `integ-${runId}`.slice(0, 36),
         overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('verify', '--run-id', runId) }] },
       },

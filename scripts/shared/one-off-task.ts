@@ -35,3 +35,16 @@ export class TaskLog {
     return lines;
   }
 }
+
+/** Where a stage's one-off tasks run: its processor cluster, workload subnets and security group (stage outputs). */
+export function workloadPlacement(outputs: {
+  readonly ProcessorClusterName: string;
+  readonly WorkloadSubnetIds: string;
+  readonly WorkloadSecurityGroupId: string;
+}): { cluster: string; subnets: string[]; securityGroups: string[] } {
+  return {
+    cluster: outputs.ProcessorClusterName,
+    subnets: outputs.WorkloadSubnetIds.split(','),
+    securityGroups: [outputs.WorkloadSecurityGroupId],
+  };
+}
