@@ -13,12 +13,14 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'fs';
 import { constants } from 'os';
 import { dirname, join, relative, resolve } from 'path';
 import { Client } from 'pg';
+import { MIGRATIONS } from '../../lib/processor/db/schema';
 import { parseFlags, progressPrinter, runCli } from '../shared/cli';
 import { putRecords, sampleMix } from './produce';
 import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './stack';
 
 const ROOT = join(__dirname, '..', '..');
 const STREAM = 'hipaa-fhir-records-local';
+const LATEST_MIGRATION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json] [--dir .local]
   --records N   valid synthetic FHIR records to send (default 5000)
@@ -152,19 +154,22 @@ export async function main(options: Options): Promise<number> {
     while (!interrupted && Date.now() < deadline) {
       if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${shownLog}`);
       try {
-        const { rows } = await db.query(
-          `SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
-          (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`,
-          [STREAM],
-        );
-        persisted = rows[0].p;
-        quarantined = rows[0].q;
-        migrated = true;
+        // The processor migrates in steps at start-up: the queries below need its last one.
+        migrated ||= (await db.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v >= LATEST_MIGRATION;
+        if (migrated) {
+          const { rows } = await db.query(
+            `SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
+            (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`,
+            [STREAM],
+          );
+          persisted = rows[0].p;
+          quarantined = rows[0].q;
+        }
       } catch {
-        // Not migrated yet.
+        // Not migrating yet: no schema_migrations table.
       }
       waiting.update(`[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
-      // Zero records are complete only once the processor has created its tables.
+      // Zero records are complete only once the processor has migrated.
       if (migrated && persisted >= options.records && quarantined >= options.invalid) {
         complete = true;
         break;
@@ -175,7 +180,7 @@ export async function main(options: Options): Promise<number> {
     if (interrupted) return untilTeardownExits();
     if (!complete && !migrated)
       throw new Error(
-        `timed out after ${options.timeoutSeconds} s before the processor created its tables; see ${shownLog}, or raise --timeout`,
+        `timed out after ${options.timeoutSeconds} s before the processor had migrated the database; see ${shownLog}, or raise --timeout`,
       );
     if (!complete)
       throw new Error(

@@ -119,7 +119,7 @@ describe('npm run local', () => {
     }
   }, 150_000);
 
-  test('--records 0 --invalid 0 waits for the processor to create its tables and reports an empty run', async () => {
+  test('--records 0 --invalid 0 waits for the processor to migrate the database and reports an empty run', async () => {
     const dir = runDir();
     let stdout = '';
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -177,11 +177,11 @@ describe('npm run local', () => {
     }, 120_000);
 
     test.each([
-      ['Ctrl-C', 'SIGINT', 130],
-      ['a hang-up', 'SIGHUP', 129],
+      ['Ctrl-C', 130, 'SIGINT'],
+      ['a hang-up', 129, 'SIGHUP'],
     ] as const)(
       '%s during start-up, once the data folder exists: status %d',
-      async (_name, signal, status) => {
+      async (_name, status, signal) => {
         const dir = runDir();
         try {
           const run = launch(['--records', '20', '--dir', dir, '--outputs', join(dir, 'out.json')]);
