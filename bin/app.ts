@@ -8,9 +8,9 @@
  *   npx cdk synth --no-lookups -c environmentSuffix=alice     one personal environment (development profile)
  *   npx cdk synth --no-lookups -c branch=feature/ABC-1_labs   the preview environment of a branch (suffix from the branch, TTL-tagged)
  */
-import { App } from 'aws-cdk-lib';
+import { App, PERMISSIONS_BOUNDARY_CONTEXT_KEY } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
-import { AppPlan, resolveApp } from '../lib/config';
+import { AppPlan, plannedEnvironments, resolveApp, SharedTrailPlan } from '../lib/config';
 import { ConfigError, ToolingNames } from '../lib/contract';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { PreviewEnvironmentsStack } from '../lib/pipeline/preview-environments-stack';
@@ -18,14 +18,28 @@ import { PreviewSandboxStack } from '../lib/pipeline/preview-sandbox-stack';
 import { SharedTrailStack } from '../lib/stacks/shared-trail-stack';
 import { PipelineAppStage } from '../stages/pipeline-app-stage';
 
+function planProject(plan: AppPlan): string {
+  return plan.mode === 'delivery' ? plan.pipeline.project : plannedEnvironments(plan)[0].project;
+}
+
+/** One account's shared trail: CloudTrail allows five per region, so every `shared` environment of the account uses this one. */
+function sharedTrailStack(app: App, id: string, { project, account, region }: SharedTrailPlan): SharedTrailStack {
+  return new SharedTrailStack(app, id, { naming: new ToolingNames(project).sharedTrailNaming, env: { account, region } });
+}
+
 /** Builds the stacks of a plan into `app`; returns the environment stages it built. */
 export function buildApp(app: App, plan: AppPlan): PipelineAppStage[] {
+  // Every role the stacks create carries the account's permissions boundary (CDK's documented context key,
+  // https://docs.aws.amazon.com/cdk/v2/guide/customize-permissions-boundaries.html); `npm run bootstrap:policy`
+  // writes that policy, and the execution policy lets CloudFormation create roles only with it attached.
+  app.node.setContext(PERMISSIONS_BOUNDARY_CONTEXT_KEY, { name: new ToolingNames(planProject(plan)).permissionsBoundaryName });
   let stages: PipelineAppStage[];
   switch (plan.mode) {
     case 'delivery':
       stages = new PipelineStack(app, 'Pipeline', { pipeline: plan.pipeline }).stages;
       new PreviewEnvironmentsStack(app, 'Previews', { pipeline: plan.pipeline, previews: plan.previews });
       new PreviewSandboxStack(app, 'PreviewSandbox', { pipeline: plan.pipeline, previews: plan.previews });
+      if (plan.sandboxTrail) sharedTrailStack(app, 'PreviewSharedTrail', plan.sandboxTrail);
       break;
     case 'preview': {
       const { environment: config, previews } = plan;
@@ -46,10 +60,7 @@ export function buildApp(app: App, plan: AppPlan): PipelineAppStage[] {
     default:
       stages = plan.environments.map((config) => new PipelineAppStage(app, config.environmentSuffix, { config }));
   }
-  if (plan.sharedTrail) {
-    const { project, account, region } = plan.sharedTrail;
-    new SharedTrailStack(app, 'SharedTrail', { naming: new ToolingNames(project).sharedTrailNaming, env: { account, region } });
-  }
+  if (plan.sharedTrail) sharedTrailStack(app, 'SharedTrail', plan.sharedTrail);
   applyComplianceGate(app);
   return stages;
 }

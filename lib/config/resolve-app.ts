@@ -26,6 +26,8 @@ export type AppPlan =
       readonly pipeline: PipelineConfig;
       readonly previews: PreviewConfig;
       readonly sharedTrail?: SharedTrailPlan;
+      /** The sandbox account's shared trail (previews are always `shared`), unless `sharedTrail` is that trail. */
+      readonly sandboxTrail?: SharedTrailPlan;
     }
   /** One branch's preview environment (`-c branch=<name>`), in the sandbox account through its own bootstrap. */
   | {
@@ -128,7 +130,7 @@ export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: A
   if (pipeline) checkAccountLayout(resolveAccounts(pipeline.account, longLived, previews), longLived);
 
   const shared = configs.find((c) => c.audit.trailMode === 'shared');
-  const sharedTrail = shared ? { project: configs[0].project, account: configs[0].account, region: configs[0].region } : undefined;
+  const sharedTrail = shared ? { project: shared.project, account: shared.account, region: shared.region } : undefined;
   if (branch !== undefined) {
     const environment = configs[0];
     if (!environment.environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX))
@@ -140,6 +142,11 @@ export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: A
     return { mode: 'preview', environment, previews, postDeployTrustedRoleArn, sharedTrail };
   }
   if (environmentSuffix !== undefined) return { mode: 'personal', environments: configs, sharedTrail };
-  if (pipeline) return { mode: 'delivery', pipeline, previews, sharedTrail };
+  if (pipeline) {
+    // Previews use the development profile (a shared trail) in the sandbox account: that account needs its own.
+    const sandbox = { project: pipeline.project, account: previews.account ?? pipeline.account, region: pipeline.region };
+    const same = sharedTrail && sharedTrail.account === sandbox.account && sharedTrail.region === sandbox.region;
+    return { mode: 'delivery', pipeline, previews, sharedTrail, sandboxTrail: same ? undefined : sandbox };
+  }
   return { mode: 'environments', environments: configs, sharedTrail };
 }

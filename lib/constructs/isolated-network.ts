@@ -105,13 +105,17 @@ export class IsolatedNetwork extends Construct {
       subnetGroupName: WORKLOAD_SUBNETS,
       availabilityZones: props.availabilityZones.slice(0, props.endpointAzCount),
     };
+    // No KMS endpoint: nothing in the VPC calls KMS. The CMK-encrypted stream, log groups, database
+    // storage and secret are decrypted by Kinesis, CloudWatch Logs, RDS and Secrets Manager on the
+    // caller's behalf (kms:ViaService), from their own endpoints; the processor has no KMS client.
+    // https://docs.aws.amazon.com/streams/latest/dev/server-side-encryption.html
+    // https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html
     const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
       EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
       EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
       Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       Kinesis: ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
       SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-      Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
       // The restore drill's control-plane calls (restore, describe, delete); not the database connection.
       // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/vpc-interface-endpoints.html
       ...(props.rdsApiEndpoint ? { Rds: ec2.InterfaceVpcEndpointAwsService.RDS } : {}),

@@ -11,6 +11,9 @@ import { EncryptedLogGroup } from './encrypted-log-group';
 import { POSTGRES_PORT } from './isolated-network';
 
 /** Log types RDS exports to CloudWatch Logs; each gets a log group this construct owns. */
+/** PostgreSQL 16, the major the processor and the local embedded PostgreSQL are tested against; no minor. */
+export const POSTGRES_MAJOR_VERSION = rds.PostgresEngineVersion.of('16', '16');
+
 export const EXPORTED_LOG_TYPES = ['postgresql', 'upgrade'] as const;
 export type ExportedLogType = (typeof EXPORTED_LOG_TYPES)[number];
 
@@ -73,7 +76,12 @@ export class PatientDatabase extends Construct {
     const { settings } = props;
     this.masterSecret = secretsmanager.Secret.fromSecretNameV2(this, 'MasterSecret', settings.masterSecretName);
     const removalPolicy = settings.snapshotOnDelete ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY;
-    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16_13 });
+    // The major version only: with autoMinorVersionUpgrade, RDS applies minor versions in the maintenance
+    // window, and a template that named one (16.13) would then ask CloudFormation to go back to it (a
+    // downgrade RDS refuses) on the next deploy. RDS picks the major's default minor at creation.
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html#cfn-rds-dbinstance-engineversion
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: POSTGRES_MAJOR_VERSION });
 
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,

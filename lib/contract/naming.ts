@@ -245,11 +245,19 @@ export class Naming {
 
 /** The build roles of the preview pipelines (fixed, so the sandbox account's roles can trust exactly them). */
 export interface PreviewBuildRoleNames {
-  readonly deploy: string;
+  /** The one build that changes preview environments: deploy, destroy and sweep, one at a time. */
+  readonly operate: string;
   readonly integ: string;
-  readonly destroy: string;
-  readonly sweep: string;
 }
+
+/**
+ * The preview pipelines: one per trigger kind (a push, a pull request opened or updated, a pull
+ * request closed), each only handing its request to `operate`, the queue that runs them one at a time.
+ */
+/** The operate pipeline's BRANCH when no branch applies (a sweep): pipeline variables cannot be empty. */
+export const PREVIEW_NO_BRANCH = '-';
+
+export type PreviewPipelineKind = 'push' | 'pull-request' | 'pull-request-closed' | 'operate';
 
 /**
  * Names of the delivery tooling in the tooling account (the pipeline, the preview pipelines) and of
@@ -281,28 +289,23 @@ export class ToolingNames {
     return `${this.project}-pipeline-notifications`;
   }
 
-  /** The stack of the preview pipelines (deploy, destroy, sweeper) in the tooling account. */
+  /** The stack of the preview pipelines in the tooling account. */
   get previewsStackName(): string {
     return `${this.project}-previews`;
   }
 
-  /** `<project>-preview-deploy`, `-destroy`, `-sweeper`. */
-  previewPipelineName(kind: 'deploy' | 'destroy' | 'sweeper'): string {
+  /** `<project>-preview-push`, `-pull-request`, `-pull-request-closed`, `-operate`. */
+  previewPipelineName(kind: PreviewPipelineKind): string {
     return `${this.project}-preview-${kind}`;
   }
 
   /** The CodeBuild project of a preview build. */
-  previewProjectName(purpose: 'deploy' | 'integ-test' | 'destroy' | 'sweep'): string {
+  previewProjectName(purpose: 'operate' | 'integ-test'): string {
     return `${this.project}-preview-${purpose}`;
   }
 
   get previewBuildRoleNames(): PreviewBuildRoleNames {
-    return {
-      deploy: `${this.project}-preview-deploy`,
-      integ: `${this.project}-preview-integ-test`,
-      destroy: `${this.project}-preview-destroy`,
-      sweep: `${this.project}-preview-sweep`,
-    };
+    return { operate: `${this.project}-preview-operate`, integ: `${this.project}-preview-integ-test` };
   }
 
   get previewsKeyAlias(): string {
@@ -326,6 +329,22 @@ export class ToolingNames {
   /** Every preview environment's stack of one layer, as an IAM resource pattern (`<project>-<layer>-br-*`). */
   previewStackPattern(layer: Layer): string {
     return Naming.anyPreview(this.project).stackName(layer);
+  }
+
+  /**
+   * The customer managed policy `cdk bootstrap --cloudformation-execution-policies` attaches to the
+   * CloudFormation execution role of each account (`npm run bootstrap:policy` writes it).
+   */
+  get executionPolicyName(): string {
+    return `${this.project}-cfn-exec`;
+  }
+
+  /**
+   * The permissions boundary on every role the stacks create and on the execution role itself
+   * (`cdk bootstrap --custom-permissions-boundary`), one per account, same name everywhere.
+   */
+  get permissionsBoundaryName(): string {
+    return `${this.project}-permissions-boundary`;
   }
 
   /** The stack of the shared trail (one per account and region). */

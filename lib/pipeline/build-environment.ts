@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import * as path from 'path';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 
 /**
@@ -17,3 +19,42 @@ export const NODE_MAJOR = 24;
  * https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html
  */
 export const NODE_RUNTIME_PHASE = { 'runtime-versions': { nodejs: NODE_MAJOR } } as const;
+
+/** The part of an npm v7+ lock file (lockfileVersion 2 or 3) this project reads. */
+export interface PackageLock {
+  readonly lockfileVersion?: number;
+  readonly packages?: Readonly<Record<string, { readonly version?: string } | undefined>>;
+}
+
+export const PACKAGE_LOCK_PATH = path.join(__dirname, '..', '..', 'package-lock.json');
+
+/**
+ * The exact version of a top-level dependency in the lock file: what `npm ci` installs, so the
+ * pipeline's own CDK builds run the very CLI the developers and the Synth step run.
+ */
+export function lockedVersion(lock: PackageLock, name: string): string {
+  const version = lock.packages?.[`node_modules/${name}`]?.version;
+  if (!version || !/^\d+\.\d+\.\d+$/.test(version)) {
+    throw new Error(`package-lock.json has no exact version of ${name}: run npm install ${name} --save-exact and commit the lock file`);
+  }
+  return version;
+}
+
+export function readPackageLock(file = PACKAGE_LOCK_PATH): PackageLock {
+  return JSON.parse(readFileSync(file, 'utf8')) as PackageLock;
+}
+
+/**
+ * cdk-assets, which CDK Pipelines installs in its asset-publishing builds, is not a dependency of
+ * this project (nothing here runs it), so the lock file cannot pin it. Pinned here instead: 4.7.3
+ * is what `cdk-assets@latest` resolved to when this was written (npm view cdk-assets dist-tags), so
+ * pinning changed nothing but the drift. Known limit, not fixed here: 4.7.3 reads asset manifests up
+ * to cloud assembly schema 54 and the locked aws-cdk-lib writes 55 (`cdk-assets ls` on one fails with
+ * "Cloud assembly schema version mismatch"); no published cdk-assets reads 55 yet.
+ */
+export const CDK_ASSETS_VERSION = '4.7.3';
+
+/** The CLI versions of the self-mutation and asset builds, from the lock file where it has them. */
+export function cdkToolVersions(lock: PackageLock = readPackageLock()): { readonly cli: string; readonly cdkAssets: string } {
+  return { cli: lockedVersion(lock, 'aws-cdk'), cdkAssets: CDK_ASSETS_VERSION };
+}

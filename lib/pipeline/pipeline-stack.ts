@@ -13,12 +13,17 @@ import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { PipelineAppStage } from '../../stages/pipeline-app-stage';
-import { BUILD_IMAGE, NODE_RUNTIME_PHASE } from './build-environment';
+import { BUILD_IMAGE, cdkToolVersions, NODE_RUNTIME_PHASE } from './build-environment';
 import { grantUseConnection, sourceActionRoles } from './connection';
 import { IntegrationTestStep } from './integration-test-step';
 
 export interface PipelineStackProps extends StackProps {
   readonly pipeline: PipelineConfig;
+  /**
+   * The CDK CLI of the self-mutation build and the cdk-assets of the asset builds.
+   * @default - the aws-cdk version of package-lock.json and CDK_ASSETS_VERSION (cdkToolVersions())
+   */
+  readonly toolVersions?: { readonly cli: string; readonly cdkAssets: string };
 }
 
 /** The SBOM the Synth step writes into its output artifact (cdk.out). */
@@ -104,8 +109,13 @@ export class PipelineStack extends Stack {
     // Every CodeBuild project CDK Pipelines makes (synth, self-mutation, assets, post-deploy steps)
     // inherits these defaults: the image with Node.js 24 and the runtime pinned in the install phase.
     const pinnedNode = codebuild.BuildSpec.fromObject({ version: '0.2', phases: { install: NODE_RUNTIME_PHASE } });
+    // Self-mutation installs `aws-cdk@<cliVersion>` and the asset builds `cdk-assets@<cdkAssetsCliVersion>`;
+    // unpinned they would take `2` and `latest`, whatever npm serves on the day.
+    const tools = props.toolVersions ?? cdkToolVersions();
     this.codePipeline = new CodePipeline(this, 'Pipeline', {
       pipelineName: names.pipelineName,
+      cliVersion: tools.cli,
+      cdkAssetsCliVersion: tools.cdkAssets,
       pipelineType: codepipeline.PipelineType.V2,
       synth,
       selfMutation: true,

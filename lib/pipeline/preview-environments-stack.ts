@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgePipelineFindings } from '../compliance/pipeline-findings';
 import type { PipelineConfig, PreviewConfig } from '../config';
-import { Naming, ToolingNames } from '../contract';
+import { Naming, PREVIEW_NO_BRANCH, ToolingNames } from '../contract';
 import { ArtifactBucket } from '../constructs/artifact-bucket';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
@@ -31,22 +31,48 @@ const SANDBOX_PROFILE = [
   'printf \'[profile sandbox]\\nrole_arn = %s\\ncredential_source = EcsContainer\\nregion = %s\\n\' "$SANDBOX_MANAGER_ROLE_ARN" "$AWS_REGION" > "$AWS_CONFIG_FILE"',
 ];
 const INSTALL = { ...NODE_RUNTIME_PHASE, commands: ['npm ci --no-audit --no-fund', ...SANDBOX_PROFILE] };
-const PREVIEW = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/operations/preview.ts';
+const OPERATE = 'AWS_PROFILE=sandbox npx ts-node --transpile-only scripts/operations/preview-operate.ts';
+
+/**
+ * The source-action variables AWS defines for each trigger kind of a CodeStarSourceConnection action.
+ * SourceBranchName and DestinationBranchName exist only in executions a pull-request trigger started;
+ * an action that references a variable its execution lacks fails. Every `#{Source.X}` a preview
+ * pipeline references must be in the list of each trigger kind that starts it (tested).
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html
+ */
+export const SOURCE_VARIABLES = {
+  push: ['AuthorDate', 'BranchName', 'CommitId', 'CommitMessage', 'ConnectionArn', 'FullRepositoryName'],
+  pullRequest: [
+    'AuthorDate',
+    'BranchName',
+    'CommitId',
+    'CommitMessage',
+    'ConnectionArn',
+    'FullRepositoryName',
+    'SourceBranchName',
+    'DestinationBranchName',
+    'PullRequestId',
+  ],
+} as const;
 
 /**
  * Preview environments (one per branch), from the same CodeConnections repository as the delivery
- * pipeline:
- * - Deploy pipeline: a push to a matching branch, or a pull request opened or updated against the
- *   base branch, derives the suffix from the branch, checks the cap, `cdk deploy`s the stage with the
- *   development profile and runs buildspec-integ.yml against it.
- * - Destroy pipeline: a pull request closed or merged destroys that branch's environment.
- * - Sweeper: every hour, destroys environments past their ExpiresAt or whose branch is gone.
- * Builds deploy through the CDK bootstrap roles; they can delete only stacks tagged Preview=true.
+ * pipeline. Every change to them goes through one queue, so two never act on a branch at once:
+ * - `operate` (QUEUED, started only by the pipelines below and the hourly schedule): one build deploys,
+ *   destroys or sweeps, as its pipeline variables say, then, after a deploy, the integration suite.
+ * - `push` (a push to a matching branch) and `pull-request` (opened or updated against the base
+ *   branch) each ask `operate` to deploy that branch at that commit; `pull-request-closed` asks it to
+ *   destroy the branch's environment. One pipeline per trigger kind, because the variables naming the
+ *   branch differ by kind (SOURCE_VARIABLES).
+ * A destroy queued behind a deploy of its branch runs after it; a deploy that reaches its turn after
+ * its branch was deleted destroys instead. Builds deploy through the CDK bootstrap roles; they can
+ * delete only stacks tagged Preview=true.
  */
 export class PreviewEnvironmentsStack extends Stack {
-  public readonly deployPipeline: codepipeline.Pipeline;
-  public readonly destroyPipeline: codepipeline.Pipeline;
-  public readonly sweeperPipeline: codepipeline.Pipeline;
+  public readonly operatePipeline: codepipeline.Pipeline;
+  /** The pipeline of each trigger kind: `push`, `pullRequest`, `pullRequestClosed`. */
+  public readonly triggerPipelines: Readonly<Record<'push' | 'pullRequest' | 'pullRequestClosed', codepipeline.Pipeline>>;
   public readonly sweepSchedule: events.Rule;
 
   constructor(scope: Construct, id: string, props: PreviewEnvironmentsStackProps) {
@@ -93,7 +119,7 @@ export class PreviewEnvironmentsStack extends Stack {
 
     const project = (
       name: string,
-      purpose: 'deploy' | 'integ-test' | 'destroy' | 'sweep',
+      purpose: 'operate' | 'integ-test',
       buildSpec: codebuild.BuildSpec,
       statements: iam.PolicyStatement[],
       privileged = false,
@@ -122,22 +148,20 @@ export class PreviewEnvironmentsStack extends Stack {
       return proj;
     };
 
-    const deploy = project(
-      'DeployProject',
-      'deploy',
+    // OPERATION and BRANCH come from the pipeline variables of the execution (operatePipeline below).
+    const operate = project(
+      'OperateProject',
+      'operate',
       codebuild.BuildSpec.fromObject({
         version: '0.2',
-        env: { 'exported-variables': ['ENVIRONMENT_SUFFIX'] },
+        env: { 'exported-variables': ['ENVIRONMENT_SUFFIX', 'PREVIEW_DEPLOYED'] },
         phases: {
           install: INSTALL,
           build: {
             commands: [
-              // A pull request's source branch, else the pushed branch (see branchVars below).
-              'export BRANCH="${PR_SOURCE_BRANCH:-$PUSH_BRANCH}"',
-              `export ENVIRONMENT_SUFFIX=$(${PREVIEW} suffix --branch "$BRANCH")`,
-              'echo "branch $BRANCH -> environment $ENVIRONMENT_SUFFIX"',
-              `${PREVIEW} check-cap --suffix "$ENVIRONMENT_SUFFIX" --max "$MAX_PREVIEW_ENVIRONMENTS"`,
-              'npx cdk deploy --no-lookups --require-approval never -c branch="$BRANCH" "$ENVIRONMENT_SUFFIX/*"',
+              `${OPERATE} "$OPERATION" --branch "$BRANCH" --outcome /tmp/preview-outcome.env`,
+              'export $(cat /tmp/preview-outcome.env)',
+              'echo "$OPERATION $BRANCH: environment $ENVIRONMENT_SUFFIX, deployed $PREVIEW_DEPLOYED"',
             ],
           },
         },
@@ -159,36 +183,9 @@ export class PreviewEnvironmentsStack extends Stack {
       }),
     ]);
 
-    const destroy = project(
-      'DestroyProject',
-      'destroy',
-      codebuild.BuildSpec.fromObject({
-        version: '0.2',
-        phases: { install: INSTALL, build: { commands: [`${PREVIEW} destroy --branch "$PR_SOURCE_BRANCH" --yes`] } },
-      }),
-      [assumeManager],
-    );
-
-    const sweep = project(
-      'SweepProject',
-      'sweep',
-      codebuild.BuildSpec.fromObject({
-        version: '0.2',
-        phases: {
-          install: INSTALL,
-          build: {
-            commands: [
-              // The full clone carries the connection's credentials: list the branches that still exist.
-              "git ls-remote --heads origin | awk '{print $2}' > /tmp/live-branches.txt || : > /tmp/live-branches.txt",
-              `if [ -s /tmp/live-branches.txt ]; then ${PREVIEW} sweep --yes --live-branches /tmp/live-branches.txt; else ${PREVIEW} sweep --yes; fi`,
-            ],
-          },
-        },
-      }),
-      [assumeManager],
-    );
-    // The sweeper's full clone uses the connection from the build (git ls-remote): either prefix.
-    grantUseConnection(sweep, p.connectionArn);
+    // Both builds read the operate pipeline's full clone, and operate lists the repository's branches
+    // (git ls-remote), through the connection: CDK grants only the codestar-connections prefix, so both.
+    for (const build of [operate, integ]) grantUseConnection(build, p.connectionArn);
 
     const source = (cloneOutput: boolean) => {
       const output = new codepipeline.Artifact('Source');
@@ -201,126 +198,177 @@ export class PreviewEnvironmentsStack extends Stack {
         output,
         variablesNamespace: 'Source',
         codeBuildCloneOutput: cloneOutput,
-        // Filtered triggers start the deploy/destroy runs and a schedule starts the sweeper; never change detection.
+        // Filtered triggers start the trigger pipelines; nothing starts `operate` on a change by itself.
         triggerOnPush: false,
       });
       return { output, action };
     };
-    const newPipeline = (
-      name: string,
-      mode: codepipeline.ExecutionMode,
-      src: ReturnType<typeof source>,
-      stages: codepipeline.StageProps[],
-    ) =>
-      new codepipeline.Pipeline(this, name, {
-        pipelineName: names.previewPipelineName(name.replace(/Pipeline$/, '').toLowerCase() as 'deploy' | 'destroy' | 'sweeper'),
-        pipelineType: codepipeline.PipelineType.V2,
-        executionMode: mode,
-        artifactBucket: artifacts.bucket,
-        stages: [{ stageName: 'Source', actions: [src.action] }, ...stages],
-      });
-    // A push names its branch in BranchName. A pull-request execution names the pull request's
-    // source and destination branches in SourceBranchName and DestinationBranchName (BranchName is the
-    // action's configured branch, the base): the builds take the source branch when it is set.
-    // https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html
-    // https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-filter.html
-    const branchVars = {
-      PUSH_BRANCH: { value: '#{Source.BranchName}' },
-      PR_SOURCE_BRANCH: { value: '#{Source.SourceBranchName}' },
-      PR_DESTINATION_BRANCH: { value: '#{Source.DestinationBranchName}' },
-    };
 
-    const deploySource = source(false);
-    // QUEUED: a push and a pull-request update of the same branch start two executions; queued, they
-    // deploy the same stacks one after the other (the second finds them current), never at once.
-    // PARALLEL would race two `cdk deploy`s of one stack; SUPERSEDED could stop a deploy midway.
+    // A QUEUED pipeline runs its executions one by one in arrival order, a stage at a time: deploys,
+    // destroys and sweeps share the Operate stage, so they never overlap. (An integration suite may
+    // still run while the next execution operates; a destroy then fails the closed branch's suite.)
     // https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html#concepts-how-it-works-executions
-    this.deployPipeline = newPipeline('DeployPipeline', codepipeline.ExecutionMode.QUEUED, deploySource, [
-      {
-        stageName: 'Deploy',
-        actions: [
-          new actions.CodeBuildAction({
-            actionName: 'Deploy',
-            project: deploy,
-            input: deploySource.output,
-            environmentVariables: branchVars,
-            variablesNamespace: 'Deploy',
-          }),
-        ],
-      },
-      {
-        stageName: 'IntegrationTest',
-        actions: [
-          new actions.CodeBuildAction({
-            actionName: 'IntegrationTest',
-            project: integ,
-            input: deploySource.output,
-            environmentVariables: {
-              ENVIRONMENT_SUFFIX: { value: '#{Deploy.ENVIRONMENT_SUFFIX}' },
-              INTEG_SUITE: { value: 'integ' },
-              POST_DEPLOY_ROLE_ARN: {
-                value: `arn:aws:iam::${sandbox}:role/${Naming.ofPipelineVariable(p.project, '#{Deploy.ENVIRONMENT_SUFFIX}').postDeployRoleName}`,
+    const operation = new codepipeline.Variable({
+      variableName: 'OPERATION',
+      defaultValue: 'sweep',
+      description: 'deploy, destroy or sweep; the hourly schedule starts the pipeline with the default',
+    });
+    const branch = new codepipeline.Variable({
+      variableName: 'BRANCH',
+      defaultValue: PREVIEW_NO_BRANCH,
+      description: `The branch to deploy or destroy (${PREVIEW_NO_BRANCH} for a sweep)`,
+    });
+    // A full clone: the build lists the branches that still exist (git ls-remote) with the connection.
+    const operateSource = source(true);
+    this.operatePipeline = new codepipeline.Pipeline(this, 'OperatePipeline', {
+      pipelineName: names.previewPipelineName('operate'),
+      pipelineType: codepipeline.PipelineType.V2,
+      executionMode: codepipeline.ExecutionMode.QUEUED,
+      artifactBucket: artifacts.bucket,
+      variables: [operation, branch],
+      stages: [
+        { stageName: 'Source', actions: [operateSource.action] },
+        {
+          stageName: 'Operate',
+          actions: [
+            new actions.CodeBuildAction({
+              actionName: 'Operate',
+              project: operate,
+              input: operateSource.output,
+              environmentVariables: { OPERATION: { value: operation.reference() }, BRANCH: { value: branch.reference() } },
+              variablesNamespace: 'Operate',
+            }),
+          ],
+        },
+        {
+          stageName: 'IntegrationTest',
+          // Only after a deploy: a destroy, a sweep, or a deploy that found its branch gone skip the suite.
+          // https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html
+          // https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html
+          beforeEntry: {
+            conditions: [
+              {
+                result: codepipeline.Result.SKIP,
+                rules: [
+                  new codepipeline.Rule({
+                    name: 'DeployedThisRun',
+                    provider: 'VariableCheck',
+                    version: '1',
+                    configuration: { Variable: '#{Operate.PREVIEW_DEPLOYED}', Value: 'true', Operator: 'EQ' },
+                  }),
+                ],
               },
-            },
-          }),
-        ],
-      },
-    ]);
-    this.deployPipeline.addTrigger({
-      providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-      gitConfiguration: {
-        sourceAction: deploySource.action,
-        pushFilter: [{ branchesIncludes: [...e.branchPatterns] }],
-        pullRequestFilter: [
+            ],
+          },
+          actions: [
+            new actions.CodeBuildAction({
+              actionName: 'IntegrationTest',
+              project: integ,
+              input: operateSource.output,
+              environmentVariables: {
+                ENVIRONMENT_SUFFIX: { value: '#{Operate.ENVIRONMENT_SUFFIX}' },
+                INTEG_SUITE: { value: 'integ' },
+                POST_DEPLOY_ROLE_ARN: {
+                  value: `arn:aws:iam::${sandbox}:role/${Naming.ofPipelineVariable(p.project, '#{Operate.ENVIRONMENT_SUFFIX}').postDeployRoleName}`,
+                },
+              },
+            }),
+          ],
+        },
+      ],
+    });
+
+    // Each trigger kind hands its request to the queue: the operation, the branch (from the variable
+    // AWS defines for that kind) and, for a deploy, the exact commit the trigger fetched.
+    // https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-PipelineInvoke.html
+    // https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-trigger-source-overrides.html (a commit of any branch)
+    const requestPipeline = (
+      id: string,
+      kind: 'push' | 'pull-request' | 'pull-request-closed',
+      request: { operation: 'deploy' | 'destroy'; branchVariable: 'BranchName' | 'SourceBranchName' },
+      git: Omit<codepipeline.GitConfiguration, 'sourceAction'>,
+    ) => {
+      const src = source(false);
+      const pipeline = new codepipeline.Pipeline(this, id, {
+        pipelineName: names.previewPipelineName(kind),
+        pipelineType: codepipeline.PipelineType.V2,
+        // Requests are cheap and independent: each execution only starts one of operate's.
+        executionMode: codepipeline.ExecutionMode.PARALLEL,
+        artifactBucket: artifacts.bucket,
+        stages: [
+          { stageName: 'Source', actions: [src.action] },
           {
-            branchesIncludes: [e.pullRequestBaseBranch],
-            events: [codepipeline.GitPullRequestEvent.OPEN, codepipeline.GitPullRequestEvent.UPDATED],
+            stageName: 'Request',
+            actions: [
+              new actions.PipelineInvokeAction({
+                actionName: 'Request',
+                targetPipeline: this.operatePipeline,
+                variables: [
+                  { name: operation.variableName, value: request.operation },
+                  { name: branch.variableName, value: `#{Source.${request.branchVariable}}` },
+                ],
+                // A destroy runs the base branch's code; a deploy the commit that was pushed.
+                sourceRevisions:
+                  request.operation === 'deploy'
+                    ? [{ actionName: 'Source', revisionType: actions.RevisionType.COMMIT_ID, revisionValue: '#{Source.CommitId}' }]
+                    : undefined,
+              }),
+            ],
           },
         ],
-      },
-    });
+      });
+      pipeline.addTrigger({
+        providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+        gitConfiguration: { sourceAction: src.action, ...git },
+      });
+      return pipeline;
+    };
+    const base = e.pullRequestBaseBranch;
+    this.triggerPipelines = {
+      // A push execution names the pushed branch in BranchName (the trigger overrides the action's branch).
+      // https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-filter.html
+      push: requestPipeline(
+        'PushPipeline',
+        'push',
+        { operation: 'deploy', branchVariable: 'BranchName' },
+        {
+          pushFilter: [{ branchesIncludes: [...e.branchPatterns] }],
+        },
+      ),
+      pullRequest: requestPipeline(
+        'PullRequestPipeline',
+        'pull-request',
+        { operation: 'deploy', branchVariable: 'SourceBranchName' },
+        {
+          pullRequestFilter: [
+            { branchesIncludes: [base], events: [codepipeline.GitPullRequestEvent.OPEN, codepipeline.GitPullRequestEvent.UPDATED] },
+          ],
+        },
+      ),
+      pullRequestClosed: requestPipeline(
+        'PullRequestClosedPipeline',
+        'pull-request-closed',
+        { operation: 'destroy', branchVariable: 'SourceBranchName' },
+        {
+          pullRequestFilter: [{ branchesIncludes: [base], events: [codepipeline.GitPullRequestEvent.CLOSED] }],
+        },
+      ),
+    };
 
-    const destroySource = source(false);
-    this.destroyPipeline = newPipeline('DestroyPipeline', codepipeline.ExecutionMode.PARALLEL, destroySource, [
-      {
-        stageName: 'Destroy',
-        actions: [
-          new actions.CodeBuildAction({
-            actionName: 'Destroy',
-            project: destroy,
-            input: destroySource.output,
-            environmentVariables: { PR_SOURCE_BRANCH: branchVars.PR_SOURCE_BRANCH },
-          }),
-        ],
-      },
-    ]);
-    this.destroyPipeline.addTrigger({
-      providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-      gitConfiguration: {
-        sourceAction: destroySource.action,
-        pullRequestFilter: [{ branchesIncludes: [e.pullRequestBaseBranch], events: [codepipeline.GitPullRequestEvent.CLOSED] }],
-      },
-    });
-
-    const sweepSource = source(true);
-    this.sweeperPipeline = newPipeline('SweeperPipeline', codepipeline.ExecutionMode.SUPERSEDED, sweepSource, [
-      { stageName: 'Sweep', actions: [new actions.CodeBuildAction({ actionName: 'Sweep', project: sweep, input: sweepSource.output })] },
-    ]);
+    // Started with no variables, the queue sweeps (OPERATION's default).
     this.sweepSchedule = new events.Rule(this, 'SweepSchedule', {
       description: `Hourly sweep of expired or orphaned ${p.project} preview environments`,
       schedule: events.Schedule.rate(Duration.hours(1)),
-      targets: [new targets.CodePipeline(this.sweeperPipeline)],
+      targets: [new targets.CodePipeline(this.operatePipeline)],
     });
 
-    for (const pipeline of [this.deployPipeline, this.destroyPipeline, this.sweeperPipeline]) {
+    for (const pipeline of [this.operatePipeline, ...Object.values(this.triggerPipelines)]) {
       for (const role of sourceActionRoles(pipeline)) grantUseConnection(role, p.connectionArn);
     }
 
     // Every IAM policy and build project in this stack belongs to its pipelines.
     acknowledgePipelineFindings(this);
 
-    new CfnOutput(this, 'PreviewDeployPipelineName', { value: this.deployPipeline.pipelineName });
-    new CfnOutput(this, 'PreviewDestroyPipelineName', { value: this.destroyPipeline.pipelineName });
-    new CfnOutput(this, 'PreviewSweeperPipelineName', { value: this.sweeperPipeline.pipelineName });
+    new CfnOutput(this, 'PreviewOperatePipelineName', { value: this.operatePipeline.pipelineName });
   }
 }

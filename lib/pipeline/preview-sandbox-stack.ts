@@ -33,7 +33,7 @@ export class PreviewSandboxStack extends Stack {
       tags: { Project: p.project, Component: 'preview-environments', ...props.tags },
     });
     const names = tooling.previewBuildRoleNames;
-    const trusted = [names.deploy, names.destroy, names.sweep].map((n) => `arn:aws:iam::${p.account}:role/${n}`);
+    const trusted = [`arn:aws:iam::${p.account}:role/${names.operate}`];
     this.managerRole = new iam.Role(this, 'ManagerRole', {
       roleName: tooling.previewManagerRoleName,
       description: 'Lists and deletes preview environments (Preview=true, br- names) for the tooling account builds',

@@ -92,3 +92,25 @@ export async function synthApp(options: SynthOptions, origin: SynthOrigin): Prom
 export function readCdkContext(root: string): Record<string, unknown> {
   return (JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 }
+
+/** The branch whose per-branch environment the matrix synthesizes (suffix "x"). */
+export const MATRIX_BRANCH = 'feature/x';
+
+export function contextObject(context: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = context[key];
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** Placeholder accounts when configuration names none, so synth without accounts still evaluates. */
+export function placementDefaults(context: Record<string, unknown>): { delivery: string; branch: string; region: string } {
+  const pipeline = contextObject(context, 'pipeline');
+  const previews = contextObject(context, 'previews');
+  const connectionAccount = typeof pipeline.connectionArn === 'string' ? pipeline.connectionArn.split(':')[4] : undefined;
+  const tooling =
+    [pipeline.account, context.account, connectionAccount].find((a): a is string => typeof a === 'string' && /^\d{12}$/.test(a)) ??
+    '111111111111';
+  // With no previews.account, preview builds deploy where they run: the tooling account.
+  const branch = typeof previews.account === 'string' && /^\d{12}$/.test(previews.account) ? previews.account : tooling;
+  const region = typeof context.region === 'string' ? context.region : 'eu-west-2';
+  return { delivery: tooling, branch, region };
+}

@@ -332,6 +332,7 @@ export class Evaluator {
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       resourcePolicy,
+      ...(principal.permissionBoundary ? { permissionBoundaryPolicies: [{ name: 'boundary', policy: principal.permissionBoundary }] } : {}),
     };
     const inputKey = JSON.stringify([simulation, constraints]);
     const known = decisions.get(inputKey);

@@ -5,9 +5,16 @@
 import type { Grant, Matrix } from './evaluate';
 import type { Principal } from './model';
 
+/** What CloudFormation's execution role reads to resolve the database master secret's dynamic reference. */
+const MASTER_SECRET_CAPABILITIES = ['phi-secret', 'phi-secret-key'];
+
+const resolvesTheSecret = (p: Principal, account: string) =>
+  p.kind === 'bootstrap' && p.purpose === 'deploy-execution' && p.account === account;
+
 export function violations(matrix: Matrix): string[] {
   const out: string[] = [];
   const byId = new Map(matrix.model.principals.map((p) => [p.id, p]));
+  const secretResolvers = (account: string) => matrix.model.principals.filter((p) => resolvesTheSecret(p, account)).map((p) => p.id);
   const describe = (g: Grant) => (g.via.length > 0 ? `${g.principal} (via ${g.via.join(' -> ')})` : g.principal);
 
   for (const { environment: env, capabilities } of matrix.environments) {
@@ -33,6 +40,19 @@ export function violations(matrix: Matrix): string[] {
               (env.perBranch && principal.perBranch && principal.purpose === 'post-deploy'));
           // A pipeline step reaching PHI only by assuming the environment's own post-deploy role is the design.
           const allowedChain = grant.via.length > 0 && own(last) && last?.purpose === 'post-deploy';
+          // CloudFormation resolves the master password's dynamic reference with its execution role (only CloudFormation assumes it).
+          const resolvesSecret =
+            grant.via.length === 0 && resolvesTheSecret(principal, env.account) && MASTER_SECRET_CAPABILITIES.includes(capability.id);
+          // RDS and AWS Backup use the data keys for the instance and vault CloudFormation creates (kms:ViaService
+          // only): the service holds the data key, no plaintext reaches the execution role.
+          const throughStorage =
+            grant.via.length === 0 &&
+            resolvesTheSecret(principal, env.account) &&
+            ['phi-stream-key', 'phi-database-key'].includes(capability.id) &&
+            grant.conditions.length > 0 &&
+            grant.conditions.every((c) => /^kms:ViaService StringEquals /.test(c) || /^not kms:ViaService Null/.test(c)) &&
+            !grant.conditions.some((c) => c.includes('secretsmanager'));
+          if (resolvesSecret || throughStorage) continue;
           if (!allowedDirect && !allowedChain)
             out.push(
               `${env.suffix}: ${capability.id}: ${describe(grant)} reaches PHI but is not this environment's processor, verify or post-deploy role`,
@@ -53,14 +73,18 @@ export function violations(matrix: Matrix): string[] {
       'phi-db-restore': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role restores the live database" },
       'drill-db-connect': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role logs in as the drill user" },
       'drill-db-delete': {
-        who: [],
-        why: 'no IAM principal deletes or modifies the live database outside CloudFormation (the drill deletes its own copies only)',
+        who: secretResolvers(env.account),
+        why: "no IAM principal but CloudFormation's execution role deletes or modifies the live database (the drill deletes its own copies only)",
       },
-      // Master credentials are used only to apply migrations, by the one-off migration task.
-      'phi-secret': { who: idsOf(env.migrationExecutionRoleArns), why: "only the migration task's execution role reads the master secret" },
+      // Master credentials are used only to apply migrations, by the one-off migration task, and CloudFormation
+      // resolves them into the instance's master password with the account's execution role(s).
+      'phi-secret': {
+        who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
+        why: "only the migration task's execution role reads the master secret (and CloudFormation's execution role resolves it)",
+      },
       'phi-secret-key': {
-        who: idsOf(env.migrationExecutionRoleArns),
-        why: "only the migration task's execution role decrypts with the master secret's key",
+        who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
+        why: "only the migration task's execution role decrypts with the master secret's key (and CloudFormation's execution role, through Secrets Manager)",
       },
     };
     for (const { capability, grants } of capabilities) {

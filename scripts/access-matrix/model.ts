@@ -9,7 +9,7 @@ export type PolicyDocument = { Version?: string; Statement: Array<Record<string,
 
 export type PrincipalKind = 'role' | 'bootstrap' | 'service';
 /** What the intended matrix allows a principal to be for an environment's PHI. */
-export type PrincipalPurpose = 'workload' | 'post-deploy' | 'other';
+export type PrincipalPurpose = 'workload' | 'post-deploy' | 'deploy-execution' | 'other';
 
 export interface Principal {
   /** Stable display id: `<stack>/<logicalId>`, a bootstrap role name, or a service principal. */
@@ -27,6 +27,8 @@ export interface Principal {
   readonly trustPolicy?: PolicyDocument;
   /** Tags on the role (iam:ResourceTag conditions of callers). */
   readonly tags?: Readonly<Record<string, string>>;
+  /** The permissions boundary on the role, when it has one. */
+  readonly permissionBoundary?: PolicyDocument;
 }
 
 export interface AlarmTopic {
@@ -107,6 +109,11 @@ export interface ModelOptions {
   readonly qualifier?: string;
   /** Accounts the bootstrap roles trust (`cdk bootstrap --trust`), besides their own. @default the tooling account(s) */
   readonly bootstrapTrust?: readonly string[];
+  /**
+   * Each account's bootstrap policies (`npm run bootstrap:policy`): the CloudFormation execution role's policies,
+   * and the boundary on every bootstrap role (`--apply-permissions-boundary-to-all-roles`).
+   */
+  readonly bootstrapPolicies?: ReadonlyMap<string, { readonly execution: readonly PolicyDocument[]; readonly boundary: PolicyDocument }>;
 }
 
 /**
@@ -132,6 +139,58 @@ const AWS_MANAGED: Record<string, PolicyDocument> = {
   // Snapshot and restore actions only; none of the matrix's actions (reviewed against the reference page).
   'service-role/AWSBackupServiceRolePolicyForBackup': { Version: '2012-10-17', Statement: [] },
 };
+
+/**
+ * AWS's ReadOnlyAccess, which the CDK bootstrap template gives its look-up role, reduced to the services the matrix
+ * asks about (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html), and the
+ * template's own DontReadSecrets statement.
+ */
+export const LOOKUP_ROLE_POLICIES: Array<{ name: string; policy: PolicyDocument }> = [
+  {
+    name: 'ReadOnlyAccess (reduced)',
+    policy: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: [
+            'logs:Describe*',
+            'logs:FilterLogEvents',
+            'logs:Get*',
+            'logs:List*',
+            'logs:StartLiveTail',
+            'logs:StartQuery',
+            'kinesis:Describe*',
+            'kinesis:Get*',
+            'kinesis:List*',
+            'kinesis:SubscribeToShard',
+            'kms:Describe*',
+            'kms:Get*',
+            'kms:List*',
+            's3:Get*',
+            's3:List*',
+            'secretsmanager:Describe*',
+            'secretsmanager:GetResourcePolicy',
+            'secretsmanager:List*',
+            'rds:Describe*',
+            'rds:Download*',
+            'rds:List*',
+            'ecs:Describe*',
+            'ecs:List*',
+            'cloudformation:Describe*',
+            'cloudformation:Get*',
+            'cloudformation:List*',
+          ],
+          Resource: '*',
+        },
+      ],
+    },
+  },
+  {
+    name: 'LookupRolePolicy',
+    policy: { Version: '2012-10-17', Statement: [{ Sid: 'DontReadSecrets', Effect: 'Deny', Action: ['kms:Decrypt'], Resource: '*' }] },
+  },
+];
 
 /**
  * The CDK bootstrap template's roles, reduced to what the matrix asks about (CDK default bootstrap template v2,
@@ -547,6 +606,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const info = accounts.get(account) ?? { environments: [], tooling: false };
     const onlyBranch =
       info.environments.length > 0 && info.environments.every((suffix) => environments.find((e) => e.suffix === suffix)?.perBranch);
+    const policies = options.bootstrapPolicies?.get(account);
     for (const q of [...accountQualifiers].sort()) {
       // The sandbox's own bootstrap exists for per-branch builds: its roles act for branch code.
       const perBranch = onlyBranch || (q === sandboxQualifier && q !== qualifier);
@@ -575,8 +635,46 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
           identityPolicies: [{ name: 'cdk-bootstrap-default', policy: role.identity }],
           trustPolicy,
           tags: { 'aws-cdk:bootstrap-role': role.kind },
+          ...(policies ? { permissionBoundary: policies.boundary } : {}),
         });
       }
+      if (!policies) continue;
+      // The CloudFormation execution role (only CloudFormation assumes it) with the generated policies, and the
+      // look-up role (its account and the trusted accounts), both under the account's boundary.
+      const extraRole = (
+        kind: 'cfn-exec' | 'lookup',
+        purpose: PrincipalPurpose,
+        identityPolicies: Principal['identityPolicies'],
+        trusted: Record<string, unknown>,
+      ) => {
+        const name = `cdk-${q}-${kind === 'cfn-exec' ? 'cfn-exec' : 'lookup'}-role-${account}-${options.fallbackRegion}`;
+        const arn = `arn:aws:iam::${account}:role/${name}`;
+        const trustPolicy: PolicyDocument = {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: trusted, Action: 'sts:AssumeRole' }],
+        };
+        resourcePolicies.set(arn, trustPolicy);
+        principals.push({
+          id: name,
+          arn,
+          account,
+          kind: 'bootstrap',
+          home: `account ${account}`,
+          perBranch,
+          purpose,
+          identityPolicies,
+          trustPolicy,
+          tags: { 'aws-cdk:bootstrap-role': kind },
+          permissionBoundary: policies.boundary,
+        });
+      };
+      extraRole(
+        'cfn-exec',
+        'deploy-execution',
+        policies.execution.map((policy, i) => ({ name: `cfn-exec-${i + 1}`, policy })),
+        { Service: 'cloudformation.amazonaws.com' },
+      );
+      extraRole('lookup', 'other', LOOKUP_ROLE_POLICIES, { AWS: [...new Set([account, ...trust])].map((a) => `arn:aws:iam::${a}:root`) });
     }
   }
 

@@ -209,13 +209,7 @@ export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     if (given && !allowed[command as Command].includes(name)) throw new UsageError(`${command} does not take --${name}`);
   }
   if (flags.suffix !== undefined && flags.branch !== undefined) throw new UsageError('use either --suffix or --branch, not both');
-  let max = flags.max;
-  if (max === undefined) {
-    const fromEnv = env.MAX_PREVIEW_ENVIRONMENTS ?? '5';
-    if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1)
-      throw new UsageError(`MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
-    max = Number(fromEnv);
-  }
+  const max = previewCap(flags.max, env);
   let suffix = flags.suffix;
   if (suffix === undefined && flags.branch !== undefined && command !== 'suffix') suffix = suffixFromBranch(flags.branch);
   if (command === 'suffix' && flags.branch === undefined) throw new UsageError('suffix needs --branch');
@@ -235,6 +229,15 @@ export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     yes: flags.yes,
     liveBranches: flags['live-branches'],
   };
+}
+
+/** The cap: --max when given, else $MAX_PREVIEW_ENVIRONMENTS (set on the preview builds), else 5. */
+export function previewCap(flag: number | undefined, env: NodeJS.ProcessEnv): number {
+  if (flag !== undefined) return flag;
+  const fromEnv = env.MAX_PREVIEW_ENVIRONMENTS ?? '5';
+  if (!/^\d+$/.test(fromEnv) || Number(fromEnv) < 1)
+    throw new UsageError(`MAX_PREVIEW_ENVIRONMENTS must be a whole number ≥ 1, not "${fromEnv}"`);
+  return Number(fromEnv);
 }
 
 async function confirm(question: string): Promise<boolean> {

@@ -36,7 +36,18 @@ describe('bin/app.ts buildApp', () => {
       Previews: '111111111111',
       PreviewSandbox: '444444444444',
       SharedTrail: '222222222222',
+      PreviewSharedTrail: '444444444444',
     });
+    // Every account holding an environment in `shared` trail mode (dev; the previews, always development,
+    // in the sandbox) gets the one shared trail, with the same name: CloudTrail's five trails per region
+    // are never used up by environments.
+    const trails = assembly.stacks.filter((s) =>
+      Object.values(s.template.Resources as object).some((r) => r.Type === 'AWS::CloudTrail::Trail'),
+    );
+    expect(trails.map((t) => [t.id, t.stackName, t.environment.account, t.environment.region]).sort()).toEqual([
+      ['PreviewSharedTrail', 'hipaa-fhir-audit-shared', '444444444444', 'eu-west-2'],
+      ['SharedTrail', 'hipaa-fhir-audit-shared', '222222222222', 'eu-west-2'],
+    ]);
     const stageAccounts = (id: string) =>
       new Set(
         assembly.nestedAssemblies.find((n) => n.id === `assembly-Pipeline-${id}`)!.nestedAssembly.stacks.map((s) => s.environment.account),
@@ -45,6 +56,19 @@ describe('bin/app.ts buildApp', () => {
     expect(stageAccounts('prod')).toEqual(new Set(['333333333333']));
     // A context look-up would be listed as "missing" for the CLI to resolve against AWS.
     expect(assembly.manifest.missing ?? []).toEqual([]);
+  });
+
+  test('the sandbox trail follows the previews account: none of its own when the previews share the account of the shared trail', () => {
+    const context = cdkJsonContext() as { previews: object; environments: Record<string, object> };
+    const shared = resolveApp({ ...context, previews: { ...context.previews, account: '222222222222' } }, {}, NOW);
+    expect(shared.mode === 'delivery' && [shared.sharedTrail?.account, shared.sandboxTrail]).toEqual(['222222222222', undefined]);
+    // The shared trail goes to the account of the environment that uses it, whatever the order in cdk.json.
+    const { dev, prod } = context.environments;
+    const reordered = resolveApp({ ...context, environments: { prod, dev } }, {}, NOW);
+    expect(reordered.mode === 'delivery' && [reordered.sharedTrail?.account, reordered.sandboxTrail?.account]).toEqual([
+      '222222222222',
+      '444444444444',
+    ]);
   });
 
   test('the preview plan: one stage in the sandbox account through its own bootstrap, trusted by the preview integration build, with the cap and the secret key wired', () => {

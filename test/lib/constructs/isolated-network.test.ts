@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { HTTPS_PORT, IsolatedNetwork, IsolatedNetworkProps, POSTGRES_PORT } from '../../../lib/constructs/isolated-network';
@@ -16,9 +18,7 @@ function build(props: Partial<IsolatedNetworkProps> = {}) {
   return { network, flowLogGroup, template: Template.fromStack(stack) };
 }
 
-const INTERFACE_SERVICES = ['ecr.api', 'ecr.dkr', 'kinesis-streams', 'kms', 'logs', 'secretsmanager'].map(
-  (s) => `com.amazonaws.eu-west-2.${s}`,
-);
+const INTERFACE_SERVICES = ['ecr.api', 'ecr.dkr', 'kinesis-streams', 'logs', 'secretsmanager'].map((s) => `com.amazonaws.eu-west-2.${s}`);
 
 describe('IsolatedNetwork', () => {
   const { network, flowLogGroup, template } = build();
@@ -77,6 +77,17 @@ describe('IsolatedNetwork', () => {
       },
       INTERFACE_SERVICES.length,
     );
+  });
+
+  test('no KMS endpoint, and nothing that would need one: the processor (the only code in the VPC) has no KMS client', () => {
+    const kms = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).filter((r) => JSON.stringify(r).includes('.kms'));
+    expect(kms).toEqual([]);
+    const dir = join(__dirname, '..', '..', '..', 'lib', 'processor');
+    const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(sources.length).toBeGreaterThan(5);
+    const callers = sources.filter((f) => /client-kms|KMSClient/.test(readFileSync(join(dir, f), 'utf8')));
+    expect(callers).toEqual([]);
+    expect(readFileSync(join(dir, '..', '..', 'package.json'), 'utf8')).not.toContain('@aws-sdk/client-kms');
   });
 
   test('the RDS API endpoint exists only when asked for (the restore drill)', () => {

@@ -47,11 +47,19 @@ describe('PatientDatabase', () => {
   const prod = build('production');
   const { template } = dev;
 
+  test('the engine names the major version only, so minor upgrades RDS applies never drift the template', () => {
+    for (const t of [template, prod.template]) {
+      const [instance] = Object.values(t.findResources('AWS::RDS::DBInstance'));
+      expect([instance.Properties.EngineVersion, instance.Properties.AutoMinorVersionUpgrade]).toEqual(['16', true]);
+      t.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'postgres16' });
+    }
+  });
+
   test('PostgreSQL 16, not public, on the given port and security group, storage encrypted with the given key, IAM authentication', () => {
     template.resourceCountIs('AWS::RDS::DBInstance', 1);
     template.hasResourceProperties('AWS::RDS::DBInstance', {
       Engine: 'postgres',
-      EngineVersion: Match.stringLikeRegexp('^16\\.'),
+      EngineVersion: '16',
       DBInstanceIdentifier: 'hipaa-fhir-db-pdb',
       DBName: 'fhir',
       PubliclyAccessible: false,

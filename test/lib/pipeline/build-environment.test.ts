@@ -1,6 +1,14 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { BUILD_IMAGE, NODE_MAJOR, NODE_RUNTIME_PHASE } from '../../../lib/pipeline/build-environment';
+import {
+  BUILD_IMAGE,
+  CDK_ASSETS_VERSION,
+  cdkToolVersions,
+  lockedVersion,
+  NODE_MAJOR,
+  NODE_RUNTIME_PHASE,
+  readPackageLock,
+} from '../../../lib/pipeline/build-environment';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -15,5 +23,26 @@ describe('build environment', () => {
     expect(NODE_MAJOR).toBe(nvmrcMajor);
     expect(NODE_MAJOR).toBe(24);
     expect(NODE_RUNTIME_PHASE).toEqual({ 'runtime-versions': { nodejs: NODE_MAJOR } });
+  });
+
+  test('the CDK CLI version of the pipeline builds is the one package-lock.json installs (package.json pins it exactly)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    const { cli, cdkAssets } = cdkToolVersions();
+    expect(cli).toBe(pkg.devDependencies['aws-cdk']);
+    expect(cli).toBe(lockedVersion(readPackageLock(), 'aws-cdk'));
+    expect(cli).toMatch(/^2\.\d+\.\d+$/);
+    expect(cdkAssets).toBe(CDK_ASSETS_VERSION);
+    expect(CDK_ASSETS_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  test('lockedVersion refuses a lock file without an exact version, naming the package and the fix', () => {
+    const lock = { lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.2.3' }, 'node_modules/b': { version: '^1.0.0' } } };
+    expect(lockedVersion(lock, 'a')).toBe('1.2.3');
+    for (const name of ['b', 'missing']) {
+      expect(() => lockedVersion(lock, name)).toThrow(
+        `package-lock.json has no exact version of ${name}: run npm install ${name} --save-exact and commit the lock file`,
+      );
+    }
+    expect(() => lockedVersion({}, 'a')).toThrow('package-lock.json has no exact version of a');
   });
 });

@@ -1,10 +1,15 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { parse } from 'yaml';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LAYERS } from '../../../lib/contract';
 import { ArtifactBucket } from '../../../lib/constructs/artifact-bucket';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { PipelineStack } from '../../../lib/pipeline/pipeline-stack';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
+import { CDK_ASSETS_VERSION } from '../../../lib/pipeline/build-environment';
 import { referencePipelineConfig } from '../../../scripts/generators/reference-app';
 import { getAtt, logicalIdOf, statementsOfRole, testApp } from '../../helpers';
 
@@ -55,6 +60,28 @@ describe('PipelineStack', () => {
         .Actions.map((a) => a.Name)
         .join(' '),
     ).toMatch(/DockerAsset/);
+  });
+
+  // Issue 17 §4: the pipeline installed aws-cdk@2 and cdk-assets@latest.
+  test('self-mutation installs the CDK CLI of package-lock.json and the asset builds the pinned cdk-assets, never a range or a tag', () => {
+    const lock = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package-lock.json'), 'utf8'));
+    const cli = lock.packages['node_modules/aws-cdk'].version as string;
+    expect(cli).toMatch(/^2\.\d+\.\d+$/);
+    const install = (spec: { phases: { install: { commands: string[] } } }) =>
+      spec.phases.install.commands.filter((c) => c.startsWith('npm install -g'));
+    expect(install(JSON.parse(projectNamed('hipaa-fhir-pipeline-selfupdate').Source.BuildSpec))).toEqual([`npm install -g aws-cdk@${cli}`]);
+    // The asset builds read their buildspec from the cloud assembly (one publisher per asset type).
+    const outdir = (stack.node.root as App).outdir;
+    const assetSpecs = Object.values(projects)
+      .map((p) => p.Properties.Source.BuildSpec as string)
+      .filter((b) => /^buildspec-.*Asset\.yaml$/.test(b));
+    expect(assetSpecs).toHaveLength(2);
+    for (const file of assetSpecs) {
+      expect([file, install(parse(readFileSync(join(outdir, file), 'utf8')))]).toEqual([
+        file,
+        [`npm install -g cdk-assets@${CDK_ASSETS_VERSION}`],
+      ]);
+    }
   });
 
   test('source: the CodeConnections connection on the configured repository and branch', () => {

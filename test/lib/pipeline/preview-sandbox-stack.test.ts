@@ -15,7 +15,7 @@ describe('PreviewSandboxStack', () => {
     expect(stack.synthesizer.bootstrapQualifier).toBe('hnb659fds');
   });
 
-  test('the manager role trusts exactly the deploy, destroy and sweep builds of the tooling account', () => {
+  test('the manager role trusts exactly the preview operate build of the tooling account (the one build that deploys, destroys and sweeps)', () => {
     template.resourceCountIs('AWS::IAM::Role', 1);
     template.hasResourceProperties('AWS::IAM::Role', {
       RoleName: 'hipaa-fhir-preview-manager',
@@ -28,7 +28,7 @@ describe('PreviewSandboxStack', () => {
             Principal: { AWS: 'arn:aws:iam::111111111111:root' },
             Condition: {
               ArnEquals: {
-                'aws:PrincipalArn': ['deploy', 'destroy', 'sweep'].map((n) => `arn:aws:iam::111111111111:role/hipaa-fhir-preview-${n}`),
+                'aws:PrincipalArn': ['arn:aws:iam::111111111111:role/hipaa-fhir-preview-operate'],
               },
             },
           },
