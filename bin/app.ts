@@ -81,7 +81,8 @@ if (require.main === module) {
     main();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`Invalid configuration: ${error.message}`);
+    // Every problem at once, one line each, so one edit of cdk.json can fix them all.
+    for (const problem of error.problems) console.error(`Invalid configuration: ${problem}`);
     process.exit(1);
   }
 }

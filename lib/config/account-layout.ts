@@ -1,4 +1,3 @@
-import { ConfigError } from '../contract/errors';
 import type { EnvironmentConfig } from './environment-config';
 import type { PreviewConfig } from './preview-config';
 
@@ -18,7 +17,7 @@ export interface AccountLayout {
 export function resolveAccounts(
   pipelineAccount: string,
   environments: readonly EnvironmentConfig[],
-  previews: PreviewConfig,
+  previews: Pick<PreviewConfig, 'account'>,
 ): AccountLayout {
   return {
     pipeline: pipelineAccount,
@@ -28,14 +27,12 @@ export function resolveAccounts(
 }
 
 /**
- * Refuses a layout in which preview (per-branch) code could deploy into, or read from, an account that holds
- * a production environment (AWS multi-account guidance: production in its own account). One line.
+ * Why a layout is refused, or undefined: preview (per-branch) code must not be able to deploy into, or read
+ * from, an account that holds a production environment (AWS multi-account guidance: production in its own account).
  */
-export function checkAccountLayout(layout: AccountLayout, environments: readonly EnvironmentConfig[]): void {
+export function accountLayoutProblem(layout: AccountLayout, environments: readonly EnvironmentConfig[]): string | undefined {
   const production = environments.find((e) => e.profile === 'production' && layout.environments[e.environmentSuffix] === layout.sandbox);
-  if (production) {
-    throw new ConfigError(
-      `previews.account ${layout.sandbox} holds the production environment "${production.environmentSuffix}": preview environments must deploy into a separate sandbox account; set previews.account to your sandbox (or non-production) account id, or give environments.${production.environmentSuffix}.account its own production account`,
-    );
-  }
+  return production
+    ? `previews.account ${layout.sandbox} holds the production environment "${production.environmentSuffix}": preview environments must deploy into a separate sandbox account; set previews.account to your sandbox (or non-production) account id, or give environments.${production.environmentSuffix}.account its own production account`
+    : undefined;
 }

@@ -5,3 +5,6 @@ export * from './account-layout';
 export * from './context';
 export * from './resolve-app';
 export * from './restore-drill-config';
+export * from './app-settings';
+export { withDefaults } from './schema';
+export type * from './generated/cdk-context';

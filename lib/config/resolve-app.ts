@@ -1,9 +1,10 @@
-import { ConfigError, PREVIEW_SUFFIX_PREFIX, suffixFromBranch, ToolingNames } from '../contract';
-import { checkAccountLayout, resolveAccounts } from './account-layout';
-import { PERSONAL_OVERRIDE_KEYS, RawContext, validateContext } from './context';
-import { EnvironmentConfig, parseEnvironmentConfig, RawEnvironmentConfig } from './environment-config';
-import { parsePipelineConfig, PipelineConfig } from './pipeline-config';
-import { parsePreviewConfig, PreviewConfig } from './preview-config';
+import { projectProblem, suffixFromBranch, ToolingNames } from '../contract';
+import { accountLayoutProblem, resolveAccounts } from './account-layout';
+import { PERSONAL_OVERRIDE_KEYS, validateContext } from './context';
+import { EnvironmentConfig, resolveEnvironment } from './environment-config';
+import { pipelineConfig, PipelineConfig } from './pipeline-config';
+import { previewConfig, PreviewConfig } from './preview-config';
+import { Problems } from './problems';
 
 /** What the process environment may contribute (the CDK CLI's defaults from the caller's profile). */
 export interface AppEnvironment {
@@ -55,91 +56,77 @@ export function plannedEnvironments(plan: AppPlan): readonly EnvironmentConfig[]
   }
 }
 
-function objectAt(context: RawContext & Record<string, unknown>, key: 'pipeline' | 'previews' | 'environments'): Record<string, unknown> {
-  // validateContext has parsed JSON given on the command line and checked the shape.
-  return (context[key] as Record<string, unknown> | undefined) ?? {};
-}
-
 /**
  * Everything `cdk synth` decides, from the CDK context, the CLI's default account and region, and the
  * time (a preview's ExpiresAt). Pure: no construct, no look-up, no clock or environment of its own.
- * Throws a one-line ConfigError for any configuration that cannot be deployed as written.
+ * Throws one ConfigError listing every problem of the configuration, one line each.
  */
 export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: AppEnvironment, now: Date): AppPlan {
-  // The whole context against lib/config/cdk-context.schema.json: unknown keys, dotted -c overrides, empty environments.
-  const context = validateContext(rawContext);
-  const project = context.project;
-  const region = context.region ?? env.CDK_DEFAULT_REGION;
-  const account = context.account ?? env.CDK_DEFAULT_ACCOUNT;
-  const environments = objectAt(context, 'environments');
-  const { branch, environmentSuffix } = context;
-  if (branch !== undefined && branch.trim() === '') throw new ConfigError('branch must be a git branch name');
-  const previews = parsePreviewConfig(objectAt(context, 'previews'), typeof project === 'string' ? project : 'project');
+  // The CLI's defaults count as if written in the context, so the schema checks them too.
+  const context = validateContext({
+    ...rawContext,
+    region: rawContext.region ?? env.CDK_DEFAULT_REGION,
+    account: rawContext.account ?? env.CDK_DEFAULT_ACCOUNT,
+  });
+  const problems = new Problems();
+  const { project, region, account, branch, environmentSuffix } = context;
+  const projectIssue = projectProblem(project);
+  if (projectIssue) {
+    problems.invalid('project', project, projectIssue);
+    problems.throwIfAny();
+  }
+  const previews = previewConfig(context.previews, project);
+  const declared = context.environments ?? {};
+  const base = { project, region, account };
 
-  let raws: RawEnvironmentConfig[];
+  // Every configured environment, whatever this synth builds: the account layout is checked against them all.
+  const longLived = Object.entries(declared).map(([suffix, entry]) =>
+    resolveEnvironment({ ...base, environmentSuffix: suffix, entry, pathOf: (key) => `environments.${suffix}.${key}` }, problems),
+  );
+  let selected: (EnvironmentConfig | undefined)[];
   if (branch !== undefined) {
     // TTL counts from the last deploy: every push to the branch moves ExpiresAt forward.
     const expiresAt = new Date(now.getTime() + previews.ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    // Preview environments deploy into the sandbox account only.
-    raws = [
-      {
-        project,
-        region,
-        account: previews.account ?? account,
-        profile: 'development',
-        environmentSuffix: suffixFromBranch(branch),
-        branch,
-        expiresAt,
-        databaseSecretName: previews.databaseSecretName,
-        databaseSecretKeyArn: previews.databaseSecretKeyArn,
-      },
-    ];
+    // Preview environments deploy into the sandbox account only, with the previews' shared secret.
+    const entry = {
+      account: previews.account,
+      profile: 'development' as const,
+      databaseSecretName: previews.databaseSecretName,
+      databaseSecretKeyArn: previews.databaseSecretKeyArn,
+    };
+    const input = { ...base, environmentSuffix: suffixFromBranch(branch), entry, preview: { branch, expiresAt } };
+    selected = [resolveEnvironment({ ...input, pathOf: (key) => `previews.${key}` }, problems)];
   } else if (environmentSuffix !== undefined) {
     // A developer's own environment: the development profile unless -c profile=... says otherwise.
     const overrides = Object.fromEntries(
-      Object.keys(PERSONAL_OVERRIDE_KEYS)
-        .filter((key) => context[key] !== undefined)
-        .map((key) => [key, context[key]]),
+      PERSONAL_OVERRIDE_KEYS.filter((key) => context[key] !== undefined).map((key) => [key, context[key]]),
     );
-    const declared = environments[environmentSuffix] as object | undefined;
-    raws = [{ project, region, account, ...declared, ...overrides, environmentSuffix }];
+    const entry = { ...declared[environmentSuffix], ...overrides };
+    const pathOf = (key: string) => (key in overrides ? key : `environments.${environmentSuffix}.${key}`);
+    selected = [resolveEnvironment({ ...base, environmentSuffix, entry, pathOf }, problems)];
   } else {
-    raws = Object.entries(environments).map(([suffix, entry]) => ({
-      project,
-      region,
-      account,
-      ...(entry as object),
-      environmentSuffix: suffix,
-    }));
+    selected = longLived;
   }
-  const configs = raws.map(parseEnvironmentConfig);
 
-  const pipelineContext = objectAt(context, 'pipeline');
-  // The layout is checked against every configured environment, whatever this synth builds.
-  const longLived = Object.entries(environments).map(([suffix, entry]) =>
-    parseEnvironmentConfig({ project, region, account, ...(entry as object), environmentSuffix: suffix }),
-  );
-  const pipeline =
-    Object.keys(pipelineContext).length > 0
-      ? parsePipelineConfig(
-          pipelineContext,
-          { project: configs[0].project, region: configs[0].region, account },
-          longLived.length > 0 ? longLived : configs,
-        )
-      : undefined;
-  if (pipeline) checkAccountLayout(resolveAccounts(pipeline.account, longLived, previews), longLived);
+  const resolved = (configs: (EnvironmentConfig | undefined)[]) => configs.filter((c): c is EnvironmentConfig => c !== undefined);
+  const pipeline = context.pipeline
+    ? pipelineConfig(context.pipeline, base, resolved(longLived.length > 0 ? longLived : selected), problems)
+    : undefined;
+  if (pipeline && problems.count === 0) {
+    const layout = accountLayoutProblem(resolveAccounts(pipeline.account, resolved(longLived), previews), resolved(longLived));
+    if (layout) problems.add(layout);
+  }
+  problems.throwIfAny();
 
+  const configs = selected as EnvironmentConfig[];
   const shared = configs.find((c) => c.audit.trailMode === 'shared');
   const sharedTrail = shared ? { project: shared.project, account: shared.account, region: shared.region } : undefined;
   if (branch !== undefined) {
-    const environment = configs[0];
-    if (!environment.environmentSuffix.startsWith(PREVIEW_SUFFIX_PREFIX))
-      throw new Error(`preview suffix ${environment.environmentSuffix} lacks ${PREVIEW_SUFFIX_PREFIX}`);
     // The preview's post-deploy role trusts the preview integration build of the tooling account.
     const postDeployTrustedRoleArn = pipeline
       ? `arn:aws:iam::${pipeline.account}:role/${new ToolingNames(pipeline.project).previewBuildRoleNames.integ}`
       : undefined;
-    return { mode: 'preview', environment, previews, postDeployTrustedRoleArn, sharedTrail };
+    return { mode: 'preview', environment: configs[0], previews, postDeployTrustedRoleArn, sharedTrail };
   }
   if (environmentSuffix !== undefined) return { mode: 'personal', environments: configs, sharedTrail };
   if (pipeline) {

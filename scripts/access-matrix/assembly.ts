@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../bin/app';
-import { NO_STACK_TRACES, resolveApp } from '../../lib/config';
+import { appSettings, NO_STACK_TRACES, resolveApp } from '../../lib/config';
 
 export type CfnTemplate = {
   Resources?: Record<string, CfnResource>;
@@ -111,6 +111,6 @@ export function placementDefaults(context: Record<string, unknown>): { delivery:
     '111111111111';
   // With no previews.account, preview builds deploy where they run: the tooling account.
   const branch = typeof previews.account === 'string' && /^\d{12}$/.test(previews.account) ? previews.account : tooling;
-  const region = typeof context.region === 'string' ? context.region : 'eu-west-2';
+  const { region } = appSettings(context);
   return { delivery: tooling, branch, region };
 }

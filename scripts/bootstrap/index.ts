@@ -3,6 +3,7 @@
  * --no-lookups` would build them from cdk.json) turned into each account's execution policy and
  * permissions boundary. Used by `npm run bootstrap:policy` and by the tests that evaluate the result.
  */
+import { appSettings } from '../../lib/config';
 import { ToolingNames } from '../../lib/contract';
 import { LoadedStack, MATRIX_BRANCH, placementDefaults, readCdkContext, synthApp } from '../access-matrix/assembly';
 import {
@@ -65,7 +66,7 @@ export function placeStacks(stacks: readonly LoadedStack[], context: Record<stri
 /** Each account's two policies, from one synth. */
 export function bootstrapPolicies(synthesized: Synthesized): AccountPolicies[] {
   const { context, stacks } = synthesized;
-  const project = typeof context.project === 'string' ? context.project : 'hipaa-fhir';
+  const { project } = appSettings(context);
   const defaults = placementDefaults(context);
   const previews = (context.previews ?? {}) as { bootstrapQualifier?: unknown };
   const branchQualifier = typeof previews.bootstrapQualifier === 'string' ? previews.bootstrapQualifier : undefined;

@@ -9,10 +9,10 @@
  */
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { parseEnvironmentConfig } from '../../lib/config';
+import { appSettings, plannedEnvironments, resolveApp } from '../../lib/config';
 import { PipelineAppStage } from '../../stages/pipeline-app-stage';
+import { cdkJsonApp } from '../shared/cdk-app';
 import { parseFlags, runCli } from '../shared/cli';
 
 export const USAGE = `usage: npm run dashboard:render -- [--check]
@@ -32,14 +32,9 @@ interface Widget {
 
 /** The synthesized dashboard body of a production environment, references replaced by their kind. */
 export function referenceDashboard(): { name: string; widgets: Widget[]; alarmNames: string[] } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- cdk.json is JSON outside the TypeScript project
-  const app = new App({ context: { ...(require('../../cdk.json') as { context: Record<string, unknown> }).context } });
-  const config = parseEnvironmentConfig({
-    project: 'hipaa-fhir',
-    environmentSuffix: 'prod',
-    profile: 'production',
-    sizing: { streamShardCount: 4 },
-  });
+  const app = cdkJsonApp();
+  const environments = { prod: { profile: 'production', sizing: { streamShardCount: 4 } } };
+  const [config] = plannedEnvironments(resolveApp({ project: appSettings().project, environments }, {}, new Date()));
   const stage = new PipelineAppStage(app, 'prod', { config });
   const template = Template.fromStack(stage.compute).toJSON() as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;

@@ -8,6 +8,7 @@
  * Without --endpoint it writes to the real stream in AWS_REGION with the default credentials.
  */
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { appSettings } from '../../lib/config';
 import { createKinesisClient } from '../../lib/processor/kinesis/client';
 import { backoffDelay, sleep } from '../../lib/processor/retry';
 import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
@@ -77,7 +78,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const { stream, endpoint, records: valid, invalid } = parsed.flags;
   if (!stream) throw new UsageError('--stream is required');
   const records = sampleMix(valid, invalid, parsed.flags['run-id'] ?? `run${Date.now()}`);
-  const client = createKinesisClient({ region: process.env.AWS_REGION ?? 'eu-west-2', kinesisEndpoint: endpoint });
+  const client = createKinesisClient({ region: process.env.AWS_REGION ?? appSettings().region, kinesisEndpoint: endpoint });
   const progress = progressPrinter();
   try {
     await putRecords(client, stream, records, (sent) => progress.update(`sent ${sent}/${records.length}`));

@@ -21,6 +21,7 @@ import {
   Stack,
   waitUntilStackDeleteComplete,
 } from '@aws-sdk/client-cloudformation';
+import { appSettings } from '../../lib/config';
 import { capRefusal, environmentsInUse } from '../../lib/constructs/handlers/environment-cap';
 import { LAYERS_TEARDOWN, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, suffixFromBranch } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
@@ -38,7 +39,7 @@ export const USAGE = `usage: npm run preview -- <command> [flags]
   check-cap (--suffix S | --branch B) [--max N]   fail when creating S would exceed the cap (default $MAX_PREVIEW_ENVIRONMENTS or 5)
   destroy (--suffix S | --branch B) [--yes]        delete one environment (asks without --yes)
   sweep [--yes] [--live-branches FILE]     delete expired environments and those of deleted branches (dry run without --yes)
-  --project P                              project tag (default $PROJECT or hipaa-fhir)`;
+  --project P                              project tag (default $PROJECT or the project of cdk.json)`;
 
 export interface PreviewEnvironment {
   readonly suffix: string;
@@ -222,7 +223,7 @@ export function parsePreviewArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     );
   return {
     command: command as Command,
-    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    project: flags.project ?? env.PROJECT ?? appSettings().project,
     suffix,
     branch: flags.branch,
     max,
@@ -263,7 +264,7 @@ export async function main(argv: string[], cfn?: CloudFormationClient, now = new
     console.log(suffixFromBranch(options.branch!));
     return 0;
   }
-  const client = cfn ?? new CloudFormationClient({ region: process.env.AWS_REGION ?? 'eu-west-2', ...SDK_RETRY });
+  const client = cfn ?? new CloudFormationClient({ region: process.env.AWS_REGION ?? appSettings().region, ...SDK_RETRY });
   try {
     return await run(options, client, now);
   } finally {

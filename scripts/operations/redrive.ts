@@ -16,6 +16,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
+import { appSettings } from '../../lib/config';
 import { ConfigurationError, loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
@@ -46,8 +47,8 @@ export const USAGE = `usage: npm run redrive -- --suffix S [--reason CODE] [--si
   --limit N       examine at most N records
   --batch-size N  records per transaction, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})
   --outputs F     flat outputs to use (local: default cfn-outputs/flat-outputs.json; AWS: default read from the stage's stacks)
-  --project P     project name (default $PROJECT or hipaa-fhir)
-  --region R      region of the stage (default $AWS_REGION or eu-west-2)
+  --project P     project name (default $PROJECT or the project of cdk.json)
+  --region R      region of the stage (default $AWS_REGION or the region of cdk.json)
   --wait S        AWS: stop waiting for the task after S seconds (default 3600; the task itself keeps running)`;
 
 const ROOT = join(__dirname, '..', '..');
@@ -95,7 +96,7 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (error instanceof ConfigurationError) throw new UsageError(error.message);
     throw error;
   }
-  const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
+  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
     throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
   if (flags.suffix === 'local' && flags.region !== undefined)
@@ -104,7 +105,7 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     suffix: flags.suffix,
     redrive: options,
     outputs: flags.outputs,
-    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    project: flags.project ?? env.PROJECT ?? appSettings().project,
     region,
     waitSeconds: flags.wait,
   };

@@ -15,6 +15,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { exitCodeOf, startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
+import { appSettings } from '../../lib/config';
 import { RESTORE_DRILL_CONTAINER_NAME } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
@@ -25,8 +26,8 @@ export const USAGE = `usage: npm run restore-drill -- --suffix S [--outputs FILE
   --suffix S             environmentSuffix whose drill to run (required)
   --outputs FILE         the stage's flat outputs (cfn-outputs/flat-outputs.json); default: read from its stacks
   --wait                 follow the drill to its end: progress, result line, exit code (default: start it and return)
-  --region R             region of the stage (default $AWS_REGION or eu-west-2)
-  --project P            project name (default $PROJECT or hipaa-fhir)
+  --region R             region of the stage (default $AWS_REGION or the region of cdk.json)
+  --project P            project name (default $PROJECT or the project of cdk.json)
   --poll-seconds N       how often to look at the task while waiting (default 15)
   --max-wait-minutes N   stop waiting (the drill goes on) after this long (default 600)`;
 
@@ -67,7 +68,7 @@ export function parseRestoreDrillArgs(argv: readonly string[], env: NodeJS.Proce
   if (!flags.suffix) throw new UsageError('--suffix is required: the environment whose restore drill to run, e.g. --suffix prod');
   if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(flags.suffix) || flags.suffix.length > 20)
     throw new UsageError(`--suffix "${flags.suffix}" is not an environment suffix (1-20 lowercase letters, digits and single hyphens)`);
-  const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
+  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region}" is not a region name such as eu-west-2`);
   if (!flags.wait && (argv.includes('--poll-seconds') || argv.includes('--max-wait-minutes')))
     throw new UsageError('--poll-seconds and --max-wait-minutes apply only with --wait');
@@ -76,7 +77,7 @@ export function parseRestoreDrillArgs(argv: readonly string[], env: NodeJS.Proce
     outputs: flags.outputs,
     wait: flags.wait,
     region,
-    project: flags.project ?? env.PROJECT ?? 'hipaa-fhir',
+    project: flags.project ?? env.PROJECT ?? appSettings().project,
     pollSeconds: flags['poll-seconds'],
     maxWaitMinutes: flags['max-wait-minutes'],
   };

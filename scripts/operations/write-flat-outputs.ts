@@ -11,14 +11,15 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { CloudFormationClient, DescribeStacksCommand, Output, paginateListStacks, StackStatus } from '@aws-sdk/client-cloudformation';
+import { appSettings } from '../../lib/config';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
 import { LAYERS, Naming } from '../../lib/contract';
 import { SDK_RETRY } from './preview';
 
 export const USAGE = `usage: npx ts-node --transpile-only scripts/operations/write-flat-outputs.ts --suffix S [--project P] [--region R] [--dir D]
   --suffix S    environmentSuffix of the stage (default $ENVIRONMENT_SUFFIX; required)
-  --project P   project name (default $PROJECT or hipaa-fhir)
-  --region R    region of the stage (default $AWS_REGION or eu-west-2)
+  --project P   project name (default $PROJECT or the project of cdk.json)
+  --region R    region of the stage (default $AWS_REGION or the region of cdk.json)
   --dir D       output directory (default cfn-outputs)`;
 
 const COMPLETE: string[] = [
@@ -104,9 +105,9 @@ export function parseFlatOutputsArgs(argv: readonly string[], env: NodeJS.Proces
   const { flags } = parsed;
   const suffix = flags.suffix ?? env.ENVIRONMENT_SUFFIX;
   if (!suffix) throw new UsageError('--suffix is required (or set ENVIRONMENT_SUFFIX)');
-  const region = flags.region ?? env.AWS_REGION ?? 'eu-west-2';
+  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region}" is not a region name such as eu-west-2`);
-  return { suffix, project: flags.project ?? env.PROJECT ?? 'hipaa-fhir', region, dir: flags.dir };
+  return { suffix, project: flags.project ?? env.PROJECT ?? appSettings().project, region, dir: flags.dir };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -152,11 +152,12 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
     ]);
   }, 60_000);
 
-  test('invalid configuration exits 1 with one line and no stack trace', () => {
-    const run = runApp({ regoin: 'eu-west-1' });
+  test('invalid configuration exits 1 with one line per problem, every problem at once, and no stack trace', () => {
+    const run = runApp({ regoin: 'eu-west-1', previews: { ...(cdkJsonContext().previews as object), ttlHours: 0 } });
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([
       'Invalid configuration: unknown key "regoin" at the top level of the CDK context (did you mean "region"?)',
+      'Invalid configuration: previews.ttlHours 0 is invalid: expected a whole number from 1 to 720',
     ]);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct, IConstruct } from 'constructs';
-import { EnvironmentConfig, NO_STACK_TRACES, parseEnvironmentConfig, RawEnvironmentConfig } from '../../lib/config';
+import { EnvironmentConfig, NO_STACK_TRACES, plannedEnvironments, RawEnvironment, resolveApp } from '../../lib/config';
 import { Layer, LAYERS } from '../../lib/contract';
 import { DATABASE_SUBNETS, WORKLOAD_SUBNETS } from '../../lib/constructs/isolated-network';
 import { ProcessorMetrics } from '../../lib/constructs/processor-metrics';
@@ -17,9 +17,28 @@ export { cdkJsonContext };
 
 /** An App with the feature flags of cdk.json, as `cdk synth` builds it (without construct stack traces). */
 export const testApp = cdkJsonApp;
+/** When test configurations are resolved: a test preview expires 72 hours (previews.ttlHours) later. */
+export const TEST_NOW = new Date('2026-11-28T09:00:00.000Z');
 
-export function testConfig(overrides: RawEnvironmentConfig = {}): EnvironmentConfig {
-  return parseEnvironmentConfig({ project: 'hipaa-fhir', environmentSuffix: 'dev', ...overrides });
+/** One test environment: its cdk.json entry, and where it lives. */
+export interface TestEnvironment extends RawEnvironment {
+  /** @default 'dev' */
+  readonly environmentSuffix?: string;
+  /** @default 'hipaa-fhir' */
+  readonly project?: string;
+  /** The preview environment of this branch (`-c branch=`), instead of a configured environment. */
+  readonly branch?: string;
+}
+
+/**
+ * The configuration of one environment, built as `cdk synth` builds it (resolveApp: the schema, its
+ * defaults, the rules between settings) from a cdk.json with only that environment, in eu-west-2.
+ */
+export function testConfig(overrides: TestEnvironment = {}): EnvironmentConfig {
+  const { environmentSuffix = 'dev', project = 'hipaa-fhir', branch, ...entry } = overrides;
+  if (branch !== undefined && Object.keys(entry).length > 0) throw new Error('a test preview takes its settings from "previews"');
+  const context = branch === undefined ? { project, environments: { [environmentSuffix]: entry } } : { project, branch };
+  return plannedEnvironments(resolveApp(context, {}, TEST_NOW))[0];
 }
 
 export interface SynthesizedStage {
@@ -29,7 +48,7 @@ export interface SynthesizedStage {
   readonly templates: Readonly<Record<Layer, Template>>;
 }
 
-export function synthStage(overrides: RawEnvironmentConfig = {}): SynthesizedStage {
+export function synthStage(overrides: TestEnvironment = {}): SynthesizedStage {
   const app = testApp();
   const config = testConfig(overrides);
   const stage = new PipelineAppStage(app, config.environmentSuffix, { config });

@@ -1,38 +1,49 @@
-import { parseEnvironmentConfig, PROFILE_DEFAULTS } from '../../../lib/config';
+import { PROFILE_DEFAULTS } from '../../../lib/config';
 import { ConfigError } from '../../../lib/contract';
+import { testConfig, TestEnvironment } from '../../helpers';
 
-const base = { project: 'hipaa-fhir', environmentSuffix: 'dev' };
-
-function errorOf(raw: Record<string, unknown>): string {
+/** Every problem of a one-environment cdk.json (environment "dev" unless the overrides name another), one line each. */
+function problemsOf(overrides: Record<string, unknown>): readonly string[] {
   try {
-    parseEnvironmentConfig(raw);
+    testConfig(overrides as TestEnvironment);
   } catch (e) {
     expect(e).toBeInstanceOf(ConfigError);
-    return (e as Error).message;
+    return (e as ConfigError).problems;
   }
   throw new Error('expected a ConfigError');
 }
 
-describe('parseEnvironmentConfig', () => {
+function errorOf(overrides: Record<string, unknown>): string {
+  const problems = problemsOf(overrides);
+  expect(problems).toHaveLength(1);
+  return problems[0];
+}
+
+describe('an environment of cdk.json, resolved', () => {
   test('defaults to the development profile in eu-west-2 with pinned zones', () => {
-    const config = parseEnvironmentConfig(base);
+    const config = testConfig();
     expect(config.profile).toBe('development');
     expect(config.region).toBe('eu-west-2');
     expect(config.network.availabilityZones).toEqual(['eu-west-2a', 'eu-west-2b']);
+    expect(config.network.vpcCidr).toBe('10.40.0.0/16');
     expect(config.account).toBeUndefined();
     expect(config.database.masterSecretName).toBe('hipaa-fhir/dev/db-credentials');
+    expect(config.database.databaseName).toBe('fhir');
     expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'development', Compliance: 'HIPAA' });
   });
 
   test('development and production profiles differ where compliance and cost trade off', () => {
-    const eph = parseEnvironmentConfig({ ...base, profile: 'development' });
-    const prod = parseEnvironmentConfig({ ...base, profile: 'production' });
+    const eph = testConfig({ profile: 'development' });
+    const prod = testConfig({ profile: 'production' });
     expect(eph.destroyOnRemoval).toBe(true);
     expect(prod.destroyOnRemoval).toBe(false);
     expect(prod.logRetentionDays).toBe(2192);
     expect(eph.logRetentionDays).toBeLessThan(30);
     expect(prod.database).toMatchObject({ multiAz: true, deletionProtection: true, snapshotOnDelete: true, awsBackupPlan: true });
     expect(eph.database).toMatchObject({ multiAz: false, deletionProtection: false, snapshotOnDelete: false, awsBackupPlan: false });
+    expect([eph.database.instanceType, prod.database.instanceType]).toEqual(['t4g.micro', 'm7g.large']);
+    expect([eph.database.allocatedStorageGiB, eph.database.maxAllocatedStorageGiB]).toEqual([20, 50]);
+    expect([prod.database.allocatedStorageGiB, prod.database.maxAllocatedStorageGiB]).toEqual([100, 1000]);
     expect(eph.audit.trailMode).toBe('shared');
     expect(prod.audit.trailMode).toBe('dedicated');
     expect(eph.network.endpointAzCount).toBe(1);
@@ -40,8 +51,8 @@ describe('parseEnvironmentConfig', () => {
   });
 
   test('stream and processor sizing: one shard and one task in development; on demand with 2 to 8 tasks in production, or at most one task per shard', () => {
-    const eph = parseEnvironmentConfig({ ...base, profile: 'development' });
-    const prod = parseEnvironmentConfig({ ...base, profile: 'production' });
+    const eph = testConfig({ profile: 'development' });
+    const prod = testConfig({ profile: 'production' });
     expect([eph.stream, eph.processor]).toEqual([
       { shardCount: 1, retentionHours: 24 },
       { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 },
@@ -51,39 +62,48 @@ describe('parseEnvironmentConfig', () => {
       { shardCount: 0, retentionHours: 168 },
       { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 },
     ]);
-    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({
-      minTasks: 2,
-      maxTasks: 4,
-    });
+    expect(testConfig({ profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 4 });
     // Never below the minimum, even with fewer shards.
-    expect(parseEnvironmentConfig({ ...base, profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({
-      minTasks: 2,
-      maxTasks: 2,
-    });
+    expect(testConfig({ profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
   });
 
-  test('sizing overrides apply on top of the profile', () => {
-    const config = parseEnvironmentConfig({
-      ...base,
-      sizing: { dbInstanceType: 'r7g.large', streamShardCount: 4, dbAllocatedStorageGiB: 200, dbMaxAllocatedStorageGiB: 400 },
+  test('the stream keeps records 24 hours in development, 7 days in production, or as long as sizing.streamRetentionHours says', () => {
+    expect([testConfig().stream.retentionHours, testConfig({ profile: 'production' }).stream.retentionHours]).toEqual([24, 168]);
+    expect(testConfig({ profile: 'production', sizing: { streamRetentionHours: 720 } }).stream).toEqual({
+      shardCount: 0,
+      retentionHours: 720,
+    });
+    expect(errorOf({ sizing: { streamRetentionHours: 12 } })).toBe(
+      'environments.dev.sizing.streamRetentionHours 12 is invalid: expected a whole number from 24 to 8760',
+    );
+  });
+
+  test('sizing overrides apply on top of the profile, the others keep their profile defaults', () => {
+    const config = testConfig({
+      profile: 'production',
+      sizing: { dbInstanceType: 'r7g.large', streamShardCount: 4, dbAllocatedStorageGiB: 200 },
     });
     expect(config.database.instanceType).toBe('r7g.large');
     expect(config.database.allocatedStorageGiB).toBe(200);
+    expect(config.database.maxAllocatedStorageGiB).toBe(1000);
     expect(config.stream.shardCount).toBe(4);
-    expect(config.database.multiAz).toBe(PROFILE_DEFAULTS.development.database.multiAz);
+    expect(config.database.multiAz).toBe(PROFILE_DEFAULTS.production.database.multiAz);
   });
 
-  test('accepts an explicit account, secret, key and alarm e-mail', () => {
-    const config = parseEnvironmentConfig({
-      ...base,
+  test('accepts an explicit account, region, secret, key and alarm e-mail', () => {
+    const config = testConfig({
       account: '123456789012',
+      region: 'us-east-1',
       databaseSecretName: 'shared/ephemeral/db-credentials',
       databaseSecretKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
       alarmEmail: 'security@example.org',
       trailMode: 'dedicated',
     });
     expect(config.account).toBe('123456789012');
+    expect(config.region).toBe('us-east-1');
+    expect(config.network.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
     expect(config.database.masterSecretName).toBe('shared/ephemeral/db-credentials');
+    expect(config.database.masterSecretKeyArn).toBe('arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b');
     expect(config.audit).toEqual({ trailMode: 'dedicated', alarmEmail: 'security@example.org' });
   });
 
@@ -95,97 +115,142 @@ describe('parseEnvironmentConfig', () => {
     [{ environmentSuffix: 'a--b' }, 'environmentSuffix "a--b" is invalid'],
     [{ environmentSuffix: '-dev' }, 'environmentSuffix "-dev" is invalid'],
     [{ environmentSuffix: 'x'.repeat(21) }, `environmentSuffix "${'x'.repeat(21)}" is invalid`],
-    [{ environmentSuffix: undefined }, 'environmentSuffix is required'],
     [{ project: 'HIPAA' }, 'project "HIPAA" is invalid'],
     [{ project: 'a-very-long-project' }, 'project "a-very-long-project" is invalid'],
-    [{ profile: 'staging' }, 'profile "staging" is invalid: use one of development, production'],
-    [{ region: 'london' }, 'region "london" is invalid: use an AWS region code such as eu-west-2'],
+    [{ profile: 'staging' }, 'environments.dev.profile "staging" is invalid: use one of development, production'],
+    [{ region: 'london' }, 'environments.dev.region "london" is invalid: use an AWS region code such as eu-west-2'],
     [
       { region: 'us-gov-west-1' },
-      'region "us-gov-west-1" is invalid: use a region of the commercial aws partition such as eu-west-2 (us-gov-west-1 is in aws-us-gov, whose ARNs this app does not write)',
+      'environments.dev.region "us-gov-west-1" is invalid: use a region of the commercial aws partition such as eu-west-2 (China and GovCloud regions are in the aws-cn and aws-us-gov partitions, whose ARNs this app does not write)',
     ],
-    [
-      { region: 'cn-north-1' },
-      'region "cn-north-1" is invalid: use a region of the commercial aws partition such as eu-west-2 (cn-north-1 is in aws-cn, whose ARNs this app does not write)',
-    ],
-    [{ account: '1234' }, 'account "1234" is invalid: use a 12-digit AWS account id'],
-    [{ account: 123456789012 }, 'account 123456789012 is invalid: expected a string'],
-    [{ availabilityZones: ['eu-west-2a'] }, 'availabilityZones ["eu-west-2a"] is invalid'],
+    [{ region: 'cn-north-1' }, 'environments.dev.region "cn-north-1" is invalid: use a region of the commercial aws partition'],
+    [{ account: '1234' }, 'environments.dev.account "1234" is invalid: use a 12-digit AWS account id'],
+    [{ account: 123456789012 }, 'environments.dev.account 123456789012 is invalid: expected a string'],
+    [{ availabilityZones: ['eu-west-2a'] }, 'environments.dev.availabilityZones ["eu-west-2a"] is invalid: expected a list of 2 items'],
     [{ availabilityZones: ['us-east-1a', 'us-east-1b'] }, 'list two distinct zones of eu-west-2'],
-    [{ availabilityZones: ['eu-west-2a', 'eu-west-2a'] }, 'availabilityZones ["eu-west-2a","eu-west-2a"] is invalid'],
-    [{ vpcCidr: '10.0.0.0/24' }, 'vpcCidr "10.0.0.0/24" is invalid: use an IPv4 CIDR block from /16 to /22'],
-    [{ vpcCidr: '300.0.0.0/16' }, 'vpcCidr "300.0.0.0/16" is invalid'],
-    [{ databaseSecretName: 'bad name!' }, 'databaseSecretName "bad name!" is invalid'],
+    [{ availabilityZones: ['eu-west-2a', 'eu-west-2a'] }, 'environments.dev.availabilityZones ["eu-west-2a","eu-west-2a"] is invalid'],
+    [{ vpcCidr: '10.0.0.0/24' }, 'environments.dev.vpcCidr "10.0.0.0/24" is invalid: use an IPv4 CIDR block from /16 to /22'],
+    [{ vpcCidr: '300.0.0.0/16' }, 'environments.dev.vpcCidr "300.0.0.0/16" is invalid'],
+    [{ databaseSecretName: 'bad name!' }, 'environments.dev.databaseSecretName "bad name!" is invalid'],
     [
       { databaseSecretName: 'hipaa-fhir/dev/db-master' },
-      'databaseSecretName "hipaa-fhir/dev/db-master" is invalid: a name ending in a hyphen and six characters is mistaken for the random suffix',
+      'environments.dev.databaseSecretName "hipaa-fhir/dev/db-master" is invalid: a name ending in a hyphen and six characters is mistaken for the random suffix',
     ],
-    [{ databaseSecretKeyArn: 'alias/foo' }, 'databaseSecretKeyArn "alias/foo" is invalid: use a KMS key ARN'],
-    [{ databaseName: 'Patient-DB' }, 'databaseName "Patient-DB" is invalid'],
-    [{ trailMode: 'none' }, 'trailMode "none" is invalid: use one of dedicated, shared'],
-    [{ alarmEmail: 'not-an-email' }, 'alarmEmail "not-an-email" is invalid: use an e-mail address'],
+    [{ databaseSecretKeyArn: 'alias/foo' }, 'environments.dev.databaseSecretKeyArn "alias/foo" is invalid: use a KMS key ARN'],
+    [{ databaseName: 'Patient-DB' }, 'environments.dev.databaseName "Patient-DB" is invalid'],
+    [{ trailMode: 'none' }, 'environments.dev.trailMode "none" is invalid: use one of dedicated, shared'],
+    [{ alarmEmail: 'not-an-email' }, 'environments.dev.alarmEmail "not-an-email" is invalid: use an e-mail address'],
     [
       { sizing: { dbInstanceType: 'db.t4g.micro' } },
-      'sizing.dbInstanceType "db.t4g.micro" is invalid: use an RDS instance class without the "db." prefix',
+      'environments.dev.sizing.dbInstanceType "db.t4g.micro" is invalid: use an RDS instance class without the "db." prefix',
     ],
-    [{ sizing: { dbAllocatedStorageGiB: 10 } }, 'sizing.dbAllocatedStorageGiB 10 is invalid: expected a whole number from 20 to 65536'],
+    [
+      { sizing: { dbAllocatedStorageGiB: 10 } },
+      'environments.dev.sizing.dbAllocatedStorageGiB 10 is invalid: expected a whole number from 20 to 65536',
+    ],
     [
       { sizing: { dbAllocatedStorageGiB: 100, dbMaxAllocatedStorageGiB: 50 } },
-      'sizing.dbMaxAllocatedStorageGiB 50 is invalid: expected a whole number from 100 to 65536',
+      'environments.dev.sizing.dbMaxAllocatedStorageGiB 50 is invalid: the storage autoscaling ceiling must be at least dbAllocatedStorageGiB (100); use a whole number from 100 to 65536',
     ],
-    [{ sizing: { streamShardCount: 1.5 } }, 'sizing.streamShardCount 1.5 is invalid'],
-    [{ sizing: { shards: 2 } }, 'unknown sizing key "sizing.shards"'],
-    [{ sizing: [] }, 'sizing [] is invalid: expected an object'],
-    [{ secretName: 'x' }, 'unknown configuration key "secretName"'],
+    // The production profile's default ceiling (1000) is below this allocation: the ceiling must be raised with it.
+    [
+      { profile: 'production', sizing: { dbAllocatedStorageGiB: 2000 } },
+      'environments.dev.sizing.dbMaxAllocatedStorageGiB 1000 is invalid: the storage autoscaling ceiling must be at least dbAllocatedStorageGiB (2000)',
+    ],
+    [
+      { profile: 'production', sizing: { processorMaxTasks: 1 } },
+      'environments.dev.sizing.processorMaxTasks 1 is invalid: the production profile runs at least 2 tasks; use a whole number from 2 to 100',
+    ],
+    [{ sizing: { streamShardCount: 1.5 } }, 'environments.dev.sizing.streamShardCount 1.5 is invalid: expected a whole number'],
+    [{ sizing: { shards: 2 } }, 'unknown key "shards" in environments.dev.sizing (allowed: '],
+    [{ sizing: [] }, 'environments.dev.sizing [] is invalid: expected an object'],
+    [{ secretName: 'x' }, 'unknown key "secretName" in environments.dev'],
   ])('rejects %j with one precise line', (overrides, expected) => {
-    const message = errorOf({ ...base, ...overrides });
+    const message = errorOf(overrides);
     expect(message).toContain(expected);
     expect(message).not.toContain('\n');
   });
 
   test.each([
     // Issue 9: the VPC would have been built on another range (10.41.0.0/16 from 10.40.1.0/16 in synth).
-    [{ vpcCidr: '10.40.1.0/16' }, 'vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16'],
-    [{ vpcCidr: '10.40.0.1/22' }, 'vpcCidr "10.40.0.1/22" is invalid: host bits are set; use the network address 10.40.0.0/22'],
-    [{ vpcCidr: '192.168.7.0/21' }, 'vpcCidr "192.168.7.0/21" is invalid: host bits are set; use the network address 192.168.0.0/21'],
+    [
+      { vpcCidr: '10.40.1.0/16' },
+      'environments.dev.vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16',
+    ],
+    [
+      { vpcCidr: '10.40.0.1/22' },
+      'environments.dev.vpcCidr "10.40.0.1/22" is invalid: host bits are set; use the network address 10.40.0.0/22',
+    ],
+    [
+      { vpcCidr: '192.168.7.0/21' },
+      'environments.dev.vpcCidr "192.168.7.0/21" is invalid: host bits are set; use the network address 192.168.0.0/21',
+    ],
     [
       { availabilityZones: ['eu-west-2a', 'eu-west-2z'] },
-      'availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
+      'environments.dev.availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
     ],
     [
       { availabilityZones: ['eu-west-2a', 'eu-west-2g'] },
-      'availabilityZones ["eu-west-2a","eu-west-2g"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
+      'environments.dev.availabilityZones ["eu-west-2a","eu-west-2g"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
     ],
   ])('rejects %j with exactly this line', (overrides, expected) => {
-    expect(errorOf({ ...base, ...overrides })).toBe(expected);
+    expect(errorOf(overrides)).toBe(expected);
+  });
+
+  test('every problem of the shape is reported at once, one line per setting', () => {
+    expect(
+      problemsOf({
+        profile: 'staging',
+        vpcCidr: '10.0.0.0/8',
+        databaseSecretKeyArn: 'alias/foo',
+        sizing: { dbAllocatedStorageGiB: 10, streamShardCount: 'two' },
+        restoreDrill: { rtoTargetMinutes: 0 },
+      }),
+    ).toEqual([
+      'environments.dev.profile "staging" is invalid: use one of development, production',
+      'environments.dev.vpcCidr "10.0.0.0/8" is invalid: use an IPv4 CIDR block from /16 to /22, e.g. 10.40.0.0/16',
+      'environments.dev.databaseSecretKeyArn "alias/foo" is invalid: use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>',
+      'environments.dev.sizing.dbAllocatedStorageGiB 10 is invalid: expected a whole number from 20 to 65536',
+      'environments.dev.sizing.streamShardCount "two" is invalid: expected a whole number',
+      'environments.dev.restoreDrill.rtoTargetMinutes 0 is invalid: expected a whole number from 5 to 1440',
+    ]);
+  });
+
+  test('so is every problem between settings, once the shape is right', () => {
+    expect(
+      problemsOf({
+        environmentSuffix: 'br-x',
+        vpcCidr: '10.40.1.0/16',
+        availabilityZones: ['eu-west-2a', 'eu-west-2z'],
+        sizing: { dbAllocatedStorageGiB: 100, dbMaxAllocatedStorageGiB: 50 },
+      }),
+    ).toEqual([
+      'environmentSuffix "br-x" is invalid: suffixes starting with (or containing) "br-" are reserved for preview environments; rename the environment',
+      'environments.br-x.availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
+      'environments.br-x.vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16',
+      'environments.br-x.sizing.dbMaxAllocatedStorageGiB 50 is invalid: the storage autoscaling ceiling must be at least dbAllocatedStorageGiB (100); use a whole number from 100 to 65536',
+    ]);
   });
 
   test.each(['10.40.0.0/16', '10.41.0.0/16', '172.16.4.0/22', '192.168.0.0/21'])('accepts the network address %s', (vpcCidr) => {
-    expect(parseEnvironmentConfig({ ...base, vpcCidr }).network.vpcCidr).toBe(vpcCidr);
+    expect(testConfig({ vpcCidr }).network.vpcCidr).toBe(vpcCidr);
   });
 
   test('accepts zones a-f of the region', () => {
-    expect(
-      parseEnvironmentConfig({ ...base, region: 'us-east-1', availabilityZones: ['us-east-1a', 'us-east-1f'] }).network.availabilityZones,
-    ).toEqual(['us-east-1a', 'us-east-1f']);
+    expect(testConfig({ region: 'us-east-1', availabilityZones: ['us-east-1a', 'us-east-1f'] }).network.availabilityZones).toEqual([
+      'us-east-1a',
+      'us-east-1f',
+    ]);
   });
 });
 
-describe('per-branch environment config', () => {
-  const base = { project: 'hipaa-fhir', environmentSuffix: 'br-abc-1' };
-  test('a branch and its expiry become tags', () => {
-    const c = parseEnvironmentConfig({ ...base, branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
-    expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-11-25T09:00:00Z' });
-    expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-11-25T09:00:00Z' });
-  });
-  test.each([
-    [{ branch: 'feature/x' }, 'branch and expiresAt go together'],
-    [{ branch: 'feature/x', expiresAt: 'tomorrow' }, 'expiresAt "tomorrow" is invalid: use an ISO-8601 UTC time'],
-    [
-      { branch: 'feature/x', expiresAt: '2026-11-25T09:00:00Z', profile: 'production' },
-      'profile "production" is invalid: a preview environment must use the development profile',
-    ],
-  ])('%j', (raw, message) => {
-    expect(() => parseEnvironmentConfig({ ...base, ...raw })).toThrow(message);
+describe('a preview environment, resolved', () => {
+  test('its branch and expiry (previews.ttlHours after the synth) become tags; the development profile and the previews secret', () => {
+    const c = testConfig({ branch: 'feature/abc-1 x#y' });
+    expect(c.environmentSuffix).toMatch(/^br-abc-1-x-y/);
+    expect(c.profile).toBe('development');
+    expect(c.database.masterSecretName).toBe('hipaa-fhir/previews/db-credentials');
+    expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-12-01T09:00:00Z' });
+    expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-12-01T09:00:00Z' });
   });
 });

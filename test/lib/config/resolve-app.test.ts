@@ -28,7 +28,7 @@ describe('resolveApp (what one synth builds)', () => {
       ['dev', 'development', '222222222222'],
       ['prod', 'production', '333333333333'],
     ]);
-    expect(plan.previews).toMatchObject({ account: '444444444444', bootstrapQualifier: 'branches', maxEnvironments: 5, ttlHours: 72 });
+    expect(plan.previews).toMatchObject({ account: '444444444444', bootstrapQualifier: 'branches', maxEnvironments: 4, ttlHours: 72 });
     // dev uses the shared trail (development default), so the account-wide trail stack is part of the plan.
     expect(plan.sharedTrail).toEqual({ project: 'hipaa-fhir', account: '222222222222', region: 'eu-west-2' });
     expect(plannedEnvironments(plan).map((e) => e.environmentSuffix)).toEqual(['dev', 'prod']);
@@ -108,9 +108,41 @@ describe('resolveApp (what one synth builds)', () => {
       { ephemeral: { ttlHours: 3 } },
       'unknown key "ephemeral" at the top level of the CDK context: it was renamed to "previews" (see "Migrating from 0.1" in CHANGELOG.md)',
     ],
-    [{ branch: '  ' }, 'branch must be a git branch name'],
+    [{ branch: '  ' }, 'branch "  " is invalid: use a git branch name'],
   ])('%j fails with one line', (overrides, message) => {
     expect(error(overrides)).toContain(message);
+  });
+
+  test("the CLI's default region is checked like a written one", () => {
+    expect(error({ region: undefined, pipeline: undefined }, { CDK_DEFAULT_REGION: 'cn-north-1' })).toMatch(
+      /^region "cn-north-1" is invalid: use a region of the commercial aws partition/,
+    );
+  });
+
+  test('every problem between settings is reported at once, across environments, with the path of each setting', () => {
+    const environments = {
+      dev: { ...(shipped.environments as Record<string, object>).dev, vpcCidr: '10.40.1.0/16' },
+      prod: { ...(shipped.environments as Record<string, object>).prod, sizing: { processorMaxTasks: 1 } },
+    };
+    expect(() => resolve({ environments, region: 'eu-west-1' })).toThrow(
+      [
+        'environments.dev.vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16',
+        'environments.prod.sizing.processorMaxTasks 1 is invalid: the production profile runs at least 2 tasks; use a whole number from 2 to 100',
+        'region "eu-west-1" does not match pipeline.connectionArn, whose connection is in eu-west-2: the pipeline runs in the connection\'s region; set "region" to eu-west-2 or use a connection created in eu-west-1',
+      ].join('\n'),
+    );
+  });
+
+  test("a personal environment's -c override is named as given, its cdk.json settings by their path, each once", () => {
+    const environments = { ...(shipped.environments as object), alice: { vpcCidr: '10.40.1.0/16' } };
+    expect(() =>
+      resolve({ environments, environmentSuffix: 'alice', sizing: '{"dbAllocatedStorageGiB":100,"dbMaxAllocatedStorageGiB":50}' }),
+    ).toThrow(
+      [
+        'environments.alice.vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16',
+        'sizing.dbMaxAllocatedStorageGiB 50 is invalid: the storage autoscaling ceiling must be at least dbAllocatedStorageGiB (100); use a whole number from 100 to 65536',
+      ].join('\n'),
+    );
   });
 
   test('is pure: the same input gives the same plan, and the time decides only ExpiresAt', () => {

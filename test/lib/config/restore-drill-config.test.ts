@@ -1,7 +1,6 @@
-import { parseRestoreDrill, scheduleCadence, validateContext } from '../../../lib/config';
+import { CDK_CONTEXT_SCHEMA, scheduleCadence, validateContext } from '../../../lib/config';
 import { ConfigError } from '../../../lib/contract';
-import { testConfig } from '../../helpers';
-import { cdkJsonContext } from '../../helpers';
+import { cdkJsonContext, testConfig } from '../../helpers';
 
 const shipped = cdkJsonContext();
 const env = shipped.environments as Record<string, Record<string, unknown>>;
@@ -46,19 +45,28 @@ describe('restoreDrill configuration', () => {
     });
   });
 
+  const SUPPORTED = ['cron(0 3 ? * SUN *)', 'cron(59 23 ? * 7 *)', 'cron(0 0 * * ? *)', 'cron(05 09 ? * MON *)'];
+  const UNSUPPORTED = [
+    'rate(7 days)',
+    'cron(0 3 ? * MON-FRI *)',
+    'cron(0 */6 * * ? *)',
+    'cron(0 3 1 * ? *)',
+    'cron(60 3 ? * SUN *)',
+    'cron(0 24 * * ? *)',
+    'cron(0 3 ? * SUN 2027)',
+    'cron(0 3 * * SUN *)',
+    'cron(0 3 ? * 8 *)',
+  ];
+
   test('only schedules that fire once a day or once a week are accepted (the missed-drill alarm needs a calendar period)', () => {
-    expect(['cron(0 3 ? * SUN *)', 'cron(59 23 ? * 7 *)', 'cron(0 0 * * ? *)'].map(scheduleCadence)).toEqual(['weekly', 'weekly', 'daily']);
-    for (const schedule of [
-      'rate(7 days)',
-      'cron(0 3 ? * MON-FRI *)',
-      'cron(0 */6 * * ? *)',
-      'cron(0 3 1 * ? *)',
-      'cron(60 3 ? * SUN *)',
-      'cron(0 24 * * ? *)',
-      'cron(0 3 ? * SUN 2027)',
-      'cron(0 3 * * SUN *)',
-    ]) {
-      expect([schedule, scheduleCadence(schedule)]).toEqual([schedule, undefined]);
+    expect(SUPPORTED.map(scheduleCadence)).toEqual(['weekly', 'weekly', 'daily', 'weekly']);
+    for (const schedule of UNSUPPORTED) expect([schedule, scheduleCadence(schedule)]).toEqual([schedule, undefined]);
+  });
+
+  test('the schema admits exactly the schedules that have a cadence', () => {
+    const pattern = new RegExp(CDK_CONTEXT_SCHEMA.definitions.restoreDrill.properties.schedule.pattern);
+    for (const schedule of [...SUPPORTED, ...UNSUPPORTED]) {
+      expect([schedule, pattern.test(schedule)]).toEqual([schedule, scheduleCadence(schedule) !== undefined]);
     }
   });
 
@@ -67,24 +75,16 @@ describe('restoreDrill configuration', () => {
       { schedule: 'rate(7 days)' },
       'environments.prod.restoreDrill.schedule "rate(7 days)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)',
     ],
-    [{ rtoTargetMinutes: 0 }, 'environments.prod.restoreDrill.rtoTargetMinutes 0 is invalid: must be >= 5'],
+    [{ rtoTargetMinutes: 0 }, 'environments.prod.restoreDrill.rtoTargetMinutes 0 is invalid: expected a whole number from 5 to 1440'],
+    [{ rtoTargetMinutes: 2000 }, 'environments.prod.restoreDrill.rtoTargetMinutes 2000 is invalid: expected a whole number from 5 to 1440'],
+    [
+      { schedule: 'cron(60 3 ? * SUN *)' },
+      'environments.prod.restoreDrill.schedule "cron(60 3 ? * SUN *)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)',
+    ],
     [{ rpoTargetMinutes: 2.5 }, 'environments.prod.restoreDrill.rpoTargetMinutes 2.5 is invalid: expected a whole number'],
     [{ enabled: 'yes' }, 'environments.prod.restoreDrill.enabled "yes" is invalid: use true or false'],
     [{ rtoTargetMinute: 60 }, 'unknown key "rtoTargetMinute" in environments.prod.restoreDrill (did you mean "rtoTargetMinutes"?)'],
   ])('cdk.json restoreDrill %j is refused by the schema with one line', (restoreDrill, message) => {
     expect(refused(() => validateContext({ ...shipped, environments: { ...env, prod: { ...env.prod, restoreDrill } } }))).toBe(message);
-  });
-
-  test('the parser refuses what the schema would, for callers that skip it (one line each)', () => {
-    expect(refused(() => parseRestoreDrill({ schedule: 'cron(60 3 ? * SUN *)' }, 'production'))).toBe(
-      'restoreDrill.schedule "cron(60 3 ? * SUN *)" is invalid: use an EventBridge cron expression in UTC that fires once a day or once a week, e.g. cron(0 3 ? * SUN *) (weekly) or cron(0 3 * * ? *) (daily)',
-    );
-    expect(refused(() => parseRestoreDrill({ rtoTargetMinutes: 2000 }, 'production'))).toBe(
-      'restoreDrill.rtoTargetMinutes 2000 is invalid: expected a whole number from 5 to 1440',
-    );
-    expect(refused(() => parseRestoreDrill({ when: 'sunday' }, 'production'))).toBe(
-      'unknown restoreDrill key "restoreDrill.when": use one of enabled, schedule, rpoTargetMinutes, rtoTargetMinutes',
-    );
-    expect(refused(() => parseRestoreDrill('weekly', 'production'))).toBe('restoreDrill "weekly" is invalid: expected an object');
   });
 });

@@ -7,11 +7,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { parseRestoreDrill, RestoreDrillSettings } from '../../../lib/config';
+import { RestoreDrillSettings } from '../../../lib/config';
 import { RestoreDrill } from '../../../lib/constructs/restore-drill';
 import { DRILL_TIMESTAMP_LENGTH, Naming } from '../../../lib/contract';
 import { drillInstanceId } from '../../../lib/processor/restore-drill';
-import { constructTestApp, getAtt, logicalIdOf, statementsOfRole, testStack } from '../../helpers';
+import { constructTestApp, getAtt, logicalIdOf, statementsOfRole, testConfig, testStack } from '../../helpers';
 
 const ACCOUNT = '333333333333';
 const REGION = 'eu-west-2';
@@ -20,7 +20,7 @@ const DB_KEY_ALIAS = 'alias/hipaa-fhir/prod/database';
 
 type Doc = { Statement: Array<Record<string, unknown>> };
 
-function build(settings: RestoreDrillSettings = parseRestoreDrill(undefined, 'production')) {
+function build(settings: RestoreDrillSettings = testConfig({ profile: 'production' }).restoreDrill) {
   const stack = testStack({ env: { account: ACCOUNT, region: REGION } }, 'Drill');
   const vpc = new ec2.Vpc(stack, 'Vpc', {
     availabilityZones: ['eu-west-2a', 'eu-west-2b'],
@@ -326,7 +326,8 @@ describe('RestoreDrill: task, schedule and alarms', () => {
 
   test('targets and schedule come from the configuration: a daily drill with other targets', () => {
     const { template: daily } = build(
-      parseRestoreDrill({ schedule: 'cron(30 1 * * ? *)', rpoTargetMinutes: 10, rtoTargetMinutes: 45 }, 'production'),
+      testConfig({ profile: 'production', restoreDrill: { schedule: 'cron(30 1 * * ? *)', rpoTargetMinutes: 10, rtoTargetMinutes: 45 } })
+        .restoreDrill,
     );
     daily.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(30 1 * * ? *)' });
     daily.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RecoveryPointSeconds', Threshold: 600 });

@@ -1,17 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { parseEnvironmentConfig } from '../../../lib/config';
-import {
-  LAYER_INFO,
-  LAYER_OUTPUTS,
-  LAYERS,
-  LAYERS_TEARDOWN,
-  layerOfOutput,
-  LOCAL_OUTPUT_KEYS,
-  OUTPUT_KEYS,
-  suffixFromBranch,
-} from '../../../lib/contract';
+import { LAYER_INFO, LAYER_OUTPUTS, LAYERS, LAYERS_TEARDOWN, layerOfOutput, LOCAL_OUTPUT_KEYS, OUTPUT_KEYS } from '../../../lib/contract';
 import { PipelineAppStage } from '../../../stages/pipeline-app-stage';
-import { synthStage, testApp } from '../../helpers';
+import { synthStage, testApp, testConfig } from '../../helpers';
 
 describe('the environment contract (lib/contract/environment.ts)', () => {
   test('four layers, deployed network first and torn down in reverse; the data and compute layers hold PHI', () => {
@@ -41,12 +31,7 @@ describe('the environment contract (lib/contract/environment.ts)', () => {
   });
 
   describe("each layer's stack publishes exactly the outputs the contract declares for it", () => {
-    const preview = parseEnvironmentConfig({
-      project: 'hipaa-fhir',
-      environmentSuffix: suffixFromBranch('feature/contract'),
-      branch: 'feature/contract',
-      expiresAt: '2030-01-01T00:00:00Z',
-    });
+    const preview = testConfig({ branch: 'feature/contract' });
     const cases: Array<[string, PipelineAppStage, readonly string[]]> = [
       ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, []],
       [

@@ -1,19 +1,15 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { parsePreviewConfig } from '../../../lib/config';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { sourceActionRoles } from '../../../lib/pipeline/connection';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
 import { PreviewEnvironmentsStack, SOURCE_VARIABLES } from '../../../lib/pipeline/preview-environments-stack';
-import { referencePipelineConfig } from '../../../scripts/generators/reference-app';
+import { referencePipelineConfig, referencePreviewConfig } from '../../../scripts/generators/reference-app';
 import { getAtt, logicalIdOf, statementsOfRole, testApp } from '../../helpers';
 
 describe('PreviewEnvironmentsStack', () => {
   const stack = new PreviewEnvironmentsStack(testApp(), 'Ephemeral', {
     pipeline: referencePipelineConfig(),
-    previews: parsePreviewConfig(
-      { branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4, account: '444444444444', bootstrapQualifier: 'branches' },
-      'hipaa-fhir',
-    ),
+    previews: referencePreviewConfig({ branchPatterns: ['feature/*', 'bugfix/*'], maxEnvironments: 4 }),
   });
   const template = Template.fromStack(stack);
   const pipelines = Object.fromEntries(

@@ -33,6 +33,11 @@ describe('DataStack', () => {
     });
   });
 
+  test('sizing.streamRetentionHours of cdk.json sets the retention of the stream', () => {
+    const longer = synthStage({ environmentSuffix: 'data', profile: 'production', sizing: { streamRetentionHours: 720 } });
+    longer.templates.data.hasResourceProperties('AWS::Kinesis::Stream', { RetentionPeriodHours: 720 });
+  });
+
   test("three keys (stream, database, database logs) under the environment's aliases; every one rotates", () => {
     data.resourceCountIs('AWS::KMS::Key', 3);
     data.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true });

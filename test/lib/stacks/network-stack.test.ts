@@ -127,7 +127,7 @@ describe('NetworkStack', () => {
 
 describe('NetworkStack of a preview environment (EnvironmentCap)', () => {
   const suffix = suffixFromBranch('feature/cap-me');
-  const config = testConfig({ environmentSuffix: suffix, branch: 'feature/cap-me', expiresAt: '2026-12-01T00:00:00Z' });
+  const config = testConfig({ branch: 'feature/cap-me' });
   const stack = new NetworkStack(testApp(), 'Network', { config, maxPreviews: 3, env: { region: config.region } });
   const network = Template.fromStack(stack);
   const logGroupId = logicalIdOf(stack.customResourceLogGroup);
