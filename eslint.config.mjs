@@ -28,6 +28,8 @@ export default tseslint.config(
       'cfn-outputs/**',
       '**/*.js',
       '**/*.mjs',
+      // Lambda handlers deployed as written (lib/constructs/handlers/): linted, and type-checked by tsc.
+      '!lib/constructs/handlers/*.js',
       // Generated data (scripts/generators/generate-fhir-r4.ts), 390 KB.
       'lib/processor/fhir/generated/**',
       // The validator before issue 10, kept verbatim as the benchmark's baseline (scripts/bench/validator.ts).
@@ -47,6 +49,15 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
       ],
     },
+  },
+  {
+    files: ['lib/constructs/handlers/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', setTimeout: 'readonly' },
+    },
+    // Lambda loads these files as CommonJS, as written: require() is how they import the runtime's SDK.
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   // One import direction, test → scripts → lib: tooling imports the product, never the tests; the product
   // (lib/, bin/, stages/) imports neither. A dynamic import() or require() of such a path is caught too.

@@ -29,6 +29,7 @@ module.exports = {
   collectCoverageFrom: [
     'bin/**/*.ts',
     'lib/**/*.ts',
+    'lib/constructs/handlers/*.js',
     'stages/**/*.ts',
     'scripts/**/*.ts',
     // Measuring tools, not product behaviour: they print throughput and memory figures (npm run bench).

@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -14,11 +16,17 @@ import { acknowledgeWildcards } from '../compliance/wildcards';
 import { processorCommand, PROCESSOR_ENV } from '../contract';
 import { processorDatabaseEnvironment } from './processor-service';
 
+/**
+ * The trigger's handler, deployed as the file's text: plain CommonJS that the Lambda Node.js runtime loads
+ * with no build step; its tests, and the scripts that run the other one-off tasks, import the same file.
+ */
+export const MIGRATION_TRIGGER_HANDLER_FILE = join(__dirname, 'handlers', 'one-off-task.js');
+
 export interface DatabaseMigrationProps {
   readonly cluster: ecs.ICluster;
   readonly subnets: ec2.SubnetSelection;
   readonly securityGroup: ec2.ISecurityGroup;
-  /** The processor image: its migrate entry point (`dist/processor/migrate-main.js`) applies the migrations. */
+  /** The processor image: its migrate entry point (`dist/processor/tasks/migrate/main.js`) applies the migrations. */
   readonly image: ecs.ContainerImage;
   /** Task definition family, e.g. `<project>-migrate-<suffix>`. */
   readonly family: string;
@@ -39,7 +47,7 @@ export interface DatabaseMigrationProps {
 /**
  * Applies the database migrations with the master credentials, once per deployment, BEFORE the
  * processor service is created or updated: a one-off Fargate task (the processor image running
- * `node dist/processor/migrate-main.js`) started by a CDK Trigger, which waits for it and fails the deployment
+ * `node dist/processor/tasks/migrate/main.js`) started by a CDK Trigger, which waits for it and fails the deployment
  * (and so rolls it back) when the task does not exit 0.
  *
  * Why a Trigger and not a pipeline step: preview environments are deployed with plain
@@ -91,7 +99,7 @@ export class DatabaseMigration extends Construct {
     this.trigger = new triggers.TriggerFunction(this, 'Run', {
       runtime: lambda.Runtime.NODEJS_24_X,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(RUN_TASK_HANDLER),
+      code: lambda.Code.fromInline(readFileSync(MIGRATION_TRIGGER_HANDLER_FILE, 'utf8')),
       timeout: Duration.minutes(14),
       logGroup: props.hookLogGroup,
       description: `Runs the ${props.family} migration task once and waits for it to exit 0`,
@@ -148,6 +156,10 @@ export class DatabaseMigration extends Construct {
       ),
     );
     const fn = this.trigger;
+    // The trigger runs only once its role's policy exists: otherwise CloudFormation may invoke the function
+    // before RunTask and PassRole are allowed, and the deployment fails with AccessDenied.
+    const policy = fn.role!.node.findChild('DefaultPolicy');
+    fn.trigger.node.addDependency(policy);
     acknowledge(
       fn.role!,
       {
@@ -160,7 +172,7 @@ export class DatabaseMigration extends Construct {
         'The trigger policy is written for this one function: run and watch the migration task, pass its two roles.',
       ),
     );
-    acknowledgeWildcards(fn.role!.node.findChild('DefaultPolicy').node.defaultChild!, [
+    acknowledgeWildcards(policy.node.defaultChild!, [
       [
         /:task-definition\/[^*]+-migrate-[^*]+:\*$/,
         'Any revision of the one named migration task family, and only on this cluster (ecs:cluster condition).',
@@ -175,34 +187,3 @@ export class DatabaseMigration extends Construct {
     );
   }
 }
-
-/**
- * The trigger's handler (inline, SDK v3 from the Lambda runtime): run the task, wait until it
- * stops, and fail unless the container exited 0. No PHI passes through it.
- */
-const RUN_TASK_HANDLER = `
-const { ECSClient, RunTaskCommand, DescribeTasksCommand } = require('@aws-sdk/client-ecs');
-const ecs = new ECSClient({});
-exports.handler = async (event, context) => {
-  const e = process.env;
-  // Give up with a clear reason before Lambda's own timeout would end it with none. The task keeps its
-  // advisory lock, so a migration still running cannot run twice at once when the deployment is retried.
-  const remaining = () => (context && context.getRemainingTimeInMillis ? context.getRemainingTimeInMillis() : Infinity);
-  const run = await ecs.send(new RunTaskCommand({
-    cluster: e.CLUSTER, taskDefinition: e.TASK_DEFINITION, launchType: 'FARGATE', count: 1, startedBy: 'migrate-trigger',
-    networkConfiguration: { awsvpcConfiguration: { subnets: e.SUBNETS.split(','), securityGroups: [e.SECURITY_GROUP], assignPublicIp: 'DISABLED' } },
-  }));
-  const arn = run.tasks && run.tasks[0] && run.tasks[0].taskArn;
-  if (!arn) throw new Error('migration task did not start: ' + JSON.stringify(run.failures || []));
-  for (;;) {
-    if (remaining() < 30000) throw new Error('migration task ' + arn + ' has not stopped before the deployment hook ran out of time; it may still be running: read its log stream migrate/migrate/' + arn.split('/').pop() + ', then deploy again');
-    await new Promise((r) => setTimeout(r, 10000));
-    const d = await ecs.send(new DescribeTasksCommand({ cluster: e.CLUSTER, tasks: [arn] }));
-    const task = d.tasks && d.tasks[0];
-    if (!task || task.lastStatus !== 'STOPPED') continue;
-    const c = (task.containers || []).find((x) => x.name === 'migrate');
-    if (!c || c.exitCode !== 0) throw new Error('migration task ' + arn + ' failed: exit ' + (c && c.exitCode) + ' ' + (task.stoppedReason || ''));
-    return { task: arn };
-  }
-};
-`;

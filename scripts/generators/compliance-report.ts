@@ -17,7 +17,7 @@ import { acknowledgedFindings, complianceRegister, countByPack } from '../../lib
 import { referenceApp } from './reference-app';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
 
-export const USAGE = `usage: compliance-report.ts [--check | --write]
+export const USAGE = `usage: npm run compliance:report -- [--check | --write]
   (no flag)   print the compliance register and the count per rule pack
   --check     exit 1 if docs/compliance.md is out of date
   --write     rewrite docs/compliance.md`;

@@ -17,6 +17,7 @@
  */
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { parseFlags, runCli } from '../shared/cli';
 
 export const GENERATED_PATH = join(__dirname, '..', '..', 'lib', 'processor', 'fhir', 'generated', 'r4-definitions.ts');
 
@@ -270,16 +271,28 @@ export function renderDefinitions(): string {
   ].join('\n');
 }
 
+const USAGE = `usage: npx ts-node --transpile-only scripts/generators/generate-fhir-r4.ts [--check]
+  (no flag)   write lib/processor/fhir/generated/r4-definitions.ts
+  --check     exit 1 if it is stale`;
+
 if (require.main === module) {
-  const text = renderDefinitions();
-  if (process.argv.includes('--check')) {
-    const current = readFileSync(GENERATED_PATH, 'utf8');
-    if (current !== text) {
+  runCli('generate-fhir-r4', USAGE, async () => {
+    const parsed = parseFlags(process.argv.slice(2), { check: { type: 'boolean' } });
+    if (!parsed) {
+      console.log(USAGE);
+      return 0;
+    }
+    const text = renderDefinitions();
+    if (parsed.flags.check) {
+      if (readFileSync(GENERATED_PATH, 'utf8') === text) {
+        console.log('up to date');
+        return 0;
+      }
       console.error(`${GENERATED_PATH} is stale: run npx ts-node --transpile-only scripts/generators/generate-fhir-r4.ts`);
-      process.exitCode = 1;
-    } else console.log('up to date');
-  } else {
+      return 1;
+    }
     writeFileSync(GENERATED_PATH, text);
     console.log(`wrote ${GENERATED_PATH} (${text.length} bytes)`);
-  }
+    return 0;
+  });
 }

@@ -15,7 +15,7 @@ import { PipelineAppStage } from '../../stages/pipeline-app-stage';
 import { cdkJsonApp } from '../shared/cdk-app';
 import { parseFlags, runCli } from '../shared/cli';
 
-export const USAGE = `usage: render-dashboard.ts [--check]
+export const USAGE = `usage: npm run dashboard:render -- [--check]
   (no flag)   write docs/dashboard.svg
   --check     exit 1 if docs/dashboard.svg is out of date`;
 

@@ -4,28 +4,32 @@
  * synthetic FHIR records (some invalid), waits until every record is persisted or quarantined,
  * prints a summary and writes cfn-outputs/flat-outputs.json for the integration suite.
  *
- *   npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json]
- *
- * --keep leaves the stack running (for `npm run test:integ` against it) until Ctrl-C.
+ * Whatever ends it (the summary, an error, Ctrl-C, SIGTERM, SIGHUP, or its output pipe closing, as
+ * with `npm run local | head`) stops the processor, kinesalite and PostgreSQL and removes
+ * PostgreSQL's data folder before it exits; only the processor's log stays.
  */
 import { ChildProcess } from 'child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'fs';
+import { constants } from 'os';
 import { dirname, join, relative, resolve } from 'path';
 import { Client } from 'pg';
-import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './stack';
+import { MIGRATIONS } from '../../lib/processor/db/schema';
 import { parseFlags, progressPrinter, runCli } from '../shared/cli';
 import { putRecords, sampleMix } from './produce';
+import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './stack';
 
 const ROOT = join(__dirname, '..', '..');
 const STREAM = 'hipaa-fhir-records-local';
+const LATEST_MIGRATION = Math.max(...MIGRATIONS.map((m) => m.version));
 
-const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json]
+const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json] [--dir .local]
   --records N   valid synthetic FHIR records to send (default 5000)
   --invalid N   invalid records mixed in, to be quarantined (default 50)
   --shards N    Kinesis shards (default 2, at least 1)
-  --keep        leave the stack running after the summary, until Ctrl-C
+  --keep        leave the stack running after the summary until Ctrl-C, which stops it and removes its data
   --timeout S   give up after S seconds (default 300)
-  --outputs F   where to write the flat outputs (default cfn-outputs/flat-outputs.json)`;
+  --outputs F   where to write the flat outputs (default cfn-outputs/flat-outputs.json)
+  --dir D       where PostgreSQL's data folder (removed on exit) and processor.log go (default .local)`;
 
 interface Options {
   records: number;
@@ -34,6 +38,7 @@ interface Options {
   keep: boolean;
   timeoutSeconds: number;
   outputs: string;
+  dir: string;
 }
 
 export function parseOptions(argv: readonly string[]): Options | undefined {
@@ -44,50 +49,72 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
     keep: { type: 'boolean' },
     timeout: { type: 'integer', min: 1, default: 300 },
     outputs: { type: 'string', default: join('cfn-outputs', 'flat-outputs.json') },
+    dir: { type: 'string', default: '.local' },
   });
   if (!parsed) return undefined;
-  const { records, invalid, shards, keep, timeout, outputs } = parsed.flags;
-  return { records, invalid, shards, keep, timeoutSeconds: timeout, outputs: resolve(ROOT, outputs) };
+  const { records, invalid, shards, keep, timeout, outputs, dir } = parsed.flags;
+  return { records, invalid, shards, keep, timeoutSeconds: timeout, outputs: resolve(ROOT, outputs), dir: resolve(ROOT, dir) };
 }
 
-/** After Ctrl-C the signal handler stops everything and exits 130; errors from the teardown are expected. */
-const untilSignalHandlerExits = () => new Promise<number>(() => undefined);
+/** Once a signal or a closed output pipe has started the teardown, main waits for it to exit the process. */
+const untilTeardownExits = () => new Promise<number>(() => undefined);
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
+/** The shell's status for a process ended by `signal`: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 141 for SIGPIPE. */
+export const signalStatus = (signal: NodeJS.Signals) => 128 + constants.signals[signal];
+
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export async function main(options: Options): Promise<number> {
-  const localDir = join(ROOT, '.local');
+  const localDir = options.dir;
   mkdirSync(localDir, { recursive: true });
-  let pg: LocalPostgres | undefined;
-  let kinesis: LocalKinesis | undefined;
+  let outputClosed = false;
+  const say = (line: string) => {
+    if (!outputClosed) process.stdout.write(`${line}\n`);
+  };
+  // Starts are kept as promises so that a teardown during start-up stops (and removes) what is still starting.
+  let pgStart: Promise<LocalPostgres> | undefined;
+  let kinesisStart: Promise<LocalKinesis> | undefined;
   let processor: ChildProcess | undefined;
   let db: Client | undefined;
 
-  const cleanup = async () => {
-    if (processor && processor.exitCode === null) {
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => (cleaning ??= stopAll());
+  const stopAll = async () => {
+    if (processor && processor.exitCode === null && processor.signalCode === null) {
       const exited = new Promise((r) => processor!.once('exit', r));
       processor.kill('SIGTERM');
       await exited;
     }
     await db?.end().catch(() => undefined);
+    const [kinesis, pg] = await Promise.all([kinesisStart?.catch(() => undefined), pgStart?.catch(() => undefined)]);
     await kinesis?.stop();
     await pg?.stop();
   };
   let interrupted = false;
-  const onSignal = () => {
+  const teardown = (why: string, status: number) => {
     if (interrupted) return;
     interrupted = true;
-    say('\ninterrupted: stopping the processor, kinesalite and PostgreSQL, removing the local data');
+    process.stderr.write(`\n${why}: stopping the processor, kinesalite and PostgreSQL, removing the local data\n`);
     void cleanup()
-      .catch(() => undefined)
-      .then(() => process.stdout.write('', () => process.exit(130)));
+      .catch((error: unknown) => process.stderr.write(`local: teardown: ${(error as Error)?.message ?? String(error)}\n`))
+      .then(() => (outputClosed ? process.exit(status) : process.stdout.write('', () => process.exit(status))));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const onSignal = (signal: NodeJS.Signals) => teardown('interrupted', signalStatus(signal));
+  // A reader that went away (`| head`, a closed terminal) ends the run as SIGPIPE would, but with the teardown.
+  const onOutputError = (error: NodeJS.ErrnoException) => {
+    outputClosed = true;
+    teardown(`output closed (${error.code ?? error.message})`, signalStatus('SIGPIPE'));
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  process.stdout.on('error', onOutputError);
 
+  let status = 1;
+  let failure: unknown;
   try {
     say('[1/5] starting embedded PostgreSQL 16 and kinesalite');
-    [pg, kinesis] = await Promise.all([startPostgres({ parentDir: localDir }), startKinesis()]);
+    pgStart = startPostgres({ parentDir: localDir });
+    kinesisStart = startKinesis();
+    const [pg, kinesis] = await Promise.all([pgStart, kinesisStart]);
     say(`      postgres 127.0.0.1:${pg.port}, kinesis ${kinesis.endpoint}`);
     await createStream(kinesis.client, STREAM, options.shards);
     say(`[2/5] stream ${STREAM} with ${options.shards} shard(s)`);
@@ -111,38 +138,50 @@ export async function main(options: Options): Promise<number> {
     const started = Date.now();
     const sending = progressPrinter();
     await putRecords(kinesis.client, STREAM, records, (sent) => sending.update(`[4/5] sent ${sent}/${records.length} records`));
-    sending.done();
+    sending.done(`[4/5] sent ${records.length}/${records.length} records`);
 
     // The database exists from start-up; its tables appear once the processor's migrations have run.
     db = new Client(pg.settings());
+    // PostgreSQL ends this session when it shuts down (57P01); the queries below report real failures.
+    db.on('error', () => undefined);
     await db.connect();
     const deadline = Date.now() + options.timeoutSeconds * 1000;
     let persisted = 0;
     let quarantined = 0;
     let complete = false;
+    let migrated = false;
     const waiting = progressPrinter();
     while (!interrupted && Date.now() < deadline) {
       if (processor.exitCode !== null) throw new Error(`the processor stopped (exit ${processor.exitCode}); see ${shownLog}`);
       try {
-        const { rows } = await db.query(
-          `SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
-          (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`,
-          [STREAM],
-        );
-        persisted = rows[0].p;
-        quarantined = rows[0].q;
+        // The processor migrates in steps at start-up: the queries below need its last one.
+        migrated ||= (await db.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v >= LATEST_MIGRATION;
+        if (migrated) {
+          const { rows } = await db.query(
+            `SELECT (SELECT count(*) FROM fhir_resource_history WHERE stream_name = $1)::int AS p,
+            (SELECT count(*) FROM quarantined_record WHERE stream_name = $1)::int AS q`,
+            [STREAM],
+          );
+          persisted = rows[0].p;
+          quarantined = rows[0].q;
+        }
       } catch {
-        // Not migrated yet.
+        // Not migrating yet: no schema_migrations table.
       }
       waiting.update(`[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
-      if (persisted >= options.records && quarantined >= options.invalid) {
+      // Zero records are complete only once the processor has migrated.
+      if (migrated && persisted >= options.records && quarantined >= options.invalid) {
         complete = true;
         break;
       }
       await new Promise((r) => setTimeout(r, 250));
     }
     waiting.done(`[5/5] persisted ${persisted}/${options.records}, quarantined ${quarantined}/${options.invalid}`);
-    if (interrupted) return untilSignalHandlerExits();
+    if (interrupted) return untilTeardownExits();
+    if (!complete && !migrated)
+      throw new Error(
+        `timed out after ${options.timeoutSeconds} s before the processor had migrated the database; see ${shownLog}, or raise --timeout`,
+      );
     if (!complete)
       throw new Error(
         `timed out after ${options.timeoutSeconds} s with ${persisted}/${options.records} persisted and ${quarantined}/${options.invalid} quarantined; see ${shownLog}, or raise --timeout`,
@@ -196,18 +235,18 @@ export async function main(options: Options): Promise<number> {
       say('\nthe local stack keeps running: press Ctrl-C to stop it');
       await new Promise(() => undefined);
     }
-    return ok ? 0 : 1;
+    status = ok ? 0 : 1;
   } catch (error) {
-    if (interrupted) return untilSignalHandlerExits();
-    throw error;
-  } finally {
-    if (!interrupted) {
-      await cleanup();
-      // Only this run's handlers: main also runs inside a test process.
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    failure = error;
   }
+  await cleanup();
+  // A signal or a closed pipe during the run, or during this cleanup, exits with its own status.
+  if (interrupted) return untilTeardownExits();
+  // Only this run's handlers: main also runs inside a test process.
+  for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  process.stdout.off('error', onOutputError);
+  if (failure !== undefined) throw failure;
+  return status;
 }
 
 if (require.main === module) {

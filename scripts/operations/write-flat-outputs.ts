@@ -16,7 +16,7 @@ import { parseFlags, runCli, UsageError } from '../shared/cli';
 import { LAYERS, Naming } from '../../lib/contract';
 import { SDK_RETRY } from './preview';
 
-export const USAGE = `usage: write-flat-outputs.ts --suffix S [--project P] [--region R] [--dir D]
+export const USAGE = `usage: npx ts-node --transpile-only scripts/operations/write-flat-outputs.ts --suffix S [--project P] [--region R] [--dir D]
   --suffix S    environmentSuffix of the stage (default $ENVIRONMENT_SUFFIX; required)
   --project P   project name (default $PROJECT or the project of cdk.json)
   --region R    region of the stage (default $AWS_REGION or the region of cdk.json)

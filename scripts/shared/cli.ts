@@ -89,7 +89,11 @@ export function isMissingCredentials(error: unknown): boolean {
  * failure (never a stack trace), and never cuts piped output short.
  */
 export function runCli(name: string, usage: string, main: () => Promise<number>): void {
-  const exit = (code: number) => process.stdout.write('', () => process.exit(code));
+  const exit = (code: number) => {
+    // A reader that went away (`| head`) makes this flush fail: exit with the status all the same, not a stack trace.
+    process.stdout.once('error', () => process.exit(code));
+    process.stdout.write('', () => process.exit(code));
+  };
   main().then(exit, (error: unknown) => {
     if (error instanceof UsageError) {
       process.stderr.write(`${name}: ${error.message}\n${usage.trimEnd()}\n`);
@@ -113,6 +117,8 @@ export function progressPrinter(
 ): { update(line: string): void; done(line?: string): void } {
   let last = 0;
   let pending: string | undefined;
+  // In a log, the final line is not repeated when it was the last one printed.
+  let printed: string | undefined;
   return {
     update(line: string) {
       if (stream.isTTY) {
@@ -124,13 +130,14 @@ export function progressPrinter(
       if (now - last >= everyMs) {
         stream.write(`${line}\n`);
         last = now;
+        printed = line;
         pending = undefined;
       }
     },
     done(line?: string) {
       const final = line ?? pending;
       if (stream.isTTY) stream.write(final !== undefined ? `\r${final}\n` : '\n');
-      else if (final !== undefined) stream.write(`${final}\n`);
+      else if (final !== undefined && final !== printed) stream.write(`${final}\n`);
       pending = undefined;
     },
   };

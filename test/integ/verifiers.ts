@@ -1,8 +1,10 @@
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeTasksCommand, ECSClient, RunTaskCommand, waitUntilTasksStopped } from '@aws-sdk/client-ecs';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { Pool } from 'pg';
 import { RunSummary, verifyRun } from '../../lib/processor/tasks/verify/main';
+import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract/processor';
+import { TaskLog, workloadPlacement } from '../../scripts/shared/one-off-task';
 import type { FlatOutputs } from './outputs';
 
 /** What each verifier reads of the flat outputs. */
@@ -66,44 +68,32 @@ export class EcsVerifier implements Verifier {
 
   async verify(runId: string): Promise<RunSummary> {
     const o = this.outputs;
-    const run = await this.ecs.send(
-      new RunTaskCommand({
-        cluster: o.ProcessorClusterName,
+    const taskArn = await startTask(
+      this.ecs,
+      {
+        ...workloadPlacement(o),
         taskDefinition: o.ProcessorTaskDefinitionArn,
-        launchType: 'FARGATE',
-        count: 1,
         startedBy: `integ-${runId}`.slice(0, 36),
-        networkConfiguration: {
-          awsvpcConfiguration: {
-            subnets: o.WorkloadSubnetIds.split(','),
-            securityGroups: [o.WorkloadSecurityGroupId],
-            assignPublicIp: 'DISABLED',
-          },
-        },
         overrides: { containerOverrides: [{ name: PROCESSOR_CONTAINER_NAME, command: processorCommand('verify', '--run-id', runId) }] },
-      }),
+      },
+      'the verify task',
     );
-    const taskArn = run.tasks?.[0]?.taskArn;
-    if (!taskArn) throw new Error(`verify task did not start: ${JSON.stringify(run.failures ?? [])}`);
-    await waitUntilTasksStopped(
-      { client: this.ecs, maxWaitTime: this.maxWaitSeconds, minDelay: 5 },
-      { cluster: o.ProcessorClusterName, tasks: [taskArn] },
-    );
-    const described = await this.ecs.send(new DescribeTasksCommand({ cluster: o.ProcessorClusterName, tasks: [taskArn] }));
-    const container = described.tasks?.[0]?.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
+    const deadline = Date.now() + this.maxWaitSeconds * 1000;
+    const task = await untilStopped(this.ecs, {
+      cluster: o.ProcessorClusterName,
+      taskArn,
+      intervalMs: 5_000,
+      onPoll: (described) => {
+        if (described?.lastStatus !== 'STOPPED' && Date.now() >= deadline)
+          throw new Error(`verify task ${taskArn} did not stop within ${this.maxWaitSeconds} s`);
+      },
+    });
+    const container = task.containers?.find((c) => c.name === PROCESSOR_CONTAINER_NAME);
     if (container?.exitCode !== 0)
-      throw new Error(
-        `verify task exited with ${container?.exitCode ?? 'no code'}: ${container?.reason ?? described.tasks?.[0]?.stoppedReason ?? ''}`,
-      );
+      throw new Error(`verify task exited with ${container?.exitCode ?? 'no code'}: ${container?.reason ?? task.stoppedReason ?? ''}`);
     const taskId = taskArn.split('/').pop()!;
-    const events = await this.logs.send(
-      new GetLogEventsCommand({
-        logGroupName: o.ProcessorLogGroupName,
-        logStreamName: `processor/processor/${taskId}`,
-        startFromHead: true,
-      }),
-    );
-    const line = events.events?.map((e) => e.message ?? '').find((m) => m.startsWith('{"verify"'));
+    const lines = await new TaskLog(this.logs, o.ProcessorLogGroupName, `processor/processor/${taskId}`).read();
+    const line = lines.find((m) => m.startsWith('{"verify"'));
     if (!line) throw new Error(`verify task ${taskId} wrote no summary`);
     return (JSON.parse(line) as { verify: RunSummary }).verify;
   }

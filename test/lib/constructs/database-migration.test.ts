@@ -8,7 +8,10 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DatabaseMigration } from '../../../lib/constructs/database-migration';
+import { readFileSync } from 'fs';
+import { CfnElement } from 'aws-cdk-lib';
+import { DatabaseMigration, MIGRATION_TRIGGER_HANDLER_FILE } from '../../../lib/constructs/database-migration';
+import * as oneOffTask from '../../../lib/constructs/handlers/one-off-task';
 import { WORKLOAD_SUBNETS } from '../../../lib/constructs/isolated-network';
 import { getAtt, logicalIdOf, statementsOfRole, testStack, testVpc } from '../../helpers';
 
@@ -137,7 +140,9 @@ describe('DatabaseMigration', () => {
     const triggers = template.findResources('Custom::Trigger');
     expect(Object.keys(triggers)).toHaveLength(1);
     const [triggerId, trigger] = Object.entries(triggers)[0];
-    expect(trigger.DependsOn).toEqual([logicalIdOf(migration.taskDefinition)]);
+    // After the task definition, and after the policy that lets the function run it (so it is never denied).
+    const policyId = logicalIdOf(migration.trigger.role!.node.findChild('DefaultPolicy').node.defaultChild as CfnElement);
+    expect([...trigger.DependsOn].sort()).toEqual([logicalIdOf(migration.taskDefinition), policyId].sort());
     expect(trigger.Properties).toMatchObject({
       HandlerArn: { Ref: expect.stringMatching(/^MigrationRunCurrentVersion/) },
       ExecuteOnHandlerChange: true,
@@ -202,11 +207,15 @@ describe('DatabaseMigration', () => {
 
   describe("the trigger's handler (runs in Lambda)", () => {
     const ecsMock = mockClient(ECSClient);
-    const code = (
-      Object.values(
-        template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('migration task') } }),
-      )[0].Properties.Code as { ZipFile: string }
-    ).ZipFile;
+    test('the deployed code is the handler file these tests import, as it is', () => {
+      const code = (
+        Object.values(
+          template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('migration task') } }),
+        )[0].Properties.Code as { ZipFile: string }
+      ).ZipFile;
+      expect(code).toBe(readFileSync(MIGRATION_TRIGGER_HANDLER_FILE, 'utf8'));
+      expect(MIGRATION_TRIGGER_HANDLER_FILE).toBe(require.resolve('../../../lib/constructs/handlers/one-off-task'));
+    });
     const env = {
       CLUSTER: 'arn:aws:ecs:eu-west-2:123456789012:cluster/c',
       TASK_DEFINITION: 'arn:aws:ecs:eu-west-2:123456789012:task-definition/hipaa-fhir-migrate-dev:3',
@@ -226,14 +235,8 @@ describe('DatabaseMigration', () => {
       jest.useRealTimers();
     });
 
-    const handler = (): ((event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>) => {
-      const module = {
-        exports: {} as { handler: (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown> },
-      };
-      // The inline code as Lambda loads it (CommonJS), with this test's require: the mocked SDK.
-      new Function('require', 'module', 'exports', 'process', code)(require, module, module.exports, process);
-      return module.exports.handler;
-    };
+    // The very file the function runs, with the SDK it requires mocked.
+    const handler = () => oneOffTask.handler;
     const stopped = (exitCode: number | undefined, stoppedReason?: string) => ({
       tasks: [{ taskArn, lastStatus: 'STOPPED', stoppedReason, containers: [{ name: 'migrate', exitCode }] }],
     });
@@ -296,14 +299,14 @@ describe('DatabaseMigration', () => {
       expect(error?.message).toBe(
         `migration task ${taskArn} has not stopped before the deployment hook ran out of time; it may still be running: read its log stream migrate/migrate/abc, then deploy again`,
       );
-      // It polled while there was time: with 50, 40, 30 and 20 s left (10 s apart), and gave up below 30 s.
-      expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(4);
+      // It polled while there was time: with 60, 50, 40, 30 and 20 s left (10 s apart), and gave up below 30 s.
+      expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(5);
     });
 
     test('fails at once when the task does not start', async () => {
       ecsMock.on(RunTaskCommand).resolves({ tasks: [], failures: [{ reason: 'RESOURCE:ENI' }] });
       const { error } = await run();
-      expect(error?.message).toBe('migration task did not start: [{"reason":"RESOURCE:ENI"}]');
+      expect(error?.message).toBe('the migration task did not start: RESOURCE:ENI');
       expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(0);
     });
   });

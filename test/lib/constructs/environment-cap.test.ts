@@ -1,11 +1,14 @@
 import { CloudFormationClient, DescribeStacksCommand, ListStacksCommand, StackStatus } from '@aws-sdk/client-cloudformation';
-import { CfnWaitConditionHandle, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnElement, CfnWaitConditionHandle, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runComplianceChecks } from '../../../lib/compliance/compliance-gate';
 import { EncryptedLogGroup } from '../../../lib/constructs/encrypted-log-group';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
-import { ENVIRONMENT_CAP_HANDLER, EnvironmentCap, EnvironmentCapProps } from '../../../lib/constructs/environment-cap';
+import { readFileSync } from 'fs';
+import { ENVIRONMENT_CAP_HANDLER_FILE, EnvironmentCap, EnvironmentCapProps } from '../../../lib/constructs/environment-cap';
+import * as capHandler from '../../../lib/constructs/handlers/environment-cap';
+import { PREVIEW_TAG } from '../../../lib/contract';
 import { logicalIdOf, statementsOfRole, testStack } from '../../helpers';
 
 const OWN_STACK = 'hipaa-fhir-network-br-cap-me';
@@ -50,7 +53,8 @@ describe('EnvironmentCap (deploy-time cap on preview environments)', () => {
         Runtime: 'nodejs24.x',
         Handler: 'index.handler',
         Timeout: 120,
-        Code: { ZipFile: ENVIRONMENT_CAP_HANDLER },
+        // The deployed code is the handler file the tests below import, as it is.
+        Code: { ZipFile: readFileSync(ENVIRONMENT_CAP_HANDLER_FILE, 'utf8') },
         LoggingConfig: { LogGroup: { Ref: logGroupId } },
         Environment: {
           Variables: {
@@ -59,11 +63,20 @@ describe('EnvironmentCap (deploy-time cap on preview environments)', () => {
             MAX_ENVIRONMENTS: '3',
             FIRST_STACK_PREFIX: 'hipaa-fhir-network-br-',
             OWN_STACK,
+            PREVIEW_TAG_KEY: PREVIEW_TAG.key,
+            PREVIEW_TAG_VALUE: PREVIEW_TAG.value,
           },
         },
       }),
       DependsOn: Match.arrayWith([logGroupId]),
     });
+    expect(ENVIRONMENT_CAP_HANDLER_FILE).toBe(require.resolve('../../../lib/constructs/handlers/environment-cap'));
+  });
+
+  test("the check runs only once its role's policy exists (the trigger depends on it)", () => {
+    const policyId = logicalIdOf(cap.trigger.role!.node.findChild('DefaultPolicy').node.defaultChild as CfnElement);
+    const [trigger] = Object.values(template.findResources('Custom::Trigger'));
+    expect(trigger.DependsOn).toEqual(expect.arrayContaining([policyId]));
   });
 
   test("every function of the stack, the Trigger provider's included, logs into that group", () => {
@@ -120,6 +133,8 @@ describe('the cap handler (runs in Lambda)', () => {
     MAX_ENVIRONMENTS: '2',
     FIRST_STACK_PREFIX: 'hipaa-fhir-network-br-',
     OWN_STACK: 'hipaa-fhir-network-br-new',
+    PREVIEW_TAG_KEY: PREVIEW_TAG.key,
+    PREVIEW_TAG_VALUE: PREVIEW_TAG.value,
   };
   let saved: NodeJS.ProcessEnv;
   beforeEach(() => {
@@ -131,29 +146,26 @@ describe('the cap handler (runs in Lambda)', () => {
     process.env = saved;
   });
 
-  const handler = (): (() => Promise<unknown>) => {
-    const module = { exports: {} as { handler: () => Promise<unknown> } };
-    // The inline code as Lambda loads it (CommonJS), with this test's require: the mocked SDK.
-    new Function('require', 'module', 'exports', 'process', ENVIRONMENT_CAP_HANDLER)(require, module, module.exports, process);
-    return module.exports.handler;
-  };
+  // The very file the function runs (Code.fromInline of its text), with the SDK it requires mocked.
+  const handler = () => capHandler.handler;
   const summary = (name: string, status: StackStatus = 'CREATE_COMPLETE') => ({
     StackName: name,
     StackId: `arn:aws:cloudformation:eu-west-2:444444444444:stack/${name}/id`,
     StackStatus: status,
     CreationTime: new Date(),
   });
-  const tagged = (name: string, tags: Record<string, string>) => ({
+  const tagged = (name: string, tags: Record<string, string>, status: StackStatus = 'CREATE_COMPLETE') => ({
     Stacks: [
       {
         StackName: name,
-        StackStatus: 'CREATE_COMPLETE' as const,
+        StackStatus: status,
         CreationTime: new Date(),
         Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
       },
     ],
   });
   const eph = (suffix: string) => ({ Preview: 'true', Project: 'hipaa-fhir', EnvironmentSuffix: suffix });
+  const tags = (t: Record<string, string>) => Object.entries(t).map(([Key, Value]) => ({ Key, Value }));
 
   test('at the cap, a new environment fails the deployment with the ones in use, across pages', async () => {
     cfnMock
@@ -207,5 +219,54 @@ describe('the cap handler (runs in Lambda)', () => {
     cfnMock.on(ListStacksCommand).resolves({ StackSummaries: [summary('hipaa-fhir-network-br-a')] });
     cfnMock.on(DescribeStacksCommand).rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDenied' }));
     await expect(handler()()).rejects.toThrow('User is not authorized');
+  });
+  test('a refused preview keeps no slot: its first stack rolled back (ROLLBACK_COMPLETE) does not count', async () => {
+    cfnMock.on(ListStacksCommand).resolves({
+      StackSummaries: [summary('hipaa-fhir-network-br-a'), summary('hipaa-fhir-network-br-refused', 'ROLLBACK_COMPLETE')],
+    });
+    cfnMock.on(DescribeStacksCommand, { StackName: summary('hipaa-fhir-network-br-a').StackId }).resolves(tagged('a', eph('br-a')));
+    cfnMock
+      .on(DescribeStacksCommand, { StackName: summary('hipaa-fhir-network-br-refused').StackId })
+      .resolves(tagged('r', eph('br-refused'), 'ROLLBACK_COMPLETE'));
+    await expect(handler()()).resolves.toEqual({ inUse: 1, max: 2 });
+  });
+
+  test('every stack status of the CloudFormation API: refused, rolled-back and deleted stacks hold no slot, all others do', () => {
+    // The SDK's StackStatus is the API's enumeration, so a status AWS adds shows up here as counted until decided.
+    const statuses = Object.values(StackStatus);
+    expect(statuses).toEqual(expect.arrayContaining(['ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'IMPORT_ROLLBACK_COMPLETE']));
+    const stacks = statuses.map((status) => ({
+      StackName: `s-${status}`,
+      StackStatus: status,
+      Tags: tags(eph(`br-${status.toLowerCase()}`)),
+    }));
+    const counted = capHandler.environmentsInUse(stacks, { project: 'hipaa-fhir', previewTag: PREVIEW_TAG });
+    const free = statuses.filter((status) => !counted.includes(`br-${status.toLowerCase()}`)).sort();
+    expect(free).toEqual([
+      'CREATE_FAILED',
+      'DELETE_COMPLETE',
+      'DELETE_FAILED',
+      'DELETE_IN_PROGRESS',
+      'REVIEW_IN_PROGRESS',
+      'ROLLBACK_COMPLETE',
+      'ROLLBACK_FAILED',
+      'ROLLBACK_IN_PROGRESS',
+    ]);
+    // A live environment whose last update was rolled back still exists, and counts.
+    expect(counted).toEqual(expect.arrayContaining(['br-update_rollback_complete', 'br-create_complete', 'br-create_in_progress']));
+  });
+
+  test('an environment counts once, whatever number of its stacks hold a slot, and never against itself', () => {
+    const stacks = [
+      { StackStatus: 'CREATE_COMPLETE', Tags: tags(eph('br-a')) },
+      { StackStatus: 'UPDATE_COMPLETE', Tags: tags(eph('br-a')) },
+      { StackStatus: 'CREATE_COMPLETE', Tags: tags(eph('br-self')) },
+    ];
+    expect(capHandler.environmentsInUse(stacks, { project: 'hipaa-fhir', previewTag: PREVIEW_TAG, except: 'br-self' })).toEqual(['br-a']);
+    expect(capHandler.capRefusal(['br-a', 'br-b'], 2, 'br-b')).toBeUndefined();
+    expect(capHandler.capRefusal(['br-a'], 2, 'br-c')).toBeUndefined();
+    expect(capHandler.capRefusal(['br-a', 'br-b'], 2, 'br-c')).toBe(
+      'preview environment cap reached: 2 of 2 in use (br-a, br-b); br-c was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again',
+    );
   });
 });

@@ -87,17 +87,30 @@ describe('ephemeral environments', () => {
     });
   });
 
-  describe('cap', () => {
-    const envs = ['a', 'b', 'c'].map((suffix) => ({ suffix, stacks: [] }));
+  describe("cap (counted by the deploy-time check's own function)", () => {
+    const stack = (suffix: string, status = 'CREATE_COMPLETE') => ({
+      name: `hipaa-fhir-network-${suffix}`,
+      status,
+      tags: { Preview: 'true', Project: 'hipaa-fhir', EnvironmentSuffix: suffix },
+    });
+    const envs = ['a', 'b', 'c'].map((suffix) => ({ suffix, stacks: [stack(suffix)] }));
     test('a new environment past the cap is refused with a message naming the ones in use', () => {
-      expect(() => enforceCap(envs, 'd', 3)).toThrow(CapReachedError);
-      expect(() => enforceCap(envs, 'd', 3)).toThrow(
-        'preview environment cap reached: 3 of 3 in use (a, b, c); merge or close a branch, or run npm run destroy -- --suffix <name>',
+      expect(() => enforceCap(envs, 'hipaa-fhir', 'd', 3)).toThrow(CapReachedError);
+      expect(() => enforceCap(envs, 'hipaa-fhir', 'd', 3)).toThrow(
+        'preview environment cap reached: 3 of 3 in use (a, b, c); d was not created. Merge or close a branch, or run npm run destroy -- --suffix <name>, then deploy again',
       );
     });
     test('updating an existing one, or creating below the cap, is allowed', () => {
-      expect(() => enforceCap(envs, 'b', 3)).not.toThrow();
-      expect(() => enforceCap(envs, 'd', 4)).not.toThrow();
+      expect(enforceCap(envs, 'hipaa-fhir', 'b', 3)).toBe(3);
+      expect(enforceCap(envs, 'hipaa-fhir', 'd', 4)).toBe(3);
+    });
+    test('a refused preview (its first stack ROLLBACK_COMPLETE) or one being deleted holds no slot', () => {
+      const withLeftovers = [
+        ...envs.slice(0, 2),
+        { suffix: 'c', stacks: [stack('c', 'ROLLBACK_COMPLETE')] },
+        { suffix: 'e', stacks: [stack('e', 'DELETE_IN_PROGRESS')] },
+      ];
+      expect(enforceCap(withLeftovers, 'hipaa-fhir', 'd', 3)).toBe(2);
     });
   });
 
@@ -170,7 +183,7 @@ describe('ephemeral environments', () => {
     test('check-cap fails with the cap message', async () => {
       cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [...eph('br-a', 'feature/a', 'x'), ...eph('br-b', 'feature/b', 'x')] });
       await expect(main(['check-cap', '--suffix', 'br-c', '--max', '2'], client(), now)).rejects.toThrow(
-        'cap reached: 2 of 2 in use (br-a, br-b)',
+        'cap reached: 2 of 2 in use (br-a, br-b); br-c was not created',
       );
     });
   });
@@ -231,7 +244,7 @@ describe('ephemeral environments', () => {
       const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
       try {
         expect(await main(['--help'])).toBe(0);
-        expect(log.mock.calls[0][0]).toMatch(/^usage: preview.ts/);
+        expect(log.mock.calls[0][0]).toMatch(/^usage: npm run preview -- <command>/);
       } finally {
         log.mockRestore();
       }
@@ -266,7 +279,7 @@ describe('ephemeral environments', () => {
       const r = run('check-cap', '--suffix', 'a', '--max', 'abc');
       expect(r.status).toBe(2);
       expect(r.stderr.split('\n')[0]).toBe('preview: --max must be a whole number ≥ 1, not "abc"');
-      expect(r.stderr).toContain('usage: preview.ts');
+      expect(r.stderr).toContain('usage: npm run preview -- <command>');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 

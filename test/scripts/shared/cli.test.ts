@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
-import { existsSync, mkdtempSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import { Writable } from 'stream';
 import { isMissingCredentials, parseFlags, progressPrinter, UsageError } from '../../../scripts/shared/cli';
 import { TS_HOOK } from '../../../scripts/shared/child';
@@ -77,6 +77,14 @@ describe('progressPrinter', () => {
     expect(out.text()).toBe('sent 1/3\nsent 3/3\n');
   });
 
+  test('off a terminal the final state is not printed twice', () => {
+    const out = sink(false);
+    const p = progressPrinter(out.stream, 60_000);
+    p.update('persisted 0/0');
+    p.done('persisted 0/0');
+    expect(out.text()).toBe('persisted 0/0\n');
+  });
+
   test('on a terminal it rewrites one line', () => {
     const out = sink(true);
     const p = progressPrinter(out.stream);
@@ -84,6 +92,24 @@ describe('progressPrinter', () => {
     p.update('b');
     p.done();
     expect(out.text()).toBe('\ra\rb\n');
+  });
+});
+
+describe('usage lines', () => {
+  const root = join(__dirname, '..', '..', '..');
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  // The npm scripts that run one of scripts/ with whatever flags follow `--`.
+  const entries = Object.entries(scripts).flatMap(([name, command]) => {
+    const file = /ts-node --transpile-only (scripts\/\S+\.ts)$/.exec(command)?.[1];
+    return file ? [[name, file] as const] : [];
+  });
+
+  test('every npm script that runs a script is found', () => {
+    expect(entries.map(([name]) => name)).toEqual(expect.arrayContaining(['local', 'bench', 'bench:validator', 'preview', 'redrive']));
+  });
+
+  test.each(entries)('npm run %s: its usage names the npm script, not the file', (name, file) => {
+    expect(readFileSync(join(root, file), 'utf8')).toMatch(new RegExp(`usage: npm run ${name.replace(/[:]/g, '\\$&')}( |$)`, 'm'));
   });
 });
 
@@ -101,6 +127,10 @@ describe('scripts refuse bad flags with exit 2 and usage, before touching anythi
     ['scripts/checks/integ-local.ts', ['--fast'], "integ-local: Unknown option '--fast'"],
     ['scripts/local/postgres-server.ts', ['--dir', 'x'], 'postgres-server: --port is required'],
     ['scripts/local/postgres-server.ts', ['--dir', 'x', '--port', '70000'], 'postgres-server: --port must be at most 65535, not 70000'],
+    ['scripts/bench/validator.ts', ['--fast'], "bench:validator: Unknown option '--fast'"],
+    ['scripts/bench/validator.ts', ['--runs', '0'], 'bench:validator: --runs must be a whole number ≥ 1, not "0"'],
+    ['scripts/bench/throughput.ts', ['--fast'], "bench: Unknown option '--fast'"],
+    ['scripts/generators/generate-fhir-r4.ts', ['--chek'], "generate-fhir-r4: Unknown option '--chek'"],
   ])('%s %j', (script, args, line) => {
     const result = run(script, args);
     expect(result.status).toBe(2);
@@ -108,6 +138,18 @@ describe('scripts refuse bad flags with exit 2 and usage, before touching anythi
     expect(result.stderr).toContain('usage:');
     expect(result.stdout).toBe('');
   });
+
+  test('npm run bench:validator -- --help prints its usage, naming the npm script, and exits 0 without measuring', () => {
+    const npm = join(dirname(process.execPath), 'npm');
+    const result = spawnSync(existsSync(npm) ? npm : 'npm', ['run', '--silent', 'bench:validator', '--', '--help'], {
+      cwd: join(__dirname, '..', '..', '..'),
+      encoding: 'utf8',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe('usage: npm run bench:validator -- [--runs 7] [--min-ms 400] [--ajv] [--medplum]');
+    expect(result.stdout).not.toContain('corpus:');
+  }, 60_000);
 
   test('postgres-server refuses a --template that is not a stopped cluster, in one line, and creates nothing', () => {
     const parent = mkdtempSync(join(tmpdir(), 'not-a-cluster-'));
