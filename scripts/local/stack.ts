@@ -50,12 +50,18 @@ export interface LocalPostgres {
 
 const root = join(__dirname, '..', '..');
 
-/** A node child running a TypeScript entry point (transpile-only). */
-export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+/** A node child running a TypeScript entry point (transpile-only); `detached` puts it in a process group of its own. */
+export function spawnTs(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  options: { detached?: boolean } = {},
+): ChildProcess {
   return spawn(process.execPath, [...TS_HOOK, script, ...args], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
 }
 
@@ -63,15 +69,15 @@ const PASSWORD = 'local-test-only';
 
 /** Starts scripts/local/postgres-server.ts on `dataDir` and resolves once it prints READY. */
 async function launchServer(dataDir: string, port: number, template?: string): Promise<ChildProcess> {
-  const child = spawnTs('scripts/local/postgres-server.ts', [
-    '--dir',
-    dataDir,
-    '--port',
-    String(port),
-    '--password',
-    PASSWORD,
-    ...(template ? ['--template', template] : []),
-  ]);
+  // A process group of its own: a Ctrl-C or hang-up sent to the caller's group must not reach PostgreSQL (or its
+  // initdb) in the middle of starting, where it would die on its own and leave a half-stopped postmaster behind.
+  // The caller stops it (stopChild) and waits for the clean shutdown.
+  const child = spawnTs(
+    'scripts/local/postgres-server.ts',
+    ['--dir', dataDir, '--port', String(port), '--password', PASSWORD, ...(template ? ['--template', template] : [])],
+    process.env,
+    { detached: true },
+  );
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
