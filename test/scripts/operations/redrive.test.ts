@@ -14,7 +14,7 @@ import { QUARANTINE_REASONS, redriveOptions } from '../../../lib/processor/tasks
 import { RedriveSummary } from '../../../lib/processor/tasks/redrive/redrive';
 import { UsageError } from '../../../scripts/shared/cli';
 import { formatSummary, main, parseRedriveCli, redriveOnEcs } from '../../../scripts/operations/redrive';
-import { LocalPostgres, migrateSchema, startPostgres } from '../../processor/harness';
+import { LocalPostgres, migrateSchema, startPostgres } from '../../component/harness';
 import { TS_HOOK } from '../../../scripts/shared/child';
 
 jest.setTimeout(120_000);

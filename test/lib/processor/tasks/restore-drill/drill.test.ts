@@ -18,7 +18,7 @@ import {
   RestoreDBInstanceToPointInTimeCommandInput,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createLogger } from '../../lib/processor/logger';
+import { createLogger } from '../../../../../lib/processor/logger';
 import {
   DEFAULT_SETTINGS,
   DrillDeps,
@@ -29,10 +29,10 @@ import {
   resultLine,
   runRestoreDrill,
   sweepLeftovers,
-} from '../../lib/processor/tasks/restore-drill/drill';
-import { DrillOutcome, EmfDrillMetrics, RESTORE_DRILL_METRICS } from '../../lib/processor/tasks/restore-drill/metrics';
-import type { TableSummary } from '../../lib/processor/tasks/restore-drill/verify';
-import { TS_HOOK } from '../../scripts/shared/child';
+} from '../../../../../lib/processor/tasks/restore-drill/drill';
+import { DrillOutcome, EmfDrillMetrics, RESTORE_DRILL_METRICS } from '../../../../../lib/processor/tasks/restore-drill/metrics';
+import type { TableSummary } from '../../../../../lib/processor/tasks/restore-drill/verify';
+import { TS_HOOK } from '../../../../../scripts/shared/child';
 
 const rdsMock = mockClient(RDSClient);
 const SOURCE = 'hipaa-fhir-db-prod';
@@ -525,7 +525,7 @@ describe('identifiers and configuration', () => {
 
   test('the task refuses to start on bad configuration: exit 2, one line, before any AWS call', () => {
     const run = spawnSync(process.execPath, [...TS_HOOK, 'lib/processor/tasks/restore-drill/main.ts'], {
-      cwd: join(__dirname, '..', '..'),
+      cwd: join(__dirname, '..', '..', '..', '..', '..'),
       env: { PATH: process.env.PATH, ...env, DRILL_INSTANCE_PREFIX: 'x' },
       encoding: 'utf8',
     });

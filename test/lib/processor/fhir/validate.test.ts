@@ -1,6 +1,6 @@
-import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from '../../../lib/processor/fhir/definitions';
-import { MAX_DEPTH, validCalendarDate } from '../../../lib/processor/fhir/structure';
-import { ValidationResult, ValidRecord, validateRecord } from '../../../lib/processor/fhir/validate';
+import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from '../../../../lib/processor/fhir/definitions';
+import { MAX_DEPTH, validCalendarDate } from '../../../../lib/processor/fhir/structure';
+import { ValidationResult, ValidRecord, validateRecord } from '../../../../lib/processor/fhir/validate';
 import {
   acceptedCorpus,
   FuzzClass,
@@ -11,7 +11,7 @@ import {
   loadCorpus,
   stringValues,
   transactionBundle,
-} from '../../../scripts/shared/fhir-fuzz';
+} from '../../../../scripts/shared/fhir-fuzz';
 
 const MAX = 262_144;
 const bytes = (v: unknown) => Buffer.from(JSON.stringify(v));

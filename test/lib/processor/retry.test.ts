@@ -1,6 +1,3 @@
-import { fairShare } from '../../../lib/processor/db/leases';
-import { tlsOptions } from '../../../lib/processor/db/pool';
-import { healthStatus } from '../../../lib/processor/service/health';
 import { backoffDelay, isDataError, isRetryableKinesisError, isTransientDbError, retryTransient } from '../../../lib/processor/retry';
 
 describe('backoff with full jitter', () => {
@@ -75,46 +72,5 @@ describe('retryTransient', () => {
     await expect(
       retryTransient(race.work, { attempts: 2, baseMs: 0, capMs: 0, retryable: (e) => (e as { code: string }).code === '23505' }),
     ).resolves.toBe(2);
-  });
-});
-
-describe('fair share of shards', () => {
-  test.each([
-    [4, 2, 2],
-    [4, 3, 2],
-    [5, 2, 3],
-    [1, 4, 1],
-    [0, 2, 0],
-    [4, 0, 4],
-  ])('%i shards, %i workers -> %i each', (shards, workers, share) => {
-    expect(fairShare(shards, workers)).toBe(share);
-  });
-});
-
-describe('health', () => {
-  test('healthy only after a recent coordination cycle', () => {
-    expect(healthStatus({ lastCycleAt: 0, cycleIntervalMs: 1000, heldShards: [] }).healthy).toBe(false);
-    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a'] }, 12_000)).toEqual({
-      healthy: true,
-      body: { status: 'ok', lastCycleAgeMs: 2000, shards: 1, stuckShards: 0 },
-    });
-    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: [] }, 20_000).healthy).toBe(false);
-  });
-  test('unhealthy while a shard is stuck, even with fresh coordination', () => {
-    expect(healthStatus({ lastCycleAt: 10_000, cycleIntervalMs: 1000, heldShards: ['a', 'b'], stuckShards: ['b'] }, 10_500)).toEqual({
-      healthy: false,
-      body: { status: 'unhealthy', lastCycleAgeMs: 500, shards: 2, stuckShards: 1 },
-    });
-  });
-});
-
-describe('TLS options', () => {
-  const db = { host: 'h', port: 5432, database: 'd', user: 'u', iamAuth: false, caBundlePath: __filename };
-  test('verify-full pins the CA bundle and checks the host name', () => {
-    expect(tlsOptions({ ...db, sslMode: 'verify-full' })).toEqual({ ca: expect.any(String), rejectUnauthorized: true, servername: 'h' });
-  });
-  test('require encrypts without verification; disable is plain (local run only)', () => {
-    expect(tlsOptions({ ...db, sslMode: 'require' })).toEqual({ rejectUnauthorized: false });
-    expect(tlsOptions({ ...db, sslMode: 'disable' })).toBe(false);
   });
 });

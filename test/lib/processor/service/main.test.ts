@@ -2,10 +2,10 @@ import { Writable } from 'stream';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { loadConfig } from '../../../lib/processor/config';
-import { createLogger } from '../../../lib/processor/logger';
-import { telemetry } from '../../../lib/processor/service/main';
-import { EmfMetrics, NoMetrics } from '../../../lib/processor/metrics';
+import { loadConfig } from '../../../../lib/processor/config';
+import { createLogger } from '../../../../lib/processor/logger';
+import { telemetry } from '../../../../lib/processor/service/main';
+import { EmfMetrics, NoMetrics } from '../../../../lib/processor/metrics';
 
 const caDir = mkdtempSync(join(tmpdir(), 'processor-main-'));
 const caBundle = join(caDir, 'bundle.pem');

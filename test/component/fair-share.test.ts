@@ -1,28 +1,9 @@
 import { Client, Pool } from 'pg';
-import { fairShare } from '../../lib/processor/db/leases';
 import { Coordinator } from '../../lib/processor/service/coordinator';
 import { NoMetrics } from '../../lib/processor/metrics';
 import { silentLogger, startDatabase, startStack, TestDatabase, TestStack, waitFor } from './harness';
 
 jest.setTimeout(180_000);
-
-describe('fairShare with a rank: the shares add up to the shards', () => {
-  test.each([
-    [4, 2, [2, 2]],
-    [4, 3, [2, 1, 1]],
-    [5, 2, [3, 2]],
-    [1, 3, [1, 0, 0]],
-    [0, 2, [0, 0]],
-    [8, 3, [3, 3, 2]],
-  ])('%i shards, %i workers -> %j', (shards, workers, shares) => {
-    const got = shares.map((_, rank) => fairShare(shards, workers, rank));
-    expect(got).toEqual(shares);
-    expect(got.reduce((a, b) => a + b, 0)).toBe(shards);
-  });
-  test('a rank outside the live list (not yet seen) gets the smallest share', () => {
-    expect(fairShare(5, 2, 7)).toBe(2);
-  });
-});
 
 /**
  * Two and three coordinators on one 4-shard stream (kinesalite, embedded PostgreSQL). The lease
