@@ -23,6 +23,8 @@ import {
   RESTORE_DRILL_METRICS,
 } from '../contract';
 
+type DrillMetric = (name: string, statistic: string, period: Duration) => cloudwatch.Metric;
+
 export interface RestoreDrillProps {
   /** The environment's names: drill instances, task family, rule, roles, and the database key's alias. */
   readonly naming: Naming;
@@ -58,34 +60,33 @@ export class RestoreDrill extends Construct {
   /** The RPO and RTO targets the alarms hold the drill to, in seconds. */
   public readonly targetSeconds: { readonly rpo: number; readonly rto: number };
   /** The drill's own metrics (one data point per run), for the dashboard. */
-  public readonly metric: (name: string, statistic: string, period: Duration) => cloudwatch.Metric;
+  public readonly metric: DrillMetric;
 
   constructor(scope: Construct, id: string, props: RestoreDrillProps) {
     super(scope, id);
-    const { account, region, partition } = Stack.of(this);
     const { settings, naming } = props;
-    const instancePrefix = naming.restoreDrillInstancePrefix;
-    const engineVersion = props.database.engine?.engineVersion;
-    if (props.database.engine?.engineType !== 'postgres' || !engineVersion?.majorVersion) {
-      throw new Error(`RestoreDrill needs a PostgreSQL instance with a known major version (${props.database.node.path})`);
-    }
-    if (instancePrefix.length + DRILL_TIMESTAMP_LENGTH > 63) {
-      throw new Error(
-        `RestoreDrill instance prefix "${instancePrefix}" must leave ${DRILL_TIMESTAMP_LENGTH} of RDS's 63 characters: shorten project or environmentSuffix`,
-      );
-    }
-    const names = naming.restoreDrillNames;
+    const engineMajorVersion = checkDrillable(props);
     this.targetSeconds = { rpo: settings.rpoTargetMinutes * 60, rto: settings.rtoTargetMinutes * 60 };
-    const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
-    const drillInstances = rdsArn(`db:${instancePrefix}${'?'.repeat(DRILL_TIMESTAMP_LENGTH)}`);
-
+    const names = naming.restoreDrillNames;
     const assumedBy = new iam.ServicePrincipal('ecs-tasks.amazonaws.com');
     const taskRole = new iam.Role(this, 'TaskRole', {
       roleName: names.task,
       assumedBy,
       description: 'Restore drill: restore the live database into a temporary drill instance, verify it, delete it',
     });
-    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+    this.taskDefinition = this.addTask(props, taskRole, assumedBy);
+    for (const statement of drillTaskStatements(Stack.of(this), props, engineMajorVersion)) taskRole.addToPolicy(statement);
+    this.rule = this.addSchedule(props);
+    this.metric = drillMetric(props.database.instanceIdentifier);
+    this.alarms = this.addAlarms(props, this.metric);
+    this.acknowledgeFindings(taskRole);
+  }
+
+  /** The task definition and its one container; the task role is the caller's, its policy written after. */
+  private addTask(props: RestoreDrillProps, taskRole: iam.Role, assumedBy: iam.IPrincipal): ecs.FargateTaskDefinition {
+    const { settings, naming } = props;
+    const names = naming.restoreDrillNames;
+    const taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       family: names.family,
       taskRole,
       executionRole: new iam.Role(this, 'ExecutionRole', {
@@ -100,7 +101,7 @@ export class RestoreDrill extends Construct {
     // The bound on waiting for the restore: twice the RTO target (a drill over target still measures
     // how long a restore takes), and the instance's TTL a little longer than the whole drill can take.
     const availableTimeoutMinutes = Math.min(20 * 60, Math.max(60, 2 * settings.rtoTargetMinutes));
-    this.taskDefinition.addContainer(RESTORE_DRILL_CONTAINER_NAME, {
+    taskDefinition.addContainer(RESTORE_DRILL_CONTAINER_NAME, {
       image: props.image,
       essential: true,
       readonlyRootFilesystem: true,
@@ -112,11 +113,11 @@ export class RestoreDrill extends Construct {
         mode: ecs.AwsLogDriverMode.NON_BLOCKING,
       }),
       environment: {
-        [PROCESSOR_ENV.region]: region,
+        [PROCESSOR_ENV.region]: Stack.of(this).region,
         PROJECT: naming.project,
         ENVIRONMENT_SUFFIX: naming.suffix,
         DRILL_SOURCE_INSTANCE: props.database.instanceIdentifier,
-        DRILL_INSTANCE_PREFIX: instancePrefix,
+        DRILL_INSTANCE_PREFIX: naming.restoreDrillInstancePrefix,
         [PROCESSOR_ENV.dbName]: props.databaseName,
         [PROCESSOR_ENV.dbUser]: DRILL_DB_USER,
         [PROCESSOR_ENV.dbSslMode]: 'verify-full',
@@ -128,92 +129,18 @@ export class RestoreDrill extends Construct {
         AWS_EMF_ENVIRONMENT: 'Local',
       },
     });
+    return taskDefinition;
+  }
 
-    // Every action, resource and condition below is from the Service Authorization Reference for
-    // Amazon RDS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html):
-    // RestoreDBInstanceToPointInTime requires db (the source and the new instance), og, pg and subgrp.
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RestoreLiveIntoDrillInstance',
-        actions: ['rds:RestoreDBInstanceToPointInTime'],
-        resources: [
-          props.database.instanceArn,
-          drillInstances,
-          // The engine's default option group (the live instance uses no other).
-          rdsArn(`og:default:postgres-${engineVersion.majorVersion}`),
-        ],
-        // The request's own key: the copy can never be made publicly accessible.
-        conditions: { Bool: { 'rds:PubliclyAccessible': 'false' } },
-      }),
-    );
-    // The subnet and parameter groups are read from the live instance at run time; their names are
-    // generated by CloudFormation, so they are named here by this environment's tags (their own).
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RestoreIntoThisEnvironmentsGroups',
-        actions: ['rds:RestoreDBInstanceToPointInTime'],
-        resources: [rdsArn('subgrp:*'), rdsArn('pg:*')],
-        conditions: { StringEquals: { 'aws:ResourceTag/Project': naming.project, 'aws:ResourceTag/EnvironmentSuffix': naming.suffix } },
-      }),
-    );
-    // Tags on create are authorized as rds:AddTagsToResource too.
-    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'TagAndDeleteDrillInstances',
-        actions: ['rds:AddTagsToResource', 'rds:DeleteDBInstance'],
-        resources: [drillInstances],
-      }),
-    );
-    // DescribeDBInstances without an identifier (the sweeper's listing) is authorized against db:*.
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DescribeInstances',
-        actions: ['rds:DescribeDBInstances'],
-        resources: [rdsArn('db:*')],
-      }),
-    );
-    // Creating an instance encrypted with a customer managed key needs kms:CreateGrant and
-    // kms:DescribeKey on it, for RDS acting on the caller's behalf only.
-    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.Keys.html
-    const keyResource = `arn:${partition}:kms:${region}:${account}:key/*`;
-    const viaRds = { 'kms:ViaService': `rds.${region}.amazonaws.com` };
-    const ofDatabaseKey = { 'kms:ResourceAliases': naming.kmsAlias('database') };
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RdsGrantOnDatabaseKey',
-        actions: ['kms:CreateGrant'],
-        resources: [keyResource],
-        conditions: { StringEquals: viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-      }),
-    );
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DescribeDatabaseKey',
-        actions: ['kms:DescribeKey'],
-        resources: [keyResource],
-        conditions: { StringEquals: viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey },
-      }),
-    );
-    // The restored copy's DbiResourceId is unknown until it exists, so the login is granted on every
-    // instance (dbuser:*): it is the drill's own user, which reaches no PHI (see migration 12).
-    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
-    taskRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ConnectAsDrillUser',
-        actions: ['rds-db:connect'],
-        resources: [`arn:${partition}:rds-db:${region}:${account}:dbuser:*/${DRILL_DB_USER}`],
-      }),
-    );
-
-    // The schedule: EventBridge runs the task (its role may run this family on this cluster and pass
-    // exactly the two drill roles; CDK writes that policy).
-    this.rule = new events.Rule(this, 'Schedule', {
-      ruleName: names.rule,
+  /** EventBridge runs the task (its role may run this family on this cluster and pass exactly the two drill roles; CDK writes that policy). */
+  private addSchedule(props: RestoreDrillProps): events.Rule {
+    const { settings, naming } = props;
+    const rule = new events.Rule(this, 'Schedule', {
+      ruleName: naming.restoreDrillNames.rule,
       description: `Restore drill of the ${naming.suffix} database, ${settings.cadence} (${settings.schedule}, UTC)`,
       schedule: events.Schedule.expression(settings.schedule),
     });
-    this.rule.addTarget(
+    rule.addTarget(
       new targets.EcsTask({
         cluster: props.cluster,
         taskDefinition: this.taskDefinition,
@@ -224,16 +151,12 @@ export class RestoreDrill extends Construct {
         assignPublicIp: false,
       }),
     );
+    return rule;
+  }
 
-    // Alarms. The drill emits its metrics once per run; between runs there are none.
-    const metric = (this.metric = (name: string, statistic: string, period: Duration) =>
-      new cloudwatch.Metric({
-        namespace: RESTORE_DRILL_METRICS.namespace,
-        metricName: name,
-        dimensionsMap: { [RESTORE_DRILL_METRICS.dimension]: props.database.instanceIdentifier },
-        statistic,
-        period,
-      }));
+  /** The drill emits its metrics once per run; between runs there are none. */
+  private addAlarms(props: RestoreDrillProps, metric: DrillMetric): RestoreDrill['alarms'] {
+    const { settings } = props;
     const alarm = (alarmId: string, p: cloudwatch.AlarmProps) => {
       const a = new cloudwatch.Alarm(this, alarmId, p);
       a.addAlarmAction(new actions.SnsAction(props.alarmTopic));
@@ -281,8 +204,10 @@ export class RestoreDrill extends Construct {
       alarmDescription: `Restore drill did not succeed in the last calendar ${settings.cadence === 'weekly' ? 'week' : 'day'} (UTC): it failed, did not run, or its schedule (${settings.schedule}) is off`,
     });
     (overdue.node.defaultChild as cloudwatch.CfnAlarm).evaluationWindow = { wallClockWindow: { timezone: 'UTC' } };
-    this.alarms = { rpo, rto, failed, overdue };
+    return { rpo, rto, failed, overdue };
+  }
 
+  private acknowledgeFindings(taskRole: iam.Role): void {
     acknowledge(this.taskDefinition, {
       id: 'AwsSolutions-ECS2',
       reason:
@@ -341,4 +266,103 @@ export class RestoreDrill extends Construct {
       ],
     ]);
   }
+}
+
+/** The live instance's engine major version, after checking the drill can restore it under RDS's 63-character names. */
+function checkDrillable({ database, naming }: RestoreDrillProps): string {
+  const instancePrefix = naming.restoreDrillInstancePrefix;
+  const majorVersion = database.engine?.engineVersion?.majorVersion;
+  if (database.engine?.engineType !== 'postgres' || !majorVersion) {
+    throw new Error(`RestoreDrill needs a PostgreSQL instance with a known major version (${database.node.path})`);
+  }
+  if (instancePrefix.length + DRILL_TIMESTAMP_LENGTH > 63) {
+    throw new Error(
+      `RestoreDrill instance prefix "${instancePrefix}" must leave ${DRILL_TIMESTAMP_LENGTH} of RDS's 63 characters: shorten project or environmentSuffix`,
+    );
+  }
+  return majorVersion;
+}
+
+/** One data point per drill run, per live instance. */
+function drillMetric(instanceIdentifier: string): DrillMetric {
+  return (name, statistic, period) =>
+    new cloudwatch.Metric({
+      namespace: RESTORE_DRILL_METRICS.namespace,
+      metricName: name,
+      dimensionsMap: { [RESTORE_DRILL_METRICS.dimension]: instanceIdentifier },
+      statistic,
+      period,
+    });
+}
+
+/**
+ * The task role's policy. Every action, resource and condition is from the Service Authorization Reference
+ * for Amazon RDS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
+ */
+function drillTaskStatements(stack: Stack, { database, naming }: RestoreDrillProps, engineMajorVersion: string): iam.PolicyStatement[] {
+  const { account, region, partition } = stack;
+  const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
+  const drillInstances = rdsArn(`db:${naming.restoreDrillInstancePrefix}${'?'.repeat(DRILL_TIMESTAMP_LENGTH)}`);
+  // Creating an instance encrypted with a customer managed key needs kms:CreateGrant and
+  // kms:DescribeKey on it, for RDS acting on the caller's behalf only.
+  // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.Keys.html
+  const keyResource = `arn:${partition}:kms:${region}:${account}:key/*`;
+  const viaRds = { 'kms:ViaService': `rds.${region}.amazonaws.com` };
+  const ofDatabaseKey = { 'kms:ResourceAliases': naming.kmsAlias('database') };
+  return [
+    // RestoreDBInstanceToPointInTime requires db (the source and the new instance), og, pg and subgrp.
+    new iam.PolicyStatement({
+      sid: 'RestoreLiveIntoDrillInstance',
+      actions: ['rds:RestoreDBInstanceToPointInTime'],
+      resources: [
+        database.instanceArn,
+        drillInstances,
+        // The engine's default option group (the live instance uses no other).
+        rdsArn(`og:default:postgres-${engineMajorVersion}`),
+      ],
+      // The request's own key: the copy can never be made publicly accessible.
+      conditions: { Bool: { 'rds:PubliclyAccessible': 'false' } },
+    }),
+    // The subnet and parameter groups are read from the live instance at run time; their names are
+    // generated by CloudFormation, so they are named here by this environment's tags (their own).
+    new iam.PolicyStatement({
+      sid: 'RestoreIntoThisEnvironmentsGroups',
+      actions: ['rds:RestoreDBInstanceToPointInTime'],
+      resources: [rdsArn('subgrp:*'), rdsArn('pg:*')],
+      conditions: { StringEquals: { 'aws:ResourceTag/Project': naming.project, 'aws:ResourceTag/EnvironmentSuffix': naming.suffix } },
+    }),
+    // Tags on create are authorized as rds:AddTagsToResource too.
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
+    new iam.PolicyStatement({
+      sid: 'TagAndDeleteDrillInstances',
+      actions: ['rds:AddTagsToResource', 'rds:DeleteDBInstance'],
+      resources: [drillInstances],
+    }),
+    // DescribeDBInstances without an identifier (the sweeper's listing) is authorized against db:*.
+    new iam.PolicyStatement({
+      sid: 'DescribeInstances',
+      actions: ['rds:DescribeDBInstances'],
+      resources: [rdsArn('db:*')],
+    }),
+    new iam.PolicyStatement({
+      sid: 'RdsGrantOnDatabaseKey',
+      actions: ['kms:CreateGrant'],
+      resources: [keyResource],
+      conditions: { StringEquals: viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'DescribeDatabaseKey',
+      actions: ['kms:DescribeKey'],
+      resources: [keyResource],
+      conditions: { StringEquals: viaRds, 'ForAnyValue:StringEquals': ofDatabaseKey },
+    }),
+    // The restored copy's DbiResourceId is unknown until it exists, so the login is granted on every
+    // instance (dbuser:*): it is the drill's own user, which reaches no PHI (see migration 12).
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+    new iam.PolicyStatement({
+      sid: 'ConnectAsDrillUser',
+      actions: ['rds-db:connect'],
+      resources: [`arn:${partition}:rds-db:${region}:${account}:dbuser:*/${DRILL_DB_USER}`],
+    }),
+  ];
 }

@@ -6,7 +6,7 @@
  *
  * `npm test` runs them `--with test:unit`: Jest runs at the same time, its output live, and the checks at a
  * lower CPU priority, so they take the CPU Jest leaves idle while its suites wait on child processes and
- * timers. Measured on 2 cores from cold caches: 160 s for both against about 170 s one after the other.
+ * timers (docs/testing.md has the measurement).
  */
 import { spawn } from 'child_process';
 import { setPriority } from 'os';

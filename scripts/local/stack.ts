@@ -115,9 +115,9 @@ let templateBuild: Promise<string> | undefined;
 
 /**
  * Under Jest (test/jest/global-setup.ts), the data folder of a cluster initialised once per run and
- * stopped cleanly: each server of the run starts on a copy of it instead of running initdb (1.3 to 1.7 s
- * less per server, measured: 1.7-2.0 s for initdb and start, 0.2 s to copy 46 MB, 0.2-0.3 s to start on
- * it; some twenty servers a run). Each server still has a cluster of its own.
+ * stopped cleanly: each server of the run starts on a copy of it instead of running initdb, over a second
+ * less per server and some twenty servers a run (docs/testing.md has the figures). Each server still has a
+ * cluster of its own.
  * Two processes may build it at once; the first rename wins and the other copy is removed.
  */
 function runTemplate(): Promise<string | undefined> {

@@ -23,10 +23,9 @@ const realStatFs: StatFs = (path) => {
 
 /**
  * Where the run's folder goes. An explicit TMPDIR is obeyed. Otherwise /dev/shm when it is a tmpfs with at
- * least 2 GiB free: PostgreSQL runs with fsync on, and on a disk-backed /tmp its writes and fsyncs cost the
- * processor suites about 23 s of system CPU (measured on this project's 2-core machine, twice each:
- * test/processor with /tmp 37.5 s of system time and 59 s wall, with /dev/shm 14.5 s and 44 s). A small
- * /dev/shm (Docker gives containers 64 MB) or none (macOS) falls back to the system temp directory.
+ * least 2 GiB free: PostgreSQL runs with fsync on, and its writes and fsyncs on a disk-backed /tmp cost the
+ * processor suites much system CPU (docs/testing.md has the figures). A small /dev/shm (Docker gives
+ * containers 64 MB) or none (macOS) falls back to the system temp directory.
  */
 export function runParentDir(
   options: { env?: NodeJS.ProcessEnv; shm?: string; fallback?: string; statfs?: StatFs; minFreeBytes?: number } = {},
@@ -49,7 +48,7 @@ export default function globalSetup(): void {
   process.env[RUN_TMPDIR] = dir;
   process.env.TMPDIR = dir;
   // Node's on-disk compile cache for the run's child processes (the processor, PostgreSQL's launcher, bin/app.ts
-  // as the CDK CLI runs it, the scripts): a later child reuses the code V8 compiled for an earlier one. Measured
-  // on bin/app.ts synthesizing one stage: 7.9-8.0 CPU-s against 8.7-9.1 without, three runs each.
+  // as the CDK CLI runs it, the scripts): a later child reuses the code V8 compiled for an earlier one
+  // (docs/testing.md has the measurement).
   process.env.NODE_COMPILE_CACHE = join(dir, 'node-compile-cache');
 }
