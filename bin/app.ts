@@ -11,7 +11,7 @@
 import { App, PERMISSIONS_BOUNDARY_CONTEXT_KEY } from 'aws-cdk-lib';
 import { applyComplianceGate } from '../lib/compliance/compliance-gate';
 import { AppPlan, plannedEnvironments, resolveApp, SharedTrailPlan } from '../lib/config';
-import { ConfigError, ToolingNames } from '../lib/contract';
+import { InputError, ToolingNames } from '../lib/contract';
 import { PipelineStack } from '../lib/pipeline/pipeline-stack';
 import { PreviewEnvironmentsStack } from '../lib/pipeline/preview-environments-stack';
 import { PreviewSandboxStack } from '../lib/pipeline/preview-sandbox-stack';
@@ -80,9 +80,9 @@ if (require.main === module) {
   try {
     main();
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    // Every problem at once, one line each, so one edit of cdk.json can fix them all.
+    // A bug keeps its stack trace; bad input is one line per problem, so one edit of cdk.json can fix them all.
+    if (!(error instanceof InputError)) throw error;
     for (const problem of error.problems) console.error(`Invalid configuration: ${problem}`);
-    process.exit(1);
+    process.exit(error.exitCode);
   }
 }

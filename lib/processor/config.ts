@@ -3,6 +3,7 @@
  * variable stops start-up with one line that names it.
  */
 import { existsSync } from 'fs';
+import { EnvironmentError } from '../contract/errors';
 import { PROCESSOR_ENV as E, PROCESSOR_HEALTH_PORT, PROCESSOR_METRICS } from '../contract/processor';
 
 export type SslMode = 'verify-full' | 'require' | 'disable';
@@ -49,10 +50,8 @@ export interface ProcessorConfig {
   readonly metricsNamespace: string;
 }
 
-export class ConfigurationError extends Error {}
-
 /**
- * A command's configuration, or the end of the process: a ConfigurationError becomes one line on
+ * A command's configuration, or the end of the process: an EnvironmentError becomes one line on
  * stderr (`configuration error: ...`) and exit code 2 (a usage error, before any service is
  * touched); any other error is thrown. Used by main.ts, migrate-main.ts and verify.ts.
  */
@@ -66,9 +65,9 @@ export function loadOrExit<T>(
   try {
     return load();
   } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
+    if (!(error instanceof EnvironmentError)) throw error;
     writeLine(`configuration error: ${error.message}`);
-    return exit(2);
+    return exit(error.exitCode);
   }
 }
 
@@ -76,7 +75,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 function required(env: Env, name: string): string {
   const value = env[name];
-  if (value === undefined || value.trim() === '') throw new ConfigurationError(`${name} is required`);
+  if (value === undefined || value.trim() === '') throw new EnvironmentError(`${name} is required`);
   return value;
 }
 
@@ -84,8 +83,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max)
-    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}`);
+  if (!/^\d+$/.test(raw) || value < min || value > max) throw new EnvironmentError(`${name} must be a whole number from ${min} to ${max}`);
   return value;
 }
 
@@ -105,7 +103,7 @@ function metricsNamespace(env: Env): string {
   const raw = env[E.metricsNamespace];
   if (raw === undefined || raw === '') return DEFAULT_METRICS_NAMESPACE;
   if (!/^(?=.*\S)[A-Za-z0-9 ._#:/-]{1,255}$/.test(raw) || raw.startsWith('AWS/')) {
-    throw new ConfigurationError(
+    throw new EnvironmentError(
       'METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/',
     );
   }
@@ -115,30 +113,30 @@ function metricsNamespace(env: Env): string {
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!allowed.includes(raw as T)) throw new ConfigurationError(`${name} must be one of ${allowed.join(', ')}`);
+  if (!allowed.includes(raw as T)) throw new EnvironmentError(`${name} must be one of ${allowed.join(', ')}`);
   return raw as T;
 }
 
 export function loadConfig(env: Env): ProcessorConfig {
   const streamName = required(env, E.streamName);
   if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(streamName))
-    throw new ConfigurationError('STREAM_NAME must be a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)');
+    throw new EnvironmentError('STREAM_NAME must be a Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)');
   const region = required(env, E.region);
-  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new ConfigurationError('AWS_REGION must be a region code such as eu-west-2');
+  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new EnvironmentError('AWS_REGION must be a region code such as eu-west-2');
 
   const kinesisEndpoint = env[E.kinesisEndpoint] || undefined;
   if (kinesisEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(kinesisEndpoint))
-    throw new ConfigurationError('KINESIS_ENDPOINT must be an http(s) URL');
+    throw new EnvironmentError('KINESIS_ENDPOINT must be an http(s) URL');
 
   const iamAuthRaw = env[E.dbIamAuth] ?? 'false';
-  if (!['true', 'false'].includes(iamAuthRaw)) throw new ConfigurationError('DB_IAM_AUTH must be true or false');
+  if (!['true', 'false'].includes(iamAuthRaw)) throw new EnvironmentError('DB_IAM_AUTH must be true or false');
   const iamAuth = iamAuthRaw === 'true';
   const password = env[E.dbPassword] || undefined;
-  if (!iamAuth && password === undefined) throw new ConfigurationError('DB_PASSWORD is required unless DB_IAM_AUTH=true');
+  if (!iamAuth && password === undefined) throw new EnvironmentError('DB_PASSWORD is required unless DB_IAM_AUTH=true');
 
   const sslMode = (env[E.dbSslMode] ?? 'verify-full') as SslMode;
-  if (!SSL_MODES.includes(sslMode)) throw new ConfigurationError(`DB_SSL_MODE must be one of ${SSL_MODES.join(', ')}`);
-  if (iamAuth && sslMode === 'disable') throw new ConfigurationError('DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true');
+  if (!SSL_MODES.includes(sslMode)) throw new EnvironmentError(`DB_SSL_MODE must be one of ${SSL_MODES.join(', ')}`);
+  if (iamAuth && sslMode === 'disable') throw new EnvironmentError('DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true');
   const caBundlePath = env[E.dbCaBundle] || DEFAULT_CA_BUNDLE;
   const logLevel = oneOf(env, E.logLevel, LOG_LEVELS, 'info');
   const metrics = oneOf(env, E.metrics, METRICS_MODES, 'emf');
@@ -172,7 +170,7 @@ export function loadConfig(env: Env): ProcessorConfig {
   // Checked last (after every variable's own rule) and at start-up, not at the first connection,
   // where a missing bundle would surface as a TLS error mid-run.
   if (sslMode === 'verify-full' && !existsSync(caBundlePath)) {
-    throw new ConfigurationError(
+    throw new EnvironmentError(
       `DB_SSL_MODE=verify-full needs a CA bundle, but ${env[E.dbCaBundle] ? `DB_CA_BUNDLE=${caBundlePath} does not exist` : `DB_CA_BUNDLE is unset and the default ${caBundlePath} does not exist`}: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`,
     );
   }
@@ -182,7 +180,7 @@ export function loadConfig(env: Env): ProcessorConfig {
 function booleanFlag(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (raw !== 'true' && raw !== 'false') throw new ConfigurationError(`${name} must be true or false`);
+  if (raw !== 'true' && raw !== 'false') throw new EnvironmentError(`${name} must be true or false`);
   return raw === 'true';
 }
 

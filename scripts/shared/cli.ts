@@ -3,14 +3,10 @@
  * non-numbers are usage errors, exit 2, with the usage text), and one line per failure.
  */
 import { parseArgs } from 'util';
+import { InputError, UsageError } from '../../lib/contract/errors';
 
-/** A mistake in how the script was called: exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+// The scripts' flag errors are the contract's; re-exported so each script imports its CLI kit from one place.
+export { InputError, UsageError };
 
 export interface FlagSpec {
   readonly type: 'string' | 'boolean' | 'integer';
@@ -85,8 +81,9 @@ export function isMissingCredentials(error: unknown): boolean {
 }
 
 /**
- * Runs a script's main: exit 2 with usage on a usage error, exit 1 with one line on any other
- * failure (never a stack trace), and never cuts piped output short.
+ * Runs a script's main: exit 2 with usage on a usage error, the error's exit code with one line per
+ * problem on any other bad input, exit 1 with one line on any other failure (never a stack trace),
+ * and never cuts piped output short.
  */
 export function runCli(name: string, usage: string, main: () => Promise<number>): void {
   const exit = (code: number) => {
@@ -97,7 +94,10 @@ export function runCli(name: string, usage: string, main: () => Promise<number>)
   main().then(exit, (error: unknown) => {
     if (error instanceof UsageError) {
       process.stderr.write(`${name}: ${error.message}\n${usage.trimEnd()}\n`);
-      exit(2);
+      exit(error.exitCode);
+    } else if (error instanceof InputError) {
+      process.stderr.write(error.problems.map((problem) => `${name}: ${problem}\n`).join(''));
+      exit(error.exitCode);
     } else if (isMissingCredentials(error)) {
       process.stderr.write(
         `${name}: no AWS credentials found: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run inside the pipeline's CodeBuild role\n`,

@@ -68,6 +68,9 @@ describe('verify: what the database holds for one run, counts only, itself audit
     const missing = run([]);
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toBe('verify: --run-id is required');
+    const malformed = run(['--run-id', "x%' OR 1=1"]);
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr.trim()).toBe('verify: --run-id must be 3-41 lowercase letters, digits and hyphens');
     const ok = run(['--run-id', 'vt-run']);
     expect(ok.status).toBe(0);
     expect(JSON.parse(ok.stdout.trim()).verify).toMatchObject({ runId: 'vt-run', history: 40, current: 40 });

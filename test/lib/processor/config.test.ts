@@ -2,7 +2,8 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ConfigurationError, DEFAULT_CA_BUNDLE, loadConfig, loadOrExit } from '../../../lib/processor/config';
+import { EnvironmentError } from '../../../lib/contract';
+import { DEFAULT_CA_BUNDLE, loadConfig, loadOrExit } from '../../../lib/processor/config';
 import { TS_HOOK } from '../../../scripts/shared/child';
 
 // verify-full needs a CA bundle file that exists; the tests bring their own.
@@ -41,7 +42,7 @@ describe('processor configuration', () => {
     'METRICS_NAMESPACE %j stops start-up with one line',
     (namespace) => {
       expect(() => loadConfig({ ...base, METRICS_NAMESPACE: namespace })).toThrow(
-        new ConfigurationError(
+        new EnvironmentError(
           'METRICS_NAMESPACE must be 1-255 letters, digits, spaces or . - _ / # : (not only spaces), and must not start with AWS/',
         ),
       );
@@ -82,7 +83,7 @@ describe('processor configuration', () => {
       'DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE=/nonexistent/bundle.pem does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)',
     ],
   ])('%j stops start-up with one line naming the variable', (overrides, message) => {
-    expect(() => loadConfig({ ...base, ...overrides })).toThrow(ConfigurationError);
+    expect(() => loadConfig({ ...base, ...overrides })).toThrow(EnvironmentError);
     expect(() => loadConfig({ ...base, ...overrides })).toThrow(message);
   });
 
@@ -93,7 +94,7 @@ describe('processor configuration', () => {
     if (existsSync(DEFAULT_CA_BUNDLE)) expect(run().db.caBundlePath).toBe(DEFAULT_CA_BUNDLE);
     else
       expect(run).toThrow(
-        new ConfigurationError(
+        new EnvironmentError(
           `DB_SSL_MODE=verify-full needs a CA bundle, but DB_CA_BUNDLE is unset and the default ${DEFAULT_CA_BUNDLE} does not exist: set DB_CA_BUNDLE to the RDS CA bundle file (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)`,
         ),
       );
@@ -122,7 +123,7 @@ describe('loadOrExit: the one way the commands load their configuration', () => 
     expect(run(() => loadConfig(base))).toEqual({ value: expect.objectContaining({ streamName: 'hipaa-fhir-records-dev' }), lines: [] });
   });
 
-  test('a ConfigurationError is one line and exit code 2', () => {
+  test('a EnvironmentError is one line and exit code 2', () => {
     const { error, lines } = run(() => loadConfig({ ...base, DB_PORT: 'abc' }));
     expect(error).toEqual(new Exited(2));
     expect(lines).toEqual(['configuration error: DB_PORT must be a whole number from 1 to 65535']);

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
 import { Writable } from 'stream';
-import { isMissingCredentials, parseFlags, progressPrinter, UsageError } from '../../../scripts/shared/cli';
+import { ConfigError, EnvironmentError, InputError } from '../../../lib/contract';
+import { isMissingCredentials, parseFlags, progressPrinter, runCli, UsageError } from '../../../scripts/shared/cli';
 import { TS_HOOK } from '../../../scripts/shared/child';
 
 const spec = {
@@ -52,6 +53,62 @@ describe('isMissingCredentials', () => {
       isMissingCredentials(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
     ).toBe(true);
     expect(isMissingCredentials(new Error('Rate exceeded'))).toBe(false);
+  });
+});
+
+describe('runCli stops by the kind of error', () => {
+  /** Runs a main that fails with `error`; resolves with the exit code once runCli exits, and what it wrote to stderr. */
+  async function stop(error: unknown): Promise<{ code: number; stderr: string }> {
+    const written: string[] = [];
+    const write = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    // runCli exits once stdout is flushed; the flush completes here whatever stdout Jest gave this process.
+    const flush = jest.spyOn(process.stdout, 'write').mockImplementation((...args: unknown[]) => {
+      const done = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    });
+    let exited!: (code: number) => void;
+    const code = new Promise<number>((resolve) => (exited = resolve));
+    const exit = jest.spyOn(process, 'exit').mockImplementation(((c?: number) => exited(c ?? 0)) as () => never);
+    try {
+      runCli('demo', 'usage: demo --suffix S\n', () => Promise.reject(error));
+      return { code: await code, stderr: written.join('') };
+    } finally {
+      exit.mockRestore();
+      flush.mockRestore();
+      write.mockRestore();
+    }
+  }
+
+  test('a usage error: exit 2, its line, then the usage', async () => {
+    expect(await stop(new UsageError('--suffix is required'))).toEqual({
+      code: 2,
+      stderr: 'demo: --suffix is required\nusage: demo --suffix S\n',
+    });
+  });
+
+  test.each([
+    [new InputError('outputs.json describes environment "dev", not "prod": pass the outputs of prod'), 1],
+    [new ConfigError('stack x has no account: set the accounts in cdk.json'), 1],
+    [new EnvironmentError('AWS_REGION must be a region code such as eu-west-2'), 2],
+  ])('other bad input (%p): its exit code and its line, no usage and no stack', async (error, code) => {
+    expect(await stop(error)).toEqual({ code, stderr: `demo: ${error.message}\n` });
+  });
+
+  test('every problem of one error is a line of its own', async () => {
+    expect(await stop(new ConfigError(['a is wrong: set b', 'c is wrong: set d']))).toEqual({
+      code: 1,
+      stderr: 'demo: a is wrong: set b\ndemo: c is wrong: set d\n',
+    });
+  });
+
+  test('any other failure: exit 1 and its message in one line, never the stack', async () => {
+    const failure = new Error('no complete stacks named hipaa-fhir-<layer>-dev in eu-west-2');
+    expect(failure.stack).toContain('\n    at ');
+    expect(await stop(failure)).toEqual({ code: 1, stderr: 'demo: no complete stacks named hipaa-fhir-<layer>-dev in eu-west-2\n' });
   });
 });
 

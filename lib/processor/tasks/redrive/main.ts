@@ -6,7 +6,8 @@
  * login, TLS and restricted role), or in-process against the local stack (scripts/redrive.ts).
  * Prints progress and one JSON summary line of counts: never a payload, an id or patient data.
  */
-import { ConfigurationError, loadConfig } from '../../config';
+import { InputError } from '../../../contract/errors';
+import { loadConfig } from '../../config';
 import { createPool } from '../../db/pool';
 import { commandLogger, errorFields } from '../../logger';
 import { parseRedriveArgs, REDRIVE_USAGE } from './options';
@@ -45,6 +46,6 @@ async function main(argv: readonly string[]): Promise<void> {
 if (require.main === module) {
   main(process.argv.slice(2)).catch((error) => {
     process.stderr.write(`redrive: ${safeMessage(error)}\n`);
-    process.exit(error instanceof ConfigurationError ? 2 : 1);
+    process.exit(error instanceof InputError ? error.exitCode : 1);
   });
 }

@@ -1,6 +1,6 @@
 /** The re-drive task's flags: parsed strictly, checked, and written back for the ECS task's command. */
 import { parseArgs } from 'util';
-import { ConfigurationError } from '../../config';
+import { UsageError } from '../../../contract/errors';
 import type { QuarantineReason } from '../../fhir/validate';
 
 /** Every stable quarantine code (the object literal must name each QuarantineReason exactly once). */
@@ -52,7 +52,7 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{
 /** A calendar date (UTC midnight) or a date-time with a zone; `2026-02-30` and zone-less times are refused. */
 export function parseSince(text: string): Date {
   const refused = () =>
-    new ConfigurationError(
+    new UsageError(
       `--since "${text.slice(0, 40)}" is not an ISO-8601 date or date-time with a zone: use e.g. 2026-05-01 or 2026-05-01T12:00:00Z`,
     );
   const m = ISO_8601.exec(text);
@@ -71,16 +71,16 @@ function wholeNumber(name: string, raw: string | number | undefined, min: number
   if (raw === undefined) return undefined;
   const text = String(raw);
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
-    throw new ConfigurationError(`--${name} must be a whole number from ${min} to ${max}, not "${text.slice(0, 20)}"`);
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${text.slice(0, 20)}"`);
   return Number(text);
 }
 
-/** Checks the flag values; anything wrong is a ConfigurationError (exit 2) naming the flag and what is allowed. */
+/** Checks the flag values; anything wrong is a UsageError (exit 2) naming the flag and what is allowed. */
 export function redriveOptions(values: RedriveFlagValues): RedriveOptions {
   let reason: QuarantineReason | undefined;
   if (values.reason !== undefined) {
     if (!(QUARANTINE_REASONS as readonly string[]).includes(values.reason)) {
-      throw new ConfigurationError(
+      throw new UsageError(
         `--reason "${values.reason.slice(0, 40)}" is not a quarantine code: use one of ${QUARANTINE_REASONS.join(', ')}`,
       );
     }
@@ -114,7 +114,7 @@ export function parseRedriveArgs(argv: readonly string[]): RedriveOptions | unde
     }));
   } catch (error) {
     // Node's messages name the flag; keep their first sentence only.
-    throw new ConfigurationError((error as Error).message.split('\n')[0].replace(/\.$/, ''));
+    throw new UsageError((error as Error).message.split('\n')[0].replace(/\.$/, ''));
   }
   if (values.help) return undefined;
   const text = (name: string) => values[name] as string | undefined;

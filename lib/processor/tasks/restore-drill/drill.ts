@@ -28,7 +28,8 @@ import {
   Tag,
 } from '@aws-sdk/client-rds';
 import { Client } from 'pg';
-import { ConfigurationError, DEFAULT_CA_BUNDLE, SslMode } from '../../config';
+import { EnvironmentError } from '../../../contract/errors';
+import { DEFAULT_CA_BUNDLE, SslMode } from '../../config';
 import { tlsOptions } from '../../db/pool';
 import { DRILL_DB_USER, DRILL_TIMESTAMP_LENGTH } from '../../../contract/processor';
 import { errorFields, Logger } from '../../logger';
@@ -442,8 +443,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 function required(env: Env, name: string, pattern: RegExp, rule: string): string {
   const value = env[name];
-  if (value === undefined || value === '') throw new ConfigurationError(`${name} is required`);
-  if (!pattern.test(value)) throw new ConfigurationError(`${name} must be ${rule}`);
+  if (value === undefined || value === '') throw new EnvironmentError(`${name} is required`);
+  if (!pattern.test(value)) throw new EnvironmentError(`${name} must be ${rule}`);
   return value;
 }
 
@@ -451,7 +452,7 @@ function minutes(env: Env, name: string, fallbackMs: number, max: number): numbe
   const raw = env[name];
   if (raw === undefined || raw === '') return fallbackMs;
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max)
-    throw new ConfigurationError(`${name} must be a whole number of minutes from 1 to ${max}`);
+    throw new EnvironmentError(`${name} must be a whole number of minutes from 1 to ${max}`);
   return Number(raw) * 60_000;
 }
 
@@ -471,7 +472,7 @@ export function loadDrillConfig(env: Env): DrillTaskConfig {
     `an identifier prefix ending in "-" (at most 48 characters, leaving ${DRILL_TIMESTAMP_LENGTH} for the timestamp)`,
   );
   if (sourceInstance.startsWith(instancePrefix))
-    throw new ConfigurationError(
+    throw new EnvironmentError(
       'DRILL_SOURCE_INSTANCE must not start with DRILL_INSTANCE_PREFIX: the drill would treat the live instance as its own',
     );
   const project = required(env, 'PROJECT', /^[a-z][a-z0-9-]{1,11}$/, 'the project name');
@@ -480,9 +481,9 @@ export function loadDrillConfig(env: Env): DrillTaskConfig {
   const user = env.DB_USER || DRILL_DB_USER;
   const sslMode = (env.DB_SSL_MODE || 'verify-full') as SslMode;
   if (!['verify-full', 'require'].includes(sslMode))
-    throw new ConfigurationError('DB_SSL_MODE must be verify-full or require (IAM authentication needs TLS)');
+    throw new EnvironmentError('DB_SSL_MODE must be verify-full or require (IAM authentication needs TLS)');
   const metrics = env.METRICS || 'emf';
-  if (metrics !== 'emf' && metrics !== 'off') throw new ConfigurationError('METRICS must be emf or off');
+  if (metrics !== 'emf' && metrics !== 'off') throw new EnvironmentError('METRICS must be emf or off');
   const rpo = minutes(env, 'DRILL_RPO_TARGET_MINUTES', 0, 10_080);
   const rto = minutes(env, 'DRILL_RTO_TARGET_MINUTES', 0, 10_080);
   return {

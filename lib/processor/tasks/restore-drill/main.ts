@@ -3,7 +3,7 @@
  * task's environment and exits 0 when it verified the restore, 1 when it failed, 2 when misconfigured.
  */
 import { RDSClient } from '@aws-sdk/client-rds';
-import { ConfigurationError } from '../../config';
+import { EnvironmentError } from '../../../contract/errors';
 import { commandLogger } from '../../logger';
 import { sleep } from '../../retry';
 import { DrillTaskConfig, errText, iamSummarizer, loadDrillConfig, resultLine, runRestoreDrill } from './drill';
@@ -14,9 +14,9 @@ async function main(): Promise<number> {
   try {
     config = loadDrillConfig(process.env);
   } catch (error) {
-    if (error instanceof ConfigurationError) {
+    if (error instanceof EnvironmentError) {
       process.stderr.write(`configuration error: ${error.message}\n`);
-      return 2;
+      return error.exitCode;
     }
     throw error;
   }

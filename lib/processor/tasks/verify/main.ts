@@ -5,7 +5,8 @@
  * reachable from nowhere else. The read is itself audited.
  */
 import type { Pool } from 'pg';
-import { ConfigurationError, loadConfig, loadOrExit } from '../../config';
+import { InputError, UsageError } from '../../../contract/errors';
+import { loadConfig, loadOrExit } from '../../config';
 import { createPool, transaction } from '../../db/pool';
 
 export interface RunSummary {
@@ -19,9 +20,10 @@ export interface RunSummary {
 }
 
 const RUN_ID = /^[a-z0-9][a-z0-9-]{2,40}$/;
+const RUN_ID_RULE = 'must be 3-41 lowercase letters, digits and hyphens';
 
 export async function verifyRun(pool: Pool, runId: string, actor: string, streamName: string): Promise<RunSummary> {
-  if (!RUN_ID.test(runId)) throw new Error('run id must be 3-41 lowercase letters, digits and hyphens');
+  if (!RUN_ID.test(runId)) throw new InputError(`run id ${RUN_ID_RULE}`);
   const like = `${runId}-%`;
   // Any failure discards the session (a read-back has no refused record to tell apart from a broken connection).
   return transaction(
@@ -71,7 +73,8 @@ export async function verifyRun(pool: Pool, runId: string, actor: string, stream
 async function main(argv: string[]): Promise<void> {
   const i = argv.indexOf('--run-id');
   const runId = i >= 0 ? argv[i + 1] : undefined;
-  if (!runId) throw new ConfigurationError('--run-id is required');
+  if (!runId) throw new UsageError('--run-id is required');
+  if (!RUN_ID.test(runId)) throw new UsageError(`--run-id ${RUN_ID_RULE}`);
   const config = loadOrExit(() => loadConfig(process.env));
   const pool = createPool(config, { asWriter: true, max: 1 });
   try {
@@ -85,6 +88,6 @@ async function main(argv: string[]): Promise<void> {
 if (require.main === module) {
   main(process.argv.slice(2)).catch((error) => {
     process.stderr.write(`verify: ${(error as Error).message}\n`);
-    process.exit(error instanceof ConfigurationError ? 2 : 1);
+    process.exit(error instanceof InputError ? error.exitCode : 1);
   });
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ConfigurationError } from '../../../../../lib/processor/config';
+import { UsageError } from '../../../../../lib/contract';
 import { originalPartitionKey } from '../../../../../lib/processor/db/quarantine-key';
 import {
   DEFAULT_BATCH_SIZE,
@@ -23,10 +23,10 @@ const refusal = (work: () => unknown): string => {
   try {
     work();
   } catch (error) {
-    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toBeInstanceOf(UsageError);
     return (error as Error).message;
   }
-  throw new Error('expected a ConfigurationError');
+  throw new Error('expected a UsageError');
 };
 
 describe('re-drive flags (the task command and scripts/operations/redrive.ts share them)', () => {
