@@ -75,17 +75,30 @@ export interface SynthOptions {
  * the CDK CLI) and returns its stacks; the directory is removed afterwards.
  */
 export async function synthApp(options: SynthOptions, origin: SynthOrigin): Promise<LoadedStack[]> {
-  const context = { ...readCdkContext(options.root), ...options.context };
   const outdir = mkdtempSync(join(tmpdir(), 'access-matrix-'));
   try {
-    // No CDK_DEFAULT_ACCOUNT or region: the matrix must reflect configuration only, never a developer's credentials.
-    const app = new App({ outdir, context: { ...context, ...NO_STACK_TRACES } });
-    buildApp(app, resolveApp(context, {}, new Date()));
-    app.synth();
+    synthInto(outdir, { ...readCdkContext(options.root), ...options.context });
     return loadAssembly(outdir, origin);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** Writes the cloud assembly `cdk synth --no-lookups` would write with this (complete) context into `outdir`. */
+export function synthInto(outdir: string, context: Record<string, unknown>): void {
+  // No CDK_DEFAULT_ACCOUNT or region: the result must reflect configuration only, never a developer's credentials.
+  const app = new App({ outdir, context: { ...context, ...NO_STACK_TRACES } });
+  buildApp(app, resolveApp(context, {}, new Date()));
+  app.synth();
+}
+
+/** The delivery app and the preview environment of MATRIX_BRANCH, synthesized from `context` (on top of cdk.json's). */
+export async function synthDeliveryAndPreview(root: string, context: Record<string, unknown>): Promise<LoadedStack[]> {
+  const [delivery, preview] = await Promise.all([
+    synthApp({ root, context }, 'delivery'),
+    synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch'),
+  ]);
+  return [...delivery, ...preview];
 }
 
 /** The context cdk.json ships, for account and naming defaults. */

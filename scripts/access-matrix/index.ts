@@ -2,7 +2,7 @@
  * The access matrix: synthesize the delivery app and one per-branch environment, model every policy,
  * evaluate who can do what. Tooling only (it imports an AGPL-3.0 devDependency); nothing under lib/ imports it.
  */
-import { contextObject, LoadedStack, MATRIX_BRANCH, placementDefaults, readCdkContext, synthApp } from './assembly';
+import { contextObject, LoadedStack, placementDefaults, readCdkContext, synthDeliveryAndPreview } from './assembly';
 import { bootstrapPolicies as bootstrapPolicyDocuments, placeStacks } from '../bootstrap/index';
 import { evaluateMatrix, Matrix } from './evaluate';
 import { buildModel, Model } from './model';
@@ -39,12 +39,7 @@ export function matrixContext(root: string): Record<string, unknown> {
 }
 
 export async function synthAll(root: string): Promise<LoadedStack[]> {
-  const context = matrixContext(root);
-  const [delivery, branch] = await Promise.all([
-    synthApp({ root, context }, 'delivery'),
-    synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch'),
-  ]);
-  return [...delivery, ...branch];
+  return synthDeliveryAndPreview(root, matrixContext(root));
 }
 
 export function modelOf(root: string, stacks: readonly LoadedStack[]): Model {

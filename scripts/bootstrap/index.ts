@@ -5,7 +5,7 @@
  */
 import { appSettings } from '../../lib/config';
 import { ToolingNames } from '../../lib/contract';
-import { LoadedStack, MATRIX_BRANCH, placementDefaults, readCdkContext, synthApp } from '../access-matrix/assembly';
+import { LoadedStack, placementDefaults, readCdkContext, synthDeliveryAndPreview } from '../access-matrix/assembly';
 import {
   AccountPlan,
   accountPlans,
@@ -40,10 +40,7 @@ export interface Synthesized {
  * in its place (tests give the secrets a customer managed key this way).
  */
 export async function synthEverything(root: string, context: Record<string, unknown> = readCdkContext(root)): Promise<Synthesized> {
-  const delivery = await synthApp({ root, context }, 'delivery');
-  const preview = await synthApp({ root, context: { ...context, branch: MATRIX_BRANCH } }, 'branch');
-  const stacks = placeStacks([...delivery, ...preview], context);
-  return { context, stacks };
+  return { context, stacks: placeStacks(await synthDeliveryAndPreview(root, context), context) };
 }
 
 /**

@@ -231,17 +231,28 @@ function* objects(value: unknown): Generator<Record<string, unknown>> {
   }
 }
 
-/** The literal string of a value that may be a CloudFormation intrinsic (`Fn::Join`/`Fn::Sub` of literals and the partition). */
-function literal(value: unknown): string | undefined {
+/**
+ * The literal string of a value that may be a CloudFormation intrinsic, as it resolves in `account` and `region`:
+ * a string, the pseudo parameters (`Ref`, or inside `Fn::Sub`), and `Fn::Join` of those; undefined for anything
+ * that depends on a resource.
+ */
+export function literalOf(value: unknown, account: string, region: string): string | undefined {
   if (typeof value === 'string') return value;
-  const sub = (value as { 'Fn::Sub'?: unknown } | undefined)?.['Fn::Sub'];
-  if (typeof sub === 'string') {
-    const text = sub.replaceAll('${AWS::Partition}', 'aws');
+  const v = value as Record<string, unknown> | undefined;
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::AccountId': account,
+    'AWS::Region': region,
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  if (typeof v?.['Fn::Sub'] === 'string') {
+    const text = (v['Fn::Sub'] as string).replace(/\$\{(AWS::[A-Za-z]+)\}/g, (whole, name: string) => pseudo[name] ?? whole);
     return text.includes('${') ? undefined : text;
   }
-  const join = (value as { 'Fn::Join'?: [string, unknown[]] } | undefined)?.['Fn::Join'];
+  if (typeof v?.Ref === 'string') return pseudo[v.Ref];
+  const join = v?.['Fn::Join'] as [string, unknown[]] | undefined;
   if (!join) return undefined;
-  const parts = join[1].map((p) => ((p as { Ref?: string })?.Ref === 'AWS::Partition' ? 'aws' : literal(p)));
+  const parts = join[1].map((p) => literalOf(p, account, region));
   return parts.every((p) => p !== undefined) ? parts.join(join[0]) : undefined;
 }
 
@@ -282,6 +293,8 @@ export function accountPlans(
   return [...byAccount.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([account, list]) => {
+      const region = list.find((s) => s.region)?.region ?? options.region;
+      const literal = (value: unknown) => literalOf(value, account, region);
       const templates = list.map((s) => s.template);
       const text = JSON.stringify(templates);
       const secretArns = uniqueSorted(
@@ -328,7 +341,7 @@ export function accountPlans(
         );
       return {
         account,
-        region: list.find((s) => s.region)?.region ?? options.region,
+        region,
         project: options.project,
         stackNames: uniqueSorted(list.map((s) => s.stackName)),
         resourceTypes: uniqueSorted(list.flatMap((s) => Object.values(s.template.Resources ?? {}).map((r) => r.Type))),

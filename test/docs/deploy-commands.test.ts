@@ -8,9 +8,7 @@ import { spawn } from 'child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { App } from 'aws-cdk-lib';
-import { buildApp } from '../../bin/app';
-import { NO_STACK_TRACES, resolveApp } from '../../lib/config';
+import { readCdkContext, synthInto } from '../../scripts/access-matrix/assembly';
 
 const ROOT = join(__dirname, '..', '..');
 const DOCS = [
@@ -77,7 +75,7 @@ function cdkLs(app: string, selector: string): Promise<{ status: number | null; 
 
 describe('the documented cdk deploy and destroy commands', () => {
   const commands = documentedCommands(DOCS);
-  const cdkContext = (JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+  const cdkContext = readCdkContext(ROOT);
   const assemblies = new Map<string, string>();
   afterAll(() => [...assemblies.values()].forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -88,10 +86,7 @@ describe('the documented cdk deploy and destroy commands', () => {
     if (known) return known;
     const outdir = mkdtempSync(join(tmpdir(), 'doc-commands-'));
     assemblies.set(key, outdir);
-    const context = { ...cdkContext, ...extra };
-    const app = new App({ outdir, context: { ...context, ...NO_STACK_TRACES } });
-    buildApp(app, resolveApp(context, {}, new Date()));
-    app.synth();
+    synthInto(outdir, { ...cdkContext, ...extra });
     return outdir;
   }
 

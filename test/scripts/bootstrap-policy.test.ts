@@ -22,6 +22,7 @@ import {
   bootstrapPolicies,
   executionPolicyNames,
   executionRoleArn,
+  literalOf,
   PolicyDocument,
   policyArn,
   roleActions,
@@ -97,9 +98,7 @@ function delegatingKeyPolicy(account: string): PolicyDocument {
 function delegatesToIam(keyPolicy: unknown, account: string, region: string): boolean {
   const statements = ((keyPolicy as { Statement?: Array<Record<string, unknown>> })?.Statement ?? []) as Array<Record<string, unknown>>;
   return statements.some((st) => {
-    const principals = ([] as unknown[])
-      .concat((st.Principal as { AWS?: unknown })?.AWS ?? [])
-      .map((p) => resolveString(p, account, region));
+    const principals = ([] as unknown[]).concat((st.Principal as { AWS?: unknown })?.AWS ?? []).map((p) => literalOf(p, account, region));
     return (
       st.Effect === 'Allow' &&
       ([] as unknown[]).concat(st.Action).includes('kms:*') &&
@@ -269,31 +268,6 @@ const SERVICE_LINKED: Record<string, string> = {
 /** KMS calls a handler makes through its own service on the caller's behalf. */
 const KMS_VIA: Record<string, string> = { 'AWS::RDS::DBInstance': 'rds', 'AWS::Backup::BackupVault': 'backup' };
 
-/** The literal string of an intrinsic the templates use for names and ARNs, as the account/region would resolve it. */
-function resolveString(value: unknown, account: string, region: string): string | undefined {
-  const pseudo = (text: string) =>
-    text
-      .replaceAll('${AWS::Partition}', 'aws')
-      .replaceAll('${AWS::AccountId}', account)
-      .replaceAll('${AWS::Region}', region)
-      .replaceAll('${AWS::URLSuffix}', 'amazonaws.com');
-  if (typeof value === 'string') return value;
-  const v = value as Record<string, unknown>;
-  if (typeof v?.['Fn::Sub'] === 'string') {
-    const text = pseudo(v['Fn::Sub'] as string);
-    return text.includes('${') ? undefined : text;
-  }
-  if (v?.Ref === 'AWS::Partition') return 'aws';
-  if (v?.Ref === 'AWS::AccountId') return account;
-  if (v?.Ref === 'AWS::Region') return region;
-  const join = v?.['Fn::Join'] as [string, unknown[]] | undefined;
-  if (join) {
-    const parts = join[1].map((p) => resolveString(p, account, region));
-    return parts.every((p) => p !== undefined) ? parts.join(join[0]) : undefined;
-  }
-  return undefined;
-}
-
 /** A role's physical name: its RoleName, or what CloudFormation generates (`<stack>-<logicalId>-<random>`). */
 function roleArn(stack: LoadedStack, logicalId: string, account: string): string {
   const name = stack.template.Resources?.[logicalId]?.Properties?.RoleName;
@@ -393,8 +367,8 @@ async function stackProbes(
         }
         if (action === 's3:GetObject' || action === 's3:GetObjectVersion') {
           const code = props.Code as Props | undefined;
-          const bucket = resolveString(code?.S3Bucket, account, region);
-          const key = resolveString(code?.S3Key, account, region);
+          const bucket = literalOf(code?.S3Bucket, account, region);
+          const key = literalOf(code?.S3Key, account, region);
           if (code?.S3Bucket !== undefined) {
             if (!bucket || !key) report.broken.push(`${where}: cannot resolve the code location ${JSON.stringify(code)}`);
             else probes.push({ what, action, resource: `arn:aws:s3:::${bucket}/${key}` });
@@ -409,7 +383,7 @@ async function stackProbes(
         }
         if (action.startsWith('iam:') && resource.Type === 'AWS::IAM::Role') {
           const arn = roleArn(stack, logicalId, account);
-          const boundary = resolveString(props.PermissionsBoundary, account, region);
+          const boundary = literalOf(props.PermissionsBoundary, account, region);
           const withBoundary: Context = boundary ? { 'iam:PermissionsBoundary': boundary } : {};
           if (action === 'iam:AttachRolePolicy' || action === 'iam:DetachRolePolicy') {
             for (const mp of (props.ManagedPolicyArns as unknown[]) ?? [])
@@ -417,7 +391,7 @@ async function stackProbes(
                 what,
                 action,
                 resource: arn,
-                context: { ...withBoundary, 'iam:PolicyARN': resolveString(mp, account, region) ?? String(mp) },
+                context: { ...withBoundary, 'iam:PolicyARN': literalOf(mp, account, region) ?? String(mp) },
               });
           } else probes.push({ what, action, resource: arn, context: withBoundary });
           continue;
@@ -429,7 +403,7 @@ async function stackProbes(
               report.broken.push(`${where}: role ${JSON.stringify(ref)} is not a role of this stack`);
               continue;
             }
-            const boundary = resolveString(target.Properties?.PermissionsBoundary, account, region);
+            const boundary = literalOf(target.Properties?.PermissionsBoundary, account, region);
             probes.push({
               what,
               action,
@@ -506,7 +480,7 @@ function secretKeyProbes(stack: LoadedStack, account: string, region: string): P
       const via = (st.Condition as { StringEquals?: Record<string, unknown> } | undefined)?.StringEquals?.['kms:ViaService'];
       if (typeof via === 'string' && via.startsWith('secretsmanager.'))
         for (const key of ([] as unknown[]).concat(st.Resource)) {
-          const arn = resolveString(key, account, region);
+          const arn = literalOf(key, account, region);
           if (arn)
             probes.push({
               what: `${stack.stackName} the database secret's key ${arn}`,
@@ -601,7 +575,7 @@ describe('one synth writes every account its policies', () => {
         for (const [id, r] of Object.entries(s.template.Resources ?? {}))
           if (
             r.Type === 'AWS::IAM::Role' &&
-            resolveString(r.Properties?.PermissionsBoundary, p.plan.account, p.plan.region) !==
+            literalOf(r.Properties?.PermissionsBoundary, p.plan.account, p.plan.region) !==
               policyArn(p.plan.account, `${PROJECT}-permissions-boundary`)
           )
             missing.push(`${s.stackName}/${id}`);
