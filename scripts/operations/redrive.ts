@@ -16,7 +16,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
-import { appSettings } from '../../lib/config';
+import { commandTarget } from '../shared/target';
 import { loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
@@ -87,16 +87,14 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     limit: flags.limit,
     batchSize: flags['batch-size'],
   });
-  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
-    throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
+  const { project, region } = commandTarget(flags, env);
   if (flags.suffix === 'local' && flags.region !== undefined)
     throw new UsageError('--region applies to a deployed environment, not to --suffix local');
   return {
     suffix: flags.suffix,
     redrive: options,
     outputs: flags.outputs,
-    project: flags.project ?? env.PROJECT ?? appSettings().project,
+    project,
     region,
     waitSeconds: flags.wait,
   };

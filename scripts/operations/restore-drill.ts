@@ -15,7 +15,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { exitCodeOf, startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
-import { appSettings } from '../../lib/config';
+import { commandTarget } from '../shared/target';
 import { RESTORE_DRILL_CONTAINER_NAME } from '../../lib/contract';
 import { InputError, parseFlags, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
@@ -68,8 +68,7 @@ export function parseRestoreDrillArgs(argv: readonly string[], env: NodeJS.Proce
   if (!flags.suffix) throw new UsageError('--suffix is required: the environment whose restore drill to run, e.g. --suffix prod');
   if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(flags.suffix) || flags.suffix.length > 20)
     throw new UsageError(`--suffix "${flags.suffix}" is not an environment suffix (1-20 lowercase letters, digits and single hyphens)`);
-  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region}" is not a region name such as eu-west-2`);
+  const { project, region } = commandTarget(flags, env);
   if (!flags.wait && (argv.includes('--poll-seconds') || argv.includes('--max-wait-minutes')))
     throw new UsageError('--poll-seconds and --max-wait-minutes apply only with --wait');
   return {
@@ -77,7 +76,7 @@ export function parseRestoreDrillArgs(argv: readonly string[], env: NodeJS.Proce
     outputs: flags.outputs,
     wait: flags.wait,
     region,
-    project: flags.project ?? env.PROJECT ?? appSettings().project,
+    project,
     pollSeconds: flags['poll-seconds'],
     maxWaitMinutes: flags['max-wait-minutes'],
   };

@@ -11,8 +11,8 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { CloudFormationClient, DescribeStacksCommand, Output, paginateListStacks, StackStatus } from '@aws-sdk/client-cloudformation';
-import { appSettings } from '../../lib/config';
 import { parseFlags, runCli, UsageError } from '../shared/cli';
+import { commandTarget } from '../shared/target';
 import { LAYERS, Naming } from '../../lib/contract';
 import { SDK_RETRY } from './preview';
 
@@ -105,9 +105,8 @@ export function parseFlatOutputsArgs(argv: readonly string[], env: NodeJS.Proces
   const { flags } = parsed;
   const suffix = flags.suffix ?? env.ENVIRONMENT_SUFFIX;
   if (!suffix) throw new UsageError('--suffix is required (or set ENVIRONMENT_SUFFIX)');
-  const region = flags.region ?? env.AWS_REGION ?? appSettings().region;
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region "${region}" is not a region name such as eu-west-2`);
-  return { suffix, project: flags.project ?? env.PROJECT ?? appSettings().project, region, dir: flags.dir };
+  const { project, region } = commandTarget(flags, env);
+  return { suffix, project, region, dir: flags.dir };
 }
 
 async function main(argv: string[]): Promise<number> {
