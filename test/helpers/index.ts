@@ -60,14 +60,9 @@ export function synthStage(overrides: TestEnvironment = {}): SynthesizedStage {
   };
 }
 
-/**
- * An App for a construct's own test: the feature flags of cdk.json, without the CloudFormation
- * template validation CDK runs on every synth. The stage and stack tests synthesize every real
- * template through testApp(), with that validation on; a construct test's scaffold stack is never
- * deployed, and the validator's start-up costs several seconds in every test file that synthesizes.
- */
+/** An App for a construct's own test: the feature flags of cdk.json. */
 export function constructTestApp(): App {
-  return new App({ context: { ...cdkJsonContext(), ...NO_STACK_TRACES }, builtinCloudFormationValidation: false });
+  return new App({ context: { ...cdkJsonContext(), ...NO_STACK_TRACES } });
 }
 
 /**
