@@ -3,12 +3,13 @@ import * as path from 'path';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 
 /**
- * The CodeBuild image of every build of this project. Ubuntu standard 8.0 carries Node.js 24 as a
+ * The CodeBuild image of every build of this project, by its image id (aws-cdk-lib 2.271, held for the
+ * asset builds below, has no STANDARD_8_0 constant). Ubuntu standard 8.0 carries Node.js 24 as a
  * selectable runtime (its runtimes.yml lists `nodejs: 24` and 22; standard 7.0 ships the binary but
  * does not list it, aws/aws-codebuild-docker-images#803):
  * https://github.com/aws/aws-codebuild-docker-images/blob/master/ubuntu/standard/8.0/runtimes.yml
  */
-export const BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0;
+export const BUILD_IMAGE = codebuild.LinuxBuildImage.fromCodeBuildImageId('aws/codebuild/standard:8.0');
 
 /** The Node.js major every build pins, the one package.json `engines` and the processor image use. */
 export const NODE_MAJOR = 24;
@@ -45,16 +46,16 @@ export function readPackageLock(file = PACKAGE_LOCK_PATH): PackageLock {
 }
 
 /**
- * cdk-assets, which CDK Pipelines installs in its asset-publishing builds, is not a dependency of
- * this project (nothing here runs it), so the lock file cannot pin it. Pinned here instead: 4.7.3
- * is what `cdk-assets@latest` resolved to when this was written (npm view cdk-assets dist-tags), so
- * pinning changed nothing but the drift. Known limit, not fixed here: 4.7.3 reads asset manifests up
- * to cloud assembly schema 54 and the locked aws-cdk-lib writes 55 (`cdk-assets ls` on one fails with
- * "Cloud assembly schema version mismatch"); no published cdk-assets reads 55 yet.
+ * cdk-assets publishes the assets in CDK Pipelines' asset builds, and refuses an asset manifest whose
+ * cloud assembly schema major is newer than its own ("Cloud assembly schema version mismatch"). It is a
+ * devDependency so that the lock file pins the very version the pipeline installs and
+ * test/lib/pipeline/asset-manifests.test.ts runs that version's `cdk-assets ls` on every asset manifest of
+ * the synthesized assembly. This is why aws-cdk-lib is held at 2.271.0: 2.273.0 and later write schema 55,
+ * which no published cdk-assets (4.7.3 is the newest) reads. Raise both together, when that test passes.
  */
-export const CDK_ASSETS_VERSION = '4.7.3';
+export const CDK_ASSETS_PACKAGE = 'cdk-assets';
 
-/** The CLI versions of the self-mutation and asset builds, from the lock file where it has them. */
+/** The CLI versions of the self-mutation and asset builds: the lock file's. */
 export function cdkToolVersions(lock: PackageLock = readPackageLock()): { readonly cli: string; readonly cdkAssets: string } {
-  return { cli: lockedVersion(lock, 'aws-cdk'), cdkAssets: CDK_ASSETS_VERSION };
+  return { cli: lockedVersion(lock, 'aws-cdk'), cdkAssets: lockedVersion(lock, CDK_ASSETS_PACKAGE) };
 }

@@ -24,7 +24,7 @@ export interface PipelineStackProps extends StackProps {
   readonly pipeline: PipelineConfig;
   /**
    * The CDK CLI of the self-mutation build and the cdk-assets of the asset builds.
-   * @default - the aws-cdk version of package-lock.json and CDK_ASSETS_VERSION (cdkToolVersions())
+   * @default - the aws-cdk and cdk-assets versions of package-lock.json (cdkToolVersions())
    */
   readonly toolVersions?: { readonly cli: string; readonly cdkAssets: string };
 }

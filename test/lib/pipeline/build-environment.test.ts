@@ -2,7 +2,6 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import {
   BUILD_IMAGE,
-  CDK_ASSETS_VERSION,
   cdkToolVersions,
   lockedVersion,
   NODE_MAJOR,
@@ -25,14 +24,14 @@ describe('build environment', () => {
     expect(NODE_RUNTIME_PHASE).toEqual({ 'runtime-versions': { nodejs: NODE_MAJOR } });
   });
 
-  test('the CDK CLI version of the pipeline builds is the one package-lock.json installs (package.json pins it exactly)', () => {
+  test('the CDK CLI and cdk-assets versions of the pipeline builds are the ones package-lock.json installs (package.json pins them exactly)', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
     const { cli, cdkAssets } = cdkToolVersions();
     expect(cli).toBe(pkg.devDependencies['aws-cdk']);
     expect(cli).toBe(lockedVersion(readPackageLock(), 'aws-cdk'));
     expect(cli).toMatch(/^2\.\d+\.\d+$/);
-    expect(cdkAssets).toBe(CDK_ASSETS_VERSION);
-    expect(CDK_ASSETS_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(cdkAssets).toBe(pkg.devDependencies['cdk-assets']);
+    expect(cdkAssets).toBe(lockedVersion(readPackageLock(), 'cdk-assets'));
   });
 
   test('lockedVersion refuses a lock file without an exact version, naming the package and the fix', () => {

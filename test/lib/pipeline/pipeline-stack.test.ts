@@ -9,7 +9,7 @@ import { ArtifactBucket } from '../../../lib/constructs/artifact-bucket';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
 import { PipelineStack } from '../../../lib/pipeline/pipeline-stack';
 import { loadIntegrationBuildSpec } from '../../../lib/pipeline/integration-test-step';
-import { CDK_ASSETS_VERSION } from '../../../lib/pipeline/build-environment';
+import { cdkToolVersions } from '../../../lib/pipeline/build-environment';
 import { referencePipelineConfig } from '../../../scripts/generators/reference-app';
 import { getAtt, logicalIdOf, statementsOfRole, testApp } from '../../helpers';
 
@@ -79,7 +79,7 @@ describe('PipelineStack', () => {
     for (const file of assetSpecs) {
       expect([file, install(parse(readFileSync(join(outdir, file), 'utf8')))]).toEqual([
         file,
-        [`npm install -g cdk-assets@${CDK_ASSETS_VERSION}`],
+        [`npm install -g cdk-assets@${cdkToolVersions().cdkAssets}`],
       ]);
     }
   });
