@@ -26,7 +26,49 @@ export interface EncryptionKeyProps {
    * @default false
    */
   readonly allowCloudWatchAlarms?: boolean;
+  /**
+   * Narrows the key policy for a key that encrypts PHI: key administration stays with the account (its IAM
+   * policies decide who administers the key, so it cannot become unmanageable), and cryptographic use is allowed
+   * only to these roles of the account, only through these services (kms:ViaService)
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam,
+   * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators,
+   * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+   * Role patterns may end in `*` (roles whose names CloudFormation generates start with their stack's name).
+   * @default - CDK's default key policy: the account's IAM policies decide who uses the key
+   */
+  readonly users?: { readonly roleNames: readonly string[]; readonly viaServices: readonly string[] };
 }
+
+/** Key administration without cryptographic use (AWS's key administrators statement, less kms:CreateGrant). */
+export const KEY_ADMINISTRATION_ACTIONS = [
+  'kms:CreateAlias',
+  'kms:DeleteAlias',
+  'kms:UpdateAlias',
+  'kms:Describe*',
+  'kms:Enable*',
+  'kms:Disable*',
+  'kms:List*',
+  'kms:Get*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:RevokeGrant',
+  'kms:RetireGrant',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:RotateKeyOnDemand',
+];
+
+/** Cryptographic use through an AWS service (the service creates grants for the resources it encrypts). */
+export const KEY_USE_ACTIONS = [
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:GenerateDataKey*',
+  'kms:ReEncrypt*',
+  'kms:CreateGrant',
+  'kms:DescribeKey',
+];
 
 /**
  * A customer managed KMS key with yearly rotation. Service access is added per use,
@@ -45,6 +87,8 @@ export class EncryptionKey extends Construct {
       enableKeyRotation: true,
       removalPolicy: props.removalPolicy,
       pendingWindow: Duration.days(props.pendingWindowDays),
+      // A policy given here replaces CDK's default (kms:* for the account).
+      ...(props.users ? { policy: narrowKeyPolicy(account, partition, region, props.users) } : {}),
     });
 
     if (props.logGroupNamePatterns && props.logGroupNamePatterns.length > 0) {
@@ -102,4 +146,34 @@ export class EncryptionKey extends Construct {
       );
     }
   }
+}
+
+function narrowKeyPolicy(
+  account: string,
+  partition: string,
+  region: string,
+  users: NonNullable<EncryptionKeyProps['users']>,
+): iam.PolicyDocument {
+  const accountRoot = new iam.AccountRootPrincipal();
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        sid: 'KeyAdministrationStaysWithTheAccount',
+        principals: [accountRoot],
+        actions: KEY_ADMINISTRATION_ACTIONS,
+        resources: ['*'],
+      }),
+      // The account principal with aws:PrincipalArn: the roles may be created after the key (another stack).
+      new iam.PolicyStatement({
+        sid: 'UseByTheNamedRolesThroughTheirServices',
+        principals: [accountRoot],
+        actions: KEY_USE_ACTIONS,
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'aws:PrincipalArn': users.roleNames.map((name) => `arn:${partition}:iam::${account}:role/${name}`) },
+          StringEquals: { 'kms:ViaService': users.viaServices.map((service) => `${service}.${region}.amazonaws.com`) },
+        },
+      }),
+    ],
+  });
 }

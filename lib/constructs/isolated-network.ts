@@ -1,4 +1,6 @@
+import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
@@ -40,6 +42,8 @@ export class IsolatedNetwork extends Construct {
   /** Interface endpoints: HTTPS from the workload only. */
   public readonly endpointSecurityGroup: ec2.SecurityGroup;
   public readonly interfaceEndpoints: Record<string, ec2.InterfaceVpcEndpoint> = {};
+  /** The S3 gateway endpoint (ECR image layers). */
+  public readonly s3Endpoint: ec2.GatewayVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: IsolatedNetworkProps) {
     super(scope, id);
@@ -54,10 +58,11 @@ export class IsolatedNetwork extends Construct {
         { name: WORKLOAD_SUBNETS, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
         { name: DATABASE_SUBNETS, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],
-      gatewayEndpoints: {
-        // ECR stores image layers in S3.
-        S3: { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetGroupName: WORKLOAD_SUBNETS }] },
-      },
+    });
+    // ECR stores image layers in S3 (same construct id as the Vpc's gatewayEndpoints option gave it).
+    this.s3Endpoint = this.vpc.addGatewayEndpoint('S3', {
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [{ subnetGroupName: WORKLOAD_SUBNETS }],
     });
 
     acknowledge(this.vpc, {
@@ -129,5 +134,58 @@ export class IsolatedNetwork extends Construct {
         privateDnsEnabled: true,
       });
     }
+    this.limitEndpointsToThisAccount();
+  }
+
+  /**
+   * Every endpoint reaches this account's resources only, so a compromised task cannot write records, log
+   * events, images or objects to another account's stream, log group, repository or bucket through it
+   * (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html; aws:ResourceAccount:
+   * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount).
+   * Kinesis Data Streams, CloudWatch Logs, Secrets Manager, ECR, the RDS API and S3 gateway endpoints all accept
+   * endpoint policies (each service's "VPC endpoint policy" section of its user guide).
+   */
+  private limitEndpointsToThisAccount(): void {
+    const { account, region, partition } = Stack.of(this);
+    const thisAccountOnly = (actions: string[]) =>
+      new iam.PolicyStatement({
+        sid: 'OnlyThisAccountsResources',
+        principals: [new iam.AnyPrincipal()],
+        actions,
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:ResourceAccount': account } },
+      });
+    const prefixes: Record<string, string[]> = {
+      EcrApi: ['ecr:*'],
+      EcrDocker: ['ecr:*'],
+      Logs: ['logs:*'],
+      Kinesis: ['kinesis:*'],
+      SecretsManager: ['secretsmanager:*'],
+      Rds: ['rds:*'],
+    };
+    for (const [name, endpoint] of Object.entries(this.interfaceEndpoints)) {
+      endpoint.addToPolicy(thisAccountOnly(prefixes[name]));
+      if (name === 'EcrApi')
+        // GetAuthorizationToken names no resource; the token it returns is used through EcrDocker, which the condition binds.
+        endpoint.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'RegistryToken',
+            principals: [new iam.AnyPrincipal()],
+            actions: ['ecr:GetAuthorizationToken'],
+            resources: ['*'],
+          }),
+        );
+    }
+    this.s3Endpoint.addToPolicy(thisAccountOnly(['s3:*']));
+    // Image layers come from ECR's AWS-owned bucket in the region
+    // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html#ecr-setting-up-s3-gateway).
+    this.s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'EcrImageLayers',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject'],
+        resources: [`arn:${partition}:s3:::prod-${region}-starport-layer-bucket/*`],
+      }),
+    );
   }
 }

@@ -11,6 +11,7 @@ import { PatientDatabase, rdsLogGroupName } from '../constructs/patient-database
 import { RecordStream } from '../constructs/record-stream';
 import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { lifecycleOf } from '../constructs/removal';
+import type { Naming } from '../contract';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
 import type { NetworkResources } from './network-stack';
 
@@ -48,15 +49,25 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
     const { naming } = config;
     const lifecycle = lifecycleOf(config);
 
+    // The data keys: used only by the environment's roles that handle the data, and only through Kinesis,
+    // RDS and AWS Backup (scripts/access-matrix asks who else could: nobody outside these, whatever IAM grants).
+    const cfnExecRole = `cdk-*-cfn-exec-role-${this.account}-${this.region}`;
     const streamKey = new EncryptionKey(this, 'StreamKey', {
       ...lifecycle.keys,
       alias: naming.streamKeyAlias,
       description: `Kinesis stream ${naming.streamName} (PHI)`,
+      users: { roleNames: streamKeyUsers(naming), viaServices: ['kinesis'] },
     });
     const databaseKey = new EncryptionKey(this, 'DatabaseKey', {
       ...lifecycle.keys,
       alias: naming.kmsAlias('database'),
       description: `RDS storage, snapshots and Performance Insights of ${naming.dbInstanceIdentifier} (PHI)`,
+      users: {
+        // CloudFormation creates the encrypted instance and vault; the drill restores copies; AWS Backup's role
+        // (a name CloudFormation generates, starting with this stack's) backs the instance up.
+        roleNames: [cfnExecRole, naming.restoreDrillNames.task, ...(config.database.awsBackupPlan ? [`${this.stackName}-*`] : [])],
+        viaServices: ['rds', 'backup'],
+      },
     });
     const databaseLogKey = new EncryptionKey(this, 'DatabaseLogKey', {
       ...lifecycle.keys,
@@ -116,4 +127,9 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
     this.output('DatabaseLogKeyArn', databaseLogKey.key.keyArn);
     this.output('DatabaseLogGroupName', this.databaseLogGroup.logGroupName, 'PostgreSQL and pgaudit log');
   }
+}
+
+/** Roles that read or write the stream (Kinesis uses its key on their behalf). */
+export function streamKeyUsers(naming: Naming): string[] {
+  return [naming.processorRoleNames.task, naming.postDeployRoleName];
 }

@@ -8,7 +8,7 @@
  */
 import { runSimulation, type DiscoveryContextKeyConstraint, type Simulation } from '@cloud-copilot/iam-simulate';
 import { DRILL_DB_USER } from '../../lib/contract';
-import { servicePrincipal, type Environment, type Model, type PolicyDocument, type Principal } from './model';
+import { servicePrincipal, type Environment, type Model, type PolicyDocument, type Principal, type VpcEndpoint } from './model';
 
 export type CapabilityGroup = 'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks' | 'Restore drill';
 
@@ -50,10 +50,32 @@ export interface ServiceCheck {
   readonly detail: string;
 }
 
+/** One request through a VPC endpoint, asked of its endpoint policy: the environment's own calls pass, another account's resources do not. */
+export interface EndpointCheck {
+  readonly environment: string;
+  readonly endpoint: string;
+  readonly service: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly resourceAccount: string;
+  readonly expected: 'allow' | 'deny';
+  readonly allowed: boolean;
+}
+
+/** Whether any principal of an account other than the environment's can assume one of its roles (the trust policy alone). */
+export interface TrustCheck {
+  readonly environment: string;
+  readonly role: string;
+  readonly callerAccount: string;
+  readonly allowed: boolean;
+}
+
 export interface Matrix {
   readonly model: Model;
+  readonly trustChecks: readonly TrustCheck[];
   readonly environments: readonly EnvironmentMatrix[];
   readonly serviceChecks: readonly ServiceCheck[];
+  readonly endpointChecks: readonly EndpointCheck[];
   /** Simulations the engine refused (invalid policy or request); listed so nothing is silently skipped. */
   readonly errors: readonly string[];
   readonly simulations: number;
@@ -144,16 +166,78 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
     logReads(env.processorLogGroups),
   );
   add('phi-database-logs', 'Read PHI', 'logs:GetLogEvents / FilterLogEvents on the database log groups', logReads(env.databaseLogGroups));
+  const phiLogGroups = [...env.processorLogGroups, ...env.databaseLogGroups];
+  // Queries and live tails return the events themselves; export and subscription filters copy them elsewhere.
+  add(
+    'phi-log-query',
+    'Read PHI',
+    'logs:StartQuery / StartLiveTail on the processor and database log groups',
+    phiLogGroups.flatMap((g) => ['logs:StartQuery', 'logs:StartLiveTail'].map((action) => ({ action, resource: g.arn }))),
+  );
+  add(
+    'phi-log-export',
+    'Read PHI',
+    'logs:CreateExportTask / PutSubscriptionFilter on the processor and database log groups',
+    phiLogGroups.flatMap((g) => ['logs:CreateExportTask', 'logs:PutSubscriptionFilter'].map((action) => ({ action, resource: g.arn }))),
+  );
+  const dataKeys = [env.streamKeyArn, env.databaseKeyArn].filter((k): k is string => k !== undefined);
+  // A grant or a re-encryption hands the key's use to someone else; a new key policy lets anyone use it.
+  add(
+    'phi-key-grant',
+    'Read PHI',
+    'kms:CreateGrant / ReEncryptFrom on the stream and database keys',
+    dataKeys.flatMap((resource) => ['kms:CreateGrant', 'kms:ReEncryptFrom'].map((action) => ({ action, resource }))),
+  );
+  add(
+    'phi-key-policy',
+    'Read PHI',
+    'kms:PutKeyPolicy on the stream and database keys',
+    dataKeys.map((resource) => ({ action: 'kms:PutKeyPolicy', resource })),
+  );
+  if (env.databaseInstanceArn) {
+    const snapshot = (name: string) => `arn:aws:rds:${env.region}:${env.account}:snapshot:${name}`;
+    // Snapshots of the live database (automated, manual and AWS Backup's) hold every row: copying, sharing,
+    // exporting or restoring one is reading PHI.
+    const snapshots = [snapshot('rds:matrix-probe'), snapshot('matrix-probe'), snapshot('awsbackup:job-matrix-probe')];
+    add(
+      'phi-db-snapshot',
+      'Read PHI',
+      'rds:CreateDBSnapshot of the live database; CopyDBSnapshot / ModifyDBSnapshotAttribute (sharing) / StartExportTask / RestoreDBInstanceFromDBSnapshot of its snapshots',
+      [
+        { action: 'rds:CreateDBSnapshot', resource: env.databaseInstanceArn },
+        ...snapshots.flatMap((resource) =>
+          ['rds:CopyDBSnapshot', 'rds:ModifyDBSnapshotAttribute', 'rds:StartExportTask', 'rds:RestoreDBInstanceFromDBSnapshot'].map(
+            (action) => ({
+              action,
+              resource,
+            }),
+          ),
+        ),
+      ],
+    );
+    const recoveryPoint = `arn:aws:backup:${env.region}:${env.account}:recovery-point:matrix-probe`;
+    add('phi-backup-restore', 'Read PHI', 'backup:StartRestoreJob / StartCopyJob of its recovery points', [
+      { action: 'backup:StartRestoreJob', resource: recoveryPoint },
+      { action: 'backup:StartCopyJob', resource: recoveryPoint },
+    ]);
+  }
+  add(
+    'phi-function-code',
+    'Read PHI',
+    "lambda:UpdateFunctionCode on its functions (new code runs as the function's role)",
+    env.functionArns.map((resource) => ({ action: 'lambda:UpdateFunctionCode', resource })),
+  );
   if (env.streamArn) {
     add('put-records', 'Put records', 'kinesis:PutRecord / PutRecords on the stream', [
       { action: 'kinesis:PutRecord', resource: env.streamArn },
       { action: 'kinesis:PutRecords', resource: env.streamArn },
     ]);
   }
+  // No condition key limits RunTask's overrides: whoever runs these tasks runs any command as their task roles, with their secrets.
   add(
     'run-task',
-    'Run the processor task',
-    'ecs:RunTask with its task definitions',
+    'Read PHI',
+    'ecs:RunTask with its task definitions (a command override runs any code as their task roles, with their secrets)',
     env.taskDefinitionArns.map((arn): Probe => ({
       action: 'ecs:RunTask',
       resource: arn,
@@ -276,7 +360,11 @@ export class Evaluator {
   }
 
   /** Evaluates one request as the principal, with its identity policies and the resource's policy. */
-  async can(principal: Principal, probe: Probe, extra: { tags?: Record<string, string>; sourceArn?: string } = {}): Promise<Decision> {
+  async can(
+    principal: Principal,
+    probe: Probe,
+    extra: { tags?: Record<string, string>; sourceArn?: string; sameAccount?: boolean } = {},
+  ): Promise<Decision> {
     const key = `${principal.id}|${probe.action}|${probe.resource}|${JSON.stringify(probe.context ?? {})}|${JSON.stringify(extra)}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
@@ -325,7 +413,8 @@ export class Evaluator {
       request: {
         principal: principal.arn,
         action: probe.action,
-        resource: { resource: probe.resource, accountId: resourceAccount },
+        // sameAccount: only the identity policies decide (an endpoint policy asked about another account's resource).
+        resource: { resource: probe.resource, accountId: extra.sameAccount ? principal.account : resourceAccount },
         contextVariables: context,
       },
       identityPolicies: principal.identityPolicies.filter((p) => Array.isArray(p.policy?.Statement) && p.policy.Statement.length > 0),
@@ -444,7 +533,18 @@ export async function evaluateMatrix(model: Model): Promise<Matrix> {
   }
 
   const serviceChecks = await checkServices(model, evaluator);
-  return { model, environments, serviceChecks, errors: [...new Set(evaluator.errors)], simulations: evaluator.count, branchControlled };
+  const endpointChecks = await checkEndpoints(model, evaluator);
+  const trustChecks = await checkTrusts(model, evaluator);
+  return {
+    model,
+    environments,
+    serviceChecks,
+    endpointChecks,
+    trustChecks,
+    errors: [...new Set(evaluator.errors)],
+    simulations: evaluator.count,
+    branchControlled,
+  };
 }
 
 /** The service principals (and the execution role) that must be able to act, per environment. */
@@ -543,6 +643,171 @@ async function checkServices(model: Model, evaluator: Evaluator): Promise<Servic
           allowed: r.allowed,
           detail: r.conditions.join('; '),
         });
+      }
+    }
+  }
+  return checks;
+}
+
+/** An account nobody in the app owns: where exfiltrated data would go. */
+export const FOREIGN_ACCOUNT = '999999999999';
+
+/**
+ * An endpoint policy as the identity policy of a caller in the environment's account: a request passes the endpoint
+ * only if the policy allows it. Statements for `*` apply to every caller; one naming principals applies to those ARNs.
+ */
+function endpointCaller(env: Environment, endpoint: VpcEndpoint): Principal {
+  const statements = (endpoint.policy?.Statement ?? [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }]).flatMap((st) => {
+    const { Principal: principal, ...rest } = st as Record<string, unknown>;
+    if (principal === '*' || (principal as { AWS?: unknown } | undefined)?.AWS === '*') return [rest];
+    const aws = (principal as { AWS?: unknown } | undefined)?.AWS;
+    if (aws === undefined) return [];
+    return [{ ...rest, Condition: { ...((rest.Condition as object) ?? {}), ArnLike: { 'aws:PrincipalArn': aws } } }];
+  });
+  return {
+    id: `endpoint policy of ${endpoint.id}`,
+    arn: `arn:aws:iam::${env.account}:role/matrix-probe-workload`,
+    account: env.account,
+    kind: 'role',
+    home: env.suffix,
+    perBranch: env.perBranch,
+    purpose: 'other',
+    identityPolicies: [{ name: endpoint.id, policy: { Version: '2012-10-17', Statement: statements } }],
+  };
+}
+
+/** The requests asked of each endpoint's policy, by service: what the environment needs, and writes to another account. */
+function endpointProbes(
+  env: Environment,
+  service: string,
+  qualifier: string,
+): Array<{ action: string; resource: string; resourceAccount: string; expected: 'allow' | 'deny' }> {
+  const own = (action: string, resource: string) => ({ action, resource, resourceAccount: env.account, expected: 'allow' as const });
+  const foreign = (action: string, resource: string) => ({ action, resource, resourceAccount: FOREIGN_ACCOUNT, expected: 'deny' as const });
+  const r = env.region;
+  const repository = (account: string) => `arn:aws:ecr:${r}:${account}:repository/cdk-${qualifier}-container-assets-${account}-${r}`;
+  switch (service) {
+    case 'kinesis-streams':
+      return [
+        ...(env.streamArn ? [own('kinesis:GetRecords', env.streamArn)] : []),
+        foreign('kinesis:PutRecord', `arn:aws:kinesis:${r}:${FOREIGN_ACCOUNT}:stream/exfiltration`),
+      ];
+    case 'logs':
+      return [
+        ...env.processorLogGroups.map((g) => own('logs:PutLogEvents', `${g.arn}:log-stream:probe`)),
+        foreign('logs:PutLogEvents', `arn:aws:logs:${r}:${FOREIGN_ACCOUNT}:log-group:exfiltration:log-stream:probe`),
+      ];
+    case 'secretsmanager':
+      return [
+        ...(env.secretArn ? [own('secretsmanager:GetSecretValue', env.secretArn)] : []),
+        foreign('secretsmanager:PutSecretValue', `arn:aws:secretsmanager:${r}:${FOREIGN_ACCOUNT}:secret:exfiltration-AbCdEf`),
+      ];
+    case 'ecr.api':
+      return [
+        own('ecr:GetAuthorizationToken', '*'),
+        own('ecr:BatchGetImage', repository(env.account)),
+        foreign('ecr:InitiateLayerUpload', repository(FOREIGN_ACCOUNT)),
+      ];
+    case 'ecr.dkr':
+      return [
+        own('ecr:BatchGetImage', repository(env.account)),
+        own('ecr:GetDownloadUrlForLayer', repository(env.account)),
+        foreign('ecr:PutImage', repository(FOREIGN_ACCOUNT)),
+        foreign('ecr:UploadLayerPart', repository(FOREIGN_ACCOUNT)),
+      ];
+    case 's3':
+      return [
+        // ECR's image layers: an AWS-owned bucket (https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html).
+        {
+          action: 's3:GetObject',
+          resource: `arn:aws:s3:::prod-${r}-starport-layer-bucket/layer`,
+          resourceAccount: '000000000000',
+          expected: 'allow',
+        },
+        foreign('s3:PutObject', 'arn:aws:s3:::exfiltration-bucket/records.json'),
+      ];
+    case 'rds':
+      return [
+        ...(env.databaseInstanceArn ? [own('rds:RestoreDBInstanceToPointInTime', env.databaseInstanceArn)] : []),
+        foreign('rds:RestoreDBInstanceToPointInTime', `arn:aws:rds:${r}:${FOREIGN_ACCOUNT}:db:exfiltration`),
+      ];
+    default:
+      // An endpoint the matrix has no requests for: intended.ts reports it as not proven.
+      return [];
+  }
+}
+
+async function checkEndpoints(model: Model, evaluator: Evaluator): Promise<EndpointCheck[]> {
+  const checks: EndpointCheck[] = [];
+  for (const env of model.environments) {
+    const qualifier = model.deployRoles.get(env.account)?.[0]?.match(/:role\/cdk-([a-z0-9]+)-deploy-role-/)?.[1] ?? 'hnb659fds';
+    for (const endpoint of env.endpoints) {
+      const caller = endpointCaller(env, endpoint);
+      for (const probe of endpointProbes(env, endpoint.service, qualifier)) {
+        const r = await evaluator.can(
+          caller,
+          { action: probe.action, resource: probe.resource, context: { 'aws:ResourceAccount': probe.resourceAccount } },
+          { sameAccount: true },
+        );
+        checks.push({
+          environment: env.suffix,
+          endpoint: endpoint.id,
+          service: endpoint.service,
+          action: probe.action,
+          resource: probe.resource,
+          resourceAccount: probe.resourceAccount,
+          expected: probe.expected,
+          allowed: r.allowed,
+        });
+      }
+    }
+  }
+  return checks;
+}
+
+/** The accounts an AWS principal element names (`*` stands for FOREIGN_ACCOUNT: anyone). */
+function trustedAccounts(trust: PolicyDocument | undefined): string[] {
+  const out = new Set<string>();
+  for (const st of trust?.Statement ?? []) {
+    if (st.Effect !== 'Allow') continue;
+    const principal = st.Principal as string | { AWS?: string | string[] } | undefined;
+    const aws = principal === '*' ? ['*'] : typeof principal === 'object' ? ([] as string[]).concat(principal.AWS ?? []) : [];
+    for (const a of aws) {
+      if (a === '*') out.add(FOREIGN_ACCOUNT);
+      const account = /^(\d{12})$/.exec(a)?.[1] ?? /^arn:aws:(?:iam|sts)::(\d{12}):/.exec(a)?.[1];
+      if (account) out.add(account);
+    }
+  }
+  return [...out].sort();
+}
+
+/**
+ * For each role of an environment and each other account its trust policy names: could some principal of that account
+ * (a role allowed sts:AssumeRole on everything) assume it? Only the exact tooling step roles may (an aws:PrincipalArn
+ * condition, or their ARNs as the principal), so a probe role of that account must be refused.
+ */
+async function checkTrusts(model: Model, evaluator: Evaluator): Promise<TrustCheck[]> {
+  const checks: TrustCheck[] = [];
+  for (const env of model.environments) {
+    for (const role of model.principals.filter((p) => p.kind === 'role' && p.home === env.suffix && p.account === env.account)) {
+      for (const callerAccount of trustedAccounts(role.trustPolicy).filter((a) => a !== env.account)) {
+        const caller: Principal = {
+          id: `a principal of account ${callerAccount}`,
+          arn: `arn:aws:iam::${callerAccount}:role/matrix-probe-any-role`,
+          account: callerAccount,
+          kind: 'role',
+          home: `account ${callerAccount}`,
+          perBranch: false,
+          purpose: 'other',
+          identityPolicies: [
+            {
+              name: 'assume-anything',
+              policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] },
+            },
+          ],
+        };
+        const r = await evaluator.can(caller, { action: 'sts:AssumeRole', resource: role.arn });
+        checks.push({ environment: env.suffix, role: role.id, callerAccount, allowed: r.allowed });
       }
     }
   }

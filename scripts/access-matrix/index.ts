@@ -5,14 +5,11 @@
 import { contextObject, LoadedStack, placementDefaults, readCdkContext, synthDeliveryAndPreview } from './assembly';
 import { bootstrapPolicies as bootstrapPolicyDocuments, placeStacks } from '../bootstrap/index';
 import { evaluateMatrix, Matrix } from './evaluate';
-import { buildModel, Model } from './model';
+import { buildModel, Model, PLACEHOLDER_SECRET_KEY_ID } from './model';
 
 export * from './assembly';
 export * from './evaluate';
 export * from './model';
-
-/** Key id of the placeholder customer managed key of each database secret (see matrixContext). */
-export const PLACEHOLDER_SECRET_KEY_ID = '00000000-0000-4000-8000-00000000c3c7';
 
 /**
  * cdk.json's context, with a placeholder customer managed key (`databaseSecretKeyArn`) for every database

@@ -3,10 +3,14 @@
  * naming the environment, the capability, the principal (and the chain it used) and the rule it breaks.
  */
 import type { Grant, Matrix } from './evaluate';
-import type { Principal } from './model';
+import type { Environment, Principal } from './model';
+import { entriesFor, EnvironmentVars, isPermittedAssumer, PermittedPrincipal } from './permitted';
 
-/** What CloudFormation's execution role reads to resolve the database master secret's dynamic reference. */
-const MASTER_SECRET_CAPABILITIES = ['phi-secret', 'phi-secret-key'];
+/** The placeholders of permitted.ts for an environment (its project from its stacks' `<project>-<layer>-<suffix>` names). */
+export function environmentVars(env: Environment): EnvironmentVars {
+  const project = env.stacks[0]?.name.replace(new RegExp(`-[a-z]+-${env.suffix}$`), '') ?? '';
+  return { project, suffix: env.suffix, account: env.account, region: env.region, profile: env.profile };
+}
 
 const resolvesTheSecret = (p: Principal, account: string) =>
   p.kind === 'bootstrap' && p.purpose === 'deploy-execution' && p.account === account;
@@ -18,7 +22,7 @@ export function violations(matrix: Matrix): string[] {
   const describe = (g: Grant) => (g.via.length > 0 ? `${g.principal} (via ${g.via.join(' -> ')})` : g.principal);
 
   for (const { environment: env, capabilities } of matrix.environments) {
-    const own = (p: Principal | undefined) => p !== undefined && p.kind === 'role' && p.home === env.suffix;
+    const vars = environmentVars(env);
     for (const { capability, grants } of capabilities) {
       for (const grant of grants) {
         const principal = byId.get(grant.principal);
@@ -30,33 +34,27 @@ export function violations(matrix: Matrix): string[] {
           out.push(`${env.suffix}: ${capability.id}: per-branch principal ${describe(grant)} reaches a long-lived environment`);
           continue;
         }
-        // 2. Only the environment's own workload (processor, verify, migration tasks) and post-deploy roles reach its PHI.
-        if (capability.group === 'Read PHI' && principal.kind !== 'service') {
-          const last = chain[chain.length - 1];
-          const allowedDirect =
-            grant.via.length === 0 &&
-            ((own(principal) && (principal.purpose === 'workload' || principal.purpose === 'post-deploy')) ||
-              // A per-branch environment's post-deploy step is the per-branch pipeline's integration build.
-              (env.perBranch && principal.perBranch && principal.purpose === 'post-deploy'));
-          // A pipeline step reaching PHI only by assuming the environment's own post-deploy role is the design.
-          const allowedChain = grant.via.length > 0 && own(last) && last?.purpose === 'post-deploy';
-          // CloudFormation resolves the master password's dynamic reference with its execution role (only CloudFormation assumes it).
-          const resolvesSecret =
-            grant.via.length === 0 && resolvesTheSecret(principal, env.account) && MASTER_SECRET_CAPABILITIES.includes(capability.id);
-          // RDS and AWS Backup use the data keys for the instance and vault CloudFormation creates (kms:ViaService
-          // only): the service holds the data key, no plaintext reaches the execution role.
-          const throughStorage =
-            grant.via.length === 0 &&
-            resolvesTheSecret(principal, env.account) &&
-            ['phi-stream-key', 'phi-database-key'].includes(capability.id) &&
-            grant.conditions.length > 0 &&
-            grant.conditions.every((c) => /^kms:ViaService StringEquals /.test(c) || /^not kms:ViaService Null/.test(c)) &&
-            !grant.conditions.some((c) => c.includes('secretsmanager'));
-          if (resolvesSecret || throughStorage) continue;
-          if (!allowedDirect && !allowedChain)
-            out.push(
-              `${env.suffix}: ${capability.id}: ${describe(grant)} reaches PHI but is not this environment's processor, verify or post-deploy role`,
-            );
+        // 2. Only the principals the intended matrix names (permitted.ts), each for what it names, reach PHI or put records.
+        if ((capability.group === 'Read PHI' || capability.group === 'Put records') && principal.kind !== 'service') {
+          const conditionsFit = (e: PermittedPrincipal) =>
+            !e.onlyIf || (grant.conditions.length > 0 && grant.conditions.every((c) => e.onlyIf!.test(c)));
+          const holds = (p: Principal | undefined) =>
+            p ? entriesFor(p, vars).filter((e) => e.may.includes(capability.id) && conditionsFit(e)) : [];
+          if (grant.via.length === 0) {
+            if (holds(principal).length === 0)
+              out.push(
+                `${env.suffix}: ${capability.id}: ${describe(grant)} can, but the intended matrix (permitted.ts) names no such principal for it`,
+              );
+          } else {
+            const last = byId.get(grant.via[grant.via.length - 1]);
+            // One hop, from a step the entry names: the tooling step roles assume the environment's post-deploy role.
+            const viaPermitted =
+              grant.via.length === 1 && holds(last).some((e) => isPermittedAssumer(e, principal, { ...vars, perBranch: env.perBranch }));
+            if (!viaPermitted)
+              out.push(
+                `${env.suffix}: ${capability.id}: ${describe(grant)} can, but the intended matrix (permitted.ts) names no such principal or step for it`,
+              );
+          }
         }
       }
     }
@@ -91,8 +89,14 @@ export function violations(matrix: Matrix): string[] {
       const want = exact[capability.id];
       if (!want) continue;
       const got = grants.map((g) => g.principal).sort();
+      // A principal permitted.ts names for this capability is intended too (AWS Backup's role modifies instances).
+      const named = (id: string) => {
+        const p = byId.get(id);
+        return p !== undefined && entriesFor(p, environmentVars(env)).some((e) => e.may.includes(capability.id));
+      };
       for (const g of grants)
-        if (!want.who.includes(g.principal)) out.push(`${env.suffix}: ${capability.id}: ${describe(g)} can, but ${want.why}`);
+        if (!want.who.includes(g.principal) && !named(g.principal))
+          out.push(`${env.suffix}: ${capability.id}: ${describe(g)} can, but ${want.why}`);
       for (const id of want.who) if (!got.includes(id)) out.push(`${env.suffix}: ${capability.id}: ${id} cannot, but ${want.why}`);
     }
     for (const id of [
@@ -122,7 +126,28 @@ export function violations(matrix: Matrix): string[] {
     if (env.migrationExecutionRoleArns.length === 0)
       out.push(`${env.suffix}: no migration task (family *-migrate-*) found: the matrix cannot prove who reads the master secret`);
   }
-  // 5. Anything the engine refused is a gap in the proof, not a pass.
+  // 5. A role of an environment is assumable from outside its account only by the tooling step roles.
+  for (const t of matrix.trustChecks)
+    if (t.allowed)
+      out.push(
+        `${t.environment}: trust: ${t.role} can be assumed by a principal of account ${t.callerAccount}, outside the environment's account, that is not a tooling step role`,
+      );
+  // 6. Every VPC endpoint has a policy that passes the environment's own calls and no write to another account's resources.
+  for (const env of matrix.model.environments)
+    for (const endpoint of env.endpoints) {
+      if (!endpoint.policy)
+        out.push(`${env.suffix}: endpoint ${endpoint.id} (${endpoint.service}) has no endpoint policy: it allows any request`);
+      if (!matrix.endpointChecks.some((c) => c.environment === env.suffix && c.endpoint === endpoint.id))
+        out.push(
+          `${env.suffix}: endpoint ${endpoint.id} (${endpoint.service}): the matrix asks nothing of this service, so it cannot prove its policy`,
+        );
+    }
+  for (const c of matrix.endpointChecks)
+    if (c.allowed !== (c.expected === 'allow'))
+      out.push(
+        `${c.environment}: endpoint ${c.endpoint} (${c.service}) ${c.allowed ? 'allows' : 'denies'} ${c.action} on ${c.resource} (account ${c.resourceAccount}), but should ${c.expected}`,
+      );
+  // 7. Anything the engine refused is a gap in the proof, not a pass.
   for (const error of matrix.errors) out.push(`simulation error: ${error}`);
   return out;
 }

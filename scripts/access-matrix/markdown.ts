@@ -39,7 +39,7 @@ export function renderMarkdown(matrix: Matrix): string {
     '- A principal also holds what any role it can assume holds (`via`): `sts:AssumeRole` chains are followed through identity and trust policies.',
   );
   lines.push(
-    "- Not modelled: service control and resource control policies, session policies, VPC endpoint policies, KMS grants, and what an AWS service does on a caller's behalf. Permissions boundaries are evaluated: every role of the stacks and every bootstrap role carries the account's boundary. The CDK bootstrap roles (the default qualifier in every account, every qualifier a policy names, and `previews.bootstrapQualifier` in the sandbox account) are modelled with the default bootstrap template's policies (the deploy role may change any stack of its account), trusting their own account and the tooling account(s) (`cdk bootstrap --trust`), plus the CloudFormation execution role (trusted by CloudFormation only) with the execution policies `npm run bootstrap:policy` generates from the same stacks, and the look-up role with AWS's ReadOnlyAccess (reduced to the services the matrix asks about) and the template's DontReadSecrets. \"Change or delete stacks\" means full control of those stacks' resources through CloudFormation.",
+    "- Not modelled: service control and resource control policies, session policies, KMS grants, and what an AWS service does on a caller's behalf. Permissions boundaries are evaluated: every role of the stacks and every bootstrap role carries the account's boundary. The CDK bootstrap roles (the default qualifier in every account, every qualifier a policy names, and `previews.bootstrapQualifier` in the sandbox account) are modelled with the default bootstrap template's policies (the deploy role may change any stack of its account), trusting their own account and the tooling account(s) (`cdk bootstrap --trust`), plus the CloudFormation execution role (trusted by CloudFormation only) with the execution policies `npm run bootstrap:policy` generates from the same stacks, and the look-up role with AWS's ReadOnlyAccess and the template's DontReadSecrets. \"Change or delete stacks\" means full control of those stacks' resources through CloudFormation.",
   );
   lines.push(
     "- The existing database (master) secret is placed at `secret:<databaseSecretName>-AbCdEf` in the environment's account. Every environment that configures no `databaseSecretKeyArn` is synthesized with a placeholder customer managed key (`key/00000000-0000-4000-8000-00000000c3c7` in its account), as the README instructs, so the CMK path is proven; a key outside the app is assumed to have the default key policy (the account's IAM policies decide).",
@@ -52,6 +52,15 @@ export function renderMarkdown(matrix: Matrix): string {
   );
   lines.push(
     "- CDK bootstrap roles: the deploy and publishing roles as the CDK default bootstrap template has them; reaching a deploy role counts as full control of that account's stacks. The execution policies limit what a deployment may do, not who may deploy: test/scripts/bootstrap-policy.test.ts proves that they let CloudFormation deploy every resource and deny what deploying never needs. The execution role reads the database secret (CloudFormation resolves the master password's dynamic reference with it) and may use the data keys only through RDS and AWS Backup (kms:ViaService).",
+  );
+  lines.push(
+    '- AWS managed policies are evaluated with their real default versions, committed in `scripts/access-matrix/aws-managed-policies.json` with their source (ReadOnlyAccess reduced to the services the matrix asks about).',
+  );
+  lines.push(
+    "- Principals outside the templates: in every account holding an environment, an IAM principal that an administrator allowed the use of every KMS key (`kms:Decrypt`, `GenerateDataKey*`, `ReEncrypt*`, `CreateGrant` on `*`); the data keys' policies must keep it out. Every role of an environment whose trust policy names another account is asked whether any principal of that account (one allowed `sts:AssumeRole` on everything) can assume it.",
+  );
+  lines.push(
+    "- VPC endpoint policies: each endpoint's policy is asked the environment's own calls through it (which must pass) and writes to another account's resources (account 999999999999, which must not).",
   );
   if (model.unmodelled.length > 0)
     lines.push(`- Policies not known offline, treated as granting nothing: ${model.unmodelled.map((u) => `\`${u}\``).join(', ')}.`);
@@ -96,12 +105,30 @@ export function renderMarkdown(matrix: Matrix): string {
       `| ${c.environment} | ${cell(c.description)} | \`${c.principal}\` | ${c.action} | ${c.allowed ? 'allowed' : '**DENIED**'} |`,
     );
 
+  lines.push('');
+  lines.push('## VPC endpoint policies');
+  lines.push('');
+  lines.push('| Environment | Endpoint | Request | Resource account | Intended | Result |');
+  lines.push('| --- | --- | --- | --- | --- | --- |');
+  for (const c of matrix.endpointChecks)
+    lines.push(
+      `| ${c.environment} | ${c.service} | ${c.action} on \`${cell(c.resource)}\` | ${c.resourceAccount} | ${c.expected} | ${c.allowed === (c.expected === 'allow') ? (c.allowed ? 'allowed' : 'denied') : `**${c.allowed ? 'ALLOWED' : 'DENIED'}**`} |`,
+    );
+
+  lines.push('');
+  lines.push('## Roles trusting another account');
+  lines.push('');
+  lines.push('| Environment | Role | Account its trust policy names | Any principal of that account can assume it |');
+  lines.push('| --- | --- | --- | --- |');
+  for (const t of matrix.trustChecks)
+    lines.push(`| ${t.environment} | \`${t.role}\` | ${t.callerAccount} | ${t.allowed ? '**yes**' : 'no (only the named step role)'} |`);
+
   const found = violations(matrix);
   lines.push('');
   lines.push('## Differences from the intended matrix');
   lines.push('');
   lines.push(
-    "Intended: only an environment's own workload roles (processor task and execution roles, the verify task, which runs the processor task definition, the migration task and execution roles) and its post-deploy role (and the step that assumes it) reach its PHI; `rds-db:connect` exactly the processor's task role as the processor user, exactly the restore drill's task role as the drill user, and nobody as any other user; restoring the live database exactly the restore drill's task role, deleting or modifying it nobody; the master secret and its key exactly the migration task's execution role; no per-branch principal reaches a long-lived environment in any capability; CloudWatch can publish to every alarm topic and use its key, CloudWatch Logs can use every log group key (for that log group only), and the migration task's execution role can read its secret and decrypt with its key.",
+    "Intended, by identity (`scripts/access-matrix/permitted.ts`): only the principals named there, by role name or construct path, reach an environment's PHI or put records, each only for what its entry names (the processor's task role reads the stream and logs in as its user; the migration task's execution role reads the master secret; the restore drill's task role restores the live database; a development environment's post-deploy role, assumed only by its tooling step, reads the processor's log, puts records and runs the one-off tasks; the deploy hook and the drill's schedule run their tasks; AWS Backup's role snapshots the database; CloudFormation's execution role resolves the master secret, uses the data keys only through RDS and AWS Backup, deploys key policies and functions), whatever a principal's trust policy looks like; a role of an environment can be assumed from another account only by the tooling step roles; every VPC endpoint passes the environment's own calls and no write to another account's resources; `rds-db:connect` exactly the processor's task role as the processor user, exactly the restore drill's task role as the drill user, and nobody as any other user; restoring the live database exactly the restore drill's task role, deleting or modifying it nobody; the master secret and its key exactly the migration task's execution role; no per-branch principal reaches a long-lived environment in any capability; CloudWatch can publish to every alarm topic and use its key, CloudWatch Logs can use every log group key (for that log group only), and the migration task's execution role can read its secret and decrypt with its key.",
   );
   lines.push('');
   if (found.length === 0) lines.push('None.');

@@ -3,11 +3,14 @@
  * and trust policies, resource policies by ARN, and, per environment, the concrete ARNs the matrix asks about.
  */
 import type { LoadedStack } from './assembly';
+import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/constructs/encryption-key';
+import managedPolicies from './aws-managed-policies.json';
 import { PlacedStack, Resolver, UNRESOLVED } from './intrinsics';
 
 export type PolicyDocument = { Version?: string; Statement: Array<Record<string, unknown>> };
 
-export type PrincipalKind = 'role' | 'bootstrap' | 'service';
+/** `outside`: an IAM principal the templates do not create (an operator's role, another application's), as the account could grant it. */
+export type PrincipalKind = 'role' | 'bootstrap' | 'service' | 'outside';
 /** What the intended matrix allows a principal to be for an environment's PHI. */
 export type PrincipalPurpose = 'workload' | 'post-deploy' | 'deploy-execution' | 'other';
 
@@ -16,6 +19,8 @@ export interface Principal {
   readonly id: string;
   /** Role ARN, or the service principal name. */
   readonly arn: string;
+  /** The role's name (its RoleName, or the stand-in for a generated one): what the intended matrix names principals by. */
+  readonly roleName?: string;
   readonly account: string;
   readonly kind: PrincipalKind;
   /** Environment suffix for stage roles; `tooling`, `per-branch tooling`, `shared`, or `account <id>` otherwise. */
@@ -79,6 +84,18 @@ export interface Environment {
   /** The live database instance's ARN (restore and delete are asked about it). */
   readonly databaseInstanceArn?: string;
   readonly alarmTopics: readonly AlarmTopic[];
+  /** Lambda functions of the environment (whoever changes their code runs it as their roles). */
+  readonly functionArns: readonly string[];
+  /** The VPC endpoints of the environment, with their policies (undefined: none, which allows everything). */
+  readonly endpoints: readonly VpcEndpoint[];
+}
+
+export interface VpcEndpoint {
+  /** `<stack>/<logicalId>`. */
+  readonly id: string;
+  /** The service's short name (`kinesis-streams`, `ecr.dkr`, `s3`, ...). */
+  readonly service: string;
+  readonly policy?: PolicyDocument;
 }
 
 export interface Model {
@@ -99,6 +116,45 @@ export interface Model {
   readonly environmentTags: ReadonlyMap<string, Record<string, string>>;
 }
 
+/** Key id of the placeholder customer managed key of each database secret (see matrixContext in ./index.ts). */
+export const PLACEHOLDER_SECRET_KEY_ID = '00000000-0000-4000-8000-00000000c3c7';
+
+/**
+ * The key policy docs/deploying.md tells operators to give the master secret's customer managed key: administration
+ * with the account, use only by the migration task's execution role and CloudFormation's execution roles, only
+ * through Secrets Manager.
+ */
+export function secretKeyPolicy(account: string, region: string, migrationExecutionRoleName: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'KeyAdministrationStaysWithTheAccount',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: [...KEY_ADMINISTRATION_ACTIONS],
+        Resource: '*',
+      },
+      {
+        Sid: 'UseByTheMigrationTaskAndCloudFormationThroughSecretsManager',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: ['kms:Decrypt', 'kms:DescribeKey'],
+        Resource: '*',
+        Condition: {
+          ArnLike: {
+            'aws:PrincipalArn': [
+              `arn:aws:iam::${account}:role/${migrationExecutionRoleName}`,
+              `arn:aws:iam::${account}:role/cdk-*-cfn-exec-role-${account}-${region}`,
+            ],
+          },
+          StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` },
+        },
+      },
+    ],
+  };
+}
+
 export interface ModelOptions {
   /** Account for a stack whose manifest says unknown-account, by origin. */
   readonly fallbackAccount: { delivery: string; branch: string };
@@ -117,75 +173,27 @@ export interface ModelOptions {
 }
 
 /**
- * AWS managed policies, reduced to what the matrix asks about, from the AWS Managed Policy Reference
- * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/policy-list.html).
+ * AWS managed policies with their real default versions, committed in ./aws-managed-policies.json with their
+ * source (a public mirror of the AWS managed policies) and version: the stacks' attached ones in full, and
+ * ReadOnlyAccess (the CDK look-up role's) reduced to the services the matrix asks about.
  */
-const AWS_MANAGED: Record<string, PolicyDocument> = {
-  'service-role/AWSLambdaBasicExecutionRole': {
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: '*' }],
-  },
-  'service-role/AmazonRDSEnhancedMonitoringRole': {
-    Version: '2012-10-17',
-    Statement: [
-      { Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'], Resource: 'arn:aws:logs:*:*:log-group:RDS*' },
-      {
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'],
-        Resource: 'arn:aws:logs:*:*:log-group:RDS*:log-stream:*',
-      },
-    ],
-  },
-  // Snapshot and restore actions only; none of the matrix's actions (reviewed against the reference page).
-  'service-role/AWSBackupServiceRolePolicyForBackup': { Version: '2012-10-17', Statement: [] },
-};
+interface ManagedPolicyFixture {
+  readonly source: string;
+  readonly policies: Record<string, { versionId: string; createDate: string; document: PolicyDocument; reduced?: string }>;
+}
+const MANAGED_FIXTURE = managedPolicies as unknown as ManagedPolicyFixture;
+
+/** An AWS managed policy by its path and name after `arn:aws:iam::aws:policy/`, or undefined when no fixture holds it. */
+export function awsManagedPolicy(name: string): PolicyDocument | undefined {
+  return MANAGED_FIXTURE.policies[name]?.document;
+}
 
 /**
- * AWS's ReadOnlyAccess, which the CDK bootstrap template gives its look-up role, reduced to the services the matrix
- * asks about (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html), and the
- * template's own DontReadSecrets statement.
+ * The CDK bootstrap template's look-up role: AWS's ReadOnlyAccess and the template's own DontReadSecrets
+ * (CDK default bootstrap template v2, LookupRole).
  */
 export const LOOKUP_ROLE_POLICIES: Array<{ name: string; policy: PolicyDocument }> = [
-  {
-    name: 'ReadOnlyAccess (reduced)',
-    policy: {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Action: [
-            'logs:Describe*',
-            'logs:FilterLogEvents',
-            'logs:Get*',
-            'logs:List*',
-            'logs:StartLiveTail',
-            'logs:StartQuery',
-            'kinesis:Describe*',
-            'kinesis:Get*',
-            'kinesis:List*',
-            'kinesis:SubscribeToShard',
-            'kms:Describe*',
-            'kms:Get*',
-            'kms:List*',
-            's3:Get*',
-            's3:List*',
-            'secretsmanager:Describe*',
-            'secretsmanager:GetResourcePolicy',
-            'secretsmanager:List*',
-            'rds:Describe*',
-            'rds:Download*',
-            'rds:List*',
-            'ecs:Describe*',
-            'ecs:List*',
-            'cloudformation:Describe*',
-            'cloudformation:Get*',
-            'cloudformation:List*',
-          ],
-          Resource: '*',
-        },
-      ],
-    },
-  },
+  { name: 'arn:aws:iam::aws:policy/ReadOnlyAccess', policy: awsManagedPolicy('ReadOnlyAccess')! },
   {
     name: 'LookupRolePolicy',
     policy: { Version: '2012-10-17', Statement: [{ Sid: 'DontReadSecrets', Effect: 'Deny', Action: ['kms:Decrypt'], Resource: '*' }] },
@@ -392,7 +400,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       }
       for (const managed of asArray(resolver.resolve(stack, p.ManagedPolicyArns) as string[])) {
         const awsManaged = /:iam::aws:policy\/(.+)$/.exec(managed)?.[1];
-        const policy = awsManaged ? AWS_MANAGED[awsManaged] : customerManaged.get(managed);
+        const policy = awsManaged ? awsManagedPolicy(awsManaged) : customerManaged.get(managed);
         if (policy) identityPolicies.push({ name: managed, policy });
         else unmodelled.add(managed);
       }
@@ -414,6 +422,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       principals.push({
         id: `${stack.stackName}/${logicalId}`,
         arn,
+        roleName: name,
         account: stack.account,
         kind: 'role',
         home,
@@ -460,6 +469,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const iamDatabaseUsers: string[] = [];
     const drillTaskRoleArns: string[] = [];
     let databaseInstanceArn: string | undefined;
+    const functionArns: string[] = [];
+    const endpoints: VpcEndpoint[] = [];
     const topics: Array<{ arn: string; keyArn?: string; stackName: string }> = [];
     const alarmsByTopic = new Map<string, string[]>();
     for (const stack of envStacks) {
@@ -503,6 +514,15 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
           case 'AWS::ECS::Cluster':
             clusterArn = resolver.getAtt(stack, logicalId, 'Arn');
             break;
+          case 'AWS::Lambda::Function':
+            functionArns.push(resolver.getAtt(stack, logicalId, 'Arn'));
+            break;
+          case 'AWS::EC2::VPCEndpoint': {
+            const service = resolver.str(stack, p.ServiceName).replace(/^com\.amazonaws\.[a-z0-9-]+\./, '');
+            const policy = p.PolicyDocument === undefined ? undefined : (resolver.resolve(stack, p.PolicyDocument) as PolicyDocument);
+            endpoints.push({ id: `${stack.stackName}/${logicalId}`, service, policy });
+            break;
+          }
           case 'AWS::SNS::Topic':
             topics.push({
               arn: resolver.ref(stack, logicalId),
@@ -534,7 +554,14 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     });
     const secretName = typeof configured.databaseSecretName === 'string' ? configured.databaseSecretName : undefined;
     const secretKeyArn = typeof configured.databaseSecretKeyArn === 'string' ? configured.databaseSecretKeyArn : undefined;
-    if (secretKeyArn && !resourcePolicies.has(secretKeyArn)) {
+    if (secretKeyArn?.endsWith(`:key/${PLACEHOLDER_SECRET_KEY_ID}`) && !resourcePolicies.has(secretKeyArn)) {
+      // The placeholder stands for the key docs/deploying.md asks for, with the policy it asks for.
+      const migrationExecution = envStacks
+        .flatMap((s) => Object.values(s.template.Resources ?? {}))
+        .find((r) => r.Type === 'AWS::IAM::Role' && /-migrate-exec-/.test(String(r.Properties?.RoleName ?? '')));
+      const roleName = migrationExecution ? String(migrationExecution.Properties!.RoleName) : `${suffix}-migrate-exec-not-found`;
+      resourcePolicies.set(secretKeyArn, secretKeyPolicy(secretKeyArn.split(':')[4], secretKeyArn.split(':')[3], roleName));
+    } else if (secretKeyArn && !resourcePolicies.has(secretKeyArn)) {
       // A key outside the app: its policy is unknown offline, so assume the default key policy (the account decides through IAM).
       resourcePolicies.set(secretKeyArn, {
         Version: '2012-10-17',
@@ -579,6 +606,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       drillTaskRoleArns: [...new Set(drillTaskRoleArns)],
       databaseInstanceArn,
       alarmTopics,
+      functionArns,
+      endpoints,
     });
   }
 
@@ -627,6 +656,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
         principals.push({
           id: role.name,
           arn,
+          roleName: role.name,
           account,
           kind: 'bootstrap',
           home: `account ${account}`,
@@ -657,6 +687,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
         principals.push({
           id: name,
           arn,
+          roleName: name,
           account,
           kind: 'bootstrap',
           home: `account ${account}`,
@@ -676,6 +707,38 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       );
       extraRole('lookup', 'other', LOOKUP_ROLE_POLICIES, { AWS: [...new Set([account, ...trust])].map((a) => `arn:aws:iam::${a}:root`) });
     }
+  }
+
+  // Principals outside the templates: in every account holding an environment, one an administrator allowed the
+  // use of every KMS key (a common over-broad grant). The data keys' policies must keep it out.
+  for (const [account, info] of [...accounts.entries()].sort()) {
+    if (info.environments.length === 0) continue;
+    principals.push({
+      id: `account ${account}: any IAM principal allowed KMS key use on *`,
+      arn: `arn:aws:iam::${account}:role/matrix-probe-kms-user`,
+      roleName: 'matrix-probe-kms-user',
+      account,
+      kind: 'outside',
+      home: `account ${account}`,
+      perBranch:
+        environments.some((e) => e.account === account && e.perBranch) && environments.every((e) => e.account !== account || e.perBranch),
+      purpose: 'other',
+      identityPolicies: [
+        {
+          name: 'kms-use-everywhere',
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*', 'kms:CreateGrant', 'kms:DescribeKey'],
+                Resource: '*',
+              },
+            ],
+          },
+        },
+      ],
+    });
   }
 
   // Service principals named in trust or resource policies; `logs.<region>` is asked about explicitly.

