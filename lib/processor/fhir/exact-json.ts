@@ -27,14 +27,16 @@ type Reviver = (this: object, key: string, value: unknown, context?: { readonly 
 const parseWithSource = JSON.parse as (text: string, reviver: Reviver) => unknown;
 
 /**
- * True for any number token (after `:`, `[` or `,`) whose source text may differ from
+ * True for any number token (after `:`, `[` or `,`, and followed by `,`, `}` or `]`: OIDs and
+ * numbers in prose do not count) whose source text may differ from
  * String(Number(token)) or may exceed what jsonb stores: 16 or more digits or points (a double has
  * 15 safe significant digits, and every token past PostgreSQL's limits is longer), a fraction
  * ending in 0, an exponent, 0.000000... (printed with an exponent), or a negative zero. Without a
  * match every number round-trips through a double unchanged, and its text is also jsonb's text.
  * It also matches such text inside strings: those records only take the slower exact parse.
  */
-const NUMBER_MAY_CHANGE = /[:[,]\s*(?:-0(?![.\d])|-?(?:[\d.]{16}|\d+\.\d*0(?!\d)|0\.0{6}|\d[\d.]*[eE]))/;
+const NUMBER_MAY_CHANGE =
+  /[:[,]\s*(?=-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*[,}\]])(?:-0(?![.\d])|-?(?:[\d.]{16}|\d+\.\d*0(?!\d)|0\.0{6}|\d[\d.]*[eE]))/;
 
 const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 const HAS_EXPONENT = /[eE]/;
@@ -122,6 +124,8 @@ export function parseExact(text: string): ExactParse {
 
 /** jsonb's key order: shorter first, then bytewise. For ASCII keys (FHIR's element names) UTF-16 order is byte order. */
 const asciiKeyOrder = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+const NON_ASCII = /[\u0080-\uffff]/;
+const isAscii = (key: string) => !NON_ASCII.test(key);
 function byteKeyOrder(a: string, b: string): number {
   const x = Buffer.from(a),
     y = Buffer.from(b);
@@ -169,7 +173,7 @@ function canonical(value: unknown, sources: NumberSources | null, holder: object
       }
       const keys = Object.keys(value);
       if (keys.length === 0) return '{}';
-      if (keys.length > 1) keys.sort(order);
+      if (keys.length > 1) keys.sort(order === asciiKeyOrder || keys.every(isAscii) ? asciiKeyOrder : byteKeyOrder);
       const obj = value as Record<string, unknown>;
       let out = `{${quote(keys[0])}: ${canonical(obj[keys[0]], sources, value, keys[0], order)}`;
       for (let i = 1; i < keys.length; i++) out += `, ${quote(keys[i])}: ${canonical(obj[keys[i]], sources, value, keys[i], order)}`;
