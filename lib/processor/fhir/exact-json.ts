@@ -105,21 +105,47 @@ export function numericText(source: string): string {
  */
 export function parseExact(text: string): ExactParse {
   if (!NUMBER_MAY_CHANGE.test(text)) return { value: JSON.parse(text), sources: null, unstorable: null };
-  const sources = new Map<object, Map<string, string>>();
+  // The reviver only collects sources, by the number's position in a depth-first walk in key order
+  // (the order it visits them): objects built through a reviver are slow to read afterwards.
+  const changed: [number, string][] = [];
+  let numbers = 0;
   let unstorable: string | null = null;
-  const value = parseWithSource(text, function (key, value, context) {
+  parseWithSource(text, (_key, value, context) => {
     if (typeof value === 'number') {
       const source = context!.source!;
       if (source !== String(value) || HAS_EXPONENT.test(source)) {
         unstorable ??= numberUnstorable(source);
-        let keys = sources.get(this);
-        if (keys === undefined) sources.set(this, (keys = new Map()));
-        keys.set(key, source);
+        changed.push([numbers, source]);
       }
+      numbers++;
     }
     return value;
   });
-  return { value, sources: sources.size > 0 ? sources : null, unstorable };
+  const value = JSON.parse(text) as unknown;
+  return { value, sources: changed.length > 0 ? attachSources(value, changed) : null, unstorable };
+}
+
+/** The recorded sources on the plain parse's objects: the n-th number of the same walk the reviver made. */
+function attachSources(root: unknown, changed: readonly [number, string][]): NumberSources {
+  const sources = new Map<object, Map<string, string>>();
+  let n = 0;
+  let next = 0;
+  const visit = (holder: object, key: string, v: unknown) => {
+    if (typeof v === 'number') {
+      if (next < changed.length && changed[next][0] === n) {
+        let keys = sources.get(holder);
+        if (keys === undefined) sources.set(holder, (keys = new Map()));
+        keys.set(key, changed[next++][1]);
+      }
+      n++;
+    } else if (typeof v === 'object' && v !== null) {
+      if (Array.isArray(v)) for (let i = 0; i < v.length; i++) visit(v, String(i), v[i]);
+      else for (const k of Object.keys(v)) visit(v, k, (v as Record<string, unknown>)[k]);
+    }
+  };
+  visit({}, '', root);
+  if (next !== changed.length) throw new Error('parseExact: the walk did not meet every recorded number');
+  return sources;
 }
 
 /** jsonb's key order: shorter first, then bytewise. For ASCII keys (FHIR's element names) UTF-16 order is byte order. */
@@ -143,7 +169,37 @@ function byteKeyOrder(a: string, b: string): number {
  * escapes) lets keys be ordered without encoding them.
  */
 export function canonicalJson(value: unknown, sources: NumberSources | null, asciiKeys = false): string {
-  return canonical(value, sources, null, '', asciiKeys ? asciiKeyOrder : byteKeyOrder);
+  // The common case (every number its double's text, every key ASCII) has a walk of its own: half the CPU.
+  return sources === null && asciiKeys ? plainCanonical(value) : canonical(value, sources, asciiKeys ? asciiKeyOrder : byteKeyOrder);
+}
+
+function plainCanonical(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        if (value.length === 0) return '[]';
+        let out = '[' + plainCanonical(value[0]);
+        for (let i = 1; i < value.length; i++) out += ', ' + plainCanonical(value[i]);
+        return out + ']';
+      }
+      const keys = Object.keys(value);
+      if (keys.length === 0) return '{}';
+      if (keys.length > 1) keys.sort(asciiKeyOrder);
+      const obj = value as Record<string, unknown>;
+      let out = '{' + quote(keys[0]) + ': ' + plainCanonical(obj[keys[0]]);
+      for (let i = 1; i < keys.length; i++) out += ', ' + quote(keys[i]) + ': ' + plainCanonical(obj[keys[i]]);
+      return out + '}';
+    }
+    default:
+      throw new TypeError(`canonicalJson: ${typeof value} is not a JSON value`);
+  }
 }
 
 /** A string needs JSON.stringify's escaping only with a quote, backslash, control character or surrogate; most need none (1.5x faster). */
@@ -153,30 +209,34 @@ const quote = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"
 
 type KeyOrder = (a: string, b: string) => number;
 
-function canonical(value: unknown, sources: NumberSources | null, holder: object | null, key: string, order: KeyOrder): string {
+/** Each container looks its numbers' sources up once; a number's own text is its double's unless a source is recorded. */
+function canonical(value: unknown, sources: NumberSources | null, order: KeyOrder): string {
   switch (typeof value) {
     case 'string':
       return quote(value);
-    case 'number': {
-      const source = sources !== null && holder !== null ? sources.get(holder)?.get(key) : undefined;
-      return source === undefined ? String(value) : numericText(source);
-    }
+    case 'number':
+      return String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
+      const numbers = sources?.get(value);
+      const item = (v: unknown, key: string | number) => {
+        const source = typeof v === 'number' ? numbers?.get(String(key)) : undefined;
+        return source === undefined ? canonical(v, sources, order) : numericText(source);
+      };
       if (Array.isArray(value)) {
         if (value.length === 0) return '[]';
-        let out = `[${canonical(value[0], sources, value, '0', order)}`;
-        for (let i = 1; i < value.length; i++) out += `, ${canonical(value[i], sources, value, sources ? String(i) : '', order)}`;
+        let out = `[${item(value[0], 0)}`;
+        for (let i = 1; i < value.length; i++) out += `, ${item(value[i], i)}`;
         return `${out}]`;
       }
       const keys = Object.keys(value);
       if (keys.length === 0) return '{}';
       if (keys.length > 1) keys.sort(order === asciiKeyOrder || keys.every(isAscii) ? asciiKeyOrder : byteKeyOrder);
       const obj = value as Record<string, unknown>;
-      let out = `{${quote(keys[0])}: ${canonical(obj[keys[0]], sources, value, keys[0], order)}`;
-      for (let i = 1; i < keys.length; i++) out += `, ${quote(keys[i])}: ${canonical(obj[keys[i]], sources, value, keys[i], order)}`;
+      let out = `{${quote(keys[0])}: ${item(obj[keys[0]], keys[0])}`;
+      for (let i = 1; i < keys.length; i++) out += `, ${quote(keys[i])}: ${item(obj[keys[i]], keys[i])}`;
       return `${out}}`;
     }
     default:
