@@ -169,37 +169,7 @@ function byteKeyOrder(a: string, b: string): number {
  * escapes) lets keys be ordered without encoding them.
  */
 export function canonicalJson(value: unknown, sources: NumberSources | null, asciiKeys = false): string {
-  // The common case (every number its double's text, every key ASCII) has a walk of its own: half the CPU.
-  return sources === null && asciiKeys ? plainCanonical(value) : canonical(value, sources, asciiKeys ? asciiKeyOrder : byteKeyOrder);
-}
-
-function plainCanonical(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return quote(value);
-    case 'number':
-      return String(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object': {
-      if (value === null) return 'null';
-      if (Array.isArray(value)) {
-        if (value.length === 0) return '[]';
-        let out = '[' + plainCanonical(value[0]);
-        for (let i = 1; i < value.length; i++) out += ', ' + plainCanonical(value[i]);
-        return out + ']';
-      }
-      const keys = Object.keys(value);
-      if (keys.length === 0) return '{}';
-      if (keys.length > 1) keys.sort(asciiKeyOrder);
-      const obj = value as Record<string, unknown>;
-      let out = '{' + quote(keys[0]) + ': ' + plainCanonical(obj[keys[0]]);
-      for (let i = 1; i < keys.length; i++) out += ', ' + quote(keys[i]) + ': ' + plainCanonical(obj[keys[i]]);
-      return out + '}';
-    }
-    default:
-      throw new TypeError(`canonicalJson: ${typeof value} is not a JSON value`);
-  }
+  return canonical(value, sources, asciiKeys ? asciiKeyOrder : byteKeyOrder);
 }
 
 /** A string needs JSON.stringify's escaping only with a quote, backslash, control character or surrogate; most need none (1.5x faster). */
