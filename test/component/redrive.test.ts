@@ -4,6 +4,7 @@ import { join } from 'path';
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
 import { BatchContext, persistBatch } from '../../lib/processor/db/persist';
+import { canonicalJson } from '../../lib/processor/fhir/exact-json';
 import { validateRecord } from '../../lib/processor/fhir/validate';
 import { classify, RecordValidator } from '../../lib/processor/records';
 import { RedriveOptions } from '../../lib/processor/tasks/redrive/options';
@@ -185,7 +186,11 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
       await db.query(`SELECT resource_type, resource_id, patient_id, patient_from_partition_key, stream_name, shard_id, sequence_number, entry_index,
       encode(content_hash, 'hex') AS hash FROM fhir_resource_history WHERE resource_id IN ('rd-p1', 'rd-o1') ORDER BY resource_id`)
     ).rows;
-    const sha = (r: object) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
+    // The history key: SHA-256 of the resource's canonical text (jsonb's text form of it).
+    const sha = (r: object) =>
+      createHash('sha256')
+        .update(canonicalJson(r, null, true))
+        .digest('hex');
     expect(history).toEqual([
       {
         resource_type: 'Observation',

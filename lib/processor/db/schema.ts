@@ -284,4 +284,29 @@ REVOKE ALL ON FUNCTION ${RESTORE_DRILL_FUNCTION}(timestamptz, timestamptz) FROM 
 GRANT EXECUTE ON FUNCTION ${RESTORE_DRILL_FUNCTION}(timestamptz, timestamptz) TO ${DRILL_DB_USER};
 `,
   },
+  {
+    version: 13,
+    description:
+      'history key by meaning: content_hash is the SHA-256 of the resource as jsonb prints it (resource::text), not of the bytes sent',
+    // The processor computes the same text (canonicalJson in lib/processor/fhir/exact-json.ts), so a
+    // re-serialized re-send (other member order, whitespace or escapes) finds the stored row.
+    sql: `
+-- History is append-only; this one-time re-key of existing rows is the only exception. Where rows
+-- stored before this migration differ only in formatting, the one already keyed canonically (else
+-- the first stored) takes the canonical key and the others keep theirs: no history row is removed.
+ALTER TABLE fhir_resource_history DISABLE TRIGGER history_append_only;
+UPDATE fhir_resource_history h SET content_hash = r.canonical
+FROM (
+  SELECT resource_type, resource_id, content_hash, canonical,
+         row_number() OVER (PARTITION BY resource_type, resource_id, canonical
+                            ORDER BY content_hash = canonical DESC, ingested_at, sequence_number::numeric, entry_index) AS rn
+  FROM (SELECT resource_type, resource_id, content_hash, ingested_at, sequence_number, entry_index,
+               sha256(convert_to(resource::text, 'UTF8')) AS canonical
+        FROM fhir_resource_history) c
+) r
+WHERE h.resource_type = r.resource_type AND h.resource_id = r.resource_id AND h.content_hash = r.content_hash
+  AND r.rn = 1 AND r.content_hash <> r.canonical;
+ALTER TABLE fhir_resource_history ENABLE TRIGGER history_append_only;
+`,
+  },
 ];

@@ -11,8 +11,8 @@ import { transaction, TransactionOptions } from './pool';
 /**
  * One statement writes the valid entries, passed as ONE JSON-array parameter: each entry is a
  * positional array (no keys for PostgreSQL to sort and look up) with the resource's JSON spliced in
- * unchanged. History gets one row per distinct content of a resource (a byte-identical re-send is a
- * no-op), current is replaced only by a newer version (fhir_is_newer), and every entry gets one
+ * unchanged. History gets one row per distinct content of a resource (content_hash: the hash of its
+ * canonical text, so an equal re-send is a no-op however it is formatted), current is replaced only by a newer version (fhir_is_newer), and every entry gets one
  * audit event with its own outcome, in input order.
  *
  * No ON CONFLICT: its arbitration (a speculative insertion per row: an extra index probe, a

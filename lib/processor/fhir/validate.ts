@@ -1,4 +1,5 @@
 import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './definitions';
+import { canonicalJson, contentHash, NumberSources, parseExact } from './exact-json';
 import { BundlePatients, derivePatientId } from './patient';
 import { validateStructure } from './structure';
 
@@ -10,7 +11,10 @@ export type QuarantineReason =
   | 'NOT_A_RESOURCE'
   | 'UNSUPPORTED_RESOURCE_TYPE'
   | 'INVALID_FHIR'
-  /** Valid FHIR that PostgreSQL cannot store (a real NUL or an unpaired surrogate in a string), or a row the database rejected. */
+  /**
+   * Valid FHIR that PostgreSQL cannot store exactly (a real NUL or an unpaired surrogate in a string,
+   * a number beyond numeric's digits), or a row the database rejected.
+   */
   | 'UNSTORABLE';
 
 /** One FHIR resource to persist. */
@@ -24,8 +28,17 @@ export interface ValidResource {
   readonly lastUpdated?: string;
   /** From the official Patient compartment definition; null when no reference identifies a Patient (see patient.ts). */
   readonly patientId: string | null;
-  /** The resource's JSON text, stored as jsonb: the record as received, or JSON.stringify(entry.resource) for a Bundle entry. */
+  /**
+   * The resource's JSON text, stored as jsonb, every number as sent: the record as received, or for
+   * a Bundle entry its canonical text (jsonb's own text form of the entry's resource).
+   */
   readonly json: string;
+  /**
+   * SHA-256 (hex) of the resource's canonical text (canonicalJson: the text jsonb gives it), the
+   * history key with the type and id: equal content is one key whatever its member order,
+   * whitespace or escapes; a number's written scale counts (`1.50` is not `1.5`).
+   */
+  readonly contentHash: string;
 }
 
 export interface ValidRecord {
@@ -82,13 +95,14 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   } catch {
     return invalid('NOT_UTF8', 'payload is not valid UTF-8');
   }
-  let value: unknown;
+  let parsed: ReturnType<typeof parseExact>;
   try {
-    value = JSON.parse(text);
+    parsed = parseExact(text);
   } catch (e) {
     // SyntaxError messages quote the offending token, which may be PHI: report only the kind.
     return invalid('NOT_JSON', `payload is not JSON (${(e as Error).name})`);
   }
+  const { value, sources } = parsed;
   if (
     typeof value !== 'object' ||
     value === null ||
@@ -103,7 +117,9 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
     return invalid('UNSUPPORTED_RESOURCE_TYPE', 'resourceType is not an R4 resource type');
   }
   const checkStrings = hasRiskyEscape(text);
-  if (resourceType === 'Bundle') return validateBundle(resource, checkStrings);
+  // Every key is ASCII when every byte is and nothing is \u-escaped: keys then sort without encoding them.
+  const json: JsonText = { sources, asciiKeys: data.byteLength === text.length && !text.includes('\\u') };
+  if (resourceType === 'Bundle') return validateBundle(resource, checkStrings, json, parsed.unstorable);
   if (!SUPPORTED_RESOURCE_TYPES.has(resourceType)) {
     return invalid(
       'UNSUPPORTED_RESOURCE_TYPE',
@@ -113,11 +129,23 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   const issue = validateStructure(resource, checkStrings);
   if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
   if (resource.id === undefined) return invalid('INVALID_FHIR', `${resourceType}.id required: a stored resource needs an id`);
+  if (parsed.unstorable !== null) return invalid('UNSTORABLE', parsed.unstorable);
   const id = resource.id as string;
-  return { ok: true, resources: [toValid(resourceType, resource, id, text)] };
+  return { ok: true, resources: [toValid(resourceType, resource, id, text, canonicalJson(resource, sources, json.asciiKeys))] };
 }
 
-function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean): ValidationResult {
+/** What the canonical text of a record's resources needs: the numbers' source text, and whether every key is ASCII. */
+interface JsonText {
+  readonly sources: NumberSources | null;
+  readonly asciiKeys: boolean;
+}
+
+function validateBundle(
+  bundle: Record<string, unknown>,
+  checkStrings: boolean,
+  json: JsonText,
+  unstorable: string | null,
+): ValidationResult {
   const type = bundle.type;
   if (typeof type === 'string' && BUNDLE_TYPES.has(type) && !UNPACKED_BUNDLE_TYPES.has(type)) {
     return invalid(
@@ -152,9 +180,12 @@ function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean):
     ids.push(id);
     if (resourceType === 'Patient' && typeof entry.fullUrl === 'string') bundlePatients.set(entry.fullUrl, id);
   }
+  if (unstorable !== null) return invalid('UNSTORABLE', unstorable);
   const resources = entries.map((entry, i) => {
     const resource = entry.resource as Record<string, unknown>;
-    return toValid(resource.resourceType as string, resource, ids[i], JSON.stringify(resource), bundlePatients);
+    // The canonical text is the entry exactly as jsonb will hold it (numbers as sent): stored and hashed.
+    const canonical = canonicalJson(resource, json.sources, json.asciiKeys);
+    return toValid(resource.resourceType as string, resource, ids[i], canonical, canonical, bundlePatients);
   });
   return { ok: true, resources, bundleType: type as string };
 }
@@ -164,6 +195,7 @@ function toValid(
   resource: Record<string, unknown>,
   id: string,
   json: string,
+  canonical: string,
   bundlePatients?: BundlePatients,
 ): ValidResource {
   const meta = resource.meta as { versionId?: string; lastUpdated?: string } | undefined;
@@ -174,5 +206,6 @@ function toValid(
     lastUpdated: meta?.lastUpdated,
     patientId: derivePatientId(resourceType, resource, id, bundlePatients),
     json,
+    contentHash: contentHash(canonical),
   };
 }
