@@ -1,4 +1,5 @@
 import { R4_DEFINITIONS_JSON } from './generated/r4-definitions';
+import { domainResource, TYPE_RULES, TypeRule } from './invariants';
 
 /**
  * The official FHIR R4 (4.0.1) definitions the validator walks, indexed for speed. Generated from
@@ -74,6 +75,8 @@ export interface TypeDefinition {
   readonly properties: Readonly<Record<string, Property | undefined>>;
   /** Required elements; a choice is satisfied by any of its properties, a primitive by its `_name` too. */
   readonly required: readonly { readonly label: string; readonly names: readonly string[] }[];
+  /** The type's compiled R4 invariants (invariants.ts), run once its elements are valid; null when it has none. */
+  readonly rule: TypeRule | null;
 }
 
 interface Generated {
@@ -99,6 +102,15 @@ for (const [name, [json, pattern]] of Object.entries(generated.primitives)) {
     json: json as Primitive['json'],
     pattern: pattern && !PATTERNS_SUBSUMED.has(name) ? new RegExp(pattern) : null,
   });
+}
+
+/** A DomainResource (it can hold contained resources) gets dom-2..dom-5 besides its own invariants. */
+function ruleFor(name: string, properties: Record<string, Property>): TypeRule | null {
+  const own = TYPE_RULES[name] ?? null;
+  const resource = generated.resourceTypes.includes(name);
+  if (!resource || properties.contained === undefined) return own;
+  if (own === null) return domainResource;
+  return (value) => domainResource(value) ?? own(value);
 }
 
 const enumSets = generated.enums.map((values) => new Set(values));
@@ -129,7 +141,7 @@ for (const [name, def] of Object.entries(generated.types)) {
     const names = r.endsWith('[x]') ? (def.c[r.slice(0, -3)] ?? []) : [r];
     return { label: r, names: [...names, ...names.map((n) => `_${n}`)] };
   });
-  types.set(name, { name, properties, required });
+  types.set(name, { name, properties, required, rule: ruleFor(name, properties) });
 }
 for (const { property, type } of unlinked) {
   property.definition = types.get(type) ?? null;

@@ -7,8 +7,12 @@ import { Check, Kind, Primitive, Property, RESOURCE_TYPES, TypeDefinition, typeD
  * calendar dates and 32-bit integers), no empty strings/arrays/objects, no control characters,
  * bounded nesting. Stops at the first problem and names its path and rule, never a value.
  *
- * Not checked: FHIRPath invariants (constraints such as obs-6), profiles in meta.profile, extensible
- * and preferred bindings, duplicate JSON keys (JSON.parse keeps the last), xhtml content rules.
+ * Then each object's type runs its compiled R4 invariants (invariants.ts: per-1, obs-6, dom-3, bdl-*, ..., and
+ * the R4 vital-signs profiles), and the primitive-extension rules: `_x` beside `x` has the same length, no
+ * extension on Resource.id, no required-bound code replaced by an extension alone, no element with only an id.
+ *
+ * Not checked: profiles in meta.profile, extensible and preferred bindings, duplicate JSON keys (JSON.parse
+ * keeps the last), the XHTML element whitelist (see SKIPPED_INVARIANTS in invariants.ts).
  */
 
 /**
@@ -112,7 +116,8 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
       if (key.charCodeAt(0) === 95) {
         const primitive = properties[key.slice(1)];
         if (primitive !== undefined && primitive.kind === Kind.Primitive) {
-          if (!walkPrimitiveExtension(v, primitive, walk, depth + 1)) return walk.up(key);
+          if (isResource && key === '_id') return walk.fail('id-extension', 'extensions are not allowed on Resource.id');
+          if (!walkPrimitiveExtension(v, primitive, value[primitive.name], walk, depth + 1)) return walk.up(key);
           continue;
         }
       }
@@ -177,6 +182,8 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
     }
   }
   if (count === 0) return walk.fail('empty', 'empty object (omit the element instead)');
+  if (count === 1 && !isResource && value.id !== undefined)
+    return walk.fail('ele-1', 'an element with only an id (it needs a value or children)');
   const required = def.required;
   for (let r = 0; r < required.length; r++) {
     const names = required[r].names;
@@ -189,6 +196,15 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
     }
     if (!present) return walk.fail('required', `missing required element ${required[r].label}`);
   }
+  const rule = def.rule;
+  if (rule !== null) {
+    const failure = rule(value);
+    if (failure !== null) {
+      walk.fail(failure.rule, failure.message);
+      for (let i = failure.at.length - 1; i >= 0; i--) walk.up(failure.at[i]);
+      return false;
+    }
+  }
   return true;
 }
 
@@ -198,16 +214,32 @@ function walkComplex(v: unknown, prop: Property, walk: Walk, depth: number): boo
 }
 
 /** `_birthDate` / `_given`: the primitive's id and extensions (an Element), or an array of them aligned with the values. */
-function walkPrimitiveExtension(v: unknown, prop: Property, walk: Walk, depth: number): boolean {
+function walkPrimitiveExtension(v: unknown, prop: Property, values: unknown, walk: Walk, depth: number): boolean {
   const element = ELEMENT();
+  // A required binding is not met by an extension (data-absent-reason) standing in for the code.
+  const coded = prop.codes !== null;
   if (!prop.array) {
     if (!isObject(v)) return walk.fail('type', 'expected a JSON object (Element)');
+    if (coded && values === undefined) return walk.fail('code', `no code: ${prop.name} has a required binding and only extensions`);
     return walkObject(v, element, walk, depth, false);
   }
   if (!Array.isArray(v) || v.length === 0) return walk.fail('cardinality', 'expected a non-empty array of Element or null');
+  if (values !== undefined && (!Array.isArray(values) || values.length !== v.length))
+    return walk.fail('cardinality', `${prop.name} and ${prop.extensionName} must be arrays of the same length`);
   for (let i = 0; i < v.length; i++) {
     const item: unknown = v[i];
-    if (item === null) continue;
+    const value = values === undefined ? null : (values as unknown[])[i];
+    if (item === null) {
+      if (value === null) {
+        walk.fail('empty', `neither a value nor an extension at this index of ${prop.name}`);
+        return walk.up(i);
+      }
+      continue;
+    }
+    if (coded && value === null) {
+      walk.fail('code', `no code: ${prop.name} has a required binding and only extensions`);
+      return walk.up(i);
+    }
     if (!isObject(item)) {
       walk.fail('type', 'expected a JSON object (Element) or null');
       return walk.up(i);
@@ -248,8 +280,24 @@ function checkPrimitive(v: unknown, primitive: Primitive, codes: ReadonlySet<str
     case Check.Base64:
       return validBase64(v) || walk.fail('format', 'not valid base64 (base64Binary)');
     default:
-      return XHTML_ROOT.test(v) || walk.fail('format', 'narrative must be an XHTML <div> (xhtml)');
+      if (!XHTML_ROOT.test(v)) return walk.fail('format', 'narrative must be an XHTML <div> (xhtml)');
+      return (
+        v.indexOf('&') < 0 ||
+        xmlEntitiesOnly(v) ||
+        walk.fail('xhtml-entity', 'an entity XML does not define (use &amp; &lt; &gt; &quot; &apos; or &#...;)')
+      );
   }
+}
+
+const ENTITY = /&(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});/y;
+
+/** FHIR narrative is XML: HTML's named entities (&nbsp;, &reg;) are not defined there, and a bare & is not well-formed. */
+function xmlEntitiesOnly(v: string): boolean {
+  for (let i = v.indexOf('&'); i >= 0; i = v.indexOf('&', i + 1)) {
+    ENTITY.lastIndex = i;
+    if (!ENTITY.test(v)) return false;
+  }
+  return true;
 }
 
 function checkCharacters(v: string, walk: Walk): boolean {

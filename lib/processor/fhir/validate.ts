@@ -112,7 +112,11 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   }
   const issue = validateStructure(resource, checkStrings);
   if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
-  if (resource.id === undefined) return invalid('INVALID_FHIR', `${resourceType}.id required: a stored resource needs an id`);
+  if (resource.id === undefined)
+    return invalid(
+      'INVALID_FHIR',
+      `${resourceType}.id required: a stored resource needs an id (a deliberate divergence from R4, which allows none)`,
+    );
   const id = resource.id as string;
   return { ok: true, resources: [toValid(resourceType, resource, id, text)] };
 }
@@ -148,7 +152,10 @@ function validateBundle(bundle: Record<string, unknown>, checkStrings: boolean):
       id = URN_UUID.exec(entry.fullUrl)?.[1];
     }
     if (id === undefined)
-      return invalid('INVALID_FHIR', `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from`);
+      return invalid(
+        'INVALID_FHIR',
+        `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from (a deliberate divergence from R4, which allows none)`,
+      );
     ids.push(id);
     if (resourceType === 'Patient' && typeof entry.fullUrl === 'string') bundlePatients.set(entry.fullUrl, id);
   }
