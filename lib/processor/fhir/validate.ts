@@ -1,6 +1,7 @@
 import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './definitions';
 import { BundlePatients, derivePatientId } from './patient';
 import { validateStructure } from './structure';
+import { decodeUtf8 } from './utf8';
 
 /** Why a record was quarantined. Stable codes: dashboards and runbooks key on them. */
 export type QuarantineReason =
@@ -59,7 +60,6 @@ const BUNDLE_TYPES = new Set([
   'collection',
 ]);
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
 /**
  * Whether the JSON text holds an escape that can decode to a control character, NUL or lone
  * surrogate (`\u`, `\b`, `\f`; a superset, as an escaped backslash followed by u also matches).
@@ -76,12 +76,8 @@ function invalid(reason: QuarantineReason, detail: string): InvalidRecord {
 /** Validates one Kinesis record's data as a FHIR R4 resource or Bundle. Pure: no I/O. */
 export function validateRecord(data: Uint8Array, maxBytes: number): ValidationResult {
   if (data.byteLength > maxBytes) return invalid('TOO_LARGE', `${data.byteLength} bytes exceeds the ${maxBytes}-byte limit`);
-  let text: string;
-  try {
-    text = decoder.decode(data);
-  } catch {
-    return invalid('NOT_UTF8', 'payload is not valid UTF-8');
-  }
+  const text = decodeUtf8(data);
+  if (text === null) return invalid('NOT_UTF8', 'payload is not valid UTF-8');
   let value: unknown;
   try {
     value = JSON.parse(text);
