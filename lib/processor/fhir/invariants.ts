@@ -150,11 +150,10 @@ const CONDITION_VERIFICATION = 'http://terminology.hl7.org/CodeSystem/condition-
 const CONDITION_CLINICAL = 'http://terminology.hl7.org/CodeSystem/condition-clinical';
 const ENTERED_IN_ERROR = ['entered-in-error'];
 
-/** dom-2, dom-3, dom-4, dom-5: the rules for contained resources, on every DomainResource. */
+/** dom-2, dom-4, dom-5: the rules for contained resources, on every DomainResource (dom-3 is checked by the walk in structure.ts, which collects the references). */
 export const domainResource: TypeRule = (v) => {
   const contained = v.contained as Json[] | undefined;
   if (contained === undefined) return null;
-  let references: Set<string> | null = null;
   for (let i = 0; i < contained.length; i++) {
     const c = contained[i];
     if (has(c, 'contained')) return fail('dom-2', 'a contained resource has contained resources of its own', 'contained', i);
@@ -163,24 +162,9 @@ export const domainResource: TypeRule = (v) => {
       return fail('dom-4', 'a contained resource with meta.versionId or meta.lastUpdated', 'contained', i, 'meta');
     if (meta !== undefined && has(meta, 'security'))
       return fail('dom-5', 'a contained resource with meta.security', 'contained', i, 'meta');
-    references ??= localReferences(v, new Set());
-    if (!references.has(`#${c.id as string}`) && !references.has('#'))
-      return fail('dom-3', 'a contained resource that nothing in the resource refers to, and that does not refer to it', 'contained', i);
   }
   return null;
 };
-
-/** Every string value starting with '#' anywhere in the resource (references, canonicals, uris): dom-3's candidates. */
-function localReferences(value: unknown, into: Set<string>): Set<string> {
-  if (typeof value === 'string') {
-    if (value.charCodeAt(0) === 35) into.add(value);
-  } else if (Array.isArray(value)) {
-    for (const item of value) localReferences(item, into);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const key in value) localReferences((value as Json)[key], into);
-  }
-  return into;
-}
 
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -393,7 +377,7 @@ export const TYPE_RULES: Readonly<Record<string, TypeRule>> = {
   },
 };
 
-/** Keys of the R4 invariants compiled above or in structure.ts (ele-1, txt-2 in part). */
+/** Keys of the R4 invariants compiled above or in structure.ts (ele-1, dom-3). */
 export const COMPILED_INVARIANTS: ReadonlySet<string> = new Set([
   'ele-1',
   'ext-1',

@@ -107,6 +107,21 @@ describe('compiled R4 invariants', () => {
       'Patient.contained[0] dom-3:',
     ],
     [
+      'dom-3: a reference from another Bundle entry does not count',
+      {
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [
+          { fullUrl: 'http://h/Patient/p1', resource: patient({ managingOrganization: { reference: '#o' } }) },
+          {
+            fullUrl: 'http://h/Patient/p2',
+            resource: patient({ id: 'p2', contained: [{ resourceType: 'Organization', id: 'o', name: 'x' }] }),
+          },
+        ],
+      },
+      'Bundle.entry[1].resource.contained[0] dom-3:',
+    ],
+    [
       'dom-4: a contained resource with a versionId',
       patient({
         contained: [{ resourceType: 'Organization', id: 'o', meta: { versionId: '1' } }],
@@ -189,6 +204,16 @@ describe('compiled R4 invariants', () => {
     [
       'attachment-size: the decoded length, whitespace between groups ignored',
       patient({ photo: [{ contentType: 'text/plain', data: 'aGVs cCBp\nJ20gYSBidWc=', size: 14 }] }),
+    ],
+    [
+      'dom-3: a contained resource referred to by a uri, and one that refers to its container',
+      patient({
+        contained: [
+          { resourceType: 'Organization', id: 'o', name: 'x' },
+          { resourceType: 'Organization', id: 'q', partOf: { reference: '#' } },
+        ],
+        extension: [{ url: 'http://e/x', valueUri: '#o' }],
+      }),
     ],
   ])('accept %s', (_name, record) => {
     expect(detail(validate(record))).toBe('stored');
