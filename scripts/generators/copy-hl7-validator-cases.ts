@@ -148,7 +148,7 @@ export function renderFixtures(source: string): Map<string, Buffer> {
   }
   const index = {
     source: 'FHIR/fhir-test-cases @ 2dee8a0f8fa0b948b4cd28f0edfc34a0322318fe (validator/), via shared/fhir-data/conformance',
-    license: 'CC0-1.0 (HL7 FHIR test cases; see README.md)',
+    license: 'Apache-2.0 (declared in the repository pom.xml; see README.md)',
     selection: 'scripts/generators/copy-hl7-validator-cases.ts (rule in README.md)',
     excluded,
     cases,

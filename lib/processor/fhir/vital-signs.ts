@@ -149,12 +149,14 @@ const TRIGGERS: readonly (readonly [string, VitalSign, readonly string[]])[] = [
   ],
 ];
 
-/** system|code -> profile, for one lookup per coding. */
-const BY_CODE = new Map<string, VitalSign>();
-const ORDER = new Map<VitalSign, number>();
-TRIGGERS.forEach(([system, sign, codes], i) => {
-  for (const code of codes) if (!BY_CODE.has(`${system}|${code}`)) BY_CODE.set(`${system}|${code}`, sign);
-  if (!ORDER.has(sign) || system === LOINC) ORDER.set(sign, Math.min(ORDER.get(sign) ?? i, i));
+/** system -> code -> [profile, rank]: the first list a code is in wins, and any LOINC list before any SNOMED CT one. */
+const BY_SYSTEM = new Map<string, Map<string, readonly [VitalSign, number]>>([
+  [LOINC, new Map()],
+  [SNOMED, new Map()],
+]);
+TRIGGERS.forEach(([system, sign, codes], rank) => {
+  const bySystem = BY_SYSTEM.get(system)!;
+  for (const code of codes) if (!bySystem.has(code)) bySystem.set(code, [sign, rank]);
 });
 
 type Json = Record<string, unknown>;
@@ -169,19 +171,15 @@ const codings = (concept: unknown): readonly Coding[] =>
 
 /** The vital sign an Observation's code makes it, LOINC codes before SNOMED CT ones, or null. */
 export function vitalSignOf(code: unknown): VitalSign | null {
-  let best: VitalSign | null = null;
-  let bestRank = Infinity;
-  for (const c of codings(code)) {
-    if (c.system !== LOINC && c.system !== SNOMED) continue;
-    const sign = BY_CODE.get(`${c.system as string}|${c.code as string}`);
-    if (sign === undefined) continue;
-    const rank = (c.system === LOINC ? 0 : 100) + ORDER.get(sign)!;
-    if (rank < bestRank) {
-      best = sign;
-      bestRank = rank;
-    }
+  const list = (code as { coding?: (Coding | null)[] } | undefined)?.coding;
+  if (list === undefined) return null;
+  let best: readonly [VitalSign, number] | undefined;
+  for (const c of list) {
+    if (c === null || typeof c.code !== 'string' || typeof c.system !== 'string') continue;
+    const match = BY_SYSTEM.get(c.system)?.get(c.code);
+    if (match !== undefined && (best === undefined || match[1] < best[1])) best = match;
   }
-  return best;
+  return best === undefined ? null : best[0];
 }
 
 function quantityIssue(q: unknown, units: readonly string[], profile: string, ...at: (string | number)[]): RuleFailure | null {
