@@ -4,7 +4,8 @@ import { vitalSignsIssue } from './vital-signs';
  * The error-severity FHIRPath invariants of R4 (4.0.1) that can hold in a stored resource, compiled by hand
  * into one check per type: each runs once on every object of its type after the structural walk has
  * validated that object, so a type without invariants costs nothing and no FHIRPath is interpreted at run
- * time (an interpreter, @medplum/core's, validates the corpus about 30x slower: `npm run bench:validator -- --medplum`).
+ * time: @medplum/core's validator, which interprets them, measured 10x slower than this walker on the test corpus
+ * before these checks were added (docs/processor.md; `npm run bench:validator -- --medplum` measures it again).
  * Which R4 invariants are compiled and which are not, with why, is tested against the StructureDefinitions
  * in test/lib/processor/fhir/invariants.test.ts; the list of the skipped ones is `SKIPPED_INVARIANTS` below.
  *
