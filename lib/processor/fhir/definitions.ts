@@ -1,4 +1,5 @@
 import { R4_DEFINITIONS_JSON } from './generated/r4-definitions';
+import { domainResource, TYPE_RULES, TypeRule } from './invariants';
 
 /**
  * The official FHIR R4 (4.0.1) definitions the validator walks, indexed for speed. Generated from
@@ -49,6 +50,8 @@ export interface Primitive {
   readonly json: 'string' | 'number' | 'boolean';
   /** HL7's regular expression (from fhir.schema.json); null when it adds nothing to the checks below. */
   readonly pattern: RegExp | null;
+  /** uri, url, canonical: a value starting with '#' refers to a contained resource (dom-3). */
+  readonly localRef: boolean;
 }
 
 export interface Property {
@@ -74,6 +77,10 @@ export interface TypeDefinition {
   readonly properties: Readonly<Record<string, Property | undefined>>;
   /** Required elements; a choice is satisfied by any of its properties, a primitive by its `_name` too. */
   readonly required: readonly { readonly label: string; readonly names: readonly string[] }[];
+  /** The type's compiled R4 invariants (invariants.ts), run once its elements are valid; null when it has none. */
+  readonly rule: TypeRule | null;
+  /** Reference: its `reference` may point at a contained resource (dom-3). */
+  readonly isReference: boolean;
 }
 
 interface Generated {
@@ -98,7 +105,17 @@ for (const [name, [json, pattern]] of Object.entries(generated.primitives)) {
     check: CHECKS[name] ?? Check.Pattern,
     json: json as Primitive['json'],
     pattern: pattern && !PATTERNS_SUBSUMED.has(name) ? new RegExp(pattern) : null,
+    localRef: name === 'uri' || name === 'url' || name === 'canonical',
   });
+}
+
+/** A DomainResource (it can hold contained resources) gets dom-2, dom-4, dom-5 besides its own invariants (dom-3: structure.ts). */
+function ruleFor(name: string, properties: Record<string, Property>): TypeRule | null {
+  const own = TYPE_RULES[name] ?? null;
+  const resource = generated.resourceTypes.includes(name);
+  if (!resource || properties.contained === undefined) return own;
+  if (own === null) return domainResource;
+  return (value) => domainResource(value) ?? own(value);
 }
 
 const enumSets = generated.enums.map((values) => new Set(values));
@@ -129,7 +146,7 @@ for (const [name, def] of Object.entries(generated.types)) {
     const names = r.endsWith('[x]') ? (def.c[r.slice(0, -3)] ?? []) : [r];
     return { label: r, names: [...names, ...names.map((n) => `_${n}`)] };
   });
-  types.set(name, { name, properties, required });
+  types.set(name, { name, properties, required, rule: ruleFor(name, properties), isReference: name === 'Reference' });
 }
 for (const { property, type } of unlinked) {
   property.definition = types.get(type) ?? null;

@@ -2,6 +2,7 @@ import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './definitions';
 import { canonicalJson, contentHash, NumberSources, parseExact } from './exact-json';
 import { BundlePatients, derivePatientId } from './patient';
 import { validateStructure } from './structure';
+import { decodeUtf8 } from './utf8';
 
 /** Why a record was quarantined. Stable codes: dashboards and runbooks key on them. */
 export type QuarantineReason =
@@ -72,7 +73,6 @@ const BUNDLE_TYPES = new Set([
   'collection',
 ]);
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
 /**
  * Whether the JSON text holds an escape that can decode to a control character, NUL or lone
  * surrogate (`\u`, `\b`, `\f`; a superset, as an escaped backslash followed by u also matches).
@@ -89,12 +89,8 @@ function invalid(reason: QuarantineReason, detail: string): InvalidRecord {
 /** Validates one Kinesis record's data as a FHIR R4 resource or Bundle. Pure: no I/O. */
 export function validateRecord(data: Uint8Array, maxBytes: number): ValidationResult {
   if (data.byteLength > maxBytes) return invalid('TOO_LARGE', `${data.byteLength} bytes exceeds the ${maxBytes}-byte limit`);
-  let text: string;
-  try {
-    text = decoder.decode(data);
-  } catch {
-    return invalid('NOT_UTF8', 'payload is not valid UTF-8');
-  }
+  const text = decodeUtf8(data);
+  if (text === null) return invalid('NOT_UTF8', 'payload is not valid UTF-8');
   let parsed: ReturnType<typeof parseExact>;
   try {
     parsed = parseExact(text);
@@ -128,7 +124,11 @@ export function validateRecord(data: Uint8Array, maxBytes: number): ValidationRe
   }
   const issue = validateStructure(resource, checkStrings);
   if (issue !== null) return invalid(issue.reason, `${issue.path} ${issue.rule}: ${issue.message}`);
-  if (resource.id === undefined) return invalid('INVALID_FHIR', `${resourceType}.id required: a stored resource needs an id`);
+  if (resource.id === undefined)
+    return invalid(
+      'INVALID_FHIR',
+      `${resourceType}.id required: a stored resource needs an id (a deliberate divergence from R4, which allows none)`,
+    );
   if (parsed.unstorable !== null) return invalid('UNSTORABLE', parsed.unstorable);
   const id = resource.id as string;
   return { ok: true, resources: [toValid(resourceType, resource, id, text, canonicalJson(resource, sources, json.asciiKeys))] };
@@ -176,7 +176,10 @@ function validateBundle(
       id = URN_UUID.exec(entry.fullUrl)?.[1];
     }
     if (id === undefined)
-      return invalid('INVALID_FHIR', `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from`);
+      return invalid(
+        'INVALID_FHIR',
+        `Bundle.entry[${i}].resource.id required: no id and no urn:uuid fullUrl to take one from (a deliberate divergence from R4, which allows none)`,
+      );
     ids.push(id);
     if (resourceType === 'Patient' && typeof entry.fullUrl === 'string') bundlePatients.set(entry.fullUrl, id);
   }

@@ -186,6 +186,7 @@ describe('scripts refuse bad flags with exit 2 and usage, before touching anythi
     ['scripts/local/postgres-server.ts', ['--dir', 'x', '--port', '70000'], 'postgres-server: --port must be at most 65535, not 70000'],
     ['scripts/bench/validator.ts', ['--fast'], "bench:validator: Unknown option '--fast'"],
     ['scripts/bench/validator.ts', ['--runs', '0'], 'bench:validator: --runs must be a whole number ≥ 1, not "0"'],
+    ['scripts/bench/validator.ts', ['--corpus', 'all'], 'bench:validator: --corpus must be official or fixtures, not "all"'],
     ['scripts/bench/throughput.ts', ['--fast'], "bench: Unknown option '--fast'"],
     ['scripts/generators/generate-fhir-r4.ts', ['--chek'], "generate-fhir-r4: Unknown option '--chek'"],
   ])('%s %j', (script, args, line) => {
@@ -204,7 +205,9 @@ describe('scripts refuse bad flags with exit 2 and usage, before touching anythi
     });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout.split('\n')[0]).toBe('usage: npm run bench:validator -- [--runs 7] [--min-ms 400] [--ajv] [--medplum]');
+    expect(result.stdout.split('\n')[0]).toBe(
+      'usage: npm run bench:validator -- [--corpus official|fixtures] [--runs 7] [--min-ms 400] [--ajv] [--medplum]',
+    );
     expect(result.stdout).not.toContain('corpus:');
   }, 60_000);
 

@@ -272,8 +272,8 @@ describe('validateRecord rules', () => {
     ],
     [
       'an invalid contained resource',
-      { contained: [{ resourceType: 'Medication', id: 'm', status: ' leading-space' }] },
-      'Observation.contained[0].status format',
+      { contained: [{ resourceType: 'Medication', id: 'm', batch: { expirationDate: '2023-13-01' } }] },
+      'Observation.contained[0].batch.expirationDate format',
     ],
   ])('rejects %s, naming the path and rule', (_name, extra, detail) => {
     const result = validate(observation({ reference: 'Patient/1' }, extra as Json));
@@ -314,11 +314,28 @@ describe('validateRecord rules', () => {
     ).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: 'MedicationRequest required: missing required element medication[x]' });
   });
 
-  test('a primitive given only by its extension (_status) satisfies the requirement', () => {
+  test('a primitive given only by its extension (_occurrenceDateTime) satisfies the requirement', () => {
+    const absent = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] };
+    const immunization = {
+      resourceType: 'Immunization',
+      id: 'i1',
+      status: 'completed',
+      vaccineCode: { text: 'flu' },
+      patient: { reference: 'Patient/1' },
+      _occurrenceDateTime: absent,
+    };
+    expect(validate(immunization).ok).toBe(true);
+  });
+
+  test('a required-bound code given only by its extension (_status) does not meet the binding, as in HL7 case allergy', () => {
     const o = observation({ reference: 'Patient/1' });
     delete o.status;
     o._status = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] };
-    expect(validate(o).ok).toBe(true);
+    expect(validate(o)).toEqual({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: 'Observation._status code: no code: status has a required binding and only extensions',
+    });
   });
 
   test(`nesting deeper than ${MAX_DEPTH} levels is rejected; ${MAX_DEPTH} is accepted`, () => {
@@ -408,6 +425,8 @@ describe('patient id from the Patient compartment', () => {
       resourceType: 'Appointment',
       id: 'a1',
       status: 'booked',
+      start: '2023-05-01T10:00:00Z',
+      end: '2023-05-01T10:30:00Z',
       participant: [
         { actor: { reference: 'Practitioner/d' }, status: 'accepted' },
         { actor: { reference: 'Patient/p3' }, status: 'accepted' },
@@ -451,11 +470,11 @@ describe('patient id from the Patient compartment', () => {
 
   test('bundles: searchset/collection/batch unpack; history is unsupported; an entry without an id is invalid with its index', () => {
     const entry = (id: string) => ({ fullUrl: `http://h/fhir/Patient/${id}`, resource: { resourceType: 'Patient', id } });
+    // bdl-3: a batch's entries carry their request; the others' must not.
+    const batchEntry = (id: string) => ({ ...entry(id), request: { method: 'PUT', url: `Patient/${id}` } });
     for (const type of ['searchset', 'collection', 'batch']) {
-      expect(ok(validate({ resourceType: 'Bundle', type, entry: [entry('a'), entry('b')] })).resources.map((r) => r.id)).toEqual([
-        'a',
-        'b',
-      ]);
+      const entries = type === 'batch' ? [batchEntry('a'), batchEntry('b')] : [entry('a'), entry('b')];
+      expect(ok(validate({ resourceType: 'Bundle', type, entry: entries })).resources.map((r) => r.id)).toEqual(['a', 'b']);
     }
     expect(validate({ resourceType: 'Bundle', type: 'history', entry: [entry('a')] })).toMatchObject({
       ok: false,
