@@ -237,6 +237,16 @@ export class Naming {
     };
   }
 
+  /** The scheduled export of the audit chain heads: task family, schedule and its two roles. */
+  get auditChainNames(): { readonly family: string; readonly rule: string; readonly task: string; readonly execution: string } {
+    return {
+      family: this.resourceName('audit-chain'),
+      rule: this.resourceName('audit-chain'),
+      task: this.resourceName('audit-chain-task'),
+      execution: this.resourceName('audit-chain-exec'),
+    };
+  }
+
   /** The CloudWatch dashboard of the environment. */
   get dashboardName(): string {
     return this.resourceName('operations');

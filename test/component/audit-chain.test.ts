@@ -79,14 +79,20 @@ describe('audit_event hash chains (migration 13) and the verifier', () => {
     await a.query(INSERT, ['a-rolled-back', null]);
     await a.query('ROLLBACK');
     // Several rows in one statement, as the batch write inserts them.
-    await a.query(`INSERT INTO audit_event (actor, action, outcome, stream_name) SELECT 'a-' || i, 'persist', 'written', 's' FROM generate_series(6, 8) i`);
+    await a.query(
+      `INSERT INTO audit_event (actor, action, outcome, stream_name) SELECT 'a-' || i, 'persist', 'written', 's' FROM generate_series(6, 8) i`,
+    );
     await a.end();
     await b.end();
     // A real writer: the verify task's audited read.
     const pool = new Pool({ ...pg.settings({ role: WRITER_ROLE }), max: 1 });
     await verifyRun(pool, 'chain-run', 'verify-test/verify', 's');
     await pool.end();
-    rows = (await admin.query<Row>('SELECT id::text, actor, chain_id::text, chain_seq::text, chain_login FROM audit_event ORDER BY audit_event.id')).rows;
+    rows = (
+      await admin.query<Row>(
+        'SELECT id::text, actor, chain_id::text, chain_seq::text, chain_login FROM audit_event ORDER BY audit_event.id',
+      )
+    ).rows;
     await admin.end();
   });
 
@@ -112,7 +118,9 @@ describe('audit_event hash chains (migration 13) and the verifier', () => {
     const writer = new Client(pg.settings({ role: WRITER_ROLE }));
     await writer.connect();
     try {
-      await expect(writer.query("UPDATE audit_event SET actor = 'x' WHERE id = $1", [rows[4].id])).rejects.toThrow(/permission denied|append-only/);
+      await expect(writer.query("UPDATE audit_event SET actor = 'x' WHERE id = $1", [rows[4].id])).rejects.toThrow(
+        /permission denied|append-only/,
+      );
       await expect(writer.query('DELETE FROM audit_event WHERE id = $1', [rows[4].id])).rejects.toThrow(/permission denied|append-only/);
       const { rows: forged } = await writer.query<{ chain_seq: string; chain_login: string }>(
         `INSERT INTO audit_event (actor, action, outcome, stream_name, chain_login, chain_id, chain_seq, chain_prev, chain_hash)
@@ -200,16 +208,17 @@ describe('audit_event hash chains (migration 13) and the verifier', () => {
     );
     // Its own hash made right, as a forger who knows the algorithm would.
     await owner.query('ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only');
-    await owner.query(`UPDATE audit_event a SET chain_hash = sha256(chain_prev || convert_to(${AUDIT_CANONICAL_SQL('a')}, 'UTF8')) WHERE id = $1`, [
-      forged[0].id,
-    ]);
+    await owner.query(
+      `UPDATE audit_event a SET chain_hash = sha256(chain_prev || convert_to(${AUDIT_CANONICAL_SQL('a')}, 'UTF8')) WHERE id = $1`,
+      [forged[0].id],
+    );
     await owner.end();
     expect((await verify(database)).breaks).toEqual([
       { kind: 'duplicate', chainId: chain[0].chain_id, seq: 3, id: forged[0].id, detail: expect.any(String) },
     ]);
   });
 
-  test("a row another login splices into a chain (INSERT with any actor) is reported at its position", async () => {
+  test('a row another login splices into a chain (INSERT with any actor) is reported at its position', async () => {
     const { database, owner } = await copy();
     await owner.query(`CREATE ROLE intruder LOGIN PASSWORD 'intruder-local-only' IN ROLE ${WRITER_ROLE}`);
     await owner.end();
@@ -243,9 +252,10 @@ describe('audit_event hash chains (migration 13) and the verifier', () => {
            chain_prev = (SELECT chain_hash FROM audit_event p WHERE p.chain_id = a.chain_id AND p.chain_seq = a.chain_seq - 2) WHERE id = $1`,
         [row.id],
       );
-      await owner.query(`UPDATE audit_event a SET chain_hash = sha256(chain_prev || convert_to(${AUDIT_CANONICAL_SQL('a')}, 'UTF8')) WHERE id = $1`, [
-        row.id,
-      ]);
+      await owner.query(
+        `UPDATE audit_event a SET chain_hash = sha256(chain_prev || convert_to(${AUDIT_CANONICAL_SQL('a')}, 'UTF8')) WHERE id = $1`,
+        [row.id],
+      );
     }
     await owner.end();
     expect((await verify(database)).breaks).toEqual([]);
@@ -262,6 +272,8 @@ describe('audit_event hash chains (migration 13) and the verifier', () => {
     await owner.query('DELETE FROM audit_event WHERE id = $1', [chain[4].id]);
     await owner.end();
     expect((await verify(database)).breaks).toEqual([]);
-    expect((await verify(database, heads)).breaks).toEqual([{ kind: 'head-missing', chainId: chain[0].chain_id, seq: 5, detail: expect.any(String) }]);
+    expect((await verify(database, heads)).breaks).toEqual([
+      { kind: 'head-missing', chainId: chain[0].chain_id, seq: 5, detail: expect.any(String) },
+    ]);
   });
 });

@@ -287,3 +287,49 @@ export function parseHeads(text: string, where: string): ChainHead[] {
   if (!Array.isArray(heads) || !heads.every(valid)) throw new Error(`${where} has no valid "heads" list of {chainId, seq, hash, login}`);
   return heads;
 }
+
+/** What one export writes to the archive: the heads of the chains that advanced since the export before the previous one. */
+export interface HeadsExport {
+  readonly exportedAt: string;
+  /** Rows with an id above this were read (the previous export's previousMaxId: one export of overlap for transactions still open). */
+  readonly fromId: string;
+  /** The largest row id this export saw. */
+  readonly maxId: string;
+  /** The previous export's maxId: the next export reads from here. */
+  readonly previousMaxId: string;
+  readonly heads: readonly ChainHead[];
+}
+
+/**
+ * The heads of every chain with a row above `fromId`, reading only the id and chain columns (what the
+ * auditor login may read). A head covers its whole chain up to it: any later change below it is caught.
+ */
+export async function readHeads(pool: Pool, fromId: string): Promise<{ heads: ChainHead[]; maxId: string }> {
+  const { rows } = await pool.query<{ chain_id: string; chain_seq: string; chain_hash: Buffer; chain_login: string }>(
+    `SELECT DISTINCT ON (chain_id) chain_id::text, chain_seq::text, chain_hash, chain_login
+     FROM audit_event WHERE id > $1::bigint ORDER BY chain_id, chain_seq DESC`,
+    [fromId],
+  );
+  const max = await pool.query<{ max: string | null }>('SELECT max(id)::text AS max FROM audit_event');
+  return {
+    heads: rows.map((r) => ({ chainId: r.chain_id, seq: Number(r.chain_seq), hash: r.chain_hash.toString('hex'), login: r.chain_login })),
+    maxId: max.rows[0].max ?? '0',
+  };
+}
+
+/** The next export after `previous` (undefined: the first, which reads every chain). */
+export async function nextHeadsExport(pool: Pool, previous: HeadsExport | undefined, now: Date): Promise<HeadsExport> {
+  const fromId = previous?.previousMaxId ?? '0';
+  const { heads, maxId } = await readHeads(pool, fromId);
+  return { exportedAt: now.toISOString(), fromId, maxId, previousMaxId: previous?.maxId ?? '0', heads };
+}
+
+/**
+ * Several exports as one list of heads to check: every exported position once (an earlier head of a chain
+ * still counts: a chain rewritten between two exports matches the later head but not the earlier one).
+ */
+export function mergeHeads(exports: readonly (readonly ChainHead[])[]): ChainHead[] {
+  const merged = new Map<string, ChainHead>();
+  for (const heads of exports) for (const h of heads) merged.set(`${h.chainId}:${h.seq}:${h.hash}`, h);
+  return [...merged.values()];
+}

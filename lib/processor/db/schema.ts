@@ -2,7 +2,7 @@
  * Schema migrations, applied in order under an advisory lock. Each runs once (recorded in
  * schema_migrations) and is idempotent in itself, so a crash mid-way is safe to repeat.
  */
-import { DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
+import { AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
 
 export interface Migration {
   readonly version: number;
@@ -11,7 +11,7 @@ export interface Migration {
 }
 
 // The database roles are part of the environment contract (the stacks grant rds-db:connect to them).
-export { DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
+export { AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
 /** Row counts and newest timestamps per table, as of a cutoff: aggregates only, never a row. */
 export const RESTORE_DRILL_FUNCTION = 'restore_drill_summary';
 /**
@@ -361,6 +361,19 @@ ALTER TABLE audit_event ALTER COLUMN chain_login SET NOT NULL, ALTER COLUMN chai
 CREATE UNIQUE INDEX IF NOT EXISTS audit_event_chain_position ON audit_event (chain_id, chain_seq);
 DROP TRIGGER IF EXISTS audit_event_chain ON audit_event;
 CREATE TRIGGER audit_event_chain BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_event_chain();
+
+-- The scheduled export of chain heads logs in as ${AUDITOR_DB_USER} (IAM authentication): it reads the id and
+-- chain columns only, never what a row says, so this login reaches no PHI.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${AUDITOR_DB_USER}') THEN CREATE ROLE ${AUDITOR_DB_USER} LOGIN; END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN
+    GRANT rds_iam TO ${AUDITOR_DB_USER};
+  ELSE
+    RAISE NOTICE 'rds_iam does not exist on this server; ${AUDITOR_DB_USER} gets no IAM login (expected only for the local run)';
+  END IF;
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${AUDITOR_DB_USER}', current_database());
+END $$;
+GRANT SELECT (id, chain_login, chain_id, chain_seq, chain_prev, chain_hash) ON audit_event TO ${AUDITOR_DB_USER};
 `,
   },
 ];
