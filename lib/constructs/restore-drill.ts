@@ -6,6 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -41,6 +42,11 @@ export interface RestoreDrillProps {
   readonly logGroup: logs.ILogGroup;
   /** The environment's security alarm topic. */
   readonly alarmTopic: sns.ITopic;
+  /**
+   * The copy exports the live instance's logs into groups the drill creates with this key and retention
+   * (the database log key, whose policy admits `/aws/rds/instance/<drill prefix>*`). @default - no log exports
+   */
+  readonly copyLogs?: { readonly key: kms.IKey; readonly retentionDays: number };
 }
 
 /**
@@ -127,6 +133,9 @@ export class RestoreDrill extends Construct {
         DRILL_TTL_MINUTES: String(availableTimeoutMinutes + 3 * 60),
         [PROCESSOR_ENV.metrics]: 'emf',
         AWS_EMF_ENVIRONMENT: 'Local',
+        ...(props.copyLogs
+          ? { DRILL_LOG_KEY_ARN: props.copyLogs.key.keyArn, DRILL_LOG_RETENTION_DAYS: String(props.copyLogs.retentionDays) }
+          : {}),
       },
     });
     return taskDefinition;
@@ -246,6 +255,10 @@ export class RestoreDrill extends Construct {
         'Only the database key (kms:ResourceAliases), only through RDS (kms:ViaService) and only grants for AWS resources: what RDS needs to restore an encrypted instance.',
       ],
       [
+        /:log-group:\/aws\/rds\/instance\/[a-z0-9-]+-\*$/,
+        "Only the log groups RDS exports a drill copy's logs into (its identifier starts with the drill prefix and ends in a run timestamp unknown at synth): created encrypted and with a retention before the restore.",
+      ],
+      [
         /:dbuser:\*\/[a-z_]+$/,
         'The drill login only, whose sole privilege is a function returning counts and timestamps: the restored copy has a new DbiResourceId, unknown at synth.',
       ],
@@ -299,7 +312,11 @@ function drillMetric(instanceIdentifier: string): DrillMetric {
  * The task role's policy. Every action, resource and condition is from the Service Authorization Reference
  * for Amazon RDS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
  */
-function drillTaskStatements(stack: Stack, { database, naming }: RestoreDrillProps, engineMajorVersion: string): iam.PolicyStatement[] {
+function drillTaskStatements(
+  stack: Stack,
+  { database, naming, copyLogs }: RestoreDrillProps,
+  engineMajorVersion: string,
+): iam.PolicyStatement[] {
   const { account, region, partition } = stack;
   const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
   const drillInstances = rdsArn(`db:${naming.restoreDrillInstancePrefix}${'?'.repeat(DRILL_TIMESTAMP_LENGTH)}`);
@@ -309,7 +326,18 @@ function drillTaskStatements(stack: Stack, { database, naming }: RestoreDrillPro
   const keyResource = `arn:${partition}:kms:${region}:${account}:key/*`;
   const viaRds = { 'kms:ViaService': `rds.${region}.amazonaws.com` };
   const ofDatabaseKey = { 'kms:ResourceAliases': naming.kmsAlias('database') };
+  const logStatements = copyLogs
+    ? [
+        // The copy's exported log groups, created encrypted and with a retention before RDS would create them without.
+        new iam.PolicyStatement({
+          sid: 'CreateDrillCopyLogGroups',
+          actions: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'],
+          resources: [`arn:${partition}:logs:${region}:${account}:log-group:/aws/rds/instance/${naming.restoreDrillInstancePrefix}*`],
+        }),
+      ]
+    : [];
   return [
+    ...logStatements,
     // RestoreDBInstanceToPointInTime requires db (the source and the new instance), og, pg and subgrp.
     new iam.PolicyStatement({
       sid: 'RestoreLiveIntoDrillInstance',

@@ -1,6 +1,8 @@
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { AuditChainExport } from '../constructs/audit-chain-export';
+import { AUDIT_HEADS_PREFIX } from '../contract';
 import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
 import { DatabaseMigration } from '../constructs/database-migration';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
@@ -46,6 +48,8 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly dashboard: OperationsDashboard;
   /** The scheduled restore drill, when config.restoreDrill.enabled. */
   public readonly restoreDrill?: RestoreDrill;
+  /** The hourly export of the audit chain heads to the audit archive. */
+  public readonly auditChainExport: AuditChainExport;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', props);
@@ -118,6 +122,7 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
         settings: config.restoreDrill,
         logGroup: this.processor.logGroup,
         alarmTopic: audit.alarmTopic,
+        copyLogs: { key: data.databaseLogKey, retentionDays: lifecycle.logs.retentionDays },
       });
       this.output(
         'RestoreDrillTaskDefinitionArn',
@@ -126,6 +131,21 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       );
       this.output('RestoreDrillRuleName', this.restoreDrill.rule.ruleName);
     }
+
+    this.auditChainExport = new AuditChainExport(this, 'AuditChainExport', {
+      naming,
+      cluster: this.processor.cluster,
+      image: this.processor.image,
+      subnets: { subnetGroupName: WORKLOAD_SUBNETS },
+      securityGroup: network.workloadSecurityGroup,
+      database: data.database,
+      databaseName: config.database.databaseName,
+      archive: audit.auditArchive,
+      logGroup: this.processor.logGroup,
+    });
+    // npm run audit:verify runs the processor's task definition, which checks every exported head (read only).
+    audit.auditArchive.grantRead(this.processor.taskDefinition.taskRole, `${AUDIT_HEADS_PREFIX}*`);
+    this.output('AuditChainRuleName', this.auditChainExport.rule.ruleName);
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });
