@@ -58,6 +58,7 @@ export function auditBucketProps(options: AuditBucketOptions): { accessLogs: s3.
 }
 
 export interface AuditArchiveProps extends AuditBucketOptions {
+  readonly bucketName: string;
   readonly encryptionKey: kms.IKey;
 }
 
@@ -76,6 +77,7 @@ export class AuditArchive extends Construct {
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', buckets.accessLogs);
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...buckets.bucket,
+      bucketName: props.bucketName,
       encryptionKey: props.encryptionKey,
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'archive-bucket/',

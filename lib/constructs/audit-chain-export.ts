@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
 import { acknowledgeWildcards } from '../compliance/wildcards';
+import { acknowledgeScheduleRole } from './restore-drill';
 import { AUDIT_CHAIN_CONTAINER_NAME, AUDIT_HEADS_PREFIX, AUDITOR_DB_USER, Naming, PROCESSOR_ENV, processorCommand } from '../contract';
 
 /** Where the export keeps its place (lib/processor/tasks/audit-chain/main.ts LATEST_HEADS_KEY). */
@@ -156,19 +157,6 @@ export class AuditChainExport extends Construct {
         'The export writes one object per run under the audit chain heads prefix (its name is the run time); Object Lock keeps every version.',
       ],
     ]);
-    const eventsRole = this.taskDefinition.node.findChild('EventsRole');
-    acknowledge(
-      eventsRole,
-      ...hipaaAndNist(
-        'IAMNoInlinePolicy',
-        'CDK writes this policy for the schedule only: run the export task definition on this cluster, tag its tasks and pass its two roles to ECS.',
-      ),
-    );
-    acknowledgeWildcards(eventsRole.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [
-        /:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/,
-        "ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account's tasks can match).",
-      ],
-    ]);
+    acknowledgeScheduleRole(this.taskDefinition, 'the export');
   }
 }

@@ -263,22 +263,29 @@ export class RestoreDrill extends Construct {
         'The drill login only, whose sole privilege is a function returning counts and timestamps: the restored copy has a new DbiResourceId, unknown at synth.',
       ],
     ]);
-    // The EcsTask target creates the schedule's role next to the task definition.
-    const eventsRole = this.taskDefinition.node.findChild('EventsRole');
-    acknowledge(
-      eventsRole,
-      ...hipaaAndNist(
-        'IAMNoInlinePolicy',
-        'CDK writes this policy for the schedule only: run the drill task definition on this cluster, tag its tasks and pass its two roles to ECS.',
-      ),
-    );
-    acknowledgeWildcards(eventsRole.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [
-        /:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/,
-        "ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account's tasks can match).",
-      ],
-    ]);
+    acknowledgeScheduleRole(this.taskDefinition, 'the drill');
   }
+}
+
+/**
+ * The role an EventBridge EcsTask target creates next to a task definition (CDK writes its policy): run that task
+ * definition on its cluster, tag its tasks and pass its two roles.
+ */
+export function acknowledgeScheduleRole(taskDefinition: ecs.TaskDefinition, what: string): void {
+  const eventsRole = taskDefinition.node.findChild('EventsRole');
+  acknowledge(
+    eventsRole,
+    ...hipaaAndNist(
+      'IAMNoInlinePolicy',
+      `CDK writes this policy for the schedule only: run ${what} task definition on this cluster, tag its tasks and pass its two roles to ECS.`,
+    ),
+  );
+  acknowledgeWildcards(eventsRole.node.findChild('DefaultPolicy').node.defaultChild!, [
+    [
+      /:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/,
+      "ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account's tasks can match).",
+    ],
+  ]);
 }
 
 /** The live instance's engine major version, after checking the drill can restore it under RDS's 63-character names. */

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { ToolingNames } from '../contract';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
+import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { lifecycleOf } from '../constructs/removal';
 import { AuditArchive } from '../constructs/audit-archive';
 import { AlarmTopic, SecurityAlarms } from '../constructs/security-alarms';
@@ -93,6 +94,7 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
 
     this.archive = new AuditArchive(this, 'AuditArchive', {
       ...lifecycle.logs,
+      bucketName: naming.auditArchiveBucketName(this.account),
       encryptionKey: this.auditKey.key,
       objectLockDays: config.audit.lockDays || undefined,
     });
@@ -104,6 +106,9 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
       trailLogGroup: trailLogGroup?.logGroup,
       databaseLogGroup: props.data.databaseLogGroup,
     }).alarms;
+
+    // The compute stack's roles name the audit key (the archive's): a replaced key must not go stale there.
+    strengthenReplaceableReferences(this);
 
     this.output('AuditKeyArn', this.auditKey.key.keyArn);
     this.output('ApplicationAuditLogGroupName', this.appAuditLogGroup.logGroup.logGroupName);

@@ -1,7 +1,10 @@
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { AuditChainExport } from '../constructs/audit-chain-export';
+import { acknowledgeWildcards } from '../compliance/wildcards';
 import { AUDIT_HEADS_PREFIX } from '../contract';
 import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
 import { DatabaseMigration } from '../constructs/database-migration';
@@ -132,6 +135,11 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       this.output('RestoreDrillRuleName', this.restoreDrill.rule.ruleName);
     }
 
+    // By name, not by reference: the same ARN the audit stack gives the bucket (Naming), no cross-stack token in a wildcard.
+    const archive = s3.Bucket.fromBucketAttributes(this, 'AuditArchive', {
+      bucketName: naming.auditArchiveBucketName(this.account),
+      encryptionKey: audit.auditArchive.encryptionKey,
+    });
     this.auditChainExport = new AuditChainExport(this, 'AuditChainExport', {
       naming,
       cluster: this.processor.cluster,
@@ -140,11 +148,34 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       securityGroup: network.workloadSecurityGroup,
       database: data.database,
       databaseName: config.database.databaseName,
-      archive: audit.auditArchive,
+      archive,
       logGroup: this.processor.logGroup,
     });
-    // npm run audit:verify runs the processor's task definition, which checks every exported head (read only).
-    audit.auditArchive.grantRead(this.processor.taskDefinition.taskRole, `${AUDIT_HEADS_PREFIX}*`);
+    // npm run audit:verify runs the processor's task definition, which checks every exported head: list and read
+    // the exports, nothing else of the archive (the heads are positions and hashes, not PHI).
+    const processorRole = this.processor.taskDefinition.taskRole;
+    processorRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListChainExports',
+        actions: ['s3:ListBucket'],
+        resources: [archive.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${AUDIT_HEADS_PREFIX}*`] } },
+      }),
+    );
+    processorRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadChainExports',
+        actions: ['s3:GetObject'],
+        resources: [archive.arnForObjects(`${AUDIT_HEADS_PREFIX}*`)],
+      }),
+    );
+    archive.encryptionKey?.grantDecrypt(processorRole);
+    acknowledgeWildcards(processorRole.node.findChild('DefaultPolicy').node.defaultChild!, [
+      [
+        /audit-chain-heads\/\*$/,
+        'The audit chain exports, one object per hourly run named by its time, read by npm run audit:verify to check every exported head.',
+      ],
+    ]);
     this.output('AuditChainRuleName', this.auditChainExport.rule.ruleName);
 
     if (props.postDeploy) {

@@ -26,7 +26,7 @@ import { InputError, parseFlags, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { commandTarget } from '../shared/target';
 import { SDK_RETRY } from './preview';
-import { readOutputs } from './redrive';
+import { MainOverrides, readOutputs } from './redrive';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
 
 export const USAGE = `usage: npm run audit:verify -- --suffix S [--heads FILE ...] [--outputs F] [--project P] [--region R] [--wait S]
@@ -205,15 +205,6 @@ export async function verifyOnEcs(
   if (exitCode !== 0 && exitCode !== 1)
     throw new Error(`audit verify task ${taskId} exited with ${exitCode ?? 'no exit code'}: ${task.stoppedReason ?? ''}`);
   return exitCode;
-}
-
-export interface MainOverrides {
-  readonly ecs?: ECSClient;
-  readonly logs?: CloudWatchLogsClient;
-  readonly cfn?: CloudFormationClient;
-  readonly operator?: () => Promise<string>;
-  readonly pollMs?: number;
-  readonly print?: (line: string) => void;
 }
 
 export async function main(argv: readonly string[], overrides: MainOverrides = {}): Promise<number> {

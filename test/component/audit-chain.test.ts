@@ -3,7 +3,11 @@
  * altered or deleted row is reported at its position (chain, sequence number, row id). Every scenario
  * tampers with its own copy (CREATE DATABASE ... TEMPLATE) of one clean history.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { Client, Pool } from 'pg';
+import { main as auditVerify } from '../../scripts/operations/audit-verify';
 import { ChainHead, verifyAuditChains, VerifyReport } from '../../lib/processor/db/audit-chain';
 import { migrate } from '../../lib/processor/db/migrate';
 import { AUDIT_CANONICAL_SQL, MIGRATIONS, WRITER_ROLE } from '../../lib/processor/db/schema';
@@ -144,6 +148,44 @@ describe('audit_event hash chains (migration 13) and the verifier', () => {
     expect(report.breaks).toEqual([
       { kind: 'altered', chainId: target.chain_id, seq: 3, id: target.id, detail: expect.stringContaining('content was changed') },
     ]);
+  });
+
+  test('npm run audit:verify -- --suffix local: exit 1 and the break with its position; exit 0 on an intact copy', async () => {
+    const { database, owner } = await copy();
+    const target = chainOf('a-')[1];
+    await owner.query('ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only');
+    await owner.query("UPDATE audit_event SET actor = 'someone-else' WHERE id = $1", [target.id]);
+    await owner.end();
+    const dir = mkdtempSync(join(tmpdir(), 'audit-verify-'));
+    try {
+      const outputs = (db: string) => {
+        const file = join(dir, `${db}.json`);
+        const s = pg.settings();
+        writeFileSync(
+          file,
+          JSON.stringify({
+            EnvironmentSuffix: 'local',
+            StreamName: 's',
+            DatabaseEndpointAddress: s.host,
+            DatabaseEndpointPort: String(s.port),
+            DatabaseName: db,
+            LocalDatabaseUser: s.user,
+            LocalDatabasePassword: s.password,
+          }),
+        );
+        return file;
+      };
+      const lines: string[] = [];
+      expect(await auditVerify(['--suffix', 'local', '--outputs', outputs(database)], { print: (l) => lines.push(l) })).toBe(1);
+      expect(lines).toContain(
+        `BROKEN altered in chain ${target.chain_id} at position 2 (row id ${target.id}): row ${target.id} does not match its hash: its content was changed`,
+      );
+      const clean: string[] = [];
+      expect(await auditVerify(['--suffix', 'local', '--outputs', outputs('fhir')], { print: (l) => clean.push(l) })).toBe(0);
+      expect(clean.at(-1)).toMatch(/^intact: \d+ rows in \d+ chains$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a deleted row is reported at its position, and the next row is named', async () => {
