@@ -486,7 +486,7 @@ function minutes(env: Env, name: string, fallbackMs: number, max: number): numbe
  * Environment of the drill task (set by the RestoreDrill construct): AWS_REGION, DRILL_SOURCE_INSTANCE,
  * DRILL_INSTANCE_PREFIX, PROJECT, ENVIRONMENT_SUFFIX, DB_NAME, optional DB_USER (fhir_drill), DB_SSL_MODE,
  * DB_CA_BUNDLE, DRILL_RPO_TARGET_MINUTES, DRILL_RTO_TARGET_MINUTES, DRILL_TTL_MINUTES,
- * DRILL_AVAILABLE_TIMEOUT_MINUTES, METRICS.
+ * DRILL_AVAILABLE_TIMEOUT_MINUTES, METRICS, and DRILL_LOG_KEY_ARN with DRILL_LOG_RETENTION_DAYS (the copy's log exports).
  */
 export function loadDrillConfig(env: Env): DrillTaskConfig {
   const region = required(env, 'AWS_REGION', /^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'a region code such as eu-west-2');
