@@ -27,6 +27,8 @@ export interface DatabaseSettings {
   readonly masterSecretKeyArn?: string;
   /** The processor's own login (IAM authentication), created by migration 10. */
   readonly processorUser: string;
+  /** A vault in another account every AWS Backup recovery point is copied to. @default no copy */
+  readonly backupCopyVaultArn?: string;
 }
 
 export interface StreamSettings {
@@ -56,6 +58,8 @@ export interface AuditSettings {
   readonly trailMode: TrailMode;
   /** Where security alarms are e-mailed; the SNS topic exists either way. */
   readonly alarmEmail?: string;
+  /** Object Lock (compliance mode) days on the trail bucket and the audit archive; 0 is none. */
+  readonly lockDays: number;
 }
 
 /** One environment, fully resolved and validated. Everything below `bin/` receives this. */
@@ -98,6 +102,7 @@ interface ProfileDefaults {
     | 'masterSecretName'
     | 'masterSecretKeyArn'
     | 'processorUser'
+    | 'backupCopyVaultArn'
   >;
   readonly endpointAzCount: number;
   readonly processor: Omit<ProcessorSettings, 'maxTasks'>;
@@ -192,7 +197,34 @@ function checkEnvironment(input: EnvironmentInput, settings: DefaultedEnvironmen
       `the storage autoscaling ceiling must be at least dbAllocatedStorageGiB (${sizing.dbAllocatedStorageGiB}); use a whole number from ${sizing.dbAllocatedStorageGiB} to 65536`,
     );
   }
-  const { minTasks } = PROFILE_DEFAULTS[settings.profile].processor;
+  const defaults = PROFILE_DEFAULTS[settings.profile];
+  // A development environment is destroyed with its stage: locked objects would keep its buckets, and the stack, from being deleted.
+  if (settings.auditLockDays > 0 && defaults.destroyOnRemoval) {
+    problems.invalid(
+      pathOf('auditLockDays'),
+      settings.auditLockDays,
+      `the ${settings.profile} profile destroys its buckets with the stage, which Object Lock would forbid for ${settings.auditLockDays} days; use 0, or the production profile`,
+    );
+  }
+  const copyVault = settings.backupCopyVaultArn;
+  if (copyVault !== undefined) {
+    const copyAccount = copyVault.split(':')[4];
+    const account = settings.account ?? input.account;
+    if (!defaults.database.awsBackupPlan) {
+      problems.invalid(
+        pathOf('backupCopyVaultArn'),
+        copyVault,
+        `the ${settings.profile} profile has no AWS Backup plan whose recovery points could be copied; remove it, or use the production profile`,
+      );
+    } else if (account !== undefined && copyAccount === account) {
+      problems.invalid(
+        pathOf('backupCopyVaultArn'),
+        copyVault,
+        `the copy must be in another account than the environment's (${account}), so that no one in it can delete both; use a vault of your backup or log-archive account`,
+      );
+    }
+  }
+  const { minTasks } = defaults.processor;
   if (sizing.processorMaxTasks < minTasks) {
     problems.invalid(
       `${pathOf('sizing')}.processorMaxTasks`,
@@ -241,6 +273,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       masterSecretName: settings.databaseSecretName ?? `${project}/${environmentSuffix}/db-credentials`,
       masterSecretKeyArn: settings.databaseSecretKeyArn,
       processorUser: PROCESSOR_DB_USER,
+      backupCopyVaultArn: settings.backupCopyVaultArn,
     },
     stream: { shardCount, retentionHours: sizing.streamRetentionHours },
     network: {
@@ -248,7 +281,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       availabilityZones: settings.availabilityZones ?? [`${region}a`, `${region}b`],
       endpointAzCount: defaults.endpointAzCount,
     },
-    audit: { trailMode: settings.trailMode, alarmEmail: settings.alarmEmail },
+    audit: { trailMode: settings.trailMode, alarmEmail: settings.alarmEmail, lockDays: settings.auditLockDays },
     processor: { ...defaults.processor, maxTasks },
     restoreDrill: restoreDrillSettings(settings.restoreDrill),
     preview,

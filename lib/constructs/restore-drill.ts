@@ -6,6 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -41,6 +42,11 @@ export interface RestoreDrillProps {
   readonly logGroup: logs.ILogGroup;
   /** The environment's security alarm topic. */
   readonly alarmTopic: sns.ITopic;
+  /**
+   * The copy exports the live instance's logs into groups the drill creates with this key and retention
+   * (the database log key, whose policy admits `/aws/rds/instance/<drill prefix>*`). @default - no log exports
+   */
+  readonly copyLogs?: { readonly key: kms.IKey; readonly retentionDays: number };
 }
 
 /**
@@ -127,6 +133,9 @@ export class RestoreDrill extends Construct {
         DRILL_TTL_MINUTES: String(availableTimeoutMinutes + 3 * 60),
         [PROCESSOR_ENV.metrics]: 'emf',
         AWS_EMF_ENVIRONMENT: 'Local',
+        ...(props.copyLogs
+          ? { DRILL_LOG_KEY_ARN: props.copyLogs.key.keyArn, DRILL_LOG_RETENTION_DAYS: String(props.copyLogs.retentionDays) }
+          : {}),
       },
     });
     return taskDefinition;
@@ -246,26 +255,37 @@ export class RestoreDrill extends Construct {
         'Only the database key (kms:ResourceAliases), only through RDS (kms:ViaService) and only grants for AWS resources: what RDS needs to restore an encrypted instance.',
       ],
       [
+        /:log-group:\/aws\/rds\/instance\/[a-z0-9-]+-\*$/,
+        "Only the log groups RDS exports a drill copy's logs into (its identifier starts with the drill prefix and ends in a run timestamp unknown at synth): created encrypted and with a retention before the restore.",
+      ],
+      [
         /:dbuser:\*\/[a-z_]+$/,
         'The drill login only, whose sole privilege is a function returning counts and timestamps: the restored copy has a new DbiResourceId, unknown at synth.',
       ],
     ]);
-    // The EcsTask target creates the schedule's role next to the task definition.
-    const eventsRole = this.taskDefinition.node.findChild('EventsRole');
-    acknowledge(
-      eventsRole,
-      ...hipaaAndNist(
-        'IAMNoInlinePolicy',
-        'CDK writes this policy for the schedule only: run the drill task definition on this cluster, tag its tasks and pass its two roles to ECS.',
-      ),
-    );
-    acknowledgeWildcards(eventsRole.node.findChild('DefaultPolicy').node.defaultChild!, [
-      [
-        /:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/,
-        "ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account's tasks can match).",
-      ],
-    ]);
+    acknowledgeScheduleRole(this.taskDefinition, 'the drill');
   }
+}
+
+/**
+ * The role an EventBridge EcsTask target creates next to a task definition (CDK writes its policy): run that task
+ * definition on its cluster, tag its tasks and pass its two roles.
+ */
+export function acknowledgeScheduleRole(taskDefinition: ecs.TaskDefinition, what: string): void {
+  const eventsRole = taskDefinition.node.findChild('EventsRole');
+  acknowledge(
+    eventsRole,
+    ...hipaaAndNist(
+      'IAMNoInlinePolicy',
+      `CDK writes this policy for the schedule only: run ${what} task definition on this cluster, tag its tasks and pass its two roles to ECS.`,
+    ),
+  );
+  acknowledgeWildcards(eventsRole.node.findChild('DefaultPolicy').node.defaultChild!, [
+    [
+      /:ecs:[a-z0-9-]+:\*:task\/<[A-Za-z0-9]+>\/\*$/,
+      "ecs:TagResource on the tasks of this one cluster, whose ids ECS assigns at launch (CDK writes the account as *; ECS tasks have no resource policy, so only this account's tasks can match).",
+    ],
+  ]);
 }
 
 /** The live instance's engine major version, after checking the drill can restore it under RDS's 63-character names. */
@@ -299,7 +319,11 @@ function drillMetric(instanceIdentifier: string): DrillMetric {
  * The task role's policy. Every action, resource and condition is from the Service Authorization Reference
  * for Amazon RDS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html).
  */
-function drillTaskStatements(stack: Stack, { database, naming }: RestoreDrillProps, engineMajorVersion: string): iam.PolicyStatement[] {
+function drillTaskStatements(
+  stack: Stack,
+  { database, naming, copyLogs }: RestoreDrillProps,
+  engineMajorVersion: string,
+): iam.PolicyStatement[] {
   const { account, region, partition } = stack;
   const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
   const drillInstances = rdsArn(`db:${naming.restoreDrillInstancePrefix}${'?'.repeat(DRILL_TIMESTAMP_LENGTH)}`);
@@ -309,7 +333,18 @@ function drillTaskStatements(stack: Stack, { database, naming }: RestoreDrillPro
   const keyResource = `arn:${partition}:kms:${region}:${account}:key/*`;
   const viaRds = { 'kms:ViaService': `rds.${region}.amazonaws.com` };
   const ofDatabaseKey = { 'kms:ResourceAliases': naming.kmsAlias('database') };
+  const logStatements = copyLogs
+    ? [
+        // The copy's exported log groups, created encrypted and with a retention before RDS would create them without.
+        new iam.PolicyStatement({
+          sid: 'CreateDrillCopyLogGroups',
+          actions: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'],
+          resources: [`arn:${partition}:logs:${region}:${account}:log-group:/aws/rds/instance/${naming.restoreDrillInstancePrefix}*`],
+        }),
+      ]
+    : [];
   return [
+    ...logStatements,
     // RestoreDBInstanceToPointInTime requires db (the source and the new instance), og, pg and subgrp.
     new iam.PolicyStatement({
       sid: 'RestoreLiveIntoDrillInstance',

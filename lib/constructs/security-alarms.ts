@@ -8,12 +8,28 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
-/** CloudTrail patterns (CIS AWS Foundations style) for security-relevant events. */
+/**
+ * CloudTrail patterns for security-relevant events. The CIS AWS Foundations Benchmark ones are its own
+ * filter patterns (Security Hub CloudWatch.1-14: https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html):
+ * CloudWatch.4 (IAM policy changes), CloudWatch.5 (CloudTrail configuration changes, which include
+ * StopLogging, UpdateTrail and DeleteTrail), CloudWatch.10 (security group changes). The snapshot-sharing and
+ * backup-vault patterns follow the same form for the events an attacker uses to copy or delete recovery points.
+ */
 export const TRAIL_FILTERS = {
   UnauthorizedApiCalls: '{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }',
   KmsKeyDisabledOrScheduledForDeletion:
     '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "DisableKey") || ($.eventName = "ScheduleKeyDeletion")) }',
   SecretAccessFailures: '{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.errorCode = "*") }',
+  IamPolicyChanges:
+    '{($.eventName=DeleteGroupPolicy)||($.eventName=DeleteRolePolicy)||($.eventName=DeleteUserPolicy)||($.eventName=PutGroupPolicy)||($.eventName=PutRolePolicy)||($.eventName=PutUserPolicy)||($.eventName=CreatePolicy)||($.eventName=DeletePolicy)||($.eventName=CreatePolicyVersion)||($.eventName=DeletePolicyVersion)||($.eventName=AttachRolePolicy)||($.eventName=DetachRolePolicy)||($.eventName=AttachUserPolicy)||($.eventName=DetachUserPolicy)||($.eventName=AttachGroupPolicy)||($.eventName=DetachGroupPolicy)}',
+  CloudTrailConfigurationChanges:
+    '{($.eventName=CreateTrail)||($.eventName=UpdateTrail)||($.eventName=DeleteTrail)||($.eventName=StartLogging)||($.eventName=StopLogging)}',
+  SecurityGroupChanges:
+    '{($.eventName=AuthorizeSecurityGroupIngress)||($.eventName=AuthorizeSecurityGroupEgress)||($.eventName=RevokeSecurityGroupIngress)||($.eventName=RevokeSecurityGroupEgress)||($.eventName=CreateSecurityGroup)||($.eventName=DeleteSecurityGroup)}',
+  SnapshotSharing:
+    '{(($.eventSource="rds.amazonaws.com")&&(($.eventName=ModifyDBSnapshotAttribute)||($.eventName=ModifyDBClusterSnapshotAttribute)))||(($.eventSource="ec2.amazonaws.com")&&($.eventName=ModifySnapshotAttribute))}',
+  BackupVaultChanges:
+    '{($.eventSource="backup.amazonaws.com")&&(($.eventName=PutBackupVaultAccessPolicy)||($.eventName=DeleteBackupVaultAccessPolicy)||($.eventName=PutBackupVaultLockConfiguration)||($.eventName=DeleteBackupVaultLockConfiguration)||($.eventName=DeleteBackupVault)||($.eventName=DeleteRecoveryPoint)||($.eventName=UpdateRecoveryPointLifecycle))}',
 } as const;
 
 /** PostgreSQL log lines for failed password, IAM (PAM) and pg_hba authentication. */

@@ -1,10 +1,12 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
+import { auditBucketProps } from './audit-archive';
 
 /** Which Kinesis streams the trail records data events (GetRecords, PutRecords, ...) for. */
 export type StreamSelector = { readonly kind: 'arns'; readonly arns: string[] } | { readonly kind: 'arnPrefix'; readonly prefix: string };
@@ -18,6 +20,13 @@ export interface SecurityTrailProps {
   readonly streams: StreamSelector;
   /** Log file retention in the bucket. */
   readonly retentionDays: number;
+  /** Record management events of every region, not only the stack's. @default false */
+  readonly multiRegion?: boolean;
+  /**
+   * S3 Object Lock in compliance mode on the trail bucket: no one, the root user included, can delete or
+   * overwrite a log file version for this many days. @default - no Object Lock
+   */
+  readonly objectLockDays?: number;
   /** DESTROY also empties the buckets so the stack deletes cleanly. */
   readonly removalPolicy: RemovalPolicy;
 }
@@ -25,7 +34,8 @@ export interface SecurityTrailProps {
 /**
  * A CloudTrail trail for management events (read and write) and Kinesis data events, with log
  * file validation, KMS encryption, a TLS-only bucket that blocks public access, and S3 server
- * access logging of that bucket.
+ * access logging of that bucket; optionally multi-region and with the bucket Object-Locked in
+ * compliance mode. Only this trail (aws:SourceArn) of this account may write into the bucket.
  */
 export class SecurityTrail extends Construct {
   public readonly trail: cloudtrail.Trail;
@@ -34,47 +44,59 @@ export class SecurityTrail extends Construct {
 
   constructor(scope: Construct, id: string, props: SecurityTrailProps) {
     super(scope, id);
-    const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
 
-    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
-      // S3 server access log delivery supports SSE-S3 only.
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
-      lifecycleRules: [{ expiration: Duration.days(props.retentionDays), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: props.removalPolicy,
-      autoDeleteObjects: destroy,
-    });
-
+    const buckets = auditBucketProps(props);
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', buckets.accessLogs);
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      encryption: s3.BucketEncryption.KMS,
+      ...buckets.bucket,
       encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'trail-bucket/',
-      lifecycleRules: [{ expiration: Duration.days(props.retentionDays), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: props.removalPolicy,
-      autoDeleteObjects: destroy,
+    });
+
+    // The trail is given the bucket as a reference: CDK would otherwise add its own CloudTrail statements,
+    // which have no aws:SourceArn or aws:SourceAccount. These name this trail, so no other trail (of any
+    // account) can have CloudTrail write into or read the ACL of this bucket (the confused deputy).
+    // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+    const { account, region, partition } = Stack.of(this);
+    const trailArn = `arn:${partition}:cloudtrail:${region}:${account}:trail/${props.trailName}`;
+    const fromThisTrail = { 'aws:SourceArn': trailArn, 'aws:SourceAccount': account };
+    const cloudTrail = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AWSCloudTrailAclCheck',
+        principals: [cloudTrail],
+        actions: ['s3:GetBucketAcl'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringEquals: fromThisTrail },
+      }),
+    );
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AWSCloudTrailWrite',
+        principals: [cloudTrail],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`AWSLogs/${account}/*`)],
+        conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control', ...fromThisTrail } },
+      }),
+    );
+    const bucketReference = s3.Bucket.fromBucketAttributes(this, 'BucketReference', {
+      bucketArn: this.bucket.bucketArn,
+      bucketName: this.bucket.bucketName,
     });
 
     this.trail = new cloudtrail.Trail(this, 'Trail', {
       trailName: props.trailName,
-      bucket: this.bucket,
+      bucket: bucketReference,
       encryptionKey: props.encryptionKey,
       enableFileValidation: true,
       includeGlobalServiceEvents: true,
-      isMultiRegionTrail: false,
+      isMultiRegionTrail: props.multiRegion ?? false,
       sendToCloudWatchLogs: true,
       cloudWatchLogGroup: props.logGroup,
     });
+    // CloudTrail checks it can write when the trail is created: the policy must exist first.
+    this.trail.node.addDependency(this.bucket.policy!);
 
     const sseS3Reason =
       'S3 server access log delivery supports only SSE-S3 on the target bucket; the bucket holds request metadata of the trail bucket, never PHI, and blocks public access and non-TLS requests.';

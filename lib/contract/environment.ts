@@ -60,7 +60,7 @@ export const LAYER_OUTPUTS = {
     optional: ['BackupVaultName'],
   },
   audit: {
-    required: ['AuditKeyArn', 'ApplicationAuditLogGroupName', 'SecurityAlarmTopicArn', 'TrailMode', 'TrailName'],
+    required: ['AuditKeyArn', 'ApplicationAuditLogGroupName', 'SecurityAlarmTopicArn', 'TrailMode', 'TrailName', 'AuditArchiveBucketName'],
     optional: [],
   },
   compute: {
@@ -72,6 +72,7 @@ export const LAYER_OUTPUTS = {
       'ProcessorLogKeyArn',
       'DashboardName',
       'DashboardUrl',
+      'AuditChainRuleName',
     ],
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
     // RestoreDrill*: the restore drill, when enabled (production profile by default).

@@ -237,6 +237,25 @@ export class Naming {
     };
   }
 
+  /**
+   * The audit archive bucket, named so both the audit stack (which creates it) and the compute stack (whose roles
+   * may write and read its exports) build its ARN without a cross-stack reference. S3 names are global: the
+   * account (a token in an account-agnostic stack) keeps it unique; at most 12 + 20 + 12 + 8 characters.
+   */
+  auditArchiveBucketName(account: string): string {
+    return `${this.project}-${this.suffix}-audit-${account}`;
+  }
+
+  /** The scheduled export of the audit chain heads: task family, schedule and its two roles. */
+  get auditChainNames(): { readonly family: string; readonly rule: string; readonly task: string; readonly execution: string } {
+    return {
+      family: this.resourceName('audit-chain'),
+      rule: this.resourceName('audit-chain'),
+      task: this.resourceName('audit-chain-task'),
+      execution: this.resourceName('audit-chain-exec'),
+    };
+  }
+
   /** The CloudWatch dashboard of the environment. */
   get dashboardName(): string {
     return this.resourceName('operations');

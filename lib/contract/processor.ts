@@ -44,6 +44,7 @@ export const PROCESSOR_ENTRY_POINTS = {
   verify: 'dist/processor/tasks/verify/main.js',
   redrive: 'dist/processor/tasks/redrive/main.js',
   restoreDrill: 'dist/processor/tasks/restore-drill/main.js',
+  auditChain: 'dist/processor/tasks/audit-chain/main.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */
@@ -102,6 +103,12 @@ export const WRITER_ROLE = 'fhir_writer';
 export const PROCESSOR_DB_USER = 'fhir_processor';
 /** The restore drill's login (migration 12): EXECUTE on its summary function, no table privilege. */
 export const DRILL_DB_USER = 'fhir_drill';
+/** The audit chain export's login (migration 14): SELECT on audit_event's id and chain columns only, never its content. */
+export const AUDITOR_DB_USER = 'fhir_auditor';
+/** The audit chain task's container (and its log stream prefix). */
+export const AUDIT_CHAIN_CONTAINER_NAME = 'audit-chain';
+/** Where the audit chain export writes chain heads in the archive bucket (`<prefix><ISO time>.json`). */
+export const AUDIT_HEADS_PREFIX = 'audit-chain-heads/';
 
 /** Namespace, dimension and names of the restore drill's metrics (written by the drill task, alarmed by its construct). */
 export const RESTORE_DRILL_METRICS = {

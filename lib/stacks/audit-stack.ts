@@ -1,10 +1,13 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ToolingNames } from '../contract';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { EncryptionKey } from '../constructs/encryption-key';
+import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { lifecycleOf } from '../constructs/removal';
+import { AuditArchive } from '../constructs/audit-archive';
 import { AlarmTopic, SecurityAlarms } from '../constructs/security-alarms';
 import { SecurityTrail } from '../constructs/security-trail';
 import type { DataResources } from './data-stack';
@@ -16,6 +19,8 @@ export interface AuditResources {
   readonly alarmTopic: sns.ITopic;
   /** The environment's security alarms (database authentication failures; trail alarms in dedicated mode). */
   readonly securityAlarms: readonly cloudwatch.IAlarm[];
+  /** Where the audit chain heads are exported (Object-Locked in production). */
+  readonly auditArchive: s3.IBucket;
 }
 
 export interface AuditStackProps extends EnvironmentStackProps {
@@ -35,6 +40,8 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
   public readonly alarmTopic: sns.ITopic;
   public readonly securityAlarms: readonly cloudwatch.IAlarm[];
   public readonly trail?: SecurityTrail;
+  public readonly archive: AuditArchive;
+  public readonly auditArchive: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: AuditStackProps) {
     super(scope, id, 'audit', props);
@@ -79,8 +86,19 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
         logGroup: trailLogGroup.logGroup,
         streams: { kind: 'arns', arns: [props.data.stream.streamArn] },
         ...lifecycle.logs,
+        // Production records every region's management events: an attacker's calls elsewhere are seen too.
+        multiRegion: config.profile === 'production',
+        objectLockDays: config.audit.lockDays || undefined,
       });
     }
+
+    this.archive = new AuditArchive(this, 'AuditArchive', {
+      ...lifecycle.logs,
+      bucketName: naming.auditArchiveBucketName(this.account),
+      encryptionKey: this.auditKey.key,
+      objectLockDays: config.audit.lockDays || undefined,
+    });
+    this.auditArchive = this.archive.bucket;
 
     this.securityAlarms = new SecurityAlarms(this, 'SecurityAlarms', {
       topic: this.alarmTopic,
@@ -89,10 +107,14 @@ export class AuditStack extends EnvironmentStack<'audit'> implements AuditResour
       databaseLogGroup: props.data.databaseLogGroup,
     }).alarms;
 
+    // The compute stack's roles name the audit key (the archive's): a replaced key must not go stale there.
+    strengthenReplaceableReferences(this);
+
     this.output('AuditKeyArn', this.auditKey.key.keyArn);
     this.output('ApplicationAuditLogGroupName', this.appAuditLogGroup.logGroup.logGroupName);
     this.output('SecurityAlarmTopicArn', this.alarmTopic.topicArn);
     this.output('TrailMode', config.audit.trailMode);
+    this.output('AuditArchiveBucketName', this.archive.bucket.bucketName, 'Object-Locked archive of the audit chain heads');
     this.output(
       'TrailName',
       dedicated ? naming.trailName : new ToolingNames(config.project).sharedTrailNaming.trailName,

@@ -1,6 +1,11 @@
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { AuditChainExport } from '../constructs/audit-chain-export';
+import { acknowledgeWildcards } from '../compliance/wildcards';
+import { AUDIT_HEADS_PREFIX } from '../contract';
 import { routeCustomResourceLogs } from '../constructs/custom-resource-logs';
 import { DatabaseMigration } from '../constructs/database-migration';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
@@ -46,6 +51,8 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly dashboard: OperationsDashboard;
   /** The scheduled restore drill, when config.restoreDrill.enabled. */
   public readonly restoreDrill?: RestoreDrill;
+  /** The hourly export of the audit chain heads to the audit archive. */
+  public readonly auditChainExport: AuditChainExport;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', props);
@@ -118,6 +125,7 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
         settings: config.restoreDrill,
         logGroup: this.processor.logGroup,
         alarmTopic: audit.alarmTopic,
+        copyLogs: { key: data.databaseLogKey, retentionDays: lifecycle.logs.retentionDays },
       });
       this.output(
         'RestoreDrillTaskDefinitionArn',
@@ -126,6 +134,49 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       );
       this.output('RestoreDrillRuleName', this.restoreDrill.rule.ruleName);
     }
+
+    // By name, not by reference: the same ARN the audit stack gives the bucket (Naming), no cross-stack token in a wildcard.
+    const archive = s3.Bucket.fromBucketAttributes(this, 'AuditArchive', {
+      bucketName: naming.auditArchiveBucketName(this.account),
+      encryptionKey: audit.auditArchive.encryptionKey,
+    });
+    this.auditChainExport = new AuditChainExport(this, 'AuditChainExport', {
+      naming,
+      cluster: this.processor.cluster,
+      image: this.processor.image,
+      subnets: { subnetGroupName: WORKLOAD_SUBNETS },
+      securityGroup: network.workloadSecurityGroup,
+      database: data.database,
+      databaseName: config.database.databaseName,
+      archive,
+      logGroup: this.processor.logGroup,
+    });
+    // npm run audit:verify runs the processor's task definition, which checks every exported head: list and read
+    // the exports, nothing else of the archive (the heads are positions and hashes, not PHI).
+    const processorRole = this.processor.taskDefinition.taskRole;
+    processorRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListChainExports',
+        actions: ['s3:ListBucket'],
+        resources: [archive.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${AUDIT_HEADS_PREFIX}*`] } },
+      }),
+    );
+    processorRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadChainExports',
+        actions: ['s3:GetObject'],
+        resources: [archive.arnForObjects(`${AUDIT_HEADS_PREFIX}*`)],
+      }),
+    );
+    archive.encryptionKey?.grantDecrypt(processorRole);
+    acknowledgeWildcards(processorRole.node.findChild('DefaultPolicy').node.defaultChild!, [
+      [
+        /audit-chain-heads\/\*$/,
+        'The audit chain exports, one object per hourly run named by its time, read by npm run audit:verify to check every exported head.',
+      ],
+    ]);
+    this.output('AuditChainRuleName', this.auditChainExport.rule.ruleName);
 
     if (props.postDeploy) {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });

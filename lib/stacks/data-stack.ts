@@ -25,6 +25,8 @@ export interface DataResources {
   readonly databaseSecret: secretsmanager.ISecret;
   /** The PostgreSQL (and pgaudit) log group. */
   readonly databaseLogGroup: logs.ILogGroup;
+  /** The key of the exported database logs (also of a restore drill copy's). */
+  readonly databaseLogKey: kms.IKey;
 }
 
 export interface DataStackProps extends EnvironmentStackProps {
@@ -42,6 +44,7 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
   public readonly databaseKey: kms.IKey;
   public readonly databaseSecret: secretsmanager.ISecret;
   public readonly databaseLogGroup: logs.ILogGroup;
+  public readonly databaseLogKey: kms.IKey;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, 'data', props);
@@ -73,7 +76,11 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
       ...lifecycle.keys,
       alias: naming.kmsAlias('database-logs'),
       description: `Exported PostgreSQL and pgaudit logs of ${naming.dbInstanceIdentifier}`,
-      logGroupNamePatterns: [rdsLogGroupName(naming.dbInstanceIdentifier, '*')],
+      // The restore drill's copies export the same logs, into groups of their own.
+      logGroupNamePatterns: [
+        rdsLogGroupName(naming.dbInstanceIdentifier, '*'),
+        rdsLogGroupName(`${naming.restoreDrillInstancePrefix}*`, '*'),
+      ],
     });
 
     this.recordStream = new RecordStream(this, 'Records', {
@@ -95,11 +102,19 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
     });
     const { instance } = this.patientDatabase;
     if (config.database.awsBackupPlan) {
+      const vaultKey = new EncryptionKey(this, 'BackupVaultKey', {
+        ...lifecycle.keys,
+        alias: naming.kmsAlias('backup'),
+        description: `AWS Backup vault of ${naming.dbInstanceIdentifier} (recovery points of PHI)`,
+      });
       this.backup = new DatabaseBackup(this, 'Backup', {
         instance,
         vaultName: naming.resourceName('backup'),
-        encryptionKey: databaseKey.key,
+        encryptionKey: vaultKey.key,
         removalPolicy: lifecycle.removalPolicy,
+        // Locked where the profile keeps things (production): a vault that outlives whoever holds backup:*.
+        lock: !config.destroyOnRemoval,
+        copyVaultArn: config.database.backupCopyVaultArn,
       });
       this.output('BackupVaultName', this.backup.vault.backupVaultName);
     }
@@ -110,6 +125,7 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
     this.databaseKey = databaseKey.key;
     this.databaseSecret = this.patientDatabase.masterSecret;
     this.databaseLogGroup = this.patientDatabase.logGroups.postgresql.logGroup;
+    this.databaseLogKey = databaseLogKey.key;
 
     // Key ids and the database endpoint and resource id can change: consumers import them strongly.
     strengthenReplaceableReferences(this);

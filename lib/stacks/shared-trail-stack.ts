@@ -62,6 +62,8 @@ export class SharedTrailStack extends Stack {
       },
       retentionDays,
       removalPolicy: RemovalPolicy.RETAIN,
+      // The account's one trail: every region's management events, so calls made elsewhere are seen too.
+      multiRegion: true,
     });
     const topic = new AlarmTopic(this, 'SecurityAlarmTopic', {
       topicName: naming.topicName('security-alarms'),

@@ -16,6 +16,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
+import { callerArn } from '../shared/caller';
 import { commandTarget } from '../shared/target';
 import { loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
@@ -329,6 +330,8 @@ export interface MainOverrides {
   readonly ecs?: ECSClient;
   readonly logs?: CloudWatchLogsClient;
   readonly cfn?: CloudFormationClient;
+  /** The operator's IAM identity. @default sts:GetCallerIdentity */
+  readonly operator?: () => Promise<string>;
   readonly pollMs?: number;
   readonly print?: (line: string) => void;
 }
@@ -370,7 +373,13 @@ export async function main(argv: readonly string[], overrides: MainOverrides = {
         }
       }
       checkSuffix(outputs, cli.suffix, where);
-      summary = await redriveOnEcs(outputs, cli.redrive, ecs, logs, { maxWaitSeconds: cli.waitSeconds, pollMs: overrides.pollMs, print });
+      // The task records who asked: the caller's own IAM identity, not this machine's name.
+      const operator = await (overrides.operator ?? (() => callerArn(cli.region)))();
+      summary = await redriveOnEcs(outputs, { ...cli.redrive, operator }, ecs, logs, {
+        maxWaitSeconds: cli.waitSeconds,
+        pollMs: overrides.pollMs,
+        print,
+      });
     } finally {
       if (!overrides.ecs) ecs.destroy();
       if (!overrides.logs) logs.destroy();

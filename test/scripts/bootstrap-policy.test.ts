@@ -240,8 +240,11 @@ const EXCLUSIONS: readonly Exclusion[] = [
   {
     actions: ['backup:DeleteBackupVaultLockConfiguration'],
     type: 'AWS::Backup::BackupVault',
-    reason: 'only to remove a vault lock, which a deploy never does (a compliance-mode lock cannot be removed at all)',
-    holds: (p) => p.LockConfiguration === undefined || (p.LockConfiguration as Props).ChangeableForDays === undefined,
+    // The production vault is locked in compliance mode (ChangeableForDays): after its grace period nobody can
+    // remove the lock, and during it the boundary denies removing it to every project role, CloudFormation's included.
+    reason:
+      'only to remove a vault lock, which a deploy never does: a compliance-mode lock (ChangeableForDays) cannot be removed once its grace period ends, and the boundary denies it before',
+    holds: (p) => p.LockConfiguration === undefined || (p.LockConfiguration as Props).ChangeableForDays !== undefined,
   },
   {
     actions: [

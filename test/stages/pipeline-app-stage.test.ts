@@ -131,8 +131,9 @@ describe('PipelineAppStage', () => {
         }
       }
     }
-    // A dedicated trail's buckets are emptied so the stack deletes cleanly.
-    ephDedicated.templates.audit.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    // The audit archive's buckets, and a dedicated trail's, are emptied so the stack deletes cleanly.
+    eph.templates.audit.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    ephDedicated.templates.audit.resourceCountIs('Custom::S3AutoDeleteObjects', 4);
     for (const stack of eph.stacks) expect(stack.terminationProtection).toBe(false);
   });
 
@@ -164,7 +165,7 @@ describe('PipelineAppStage', () => {
         check('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: cmk } });
         check('AWS::RDS::DBInstance', { StorageEncrypted: true, KmsKeyId: cmk });
         check('AWS::SNS::Topic', { KmsMasterKeyId: cmk });
-        // S3 server access log delivery supports SSE-S3 only: the trail's access-log bucket is the one exception.
+        // S3 server access log delivery supports SSE-S3 only: the trail's and the audit archive's access-log buckets are the exceptions.
         check(
           'AWS::S3::Bucket',
           {
@@ -174,7 +175,7 @@ describe('PipelineAppStage', () => {
               ],
             },
           },
-          (id) => id.startsWith('TrailAccessLogsBucket'),
+          (id) => id.startsWith('TrailAccessLogsBucket') || id.startsWith('AuditArchiveAccessLogsBucket'),
         );
       }
     }

@@ -199,6 +199,10 @@ export interface RawEnvironment {
   readonly trailMode?: TrailMode;
   /** Where security alarms are e-mailed. Default: topic only. */
   readonly alarmEmail?: Email;
+  /** S3 Object Lock in compliance mode on the trail bucket and the audit archive (the exported audit chain heads): no one, the root user included, can delete a locked file version for this many days; 0 turns Object Lock off. Only the production profile may lock, since a development environment is destroyed with its stage. Default: 0 (development), 2192 (production). */
+  readonly auditLockDays?: number;
+  /** A backup vault in another account (a backup or log-archive account of the same AWS Organization) that every recovery point of the AWS Backup plan is copied to; its access policy must allow backup:CopyIntoBackupVault from this account. Needs the AWS Backup plan (production profile). Default: no copy. */
+  readonly backupCopyVaultArn?: string;
   /** Overrides of the profile sizing. */
   readonly sizing?: RawSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
@@ -227,6 +231,10 @@ export interface DefaultedEnvironment {
   readonly trailMode: TrailMode;
   /** Where security alarms are e-mailed. Default: topic only. */
   readonly alarmEmail?: Email;
+  /** S3 Object Lock in compliance mode on the trail bucket and the audit archive (the exported audit chain heads): no one, the root user included, can delete a locked file version for this many days; 0 turns Object Lock off. Only the production profile may lock, since a development environment is destroyed with its stage. Default: 0 (development), 2192 (production). */
+  readonly auditLockDays: number;
+  /** A backup vault in another account (a backup or log-archive account of the same AWS Organization) that every recovery point of the AWS Backup plan is copied to; its access policy must allow backup:CopyIntoBackupVault from this account. Needs the AWS Backup plan (production profile). Default: no copy. */
+  readonly backupCopyVaultArn?: string;
   /** Overrides of the profile sizing. */
   readonly sizing: DefaultedSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */

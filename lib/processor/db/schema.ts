@@ -2,7 +2,7 @@
  * Schema migrations, applied in order under an advisory lock. Each runs once (recorded in
  * schema_migrations) and is idempotent in itself, so a crash mid-way is safe to repeat.
  */
-import { DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
+import { AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
 
 export interface Migration {
   readonly version: number;
@@ -11,9 +11,20 @@ export interface Migration {
 }
 
 // The database roles are part of the environment contract (the stacks grant rds-db:connect to them).
-export { DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
+export { AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
 /** Row counts and newest timestamps per table, as of a cutoff: aggregates only, never a row. */
 export const RESTORE_DRILL_FUNCTION = 'restore_drill_summary';
+/**
+ * The session setting in which a connection keeps the head of its audit chain (`<chain id>:<seq>:<hash hex>`);
+ * a plain SET, so a rolled-back transaction takes its rows' links back with it.
+ */
+export const AUDIT_CHAIN_HEAD_SETTING = 'audit_chain.head';
+/**
+ * The canonical serialization of an audit_event row that its chain hash covers: every column but the
+ * two hashes, as jsonb text (keys in jsonb's fixed order) with nulls left out, timestamps in UTC. A
+ * nullable column added later is null in every older row, so it leaves their hashes unchanged.
+ */
+export const AUDIT_CANONICAL_SQL = (row: string) => `jsonb_strip_nulls(to_jsonb(${row}) - 'chain_prev' - 'chain_hash')::text`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -307,6 +318,87 @@ FROM (
 WHERE h.resource_type = r.resource_type AND h.resource_id = r.resource_id AND h.content_hash = r.content_hash
   AND r.rn = 1 AND r.content_hash <> r.canonical;
 ALTER TABLE fhir_resource_history ENABLE TRIGGER history_append_only;
+`,
+  },
+  {
+    version: 14,
+    description: 'tamper-evident audit_event: a hash chain per writing connection, set by a trigger for every writer',
+    // Why a trigger and not the writers: every INSERT (the batch write, quarantine, re-drive, verify, the read
+    // API, any future writer) is chained without each remembering to, and the login (session_user) is
+    // recorded by the server, not claimed by the row. Why one chain per connection and not per login: a
+    // chain's head is taken by each insert, so a shared chain would serialize every processor task's
+    // transactions; a connection's own chain costs no lock. Links live in the connection (a session
+    // setting that a rollback undoes), so a chain never holds a row that was not committed.
+    // What it proves: an altered row (its hash), a deleted row (a gap in its chain's sequence), a row
+    // inserted into a chain (a sequence taken twice, refused by the unique index, or a broken link), a row
+    // moved between logins. A writer can always append valid rows to its own chain: the chain heads exported
+    // to the Object-Locked bucket (lib/processor/tasks/audit-chain) are what make a later rewrite of the chain
+    // detectable. New columns must be nullable with no default, or every older row's hash changes.
+    sql: `
+SET LOCAL TimeZone = 'UTC';
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS chain_login text;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS chain_id uuid;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS chain_seq bigint;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS chain_prev bytea;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS chain_hash bytea;
+
+CREATE OR REPLACE FUNCTION audit_event_chain() RETURNS trigger LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
+DECLARE
+  head text := current_setting('${AUDIT_CHAIN_HEAD_SETTING}', true);
+BEGIN
+  IF head IS NULL OR head = '' THEN
+    NEW.chain_id := gen_random_uuid();
+    NEW.chain_seq := 1;
+    NEW.chain_prev := '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+  ELSE
+    NEW.chain_id := split_part(head, ':', 1)::uuid;
+    NEW.chain_seq := split_part(head, ':', 2)::bigint + 1;
+    NEW.chain_prev := decode(split_part(head, ':', 3), 'hex');
+  END IF;
+  NEW.chain_login := session_user;
+  NEW.chain_hash := sha256(NEW.chain_prev || convert_to(${AUDIT_CANONICAL_SQL('NEW')}, 'UTF8'));
+  PERFORM set_config('${AUDIT_CHAIN_HEAD_SETTING}', NEW.chain_id || ':' || NEW.chain_seq || ':' || encode(NEW.chain_hash, 'hex'), false);
+  RETURN NEW;
+END $$;
+
+-- The rows written before chaining form one chain, in id order (the append-only trigger's one exception, as in version 4).
+ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only;
+DO $$
+DECLARE
+  r audit_event;
+  prev bytea := '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+  seq bigint := 0;
+  chain uuid := gen_random_uuid();
+BEGIN
+  FOR r IN SELECT * FROM audit_event WHERE chain_hash IS NULL ORDER BY id LOOP
+    seq := seq + 1;
+    r.chain_id := chain; r.chain_seq := seq; r.chain_prev := prev; r.chain_login := session_user;
+    r.chain_hash := sha256(prev || convert_to(${AUDIT_CANONICAL_SQL('r')}, 'UTF8'));
+    UPDATE audit_event SET chain_login = r.chain_login, chain_id = chain, chain_seq = seq, chain_prev = prev, chain_hash = r.chain_hash WHERE id = r.id;
+    prev := r.chain_hash;
+  END LOOP;
+END $$;
+ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only;
+
+ALTER TABLE audit_event ALTER COLUMN chain_login SET NOT NULL, ALTER COLUMN chain_id SET NOT NULL, ALTER COLUMN chain_seq SET NOT NULL,
+  ALTER COLUMN chain_prev SET NOT NULL, ALTER COLUMN chain_hash SET NOT NULL;
+-- One row per chain position: a row inserted into a chain is refused, and the verifier reads chains in order.
+CREATE UNIQUE INDEX IF NOT EXISTS audit_event_chain_position ON audit_event (chain_id, chain_seq);
+DROP TRIGGER IF EXISTS audit_event_chain ON audit_event;
+CREATE TRIGGER audit_event_chain BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_event_chain();
+
+-- The scheduled export of chain heads logs in as ${AUDITOR_DB_USER} (IAM authentication): it reads the id and
+-- chain columns only, never what a row says, so this login reaches no PHI.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${AUDITOR_DB_USER}') THEN CREATE ROLE ${AUDITOR_DB_USER} LOGIN; END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN
+    GRANT rds_iam TO ${AUDITOR_DB_USER};
+  ELSE
+    RAISE NOTICE 'rds_iam does not exist on this server; ${AUDITOR_DB_USER} gets no IAM login (expected only for the local run)';
+  END IF;
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${AUDITOR_DB_USER}', current_database());
+END $$;
+GRANT SELECT (id, chain_login, chain_id, chain_seq, chain_prev, chain_hash) ON audit_event TO ${AUDITOR_DB_USER};
 `,
   },
 ];

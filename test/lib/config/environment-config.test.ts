@@ -13,6 +13,8 @@ function problemsOf(overrides: Record<string, unknown>): readonly string[] {
   throw new Error('expected a ConfigError');
 }
 
+const COPY_VAULT = 'arn:aws:backup:eu-west-2:555555555555:backup-vault:hipaa-fhir-copies';
+
 function errorOf(overrides: Record<string, unknown>): string {
   const problems = problemsOf(overrides);
   expect(problems).toHaveLength(1);
@@ -104,7 +106,7 @@ describe('an environment of cdk.json, resolved', () => {
     expect(config.network.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
     expect(config.database.masterSecretName).toBe('shared/ephemeral/db-credentials');
     expect(config.database.masterSecretKeyArn).toBe('arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b');
-    expect(config.audit).toEqual({ trailMode: 'dedicated', alarmEmail: 'security@example.org' });
+    expect(config.audit).toEqual({ trailMode: 'dedicated', alarmEmail: 'security@example.org', lockDays: 0 });
   });
 
   test.each([
@@ -230,6 +232,35 @@ describe('an environment of cdk.json, resolved', () => {
       'environments.br-x.vpcCidr "10.40.1.0/16" is invalid: host bits are set; use the network address 10.40.0.0/16',
       'environments.br-x.sizing.dbMaxAllocatedStorageGiB 50 is invalid: the storage autoscaling ceiling must be at least dbAllocatedStorageGiB (100); use a whole number from 100 to 65536',
     ]);
+  });
+
+  test('production locks its audit buckets for six years and may copy backups to another account; development does neither', () => {
+    const prod = testConfig({ profile: 'production', account: '333333333333', backupCopyVaultArn: COPY_VAULT });
+    expect(prod.audit.lockDays).toBe(2192);
+    expect(prod.database.backupCopyVaultArn).toBe(COPY_VAULT);
+    expect(testConfig({ profile: 'production' }).database.backupCopyVaultArn).toBeUndefined();
+    expect(testConfig().audit.lockDays).toBe(0);
+  });
+
+  test.each([
+    [
+      { auditLockDays: 30 },
+      'environments.dev.auditLockDays 30 is invalid: the development profile destroys its buckets with the stage, which Object Lock would forbid for 30 days; use 0, or the production profile',
+    ],
+    [
+      { backupCopyVaultArn: COPY_VAULT },
+      `environments.dev.backupCopyVaultArn "${COPY_VAULT}" is invalid: the development profile has no AWS Backup plan whose recovery points could be copied; remove it, or use the production profile`,
+    ],
+    [
+      { profile: 'production', account: '555555555555', backupCopyVaultArn: COPY_VAULT },
+      `environments.dev.backupCopyVaultArn "${COPY_VAULT}" is invalid: the copy must be in another account than the environment's (555555555555), so that no one in it can delete both; use a vault of your backup or log-archive account`,
+    ],
+    [
+      { profile: 'production', backupCopyVaultArn: 'arn:aws:backup:eu-west-2:555555555555:vault/x' },
+      'environments.dev.backupCopyVaultArn "arn:aws:backup:eu-west-2:555555555555:vault/x" is invalid: use a backup vault ARN, arn:aws:backup:<region>:<account>:backup-vault:<name>',
+    ],
+  ])('refuses the audit and backup settings %j with one line', (overrides, expected) => {
+    expect(errorOf(overrides)).toBe(expected);
   });
 
   test.each(['10.40.0.0/16', '10.41.0.0/16', '172.16.4.0/22', '192.168.0.0/21'])('accepts the network address %s', (vpcCidr) => {

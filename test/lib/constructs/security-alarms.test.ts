@@ -94,7 +94,11 @@ describe('SecurityAlarms', () => {
     expect(patterns(databaseOnly.template)).toEqual([DATABASE_AUTH_FAILURE_PATTERN]);
     none.template.resourceCountIs('AWS::Logs::MetricFilter', 0);
     none.template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
-    expect([all.alarms.alarms.length, databaseOnly.alarms.alarms.length, none.alarms.alarms.length]).toEqual([4, 1, 0]);
+    expect([all.alarms.alarms.length, databaseOnly.alarms.alarms.length, none.alarms.alarms.length]).toEqual([
+      Object.keys(TRAIL_FILTERS).length + 1,
+      1,
+      0,
+    ]);
   });
 
   test("each filter counts its matches as 1 in the environment's namespace, on its own log group", () => {
@@ -115,7 +119,7 @@ describe('SecurityAlarms', () => {
   });
 
   test('every alarm fires on one occurrence in five minutes, treats no data as fine, and notifies the topic', () => {
-    all.template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    all.template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(TRAIL_FILTERS).length + 1);
     all.template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'hipaa-fhir/dev/Security',
       Statistic: 'Sum',

@@ -7,7 +7,12 @@ import { getAtt, logicalIdOf, testStack, tlsOnlyBucketPolicy } from '../../helpe
 
 const STREAM_ARN = 'arn:aws:kinesis:eu-west-2:123456789012:stream/hipaa-fhir-records-dev';
 
-function build(streams: StreamSelector, removalPolicy: RemovalPolicy, retentionDays: number) {
+function build(
+  streams: StreamSelector,
+  removalPolicy: RemovalPolicy,
+  retentionDays: number,
+  options: { multiRegion?: boolean; objectLockDays?: number } = {},
+) {
   const stack = testStack();
   const key = new kms.Key(stack, 'AuditKey');
   const logGroup = new logs.LogGroup(stack, 'TrailLogs');
@@ -18,6 +23,7 @@ function build(streams: StreamSelector, removalPolicy: RemovalPolicy, retentionD
     streams,
     retentionDays,
     removalPolicy,
+    ...options,
   });
   return { key, logGroup, trail, template: Template.fromStack(stack) };
 }
@@ -29,6 +35,7 @@ describe('SecurityTrail', () => {
     RemovalPolicy.RETAIN,
     365,
   );
+  const locked = build({ kind: 'arns', arns: [STREAM_ARN] }, RemovalPolicy.RETAIN, 2192, { multiRegion: true, objectLockDays: 2192 });
   const { template, trail, key, logGroup } = dedicated;
   const kinesisSelector = (resources: Record<string, unknown>) => ({
     Name: 'Kinesis data events for patient-record streams',
@@ -118,7 +125,7 @@ describe('SecurityTrail', () => {
     }
   });
 
-  test('log files expire after the given retention; old versions after 30 days', () => {
+  test('log files expire after the given retention, and so do versions deleted or overwritten before then', () => {
     for (const [built, days] of [
       [dedicated, 7],
       [shared, 365],
@@ -127,12 +134,43 @@ describe('SecurityTrail', () => {
         'AWS::S3::Bucket',
         {
           LifecycleConfiguration: {
-            Rules: [{ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }],
+            Rules: [{ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: days }, Status: 'Enabled' }],
           },
         },
         2,
       );
     }
+  });
+
+  test('Object Lock in compliance mode on the trail bucket only (an access log target cannot be locked), and a multi-region trail', () => {
+    locked.template.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2192 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'trail-bucket/' }),
+    });
+    locked.template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true }, 1);
+    locked.template.hasResourceProperties('AWS::CloudTrail::Trail', { IsMultiRegionTrail: true });
+    template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: Match.anyValue() }, 0);
+    expect(() => build({ kind: 'arns', arns: [STREAM_ARN] }, RemovalPolicy.DESTROY, 7, { objectLockDays: 7 })).toThrow(
+      'an Object-Locked audit bucket cannot be destroyed with its stack',
+    );
+  });
+
+  test('CloudTrail may read the ACL of and write into the bucket only for this trail of this account (aws:SourceArn, aws:SourceAccount)', () => {
+    const fromThisTrail = {
+      'aws:SourceArn': { 'Fn::Join': ['', ['arn:aws:cloudtrail:eu-west-2:', { Ref: 'AWS::AccountId' }, ':trail/hipaa-fhir-trail-dev']] },
+      'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+    };
+    const policy = Object.values(template.findResources('AWS::S3::BucketPolicy')).find(
+      (p) => p.Properties.Bucket.Ref === logicalIdOf(trail.bucket),
+    )!;
+    const cloudTrail = policy.Properties.PolicyDocument.Statement.filter(
+      (s: { Principal?: { Service?: string } }) => s.Principal?.Service === 'cloudtrail.amazonaws.com',
+    );
+    expect(cloudTrail).toHaveLength(2);
+    for (const statement of cloudTrail) expect(statement.Condition.StringEquals).toMatchObject(fromThisTrail);
+    expect(cloudTrail.map((s: { Action: string }) => s.Action).sort()).toEqual(['s3:GetBucketAcl', 's3:PutObject']);
   });
 
   test('DESTROY empties and deletes both buckets; RETAIN keeps them and empties nothing', () => {

@@ -20,7 +20,8 @@ describe('AuditStack', () => {
   test('shared trail mode creates no trail, so ephemeral stages do not count against the five-trail limit', () => {
     expect([sharedStage.stage.config.audit.trailMode, dedicatedStage.stage.config.audit.trailMode]).toEqual(['shared', 'dedicated']);
     shared.resourceCountIs('AWS::CloudTrail::Trail', 0);
-    shared.resourceCountIs('AWS::S3::Bucket', 0);
+    // The audit archive (chain heads) and its access-log bucket only.
+    shared.resourceCountIs('AWS::S3::Bucket', 2);
     shared.hasOutput('TrailMode', { Value: 'shared' });
     shared.hasOutput('TrailName', { Value: new ToolingNames('hipaa-fhir').sharedTrailNaming.trailName });
     shared.hasOutput('TrailName', { Value: 'hipaa-fhir-trail-shared' });
@@ -59,14 +60,27 @@ describe('AuditStack', () => {
         ],
       },
     });
-    dedicated.resourceCountIs('AWS::S3::Bucket', 2);
+    dedicated.resourceCountIs('AWS::S3::Bucket', 4);
     dedicated.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
     // Log files are kept as long as the profile keeps logs.
     dedicated.resourcePropertiesCountIs(
       'AWS::S3::Bucket',
       { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 2192 })] } },
-      2,
+      4,
     );
+  });
+
+  test('production: a multi-region trail, and the trail bucket and audit archive Object-Locked in compliance mode for six years', () => {
+    expect(dedicatedStage.stage.config.profile).toBe('production');
+    dedicated.hasResourceProperties('AWS::CloudTrail::Trail', { IsMultiRegionTrail: true });
+    const lock = { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2192 } } };
+    dedicated.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true, ObjectLockConfiguration: lock }, 2);
+    for (const bucket of [dedicatedStage.stage.audit.trail!.bucket, dedicatedStage.stage.audit.archive.bucket]) {
+      expect(dedicated.toJSON().Resources[logicalIdOf(bucket)].Properties.ObjectLockConfiguration).toEqual(lock);
+    }
+    dedicated.hasOutput('AuditArchiveBucketName', { Value: { Ref: logicalIdOf(dedicatedStage.stage.audit.archive.bucket) } });
+    // Development is destroyed with its stage: nothing is locked.
+    shared.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: Match.anyValue() }, 0);
   });
 
   test('the audit key admits CloudTrail only for this trail, and Logs only for the audit groups', () => {
@@ -108,8 +122,11 @@ describe('AuditStack', () => {
         .sort();
     expect(patterns(dedicated)).toEqual([...Object.values(TRAIL_FILTERS), DATABASE_AUTH_FAILURE_PATTERN].sort());
     expect(patterns(shared)).toEqual([DATABASE_AUTH_FAILURE_PATTERN]);
-    expect([sharedStage.stage.audit.securityAlarms.length, dedicatedStage.stage.audit.securityAlarms.length]).toEqual([1, 4]);
-    dedicated.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    expect([sharedStage.stage.audit.securityAlarms.length, dedicatedStage.stage.audit.securityAlarms.length]).toEqual([
+      1,
+      Object.keys(TRAIL_FILTERS).length + 1,
+    ]);
+    dedicated.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(TRAIL_FILTERS).length + 1);
     dedicated.allResourcesProperties('AWS::CloudWatch::Alarm', {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
@@ -124,7 +141,11 @@ describe('AuditStack', () => {
         Match.objectLike({ MetricNamespace: 'hipaa-fhir/aud/Security', MetricName: 'DatabaseAuthenticationFailures' }),
       ],
     });
-    dedicated.resourcePropertiesCountIs('AWS::Logs::MetricFilter', { LogGroupName: { Ref: logicalIdOf(trailLogGroup) } }, 3);
+    dedicated.resourcePropertiesCountIs(
+      'AWS::Logs::MetricFilter',
+      { LogGroupName: { Ref: logicalIdOf(trailLogGroup) } },
+      Object.keys(TRAIL_FILTERS).length,
+    );
   });
 
   test('the alarm topic is named for the environment, encrypted with the audit key, with the configured subscriber', () => {

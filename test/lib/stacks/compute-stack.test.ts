@@ -1,3 +1,4 @@
+import { TRAIL_FILTERS } from '../../../lib/constructs/security-alarms';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { DRILL_DB_USER, RESTORE_DRILL_METRICS } from '../../../lib/contract';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
@@ -65,8 +66,28 @@ describe('ComputeStack', () => {
     expect(processorContainer(eph, naming.processorFamily).Secrets).toBeUndefined();
   });
 
-  test("rds-db:connect on exactly that user of exactly the data layer's instance (its DbiResourceId), for the task role only", () => {
-    expect(rolesGranting(eph, { action: /^rds-db:/ })).toEqual([[{ Ref: logicalIdOf(compute.processor.taskDefinition.taskRole) }]]);
+  test("rds-db:connect on exactly that user of exactly the data layer's instance (its DbiResourceId), for the task role (and the audit chain export, as fhir_auditor) only", () => {
+    expect(rolesGranting(eph, { action: /^rds-db:/ })).toEqual([
+      [{ Ref: logicalIdOf(compute.processor.taskDefinition.taskRole) }],
+      [{ Ref: logicalIdOf(compute.auditChainExport.taskDefinition.taskRole) }],
+    ]);
+    const connectAs = (user: string) => ({
+      Effect: 'Allow',
+      Action: 'rds-db:connect',
+      Resource: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:aws:rds-db:eu-west-2:',
+            { Ref: 'AWS::AccountId' },
+            ':dbuser:',
+            { 'Fn::ImportValue': expect.stringMatching(/^hipaa-fhir-data-cmp:.*DbiResourceId/) },
+            `/${user}`,
+          ],
+        ],
+      },
+    });
+    expect(statementsOfRole(eph, compute.auditChainExport.taskDefinition.taskRole)).toContainEqual(connectAs('fhir_auditor'));
     // Strong reference (Fn::ImportValue): the DbiResourceId cannot go stale in this stack (see reference-strength.ts).
     expect(statementsOfRole(eph, compute.processor.taskDefinition.taskRole)).toContainEqual({
       Effect: 'Allow',
@@ -84,6 +105,25 @@ describe('ComputeStack', () => {
         ],
       },
     });
+  });
+
+  test('the audit chain export runs hourly as fhir_auditor with IAM authentication, and may only read its place and write exports in the archive', () => {
+    const task = Object.values(eph.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: naming.auditChainNames.family } }))[0];
+    const [container] = task.Properties.ContainerDefinitions;
+    expect(container.Command.slice(0, 4)).toEqual(['node', 'dist/processor/tasks/audit-chain/main.js', 'export', '--archive-bucket']);
+    expect(container.Environment).toEqual(
+      expect.arrayContaining([
+        { Name: 'DB_USER', Value: 'fhir_auditor' },
+        { Name: 'DB_IAM_AUTH', Value: 'true' },
+        { Name: 'DB_SSL_MODE', Value: 'verify-full' },
+      ]),
+    );
+    const actions = statementsOfRole(eph, compute.auditChainExport.taskDefinition.taskRole)
+      .flatMap((st: { Action: string | string[] }) => [st.Action].flat())
+      .filter((a: string) => a.startsWith('s3:'));
+    // Reads and puts only: no delete, no version or retention change, no lock bypass.
+    expect(actions.filter((a: string) => /Delete|Retention|LegalHold|Bypass|PutBucket|PutObjectAcl/.test(a))).toEqual([]);
+    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject*']));
   });
 
   test("the master secret is read only by the one-off migration task, never by the service's execution role", () => {
@@ -255,7 +295,12 @@ describe('ComputeStack', () => {
     );
     // Development (off by default): no drill, no outputs.
     expect(ephStage.stage.compute.restoreDrill).toBeUndefined();
-    eph.resourceCountIs('AWS::Events::Rule', 0);
+    // (The one rule is the hourly audit chain export.)
+    eph.resourceCountIs('AWS::Events::Rule', 1);
+    eph.hasResourceProperties('AWS::Events::Rule', {
+      Name: ephStage.stage.config.naming.auditChainNames.rule,
+      ScheduleExpression: 'rate(1 hour)',
+    });
     expect(Object.keys(eph.findOutputs('*')).filter((k) => k.startsWith('RestoreDrill'))).toEqual([]);
   });
 
@@ -273,7 +318,7 @@ describe('ComputeStack', () => {
     const drill = prodStage.stage.compute.restoreDrill!;
     // (The service's step-scaling alarms are policy triggers, not alarms an engineer acts on.)
     expect(prodStage.stage.compute.alarms.alarms).toHaveLength(4);
-    expect(Object.keys(securityAlarms)).toHaveLength(4); // dedicated trail (production): three trail alarms and the database one
+    expect(Object.keys(securityAlarms)).toHaveLength(Object.keys(TRAIL_FILTERS).length + 1); // dedicated trail (production): the trail alarms and the database one
     expect(Object.keys(drill.alarms)).toEqual(['rpo', 'rto', 'failed', 'overdue']);
     expect(widget.properties.alarms).toEqual([
       ...prodStage.stage.compute.alarms.alarms.map((a) => `<${logicalIdOf(a)}.Arn>`),

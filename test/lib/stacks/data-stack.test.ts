@@ -13,7 +13,8 @@ const fromNetwork = (suffix: string, pattern: string) => ({
 
 describe('DataStack', () => {
   const eph = synthStage({ environmentSuffix: 'data', profile: 'development', databaseSecretName: 'hipaa-fhir/previews/db-credentials' });
-  const prod = synthStage({ environmentSuffix: 'data', profile: 'production' });
+  const COPY_VAULT = 'arn:aws:backup:eu-west-2:555555555555:backup-vault:hipaa-fhir-copies';
+  const prod = synthStage({ environmentSuffix: 'data', profile: 'production', backupCopyVaultArn: COPY_VAULT });
   const data = eph.templates.data;
   const prodData = prod.templates.data;
   const { naming } = eph.stage.config;
@@ -126,6 +127,17 @@ describe('DataStack', () => {
             {
               'Fn::Join': ['', ['arn:aws:logs:eu-west-2:', { Ref: 'AWS::AccountId' }, ':log-group:/aws/rds/instance/hipaa-fhir-db-data/*']],
             },
+            // A restore drill copy's exported logs (its identifier starts with the drill prefix).
+            {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:aws:logs:eu-west-2:',
+                  { Ref: 'AWS::AccountId' },
+                  `:log-group:/aws/rds/instance/${naming.restoreDrillInstancePrefix}*/*`,
+                ],
+              ],
+            },
           ]),
         ]),
       },
@@ -138,11 +150,14 @@ describe('DataStack', () => {
     expect(data.findOutputs('BackupVaultName')).toEqual({});
   });
 
-  test("production: an AWS Backup plan protects the stage's own instance in a vault on the database key", () => {
+  test("production: an AWS Backup plan protects the stage's own instance in a locked vault on a key of its own", () => {
     prodData.hasResourceProperties('AWS::Backup::BackupVault', {
       BackupVaultName: prod.stage.config.naming.resourceName('backup'),
-      EncryptionKeyArn: getAtt(prod.stage.data.databaseKey),
+      EncryptionKeyArn: getAtt(keyOf(prod.stage.data, 'BackupVaultKey')),
+      // Compliance mode: immutable after three days; the shortest rule's retention is the minimum.
+      LockConfiguration: { MinRetentionDays: 35, MaxRetentionDays: 365, ChangeableForDays: 3 },
     });
+    expect(getAtt(keyOf(prod.stage.data, 'BackupVaultKey'))).not.toEqual(getAtt(prod.stage.data.databaseKey));
     expect(prod.stage.config.naming.resourceName('backup')).toBe('hipaa-fhir-backup-data');
     prodData.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: {
@@ -163,8 +178,22 @@ describe('DataStack', () => {
     prodData.hasOutput('BackupVaultName', { Value: getAtt(prod.stage.data.backup!.vault, 'BackupVaultName') });
   });
 
+  test('production: every recovery point is copied to the configured vault of another account, kept as long as the source', () => {
+    const rules = Object.values(prodData.findResources('AWS::Backup::BackupPlan'))[0].Properties.BackupPlan.BackupPlanRule;
+    expect(
+      rules.map((r: { RuleName: string; Lifecycle: unknown; CopyActions: unknown }) => [r.RuleName, r.Lifecycle, r.CopyActions]),
+    ).toEqual([
+      ['Daily', { DeleteAfterDays: 35 }, [{ DestinationBackupVaultArn: COPY_VAULT, Lifecycle: { DeleteAfterDays: 35 } }]],
+      [
+        'Monthly1Year',
+        { DeleteAfterDays: 365, MoveToColdStorageAfterDays: 30 },
+        [{ DestinationBackupVaultArn: COPY_VAULT, Lifecycle: { DeleteAfterDays: 365 } }],
+      ],
+    ]);
+  });
+
   test('production: snapshots and logs outlive the stack, so their keys do too', () => {
-    prodData.resourceCountIs('AWS::KMS::Key', 3);
+    prodData.resourceCountIs('AWS::KMS::Key', 4);
     prodData.allResources('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
   });
 

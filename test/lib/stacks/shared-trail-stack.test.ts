@@ -1,3 +1,4 @@
+import { TRAIL_FILTERS } from '../../../lib/constructs/security-alarms';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Naming, SHARED_SUFFIX } from '../../../lib/contract';
 import { EncryptionKey } from '../../../lib/constructs/encryption-key';
@@ -48,8 +49,8 @@ describe('SharedTrailStack', () => {
   });
 
   test('account-wide security alarms watch the shared trail and notify its topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
-    template.resourceCountIs('AWS::Logs::MetricFilter', 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(TRAIL_FILTERS).length);
+    template.resourceCountIs('AWS::Logs::MetricFilter', Object.keys(TRAIL_FILTERS).length);
     const [logGroupId] = Object.keys(
       template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/hipaa-fhir/shared/audit/cloudtrail' } }),
     );

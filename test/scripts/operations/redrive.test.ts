@@ -350,11 +350,17 @@ describe('npm run redrive: AWS path (the processor task, mocked SDK)', () => {
       ecs: new ECSClient({ region: 'eu-west-2' }),
       logs: new CloudWatchLogsClient({ region: 'eu-west-2' }),
       cfn: new CloudFormationClient({ region: 'eu-west-2' }),
+      operator: async () => 'arn:aws:sts::222222222222:assumed-role/operations/alice',
       pollMs: 0,
       print: (l) => lines.push(l),
     });
     expect(code).toBe(0);
     expect(ecs.commandCalls(RunTaskCommand)[0].args[0].input.taskDefinition).toBe(outputs.ProcessorTaskDefinitionArn);
+    // The task records the operator's IAM identity (from sts:GetCallerIdentity), not this machine's name.
+    expect(ecs.commandCalls(RunTaskCommand)[0].args[0].input.overrides?.containerOverrides?.[0].command?.slice(-2)).toEqual([
+      '--operator',
+      'arn:aws:sts::222222222222:assumed-role/operations/alice',
+    ]);
     expect(lines.slice(-6)).toEqual(formatSummary(summary));
     expect(formatSummary(summary)).toEqual([
       'summary: examined 150, re-driven 140, still quarantined 10',

@@ -1,5 +1,5 @@
 /**
- * `node dist/processor/tasks/redrive/main.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]`:
+ * `node dist/processor/tasks/redrive/main.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N] [--operator ARN]`:
  * re-drives quarantined records (redrive.ts) and exits 0, 1 on failure, 2 on a usage error.
  *
  * Runs like the verify task: a one-off ECS task of the processor's own task definition (same image,
@@ -10,6 +10,7 @@ import { InputError } from '../../../contract/errors';
 import { loadConfig } from '../../config';
 import { createPool } from '../../db/pool';
 import { commandLogger, errorFields } from '../../logger';
+import { ecsTaskArn, operatorActor } from '../operator';
 import { parseRedriveArgs, REDRIVE_USAGE } from './options';
 import { currentValidator, redrive, safeMessage } from './redrive';
 
@@ -20,7 +21,8 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const config = loadConfig(process.env);
-  const actor = `${config.workerId}/redrive`;
+  // The operator who asked (scripts/operations/redrive.ts passes their IAM identity) and this task, for CloudTrail's RunTask event.
+  const actor = operatorActor('redrive', options.operator, await ecsTaskArn(), config.workerId);
   // Synchronous: the summary stays the last line, after every progress line (scripts/redrive.ts reads them in order).
   const logger = commandLogger(actor);
   const pool = createPool(config, { asWriter: true, max: 1 });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'util';
 import { UsageError } from '../../../contract/errors';
 import type { QuarantineReason } from '../../fhir/validate';
+import { checkOperator } from '../operator';
 
 /** Every stable quarantine code (the object literal must name each QuarantineReason exactly once). */
 const REASONS = {
@@ -29,6 +30,8 @@ export interface RedriveOptions {
   readonly limit?: number;
   /** Records per transaction. @default 100 */
   readonly batchSize: number;
+  /** Who asked for it (their IAM caller ARN), recorded in the audit events. @default the worker id (see tasks/operator.ts) */
+  readonly operator?: string;
 }
 
 /** The flag values of either command line (the task's and scripts/redrive.ts), before checking. */
@@ -38,14 +41,16 @@ export interface RedriveFlagValues {
   readonly dryRun?: boolean;
   readonly limit?: string | number;
   readonly batchSize?: string | number;
+  readonly operator?: string;
 }
 
-export const REDRIVE_USAGE = `usage: node dist/processor/tasks/redrive/main.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N]
+export const REDRIVE_USAGE = `usage: node dist/processor/tasks/redrive/main.js [--reason CODE] [--since ISO-8601] [--dry-run] [--limit N] [--batch-size N] [--operator ARN]
   --reason CODE   only records quarantined with CODE: ${QUARANTINE_REASONS.join(', ')}
   --since T       only records quarantined at or after T (2026-05-01, or 2026-05-01T12:00:00Z with a zone)
   --dry-run       count what would pass the current validator; change nothing
   --limit N       examine at most N records (N >= 1)
-  --batch-size N  records per transaction, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})`;
+  --batch-size N  records per transaction, 1 to ${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE})
+  --operator ARN  who asked for it: the Arn of their sts get-caller-identity (npm run redrive passes it)`;
 
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
 
@@ -92,6 +97,7 @@ export function redriveOptions(values: RedriveFlagValues): RedriveOptions {
     dryRun: values.dryRun ?? false,
     limit: wholeNumber('limit', values.limit, 1, Number.MAX_SAFE_INTEGER),
     batchSize: wholeNumber('batch-size', values.batchSize, 1, MAX_BATCH_SIZE) ?? DEFAULT_BATCH_SIZE,
+    ...(values.operator === undefined ? {} : { operator: checkOperator(values.operator) }),
   };
 }
 
@@ -107,6 +113,7 @@ export function parseRedriveArgs(argv: readonly string[]): RedriveOptions | unde
         'dry-run': { type: 'boolean' },
         limit: { type: 'string' },
         'batch-size': { type: 'string' },
+        operator: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -124,6 +131,7 @@ export function parseRedriveArgs(argv: readonly string[]): RedriveOptions | unde
     dryRun: values['dry-run'] as boolean | undefined,
     limit: text('limit'),
     batchSize: text('batch-size'),
+    operator: text('operator'),
   });
 }
 
@@ -136,5 +144,6 @@ export function redriveArgs(options: RedriveOptions): string[] {
     ...(options.limit !== undefined ? ['--limit', String(options.limit)] : []),
     '--batch-size',
     String(options.batchSize),
+    ...(options.operator ? ['--operator', options.operator] : []),
   ];
 }

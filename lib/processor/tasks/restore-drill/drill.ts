@@ -89,6 +89,12 @@ export interface DrillSettings {
   readonly connectAttempts: number;
   /** For the verdict line only; the alarms hold the same targets. */
   readonly targets?: { readonly rpoSeconds: number; readonly rtoSeconds: number };
+  /**
+   * The copy exports the live instance's logs (pgaudit included) into log groups the drill creates first,
+   * encrypted with this key and kept this long, as the live instance's are: RDS would otherwise create them
+   * unencrypted and never expiring. @default - no log exports on the copy
+   */
+  readonly logGroups?: { readonly kmsKeyArn: string; readonly retentionDays: number };
 }
 
 export const DEFAULT_SETTINGS = {
@@ -113,6 +119,8 @@ export interface DrillDeps {
   readonly logger: Logger;
   readonly now: () => Date;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Creates an encrypted log group with a retention (an existing one is kept). @default - the copy exports no logs */
+  readonly createLogGroup?: (name: string, options: NonNullable<DrillSettings['logGroups']>) => Promise<void>;
 }
 
 export interface DrillReport {
@@ -219,6 +227,7 @@ export function restoreRequest(
   target: string,
   restorePoint: Date,
   tags: Readonly<Record<string, string>>,
+  exportLogs = false,
 ): RestoreDBInstanceToPointInTimeCommandInput {
   const vpcSecurityGroupIds = (source.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId).filter((g): g is string => !!g);
   const parameterGroup = source.DBParameterGroups?.[0]?.DBParameterGroupName;
@@ -246,6 +255,10 @@ export function restoreRequest(
     AutoMinorVersionUpgrade: false,
     CopyTagsToSnapshot: false,
     EnableIAMDatabaseAuthentication: true,
+    // A full copy of PHI is audited as the live instance is: the same log exports (pgaudit is in postgresql).
+    ...(exportLogs && source.EnabledCloudwatchLogsExports?.length
+      ? { EnableCloudwatchLogsExports: source.EnabledCloudwatchLogsExports }
+      : {}),
     Tags: Object.entries(tags).map(([Key, Value]): Tag => ({ Key, Value })),
   };
 }
@@ -351,7 +364,20 @@ export async function runRestoreDrill(settings: DrillSettings, deps: DrillDeps):
     const expiresAt = new Date(startedAt.getTime() + settings.ttlMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const tags = { ...settings.tags, [DRILL_SOURCE_TAG]: settings.sourceInstance, [EXPIRES_AT_TAG]: expiresAt };
 
-    const request = restoreRequest(source, target, restorePoint, tags);
+    const request = restoreRequest(
+      source,
+      target,
+      restorePoint,
+      tags,
+      settings.logGroups !== undefined && deps.createLogGroup !== undefined,
+    );
+    if (request.EnableCloudwatchLogsExports && deps.createLogGroup) {
+      const create = deps.createLogGroup;
+      await step("create the copy's log groups", async () => {
+        for (const logType of request.EnableCloudwatchLogsExports!)
+          await create(`/aws/rds/instance/${target}/${logType}`, settings.logGroups!);
+      });
+    }
     restoreAttempted = true;
     await step('restore', async () => {
       await deps.rds.send(new RestoreDBInstanceToPointInTimeCommand(request));
@@ -460,7 +486,7 @@ function minutes(env: Env, name: string, fallbackMs: number, max: number): numbe
  * Environment of the drill task (set by the RestoreDrill construct): AWS_REGION, DRILL_SOURCE_INSTANCE,
  * DRILL_INSTANCE_PREFIX, PROJECT, ENVIRONMENT_SUFFIX, DB_NAME, optional DB_USER (fhir_drill), DB_SSL_MODE,
  * DB_CA_BUNDLE, DRILL_RPO_TARGET_MINUTES, DRILL_RTO_TARGET_MINUTES, DRILL_TTL_MINUTES,
- * DRILL_AVAILABLE_TIMEOUT_MINUTES, METRICS.
+ * DRILL_AVAILABLE_TIMEOUT_MINUTES, METRICS, and DRILL_LOG_KEY_ARN with DRILL_LOG_RETENTION_DAYS (the copy's log exports).
  */
 export function loadDrillConfig(env: Env): DrillTaskConfig {
   const region = required(env, 'AWS_REGION', /^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'a region code such as eu-west-2');
@@ -502,10 +528,25 @@ export function loadDrillConfig(env: Env): DrillTaskConfig {
       ttlMs: minutes(env, 'DRILL_TTL_MINUTES', DEFAULT_SETTINGS.ttlMs, 10_080),
       availableTimeoutMs: minutes(env, 'DRILL_AVAILABLE_TIMEOUT_MINUTES', DEFAULT_SETTINGS.availableTimeoutMs, 1440),
       ...(rpo > 0 && rto > 0 ? { targets: { rpoSeconds: rpo / 1000, rtoSeconds: rto / 1000 } } : {}),
+      ...drillLogGroups(env),
     },
     database: { name: database, user, sslMode, caBundlePath: env.DB_CA_BUNDLE || DEFAULT_CA_BUNDLE },
     metrics,
   };
+}
+
+/** DRILL_LOG_KEY_ARN and DRILL_LOG_RETENTION_DAYS: both or neither. */
+function drillLogGroups(env: Env): Pick<DrillSettings, 'logGroups'> {
+  const kmsKeyArn = env.DRILL_LOG_KEY_ARN;
+  const days = env.DRILL_LOG_RETENTION_DAYS;
+  if (!kmsKeyArn && !days) return {};
+  if (!kmsKeyArn || !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/.test(kmsKeyArn))
+    throw new EnvironmentError(
+      'DRILL_LOG_KEY_ARN must be the ARN of the key of the database log groups (set with DRILL_LOG_RETENTION_DAYS)',
+    );
+  if (!days || !/^[1-9]\d{0,4}$/.test(days))
+    throw new EnvironmentError('DRILL_LOG_RETENTION_DAYS must be a whole number of days (set with DRILL_LOG_KEY_ARN)');
+  return { logGroups: { kmsKeyArn, retentionDays: Number(days) } };
 }
 
 /** Opens the drill's login on one instance with a fresh IAM token, runs the verify query, closes. */

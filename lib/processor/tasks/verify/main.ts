@@ -1,5 +1,5 @@
 /**
- * `node dist/processor/tasks/verify/main.js --run-id <id>`: what the database holds for one integration-test run,
+ * `node dist/processor/tasks/verify/main.js --run-id <id> [--operator ARN]`: what the database holds for one integration-test run,
  * as one JSON line of counts (no PHI). Runs inside the VPC as a one-off ECS task of the
  * processor's own task definition (same credentials, TLS and role), because the database is
  * reachable from nowhere else. The read is itself audited.
@@ -8,6 +8,7 @@ import type { Pool } from 'pg';
 import { InputError, UsageError } from '../../../contract/errors';
 import { loadConfig, loadOrExit } from '../../config';
 import { createPool, transaction } from '../../db/pool';
+import { checkOperator, ecsTaskArn, operatorActor } from '../operator';
 
 export interface RunSummary {
   readonly runId: string;
@@ -75,10 +76,14 @@ async function main(argv: string[]): Promise<void> {
   const runId = i >= 0 ? argv[i + 1] : undefined;
   if (!runId) throw new UsageError('--run-id is required');
   if (!RUN_ID.test(runId)) throw new UsageError(`--run-id ${RUN_ID_RULE}`);
+  const o = argv.indexOf('--operator');
+  const operator = o >= 0 ? checkOperator(argv[o + 1] ?? '') : undefined;
   const config = loadOrExit(() => loadConfig(process.env));
   const pool = createPool(config, { asWriter: true, max: 1 });
   try {
-    const summary = await verifyRun(pool, runId, `${config.workerId}/verify`, config.streamName);
+    // The caller's identity (the integration step passes its role) and this task, for CloudTrail's RunTask event.
+    const actor = operatorActor('verify', operator, await ecsTaskArn(), config.workerId);
+    const summary = await verifyRun(pool, runId, actor, config.streamName);
     process.stdout.write(`${JSON.stringify({ verify: summary })}\n`);
   } finally {
     await pool.end();

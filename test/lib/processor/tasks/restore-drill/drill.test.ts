@@ -202,6 +202,31 @@ describe('restore drill orchestration', () => {
     rds.install();
   });
 
+  test("the copy exports the live instance's logs into groups created first, encrypted and with the retention; without them it exports none", async () => {
+    rds.instances.set(SOURCE, sourceInstance({ EnabledCloudwatchLogsExports: ['postgresql', 'upgrade'] }));
+    const created: string[] = [];
+    const logGroups = { kmsKeyArn: 'arn:aws:kms:eu-west-2:333333333333:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b', retentionDays: 2192 };
+    const h = harness(rds);
+    const report = await runRestoreDrill(
+      { ...settings, logGroups },
+      {
+        ...h.deps,
+        createLogGroup: async (name, options) => {
+          expect(options).toEqual(logGroups);
+          // Created before the restore asks RDS to export into them.
+          expect(rdsMock.commandCalls(RestoreDBInstanceToPointInTimeCommand)).toHaveLength(0);
+          created.push(name);
+        },
+      },
+    );
+    expect(report.ok).toBe(true);
+    expect(created).toEqual([`/aws/rds/instance/${TARGET}/postgresql`, `/aws/rds/instance/${TARGET}/upgrade`]);
+    expect(rdsMock.commandCalls(RestoreDBInstanceToPointInTimeCommand)[0].args[0].input.EnableCloudwatchLogsExports).toEqual([
+      'postgresql',
+      'upgrade',
+    ]);
+  });
+
   test('happy path: restores the latest restorable time into a tagged, private, single-AZ copy, waits, verifies both sides, records RPO/RTO, deletes', async () => {
     const h = harness(rds);
     const report = await runRestoreDrill(settings, h.deps);
