@@ -2,7 +2,7 @@
  * Which version of a resource a batch makes current, and where its checkpoint lands, as the processor
  * sees a real GetRecords batch: records in arrival order with same-length Kinesis sequence numbers.
  */
-import { classify, isNewer, StreamRecord } from '../../../lib/processor/records';
+import { classify, classifyRecords, contentHash, isNewer, StreamRecord } from '../../../lib/processor/records';
 
 const MAX = 262_144;
 // Real Kinesis sequence numbers: 56 digits, every one of a shard's the same length.
@@ -100,5 +100,81 @@ describe('the checkpoint a batch moves to', () => {
     expect([first.lastSequenceNumber, rest.lastSequenceNumber]).toEqual([SEQ(2), SEQ(3)]);
     expect(batch.after(SEQ(1)).records.map((r) => r.sequenceNumber)).toEqual([SEQ(2), SEQ(3)]);
     expect(batch.after(SEQ(3)).lastSequenceNumber).toBe('');
+  });
+});
+
+describe('what each record of a batch becomes', () => {
+  test('a valid Bundle without entries stores nothing and is audited as an empty record', () => {
+    const batch = classify([record(1, { resourceType: 'Bundle', type: 'collection' }), record(2, observation(1))], MAX);
+    expect(batch.emptyRecords).toEqual([SEQ(1)]);
+    expect(batch.valid.map((e) => e.sequenceNumber)).toEqual([SEQ(2)]);
+    expect(batch.quarantined).toEqual([]);
+  });
+
+  test('a record without a partition key or data is quarantined with an empty key and payload', () => {
+    const batch = classify([{ SequenceNumber: SEQ(1) }], MAX);
+    expect(batch.quarantined).toEqual([
+      {
+        sequenceNumber: SEQ(1),
+        partitionKey: '',
+        reason: 'NOT_JSON',
+        detail: 'payload is not JSON (SyntaxError)',
+        payload: Buffer.alloc(0),
+      },
+    ]);
+  });
+
+  test('a re-driven record keeps its original position on each entry and quarantine row; a stream record carries none', () => {
+    const origin = { streamName: 'old-stream', shardId: 'shardId-000000000003', note: 'from quarantine row 12 (INVALID_FHIR)' };
+    const redriven = classifyRecords(
+      [
+        { sequenceNumber: SEQ(1), partitionKey: 'p1', payload: Buffer.from(JSON.stringify(observation(1))), origin },
+        { sequenceNumber: SEQ(2), partitionKey: 'p1', payload: Buffer.from('{'), origin },
+      ],
+      MAX,
+    );
+    expect(redriven.valid.map((e) => e.origin)).toEqual([origin]);
+    expect(redriven.quarantined.map((q) => q.origin)).toEqual([origin]);
+    const fromStream = classify([record(1, observation(1)), { SequenceNumber: SEQ(2), PartitionKey: 'p', Data: Buffer.from('{') }], MAX);
+    expect(fromStream.valid.every((e) => !('origin' in e))).toBe(true);
+    expect(fromStream.quarantined.every((q) => !('origin' in q))).toBe(true);
+  });
+
+  test('each entry carries its resource, its hash and its patient as the writer stores them', () => {
+    const meta = { versionId: '4', lastUpdated: '2026-11-01T00:00:00Z' };
+    const [entry] = classify([record(1, observation(7, meta))], MAX).valid;
+    expect(entry).toEqual({
+      sequenceNumber: SEQ(1),
+      entryIndex: 0,
+      resourceType: 'Observation',
+      id: 'obs-1',
+      versionId: '4',
+      lastUpdated: '2026-11-01T00:00:00Z',
+      patientId: 'p1',
+      patientFromPartitionKey: false,
+      json: JSON.stringify(observation(7, meta)),
+      contentHash: contentHash(JSON.stringify(observation(7, meta))),
+      duplicateInBatch: false,
+      candidate: true,
+    });
+  });
+
+  test('the same content sent twice is one duplicate; a different resource with the same content is not', () => {
+    const patient = (id: string) => ({ resourceType: 'Patient', id });
+    const batch = classify(
+      [
+        record(1, patient('a')),
+        record(2, patient('a')),
+        record(3, { ...observation(1), id: 'obs-2' }),
+        record(4, { ...observation(1), id: 'obs-3' }),
+      ],
+      MAX,
+    );
+    expect(batch.valid.map((e) => [e.id, e.duplicateInBatch, e.candidate])).toEqual([
+      ['a', false, true],
+      ['a', true, false],
+      ['obs-2', false, true],
+      ['obs-3', false, true],
+    ]);
   });
 });
