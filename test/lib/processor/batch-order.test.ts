@@ -50,6 +50,22 @@ describe('the version a batch makes current', () => {
     ]);
   });
 
+  test('the same non-numeric versionId twice: the later arrival wins', () => {
+    expect(current([record(1, observation(1, { versionId: 'v2' })), record(2, observation(2, { versionId: 'v2' }))])).toEqual([
+      ['obs-1', 2],
+    ]);
+  });
+
+  test('a versionId that only starts with digits is not numeric, and does not fail the batch', () => {
+    // '10' < '2a' by code point.
+    expect(current([record(1, observation(1, { versionId: '2a' })), record(2, observation(2, { versionId: '10' }))])).toEqual([
+      ['obs-1', 1],
+    ]);
+    expect(current([record(1, observation(1, { versionId: '10' })), record(2, observation(2, { versionId: '2a' }))])).toEqual([
+      ['obs-1', 2],
+    ]);
+  });
+
   test('numeric versionIds compare as numbers, beyond double precision', () => {
     const big = '90071992547409930';
     const bigger = '90071992547409931';
