@@ -59,6 +59,12 @@ export default tseslint.config(
     // Lambda loads these files as CommonJS, as written: require() is how they import the runtime's SDK.
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    files: ['test/jest/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    // Loaded by Node's own require (Stryker's jest runner), before any transform: CommonJS as written.
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // One import direction, test → scripts → lib: tooling imports the product, never the tests; the product
   // (lib/, bin/, stages/) imports neither. A dynamic import() or require() of such a path is caught too.
   {

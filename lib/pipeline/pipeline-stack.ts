@@ -19,6 +19,7 @@ import { PipelineAppStage } from '../../stages/pipeline-app-stage';
 import { BUILD_IMAGE, cdkToolVersions, NODE_RUNTIME_PHASE } from './build-environment';
 import { grantUseConnection, sourceActionRoles } from './connection';
 import { IntegrationTestStep } from './integration-test-step';
+import { MutationTestStep } from './mutation-test-step';
 
 export interface PipelineStackProps extends StackProps {
   readonly pipeline: PipelineConfig;
@@ -206,6 +207,8 @@ export class PipelineStack extends Stack {
           // CDK Pipelines deploys without terminationProtection (aws/aws-cdk#17871): the smoke step sets it.
           protectStacks: production,
         }),
+        // Mutation testing once per run, beside the first non-production suite (see MutationTestStep).
+        ...(p.environments.find((e) => e.profile !== 'production') === environment ? [new MutationTestStep(source)] : []),
       ],
     });
     return stepRole;

@@ -122,10 +122,19 @@ describe('the persist parameter', () => {
 
 describe('classify', () => {
   test('keeps the real partition key, every record in order, and uses the partition key when no patient is derivable', () => {
+    // A Group is no patient: the Observation names none, so the producer's partition key is its patient.
+    const groupObservation = {
+      resourceType: 'Observation',
+      id: 'o2',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: 'Group/7' },
+    };
     const batch = classify(
       [
         { SequenceNumber: '1', PartitionKey: 'pk\u0000', Data: Buffer.from('not json') },
-        { SequenceNumber: '2', PartitionKey: 'pk-2', Data: Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p2' })) },
+        { SequenceNumber: '2', PartitionKey: 'pk-2', Data: Buffer.from(JSON.stringify(groupObservation)) },
+        { SequenceNumber: '3', PartitionKey: 'pk-3', Data: Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p3' })) },
       ],
       262_144,
     );
@@ -134,14 +143,22 @@ describe('classify', () => {
       expect.objectContaining({
         sequenceNumber: '2',
         entryIndex: 0,
-        id: 'p2',
-        patientId: 'p2',
-        patientFromPartitionKey: false,
+        id: 'o2',
+        patientId: 'pk-2',
+        patientFromPartitionKey: true,
         versionId: undefined,
       }),
+      expect.objectContaining({ sequenceNumber: '3', entryIndex: 0, id: 'p3', patientId: 'p3', patientFromPartitionKey: false }),
     ]);
-    expect(batch.records.map((r) => r.sequenceNumber)).toEqual(['1', '2']);
-    expect(subBatch(batch, batch.records.slice(1))).toMatchObject({ quarantined: [], lastSequenceNumber: '2' });
+    expect(batch.records.map((r) => r.sequenceNumber)).toEqual(['1', '2', '3']);
+    // A part of the batch holds only its own records' entries and quarantine rows.
+    const seqs = (b: ReturnType<typeof subBatch>) => [
+      b.valid.map((e) => e.sequenceNumber),
+      b.quarantined.map((q) => q.sequenceNumber),
+      b.lastSequenceNumber,
+    ];
+    expect(seqs(subBatch(batch, batch.records.slice(0, 1)))).toEqual([[], ['1'], '1']);
+    expect(seqs(subBatch(batch, batch.records.slice(1, 2)))).toEqual([['2'], [], '2']);
   });
 });
 
