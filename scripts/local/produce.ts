@@ -48,7 +48,7 @@ export async function putRecords(
 /** Valid records with invalid ones spread evenly among them. */
 export function sampleMix(valid: number, invalid: number, runId: string, seed = 1): SampleRecord[] {
   const good = validSamples(valid, { runId, seed });
-  const bad = invalidSamples(invalid, prng(seed + 1), 262_144, runId);
+  const bad = invalidSamples(invalid, prng(seed + 1), runId);
   const out: SampleRecord[] = [];
   const every = bad.length > 0 ? Math.max(1, Math.floor(good.length / bad.length)) : Infinity;
   let b = 0;

@@ -284,4 +284,49 @@ REVOKE ALL ON FUNCTION ${RESTORE_DRILL_FUNCTION}(timestamptz, timestamptz) FROM 
 GRANT EXECUTE ON FUNCTION ${RESTORE_DRILL_FUNCTION}(timestamptz, timestamptz) TO ${DRILL_DB_USER};
 `,
   },
+  {
+    version: 13,
+    description: 'positions inside a Kinesis record: KPL sub-sequence number and NDJSON line on history, current, audit and quarantine',
+    sql: `
+-- A KPL aggregated record carries several user records (sub-sequence numbers, as the KCL numbers them)
+-- and an NDJSON payload several documents (lines from 1); 0 is a whole record, as every row before.
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS sub_sequence_number integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS line_number integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS sub_sequence_number integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS line_number integer NOT NULL DEFAULT 0;
+-- Null for events without a stream position (reads), like sequence_number.
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS sub_sequence_number integer;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS line_number integer;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS sub_sequence_number integer NOT NULL DEFAULT 0;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS line_number integer NOT NULL DEFAULT 0;
+-- One quarantine row per part: each user record or line of one Kinesis record is quarantined on its own.
+ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS quarantined_record_stream_name_shard_id_sequence_number_key;
+ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS quarantined_record_position_key;
+ALTER TABLE quarantined_record ADD CONSTRAINT quarantined_record_position_key UNIQUE (stream_name, shard_id, sequence_number, sub_sequence_number, line_number);
+
+-- The position is part of what was received: as immutable as the rest of the row.
+CREATE OR REPLACE FUNCTION quarantine_redrive_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.id, NEW.stream_name, NEW.shard_id, NEW.sequence_number, NEW.sub_sequence_number, NEW.line_number, NEW.partition_key, NEW.partition_key_raw, NEW.reason_code, NEW.detail, NEW.payload, NEW.received_at)
+     IS DISTINCT FROM (OLD.id, OLD.stream_name, OLD.shard_id, OLD.sequence_number, OLD.sub_sequence_number, OLD.line_number, OLD.partition_key, OLD.partition_key_raw, OLD.reason_code, OLD.detail, OLD.payload, OLD.received_at) THEN
+    RAISE EXCEPTION 'quarantined_record keeps what was received: only the re-drive columns may change' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF OLD.redriven_at IS NOT NULL THEN
+    RAISE EXCEPTION 'quarantined_record % was re-driven: its re-drive columns are final', OLD.id USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+
+-- Arrival order inside one Kinesis record: sub-sequence number, then line, then Bundle entry.
+-- Mirrored by isNewer() in records.ts.
+CREATE OR REPLACE FUNCTION fhir_is_newer(n_lu timestamptz, n_vid text, n_seq text, n_sub integer, n_line integer, n_idx integer,
+                                         c_lu timestamptz, c_vid text, c_seq text, c_sub integer, c_line integer, c_idx integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT CASE
+    WHEN n_lu IS NOT NULL AND c_lu IS NOT NULL AND n_lu <> c_lu THEN n_lu > c_lu
+    WHEN n_vid IS NOT NULL AND c_vid IS NOT NULL AND fhir_version_cmp(n_vid, c_vid) <> 0 THEN fhir_version_cmp(n_vid, c_vid) > 0
+    ELSE (n_seq::numeric, n_sub, n_line, n_idx) > (c_seq::numeric, c_sub, c_line, c_idx) END
+$f$;
+`,
+  },
 ];
