@@ -33,6 +33,8 @@ export interface StreamSettings {
   /** 0 means on-demand capacity. */
   readonly shardCount: number;
   readonly retentionHours: number;
+  /** The largest record the stream accepts (partition key included), in KiB: also the processor's MAX_RECORD_BYTES. */
+  readonly maxRecordSizeKiB: number;
 }
 
 export interface NetworkSettings {
@@ -242,7 +244,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       masterSecretKeyArn: settings.databaseSecretKeyArn,
       processorUser: PROCESSOR_DB_USER,
     },
-    stream: { shardCount, retentionHours: sizing.streamRetentionHours },
+    stream: { shardCount, retentionHours: sizing.streamRetentionHours, maxRecordSizeKiB: sizing.streamMaxRecordSizeKiB },
     network: {
       vpcCidr: settings.vpcCidr,
       availabilityZones: settings.availabilityZones ?? [`${region}a`, `${region}b`],

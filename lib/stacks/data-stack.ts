@@ -17,6 +17,8 @@ import type { NetworkResources } from './network-stack';
 /** What the data layer gives the layers above it. */
 export interface DataResources {
   readonly stream: kinesis.IStream;
+  /** The largest record the stream accepts (bytes): the processor's MAX_RECORD_BYTES. */
+  readonly streamMaxRecordBytes: number;
   readonly database: rds.IDatabaseInstance;
   /** The key of the database storage and snapshots (a restored copy uses it too). */
   readonly databaseKey: kms.IKey;
@@ -37,6 +39,7 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
   public readonly patientDatabase: PatientDatabase;
   public readonly backup?: DatabaseBackup;
   public readonly stream: kinesis.IStream;
+  public readonly streamMaxRecordBytes: number;
   public readonly database: rds.IDatabaseInstance;
   public readonly databaseKey: kms.IKey;
   public readonly databaseSecret: secretsmanager.ISecret;
@@ -95,6 +98,7 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
 
     this.streamKey = streamKey.key;
     this.stream = this.recordStream.stream;
+    this.streamMaxRecordBytes = this.recordStream.maxRecordBytes;
     this.database = instance;
     this.databaseKey = databaseKey.key;
     this.databaseSecret = this.patientDatabase.masterSecret;

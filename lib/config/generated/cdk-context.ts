@@ -243,6 +243,8 @@ export interface RawSizing {
   readonly dbMaxAllocatedStorageGiB?: number;
   /** 0 is on-demand capacity. Default: 1 (development), 0 (production). */
   readonly streamShardCount?: number;
+  /** The largest record the stream accepts (KiB, partition key included; Kinesis allows 1024-10240), and so the processor's MAX_RECORD_BYTES, which is never lower than what the stream accepts. Default: 1024 (development), 1024 (production). */
+  readonly streamMaxRecordSizeKiB?: number;
   /** How long the stream keeps a record (hours): the longest the processor may be down, or a record waiting to be replayed, before records are lost. Above 24 hours Kinesis charges extended retention, above 168 long-term retention. Default: 24 (development), 168 (production). */
   readonly streamRetentionHours?: number;
   /** Most processor tasks: at least the profile's minimum (1 development, 2 production), capped at the shard count. Default: 1 (development), 8 (production). */
@@ -259,6 +261,8 @@ export interface DefaultedSizing {
   readonly dbMaxAllocatedStorageGiB: number;
   /** 0 is on-demand capacity. Default: 1 (development), 0 (production). */
   readonly streamShardCount: number;
+  /** The largest record the stream accepts (KiB, partition key included; Kinesis allows 1024-10240), and so the processor's MAX_RECORD_BYTES, which is never lower than what the stream accepts. Default: 1024 (development), 1024 (production). */
+  readonly streamMaxRecordSizeKiB: number;
   /** How long the stream keeps a record (hours): the longest the processor may be down, or a record waiting to be replayed, before records are lost. Above 24 hours Kinesis charges extended retention, above 168 long-term retention. Default: 24 (development), 168 (production). */
   readonly streamRetentionHours: number;
   /** Most processor tasks: at least the profile's minimum (1 development, 2 production), capped at the shard count. Default: 1 (development), 8 (production). */

@@ -80,7 +80,7 @@ describe('the CDK context schema', () => {
     ],
     [
       { environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } },
-      'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, streamRetentionHours, processorMaxTasks)',
+      'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, streamMaxRecordSizeKiB, streamRetentionHours, processorMaxTasks)',
     ],
     [
       { environments: { ...env, dev: { ...env.dev, profile: 'prod' } } },

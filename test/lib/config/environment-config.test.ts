@@ -54,12 +54,12 @@ describe('an environment of cdk.json, resolved', () => {
     const eph = testConfig({ profile: 'development' });
     const prod = testConfig({ profile: 'production' });
     expect([eph.stream, eph.processor]).toEqual([
-      { shardCount: 1, retentionHours: 24 },
+      { shardCount: 1, retentionHours: 24, maxRecordSizeKiB: 1024 },
       { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 },
     ]);
     // A shard count of 0 is an on-demand stream: the profile's maximum applies.
     expect([prod.stream, prod.processor]).toEqual([
-      { shardCount: 0, retentionHours: 168 },
+      { shardCount: 0, retentionHours: 168, maxRecordSizeKiB: 1024 },
       { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 },
     ]);
     expect(testConfig({ profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 4 });
@@ -67,11 +67,22 @@ describe('an environment of cdk.json, resolved', () => {
     expect(testConfig({ profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
   });
 
+  test('the stream accepts records of 1 MiB unless sizing.streamMaxRecordSizeKiB raises it (up to 10 MiB, as Kinesis allows)', () => {
+    expect(testConfig({ sizing: { streamMaxRecordSizeKiB: 10240 } }).stream.maxRecordSizeKiB).toBe(10240);
+    expect(errorOf({ sizing: { streamMaxRecordSizeKiB: 512 } })).toBe(
+      'environments.dev.sizing.streamMaxRecordSizeKiB 512 is invalid: expected a whole number from 1024 to 10240',
+    );
+    expect(errorOf({ sizing: { streamMaxRecordSizeKiB: 10241 } })).toBe(
+      'environments.dev.sizing.streamMaxRecordSizeKiB 10241 is invalid: expected a whole number from 1024 to 10240',
+    );
+  });
+
   test('the stream keeps records 24 hours in development, 7 days in production, or as long as sizing.streamRetentionHours says', () => {
     expect([testConfig().stream.retentionHours, testConfig({ profile: 'production' }).stream.retentionHours]).toEqual([24, 168]);
     expect(testConfig({ profile: 'production', sizing: { streamRetentionHours: 720 } }).stream).toEqual({
       shardCount: 0,
       retentionHours: 720,
+      maxRecordSizeKiB: 1024,
     });
     expect(errorOf({ sizing: { streamRetentionHours: 12 } })).toBe(
       'environments.dev.sizing.streamRetentionHours 12 is invalid: expected a whole number from 24 to 8760',
