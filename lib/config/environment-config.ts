@@ -60,6 +60,11 @@ export interface AuditSettings {
   readonly alarmEmail?: string;
 }
 
+export interface ProducerSettings {
+  /** Account ids or IAM role/user ARNs that may assume the producer role; empty: the environment's own account. */
+  readonly trustedPrincipals: readonly string[];
+}
+
 /** One environment, fully resolved and validated. Everything below `bin/` receives this. */
 export interface EnvironmentConfig {
   readonly project: string;
@@ -79,6 +84,8 @@ export interface EnvironmentConfig {
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
   readonly processor: ProcessorSettings;
+  /** Who may put records on the stream, through the environment's producer role. */
+  readonly producer: ProducerSettings;
   /** The scheduled restore drill (production profile: weekly; development: off). */
   readonly restoreDrill: RestoreDrillSettings;
   /** For a preview environment: its branch and when the sweeper may delete it. */
@@ -252,6 +259,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
     },
     audit: { trailMode: settings.trailMode, alarmEmail: settings.alarmEmail },
     processor: { ...defaults.processor, maxTasks },
+    producer: { trustedPrincipals: settings.producerPrincipals },
     restoreDrill: restoreDrillSettings(settings.restoreDrill),
     preview,
     tags: {

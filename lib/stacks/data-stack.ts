@@ -8,6 +8,7 @@ import { DatabaseBackup } from '../constructs/database-backup';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS } from '../constructs/isolated-network';
 import { PatientDatabase, rdsLogGroupName } from '../constructs/patient-database';
+import { ProducerRole } from '../constructs/producer-role';
 import { RecordStream } from '../constructs/record-stream';
 import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { lifecycleOf } from '../constructs/removal';
@@ -36,6 +37,7 @@ export interface DataStackProps extends EnvironmentStackProps {
 export class DataStack extends EnvironmentStack<'data'> implements DataResources {
   public readonly streamKey: kms.IKey;
   public readonly recordStream: RecordStream;
+  public readonly producer: ProducerRole;
   public readonly patientDatabase: PatientDatabase;
   public readonly backup?: DatabaseBackup;
   public readonly stream: kinesis.IStream;
@@ -99,6 +101,12 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
     this.streamKey = streamKey.key;
     this.stream = this.recordStream.stream;
     this.streamMaxRecordBytes = this.recordStream.maxRecordBytes;
+    this.producer = new ProducerRole(this, 'Producer', {
+      roleName: naming.producerRoleName,
+      stream: this.stream,
+      streamKey: this.streamKey,
+      trustedPrincipals: config.producer.trustedPrincipals,
+    });
     this.database = instance;
     this.databaseKey = databaseKey.key;
     this.databaseSecret = this.patientDatabase.masterSecret;
@@ -109,6 +117,7 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
 
     this.output('StreamName', this.stream.streamName);
     this.output('StreamArn', this.stream.streamArn);
+    this.output('ProducerRoleArn', this.producer.role.roleArn);
     this.output('StreamKeyArn', this.streamKey.keyArn);
     this.output('DatabaseInstanceIdentifier', instance.instanceIdentifier);
     this.output('DatabaseEndpointAddress', instance.dbInstanceEndpointAddress);

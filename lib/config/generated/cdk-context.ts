@@ -199,6 +199,8 @@ export interface RawEnvironment {
   readonly trailMode?: TrailMode;
   /** Where security alarms are e-mailed. Default: topic only. */
   readonly alarmEmail?: Email;
+  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: none listed, so only principals of the environment's own account that an IAM policy allows. */
+  readonly producerPrincipals?: readonly string[];
   /** Overrides of the profile sizing. */
   readonly sizing?: RawSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
@@ -227,6 +229,8 @@ export interface DefaultedEnvironment {
   readonly trailMode: TrailMode;
   /** Where security alarms are e-mailed. Default: topic only. */
   readonly alarmEmail?: Email;
+  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: none listed, so only principals of the environment's own account that an IAM policy allows. */
+  readonly producerPrincipals: readonly string[];
   /** Overrides of the profile sizing. */
   readonly sizing: DefaultedSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
