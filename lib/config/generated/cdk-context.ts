@@ -199,7 +199,7 @@ export interface RawEnvironment {
   readonly trailMode?: TrailMode;
   /** Where security alarms are e-mailed. Default: topic only. */
   readonly alarmEmail?: Email;
-  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: none listed, so only principals of the environment's own account that an IAM policy allows. */
+  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: [] (none listed: only principals of the environment's own account that an IAM policy allows). */
   readonly producerPrincipals?: readonly string[];
   /** Overrides of the profile sizing. */
   readonly sizing?: RawSizing;
@@ -229,7 +229,7 @@ export interface DefaultedEnvironment {
   readonly trailMode: TrailMode;
   /** Where security alarms are e-mailed. Default: topic only. */
   readonly alarmEmail?: Email;
-  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: none listed, so only principals of the environment's own account that an IAM policy allows. */
+  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: [] (none listed: only principals of the environment's own account that an IAM policy allows). */
   readonly producerPrincipals: readonly string[];
   /** Overrides of the profile sizing. */
   readonly sizing: DefaultedSizing;
