@@ -67,6 +67,15 @@ describe('an environment of cdk.json, resolved', () => {
     expect(testConfig({ profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
   });
 
+  test('producerPrincipals: account ids and IAM role or user ARNs of any account; anything else is one line naming the fix', () => {
+    expect(testConfig().producer).toEqual({ trustedPrincipals: [] });
+    const listed = ['444455556666', 'arn:aws:iam::777788889999:role/hospital-feed', 'arn:aws:iam::123456789012:user/etl'];
+    expect(testConfig({ producerPrincipals: listed }).producer.trustedPrincipals).toEqual(listed);
+    expect(errorOf({ producerPrincipals: ['arn:aws:iam::123456789012:group/admins'] })).toBe(
+      'environments.dev.producerPrincipals.0 "arn:aws:iam::123456789012:group/admins" is invalid: use a 12-digit AWS account id or an IAM role or user ARN (arn:aws:iam::123456789012:role/name), another account allowed',
+    );
+  });
+
   test('the stream accepts records of 1 MiB unless sizing.streamMaxRecordSizeKiB raises it (up to 10 MiB, as Kinesis allows)', () => {
     expect(testConfig({ sizing: { streamMaxRecordSizeKiB: 10240 } }).stream.maxRecordSizeKiB).toBe(10240);
     expect(errorOf({ sizing: { streamMaxRecordSizeKiB: 512 } })).toBe(
