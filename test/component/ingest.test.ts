@@ -104,5 +104,9 @@ describe('records as real producers send them, through the real processor (kines
       ['outer', 'KPL_MD5_MISMATCH', expect.stringContaining('MD5 trailer does not match'), 0],
       ['bomb', 'INFLATED_TOO_LARGE', `gzip payload inflates past the ${16 * 1_048_576}-byte limit (a zip bomb, or a record to split)`, 0],
     ]);
+    // The position is what was received: not even the owner may change it.
+    await expect(db.query("UPDATE quarantined_record SET sub_sequence_number = 1 WHERE partition_key = 'bomb'")).rejects.toThrow(
+      'quarantined_record keeps what was received: only the re-drive columns may change',
+    );
   });
 });

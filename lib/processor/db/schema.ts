@@ -304,18 +304,16 @@ ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS quarantined_record_stre
 ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS quarantined_record_position_key;
 ALTER TABLE quarantined_record ADD CONSTRAINT quarantined_record_position_key UNIQUE (stream_name, shard_id, sequence_number, sub_sequence_number, line_number);
 
--- The position is part of what was received: as immutable as the rest of the row.
-CREATE OR REPLACE FUNCTION quarantine_redrive_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The position is part of what was received: as immutable as the rest of the row (quarantine_redrive_only guards the others).
+CREATE OR REPLACE FUNCTION quarantine_position_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF (NEW.id, NEW.stream_name, NEW.shard_id, NEW.sequence_number, NEW.sub_sequence_number, NEW.line_number, NEW.partition_key, NEW.partition_key_raw, NEW.reason_code, NEW.detail, NEW.payload, NEW.received_at)
-     IS DISTINCT FROM (OLD.id, OLD.stream_name, OLD.shard_id, OLD.sequence_number, OLD.sub_sequence_number, OLD.line_number, OLD.partition_key, OLD.partition_key_raw, OLD.reason_code, OLD.detail, OLD.payload, OLD.received_at) THEN
+  IF (NEW.sub_sequence_number, NEW.line_number) IS DISTINCT FROM (OLD.sub_sequence_number, OLD.line_number) THEN
     RAISE EXCEPTION 'quarantined_record keeps what was received: only the re-drive columns may change' USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  IF OLD.redriven_at IS NOT NULL THEN
-    RAISE EXCEPTION 'quarantined_record % was re-driven: its re-drive columns are final', OLD.id USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NEW;
 END $$;
+DROP TRIGGER IF EXISTS quarantine_position_fixed ON quarantined_record;
+CREATE TRIGGER quarantine_position_fixed BEFORE UPDATE ON quarantined_record FOR EACH ROW EXECUTE FUNCTION quarantine_position_fixed();
 
 -- Arrival order inside one Kinesis record: sub-sequence number, then line, then Bundle entry.
 -- Mirrored by isNewer() in records.ts.
