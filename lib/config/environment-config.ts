@@ -35,6 +35,8 @@ export interface StreamSettings {
   /** 0 means on-demand capacity. */
   readonly shardCount: number;
   readonly retentionHours: number;
+  /** The largest record the stream accepts (partition key included), in KiB: also the processor's MAX_RECORD_BYTES. */
+  readonly maxRecordSizeKiB: number;
 }
 
 export interface NetworkSettings {
@@ -62,6 +64,11 @@ export interface AuditSettings {
   readonly lockDays: number;
 }
 
+export interface ProducerSettings {
+  /** Account ids or IAM role/user ARNs that may assume the producer role; empty: the environment's own account. */
+  readonly trustedPrincipals: readonly string[];
+}
+
 /** One environment, fully resolved and validated. Everything below `bin/` receives this. */
 export interface EnvironmentConfig {
   readonly project: string;
@@ -81,6 +88,8 @@ export interface EnvironmentConfig {
   readonly network: NetworkSettings;
   readonly audit: AuditSettings;
   readonly processor: ProcessorSettings;
+  /** Who may put records on the stream, through the environment's producer role. */
+  readonly producer: ProducerSettings;
   /** The scheduled restore drill (production profile: weekly; development: off). */
   readonly restoreDrill: RestoreDrillSettings;
   /** For a preview environment: its branch and when the sweeper may delete it. */
@@ -275,7 +284,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       processorUser: PROCESSOR_DB_USER,
       backupCopyVaultArn: settings.backupCopyVaultArn,
     },
-    stream: { shardCount, retentionHours: sizing.streamRetentionHours },
+    stream: { shardCount, retentionHours: sizing.streamRetentionHours, maxRecordSizeKiB: sizing.streamMaxRecordSizeKiB },
     network: {
       vpcCidr: settings.vpcCidr,
       availabilityZones: settings.availabilityZones ?? [`${region}a`, `${region}b`],
@@ -283,6 +292,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
     },
     audit: { trailMode: settings.trailMode, alarmEmail: settings.alarmEmail, lockDays: settings.auditLockDays },
     processor: { ...defaults.processor, maxTasks },
+    producer: { trustedPrincipals: settings.producerPrincipals },
     restoreDrill: restoreDrillSettings(settings.restoreDrill),
     preview,
     tags: {

@@ -40,6 +40,12 @@ export interface ProcessorServiceProps {
   readonly securityGroup: ec2.ISecurityGroup;
   readonly stream: kinesis.IStream;
   /**
+   * The largest record the stream accepts (bytes): the processor's MAX_RECORD_BYTES. Never lower, or
+   * a record the stream took would be quarantined TOO_LARGE.
+   * @default 1048576 (a stream's default maximum record size, 1 MiB)
+   */
+  readonly maxRecordBytes?: number;
+  /**
    * The database instance; the task role may `rds-db:connect` as exactly `database.user` on it.
    * The processor never sees the master secret (migrations run as a separate task, DatabaseMigration).
    */
@@ -90,6 +96,12 @@ export class ProcessorService extends Construct {
   constructor(scope: Construct, id: string, props: ProcessorServiceProps) {
     super(scope, id);
     const { naming, settings } = props;
+    const maxRecordBytes = props.maxRecordBytes ?? 1_048_576;
+    // Kinesis accepts records of at least 1 MiB on every stream, and at most 10 MiB on any.
+    if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < 1_048_576 || maxRecordBytes > 10_485_760)
+      throw new Error(
+        `ProcessorService maxRecordBytes ${maxRecordBytes} is invalid: use the stream's maximum record size in bytes (1048576-10485760), never less than the stream accepts`,
+      );
     const clusterName = naming.clusterName;
     const roleNames = naming.processorRoleNames;
 
@@ -151,6 +163,7 @@ export class ProcessorService extends Construct {
       }),
       environment: {
         [PROCESSOR_ENV.streamName]: props.stream.streamName,
+        [PROCESSOR_ENV.maxRecordBytes]: String(maxRecordBytes),
         ...processorDatabaseEnvironment(props.stream.stack.region, props.database),
         // Its own login through IAM authentication: no password exists for it, and no secret is injected.
         [PROCESSOR_ENV.dbUser]: props.database.user,

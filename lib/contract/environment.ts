@@ -46,6 +46,7 @@ export const LAYER_OUTPUTS = {
       'StreamName',
       'StreamArn',
       'StreamKeyArn',
+      'ProducerRoleArn',
       'DatabaseInstanceIdentifier',
       'DatabaseEndpointAddress',
       'DatabaseEndpointPort',

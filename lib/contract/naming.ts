@@ -207,6 +207,11 @@ export class Naming {
     return check(`${this.project}-${purpose}-${this.suffix}`, 'topic');
   }
 
+  /** The role producers assume to put records on the stream (and do nothing else). */
+  get producerRoleName(): string {
+    return this.resourceName('producer');
+  }
+
   /** The role the environment's post-deploy step assumes, created in the environment's account. */
   get postDeployRoleName(): string {
     return this.resourceName('post-deploy');

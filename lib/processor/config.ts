@@ -157,7 +157,7 @@ export function loadConfig(env: Env): ProcessorConfig {
       caBundlePath,
     },
     workerId: env[E.workerId] || `${env.HOSTNAME ?? 'processor'}-${process.pid}`,
-    maxRecordBytes: integer(env, E.maxRecordBytes, 262_144, 1024, 1_048_576),
+    maxRecordBytes: integer(env, E.maxRecordBytes, 1_048_576, 1024, 10_485_760),
     leaseTtlMs: integer(env, E.leaseTtlMs, 20_000, 1000, 600_000),
     pollIntervalMs: integer(env, E.pollIntervalMs, 250, 0, 10_000),
     getRecordsLimit: integer(env, E.getRecordsLimit, 2_000, 1, 10_000),

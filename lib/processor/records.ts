@@ -1,4 +1,7 @@
 import { QuarantineReason, validateRecord, ValidationResult } from './fhir/validate';
+import { decodeLimits, decodeRecord, SubPosition } from './ingest/decode';
+
+export type { SubPosition };
 
 /** What the processor needs of a Kinesis record (the SDK's _Record satisfies it). */
 export interface StreamRecord {
@@ -20,6 +23,10 @@ export interface RecordOrigin {
 /** One resource to persist: a whole record, or one entry of a Bundle record. */
 export interface ValidEntry {
   readonly sequenceNumber: string;
+  /** The KPL user record it came from (see SubPosition). @default 0 */
+  readonly subSequenceNumber?: number;
+  /** The NDJSON line it came from (see SubPosition). @default 0 */
+  readonly line?: number;
   /** Position within the record's Bundle (0 for a record holding one resource). */
   readonly entryIndex: number;
   readonly resourceType: string;
@@ -52,7 +59,11 @@ export type PlannedEntry = ValidEntry & EntryPlan;
 
 export interface QuarantineEntry {
   readonly sequenceNumber: string;
-  /** The Kinesis partition key, exactly as received. */
+  /** The KPL user record quarantined on its own (see SubPosition). @default 0 */
+  readonly subSequenceNumber?: number;
+  /** The NDJSON line quarantined on its own (see SubPosition). @default 0 */
+  readonly line?: number;
+  /** The partition key exactly as received (a KPL user record's own). */
   readonly partitionKey: string;
   readonly reason: QuarantineReason;
   readonly detail: string;
@@ -68,14 +79,25 @@ export interface RecordRef {
   readonly payload: Uint8Array;
   /** @default the batch's shard */
   readonly origin?: RecordOrigin;
+  /**
+   * Set for a re-driven quarantine row that held one part of a record (a KPL user record, an
+   * NDJSON line): the part's position, which its payload alone no longer tells.
+   * @default the payload is a whole Kinesis record
+   */
+  readonly part?: SubPosition;
+}
+
+/** A valid part of a record with nothing to store (an empty Bundle, an empty KPL aggregate): audited only. */
+export interface EmptyPart extends Partial<SubPosition> {
+  readonly sequenceNumber: string;
 }
 
 /** What one transaction writes: planned entries, quarantine rows, audited empty records, and the checkpoint. */
 export interface BatchRows {
   readonly valid: readonly PlannedEntry[];
   readonly quarantined: readonly QuarantineEntry[];
-  /** Sequence numbers of valid records with nothing to store (a Bundle without entries): audited only. */
-  readonly emptyRecords: readonly string[];
+  /** Valid records or parts with nothing to store (a Bundle without entries): audited only. */
+  readonly emptyRecords: readonly EmptyPart[];
   /** Every input record in arrival order; bisection splits on these. */
   readonly records: readonly RecordRef[];
   /** Sequence number of the last record: the checkpoint after this batch. */
@@ -100,7 +122,7 @@ export interface BatchParts {
   readonly valid: readonly ValidEntry[];
   readonly quarantined: readonly QuarantineEntry[];
   /** @default none */
-  readonly emptyRecords?: readonly string[];
+  readonly emptyRecords?: readonly EmptyPart[];
   readonly records: readonly RecordRef[];
 }
 
@@ -130,40 +152,58 @@ export function classifyRecords(
 ): ClassifiedBatch {
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
-  const empty: string[] = [];
-  for (const { sequenceNumber, partitionKey, payload, origin } of records) {
-    const result = validate(payload, maxRecordBytes);
-    if (result.ok) {
-      if (result.resources.length === 0) empty.push(sequenceNumber);
+  const empty: EmptyPart[] = [];
+  const limits = decodeLimits(maxRecordBytes);
+  for (const { sequenceNumber, partitionKey, payload, origin, part } of records) {
+    // A KPL aggregate, a compressed payload or NDJSON yields several parts, each validated on its own.
+    for (const decoded of decodeRecord(payload, partitionKey, limits, validate)) {
+      const { result } = decoded;
+      const at = position(
+        sequenceNumber,
+        part ? { subSequenceNumber: part.subSequenceNumber, line: part.line || decoded.line } : decoded,
+        origin,
+      );
+      if (!result.ok) {
+        quarantined.push({
+          ...at,
+          partitionKey: decoded.partitionKey,
+          reason: result.reason,
+          detail: result.detail,
+          payload: Buffer.from(decoded.payload),
+        });
+        continue;
+      }
+      if (result.resources.length === 0) empty.push(at);
       result.resources.forEach((r, entryIndex) => {
         // The producer contract: partition key = patient id. Used only when the resource names no patient.
         const fallback = r.patientId === null;
         valid.push({
-          sequenceNumber,
+          ...at,
           entryIndex,
           resourceType: r.resourceType,
           id: r.id,
           versionId: r.versionId,
           lastUpdated: r.lastUpdated,
-          patientId: r.patientId ?? partitionKey,
+          patientId: r.patientId ?? decoded.partitionKey,
           patientFromPartitionKey: fallback,
           json: r.json,
           contentHash: r.contentHash,
           ...(origin ? { origin } : {}),
         });
       });
-    } else {
-      quarantined.push({
-        sequenceNumber,
-        partitionKey,
-        reason: result.reason,
-        detail: result.detail,
-        payload: Buffer.from(payload),
-        ...(origin ? { origin } : {}),
-      });
     }
   }
   return planBatch({ valid, quarantined, emptyRecords: empty, records });
+}
+
+/** A part's position; sub-positions of 0 (a whole plain record) are left out, as before aggregation existed. */
+function position(sequenceNumber: string, at: SubPosition, origin: RecordOrigin | undefined) {
+  return {
+    sequenceNumber,
+    ...(at.subSequenceNumber !== 0 ? { subSequenceNumber: at.subSequenceNumber } : {}),
+    ...(at.line !== 0 ? { line: at.line } : {}),
+    ...(origin ? { origin } : {}),
+  };
 }
 
 /** The batch's plan: in-batch duplicates and the newest version of each resource, for it and each part of it. Pure. */
@@ -193,7 +233,7 @@ export function subBatch(batch: BatchParts, records: readonly RecordRef[]): Clas
   return planBatch({
     valid: batch.valid.filter((v) => keep.has(v.sequenceNumber)),
     quarantined: batch.quarantined.filter((q) => keep.has(q.sequenceNumber)),
-    emptyRecords: batch.emptyRecords?.filter((seq) => keep.has(seq)),
+    emptyRecords: batch.emptyRecords?.filter((e) => keep.has(e.sequenceNumber)),
     records,
   });
 }
@@ -215,12 +255,13 @@ export function compareVersionId(a: string, b: string): number {
 }
 
 /** The ordering fields of one version of a resource. */
-export type VersionOrder = Pick<ValidEntry, 'lastUpdated' | 'versionId' | 'sequenceNumber' | 'entryIndex'>;
+export type VersionOrder = Pick<ValidEntry, 'lastUpdated' | 'versionId' | 'sequenceNumber' | 'subSequenceNumber' | 'line' | 'entryIndex'>;
 
 /**
  * Does version `n` replace version `c`? Newer meta.lastUpdated when both have one, then a
  * numeric-aware meta.versionId when both have one, then arrival order (Kinesis sequence number,
- * then Bundle entry index). The database applies the same rule (fhir_is_newer, schema v4).
+ * KPL sub-sequence number, NDJSON line, then Bundle entry index). The database applies the same
+ * rule (fhir_is_newer).
  */
 export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
   if (n.lastUpdated !== undefined && c.lastUpdated !== undefined) {
@@ -233,7 +274,11 @@ export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
     if (cmp !== 0) return cmp > 0;
   }
   const seq = compareSequence(n.sequenceNumber, c.sequenceNumber);
-  return seq !== 0 ? seq > 0 : n.entryIndex > c.entryIndex;
+  if (seq !== 0) return seq > 0;
+  const sub = (n.subSequenceNumber ?? 0) - (c.subSequenceNumber ?? 0);
+  if (sub !== 0) return sub > 0;
+  const line = (n.line ?? 0) - (c.line ?? 0);
+  return line !== 0 ? line > 0 : n.entryIndex > c.entryIndex;
 }
 
 /** Per entry (same order): in-batch duplicates and the newest version of each resource. Pure. */

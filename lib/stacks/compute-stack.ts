@@ -75,6 +75,7 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       subnetGroupName: WORKLOAD_SUBNETS,
       securityGroup: network.workloadSecurityGroup,
       stream: data.stream,
+      maxRecordBytes: data.streamMaxRecordBytes,
       database: { instance: data.database, name: config.database.databaseName, user: config.database.processorUser },
       settings: config.processor,
       logKey: logKey.key,

@@ -8,6 +8,7 @@ import { DatabaseBackup } from '../constructs/database-backup';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { DATABASE_SUBNETS } from '../constructs/isolated-network';
 import { PatientDatabase, rdsLogGroupName } from '../constructs/patient-database';
+import { ProducerRole } from '../constructs/producer-role';
 import { RecordStream } from '../constructs/record-stream';
 import { strengthenReplaceableReferences } from '../constructs/reference-strength';
 import { lifecycleOf } from '../constructs/removal';
@@ -18,6 +19,8 @@ import type { NetworkResources } from './network-stack';
 /** What the data layer gives the layers above it. */
 export interface DataResources {
   readonly stream: kinesis.IStream;
+  /** The largest record the stream accepts (bytes): the processor's MAX_RECORD_BYTES. */
+  readonly streamMaxRecordBytes: number;
   readonly database: rds.IDatabaseInstance;
   /** The key of the database storage and snapshots (a restored copy uses it too). */
   readonly databaseKey: kms.IKey;
@@ -37,9 +40,11 @@ export interface DataStackProps extends EnvironmentStackProps {
 export class DataStack extends EnvironmentStack<'data'> implements DataResources {
   public readonly streamKey: kms.IKey;
   public readonly recordStream: RecordStream;
+  public readonly producer: ProducerRole;
   public readonly patientDatabase: PatientDatabase;
   public readonly backup?: DatabaseBackup;
   public readonly stream: kinesis.IStream;
+  public readonly streamMaxRecordBytes: number;
   public readonly database: rds.IDatabaseInstance;
   public readonly databaseKey: kms.IKey;
   public readonly databaseSecret: secretsmanager.ISecret;
@@ -121,6 +126,13 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
 
     this.streamKey = streamKey.key;
     this.stream = this.recordStream.stream;
+    this.streamMaxRecordBytes = this.recordStream.maxRecordBytes;
+    this.producer = new ProducerRole(this, 'Producer', {
+      roleName: naming.producerRoleName,
+      stream: this.stream,
+      streamKey: this.streamKey,
+      trustedPrincipals: config.producer.trustedPrincipals,
+    });
     this.database = instance;
     this.databaseKey = databaseKey.key;
     this.databaseSecret = this.patientDatabase.masterSecret;
@@ -132,6 +144,7 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
 
     this.output('StreamName', this.stream.streamName);
     this.output('StreamArn', this.stream.streamArn);
+    this.output('ProducerRoleArn', this.producer.role.roleArn);
     this.output('StreamKeyArn', this.streamKey.keyArn);
     this.output('DatabaseInstanceIdentifier', instance.instanceIdentifier);
     this.output('DatabaseEndpointAddress', instance.dbInstanceEndpointAddress);
@@ -147,5 +160,5 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
 
 /** Roles that read or write the stream (Kinesis uses its key on their behalf). */
 export function streamKeyUsers(naming: Naming): string[] {
-  return [naming.processorRoleNames.task, naming.postDeployRoleName];
+  return [naming.processorRoleNames.task, naming.postDeployRoleName, naming.producerRoleName];
 }

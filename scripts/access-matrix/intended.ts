@@ -113,6 +113,26 @@ export function violations(matrix: Matrix): string[] {
     }
   }
 
+  // 3b. Put records: the environment's producer role, and its post-deploy role where the integration suite writes (directly,
+  // or a pipeline step through it); the producer role must be able to.
+  for (const { environment: env, capabilities } of matrix.environments) {
+    const put = capabilities.find((c) => c.capability.id === 'put-records');
+    if (!put) continue;
+    const own = (p: Principal | undefined, purpose: Principal['purpose']) =>
+      p?.kind === 'role' && p.home === env.suffix && p.purpose === purpose;
+    for (const g of put.grants) {
+      const principal = byId.get(g.principal);
+      const last = byId.get(g.via[g.via.length - 1] ?? g.principal);
+      const allowed = g.via.length === 0 ? own(principal, 'producer') || own(principal, 'post-deploy') : own(last, 'post-deploy');
+      if (!allowed)
+        out.push(
+          `${env.suffix}: put-records: ${describe(g)} can, but only the producer role (and the post-deploy role of the integration suite) may put records`,
+        );
+    }
+    if (!put.grants.some((g) => g.via.length === 0 && own(byId.get(g.principal), 'producer')))
+      out.push(`${env.suffix}: put-records: no producer role of this environment can put records`);
+  }
+
   // 4. Every service principal (and the execution role) that must act can.
   for (const check of matrix.serviceChecks) {
     if (!check.allowed)

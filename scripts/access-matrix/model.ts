@@ -12,7 +12,7 @@ export type PolicyDocument = { Version?: string; Statement: Array<Record<string,
 /** `outside`: an IAM principal the templates do not create (an operator's role, another application's), as the account could grant it. */
 export type PrincipalKind = 'role' | 'bootstrap' | 'service' | 'outside';
 /** What the intended matrix allows a principal to be for an environment's PHI. */
-export type PrincipalPurpose = 'workload' | 'post-deploy' | 'deploy-execution' | 'other';
+export type PrincipalPurpose = 'workload' | 'post-deploy' | 'producer' | 'deploy-execution' | 'other';
 
 export interface Principal {
   /** Stable display id: `<stack>/<logicalId>`, a bootstrap role name, or a service principal. */
@@ -413,12 +413,15 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       const purpose: PrincipalPurpose =
         stageRole && trusted.includes('ecs-tasks.amazonaws.com')
           ? 'workload'
-          : stageRole && trustsAws
-            ? 'post-deploy'
-            : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
-              perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+          : // Naming.producerRoleName: the environment's producer role (put records, nothing else).
+            stageRole && /-producer-/.test(name)
+            ? 'producer'
+            : stageRole && trustsAws
               ? 'post-deploy'
-              : 'other';
+              : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
+                perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+                ? 'post-deploy'
+                : 'other';
       principals.push({
         id: `${stack.stackName}/${logicalId}`,
         arn,

@@ -35,6 +35,11 @@ export const PERMITTED: readonly PermittedPrincipal[] = [
     why: 'the processor (and the verify task, which runs its task definition) reads the stream and logs in as its own database user',
   },
   {
+    role: '{project}-producer-{suffix}',
+    may: ['put-records'],
+    why: "the environment's producer role (producerPrincipals in cdk.json assume it) puts records on its stream and reads nothing",
+  },
+  {
     role: '{project}-migrate-exec-{suffix}',
     may: ['phi-secret', 'phi-secret-key'],
     why: "the migration task's execution role injects the master secret, the only use of it",

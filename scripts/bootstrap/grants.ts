@@ -239,6 +239,7 @@ export const RESOURCE_GRANTS: Readonly<Record<string, readonly string[]>> = {
     'kinesis:RemoveTagsFromStream',
     'kinesis:StartStreamEncryption',
     'kinesis:StopStreamEncryption',
+    'kinesis:UpdateMaxRecordSize',
     'kinesis:UpdateShardCount',
     'kinesis:UpdateStreamMode',
   ],

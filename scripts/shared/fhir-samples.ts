@@ -2,6 +2,8 @@
  * Realistic synthetic FHIR R4 records (no real person's data) and the invalid kinds the
  * processor must quarantine. Deterministic for a given seed.
  */
+import { gzipSync } from 'zlib';
+
 export interface SampleRecord {
   readonly partitionKey: string;
   readonly data: Buffer;
@@ -89,8 +91,10 @@ function valid(resource: { resourceType: string; id: string; meta: { versionId: 
   };
 }
 
+const MIB_OF_ZEROS_GZIPPED = gzipSync(Buffer.alloc(1_048_576));
+
 /** The invalid kinds, one of each, with the reason code the processor must give. */
-export function invalidSamples(n: number, rand: () => number, maxBytes = 262_144, runId = 'x'): SampleRecord[] {
+export function invalidSamples(n: number, rand: () => number, runId = 'x'): SampleRecord[] {
   const base = new Date('2026-11-01T09:00:00Z');
   const key = (name: string) => `${runId}-${name}`;
   const kinds: Array<() => SampleRecord> = [
@@ -123,11 +127,14 @@ export function invalidSamples(n: number, rand: () => number, maxBytes = 262_144
       delete e.status;
       return { partitionKey: key('p1'), data: Buffer.from(JSON.stringify(e)), expect: { kind: 'invalid', reason: 'INVALID_FHIR' } };
     },
-    () => {
-      const p = patient('p-big', 1, base, rand) as Record<string, unknown>;
-      p.text = { div: 'x'.repeat(maxBytes) };
-      return { partitionKey: key('big'), data: Buffer.from(JSON.stringify(p)), expect: { kind: 'invalid', reason: 'TOO_LARGE' } };
-    },
+    // No stream delivers a record over the processor's limit (it is never lower than the stream's): the
+    // oversized record a producer can send is compressed. 161 gzip members of 1 MiB each inflate past
+    // the bound of any allowed MAX_RECORD_BYTES (16 x 10 MiB) from about 170 KB.
+    () => ({
+      partitionKey: key('big'),
+      data: Buffer.concat(Array(161).fill(MIB_OF_ZEROS_GZIPPED)),
+      expect: { kind: 'invalid', reason: 'INFLATED_TOO_LARGE' },
+    }),
     () => {
       const p = patient('p-nul', 1, base, rand);
       p.name[0].family = 'Nul\u0000Byte';

@@ -36,7 +36,8 @@ describe('the corpus through the real processor into PostgreSQL', () => {
     stack = await startStack();
     db = stack.db;
     await stack.createStream(stream, 4);
-    await stack.startProcessor(stream);
+    // The fuzz cases are made for this limit (a TOO_LARGE case is just over it).
+    await stack.startProcessor(stream, { config: { maxRecordBytes: FUZZ_MAX_BYTES } });
   });
   afterAll(() => stack?.stop());
 

@@ -334,7 +334,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
       }
       const plans = (
         await one.query(
-          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-write-valid-v6'",
+          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-write-valid-v7'",
         )
       ).rows;
       expect(plans).toEqual([{ generic: 0, custom: 12 }]);

@@ -24,7 +24,7 @@ const strict: RecordValidator = (data, max) => {
   return result;
 };
 const STRICT: RedriveValidator = { id: 'strict-test-v1', maxRecordBytes: 262_144, validate: strict };
-const RELAXED = currentValidator(262_144);
+const RELAXED = currentValidator(1_048_576);
 const TAG = { tag: [{ system: 'https://example.org/test', code: 'strict' }] };
 
 const patient = (id: string, extra: object = {}) => ({
@@ -698,7 +698,7 @@ describe('re-drive of quarantined records (real PostgreSQL)', () => {
     const usage = command(['--reason', 'BOGUS']);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toBe(
-      'redrive: --reason "BOGUS" is not a quarantine code: use one of TOO_LARGE, NOT_UTF8, NOT_JSON, NOT_A_RESOURCE, UNSUPPORTED_RESOURCE_TYPE, INVALID_FHIR, UNSTORABLE\n',
+      'redrive: --reason "BOGUS" is not a quarantine code: use one of TOO_LARGE, NOT_UTF8, NOT_JSON, NOT_A_RESOURCE, UNSUPPORTED_RESOURCE_TYPE, INVALID_FHIR, UNSTORABLE, KPL_MD5_MISMATCH, KPL_MALFORMED, CORRUPT_COMPRESSION, INFLATED_TOO_LARGE\n',
     );
     expect(usage.stdout).toBe('');
 

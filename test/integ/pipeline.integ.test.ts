@@ -51,11 +51,11 @@ describe(`environment ${outputs.EnvironmentSuffix}: records in, persisted, quara
     expect(summary.current).toBe(VALID);
     expect(summary.duplicates).toBe(0);
     expect(summary.quarantined).toEqual({
+      INFLATED_TOO_LARGE: 2,
       INVALID_FHIR: 6,
       NOT_A_RESOURCE: 2,
       NOT_JSON: 2,
       NOT_UTF8: 2,
-      TOO_LARGE: 2,
       UNSTORABLE: 2,
       UNSUPPORTED_RESOURCE_TYPE: 2,
     });

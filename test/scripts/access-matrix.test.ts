@@ -147,6 +147,51 @@ describe('access matrix (npm run access-matrix)', () => {
     expect(violations(matrix)).toEqual([]);
   });
 
+  test('put records: only the producer role (and the post-deploy role where the integration suite writes); the producer reads nothing', () => {
+    const putters = (suffix: string) =>
+      matrix.environments
+        .find((e) => e.environment.suffix === suffix)!
+        .capabilities.find((c) => c.capability.id === 'put-records')!
+        .grants.map((g) => `${g.principal}${g.via.length > 0 ? ' via ' + g.via.join(',') : ''}`)
+        .sort();
+    expect(putters('prod')).toEqual(['hipaa-fhir-data-prod/ProducerRoleBBAD4ABE']);
+    expect(putters('dev')).toEqual([
+      'hipaa-fhir-compute-dev/PostDeployRole8C3A7137',
+      'hipaa-fhir-data-dev/ProducerRoleBBAD4ABE',
+      'hipaa-fhir-pipeline/PostDeployStepRoledev16424E50 via hipaa-fhir-compute-dev/PostDeployRole8C3A7137',
+    ]);
+    for (const { environment, capabilities } of matrix.environments) {
+      const reads = capabilities
+        .filter(
+          (c) =>
+            c.capability.group === 'Read PHI' &&
+            c.grants.some((g) => /ProducerRole/.test(g.principal) || g.via.some((v) => /ProducerRole/.test(v))),
+        )
+        .map((c) => c.capability.id);
+      expect([environment.suffix, reads]).toEqual([environment.suffix, []]);
+    }
+  });
+
+  test("(a) widening put records to prod's processor task role, or giving the producer role GetRecords, is caught", async () => {
+    const mutated = clone(stacks);
+    const prod = (s: LoadedStack) => s.tags.EnvironmentSuffix === 'prod';
+    const [processorDoc] = roleDocuments(mutated, prod, 'ProcessorTaskRole');
+    const streamArn = processorDoc.Statement.find((st) => actions(st).includes('kinesis:GetRecords'))!.Resource;
+    processorDoc.Statement.push({ Effect: 'Allow', Action: 'kinesis:PutRecords', Resource: streamArn });
+    const [producerDoc] = roleDocuments(mutated, prod, 'ProducerRole');
+    producerDoc.Statement.push({ Effect: 'Allow', Action: ['kinesis:GetRecords', 'kinesis:GetShardIterator'], Resource: streamArn });
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'prod: put-records: hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273 can, but only the producer role (and the post-deploy role of the integration suite) may put records',
+        expect.stringMatching(
+          /^prod: phi-stream: hipaa-fhir-data-prod\/ProducerRoleBBAD4ABE reaches PHI but is not this environment's processor, verify or post-deploy role$/,
+        ),
+      ]),
+    );
+    expect(found.filter((v) => !v.startsWith('prod: '))).toEqual([]);
+  }, 60_000);
+
   test('(c/e) a per-branch pipeline role whose sts:AssumeRole resources become "*" is caught reaching prod', async () => {
     const mutated = clone(stacks);
     let changed = 0;

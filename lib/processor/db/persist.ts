@@ -64,19 +64,19 @@ export class UnstorableRecordError extends Error {
 
 const PERSIST_QUARANTINE = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY
-    AS t(sequence_number, partition_key, partition_key_raw, reason_code, detail, payload, ord)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::bytea[], $10::int[], $11::int[]) WITH ORDINALITY
+    AS t(sequence_number, partition_key, partition_key_raw, reason_code, detail, payload, sub_sequence_number, line_number, ord)
 ),
 q AS (
-  INSERT INTO quarantined_record (stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload)
-  SELECT $7, $8, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload FROM input
-  ON CONFLICT (stream_name, shard_id, sequence_number) DO NOTHING
-  RETURNING sequence_number
+  INSERT INTO quarantined_record (stream_name, shard_id, sequence_number, sub_sequence_number, line_number, partition_key, partition_key_raw, reason_code, detail, payload)
+  SELECT $7, $8, sequence_number, sub_sequence_number, line_number, partition_key, partition_key_raw, reason_code, detail, payload FROM input
+  ON CONFLICT (stream_name, shard_id, sequence_number, sub_sequence_number, line_number) DO NOTHING
+  RETURNING sequence_number, sub_sequence_number, line_number
 )
-INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
+INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, detail)
 SELECT $9, 'quarantine', CASE WHEN q.sequence_number IS NULL THEN 'duplicate' ELSE i.reason_code END, $7, $8, i.sequence_number,
-       CASE WHEN q.sequence_number IS NULL THEN 'already quarantined' END
-FROM input i LEFT JOIN q USING (sequence_number) ORDER BY i.ord
+       i.sub_sequence_number, i.line_number, CASE WHEN q.sequence_number IS NULL THEN 'already quarantined' END
+FROM input i LEFT JOIN q USING (sequence_number, sub_sequence_number, line_number) ORDER BY i.ord
 RETURNING outcome`;
 
 async function writeQuarantine(
@@ -96,6 +96,8 @@ async function writeQuarantine(
     ctx.streamName,
     ctx.shardId,
     ctx.workerId,
+    entries.map((e) => e.subSequenceNumber ?? 0),
+    entries.map((e) => e.line ?? 0),
   ]);
   const duplicates = rows.filter((r) => r.outcome === 'duplicate').length;
   // Each new quarantine row is audited with its reason code as the outcome.
@@ -132,9 +134,17 @@ async function persistOnce(pool: Pool, batch: BatchRows, ctx: BatchContext, prog
       if (batch.emptyRecords.length) {
         // A valid record with nothing to store (a Bundle without entries) still gets its one audit event.
         await client.query(
-          `INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
-           SELECT $1, 'persist', 'no-resources', $2, $3, s, 'valid record without resources (empty Bundle)' FROM unnest($4::text[]) AS s`,
-          [ctx.workerId, ctx.streamName, ctx.shardId, batch.emptyRecords],
+          `INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, detail)
+           SELECT $1, 'persist', 'no-resources', $2, $3, s, sub, line, 'valid record without resources (empty Bundle or KPL aggregate)'
+           FROM unnest($4::text[], $5::int[], $6::int[]) AS t(s, sub, line)`,
+          [
+            ctx.workerId,
+            ctx.streamName,
+            ctx.shardId,
+            batch.emptyRecords.map((e) => e.sequenceNumber),
+            batch.emptyRecords.map((e) => e.subSequenceNumber ?? 0),
+            batch.emptyRecords.map((e) => e.line ?? 0),
+          ],
         );
       }
       if (batch.lastSequenceNumber) {

@@ -401,4 +401,47 @@ END $$;
 GRANT SELECT (id, chain_login, chain_id, chain_seq, chain_prev, chain_hash) ON audit_event TO ${AUDITOR_DB_USER};
 `,
   },
+  {
+    version: 15,
+    description: 'positions inside a Kinesis record: KPL sub-sequence number and NDJSON line on history, current, audit and quarantine',
+    sql: `
+-- A KPL aggregated record carries several user records (sub-sequence numbers, as the KCL numbers them)
+-- and an NDJSON payload several documents (lines from 1); 0 is a whole record, as every row before.
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS sub_sequence_number integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_history ADD COLUMN IF NOT EXISTS line_number integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS sub_sequence_number integer NOT NULL DEFAULT 0;
+ALTER TABLE fhir_resource_current ADD COLUMN IF NOT EXISTS line_number integer NOT NULL DEFAULT 0;
+-- Null for events without a stream position (reads), like sequence_number.
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS sub_sequence_number integer;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS line_number integer;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS sub_sequence_number integer NOT NULL DEFAULT 0;
+ALTER TABLE quarantined_record ADD COLUMN IF NOT EXISTS line_number integer NOT NULL DEFAULT 0;
+-- One quarantine row per part: each user record or line of one Kinesis record is quarantined on its own.
+ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS quarantined_record_stream_name_shard_id_sequence_number_key;
+ALTER TABLE quarantined_record DROP CONSTRAINT IF EXISTS quarantined_record_position_key;
+ALTER TABLE quarantined_record ADD CONSTRAINT quarantined_record_position_key UNIQUE (stream_name, shard_id, sequence_number, sub_sequence_number, line_number);
+
+-- The position is part of what was received: as immutable as the rest of the row (quarantine_redrive_only guards the others).
+CREATE OR REPLACE FUNCTION quarantine_position_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.sub_sequence_number, NEW.line_number) IS DISTINCT FROM (OLD.sub_sequence_number, OLD.line_number) THEN
+    RAISE EXCEPTION 'quarantined_record keeps what was received: only the re-drive columns may change' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS quarantine_position_fixed ON quarantined_record;
+CREATE TRIGGER quarantine_position_fixed BEFORE UPDATE ON quarantined_record FOR EACH ROW EXECUTE FUNCTION quarantine_position_fixed();
+
+-- Arrival order inside one Kinesis record: sub-sequence number, then line, then Bundle entry.
+-- Mirrored by isNewer() in records.ts.
+CREATE OR REPLACE FUNCTION fhir_is_newer(n_lu timestamptz, n_vid text, n_seq text, n_sub integer, n_line integer, n_idx integer,
+                                         c_lu timestamptz, c_vid text, c_seq text, c_sub integer, c_line integer, c_idx integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT CASE
+    WHEN n_lu IS NOT NULL AND c_lu IS NOT NULL AND n_lu <> c_lu THEN n_lu > c_lu
+    WHEN n_vid IS NOT NULL AND c_vid IS NOT NULL AND fhir_version_cmp(n_vid, c_vid) <> 0 THEN fhir_version_cmp(n_vid, c_vid) > 0
+    ELSE (n_seq::numeric, n_sub, n_line, n_idx) > (c_seq::numeric, c_sub, c_line, c_idx) END
+$f$;
+`,
+  },
 ];

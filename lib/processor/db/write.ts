@@ -27,14 +27,16 @@ import { transaction, TransactionOptions } from './pool';
  *
  * An entry's stream and shard are its own when it carries them (elements 12 and 13: a re-driven
  * record's original position), else the batch's ($2, $3); element 14 is a note its audit event
- * carries (the quarantine row it came from).
+ * carries (the quarantine row it came from). Elements 15 and 16, present only for a part of a KPL
+ * aggregate or an NDJSON payload, are its sub-sequence number and line (0 when absent).
  */
 const WRITE_VALID = `
 WITH input AS (
   SELECT e->>0 AS resource_type, e->>1 AS resource_id, e->>2 AS version_id, (e->>3)::timestamptz AS last_updated,
          e->>4 AS patient_id, (e->5)::boolean AS pk_patient, e->>6 AS sequence_number, (e->7)::int AS entry_index,
          decode(e->>8, 'hex') AS content_hash, (e->9)::boolean AS dup, (e->10)::boolean AS cand, e->11 AS resource,
-         coalesce(e->>12, $2::text) AS stream_name, coalesce(e->>13, $3::text) AS shard_id, e->>14 AS note, ord
+         coalesce(e->>12, $2::text) AS stream_name, coalesce(e->>13, $3::text) AS shard_id, e->>14 AS note,
+         coalesce((e->15)::int, 0) AS sub_seq, coalesce((e->16)::int, 0) AS line, ord
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
 ),
 known AS (
@@ -49,29 +51,30 @@ fresh AS (
 ),
 hist AS (
   INSERT INTO fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
-                                     resource, stream_name, shard_id, sequence_number, entry_index)
-  SELECT resource_type, resource_id, content_hash, version_id, last_updated, patient_id, pk_patient, resource, stream_name, shard_id, sequence_number, entry_index
+                                     resource, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, entry_index)
+  SELECT resource_type, resource_id, content_hash, version_id, last_updated, patient_id, pk_patient, resource, stream_name, shard_id, sequence_number, sub_seq, line, entry_index
   FROM fresh
 ),
 upd AS (
   UPDATE fhir_resource_current c
   SET version_id = f.version_id, last_updated = f.last_updated, patient_id = f.patient_id, patient_from_partition_key = f.pk_patient,
-      resource = f.resource, sequence_number = f.sequence_number, entry_index = f.entry_index, updated_at = now()
+      resource = f.resource, sequence_number = f.sequence_number, sub_sequence_number = f.sub_seq, line_number = f.line, entry_index = f.entry_index, updated_at = now()
   FROM fresh f
   WHERE f.cand AND f.has_current AND c.resource_type = f.resource_type AND c.resource_id = f.resource_id
-    AND fhir_is_newer(f.last_updated, f.version_id, f.sequence_number, f.entry_index, c.last_updated, c.version_id, c.sequence_number, c.entry_index)
+    AND fhir_is_newer(f.last_updated, f.version_id, f.sequence_number, f.sub_seq, f.line, f.entry_index,
+                      c.last_updated, c.version_id, c.sequence_number, c.sub_sequence_number, c.line_number, c.entry_index)
   RETURNING f.ord
 ),
 ins AS (
-  INSERT INTO fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource, sequence_number, entry_index)
-  SELECT resource_type, resource_id, version_id, last_updated, patient_id, pk_patient, resource, sequence_number, entry_index
+  INSERT INTO fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource, sequence_number, sub_sequence_number, line_number, entry_index)
+  SELECT resource_type, resource_id, version_id, last_updated, patient_id, pk_patient, resource, sequence_number, sub_seq, line, entry_index
   FROM fresh WHERE cand AND NOT has_current
 ),
 audit AS (
-  INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index, detail)
+  INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, entry_index, detail)
   SELECT $4, $6::text,
          CASE WHEN f.ord IS NULL THEN 'duplicate' WHEN f.cand AND (NOT f.has_current OR u.ord IS NOT NULL) THEN 'written' ELSE 'stale-version-history-only' END,
-         i.resource_type, i.resource_id, i.version_id, i.stream_name, i.shard_id, i.sequence_number, i.entry_index,
+         i.resource_type, i.resource_id, i.version_id, i.stream_name, i.shard_id, i.sequence_number, i.sub_seq, i.line, i.entry_index,
          CASE WHEN i.note IS NULL THEN CASE WHEN i.pk_patient THEN 'no patient in the resource: patient id is the partition key' END
               WHEN i.pk_patient THEN i.note || '; no patient in the resource: patient id is the partition key' ELSE i.note END
   FROM input i LEFT JOIN fresh f ON f.ord = i.ord LEFT JOIN upd u ON u.ord = i.ord
@@ -92,10 +95,13 @@ export function entriesParam(entries: readonly PlannedEntry[]): string {
   const parts = new Array<string>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
+    const sub = e.subSequenceNumber ?? 0,
+      line = e.line ?? 0;
     const origin = e.origin ? `,${json(e.origin.streamName)},${json(e.origin.shardId)},${json(e.origin.note)}` : '';
+    const part = sub !== 0 || line !== 0 ? `${origin || ',null,null,null'},${sub},${line}` : origin;
     parts[i] =
       `[${json(e.resourceType)},${json(e.id)},${json(e.versionId)},${json(e.lastUpdated)},${json(e.patientId)},${e.patientFromPartitionKey},` +
-      `${json(e.sequenceNumber)},${e.entryIndex},"${e.contentHash}",${e.duplicateInBatch},${e.candidate},${e.json}${origin}]`;
+      `${json(e.sequenceNumber)},${e.entryIndex},"${e.contentHash}",${e.duplicateInBatch},${e.candidate},${e.json}${part}]`;
   }
   return `[${parts.join(',')}]`;
 }
@@ -126,7 +132,7 @@ export async function writeValid(
   if (entries.length === 0) return outcomes;
   // Named: each pooled session parses and analyses the statement once, not once per batch.
   const { rows } = await client.query<{ outcome: string; n: number }>({
-    name: 'fhir-write-valid-v6',
+    name: 'fhir-write-valid-v7',
     text: WRITE_VALID,
     values: [entriesParam(entries), ctx.streamName ?? null, ctx.shardId ?? null, ctx.actor, checkHistory, ctx.action],
   });

@@ -16,7 +16,15 @@ export type QuarantineReason =
    * Valid FHIR that PostgreSQL cannot store exactly (a real NUL or an unpaired surrogate in a string,
    * a number beyond numeric's digits), or a row the database rejected.
    */
-  | 'UNSTORABLE';
+  | 'UNSTORABLE'
+  /** A KPL aggregated record whose MD5 trailer does not match (lib/processor/ingest/kpl.ts). */
+  | 'KPL_MD5_MISMATCH'
+  /** A KPL aggregated record whose protobuf cannot be read. */
+  | 'KPL_MALFORMED'
+  /** A gzip or zlib payload that cannot be inflated (lib/processor/ingest/compression.ts). */
+  | 'CORRUPT_COMPRESSION'
+  /** A gzip or zlib payload that inflates past the bound (a zip bomb, or a record to split). */
+  | 'INFLATED_TOO_LARGE';
 
 /** One FHIR resource to persist. */
 export interface ValidResource {

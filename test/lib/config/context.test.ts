@@ -80,7 +80,7 @@ describe('the CDK context schema', () => {
     ],
     [
       { environments: { ...env, dev: { ...env.dev, sizing: { zzz: 2 } } } },
-      'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, streamRetentionHours, processorMaxTasks)',
+      'unknown key "zzz" in environments.dev.sizing (allowed: dbInstanceType, dbAllocatedStorageGiB, dbMaxAllocatedStorageGiB, streamShardCount, streamMaxRecordSizeKiB, streamRetentionHours, processorMaxTasks)',
     ],
     [
       { environments: { ...env, dev: { ...env.dev, profile: 'prod' } } },
@@ -135,7 +135,7 @@ describe('the CDK context schema', () => {
     [{ environments: null }, 'environments null is invalid: expected an object'],
     [
       { environments: { ...env, dev: { ...env.dev, project: 'x' } } },
-      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, auditLockDays, backupCopyVaultArn, sizing, restoreDrill)',
+      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, auditLockDays, backupCopyVaultArn, producerPrincipals, sizing, restoreDrill)',
     ],
     [
       { pipeline: { repository: 'a/b' } },

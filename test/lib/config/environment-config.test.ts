@@ -56,12 +56,12 @@ describe('an environment of cdk.json, resolved', () => {
     const eph = testConfig({ profile: 'development' });
     const prod = testConfig({ profile: 'production' });
     expect([eph.stream, eph.processor]).toEqual([
-      { shardCount: 1, retentionHours: 24 },
+      { shardCount: 1, retentionHours: 24, maxRecordSizeKiB: 1024 },
       { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 1 },
     ]);
     // A shard count of 0 is an on-demand stream: the profile's maximum applies.
     expect([prod.stream, prod.processor]).toEqual([
-      { shardCount: 0, retentionHours: 168 },
+      { shardCount: 0, retentionHours: 168, maxRecordSizeKiB: 1024 },
       { cpu: 1024, memoryMiB: 2048, minTasks: 2, maxTasks: 8 },
     ]);
     expect(testConfig({ profile: 'production', sizing: { streamShardCount: 4 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 4 });
@@ -69,11 +69,31 @@ describe('an environment of cdk.json, resolved', () => {
     expect(testConfig({ profile: 'production', sizing: { streamShardCount: 1 } }).processor).toMatchObject({ minTasks: 2, maxTasks: 2 });
   });
 
+  test('producerPrincipals: account ids and IAM role or user ARNs of any account; anything else is one line naming the fix', () => {
+    expect(testConfig().producer).toEqual({ trustedPrincipals: [] });
+    const listed = ['444455556666', 'arn:aws:iam::777788889999:role/hospital-feed', 'arn:aws:iam::123456789012:user/etl'];
+    expect(testConfig({ producerPrincipals: listed }).producer.trustedPrincipals).toEqual(listed);
+    expect(errorOf({ producerPrincipals: ['arn:aws:iam::123456789012:group/admins'] })).toBe(
+      'environments.dev.producerPrincipals.0 "arn:aws:iam::123456789012:group/admins" is invalid: use a 12-digit AWS account id or an IAM role or user ARN (arn:aws:iam::123456789012:role/name), another account allowed',
+    );
+  });
+
+  test('the stream accepts records of 1 MiB unless sizing.streamMaxRecordSizeKiB raises it (up to 10 MiB, as Kinesis allows)', () => {
+    expect(testConfig({ sizing: { streamMaxRecordSizeKiB: 10240 } }).stream.maxRecordSizeKiB).toBe(10240);
+    expect(errorOf({ sizing: { streamMaxRecordSizeKiB: 512 } })).toBe(
+      'environments.dev.sizing.streamMaxRecordSizeKiB 512 is invalid: expected a whole number from 1024 to 10240',
+    );
+    expect(errorOf({ sizing: { streamMaxRecordSizeKiB: 10241 } })).toBe(
+      'environments.dev.sizing.streamMaxRecordSizeKiB 10241 is invalid: expected a whole number from 1024 to 10240',
+    );
+  });
+
   test('the stream keeps records 24 hours in development, 7 days in production, or as long as sizing.streamRetentionHours says', () => {
     expect([testConfig().stream.retentionHours, testConfig({ profile: 'production' }).stream.retentionHours]).toEqual([24, 168]);
     expect(testConfig({ profile: 'production', sizing: { streamRetentionHours: 720 } }).stream).toEqual({
       shardCount: 0,
       retentionHours: 720,
+      maxRecordSizeKiB: 1024,
     });
     expect(errorOf({ sizing: { streamRetentionHours: 12 } })).toBe(
       'environments.dev.sizing.streamRetentionHours 12 is invalid: expected a whole number from 24 to 8760',

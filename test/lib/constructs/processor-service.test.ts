@@ -19,7 +19,7 @@ import { getAtt, logicalIdOf, statementsOfRole, testConfig, testStack, testVpc }
 const ROOT = join(__dirname, '..', '..', '..');
 const naming = new Naming('hipaa-fhir', 'dev');
 
-function build(settings: ProcessorSettings, image?: ecs.ContainerImage) {
+function build(settings: ProcessorSettings, image?: ecs.ContainerImage, maxRecordBytes?: number) {
   const stack = testStack();
   const vpc = testVpc(stack);
   const securityGroup = new ec2.SecurityGroup(stack, 'WorkloadSecurityGroup', { vpc, allowAllOutbound: false });
@@ -46,6 +46,7 @@ function build(settings: ProcessorSettings, image?: ecs.ContainerImage) {
     logKey,
     logs: { retentionDays: 7, removalPolicy: RemovalPolicy.DESTROY },
     image,
+    maxRecordBytes,
   });
   return { stack, securityGroup, stream, streamKey, instance, logKey, processor, template: Template.fromStack(stack) };
 }
@@ -95,6 +96,7 @@ describe('ProcessorService', () => {
     expect(c.Secrets).toBeUndefined();
     expect(Object.fromEntries((c.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]))).toEqual({
       [PROCESSOR_ENV.streamName]: { Ref: logicalIdOf(dev.stream) },
+      [PROCESSOR_ENV.maxRecordBytes]: '1048576',
       [PROCESSOR_ENV.region]: 'eu-west-2',
       [PROCESSOR_ENV.dbHost]: getAtt(dev.instance, 'Endpoint.Address'),
       [PROCESSOR_ENV.dbPort]: getAtt(dev.instance, 'Endpoint.Port'),
@@ -107,6 +109,23 @@ describe('ProcessorService', () => {
       [PROCESSOR_ENV.metricsNamespace]: 'HipaaFhir/Processor',
       [PROCESSOR_ENV.healthPort]: '8080',
     });
+  });
+
+  test('MAX_RECORD_BYTES is what the stream accepts; a value below 1 MiB (less than any stream accepts) or above 10 MiB fails synth', () => {
+    const image = ecs.ContainerImage.fromRegistry('example/processor:test');
+    const env = (t: Template) =>
+      Object.values(t.findResources('AWS::ECS::TaskDefinition'))[0].Properties.ContainerDefinitions[0].Environment as Array<{
+        Name: string;
+        Value: unknown;
+      }>;
+    expect(env(build(testConfig().processor, image, 10_485_760).template)).toContainEqual({
+      Name: PROCESSOR_ENV.maxRecordBytes,
+      Value: '10485760',
+    });
+    expect(() => build(testConfig().processor, image, 262_144)).toThrow(
+      "ProcessorService maxRecordBytes 262144 is invalid: use the stream's maximum record size in bytes (1048576-10485760), never less than the stream accepts",
+    );
+    expect(() => build(testConfig().processor, image, 10_485_761)).toThrow(/maxRecordBytes 10485761 is invalid/);
   });
 
   test('least privilege: the task reads the stream, decrypts with its key and connects as its user to this instance, nothing else', () => {

@@ -10,16 +10,17 @@ describe('RecordStream', () => {
   new RecordStream(stack, 'Provisioned', {
     streamName: 'hipaa-fhir-records-dev',
     encryptionKey: key,
-    settings: { shardCount: 1, retentionHours: 24 },
+    settings: { shardCount: 1, retentionHours: 24, maxRecordSizeKiB: 1024 },
     removalPolicy: RemovalPolicy.DESTROY,
   });
   new RecordStream(stack, 'OnDemand', {
     streamName: 'hipaa-fhir-records-prod',
     encryptionKey: key,
-    settings: { shardCount: 0, retentionHours: 168 },
+    settings: { shardCount: 0, retentionHours: 168, maxRecordSizeKiB: 10240 },
     removalPolicy: RemovalPolicy.RETAIN,
   });
   const template = Template.fromStack(stack);
+  const streams = stack.node.findAll().filter((c): c is RecordStream => c instanceof RecordStream);
 
   test('the stream is encrypted with the given customer managed key, under the given name', () => {
     template.resourceCountIs('AWS::Kinesis::Stream', 2);
@@ -50,5 +51,11 @@ describe('RecordStream', () => {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
     });
+  });
+
+  test('the largest record the stream accepts is set on the stream (MaxRecordSizeInKiB) and given in bytes to its processor', () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', { Name: 'hipaa-fhir-records-dev', MaxRecordSizeInKiB: 1024 });
+    template.hasResourceProperties('AWS::Kinesis::Stream', { Name: 'hipaa-fhir-records-prod', MaxRecordSizeInKiB: 10240 });
+    expect(streams.map((s) => s.maxRecordBytes)).toEqual([1_048_576, 10_485_760]);
   });
 });

@@ -169,7 +169,12 @@ describe('the batch plan (classify returns it; every part of a batch is planned 
   const dup = entry('2', 'a', '{"v":1}', { versionId: '1' });
   const v3 = entry('3', 'a', '{"v":3}', { versionId: '3' });
   const other = entry('4', 'b', '{"b":1}');
-  const batch = planBatch({ valid: [v1, dup, v3, other], quarantined: [], emptyRecords: ['4'], records: ['1', '2', '3', '4'].map(ref) });
+  const batch = planBatch({
+    valid: [v1, dup, v3, other],
+    quarantined: [],
+    emptyRecords: [{ sequenceNumber: '4' }],
+    records: ['1', '2', '3', '4'].map(ref),
+  });
 
   const plan = (b: { valid: readonly { sequenceNumber: string; duplicateInBatch: boolean; candidate: boolean }[] }) =>
     b.valid.map((e) => [e.sequenceNumber, e.duplicateInBatch, e.candidate]);
@@ -197,7 +202,7 @@ describe('the batch plan (classify returns it; every part of a batch is planned 
     ]);
     const [one, two] = first.halves();
     expect([plan(one), plan(two)]).toEqual([[['1', false, true]], [['2', false, true]]]);
-    expect([first.lastSequenceNumber, rest.lastSequenceNumber, rest.emptyRecords]).toEqual(['2', '4', ['4']]);
+    expect([first.lastSequenceNumber, rest.lastSequenceNumber, rest.emptyRecords]).toEqual(['2', '4', [{ sequenceNumber: '4' }]]);
   });
 
   test('after: the records past a committed sequence number (compared as integers), planned again', () => {

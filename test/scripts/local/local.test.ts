@@ -100,7 +100,7 @@ describe('npm run local', () => {
       expect(stdout).toContain('summary: OK');
       expect(stdout).toMatch(/persisted +400 of 400/);
       expect(stdout).toMatch(
-        /quarantined +18 of 18 invalid records \(INVALID_FHIR 6, NOT_A_RESOURCE 2, NOT_JSON 2, NOT_UTF8 2, TOO_LARGE 2, UNSTORABLE 2, UNSUPPORTED_RESOURCE_TYPE 2\)/,
+        /quarantined +18 of 18 invalid records \(INFLATED_TOO_LARGE 2, INVALID_FHIR 6, NOT_A_RESOURCE 2, NOT_JSON 2, NOT_UTF8 2, UNSTORABLE 2, UNSUPPORTED_RESOURCE_TYPE 2\)/,
       );
       expect(stdout).toMatch(/duplicates +0/);
       expect(stdout).toMatch(/audit events 418/);

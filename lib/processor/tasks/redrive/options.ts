@@ -13,6 +13,10 @@ const REASONS = {
   UNSUPPORTED_RESOURCE_TYPE: true,
   INVALID_FHIR: true,
   UNSTORABLE: true,
+  KPL_MD5_MISMATCH: true,
+  KPL_MALFORMED: true,
+  CORRUPT_COMPRESSION: true,
+  INFLATED_TOO_LARGE: true,
 } as const satisfies Record<QuarantineReason, true>;
 export const QUARANTINE_REASONS = Object.keys(REASONS) as readonly QuarantineReason[];
 

@@ -14,7 +14,7 @@ import { originalPartitionKey, storableText } from '../../db/quarantine-key';
 import { transaction } from '../../db/pool';
 import { isKeyRace, writeTransaction, writeValid, WriteProgress } from '../../db/write';
 import { validateRecord } from '../../fhir/validate';
-import { classifyRecords, RecordOrigin, RecordValidator } from '../../records';
+import { classifyRecords, RecordOrigin, RecordValidator, withPlan } from '../../records';
 import { isDataError, isTransientDbError, retryTransient } from '../../retry';
 import type { RedriveOptions } from './options';
 
@@ -108,6 +108,8 @@ interface QuarantinedRow {
   readonly stream_name: string;
   readonly shard_id: string;
   readonly sequence_number: string;
+  readonly sub_sequence_number: number;
+  readonly line_number: number;
   readonly partition_key: string;
   readonly partition_key_raw: Buffer | null;
   readonly reason_code: string;
@@ -145,7 +147,7 @@ function merge(into: Pick<BatchTally, 'byReason' | 'entries'>, from: BatchTally)
 
 /** Rows of the filters still waiting for this validator, in id order (the bigint, not its text) after a cursor. */
 const SELECT_PENDING = `
-SELECT q.id::text AS id, stream_name, shard_id, sequence_number, partition_key, partition_key_raw, reason_code, detail, payload
+SELECT q.id::text AS id, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, partition_key, partition_key_raw, reason_code, detail, payload
 FROM quarantined_record q
 WHERE redriven_at IS NULL AND redrive_validator IS DISTINCT FROM $1
   AND ($2::text IS NULL OR reason_code = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)
@@ -162,8 +164,8 @@ UPDATE quarantined_record SET redriven_at = now(), redrive_attempted_at = now(),
 WHERE id = ANY($1::bigint[]) AND redriven_at IS NULL`;
 
 const AUDIT_EMPTY = `
-INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
-SELECT $1, 'redrive', 'no-resources', stream_name, shard_id, sequence_number,
+INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, detail)
+SELECT $1, 'redrive', 'no-resources', stream_name, shard_id, sequence_number, sub_sequence_number, line_number,
        'from quarantine row ' || id || ' (' || reason_code || '): valid record without resources (empty Bundle)'
 FROM quarantined_record WHERE id = ANY($2::bigint[]) ORDER BY id`;
 
@@ -173,10 +175,10 @@ WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(id, r
 u AS (
   UPDATE quarantined_record q SET redrive_attempted_at = now(), redrive_actor = $4, redrive_validator = $5, redrive_outcome = x.reason, redrive_detail = x.detail
   FROM x WHERE q.id = x.id AND q.redriven_at IS NULL
-  RETURNING q.id, q.stream_name, q.shard_id, q.sequence_number, q.reason_code, x.reason, x.detail
+  RETURNING q.id, q.stream_name, q.shard_id, q.sequence_number, q.sub_sequence_number, q.line_number, q.reason_code, x.reason, x.detail
 )
-INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, detail)
-SELECT $4, 'redrive', 'still-quarantined', stream_name, shard_id, sequence_number,
+INSERT INTO audit_event (actor, action, outcome, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, detail)
+SELECT $4, 'redrive', 'still-quarantined', stream_name, shard_id, sequence_number, sub_sequence_number, line_number,
        'quarantine row ' || id || ' (' || reason_code || ') still fails: ' || reason || ': ' || detail
 FROM u ORDER BY id`;
 
@@ -318,7 +320,17 @@ class Redrive {
       rows.map((row) => {
         const origin = { streamName: row.stream_name, shardId: row.shard_id, note: `from quarantine row ${row.id} (${row.reason_code})` };
         rowOf.set(origin, row);
-        return { sequenceNumber: row.sequence_number, partitionKey: originalPartitionKey(row), payload: row.payload, origin };
+        const part =
+          row.sub_sequence_number !== 0 || row.line_number !== 0
+            ? { subSequenceNumber: row.sub_sequence_number, line: row.line_number }
+            : undefined;
+        return {
+          sequenceNumber: row.sequence_number,
+          partitionKey: originalPartitionKey(row),
+          payload: row.payload,
+          origin,
+          ...(part ? { part } : {}),
+        };
       }),
       validator.maxRecordBytes,
       validator.validate,
@@ -342,7 +354,9 @@ class Redrive {
     if (this.options.dryRun || rows.length === 0) return tally;
 
     const { actor } = this.ctx;
-    const outcomes = await writeValid(client, batch.valid, { actor, action: 'redrive' }, checkHistory);
+    // A row is re-driven whole or not at all: an NDJSON row with one line still failing stores none of its lines.
+    const valid = refusedRows.size === 0 ? batch.valid : withPlan(batch.valid.filter((v) => !refusedRows.has(rowOf.get(v.origin!)!)));
+    const outcomes = await writeValid(client, valid, { actor, action: 'redrive' }, checkHistory);
     for (const [outcome, n] of Object.entries(outcomes)) tally.entries.set(outcome, n!);
     if (empty.length > 0) {
       await client.query(AUDIT_EMPTY, [actor, empty]);

@@ -39,6 +39,10 @@ describe('re-drive flags (the task command and scripts/operations/redrive.ts sha
       'UNSUPPORTED_RESOURCE_TYPE',
       'INVALID_FHIR',
       'UNSTORABLE',
+      'KPL_MD5_MISMATCH',
+      'KPL_MALFORMED',
+      'CORRUPT_COMPRESSION',
+      'INFLATED_TOO_LARGE',
     ]);
   });
 
