@@ -203,6 +203,8 @@ export interface RawEnvironment {
   readonly auditLockDays?: number;
   /** A backup vault in another account (a backup or log-archive account of the same AWS Organization) that every recovery point of the AWS Backup plan is copied to; its access policy must allow backup:CopyIntoBackupVault from this account. Needs the AWS Backup plan (production profile). Default: no copy. */
   readonly backupCopyVaultArn?: string;
+  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: [] (none listed: only principals of the environment's own account that an IAM policy allows). */
+  readonly producerPrincipals?: readonly string[];
   /** Overrides of the profile sizing. */
   readonly sizing?: RawSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
@@ -235,6 +237,8 @@ export interface DefaultedEnvironment {
   readonly auditLockDays: number;
   /** A backup vault in another account (a backup or log-archive account of the same AWS Organization) that every recovery point of the AWS Backup plan is copied to; its access policy must allow backup:CopyIntoBackupVault from this account. Needs the AWS Backup plan (production profile). Default: no copy. */
   readonly backupCopyVaultArn?: string;
+  /** Who may assume the environment's producer role (put records on its stream, nothing else): account ids or IAM role/user ARNs, another account allowed. Default: [] (none listed: only principals of the environment's own account that an IAM policy allows). */
+  readonly producerPrincipals: readonly string[];
   /** Overrides of the profile sizing. */
   readonly sizing: DefaultedSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
@@ -251,6 +255,8 @@ export interface RawSizing {
   readonly dbMaxAllocatedStorageGiB?: number;
   /** 0 is on-demand capacity. Default: 1 (development), 0 (production). */
   readonly streamShardCount?: number;
+  /** The largest record the stream accepts (KiB, partition key included; Kinesis allows 1024-10240), and so the processor's MAX_RECORD_BYTES, which is never lower than what the stream accepts. Default: 1024 (development), 1024 (production). */
+  readonly streamMaxRecordSizeKiB?: number;
   /** How long the stream keeps a record (hours): the longest the processor may be down, or a record waiting to be replayed, before records are lost. Above 24 hours Kinesis charges extended retention, above 168 long-term retention. Default: 24 (development), 168 (production). */
   readonly streamRetentionHours?: number;
   /** Most processor tasks: at least the profile's minimum (1 development, 2 production), capped at the shard count. Default: 1 (development), 8 (production). */
@@ -267,6 +273,8 @@ export interface DefaultedSizing {
   readonly dbMaxAllocatedStorageGiB: number;
   /** 0 is on-demand capacity. Default: 1 (development), 0 (production). */
   readonly streamShardCount: number;
+  /** The largest record the stream accepts (KiB, partition key included; Kinesis allows 1024-10240), and so the processor's MAX_RECORD_BYTES, which is never lower than what the stream accepts. Default: 1024 (development), 1024 (production). */
+  readonly streamMaxRecordSizeKiB: number;
   /** How long the stream keeps a record (hours): the longest the processor may be down, or a record waiting to be replayed, before records are lost. Above 24 hours Kinesis charges extended retention, above 168 long-term retention. Default: 24 (development), 168 (production). */
   readonly streamRetentionHours: number;
   /** Most processor tasks: at least the profile's minimum (1 development, 2 production), capped at the shard count. Default: 1 (development), 8 (production). */
