@@ -44,6 +44,8 @@ export const PROCESSOR_ENTRY_POINTS = {
   verify: 'dist/processor/tasks/verify/main.js',
   redrive: 'dist/processor/tasks/redrive/main.js',
   restoreDrill: 'dist/processor/tasks/restore-drill/main.js',
+  /** The read API as a Lambda function (a custom runtime: the image's node runs the Runtime API loop itself). */
+  readApi: 'dist/processor/api/lambda.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */
@@ -102,6 +104,8 @@ export const WRITER_ROLE = 'fhir_writer';
 export const PROCESSOR_DB_USER = 'fhir_processor';
 /** The restore drill's login (migration 12): EXECUTE on its summary function, no table privilege. */
 export const DRILL_DB_USER = 'fhir_drill';
+/** The read API's login: SELECT on current and history, INSERT of its own audit events; IAM tokens only in AWS. */
+export const API_DB_USER = 'fhir_api';
 
 /** Namespace, dimension and names of the restore drill's metrics (written by the drill task, alarmed by its construct). */
 export const RESTORE_DRILL_METRICS = {
