@@ -75,7 +75,7 @@ export const LAYER_OUTPUTS = {
     ],
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
     // RestoreDrill*: the restore drill, when enabled (production profile by default).
-    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
+    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'ReadApiUrl', 'ReaderRoleArn'],
   },
 } as const satisfies Record<Layer, { readonly required: readonly string[]; readonly optional: readonly string[] }>;
 

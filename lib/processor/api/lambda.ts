@@ -51,10 +51,10 @@ export async function handleEvent(event: ProxyEvent, service: ApiService): Promi
   return { statusCode: response.status, headers: response.headers, body: response.body };
 }
 
-/** The Runtime API loop: next invocation, answer it, forever (Lambda freezes and ends the process). */
-async function runtimeLoop(service: ApiService, runtimeApi: string): Promise<never> {
+/** The Runtime API loop: next invocation, answer it, forever (Lambda freezes and ends the process); `invocations` bounds it for tests. */
+export async function runtimeLoop(service: ApiService, runtimeApi: string, invocations = Infinity): Promise<void> {
   const base = `http://${runtimeApi}/2018-06-01/runtime`;
-  for (;;) {
+  for (let n = 0; n < invocations; n++) {
     const next = await fetch(`${base}/invocation/next`);
     const id = next.headers.get('lambda-runtime-aws-request-id');
     const event = (await next.json()) as ProxyEvent;

@@ -162,6 +162,10 @@ export function parseRequest(request: ApiRequest): ReadRoute {
   if (id === undefined) {
     checkParameters(query, ['patient', '_count', '_offset']);
     const patient = single(query, 'patient');
+    if (type === 'Patient') {
+      // R4 defines no `patient` parameter on Patient: a patient is read by id, or whole with $everything.
+      throw new ApiError(400, 'not-supported', 'Patient is not searched here: read Patient/[id] or Patient/[id]/$everything');
+    }
     if (patient === undefined) {
       throw new ApiError(400, 'invalid', `searching ${type} needs patient=[id]: a search over every patient is not offered`);
     }

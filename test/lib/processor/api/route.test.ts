@@ -64,6 +64,7 @@ describe('parseRequest: the FHIR read interactions', () => {
     ['a bad version id', '/Patient/a/_history/v!', {}, 400, 'version id "v!" is not a FHIR id'],
     ['bad percent-encoding', '/Patient/%E0%A4%A', {}, 400, 'not valid percent-encoding'],
     ['a search without patient', '/Observation', {}, 400, 'searching Observation needs patient=[id]'],
+    ['a search of Patient', '/Patient', { patient: ['p1'] }, 400, 'Patient is not searched here'],
     ['a bad patient', '/Observation', { patient: ['Patient/'] }, 400, 'patient "" is not a FHIR id'],
     ['a repeated patient', '/Observation', { patient: ['a', 'b'] }, 400, 'patient is given 2 times'],
     ['an unknown search parameter', '/Observation', { patient: ['a'], code: ['x'] }, 400, 'parameter "code" is not supported here'],
