@@ -79,6 +79,8 @@ export interface EnvironmentConfig {
   readonly processor: ProcessorSettings;
   /** The scheduled restore drill (production profile: weekly; development: off). */
   readonly restoreDrill: RestoreDrillSettings;
+  /** Principals that may assume the reader role, the one identity of the FHIR read API (cdk.json `readers`). */
+  readonly readers: readonly string[];
   /** For a preview environment: its branch and when the sweeper may delete it. */
   readonly preview?: { readonly branch: string; readonly expiresAt: string };
   /** Tags added to every taggable resource of the environment. */
@@ -251,6 +253,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
     audit: { trailMode: settings.trailMode, alarmEmail: settings.alarmEmail },
     processor: { ...defaults.processor, maxTasks },
     restoreDrill: restoreDrillSettings(settings.restoreDrill),
+    readers: settings.readers ?? [],
     preview,
     tags: {
       Project: project,
