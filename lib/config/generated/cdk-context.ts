@@ -203,7 +203,7 @@ export interface RawEnvironment {
   readonly sizing?: RawSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
   readonly restoreDrill?: RawRestoreDrill;
-  /** IAM principals (role, user or account root ARNs; another account allowed) that may assume the environment's reader role, the one identity that reads PHI through the FHIR read API. Default: none (the reader role is then created only where the post-deploy step reads back, and trusts only that step). */
+  /** IAM principals (role, user or account root ARNs; another account allowed) that may assume the environment's reader role, the one identity that reads PHI through the FHIR read API. Default: [] (no one: the reader role is then created only where the post-deploy step reads back, and trusts only that step). */
   readonly readers?: readonly string[];
 }
 
@@ -233,7 +233,7 @@ export interface DefaultedEnvironment {
   readonly sizing: DefaultedSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
   readonly restoreDrill: DefaultedRestoreDrill;
-  /** IAM principals (role, user or account root ARNs; another account allowed) that may assume the environment's reader role, the one identity that reads PHI through the FHIR read API. Default: none (the reader role is then created only where the post-deploy step reads back, and trusts only that step). */
+  /** IAM principals (role, user or account root ARNs; another account allowed) that may assume the environment's reader role, the one identity that reads PHI through the FHIR read API. Default: [] (no one: the reader role is then created only where the post-deploy step reads back, and trusts only that step). */
   readonly readers: readonly string[];
 }
 
