@@ -122,6 +122,21 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
       [{ action: 'rds-db:connect', resource: dbuser(DRILL_DB_USER) }],
     );
   }
+  if (env.readApiArn) {
+    // The FHIR read API serves PHI to whoever may invoke its GET methods.
+    add('phi-read-api', 'Read PHI', 'execute-api:Invoke GET on the FHIR read API (read PHI through the API)', [
+      { action: 'execute-api:Invoke', resource: env.readApiArn },
+    ]);
+  }
+  if (env.databaseResourceId && env.apiDatabaseUsers.length > 0) {
+    const dbuser = (user: string) => `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/${user}`;
+    add(
+      'phi-db-connect-api',
+      'Read PHI',
+      `rds-db:connect to the database as the read API's user (${env.apiDatabaseUsers.join(', ')})`,
+      env.apiDatabaseUsers.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })),
+    );
+  }
   if (env.databaseInstanceArn) {
     // A restored copy holds every row (and the master login): restoring is reading PHI.
     add('phi-db-restore', 'Read PHI', 'rds:RestoreDBInstanceToPointInTime from the live database (a non-public copy)', [

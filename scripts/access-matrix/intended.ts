@@ -40,6 +40,12 @@ export function violations(matrix: Matrix): string[] {
               (env.perBranch && principal.perBranch && principal.purpose === 'post-deploy'));
           // A pipeline step reaching PHI only by assuming the environment's own post-deploy role is the design.
           const allowedChain = grant.via.length > 0 && own(last) && last?.purpose === 'post-deploy';
+          // Through the read API, PHI is read as this environment's reader role, by it or whoever assumes it (rule 3 below).
+          const throughReader = capability.id === 'phi-read-api' && own(last) && last?.purpose === 'reader';
+          // The read API's function logs in as its own database user (rule 3 below names exactly which role).
+          const apiFunction =
+            capability.id === 'phi-db-connect-api' && grant.via.length === 0 && env.readApiFunctionRoleArns.includes(principal.arn);
+          if (throughReader || apiFunction) continue;
           // CloudFormation resolves the master password's dynamic reference with its execution role (only CloudFormation assumes it).
           const resolvesSecret =
             grant.via.length === 0 && resolvesTheSecret(principal, env.account) && MASTER_SECRET_CAPABILITIES.includes(capability.id);
@@ -87,6 +93,23 @@ export function violations(matrix: Matrix): string[] {
         why: "only the migration task's execution role decrypts with the master secret's key (and CloudFormation's execution role, through Secrets Manager)",
       },
     };
+    // Read PHI through the API: only the reader role. Every grant ends at this environment's reader role, and it can.
+    const readerIds = matrix.model.principals
+      .filter((p) => p.kind === 'role' && p.home === env.suffix && p.purpose === 'reader')
+      .map((p) => p.id);
+    const apiReads = capabilities.find((c) => c.capability.id === 'phi-read-api');
+    for (const g of apiReads?.grants ?? []) {
+      const last = g.via.length > 0 ? g.via[g.via.length - 1] : g.principal;
+      if (!readerIds.includes(last))
+        out.push(`${env.suffix}: phi-read-api: ${describe(g)} can, but only the reader role reads PHI through the API`);
+    }
+    for (const id of readerIds)
+      if (!apiReads?.grants.some((g) => g.principal === id && g.via.length === 0))
+        out.push(`${env.suffix}: phi-read-api: ${id} cannot, but the reader role reads PHI through the API`);
+    exact['phi-db-connect-api'] = {
+      who: idsOf(env.readApiFunctionRoleArns),
+      why: "only the read API's function logs in as the read API's user",
+    };
     for (const { capability, grants } of capabilities) {
       const want = exact[capability.id];
       if (!want) continue;
@@ -103,6 +126,8 @@ export function violations(matrix: Matrix): string[] {
       'phi-db-restore',
       'drill-db-connect',
       'drill-db-delete',
+      'phi-read-api',
+      'phi-db-connect-api',
     ]) {
       if (!capabilities.some((c) => c.capability.id === id))
         out.push(`${env.suffix}: ${id}: not evaluated (its resource was not found in the templates), so the matrix cannot prove it`);

@@ -9,7 +9,7 @@ export type PolicyDocument = { Version?: string; Statement: Array<Record<string,
 
 export type PrincipalKind = 'role' | 'bootstrap' | 'service';
 /** What the intended matrix allows a principal to be for an environment's PHI. */
-export type PrincipalPurpose = 'workload' | 'post-deploy' | 'deploy-execution' | 'other';
+export type PrincipalPurpose = 'workload' | 'post-deploy' | 'deploy-execution' | 'reader' | 'other';
 
 export interface Principal {
   /** Stable display id: `<stack>/<logicalId>`, a bootstrap role name, or a service principal. */
@@ -78,6 +78,12 @@ export interface Environment {
   readonly drillTaskRoleArns: readonly string[];
   /** The live database instance's ARN (restore and delete are asked about it). */
   readonly databaseInstanceArn?: string;
+  /** execute-api ARN of a GET through the FHIR read API (`<api>/v1/GET/Patient/<id>/$everything`). */
+  readonly readApiArn?: string;
+  /** Roles of Lambda functions that log in to the database with IAM authentication (the read API's). */
+  readonly readApiFunctionRoleArns: readonly string[];
+  /** Their database users (DB_USER with DB_IAM_AUTH=true). */
+  readonly apiDatabaseUsers: readonly string[];
   readonly alarmTopics: readonly AlarmTopic[];
 }
 
@@ -405,12 +411,15 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       const purpose: PrincipalPurpose =
         stageRole && trusted.includes('ecs-tasks.amazonaws.com')
           ? 'workload'
-          : stageRole && trustsAws
-            ? 'post-deploy'
-            : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
-              perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+          : // The read API's reader role (Naming.readerRoleName): callers assume it to read through the API.
+            stageRole && trustsAws && /:role\/[a-z0-9-]+-reader-[a-z0-9-]+$/.test(arn)
+            ? 'reader'
+            : stageRole && trustsAws
               ? 'post-deploy'
-              : 'other';
+              : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
+                perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+                ? 'post-deploy'
+                : 'other';
       principals.push({
         id: `${stack.stackName}/${logicalId}`,
         arn,
@@ -460,6 +469,9 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const iamDatabaseUsers: string[] = [];
     const drillTaskRoleArns: string[] = [];
     let databaseInstanceArn: string | undefined;
+    let readApiArn: string | undefined;
+    const readApiFunctionRoleArns: string[] = [];
+    const apiDatabaseUsers: string[] = [];
     const topics: Array<{ arn: string; keyArn?: string; stackName: string }> = [];
     const alarmsByTopic = new Map<string, string[]>();
     for (const stack of envStacks) {
@@ -503,6 +515,18 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
           case 'AWS::ECS::Cluster':
             clusterArn = resolver.getAtt(stack, logicalId, 'Arn');
             break;
+          case 'AWS::ApiGateway::RestApi':
+            readApiArn = resolver.arn(stack, 'execute-api', `${resolver.ref(stack, logicalId)}/v1/GET/Patient/matrix-probe/$everything`);
+            break;
+          case 'AWS::Lambda::Function': {
+            const vars = (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+            const user = vars.DB_USER !== undefined ? resolver.str(stack, vars.DB_USER) : undefined;
+            if (resolver.str(stack, vars.DB_IAM_AUTH) === 'true' && user) {
+              apiDatabaseUsers.push(user);
+              readApiFunctionRoleArns.push(resolver.str(stack, p.Role));
+            }
+            break;
+          }
           case 'AWS::SNS::Topic':
             topics.push({
               arn: resolver.ref(stack, logicalId),
@@ -578,6 +602,9 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       iamDatabaseUsers: [...new Set(iamDatabaseUsers)].sort(),
       drillTaskRoleArns: [...new Set(drillTaskRoleArns)],
       databaseInstanceArn,
+      readApiArn,
+      readApiFunctionRoleArns: [...new Set(readApiFunctionRoleArns)],
+      apiDatabaseUsers: [...new Set(apiDatabaseUsers)].sort(),
       alarmTopics,
     });
   }
