@@ -5,12 +5,12 @@
  * SigV4-signed as the environment's reader role.
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { Pool } from 'pg';
 import { createKinesisClient } from '../../lib/processor/service/kinesis-client';
 import { putRecords } from '../../scripts/local/produce';
 import { ReadApiClient } from '../../scripts/shared/read-api-client';
 import { validSamples } from '../../scripts/shared/fhir-samples';
 import { isLocal, readFlatOutputs } from './outputs';
+import { localPool } from './verifiers';
 import { waitForRun } from './wait';
 
 const outputs = readFlatOutputs();
@@ -63,14 +63,7 @@ describe(`environment ${outputs.EnvironmentSuffix}: what was written is read bac
   });
 
   (local ? test : test.skip)('each request left one audit event with its caller, keys and count', async () => {
-    const pool = new Pool({
-      host: outputs.DatabaseEndpointAddress,
-      port: Number(outputs.DatabaseEndpointPort),
-      database: outputs.DatabaseName,
-      user: outputs.LocalDatabaseUser,
-      password: outputs.LocalDatabasePassword,
-      max: 1,
-    });
+    const pool = localPool(outputs);
     try {
       const { rows } = await pool.query(
         `SELECT action, outcome, result_count FROM audit_event WHERE action = 'api-read' AND resource_type = 'Patient' AND resource_id = $1`,
