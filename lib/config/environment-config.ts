@@ -92,6 +92,8 @@ export interface EnvironmentConfig {
   readonly producer: ProducerSettings;
   /** The scheduled restore drill (production profile: weekly; development: off). */
   readonly restoreDrill: RestoreDrillSettings;
+  /** Principals that may assume the reader role, the one identity of the FHIR read API (cdk.json `readers`). */
+  readonly readers: readonly string[];
   /** For a preview environment: its branch and when the sweeper may delete it. */
   readonly preview?: { readonly branch: string; readonly expiresAt: string };
   /** Tags added to every taggable resource of the environment. */
@@ -294,6 +296,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
     processor: { ...defaults.processor, maxTasks },
     producer: { trustedPrincipals: settings.producerPrincipals },
     restoreDrill: restoreDrillSettings(settings.restoreDrill),
+    readers: settings.readers ?? [],
     preview,
     tags: {
       Project: project,

@@ -27,6 +27,21 @@ import { ProcessorMetrics } from './processor-metrics';
 /** The repository root: the processor image's build context (see lib/processor/Dockerfile). */
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
+/**
+ * The processor image's build: lib/processor/Dockerfile over the repository root. The read API's
+ * function uses the same asset (same directory and options, so one image is built and pushed).
+ */
+export const PROCESSOR_IMAGE_ASSET: { readonly directory: string; readonly options: ecrAssets.DockerImageAssetOptions } = {
+  directory: REPO_ROOT,
+  options: {
+    file: 'lib/processor/Dockerfile',
+    platform: ecrAssets.Platform.LINUX_AMD64,
+    ignoreMode: IgnoreMode.DOCKER,
+    // Only what the image build reads: the asset hash changes only when the processor does.
+    exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor', '!lib/contract'],
+  },
+};
+
 /** The performance log group Container Insights writes for a cluster (its name is fixed by ECS). */
 export function containerInsightsLogGroupName(clusterName: string): string {
   return `/aws/ecs/containerinsights/${clusterName}/performance`;
@@ -141,14 +156,7 @@ export class ProcessorService extends Construct {
     });
 
     const image = (this.image =
-      props.image ??
-      ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: 'lib/processor/Dockerfile',
-        platform: ecrAssets.Platform.LINUX_AMD64,
-        ignoreMode: IgnoreMode.DOCKER,
-        // Only what the image build reads: the asset hash changes only when the processor does.
-        exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor', '!lib/contract'],
-      }));
+      props.image ?? ecs.ContainerImage.fromAsset(PROCESSOR_IMAGE_ASSET.directory, PROCESSOR_IMAGE_ASSET.options));
 
     this.taskDefinition.addContainer(PROCESSOR_CONTAINER_NAME, {
       image,

@@ -74,10 +74,12 @@ export const LAYER_OUTPUTS = {
       'DashboardName',
       'DashboardUrl',
       'AuditChainRuleName',
+      'ReadApiUrl',
     ],
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
     // RestoreDrill*: the restore drill, when enabled (production profile by default).
-    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
+    // ReaderRoleArn: an environment with readers in cdk.json, or whose post-deploy step reads back.
+    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'ReaderRoleArn'],
   },
 } as const satisfies Record<Layer, { readonly required: readonly string[]; readonly optional: readonly string[] }>;
 

@@ -191,6 +191,20 @@ export class Naming {
     };
   }
 
+  /** The read API's role that callers assume: the one identity that reads PHI through the API. */
+  get readerRoleName(): string {
+    return this.resourceName('reader');
+  }
+
+  /** The read API (REST API and its function) and its two log groups: the function's, and the access log. */
+  get readApi(): { readonly name: string; readonly functionLogGroup: string; readonly accessLogGroup: string } {
+    return {
+      name: this.resourceName('read-api'),
+      functionLogGroup: this.logGroupName('read-api'),
+      accessLogGroup: this.logGroupName('audit/read-api-access'),
+    };
+  }
+
   get streamKeyAlias(): string {
     return this.kmsAlias('stream');
   }

@@ -45,6 +45,8 @@ export const PROCESSOR_ENTRY_POINTS = {
   redrive: 'dist/processor/tasks/redrive/main.js',
   restoreDrill: 'dist/processor/tasks/restore-drill/main.js',
   auditChain: 'dist/processor/tasks/audit-chain/main.js',
+  /** The read API as a Lambda function (a custom runtime: the image's node runs the Runtime API loop itself). */
+  readApi: 'dist/processor/api/lambda.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */
@@ -109,6 +111,8 @@ export const AUDITOR_DB_USER = 'fhir_auditor';
 export const AUDIT_CHAIN_CONTAINER_NAME = 'audit-chain';
 /** Where the audit chain export writes chain heads in the archive bucket (`<prefix><ISO time>.json`). */
 export const AUDIT_HEADS_PREFIX = 'audit-chain-heads/';
+/** The read API's login: SELECT on current and history, INSERT of its own audit events; IAM tokens only in AWS. */
+export const API_DB_USER = 'fhir_api';
 
 /** Namespace, dimension and names of the restore drill's metrics (written by the drill task, alarmed by its construct). */
 export const RESTORE_DRILL_METRICS = {

@@ -17,6 +17,7 @@ import { containerInsightsLogGroupName, ProcessorService } from '../constructs/p
 import { OperationsDashboard, dashboardUrl } from '../constructs/operations-dashboard';
 import { rdsLogGroupName } from '../constructs/patient-database';
 import { lifecycleOf } from '../constructs/removal';
+import { ReadApi } from '../constructs/read-api';
 import { RestoreDrill } from '../constructs/restore-drill';
 import type { AuditResources } from './audit-stack';
 import type { DataResources } from './data-stack';
@@ -49,6 +50,8 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly postDeployRole?: PostDeployRole;
   public readonly migration: DatabaseMigration;
   public readonly dashboard: OperationsDashboard;
+  /** The FHIR read API and its reader role. */
+  public readonly readApi: ReadApi;
   /** The scheduled restore drill, when config.restoreDrill.enabled. */
   public readonly restoreDrill?: RestoreDrill;
   /** The hourly export of the audit chain heads to the audit archive. */
@@ -66,7 +69,13 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       ...lifecycle.keys,
       alias: naming.kmsAlias('processor-logs'),
       description: `Processor logs of ${config.environmentSuffix}`,
-      logGroupNamePatterns: [naming.processorLogGroupName, containerInsightsLogGroupName(naming.clusterName), hookLogGroupName],
+      logGroupNamePatterns: [
+        naming.processorLogGroupName,
+        containerInsightsLogGroupName(naming.clusterName),
+        hookLogGroupName,
+        naming.readApi.functionLogGroup,
+        naming.readApi.accessLogGroup,
+      ],
     });
 
     this.processor = new ProcessorService(this, 'Processor', {
@@ -183,6 +192,26 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       this.postDeployRole = new PostDeployRole(this, 'PostDeploy', { naming, ...props.postDeploy });
       this.output('PostDeployRoleArn', this.postDeployRole.role.roleArn, "Assumed by the pipeline's post-deploy step");
     }
+
+    // The reader role trusts the principals of cdk.json `readers`, and the post-deploy role where
+    // the integration suite reads back what it wrote (never in production: its suite is smoke).
+    const readers: iam.IPrincipal[] = config.readers.map((arn) => new iam.ArnPrincipal(arn));
+    if (this.postDeployRole && props.postDeploy?.suite === 'integ') readers.push(this.postDeployRole.role);
+    this.readApi = new ReadApi(this, 'ReadApi', {
+      naming,
+      vpc: network.vpc,
+      subnetGroupName: WORKLOAD_SUBNETS,
+      securityGroup: network.workloadSecurityGroup,
+      database: { instance: data.database, name: config.database.databaseName },
+      logKey: logKey.key,
+      logs: lifecycle.logs,
+      readers,
+    });
+    if (this.readApi.readerRole && this.postDeployRole && props.postDeploy?.suite === 'integ') {
+      this.readApi.readerRole.grantAssumeRole(this.postDeployRole.role);
+    }
+    this.output('ReadApiUrl', this.readApi.url, 'FHIR read API (SigV4, execute-api): GET <url>Patient/<id>/$everything');
+    if (this.readApi.readerRole) this.output('ReaderRoleArn', this.readApi.readerRole.roleArn, 'Assume to read through the FHIR read API');
 
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {
       dashboardName: naming.dashboardName,

@@ -7,10 +7,11 @@
  * unknown key is reported as conditional, and conditional counts as "can" for the intended-matrix checks.
  */
 import { runSimulation, type DiscoveryContextKeyConstraint, type Simulation } from '@cloud-copilot/iam-simulate';
-import { DRILL_DB_USER } from '../../lib/contract';
+import { AUDITOR_DB_USER, DRILL_DB_USER } from '../../lib/contract';
 import { servicePrincipal, type Environment, type Model, type PolicyDocument, type Principal, type VpcEndpoint } from './model';
 
-export type CapabilityGroup = 'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks' | 'Restore drill';
+export type CapabilityGroup =
+  'Read PHI' | 'Put records' | 'Run the processor task' | 'Change or delete stacks' | 'Restore drill' | 'Audit chain';
 
 export interface Probe {
   readonly action: string;
@@ -142,6 +143,35 @@ export function capabilitiesFor(env: Environment, deployRoleArns: readonly strin
       'Restore drill',
       `rds-db:connect to the database as the restore drill's user (${DRILL_DB_USER}: counts only, no PHI)`,
       [{ action: 'rds-db:connect', resource: dbuser(DRILL_DB_USER) }],
+    );
+  }
+  if (env.databaseResourceId) {
+    // The audit chain export's login reads audit_event's id and chain columns only: not PHI, but asked exactly.
+    add(
+      'audit-db-connect',
+      'Audit chain',
+      `rds-db:connect to the database as the audit chain export's user (${AUDITOR_DB_USER}: chain columns only, no PHI)`,
+      [
+        {
+          action: 'rds-db:connect',
+          resource: `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/${AUDITOR_DB_USER}`,
+        },
+      ],
+    );
+  }
+  if (env.readApiArn) {
+    // The FHIR read API serves PHI to whoever may invoke its GET methods.
+    add('phi-read-api', 'Read PHI', 'execute-api:Invoke GET on the FHIR read API (read PHI through the API)', [
+      { action: 'execute-api:Invoke', resource: env.readApiArn },
+    ]);
+  }
+  if (env.databaseResourceId && env.apiDatabaseUsers.length > 0) {
+    const dbuser = (user: string) => `arn:aws:rds-db:${env.region}:${env.account}:dbuser:${env.databaseResourceId}/${user}`;
+    add(
+      'phi-db-connect-api',
+      'Read PHI',
+      `rds-db:connect to the database as the read API's user (${env.apiDatabaseUsers.join(', ')})`,
+      env.apiDatabaseUsers.map((user) => ({ action: 'rds-db:connect', resource: dbuser(user) })),
     );
   }
   if (env.databaseInstanceArn) {

@@ -47,9 +47,18 @@ export function violations(matrix: Matrix): string[] {
               );
           } else {
             const last = byId.get(grant.via[grant.via.length - 1]);
-            // One hop, from a step the entry names: the tooling step roles assume the environment's post-deploy role.
-            const viaPermitted =
-              grant.via.length === 1 && holds(last).some((e) => isPermittedAssumer(e, principal, { ...vars, perBranch: env.perBranch }));
+            // Every hop from a step an entry of the assumed role names (the tooling step roles assume the environment's
+            // post-deploy role, which assumes its reader role), ending at a role that holds the capability.
+            const scope = { ...vars, perBranch: env.perBranch };
+            const hopsPermitted = chain.slice(1).every((assumed, i) => {
+              const assumer = chain[i];
+              return (
+                assumed !== undefined &&
+                assumer !== undefined &&
+                entriesFor(assumed, vars).some((e) => isPermittedAssumer(e, assumer, scope))
+              );
+            });
+            const viaPermitted = hopsPermitted && holds(last).some((e) => isPermittedAssumer(e, chain[chain.length - 2]!, scope));
             if (!viaPermitted)
               out.push(
                 `${env.suffix}: ${capability.id}: ${describe(grant)} can, but the intended matrix (permitted.ts) names no such principal or step for it`,
@@ -70,6 +79,8 @@ export function violations(matrix: Matrix): string[] {
       // The restore drill: only its task role restores the live database (into drill-named copies) and logs in as the drill user.
       'phi-db-restore': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role restores the live database" },
       'drill-db-connect': { who: idsOf(env.drillTaskRoleArns), why: "only the restore drill's task role logs in as the drill user" },
+      // Its entry in permitted.ts names the audit chain export's task role (the only one the exact check admits).
+      'audit-db-connect': { who: [], why: "only the audit chain export's task role logs in as the auditor user" },
       'drill-db-delete': {
         who: secretResolvers(env.account),
         why: "no IAM principal but CloudFormation's execution role deletes or modifies the live database (the drill deletes its own copies only)",
@@ -84,6 +95,23 @@ export function violations(matrix: Matrix): string[] {
         who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
         why: "only the migration task's execution role decrypts with the master secret's key (and CloudFormation's execution role, through Secrets Manager)",
       },
+    };
+    // Read PHI through the API: only the reader role. Every grant ends at this environment's reader role, and it can.
+    const readerIds = matrix.model.principals
+      .filter((p) => p.kind === 'role' && p.home === env.suffix && p.purpose === 'reader')
+      .map((p) => p.id);
+    const apiReads = capabilities.find((c) => c.capability.id === 'phi-read-api');
+    for (const g of apiReads?.grants ?? []) {
+      const last = g.via.length > 0 ? g.via[g.via.length - 1] : g.principal;
+      if (!readerIds.includes(last))
+        out.push(`${env.suffix}: phi-read-api: ${describe(g)} can, but only the reader role reads PHI through the API`);
+    }
+    for (const id of readerIds)
+      if (!apiReads?.grants.some((g) => g.principal === id && g.via.length === 0))
+        out.push(`${env.suffix}: phi-read-api: ${id} cannot, but the reader role reads PHI through the API`);
+    exact['phi-db-connect-api'] = {
+      who: idsOf(env.readApiFunctionRoleArns),
+      why: "only the read API's function logs in as the read API's user",
     };
     for (const { capability, grants } of capabilities) {
       const want = exact[capability.id];
@@ -107,6 +135,8 @@ export function violations(matrix: Matrix): string[] {
       'phi-db-restore',
       'drill-db-connect',
       'drill-db-delete',
+      'phi-read-api',
+      'phi-db-connect-api',
     ]) {
       if (!capabilities.some((c) => c.capability.id === id))
         out.push(`${env.suffix}: ${id}: not evaluated (its resource was not found in the templates), so the matrix cannot prove it`);

@@ -4,6 +4,7 @@
  */
 import type { LoadedStack } from './assembly';
 import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/constructs/encryption-key';
+import { AUDITOR_DB_USER } from '../../lib/contract';
 import managedPolicies from './aws-managed-policies.json';
 import { PlacedStack, Resolver, UNRESOLVED } from './intrinsics';
 
@@ -12,7 +13,7 @@ export type PolicyDocument = { Version?: string; Statement: Array<Record<string,
 /** `outside`: an IAM principal the templates do not create (an operator's role, another application's), as the account could grant it. */
 export type PrincipalKind = 'role' | 'bootstrap' | 'service' | 'outside';
 /** What the intended matrix allows a principal to be for an environment's PHI. */
-export type PrincipalPurpose = 'workload' | 'post-deploy' | 'producer' | 'deploy-execution' | 'other';
+export type PrincipalPurpose = 'workload' | 'post-deploy' | 'producer' | 'reader' | 'deploy-execution' | 'other';
 
 export interface Principal {
   /** Stable display id: `<stack>/<logicalId>`, a bootstrap role name, or a service principal. */
@@ -83,6 +84,12 @@ export interface Environment {
   readonly drillTaskRoleArns: readonly string[];
   /** The live database instance's ARN (restore and delete are asked about it). */
   readonly databaseInstanceArn?: string;
+  /** execute-api ARN of a GET through the FHIR read API (`<api>/v1/GET/Patient/<id>/$everything`). */
+  readonly readApiArn?: string;
+  /** Roles of Lambda functions that log in to the database with IAM authentication (the read API's). */
+  readonly readApiFunctionRoleArns: readonly string[];
+  /** Their database users (DB_USER with DB_IAM_AUTH=true). */
+  readonly apiDatabaseUsers: readonly string[];
   readonly alarmTopics: readonly AlarmTopic[];
   /** Lambda functions of the environment (whoever changes their code runs it as their roles). */
   readonly functionArns: readonly string[];
@@ -416,12 +423,15 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
           : // Naming.producerRoleName: the environment's producer role (put records, nothing else).
             stageRole && /-producer-/.test(name)
             ? 'producer'
-            : stageRole && trustsAws
-              ? 'post-deploy'
-              : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
-                perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+            : // The read API's reader role (Naming.readerRoleName): callers assume it to read through the API.
+              stageRole && trustsAws && /:role\/[a-z0-9-]+-reader-[a-z0-9-]+$/.test(arn)
+              ? 'reader'
+              : stageRole && trustsAws
                 ? 'post-deploy'
-                : 'other';
+                : // The per-branch pipeline's integration step is the post-deploy step of per-branch environments.
+                  perBranch && home === 'per-branch tooling' && /^IntegrationTest/.test(logicalId)
+                  ? 'post-deploy'
+                  : 'other';
       principals.push({
         id: `${stack.stackName}/${logicalId}`,
         arn,
@@ -474,6 +484,9 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     let databaseInstanceArn: string | undefined;
     const functionArns: string[] = [];
     const endpoints: VpcEndpoint[] = [];
+    let readApiArn: string | undefined;
+    const readApiFunctionRoleArns: string[] = [];
+    const apiDatabaseUsers: string[] = [];
     const topics: Array<{ arn: string; keyArn?: string; stackName: string }> = [];
     const alarmsByTopic = new Map<string, string[]>();
     for (const stack of envStacks) {
@@ -505,25 +518,38 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
               if (p.ExecutionRoleArn) migrationExecutionRoleArns.push(resolver.str(stack, p.ExecutionRoleArn));
             } else if (/-restore-drill-/.test(resolver.str(stack, p.Family))) {
               if (p.TaskRoleArn) drillTaskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
+            } else if (/-audit-chain-/.test(resolver.str(stack, p.Family))) {
+              // The audit chain export (permitted.ts names its role): chain columns only, asked as audit-db-connect.
             } else if (p.TaskRoleArn) {
               processorTaskRoleArns.push(resolver.str(stack, p.TaskRoleArn));
             }
             for (const container of asArray(p.ContainerDefinitions as Array<{ Environment?: Array<{ Name: string; Value: unknown }> }>)) {
               const vars = new Map((container.Environment ?? []).map((e) => [e.Name, resolver.str(stack, e.Value)]));
               const user = vars.get('DB_USER');
-              if (vars.get('DB_IAM_AUTH') === 'true' && user) iamDatabaseUsers.push(user);
+              // The audit chain export's login reads chain columns only (evaluate.ts asks it as audit-db-connect).
+              if (vars.get('DB_IAM_AUTH') === 'true' && user && user !== AUDITOR_DB_USER) iamDatabaseUsers.push(user);
             }
             break;
           case 'AWS::ECS::Cluster':
             clusterArn = resolver.getAtt(stack, logicalId, 'Arn');
             break;
-          case 'AWS::Lambda::Function':
-            functionArns.push(resolver.getAtt(stack, logicalId, 'Arn'));
+          case 'AWS::ApiGateway::RestApi':
+            readApiArn = resolver.arn(stack, 'execute-api', `${resolver.ref(stack, logicalId)}/v1/GET/Patient/matrix-probe/$everything`);
             break;
           case 'AWS::EC2::VPCEndpoint': {
             const service = resolver.str(stack, p.ServiceName).replace(/^com\.amazonaws\.[a-z0-9-]+\./, '');
             const policy = p.PolicyDocument === undefined ? undefined : (resolver.resolve(stack, p.PolicyDocument) as PolicyDocument);
             endpoints.push({ id: `${stack.stackName}/${logicalId}`, service, policy });
+            break;
+          }
+          case 'AWS::Lambda::Function': {
+            functionArns.push(resolver.getAtt(stack, logicalId, 'Arn'));
+            const vars = (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+            const user = vars.DB_USER !== undefined ? resolver.str(stack, vars.DB_USER) : undefined;
+            if (resolver.str(stack, vars.DB_IAM_AUTH) === 'true' && user) {
+              apiDatabaseUsers.push(user);
+              readApiFunctionRoleArns.push(resolver.str(stack, p.Role));
+            }
             break;
           }
           case 'AWS::SNS::Topic':
@@ -608,6 +634,9 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       iamDatabaseUsers: [...new Set(iamDatabaseUsers)].sort(),
       drillTaskRoleArns: [...new Set(drillTaskRoleArns)],
       databaseInstanceArn,
+      readApiArn,
+      readApiFunctionRoleArns: [...new Set(readApiFunctionRoleArns)],
+      apiDatabaseUsers: [...new Set(apiDatabaseUsers)].sort(),
       alarmTopics,
       functionArns,
       endpoints,

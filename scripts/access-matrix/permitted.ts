@@ -40,6 +40,33 @@ export const PERMITTED: readonly PermittedPrincipal[] = [
     why: "the environment's producer role (producerPrincipals in cdk.json assume it) puts records on its stream and reads nothing",
   },
   {
+    role: '{project}-reader-{suffix}',
+    may: ['phi-read-api'],
+    why: "the read API's reader role (the readers in cdk.json assume it) invokes the API's GET methods, which audit every read",
+  },
+  {
+    role: '{project}-reader-{suffix}',
+    may: ['phi-read-api'],
+    profiles: ['development'],
+    assumedBy: [{ role: '{project}-post-deploy-{suffix}' }],
+    why: 'the integration tests of a development environment (synthetic data) read back what they wrote through the API, as the reader role',
+  },
+  {
+    path: '{project}-compute-{suffix}/ReadApiFunctionServiceRole*',
+    may: ['phi-db-connect-api'],
+    why: "the read API's function (only Lambda assumes its role) logs in as fhir_api: SELECT on current and history, INSERT of its audit events",
+  },
+  {
+    path: '{project}-compute-{suffix}/AuditChainExportTaskRole*',
+    may: ['audit-db-connect'],
+    why: 'the audit chain export logs in as fhir_auditor, which reads the id and chain columns of audit_event only (no PHI)',
+  },
+  {
+    path: '{project}-compute-{suffix}/AuditChainExportTaskEventsRole*',
+    may: ['run-task'],
+    why: 'the hourly schedule runs the audit chain export task',
+  },
+  {
     role: '{project}-migrate-exec-{suffix}',
     may: ['phi-secret', 'phi-secret-key'],
     why: "the migration task's execution role injects the master secret, the only use of it",

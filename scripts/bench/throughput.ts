@@ -36,10 +36,12 @@ import { parseFlags, runCli } from '../shared/cli';
 import { validSamples } from '../shared/fhir-samples';
 import { createStream, freePort, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startPostgres } from '../local/stack';
 import { putRecords } from '../local/produce';
+import { readBench } from './read-api';
 
 const ROOT = join(__dirname, '..', '..');
 const USAGE =
-  'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]';
+  'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]\n' +
+  '       npm run bench -- --read [--resources 1000] [--seconds 10] [--concurrency 4] [--rounds 3]';
 const FLAGS = {
   records: { type: 'integer', min: 1, default: 50_000 },
   batch: { type: 'integer', min: 1, default: 1_000 },
@@ -52,6 +54,11 @@ const FLAGS = {
   processors: { type: 'integer', min: 1, default: 1 },
   /** Write a V8 CPU profile of every processor into this folder (node --cpu-prof). */
   profile: { type: 'string' },
+  /** Measure the read API instead (scripts/bench/read-api.ts); --rounds applies, and the flags below. */
+  read: { type: 'boolean' },
+  resources: { type: 'integer', min: 1, default: 1_000 },
+  seconds: { type: 'integer', min: 1, default: 10 },
+  concurrency: { type: 'integer', min: 1, default: 4 },
 } as const;
 
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
@@ -519,6 +526,12 @@ async function main(argv: string[]): Promise<number> {
   if (!parsed) {
     console.log(USAGE);
     return 0;
+  }
+  if (parsed.flags.read) {
+    const { resources, seconds, concurrency } = parsed.flags;
+    // Three rounds unless told otherwise: the figures reported are medians of three.
+    const rounds = argv.some((a) => a.startsWith('--rounds')) ? parsed.flags.rounds : 3;
+    return readBench({ resources, seconds, concurrency, rounds });
   }
   const { records: n, batch: batchSize, shards, limit, rounds, processors, profile } = parsed.flags;
   const measureCpu = canMeasureCpu();

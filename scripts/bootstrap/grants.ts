@@ -11,6 +11,12 @@
  * A type missing from this table is refused by the generator: a new kind of resource is a reviewed change.
  */
 export const RESOURCE_GRANTS: Readonly<Record<string, readonly string[]>> = {
+  // The read API (lib/constructs/read-api.ts): API Gateway's management actions are one per HTTP verb.
+  'AWS::ApiGateway::Deployment': ['apigateway:DELETE', 'apigateway:GET', 'apigateway:PATCH', 'apigateway:POST', 'apigateway:PUT'],
+  'AWS::ApiGateway::Method': ['apigateway:DELETE', 'apigateway:GET', 'apigateway:PATCH', 'apigateway:POST', 'apigateway:PUT'],
+  'AWS::ApiGateway::Resource': ['apigateway:DELETE', 'apigateway:GET', 'apigateway:PATCH', 'apigateway:POST', 'apigateway:PUT'],
+  'AWS::ApiGateway::RestApi': ['apigateway:DELETE', 'apigateway:GET', 'apigateway:PATCH', 'apigateway:POST', 'apigateway:PUT'],
+  'AWS::ApiGateway::Stage': ['apigateway:DELETE', 'apigateway:GET', 'apigateway:PATCH', 'apigateway:POST', 'apigateway:PUT'],
   'AWS::ApplicationAutoScaling::ScalableTarget': [
     'application-autoscaling:DeleteScheduledAction',
     'application-autoscaling:DeregisterScalableTarget',
@@ -273,6 +279,7 @@ export const RESOURCE_GRANTS: Readonly<Record<string, readonly string[]>> = {
     'lambda:UpdateFunctionCode',
     'lambda:UpdateFunctionConfiguration',
   ],
+  'AWS::Lambda::Permission': ['lambda:AddPermission', 'lambda:GetPolicy', 'lambda:RemovePermission'],
   'AWS::Lambda::Version': [
     'lambda:DeleteFunction',
     'lambda:GetFunctionConfiguration',

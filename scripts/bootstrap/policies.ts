@@ -48,6 +48,8 @@ export interface AccountPlan {
 /** AWS managed policies a project role may have attached; anything else is refused at generation. */
 export const ALLOWED_MANAGED_POLICIES: readonly string[] = [
   'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+  // The read API's function in the workload subnets: network-interface actions only (lib/constructs/read-api.ts).
+  'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
   'arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole',
   'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup',
 ];

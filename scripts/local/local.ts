@@ -14,7 +14,8 @@ import { constants } from 'os';
 import { dirname, join, relative, resolve } from 'path';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../../lib/processor/db/schema';
-import { parseFlags, progressPrinter, runCli } from '../shared/cli';
+import { localActor } from '../../lib/processor/api/server';
+import { parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
 import { putRecords, sampleMix } from './produce';
 import { createStream, LocalKinesis, LocalPostgres, processorEnv, spawnTs, startKinesis, startPostgres } from './stack';
 
@@ -22,14 +23,15 @@ const ROOT = join(__dirname, '..', '..');
 const STREAM = 'hipaa-fhir-records-local';
 const LATEST_MIGRATION = Math.max(...MIGRATIONS.map((m) => m.version));
 
-const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json] [--dir .local]
+const USAGE = `usage: npm run local -- [--records 5000] [--invalid 50] [--shards 2] [--keep] [--timeout 300] [--outputs cfn-outputs/flat-outputs.json] [--dir .local] [--api-port 0]
   --records N   valid synthetic FHIR records to send (default 5000)
   --invalid N   invalid records mixed in, to be quarantined (default 50)
   --shards N    Kinesis shards (default 2, at least 1)
   --keep        leave the stack running after the summary until Ctrl-C, which stops it and removes its data
   --timeout S   give up after S seconds (default 300)
   --outputs F   where to write the flat outputs (default cfn-outputs/flat-outputs.json)
-  --dir D       where PostgreSQL's data folder (removed on exit) and processor.log go (default .local)`;
+  --dir D       where PostgreSQL's data folder (removed on exit) and processor.log go (default .local)
+  --api-port P  the read API's port on 127.0.0.1 (default 0: any free port; the URL is printed and in the outputs)`;
 
 interface Options {
   records: number;
@@ -39,6 +41,7 @@ interface Options {
   timeoutSeconds: number;
   outputs: string;
   dir: string;
+  apiPort: number;
 }
 
 export function parseOptions(argv: readonly string[]): Options | undefined {
@@ -50,10 +53,33 @@ export function parseOptions(argv: readonly string[]): Options | undefined {
     timeout: { type: 'integer', min: 1, default: 300 },
     outputs: { type: 'string', default: join('cfn-outputs', 'flat-outputs.json') },
     dir: { type: 'string', default: '.local' },
+    'api-port': { type: 'integer', default: 0 },
   });
   if (!parsed) return undefined;
   const { records, invalid, shards, keep, timeout, outputs, dir } = parsed.flags;
-  return { records, invalid, shards, keep, timeoutSeconds: timeout, outputs: resolve(ROOT, outputs), dir: resolve(ROOT, dir) };
+  const apiPort = parsed.flags['api-port'];
+  if (apiPort > 65535) throw new UsageError(`--api-port must be a port number from 0 to 65535, not "${apiPort}"`);
+  return { records, invalid, shards, keep, timeoutSeconds: timeout, outputs: resolve(ROOT, outputs), dir: resolve(ROOT, dir), apiPort };
+}
+
+/** Resolves with the URL the read API child prints once it listens; its other output goes to the log. */
+function listening(child: ChildProcess, log: NodeJS.WritableStream): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let buffered = '';
+    const onData = (d: Buffer) => {
+      log.write(d);
+      buffered += d.toString();
+      const match = /READ_API_LISTENING (\S+)/.exec(buffered);
+      if (match) {
+        child.off('exit', onExit);
+        resolvePromise(match[1]);
+      }
+    };
+    const onExit = (code: number | null) =>
+      reject(new Error(`the read API stopped before listening (exit ${code}); see the processor log`));
+    child.stdout!.on('data', onData);
+    child.once('exit', onExit);
+  });
 }
 
 /** Once a signal or a closed output pipe has started the teardown, main waits for it to exit the process. */
@@ -75,15 +101,18 @@ export async function main(options: Options): Promise<number> {
   let pgStart: Promise<LocalPostgres> | undefined;
   let kinesisStart: Promise<LocalKinesis> | undefined;
   let processor: ChildProcess | undefined;
+  let readApi: ChildProcess | undefined;
   let db: Client | undefined;
 
   let cleaning: Promise<void> | undefined;
   const cleanup = () => (cleaning ??= stopAll());
   const stopAll = async () => {
-    if (processor && processor.exitCode === null && processor.signalCode === null) {
-      const exited = new Promise((r) => processor!.once('exit', r));
-      processor.kill('SIGTERM');
-      await exited;
+    for (const child of [readApi, processor]) {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
     await db?.end().catch(() => undefined);
     const [kinesis, pg] = await Promise.all([kinesisStart?.catch(() => undefined), pgStart?.catch(() => undefined)]);
@@ -215,6 +244,15 @@ export async function main(options: Options): Promise<number> {
       `  throughput   ${Math.round((persisted + quarantined) / seconds)} records/s (${seconds.toFixed(1)} s from first put to last commit)`,
     );
 
+    // Started once the processor has migrated: the API's login (fhir_api) is created by a migration.
+    readApi = spawnTs('lib/processor/api/server.ts', [], {
+      ...processorEnv(pg, kinesis, STREAM, 'local-read-api'),
+      API_PORT: String(options.apiPort),
+    });
+    readApi.stderr!.pipe(log);
+    const readApiUrl = await listening(readApi, log);
+    say(`  read API     ${readApiUrl} (no SigV4 locally: audit_event records the caller as ${localActor()})`);
+
     const outputs = {
       EnvironmentSuffix: 'local',
       AwsRegion: 'eu-west-2',
@@ -226,6 +264,7 @@ export async function main(options: Options): Promise<number> {
       DatabaseName: 'fhir',
       LocalDatabaseUser: 'postgres',
       LocalDatabasePassword: pg.password,
+      ReadApiUrl: readApiUrl,
     };
     mkdirSync(dirname(options.outputs), { recursive: true });
     writeFileSync(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);

@@ -28,20 +28,25 @@ export interface Verifier {
   close(): Promise<void>;
 }
 
+/** One session to the local stack's database as its superuser (`options`: e.g. `-c role=...`). */
+export function localPool(outputs: Omit<LocalVerifierOutputs, 'StreamName'>, options?: string): Pool {
+  return new Pool({
+    host: outputs.DatabaseEndpointAddress,
+    port: Number(outputs.DatabaseEndpointPort),
+    database: outputs.DatabaseName,
+    user: outputs.LocalDatabaseUser,
+    password: outputs.LocalDatabasePassword,
+    max: 1,
+    options,
+  });
+}
+
 /** The local stack: the database is on this machine. */
 export class LocalVerifier implements Verifier {
   private readonly pool: Pool;
 
   constructor(private readonly outputs: LocalVerifierOutputs) {
-    this.pool = new Pool({
-      host: outputs.DatabaseEndpointAddress,
-      port: Number(outputs.DatabaseEndpointPort),
-      database: outputs.DatabaseName,
-      user: outputs.LocalDatabaseUser,
-      password: outputs.LocalDatabasePassword,
-      max: 1,
-      options: '-c role=fhir_writer',
-    });
+    this.pool = localPool(outputs, '-c role=fhir_writer');
   }
 
   verify(runId: string): Promise<RunSummary> {

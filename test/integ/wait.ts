@@ -24,16 +24,12 @@ export interface WaitOptions {
  * maxConsecutiveFailures). Returns the last summary; throws the last error when every attempt
  * failed or the failures in a row reached the limit.
  */
-export async function waitForRun(
-  verify: () => Promise<RunSummary>,
-  done: (s: RunSummary) => boolean,
-  options: WaitOptions,
-): Promise<RunSummary> {
+export async function waitForRun<T = RunSummary>(verify: () => Promise<T>, done: (s: T) => boolean, options: WaitOptions): Promise<T> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
   const maxFailures = options.maxConsecutiveFailures ?? 3;
   const deadline = now() + options.timeoutMs;
-  let last: RunSummary | undefined;
+  let last: T | undefined;
   let lastError: Error | undefined;
   let failures = 0;
   do {

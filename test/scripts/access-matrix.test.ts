@@ -325,6 +325,31 @@ describe('access matrix (npm run access-matrix)', () => {
     );
   }, 300_000);
 
+  test('read PHI through the API: only the reader role (and who assumes it) in dev, nobody in prod; a widened grant is caught', async () => {
+    const row = (m: Matrix, suffix: string) =>
+      m.environments
+        .find((e) => e.environment.suffix === suffix)!
+        .capabilities.find((c) => c.capability.id === 'phi-read-api')!
+        .grants.map((g) => (g.via.length > 0 ? g.via[g.via.length - 1] : g.principal));
+    expect([...new Set(row(matrix, 'dev'))]).toEqual(['hipaa-fhir-compute-dev/ReadApiReaderRole533F7B97']);
+    expect(row(matrix, 'prod')).toEqual([]);
+    // The prod processor's task role given execute-api:Invoke on every API of its account.
+    const mutated = clone(stacks);
+    let changed = 0;
+    for (const doc of roleDocuments(mutated, (s) => s.tags.EnvironmentSuffix === 'prod', 'ProcessorTaskRole')) {
+      doc.Statement.push({ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*' });
+      changed++;
+    }
+    expect(changed).toBe(1);
+    const after = await evaluateMatrix(modelOf(root, mutated));
+    expect(row(after, 'prod')).toEqual(['hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273']);
+    expect(violations(after)).toEqual(
+      expect.arrayContaining([
+        'prod: phi-read-api: hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273 can, but only the reader role reads PHI through the API',
+      ]),
+    );
+  }, 60_000);
+
   test("(d) the prod restore drill's rds-db:connect widened from dbuser:*/fhir_drill to fhir_processor, or to any user, is caught", async () => {
     const widen = async (user: string) => {
       const mutated = clone(stacks);

@@ -209,6 +209,8 @@ export interface RawEnvironment {
   readonly sizing?: RawSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
   readonly restoreDrill?: RawRestoreDrill;
+  /** IAM principals (role, user or account root ARNs; another account allowed) that may assume the environment's reader role, the one identity that reads PHI through the FHIR read API. Default: [] (no one: the reader role is then created only where the post-deploy step reads back, and trusts only that step). */
+  readonly readers?: readonly string[];
 }
 
 /** One long-lived environment; its key is the environment suffix. With the schema's defaults applied. */
@@ -243,6 +245,8 @@ export interface DefaultedEnvironment {
   readonly sizing: DefaultedSizing;
   /** The scheduled restore drill: restore the latest automated backup into a temporary instance, verify it against the live database, record RPO and RTO, alarm on a miss. Default: on, weekly, in the production profile; off in the development profile. */
   readonly restoreDrill: DefaultedRestoreDrill;
+  /** IAM principals (role, user or account root ARNs; another account allowed) that may assume the environment's reader role, the one identity that reads PHI through the FHIR read API. Default: [] (no one: the reader role is then created only where the post-deploy step reads back, and trusts only that step). */
+  readonly readers: readonly string[];
 }
 
 /** Overrides of the profile sizing. */

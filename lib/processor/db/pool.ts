@@ -20,7 +20,11 @@ export function tlsOptions(db: ProcessorConfig['db']): PoolConfig['ssl'] {
 export interface PoolOptions {
   /** Work as the restricted writer role (everything but migrations). */
   readonly asWriter: boolean;
+  /** Work as this role instead (the read API's fhir_api). @default none */
+  readonly role?: string;
   readonly max?: number;
+  /** @default 'fhir-processor' */
+  readonly applicationName?: string;
 }
 
 /** A pg pool for the configured database: password from the secret, or an IAM token per connection. */
@@ -37,9 +41,9 @@ export function createPool(config: ProcessorConfig, options: PoolOptions): Pool 
     max: options.max ?? 4,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
-    application_name: 'fhir-processor',
+    application_name: options.applicationName ?? 'fhir-processor',
     // Startup parameter, so every pooled session is the writer role before its first query.
-    options: options.asWriter ? `-c role=${WRITER_ROLE}` : undefined,
+    options: options.role ? `-c role=${options.role}` : options.asWriter ? `-c role=${WRITER_ROLE}` : undefined,
   });
 }
 

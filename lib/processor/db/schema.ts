@@ -2,7 +2,7 @@
  * Schema migrations, applied in order under an advisory lock. Each runs once (recorded in
  * schema_migrations) and is idempotent in itself, so a crash mid-way is safe to repeat.
  */
-import { AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
+import { API_DB_USER, AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE } from '../../contract/processor';
 
 export interface Migration {
   readonly version: number;
@@ -11,7 +11,7 @@ export interface Migration {
 }
 
 // The database roles are part of the environment contract (the stacks grant rds-db:connect to them).
-export { AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
+export { API_DB_USER, AUDITOR_DB_USER, DRILL_DB_USER, PROCESSOR_DB_USER, WRITER_ROLE };
 /** Row counts and newest timestamps per table, as of a cutoff: aggregates only, never a row. */
 export const RESTORE_DRILL_FUNCTION = 'restore_drill_summary';
 /**
@@ -442,6 +442,30 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
     WHEN n_vid IS NOT NULL AND c_vid IS NOT NULL AND fhir_version_cmp(n_vid, c_vid) <> 0 THEN fhir_version_cmp(n_vid, c_vid) > 0
     ELSE (n_seq::numeric, n_sub, n_line, n_idx) > (c_seq::numeric, c_sub, c_line, c_idx) END
 $f$;
+`,
+  },
+  {
+    version: 16,
+    description: 'read API: fhir_api login (SELECT on current and history, INSERT of its audit events), audit_event.result_count',
+    // The API reads PHI for its callers, so its login reaches exactly what it serves: no quarantine
+    // (payloads that failed validation), no leases or checkpoints, and audit_event only to append its
+    // own events, column by column (the id and occurred_at stay the table's own; it cannot read the
+    // audit trail). Not a member of the writer role.
+    sql: `
+ALTER TABLE audit_event ALTER COLUMN stream_name DROP NOT NULL;
+ALTER TABLE audit_event ADD COLUMN IF NOT EXISTS result_count integer;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${API_DB_USER}') THEN CREATE ROLE ${API_DB_USER} LOGIN; END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN
+    GRANT rds_iam TO ${API_DB_USER};
+  ELSE
+    RAISE NOTICE 'rds_iam does not exist on this server; ${API_DB_USER} gets no IAM login (expected only for the local run)';
+  END IF;
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${API_DB_USER}', current_database());
+END $$;
+GRANT SELECT ON fhir_resource_current, fhir_resource_history TO ${API_DB_USER};
+GRANT INSERT (actor, action, outcome, resource_type, resource_id, version_id, detail, result_count) ON audit_event TO ${API_DB_USER};
+GRANT USAGE ON SEQUENCE audit_event_id_seq TO ${API_DB_USER};
 `,
   },
 ];

@@ -135,7 +135,7 @@ describe('the CDK context schema', () => {
     [{ environments: null }, 'environments null is invalid: expected an object'],
     [
       { environments: { ...env, dev: { ...env.dev, project: 'x' } } },
-      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, auditLockDays, backupCopyVaultArn, producerPrincipals, sizing, restoreDrill)',
+      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, auditLockDays, backupCopyVaultArn, producerPrincipals, sizing, restoreDrill, readers)',
     ],
     [
       { pipeline: { repository: 'a/b' } },

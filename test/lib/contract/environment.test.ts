@@ -45,7 +45,8 @@ describe('the environment contract (lib/contract/environment.ts)', () => {
           config: preview,
           postDeploy: { trustedRoleArn: 'arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test', suite: 'integ' },
         }),
-        ['PostDeployRoleArn'],
+        // The integration suite reads back through the API as the reader role.
+        ['PostDeployRoleArn', 'ReaderRoleArn'],
       ],
     ];
     test.each(cases)('%s', (_name, stage, optionalPresent) => {

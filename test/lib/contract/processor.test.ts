@@ -14,6 +14,7 @@ import {
   processorMetricDimensions,
   ProcessorMetricName,
   WRITER_ROLE,
+  API_DB_USER,
 } from '../../../lib/contract';
 import * as schema from '../../../lib/processor/db/schema';
 import { loadConfig } from '../../../lib/processor/config';
@@ -41,8 +42,18 @@ describe('the processor contract (lib/contract/processor.ts)', () => {
   });
 
   test("the database identities the schema creates are the contract's", () => {
-    expect([schema.PROCESSOR_DB_USER, schema.WRITER_ROLE, schema.DRILL_DB_USER]).toEqual([PROCESSOR_DB_USER, WRITER_ROLE, DRILL_DB_USER]);
-    expect([PROCESSOR_DB_USER, WRITER_ROLE, DRILL_DB_USER]).toEqual(['fhir_processor', 'fhir_writer', 'fhir_drill']);
+    expect([schema.PROCESSOR_DB_USER, schema.WRITER_ROLE, schema.DRILL_DB_USER, schema.API_DB_USER]).toEqual([
+      PROCESSOR_DB_USER,
+      WRITER_ROLE,
+      DRILL_DB_USER,
+      API_DB_USER,
+    ]);
+    expect([PROCESSOR_DB_USER, WRITER_ROLE, DRILL_DB_USER, API_DB_USER]).toEqual([
+      'fhir_processor',
+      'fhir_writer',
+      'fhir_drill',
+      'fhir_api',
+    ]);
   });
 });
 

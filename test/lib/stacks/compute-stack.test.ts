@@ -66,10 +66,11 @@ describe('ComputeStack', () => {
     expect(processorContainer(eph, naming.processorFamily).Secrets).toBeUndefined();
   });
 
-  test("rds-db:connect on exactly that user of exactly the data layer's instance (its DbiResourceId), for the task role (and the audit chain export, as fhir_auditor) only", () => {
+  test("rds-db:connect on exactly that user of exactly the data layer's instance (its DbiResourceId), for the task role, the audit chain export (as fhir_auditor) and the read API's function only", () => {
     expect(rolesGranting(eph, { action: /^rds-db:/ })).toEqual([
       [{ Ref: logicalIdOf(compute.processor.taskDefinition.taskRole) }],
       [{ Ref: logicalIdOf(compute.auditChainExport.taskDefinition.taskRole) }],
+      [{ Ref: logicalIdOf(compute.readApi.function.role!) }],
     ]);
     const connectAs = (user: string) => ({
       Effect: 'Allow',
@@ -87,24 +88,13 @@ describe('ComputeStack', () => {
         ],
       },
     });
-    expect(statementsOfRole(eph, compute.auditChainExport.taskDefinition.taskRole)).toContainEqual(connectAs('fhir_auditor'));
     // Strong reference (Fn::ImportValue): the DbiResourceId cannot go stale in this stack (see reference-strength.ts).
-    expect(statementsOfRole(eph, compute.processor.taskDefinition.taskRole)).toContainEqual({
-      Effect: 'Allow',
-      Action: 'rds-db:connect',
-      Resource: {
-        'Fn::Join': [
-          '',
-          [
-            'arn:aws:rds-db:eu-west-2:',
-            { Ref: 'AWS::AccountId' },
-            ':dbuser:',
-            { 'Fn::ImportValue': expect.stringMatching(/^hipaa-fhir-data-cmp:.*DbiResourceId/) },
-            '/fhir_processor',
-          ],
-        ],
-      },
-    });
+    expect(statementsOfRole(eph, compute.auditChainExport.taskDefinition.taskRole)).toContainEqual(connectAs('fhir_auditor'));
+    expect(statementsOfRole(eph, compute.processor.taskDefinition.taskRole)).toContainEqual(connectAs('fhir_processor'));
+    // The read API's function connects as its own login only, never as the processor's.
+    expect(statementsOfRole(eph, compute.readApi.function.role!).filter((s) => s.Action === 'rds-db:connect')).toEqual([
+      connectAs('fhir_api'),
+    ]);
   });
 
   test('the audit chain export runs hourly as fhir_auditor with IAM authentication, and may only read its place and write exports in the archive', () => {
@@ -160,11 +150,14 @@ describe('ComputeStack', () => {
       KmsKeyId: getAtt(logKeyOf(compute)),
       RetentionInDays: 7,
     });
-    expect(Object.keys(eph.findResources('AWS::Lambda::Function')).length).toBeGreaterThanOrEqual(2);
-    eph.allResourcesProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: groupId } } });
+    // ...except the read API's function, which logs into a group of its own.
+    const readApiId = logicalIdOf(compute.readApi.function);
+    const hooks = Object.entries(eph.findResources('AWS::Lambda::Function')).filter(([id]) => id !== readApiId);
+    expect(hooks.length).toBeGreaterThanOrEqual(2);
+    for (const [, hook] of hooks) expect(hook.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: groupId } });
   });
 
-  test('logs go to a CMK-encrypted group with profile retention; the log key admits the processor, Container Insights and deploy-hook groups only', () => {
+  test('logs go to a CMK-encrypted group with profile retention; the log key admits the processor, Container Insights, deploy-hook and read API groups only', () => {
     eph.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: '/hipaa-fhir/cmp/processor',
       RetentionInDays: 7,
@@ -178,6 +171,8 @@ describe('ComputeStack', () => {
             logArn('/hipaa-fhir/cmp/processor'),
             logArn(containerInsightsLogGroupName('hipaa-fhir-cluster-cmp')),
             logArn('/hipaa-fhir/cmp/deploy-hooks'),
+            logArn('/hipaa-fhir/cmp/read-api'),
+            logArn('/hipaa-fhir/cmp/audit/read-api-access'),
           ]),
         ]),
       },
