@@ -102,7 +102,15 @@ function walkResource(value: unknown, walk: Walk, depth: number): boolean {
   return walkObject(value, typeDefinition(resourceType)!, walk, depth, true);
 }
 
-function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: Walk, depth: number, isResource: boolean): boolean {
+/** `withValue`: the Element of a primitive that has a value (`_given[i]` beside `given[i]`), which ele-1 lets hold only an id. */
+function walkObject(
+  value: Record<string, unknown>,
+  def: TypeDefinition,
+  walk: Walk,
+  depth: number,
+  isResource: boolean,
+  withValue = false,
+): boolean {
   if (depth > MAX_DEPTH) return walk.fail('depth', `nesting deeper than ${MAX_DEPTH} levels`);
   const properties = def.properties;
   const firstLocalRef = walk.localRefs.length;
@@ -184,7 +192,7 @@ function walkObject(value: Record<string, unknown>, def: TypeDefinition, walk: W
     }
   }
   if (count === 0) return walk.fail('empty', 'empty object (omit the element instead)');
-  if (count === 1 && !isResource && value.id !== undefined)
+  if (count === 1 && !isResource && !withValue && value.id !== undefined)
     return walk.fail('ele-1', 'an element with only an id (it needs a value or children)');
   const required = def.required;
   for (let r = 0; r < required.length; r++) {
@@ -249,7 +257,7 @@ function walkPrimitiveExtension(v: unknown, prop: Property, values: unknown, wal
   if (!prop.array) {
     if (!isObject(v)) return walk.fail('type', 'expected a JSON object (Element)');
     if (coded && values === undefined) return walk.fail('code', `no code: ${prop.name} has a required binding and only extensions`);
-    return walkObject(v, element, walk, depth, false);
+    return walkObject(v, element, walk, depth, false, values !== undefined);
   }
   if (!Array.isArray(v) || v.length === 0) return walk.fail('cardinality', 'expected a non-empty array of Element or null');
   if (values !== undefined && (!Array.isArray(values) || values.length !== v.length))
@@ -272,7 +280,7 @@ function walkPrimitiveExtension(v: unknown, prop: Property, values: unknown, wal
       walk.fail('type', 'expected a JSON object (Element) or null');
       return walk.up(i);
     }
-    if (!walkObject(item, element, walk, depth + 1, false)) return walk.up(i);
+    if (!walkObject(item, element, walk, depth + 1, false, value !== null && value !== undefined)) return walk.up(i);
   }
   return true;
 }

@@ -116,7 +116,8 @@ describe('the patient of a resource in a Bundle', () => {
     expect(validate(bundle)).toEqual({
       ok: false,
       reason: 'INVALID_FHIR',
-      detail: 'Bundle.entry[0].resource.id required: no id and no urn:uuid fullUrl to take one from',
+      detail:
+        'Bundle.entry[0].resource.id required: no id and no urn:uuid fullUrl to take one from (a deliberate divergence from R4, which allows none)',
     });
   });
 
@@ -158,7 +159,7 @@ describe('resources outside the Patient compartment', () => {
     expect(validate({ resourceType: 'Patient', name: [{ family: 'X' }] })).toEqual({
       ok: false,
       reason: 'INVALID_FHIR',
-      detail: 'Patient.id required: a stored resource needs an id',
+      detail: 'Patient.id required: a stored resource needs an id (a deliberate divergence from R4, which allows none)',
     });
   });
 });

@@ -80,7 +80,7 @@ describe('primitive extensions of a repeating primitive (_given)', () => {
 
   test('an item that is not an object is refused, naming its index', () => {
     expect(name({ _given: [null, 'CL'] })).toEqual(invalid('Patient.name[0]._given[1] type: expected a JSON object (Element) or null'));
-    expect(name({ _given: [[ext]] })).toEqual(invalid('Patient.name[0]._given[0] type: expected a JSON object (Element) or null'));
+    expect(name({ _given: [[ext], null] })).toEqual(invalid('Patient.name[0]._given[0] type: expected a JSON object (Element) or null'));
   });
 
   test('an item with an element Element does not define is refused, naming its index', () => {

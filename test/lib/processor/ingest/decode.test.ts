@@ -11,11 +11,11 @@ const fixtures = join(__dirname, '..', '..', '..', 'fixtures');
 const at = new Date('2026-11-01T08:00:00Z');
 const rand = prng(7);
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
-/** An Observation that names no patient: stored under its record's partition key. */
-const orphan = (id: string) => {
-  const { subject: _subject, ...rest } = observation(id, 'x', 1, at, rand);
-  return rest;
-};
+/**
+ * An Observation that names no patient (its subject is a Group; the R4 vital-signs profile requires a
+ * subject): stored under its record's partition key.
+ */
+const orphan = (id: string) => ({ ...observation(id, 'x', 1, at, rand), subject: { reference: `Group/${id}` } });
 
 /** 3 patients, 8 resources each: the Patient, 5 Observations naming it, 2 naming no one. */
 const userRecords = [0, 1, 2].flatMap((p) => [
