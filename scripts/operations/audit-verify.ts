@@ -15,7 +15,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
-import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../../lib/contract';
+import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract';
 import { loadConfig } from '../../lib/processor/config';
 import { ChainHead, describeBreak, mergeHeads, parseHeads, verifyAuditChains } from '../../lib/processor/db/audit-chain';
 import { createPool } from '../../lib/processor/db/pool';
@@ -24,7 +24,7 @@ import { verifySummary } from '../../lib/processor/tasks/audit-chain/main';
 import { callerArn } from '../shared/caller';
 import { InputError, parseFlags, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
-import { commandTarget } from '../shared/target';
+import { commandTarget, environmentSuffix } from '../shared/target';
 import { SDK_RETRY } from './preview';
 import { MainOverrides, readOutputs } from './redrive';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
@@ -70,14 +70,11 @@ export function parseAuditVerifyCli(argv: readonly string[], env: NodeJS.Process
   });
   if (!parsed) return undefined;
   const { flags } = parsed;
-  if (!flags.suffix)
-    throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
-  const problem = suffixProblem(flags.suffix);
-  if (problem) throw new UsageError(`--suffix "${flags.suffix.slice(0, 40)}" is invalid: ${problem}`);
-  if (heads.length > 0 && flags.suffix !== 'local')
+  const suffix = environmentSuffix(flags.suffix);
+  if (heads.length > 0 && suffix !== 'local')
     throw new UsageError('--heads applies to --suffix local; a deployed environment checks every head in its archive bucket');
   const { project, region } = commandTarget(flags, env);
-  return { suffix: flags.suffix, heads, outputs: flags.outputs, project, region, waitSeconds: flags.wait };
+  return { suffix, heads, outputs: flags.outputs, project, region, waitSeconds: flags.wait };
 }
 
 function need(outputs: Outputs, keys: readonly string[], where: string): void {

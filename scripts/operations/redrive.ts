@@ -17,7 +17,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { callerArn } from '../shared/caller';
-import { commandTarget } from '../shared/target';
+import { commandTarget, environmentSuffix } from '../shared/target';
 import { loadConfig } from '../../lib/processor/config';
 import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
@@ -30,7 +30,7 @@ import {
   RedriveOptions,
 } from '../../lib/processor/tasks/redrive/options';
 import { currentValidator, progressLine, redrive, RedriveSummary, safeMessage } from '../../lib/processor/tasks/redrive/redrive';
-import { processorCommand, PROCESSOR_CONTAINER_NAME, suffixProblem } from '../../lib/contract';
+import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract';
 import { InputError, parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
@@ -76,10 +76,7 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (!parsed) return undefined;
   const { flags } = parsed;
   // A write to an environment's records: the environment is named explicitly, never taken from the shell.
-  if (!flags.suffix)
-    throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
-  const problem = suffixProblem(flags.suffix);
-  if (problem) throw new UsageError(`--suffix "${flags.suffix.slice(0, 40)}" is invalid: ${problem}`);
+  const suffix = environmentSuffix(flags.suffix);
   // The task's own flag rules: a bad value is a UsageError here as there.
   const options = redriveOptions({
     reason: flags.reason,
@@ -89,10 +86,10 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
     batchSize: flags['batch-size'],
   });
   const { project, region } = commandTarget(flags, env);
-  if (flags.suffix === 'local' && flags.region !== undefined)
+  if (suffix === 'local' && flags.region !== undefined)
     throw new UsageError('--region applies to a deployed environment, not to --suffix local');
   return {
-    suffix: flags.suffix,
+    suffix,
     redrive: options,
     outputs: flags.outputs,
     project,

@@ -14,12 +14,12 @@
 import { readFileSync } from 'fs';
 import { join, resolve } from 'path';
 import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { Naming, suffixProblem } from '../../lib/contract';
+import { Naming } from '../../lib/contract';
 import { validateRecord } from '../../lib/processor/fhir/validate';
 import { backoffDelay, sleep } from '../../lib/processor/retry';
 import { createKinesisClient } from '../../lib/processor/service/kinesis-client';
 import { InputError, parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
-import { commandTarget } from '../shared/target';
+import { commandTarget, environmentSuffix } from '../shared/target';
 import { readOutputs } from './redrive';
 
 /** What PutRecords accepts in one request (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html). */
@@ -189,15 +189,12 @@ export function parseSendArgs(argv: readonly string[]): SendCli | undefined {
   );
   if (!parsed) return undefined;
   const { flags, positionals } = parsed;
-  if (!flags.suffix)
-    throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
-  const problem = suffixProblem(flags.suffix);
-  if (problem) throw new UsageError(`--suffix "${flags.suffix.slice(0, 40)}" is invalid: ${problem}`);
+  const suffix = environmentSuffix(flags.suffix);
   if (positionals.length === 0) throw new UsageError('name at least one FILE to send (FHIR JSON, a Bundle, or NDJSON)');
   if (flags['max-record-kib'] > 10240)
     throw new UsageError(`--max-record-kib must be at most 10240 (10 MiB), not ${flags['max-record-kib']}`);
   return {
-    suffix: flags.suffix,
+    suffix,
     files: positionals,
     endpoint: flags.endpoint,
     patient: flags.patient,

@@ -1,4 +1,5 @@
 import { AppSettings, appSettings } from '../../lib/config';
+import { suffixProblem } from '../../lib/contract';
 import { UsageError } from './cli';
 
 /**
@@ -17,4 +18,15 @@ export function commandTarget(flags: { readonly project?: string; readonly regio
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
     throw new UsageError(`--region "${region.slice(0, 40)}" is not a region name such as eu-west-2`);
   return { project, region };
+}
+
+/**
+ * `--suffix` of a command that acts on one environment's records (send, redrive, audit:verify): named explicitly,
+ * never taken from the shell, and a valid environmentSuffix.
+ */
+export function environmentSuffix(suffix: string | undefined): string {
+  if (!suffix) throw new UsageError('--suffix is required: local, or the environmentSuffix of a deployed environment (dev, prod, ...)');
+  const problem = suffixProblem(suffix);
+  if (problem) throw new UsageError(`--suffix "${suffix.slice(0, 40)}" is invalid: ${problem}`);
+  return suffix;
 }
