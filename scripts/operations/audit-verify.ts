@@ -16,13 +16,12 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract';
-import { loadConfig } from '../../lib/processor/config';
 import { ChainHead, describeBreak, mergeHeads, parseHeads, verifyAuditChains } from '../../lib/processor/db/audit-chain';
-import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
 import { verifySummary } from '../../lib/processor/tasks/audit-chain/main';
 import { callerArn } from '../shared/caller';
 import { InputError, parseFlags, runCli, UsageError } from '../shared/cli';
+import { localDatabaseUnreachable, localWriterDatabase, need, Outputs } from '../shared/local-database';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { commandTarget, environmentSuffix } from '../shared/target';
 import { SDK_RETRY } from './preview';
@@ -38,8 +37,6 @@ export const USAGE = `usage: npm run audit:verify -- --suffix S [--heads FILE ..
   --wait S      AWS: stop waiting for the task after S seconds (default 1800; the task itself keeps running)`;
 
 const ROOT = join(__dirname, '..', '..');
-
-type Outputs = Readonly<Record<string, string>>;
 
 export interface AuditVerifyCli {
   readonly suffix: string;
@@ -77,18 +74,8 @@ export function parseAuditVerifyCli(argv: readonly string[], env: NodeJS.Process
   return { suffix, heads, outputs: flags.outputs, project, region, waitSeconds: flags.wait };
 }
 
-function need(outputs: Outputs, keys: readonly string[], where: string): void {
-  const missing = keys.filter((k) => !outputs[k]);
-  if (missing.length > 0) throw new InputError(`${where} has no ${missing.join(', ')}`);
-}
-
 /** The local stack, in this process, as the writer role (the same reads as the task). */
 export async function verifyLocal(outputs: Outputs, headFiles: readonly string[], print: (line: string) => void): Promise<number> {
-  need(
-    outputs,
-    ['StreamName', 'DatabaseEndpointAddress', 'DatabaseEndpointPort', 'DatabaseName', 'LocalDatabaseUser', 'LocalDatabasePassword'],
-    'the local outputs',
-  );
   const heads: ChainHead[][] = headFiles.map((file) => {
     let text: string;
     try {
@@ -102,19 +89,7 @@ export async function verifyLocal(outputs: Outputs, headFiles: readonly string[]
       throw new InputError((error as Error).message, { cause: error });
     }
   });
-  const config = loadConfig({
-    STREAM_NAME: outputs.StreamName,
-    AWS_REGION: outputs.AwsRegion || 'eu-west-2',
-    DB_HOST: outputs.DatabaseEndpointAddress,
-    DB_PORT: outputs.DatabaseEndpointPort,
-    DB_NAME: outputs.DatabaseName,
-    DB_USER: outputs.LocalDatabaseUser,
-    DB_PASSWORD: outputs.LocalDatabasePassword,
-    // Embedded PostgreSQL has no certificate; the local stack is the only place TLS is off.
-    DB_SSL_MODE: 'disable',
-  });
-  const pool = createPool(config, { asWriter: true, max: 1 });
-  pool.on('error', () => undefined);
+  const { config, pool } = localWriterDatabase(outputs);
   try {
     const report = await verifyAuditChains(pool, mergeHeads(heads));
     print(JSON.stringify({ auditVerify: verifySummary(report, heads.length) }));
@@ -126,13 +101,7 @@ export async function verifyLocal(outputs: Outputs, headFiles: readonly string[]
     );
     return report.breaks.length === 0 ? 0 : 1;
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ECONNREFUSED')
-      throw new Error(
-        `cannot reach the local database at ${config.db.host}:${config.db.port}: start the local stack with npm run local -- --keep`,
-        {
-          cause: error,
-        },
-      );
+    throw localDatabaseUnreachable(error, config) ?? error;
     throw error;
   } finally {
     await pool.end();

@@ -18,8 +18,6 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { startTask, untilStopped } from '../../lib/constructs/handlers/one-off-task';
 import { callerArn } from '../shared/caller';
 import { commandTarget, environmentSuffix } from '../shared/target';
-import { loadConfig } from '../../lib/processor/config';
-import { createPool } from '../../lib/processor/db/pool';
 import { sleep } from '../../lib/processor/retry';
 import {
   DEFAULT_BATCH_SIZE,
@@ -32,6 +30,7 @@ import {
 import { currentValidator, progressLine, redrive, RedriveSummary, safeMessage } from '../../lib/processor/tasks/redrive/redrive';
 import { processorCommand, PROCESSOR_CONTAINER_NAME } from '../../lib/contract';
 import { InputError, parseFlags, progressPrinter, runCli, UsageError } from '../shared/cli';
+import { localDatabaseUnreachable, localWriterDatabase, need, Outputs } from '../shared/local-database';
 import { TaskLog, workloadPlacement } from '../shared/one-off-task';
 import { SDK_RETRY } from './preview';
 import { collectOutputs, stageStackNames } from './write-flat-outputs';
@@ -98,8 +97,6 @@ export function parseRedriveCli(argv: readonly string[], env: NodeJS.ProcessEnv 
   };
 }
 
-type Outputs = Readonly<Record<string, string>>;
-
 export function readOutputs(path: string, hint: string): Outputs {
   let outputs: unknown;
   try {
@@ -112,30 +109,12 @@ export function readOutputs(path: string, hint: string): Outputs {
   return outputs as Outputs;
 }
 
-function need<K extends string>(
-  outputs: Outputs,
-  keys: readonly K[],
-  where: string,
-): asserts outputs is Outputs & Readonly<Record<K, string>> {
-  const missing = keys.filter((k) => !outputs[k]);
-  if (missing.length > 0) throw new InputError(`${where} has no ${missing.join(', ')}`);
-}
-
 /** The outputs name the environment the operator asked for (a re-drive writes to its records). */
 function checkSuffix(outputs: Outputs, suffix: string, where: string): void {
   need(outputs, ['EnvironmentSuffix'], where);
   if (outputs.EnvironmentSuffix !== suffix)
     throw new InputError(`${where} describes environment "${outputs.EnvironmentSuffix}", not "${suffix}": pass the outputs of ${suffix}`);
 }
-
-const LOCAL_KEYS = [
-  'StreamName',
-  'DatabaseEndpointAddress',
-  'DatabaseEndpointPort',
-  'DatabaseName',
-  'LocalDatabaseUser',
-  'LocalDatabasePassword',
-];
 
 function operator(): string {
   try {
@@ -151,21 +130,7 @@ export async function redriveLocal(
   options: RedriveOptions,
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Promise<RedriveSummary> {
-  need(outputs, LOCAL_KEYS, 'the local outputs');
-  const config = loadConfig({
-    STREAM_NAME: outputs.StreamName,
-    AWS_REGION: outputs.AwsRegion || 'eu-west-2',
-    DB_HOST: outputs.DatabaseEndpointAddress,
-    DB_PORT: outputs.DatabaseEndpointPort,
-    DB_NAME: outputs.DatabaseName,
-    // Embedded PostgreSQL has no certificate; the local stack is the only place TLS is off.
-    DB_USER: outputs.LocalDatabaseUser,
-    DB_PASSWORD: outputs.LocalDatabasePassword,
-    DB_SSL_MODE: 'disable',
-    WORKER_ID: operator(),
-  });
-  const pool = createPool(config, { asWriter: true, max: 1 });
-  pool.on('error', () => undefined);
+  const { config, pool } = localWriterDatabase(outputs, { WORKER_ID: operator() });
   const progress = progressPrinter();
   print(`re-driving quarantined records of the local stack (${options.dryRun ? 'dry run' : 'writing'})`);
   try {
@@ -176,11 +141,8 @@ export async function redriveLocal(
       onBatch: (s) => progress.update(progressLine(s)),
     });
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ECONNREFUSED')
-      throw new Error(
-        `cannot reach the local database at ${config.db.host}:${config.db.port}: start the local stack with npm run local -- --keep`,
-        { cause: error },
-      );
+    const unreachable = localDatabaseUnreachable(error, config);
+    if (unreachable) throw unreachable;
     // A database message may quote a value from a record: only its SQLSTATE is shown.
     // eslint-disable-next-line preserve-caught-error -- the cause is left out on purpose: it may quote PHI
     throw new Error(safeMessage(error));
