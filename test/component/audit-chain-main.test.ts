@@ -14,7 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Client, Pool } from 'pg';
 import { AUDIT_HEADS_PREFIX } from '../../lib/contract';
 import { UsageError } from '../../lib/contract/errors';
-import { ChainHead, HeadsExport, verifyAuditChains } from '../../lib/processor/db/audit-chain';
+import { ChainHead, HeadsExport } from '../../lib/processor/db/audit-chain';
 import { WRITER_ROLE } from '../../lib/processor/db/schema';
 import {
   AUDIT_CHAIN_USAGE,
@@ -25,7 +25,7 @@ import {
   verifySummary,
 } from '../../lib/processor/tasks/audit-chain/main';
 import { compileCacheEnv, TS_HOOK } from '../../scripts/shared/child';
-import { databaseEnv, LocalPostgres, migrateSchema, startPostgres } from './harness';
+import { auditChains, copyOfFhir, databaseEnv, LocalPostgres, migrateSchema, startPostgres } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -125,26 +125,10 @@ describe('the audit-chain task: verify and export', () => {
   const writer = () => new Pool({ ...pg.settings({ role: WRITER_ROLE }), max: 1 });
 
   /** The database's chains as the verifier reads them. */
-  const chains = async (database = 'fhir') => {
-    const pool = new Pool({ ...pg.settings({ database, role: WRITER_ROLE }), max: 1 });
-    try {
-      return await verifyAuditChains(pool);
-    } finally {
-      await pool.end();
-    }
-  };
+  const chains = (database = 'fhir') => auditChains(pg, database);
 
   /** A copy of `fhir` (no session may be open in it) and an owner session in the copy. */
-  const copy = async (): Promise<{ database: string; owner: Client }> => {
-    const database = `audit_main_${++copies}`;
-    const server = new Client(pg.settings({ database: 'postgres' }));
-    await server.connect();
-    await server.query(`CREATE DATABASE ${database} TEMPLATE fhir`);
-    await server.end();
-    const owner = new Client(pg.settings({ database }));
-    await owner.connect();
-    return { database, owner };
-  };
+  const copy = () => copyOfFhir(pg, `audit_main_${++copies}`);
 
   beforeAll(async () => {
     pg = await startPostgres();

@@ -8,11 +8,11 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
 import { main as auditVerify } from '../../scripts/operations/audit-verify';
-import { ChainHead, verifyAuditChains, VerifyReport } from '../../lib/processor/db/audit-chain';
+import { ChainHead, VerifyReport } from '../../lib/processor/db/audit-chain';
 import { migrate } from '../../lib/processor/db/migrate';
 import { AUDIT_CANONICAL_SQL, MIGRATIONS, WRITER_ROLE } from '../../lib/processor/db/schema';
 import { verifyRun } from '../../lib/processor/tasks/verify/main';
-import { LocalPostgres, startPostgres } from './harness';
+import { auditChains, copyOfFhir, LocalPostgres, startPostgres } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -33,26 +33,10 @@ describe('audit_event hash chains (migration 14) and the verifier', () => {
   /** The clean history's rows, in id order. */
   let rows: Row[];
 
-  const verify = async (database: string, heads: readonly ChainHead[] = []): Promise<VerifyReport> => {
-    const pool = new Pool({ ...pg.settings({ database, role: WRITER_ROLE }), max: 1 });
-    try {
-      return await verifyAuditChains(pool, heads);
-    } finally {
-      await pool.end();
-    }
-  };
+  const verify = (database: string, heads: readonly ChainHead[] = []): Promise<VerifyReport> => auditChains(pg, database, heads);
 
   /** A copy of the clean history and an owner session in it. */
-  const copy = async (): Promise<{ database: string; owner: Client }> => {
-    const database = `tampered_${++copies}`;
-    const server = new Client(pg.settings({ database: 'postgres' }));
-    await server.connect();
-    await server.query(`CREATE DATABASE ${database} TEMPLATE fhir`);
-    await server.end();
-    const owner = new Client(pg.settings({ database }));
-    await owner.connect();
-    return { database, owner };
-  };
+  const copy = () => copyOfFhir(pg, `tampered_${++copies}`);
 
   const chainOf = (actorPrefix: string) => rows.filter((r) => r.actor.startsWith(actorPrefix));
 

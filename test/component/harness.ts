@@ -9,7 +9,9 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Client, Pool } from 'pg';
 import { loadConfig, ProcessorConfig } from '../../lib/processor/config';
 import { LeaseStore } from '../../lib/processor/db/leases';
+import { ChainHead, verifyAuditChains, VerifyReport } from '../../lib/processor/db/audit-chain';
 import { migrate } from '../../lib/processor/db/migrate';
+import { WRITER_ROLE } from '../../lib/processor/db/schema';
 import { PersistResult } from '../../lib/processor/db/persist';
 import { ShardWorker } from '../../lib/processor/service/shard-worker';
 import { createLogger, Logger } from '../../lib/processor/logger';
@@ -273,4 +275,25 @@ export async function startStack(options: { pg?: LocalPostgres } = {}): Promise<
       await Promise.all([kinesis.stop(), options.pg ? undefined : pg.stop()]);
     },
   };
+}
+
+/** The audit chains of `database` as the verifier reads them (as the writer role), checked against `heads`. */
+export async function auditChains(pg: LocalPostgres, database: string, heads: readonly ChainHead[] = []): Promise<VerifyReport> {
+  const pool = new Pool({ ...pg.settings({ database, role: WRITER_ROLE }), max: 1 });
+  try {
+    return await verifyAuditChains(pool, heads);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A copy named `database` of `fhir` (no session may be open in it), and an owner session in the copy, to tamper with. */
+export async function copyOfFhir(pg: LocalPostgres, database: string): Promise<{ database: string; owner: Client }> {
+  const server = new Client(pg.settings({ database: 'postgres' }));
+  await server.connect();
+  await server.query(`CREATE DATABASE ${database} TEMPLATE fhir`);
+  await server.end();
+  const owner = new Client(pg.settings({ database }));
+  await owner.connect();
+  return { database, owner };
 }
