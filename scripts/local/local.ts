@@ -128,6 +128,12 @@ export async function main(options: Options): Promise<number> {
       .catch((error: unknown) => process.stderr.write(`local: teardown: ${(error as Error)?.message ?? String(error)}\n`))
       .then(() => (outputClosed ? process.exit(status) : process.stdout.write('', () => process.exit(status))));
   };
+  // A teardown stops the children that exist when it begins; one spawned after that (the run was awaiting a step
+  // when the signal or the closed pipe came) would outlive the run. So nothing is started once it has begun.
+  const unlessStopping = <T>(start: () => T): T => {
+    if (interrupted) throw new Error('stopping: nothing more is started');
+    return start();
+  };
   const onSignal = (signal: NodeJS.Signals) => teardown('interrupted', signalStatus(signal));
   // A reader that went away (`| head`, a closed terminal) ends the run as SIGPIPE would, but with the teardown.
   const onOutputError = (error: NodeJS.ErrnoException) => {
@@ -151,10 +157,12 @@ export async function main(options: Options): Promise<number> {
     const logPath = join(localDir, 'processor.log');
     const shownLog = relative(process.cwd(), logPath) || logPath;
     const log = createWriteStream(logPath);
-    processor = spawnTs(
-      'lib/processor/service/main.ts',
-      [],
-      processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }),
+    processor = unlessStopping(() =>
+      spawnTs(
+        'lib/processor/service/main.ts',
+        [],
+        processorEnv(pg, kinesis, STREAM, 'local-processor', { LEASE_TTL_MS: '10000', POLL_INTERVAL_MS: '50' }),
+      ),
     );
     processor.stdout!.pipe(log);
     processor.stderr!.pipe(log);
@@ -245,10 +253,12 @@ export async function main(options: Options): Promise<number> {
     );
 
     // Started once the processor has migrated: the API's login (fhir_api) is created by a migration.
-    readApi = spawnTs('lib/processor/api/server.ts', [], {
-      ...processorEnv(pg, kinesis, STREAM, 'local-read-api'),
-      API_PORT: String(options.apiPort),
-    });
+    readApi = unlessStopping(() =>
+      spawnTs('lib/processor/api/server.ts', [], {
+        ...processorEnv(pg, kinesis, STREAM, 'local-read-api'),
+        API_PORT: String(options.apiPort),
+      }),
+    );
     readApi.stderr!.pipe(log);
     const readApiUrl = await listening(readApi, log);
     say(`  read API     ${readApiUrl} (no SigV4 locally: audit_event records the caller as ${localActor()})`);
