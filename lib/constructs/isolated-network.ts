@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, hipaaAndNist } from '../compliance/acknowledge';
+import { S3PrefixListId } from './s3-prefix-list';
 
 /** PostgreSQL's port; security group rules use literal ports only. */
 export const POSTGRES_PORT = 5432;
@@ -21,6 +22,8 @@ export interface IsolatedNetworkProps {
   readonly endpointAzCount: number;
   /** Encrypted destination for VPC flow logs. */
   readonly flowLogGroup: logs.ILogGroup;
+  /** Encrypted group the deploy-time look-up of the S3 prefix list logs into. */
+  readonly customResourceLogGroup: logs.ILogGroup;
   /**
    * An interface endpoint for the RDS API (`com.amazonaws.<region>.rds`), for the restore drill,
    * which calls it from the isolated subnets. @default false
@@ -44,6 +47,8 @@ export class IsolatedNetwork extends Construct {
   public readonly interfaceEndpoints: Record<string, ec2.InterfaceVpcEndpoint> = {};
   /** The S3 gateway endpoint (ECR image layers). */
   public readonly s3Endpoint: ec2.GatewayVpcEndpoint;
+  /** The region's AWS-managed S3 prefix list (`pl-…`), resolved at deploy time: the S3 gateway's destination in security groups. */
+  public readonly s3PrefixListId: string;
 
   constructor(scope: Construct, id: string, props: IsolatedNetworkProps) {
     super(scope, id);
@@ -98,12 +103,14 @@ export class IsolatedNetwork extends Construct {
     this.databaseSecurityGroup.addIngressRule(this.workloadSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'PostgreSQL from processor tasks');
     this.workloadSecurityGroup.addEgressRule(this.databaseSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'PostgreSQL to the database');
     this.endpointSecurityGroup.addIngressRule(this.workloadSecurityGroup, ec2.Port.tcp(HTTPS_PORT), 'HTTPS from processor tasks');
-    // The subnets have no route beyond the VPC, so 443 reaches only the interface endpoints and the
-    // S3 gateway endpoint (whose prefix-list id is region-specific and not known at synth).
+    // HTTPS only to the interface endpoints and to S3 through the gateway endpoint: no 0.0.0.0/0 rule, so a
+    // compromised task cannot reach an address the VPC might gain a route to later (a NAT, a peering).
+    this.workloadSecurityGroup.addEgressRule(this.endpointSecurityGroup, ec2.Port.tcp(HTTPS_PORT), 'HTTPS to the VPC interface endpoints');
+    this.s3PrefixListId = new S3PrefixListId(this, 'S3PrefixList', { logGroup: props.customResourceLogGroup }).prefixListId;
     this.workloadSecurityGroup.addEgressRule(
-      ec2.Peer.anyIpv4(),
+      ec2.Peer.prefixList(this.s3PrefixListId),
       ec2.Port.tcp(HTTPS_PORT),
-      'HTTPS to VPC endpoints (no internet route exists)',
+      'HTTPS to S3 through the gateway endpoint (ECR image layers)',
     );
 
     const endpointSubnets: ec2.SubnetSelection = {

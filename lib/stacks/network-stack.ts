@@ -57,23 +57,24 @@ export class NetworkStack extends EnvironmentStack<'network'> implements Network
       encryptionKey: logKey.key,
     });
 
-    this.network = new IsolatedNetwork(this, 'Network', {
-      cidr: config.network.vpcCidr,
-      availabilityZones: config.network.availabilityZones,
-      endpointAzCount: config.network.endpointAzCount,
-      flowLogGroup: flowLogs.logGroup,
-      rdsApiEndpoint: config.restoreDrill.enabled,
-    });
-    this.vpc = this.network.vpc;
-    this.workloadSecurityGroup = this.network.workloadSecurityGroup;
-    this.databaseSecurityGroup = this.network.databaseSecurityGroup;
-
     // The VPC's custom-resource handler logs into a group of ours, not one Lambda would create.
     this.customResourceLogGroup = new EncryptedLogGroup(this, 'CustomResourceLogs', {
       ...lifecycle.logs,
       logGroupName: customResourceLogGroupName,
       encryptionKey: logKey.key,
     }).logGroup;
+    this.network = new IsolatedNetwork(this, 'Network', {
+      cidr: config.network.vpcCidr,
+      availabilityZones: config.network.availabilityZones,
+      endpointAzCount: config.network.endpointAzCount,
+      flowLogGroup: flowLogs.logGroup,
+      customResourceLogGroup: this.customResourceLogGroup,
+      rdsApiEndpoint: config.restoreDrill.enabled,
+    });
+    this.vpc = this.network.vpc;
+    this.workloadSecurityGroup = this.network.workloadSecurityGroup;
+    this.databaseSecurityGroup = this.network.databaseSecurityGroup;
+
     routeCustomResourceLogs(this, this.customResourceLogGroup);
 
     if (props.maxPreviews !== undefined) {

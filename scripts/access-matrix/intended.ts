@@ -197,6 +197,12 @@ export function violations(matrix: Matrix): string[] {
       out.push(
         `${c.environment}: endpoint ${c.endpoint} (${c.service}) ${c.allowed ? 'allows' : 'denies'} ${c.action} on ${c.resource} (account ${c.resourceAccount}), but should ${c.expected}`,
       );
+  // 6b. No security group of an environment sends to any address: HTTPS goes to the endpoints' group and the S3 prefix list.
+  for (const env of matrix.model.environments)
+    for (const id of env.openEgress)
+      out.push(
+        `${env.suffix}: security group ${id} allows egress to 0.0.0.0/0 or ::/0: name the endpoints' group, the S3 prefix list or the database's group`,
+      );
   // 7. Anything the engine refused is a gap in the proof, not a pass.
   for (const error of matrix.errors) out.push(`simulation error: ${error}`);
   return out;

@@ -95,6 +95,8 @@ export interface Environment {
   readonly functionArns: readonly string[];
   /** The VPC endpoints of the environment, with their policies (undefined: none, which allows everything). */
   readonly endpoints: readonly VpcEndpoint[];
+  /** Security-group egress rules to any address (`0.0.0.0/0`, `::/0`), as `<stack>/<logical id>` of the group or rule. */
+  readonly openEgress: readonly string[];
 }
 
 export interface VpcEndpoint {
@@ -484,6 +486,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     let databaseInstanceArn: string | undefined;
     const functionArns: string[] = [];
     const endpoints: VpcEndpoint[] = [];
+    const openEgress: string[] = [];
     let readApiArn: string | undefined;
     const readApiFunctionRoleArns: string[] = [];
     const apiDatabaseUsers: string[] = [];
@@ -492,6 +495,12 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     for (const stack of envStacks) {
       for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
         const p = resource.Properties ?? {};
+        const anywhere = (rule: Record<string, unknown>) => rule.CidrIp === '0.0.0.0/0' || rule.CidrIpv6 === '::/0';
+        if (
+          (resource.Type === 'AWS::EC2::SecurityGroupEgress' && anywhere(p)) ||
+          (resource.Type === 'AWS::EC2::SecurityGroup' && asArray(p.SecurityGroupEgress as Array<Record<string, unknown>>).some(anywhere))
+        )
+          openEgress.push(`${stack.stackName}/${logicalId}`);
         switch (resource.Type) {
           case 'AWS::Kinesis::Stream':
             streamArn = resolver.getAtt(stack, logicalId, 'Arn');
@@ -640,6 +649,7 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       alarmTopics,
       functionArns,
       endpoints,
+      openEgress,
     });
   }
 

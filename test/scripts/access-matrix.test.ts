@@ -571,6 +571,12 @@ describe('access matrix (npm run access-matrix)', () => {
             widened++;
           }
       expect(widened).toBe(1);
+      // The workload's HTTPS egress back to any address.
+      const prodNetwork = mutated.find((s) => s.tags.EnvironmentSuffix === 'prod' && /-network-prod$/.test(s.stackName))!;
+      prodNetwork.template.Resources!.InjectedOpenEgress = {
+        Type: 'AWS::EC2::SecurityGroupEgress',
+        Properties: { GroupId: 'sg-0123456789abcdef0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' },
+      };
       // The database key's policy back to CDK's default (kms:* for the account: IAM alone decides).
       let restored = 0;
       for (const stack of mutated.filter((s) => s.tags.EnvironmentSuffix === 'prod'))
@@ -643,6 +649,11 @@ describe('access matrix (npm run access-matrix)', () => {
           /^prod: endpoint hipaa-fhir-network-prod\/\w+ \(kinesis-streams\) allows kinesis:PutRecord on arn:aws:kinesis:[a-z0-9-]+:999999999999:stream\/exfiltration \(account 999999999999\), but should deny$/,
         ),
       ).toHaveLength(1);
+    });
+
+    test('a security-group egress rule to 0.0.0.0/0 is caught; unmutated, no group of any environment has one', () => {
+      expect(caught(/^prod: security group hipaa-fhir-network-prod\/InjectedOpenEgress allows egress to 0\.0\.0\.0\/0/)).toHaveLength(1);
+      expect(matrix.model.environments.map((e) => [e.suffix, e.openEgress])).toEqual(matrix.model.environments.map((e) => [e.suffix, []]));
     });
 
     test("the database key's policy back to CDK's default is caught: any principal of the account allowed KMS use on * reaches it", () => {

@@ -13,6 +13,7 @@ function build(props: Partial<IsolatedNetworkProps> = {}) {
     availabilityZones: ['eu-west-2a', 'eu-west-2b'],
     endpointAzCount: 1,
     flowLogGroup,
+    customResourceLogGroup: new logs.LogGroup(stack, 'CustomResourceLogs'),
     ...props,
   });
   return { network, flowLogGroup, template: Template.fromStack(stack) };
@@ -120,22 +121,14 @@ describe('IsolatedNetwork', () => {
       rules.push(...Object.values(template.findResources(type)).map((r) => r.Properties));
     }
     const real = rules.filter((rule) => rule.CidrIp !== '255.255.255.255/32'); // CDK's "no egress" placeholder
-    expect(real).toHaveLength(4);
+    expect(real).toHaveLength(5);
     for (const rule of real) {
       expect(rule.IpProtocol).toBe('tcp');
       expect(rule.FromPort).toBe(rule.ToPort);
       expect([443, 5432]).toContain(rule.FromPort);
     }
-    // Nothing may reach in from anywhere; the one 0.0.0.0/0 rule is the workload's HTTPS egress.
-    expect(rules.filter((r) => r.CidrIp === '0.0.0.0/0')).toEqual([
-      {
-        CidrIp: '0.0.0.0/0',
-        Description: 'HTTPS to VPC endpoints (no internet route exists)',
-        FromPort: 443,
-        IpProtocol: 'tcp',
-        ToPort: 443,
-      },
-    ]);
+    // No rule names an address range at all: every one is a security group or the S3 prefix list.
+    expect(real.filter((r) => r.CidrIp !== undefined || r.CidrIpv6 !== undefined)).toEqual([]);
     // The database and endpoint groups send nothing: their only egress rule is CDK's placeholder.
     const groups = template.findResources('AWS::EC2::SecurityGroup');
     for (const sg of [network.databaseSecurityGroup, network.endpointSecurityGroup]) {
@@ -162,7 +155,7 @@ describe('IsolatedNetwork', () => {
       GroupId: group(network.endpointSecurityGroup),
       SourceSecurityGroupId: group(network.workloadSecurityGroup),
     });
-    template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 1);
+    template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 3);
     template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
       IpProtocol: 'tcp',
       FromPort: 5432,
@@ -170,6 +163,54 @@ describe('IsolatedNetwork', () => {
       GroupId: group(network.workloadSecurityGroup),
       DestinationSecurityGroupId: group(network.databaseSecurityGroup),
     });
+  });
+
+  test('the workload sends HTTPS only to the interface endpoints group and the S3 prefix list, never to 0.0.0.0/0', () => {
+    const egress = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))
+      .map((r) => r.Properties)
+      .filter((p) => JSON.stringify(p.GroupId) === JSON.stringify(group(network.workloadSecurityGroup)) && p.FromPort === 443);
+    const lookup = logicalIdOf(network.node.findChild('S3PrefixList').node.findChild('Lookup').node.findChild('Resource'));
+    expect(egress.map(({ Description: _, ...rule }) => rule)).toEqual([
+      {
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        GroupId: group(network.workloadSecurityGroup),
+        DestinationSecurityGroupId: group(network.endpointSecurityGroup),
+      },
+      {
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        GroupId: group(network.workloadSecurityGroup),
+        DestinationPrefixListId: { 'Fn::GetAtt': [lookup, 'PrefixLists.0.PrefixListId'] },
+      },
+    ]);
+    // Inline rules too: the workload group carries no egress of its own.
+    expect(
+      template.findResources('AWS::EC2::SecurityGroup')[logicalIdOf(network.workloadSecurityGroup)].Properties.SecurityGroupEgress,
+    ).toBeUndefined();
+  });
+
+  test("the S3 prefix list id is read at deploy time by the gateway endpoint's service name, with no context look-up", () => {
+    const [lookup] = Object.values(template.findResources('Custom::S3PrefixListId'));
+    const call = {
+      'Fn::Join': [
+        '',
+        [
+          '{"service":"EC2","action":"DescribeManagedPrefixLists","parameters":{"Filters":[{"Name":"prefix-list-name","Values":["com.amazonaws.',
+          { Ref: 'AWS::Region' },
+          '.s3"]}]},"physicalResourceId":{"id":"com.amazonaws.',
+          { Ref: 'AWS::Region' },
+          '.s3"},"outputPaths":["PrefixLists.0.PrefixListId"]}',
+        ],
+      ],
+    };
+    expect([lookup.Properties.Create, lookup.Properties.Update, lookup.Properties.InstallLatestAwsSdk]).toEqual([call, call, false]);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeManagedPrefixLists', Resource: '*' }] },
+    });
+    expect(JSON.stringify(template.toJSON())).not.toContain('ManagedPrefixListsProvider');
   });
 
   test('the default security group is stripped of its rules', () => {
