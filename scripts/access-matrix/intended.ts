@@ -2,9 +2,10 @@
  * The INTENDED access matrix of issue 8, as checks over an evaluated matrix. Each violation is one line
  * naming the environment, the capability, the principal (and the chain it used) and the rule it breaks.
  */
-import type { Grant, Matrix } from './evaluate';
+import type { EnvironmentMatrix, Grant, Matrix } from './evaluate';
 import type { Environment, Principal } from './model';
 import { entriesFor, EnvironmentVars, isPermittedAssumer, PermittedPrincipal } from './permitted';
+import { phiReaders, READ_PHI } from './summary';
 
 /** The placeholders of permitted.ts for an environment (its project from its stacks' `<project>-<layer>-<suffix>` names). */
 export function environmentVars(env: Environment): EnvironmentVars {
@@ -203,7 +204,36 @@ export function violations(matrix: Matrix): string[] {
       out.push(
         `${env.suffix}: security group ${id} allows egress to 0.0.0.0/0 or ::/0: name the endpoints' group, the S3 prefix list or the database's group`,
       );
+  // 6c. The summary of who can read PHI is exactly the intended set: nobody more, and nobody permitted.ts names is missing.
+  for (const env of matrix.environments) {
+    const got = phiReaders(env);
+    const want = permittedPhiReaders(matrix, env);
+    for (const id of got.filter((x) => !want.includes(x)))
+      out.push(`${env.environment.suffix}: can read PHI: ${id} can, but the intended matrix (permitted.ts) names no such principal`);
+    for (const id of want.filter((x) => !got.includes(x)))
+      out.push(
+        `${env.environment.suffix}: can read PHI: ${id} cannot, but the intended matrix (permitted.ts) names it for a Read PHI capability`,
+      );
+  }
   // 7. Anything the engine refused is a gap in the proof, not a pass.
   for (const error of matrix.errors) out.push(`simulation error: ${error}`);
   return out;
+}
+
+/**
+ * The principals permitted.ts names for a Read PHI capability that the environment has, and the steps its entries
+ * name as assuming them: what phiReaders must be.
+ */
+export function permittedPhiReaders(matrix: Matrix, env: EnvironmentMatrix): string[] {
+  const vars = environmentVars(env.environment);
+  const scope = { ...vars, perBranch: env.environment.perBranch };
+  const asked = new Set(env.capabilities.filter((c) => c.capability.group === READ_PHI).map((c) => c.capability.id));
+  const ids = new Set<string>();
+  for (const p of matrix.model.principals) {
+    const entries = entriesFor(p, vars).filter((e) => e.may.some((id) => asked.has(id)));
+    if (entries.length === 0) continue;
+    ids.add(p.id);
+    for (const q of matrix.model.principals) if (entries.some((e) => isPermittedAssumer(e, q, scope))) ids.add(q.id);
+  }
+  return [...ids].sort();
 }

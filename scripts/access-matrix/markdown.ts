@@ -1,6 +1,7 @@
 /** Renders the evaluated matrix as docs/access-matrix.md, for auditors. Deterministic: no dates, no hashes of time. */
 import type { Grant, Matrix } from './evaluate';
-import { violations } from './intended';
+import { permittedPhiReaders, violations } from './intended';
+import { phiReaders } from './summary';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
@@ -84,10 +85,18 @@ export function renderMarkdown(matrix: Matrix): string {
     lines.push(`| \`${p.id}\` | ${p.account} | ${p.home} | ${branch} | ${p.purpose === 'other' ? '-' : p.purpose} |`);
   }
 
-  for (const { environment: env, capabilities } of matrix.environments) {
+  for (const envMatrix of matrix.environments) {
+    const { environment: env, capabilities } = envMatrix;
     lines.push('');
     lines.push(
       `## Environment \`${env.suffix}\` (${env.perBranch ? 'per-branch' : 'long-lived'}, profile ${env.profile}, account ${env.account})`,
+    );
+    lines.push('');
+    const readers = phiReaders(envMatrix);
+    const intended = permittedPhiReaders(matrix, envMatrix);
+    const same = readers.length === intended.length && readers.every((id, i) => id === intended[i]);
+    lines.push(
+      `**Can read PHI, by any modelled path** (${readers.length}; every principal above was asked, the CDK look-up, deploy and execution roles and an account principal allowed KMS use on \`*\` included; ${same ? 'exactly the set permitted.ts names' : '**not the set permitted.ts names**'}): ${readers.map((id) => `\`${id}\``).join(', ') || 'nobody'}.`,
     );
     lines.push('');
     lines.push('| Capability | Question | Who can |');

@@ -10,7 +10,8 @@ import { join } from 'path';
 import { main, USAGE } from '../../scripts/access-matrix';
 import { UsageError } from '../../scripts/shared/cli';
 import { evaluateMatrix, LoadedStack, Matrix, modelOf, PLACEHOLDER_SECRET_KEY_ID, synthAll } from '../../scripts/access-matrix/index';
-import { violations } from '../../scripts/access-matrix/intended';
+import { permittedPhiReaders, violations } from '../../scripts/access-matrix/intended';
+import { phiReaders } from '../../scripts/access-matrix/summary';
 import { renderMarkdown } from '../../scripts/access-matrix/markdown';
 import { TS_HOOK } from '../../scripts/shared/child';
 
@@ -651,6 +652,14 @@ describe('access matrix (npm run access-matrix)', () => {
       ).toHaveLength(1);
     });
 
+    test('the injected readers join the summary of who can read prod PHI, and each is a difference from the intended set', () => {
+      for (const name of ['InjectedExternalRole', 'InjectedAccountRootRole', 'InjectedTaskRole'])
+        expect([name, caught(new RegExp(`^prod: can read PHI: hipaa-fhir-compute-prod/${name} can, but`))]).toEqual([
+          name,
+          [expect.any(String)],
+        ]);
+    });
+
     test('a security-group egress rule to 0.0.0.0/0 is caught; unmutated, no group of any environment has one', () => {
       expect(caught(/^prod: security group hipaa-fhir-network-prod\/InjectedOpenEgress allows egress to 0\.0\.0\.0\/0/)).toHaveLength(1);
       expect(matrix.model.environments.map((e) => [e.suffix, e.openEgress])).toEqual(matrix.model.environments.map((e) => [e.suffix, []]));
@@ -704,6 +713,43 @@ describe('access matrix (npm run access-matrix)', () => {
       expect(readOnly).toEqual(expect.arrayContaining(['logs:FilterLogEvents', 'logs:Get*', 'logs:StartQuery', 'kinesis:Get*', 's3:Get*']));
       expect(matrix.model.unmodelled.filter((u) => u.startsWith('arn:aws:iam::aws:policy/'))).toEqual([]);
     });
+  });
+
+  test('who can read PHI, per environment, by any modelled path, is exactly the set permitted.ts names, and docs/access-matrix.md shows it', () => {
+    const doc = readFileSync(join(root, 'docs', 'access-matrix.md'), 'utf8');
+    for (const env of matrix.environments) {
+      const readers = phiReaders(env);
+      expect([env.environment.suffix, readers]).toEqual([env.environment.suffix, permittedPhiReaders(matrix, env)]);
+      // The look-up role is modelled (ReadOnlyAccess) and kept out by the boundary; the execution role resolves the secret.
+      expect(
+        matrix.model.principals.some((p) => p.id.startsWith('cdk-hnb659fds-lookup-role-') && p.account === env.environment.account),
+      ).toBe(true);
+      expect(readers.filter((id) => /lookup-role|deploy-role|publishing-role/.test(id))).toEqual([]);
+      expect(readers.some((id) => /-cfn-exec-role-/.test(id))).toBe(true);
+      const section = doc.slice(doc.indexOf(`## Environment \`${env.environment.suffix}\``));
+      const line = section.split('\n').find((l) => l.startsWith('**Can read PHI, by any modelled path**'))!;
+      expect(line).toContain('exactly the set permitted.ts names');
+      expect(line.slice(line.indexOf('): ') + 3)).toBe(`${readers.map((id) => `\`${id}\``).join(', ')}.`);
+    }
+    const prod = matrix.environments.find((e) => e.environment.suffix === 'prod')!;
+    // Prod's post-deploy role (which the tooling account's smoke build assumes) reads nothing, nor does the tooling step.
+    expect(phiReaders(prod).filter((id) => /PostDeploy/.test(id))).toEqual([]);
+  });
+
+  test('a principal permitted.ts names that can no longer read PHI is a difference too (the summary must equal the intended set)', () => {
+    const prod = matrix.environments.find((e) => e.environment.suffix === 'prod')!;
+    const processor = phiReaders(prod).find((id) => /ProcessorTaskRole/.test(id))!;
+    const without = {
+      ...matrix,
+      environments: matrix.environments.map((e) =>
+        e !== prod
+          ? e
+          : { ...e, capabilities: e.capabilities.map((c) => ({ ...c, grants: c.grants.filter((g) => g.principal !== processor) })) },
+      ),
+    };
+    expect(violations(without).filter((v) => v.startsWith('prod: can read PHI:'))).toEqual([
+      `prod: can read PHI: ${processor} cannot, but the intended matrix (permitted.ts) names it for a Read PHI capability`,
+    ]);
   });
 
   test('docs/access-matrix.md is the current generated matrix (run npm run access-matrix to refresh it)', () => {
