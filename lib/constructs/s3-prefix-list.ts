@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -44,23 +45,18 @@ export class S3PrefixListId extends Construct {
     });
     this.prefixListId = lookup.getResponseField('PrefixLists.0.PrefixListId');
 
-    // The stack's singleton handler of AwsCustomResource (one per stack, whoever creates it).
-    const handler = this.node.scopes
-      .map((s) => s.node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287'))
-      .find((c): c is Construct => c !== undefined);
-    if (handler) {
-      acknowledge(
-        handler,
-        ...deployHookFindings(
-          'It reads the id of an AWS-managed prefix list from the EC2 API, once per deployment; it never touches PHI and needs the public EC2 endpoint, which the isolated VPC does not offer.',
-        ),
-        {
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason:
-            'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted custom-resources group).',
-        },
-      );
-    }
+    // AwsCustomResource's handler: one per stack, whoever creates it (its id is CDK's fixed singleton id).
+    acknowledge(
+      Stack.of(this).node.findChild('AWS679f53fac002430cb0da5b7982bd2287'),
+      ...deployHookFindings(
+        'It reads the id of an AWS-managed prefix list from the EC2 API, once per deployment; it never touches PHI and needs the public EC2 endpoint, which the isolated VPC does not offer.',
+      ),
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'The AWS-managed basic execution policy only lets the function write its own CloudWatch logs (into the encrypted custom-resources group).',
+      },
+    );
     const policy = lookup.node.findChild('CustomResourcePolicy');
     acknowledge(
       policy,
