@@ -1,4 +1,3 @@
-import { readFileSync } from 'fs';
 import * as path from 'path';
 import { Duration, IgnoreMode, RemovalPolicy } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
@@ -28,24 +27,6 @@ import { ProcessorMetrics } from './processor-metrics';
 /** The repository root: the processor image's build context (see lib/processor/Dockerfile). */
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
-/** The pinned SHA-256 of the RDS certificate bundle the image adds (lib/processor/Dockerfile, `ADD --checksum`). */
-export const RDS_CA_BUNDLE_PIN_FILE = path.join(REPO_ROOT, 'lib', 'processor', 'rds-ca-bundle.sha256');
-
-/**
- * The pin in `file` (its one line that is not a `#` comment), or '' when none is written yet: the image build then
- * stops at its check, so an unpinned bundle never ships. A malformed pin is refused at synth.
- */
-export function rdsCaBundlePin(file: string = RDS_CA_BUNDLE_PIN_FILE): string {
-  const lines = readFileSync(file, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  if (lines.length === 0) return '';
-  if (lines.length > 1 || !/^[0-9a-f]{64}$/.test(lines[0]))
-    throw new Error(`${file} must hold one SHA-256 (64 lowercase hex digits) of global-bundle.pem; see docs/deploying.md`);
-  return lines[0];
-}
-
 /**
  * The processor image's build: lib/processor/Dockerfile over the repository root. The read API's
  * function uses the same asset (same directory and options, so one image is built and pushed).
@@ -58,7 +39,6 @@ export const PROCESSOR_IMAGE_ASSET: { readonly directory: string; readonly optio
     ignoreMode: IgnoreMode.DOCKER,
     // Only what the image build reads: the asset hash changes only when the processor does.
     exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!lib', 'lib/*', '!lib/processor', '!lib/contract'],
-    buildArgs: { RDS_CA_BUNDLE_SHA256: rdsCaBundlePin() },
   },
 };
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, RemovalPolicy } from 'aws-cdk-lib';
@@ -13,13 +13,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { ProcessorSettings } from '../../../lib/config';
 import { Naming, PROCESSOR_ENTRY_POINTS, PROCESSOR_ENV } from '../../../lib/contract';
 import { WORKLOAD_SUBNETS } from '../../../lib/constructs/isolated-network';
-import {
-  containerInsightsLogGroupName,
-  PROCESSOR_IMAGE_ASSET,
-  ProcessorService,
-  RDS_CA_BUNDLE_PIN_FILE,
-  rdsCaBundlePin,
-} from '../../../lib/constructs/processor-service';
+import { containerInsightsLogGroupName, ProcessorService } from '../../../lib/constructs/processor-service';
 import { getAtt, logicalIdOf, statementsOfRole, testConfig, testStack, testVpc } from '../../helpers';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -308,6 +302,10 @@ describe('ProcessorService image (built by the pipeline from the staged asset; n
     const staged = join(assembly.directory, image.source.directory!);
     expect(readdirSync(staged).sort()).toEqual(['lib', 'package-lock.json', 'package.json', 'tsconfig.json']);
     expect(readdirSync(join(staged, 'lib')).sort()).toEqual(['contract', 'processor']);
+    // The Dockerfile COPYs the committed RDS CA bundle from the context: it must be staged byte for byte.
+    expect(readFileSync(join(staged, 'lib/processor/certs/rds-ca-bundle.pem'))).toEqual(
+      readFileSync(join(ROOT, 'lib/processor/certs/rds-ca-bundle.pem')),
+    );
   });
 
   test("the context compiles with the Dockerfile's command into every entry point the contract names, and the service entry starts", () => {
@@ -333,46 +331,14 @@ describe('ProcessorService image (built by the pipeline from the staged asset; n
   }, 120_000);
 });
 
-describe('the RDS certificate bundle is pinned by SHA-256, and an unpinned build fails closed', () => {
+describe('the image trusts the committed RDS certificate bundle and downloads none', () => {
   const dockerfile = readFileSync(join(ROOT, 'lib', 'processor', 'Dockerfile'), 'utf8');
-  const dir = mkdtempSync(join(tmpdir(), 'rds-pin-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  let files = 0;
-  const pinIn = (text: string) => {
-    const file = join(dir, `pin-${++files}`);
-    writeFileSync(file, text);
-    return file;
-  };
-  const digest = 'a'.repeat(64);
 
-  test('the Dockerfile adds the bundle only with --checksum from a build argument that has no default, checked first', () => {
-    const lines = dockerfile.split('\n');
-    const add = lines.findIndex((l) => l.includes('global-bundle.pem /etc/ssl/rds/'));
-    expect(lines[add]).toMatch(/^ADD --checksum=sha256:\$\{RDS_CA_BUNDLE_SHA256\} /);
-    expect(lines.filter((l) => /^ARG RDS_CA_BUNDLE_SHA256\b/.test(l))).toEqual(['ARG RDS_CA_BUNDLE_SHA256']);
-    const check = lines.findIndex((l) => l.includes("grep -Eqx '[0-9a-f]{64}'"));
-    expect(check).toBeGreaterThan(lines.indexOf('ARG RDS_CA_BUNDLE_SHA256'));
-    expect(check).toBeLessThan(add);
-    expect(dockerfile.match(/truststore\.pki\.rds\.amazonaws\.com/g)).toHaveLength(1);
-  });
-
-  test("the image asset passes the committed pin file's value as the build argument", () => {
-    expect(PROCESSOR_IMAGE_ASSET.options.buildArgs).toEqual({ RDS_CA_BUNDLE_SHA256: rdsCaBundlePin(RDS_CA_BUNDLE_PIN_FILE) });
-  });
-
-  test("the pin file: comments only is no pin (the build's check stops it); one digest is the pin; anything else is refused at synth", () => {
-    expect(rdsCaBundlePin(pinIn('# not pinned yet\n\n'))).toBe('');
-    expect(rdsCaBundlePin(pinIn(`# pinned\n${digest}\n`))).toBe(digest);
-    expect(() => rdsCaBundlePin(pinIn(`${digest.toUpperCase()}\n`))).toThrow(/must hold one SHA-256 \(64 lowercase hex digits\)/);
-    expect(() => rdsCaBundlePin(pinIn(`${digest}\n${digest}\n`))).toThrow(/must hold one SHA-256/);
-    expect(() => rdsCaBundlePin(pinIn('sha256:1234\n'))).toThrow(/see docs\/deploying\.md/);
-  });
-
-  test("the build's check accepts exactly a 64-digit lowercase digest", () => {
-    const check = /RUN printf '%s' "\$\{RDS_CA_BUNDLE_SHA256\}" \| grep -Eqx '([^']+)'/.exec(dockerfile);
-    expect(check).not.toBeNull();
-    const run = (value: string) =>
-      spawnSync('sh', ['-c', `printf '%s' "$V" | grep -Eqx '${check![1]}'`], { env: { ...process.env, V: value } }).status;
-    expect([run(digest), run(''), run(digest.slice(1)), run(`${digest}0`), run(`x${digest.slice(1)}`)]).toEqual([0, 1, 1, 1, 1]);
+  test('the Dockerfile copies lib/processor/certs/rds-ca-bundle.pem to DB_CA_BUNDLE, read-only, and fetches no URL', () => {
+    const caBundle = /DB_CA_BUNDLE=(\S+)/.exec(dockerfile)![1];
+    expect(dockerfile).toContain(`COPY --chmod=0444 lib/processor/certs/rds-ca-bundle.pem ${caBundle}\n`);
+    expect(dockerfile).not.toMatch(/^ADD\s.*https?:\/\//m);
+    expect(dockerfile).not.toMatch(/^RUN\s.*\b(curl|wget)\b/m);
+    expect(existsSync(join(ROOT, 'lib', 'processor', 'certs', 'rds-ca-bundle.pem'))).toBe(true);
   });
 });
