@@ -9,6 +9,7 @@ import { createPool } from '../db/pool';
 import { startHealthServer } from './health';
 import { Coordinator } from './coordinator';
 import { createKinesisClient } from './kinesis-client';
+import { MemoryBudget } from './memory-budget';
 import { createLogger, errorFields, Logger } from '../logger';
 import { EmfMetrics, MetricsSink, NoMetrics } from '../metrics';
 import { runMigrations } from '../db/migrate';
@@ -34,6 +35,8 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
     pollIntervalMs: config.pollIntervalMs,
     getRecordsLimit: config.getRecordsLimit,
     maxRecordBytes: config.maxRecordBytes,
+    // One budget for the whole process: every shard this task holds reserves from it.
+    memoryBudget: new MemoryBudget(config.maxInFlightBytes),
     logger,
     metrics,
   });
