@@ -82,16 +82,23 @@ describe('shard workers share one memory budget: fetches wait while it is used, 
     });
   }
 
-  test('with room for one batch, every other fetch (the other shard, the read-ahead) waits for a commit; nothing is lost or repeated', async () => {
-    // 2,048 bytes: one worst-case reservation; once it shrinks to the 2,000 bytes received, no second one fits.
-    const budget = new MemoryBudget(2_048);
+  /** Starts A, then B once A's first batch is in its handler; resolves when B's first fetch and A's read-ahead wait in the budget. */
+  async function aHoldsABatch(budget: MemoryBudget, charge = 0) {
     const [a, b] = [new GatedHandler('A'), new GatedHandler('B')];
+    a.charge = charge;
     const wa = worker('A', a, budget);
     await until(() => a.waiting.length === 1);
     const wb = worker('B', b, budget);
-    // A's batch holds its 2,000 bytes; B's first fetch and A's read-ahead wait in the budget, unsent.
     await until(() => budget.waiting === 2);
     expect(getRecordsCalls()).toEqual(['A-0']);
+    return { a, b, wa, wb };
+  }
+
+  test('with room for one batch, every other fetch (the other shard, the read-ahead) waits for a commit; nothing is lost or repeated', async () => {
+    // 2,048 bytes: one worst-case reservation; once it shrinks to the 2,000 bytes received, no second one fits.
+    const budget = new MemoryBudget(2_048);
+    // A's batch holds its 2,000 bytes; B's first fetch and A's read-ahead wait in the budget, unsent.
+    const { a, b, wa, wb } = await aHoldsABatch(budget);
     expect(budget.used).toBe(2 * RECORD_BYTES);
 
     // Granted in arrival order: A's read-ahead asked before B's first fetch.
@@ -136,14 +143,8 @@ describe('shard workers share one memory budget: fetches wait while it is used, 
 
   test('what a batch grows to once decoded (inflated payloads) is charged until it commits: nothing else is fetched meanwhile', async () => {
     const budget = new MemoryBudget(10_000);
-    const [a, b] = [new GatedHandler('A'), new GatedHandler('B')];
-    a.charge = 9_000; // 2,000 bytes received, 9,000 once inflated
-    const wa = worker('A', a, budget);
-    await until(() => a.waiting.length === 1);
-    const wb = worker('B', b, budget);
-    await until(() => budget.waiting === 2);
+    const { a, b, wa, wb } = await aHoldsABatch(budget, 9_000); // 2,000 bytes received, 9,000 once inflated
     expect(budget.used).toBe(9_000);
-    expect(getRecordsCalls()).toEqual(['A-0']);
     a.charge = 0;
     a.open();
     // Its bytes are back: the rest flows (several batches at once now: they fit).
@@ -161,11 +162,7 @@ describe('shard workers share one memory budget: fetches wait while it is used, 
 
   test('a worker stopped while its fetch waits for the budget exits at once and leaves nothing held or queued', async () => {
     const budget = new MemoryBudget(2_048);
-    const [a, b] = [new GatedHandler('A'), new GatedHandler('B')];
-    const wa = worker('A', a, budget);
-    await until(() => a.waiting.length === 1);
-    const wb = worker('B', b, budget);
-    await until(() => budget.waiting === 2);
+    const { a, b, wa, wb } = await aHoldsABatch(budget);
     expect(await wb.stop()).toBe('stopped');
     expect(budget.waiting).toBe(1); // A's read-ahead only
     expect(getRecordsCalls()).toEqual(['A-0']);
