@@ -49,9 +49,9 @@ describe('processor configuration', () => {
     },
   );
 
-  test('MAX_IN_FLIGHT_BYTES: 32 MiB unless set; set, it is the budget', () => {
+  test('MAX_IN_FLIGHT_BYTES: 24 MiB unless set; set, it is the budget', () => {
     expect(loadConfig(base).maxInFlightBytes).toBe(DEFAULT_MAX_IN_FLIGHT_BYTES);
-    expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(33_554_432);
+    expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(25_165_824);
     expect(loadConfig({ ...base, MAX_IN_FLIGHT_BYTES: '1048576' }).maxInFlightBytes).toBe(1_048_576);
   });
 
