@@ -8,7 +8,7 @@ import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../re
 import { Sleeper } from '../sleeper';
 import { BatchHandler, BatchResult, PersistingBatchHandler, RecordsBatch } from './batch-handler';
 import { ShardReader } from './kinesis-client';
-import { getRecordsWorstCaseBytes, MemoryBudget } from './memory-budget';
+import { getRecordsWorstCaseBytes, MemoryBudget, ReservationAbortedError } from './memory-budget';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
 export interface ConsumerSettings {
@@ -154,7 +154,7 @@ export class ShardWorker {
         response = await reader.read(iterator);
         attempt = 0;
       } catch (error) {
-        if (this.stopping) break; // a read waiting for the memory budget, given up by stop()
+        if (error instanceof ReservationAbortedError) break; // a read waiting for the memory budget, given up by stop()
         if ((error as Error).name === 'ExpiredIteratorException') {
           iterator = undefined;
           continue;
