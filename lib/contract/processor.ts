@@ -24,6 +24,7 @@ export const PROCESSOR_ENV = {
   workerId: 'WORKER_ID',
   maxRecordBytes: 'MAX_RECORD_BYTES',
   getRecordsLimit: 'GET_RECORDS_LIMIT',
+  maxInFlightBytes: 'MAX_IN_FLIGHT_BYTES',
   leaseTtlMs: 'LEASE_TTL_MS',
   pollIntervalMs: 'POLL_INTERVAL_MS',
   healthPort: 'HEALTH_PORT',

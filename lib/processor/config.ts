@@ -36,6 +36,11 @@ export interface ProcessorConfig {
   readonly pollIntervalMs: number;
   /** Records per GetRecords call: the batch size, and so the memory held per shard. */
   readonly getRecordsLimit: number;
+  /**
+   * MAX_IN_FLIGHT_BYTES: the budget of record payload bytes held at once by all shards' batches
+   * (service/memory-budget.ts); what bounds the processor's memory. @default DEFAULT_MAX_IN_FLIGHT_BYTES
+   */
+  readonly maxInFlightBytes: number;
   readonly healthPort: number;
   /**
    * Apply migrations at start-up (the local run). In AWS the processor's own login may not change
@@ -92,6 +97,12 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export const METRICS_MODES: readonly MetricsMode[] = ['emf', 'off'];
 export const DEFAULT_CA_BUNDLE = '/etc/ssl/rds/global-bundle.pem';
 export const DEFAULT_METRICS_NAMESPACE = PROCESSOR_METRICS.namespace;
+/**
+ * 24 MiB of payload in flight: two worst-case GetRecords responses (10 MiB each) at once, or more
+ * real batches once each reservation shrinks to its payload. At about 5 bytes of memory per payload
+ * byte beside a fixed ~110 MB, peak RSS stays under 256 MB (docs/processor.md, "Memory").
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 24 * 1024 * 1024;
 
 /**
  * A CloudWatch namespace: 1-255 of letters, digits, space and . - _ / # :, at least one not a space,
@@ -161,6 +172,7 @@ export function loadConfig(env: Env): ProcessorConfig {
     leaseTtlMs: integer(env, E.leaseTtlMs, 20_000, 1000, 600_000),
     pollIntervalMs: integer(env, E.pollIntervalMs, 250, 0, 10_000),
     getRecordsLimit: integer(env, E.getRecordsLimit, 2_000, 1, 10_000),
+    maxInFlightBytes: integer(env, E.maxInFlightBytes, DEFAULT_MAX_IN_FLIGHT_BYTES, 1_048_576, 1_073_741_824),
     healthPort: integer(env, E.healthPort, PROCESSOR_HEALTH_PORT, 0, 65535),
     migrateOnStart: booleanFlag(env, E.dbMigrateOnStart, true),
     logLevel,

@@ -14,11 +14,18 @@
  * Progress of (d) is read from the shard checkpoint table (one row per shard), never by counting
  * rows, so the probe costs the same at the end as at the start.
  *
- *   npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]
+ * (a) copies into audit_event too, one row per record as the processor writes: COPY FROM fires the
+ * table's row triggers ("COPY FROM will invoke any triggers and check constraints on the destination
+ * table", https://www.postgresql.org/docs/16/sql-copy.html), so the audit hash chain's trigger runs
+ * for every copied row as for every processor row (its chain columns are NOT NULL: a COPY that
+ * skipped it would fail). (d) against (a) is also printed per CPU second (processor + PostgreSQL
+ * against PostgreSQL + the COPY client), with the load average, which moves wall-clock ratios.
+ *
+ *   npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--in-flight <bytes>] [--rounds 1] [--processors 1] [--profile <dir>]
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { existsSync, readFileSync, rmSync } from 'fs';
-import { cpus } from 'os';
+import { cpus, loadavg } from 'os';
 import { join } from 'path';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -40,7 +47,7 @@ import { readBench } from './read-api';
 
 const ROOT = join(__dirname, '..', '..');
 const USAGE =
-  'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--rounds 1] [--processors 1] [--profile <dir>]\n' +
+  'usage: npm run bench -- [--records 50000] [--batch 1000] [--shards 4] [--limit 2000] [--in-flight <bytes>] [--rounds 1] [--processors 1] [--profile <dir>]\n' +
   '       npm run bench -- --read [--resources 1000] [--seconds 10] [--concurrency 4] [--rounds 3]';
 const FLAGS = {
   records: { type: 'integer', min: 1, default: 50_000 },
@@ -48,6 +55,8 @@ const FLAGS = {
   shards: { type: 'integer', min: 1, default: 4 },
   /** GetRecords Limit, for the ceiling loop and the processor (GET_RECORDS_LIMIT). */
   limit: { type: 'integer', min: 1, default: Number(process.env.GET_RECORDS_LIMIT ?? 2_000) },
+  /** The processor's MAX_IN_FLIGHT_BYTES (its memory budget); unset: the processor's default. */
+  'in-flight': { type: 'integer', min: 1_048_576 },
   /** Interleaved repetitions of every measurement; medians are printed when > 1. */
   rounds: { type: 'integer', min: 1, default: 1 },
   /** Also run end to end with this many processors on the same shards (compared with one). */
@@ -68,6 +77,8 @@ const median = (xs: number[]) => {
 };
 const micro = (cpuSeconds: number, n: number) => `${((cpuSeconds / n) * 1e6).toFixed(1)} µs`;
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
+/** The 1-minute load average: on a shared machine it moves wall-clock ratios, so every round prints it. */
+const load = () => loadavg()[0].toFixed(1);
 
 /** CPU seconds of every process the benchmark runs, read at one instant. */
 interface CpuProbe {
@@ -391,6 +402,7 @@ async function endToEnd(
   limit: number,
   last: Map<string, string>,
   profileDir?: string,
+  inFlightBytes?: number,
 ): Promise<EndToEnd> {
   await (await database(pg, dbName)).end();
   const db = new Client(pg.settings({ database: dbName }));
@@ -406,6 +418,7 @@ async function endToEnd(
       POLL_INTERVAL_MS: '0',
       LEASE_TTL_MS: '10000',
       GET_RECORDS_LIMIT: String(limit),
+      ...(inFlightBytes === undefined ? {} : { MAX_IN_FLIGHT_BYTES: String(inFlightBytes) }),
     };
     const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     children.push(
@@ -533,10 +546,10 @@ async function main(argv: string[]): Promise<number> {
     const rounds = argv.some((a) => a.startsWith('--rounds')) ? parsed.flags.rounds : 3;
     return readBench({ resources, seconds, concurrency, rounds });
   }
-  const { records: n, batch: batchSize, shards, limit, rounds, processors, profile } = parsed.flags;
+  const { records: n, batch: batchSize, shards, limit, rounds, processors, profile, 'in-flight': inFlight } = parsed.flags;
   const measureCpu = canMeasureCpu();
   console.log(
-    `benchmark: ${n} valid FHIR records, batches of ${batchSize}, ${shards} shards, GetRecords limit ${limit}, ${rounds} round(s), node ${process.version}, ${cpus().length} CPUs`,
+    `benchmark: ${n} valid FHIR records, batches of ${batchSize}, ${shards} shards, GetRecords limit ${limit}, MAX_IN_FLIGHT_BYTES ${inFlight ?? "the processor's default"}, ${rounds} round(s), node ${process.version}, ${cpus().length} CPUs; load average ${load()}`,
   );
   if (!measureCpu) console.log('    (no /proc: CPU per process is not measured)');
 
@@ -581,6 +594,8 @@ async function main(argv: string[]): Promise<number> {
     e2e: [] as number[],
     e2eRatio: [] as number[],
     e2eCopyRatio: [] as number[],
+    e2eCopyCpuRatio: [] as number[],
+    load: [] as number[],
     peakRss: [] as number[],
     multi: [] as number[],
     multiRatio: [] as number[],
@@ -588,9 +603,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     for (let round = 1; round <= rounds; round++) {
       const tag = rounds > 1 ? `[round ${round}/${rounds}] ` : '';
+      results.load.push(loadavg()[0]);
+      console.log(`${tag}load average ${load()}`);
       // (a) and (b), in alternating order across rounds so drift on a shared machine cancels out.
       const order = round % 2 === 1 ? (['copy', 'persist'] as const) : (['persist', 'copy'] as const);
       const figures: Record<string, { rate: number; pgCpu: number; driverCpu: number; rows?: number }> = {};
+      let copyCpu = 0;
       for (const which of order) {
         const pool = await database(pg, `bench_${which}`);
         const cpu = cpuDelta(probe);
@@ -603,6 +621,7 @@ async function main(argv: string[]): Promise<number> {
         figures[which] = { rate: rate(n, ms), pgCpu: used.postgres, driverCpu: used.driver, rows };
       }
       const [a, b] = [figures.copy, figures.persist];
+      copyCpu = a.pgCpu + a.driverCpu;
       results.copy.push(a.rate);
       results.persist.push(b.rate);
       results.persistRatio.push(b.rate / a.rate);
@@ -629,14 +648,17 @@ async function main(argv: string[]): Promise<number> {
       );
 
       for (const count of processors > 1 ? [1, processors] : [1]) {
-        const e = await endToEnd(pg, kinesis, probe, stream, `bench_e2e_${count}`, count, n, limit, ceiling.last, profile);
+        const e = await endToEnd(pg, kinesis, probe, stream, `bench_e2e_${count}`, count, n, limit, ceiling.last, profile, inFlight);
         const label = count === 1 ? 'one processor' : `${count} processors`;
         const ratio = e.steadyRate / c;
         const cpuPerRecord = (e.cpu.processor + e.cpu.postgres + e.cpu.emulator + e.cpu.driver) / n;
         // What the machine's cores could do at this CPU per record if nothing else ran: the bound on (d) whatever the ceiling.
         const bound = cpuPerRecord > 0 ? cpus().length / cpuPerRecord : 0;
         if (count === 1) results.cpuBound.push(bound / c);
+        // The pipeline's own CPU (processor + PostgreSQL) against the COPY's (PostgreSQL + client), for the same records.
+        const cpuVsCopy = copyCpu / (e.cpu.processor + e.cpu.postgres);
         if (count === 1) {
+          results.e2eCopyCpuRatio.push(cpuVsCopy);
           results.e2e.push(e.steadyRate);
           results.e2eRatio.push(ratio);
           results.e2eCopyRatio.push(e.steadyRate / results.copy[results.copy.length - 1]);
@@ -650,7 +672,7 @@ async function main(argv: string[]): Promise<number> {
             ? `, ${fmt(e.steadyRate / results.e2e[results.e2e.length - 1])}× one processor; first lease of each ${e.firstLeaseMs.join(', ')} ms, shares even ${e.splitMs ?? 'never seen'} ms after start`
             : '';
         console.log(
-          `${tag}(d) end to end, ${label}: ${e.steadyRate} records/s steady (after the first commit) = ${fmt(ratio)}× (c), ${fmt(e.steadyRate / results.copy[results.copy.length - 1])}× (a)${vsOne}; ${e.wallRate} records/s from start-up; processor peak RSS ${e.peakRssMb.toFixed(0)} MB`,
+          `${tag}(d) end to end, ${label}: ${e.steadyRate} records/s steady (after the first commit) = ${fmt(ratio)}× (c), ${fmt(e.steadyRate / results.copy[results.copy.length - 1])}× (a), ${fmt(cpuVsCopy)}× (a) per CPU second${vsOne}; ${e.wallRate} records/s from start-up; processor peak RSS ${e.peakRssMb.toFixed(0)} MB; load average ${load()}`,
         );
         console.log(
           `${tag}    CPU/record: processor ${micro(e.cpu.processor, n)}, PostgreSQL ${micro(e.cpu.postgres, n)}, emulator ${micro(e.cpu.emulator, n)}, probe ${micro(e.cpu.driver, n)}` +
@@ -666,7 +688,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (rounds > 1) {
     console.log(
-      `medians of ${rounds} rounds: (a) ${median(results.copy)}, (b) ${median(results.persist)} = ${fmt(median(results.persistRatio))}× (a) (${fmt(median(results.persistCpuRatio))}× per CPU second), (c) ${median(results.ceiling)}, (d) ${median(results.e2e)} = ${fmt(median(results.e2eRatio))}× (c) = ${fmt(median(results.e2eCopyRatio))}× (a) records/s (CPU bound ${fmt(median(results.cpuBound))}× (c)); processor peak RSS ${median(results.peakRss).toFixed(0)} MB` +
+      `medians of ${rounds} rounds: (a) ${median(results.copy)}, (b) ${median(results.persist)} = ${fmt(median(results.persistRatio))}× (a) (${fmt(median(results.persistCpuRatio))}× per CPU second), (c) ${median(results.ceiling)}, (d) ${median(results.e2e)} = ${fmt(median(results.e2eRatio))}× (c) = ${fmt(median(results.e2eCopyRatio))}× (a) records/s (${fmt(median(results.e2eCopyCpuRatio))}× (a) per CPU second; CPU bound ${fmt(median(results.cpuBound))}× (c)); processor peak RSS ${median(results.peakRss).toFixed(0)} MB (rounds ${results.peakRss.map((r) => r.toFixed(0)).join(', ')}); load average ${Math.min(...results.load).toFixed(1)}-${Math.max(...results.load).toFixed(1)} at the rounds' starts` +
         (results.multi.length ? `; ${processors} processors ${median(results.multi)} = ${fmt(median(results.multiRatio))}× one` : ''),
     );
   }

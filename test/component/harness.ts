@@ -248,6 +248,7 @@ export async function startStack(options: { pg?: LocalPostgres } = {}): Promise<
       const processor: RunningProcessor = {
         coordinator: running.coordinator,
         pool: running.pool,
+        memory: running.memory,
         shutdown: () => (stopped ??= running.shutdown()),
       };
       processors.push(processor);

@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import { BatchContext, BatchProgress, persistBatch, PersistResult } from '../db/persist';
 import { errorFields, Logger } from '../logger';
 import type { MetricsSink } from '../metrics';
-import { ClassifiedBatch, classify, StreamRecord } from '../records';
+import { BatchRows, ClassifiedBatch, classify, StreamRecord } from '../records';
 
 /** Where a handler's shard starts (the KCL's InitializationInput). */
 export interface ShardStart {
@@ -25,6 +25,25 @@ export interface RecordsBatch {
   /** The shard has ended (no next iterator): committing this batch completes the lease. */
   readonly shardEnded: boolean;
   readonly millisBehindLatest?: number;
+  /** The batch's share of the process's memory budget, when it has one. @default none */
+  readonly memory?: BatchMemory;
+}
+
+/** The memory budget as a batch sees it (memory-budget.ts). */
+export interface BatchMemory {
+  /**
+   * What the batch holds now that it is decoded (inflated payloads are larger than received): the
+   * reservation grows to at least `bytes` without waiting, and further fetches wait until it is released.
+   */
+  charge(bytes: number): void;
+}
+
+/** The bytes a classified batch keeps until it commits: the stored texts and the quarantined payloads. */
+export function classifiedBytes(batch: BatchRows): number {
+  let total = 0;
+  for (const e of batch.valid) total += e.json.length;
+  for (const q of batch.quarantined) total += q.payload.byteLength;
+  return total;
 }
 
 /** A committed batch's counts (transactions across every attempt at it). */
@@ -83,13 +102,15 @@ export class PersistingBatchHandler implements BatchHandler {
   async processRecords(batch: RecordsBatch): Promise<BatchResult> {
     const shard = this.shard;
     if (!shard) throw new Error('processRecords before initialize: the shard worker must initialize its handler first');
-    if (this.pending?.batch !== batch)
+    if (this.pending?.batch !== batch) {
       this.pending = {
         batch,
         classified: classify(batch.records, this.o.maxRecordBytes),
         progress: { transactions: 0 },
         started: Date.now(),
       };
+      batch.memory?.charge(classifiedBytes(this.pending.classified));
+    }
     const { classified, progress, started } = this.pending;
     const { logger, metrics } = this.o;
     const { shardId } = shard;

@@ -3,6 +3,7 @@ import { GetRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { DeserializeMiddleware, HandlerExecutionContext, InitializeMiddleware, Pluggable } from '@smithy/types';
 import type { ProcessorConfig } from '../config';
+import { MemoryBudget, payloadBytes, Reservation } from './memory-budget';
 
 /**
  * The Kinesis client. HTTP/1.1 (NodeHttpHandler): the SDK's default HTTP/2 handler is only
@@ -155,6 +156,21 @@ export const getRecordsDecoder: Pluggable<any, any> = {
   },
 };
 
+/** How a ShardReader holds memory for its batches (see memory-budget.ts). */
+export interface ReaderMemory {
+  /** The process-wide budget every shard's batches are reserved from. */
+  readonly budget: MemoryBudget;
+  /** Reserved before each call: the most one response can carry (getRecordsWorstCaseBytes). */
+  readonly worstCaseBytes: number;
+  /** Aborts a reservation still waiting for room (the worker is stopping). */
+  readonly signal?: AbortSignal;
+}
+
+interface Fetched {
+  readonly output: GetRecordsCommandOutput;
+  readonly reservation?: Reservation;
+}
+
 /**
  * GetRecords for one shard, with the next batch read while the current one is persisted: a
  * shard's throughput becomes the slower of reading and writing rather than their sum. Only the
@@ -162,10 +178,16 @@ export const getRecordsDecoder: Pluggable<any, any> = {
  * so a prefetch for any other iterator (after an expired iterator, a lost lease) is never used.
  * Calls stay at least `pollIntervalMs` apart (GetRecords allows 5 calls per second per shard:
  * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html).
+ *
+ * With `memory`, every call (the read-ahead too) first reserves the worst case of its response
+ * from the process's budget, waiting while the budget is used; the batch returned by read() holds
+ * its reservation, resized to its payload, until release(), the next read() or close().
  */
 export class ShardReader {
-  private ahead: { readonly iterator: string; readonly response: Promise<GetRecordsCommandOutput> } | undefined;
+  private ahead: { readonly iterator: string; readonly fetched: Promise<Fetched> } | undefined;
   private lastCallAt = 0;
+  /** The reservation of the batch read() returned last. */
+  private current: Reservation | undefined;
 
   constructor(
     private readonly kinesis: KinesisClient,
@@ -173,6 +195,7 @@ export class ShardReader {
     private readonly pollIntervalMs: number,
     /** Waits between calls; the worker's abortable pause, so stopping never waits for it. */
     private readonly delay: (ms: number) => Promise<void>,
+    private readonly memory?: ReaderMemory,
   ) {}
 
   /** True while a read of the next batch is under way (the caller then needs no poll pause). */
@@ -180,24 +203,79 @@ export class ShardReader {
     return this.ahead !== undefined;
   }
 
-  /** The batch at `iterator`: the read already under way for it, or a new call. Errors are the SDK's. */
-  read(iterator: string): Promise<GetRecordsCommandOutput> {
+  /** The bytes the last batch read holds in the budget (0 without a budget or once released). */
+  get heldBytes(): number {
+    return this.current?.bytes ?? 0;
+  }
+
+  /**
+   * The batch at `iterator`: the read already under way for it, or a new call. Errors are the
+   * SDK's, or ReservationAbortedError when the memory signal aborts while waiting for room. The
+   * previous batch's reservation is released first: the caller is done with it.
+   */
+  async read(iterator: string): Promise<GetRecordsCommandOutput> {
+    this.release();
     const ahead = this.ahead;
     this.ahead = undefined;
-    if (ahead?.iterator === iterator) return ahead.response;
-    return this.call(iterator);
+    let fetched: Fetched;
+    if (ahead?.iterator === iterator) fetched = await ahead.fetched;
+    else {
+      if (ahead) dropFetched(ahead.fetched);
+      fetched = await this.fetch(iterator);
+    }
+    this.current = fetched.reservation;
+    return fetched.output;
   }
 
   /** Starts reading the batch at `iterator` now, for the next read(). */
   readAhead(iterator: string): void {
-    const response = this.delay(this.lastCallAt + this.pollIntervalMs - Date.now()).then(() => this.call(iterator));
+    if (this.ahead) dropFetched(this.ahead.fetched);
+    const fetched = this.delay(this.lastCallAt + this.pollIntervalMs - Date.now()).then(() => this.fetch(iterator));
     // A read-ahead nobody collects (the worker stopped or lost its lease) must not be an unhandled rejection.
-    response.catch(() => undefined);
-    this.ahead = { iterator, response };
+    fetched.catch(() => undefined);
+    this.ahead = { iterator, fetched };
   }
 
-  private call(iterator: string): Promise<GetRecordsCommandOutput> {
-    this.lastCallAt = Date.now();
-    return this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.limit }));
+  /**
+   * The batch's reservation grows to at least `bytes` (what classification made of it: inflated
+   * payloads); a no-op without a budget or once released.
+   */
+  charge(bytes: number): void {
+    this.current?.atLeast(bytes);
   }
+
+  /** Releases the reservation of the batch read last (it has committed, or will not be retried). */
+  release(): void {
+    this.current?.release();
+    this.current = undefined;
+  }
+
+  /** Releases everything: the last batch, and the read-ahead as soon as it settles. */
+  close(): void {
+    this.release();
+    if (this.ahead) dropFetched(this.ahead.fetched);
+    this.ahead = undefined;
+  }
+
+  private async fetch(iterator: string): Promise<Fetched> {
+    const m = this.memory;
+    const reservation = m ? await m.budget.reserve(m.worstCaseBytes, m.signal) : undefined;
+    try {
+      this.lastCallAt = Date.now();
+      const output = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.limit }));
+      reservation?.resize(payloadBytes(output.Records));
+      return { output, reservation };
+    } catch (error) {
+      reservation?.release();
+      throw error;
+    }
+  }
+}
+
+/** A fetch whose batch nobody will use: its reservation goes back as soon as it settles. */
+function dropFetched(fetched: Promise<Fetched>): void {
+  fetched.then(
+    (f) => f.reservation?.release(),
+    () => undefined,
+  );
 }

@@ -9,6 +9,7 @@ import { createPool } from '../db/pool';
 import { startHealthServer } from './health';
 import { Coordinator } from './coordinator';
 import { createKinesisClient } from './kinesis-client';
+import { MemoryBudget } from './memory-budget';
 import { createLogger, errorFields, Logger } from '../logger';
 import { EmfMetrics, MetricsSink, NoMetrics } from '../metrics';
 import { runMigrations } from '../db/migrate';
@@ -16,6 +17,8 @@ import { runMigrations } from '../db/migrate';
 export interface RunningProcessor {
   readonly coordinator: Coordinator;
   readonly pool: Pool;
+  /** The budget every shard's batches reserve from (MAX_IN_FLIGHT_BYTES). */
+  readonly memory: MemoryBudget;
   shutdown(): Promise<void>;
 }
 
@@ -25,6 +28,8 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
   if (config.migrateOnStart) await runMigrations(config, logger);
   const pool = createPool(config, { asWriter: true, max: 8 });
   pool.on('error', (error) => logger.warn(errorFields(error), 'idle database connection failed'));
+  // One budget for the whole process: every shard this task holds reserves from it.
+  const memory = new MemoryBudget(config.maxInFlightBytes);
   const coordinator = new Coordinator({
     kinesis: createKinesisClient(config),
     pool,
@@ -34,6 +39,7 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
     pollIntervalMs: config.pollIntervalMs,
     getRecordsLimit: config.getRecordsLimit,
     maxRecordBytes: config.maxRecordBytes,
+    memoryBudget: memory,
     logger,
     metrics,
   });
@@ -44,6 +50,7 @@ export async function startProcessor(config: ProcessorConfig, logger: Logger, me
   return {
     coordinator,
     pool,
+    memory,
     async shutdown() {
       await coordinator.shutdown();
       health?.close();

@@ -8,6 +8,7 @@ import { backoffDelay, isRetryableKinesisError, isTransientDbError } from '../re
 import { Sleeper } from '../sleeper';
 import { BatchHandler, BatchResult, PersistingBatchHandler, RecordsBatch } from './batch-handler';
 import { ShardReader } from './kinesis-client';
+import { getRecordsWorstCaseBytes, MemoryBudget, ReservationAbortedError } from './memory-budget';
 
 /** What every consumer of the stream in this task shares (the coordinator and its shard workers). */
 export interface ConsumerSettings {
@@ -19,6 +20,11 @@ export interface ConsumerSettings {
   readonly pollIntervalMs: number;
   readonly getRecordsLimit: number;
   readonly maxRecordBytes: number;
+  /**
+   * The process-wide budget of record bytes in flight (MAX_IN_FLIGHT_BYTES): every GetRecords call of
+   * every shard reserves from it first. @default no budget (tests that measure nothing else)
+   */
+  readonly memoryBudget?: MemoryBudget;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
   /** Called after each committed batch (by the default handler). */
@@ -59,6 +65,8 @@ export class ShardWorker {
   private stopping = false;
   /** Closed by stop(): every pause and backoff sleep ends at once. */
   private readonly sleeper = new Sleeper();
+  /** Aborted by stop(): a read waiting for room in the memory budget gives up at once. */
+  private readonly aborted = new AbortController();
   private failedAttempts = 0;
   private unstorable = false;
   public readonly done: Promise<ShardWorkerExit>;
@@ -94,6 +102,7 @@ export class ShardWorker {
   stop(): Promise<ShardWorkerExit> {
     this.stopping = true;
     this.sleeper.close();
+    this.aborted.abort();
     return this.done;
   }
 
@@ -119,10 +128,25 @@ export class ShardWorker {
   }
 
   private async run(): Promise<ShardWorkerExit> {
+    const { memoryBudget: budget } = this.o;
+    const memory = budget && {
+      budget,
+      worstCaseBytes: getRecordsWorstCaseBytes(this.o.getRecordsLimit, this.o.maxRecordBytes),
+      signal: this.aborted.signal,
+    };
+    const reader = new ShardReader(this.o.kinesis, this.o.getRecordsLimit, this.o.pollIntervalMs, (ms) => this.pause(ms), memory);
+    try {
+      return await this.consume(reader);
+    } finally {
+      // Whatever the exit, this shard's batches give their bytes back to the other shards.
+      reader.close();
+    }
+  }
+
+  private async consume(reader: ShardReader): Promise<ShardWorkerExit> {
     const { logger, shardId } = this.o;
     let iterator: string | undefined;
     let attempt = 0;
-    const reader = new ShardReader(this.o.kinesis, this.o.getRecordsLimit, this.o.pollIntervalMs, (ms) => this.pause(ms));
     while (!this.stopping) {
       let response: GetRecordsCommandOutput;
       try {
@@ -130,6 +154,7 @@ export class ShardWorker {
         response = await reader.read(iterator);
         attempt = 0;
       } catch (error) {
+        if (error instanceof ReservationAbortedError) break; // a read waiting for the memory budget, given up by stop()
         if ((error as Error).name === 'ExpiredIteratorException') {
           iterator = undefined;
           continue;
@@ -146,9 +171,16 @@ export class ShardWorker {
       // The next batch is read while this one is persisted.
       if (records.length > 0 && !ended) reader.readAhead(response.NextShardIterator!);
       if (records.length > 0 || ended) {
-        const outcome = await this.process({ records, shardEnded: ended, millisBehindLatest: response.MillisBehindLatest });
+        const outcome = await this.process({
+          records,
+          shardEnded: ended,
+          millisBehindLatest: response.MillisBehindLatest,
+          memory: { charge: (bytes) => reader.charge(bytes) },
+        });
         if (outcome !== 'committed') return outcome;
       }
+      // Committed: its bytes go back now, not after the poll pause, so other shards can fetch.
+      reader.release();
       if (ended) {
         this.handler.shardEnded();
         logger.info({ shardId }, 'shard ended; lease completed');

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { EnvironmentError } from '../../../lib/contract';
-import { DEFAULT_CA_BUNDLE, loadConfig, loadOrExit } from '../../../lib/processor/config';
+import { DEFAULT_CA_BUNDLE, DEFAULT_MAX_IN_FLIGHT_BYTES, loadConfig, loadOrExit } from '../../../lib/processor/config';
 import { TS_HOOK } from '../../../scripts/shared/child';
 
 // verify-full needs a CA bundle file that exists; the tests bring their own.
@@ -49,6 +49,12 @@ describe('processor configuration', () => {
     },
   );
 
+  test('MAX_IN_FLIGHT_BYTES: 24 MiB unless set; set, it is the budget', () => {
+    expect(loadConfig(base).maxInFlightBytes).toBe(DEFAULT_MAX_IN_FLIGHT_BYTES);
+    expect(DEFAULT_MAX_IN_FLIGHT_BYTES).toBe(25_165_824);
+    expect(loadConfig({ ...base, MAX_IN_FLIGHT_BYTES: '1048576' }).maxInFlightBytes).toBe(1_048_576);
+  });
+
   test('LOG_LEVEL and METRICS are read and checked', () => {
     expect(loadConfig({ ...base, LOG_LEVEL: 'warn', METRICS: 'off' })).toMatchObject({ logLevel: 'warn', metrics: 'off' });
   });
@@ -75,6 +81,9 @@ describe('processor configuration', () => {
     [{ DB_IAM_AUTH: 'true', DB_SSL_MODE: 'disable' }, 'DB_SSL_MODE=disable cannot be used with DB_IAM_AUTH=true'],
     [{ KINESIS_ENDPOINT: 'localhost:4567' }, 'KINESIS_ENDPOINT must be an http(s) URL'],
     [{ LEASE_TTL_MS: '5' }, 'LEASE_TTL_MS must be a whole number from 1000 to 600000'],
+    [{ MAX_IN_FLIGHT_BYTES: '1048575' }, 'MAX_IN_FLIGHT_BYTES must be a whole number from 1048576 to 1073741824'],
+    [{ MAX_IN_FLIGHT_BYTES: '32MiB' }, 'MAX_IN_FLIGHT_BYTES must be a whole number from 1048576 to 1073741824'],
+    [{ MAX_IN_FLIGHT_BYTES: '1073741825' }, 'MAX_IN_FLIGHT_BYTES must be a whole number from 1048576 to 1073741824'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ METRICS: 'on' }, 'METRICS must be one of emf, off'],

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeGetRecordsBody, getRecordsDecoder, ShardReader } from '../../../../lib/processor/service/kinesis-client';
+import { MemoryBudget } from '../../../../lib/processor/service/memory-budget';
 
 /** A GetRecords body as Kinesis sends it (awsJson1_1: base64 blobs, epoch-second timestamps). */
 const wireBody = (records: { seq: string; key: string; data: Buffer; at?: number }[], extra: Record<string, unknown> = {}) =>
@@ -271,6 +272,28 @@ describe('ShardReader: the next batch is read while the current one is persisted
       process.off('unhandledRejection', onUnhandled);
       client.destroy();
     }
+  });
+
+  test('with a memory budget: each call reserves the worst case first, keeps what arrived, and gives it back on release, error or drop', async () => {
+    const expired = { status: 400, body: JSON.stringify({ __type: 'ExpiredIteratorException', message: 'Iterator expired.' }) };
+    const { client, requestSeen } = scriptedClient([page('1234'), expired, page('ahead'), page('fresh')]);
+    const budget = new MemoryBudget(1_000_000);
+    const reader = new ShardReader(client, 100, 0, immediately, { budget, worstCaseBytes: 500_000 });
+    await reader.read('start');
+    expect([reader.heldBytes, budget.used, budget.peak]).toEqual([4, 4, 500_000]); // reserved 500,000, kept the 4 bytes received
+    reader.charge(4_000); // decoded, it holds more
+    expect(budget.used).toBe(4_000);
+    await expect(reader.read('x')).rejects.toBeInstanceOf(ExpiredIteratorException);
+    expect(budget.used).toBe(0); // the previous batch released by the next read; the failed call's reservation released
+    reader.readAhead('stale');
+    await requestSeen(3);
+    await reader.read('from-checkpoint'); // the read-ahead for another iterator is dropped: its bytes go back
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(budget.used).toBe('fresh'.length);
+    reader.release();
+    expect([reader.heldBytes, budget.used]).toEqual([0, 0]);
+    reader.close();
+    client.destroy();
   });
 
   test('calls stay pollIntervalMs apart: a read-ahead first waits out the rest of the interval', async () => {
