@@ -2,7 +2,8 @@
  * `npm run bench`: throughput ratios measured in one run on this machine. Prints numbers; asserts
  * nothing. Every ratio compares two figures taken in the same run, so a busy machine moves both.
  *
- *   (a) PostgreSQL ceiling: COPY of the same rows into the same tables and indexes
+ *   (a) PostgreSQL ceiling: COPY of the same rows into the same tables and indexes (history through a
+ *       scratch table, its key computed by PostgreSQL as the write statement computes it)
  *   (b) persist path: validated batches -> one transaction each (persistBatch), as the processor does
  *   (c) emulator read ceiling: a bare GetRecords loop over the same shards (one loop per shard)
  *   (d) end to end: kinesalite -> the compiled processor(s) -> PostgreSQL
