@@ -126,8 +126,6 @@ export interface BatchParts {
   readonly records: readonly RecordRef[];
 }
 
-export { contentHash } from './fhir/exact-json';
-
 /** Validates one record's data; the processor's is validateRecord (the re-drive's tests pass others). */
 export type RecordValidator = (data: Uint8Array, maxRecordBytes: number) => ValidationResult;
 
