@@ -1,3 +1,4 @@
+import { canonicalText, contentHash } from './fhir/exact-json';
 import { QuarantineReason, validateRecord, ValidationResult } from './fhir/validate';
 import { decodeLimits, decodeRecord, SubPosition } from './ingest/decode';
 
@@ -39,9 +40,8 @@ export interface ValidEntry {
   readonly patientId: string;
   /** True when patientId is the partition key because the resource names no patient. */
   readonly patientFromPartitionKey: boolean;
+  /** The resource's JSON text (ValidResource.json); the database keys history by the SHA-256 of the text jsonb gives it. */
   readonly json: string;
-  /** SHA-256 (hex) of the resource's canonical text (ValidResource.contentHash): the history key with the resource type and id. */
-  readonly contentHash: string;
   /** @default the batch's shard */
   readonly origin?: RecordOrigin;
 }
@@ -126,8 +126,6 @@ export interface BatchParts {
   readonly records: readonly RecordRef[];
 }
 
-export { contentHash } from './fhir/exact-json';
-
 /** Validates one record's data; the processor's is validateRecord (the re-drive's tests pass others). */
 export type RecordValidator = (data: Uint8Array, maxRecordBytes: number) => ValidationResult;
 
@@ -187,7 +185,6 @@ export function classifyRecords(
           patientId: r.patientId ?? decoded.partitionKey,
           patientFromPartitionKey: fallback,
           json: r.json,
-          contentHash: r.contentHash,
           ...(origin ? { origin } : {}),
         });
       });
@@ -281,12 +278,24 @@ export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
   return line !== 0 ? line > 0 : n.entryIndex > c.entryIndex;
 }
 
-/** Per entry (same order): in-batch duplicates and the newest version of each resource. Pure. */
+/**
+ * Per entry (same order): in-batch duplicates and the newest version of each resource. Pure.
+ * Content is compared by the hash of its canonical text, as the database keys history
+ * (write.ts), and only for a resource that occurs more than once in the batch: the others cannot
+ * be duplicates, and most batches have no resource twice.
+ */
 export function planEntries(entries: readonly ValidEntry[]): EntryPlan[] {
+  const occurrences = new Map<string, number>();
+  for (const e of entries) {
+    const key = `${e.resourceType}/${e.id}`;
+    occurrences.set(key, (occurrences.get(key) ?? 0) + 1);
+  }
   const seen = new Set<string>();
   const newest = new Map<string, number>();
   const dup = entries.map((e) => {
-    const key = `${e.resourceType}/${e.id}/${e.contentHash}`;
+    const resource = `${e.resourceType}/${e.id}`;
+    if (occurrences.get(resource) === 1) return false;
+    const key = `${resource}/${contentHash(canonicalText(e.json))}`;
     if (seen.has(key)) return true;
     seen.add(key);
     return false;

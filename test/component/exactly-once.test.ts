@@ -7,7 +7,7 @@
  */
 import { Client, Pool } from 'pg';
 import { BatchContext, BatchProgress, persistBatch, UnstorableRecordError } from '../../lib/processor/db/persist';
-import { ClassifiedBatch, contentHash, planBatch, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
+import { ClassifiedBatch, planBatch, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
 import { startDatabase, takeLease, TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
@@ -36,7 +36,6 @@ function batchOf(records: { seq: number; id?: string; raw?: string; invalid?: bo
         patientId: r.id,
         patientFromPartitionKey: false,
         json,
-        contentHash: contentHash(json),
       });
     }
   }

@@ -1,7 +1,7 @@
 import { Client, Pool } from 'pg';
 import { LeaseStore } from '../../lib/processor/db/leases';
 import { BatchContext, LeaseLostError, persistBatch } from '../../lib/processor/db/persist';
-import { ClassifiedBatch, contentHash, planBatch, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
+import { ClassifiedBatch, planBatch, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
 import { startDatabase, takeLease, TestDatabase, waitFor } from './harness';
 
 jest.setTimeout(60_000);
@@ -44,7 +44,6 @@ function batchOf(records: In[]): ClassifiedBatch {
         patientId: fallback ? partitionKey : (e.patient ?? e.id),
         patientFromPartitionKey: fallback,
         json,
-        contentHash: contentHash(json),
       });
     });
   }

@@ -11,9 +11,11 @@ import { transaction, TransactionOptions } from './pool';
 /**
  * One statement writes the valid entries, passed as ONE JSON-array parameter: each entry is a
  * positional array (no keys for PostgreSQL to sort and look up) with the resource's JSON spliced in
- * unchanged. History gets one row per distinct content of a resource (content_hash: the hash of its
- * canonical text, so an equal re-send is a no-op however it is formatted), current is replaced only by a newer version (fhir_is_newer), and every entry gets one
- * audit event with its own outcome, in input order.
+ * unchanged. History gets one row per distinct content of a resource (content_hash: the SHA-256 of
+ * the text jsonb gives it, so an equal re-send is a no-op however it is formatted; computed here, as
+ * migration 13 keys existing rows, rather than by the processor, which would have to print the
+ * same text first), current is replaced only by a newer version (fhir_is_newer), and every entry
+ * gets one audit event with its own outcome, in input order.
  *
  * No ON CONFLICT: its arbitration (a speculative insertion per row: an extra index probe, a
  * lock-manager token and an extra WAL record, on two tables) was about 15% of PostgreSQL's CPU
@@ -25,22 +27,22 @@ import { transaction, TransactionOptions } from './pool';
  * looked up in history ($5 = true; see isKeyRace and writeTransaction). The UPDATE of current
  * re-checks fhir_is_newer against a row a concurrent writer committed (READ COMMITTED).
  *
- * An entry's stream and shard are its own when it carries them (elements 12 and 13: a re-driven
- * record's original position), else the batch's ($2, $3); element 14 is a note its audit event
- * carries (the quarantine row it came from). Elements 15 and 16, present only for a part of a KPL
+ * An entry's stream and shard are its own when it carries them (elements 11 and 12: a re-driven
+ * record's original position), else the batch's ($2, $3); element 13 is a note its audit event
+ * carries (the quarantine row it came from). Elements 14 and 15, present only for a part of a KPL
  * aggregate or an NDJSON payload, are its sub-sequence number and line (0 when absent).
  */
 const WRITE_VALID = `
 WITH input AS (
   SELECT e->>0 AS resource_type, e->>1 AS resource_id, e->>2 AS version_id, (e->>3)::timestamptz AS last_updated,
          e->>4 AS patient_id, (e->5)::boolean AS pk_patient, e->>6 AS sequence_number, (e->7)::int AS entry_index,
-         decode(e->>8, 'hex') AS content_hash, (e->9)::boolean AS dup, (e->10)::boolean AS cand, e->11 AS resource,
-         coalesce(e->>12, $2::text) AS stream_name, coalesce(e->>13, $3::text) AS shard_id, e->>14 AS note,
-         coalesce((e->15)::int, 0) AS sub_seq, coalesce((e->16)::int, 0) AS line, ord
+         (e->8)::boolean AS dup, (e->9)::boolean AS cand, e->10 AS resource,
+         coalesce(e->>11, $2::text) AS stream_name, coalesce(e->>12, $3::text) AS shard_id, e->>13 AS note,
+         coalesce((e->14)::int, 0) AS sub_seq, coalesce((e->15)::int, 0) AS line, ord
   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
 ),
 known AS (
-  SELECT i.*, c.resource_id IS NOT NULL AS has_current
+  SELECT i.*, sha256(convert_to(i.resource::text, 'UTF8')) AS content_hash, c.resource_id IS NOT NULL AS has_current
   FROM input i LEFT JOIN fhir_resource_current c ON c.resource_type = i.resource_type AND c.resource_id = i.resource_id
   WHERE NOT i.dup
 ),
@@ -88,7 +90,7 @@ const json = (v: string | undefined) => (v === undefined ? 'null' : JSON.stringi
 /**
  * The planned entries as one JSON array of positional arrays (the order WRITE_VALID reads): type,
  * id, versionId, lastUpdated, patient, patient-from-partition-key, sequence number, entry index,
- * content hash, duplicate-in-batch, candidate, resource; then, for an entry with an origin of its
+ * duplicate-in-batch, candidate, resource; then, for an entry with an origin of its
  * own, its stream, shard and note. Each resource's own JSON text is spliced in unchanged.
  */
 export function entriesParam(entries: readonly PlannedEntry[]): string {
@@ -101,7 +103,7 @@ export function entriesParam(entries: readonly PlannedEntry[]): string {
     const part = sub !== 0 || line !== 0 ? `${origin || ',null,null,null'},${sub},${line}` : origin;
     parts[i] =
       `[${json(e.resourceType)},${json(e.id)},${json(e.versionId)},${json(e.lastUpdated)},${json(e.patientId)},${e.patientFromPartitionKey},` +
-      `${json(e.sequenceNumber)},${e.entryIndex},"${e.contentHash}",${e.duplicateInBatch},${e.candidate},${e.json}${part}]`;
+      `${json(e.sequenceNumber)},${e.entryIndex},${e.duplicateInBatch},${e.candidate},${e.json}${part}]`;
   }
   return `[${parts.join(',')}]`;
 }

@@ -100,29 +100,88 @@ export function numericText(source: string): string {
 }
 
 /**
+ * True for any number token with an exponent or of 16383 or more characters: a superset of the tokens
+ * numberUnstorable can refuse (a token without an exponent has no more digits on either side of its
+ * point than characters). Like NUMBER_MAY_CHANGE it also matches such text inside strings. MAY_BE_UNSTORABLE
+ * is a quicker superset of it (no context; a quarter of the time): a digit before an exponent, or a run of
+ * at least 16383 digits and points.
+ */
+const MAY_BE_UNSTORABLE = /\d(?:[eE][-+]?\d|[\d.]{16382})/;
+const NUMBER_MAY_BE_UNSTORABLE = /[:[,]\s*(?=-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*[,}\]])-?(?:\d+(?:\.\d+)?[eE]|[\d.]{16383})/;
+
+/**
+ * A token whose double is finite and not zero, yet which numberUnstorable refuses, is longer than
+ * this. Past numeric's 16383 digits after the point (131072 before it gives a double of Infinity),
+ * the token's digits N and scale s make its value N * 10^-s < 10^(digits - s), and a double that
+ * is not zero is at least 2^-1075 (about 10^-323.6), so it has more than 16383 - 323.6 digits.
+ */
+export const NONZERO_UNSTORABLE_MIN_CHARS = 16_060;
+
+/** Numbers of a parsed text: the sources a double would change, and whether PostgreSQL can store them. */
+export type ExactNumbers = Omit<ExactParse, 'value'>;
+const ROUND_TRIP: ExactNumbers = { sources: null, unstorable: null };
+
+/**
  * JSON.parse that also records the source text of every number whose double would print
  * differently (or that has an exponent), and whether PostgreSQL can store every number exactly.
  */
 export function parseExact(text: string): ExactParse {
-  if (!NUMBER_MAY_CHANGE.test(text)) return { value: JSON.parse(text), sources: null, unstorable: null };
+  const value = JSON.parse(text) as unknown;
+  return { value, ...(NUMBER_MAY_CHANGE.test(text) ? exactNumbers(text, value, true) : ROUND_TRIP) };
+}
+
+/**
+ * Why PostgreSQL cannot store a number of `text` exactly, or null, for a caller that stores `text`
+ * itself (jsonb reads the numbers from it, so their sources are not needed). `value` is
+ * JSON.parse(text); `nonzero`: every number in it is known to be finite and not zero (the walk of
+ * a valid resource, StructureFacts), so only a token of NONZERO_UNSTORABLE_MIN_CHARS can be
+ * refused. Only a text that may hold such a number pays for the slow exact parse.
+ */
+export function numbersUnstorable(text: string, value: unknown, nonzero: boolean): string | null {
+  if (nonzero && !hasNumberRun(text, NONZERO_UNSTORABLE_MIN_CHARS)) return null;
+  if (!MAY_BE_UNSTORABLE.test(text) || !NUMBER_MAY_BE_UNSTORABLE.test(text)) return null;
+  return exactNumbers(text, value, false).unstorable;
+}
+
+/** Whether a character can be part of a JSON number token. */
+const numberChar = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+
+/**
+ * Whether `text` has a run of `length` characters that can make up a number. Such a run covers a
+ * multiple of length/2, so only the runs through those are measured: a few reads for any text.
+ */
+export function hasNumberRun(text: string, length: number): boolean {
+  const stride = Math.floor(length / 2);
+  for (let at = stride; at < text.length; at += stride) {
+    if (!numberChar(text.charCodeAt(at))) continue;
+    let start = at;
+    let end = at + 1;
+    while (start > 0 && numberChar(text.charCodeAt(start - 1))) start--;
+    while (end < text.length && numberChar(text.charCodeAt(end))) end++;
+    if (end - start >= length) return true;
+  }
+  return false;
+}
+
+/** The exact parse: the numbers' sources (`withSources`) and their storability, read by a reviver. */
+function exactNumbers(text: string, value: unknown, withSources: boolean): ExactNumbers {
   // The reviver only collects sources, by the number's position in a depth-first walk in key order
   // (the order it visits them): objects built through a reviver are slow to read afterwards.
   const changed: [number, string][] = [];
   let numbers = 0;
   let unstorable: string | null = null;
-  parseWithSource(text, (_key, value, context) => {
-    if (typeof value === 'number') {
+  parseWithSource(text, (_key, v, context) => {
+    if (typeof v === 'number') {
       const source = context!.source!;
-      if (source !== String(value) || HAS_EXPONENT.test(source)) {
+      if (source !== String(v) || HAS_EXPONENT.test(source)) {
         unstorable ??= numberUnstorable(source);
         changed.push([numbers, source]);
       }
       numbers++;
     }
-    return value;
+    return v;
   });
-  const value = JSON.parse(text) as unknown;
-  return { value, sources: changed.length > 0 ? attachSources(value, changed) : null, unstorable };
+  return { sources: withSources && changed.length > 0 ? attachSources(value, changed) : null, unstorable };
 }
 
 /** The recorded sources on the plain parse's objects: the n-th number of the same walk the reviver made. */
@@ -216,3 +275,9 @@ function canonical(value: unknown, sources: NumberSources | null, order: KeyOrde
 
 /** SHA-256 (hex) of a resource's canonical text: its history key with its type and id. One-shot: half the CPU of a createHash object. */
 export const contentHash = (canonicalText: string): string => hash('sha256', canonicalText, 'hex');
+
+/** The canonical text (canonicalJson) of a JSON text, e.g. a stored resource's. */
+export function canonicalText(json: string): string {
+  const { value, sources } = parseExact(json);
+  return canonicalJson(value, sources);
+}

@@ -51,6 +51,8 @@ class Walk {
   private message = '';
   private reason: StructureIssue['reason'] = 'INVALID_FHIR';
   failed = false;
+  /** A number of the resource is zero (StructureFacts). */
+  zeroNumber = false;
   constructor(
     private readonly root: string,
     readonly checkStrings: boolean,
@@ -81,16 +83,31 @@ class Walk {
   }
 }
 
+/** What the walk of a valid resource saw on the way, for checks after it. */
+export interface StructureFacts {
+  /**
+   * Some number is zero. Every number of a valid resource is visited and finite, so when none is zero
+   * the storability check of the numbers' source text can be narrowed (exactNumbers in exact-json.ts).
+   */
+  zeroNumber: boolean;
+}
+
 /**
  * Validates `resource` (a parsed JSON object whose resourceType is an R4 resource type).
  * `checkStrings` enables the per-string control-character/NUL/surrogate scan; pass false only when
  * the raw JSON text holds no escape that can produce one (JSON forbids them unescaped).
- * `root` prefixes reported paths (e.g. `Bundle`).
+ * `root` prefixes reported paths (e.g. `Bundle`). `facts`, when given, is filled in.
  */
-export function validateStructure(resource: Record<string, unknown>, checkStrings: boolean, root?: string): StructureIssue | null {
+export function validateStructure(
+  resource: Record<string, unknown>,
+  checkStrings: boolean,
+  root?: string,
+  facts?: StructureFacts,
+): StructureIssue | null {
   const resourceType = resource.resourceType as string;
   const walk = new Walk(root ?? resourceType, checkStrings);
   walkResource(resource, walk, 1);
+  if (facts !== undefined) facts.zeroNumber = walk.zeroNumber;
   return walk.issue();
 }
 
@@ -294,6 +311,7 @@ function checkPrimitive(v: unknown, primitive: Primitive, codes: ReadonlySet<str
     if (check === Check.Boolean) return typeof v === 'boolean' || walk.fail('type', 'expected a JSON boolean (boolean)');
     if (typeof v !== 'number') return walk.fail('type', `expected a JSON number (${primitive.name})`);
     if (!Number.isFinite(v)) return walk.fail('format', `number out of range (${primitive.name})`);
+    if (v === 0) walk.zeroNumber = true;
     if (check === Check.Decimal) return true;
     if (!Number.isInteger(v)) return walk.fail('format', `expected a whole number (${primitive.name})`);
     if (v < INT32_MIN || v > INT32_MAX) return walk.fail('int32', `integer beyond 32 bits (${primitive.name} is a signed 32-bit integer)`);

@@ -2,8 +2,7 @@
  * Which version of a resource a batch makes current, and where its checkpoint lands, as the processor
  * sees a real GetRecords batch: records in arrival order with same-length Kinesis sequence numbers.
  */
-import { canonicalJson } from '../../../lib/processor/fhir/exact-json';
-import { classify, classifyRecords, contentHash, isNewer, StreamRecord } from '../../../lib/processor/records';
+import { classify, classifyRecords, isNewer, StreamRecord } from '../../../lib/processor/records';
 
 const MAX = 262_144;
 // Real Kinesis sequence numbers: 56 digits, every one of a shard's the same length.
@@ -157,7 +156,7 @@ describe('what each record of a batch becomes', () => {
     expect(fromStream.quarantined.every((q) => !('origin' in q))).toBe(true);
   });
 
-  test('each entry carries its resource, its hash and its patient as the writer stores them', () => {
+  test('each entry carries its resource and its patient as the writer stores them', () => {
     const meta = { versionId: '4', lastUpdated: '2026-11-01T00:00:00Z' };
     const [entry] = classify([record(1, observation(7, meta))], MAX).valid;
     expect(entry).toEqual({
@@ -170,8 +169,6 @@ describe('what each record of a batch becomes', () => {
       patientId: 'p1',
       patientFromPartitionKey: false,
       json: JSON.stringify(observation(7, meta)),
-      // The hash of the text jsonb stores (test/component/fidelity.test.ts checks canonicalJson against PostgreSQL's own).
-      contentHash: contentHash(canonicalJson(observation(7, meta), null, true)),
       duplicateInBatch: false,
       candidate: true,
     });

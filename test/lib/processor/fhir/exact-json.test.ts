@@ -1,6 +1,16 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { canonicalJson, numberUnstorable, numericText, parseExact } from '../../../../lib/processor/fhir/exact-json';
+import {
+  canonicalJson,
+  canonicalText,
+  contentHash,
+  hasNumberRun,
+  NONZERO_UNSTORABLE_MIN_CHARS,
+  numbersUnstorable,
+  numberUnstorable,
+  numericText,
+  parseExact,
+} from '../../../../lib/processor/fhir/exact-json';
 import { ValidationResult, ValidRecord, validateRecord } from '../../../../lib/processor/fhir/validate';
 import { Json } from '../../../../scripts/shared/fhir-fuzz';
 import { numberTokens, reserialize } from '../../../../scripts/shared/json-text';
@@ -10,6 +20,8 @@ const ok = (r: ValidationResult): ValidRecord => {
   if (!r.ok) throw new Error(`expected a valid record, got ${r.reason}: ${r.detail}`);
   return r;
 };
+/** The history key the database computes (write.ts): the hash of the text jsonb gives the resource. */
+const hashOf = (r: { json: string }) => contentHash(canonicalText(r.json));
 const corpusFile = (name: string) => readFileSync(join(__dirname, '../../../fixtures/fhir-corpus/hl7-r4', name), 'utf8');
 
 const observation = (value: string) =>
@@ -75,7 +87,7 @@ describe('numbers as sent', () => {
     expect(parseExact('{"a": [1.5, 2, 0.25, -3]}').sources).toBeNull();
   });
 
-  test('a plain resource keeps its text; a Bundle entry is stored as its canonical text, numbers as sent', () => {
+  test("a plain resource keeps its text; a Bundle entry is stored as its slice of the Bundle's text, numbers as sent", () => {
     for (const value of ['1.50', '0.0', '12345678901234567890', '123456789.123456789123456789', '-0.000000010']) {
       const single = ok(validateRecord(Buffer.from(observation(value)), MAX)).resources[0];
       expect(single.json).toBe(observation(value));
@@ -83,8 +95,9 @@ describe('numbers as sent', () => {
         `{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:0a6c6e0e-6f5b-4a4e-9a51-9f4f3d7f5c21","resource":${observation(value)}}]}`,
       );
       const entry = ok(validateRecord(bundle, MAX)).resources[0];
+      expect(entry.json).toBe(observation(value));
       expect(numberTokens(entry.json)).toEqual([value]);
-      expect(entry.contentHash).toBe(single.contentHash);
+      expect(hashOf(entry)).toBe(hashOf(single));
     }
   });
 
@@ -95,8 +108,9 @@ describe('numbers as sent', () => {
     const single = ok(validateRecord(Buffer.from(text), MAX)).resources[0];
     const bundleText = `{"resourceType":"Bundle","type":"batch","entry":[{"fullUrl":"https://example.org/fhir/Observation/decimal","resource":${text},"request":{"method":"PUT","url":"Observation/decimal"}}]}`;
     const entry = ok(validateRecord(Buffer.from(bundleText), MAX)).resources[0];
-    expect(numberTokens(entry.json).sort()).toEqual(sent.map(numericText).sort());
-    expect(entry.contentHash).toBe(single.contentHash);
+    expect(entry.json).toBe(text);
+    expect(hashOf(entry)).toBe(hashOf(single));
+    expect(numberTokens(canonicalText(entry.json)).sort()).toEqual(sent.map(numericText).sort());
   });
 
   test('a number jsonb cannot hold exactly is quarantined as UNSTORABLE with its reason, in and out of a Bundle', () => {
@@ -108,6 +122,11 @@ describe('numbers as sent', () => {
     });
     const bundle = `{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:0a6c6e0e-6f5b-4a4e-9a51-9f4f3d7f5c21","resource":${observation('1e-20000')}}]}`;
     expect(validateRecord(Buffer.from(bundle), MAX)).toMatchObject({ ok: false, reason: 'UNSTORABLE' });
+    // Zero and a number long enough to be refused though its double is not zero (see NONZERO_UNSTORABLE_MIN_CHARS).
+    expect(validateRecord(Buffer.from(observation('0e-16384')), MAX)).toMatchObject({ reason: 'UNSTORABLE' });
+    const long = `1.${'0'.repeat(16_383)}1`;
+    expect(validateRecord(Buffer.from(observation(long)), MAX)).toMatchObject({ reason: 'UNSTORABLE' });
+    expect(validateRecord(Buffer.from(observation(`0.${'0'.repeat(16_380)}1e2`)), MAX)).toMatchObject({ ok: true });
     // Invalid FHIR is reported as such first.
     expect(validateRecord(Buffer.from(observation('1e-20000').replace('"final"', '"nonsense"')), MAX)).toMatchObject({
       reason: 'INVALID_FHIR',
@@ -123,13 +142,13 @@ describe('canonical text: equal content, one hash', () => {
     const again = reserialize(text);
     expect(again).not.toBe(text);
     const b = ok(validateRecord(Buffer.from(again), MAX)).resources[0];
-    expect(b.contentHash).toBe(a.contentHash);
+    expect(hashOf(b)).toBe(hashOf(a));
     expect(b.json).toBe(again);
     const rescaled = ok(validateRecord(Buffer.from(text.replace('"value": 1.00,', '"value": 1.0,')), MAX)).resources[0];
-    expect(rescaled.contentHash).not.toBe(a.contentHash);
+    expect(hashOf(rescaled)).not.toBe(hashOf(a));
     // An exponent written out in full is the same decimal, as jsonb stores it.
     const expanded = ok(validateRecord(Buffer.from(text.replace('"value": 1E-22', `"value": 0.${'0'.repeat(21)}1`)), MAX)).resources[0];
-    expect(expanded.contentHash).toBe(a.contentHash);
+    expect(hashOf(expanded)).toBe(hashOf(a));
   });
 
   test('keys order as jsonb orders them: shorter first, then by UTF-8 bytes', () => {
@@ -137,5 +156,39 @@ describe('canonical text: equal content, one hash', () => {
       '{"a": [true, null, "x"], "z": 0.5, "bb": 1, "é": {}}',
     );
     expect(canonicalJson(JSON.parse('{"ab": 1, "b": 2, "aa": 3}'), null, true)).toBe('{"b": 2, "aa": 3, "ab": 1}');
+  });
+});
+
+describe('the storability check of a stored text', () => {
+  test('a text whose numbers are not zero needs no scan unless it has a run long enough for an unstorable token', () => {
+    const short = observation('1e-20000');
+    // Told (wrongly) that no number is zero, the short text is not scanned: the walk's fact is what makes that safe.
+    expect(numbersUnstorable(short, JSON.parse(short), true)).toBeNull();
+    expect(numbersUnstorable(short, JSON.parse(short), false)).toMatch(/20000 digits after the decimal point/);
+    const long = `1.${'0'.repeat(16_383)}1`;
+    expect(numbersUnstorable(observation(long), JSON.parse(observation(long)), true)).toMatch(/16384 digits after the decimal point/);
+  });
+
+  test('the quick scans pass by numbers that cannot be refused and digits inside strings', () => {
+    expect(numbersUnstorable(observation('1.50'), JSON.parse(observation('1.50')), false)).toBeNull();
+    // An exponent-like run inside a string, and a storable exponent.
+    const text = '{"a": "x: 1e-20000 y", "b": [2.5e3]}';
+    expect(numbersUnstorable(text, JSON.parse(text), false)).toBeNull();
+    expect(numbersUnstorable('{"a": 0e-16383}', { a: 0 }, false)).toBeNull();
+    expect(numbersUnstorable('{"a": 0e-16384}', { a: 0 }, false)).toMatch(/16384 digits after the decimal point/);
+  });
+
+  test('hasNumberRun finds a run of number characters of the given length wherever it lies', () => {
+    const n = NONZERO_UNSTORABLE_MIN_CHARS;
+    expect(hasNumberRun('x'.repeat(50_000), n)).toBe(false);
+    for (const at of [0, 1, 7_999, 8_030, 12_345, 50_000 - NONZERO_UNSTORABLE_MIN_CHARS]) {
+      const run = `-1.${'9'.repeat(n - 6)}e+5`;
+      expect(run).toHaveLength(n);
+      const text = `${'x'.repeat(at)}${run}${'x'.repeat(50_000 - at - n)}`;
+      expect(hasNumberRun(text, n)).toBe(true);
+      expect(hasNumberRun(text.replace('99e', '9xe'), n)).toBe(false);
+    }
+    // Number characters around every sampled position, in short runs only.
+    expect(hasNumberRun('123 '.repeat(20_000), n)).toBe(false);
   });
 });

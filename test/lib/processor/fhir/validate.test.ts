@@ -1,6 +1,6 @@
 import { RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from '../../../../lib/processor/fhir/definitions';
 import { MAX_DEPTH, validCalendarDate } from '../../../../lib/processor/fhir/structure';
-import { ValidationResult, ValidRecord, validateRecord } from '../../../../lib/processor/fhir/validate';
+import { hasRiskyEscape, ValidationResult, ValidRecord, validateRecord } from '../../../../lib/processor/fhir/validate';
 import {
   acceptedCorpus,
   FuzzClass,
@@ -489,5 +489,21 @@ describe('patient id from the Patient compartment', () => {
       }),
     ).toEqual({ ok: false, reason: 'INVALID_FHIR', detail: expect.stringContaining('Bundle.entry[1].resource.id required') });
     expect(ok(validate({ resourceType: 'Bundle', type: 'collection' })).resources).toEqual([]);
+  });
+});
+
+describe('the escapes that make the per-string character scan necessary', () => {
+  test.each([
+    ['no escape', '{"a": "plain"}', false],
+    ['harmless escapes', '{"a": "q\\"t\\n\\t\\r\\/"}', false],
+    ['an escaped backslash before u', '{"a": "C:\\\\u0000"}', false],
+    ['two escaped backslashes before b', '{"a": "\\\\\\\\b"}', false],
+    ['\\u', '{"a": "\\u0000"}', true],
+    ['\\b', '{"a": "x\\by"}', true],
+    ['\\f', '{"a": "x\\fy"}', true],
+    ['\\u after an escaped backslash', '{"a": "\\\\\\u001f"}', true],
+    ['a backslash escape at the very end of a string', '{"a": "x\\\\"}', false],
+  ])('%s', (_name, text, risky) => {
+    expect(hasRiskyEscape(text)).toBe(risky);
   });
 });
