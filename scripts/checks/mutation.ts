@@ -31,7 +31,11 @@ export const MUTATION_MODULES: readonly MutationModule[] = [
   },
   {
     module: 'lib/processor/fhir/validate.ts',
-    tests: ['test/lib/processor/fhir/validate.test.ts', 'test/lib/processor/fhir/record-acceptance.test.ts'],
+    tests: [
+      'test/lib/processor/fhir/validate.test.ts',
+      'test/lib/processor/fhir/record-acceptance.test.ts',
+      'test/lib/processor/fhir/exact-json.test.ts',
+    ],
   },
   {
     module: 'lib/processor/fhir/patient.ts',

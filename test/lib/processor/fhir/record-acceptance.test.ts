@@ -38,6 +38,21 @@ describe('payloads that are JSON but not a resource', () => {
   });
 });
 
+describe('characters FHIR strings may not hold', () => {
+  test.each([
+    ['\\b', 'a backspace'],
+    ['\\f', 'a form feed'],
+    ['\\u0007', 'a bell'],
+  ])('%s (%s) in a string is INVALID_FHIR, naming the element', (escape) => {
+    const text = `{"resourceType":"Patient","id":"p1","name":[{"family":"a${escape}b"}]}`;
+    expect(validateRecord(Buffer.from(text), MAX)).toEqual({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: 'Patient.name[0].family control-character: contains a control character below U+0020 other than tab, CR, LF',
+    });
+  });
+});
+
 describe('the record size limit', () => {
   const patient = Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p1', name: [{ family: 'Example' }] }));
 
