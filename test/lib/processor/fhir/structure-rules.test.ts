@@ -5,18 +5,12 @@
  */
 import { MAX_DEPTH } from '../../../../lib/processor/fhir/structure';
 import { ValidationResult, validateRecord } from '../../../../lib/processor/fhir/validate';
+import { observationOf } from '../../../helpers/fhir';
 
 const validate = (v: unknown): ValidationResult => validateRecord(Buffer.from(JSON.stringify(v)), 1_000_000);
 const patient = { resourceType: 'Patient', id: 'p1' };
 const invalid = (detail: string) => ({ ok: false, reason: 'INVALID_FHIR', detail });
-const observation = (extra: Record<string, unknown> = {}) => ({
-  resourceType: 'Observation',
-  id: 'o1',
-  status: 'final',
-  code: { text: 'x' },
-  subject: { reference: 'Patient/p1' },
-  ...extra,
-});
+const observation = observationOf;
 const ext = { extension: [{ url: 'http://e/x', valueString: 'y' }] };
 
 describe('the elements a resource holds, and their JSON shapes', () => {
