@@ -1,3 +1,4 @@
+import type { ValidationResult, ValidRecord } from '../../lib/processor/fhir/validate';
 import { Json } from '../../scripts/shared/fhir-fuzz';
 
 /** The smallest valid R4 Observation (o1, of patient p1), with `extra` elements added or replaced. */
@@ -9,3 +10,9 @@ export const observationOf = (extra: Json = {}): Json => ({
   subject: { reference: 'Patient/p1' },
   ...extra,
 });
+
+/** The stored record a test expects `result` to be; if it was quarantined, the error says why. */
+export function accepted(result: ValidationResult): ValidRecord {
+  if (!result.ok) throw new Error(`expected a valid record, got ${result.reason}: ${result.detail}`);
+  return result;
+}
