@@ -216,5 +216,7 @@ describe('the batch plan (classify returns it; every part of a batch is planned 
     });
     expect(plan(tail.after('9'))).toEqual([['10', false, true]]);
     expect(tail.after('10').records).toEqual([]);
+    // Parts given no empty records audit none, whole or after.
+    expect([tail.emptyRecords, tail.after('9').emptyRecords]).toEqual([[], []]);
   });
 });
