@@ -185,6 +185,7 @@ export function classifyRecords(
           patientId: r.patientId ?? decoded.partitionKey,
           patientFromPartitionKey: fallback,
           json: r.json,
+          // Stryker disable next-line ObjectLiteral: position() has already put the origin in `at`
           ...(origin ? { origin } : {}),
         });
       });
@@ -261,11 +262,13 @@ export type VersionOrder = Pick<ValidEntry, 'lastUpdated' | 'versionId' | 'seque
  * rule (fhir_is_newer).
  */
 export function isNewer(n: VersionOrder, c: VersionOrder): boolean {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: Date.parse(undefined) is NaN, which the next check passes over as this one does
   if (n.lastUpdated !== undefined && c.lastUpdated !== undefined) {
     const x = Date.parse(n.lastUpdated),
       y = Date.parse(c.lastUpdated);
     if (!Number.isNaN(x) && !Number.isNaN(y) && x !== y) return x > y;
   }
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: compareVersionId orders undefined equal to anything (both < and > are false), which falls through as this check does
   if (n.versionId !== undefined && c.versionId !== undefined) {
     const cmp = compareVersionId(n.versionId, c.versionId);
     if (cmp !== 0) return cmp > 0;

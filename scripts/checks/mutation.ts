@@ -31,15 +31,28 @@ export const MUTATION_MODULES: readonly MutationModule[] = [
   },
   {
     module: 'lib/processor/fhir/validate.ts',
-    tests: ['test/lib/processor/fhir/validate.test.ts', 'test/lib/processor/fhir/record-acceptance.test.ts'],
+    // The rules' tests, not validate-corpus.test.ts: its corpus and fuzz tests reach every mutant and would run for each.
+    tests: [
+      'test/lib/processor/fhir/validate.test.ts',
+      'test/lib/processor/fhir/record-acceptance.test.ts',
+      'test/lib/processor/fhir/exact-json.test.ts',
+    ],
   },
   {
     module: 'lib/processor/fhir/patient.ts',
-    tests: ['test/lib/processor/fhir/validate.test.ts', 'test/lib/processor/fhir/record-acceptance.test.ts'],
+    tests: [
+      'test/lib/processor/fhir/validate.test.ts',
+      'test/lib/processor/fhir/validate-corpus.test.ts',
+      'test/lib/processor/fhir/record-acceptance.test.ts',
+    ],
   },
   {
     module: 'lib/processor/fhir/structure.ts',
-    tests: ['test/lib/processor/fhir/validate.test.ts', 'test/lib/processor/fhir/structure-rules.test.ts'],
+    tests: [
+      'test/lib/processor/fhir/validate.test.ts',
+      'test/lib/processor/fhir/structure-rules.test.ts',
+      'test/lib/processor/fhir/invariants.test.ts',
+    ],
   },
   {
     module: 'lib/config/environment-config.ts',

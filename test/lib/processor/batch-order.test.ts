@@ -3,6 +3,7 @@
  * sees a real GetRecords batch: records in arrival order with same-length Kinesis sequence numbers.
  */
 import { classify, classifyRecords, isNewer, StreamRecord } from '../../../lib/processor/records';
+import { kplAggregate } from '../../helpers/kpl';
 
 const MAX = 262_144;
 // Real Kinesis sequence numbers: 56 digits, every one of a shard's the same length.
@@ -89,6 +90,32 @@ describe('the version a batch makes current', () => {
     const later = { sequenceNumber: SEQ(2), entryIndex: 0, versionId: '4' };
     expect(isNewer(later, earlier)).toBe(true);
     expect(isNewer(earlier, later)).toBe(false);
+    const earlierText = { ...earlier, versionId: 'v4' };
+    const laterText = { ...later, versionId: 'v4' };
+    expect(isNewer(laterText, earlierText)).toBe(true);
+    expect(isNewer(earlierText, laterText)).toBe(false);
+  });
+
+  test('within one Kinesis record, the later KPL user record wins, then the later NDJSON line, then the later Bundle entry', () => {
+    const at = (subSequenceNumber: number, line: number, entryIndex: number) => ({
+      sequenceNumber: SEQ(1),
+      subSequenceNumber,
+      line,
+      entryIndex,
+    });
+    expect([isNewer(at(2, 1, 0), at(1, 9, 9)), isNewer(at(1, 9, 9), at(2, 1, 0))]).toEqual([true, false]);
+    expect([isNewer(at(1, 2, 0), at(1, 1, 9)), isNewer(at(1, 1, 9), at(1, 2, 0))]).toEqual([true, false]);
+    expect([isNewer(at(1, 1, 3), at(1, 1, 2)), isNewer(at(1, 1, 2), at(1, 1, 3))]).toEqual([true, false]);
+    // A whole record's parts are numbered 0 and left out.
+    expect(isNewer({ sequenceNumber: SEQ(1), subSequenceNumber: 1, entryIndex: 0 }, { sequenceNumber: SEQ(1), entryIndex: 4 })).toBe(true);
+    expect(isNewer({ sequenceNumber: SEQ(1), line: 1, entryIndex: 0 }, { sequenceNumber: SEQ(1), entryIndex: 4 })).toBe(true);
+  });
+
+  test('a lastUpdated that cannot be read as an instant is passed over for the versionId', () => {
+    const readable = { sequenceNumber: SEQ(2), entryIndex: 0, lastUpdated: '2026-11-01T00:00:00Z', versionId: '1' };
+    const unreadable = { sequenceNumber: SEQ(1), entryIndex: 0, lastUpdated: 'not an instant', versionId: '2' };
+    expect(isNewer(unreadable, readable)).toBe(true);
+    expect(isNewer(readable, unreadable)).toBe(false);
   });
 });
 
@@ -117,6 +144,12 @@ describe('the checkpoint a batch moves to', () => {
     expect(batch.after(SEQ(1)).records.map((r) => r.sequenceNumber)).toEqual([SEQ(2), SEQ(3)]);
     expect(batch.after(SEQ(3)).lastSequenceNumber).toBe('');
   });
+
+  test('an empty record is audited by the half of a bisected batch that holds it, not by both', () => {
+    const batch = classify([record(1, observation(1)), record(2, { resourceType: 'Bundle', type: 'collection' })], MAX);
+    const [first, rest] = batch.halves();
+    expect([first.emptyRecords, rest.emptyRecords]).toEqual([[], [{ sequenceNumber: SEQ(2) }]]);
+  });
 });
 
 describe('what each record of a batch becomes', () => {
@@ -137,6 +170,60 @@ describe('what each record of a batch becomes', () => {
         detail: 'payload is not JSON (SyntaxError)',
         payload: Buffer.alloc(0),
       },
+    ]);
+  });
+
+  test('each KPL user record and NDJSON line of a record carries its position; a whole record carries none', () => {
+    const user = (value: number) => ({ partitionKey: 'pk-patient', data: Buffer.from(JSON.stringify(observation(value))) });
+    const kpl = kplAggregate([user(1), user(2)]);
+    const ndjson = [observation(3), observation(4)].map((o) => JSON.stringify(o)).join('\n');
+    const batch = classify(
+      [
+        { SequenceNumber: SEQ(1), PartitionKey: kpl.partitionKey, Data: kpl.data },
+        { SequenceNumber: SEQ(2), PartitionKey: 'pk-patient', Data: Buffer.from(ndjson) },
+        record(3, observation(5)),
+      ],
+      MAX,
+    );
+    const positions = batch.valid.map(({ sequenceNumber, subSequenceNumber, line }) => ({ sequenceNumber, subSequenceNumber, line }));
+    expect(positions).toEqual([
+      { sequenceNumber: SEQ(1) },
+      { sequenceNumber: SEQ(1), subSequenceNumber: 1 },
+      { sequenceNumber: SEQ(2), line: 1 },
+      { sequenceNumber: SEQ(2), line: 2 },
+      { sequenceNumber: SEQ(3) },
+    ]);
+    expect(batch.valid.map((e) => ['subSequenceNumber' in e, 'line' in e])).toEqual([
+      [false, false],
+      [true, false],
+      [false, true],
+      [false, true],
+      [false, false],
+    ]);
+    // The last of them is the version made current.
+    expect(batch.valid.map((e) => e.candidate)).toEqual([false, false, false, false, true]);
+  });
+
+  test('a re-driven part of a record keeps the position its quarantine row recorded', () => {
+    const ndjson = Buffer.from([observation(1), observation(2)].map((o) => JSON.stringify(o)).join('\n'));
+    const batch = classifyRecords(
+      [
+        // A KPL user record quarantined whole that now reads as NDJSON: its lines are numbered within it.
+        { sequenceNumber: SEQ(1), partitionKey: 'p1', payload: ndjson, part: { subSequenceNumber: 3, line: 0 } },
+        // One NDJSON line quarantined on its own: its payload is that line alone.
+        {
+          sequenceNumber: SEQ(2),
+          partitionKey: 'p1',
+          payload: Buffer.from(JSON.stringify(observation(3))),
+          part: { subSequenceNumber: 0, line: 4 },
+        },
+      ],
+      MAX,
+    );
+    expect(batch.valid.map(({ sequenceNumber, subSequenceNumber, line }) => ({ sequenceNumber, subSequenceNumber, line }))).toEqual([
+      { sequenceNumber: SEQ(1), subSequenceNumber: 3, line: 1 },
+      { sequenceNumber: SEQ(1), subSequenceNumber: 3, line: 2 },
+      { sequenceNumber: SEQ(2), line: 4 },
     ]);
   });
 

@@ -170,17 +170,20 @@ describe('the batch plan (classify returns it; every part of a batch is planned 
   const dup = entry('2', 'a', '{"v":1}', { versionId: '1' });
   const v3 = entry('3', 'a', '{"v":3}', { versionId: '3' });
   const other = entry('4', 'b', '{"b":1}');
-  const batch = planBatch({
-    valid: [v1, dup, v3, other],
-    quarantined: [],
-    emptyRecords: [{ sequenceNumber: '4' }],
-    records: ['1', '2', '3', '4'].map(ref),
-  });
+  // Planned inside each test, so mutation testing can tell which tests reach the planning code.
+  const plannedBatch = () =>
+    planBatch({
+      valid: [v1, dup, v3, other],
+      quarantined: [],
+      emptyRecords: [{ sequenceNumber: '4' }],
+      records: ['1', '2', '3', '4'].map(ref),
+    });
 
   const plan = (b: { valid: readonly { sequenceNumber: string; duplicateInBatch: boolean; candidate: boolean }[] }) =>
     b.valid.map((e) => [e.sequenceNumber, e.duplicateInBatch, e.candidate]);
 
   test('the whole batch: later identical content is a duplicate, the newest version is the candidate', () => {
+    const batch = plannedBatch();
     expect(plan(batch)).toEqual([
       ['1', false, false],
       ['2', true, false],
@@ -191,7 +194,7 @@ describe('the batch plan (classify returns it; every part of a batch is planned 
   });
 
   test('halves: an entry whose twin or successor went to the other half is stored by its own half', () => {
-    const [first, rest] = batch.halves();
+    const [first, rest] = plannedBatch().halves();
     // Version 1 is the newest its half holds: it goes to current, in case the other half is refused.
     expect(plan(first)).toEqual([
       ['1', false, true],
@@ -214,5 +217,7 @@ describe('the batch plan (classify returns it; every part of a batch is planned 
     });
     expect(plan(tail.after('9'))).toEqual([['10', false, true]]);
     expect(tail.after('10').records).toEqual([]);
+    // Parts given no empty records audit none, whole or after.
+    expect([tail.emptyRecords, tail.after('9').emptyRecords]).toEqual([[], []]);
   });
 });

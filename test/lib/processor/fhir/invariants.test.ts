@@ -4,18 +4,12 @@ import { SUPPORTED_RESOURCE_TYPES, typeDefinition } from '../../../../lib/proces
 import { COMPILED_INVARIANTS, compareDateTimes, SKIPPED_INVARIANTS, TYPE_RULES } from '../../../../lib/processor/fhir/invariants';
 import { ValidationResult, validateRecord } from '../../../../lib/processor/fhir/validate';
 import { Json } from '../../../../scripts/shared/fhir-fuzz';
+import { observationOf } from '../../../helpers/fhir';
 
 const validate = (v: unknown): ValidationResult => validateRecord(Buffer.from(JSON.stringify(v)), 1 << 24);
 const detail = (r: ValidationResult) => (r.ok ? 'stored' : r.detail);
 const patient = (extra: Json = {}): Json => ({ resourceType: 'Patient', id: 'p1', ...extra });
-const observation = (extra: Json = {}): Json => ({
-  resourceType: 'Observation',
-  id: 'o1',
-  status: 'final',
-  code: { text: 'x' },
-  subject: { reference: 'Patient/p1' },
-  ...extra,
-});
+const observation = observationOf;
 
 describe('compiled R4 invariants', () => {
   test('cover every error invariant of the stored types and their datatypes, or say why not', () => {

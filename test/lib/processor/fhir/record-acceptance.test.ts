@@ -28,6 +28,39 @@ describe('payloads that are JSON but not a resource', () => {
       detail: 'payload is not a JSON object with a string resourceType',
     });
   });
+
+  test('a resourceType R4 does not define is quarantined as unsupported, saying so rather than listing the compartment', () => {
+    expect(validateRecord(Buffer.from('{"resourceType":"Nope","id":"x"}'), MAX)).toEqual({
+      ok: false,
+      reason: 'UNSUPPORTED_RESOURCE_TYPE',
+      detail: 'resourceType is not an R4 resource type',
+    });
+  });
+});
+
+describe('characters FHIR strings may not hold', () => {
+  test.each([
+    ['\\b', 'a backspace'],
+    ['\\f', 'a form feed'],
+    ['\\u0007', 'a bell'],
+  ])('%s (%s) in a string is INVALID_FHIR, naming the element', (escape) => {
+    const text = `{"resourceType":"Patient","id":"p1","name":[{"family":"a${escape}b"}]}`;
+    expect(validateRecord(Buffer.from(text), MAX)).toEqual({
+      ok: false,
+      reason: 'INVALID_FHIR',
+      detail: 'Patient.name[0].family control-character: contains a control character below U+0020 other than tab, CR, LF',
+    });
+  });
+});
+
+describe('payloads that are not UTF-8 JSON', () => {
+  test('bytes that are not UTF-8 are quarantined NOT_UTF8, saying so', () => {
+    expect(validateRecord(Buffer.from([0xff, 0xfe, 0x00, 0x41]), MAX)).toEqual({
+      ok: false,
+      reason: 'NOT_UTF8',
+      detail: 'payload is not valid UTF-8',
+    });
+  });
 });
 
 describe('the record size limit', () => {
@@ -46,11 +79,22 @@ describe('the record size limit', () => {
 describe('Bundles that carry no records to store', () => {
   const entry = { fullUrl: 'http://h/fhir/Patient/a', resource: { resourceType: 'Patient', id: 'a' } };
 
-  test.each(['batch-response', 'history', 'document', 'message'])('a %s Bundle is quarantined, not unpacked', (type) => {
-    expect(validate({ resourceType: 'Bundle', type, entry: [entry] })).toEqual({
+  test.each(['batch-response', 'transaction-response', 'history', 'document', 'message'])(
+    'a %s Bundle is quarantined, not unpacked',
+    (type) => {
+      expect(validate({ resourceType: 'Bundle', type, entry: [entry] })).toEqual({
+        ok: false,
+        reason: 'UNSUPPORTED_RESOURCE_TYPE',
+        detail: `Bundle.type ${type}: only collection/batch/transaction/searchset bundles are unpacked into stored resources`,
+      });
+    },
+  );
+
+  test('a Bundle whose type R4 does not define is INVALID_FHIR at Bundle.type, not an unsupported type', () => {
+    expect(validate({ resourceType: 'Bundle', type: 'nonsense', entry: [entry] })).toEqual({
       ok: false,
-      reason: 'UNSUPPORTED_RESOURCE_TYPE',
-      detail: expect.stringMatching(new RegExp(`^Bundle\\.type ${type}: only .* bundles are unpacked into stored resources$`)),
+      reason: 'INVALID_FHIR',
+      detail: 'Bundle.type code: code not in the required value set',
     });
   });
 
@@ -121,6 +165,19 @@ describe('the patient of a resource in a Bundle', () => {
     });
   });
 
+  test('an entry without an id takes one only from a fullUrl that is exactly urn:uuid:<uuid>', () => {
+    const uuid = '4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a';
+    const withFullUrl = (fullUrl: string) =>
+      validate({ resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl, resource: { resourceType: 'Patient' } }] });
+    expect(ok(withFullUrl(`urn:uuid:${uuid.toUpperCase()}`)).resources.map((r) => r.id)).toEqual([uuid.toUpperCase()]);
+    for (const fullUrl of [`urn:uuid:${uuid}0`, `xurn:uuid:${uuid}`, `http://h/fhir/Patient/${uuid}`])
+      expect(withFullUrl(fullUrl)).toMatchObject({
+        ok: false,
+        reason: 'INVALID_FHIR',
+        detail: expect.stringMatching(/^Bundle\.entry\[0\]\.resource\.id required:/),
+      });
+  });
+
   test('an entry without a resource (a DELETE) is quarantined as unsupported, naming the entry', () => {
     const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'DELETE', url: 'Patient/p1' } }] };
     expect(validate(bundle)).toEqual({
@@ -178,5 +235,15 @@ describe('the patient of a standalone resource', () => {
 
   test('a reference that only ends in Patient/<id> after another segment (xPatient/1) names no patient', () => {
     expect(ok(validate(observation({ reference: 'xPatient/1' }))).resources[0].patientId).toBeNull();
+  });
+
+  test('a reference with more after the Patient id, or a version longer than 64 characters, names no patient', () => {
+    expect(ok(validate(observation({ reference: 'Patient/p1/extra' }))).resources[0].patientId).toBeNull();
+    expect(ok(validate(observation({ reference: `Patient/p1/_history/${'1'.repeat(65)}` }))).resources[0].patientId).toBeNull();
+    expect(ok(validate(observation({ reference: `Patient/p1/_history/${'1'.repeat(64)}` }))).resources[0].patientId).toBe('p1');
+  });
+
+  test('a local reference (#...) names no patient, even one that reads like a Patient reference', () => {
+    expect(ok(validate(observation({ reference: '#x/Patient/p1' }))).resources[0].patientId).toBeNull();
   });
 });
