@@ -15,7 +15,7 @@ jest.setTimeout(60_000);
 
 const seqOf = (n: number) => String(n).padStart(12, '0');
 
-/** Records by hand: a resource id each (stored), or a reason to quarantine. `raw` replaces the stored JSON. */
+/** A Patient entry of the record at `sequenceNumber` (or of one of its parts). */
 const patientEntry = (sequenceNumber: string, id: string, at: { subSequenceNumber?: number; line?: number } = {}): ValidEntry => {
   const json = JSON.stringify({ resourceType: 'Patient', id });
   return {
@@ -31,6 +31,7 @@ const patientEntry = (sequenceNumber: string, id: string, at: { subSequenceNumbe
   };
 };
 
+/** Records by hand: a resource id each (stored), or a reason to quarantine. `raw` replaces the stored JSON. */
 function batchOf(records: { seq: number; id?: string; raw?: string; invalid?: boolean; pk?: string }[]): ClassifiedBatch {
   const valid: ValidEntry[] = [];
   const quarantined: QuarantineEntry[] = [];
@@ -167,38 +168,35 @@ describe('exactly once (real PostgreSQL, in process)', () => {
     expect(await auditedSequences(ctx.shardId)).toEqual([]);
   });
 
-  test('a key race that persists is retried once with history looked up, then handed back to the worker, never bisected', async () => {
-    const ctx = await shard();
-    const restore = await refuse(
-      'race_forever',
-      'fhir_resource_history',
-      "NEW.resource_id = 'raced-forever'",
-      '23505',
-      'fhir_resource_history_pkey',
-    );
-    const progress: BatchProgress = { transactions: 0 };
-    try {
-      await expect(
-        persistBatch(
-          pool,
-          batchOf([
-            { seq: 30, id: 'raced-forever' },
-            { seq: 31, id: 'raced-other' },
-          ]),
-          ctx,
-          progress,
-        ),
-      ).rejects.toMatchObject({
-        code: '23505',
-        constraint: 'fhir_resource_history_pkey',
-      });
-    } finally {
-      await restore();
-    }
-    expect(progress).toMatchObject({ transactions: 2, checkHistory: true });
-    expect(await database.checkpoint('once', ctx.shardId)).toBeUndefined();
-    expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
-  });
+  test.each(['fhir_resource_history', 'fhir_resource_current'])(
+    'a key race that persists (on %s) is retried once with history looked up, then handed back to the worker, never bisected',
+    async (table) => {
+      const ctx = await shard();
+      const restore = await refuse(`race_forever_${table}`, table, "NEW.resource_id = 'raced-forever'", '23505', `${table}_pkey`);
+      const progress: BatchProgress = { transactions: 0 };
+      try {
+        await expect(
+          persistBatch(
+            pool,
+            batchOf([
+              { seq: 30, id: 'raced-forever' },
+              { seq: 31, id: 'raced-other' },
+            ]),
+            ctx,
+            progress,
+          ),
+        ).rejects.toMatchObject({
+          code: '23505',
+          constraint: `${table}_pkey`,
+        });
+      } finally {
+        await restore();
+      }
+      expect(progress).toMatchObject({ transactions: 2, checkHistory: true });
+      expect(await database.checkpoint('once', ctx.shardId)).toBeUndefined();
+      expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
+    },
+  );
 
   test("a duplicate refused by a constraint other than the resource keys is the record's fault: bisected and quarantined, not retried as a race", async () => {
     const ctx = await shard();
