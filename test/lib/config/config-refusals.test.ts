@@ -34,6 +34,13 @@ describe('the configuration refuses', () => {
     ]);
   });
 
+  test('an environment suffix that cannot name resources, together with every other problem of the configuration', () => {
+    expect(problemsOf({ environments: { Dev_1: {}, dev: { vpcCidr: '10.40.0.1/16' } }, pipeline: undefined })).toEqual([
+      expect.stringMatching(/^environmentSuffix "Dev_1" is invalid: /),
+      expect.stringMatching(/^environments\.dev\.vpcCidr "10\.40\.0\.1\/16" is invalid: host bits are set/),
+    ]);
+  });
+
   test('a long-lived environment whose suffix is reserved for previews (br-)', () => {
     const [problem] = problemsOf({ environments: { 'br-feature-x': {} }, pipeline: undefined });
     expect(problem).toMatch(/^environmentSuffix "br-feature-x" is invalid: /);
