@@ -221,6 +221,9 @@ describe('exactly once (real PostgreSQL, in process)', () => {
       await restore();
     }
     expect(result).toMatchObject({ written: 1, quarantined: 1, quarantinedByReason: { UNSTORABLE: 1 } });
+    expect((await db.query('SELECT reason_code, detail FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows).toEqual([
+      { reason_code: 'UNSTORABLE', detail: 'database rejected the record (SQLSTATE 23505)' },
+    ]);
     expect(await auditedSequences(ctx.shardId)).toEqual([
       { seq: 40, outcome: 'UNSTORABLE' },
       { seq: 41, outcome: 'written' },
