@@ -86,7 +86,6 @@ export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: A
   let selected: (EnvironmentConfig | undefined)[];
   if (branch !== undefined) {
     // TTL counts from the last deploy: every push to the branch moves ExpiresAt forward.
-    // Stryker disable next-line Regex: toISOString() holds one .sssZ, at its end, so the anchor changes nothing
     const expiresAt = new Date(now.getTime() + previews.ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     // Preview environments deploy into the sandbox account only, with the previews' shared secret.
     const entry = {
