@@ -296,6 +296,7 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
     processor: { ...defaults.processor, maxTasks },
     producer: { trustedPrincipals: settings.producerPrincipals },
     restoreDrill: restoreDrillSettings(settings.restoreDrill),
+    // Stryker disable next-line ArrayDeclaration: unreachable, withDefaults has applied the schema's default [] to readers
     readers: settings.readers ?? [],
     preview,
     tags: {

@@ -6,13 +6,29 @@
  * they concern, never on a timer.
  */
 import { Client, Pool } from 'pg';
-import { BatchContext, BatchProgress, persistBatch, UnstorableRecordError } from '../../lib/processor/db/persist';
-import { ClassifiedBatch, planBatch, QuarantineEntry, RecordRef, ValidEntry } from '../../lib/processor/records';
+import { BatchContext, BatchProgress, LeaseLostError, persistBatch, UnstorableRecordError } from '../../lib/processor/db/persist';
+import { writeTransaction, writeValid } from '../../lib/processor/db/write';
+import { ClassifiedBatch, planBatch, QuarantineEntry, RecordRef, ValidEntry, withPlan } from '../../lib/processor/records';
 import { startDatabase, takeLease, TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
 
 const seqOf = (n: number) => String(n).padStart(12, '0');
+
+/** A Patient entry of the record at `sequenceNumber` (or of one of its parts). */
+const patientEntry = (sequenceNumber: string, id: string, at: { subSequenceNumber?: number; line?: number } = {}): ValidEntry => {
+  const json = JSON.stringify({ resourceType: 'Patient', id });
+  return {
+    sequenceNumber,
+    ...at,
+    entryIndex: 0,
+    resourceType: 'Patient',
+    id,
+    patientId: id,
+    patientFromPartitionKey: false,
+    json,
+  };
+};
 
 /** Records by hand: a resource id each (stored), or a reason to quarantine. `raw` replaces the stored JSON. */
 function batchOf(records: { seq: number; id?: string; raw?: string; invalid?: boolean; pk?: string }[]): ClassifiedBatch {
@@ -27,16 +43,8 @@ function batchOf(records: { seq: number; id?: string; raw?: string; invalid?: bo
     if (r.invalid)
       quarantined.push({ sequenceNumber, partitionKey, reason: 'NOT_JSON', detail: 'payload is not JSON (SyntaxError)', payload });
     if (r.id) {
-      const json = r.raw ?? JSON.stringify({ resourceType: 'Patient', id: r.id });
-      valid.push({
-        sequenceNumber,
-        entryIndex: 0,
-        resourceType: 'Patient',
-        id: r.id,
-        patientId: r.id,
-        patientFromPartitionKey: false,
-        json,
-      });
+      const entry = patientEntry(sequenceNumber, r.id);
+      valid.push(r.raw ? { ...entry, json: r.raw } : entry);
     }
   }
   return planBatch({ valid, quarantined, records: refs });
@@ -159,38 +167,35 @@ describe('exactly once (real PostgreSQL, in process)', () => {
     expect(await auditedSequences(ctx.shardId)).toEqual([]);
   });
 
-  test('a key race that persists is retried once with history looked up, then handed back to the worker, never bisected', async () => {
-    const ctx = await shard();
-    const restore = await refuse(
-      'race_forever',
-      'fhir_resource_history',
-      "NEW.resource_id = 'raced-forever'",
-      '23505',
-      'fhir_resource_history_pkey',
-    );
-    const progress: BatchProgress = { transactions: 0 };
-    try {
-      await expect(
-        persistBatch(
-          pool,
-          batchOf([
-            { seq: 30, id: 'raced-forever' },
-            { seq: 31, id: 'raced-other' },
-          ]),
-          ctx,
-          progress,
-        ),
-      ).rejects.toMatchObject({
-        code: '23505',
-        constraint: 'fhir_resource_history_pkey',
-      });
-    } finally {
-      await restore();
-    }
-    expect(progress).toMatchObject({ transactions: 2, checkHistory: true });
-    expect(await database.checkpoint('once', ctx.shardId)).toBeUndefined();
-    expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
-  });
+  test.each(['fhir_resource_history', 'fhir_resource_current'])(
+    'a key race that persists (on %s) is retried once with history looked up, then handed back to the worker, never bisected',
+    async (table) => {
+      const ctx = await shard();
+      const restore = await refuse(`race_forever_${table}`, table, "NEW.resource_id = 'raced-forever'", '23505', `${table}_pkey`);
+      const progress: BatchProgress = { transactions: 0 };
+      try {
+        await expect(
+          persistBatch(
+            pool,
+            batchOf([
+              { seq: 30, id: 'raced-forever' },
+              { seq: 31, id: 'raced-other' },
+            ]),
+            ctx,
+            progress,
+          ),
+        ).rejects.toMatchObject({
+          code: '23505',
+          constraint: `${table}_pkey`,
+        });
+      } finally {
+        await restore();
+      }
+      expect(progress).toMatchObject({ transactions: 2, checkHistory: true });
+      expect(await database.checkpoint('once', ctx.shardId)).toBeUndefined();
+      expect((await db.query('SELECT count(*)::int AS n FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows[0].n).toBe(0);
+    },
+  );
 
   test("a duplicate refused by a constraint other than the resource keys is the record's fault: bisected and quarantined, not retried as a race", async () => {
     const ctx = await shard();
@@ -215,6 +220,9 @@ describe('exactly once (real PostgreSQL, in process)', () => {
       await restore();
     }
     expect(result).toMatchObject({ written: 1, quarantined: 1, quarantinedByReason: { UNSTORABLE: 1 } });
+    expect((await db.query('SELECT reason_code, detail FROM quarantined_record WHERE shard_id = $1', [ctx.shardId])).rows).toEqual([
+      { reason_code: 'UNSTORABLE', detail: 'database rejected the record (SQLSTATE 23505)' },
+    ]);
     expect(await auditedSequences(ctx.shardId)).toEqual([
       { seq: 40, outcome: 'UNSTORABLE' },
       { seq: 41, outcome: 'written' },
@@ -240,6 +248,152 @@ describe('exactly once (real PostgreSQL, in process)', () => {
     expect(await auditedSequences(ctx.shardId)).toEqual([
       { seq: 50, outcome: 'duplicate' },
       { seq: 51, outcome: 'NOT_JSON' },
+    ]);
+  });
+
+  test('the parts of one record (KPL user records, NDJSON lines) are stored, quarantined and audited each at its own position; an empty part or record gets one audit event', async () => {
+    const ctx = await shard();
+    const [s60, s61] = [seqOf(60), seqOf(61)];
+    const payload = Buffer.from('parts');
+    const batch = planBatch({
+      valid: [
+        patientEntry(s60, 'part-kpl', { subSequenceNumber: 1 }),
+        patientEntry(s60, 'part-line', { line: 4 }),
+        patientEntry(s60, 'part-both', { subSequenceNumber: 2, line: 3 }),
+      ],
+      quarantined: [
+        { sequenceNumber: s60, subSequenceNumber: 5, partitionKey: 'pk-60', reason: 'NOT_JSON', detail: 'not JSON', payload },
+        { sequenceNumber: s60, line: 6, partitionKey: 'pk-60', reason: 'NOT_JSON', detail: 'not JSON', payload },
+      ],
+      emptyRecords: [{ sequenceNumber: s60, subSequenceNumber: 7 }, { sequenceNumber: s61 }],
+      records: [
+        { sequenceNumber: s60, partitionKey: 'pk-60', payload },
+        { sequenceNumber: s61, partitionKey: 'pk-61', payload },
+      ],
+    });
+    const result = await persistBatch(pool, batch, ctx);
+    expect(result).toEqual({ written: 3, duplicates: 0, stale: 0, quarantined: 2, quarantinedByReason: { NOT_JSON: 2 }, transactions: 1 });
+    const events = await db.query(
+      `SELECT sequence_number::bigint::int AS seq, sub_sequence_number AS sub, line_number AS line, outcome, resource_id AS id
+       FROM audit_event WHERE shard_id = $1 ORDER BY sequence_number, sub_sequence_number, line_number`,
+      [ctx.shardId],
+    );
+    expect(events.rows).toEqual([
+      { seq: 60, sub: 0, line: 4, outcome: 'written', id: 'part-line' },
+      { seq: 60, sub: 0, line: 6, outcome: 'NOT_JSON', id: null },
+      { seq: 60, sub: 1, line: 0, outcome: 'written', id: 'part-kpl' },
+      { seq: 60, sub: 2, line: 3, outcome: 'written', id: 'part-both' },
+      { seq: 60, sub: 5, line: 0, outcome: 'NOT_JSON', id: null },
+      { seq: 60, sub: 7, line: 0, outcome: 'no-resources', id: null },
+      { seq: 61, sub: 0, line: 0, outcome: 'no-resources', id: null },
+    ]);
+    const stored = await db.query(
+      `SELECT resource_id AS id, sub_sequence_number AS sub, line_number AS line FROM fhir_resource_current
+       WHERE resource_id LIKE 'part-%' ORDER BY resource_id`,
+    );
+    expect(stored.rows).toEqual([
+      { id: 'part-both', sub: 2, line: 3 },
+      { id: 'part-kpl', sub: 1, line: 0 },
+      { id: 'part-line', sub: 0, line: 4 },
+    ]);
+    expect(await database.checkpoint('once', ctx.shardId)).toBe(s61);
+  });
+
+  test('a batch retried after it committed in full writes nothing and costs no transaction', async () => {
+    const ctx = await shard();
+    const batch = batchOf([{ seq: 70, id: 'retried-a' }]);
+    const progress: BatchProgress = { transactions: 0 };
+    expect(await persistBatch(pool, batch, ctx, progress)).toMatchObject({ written: 1, transactions: 1 });
+    expect(await persistBatch(pool, batch, ctx, progress)).toEqual({
+      written: 0,
+      duplicates: 0,
+      stale: 0,
+      quarantined: 0,
+      quarantinedByReason: {},
+      transactions: 0,
+    });
+    expect(await auditedSequences(ctx.shardId)).toEqual([{ seq: 70, outcome: 'written' }]);
+  });
+
+  test('a quarantine row the database refuses is quarantined UNSTORABLE, naming the reason of the row it replaces', async () => {
+    const ctx = await shard();
+    const restore = await refuse('fail_not_json_row', 'quarantined_record', "NEW.reason_code = 'NOT_JSON'", '22023');
+    try {
+      const result = await persistBatch(pool, batchOf([{ seq: 80, invalid: true }]), ctx);
+      expect(result).toMatchObject({ quarantined: 1, quarantinedByReason: { UNSTORABLE: 1 }, transactions: 2 });
+    } finally {
+      await restore();
+    }
+    const rows = (await db.query('SELECT partition_key, reason_code, detail FROM quarantined_record WHERE shard_id = $1', [ctx.shardId]))
+      .rows;
+    expect(rows).toEqual([
+      { partition_key: 'pk-80', reason_code: 'UNSTORABLE', detail: 'database rejected its quarantine row (NOT_JSON) (SQLSTATE 22023)' },
+    ]);
+  });
+
+  test('a connection lost while the UNSTORABLE row is written goes back to the worker as it is (retried, not reported unstorable)', async () => {
+    const ctx = await shard();
+    const restore = await refuse('lost_at_quarantine', 'quarantined_record', `NEW.shard_id = '${ctx.shardId}'`, '57P01');
+    const progress: BatchProgress = { transactions: 0 };
+    let failure: unknown;
+    try {
+      failure = await persistBatch(pool, batchOf([{ seq: 90, id: 'lost', raw: refused('lost') }]), ctx, progress).catch((e: unknown) => e);
+    } finally {
+      await restore();
+    }
+    expect(failure).toMatchObject({ code: '57P01' });
+    expect(failure).not.toBeInstanceOf(UnstorableRecordError);
+    // The batch, then the one UNSTORABLE row: no hex row is tried for a fault that is not the record's.
+    expect(progress.transactions).toBe(2);
+    expect(await database.checkpoint('once', ctx.shardId)).toBeUndefined();
+  });
+
+  test('a lost lease is no reason to reconnect: the session goes back to the pool', async () => {
+    const one = new Pool({ ...database.pg.settings({ role: 'fhir_writer' }), max: 1 });
+    try {
+      const ctx = await shard();
+      const pid = async () => (await one.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      const before = await pid();
+      await expect(persistBatch(one, batchOf([{ seq: 95, id: 'fenced' }]), { ...ctx, leaseCounter: '999' })).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      expect(await pid()).toBe(before);
+    } finally {
+      await one.end();
+    }
+  });
+
+  test('a re-driven entry is stored at the stream position it was first read at, and its audit event carries its note', async () => {
+    const json = JSON.stringify({ resourceType: 'Device', id: 'redriven-dev' });
+    const [entry] = withPlan([
+      {
+        sequenceNumber: seqOf(100),
+        entryIndex: 0,
+        resourceType: 'Device',
+        id: 'redriven-dev',
+        patientId: 'pk-100',
+        patientFromPartitionKey: true,
+        json,
+        origin: { streamName: 'first-stream', shardId: 'first-shard', note: 'from quarantine row 7 (INVALID_FHIR)' },
+      },
+    ]);
+    const outcomes = await writeTransaction(pool, { transactions: 0 }, (client, checkHistory) =>
+      writeValid(client, [entry], { actor: 'ops/redrive', action: 'redrive' }, checkHistory),
+    );
+    expect(outcomes).toEqual({ written: 1 });
+    const stored = await db.query(
+      "SELECT stream_name, shard_id, sequence_number::bigint::int AS seq FROM fhir_resource_history WHERE resource_id = 'redriven-dev'",
+    );
+    expect(stored.rows).toEqual([{ stream_name: 'first-stream', shard_id: 'first-shard', seq: 100 }]);
+    const event = await db.query("SELECT actor, action, stream_name, shard_id, detail FROM audit_event WHERE resource_id = 'redriven-dev'");
+    expect(event.rows).toEqual([
+      {
+        actor: 'ops/redrive',
+        action: 'redrive',
+        stream_name: 'first-stream',
+        shard_id: 'first-shard',
+        detail: 'from quarantine row 7 (INVALID_FHIR); no patient in the resource: patient id is the partition key',
+      },
     ]);
   });
 });

@@ -28,9 +28,23 @@ describe('the configuration refuses', () => {
     expect(problemsOf({ project: 'Hipaa_FHIR' })).toEqual([expect.stringMatching(/^project "Hipaa_FHIR" is invalid: /)]);
   });
 
+  test('a project name that cannot name resources, alone: every name derived from it would be wrong', () => {
+    const environments = { dev: { vpcCidr: '10.40.0.1/16' } };
+    expect(problemsOf({ project: 'Hipaa_FHIR', environments, pipeline: undefined })).toEqual([
+      expect.stringMatching(/^project "Hipaa_FHIR" is invalid: /),
+    ]);
+  });
+
   test('an environment suffix that cannot name resources', () => {
     expect(problemsOf({ environments: { Dev_1: {} }, pipeline: undefined })).toEqual([
       expect.stringMatching(/^environmentSuffix "Dev_1" is invalid: /),
+    ]);
+  });
+
+  test('an environment suffix that cannot name resources, together with every other problem of the configuration', () => {
+    expect(problemsOf({ environments: { Dev_1: {}, dev: { vpcCidr: '10.40.0.1/16' } }, pipeline: undefined })).toEqual([
+      expect.stringMatching(/^environmentSuffix "Dev_1" is invalid: /),
+      expect.stringMatching(/^environments\.dev\.vpcCidr "10\.40\.0\.1\/16" is invalid: host bits are set/),
     ]);
   });
 

@@ -41,8 +41,20 @@ describe('an environment of cdk.json, resolved', () => {
     expect(prod.destroyOnRemoval).toBe(false);
     expect(prod.logRetentionDays).toBe(2192);
     expect(eph.logRetentionDays).toBeLessThan(30);
-    expect(prod.database).toMatchObject({ multiAz: true, deletionProtection: true, snapshotOnDelete: true, awsBackupPlan: true });
-    expect(eph.database).toMatchObject({ multiAz: false, deletionProtection: false, snapshotOnDelete: false, awsBackupPlan: false });
+    expect(prod.database).toMatchObject({
+      multiAz: true,
+      deletionProtection: true,
+      snapshotOnDelete: true,
+      awsBackupPlan: true,
+      performanceInsights: true,
+    });
+    expect(eph.database).toMatchObject({
+      multiAz: false,
+      deletionProtection: false,
+      snapshotOnDelete: false,
+      awsBackupPlan: false,
+      performanceInsights: false,
+    });
     expect([eph.database.instanceType, prod.database.instanceType]).toEqual(['t4g.micro', 'm7g.large']);
     expect([eph.database.allocatedStorageGiB, eph.database.maxAllocatedStorageGiB]).toEqual([20, 50]);
     expect([prod.database.allocatedStorageGiB, prod.database.maxAllocatedStorageGiB]).toEqual([100, 1000]);
@@ -212,6 +224,10 @@ describe('an environment of cdk.json, resolved', () => {
       'environments.dev.availabilityZones ["eu-west-2a","eu-west-2z"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
     ],
     [
+      { availabilityZones: ['eu-west-2a', 'eu-west-2ab'] },
+      'environments.dev.availabilityZones ["eu-west-2a","eu-west-2ab"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
+    ],
+    [
       { availabilityZones: ['eu-west-2a', 'eu-west-2g'] },
       'environments.dev.availabilityZones ["eu-west-2a","eu-west-2g"] is invalid: list two distinct zones of eu-west-2 (the region code and a letter a-f), e.g. ["eu-west-2a", "eu-west-2b"]',
     ],
@@ -285,6 +301,17 @@ describe('an environment of cdk.json, resolved', () => {
 
   test.each(['10.40.0.0/16', '10.41.0.0/16', '172.16.4.0/22', '192.168.0.0/21'])('accepts the network address %s', (vpcCidr) => {
     expect(testConfig({ vpcCidr }).network.vpcCidr).toBe(vpcCidr);
+  });
+
+  test('accepts a storage autoscaling ceiling equal to the allocated storage (no autoscaling headroom)', () => {
+    const config = testConfig({ sizing: { dbAllocatedStorageGiB: 100, dbMaxAllocatedStorageGiB: 100 } });
+    expect([config.database.allocatedStorageGiB, config.database.maxAllocatedStorageGiB]).toEqual([100, 100]);
+  });
+
+  test('the reader role trusts the readers listed, and no one when none are', () => {
+    const reader = 'arn:aws:iam::444444444444:role/clinical-app';
+    expect(testConfig({ readers: [reader] }).readers).toEqual([reader]);
+    expect(testConfig().readers).toEqual([]);
   });
 
   test('accepts zones a-f of the region', () => {

@@ -60,7 +60,39 @@ describe('resolveApp (what one synth builds)', () => {
       Profile: 'development',
     });
     expect(plan.postDeployTrustedRoleArn).toBe('arn:aws:iam::111111111111:role/hipaa-fhir-preview-integ-test');
+    expect(plannedEnvironments(plan)).toEqual([environment]);
     expect(plan.previews.bootstrapQualifier).toBe('branches');
+  });
+
+  test('a personal environment named after a configured one deploys that environment as configured', () => {
+    const plan = expectMode(resolve({ environmentSuffix: 'prod' }), 'personal');
+    expect(plan.environments.map((e) => [e.environmentSuffix, e.profile, e.account])).toEqual([['prod', 'production', '333333333333']]);
+    expect(plannedEnvironments(plan)).toEqual(plan.environments);
+    // Its trail is its own (dedicated, the production default): there is no account-wide trail to deploy.
+    expect(plan.sharedTrail).toBeUndefined();
+  });
+
+  test('the sandbox account gets a shared trail of its own, unless a shared-trail environment already has one in its account and region', () => {
+    const environments = shipped.environments as Record<string, object>;
+    const previews = (account: string) => ({ previews: { ...(shipped.previews as object), account } });
+    const sandboxTrail = (overrides: Record<string, unknown>) => expectMode(resolve(overrides), 'delivery').sandboxTrail;
+    expect(sandboxTrail({})).toEqual({ project: 'hipaa-fhir', account: '444444444444', region: 'eu-west-2' });
+    // Previews in dev's account and region: dev's shared trail already records them.
+    expect(sandboxTrail(previews('222222222222'))).toBeUndefined();
+    // Same account, but dev is in another region than the pipeline (where previews deploy).
+    expect(
+      sandboxTrail({ ...previews('222222222222'), environments: { ...environments, dev: { ...environments.dev, region: 'us-east-1' } } }),
+    ).toEqual({
+      project: 'hipaa-fhir',
+      account: '222222222222',
+      region: 'eu-west-2',
+    });
+    // No environment has a shared trail: the sandbox still needs one.
+    expect(sandboxTrail({ ...previews('222222222222'), environments: { prod: environments.prod } })).toEqual({
+      project: 'hipaa-fhir',
+      account: '222222222222',
+      region: 'eu-west-2',
+    });
   });
 
   test("without a pipeline the environments are plain stages, and the CLI's default account and region fill the gaps", () => {
