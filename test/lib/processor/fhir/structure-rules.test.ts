@@ -396,3 +396,22 @@ describe('the nesting limit', () => {
     });
   });
 });
+
+describe('calendar dates and base64 data', () => {
+  test('in a leap year only February stops at 29: the 30th and 31st of the other months are real dates', () => {
+    for (const birthDate of ['2024-01-31', '2024-04-30', '2024-12-31', '2024-02-29', '2000-02-29'])
+      expect(validate({ ...patient, birthDate })).toMatchObject({ ok: true });
+    for (const birthDate of ['2024-02-30', '2023-02-29', '1900-02-29', '2024-04-31'])
+      expect(validate({ ...patient, birthDate })).toMatchObject({
+        ok: false,
+        detail: 'Patient.birthDate calendar: not a real calendar date (date)',
+      });
+  });
+
+  test('base64 counts whole groups of 4 without the whitespace R4 allows between them, however much there is', () => {
+    const photo = (data: string) => validate({ ...patient, photo: [{ contentType: 'image/png', data }] });
+    expect(photo('QUJD\nRA==')).toMatchObject({ ok: true });
+    expect(photo('QUJD\r\nRA==')).toMatchObject({ ok: true });
+    expect(photo('QUJD\nRA=')).toMatchObject({ ok: false, detail: 'Patient.photo[0].data format: not valid base64 (base64Binary)' });
+  });
+});
