@@ -9,26 +9,12 @@ import { Client, Pool } from 'pg';
 import { BatchContext, BatchProgress, LeaseLostError, persistBatch, UnstorableRecordError } from '../../lib/processor/db/persist';
 import { writeTransaction, writeValid } from '../../lib/processor/db/write';
 import { ClassifiedBatch, planBatch, QuarantineEntry, RecordRef, ValidEntry, withPlan } from '../../lib/processor/records';
+import { patientEntry } from '../helpers/fhir';
 import { startDatabase, takeLease, TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
 
 const seqOf = (n: number) => String(n).padStart(12, '0');
-
-/** A Patient entry of the record at `sequenceNumber` (or of one of its parts). */
-const patientEntry = (sequenceNumber: string, id: string, at: { subSequenceNumber?: number; line?: number } = {}): ValidEntry => {
-  const json = JSON.stringify({ resourceType: 'Patient', id });
-  return {
-    sequenceNumber,
-    ...at,
-    entryIndex: 0,
-    resourceType: 'Patient',
-    id,
-    patientId: id,
-    patientFromPartitionKey: false,
-    json,
-  };
-};
 
 /** Records by hand: a resource id each (stored), or a reason to quarantine. `raw` replaces the stored JSON. */
 function batchOf(records: { seq: number; id?: string; raw?: string; invalid?: boolean; pk?: string }[]): ClassifiedBatch {

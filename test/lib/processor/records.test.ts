@@ -12,6 +12,7 @@ import {
   ValidEntry,
   withPlan,
 } from '../../../lib/processor/records';
+import { patientEntry } from '../../helpers/fhir';
 
 const v = (seq: string, idx: number, lastUpdated?: string, versionId?: string) => ({
   sequenceNumber: seq,
@@ -43,16 +44,8 @@ describe('the version order (mirrors fhir_is_newer in the database)', () => {
   });
 });
 
-const entry = (seq: string, id: string, json: string, extra: Partial<ValidEntry> = {}): ValidEntry => ({
-  sequenceNumber: seq,
-  entryIndex: 0,
-  resourceType: 'Patient',
-  id,
-  patientId: id,
-  patientFromPartitionKey: false,
-  json,
-  ...extra,
-});
+const entry = (seq: string, id: string, json: string, extra: Partial<ValidEntry> = {}): ValidEntry =>
+  patientEntry(seq, id, { json, ...extra });
 
 describe('planEntries', () => {
   test('marks later identical entries as duplicates and one candidate per resource', () => {
