@@ -31,6 +31,8 @@ export const PROCESSOR_ENV = {
   logLevel: 'LOG_LEVEL',
   metrics: 'METRICS',
   metricsNamespace: 'METRICS_NAMESPACE',
+  /** The secret-rotation function only: the ARN of the one secret it rotates. */
+  rotationSecretArn: 'ROTATION_SECRET_ARN',
 } as const;
 export type ProcessorEnvName = (typeof PROCESSOR_ENV)[keyof typeof PROCESSOR_ENV];
 
@@ -48,6 +50,8 @@ export const PROCESSOR_ENTRY_POINTS = {
   auditChain: 'dist/processor/tasks/audit-chain/main.js',
   /** The read API as a Lambda function (a custom runtime: the image's node runs the Runtime API loop itself). */
   readApi: 'dist/processor/api/lambda.js',
+  /** The master secret's rotation function (a custom runtime, like readApi), invoked by Secrets Manager. */
+  rotateSecret: 'dist/processor/rotation/main.js',
 } as const;
 
 /** `node <entry> <args>` as a container command. */

@@ -5,6 +5,7 @@
  * https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
  */
 import { loadOrExit } from '../config';
+import { runtimeApiOrExit, runtimeLoop as sharedRuntimeLoop } from '../lambda-runtime';
 import { handleRequest } from './handler';
 import type { ApiResponse } from './respond';
 import { ApiService, createApiService, loadApiConfig } from './service';
@@ -51,32 +52,17 @@ export async function handleEvent(event: ProxyEvent, service: ApiService): Promi
   return { statusCode: response.status, headers: response.headers, body: response.body };
 }
 
-/** The Runtime API loop: next invocation, answer it, forever (Lambda freezes and ends the process); `invocations` bounds it for tests. */
-export async function runtimeLoop(service: ApiService, runtimeApi: string, invocations = Infinity): Promise<void> {
-  const base = `http://${runtimeApi}/2018-06-01/runtime`;
-  for (let n = 0; n < invocations; n++) {
-    const next = await fetch(`${base}/invocation/next`);
-    const id = next.headers.get('lambda-runtime-aws-request-id');
-    const event = (await next.json()) as ProxyEvent;
-    try {
-      const result = await handleEvent(event, service);
-      await fetch(`${base}/invocation/${id}/response`, { method: 'POST', body: JSON.stringify(result) });
-    } catch (error) {
-      const e = error as Error;
-      await fetch(`${base}/invocation/${id}/error`, {
-        method: 'POST',
-        body: JSON.stringify({ errorType: e?.name ?? 'Error', errorMessage: 'the read API failed; see its log' }),
-      });
-    }
-  }
+/** The Runtime API loop serving the read API; `invocations` bounds it for tests. */
+export function runtimeLoop(service: ApiService, runtimeApi: string, invocations = Infinity): Promise<void> {
+  return sharedRuntimeLoop<ProxyEvent, ProxyResult>(runtimeApi, (event) => handleEvent(event, service), {
+    // Never the error itself: it may carry a path or a parameter (PHI identifiers).
+    errorMessage: () => 'the read API failed; see its log',
+    invocations,
+  });
 }
 
 if (require.main === module) {
-  const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API;
-  if (!runtimeApi) {
-    process.stderr.write('configuration error: AWS_LAMBDA_RUNTIME_API is unset: this entry point runs only as a Lambda function\n');
-    process.exit(2);
-  }
+  const runtimeApi = runtimeApiOrExit(process.env);
   const service = createApiService(loadOrExit(() => loadApiConfig(process.env)));
   void runtimeLoop(service, runtimeApi);
 }
