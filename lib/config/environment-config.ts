@@ -25,6 +25,8 @@ export interface DatabaseSettings {
   readonly masterSecretName: string;
   /** The CMK that encrypts the existing secret, when it is not the AWS managed key. */
   readonly masterSecretKeyArn?: string;
+  /** Days between automatic rotations of the master secret by the environment's rotation function. @default no rotation */
+  readonly rotationDays?: number;
   /** The processor's own login (IAM authentication), created by migration 10. */
   readonly processorUser: string;
   /** A vault in another account every AWS Backup recovery point is copied to. @default no copy */
@@ -112,6 +114,7 @@ interface ProfileDefaults {
     | 'databaseName'
     | 'masterSecretName'
     | 'masterSecretKeyArn'
+    | 'rotationDays'
     | 'processorUser'
     | 'backupCopyVaultArn'
   >;
@@ -283,6 +286,8 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       databaseName: settings.databaseName,
       masterSecretName: settings.databaseSecretName ?? `${project}/${environmentSuffix}/db-credentials`,
       masterSecretKeyArn: settings.databaseSecretKeyArn,
+      // Previews share one secret: one preview rotating it would change the password of its own database only.
+      rotationDays: preview || settings.databaseRotationDays === 0 ? undefined : settings.databaseRotationDays,
       processorUser: PROCESSOR_DB_USER,
       backupCopyVaultArn: settings.backupCopyVaultArn,
     },

@@ -182,6 +182,16 @@ export class IsolatedNetwork extends Construct {
             resources: ['*'],
           }),
         );
+      if (name === 'SecretsManager')
+        // The rotation function's new passwords: GetRandomPassword names no resource, so no account condition can match it.
+        endpoint.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'RandomPasswords',
+            principals: [new iam.AnyPrincipal()],
+            actions: ['secretsmanager:GetRandomPassword'],
+            resources: ['*'],
+          }),
+        );
     }
     this.s3Endpoint.addToPolicy(thisAccountOnly(['s3:*']));
     // Image layers come from ECR's AWS-owned bucket in the region

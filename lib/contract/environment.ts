@@ -79,7 +79,8 @@ export const LAYER_OUTPUTS = {
     // PostDeployRoleArn: a stage deployed by a pipeline (the post-deploy step assumes it).
     // RestoreDrill*: the restore drill, when enabled (production profile by default).
     // ReaderRoleArn: an environment with readers in cdk.json, or whose post-deploy step reads back.
-    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'ReaderRoleArn'],
+    // SecretRotationFunctionName: an environment that rotates its existing master secret (databaseRotationDays).
+    optional: ['PostDeployRoleArn', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'ReaderRoleArn', 'SecretRotationFunctionName'],
   },
 } as const satisfies Record<Layer, { readonly required: readonly string[]; readonly optional: readonly string[] }>;
 

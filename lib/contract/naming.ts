@@ -205,6 +205,18 @@ export class Naming {
     };
   }
 
+  /**
+   * The master secret's rotation function, its role (named so the secret's key policy can admit exactly it, and the
+   * access matrix can name it) and its log group.
+   */
+  get secretRotation(): { readonly functionName: string; readonly roleName: string; readonly logGroup: string } {
+    return {
+      functionName: this.resourceName('db-rotation'),
+      roleName: this.resourceName('db-rotation'),
+      logGroup: this.logGroupName('db-rotation'),
+    };
+  }
+
   get streamKeyAlias(): string {
     return this.kmsAlias('stream');
   }

@@ -19,6 +19,7 @@ import { rdsLogGroupName } from '../constructs/patient-database';
 import { lifecycleOf } from '../constructs/removal';
 import { ReadApi } from '../constructs/read-api';
 import { RestoreDrill } from '../constructs/restore-drill';
+import { SecretRotation } from '../constructs/secret-rotation';
 import type { AuditResources } from './audit-stack';
 import type { DataResources } from './data-stack';
 import { EnvironmentStack, EnvironmentStackProps } from './environment-stack';
@@ -56,6 +57,8 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly restoreDrill?: RestoreDrill;
   /** The hourly export of the audit chain heads to the audit archive. */
   public readonly auditChainExport: AuditChainExport;
+  /** The master secret's rotation function and schedule, when config.database.rotationDays. */
+  public readonly secretRotation?: SecretRotation;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, 'compute', props);
@@ -64,6 +67,9 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
     const lifecycle = lifecycleOf(config);
     const logGroupNames = naming.logGroupNames;
     const hookLogGroupName = logGroupNames.deployHooks;
+
+    // Only where the environment has an existing master secret to rotate, and rotation is not turned off.
+    const rotationDays = config.database.masterSecretName ? config.database.rotationDays : undefined;
 
     const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
       ...lifecycle.keys,
@@ -75,6 +81,7 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
         hookLogGroupName,
         naming.readApi.functionLogGroup,
         naming.readApi.accessLogGroup,
+        ...(rotationDays ? [naming.secretRotation.logGroup] : []),
       ],
     });
 
@@ -104,6 +111,9 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       logGroupName: hookLogGroupName,
       encryptionKey: logKey.key,
     });
+    const secretKey = config.database.masterSecretKeyArn
+      ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn)
+      : undefined;
     this.migration = new DatabaseMigration(this, 'Migration', {
       cluster: this.processor.cluster,
       subnets: { subnetGroupName: WORKLOAD_SUBNETS },
@@ -113,15 +123,29 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       roleNames: naming.migrationRoleNames,
       database: { instance: data.database, name: config.database.databaseName },
       masterSecret: data.databaseSecret,
-      masterSecretKey: config.database.masterSecretKeyArn
-        ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn)
-        : undefined,
+      masterSecretKey: secretKey,
       region: this.region,
       logGroup: this.processor.logGroup,
       hookLogGroup: hookLogs.logGroup,
       before: [this.processor.service],
     });
     routeCustomResourceLogs(this, hookLogs.logGroup);
+
+    if (rotationDays) {
+      this.secretRotation = new SecretRotation(this, 'SecretRotation', {
+        naming,
+        vpc: network.vpc,
+        subnetGroupName: WORKLOAD_SUBNETS,
+        securityGroup: network.workloadSecurityGroup,
+        database: { instance: data.database, name: config.database.databaseName },
+        secret: data.databaseSecret,
+        secretKey,
+        rotationDays,
+        logKey: logKey.key,
+        logs: lifecycle.logs,
+      });
+      this.output('SecretRotationFunctionName', this.secretRotation.function.functionName, 'Rotates the database master secret');
+    }
 
     if (config.restoreDrill.enabled) {
       this.restoreDrill = new RestoreDrill(this, 'RestoreDrill', {

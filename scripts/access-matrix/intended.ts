@@ -90,11 +90,11 @@ export function violations(matrix: Matrix): string[] {
       // resolves them into the instance's master password with the account's execution role(s).
       'phi-secret': {
         who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
-        why: "only the migration task's execution role reads the master secret (and CloudFormation's execution role resolves it)",
+        why: "only the migration task's execution role reads the master secret (and the rotation function's role, which permitted.ts names; CloudFormation's execution role resolves it)",
       },
       'phi-secret-key': {
         who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
-        why: "only the migration task's execution role decrypts with the master secret's key (and CloudFormation's execution role, through Secrets Manager)",
+        why: "only the migration task's execution role decrypts with the master secret's key (and the rotation function's role, which permitted.ts names, and CloudFormation's execution role, through Secrets Manager)",
       },
     };
     // Read PHI through the API: only the reader role. Every grant ends at this environment's reader role, and it can.

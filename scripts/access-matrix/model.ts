@@ -130,10 +130,15 @@ export const PLACEHOLDER_SECRET_KEY_ID = '00000000-0000-4000-8000-00000000c3c7';
 
 /**
  * The key policy docs/deploying.md tells operators to give the master secret's customer managed key: administration
- * with the account, use only by the migration task's execution role and CloudFormation's execution roles, only
- * through Secrets Manager.
+ * with the account, use only by the migration task's execution role, the secret's rotation function (which also
+ * writes the secret) and CloudFormation's execution roles, only through Secrets Manager.
  */
-export function secretKeyPolicy(account: string, region: string, migrationExecutionRoleName: string): PolicyDocument {
+export function secretKeyPolicy(
+  account: string,
+  region: string,
+  migrationExecutionRoleName: string,
+  rotationRoleName?: string,
+): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -160,6 +165,21 @@ export function secretKeyPolicy(account: string, region: string, migrationExecut
           StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` },
         },
       },
+      ...(rotationRoleName
+        ? [
+            {
+              Sid: 'UseByTheRotationFunctionThroughSecretsManager',
+              Effect: 'Allow',
+              Principal: { AWS: `arn:aws:iam::${account}:root` },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              Resource: '*',
+              Condition: {
+                ArnEquals: { 'aws:PrincipalArn': `arn:aws:iam::${account}:role/${rotationRoleName}` },
+                StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` },
+              },
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -598,7 +618,15 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
         .flatMap((s) => Object.values(s.template.Resources ?? {}))
         .find((r) => r.Type === 'AWS::IAM::Role' && /-migrate-exec-/.test(String(r.Properties?.RoleName ?? '')));
       const roleName = migrationExecution ? String(migrationExecution.Properties!.RoleName) : `${suffix}-migrate-exec-not-found`;
-      resourcePolicies.set(secretKeyArn, secretKeyPolicy(secretKeyArn.split(':')[4], secretKeyArn.split(':')[3], roleName));
+      // The rotation function's role, where the environment rotates its secret (docs/deploying.md adds it to the policy then).
+      const rotation = envStacks
+        .flatMap((s) => Object.values(s.template.Resources ?? {}))
+        .find((r) => r.Type === 'AWS::IAM::Role' && /-db-rotation-/.test(String(r.Properties?.RoleName ?? '')));
+      const rotationRoleName = rotation ? String(rotation.Properties!.RoleName) : undefined;
+      resourcePolicies.set(
+        secretKeyArn,
+        secretKeyPolicy(secretKeyArn.split(':')[4], secretKeyArn.split(':')[3], roleName, rotationRoleName),
+      );
     } else if (secretKeyArn && !resourcePolicies.has(secretKeyArn)) {
       // A key outside the app: its policy is unknown offline, so assume the default key policy (the account decides through IAM).
       resourcePolicies.set(secretKeyArn, {

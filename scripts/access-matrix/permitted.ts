@@ -72,6 +72,11 @@ export const PERMITTED: readonly PermittedPrincipal[] = [
     why: "the migration task's execution role injects the master secret, the only use of it",
   },
   {
+    role: '{project}-db-rotation-{suffix}',
+    may: ['phi-secret', 'phi-secret-key'],
+    why: "the master secret's rotation function (only Lambda assumes its role, only Secrets Manager invokes it) reads the secret to log in as the master user and writes its next password: a path to all PHI, like the migration task's",
+  },
+  {
     role: '{project}-restore-drill-task-{suffix}',
     may: ['phi-db-restore'],
     why: 'the restore drill restores the live database into drill-named copies it deletes',

@@ -423,4 +423,7 @@ export const RESOURCE_GRANTS: Readonly<Record<string, readonly string[]>> = {
     'sns:UntagResource',
   ],
   'AWS::SNS::TopicPolicy': ['sns:SetTopicAttributes'],
+  // The master secret's rotation schedule (lib/constructs/secret-rotation.ts): its calls name the secret and the
+  // rotation function, so they are a scoped statement of their own (RotateTheDatabaseSecrets in ./policies.ts).
+  'AWS::SecretsManager::RotationSchedule': [],
 };

@@ -515,6 +515,19 @@ export function executionPolicy(plan: AccountPlan): PolicyDocument {
       Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
       Resource: plan.secretArns.map((arn) => `${arn}-??????`),
     });
+    if (has(plan, (t) => t === 'AWS::SecretsManager::RotationSchedule'))
+      // A rotation schedule on those secrets: RotateSecret (which invokes the rotation function) and, on delete,
+      // CancelRotateSecret (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+      statements.push({
+        Sid: 'RotateTheDatabaseSecrets',
+        Effect: 'Allow',
+        Action: ['secretsmanager:RotateSecret', 'secretsmanager:CancelRotateSecret', 'lambda:InvokeFunction'],
+        Resource: [
+          ...plan.secretArns.map((arn) => `${arn}-??????`),
+          // Naming.secretRotation: `<project>-db-rotation-<suffix>`.
+          `arn:aws:lambda:${region}:${account}:function:${project}-db-rotation-*`,
+        ],
+      });
     if (plan.secretKeyArns.length > 0)
       statements.push({
         Sid: 'DecryptTheDatabaseSecrets',

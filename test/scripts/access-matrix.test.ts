@@ -97,7 +97,7 @@ describe('access matrix (npm run access-matrix)', () => {
   const cfnExecRoles = (account: string, region: string) =>
     (account === '444444444444' ? ['branches', 'hnb659fds'] : ['hnb659fds']).map((q) => `cdk-${q}-cfn-exec-role-${account}-${region}`);
 
-  test("the processor reads its own stream and logs in as its own database user; only the migration execution role reads the master secret and its key (and CloudFormation's execution role, resolving it)", () => {
+  test("the processor reads its own stream and logs in as its own database user; only the migration execution role and the rotation role read the master secret and its key (and CloudFormation's execution role, resolving it)", () => {
     for (const { environment, capabilities } of matrix.environments) {
       const compute = environment.stacks.find((s) => s.name.includes('compute'))!.name;
       const who = (id: string) =>
@@ -110,7 +110,13 @@ describe('access matrix (npm run access-matrix)', () => {
       ]);
       expect([environment.suffix, who('phi-db-connect')]).toEqual([environment.suffix, [`${compute}/ProcessorTaskRoleDD380273`]]);
       expect([environment.suffix, who('phi-db-connect-other')]).toEqual([environment.suffix, []]);
-      const secretReaders = [`${compute}/MigrationExecutionRole1547E116`, ...cfnExecRoles(environment.account, environment.region)].sort();
+      // The rotation function where the environment rotates its secret: every long-lived one here, no preview (they share theirs).
+      const rotation = environment.perBranch ? [] : [`${compute}/SecretRotationRoleFFFE6C68`];
+      const secretReaders = [
+        `${compute}/MigrationExecutionRole1547E116`,
+        ...rotation,
+        ...cfnExecRoles(environment.account, environment.region),
+      ].sort();
       expect([environment.suffix, who('phi-secret').sort(), who('phi-secret-key').sort()]).toEqual([
         environment.suffix,
         secretReaders,
@@ -186,6 +192,26 @@ describe('access matrix (npm run access-matrix)', () => {
       expect.arrayContaining([
         'prod: put-records: hipaa-fhir-compute-prod/ProcessorTaskRoleDD380273 can, but only the producer role (and the post-deploy role of the integration suite) may put records',
         'prod: phi-stream: hipaa-fhir-data-prod/ProducerRoleBBAD4ABE can, but the intended matrix (permitted.ts) names no such principal for it',
+      ]),
+    );
+    expect(found.filter((v) => !v.startsWith('prod: '))).toEqual([]);
+  }, 60_000);
+
+  test("(r) the rotation role's statement on the master secret, given to prod's processor execution role, is caught: permitted.ts names the role, not the statement", async () => {
+    const mutated = clone(stacks);
+    const prod = (s: LoadedStack) => s.tags.EnvironmentSuffix === 'prod';
+    const rotate = roleDocuments(mutated, prod, 'SecretRotationRole')
+      .flatMap((d) => d.Statement)
+      .find((st) => st.Sid === 'RotateTheMasterSecret')!;
+    expect(actions(rotate)).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']));
+    const [executionDoc] = roleDocuments(mutated, prod, 'ProcessorExecutionRole');
+    executionDoc.Statement.push(clone(rotate));
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^prod: phi-secret: hipaa-fhir-compute-prod\/ProcessorExecutionRole\w+ can, but the intended matrix \(permitted.ts\) names no such principal for it$/,
+        ),
       ]),
     );
     expect(found.filter((v) => !v.startsWith('prod: '))).toEqual([]);

@@ -389,6 +389,18 @@ async function stackProbes(
           }
           continue;
         }
+        if (resource.Type === 'AWS::SecretsManager::RotationSchedule') {
+          // The schedule's calls name its secret (by name: ARN plus random suffix) and its rotation function.
+          const fn = (props.RotationLambdaARN as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+          const functionName = fn ? literalOf(resources[fn]?.Properties?.FunctionName, account, region) : undefined;
+          const secretName = literalOf(props.SecretId, account, region);
+          if (action === 'lambda:InvokeFunction') {
+            if (!functionName) report.broken.push(`${where}: RotationLambdaARN is not a named function of this stack`);
+            else probes.push({ what, action, resource: `arn:aws:lambda:${region}:${account}:function:${functionName}` });
+          } else if (!secretName) report.broken.push(`${where}: SecretId is not a literal secret name`);
+          else probes.push({ what, action, resource: `arn:aws:secretsmanager:${region}:${account}:secret:${secretName}-AbCdEf` });
+          continue;
+        }
         if (action === 'codestar-connections:PassConnection') {
           for (const arn of new Set(JSON.stringify(props).match(/arn:aws:(?:codeconnections|codestar-connections):[^"]+/g) ?? [])) {
             probes.push({ what, action: `${arn.split(':')[2]}:PassConnection`, resource: arn });
@@ -633,6 +645,8 @@ describe('sufficiency: the execution role may do everything deploying needs', ()
     ['codeconnections:PassConnection', (a: string) => a === 'codeconnections:PassConnection'],
     ['iam:CreateServiceLinkedRole', (a: string) => a === 'iam:CreateServiceLinkedRole'],
     ['secretsmanager:GetSecretValue (dynamic reference)', (a: string) => a === 'secretsmanager:GetSecretValue'],
+    ['secretsmanager:RotateSecret (rotation schedule)', (a: string) => a === 'secretsmanager:RotateSecret'],
+    ['secretsmanager:CancelRotateSecret (rotation schedule, on delete)', (a: string) => a === 'secretsmanager:CancelRotateSecret'],
   ])(
     'taking %s out of the policies fails the check',
     async (name, drop) => {

@@ -193,6 +193,8 @@ export interface RawEnvironment {
   readonly databaseSecretName?: SecretName;
   /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
   readonly databaseSecretKeyArn?: KmsKeyArn;
+  /** Days between automatic rotations of the database master secret by the environment's rotation function (Secrets Manager allows 1 to 1000); 0 turns automatic rotation off (the function is then not deployed). Preview environments never rotate the secret they share. Default: 30. */
+  readonly databaseRotationDays?: number;
   /** Database name. Default: fhir. */
   readonly databaseName?: string;
   /** Whether the stage creates its own trail. Default: shared (development), dedicated (production). */
@@ -229,6 +231,8 @@ export interface DefaultedEnvironment {
   readonly databaseSecretName?: SecretName;
   /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
   readonly databaseSecretKeyArn?: KmsKeyArn;
+  /** Days between automatic rotations of the database master secret by the environment's rotation function (Secrets Manager allows 1 to 1000); 0 turns automatic rotation off (the function is then not deployed). Preview environments never rotate the secret they share. Default: 30. */
+  readonly databaseRotationDays: number;
   /** Database name. Default: fhir. */
   readonly databaseName: string;
   /** Whether the stage creates its own trail. Default: shared (development), dedicated (production). */

@@ -71,6 +71,14 @@ describe('the CDK context schema', () => {
       'environments.dev.profile "ephemeral" is invalid: "ephemeral" was renamed to "development" (see "Migrating from 0.1" in CHANGELOG.md)',
     ],
     [
+      { environments: { ...env, dev: { ...env.dev, databaseRotationDays: 1001 } } },
+      'environments.dev.databaseRotationDays 1001 is invalid: expected a whole number from 0 to 1000',
+    ],
+    [
+      { environments: { ...env, dev: { ...env.dev, databaseRotationDays: 2.5 } } },
+      'environments.dev.databaseRotationDays 2.5 is invalid: expected a whole number',
+    ],
+    [
       { environments: { ...env, dev: { ...env.dev, acount: '222222222222' } } },
       'unknown key "acount" in environments.dev (did you mean "account"?)',
     ],
@@ -135,7 +143,7 @@ describe('the CDK context schema', () => {
     [{ environments: null }, 'environments null is invalid: expected an object'],
     [
       { environments: { ...env, dev: { ...env.dev, project: 'x' } } },
-      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseName, trailMode, alarmEmail, auditLockDays, backupCopyVaultArn, producerPrincipals, sizing, restoreDrill, readers)',
+      'unknown key "project" in environments.dev (allowed: account, region, profile, availabilityZones, vpcCidr, databaseSecretName, databaseSecretKeyArn, databaseRotationDays, databaseName, trailMode, alarmEmail, auditLockDays, backupCopyVaultArn, producerPrincipals, sizing, restoreDrill, readers)',
     ],
     [
       { pipeline: { repository: 'a/b' } },

@@ -34,6 +34,13 @@ describe('an environment of cdk.json, resolved', () => {
     expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'development', Compliance: 'HIPAA' });
   });
 
+  test('the master secret is rotated every 30 days unless databaseRotationDays says otherwise; 0 turns rotation off', () => {
+    expect(testConfig().database.rotationDays).toBe(30);
+    expect(testConfig({ profile: 'production' }).database.rotationDays).toBe(30);
+    expect(testConfig({ databaseRotationDays: 7 }).database.rotationDays).toBe(7);
+    expect(testConfig({ databaseRotationDays: 0 }).database.rotationDays).toBeUndefined();
+  });
+
   test('development and production profiles differ where compliance and cost trade off', () => {
     const eph = testConfig({ profile: 'development' });
     const prod = testConfig({ profile: 'production' });
@@ -328,6 +335,8 @@ describe('a preview environment, resolved', () => {
     expect(c.environmentSuffix).toMatch(/^br-abc-1-x-y/);
     expect(c.profile).toBe('development');
     expect(c.database.masterSecretName).toBe('hipaa-fhir/previews/db-credentials');
+    // The previews share that secret: none rotates it (it would change its own database's password only).
+    expect(c.database.rotationDays).toBeUndefined();
     expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-12-01T09:00:00Z' });
     expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-12-01T09:00:00Z' });
   });

@@ -260,7 +260,7 @@ describe('IsolatedNetwork', () => {
     });
   });
 
-  test("every endpoint's policy limits it to this account's resources; ECR's token and its AWS-owned layer bucket are the only exceptions", () => {
+  test("every endpoint's policy limits it to this account's resources; ECR's token, its AWS-owned layer bucket and Secrets Manager's random passwords are the only exceptions", () => {
     const endpoints = Object.values(both.template.findResources('AWS::EC2::VPCEndpoint')) as Array<{
       Properties: { ServiceName: unknown; PolicyDocument?: { Statement: Array<Record<string, unknown>> } };
     }>;
@@ -276,6 +276,9 @@ describe('IsolatedNetwork', () => {
       ]);
       const others = statements.filter((st) => st.Sid !== 'OnlyThisAccountsResources').map((st) => [st.Sid, st.Action, st.Resource]);
       if (service.includes('ecr.api')) expect(others).toEqual([['RegistryToken', 'ecr:GetAuthorizationToken', '*']]);
+      else if (service.includes('secretsmanager'))
+        // The rotation function's new passwords: an action without a resource, which the account condition cannot match.
+        expect(others).toEqual([['RandomPasswords', 'secretsmanager:GetRandomPassword', '*']]);
       else if (service.includes('.s3'))
         expect(others).toEqual([['EcrImageLayers', 's3:GetObject', 'arn:aws:s3:::prod-eu-west-2-starport-layer-bucket/*']]);
       else expect([service, others]).toEqual([service, []]);

@@ -33,11 +33,11 @@ describe('the environment contract (lib/contract/environment.ts)', () => {
   describe("each layer's stack publishes exactly the outputs the contract declares for it", () => {
     const preview = testConfig({ branch: 'feature/contract' });
     const cases: Array<[string, PipelineAppStage, readonly string[]]> = [
-      ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, []],
+      ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, ['SecretRotationFunctionName']],
       [
         'production',
         synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage,
-        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
+        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'SecretRotationFunctionName'],
       ],
       [
         'preview with a post-deploy step',

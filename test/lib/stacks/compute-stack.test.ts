@@ -116,9 +116,10 @@ describe('ComputeStack', () => {
     expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:GetObject*']));
   });
 
-  test("the master secret is read only by the one-off migration task, never by the service's execution role", () => {
+  test("the master secret is read only by the one-off migration task and the rotation function, never by the service's execution role", () => {
     expect(rolesGranting(eph, { action: /^secretsmanager:(GetSecretValue|\*)$/ })).toEqual([
       [{ Ref: logicalIdOf(compute.migration.taskDefinition.obtainExecutionRole()) }],
+      [{ Ref: logicalIdOf(compute.secretRotation!.role) }],
     ]);
     const migrate = processorContainer(eph, naming.migrationFamily);
     expect(naming.migrationFamily).toBe('hipaa-fhir-migrate-cmp');
@@ -150,14 +151,14 @@ describe('ComputeStack', () => {
       KmsKeyId: getAtt(logKeyOf(compute)),
       RetentionInDays: 7,
     });
-    // ...except the read API's function, which logs into a group of its own.
-    const readApiId = logicalIdOf(compute.readApi.function);
-    const hooks = Object.entries(eph.findResources('AWS::Lambda::Function')).filter(([id]) => id !== readApiId);
+    // ...except the read API's and the rotation's functions, which log into groups of their own.
+    const ownGroups = [logicalIdOf(compute.readApi.function), logicalIdOf(compute.secretRotation!.function)];
+    const hooks = Object.entries(eph.findResources('AWS::Lambda::Function')).filter(([id]) => !ownGroups.includes(id));
     expect(hooks.length).toBeGreaterThanOrEqual(2);
     for (const [, hook] of hooks) expect(hook.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: groupId } });
   });
 
-  test('logs go to a CMK-encrypted group with profile retention; the log key admits the processor, Container Insights, deploy-hook and read API groups only', () => {
+  test('logs go to a CMK-encrypted group with profile retention; the log key admits the processor, Container Insights, deploy-hook, read API and rotation groups only', () => {
     eph.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: '/hipaa-fhir/cmp/processor',
       RetentionInDays: 7,
@@ -173,6 +174,7 @@ describe('ComputeStack', () => {
             logArn('/hipaa-fhir/cmp/deploy-hooks'),
             logArn('/hipaa-fhir/cmp/read-api'),
             logArn('/hipaa-fhir/cmp/audit/read-api-access'),
+            logArn('/hipaa-fhir/cmp/db-rotation'),
           ]),
         ]),
       },
@@ -196,9 +198,10 @@ describe('ComputeStack', () => {
   });
 
   // Issue 8, defect 2: a CMK-encrypted master secret needs its key on the role that reads it.
-  test('a CMK-encrypted secret (databaseSecretKeyArn): the migration execution role may decrypt with that key only', () => {
+  test('a CMK-encrypted secret (databaseSecretKeyArn): the migration execution role and the rotation role may use that key only', () => {
     expect(rolesGranting(prod, { resource: SECRET_KEY_ARN })).toEqual([
       [{ Ref: logicalIdOf(prodStage.stage.compute.migration.taskDefinition.obtainExecutionRole()) }],
+      [{ Ref: logicalIdOf(prodStage.stage.compute.secretRotation!.role) }],
     ]);
     prod.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: SECRET_KEY_ARN }]) },
