@@ -176,7 +176,7 @@ export function createRotator(options: RotatorOptions): (event: RotationEvent) =
           `setSecret: cannot log in as ${JSON.stringify(current.username)} with the pending, current or previous password (${reasons.join('; ')})`,
         );
       try {
-        // The verifier, never the password: the statement is in pgaudit's ROLE log and in any error report.
+        // The verifier, never the password: PostgreSQL logs a failing statement in full (log_min_error_statement).
         await session.query(`ALTER ROLE ${escapeIdentifier(current.username)} PASSWORD '${scramSha256Verifier(pending.password)}'`);
       } finally {
         await session.end();

@@ -6,8 +6,9 @@ export const SCRAM_ITERATIONS = 4096;
 /**
  * The SCRAM-SHA-256 verifier PostgreSQL stores for a password, in its own text form
  * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` (base64), so that `ALTER ROLE ... PASSWORD '<verifier>'`
- * sets the password without the clear text ever being in SQL, where pgaudit's ROLE class and any error report
- * would write it to the log. PostgreSQL stores a value in this form as the verifier itself
+ * sets the password without the clear text ever being in SQL. pgaudit writes `<REDACTED>` for the password of a
+ * ROLE statement, but PostgreSQL itself logs a statement that fails in full (log_min_error_statement), outside
+ * pgaudit (https://github.com/pgaudit/pgaudit/issues/189): with a verifier, that line holds a salted hash only. PostgreSQL stores a value in this form as the verifier itself
  * (https://www.postgresql.org/docs/16/sql-createrole.html, "PASSWORD"; https://www.postgresql.org/docs/16/catalog-pg-authid.html).
  * RFC 5802 section 3 and RFC 7677: SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, i), ClientKey =
  * HMAC(SaltedPassword, "Client Key"), StoredKey = SHA-256(ClientKey), ServerKey = HMAC(SaltedPassword, "Server Key").
