@@ -1,32 +1,9 @@
-import { createServer } from 'http';
 import { runtimeApiOrExit, runtimeLoop } from '../../../lib/processor/lambda-runtime';
-
-/** A Lambda Runtime API that hands out `events` one by one and records what the function posts back. */
-async function runtimeApi(events: unknown[]) {
-  const posted: { url: string; body: string }[] = [];
-  let n = 0;
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/2018-06-01/runtime/invocation/next') {
-      res.writeHead(200, { 'lambda-runtime-aws-request-id': `inv-${++n}`, 'content-type': 'application/json' });
-      res.end(JSON.stringify(events[n - 1]));
-      return;
-    }
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      posted.push({ url: req.url ?? '', body });
-      res.writeHead(202);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { address: `127.0.0.1:${port}`, posted, close: () => new Promise((resolve) => server.close(resolve)) };
-}
+import { fakeRuntimeApi } from '../../helpers/lambda-runtime';
 
 describe('runtimeLoop (shared by the read API and the secret rotation)', () => {
   test('posts each result to its request id, and a failure as an error with the message the caller chooses', async () => {
-    const api = await runtimeApi([{ Step: 'ok' }, { Step: 'fail' }, { Step: 'void' }]);
+    const api = await fakeRuntimeApi([{ Step: 'ok' }, { Step: 'fail' }, { Step: 'void' }]);
     try {
       await runtimeLoop(
         api.address,
@@ -47,7 +24,7 @@ describe('runtimeLoop (shared by the read API and the secret rotation)', () => {
   });
 
   test('a thrown non-Error is posted as an Error', async () => {
-    const api = await runtimeApi([{}]);
+    const api = await fakeRuntimeApi([{}]);
     try {
       await runtimeLoop(api.address, () => Promise.reject('a string'), { errorMessage: (e) => e.message, invocations: 1 });
       expect(JSON.parse(api.posted[0].body)).toEqual({ errorType: 'Error', errorMessage: 'a string' });

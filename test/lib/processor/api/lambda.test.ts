@@ -2,6 +2,7 @@ import type { ReadAuditEvent, ReadTransaction } from '../../../../lib/processor/
 import { handleEvent, ProxyEvent, runtimeLoop } from '../../../../lib/processor/api/lambda';
 import type { ApiService } from '../../../../lib/processor/api/service';
 import { createLogger } from '../../../../lib/processor/logger';
+import { fakeRuntimeApi } from '../../../helpers/lambda-runtime';
 
 const ARN = 'arn:aws:sts::111122223333:assumed-role/hipaa-fhir-reader-dev/alice';
 
@@ -69,30 +70,13 @@ describe('handleEvent: API Gateway REST proxy events', () => {
 
 describe('runtimeLoop: the Lambda Runtime API, without a runtime interface client', () => {
   test('takes the next invocation, posts its result to that request id', async () => {
-    const { createServer } = await import('http');
-    const posted: { url: string; body: string }[] = [];
-    const runtime = createServer((req, res) => {
-      if (req.method === 'GET' && req.url === '/2018-06-01/runtime/invocation/next') {
-        res.writeHead(200, { 'lambda-runtime-aws-request-id': 'inv-1', 'content-type': 'application/json' });
-        res.end(JSON.stringify(event()));
-        return;
-      }
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        posted.push({ url: req.url ?? '', body });
-        res.writeHead(202);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => runtime.listen(0, '127.0.0.1', resolve));
+    const api = await fakeRuntimeApi([event()]);
     try {
-      const { port } = runtime.address() as { port: number };
-      await runtimeLoop(service().service, `127.0.0.1:${port}`, 1);
-      expect(posted.map((p) => p.url)).toEqual(['/2018-06-01/runtime/invocation/inv-1/response']);
-      expect(JSON.parse(posted[0].body)).toMatchObject({ statusCode: 200, headers: { ETag: 'W/"2"' } });
+      await runtimeLoop(service().service, api.address, 1);
+      expect(api.posted.map((p) => p.url)).toEqual(['/2018-06-01/runtime/invocation/inv-1/response']);
+      expect(JSON.parse(api.posted[0].body)).toMatchObject({ statusCode: 200, headers: { ETag: 'W/"2"' } });
     } finally {
-      await new Promise((resolve) => runtime.close(resolve));
+      await api.close();
     }
   });
 });
