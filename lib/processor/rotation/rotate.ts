@@ -55,8 +55,9 @@ export type Connect = (credentials: { readonly username: string; readonly passwo
 
 /**
  * New passwords: 32 characters of letters, digits and punctuation, without the characters the secret may not hold
- * (`/`, `"`, `@`, space: RDS refuses them in a master password, docs/deploying.md) nor `'` and `\`, which RDS's
- * CLI examples and shells quote badly. https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetRandomPassword.html
+ * (`/`, `"`, `@`, space: RDS refuses them in a master password, docs/deploying.md) nor `'` and `\`, which AWS's own
+ * rotation functions leave out by default too (EXCLUDE_CHARACTERS `/@"'\`).
+ * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetRandomPassword.html
  */
 export const PASSWORD_RULES = { PasswordLength: 32, ExcludeCharacters: '/"@\'\\ ', IncludeSpace: false, RequireEachIncludedType: true };
 
@@ -102,7 +103,8 @@ export function createRotator(options: RotatorOptions): (event: RotationEvent) =
       const value = await secrets.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage, VersionId: versionId }));
       return parseCredentials(value.SecretString, `the secret's ${stage} version`);
     } catch (error) {
-      if (error instanceof ResourceNotFoundException) return undefined;
+      // By name too: an error from another copy of the SDK's modules is no instance of this class.
+      if (error instanceof ResourceNotFoundException || (error as Error)?.name === 'ResourceNotFoundException') return undefined;
       throw error;
     }
   }

@@ -158,6 +158,16 @@ describe('createSecret', () => {
     }
   });
 
+  test('a missing pending version is recognised by the error name too (an SDK error from another module copy)', async () => {
+    const { sm, rotate } = setUp();
+    sm.startRotation('v-new');
+    sm.mock
+      .on(GetSecretValueCommand, { SecretId: ARN, VersionStage: 'AWSPENDING', VersionId: 'v-new' })
+      .rejects(Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' }));
+    await rotate(event('createSecret'));
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
+  });
+
   test('no random password from Secrets Manager: refused, nothing written', async () => {
     const { sm, rotate } = setUp();
     sm.mock.on(GetRandomPasswordCommand).resolves({});
