@@ -113,9 +113,10 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       roleNames: naming.migrationRoleNames,
       database: { instance: data.database, name: config.database.databaseName },
       masterSecret: data.databaseSecret,
-      masterSecretKey: config.database.masterSecretKeyArn
-        ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn)
-        : undefined,
+      masterSecretKey:
+        config.database.master.source === 'existing-secret' && config.database.master.secretKeyArn
+          ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.master.secretKeyArn)
+          : undefined,
       region: this.region,
       logGroup: this.processor.logGroup,
       hookLogGroup: hookLogs.logGroup,

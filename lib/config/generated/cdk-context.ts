@@ -151,10 +151,6 @@ export interface RawPreviews {
   readonly ttlHours?: number;
   /** Most preview environments at once; each has its own VPC. Default: 4, because an account has 5 VPCs per region by default and a fresh account's default VPC uses one (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html); more than 4 needs a VPC quota increase in the sandbox account first. */
   readonly maxEnvironments?: number;
-  /** The EXISTING secret shared by preview environments. Default: <project>/previews/db-credentials. */
-  readonly databaseSecretName?: SecretName;
-  /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
-  readonly databaseSecretKeyArn?: KmsKeyArn;
 }
 
 /** Preview environments: one per feature branch or pull request, in the sandbox account. With the schema's defaults applied. */
@@ -171,10 +167,6 @@ export interface DefaultedPreviews {
   readonly ttlHours: number;
   /** Most preview environments at once; each has its own VPC. Default: 4, because an account has 5 VPCs per region by default and a fresh account's default VPC uses one (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html); more than 4 needs a VPC quota increase in the sandbox account first. */
   readonly maxEnvironments: number;
-  /** The EXISTING secret shared by preview environments. Default: <project>/previews/db-credentials. */
-  readonly databaseSecretName?: SecretName;
-  /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
-  readonly databaseSecretKeyArn?: KmsKeyArn;
 }
 
 /** One long-lived environment; its key is the environment suffix. */

@@ -29,7 +29,7 @@ describe('an environment of cdk.json, resolved', () => {
     expect(config.network.availabilityZones).toEqual(['eu-west-2a', 'eu-west-2b']);
     expect(config.network.vpcCidr).toBe('10.40.0.0/16');
     expect(config.account).toBeUndefined();
-    expect(config.database.masterSecretName).toBe('hipaa-fhir/dev/db-credentials');
+    expect(config.database.master).toEqual({ source: 'existing-secret', secretName: 'hipaa-fhir/dev/db-credentials' });
     expect(config.database.databaseName).toBe('fhir');
     expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'development', Compliance: 'HIPAA' });
   });
@@ -136,8 +136,11 @@ describe('an environment of cdk.json, resolved', () => {
     expect(config.account).toBe('123456789012');
     expect(config.region).toBe('us-east-1');
     expect(config.network.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
-    expect(config.database.masterSecretName).toBe('shared/ephemeral/db-credentials');
-    expect(config.database.masterSecretKeyArn).toBe('arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b');
+    expect(config.database.master).toEqual({
+      source: 'existing-secret',
+      secretName: 'shared/ephemeral/db-credentials',
+      secretKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+    });
     expect(config.audit).toEqual({ trailMode: 'dedicated', alarmEmail: 'security@example.org', lockDays: 0 });
   });
 
@@ -323,11 +326,11 @@ describe('an environment of cdk.json, resolved', () => {
 });
 
 describe('a preview environment, resolved', () => {
-  test('its branch and expiry (previews.ttlHours after the synth) become tags; the development profile and the previews secret', () => {
+  test('its branch and expiry (previews.ttlHours after the synth) become tags; the development profile; a master password RDS manages, not an existing secret', () => {
     const c = testConfig({ branch: 'feature/abc-1 x#y' });
     expect(c.environmentSuffix).toMatch(/^br-abc-1-x-y/);
     expect(c.profile).toBe('development');
-    expect(c.database.masterSecretName).toBe('hipaa-fhir/previews/db-credentials');
+    expect(c.database.master).toEqual({ source: 'rds-managed', username: 'fhir_admin' });
     expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-12-01T09:00:00Z' });
     expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-12-01T09:00:00Z' });
   });

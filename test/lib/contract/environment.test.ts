@@ -33,11 +33,12 @@ describe('the environment contract (lib/contract/environment.ts)', () => {
   describe("each layer's stack publishes exactly the outputs the contract declares for it", () => {
     const preview = testConfig({ branch: 'feature/contract' });
     const cases: Array<[string, PipelineAppStage, readonly string[]]> = [
-      ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, []],
+      // DatabaseSecretName: an existing secret's name; a preview's secret is RDS's, named by RDS.
+      ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, ['DatabaseSecretName']],
       [
         'production',
         synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage,
-        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName'],
+        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'DatabaseSecretName'],
       ],
       [
         'preview with a post-deploy step',
