@@ -21,17 +21,35 @@ export interface DatabaseSettings {
   /** An AWS Backup plan (daily 35 days, monthly 1 year) on top of RDS automated backups. */
   readonly awsBackupPlan: boolean;
   readonly databaseName: string;
-  /** The EXISTING Secrets Manager secret (JSON with `username` and `password`). */
-  readonly masterSecretName: string;
-  /** The CMK that encrypts the existing secret, when it is not the AWS managed key. */
-  readonly masterSecretKeyArn?: string;
-  /** Days between automatic rotations of the master secret by the environment's rotation function. @default no rotation */
-  readonly rotationDays?: number;
+  /** Where the master user's password lives: an EXISTING secret, or (previews) one RDS creates and rotates. */
+  readonly master: MasterCredentials;
   /** The processor's own login (IAM authentication), created by migration 10. */
   readonly processorUser: string;
   /** A vault in another account every AWS Backup recovery point is copied to. @default no copy */
   readonly backupCopyVaultArn?: string;
 }
+
+/**
+ * The database master user's credentials.
+ * - `existing-secret` (every long-lived and personal environment): an EXISTING Secrets Manager secret, JSON with
+ *   `username` and `password`, read and never written by the stacks.
+ * - `rds-managed` (preview environments): RDS generates the password, keeps it in a secret of its own
+ *   (`rds!db-...`, encrypted with the AWS managed key `aws/secretsmanager`), rotates it every 7 days and deletes
+ *   it with the instance (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html):
+ *   one secret per preview that nobody creates or deletes by hand, and no secret shared between previews.
+ */
+export type MasterCredentials =
+  | {
+      readonly source: 'existing-secret';
+      readonly secretName: string;
+      readonly secretKeyArn?: string;
+      /** Days between rotations of the secret by the environment's rotation function. @default no rotation */
+      readonly rotationDays?: number;
+    }
+  | { readonly source: 'rds-managed'; readonly username: string };
+
+/** The master user of a preview's database (RDS-managed password); a letter first, not a PostgreSQL reserved word. */
+export const PREVIEW_MASTER_USER = 'fhir_admin';
 
 export interface StreamSettings {
   /** 0 means on-demand capacity. */
@@ -108,15 +126,7 @@ interface ProfileDefaults {
   readonly keyPendingWindowDays: number;
   readonly database: Omit<
     DatabaseSettings,
-    | 'instanceType'
-    | 'allocatedStorageGiB'
-    | 'maxAllocatedStorageGiB'
-    | 'databaseName'
-    | 'masterSecretName'
-    | 'masterSecretKeyArn'
-    | 'rotationDays'
-    | 'processorUser'
-    | 'backupCopyVaultArn'
+    'instanceType' | 'allocatedStorageGiB' | 'maxAllocatedStorageGiB' | 'databaseName' | 'master' | 'processorUser' | 'backupCopyVaultArn'
   >;
   readonly endpointAzCount: number;
   readonly processor: Omit<ProcessorSettings, 'maxTasks'>;
@@ -284,10 +294,14 @@ export function resolveEnvironment(input: EnvironmentInput, problems: Problems):
       allocatedStorageGiB: sizing.dbAllocatedStorageGiB,
       maxAllocatedStorageGiB: sizing.dbMaxAllocatedStorageGiB,
       databaseName: settings.databaseName,
-      masterSecretName: settings.databaseSecretName ?? `${project}/${environmentSuffix}/db-credentials`,
-      masterSecretKeyArn: settings.databaseSecretKeyArn,
-      // Previews share one secret: one preview rotating it would change the password of its own database only.
-      rotationDays: preview || settings.databaseRotationDays === 0 ? undefined : settings.databaseRotationDays,
+      master: preview
+        ? { source: 'rds-managed', username: PREVIEW_MASTER_USER }
+        : {
+            source: 'existing-secret',
+            secretName: settings.databaseSecretName ?? `${project}/${environmentSuffix}/db-credentials`,
+            secretKeyArn: settings.databaseSecretKeyArn,
+            rotationDays: settings.databaseRotationDays === 0 ? undefined : settings.databaseRotationDays,
+          },
       processorUser: PROCESSOR_DB_USER,
       backupCopyVaultArn: settings.backupCopyVaultArn,
     },

@@ -3,7 +3,7 @@ import { accountLayoutProblem, resolveAccounts } from './account-layout';
 import { PERSONAL_OVERRIDE_KEYS, validateContext } from './context';
 import { EnvironmentConfig, resolveEnvironment } from './environment-config';
 import { pipelineConfig, PipelineConfig } from './pipeline-config';
-import { previewConfig, PreviewConfig } from './preview-config';
+import type { PreviewConfig } from './preview-config';
 import { Problems } from './problems';
 
 /** What the process environment may contribute (the CDK CLI's defaults from the caller's profile). */
@@ -75,7 +75,7 @@ export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: A
     problems.invalid('project', project, projectIssue);
     problems.throwIfAny();
   }
-  const previews = previewConfig(context.previews, project);
+  const { previews } = context;
   const declared = context.environments ?? {};
   const base = { project, region, account };
 
@@ -87,13 +87,8 @@ export function resolveApp(rawContext: Readonly<Record<string, unknown>>, env: A
   if (branch !== undefined) {
     // TTL counts from the last deploy: every push to the branch moves ExpiresAt forward.
     const expiresAt = new Date(now.getTime() + previews.ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    // Preview environments deploy into the sandbox account only, with the previews' shared secret.
-    const entry = {
-      account: previews.account,
-      profile: 'development' as const,
-      databaseSecretName: previews.databaseSecretName,
-      databaseSecretKeyArn: previews.databaseSecretKeyArn,
-    };
+    // Preview environments deploy into the sandbox account only; each database gets an RDS-managed master password.
+    const entry = { account: previews.account, profile: 'development' as const };
     const input = { ...base, environmentSuffix: suffixFromBranch(branch), entry, preview: { branch, expiresAt } };
     // Stryker disable next-line ArrowFunction,StringLiteral: unreachable, no rule of checkEnvironment can fail for the preview's fixed entry and the schema's defaults
     selected = [resolveEnvironment({ ...input, pathOf: (key) => `previews.${key}` }, problems)];

@@ -117,6 +117,17 @@ const RENAMED_KEYS: Readonly<Record<string, string>> = { ephemeral: 'previews' }
 const RENAMED_VALUES: Readonly<Record<string, string>> = { ephemeral: 'development' };
 const MIGRATION = 'see "Migrating from 0.1" in CHANGELOG.md';
 
+/**
+ * Keys that no longer exist, by path, with what replaced them: refused like any unknown key, with the reason.
+ * Preview databases stopped sharing one existing secret: RDS manages each preview's master password.
+ */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  'previews.databaseSecretName':
+    'each preview database now has its own master password, which RDS creates, rotates and deletes with it; delete the key (see docs/deploying.md, step 4)',
+  'previews.databaseSecretKeyArn':
+    "each preview database's RDS-managed secret is encrypted with the AWS managed key aws/secretsmanager; delete the key (see docs/deploying.md, step 4)",
+};
+
 /** `from 1 to 720`, `of at least 1`: the bounds a schema node sets. */
 function bounds(min: number | undefined, max: number | undefined, exact: string, from: string): string {
   if (min !== undefined && max !== undefined) return min === max ? `${exact}${min}` : `${from}${min} to ${max}`;
@@ -162,6 +173,8 @@ function describe(error: ErrorObject, context: unknown): string {
     const where = at === '' ? 'at the top level of the CDK context' : `in ${at}`;
     const renamed = RENAMED_KEYS[key];
     if (renamed && allowed.includes(renamed)) return `unknown key "${key}" ${where}: it was renamed to "${renamed}" (${MIGRATION})`;
+    const removed = REMOVED_KEYS[at === '' ? key : `${at}.${key}`];
+    if (removed) return `${at === '' ? '' : `${at}.`}${key} was removed: ${removed}`;
     const guess = closestKey(key, allowed);
     return `unknown key "${key}" ${where} (${guess ? `did you mean "${guess}"?` : `allowed: ${allowed.join(', ')}`})`;
   }

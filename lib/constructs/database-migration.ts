@@ -32,7 +32,7 @@ export interface DatabaseMigrationProps {
   readonly family: string;
   readonly roleNames: { readonly task: string; readonly execution: string };
   readonly database: { readonly instance: rds.IDatabaseInstance; readonly name: string };
-  /** The EXISTING master secret: read only by this task's execution role. */
+  /** The master secret (existing, or RDS-managed in previews): read only by this task's execution role. */
   readonly masterSecret: secretsmanager.ISecret;
   /** CMK of that secret, when it is not the AWS managed key. @default - AWS managed key */
   readonly masterSecretKey?: kms.IKey;

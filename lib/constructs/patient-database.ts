@@ -10,10 +10,10 @@ import type { DatabaseSettings } from '../config';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { POSTGRES_PORT } from './isolated-network';
 
-/** Log types RDS exports to CloudWatch Logs; each gets a log group this construct owns. */
 /** PostgreSQL 16, the major the processor and the local embedded PostgreSQL are tested against; no minor. */
 export const POSTGRES_MAJOR_VERSION = rds.PostgresEngineVersion.of('16', '16');
 
+/** Log types RDS exports to CloudWatch Logs; each gets a log group this construct owns. */
 export const EXPORTED_LOG_TYPES = ['postgresql', 'upgrade'] as const;
 export type ExportedLogType = (typeof EXPORTED_LOG_TYPES)[number];
 
@@ -74,7 +74,15 @@ export class PatientDatabase extends Construct {
     super(scope, id);
 
     const { settings } = props;
-    this.masterSecret = secretsmanager.Secret.fromSecretNameV2(this, 'MasterSecret', settings.masterSecretName);
+    // The master credentials. An existing secret: a dynamic reference CloudFormation resolves at deploy time
+    // (never in the template); Credentials.fromSecret would attach the instance to the secret and rewrite it.
+    // RDS-managed (previews): RDS generates the password into a secret of its own, rotates it and deletes it
+    // with the instance; CDK creates no secret. No MasterUserSecret.KmsKeyId: Secrets Manager encrypts it with
+    // the AWS managed key aws/secretsmanager, usable only through Secrets Manager in this account; previews hold
+    // synthetic data only. https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html
+    const { master } = settings;
+    const existing =
+      master.source === 'existing-secret' ? secretsmanager.Secret.fromSecretNameV2(this, 'MasterSecret', master.secretName) : undefined;
     const removalPolicy = settings.snapshotOnDelete ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY;
     // The major version only: with autoMinorVersionUpgrade, RDS applies minor versions in the maintenance
     // window, and a template that named one (16.13) would then ask CloudFormation to go back to it (a
@@ -104,11 +112,14 @@ export class PatientDatabase extends Construct {
       engine,
       instanceIdentifier: props.instanceIdentifier,
       databaseName: settings.databaseName,
-      // Credentials.fromSecret would attach the instance to the shared secret and rewrite it.
-      credentials: rds.Credentials.fromPassword(
-        this.masterSecret.secretValueFromJson('username').unsafeUnwrap(),
-        this.masterSecret.secretValueFromJson('password'),
-      ),
+      credentials:
+        master.source === 'rds-managed'
+          ? rds.Credentials.fromUsername(master.username)
+          : rds.Credentials.fromPassword(
+              existing!.secretValueFromJson('username').unsafeUnwrap(),
+              existing!.secretValueFromJson('password'),
+            ),
+      manageMasterUserPassword: master.source === 'rds-managed' ? true : undefined,
       instanceType: new ec2.InstanceType(settings.instanceType),
       vpc: props.vpc,
       vpcSubnets: { subnetGroupName: props.subnetGroupName },
@@ -135,6 +146,8 @@ export class PatientDatabase extends Construct {
       deletionProtection: settings.deletionProtection,
       removalPolicy,
     });
+    // Stryker disable next-line LogicalOperator: the instance has a secret exactly when RDS manages the password
+    this.masterSecret = existing ?? this.instance.secret!;
     // RDS must find our encrypted groups in place, or it creates unencrypted ones with no expiry.
     for (const group of Object.values(this.logGroups)) this.instance.node.addDependency(group);
 

@@ -51,14 +51,14 @@ export const LAYER_OUTPUTS = {
       'DatabaseEndpointAddress',
       'DatabaseEndpointPort',
       'DatabaseName',
-      'DatabaseSecretName',
       'DatabaseSecretArn',
       'DatabaseKeyArn',
       'DatabaseLogKeyArn',
       'DatabaseLogGroupName',
     ],
-    // BackupVaultName: the production profile's AWS Backup plan.
-    optional: ['BackupVaultName'],
+    // BackupVaultName: the production profile's AWS Backup plan. DatabaseSecretName: an existing secret (not a
+    // preview's, whose secret RDS names).
+    optional: ['BackupVaultName', 'DatabaseSecretName'],
   },
   audit: {
     required: ['AuditKeyArn', 'ApplicationAuditLogGroupName', 'SecurityAlarmTopicArn', 'TrailMode', 'TrailName', 'AuditArchiveBucketName'],

@@ -57,7 +57,7 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
   public readonly restoreDrill?: RestoreDrill;
   /** The hourly export of the audit chain heads to the audit archive. */
   public readonly auditChainExport: AuditChainExport;
-  /** The master secret's rotation function and schedule, when config.database.rotationDays. */
+  /** The master secret's rotation function and schedule, where an existing secret is rotated (databaseRotationDays). */
   public readonly secretRotation?: SecretRotation;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
@@ -68,8 +68,10 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
     const logGroupNames = naming.logGroupNames;
     const hookLogGroupName = logGroupNames.deployHooks;
 
-    // Only where the environment has an existing master secret to rotate, and rotation is not turned off.
-    const rotationDays = config.database.masterSecretName ? config.database.rotationDays : undefined;
+    // Only where the environment has an existing master secret to rotate, and rotation is not turned off (previews'
+    // RDS-managed secrets are rotated by RDS).
+    const { master } = config.database;
+    const rotationDays = master.source === 'existing-secret' ? master.rotationDays : undefined;
 
     const logKey = new EncryptionKey(this, 'ProcessorLogKey', {
       ...lifecycle.keys,
@@ -111,9 +113,10 @@ export class ComputeStack extends EnvironmentStack<'compute'> {
       logGroupName: hookLogGroupName,
       encryptionKey: logKey.key,
     });
-    const secretKey = config.database.masterSecretKeyArn
-      ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.database.masterSecretKeyArn)
-      : undefined;
+    const secretKey =
+      master.source === 'existing-secret' && master.secretKeyArn
+        ? kms.Key.fromKeyArn(this, 'DatabaseSecretKey', master.secretKeyArn)
+        : undefined;
     this.migration = new DatabaseMigration(this, 'Migration', {
       cluster: this.processor.cluster,
       subnets: { subnetGroupName: WORKLOAD_SUBNETS },

@@ -12,8 +12,8 @@ export * from './evaluate';
 export * from './model';
 
 /**
- * cdk.json's context, with a placeholder customer managed key (`databaseSecretKeyArn`) for every database
- * secret that names none: the README tells operators to encrypt the secret with a CMK, so the matrix proves
+ * cdk.json's context, with a placeholder customer managed key (`databaseSecretKeyArn`) for every existing
+ * database secret that names none: the README tells operators to encrypt the secret with a CMK, so the matrix proves
  * that path (the migration execution role can decrypt, nobody else can) instead of the AWS managed key's.
  */
 export function matrixContext(root: string): Record<string, unknown> {
@@ -27,12 +27,8 @@ export function matrixContext(root: string): Record<string, unknown> {
       return [suffix, entry.databaseSecretKeyArn === undefined ? { ...entry, databaseSecretKeyArn: keyIn(account) } : entry];
     }),
   );
-  const previews = contextObject(context, 'previews');
-  return {
-    ...context,
-    environments,
-    previews: previews.databaseSecretKeyArn === undefined ? { ...previews, databaseSecretKeyArn: keyIn(d.branch) } : previews,
-  };
+  // Previews have no such setting: RDS manages each preview's master secret (encrypted with aws/secretsmanager).
+  return { ...context, environments };
 }
 
 export async function synthAll(root: string): Promise<LoadedStack[]> {

@@ -87,10 +87,11 @@ export function violations(matrix: Matrix): string[] {
         why: "no IAM principal but CloudFormation's execution role deletes or modifies the live database (the drill deletes its own copies only)",
       },
       // Master credentials are used only to apply migrations, by the one-off migration task, and CloudFormation
-      // resolves them into the instance's master password with the account's execution role(s).
+      // resolves an existing secret into the instance's master password with the account's execution role(s); a
+      // secret RDS manages (previews) nobody resolves.
       'phi-secret': {
-        who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
-        why: "only the migration task's execution role reads the master secret (and the rotation function's role, which permitted.ts names; CloudFormation's execution role resolves it)",
+        who: [...idsOf(env.migrationExecutionRoleArns), ...(env.secretManagedByRds ? [] : secretResolvers(env.account))].sort(),
+        why: "only the migration task's execution role reads the master secret (and the rotation function's role, which permitted.ts names; CloudFormation's execution role resolves an existing one)",
       },
       'phi-secret-key': {
         who: [...idsOf(env.migrationExecutionRoleArns), ...secretResolvers(env.account)].sort(),
@@ -132,7 +133,8 @@ export function violations(matrix: Matrix): string[] {
       'phi-db-connect',
       'phi-db-connect-other',
       'phi-secret',
-      'phi-secret-key',
+      // An RDS-managed secret is encrypted with the AWS managed key aws/secretsmanager: phi-secret is the whole path.
+      ...(env.secretManagedByRds ? [] : ['phi-secret-key']),
       'phi-db-restore',
       'drill-db-connect',
       'drill-db-delete',

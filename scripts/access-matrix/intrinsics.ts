@@ -134,6 +134,9 @@ export class Resolver {
         return ref;
       case 'AWS::SNS::Topic.TopicName':
         return ref.split(':').pop() ?? ref;
+      case 'AWS::RDS::DBInstance.MasterUserSecret.SecretArn':
+        // RDS names the secret it manages rds!db-<uuid> (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
+        return this.arn(stack, 'secretsmanager', `secret:rds!db-${this.keyId(stack, logicalId)}-AbCdEf`);
       case 'AWS::ECS::Cluster.Arn':
         return this.arn(stack, 'ecs', `cluster/${ref}`);
       case 'AWS::ECS::TaskDefinition.TaskDefinitionArn':

@@ -64,6 +64,8 @@ export interface Environment {
   readonly databaseKeyArn?: string;
   readonly databaseResourceId?: string;
   readonly secretArn?: string;
+  /** True when RDS manages the master password (previews): a secret of RDS's, which no template resolves. */
+  readonly secretManagedByRds: boolean;
   /** Customer managed key of the existing secret, when configured; undefined means the AWS managed key. */
   readonly secretKeyArn?: string;
   readonly processorLogGroups: readonly EncryptedLogGroup[];
@@ -504,6 +506,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const iamDatabaseUsers: string[] = [];
     const drillTaskRoleArns: string[] = [];
     let databaseInstanceArn: string | undefined;
+    let secretArn: string | undefined;
+    let secretManagedByRds = false;
     const functionArns: string[] = [];
     const endpoints: VpcEndpoint[] = [];
     const openEgress: string[] = [];
@@ -531,6 +535,15 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
             databaseResourceId = resolver.getAtt(stack, logicalId, 'DbiResourceId');
             databaseIdentifier = resolver.ref(stack, logicalId);
             databaseInstanceArn = resolver.arn(stack, 'rds', `db:${databaseIdentifier}`);
+            // The master secret: the one RDS manages (previews), or the existing one the password resolves from.
+            secretManagedByRds = p.ManageMasterUserPassword === true;
+            if (secretManagedByRds) secretArn = resolver.getAtt(stack, logicalId, 'MasterUserSecret.SecretArn');
+            else {
+              const existing = /\{\{resolve:secretsmanager:(arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:[^:}]+):/.exec(
+                resolver.str(stack, p.MasterUserPassword),
+              );
+              if (existing) secretArn = `${existing[1]}-AbCdEf`;
+            }
             break;
           case 'AWS::Logs::LogGroup': {
             const keyArn = keyOf(stack, p.KmsKeyId);
@@ -610,7 +623,6 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       const topic = topics.find((t) => t.arn === arn);
       return { arn, keyArn: topic?.keyArn, alarmArns, stackName: topic?.stackName ?? '(outside this environment)' };
     });
-    const secretName = typeof configured.databaseSecretName === 'string' ? configured.databaseSecretName : undefined;
     const secretKeyArn = typeof configured.databaseSecretKeyArn === 'string' ? configured.databaseSecretKeyArn : undefined;
     if (secretKeyArn?.endsWith(`:key/${PLACEHOLDER_SECRET_KEY_ID}`) && !resourcePolicies.has(secretKeyArn)) {
       // The placeholder stands for the key docs/deploying.md asks for, with the policy it asks for.
@@ -657,7 +669,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
       streamKeyArn,
       databaseKeyArn,
       databaseResourceId,
-      secretArn: secretName ? resolver.arn(first, 'secretsmanager', `secret:${secretName}-AbCdEf`) : undefined,
+      secretArn,
+      secretManagedByRds,
       secretKeyArn,
       processorLogGroups: logGroups.filter(isProcessorLog),
       databaseLogGroups: logGroups.filter(isDbLog),

@@ -33,6 +33,8 @@ export interface AccountPlan {
   readonly secretArns: readonly string[];
   /** Customer managed keys of those secrets (the templates decrypt them through Secrets Manager). */
   readonly secretKeyArns: readonly string[];
+  /** A database instance here has RDS manage its master password (previews): RDS creates that secret as the caller. */
+  readonly rdsManagedSecrets: boolean;
   /** Stacks whose outputs `Fn::GetStackOutput` reads while deploying here. */
   readonly producerStacks: readonly string[];
   /** CodeConnections / CodeStar connection ARNs the pipelines use as source. */
@@ -349,6 +351,11 @@ export function accountPlans(
         resourceTypes: uniqueSorted(list.flatMap((s) => Object.values(s.template.Resources ?? {}).map((r) => r.Type))),
         secretArns,
         secretKeyArns: uniqueSorted(secretKeyArns),
+        rdsManagedSecrets: templates.some((t) =>
+          Object.values(t.Resources ?? {}).some(
+            (r) => r.Type === 'AWS::RDS::DBInstance' && r.Properties?.ManageMasterUserPassword === true,
+          ),
+        ),
         producerStacks: uniqueSorted(producerStacks),
         connectionArns: uniqueSorted(connectionArns),
         passedToServices: uniqueSorted(passedToServices),
@@ -537,6 +544,17 @@ export function executionPolicy(plan: AccountPlan): PolicyDocument {
         Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
       });
   }
+  if (plan.rdsManagedSecrets)
+    // RDS creates the secret of a ManageMasterUserPassword instance with the caller's permissions, named rds!db-<uuid>
+    // (AWS::RDS::DBInstance's handler permissions; https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html),
+    // and rotates and deletes it itself. Encrypted with aws/secretsmanager, whose AWS-written key policy admits every
+    // principal of the account through Secrets Manager: no KMS statement. Nothing here reads a secret's value.
+    statements.push({
+      Sid: 'SecretsRdsManages',
+      Effect: 'Allow',
+      Action: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+      Resource: `arn:aws:secretsmanager:${region}:${account}:secret:rds!db-*`,
+    });
   if (plan.producerStacks.length > 0)
     // Fn::GetStackOutput is resolved with the consuming stack's execution role
     // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getstackoutput.html).

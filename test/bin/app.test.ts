@@ -71,11 +71,10 @@ describe('bin/app.ts buildApp', () => {
     ]);
   });
 
-  test('the preview plan: one stage in the sandbox account through its own bootstrap, trusted by the preview integration build, with the cap and the secret key wired', () => {
-    const keyArn = 'arn:aws:kms:eu-west-2:444444444444:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b';
+  test("the preview plan: one stage in the sandbox account through its own bootstrap, trusted by the preview integration build, with the cap and the database's own RDS-managed secret wired", () => {
     const { assembly, stages, outdir } = synth({
       branch: 'feature/ABC-123_Add-Labs',
-      previews: { ...(cdkJsonContext().previews as object), databaseSecretKeyArn: keyArn, maxEnvironments: 4 },
+      previews: { ...(cdkJsonContext().previews as object), maxEnvironments: 4 },
     });
     dirs.push(outdir);
     expect(stages.map((s) => s.stageName)).toEqual(['br-abc-123-add-labs']);
@@ -96,13 +95,25 @@ describe('bin/app.ts buildApp', () => {
     const compute = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-compute-'))!.template as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
-    // The role that reads the secret (the migration task's execution role) may decrypt with its CMK.
+    // The role that reads the secret (the migration task's execution role) reads the one RDS made for this
+    // preview's instance (imported from the data stack), and no other; nothing decrypts with a key of ours.
     const policies = Object.values(compute.Resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .map((r) => JSON.stringify(r.Properties));
-    expect(policies.some((doc) => doc.includes('"kms:Decrypt"') && doc.includes(keyArn) && doc.includes('MigrationExecutionRole'))).toBe(
-      true,
+    const secretReaders = policies.filter((doc) => doc.includes('secretsmanager:GetSecretValue'));
+    expect(secretReaders).toHaveLength(1);
+    expect(secretReaders[0]).toContain('MigrationExecutionRole');
+    expect(secretReaders[0]).toMatch(
+      /"Fn::ImportValue":"hipaa-fhir-data-br-abc-123-add-labs:ExportsOutputFnGetAttDatabaseInstance\w*MasterUserSecretSecretArn/,
     );
+    expect(policies.filter((doc) => doc.includes('kms:Decrypt') && doc.includes('MigrationExecutionRole'))).toEqual([]);
+    const data = stacks.find((s) => s.stackName.startsWith('hipaa-fhir-data-'))!.template as typeof compute;
+    const instance = Object.values(data.Resources).find((r) => r.Type === 'AWS::RDS::DBInstance')!.Properties;
+    expect(instance).toMatchObject({ ManageMasterUserPassword: true, MasterUsername: 'fhir_admin' });
+    expect(instance.MasterUserPassword).toBeUndefined();
+    // RDS creates the secret, not the stack: no secret resource and no reference to an existing one.
+    expect(Object.values(data.Resources).filter((r) => r.Type.startsWith('AWS::SecretsManager::'))).toEqual([]);
+    expect(JSON.stringify(stacks.map((s) => s.template))).not.toContain('resolve:secretsmanager');
     const trust = Object.values(compute.Resources).find(
       (r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'hipaa-fhir-post-deploy-br-abc-123-add-labs',
     )!.Properties.AssumeRolePolicyDocument;

@@ -97,7 +97,7 @@ describe('access matrix (npm run access-matrix)', () => {
   const cfnExecRoles = (account: string, region: string) =>
     (account === '444444444444' ? ['branches', 'hnb659fds'] : ['hnb659fds']).map((q) => `cdk-${q}-cfn-exec-role-${account}-${region}`);
 
-  test("the processor reads its own stream and logs in as its own database user; only the migration execution role and the rotation role read the master secret and its key (and CloudFormation's execution role, resolving it)", () => {
+  test("the processor reads its own stream and logs in as its own database user; only the migration execution role and the rotation role read the master secret and its key (and CloudFormation's execution role, resolving an existing one; a preview's is RDS's own)", () => {
     for (const { environment, capabilities } of matrix.environments) {
       const compute = environment.stacks.find((s) => s.name.includes('compute'))!.name;
       const who = (id: string) =>
@@ -110,11 +110,19 @@ describe('access matrix (npm run access-matrix)', () => {
       ]);
       expect([environment.suffix, who('phi-db-connect')]).toEqual([environment.suffix, [`${compute}/ProcessorTaskRoleDD380273`]]);
       expect([environment.suffix, who('phi-db-connect-other')]).toEqual([environment.suffix, []]);
-      // The rotation function where the environment rotates its secret: every long-lived one here, no preview (they share theirs).
-      const rotation = environment.perBranch ? [] : [`${compute}/SecretRotationRoleFFFE6C68`];
+      if (environment.perBranch) {
+        // A preview's secret is RDS's own (rds!db-..., aws/secretsmanager): only the migration task reads it; no
+        // template resolves it, so CloudFormation's execution role cannot.
+        expect(environment.secretManagedByRds).toBe(true);
+        expect(environment.secretArn).toMatch(/:secret:rds!db-[0-9a-f-]{36}-AbCdEf$/);
+        expect([environment.suffix, who('phi-secret')]).toEqual([environment.suffix, [`${compute}/MigrationExecutionRole1547E116`]]);
+        expect(capabilities.some((c) => c.capability.id === 'phi-secret-key')).toBe(false);
+        continue;
+      }
+      // Every long-lived environment here rotates its existing secret with its rotation function.
       const secretReaders = [
         `${compute}/MigrationExecutionRole1547E116`,
-        ...rotation,
+        `${compute}/SecretRotationRoleFFFE6C68`,
         ...cfnExecRoles(environment.account, environment.region),
       ].sort();
       expect([environment.suffix, who('phi-secret').sort(), who('phi-secret-key').sort()]).toEqual([
@@ -125,6 +133,7 @@ describe('access matrix (npm run access-matrix)', () => {
       // The CMK path is the one proven (a placeholder key where cdk.json names none).
       expect(environment.secretKeyArn).toMatch(new RegExp(`^arn:aws:kms:[a-z0-9-]+:${environment.account}:key/`));
     }
+    expect(matrix.environments.map((e) => e.environment.perBranch)).toEqual([false, false, true]);
     expect(matrix.environments.map((e) => e.environment.iamDatabaseUsers)).toEqual([
       ['fhir_processor'],
       ['fhir_processor'],
@@ -215,6 +224,26 @@ describe('access matrix (npm run access-matrix)', () => {
       ]),
     );
     expect(found.filter((v) => !v.startsWith('prod: '))).toEqual([]);
+  }, 60_000);
+
+  test("a preview's processor task role given its RDS-managed master secret (secretsmanager:GetSecretValue on rds!db-*) is caught", async () => {
+    const mutated = clone(stacks);
+    const preview = (s: LoadedStack) => s.tags.EnvironmentSuffix === 'br-x';
+    const [processorDoc] = roleDocuments(mutated, preview, 'ProcessorTaskRole');
+    processorDoc.Statement.push({
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: 'arn:aws:secretsmanager:eu-west-2:444444444444:secret:rds!db-*',
+    });
+    const found = violations(await evaluateMatrix(modelOf(root, mutated)));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^br-x: phi-secret: hipaa-fhir-compute-br-x\/ProcessorTaskRole\w+ can, but only the migration task's execution role reads the master secret/,
+        ),
+      ]),
+    );
+    expect(found.filter((v) => !/^br-x: phi-secret: hipaa-fhir-compute-br-x\/ProcessorTaskRole\w+ can, but /.test(v))).toEqual([]);
   }, 60_000);
 
   test('(c/e) a per-branch pipeline role whose sts:AssumeRole resources become "*" is caught reaching prod', async () => {

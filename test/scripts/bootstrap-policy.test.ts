@@ -195,12 +195,6 @@ const EXCLUSIONS: readonly Exclusion[] = [
     holds: (p) => p.KmsKeyArn === undefined,
   },
   {
-    actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
-    type: 'AWS::RDS::DBInstance',
-    reason: 'only for ManageMasterUserPassword: the master password comes from the existing secret',
-    holds: (p) => p.ManageMasterUserPassword === undefined,
-  },
-  {
     actions: [
       'rds:RestoreDBInstanceFromDBSnapshot',
       'rds:RestoreDBInstanceToPointInTime',
@@ -343,6 +337,17 @@ async function stackProbes(
         const action = `${service0.toLowerCase()}:${name}`;
         if (!(await iamActionExists(service0.toLowerCase(), name).catch(() => false))) {
           report.notIam.add(action);
+          continue;
+        }
+        if (resource.Type === 'AWS::RDS::DBInstance' && action.startsWith('secretsmanager:')) {
+          // Only for ManageMasterUserPassword (previews): RDS then creates its secret, named rds!db-<uuid>, as the caller.
+          // An instance whose password comes from an existing secret needs neither action.
+          if (props.ManageMasterUserPassword === true)
+            probes.push({
+              what: `${where} ${phase} ${action}`,
+              action,
+              resource: `arn:aws:secretsmanager:${region}:${account}:secret:rds!db-0f1e2d3c-probe-AbCdEf`,
+            });
           continue;
         }
         const exclusion = EXCLUSIONS.find(
@@ -645,6 +650,7 @@ describe('sufficiency: the execution role may do everything deploying needs', ()
     ['codeconnections:PassConnection', (a: string) => a === 'codeconnections:PassConnection'],
     ['iam:CreateServiceLinkedRole', (a: string) => a === 'iam:CreateServiceLinkedRole'],
     ['secretsmanager:GetSecretValue (dynamic reference)', (a: string) => a === 'secretsmanager:GetSecretValue'],
+    ["secretsmanager:CreateSecret (a preview database's RDS-managed secret)", (a: string) => a === 'secretsmanager:CreateSecret'],
     ['secretsmanager:RotateSecret (rotation schedule)', (a: string) => a === 'secretsmanager:RotateSecret'],
     ['secretsmanager:CancelRotateSecret (rotation schedule, on delete)', (a: string) => a === 'secretsmanager:CancelRotateSecret'],
   ])(
@@ -965,6 +971,30 @@ describe('escalation: nothing deploying never needs', () => {
         branchExec,
         'rds:DeleteDBInstance',
         `arn:aws:rds:${r}:${sandbox.plan.account}:db:other`,
+        {},
+        'denied',
+      ],
+      [
+        "branch code reads a preview database's master password (the secret RDS manages)",
+        branchExec,
+        'secretsmanager:GetSecretValue',
+        `arn:aws:secretsmanager:${r}:${sandbox.plan.account}:secret:rds!db-0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b-AbCdEf`,
+        {},
+        'denied',
+      ],
+      [
+        'branch code creates a secret RDS would not (outside the rds!db- names)',
+        branchExec,
+        'secretsmanager:CreateSecret',
+        `arn:aws:secretsmanager:${r}:${sandbox.plan.account}:secret:exfiltration-AbCdEf`,
+        {},
+        'denied',
+      ],
+      [
+        "branch code rewrites a preview database's master secret",
+        branchExec,
+        'secretsmanager:PutSecretValue',
+        `arn:aws:secretsmanager:${r}:${sandbox.plan.account}:secret:rds!db-0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b-AbCdEf`,
         {},
         'denied',
       ],

@@ -151,10 +151,6 @@ export interface RawPreviews {
   readonly ttlHours?: number;
   /** Most preview environments at once; each has its own VPC. Default: 4, because an account has 5 VPCs per region by default and a fresh account's default VPC uses one (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html); more than 4 needs a VPC quota increase in the sandbox account first. */
   readonly maxEnvironments?: number;
-  /** The EXISTING secret shared by preview environments. Default: <project>/previews/db-credentials. */
-  readonly databaseSecretName?: SecretName;
-  /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
-  readonly databaseSecretKeyArn?: KmsKeyArn;
 }
 
 /** Preview environments: one per feature branch or pull request, in the sandbox account. With the schema's defaults applied. */
@@ -171,10 +167,6 @@ export interface DefaultedPreviews {
   readonly ttlHours: number;
   /** Most preview environments at once; each has its own VPC. Default: 4, because an account has 5 VPCs per region by default and a fresh account's default VPC uses one (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html); more than 4 needs a VPC quota increase in the sandbox account first. */
   readonly maxEnvironments: number;
-  /** The EXISTING secret shared by preview environments. Default: <project>/previews/db-credentials. */
-  readonly databaseSecretName?: SecretName;
-  /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
-  readonly databaseSecretKeyArn?: KmsKeyArn;
 }
 
 /** One long-lived environment; its key is the environment suffix. */
@@ -193,7 +185,7 @@ export interface RawEnvironment {
   readonly databaseSecretName?: SecretName;
   /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
   readonly databaseSecretKeyArn?: KmsKeyArn;
-  /** Days between automatic rotations of the database master secret by the environment's rotation function (Secrets Manager allows 1 to 1000); 0 turns automatic rotation off (the function is then not deployed). Preview environments never rotate the secret they share. Default: 30. */
+  /** Days between automatic rotations of the database master secret by the environment's rotation function (Secrets Manager allows 1 to 1000); 0 turns automatic rotation off (the function is then not deployed). Preview environments have RDS-managed master passwords, which RDS rotates. Default: 30. */
   readonly databaseRotationDays?: number;
   /** Database name. Default: fhir. */
   readonly databaseName?: string;
@@ -231,7 +223,7 @@ export interface DefaultedEnvironment {
   readonly databaseSecretName?: SecretName;
   /** ARN of the customer managed KMS key that encrypts the secret. Default: the AWS managed key. */
   readonly databaseSecretKeyArn?: KmsKeyArn;
-  /** Days between automatic rotations of the database master secret by the environment's rotation function (Secrets Manager allows 1 to 1000); 0 turns automatic rotation off (the function is then not deployed). Preview environments never rotate the secret they share. Default: 30. */
+  /** Days between automatic rotations of the database master secret by the environment's rotation function (Secrets Manager allows 1 to 1000); 0 turns automatic rotation off (the function is then not deployed). Preview environments have RDS-managed master passwords, which RDS rotates. Default: 30. */
   readonly databaseRotationDays: number;
   /** Database name. Default: fhir. */
   readonly databaseName: string;

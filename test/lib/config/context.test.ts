@@ -127,8 +127,17 @@ describe('the CDK context schema', () => {
       'previews.account "1234" is invalid: use a 12-digit AWS account id',
     ],
     [
-      { previews: { ...(shipped.previews as object), databaseSecretKeyArn: 'alias/x' } },
-      'previews.databaseSecretKeyArn "alias/x" is invalid: use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>',
+      { previews: { ...(shipped.previews as object), databaseSecretName: 'hipaa-fhir/previews/db-credentials' } },
+      'previews.databaseSecretName was removed: each preview database now has its own master password, which RDS creates, rotates and deletes with it; delete the key (see docs/deploying.md, step 4)',
+    ],
+    [
+      { previews: { ...(shipped.previews as object), databaseSecretKeyArn: 'arn:aws:kms:eu-west-2:444444444444:key/x' } },
+      "previews.databaseSecretKeyArn was removed: each preview database's RDS-managed secret is encrypted with the AWS managed key aws/secretsmanager; delete the key (see docs/deploying.md, step 4)",
+    ],
+    [
+      // The same key where it still exists is no removed key: an environment's entry names its existing secret.
+      { environments: { dev: { databaseSecretKeyArn: 'alias/x' } } },
+      'environments.dev.databaseSecretKeyArn "alias/x" is invalid: use a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key-id>',
     ],
     [
       { previews: { ...(shipped.previews as object), bootstrapQualifier: 'Too-Long-Qualifier' } },

@@ -29,16 +29,20 @@ describe('an environment of cdk.json, resolved', () => {
     expect(config.network.availabilityZones).toEqual(['eu-west-2a', 'eu-west-2b']);
     expect(config.network.vpcCidr).toBe('10.40.0.0/16');
     expect(config.account).toBeUndefined();
-    expect(config.database.masterSecretName).toBe('hipaa-fhir/dev/db-credentials');
+    expect(config.database.master).toEqual({ source: 'existing-secret', secretName: 'hipaa-fhir/dev/db-credentials', rotationDays: 30 });
     expect(config.database.databaseName).toBe('fhir');
     expect(config.tags).toEqual({ Project: 'hipaa-fhir', EnvironmentSuffix: 'dev', Profile: 'development', Compliance: 'HIPAA' });
   });
 
   test('the master secret is rotated every 30 days unless databaseRotationDays says otherwise; 0 turns rotation off', () => {
-    expect(testConfig().database.rotationDays).toBe(30);
-    expect(testConfig({ profile: 'production' }).database.rotationDays).toBe(30);
-    expect(testConfig({ databaseRotationDays: 7 }).database.rotationDays).toBe(7);
-    expect(testConfig({ databaseRotationDays: 0 }).database.rotationDays).toBeUndefined();
+    const rotationDays = (overrides: Parameters<typeof testConfig>[0]) => {
+      const { master } = testConfig(overrides).database;
+      return master.source === 'existing-secret' ? master.rotationDays : 'not an existing secret';
+    };
+    expect(rotationDays({})).toBe(30);
+    expect(rotationDays({ profile: 'production' })).toBe(30);
+    expect(rotationDays({ databaseRotationDays: 7 })).toBe(7);
+    expect(rotationDays({ databaseRotationDays: 0 })).toBeUndefined();
   });
 
   test('development and production profiles differ where compliance and cost trade off', () => {
@@ -143,8 +147,12 @@ describe('an environment of cdk.json, resolved', () => {
     expect(config.account).toBe('123456789012');
     expect(config.region).toBe('us-east-1');
     expect(config.network.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
-    expect(config.database.masterSecretName).toBe('shared/ephemeral/db-credentials');
-    expect(config.database.masterSecretKeyArn).toBe('arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b');
+    expect(config.database.master).toEqual({
+      source: 'existing-secret',
+      secretName: 'shared/ephemeral/db-credentials',
+      secretKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+      rotationDays: 30,
+    });
     expect(config.audit).toEqual({ trailMode: 'dedicated', alarmEmail: 'security@example.org', lockDays: 0 });
   });
 
@@ -330,13 +338,12 @@ describe('an environment of cdk.json, resolved', () => {
 });
 
 describe('a preview environment, resolved', () => {
-  test('its branch and expiry (previews.ttlHours after the synth) become tags; the development profile and the previews secret', () => {
+  test('its branch and expiry (previews.ttlHours after the synth) become tags; the development profile; a master password RDS manages, not an existing secret', () => {
     const c = testConfig({ branch: 'feature/abc-1 x#y' });
     expect(c.environmentSuffix).toMatch(/^br-abc-1-x-y/);
     expect(c.profile).toBe('development');
-    expect(c.database.masterSecretName).toBe('hipaa-fhir/previews/db-credentials');
-    // The previews share that secret: none rotates it (it would change its own database's password only).
-    expect(c.database.rotationDays).toBeUndefined();
+    // RDS manages (and rotates) a preview's password: no rotation function of ours, no setting for it.
+    expect(c.database.master).toEqual({ source: 'rds-managed', username: 'fhir_admin' });
     expect(c.preview).toEqual({ branch: 'feature/abc-1 x#y', expiresAt: '2026-12-01T09:00:00Z' });
     expect(c.tags).toMatchObject({ Preview: 'true', Branch: 'feature/abc-1 x_y', ExpiresAt: '2026-12-01T09:00:00Z' });
   });

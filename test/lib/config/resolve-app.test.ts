@@ -51,7 +51,7 @@ describe('resolveApp (what one synth builds)', () => {
     const { environment } = plan;
     expect(environment.environmentSuffix).toBe('br-abc-123-add-labs');
     expect(environment.account).toBe('444444444444');
-    expect(environment.database.masterSecretName).toBe('hipaa-fhir/previews/db-credentials');
+    expect(environment.database.master).toEqual({ source: 'rds-managed', username: 'fhir_admin' });
     expect(environment.preview).toEqual({ branch: 'feature/ABC-123_Add-Labs', expiresAt: '2026-12-04T10:00:00Z' });
     expect(environment.tags).toMatchObject({
       Preview: 'true',

@@ -7,13 +7,15 @@ import { DATABASE_SUBNETS } from '../../../lib/constructs/isolated-network';
 import { DATABASE_PARAMETERS, PatientDatabase, rdsLogGroupName } from '../../../lib/constructs/patient-database';
 import { getAtt, logicalIdOf, testConfig, testStack, testVpc } from '../../helpers';
 
-function build(profile: 'development' | 'production') {
+function build(profile: 'development' | 'production', branch?: string) {
   const stack = testStack();
   const vpc = testVpc(stack);
   const securityGroup = new ec2.SecurityGroup(stack, 'DatabaseSecurityGroup', { vpc, allowAllOutbound: false });
   const storageKey = new kms.Key(stack, 'StorageKey');
   const logKey = new kms.Key(stack, 'LogKey');
-  const settings = testConfig({ profile, environmentSuffix: 'pdb', databaseSecretName: 'hipaa-fhir/previews/db-credentials' }).database;
+  const settings = branch
+    ? testConfig({ branch }).database
+    : testConfig({ profile, environmentSuffix: 'pdb', databaseSecretName: 'hipaa-fhir/previews/db-credentials' }).database;
   const logsProps =
     profile === 'production'
       ? { retentionDays: 2192, removalPolicy: RemovalPolicy.RETAIN }
@@ -74,6 +76,19 @@ describe('PatientDatabase', () => {
       MonitoringInterval: 60,
       AutoMinorVersionUpgrade: true,
       CopyTagsToSnapshot: true,
+    });
+  });
+
+  test("a preview's instance: RDS manages the master password (its own secret, AWS managed key); no password or secret in the template", () => {
+    const preview = build('development', 'feature/pdb');
+    const [instance] = Object.values(preview.template.findResources('AWS::RDS::DBInstance'));
+    expect(instance.Properties).toMatchObject({ ManageMasterUserPassword: true, MasterUsername: 'fhir_admin' });
+    expect([instance.Properties.MasterUserPassword, instance.Properties.MasterUserSecret]).toEqual([undefined, undefined]);
+    expect(JSON.stringify(preview.template.toJSON())).not.toContain('resolve:secretsmanager');
+    expect(Object.keys(preview.template.findResources('AWS::SecretsManager::Secret'))).toEqual([]);
+    // The secret the migration task reads is the one RDS made for this instance.
+    expect(preview.stack.resolve(preview.database.masterSecret.secretArn)).toEqual({
+      'Fn::GetAtt': [logicalIdOf(preview.database.instance), 'MasterUserSecret.SecretArn'],
     });
   });
 

@@ -153,7 +153,7 @@ describe('SecretRotation: the master secret rotated by a function of this projec
     dev.templates.compute.hasResourceProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { AutomaticallyAfterDays: 30 } });
   });
 
-  test('no function, role or schedule where rotation is off (databaseRotationDays 0) or the secret is shared (previews)', () => {
+  test('no function, role or schedule where rotation is off (databaseRotationDays 0) or RDS manages the password (previews)', () => {
     for (const stage of [synthStage({ environmentSuffix: 'rot', databaseRotationDays: 0 }), synthStage({ branch: 'feature/rotation' })]) {
       expect(stage.stage.compute.secretRotation).toBeUndefined();
       stage.templates.compute.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);

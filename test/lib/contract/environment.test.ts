@@ -33,11 +33,13 @@ describe('the environment contract (lib/contract/environment.ts)', () => {
   describe("each layer's stack publishes exactly the outputs the contract declares for it", () => {
     const preview = testConfig({ branch: 'feature/contract' });
     const cases: Array<[string, PipelineAppStage, readonly string[]]> = [
-      ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, ['SecretRotationFunctionName']],
+      // DatabaseSecretName: an existing secret's name; a preview's secret is RDS's, named by RDS.
+      // SecretRotationFunctionName: an existing secret that the environment rotates (databaseRotationDays).
+      ['development', synthStage({ environmentSuffix: 'c-dev' }).stage, ['DatabaseSecretName', 'SecretRotationFunctionName']],
       [
         'production',
         synthStage({ environmentSuffix: 'c-prod', profile: 'production' }).stage,
-        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'SecretRotationFunctionName'],
+        ['BackupVaultName', 'RestoreDrillTaskDefinitionArn', 'RestoreDrillRuleName', 'DatabaseSecretName', 'SecretRotationFunctionName'],
       ],
       [
         'preview with a post-deploy step',
