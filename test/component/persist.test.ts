@@ -341,6 +341,32 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
     }
   });
 
+  test("a batch held inside its transaction does not hold up the renewal of its worker's leases", async () => {
+    const ctx = await shard();
+    const blocker = await database.pg.client();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
+    const done = persistBatch(pool, batchOf([{ seq: 80, entries: [{ type: 'Patient', id: 'renewed-meanwhile' }] }]), ctx);
+    try {
+      await waitFor(
+        'the batch waiting inside its transaction for history',
+        async () =>
+          (
+            await db.query(
+              "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND query LIKE '%fhir_resource_history%' AND xact_start IS NOT NULL",
+            )
+          ).rows[0],
+      );
+      // The lease row is not locked yet (the fence comes after the rows): the renewal goes through at once.
+      expect((await ctx.leases.renew()).get(ctx.shardId)).toBe(String(ctx.leaseCounter));
+    } finally {
+      await blocker.query('COMMIT');
+      await blocker.end();
+    }
+    expect(await done).toMatchObject({ written: 1, transactions: 1 });
+    expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([[80, 'renewed-meanwhile', 'written']]);
+  });
+
   test('a partition key holding U+0000 is quarantined escaped, with its exact bytes', async () => {
     const ctx = await shard();
     await persistBatch(pool, batchOf([{ seq: 40, pk: 'p\u0000x', invalid: 'payload is not JSON' }]), ctx);
