@@ -30,7 +30,8 @@ import { transaction, TransactionOptions } from './pool';
  * `entries` is the one materialized stage (every DML reads it): each entry once, its hash computed
  * once (the OFFSET 0 keeps the planner from copying the expression into the history probe), and no
  * second pass over the input for the audit events, which learn an entry's UPDATE from a hashed
- * look-up of `upd` (measured: 5-10% less backend CPU than the former input/known/fresh stages).
+ * look-up of `upd` (measured against the former input/known/fresh stages: 6% less execution time in
+ * EXPLAIN ANALYZE of a 1,000-entry batch, 15-18% less backend CPU per record over 50k records).
  *
  * An entry's stream and shard are its own when it carries them (elements 11 and 12: a re-driven
  * record's original position), else the batch's ($2, $3); element 13 is a note its audit event
