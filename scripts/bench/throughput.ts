@@ -195,7 +195,11 @@ function copyInput(entries: readonly ValidEntry[]): CopyInput {
           'bench',
           'shard-0',
           csv(e.sequenceNumber),
+          e.subSequenceNumber ?? 0,
+          e.line ?? 0,
           e.entryIndex,
+          // What the write statement puts in detail (write.ts) for an entry without a patient of its own.
+          e.patientFromPartitionKey ? csv('no patient in the resource: patient id is the partition key') : '',
         ].join(','),
       ),
     ),
@@ -224,8 +228,8 @@ async function copyCeiling(pool: Pool, input: CopyInput): Promise<void> {
     );
     await copy(
       c,
-      `COPY audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, entry_index)
-      FROM STDIN (FORMAT csv)`,
+      `COPY audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, sub_sequence_number,
+      line_number, entry_index, detail) FROM STDIN (FORMAT csv)`,
       input.audit,
     );
     await c.query('COMMIT');

@@ -97,10 +97,11 @@ describe('faults (embedded PostgreSQL)', () => {
       const { child, logs, exited } = stack.spawnProcessor(stream, 'terminated');
       await waitFor('leases acquired', async () => (logs.some((l) => l.includes('acquired leases')) ? true : undefined), 60_000);
 
-      // Hold writes to history so the processor's batch transaction is seen waiting inside it.
+      // Hold writes to the checkpoint, the batch transaction's last statement, so it is seen waiting
+      // inside the transaction after writing its rows and fencing its lease.
       const blocker = await stack.pg.client();
       await blocker.query('BEGIN');
-      await blocker.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
+      await blocker.query('LOCK TABLE shard_checkpoint IN SHARE ROW EXCLUSIVE MODE');
       await putRecords(stack.kinesis.client, stream, validSamples(500, { runId: 'term', patients: 50 }));
       // The batch waits for the table lock (wait_event 'relation'). Its lease row is locked too, so the
       // coordinator's lease renewal may be waiting as well, on the batch's transaction ('transactionid'):
@@ -116,7 +117,7 @@ describe('faults (embedded PostgreSQL)', () => {
             )
           ).rows[0],
       );
-      // It had already updated its lease row: the transaction was really under way.
+      // It had already written its rows and updated its lease row: the transaction was really under way.
       expect(victim.wrote).toBe(true);
       expect((await db.query('SELECT pg_terminate_backend($1) AS ok', [victim.pid])).rows[0].ok).toBe(true);
       await blocker.query('COMMIT');

@@ -315,7 +315,7 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
   });
 
   test('the persist statement is planned for the tables as they are, never from a generic plan cached while they were small', async () => {
-    // One session, so its prepared statement and plan cache are the ones inspected.
+    // One session, so its prepared statements are the ones inspected.
     const one = new Pool({ ...database.pg.settings({ role: 'fhir_writer' }), max: 1 });
     try {
       const ctx = await shard();
@@ -331,15 +331,40 @@ describe('persistBatch (real PostgreSQL): ordering, de-duplication, audit truth,
           ctx,
         );
       }
-      const plans = (
-        await one.query(
-          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'fhir-write-valid-v7'",
-        )
-      ).rows;
-      expect(plans).toEqual([{ generic: 0, custom: 12 }]);
+      // All 12 batches were written by this session, and none of its statements is kept prepared: the
+      // write statement is unnamed, so every batch is parsed and planned with its own parameters.
+      expect((await one.query("SELECT count(*)::int AS n FROM fhir_resource_history WHERE resource_id LIKE 'plan-%'")).rows[0].n).toBe(240);
+      const prepared = (await one.query("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%fhir_resource_history%'")).rows;
+      expect(prepared).toEqual([]);
     } finally {
       await one.end();
     }
+  });
+
+  test("a batch held inside its transaction does not hold up the renewal of its worker's leases", async () => {
+    const ctx = await shard();
+    const blocker = await database.pg.client();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE fhir_resource_history IN SHARE ROW EXCLUSIVE MODE');
+    const done = persistBatch(pool, batchOf([{ seq: 80, entries: [{ type: 'Patient', id: 'renewed-meanwhile' }] }]), ctx);
+    try {
+      await waitFor(
+        'the batch waiting inside its transaction for history',
+        async () =>
+          (
+            await db.query(
+              "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND query LIKE '%fhir_resource_history%' AND xact_start IS NOT NULL",
+            )
+          ).rows[0],
+      );
+      // The lease row is not locked yet (the fence comes after the rows): the renewal goes through at once.
+      expect((await ctx.leases.renew()).get(ctx.shardId)).toBe(String(ctx.leaseCounter));
+    } finally {
+      await blocker.query('COMMIT');
+      await blocker.end();
+    }
+    expect(await done).toMatchObject({ written: 1, transactions: 1 });
+    expect((await audit(ctx.shardId)).map((a) => [a.seq, a.resource_id, a.outcome])).toEqual([[80, 'renewed-meanwhile', 'written']]);
   });
 
   test('a partition key holding U+0000 is quarantined escaped, with its exact bytes', async () => {

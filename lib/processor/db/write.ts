@@ -27,42 +27,47 @@ import { transaction, TransactionOptions } from './pool';
  * looked up in history ($5 = true; see isKeyRace and writeTransaction). The UPDATE of current
  * re-checks fhir_is_newer against a row a concurrent writer committed (READ COMMITTED).
  *
+ * `entries` is the one materialized stage (every DML reads it): each entry once, its hash computed
+ * once (the OFFSET 0 keeps the planner from copying the expression into the history probe), and no
+ * second pass over the input for the audit events, which learn an entry's UPDATE from a hashed
+ * look-up of `upd` (measured against the former input/known/fresh stages: 6% less execution time in
+ * EXPLAIN ANALYZE of a 1,000-entry batch, 15-18% less backend CPU per record over 50k records).
+ *
  * An entry's stream and shard are its own when it carries them (elements 11 and 12: a re-driven
  * record's original position), else the batch's ($2, $3); element 13 is a note its audit event
  * carries (the quarantine row it came from). Elements 14 and 15, present only for a part of a KPL
  * aggregate or an NDJSON payload, are its sub-sequence number and line (0 when absent).
  */
 const WRITE_VALID = `
-WITH input AS (
-  SELECT e->>0 AS resource_type, e->>1 AS resource_id, e->>2 AS version_id, (e->>3)::timestamptz AS last_updated,
-         e->>4 AS patient_id, (e->5)::boolean AS pk_patient, e->>6 AS sequence_number, (e->7)::int AS entry_index,
-         (e->8)::boolean AS dup, (e->9)::boolean AS cand, e->10 AS resource,
-         coalesce(e->>11, $2::text) AS stream_name, coalesce(e->>12, $3::text) AS shard_id, e->>13 AS note,
-         coalesce((e->14)::int, 0) AS sub_seq, coalesce((e->15)::int, 0) AS line, ord
-  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
-),
-known AS (
-  SELECT i.*, sha256(convert_to(i.resource::text, 'UTF8')) AS content_hash, c.resource_id IS NOT NULL AS has_current
-  FROM input i LEFT JOIN fhir_resource_current c ON c.resource_type = i.resource_type AND c.resource_id = i.resource_id
-  WHERE NOT i.dup
-),
-fresh AS (
-  SELECT * FROM known k
-  WHERE NOT ((k.has_current OR $5::boolean) AND EXISTS (SELECT 1 FROM fhir_resource_history h
-    WHERE h.resource_type = k.resource_type AND h.resource_id = k.resource_id AND h.content_hash = k.content_hash))
+WITH entries AS MATERIALIZED (
+  SELECT k.*, NOT k.dup AND NOT ((k.has_current OR $5::boolean) AND EXISTS (SELECT 1 FROM fhir_resource_history h
+           WHERE h.resource_type = k.resource_type AND h.resource_id = k.resource_id AND h.content_hash = k.content_hash)) AS fresh
+  FROM (
+    SELECT i.*, CASE WHEN NOT i.dup THEN sha256(convert_to(i.resource::text, 'UTF8')) END AS content_hash, c.resource_id IS NOT NULL AS has_current
+    FROM (
+      SELECT e->>0 AS resource_type, e->>1 AS resource_id, e->>2 AS version_id, (e->>3)::timestamptz AS last_updated,
+             e->>4 AS patient_id, (e->5)::boolean AS pk_patient, e->>6 AS sequence_number, (e->7)::int AS entry_index,
+             (e->8)::boolean AS dup, (e->9)::boolean AS cand, e->10 AS resource,
+             coalesce(e->>11, $2::text) AS stream_name, coalesce(e->>12, $3::text) AS shard_id, e->>13 AS note,
+             coalesce((e->14)::int, 0) AS sub_seq, coalesce((e->15)::int, 0) AS line, ord
+      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, ord)
+    ) i
+    LEFT JOIN fhir_resource_current c ON NOT i.dup AND c.resource_type = i.resource_type AND c.resource_id = i.resource_id
+    OFFSET 0
+  ) k
 ),
 hist AS (
   INSERT INTO fhir_resource_history (resource_type, resource_id, content_hash, version_id, last_updated, patient_id, patient_from_partition_key,
                                      resource, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, entry_index)
   SELECT resource_type, resource_id, content_hash, version_id, last_updated, patient_id, pk_patient, resource, stream_name, shard_id, sequence_number, sub_seq, line, entry_index
-  FROM fresh
+  FROM entries WHERE fresh
 ),
 upd AS (
   UPDATE fhir_resource_current c
   SET version_id = f.version_id, last_updated = f.last_updated, patient_id = f.patient_id, patient_from_partition_key = f.pk_patient,
       resource = f.resource, sequence_number = f.sequence_number, sub_sequence_number = f.sub_seq, line_number = f.line, entry_index = f.entry_index, updated_at = now()
-  FROM fresh f
-  WHERE f.cand AND f.has_current AND c.resource_type = f.resource_type AND c.resource_id = f.resource_id
+  FROM entries f
+  WHERE f.fresh AND f.cand AND f.has_current AND c.resource_type = f.resource_type AND c.resource_id = f.resource_id
     AND fhir_is_newer(f.last_updated, f.version_id, f.sequence_number, f.sub_seq, f.line, f.entry_index,
                       c.last_updated, c.version_id, c.sequence_number, c.sub_sequence_number, c.line_number, c.entry_index)
   RETURNING f.ord
@@ -70,17 +75,17 @@ upd AS (
 ins AS (
   INSERT INTO fhir_resource_current (resource_type, resource_id, version_id, last_updated, patient_id, patient_from_partition_key, resource, sequence_number, sub_sequence_number, line_number, entry_index)
   SELECT resource_type, resource_id, version_id, last_updated, patient_id, pk_patient, resource, sequence_number, sub_seq, line, entry_index
-  FROM fresh WHERE cand AND NOT has_current
+  FROM entries WHERE fresh AND cand AND NOT has_current
 ),
 audit AS (
   INSERT INTO audit_event (actor, action, outcome, resource_type, resource_id, version_id, stream_name, shard_id, sequence_number, sub_sequence_number, line_number, entry_index, detail)
   SELECT $4, $6::text,
-         CASE WHEN f.ord IS NULL THEN 'duplicate' WHEN f.cand AND (NOT f.has_current OR u.ord IS NOT NULL) THEN 'written' ELSE 'stale-version-history-only' END,
-         i.resource_type, i.resource_id, i.version_id, i.stream_name, i.shard_id, i.sequence_number, i.sub_seq, i.line, i.entry_index,
-         CASE WHEN i.note IS NULL THEN CASE WHEN i.pk_patient THEN 'no patient in the resource: patient id is the partition key' END
-              WHEN i.pk_patient THEN i.note || '; no patient in the resource: patient id is the partition key' ELSE i.note END
-  FROM input i LEFT JOIN fresh f ON f.ord = i.ord LEFT JOIN upd u ON u.ord = i.ord
-  ORDER BY i.ord
+         CASE WHEN NOT e.fresh THEN 'duplicate' WHEN e.cand AND (NOT e.has_current OR e.ord IN (SELECT ord FROM upd)) THEN 'written' ELSE 'stale-version-history-only' END,
+         e.resource_type, e.resource_id, e.version_id, e.stream_name, e.shard_id, e.sequence_number, e.sub_seq, e.line, e.entry_index,
+         CASE WHEN e.note IS NULL THEN CASE WHEN e.pk_patient THEN 'no patient in the resource: patient id is the partition key' END
+              WHEN e.pk_patient THEN e.note || '; no patient in the resource: patient id is the partition key' ELSE e.note END
+  FROM entries e
+  ORDER BY e.ord
   RETURNING outcome
 )
 SELECT outcome, count(*)::int AS n FROM audit GROUP BY outcome`;
@@ -133,12 +138,20 @@ export async function writeValid(
 ): Promise<WriteOutcomes> {
   const outcomes: WriteOutcomes = {};
   if (entries.length === 0) return outcomes;
-  // Named: each pooled session parses and analyses the statement once, not once per batch.
-  const { rows } = await client.query<{ outcome: string; n: number }>({
-    name: 'fhir-write-valid-v7',
-    text: WRITE_VALID,
-    values: [entriesParam(entries), ctx.streamName ?? null, ctx.shardId ?? null, ctx.actor, checkHistory, ctx.action],
-  });
+  // Unnamed, so PostgreSQL plans it for each batch with its parameters and the tables as they are now:
+  // a named statement's cached generic plan, made while history and current were small, kept a
+  // sequential scan of current as they grew (CPU per record doubled between 0 and 100k rows).
+  // Parsing it again costs far less than the alternative, plan_cache_mode = force_custom_plan for
+  // the transaction, which also re-planned the audit chain trigger's statement for every row
+  // (measured: 20-30 µs of backend CPU per record, about a fifth of the persist path's).
+  const { rows } = await client.query<{ outcome: string; n: number }>(WRITE_VALID, [
+    entriesParam(entries),
+    ctx.streamName ?? null,
+    ctx.shardId ?? null,
+    ctx.actor,
+    checkHistory,
+    ctx.action,
+  ]);
   for (const { outcome, n } of rows) outcomes[outcome] = n;
   return outcomes;
 }
@@ -176,7 +189,7 @@ export async function writeTransaction<T>(
   for (;;) {
     progress.transactions++;
     try {
-      return await transaction(pool, (client) => work(client, progress.checkHistory ?? false), { ...options, customPlans: true });
+      return await transaction(pool, (client) => work(client, progress.checkHistory ?? false), options);
     } catch (error) {
       if (!isKeyRace(error) || progress.checkHistory) throw error;
       progress.checkHistory = true;
