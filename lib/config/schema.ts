@@ -173,8 +173,8 @@ function describe(error: ErrorObject, context: unknown): string {
     const where = at === '' ? 'at the top level of the CDK context' : `in ${at}`;
     const renamed = RENAMED_KEYS[key];
     if (renamed && allowed.includes(renamed)) return `unknown key "${key}" ${where}: it was renamed to "${renamed}" (${MIGRATION})`;
-    const removed = REMOVED_KEYS[at === '' ? key : `${at}.${key}`];
-    if (removed) return `${at === '' ? '' : `${at}.`}${key} was removed: ${removed}`;
+    const path = at === '' ? key : `${at}.${key}`;
+    if (REMOVED_KEYS[path]) return `${path} was removed: ${REMOVED_KEYS[path]}`;
     const guess = closestKey(key, allowed);
     return `unknown key "${key}" ${where} (${guess ? `did you mean "${guess}"?` : `allowed: ${allowed.join(', ')}`})`;
   }

@@ -151,12 +151,14 @@ export class DataStack extends EnvironmentStack<'data'> implements DataResources
     this.output('DatabaseEndpointPort', instance.dbInstanceEndpointPort);
     this.output('DatabaseName', config.database.databaseName);
     const { master } = config.database;
-    if (master.source === 'existing-secret') {
-      this.output('DatabaseSecretName', master.secretName, 'The existing master-credentials secret');
-      this.output('DatabaseSecretArn', this.databaseSecret.secretArn, 'Partial ARN (no random suffix) of the existing secret');
-    } else {
-      this.output('DatabaseSecretArn', this.databaseSecret.secretArn, 'The master-credentials secret RDS manages (rotated by RDS)');
-    }
+    if (master.source === 'existing-secret') this.output('DatabaseSecretName', master.secretName, 'The existing master-credentials secret');
+    this.output(
+      'DatabaseSecretArn',
+      this.databaseSecret.secretArn,
+      master.source === 'existing-secret'
+        ? 'Partial ARN (no random suffix) of the existing secret'
+        : 'The master-credentials secret RDS manages (rotated by RDS)',
+    );
     this.output('DatabaseKeyArn', this.databaseKey.keyArn);
     this.output('DatabaseLogKeyArn', databaseLogKey.key.keyArn);
     this.output('DatabaseLogGroupName', this.databaseLogGroup.logGroupName, 'PostgreSQL and pgaudit log');

@@ -107,6 +107,15 @@ export function readCdkContext(root: string): Record<string, unknown> {
 }
 
 /** The branch whose per-branch environment the matrix synthesizes (suffix "x"). */
+/**
+ * The secrets a template's `{{resolve:secretsmanager:<ARN>:...}}` dynamic references name, as ARNs without the random
+ * suffix (the database secret is configured by name). The bootstrap policies grant CloudFormation exactly these; the
+ * access matrix places the environment's master secret at the one its instance's password names.
+ */
+export function dynamicReferenceSecretArns(text: string): string[] {
+  return [...text.matchAll(/\{\{resolve:secretsmanager:(arn:aws:secretsmanager:[^:]+:\d{12}:secret:[^:}]+)/g)].map((m) => m[1]);
+}
+
 export const MATRIX_BRANCH = 'feature/x';
 
 export function contextObject(context: Record<string, unknown>, key: string): Record<string, unknown> {

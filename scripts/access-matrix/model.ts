@@ -2,7 +2,7 @@
  * Turns the synthesized stacks into the inputs of a policy evaluation: principals with their identity
  * and trust policies, resource policies by ARN, and, per environment, the concrete ARNs the matrix asks about.
  */
-import type { LoadedStack } from './assembly';
+import { dynamicReferenceSecretArns, type LoadedStack } from './assembly';
 import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/constructs/encryption-key';
 import { AUDITOR_DB_USER } from '../../lib/contract';
 import managedPolicies from './aws-managed-policies.json';
@@ -539,10 +539,8 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
             secretManagedByRds = p.ManageMasterUserPassword === true;
             if (secretManagedByRds) secretArn = resolver.getAtt(stack, logicalId, 'MasterUserSecret.SecretArn');
             else {
-              const existing = /\{\{resolve:secretsmanager:(arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:[^:}]+):/.exec(
-                resolver.str(stack, p.MasterUserPassword),
-              );
-              if (existing) secretArn = `${existing[1]}-AbCdEf`;
+              const [existing] = dynamicReferenceSecretArns(resolver.str(stack, p.MasterUserPassword));
+              if (existing) secretArn = `${existing}-AbCdEf`;
             }
             break;
           case 'AWS::Logs::LogGroup': {
@@ -626,15 +624,14 @@ export function buildModel(stacks: readonly LoadedStack[], options: ModelOptions
     const secretKeyArn = typeof configured.databaseSecretKeyArn === 'string' ? configured.databaseSecretKeyArn : undefined;
     if (secretKeyArn?.endsWith(`:key/${PLACEHOLDER_SECRET_KEY_ID}`) && !resourcePolicies.has(secretKeyArn)) {
       // The placeholder stands for the key docs/deploying.md asks for, with the policy it asks for.
-      const migrationExecution = envStacks
-        .flatMap((s) => Object.values(s.template.Resources ?? {}))
-        .find((r) => r.Type === 'AWS::IAM::Role' && /-migrate-exec-/.test(String(r.Properties?.RoleName ?? '')));
-      const roleName = migrationExecution ? String(migrationExecution.Properties!.RoleName) : `${suffix}-migrate-exec-not-found`;
+      const roleNamed = (pattern: RegExp) =>
+        envStacks
+          .flatMap((s) => Object.values(s.template.Resources ?? {}))
+          .map((r) => (r.Type === 'AWS::IAM::Role' ? String(r.Properties?.RoleName ?? '') : ''))
+          .find((name) => pattern.test(name));
+      const roleName = roleNamed(/-migrate-exec-/) ?? `${suffix}-migrate-exec-not-found`;
       // The rotation function's role, where the environment rotates its secret (docs/deploying.md adds it to the policy then).
-      const rotation = envStacks
-        .flatMap((s) => Object.values(s.template.Resources ?? {}))
-        .find((r) => r.Type === 'AWS::IAM::Role' && /-db-rotation-/.test(String(r.Properties?.RoleName ?? '')));
-      const rotationRoleName = rotation ? String(rotation.Properties!.RoleName) : undefined;
+      const rotationRoleName = roleNamed(/-db-rotation-/);
       resourcePolicies.set(
         secretKeyArn,
         secretKeyPolicy(secretKeyArn.split(':')[4], secretKeyArn.split(':')[3], roleName, rotationRoleName),

@@ -13,7 +13,7 @@
  * (test/scripts/bootstrap/*.test.ts), never by reading them.
  */
 import { ConfigError, PREVIEW_TAG, ToolingNames } from '../../lib/contract';
-import type { CfnTemplate, LoadedStack } from '../access-matrix/assembly';
+import { type CfnTemplate, dynamicReferenceSecretArns, type LoadedStack } from '../access-matrix/assembly';
 import { RESOURCE_GRANTS } from './grants';
 
 export interface PolicyDocument {
@@ -301,9 +301,7 @@ export function accountPlans(
       const literal = (value: unknown) => literalOf(value, account, region);
       const templates = list.map((s) => s.template);
       const text = JSON.stringify(templates);
-      const secretArns = uniqueSorted(
-        [...text.matchAll(/\{\{resolve:secretsmanager:(arn:aws:secretsmanager:[^:]+:\d{12}:secret:[^:}]+)/g)].map((m) => m[1]),
-      );
+      const secretArns = uniqueSorted(dynamicReferenceSecretArns(text));
       const secretKeyArns: string[] = [];
       const producerStacks: string[] = [];
       const connectionArns: string[] = [];
